@@ -1,0 +1,66 @@
+# modelwatch - the two commands: `make run` and `make test`.
+# Everything real happens in CMake; this file installs what is missing,
+# configures and builds, then runs the service or the tests.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+LISTEN     ?= 127.0.0.1:8080
+DATA_DIR   ?= ./var
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Debian packages the build, the tests and the benchmarks need.
+DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
+  libcivetweb-dev libsqlite3-dev libgsl-dev libcjson-dev \
+  libcurl4-openssl-dev libssl-dev libcmocka-dev \
+  python3 python3-numpy python3-scipy prometheus wrk
+
+.PHONY: all deps build build-asan run test test-fast bench clean
+
+all: build
+
+# Installs missing Debian packages when run as root; otherwise only reports.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "deps: missing Debian packages (run as root or install them): $$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(ASAN_BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMW_SANITIZE=ON
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps $(ASAN_BUILD)/Makefile
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: build
+	mkdir -p $(DATA_DIR)
+	./$(BUILD)/modelwatch serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+# Every test, in the normal build and again under ASan+UBSan.
+test: build build-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE noasan
+
+# The normal build's tests only, for a quick loop while editing.
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@for b in tests/bench/*.sh; do echo "== $$b"; BUILD=$(BUILD) bash $$b || exit 1; done
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,256 @@
+/* cli/main.c - the modelwatch command: serve, migrate, token, version. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+#include <curl/curl.h>
+#include <gsl/gsl_errno.h>
+
+#include "web/web.h"
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "modelwatch %s - model registry, drift monitor and alerting\n\n"
+          "Usage:\n"
+          "  modelwatch serve [options]      run the HTTP server\n"
+          "  modelwatch migrate [options]    apply database migrations and exit\n"
+          "  modelwatch token create --name NAME --scopes read,promote [options]\n"
+          "                                  create an API token and print it\n"
+          "  modelwatch version              print the version\n"
+          "  modelwatch --help               this help\n\n",
+          MW_VERSION);
+  mw_config_usage(out);
+}
+
+/* Creates the data directory (0700) if missing. */
+static mw_status ensure_dir(const char *dir) {
+  if(mkdir(dir, 0700) == 0 || errno == EEXIST)
+    return MW_OK;
+  mw_log(MW_LOG_ERROR, "cli", "cannot create data directory %s: %s", dir,
+         strerror(errno));
+  return MW_EIO;
+}
+
+/* Opens and migrates the database of cfg. */
+static mw_status open_db(const mw_config *cfg, char *path, size_t cap,
+                         mw_db **out) {
+  mw_status st = ensure_dir(cfg->data_dir);
+  if(st)
+    return st;
+  int n = snprintf(path, cap, "%s/modelwatch.db", cfg->data_dir);
+  if(n < 0 || (size_t)n >= cap)
+    return MW_EINVAL;
+  st = mw_db_open(path, cfg->sync_full, out);
+  if(st)
+    return st;
+  st = mw_migrate(mw_db_conn(*out), NULL);
+  if(st) {
+    if(st == MW_ESCHEMA)
+      fprintf(stderr, "modelwatch: %s: %s\n", path, mw_strerror(st));
+    mw_db_close(*out);
+    *out = NULL;
+  }
+  return st;
+}
+
+/* On first start (no token at all) creates the admin token, prints it once
+ * and writes it to <data-dir>/admin.token with mode 0600. */
+static mw_status bootstrap_admin(const mw_config *cfg, mw_db *db) {
+  mw_conn *c = mw_db_conn(db);
+  int64_t n = 0;
+  mw_status st = mw_token_count(c, &n);
+  if(st || n > 0)
+    return st;
+  char secret[128];
+  st = mw_token_create(c, "admin", MW_SCOPE_ADMIN, "system", secret, sizeof secret);
+  if(st)
+    return st;
+  char path[1100];
+  snprintf(path, sizeof path, "%s/admin.token", cfg->data_dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if(fd < 0 || fchmod(fd, 0600) != 0 ||
+     write(fd, secret, strlen(secret)) != (ssize_t)strlen(secret) ||
+     write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+    mw_log(MW_LOG_ERROR, "cli", "cannot write %s: %s", path, strerror(errno));
+    if(fd >= 0)
+      close(fd);
+    return MW_EIO;
+  }
+  close(fd);
+  printf("modelwatch: created the admin token (shown once, also in %s):\n%s\n",
+         path, secret);
+  fflush(stdout);
+  return MW_OK;
+}
+
+static int cmd_serve(mw_config *cfg) {
+  struct mw_app app;
+  memset(&app, 0, sizeof app);
+  app.cfg = *cfg;
+  app.started_ms = mw_now_ms();
+  if(!app.cfg.external_url[0])
+    snprintf(app.cfg.external_url, sizeof app.cfg.external_url, "%s://%s",
+             app.cfg.tls_cert[0] ? "https" : "http", app.cfg.listen);
+  if(open_db(cfg, app.db_path, sizeof app.db_path, &app.db))
+    return 1;
+  if(bootstrap_admin(cfg, app.db)) {
+    mw_db_close(app.db);
+    return 1;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  struct web_server *srv = NULL;
+  if(web_server_start(&app, &srv)) {
+    mw_db_close(app.db);
+    return 1;
+  }
+  while(!g_stop)
+    usleep(100 * 1000);
+  mw_log(MW_LOG_INFO, "cli", "shutting down");
+  app.stopping = 1;
+  web_server_stop(srv);
+  mw_db_close(app.db);
+  mw_log(MW_LOG_INFO, "cli", "stopped");
+  return 0;
+}
+
+static int cmd_migrate(mw_config *cfg) {
+  char path[1100];
+  mw_db *db = NULL;
+  if(ensure_dir(cfg->data_dir))
+    return 1;
+  snprintf(path, sizeof path, "%s/modelwatch.db", cfg->data_dir);
+  if(mw_db_open(path, cfg->sync_full, &db))
+    return 1;
+  int applied = 0, version = 0;
+  mw_status st = mw_migrate(mw_db_conn(db), &applied);
+  if(!st)
+    st = mw_schema_version(mw_db_conn(db), &version);
+  mw_db_close(db);
+  if(st) {
+    fprintf(stderr, "modelwatch: migrate failed: %s\n", mw_strerror(st));
+    return 1;
+  }
+  printf("modelwatch: applied %d migration(s); schema version %d\n", applied,
+         version);
+  return 0;
+}
+
+static int cmd_token(mw_config *cfg, int argc, char **argv) {
+  if(argc < 1 || strcmp(argv[0], "create") != 0) {
+    fprintf(stderr, "usage: modelwatch token create --name NAME --scopes "
+                    "read,ingest,promote,admin [options]\n");
+    return 2;
+  }
+  const char *name = NULL;
+  char scopes[256] = "";
+  char *rest[64];
+  int nrest = 0;
+  for(int i = 1; i < argc; i++) {
+    if(!strcmp(argv[i], "--name") && i + 1 < argc)
+      name = argv[++i];
+    else if(!strncmp(argv[i], "--name=", 7))
+      name = argv[i] + 7;
+    else if(!strcmp(argv[i], "--scopes") && i + 1 < argc)
+      mw_strlcpy(scopes, argv[++i], sizeof scopes);
+    else if(!strncmp(argv[i], "--scopes=", 9))
+      mw_strlcpy(scopes, argv[i] + 9, sizeof scopes);
+    else if(nrest < 64)
+      rest[nrest++] = argv[i];
+  }
+  char err[256];
+  if(mw_config_parse_args(cfg, nrest, rest, err, sizeof err)) {
+    fprintf(stderr, "modelwatch: %s\n", err);
+    return 2;
+  }
+  unsigned bits = 0;
+  char *save = NULL;
+  for(char *s = strtok_r(scopes, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+    unsigned b = mw_scope_parse(s);
+    if(!b) {
+      fprintf(stderr, "modelwatch: unknown scope %s\n", s);
+      return 2;
+    }
+    bits |= b;
+  }
+  if(!name || !bits) {
+    fprintf(stderr, "modelwatch: token create needs --name and --scopes\n");
+    return 2;
+  }
+  char path[1100];
+  mw_db *db = NULL;
+  if(open_db(cfg, path, sizeof path, &db))
+    return 1;
+  char secret[128];
+  mw_status st =
+      mw_token_create(mw_db_conn(db), name, bits, "cli", secret, sizeof secret);
+  mw_db_close(db);
+  if(st) {
+    fprintf(stderr, "modelwatch: cannot create token: %s\n",
+            st == MW_ECONFLICT ? "the name is taken" : mw_strerror(st));
+    return 1;
+  }
+  printf("%s\n", secret);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  /* Libraries that keep global state are initialised before any thread. */
+  mg_init_library(MG_FEATURES_TLS | MG_FEATURES_WEBSOCKET);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  gsl_set_error_handler_off();
+
+  mw_config cfg;
+  mw_config_defaults(&cfg);
+  mw_log_set_level(cfg.log_level);
+  if(argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+     !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const char *cmd = argv[1];
+  int rc;
+  if(!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("modelwatch %s (schema %d)\n", MW_VERSION, mw_migrations_latest());
+    rc = 0;
+  } else if(!strcmp(cmd, "token")) {
+    rc = cmd_token(&cfg, argc - 2, argv + 2);
+  } else if(!strcmp(cmd, "serve") || !strcmp(cmd, "migrate")) {
+    char err[256];
+    for(int i = 2; i < argc; i++)
+      if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        usage(stdout);
+        return 0;
+      }
+    if(mw_config_parse_args(&cfg, argc - 2, argv + 2, err, sizeof err)) {
+      fprintf(stderr, "modelwatch: %s\n", err);
+      return 2;
+    }
+    mw_log_set_level(cfg.log_level);
+    rc = !strcmp(cmd, "serve") ? cmd_serve(&cfg) : cmd_migrate(&cfg);
+  } else {
+    fprintf(stderr, "modelwatch: unknown command %s (see --help)\n", cmd);
+    rc = 2;
+  }
+  curl_global_cleanup();
+  mg_exit_library();
+  return rc;
+}

@@ -1,0 +1,271 @@
+/* core/core.h - plumbing shared by every subsystem of modelwatch.
+ *
+ * What lives here: the error enum, logging, time, crypto helpers (sha256,
+ * HMAC, base64, random tokens), a capped growable buffer, the SQLite
+ * connection layer (per-thread connections, cached prepared statements,
+ * transactions, migrations) and the configuration struct.
+ *
+ * Nothing here knows about HTTP, models or drift. */
+#ifndef MW_CORE_H
+#define MW_CORE_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#include <cjson/cJSON.h>
+
+/* ---------------------------------------------------------------- errors */
+
+/* One table of statuses: enum value, short code (used as the JSON error code
+ * by web/) and a default message. */
+#define MW_STATUS_MAP(X)                                                     \
+  X(MW_OK, 0, "ok", "success")                                               \
+  X(MW_EINVAL, -1, "invalid", "invalid argument")                            \
+  X(MW_ENOTFOUND, -2, "not_found", "not found")                              \
+  X(MW_ECONFLICT, -3, "conflict", "conflict with the current state")        \
+  X(MW_ETOOBIG, -4, "too_large", "too large")                                \
+  X(MW_EDB, -5, "database_error", "database error")                          \
+  X(MW_EIO, -6, "io_error", "input/output error")                            \
+  X(MW_ENOMEM, -7, "out_of_memory", "out of memory")                         \
+  X(MW_EVALIDATION, -8, "validation_failed", "validation failed")            \
+  X(MW_EUNAUTH, -9, "unauthenticated", "missing or invalid token")           \
+  X(MW_EFORBIDDEN, -10, "forbidden", "insufficient scope")                   \
+  X(MW_EBUSY, -11, "unavailable", "temporarily unavailable")                 \
+  X(MW_ETOOMANY, -12, "rate_limited", "too many requests")                   \
+  X(MW_ESCHEMA, -13, "schema_too_new",                                       \
+    "database schema is newer than this binary")                             \
+  X(MW_EINTERNAL, -14, "internal", "internal error")
+
+typedef enum mw_status {
+#define MW_X_ENUM(name, val, code, msg) name = (val),
+  MW_STATUS_MAP(MW_X_ENUM)
+#undef MW_X_ENUM
+} mw_status;
+
+/* Default human message for a status; never NULL, static storage. */
+const char *mw_strerror(mw_status st);
+/* Short machine code for a status ("not_found"); never NULL, static. */
+const char *mw_status_code(mw_status st);
+
+/* --------------------------------------------------------------- logging */
+
+enum mw_log_level { MW_LOG_DEBUG, MW_LOG_INFO, MW_LOG_WARN, MW_LOG_ERROR };
+
+/* Sets the minimum level written to stderr (thread-safe to call at start). */
+void mw_log_set_level(enum mw_log_level lvl);
+/* Parses "debug"/"info"/"warn"/"error"; returns MW_EINVAL for others. */
+mw_status mw_log_parse_level(const char *s, enum mw_log_level *out);
+/* Writes one line "<time> <LEVEL> <subsystem>: <message>" to stderr. */
+void mw_log(enum mw_log_level lvl, const char *subsys, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Writes one raw, already formatted line to stderr in a single write. */
+void mw_log_raw(const char *line, size_t len);
+
+/* ------------------------------------------------------------------ time */
+
+/* Wall-clock milliseconds since the Unix epoch. */
+int64_t mw_now_ms(void);
+/* Monotonic clock in nanoseconds, for latencies. */
+int64_t mw_mono_ns(void);
+/* Formats ms since epoch as RFC 3339 UTC with milliseconds
+ * ("2026-11-27T08:00:00.123Z") into buf (at least 32 bytes). Returns buf. */
+char *mw_time_format(int64_t ms, char *buf, size_t cap);
+/* Parses RFC 3339 ("2026-11-27T08:00:00Z", optional fraction and numeric
+ * offset) into ms since epoch. MW_EINVAL if malformed. */
+mw_status mw_time_parse(const char *s, int64_t *out_ms);
+
+/* ---------------------------------------------------------------- crypto */
+
+/* sha256 of data as 64 lowercase hex chars plus NUL into hex[65]. */
+void mw_sha256_hex(const void *data, size_t len, char hex[65]);
+/* HMAC-SHA256 of msg with key into out[32]. */
+void mw_hmac_sha256(const void *key, size_t keylen, const void *msg,
+                    size_t msglen, unsigned char out[32]);
+/* Standard base64 with padding; out must hold 4*ceil(len/3)+1 bytes.
+ * Returns the encoded length. */
+size_t mw_base64_encode(const unsigned char *in, size_t len, char *out);
+/* Decodes standard base64 into out (cap bytes). Returns the decoded length
+ * or -1 if the input is malformed or does not fit. */
+long mw_base64_decode(const char *in, unsigned char *out, size_t cap);
+/* Fills buf with cryptographically secure random bytes. */
+mw_status mw_random_bytes(void *buf, size_t len);
+/* Writes len random characters of [A-Za-z0-9] plus NUL into out. */
+mw_status mw_random_token(char *out, size_t len);
+/* Constant-time comparison of two equal-length buffers; 1 if equal. */
+int mw_ct_equal(const void *a, const void *b, size_t len);
+/* Standard Webhooks signature "v1,<base64>" for secret "whsec_<base64 key>"
+ * over "<id>.<timestamp>.<body>". out must hold 64 bytes. */
+mw_status mw_webhook_sign(const char *secret, const char *msg_id,
+                          int64_t timestamp, const char *body, size_t bodylen,
+                          char out[64]);
+
+/* ---------------------------------------------------------------- buffer */
+
+/* A growable byte buffer with a hard cap fixed at creation: an append that
+ * would pass the cap fails with MW_ETOOBIG and frees the contents, so an
+ * oversized input can never grow memory without bound. */
+typedef struct mw_buf {
+  char *data; /* NUL-terminated when len > 0 */
+  size_t len;
+  size_t cap;   /* allocated bytes */
+  size_t limit; /* hard cap on len */
+} mw_buf;
+
+/* Initialises an empty buffer with the given hard limit. */
+void mw_buf_init(mw_buf *b, size_t limit);
+/* Appends len bytes. MW_ETOOBIG (buffer freed) past the limit. */
+mw_status mw_buf_append(mw_buf *b, const void *p, size_t len);
+/* Appends a formatted string (length-checked). */
+mw_status mw_buf_printf(mw_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Frees the contents; the buffer can be reused after mw_buf_init. */
+void mw_buf_free(mw_buf *b);
+
+/* Copies src into dst (cap bytes, always NUL-terminated). Returns MW_ETOOBIG
+ * if src was truncated. */
+mw_status mw_strlcpy(char *dst, const char *src, size_t cap);
+/* Parses a base-10 signed integer filling the whole string. */
+mw_status mw_parse_i64(const char *s, int64_t *out);
+
+/* ------------------------------------------------------------------ JSON */
+
+/* Returns the string value of obj[key] or NULL if absent or not a string
+ * (borrowed from obj). */
+const char *mw_json_str(const cJSON *obj, const char *key);
+/* Serialises and frees nothing; caller frees the result with free(). */
+char *mw_json_print(const cJSON *obj);
+/* Adds "key": RFC 3339 time, or null when ms < 0. */
+void mw_json_add_time(cJSON *obj, const char *key, int64_t ms);
+
+/* -------------------------------------------------------------- database */
+
+typedef struct mw_db mw_db;     /* a database: path and open options */
+typedef struct mw_conn mw_conn; /* one connection, owned by one thread */
+
+/* Opens (creating if needed) the SQLite database at path and checks that it
+ * can be used. sync_full selects synchronous=FULL (every commit fsynced).
+ * Caller frees with mw_db_close. */
+mw_status mw_db_open(const char *path, int sync_full, mw_db **out);
+/* Closes the calling thread's connection and frees db; NULL is fine.
+ * Connections of other threads are closed when those threads exit. */
+void mw_db_close(mw_db *db);
+/* Path of the database file (borrowed). */
+const char *mw_db_path(const mw_db *db);
+/* Returns the calling thread's connection, opening it on first use
+ * (WAL, foreign keys, busy timeout). Borrowed: valid until the thread exits
+ * or mw_db_close. NULL on failure (logged). */
+mw_conn *mw_db_conn(mw_db *db);
+/* The raw handle, for subsystem store files. */
+sqlite3 *mw_conn_handle(mw_conn *c);
+/* Returns a prepared statement for sql, cached per connection (sql should be
+ * a string literal: it is keyed by address). The statement is reset and its
+ * bindings cleared; it stays owned by the connection. NULL on error. */
+sqlite3_stmt *mw_stmt(mw_conn *c, const char *sql);
+/* Runs sql (no results, may hold several statements). */
+mw_status mw_exec(mw_conn *c, const char *sql);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Rollback is safe when no transaction
+ * is open. */
+mw_status mw_tx_begin(mw_conn *c);
+mw_status mw_tx_commit(mw_conn *c);
+void mw_tx_rollback(mw_conn *c);
+/* Translates a SQLite result code: SQLITE_OK/DONE/ROW -> MW_OK, constraint
+ * failures -> MW_ECONFLICT, busy -> MW_EBUSY, others -> MW_EDB (logged). */
+mw_status mw_db_status(mw_conn *c, int rc);
+/* Size of the database file plus its WAL, in bytes (0 if unknown). */
+int64_t mw_db_size(const mw_db *db);
+
+/* Binds text, or NULL when s is NULL. */
+int mw_bind_text(sqlite3_stmt *st, int idx, const char *s);
+/* Column text or "" (borrowed until the next step/reset). */
+const char *mw_col_text(sqlite3_stmt *st, int col);
+
+/* Number of migrations embedded in this binary (the schema version it
+ * expects). */
+int mw_migrations_latest(void);
+/* Applies pending migrations in order, one transaction each, and records
+ * the schema version. MW_ESCHEMA if the database is newer than this binary.
+ * *applied (may be NULL) receives how many ran. */
+mw_status mw_migrate(mw_conn *c, int *applied);
+/* Current schema version of the database (0 when fresh). */
+mw_status mw_schema_version(mw_conn *c, int *out);
+
+/* ------------------------------------------------------------------ auth */
+
+/* Scopes as bits. admin implies every other scope. */
+enum mw_scope {
+  MW_SCOPE_NONE = 0,
+  MW_SCOPE_READ = 1,
+  MW_SCOPE_INGEST = 2,
+  MW_SCOPE_PROMOTE = 4,
+  MW_SCOPE_ADMIN = 8
+};
+
+/* Parses one scope name; 0 if unknown. */
+unsigned mw_scope_parse(const char *name);
+/* True when a token holding `have` may do what needs `need`. */
+int mw_scope_allows(unsigned have, unsigned need);
+/* Adds the scope names of `scopes` to a JSON array. */
+void mw_scope_to_json(unsigned scopes, cJSON *arr);
+
+typedef struct mw_token_info {
+  int64_t id;
+  char name[129];
+  unsigned scopes;
+} mw_token_info;
+
+/* Creates a token named name with scopes; writes the secret (shown once)
+ * into secret (at least 64 bytes). MW_ECONFLICT when the name is taken,
+ * MW_EINVAL for a bad name or no scope. Writes an audit row for actor. */
+mw_status mw_token_create(mw_conn *c, const char *name, unsigned scopes,
+                          const char *actor, char *secret, size_t cap);
+/* Verifies a presented token; fills info. MW_EUNAUTH if unknown or wrong
+ * (the comparison of digests is constant-time). */
+mw_status mw_token_verify(mw_conn *c, const char *token, mw_token_info *info);
+/* Deletes a token by name. MW_ENOTFOUND if absent. Audited. */
+mw_status mw_token_delete(mw_conn *c, const char *name, const char *actor);
+/* Lists tokens (no secrets) as a new JSON array; caller frees with
+ * cJSON_Delete. */
+mw_status mw_token_list(mw_conn *c, cJSON **out);
+/* Number of tokens stored. */
+mw_status mw_token_count(mw_conn *c, int64_t *out);
+
+/* Appends an audit row: who did what to which object. details may be NULL.
+ * Call inside the transaction of the change it records. */
+mw_status mw_audit(mw_conn *c, const char *actor, const char *action,
+                   const char *target, const cJSON *details);
+
+/* Validates a resource name: 1-128 of [A-Za-z0-9._-], not starting with '.'. */
+int mw_name_valid(const char *name);
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct mw_config {
+  char listen[256];        /* host:port, "127.0.0.1:8080" */
+  char data_dir[1024];     /* "./var" */
+  int threads;             /* CivetWeb worker threads */
+  size_t max_body;         /* JSON request bodies, bytes */
+  int64_t max_artifact;    /* artifact uploads, bytes */
+  int sync_full;           /* synchronous=FULL */
+  int access_log;          /* one line per request on stderr */
+  enum mw_log_level log_level;
+  char external_url[512];  /* base URL used in links (dashboard, artifacts) */
+  int retention_days;      /* raw predictions kept, 0 = forever */
+  char tls_cert[1024];
+  char tls_key[1024];
+  int allow_private_webhooks;
+  int request_timeout_ms;
+} mw_config;
+
+/* Fills defaults, then applies MODELWATCH_* environment variables. */
+void mw_config_defaults(mw_config *cfg);
+/* Applies flags from argv (after the subcommand). Unknown flags ->
+ * MW_EINVAL with a message in err. */
+mw_status mw_config_parse_args(mw_config *cfg, int argc, char **argv,
+                               char *err, size_t errcap);
+/* Prints the flags, their environment variables and defaults. */
+void mw_config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,229 @@
+"""Integration-test harness: starts the real modelwatch binary on a free
+loopback port with a fresh data directory and talks HTTP to it.
+
+Only Python's standard library is used, so the tests run with the system
+/usr/bin/python3. Each test file calls `run(globals())`, which runs every
+function named test_* and ends with the line "N passed, M failed".
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BIN = os.environ.get("MODELWATCH_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "modelwatch")
+SANITIZED = os.environ.get("MW_SANITIZE", "OFF").upper() in ("ON", "1", "TRUE")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.raw = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return "<%d %r>" % (self.status, self.raw[:300])
+
+
+class Server:
+    """A modelwatch process. `data_dir` survives stop() for restart tests."""
+
+    def __init__(self, data_dir=None, args=(), env=None):
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="mwtest-")
+        self.args = list(args)
+        self.env = env or {}
+        self.proc = None
+        self.port = None
+        self.token = None
+        self.log_path = os.path.join(self.data_dir, "server.log")
+
+    def start(self, expect_fail=False):
+        self.port = free_port()
+        env = dict(os.environ)
+        env.update(self.env)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--listen", "127.0.0.1:%d" % self.port,
+             "--data-dir", self.data_dir] + self.args,
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        if expect_fail:
+            return self.proc.wait(timeout=30)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("modelwatch exited with %s:\n%s" %
+                                   (self.proc.returncode, self.logtext()))
+            try:
+                if self.request("GET", "/healthz", token=None).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("modelwatch did not become healthy")
+        path = os.path.join(self.data_dir, "admin.token")
+        if os.path.exists(path):
+            with open(path) as f:
+                self.token = f.read().strip()
+        return self
+
+    def logtext(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM, check=True):
+        """Stops the process; with SIGTERM it must exit 0 (graceful, and
+        under ASan: no leak reports)."""
+        if not self.proc:
+            return None
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        self.log.close()
+        if check and sig == signal.SIGTERM and rc != 0:
+            raise AssertionError("modelwatch exited %s on SIGTERM:\n%s" %
+                                 (rc, self.logtext()[-4000:]))
+        return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL, check=False)
+
+    def cleanup(self):
+        if self.proc:
+            self.stop(check=False)
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def connection(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def request(self, method, path, body=None, token="admin", headers=None,
+                raw=None, conn=None):
+        """Sends one request. token="admin" uses the admin token, None sends
+        none, any other string is sent as the bearer token."""
+        h = dict(headers or {})
+        if token == "admin":
+            token = self.token
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        own = conn is None
+        c = conn or self.connection()
+        try:
+            c.request(method, path, body=data, headers=h)
+            resp = c.getresponse()
+            payload = resp.read()
+            return Response(resp.status, resp.getheaders(),
+                            payload.decode("utf-8", "replace") if
+                            not resp.getheader("Content-Type", "").startswith(
+                                "application/octet-stream") else payload)
+        finally:
+            if own:
+                c.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def token_with(self, name, scopes):
+        r = self.post("/api/v1/tokens", {"name": name, "scopes": scopes})
+        assert r.status == 201, r
+        return r.json["token"]
+
+
+def expect(resp, status, code=None):
+    """Asserts the status (and for errors the JSON error code); returns the
+    parsed body."""
+    if resp.status != status:
+        raise AssertionError("expected %d, got %r" % (status, resp))
+    if code is not None:
+        assert resp.json and resp.json["error"]["code"] == code, resp
+    if status >= 400:
+        err = resp.json and resp.json.get("error")
+        assert err and "message" in err and "code" in err, resp
+    return resp.json
+
+
+def run(namespace):
+    tests = [(n, f) for n, f in sorted(namespace.items())
+             if n.startswith("test_") and callable(f)]
+    only = sys.argv[1:]
+    passed = failed = 0
+    for name, fn in tests:
+        if only and name not in only:
+            continue
+        t0 = time.time()
+        try:
+            fn()
+            passed += 1
+            print("PASS %s (%.2fs)" % (name, time.time() - t0), flush=True)
+        except Exception:  # noqa: BLE001 - report every failure, go on
+            failed += 1
+            print("FAIL %s" % name, flush=True)
+            traceback.print_exc()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed or not passed else 0)
+
+
+class served:
+    """Context manager: `with served() as s:` starts a fresh server and
+    removes its data directory afterwards."""
+
+    def __init__(self, **kw):
+        self.kw = kw
+        self.s = None
+
+    def __enter__(self):
+        self.s = Server(**self.kw).start()
+        return self.s
+
+    def __exit__(self, *exc):
+        try:
+            if self.s.proc and exc[0] is None:
+                self.s.stop()
+        finally:
+            self.s.cleanup()
+        return False

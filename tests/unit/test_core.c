@@ -1,0 +1,283 @@
+/* Unit tests of core/: statuses, time, crypto, buffers, names, migrations,
+ * tokens and scopes, on real SQLite files in a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/core.h"
+
+static void test_status_table(void **state) {
+  (void)state;
+  assert_string_equal(mw_status_code(MW_OK), "ok");
+  assert_string_equal(mw_status_code(MW_ENOTFOUND), "not_found");
+  assert_string_equal(mw_status_code(MW_ECONFLICT), "conflict");
+  assert_string_equal(mw_status_code(MW_EVALIDATION), "validation_failed");
+  assert_string_equal(mw_strerror(MW_ESCHEMA),
+                      "database schema is newer than this binary");
+  /* Every status has a distinct code. */
+  mw_status all[] = {MW_OK,        MW_EINVAL,   MW_ENOTFOUND,  MW_ECONFLICT,
+                     MW_ETOOBIG,   MW_EDB,      MW_EIO,        MW_ENOMEM,
+                     MW_EVALIDATION, MW_EUNAUTH, MW_EFORBIDDEN, MW_EBUSY,
+                     MW_ETOOMANY,  MW_ESCHEMA,  MW_EINTERNAL};
+  size_t n = sizeof all / sizeof all[0];
+  for(size_t i = 0; i < n; i++)
+    for(size_t j = i + 1; j < n; j++)
+      assert_string_not_equal(mw_status_code(all[i]), mw_status_code(all[j]));
+  assert_string_equal(mw_strerror((mw_status)-999), "unknown error");
+}
+
+static void test_time_roundtrip(void **state) {
+  (void)state;
+  int64_t ms = 0;
+  assert_int_equal(mw_time_parse("2026-11-27T08:00:00Z", &ms), MW_OK);
+  assert_int_equal(ms, 1795766400000LL);
+  char buf[40];
+  assert_string_equal(mw_time_format(ms + 123, buf, sizeof buf),
+                      "2026-11-27T08:00:00.123Z");
+  assert_int_equal(mw_time_parse("2026-11-27T09:30:00.5+01:30", &ms), MW_OK);
+  assert_int_equal(ms, 1795766400500LL);
+  assert_int_equal(mw_time_parse("1970-01-01T00:00:00Z", &ms), MW_OK);
+  assert_int_equal(ms, 0);
+  assert_int_equal(mw_time_parse("2026-13-01T00:00:00Z", &ms), MW_EINVAL);
+  assert_int_equal(mw_time_parse("2026-11-27 08:00", &ms), MW_EINVAL);
+  assert_int_equal(mw_time_parse("2026-11-27T08:00:00", &ms), MW_EINVAL);
+  assert_int_equal(mw_time_parse("2026-11-27T08:00:00Zjunk", &ms), MW_EINVAL);
+  assert_int_equal(mw_time_parse(NULL, &ms), MW_EINVAL);
+}
+
+static void test_crypto_vectors(void **state) {
+  (void)state;
+  char hex[65];
+  mw_sha256_hex("abc", 3, hex);
+  assert_string_equal(
+      hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  char b64[64];
+  mw_base64_encode((const unsigned char *)"hello", 5, b64);
+  assert_string_equal(b64, "aGVsbG8=");
+  unsigned char dec[16];
+  assert_int_equal(mw_base64_decode("aGVsbG8=", dec, sizeof dec), 5);
+  assert_memory_equal(dec, "hello", 5);
+  assert_int_equal(mw_base64_decode("a$==", dec, sizeof dec), -1);
+  /* The Standard Webhooks test vector from API.md. */
+  char sig[64];
+  const char *body = "{\"test\": 2432232314}";
+  assert_int_equal(mw_webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                   "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+                                   body, strlen(body), sig),
+                   MW_OK);
+  assert_string_equal(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+  assert_int_equal(mw_webhook_sign("whsec_!!!", "m", 1, "x", 1, sig), MW_EINVAL);
+  char tok[41];
+  assert_int_equal(mw_random_token(tok, 40), MW_OK);
+  assert_int_equal(strlen(tok), 40);
+  assert_true(mw_ct_equal("abcd", "abcd", 4));
+  assert_false(mw_ct_equal("abcd", "abce", 4));
+}
+
+static void test_buf_cap(void **state) {
+  (void)state;
+  mw_buf b;
+  mw_buf_init(&b, 10);
+  assert_int_equal(mw_buf_append(&b, "12345", 5), MW_OK);
+  assert_int_equal(mw_buf_printf(&b, "%d", 6789), MW_OK);
+  assert_string_equal(b.data, "123456789");
+  assert_int_equal(mw_buf_append(&b, "ab", 2), MW_ETOOBIG);
+  assert_null(b.data); /* freed on overflow */
+  assert_int_equal(b.len, 0);
+  mw_buf_free(&b);
+  char small[4];
+  assert_int_equal(mw_strlcpy(small, "abcdef", sizeof small), MW_ETOOBIG);
+  assert_string_equal(small, "abc");
+  int64_t v;
+  assert_int_equal(mw_parse_i64("-42", &v), MW_OK);
+  assert_int_equal(v, -42);
+  assert_int_equal(mw_parse_i64("4x", &v), MW_EINVAL);
+  assert_int_equal(mw_parse_i64("", &v), MW_EINVAL);
+}
+
+static void test_names(void **state) {
+  (void)state;
+  assert_true(mw_name_valid("fraud-model_v2.1"));
+  assert_false(mw_name_valid(""));
+  assert_false(mw_name_valid(".hidden"));
+  assert_false(mw_name_valid("../x"));
+  assert_false(mw_name_valid("a b"));
+  assert_false(mw_name_valid("caf\xc3\xa9"));
+  char longname[130];
+  memset(longname, 'a', 129);
+  longname[129] = '\0';
+  assert_false(mw_name_valid(longname));
+  longname[128] = '\0';
+  assert_true(mw_name_valid(longname));
+}
+
+struct dbfix {
+  char dir[64];
+  char path[128];
+  mw_db *db;
+};
+
+static int db_setup(void **state) {
+  struct dbfix *f = calloc(1, sizeof *f);
+  strcpy(f->dir, "/tmp/mwunitXXXXXX");
+  if(!mkdtemp(f->dir))
+    return -1;
+  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  if(mw_db_open(f->path, 0, &f->db))
+    return -1;
+  *state = f;
+  return 0;
+}
+
+static int db_teardown(void **state) {
+  struct dbfix *f = *state;
+  mw_db_close(f->db);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  if(system(cmd) != 0)
+    return -1;
+  free(f);
+  return 0;
+}
+
+static void test_migrations_fresh_and_existing(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *c = mw_db_conn(f->db);
+  int v = -1, applied = -1;
+  assert_int_equal(mw_schema_version(c, &v), MW_OK);
+  assert_int_equal(v, 0);
+  assert_int_equal(mw_migrate(c, &applied), MW_OK);
+  assert_int_equal(applied, mw_migrations_latest());
+  assert_int_equal(mw_schema_version(c, &v), MW_OK);
+  assert_int_equal(v, mw_migrations_latest());
+  /* Running again on the existing database applies nothing. */
+  assert_int_equal(mw_migrate(c, &applied), MW_OK);
+  assert_int_equal(applied, 0);
+  sqlite3_stmt *st = mw_stmt(c, "SELECT count(*) FROM schema_migrations");
+  assert_non_null(st);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), mw_migrations_latest());
+  sqlite3_reset(st);
+  /* A database newer than the binary is refused. */
+  assert_int_equal(mw_exec(c, "PRAGMA user_version=10000"), MW_OK);
+  assert_int_equal(mw_migrate(c, &applied), MW_ESCHEMA);
+}
+
+static void test_transactions(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *c = mw_db_conn(f->db);
+  assert_int_equal(mw_exec(c, "CREATE TABLE t(x INTEGER UNIQUE)"), MW_OK);
+  assert_int_equal(mw_tx_begin(c), MW_OK);
+  assert_int_equal(mw_exec(c, "INSERT INTO t VALUES(1)"), MW_OK);
+  mw_tx_rollback(c);
+  assert_int_equal(mw_tx_begin(c), MW_OK);
+  assert_int_equal(mw_exec(c, "INSERT INTO t VALUES(2)"), MW_OK);
+  assert_int_equal(mw_tx_commit(c), MW_OK);
+  mw_tx_rollback(c); /* harmless without a transaction */
+  assert_int_equal(mw_exec(c, "INSERT INTO t VALUES(2)"), MW_ECONFLICT);
+  sqlite3_stmt *st = mw_stmt(c, "SELECT group_concat(x) FROM t");
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal(mw_col_text(st, 0), "2");
+  /* The cached statement comes back reset. */
+  st = mw_stmt(c, "SELECT group_concat(x) FROM t");
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  sqlite3_reset(st);
+}
+
+static void test_tokens_and_scopes(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *c = mw_db_conn(f->db);
+  assert_int_equal(mw_migrate(c, NULL), MW_OK);
+  char secret[128];
+  assert_int_equal(mw_token_create(c, "ci", MW_SCOPE_READ | MW_SCOPE_PROMOTE,
+                                   "test", secret, sizeof secret),
+                   MW_OK);
+  assert_int_equal(strncmp(secret, "mw_", 3), 0);
+  char again[128];
+  assert_int_equal(mw_token_create(c, "ci", MW_SCOPE_READ, "test", again,
+                                   sizeof again),
+                   MW_ECONFLICT);
+  assert_int_equal(mw_token_create(c, "bad name", MW_SCOPE_READ, "test", again,
+                                   sizeof again),
+                   MW_EINVAL);
+  assert_int_equal(mw_token_create(c, "none", 0, "test", again, sizeof again),
+                   MW_EINVAL);
+  mw_token_info info;
+  assert_int_equal(mw_token_verify(c, secret, &info), MW_OK);
+  assert_string_equal(info.name, "ci");
+  assert_int_equal(info.scopes, MW_SCOPE_READ | MW_SCOPE_PROMOTE);
+  /* The stored value is the sha256 of the token, never the token. */
+  sqlite3_stmt *st = mw_stmt(c, "SELECT hash FROM tokens WHERE name='ci'");
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  char want[65];
+  mw_sha256_hex(secret, strlen(secret), want);
+  assert_string_equal(mw_col_text(st, 0), want);
+  sqlite3_reset(st);
+  char wrong[128];
+  strcpy(wrong, secret);
+  wrong[strlen(wrong) - 1] ^= 1;
+  assert_int_equal(mw_token_verify(c, wrong, &info), MW_EUNAUTH);
+  assert_int_equal(mw_token_verify(c, "", &info), MW_EUNAUTH);
+  assert_int_equal(mw_token_verify(c, NULL, &info), MW_EUNAUTH);
+
+  assert_true(mw_scope_allows(MW_SCOPE_READ | MW_SCOPE_PROMOTE, MW_SCOPE_PROMOTE));
+  assert_false(mw_scope_allows(MW_SCOPE_READ, MW_SCOPE_PROMOTE));
+  assert_false(mw_scope_allows(MW_SCOPE_INGEST, MW_SCOPE_READ));
+  assert_true(mw_scope_allows(MW_SCOPE_ADMIN, MW_SCOPE_INGEST));
+  assert_true(mw_scope_allows(MW_SCOPE_READ, MW_SCOPE_NONE));
+  assert_int_equal(mw_scope_parse("promote"), MW_SCOPE_PROMOTE);
+  assert_int_equal(mw_scope_parse("root"), 0);
+
+  assert_int_equal(mw_token_delete(c, "ci", "test"), MW_OK);
+  assert_int_equal(mw_token_delete(c, "ci", "test"), MW_ENOTFOUND);
+  assert_int_equal(mw_token_verify(c, secret, &info), MW_EUNAUTH);
+  st = mw_stmt(c, "SELECT count(*) FROM audit_log");
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 2); /* create + delete */
+  sqlite3_reset(st);
+}
+
+static void test_config(void **state) {
+  (void)state;
+  setenv("MODELWATCH_LISTEN", "127.0.0.1:9999", 1);
+  mw_config cfg;
+  mw_config_defaults(&cfg);
+  unsetenv("MODELWATCH_LISTEN");
+  assert_string_equal(cfg.listen, "127.0.0.1:9999");
+  char *argv[] = {"--listen", "127.0.0.1:1234", "--max-body=99", "--sync",
+                  "normal", "--allow-private-webhooks"};
+  char err[128];
+  assert_int_equal(mw_config_parse_args(&cfg, 6, argv, err, sizeof err), MW_OK);
+  assert_string_equal(cfg.listen, "127.0.0.1:1234");
+  assert_int_equal(cfg.max_body, 99);
+  assert_int_equal(cfg.sync_full, 0);
+  assert_int_equal(cfg.allow_private_webhooks, 1);
+  char *bad[] = {"--nope"};
+  assert_int_equal(mw_config_parse_args(&cfg, 1, bad, err, sizeof err), MW_EINVAL);
+  char *badval[] = {"--threads", "many"};
+  assert_int_equal(mw_config_parse_args(&cfg, 2, badval, err, sizeof err),
+                   MW_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_status_table),
+      cmocka_unit_test(test_time_roundtrip),
+      cmocka_unit_test(test_crypto_vectors),
+      cmocka_unit_test(test_buf_cap),
+      cmocka_unit_test(test_names),
+      cmocka_unit_test(test_config),
+      cmocka_unit_test_setup_teardown(test_migrations_fresh_and_existing,
+                                      db_setup, db_teardown),
+      cmocka_unit_test_setup_teardown(test_transactions, db_setup, db_teardown),
+      cmocka_unit_test_setup_teardown(test_tokens_and_scopes, db_setup,
+                                      db_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

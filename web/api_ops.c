@@ -1,0 +1,58 @@
+/* web/api_ops.c - /healthz, /readyz and /metrics. */
+#include <stdio.h>
+#include <string.h>
+
+#include "web/web_internal.h"
+
+void web_h_healthz(struct web_req *r) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "status", "ok");
+  web_reply_json(r, 200, o);
+}
+
+void web_h_readyz(struct web_req *r) {
+  int version = 0;
+  mw_status st = mw_schema_version(r->db, &version);
+  cJSON *o = cJSON_CreateObject();
+  if(st || version != mw_migrations_latest()) {
+    cJSON_AddStringToObject(o, "status", "unavailable");
+    cJSON_AddStringToObject(o, "database",
+                            st ? mw_strerror(st) : "schema not migrated");
+    web_reply_json(r, 503, o);
+    return;
+  }
+  cJSON_AddStringToObject(o, "status", "ready");
+  cJSON_AddStringToObject(o, "database", "ok");
+  cJSON_AddNumberToObject(o, "schema_version", version);
+  web_reply_json(r, 200, o);
+}
+
+void web_h_metrics(struct web_req *r) {
+  mw_buf out;
+  mw_buf_init(&out, 64u << 20);
+  mw_status st = web_metrics_render(r->app->metrics, &out);
+  if(!st)
+    st = mw_buf_printf(
+        &out,
+        "# HELP modelwatch_build_info Build information.\n"
+        "# TYPE modelwatch_build_info gauge\n"
+        "modelwatch_build_info{version=\"%s\",schema=\"%d\"} 1\n"
+        "# HELP modelwatch_process_start_time_seconds Start time of the "
+        "process since the Unix epoch in seconds.\n"
+        "# TYPE modelwatch_process_start_time_seconds gauge\n"
+        "modelwatch_process_start_time_seconds %.3f\n"
+        "# HELP modelwatch_database_size_bytes Size of the SQLite database "
+        "and its write-ahead log.\n"
+        "# TYPE modelwatch_database_size_bytes gauge\n"
+        "modelwatch_database_size_bytes %lld\n",
+        MW_VERSION, mw_migrations_latest(), (double)r->app->started_ms / 1000.0,
+        (long long)mw_db_size(r->app->db));
+  if(st) {
+    mw_buf_free(&out);
+    web_reply_status(r, st, "could not render metrics");
+    return;
+  }
+  web_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data,
+                out.len, NULL);
+  mw_buf_free(&out);
+}

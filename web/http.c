@@ -1,0 +1,178 @@
+/* web/http.c - request and reply helpers: every handler reads bodies and
+ * sends replies through these, so limits, the error format and the byte
+ * counts for the access log live in one place. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "web/web_internal.h"
+
+const char *web_param(struct web_req *r, const char *name) {
+  size_t n = strlen(name);
+  for(int i = 0; i < r->nparams; i++)
+    if(r->pnamelen[i] == n && memcmp(r->pnames[i], name, n) == 0)
+      return r->pvals[i];
+  return NULL;
+}
+
+int web_query(struct web_req *r, const char *name, char *buf, size_t cap) {
+  const char *qs = r->ri->query_string;
+  if(!qs)
+    return 0;
+  return mg_get_var(qs, strlen(qs), name, buf, cap) >= 0;
+}
+
+const char *web_header(struct web_req *r, const char *name) {
+  return mg_get_header(r->conn, name);
+}
+
+int web_http_status(mw_status st) {
+  switch(st) {
+  case MW_OK:
+    return 200;
+  case MW_EINVAL:
+    return 400;
+  case MW_EUNAUTH:
+    return 401;
+  case MW_EFORBIDDEN:
+    return 403;
+  case MW_ENOTFOUND:
+    return 404;
+  case MW_ECONFLICT:
+    return 409;
+  case MW_ETOOBIG:
+    return 413;
+  case MW_EVALIDATION:
+    return 422;
+  case MW_ETOOMANY:
+    return 429;
+  case MW_EBUSY:
+    return 503;
+  default:
+    return 500;
+  }
+}
+
+static void send_headers(struct web_req *r, int status, const char *ctype,
+                         size_t len, const char *extra) {
+  char lenbuf[32];
+  snprintf(lenbuf, sizeof lenbuf, "%zu", len);
+  mg_response_header_start(r->conn, status);
+  mg_response_header_add(r->conn, "Content-Type", ctype, -1);
+  mg_response_header_add(r->conn, "Content-Length", lenbuf, -1);
+  mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
+  mg_response_header_add(r->conn, "X-Content-Type-Options", "nosniff", -1);
+  if(extra && *extra)
+    mg_response_header_add_lines(r->conn, extra);
+  mg_response_header_send(r->conn);
+  r->status = status;
+  r->replied = 1;
+}
+
+void web_reply_raw(struct web_req *r, int status, const char *ctype,
+                   const char *data, size_t len, const char *extra_headers) {
+  if(r->replied)
+    return;
+  send_headers(r, status, ctype, len, extra_headers);
+  if(len > 0 && strcmp(r->ri->request_method, "HEAD") != 0)
+    mg_write(r->conn, data, len);
+  r->bytes_sent += (int64_t)len;
+}
+
+void web_reply_json(struct web_req *r, int status, cJSON *body) {
+  if(!body) {
+    web_reply_raw(r, status, "application/json", "{}", 2, NULL);
+    return;
+  }
+  char *s = cJSON_PrintUnformatted(body);
+  cJSON_Delete(body);
+  if(!s) {
+    web_reply_error(r, 500, "out_of_memory", "could not serialise the reply", NULL);
+    return;
+  }
+  web_reply_raw(r, status, "application/json", s, strlen(s), NULL);
+  cJSON_free(s);
+}
+
+void web_reply_error(struct web_req *r, int status, const char *code,
+                     const char *message, cJSON *details) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON *err = cJSON_AddObjectToObject(root, "error");
+  cJSON_AddStringToObject(err, "code", code);
+  cJSON_AddStringToObject(err, "message", message);
+  if(details)
+    cJSON_AddItemToObject(err, "details", details);
+  else
+    cJSON_AddObjectToObject(err, "details");
+  web_reply_json(r, status, root);
+}
+
+void web_reply_status(struct web_req *r, mw_status st, const char *message) {
+  web_reply_error(r, web_http_status(st), mw_status_code(st),
+                  message ? message : mw_strerror(st), NULL);
+}
+
+mw_status web_read_body(struct web_req *r, size_t limit, mw_buf *out) {
+  mw_buf_init(out, limit);
+  long long clen = r->ri->content_length;
+  if(clen > (long long)limit) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "request body of %lld bytes exceeds the limit of %zu",
+             clen, limit);
+    web_reply_error(r, 413, "too_large", msg, NULL);
+    return MW_ETOOBIG;
+  }
+  char chunk[16384];
+  for(;;) {
+    int n = mg_read(r->conn, chunk, sizeof chunk);
+    if(n < 0) {
+      mw_buf_free(out);
+      web_reply_error(r, 400, "invalid", "could not read the request body", NULL);
+      return MW_EIO;
+    }
+    if(n == 0)
+      break;
+    mw_status st = mw_buf_append(out, chunk, (size_t)n);
+    if(st) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes", limit);
+      web_reply_error(r, st == MW_ETOOBIG ? 413 : 500, mw_status_code(st), msg,
+                      NULL);
+      return st;
+    }
+  }
+  if(clen >= 0 && (long long)out->len != clen) {
+    mw_buf_free(out);
+    web_reply_error(r, 400, "invalid", "request body shorter than Content-Length",
+                    NULL);
+    return MW_EIO;
+  }
+  return MW_OK;
+}
+
+cJSON *web_read_json(struct web_req *r) {
+  mw_buf body;
+  if(web_read_body(r, r->app->cfg.max_body, &body))
+    return NULL;
+  if(body.len == 0) {
+    web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
+    return NULL;
+  }
+  const char *end = NULL;
+  cJSON *json = cJSON_ParseWithLengthOpts(body.data, body.len, &end, 0);
+  if(!json) {
+    size_t off = end ? (size_t)(end - body.data) : 0;
+    cJSON *det = cJSON_CreateObject();
+    cJSON_AddNumberToObject(det, "offset", (double)off);
+    mw_buf_free(&body);
+    web_reply_error(r, 400, "invalid_json", "request body is not valid JSON", det);
+    return NULL;
+  }
+  mw_buf_free(&body);
+  if(!cJSON_IsObject(json)) {
+    cJSON_Delete(json);
+    web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
+    return NULL;
+  }
+  return json;
+}
