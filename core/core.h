@@ -45,6 +45,21 @@ typedef enum mw_status {
 #undef MW_X_ENUM
 } mw_status;
 
+/* A message (and optional JSON details) explaining a failed call, filled by
+ * the layer that knows what went wrong and shown to the API client by web/. */
+typedef struct mw_err {
+  char msg[512];
+  cJSON *details; /* owned; may be NULL; free with mw_err_clear */
+} mw_err;
+
+/* Sets e's message (printf-style) and returns st, so a failing path reads
+ * `return mw_errf(err, MW_ECONFLICT, "model %s exists", name);`. e may be
+ * NULL. */
+mw_status mw_errf(mw_err *e, mw_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Frees e's details and clears its message. */
+void mw_err_clear(mw_err *e);
+
 /* Default human message for a status; never NULL, static storage. */
 const char *mw_strerror(mw_status st);
 /* Short machine code for a status ("not_found"); never NULL, static. */
@@ -236,6 +251,24 @@ mw_status mw_token_count(mw_conn *c, int64_t *out);
  * Call inside the transaction of the change it records. */
 mw_status mw_audit(mw_conn *c, const char *actor, const char *action,
                    const char *target, const cJSON *details);
+
+/* ---------------------------------------------------------------- outbox */
+
+/* Queues one message for delivery (POST of payload to url) in the caller's
+ * transaction, so it is sent if and only if the change that caused it
+ * commits. kind: "alias.moved", "alert", ...; target_type/name say who
+ * receives it ("node"/"edge-1", "channel"/"ops-slack"). The message id
+ * (webhook-id) is generated here and stays stable across retries. */
+mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_type,
+                            const char *target_name, const char *url,
+                            const cJSON *payload, int64_t *out_id);
+
+/* {deliveries: [...], next_page_token}: outbox rows newest first, each with
+ * its attempts; state filters (pending|delivered|failed|dead) when not
+ * NULL; page_token is the id to continue below. Payload secrets never
+ * appear (the payload is what receivers see anyway). */
+mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
+                         int64_t before_id, cJSON **out);
 
 /* Validates a resource name: 1-128 of [A-Za-z0-9._-], not starting with '.'. */
 int mw_name_valid(const char *name);

@@ -4,13 +4,13 @@
 
 #include "web/web_internal.h"
 
-void web_h_healthz(struct web_req *r) {
+static void h_healthz(struct web_req *r) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "status", "ok");
   web_reply_json(r, 200, o);
 }
 
-void web_h_readyz(struct web_req *r) {
+static void h_readyz(struct web_req *r) {
   int version = 0;
   mw_status st = mw_schema_version(r->db, &version);
   cJSON *o = cJSON_CreateObject();
@@ -27,7 +27,7 @@ void web_h_readyz(struct web_req *r) {
   web_reply_json(r, 200, o);
 }
 
-void web_h_metrics(struct web_req *r) {
+static void h_metrics(struct web_req *r) {
   mw_buf out;
   mw_buf_init(&out, 64u << 20);
   mw_status st = web_metrics_render(r->app->metrics, &out);
@@ -56,3 +56,10 @@ void web_h_metrics(struct web_req *r) {
                 out.len, NULL);
   mw_buf_free(&out);
 }
+
+const struct web_route web_routes_ops[] = {
+    {"GET", "/healthz", MW_SCOPE_NONE, h_healthz},
+    {"GET", "/readyz", MW_SCOPE_NONE, h_readyz},
+    {"GET", "/metrics", MW_SCOPE_NONE, h_metrics},
+};
+const size_t web_routes_ops_count = sizeof web_routes_ops / sizeof web_routes_ops[0];

@@ -3,7 +3,7 @@
 
 #include "web/web_internal.h"
 
-void web_h_tokens_create(struct web_req *r) {
+static void h_create(struct web_req *r) {
   cJSON *body = web_read_json(r);
   if(!body)
     return;
@@ -54,7 +54,7 @@ void web_h_tokens_create(struct web_req *r) {
   web_reply_json(r, 201, o);
 }
 
-void web_h_tokens_list(struct web_req *r) {
+static void h_list(struct web_req *r) {
   cJSON *arr = NULL;
   mw_status st = mw_token_list(r->db, &arr);
   if(st) {
@@ -66,7 +66,7 @@ void web_h_tokens_list(struct web_req *r) {
   web_reply_json(r, 200, o);
 }
 
-void web_h_tokens_delete(struct web_req *r) {
+static void h_delete(struct web_req *r) {
   const char *name = web_param(r, "name");
   if(!strcmp(name, r->token.name)) {
     web_reply_error(r, 409, "conflict",
@@ -82,3 +82,11 @@ void web_h_tokens_delete(struct web_req *r) {
   cJSON_AddStringToObject(o, "deleted", name);
   web_reply_json(r, 200, o);
 }
+
+const struct web_route web_routes_tokens[] = {
+    {"POST", "/api/v1/tokens", MW_SCOPE_ADMIN, h_create},
+    {"GET", "/api/v1/tokens", MW_SCOPE_ADMIN, h_list},
+    {"DELETE", "/api/v1/tokens/{name}", MW_SCOPE_ADMIN, h_delete},
+};
+const size_t web_routes_tokens_count =
+    sizeof web_routes_tokens / sizeof web_routes_tokens[0];

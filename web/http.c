@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "registry/registry.h"
 
 #include "web/web_internal.h"
 
@@ -112,6 +116,14 @@ void web_reply_status(struct web_req *r, mw_status st, const char *message) {
                   message ? message : mw_strerror(st), NULL);
 }
 
+void web_reply_err(struct web_req *r, mw_status st, mw_err *e) {
+  cJSON *det = e->details;
+  e->details = NULL;
+  web_reply_error(r, web_http_status(st), mw_status_code(st),
+                  e->msg[0] ? e->msg : mw_strerror(st), det);
+  mw_err_clear(e);
+}
+
 mw_status web_read_body(struct web_req *r, size_t limit, mw_buf *out) {
   mw_buf_init(out, limit);
   long long clen = r->ri->content_length;
@@ -150,13 +162,17 @@ mw_status web_read_body(struct web_req *r, size_t limit, mw_buf *out) {
   return MW_OK;
 }
 
-cJSON *web_read_json(struct web_req *r) {
+/* Shared by web_read_json and web_read_json_opt. */
+static int read_json(struct web_req *r, int optional, cJSON **out) {
+  *out = NULL;
   mw_buf body;
   if(web_read_body(r, r->app->cfg.max_body, &body))
-    return NULL;
+    return -1;
   if(body.len == 0) {
+    if(optional)
+      return 0;
     web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
-    return NULL;
+    return -1;
   }
   const char *end = NULL;
   cJSON *json = cJSON_ParseWithLengthOpts(body.data, body.len, &end, 0);
@@ -166,13 +182,79 @@ cJSON *web_read_json(struct web_req *r) {
     cJSON_AddNumberToObject(det, "offset", (double)off);
     mw_buf_free(&body);
     web_reply_error(r, 400, "invalid_json", "request body is not valid JSON", det);
-    return NULL;
+    return -1;
   }
   mw_buf_free(&body);
   if(!cJSON_IsObject(json)) {
     cJSON_Delete(json);
     web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
-    return NULL;
+    return -1;
   }
-  return json;
+  *out = json;
+  return 0;
+}
+
+cJSON *web_read_json(struct web_req *r) {
+  cJSON *j;
+  return read_json(r, 0, &j) ? NULL : j;
+}
+
+int web_read_json_opt(struct web_req *r, cJSON **out) {
+  return read_json(r, 1, out);
+}
+
+void web_reply_file(struct web_req *r, const char *path, int64_t size,
+                    const char *ctype, const char *extra_headers) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if(fd < 0) {
+    mw_log(MW_LOG_ERROR, "http", "cannot open %s", path);
+    web_reply_error(r, 500, "io_error", "stored file is missing", NULL);
+    return;
+  }
+  char lenbuf[32];
+  snprintf(lenbuf, sizeof lenbuf, "%lld", (long long)size);
+  mg_response_header_start(r->conn, 200);
+  mg_response_header_add(r->conn, "Content-Type", ctype, -1);
+  mg_response_header_add(r->conn, "Content-Length", lenbuf, -1);
+  if(extra_headers && *extra_headers)
+    mg_response_header_add_lines(r->conn, extra_headers);
+  mg_response_header_send(r->conn);
+  r->status = 200;
+  r->replied = 1;
+  if(strcmp(r->ri->request_method, "HEAD") == 0) {
+    close(fd);
+    return;
+  }
+  static const size_t chunk = 256 * 1024;
+  char *buf = malloc(chunk);
+  int64_t left = size;
+  while(buf && left > 0) {
+    ssize_t n = read(fd, buf, (size_t)(left < (int64_t)chunk ? left : (int64_t)chunk));
+    if(n <= 0 || mg_write(r->conn, buf, (size_t)n) <= 0)
+      break;
+    left -= n;
+    r->bytes_sent += n;
+  }
+  free(buf);
+  close(fd);
+}
+
+int web_query_int(struct web_req *r, const char *name, int64_t dflt,
+                  int64_t *out) {
+  char buf[64];
+  *out = dflt;
+  if(!web_query(r, name, buf, sizeof buf))
+    return 0;
+  if(mw_parse_i64(buf, out)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "query parameter %s must be an integer", name);
+    web_reply_error(r, 400, "invalid", msg, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+void web_reg_env(struct web_req *r, struct reg_env *env) {
+  env->data_dir = r->app->cfg.data_dir;
+  env->external_url = r->app->cfg.external_url;
 }

@@ -60,9 +60,11 @@ void web_metrics_observe(struct web_metrics *m, int route, int status,
 
 static void route_labels(struct web_metrics *m, size_t i, const char **method,
                          const char **pattern) {
-  if(i < m->nroutes) {
-    *method = web_routes[i].method;
-    *pattern = web_routes[i].pattern;
+  size_t n;
+  const struct web_route *routes = web_route_table(&n);
+  if(i < m->nroutes && i < n) {
+    *method = routes[i].method;
+    *pattern = routes[i].pattern;
   } else {
     *method = "";
     *pattern = "unmatched";

@@ -31,7 +31,9 @@ static void access_log(struct web_req *r, double secs) {
 static int find_route(struct web_req *r, const char *method, const char *path,
                       int *path_known, mw_buf *allow) {
   *path_known = 0;
-  for(size_t i = 0; i < web_routes_count; i++) {
+  size_t nroutes;
+  const struct web_route *web_routes = web_route_table(&nroutes);
+  for(size_t i = 0; i < nroutes; i++) {
     int np = 0;
     if(!web_route_match(web_routes[i].pattern, path, r->pvals, r->pnames,
                         r->pnamelen, &np))
@@ -119,7 +121,8 @@ static int dispatch(struct mg_connection *conn) {
         web_reply_error(&r, 404, "not_found", "no such route", NULL);
       }
     } else {
-      r.route = &web_routes[r.route_index];
+      size_t nroutes;
+      r.route = &web_route_table(&nroutes)[r.route_index];
       if(r.route->scope == MW_SCOPE_NONE || authenticate(&r))
         r.route->handler(&r);
       if(!r.replied)
@@ -128,9 +131,7 @@ static int dispatch(struct mg_connection *conn) {
     mw_buf_free(&allow);
   }
   double secs = (double)(mw_mono_ns() - t0) / 1e9;
-  web_metrics_observe(r.app->metrics,
-                      r.route_index < 0 ? (int)web_routes_count : r.route_index,
-                      r.status, secs);
+  web_metrics_observe(r.app->metrics, r.route_index, r.status, secs);
   if(r.app->cfg.access_log)
     access_log(&r, secs);
   return r.status ? r.status : 500;
@@ -148,7 +149,9 @@ mw_status web_server_start(struct mw_app *app, struct web_server **out) {
   if(!s)
     return MW_ENOMEM;
   s->app = app;
-  app->metrics = web_metrics_new(web_routes_count);
+  size_t nroutes;
+  web_route_table(&nroutes);
+  app->metrics = web_metrics_new(nroutes);
   if(!app->metrics) {
     free(s);
     return MW_ENOMEM;

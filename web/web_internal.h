@@ -17,8 +17,19 @@ struct web_route {
   web_handler handler;
 };
 
-extern const struct web_route web_routes[];
-extern const size_t web_routes_count;
+/* Each handler file owns the routes of its resource in a table declared
+ * with WEB_ROUTES(name); web/routes.c lists the tables and joins them. */
+#define WEB_ROUTES(name)                                \
+  extern const struct web_route web_routes_##name[];    \
+  extern const size_t web_routes_##name##_count
+WEB_ROUTES(ops);
+WEB_ROUTES(tokens);
+WEB_ROUTES(registry);
+WEB_ROUTES(nodes);
+WEB_ROUTES(monitor);
+
+/* The joined route table (built once, thread-safe); *n receives its size. */
+const struct web_route *web_route_table(size_t *n);
 
 struct web_req {
   struct mg_connection *conn;
@@ -52,6 +63,9 @@ mw_status web_read_body(struct web_req *r, size_t limit, mw_buf *out);
 /* Reads and parses a JSON object body (limit: cfg.max_body). On failure the
  * error reply is sent and NULL returned; otherwise caller cJSON_Deletes. */
 cJSON *web_read_json(struct web_req *r);
+/* As web_read_json, but an empty body is fine (*out = NULL). Returns 0 on
+ * success; otherwise the error reply has been sent. */
+int web_read_json_opt(struct web_req *r, cJSON **out);
 
 /* Sends status with a JSON body (takes ownership of body and frees it;
  * NULL sends an empty object). */
@@ -65,24 +79,30 @@ void web_reply_error(struct web_req *r, int status, const char *code,
                      const char *message, cJSON *details);
 /* Maps a status from a lower layer to the HTTP error reply. */
 void web_reply_status(struct web_req *r, mw_status st, const char *message);
+/* Streams the file at path (size bytes) with content type and extra header
+ * lines; 500 if it cannot be opened. */
+void web_reply_file(struct web_req *r, const char *path, int64_t size,
+                    const char *ctype, const char *extra_headers);
+/* Integer query parameter: *out = dflt when absent; 0 on success, otherwise
+ * a 400 reply has been sent. */
+int web_query_int(struct web_req *r, const char *name, int64_t dflt,
+                  int64_t *out);
+/* The registry's view of the app (data directory, external URL). */
+struct reg_env;
+void web_reg_env(struct web_req *r, struct reg_env *env);
+/* Replies with st mapped to HTTP, e's message (or the default) and e's
+ * details (taken over), then clears e. */
+void web_reply_err(struct web_req *r, mw_status st, mw_err *e);
 /* HTTP status for an mw_status. */
 int web_http_status(mw_status st);
 
 /* ---- metrics (web/metrics.c) ---- */
 struct web_metrics *web_metrics_new(size_t nroutes);
 void web_metrics_free(struct web_metrics *m);
-/* Records one request: route index (nroutes for unmatched), status, seconds. */
+/* Records one request: route index (-1 or past the end: unmatched), status, seconds. */
 void web_metrics_observe(struct web_metrics *m, int route, int status,
                          double seconds);
 /* Appends the Prometheus text exposition of HTTP metrics to out. */
 mw_status web_metrics_render(struct web_metrics *m, mw_buf *out);
-
-/* ---- handlers ---- */
-void web_h_healthz(struct web_req *r);
-void web_h_readyz(struct web_req *r);
-void web_h_metrics(struct web_req *r);
-void web_h_tokens_create(struct web_req *r);
-void web_h_tokens_list(struct web_req *r);
-void web_h_tokens_delete(struct web_req *r);
 
 #endif

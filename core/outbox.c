@@ -1,0 +1,133 @@
+/* core/outbox.c - the one queue of everything that leaves the process.
+ * Writers (registry, alerts) enqueue inside their own transaction; the
+ * delivery worker in alerts/ sends and retries. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core.h"
+
+mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_type,
+                            const char *target_name, const char *url,
+                            const cJSON *payload, int64_t *out_id) {
+  char rnd[25], msg_id[32];
+  if(mw_random_token(rnd, 24))
+    return MW_EINTERNAL;
+  snprintf(msg_id, sizeof msg_id, "msg_%s", rnd);
+  char *body = cJSON_PrintUnformatted(payload);
+  if(!body)
+    return MW_ENOMEM;
+  sqlite3_stmt *st = mw_stmt(
+      c, "INSERT INTO outbox(msg_id, kind, target_type, target_name, url, "
+         "payload, next_attempt_at, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  if(!st) {
+    cJSON_free(body);
+    return MW_EDB;
+  }
+  int64_t now = mw_now_ms();
+  mw_bind_text(st, 1, msg_id);
+  mw_bind_text(st, 2, kind);
+  mw_bind_text(st, 3, target_type);
+  mw_bind_text(st, 4, target_name);
+  mw_bind_text(st, 5, url);
+  mw_bind_text(st, 6, body);
+  sqlite3_bind_int64(st, 7, now);
+  sqlite3_bind_int64(st, 8, now);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  cJSON_free(body);
+  if(out_id)
+    *out_id = sqlite3_last_insert_rowid(mw_conn_handle(c));
+  return mw_db_status(c, rc);
+}
+
+mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
+                         int64_t before_id, cJSON **out) {
+  *out = NULL;
+  if(limit <= 0 || limit > 1000)
+    limit = 100;
+  if(before_id <= 0)
+    before_id = INT64_MAX;
+  sqlite3_stmt *st = mw_stmt(
+      c, "SELECT id, msg_id, kind, target_type, target_name, url, payload, "
+         "state, attempts, next_attempt_at, created_at, delivered_at, "
+         "last_status, last_error FROM outbox WHERE id < ?1 "
+         "AND (?2 IS NULL OR state = ?2) ORDER BY id DESC LIMIT ?3");
+  sqlite3_stmt *at = mw_stmt(
+      c, "SELECT at, status_code, latency_ms, error FROM delivery_attempts "
+         "WHERE outbox_id = ? ORDER BY id");
+  if(!st || !at)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, before_id);
+  mw_bind_text(st, 2, state);
+  sqlite3_bind_int(st, 3, limit + 1);
+  cJSON *root = cJSON_CreateObject();
+  cJSON *arr = cJSON_AddArrayToObject(root, "deliveries");
+  int n = 0, rc;
+  int64_t last = 0;
+  int more = 0;
+  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if(n == limit) {
+      more = 1;
+      break;
+    }
+    cJSON *d = cJSON_CreateObject();
+    last = sqlite3_column_int64(st, 0);
+    cJSON_AddNumberToObject(d, "id", (double)last);
+    cJSON_AddStringToObject(d, "webhook_id", mw_col_text(st, 1));
+    cJSON_AddStringToObject(d, "kind", mw_col_text(st, 2));
+    cJSON_AddStringToObject(d, "target_type", mw_col_text(st, 3));
+    cJSON_AddStringToObject(d, "target", mw_col_text(st, 4));
+    cJSON_AddStringToObject(d, "url", mw_col_text(st, 5));
+    cJSON *payload = cJSON_Parse(mw_col_text(st, 6));
+    cJSON_AddItemToObject(d, "payload", payload ? payload : cJSON_CreateNull());
+    cJSON_AddStringToObject(d, "state", mw_col_text(st, 7));
+    cJSON_AddNumberToObject(d, "attempts", sqlite3_column_int(st, 8));
+    mw_json_add_time(d, "next_attempt_at", sqlite3_column_int64(st, 9));
+    mw_json_add_time(d, "created_at", sqlite3_column_int64(st, 10));
+    mw_json_add_time(d, "delivered_at", sqlite3_column_type(st, 11) == SQLITE_NULL
+                                            ? -1
+                                            : sqlite3_column_int64(st, 11));
+    if(sqlite3_column_type(st, 12) == SQLITE_NULL)
+      cJSON_AddNullToObject(d, "last_status");
+    else
+      cJSON_AddNumberToObject(d, "last_status", sqlite3_column_int(st, 12));
+    if(sqlite3_column_type(st, 13) == SQLITE_NULL)
+      cJSON_AddNullToObject(d, "last_error");
+    else
+      cJSON_AddStringToObject(d, "last_error", mw_col_text(st, 13));
+    cJSON *atts = cJSON_AddArrayToObject(d, "attempt_log");
+    sqlite3_reset(at);
+    sqlite3_bind_int64(at, 1, last);
+    while(sqlite3_step(at) == SQLITE_ROW) {
+      cJSON *a = cJSON_CreateObject();
+      mw_json_add_time(a, "at", sqlite3_column_int64(at, 0));
+      if(sqlite3_column_type(at, 1) == SQLITE_NULL)
+        cJSON_AddNullToObject(a, "status");
+      else
+        cJSON_AddNumberToObject(a, "status", sqlite3_column_int(at, 1));
+      cJSON_AddNumberToObject(a, "latency_ms", sqlite3_column_int(at, 2));
+      if(sqlite3_column_type(at, 3) == SQLITE_NULL)
+        cJSON_AddNullToObject(a, "error");
+      else
+        cJSON_AddStringToObject(a, "error", mw_col_text(at, 3));
+      cJSON_AddItemToArray(atts, a);
+    }
+    sqlite3_reset(at);
+    cJSON_AddItemToArray(arr, d);
+    n++;
+  }
+  sqlite3_reset(st);
+  if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    cJSON_Delete(root);
+    return mw_db_status(c, rc);
+  }
+  if(more) {
+    char tok[32];
+    snprintf(tok, sizeof tok, "%lld", (long long)last);
+    cJSON_AddStringToObject(root, "next_page_token", tok);
+  } else {
+    cJSON_AddNullToObject(root, "next_page_token");
+  }
+  *out = root;
+  return MW_OK;
+}

@@ -1,0 +1,152 @@
+/* registry/registry.h - models, versions, content-addressed artifacts,
+ * aliases with append-only history and rollback, serving nodes.
+ *
+ * Every function takes the calling thread's connection. Functions that
+ * change state run one transaction (with its audit row and outbox events)
+ * and take `actor` ("token:ci", "rule:drift-high", "cli"). On failure they
+ * return a negative mw_status, fill err (may be NULL) with a message for the
+ * API client, and leave *out NULL. JSON results are new objects the caller
+ * frees with cJSON_Delete. */
+#ifndef MW_REGISTRY_H
+#define MW_REGISTRY_H
+
+#include "core/core.h"
+
+/* Where the registry keeps files and how it names itself in links. */
+struct reg_env {
+  const char *data_dir;     /* artifacts live in <data_dir>/artifacts */
+  const char *external_url; /* base of artifact URLs sent to nodes */
+};
+
+/* ---- models ---- */
+
+/* Creates a model. tags: NULL or an object of strings. 409 when taken. */
+mw_status reg_model_create(mw_conn *c, const char *name, const char *description,
+                           const cJSON *tags, const char *actor, cJSON **out,
+                           mw_err *err);
+/* The model with aliases {alias: version}, latest_version, version_count. */
+mw_status reg_model_get(mw_conn *c, const char *name, cJSON **out, mw_err *err);
+/* {models[], next_page_token}: ordered by name, q filters by substring
+ * (case-insensitive), limit 1..1000 (default 100), page_token from a
+ * previous page (NULL for the first). */
+mw_status reg_model_list(mw_conn *c, const char *q, int limit,
+                         const char *page_token, cJSON **out, mw_err *err);
+/* Updates description and/or tags (NULL leaves a field unchanged). */
+mw_status reg_model_update(mw_conn *c, const char *name, const char *description,
+                           const cJSON *tags, const char *actor, cJSON **out,
+                           mw_err *err);
+/* Deletes a model with its versions and history; MW_ECONFLICT while an
+ * alias points into it. Artifact files stay in the content store. */
+mw_status reg_model_delete(mw_conn *c, const char *name, const char *actor,
+                           mw_err *err);
+
+/* ---- versions ---- */
+
+/* Creates the next version from a request body {description?, source?,
+ * run_id?, tags?, metrics?, params?, schema?}; status "pending". */
+mw_status reg_version_create(mw_conn *c, const char *model, const cJSON *body,
+                             const char *actor, cJSON **out, mw_err *err);
+mw_status reg_version_get(mw_conn *c, const char *model, int64_t version,
+                          cJSON **out, mw_err *err);
+/* {versions[], next_page_token}, newest first. */
+mw_status reg_version_list(mw_conn *c, const char *model, int limit,
+                           const char *page_token, cJSON **out, mw_err *err);
+
+/* What other subsystems need to know about a version. */
+typedef struct reg_version_info {
+  int64_t id;        /* model_versions.id, stable across renames */
+  int64_t model_id;
+  int64_t version;
+  int ready;
+  char sha256[65];
+  int64_t size;
+  char *schema_json; /* malloc'd; NULL when the version has no schema */
+} reg_version_info;
+
+/* Looks a version up by model name and number. Caller frees with
+ * reg_version_info_free (also on failure: safe). */
+mw_status reg_version_lookup(mw_conn *c, const char *model, int64_t version,
+                             reg_version_info *out, mw_err *err);
+/* Version an alias points to; MW_ENOTFOUND when it does not exist. */
+mw_status reg_alias_lookup(mw_conn *c, const char *model, const char *alias,
+                           int64_t *version, mw_err *err);
+void reg_version_info_free(reg_version_info *vi);
+
+/* Validates a feature schema {"features": [{name, type}], "prediction":
+ * {type}}. MW_EVALIDATION with err describing the first problem. */
+mw_status reg_schema_validate(const cJSON *schema, mw_err *err);
+
+/* ---- artifacts ---- */
+
+typedef struct reg_upload reg_upload;
+
+/* Starts an upload into a temporary file under <data_dir>/artifacts/tmp,
+ * hashing as it goes. Caller ends it with reg_upload_commit or
+ * reg_upload_abort (which removes the file). */
+mw_status reg_upload_begin(const struct reg_env *env, reg_upload **out,
+                           mw_err *err);
+/* Appends bytes; MW_ETOOBIG past `limit` total bytes (the upload is then
+ * only good for reg_upload_abort). */
+mw_status reg_upload_write(reg_upload *u, const void *data, size_t len,
+                           int64_t limit, mw_err *err);
+/* Verifies the digest against expected_sha256 (lowercase hex), fsyncs,
+ * renames into artifacts/sha256/<2>/<64> (kept once per content) and marks
+ * the version ready with sha256 and size, in one transaction. Frees u in
+ * every case; on a digest mismatch (MW_EVALIDATION) nothing is kept. */
+mw_status reg_upload_commit(mw_conn *c, const struct reg_env *env, reg_upload *u,
+                            const char *model, int64_t version,
+                            const char *expected_sha256, const char *actor,
+                            cJSON **out, mw_err *err);
+void reg_upload_abort(reg_upload *u);
+/* Path of the stored artifact with this digest into buf. */
+mw_status reg_artifact_path(const struct reg_env *env, const char *sha256,
+                            char *buf, size_t cap);
+
+/* ---- aliases ---- */
+
+/* Points alias at version. expected: NULL for an unconditional move, else a
+ * compare-and-swap: a number the alias must hold now, or JSON null for
+ * "must not exist" (MW_ECONFLICT otherwise). Only a ready version can be
+ * aliased (MW_EVALIDATION). Writes the history row, the audit row and one
+ * alias.moved outbox event per node serving the model, in one transaction.
+ * Moving an alias to the version it already holds changes nothing.
+ * out: {alias, version, previous_version}. */
+mw_status reg_alias_set(mw_conn *c, const struct reg_env *env, const char *model,
+                        const char *alias, int64_t version, const cJSON *expected,
+                        const char *reason, const char *actor, cJSON **out,
+                        mw_err *err);
+/* Removes an alias (history keeps a 'delete' row). */
+mw_status reg_alias_delete(mw_conn *c, const char *model, const char *alias,
+                           const char *reason, const char *actor, mw_err *err);
+/* {history: [{version, previous_version, kind, actor, reason, at}]}, newest
+ * first, at most limit rows (default 100, max 1000). */
+mw_status reg_alias_history(mw_conn *c, const char *model, const char *alias,
+                            int limit, cJSON **out, mw_err *err);
+/* Moves the alias back to the version it held before the current one
+ * (to_version <= 0), or to to_version. Rollbacks walk back through earlier
+ * versions like a stack: v1 -> v2 -> v3, rollback gives v2, again gives v1,
+ * and again MW_ECONFLICT (nothing older to return to). Same effects and
+ * answer as reg_alias_set. */
+mw_status reg_alias_rollback(mw_conn *c, const struct reg_env *env,
+                             const char *model, const char *alias,
+                             int64_t to_version, const char *reason,
+                             const char *actor, cJSON **out, mw_err *err);
+
+/* ---- serving nodes ---- */
+
+/* Registers a node {name, url, models: ["m" | {"name", "alias"}]}; the
+ * answer carries its signing secret (whsec_...), shown only here. */
+mw_status reg_node_create(mw_conn *c, const cJSON *body, const char *actor,
+                          cJSON **out, mw_err *err);
+/* A node with, per model, the alias it follows, the desired version (from
+ * the alias), the version it last reported and whether they agree. */
+mw_status reg_node_get(mw_conn *c, const char *name, cJSON **out, mw_err *err);
+/* {nodes: [...]} as reg_node_get. */
+mw_status reg_node_list(mw_conn *c, cJSON **out, mw_err *err);
+/* Records a status report {models: [{name, version, state}]}. */
+mw_status reg_node_report(mw_conn *c, const char *name, const cJSON *body,
+                          cJSON **out, mw_err *err);
+mw_status reg_node_delete(mw_conn *c, const char *name, const char *actor,
+                          mw_err *err);
+
+#endif

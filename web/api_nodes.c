@@ -1,0 +1,97 @@
+/* web/api_nodes.c - serving nodes and the delivery log (the outbox). */
+#include <string.h>
+
+#include "registry/registry.h"
+#include "web/web_internal.h"
+
+static void finish(struct web_req *r, mw_status s, int ok_status, cJSON *out,
+                   mw_err *err) {
+  if(s) {
+    cJSON_Delete(out);
+    web_reply_err(r, s, err);
+    return;
+  }
+  mw_err_clear(err);
+  web_reply_json(r, ok_status, out);
+}
+
+static void h_nodes_create(struct web_req *r) {
+  cJSON *body = web_read_json(r);
+  if(!body)
+    return;
+  mw_err err = {0};
+  cJSON *out = NULL;
+  mw_status s = reg_node_create(r->db, body, r->actor, &out, &err);
+  cJSON_Delete(body);
+  finish(r, s, 201, out, &err);
+}
+
+static void h_nodes_list(struct web_req *r) {
+  mw_err err = {0};
+  cJSON *out = NULL;
+  mw_status s = reg_node_list(r->db, &out, &err);
+  finish(r, s, 200, out, &err);
+}
+
+static void h_node_get(struct web_req *r) {
+  mw_err err = {0};
+  cJSON *out = NULL;
+  mw_status s = reg_node_get(r->db, web_param(r, "name"), &out, &err);
+  finish(r, s, 200, out, &err);
+}
+
+static void h_node_delete(struct web_req *r) {
+  mw_err err = {0};
+  mw_status s = reg_node_delete(r->db, web_param(r, "name"), r->actor, &err);
+  cJSON *out = NULL;
+  if(!s) {
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "deleted", web_param(r, "name"));
+  }
+  finish(r, s, 200, out, &err);
+}
+
+static void h_node_status(struct web_req *r) {
+  cJSON *body = web_read_json(r);
+  if(!body)
+    return;
+  mw_err err = {0};
+  cJSON *out = NULL;
+  mw_status s = reg_node_report(r->db, web_param(r, "name"), body, &out, &err);
+  cJSON_Delete(body);
+  finish(r, s, 200, out, &err);
+}
+
+static void h_deliveries_list(struct web_req *r) {
+  char state[32];
+  int has_state = web_query(r, "state", state, sizeof state);
+  if(has_state && strcmp(state, "pending") && strcmp(state, "delivered") &&
+     strcmp(state, "failed") && strcmp(state, "dead")) {
+    web_reply_error(r, 400, "invalid",
+                    "state must be pending, delivered, failed or dead", NULL);
+    return;
+  }
+  int64_t limit, before;
+  if(web_query_int(r, "limit", 100, &limit) ||
+     web_query_int(r, "page_token", 0, &before))
+    return;
+  cJSON *out = NULL;
+  mw_status s = mw_outbox_list(r->db, has_state ? state : NULL, (int)limit, before,
+                               &out);
+  if(s) {
+    web_reply_status(r, s, NULL);
+    return;
+  }
+  web_reply_json(r, 200, out);
+}
+
+const struct web_route web_routes_nodes[] = {
+    {"POST", "/api/v1/nodes", MW_SCOPE_PROMOTE, h_nodes_create},
+    {"GET", "/api/v1/nodes", MW_SCOPE_READ, h_nodes_list},
+    {"GET", "/api/v1/nodes/{name}", MW_SCOPE_READ, h_node_get},
+    {"DELETE", "/api/v1/nodes/{name}", MW_SCOPE_ADMIN, h_node_delete},
+    {"POST", "/api/v1/nodes/{name}/status", MW_SCOPE_INGEST, h_node_status},
+    {"GET", "/api/v1/deliveries", MW_SCOPE_READ, h_deliveries_list},
+};
+const size_t web_routes_nodes_count =
+    sizeof web_routes_nodes / sizeof web_routes_nodes[0];
