@@ -1,0 +1,271 @@
+/* Unit tests of registry/ on an in-memory SQLite database: the functions the
+ * HTTP handlers call, without HTTP. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "registry/registry.h"
+
+struct fix {
+  mw_db *db;
+  mw_conn *c;
+  char dir[64];
+  struct reg_env env;
+};
+
+static int setup(void **state) {
+  struct fix *f = calloc(1, sizeof *f);
+  if(mw_db_open(":memory:", 0, &f->db))
+    return -1;
+  f->c = mw_db_conn(f->db);
+  if(mw_migrate(f->c, NULL))
+    return -1;
+  strcpy(f->dir, "/tmp/mwregXXXXXX");
+  if(!mkdtemp(f->dir))
+    return -1;
+  f->env.data_dir = f->dir;
+  f->env.external_url = "http://mw.test";
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fix *f = *state;
+  mw_db_close(f->db);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  int rc = system(cmd);
+  free(f);
+  return rc;
+}
+
+static int64_t count(mw_conn *c, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  sqlite3_prepare_v2(mw_conn_handle(c), sql, -1, &st, NULL);
+  int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  return n;
+}
+
+/* Creates model `name` with n ready versions (artifact "<name>-<i>"). */
+static void model_with_versions(struct fix *f, const char *name, int n) {
+  cJSON *out = NULL;
+  mw_err err = {0};
+  assert_int_equal(reg_model_create(f->c, name, "d", NULL, "t", &out, &err), MW_OK);
+  cJSON_Delete(out);
+  for(int i = 1; i <= n; i++) {
+    cJSON *body = cJSON_CreateObject();
+    assert_int_equal(reg_version_create(f->c, name, body, "t", &out, &err), MW_OK);
+    assert_int_equal((int)cJSON_GetObjectItem(out, "version")->valuedouble, i);
+    cJSON_Delete(out);
+    cJSON_Delete(body);
+    char data[64], hex[65];
+    snprintf(data, sizeof data, "%s-%d", name, i);
+    mw_sha256_hex(data, strlen(data), hex);
+    reg_upload *u = NULL;
+    assert_int_equal(reg_upload_begin(&f->env, &u, &err), MW_OK);
+    assert_int_equal(reg_upload_write(u, data, strlen(data), 1 << 20, &err), MW_OK);
+    assert_int_equal(reg_upload_commit(f->c, &f->env, u, name, i, hex, "t", &out, &err),
+                     MW_OK);
+    assert_string_equal(cJSON_GetObjectItem(out, "status")->valuestring, "ready");
+    cJSON_Delete(out);
+  }
+}
+
+static void test_models(void **state) {
+  struct fix *f = *state;
+  cJSON *out = NULL;
+  mw_err err = {0};
+  assert_int_equal(reg_model_create(f->c, "m", NULL, NULL, "t", &out, &err), MW_OK);
+  cJSON_Delete(out);
+  assert_int_equal(reg_model_create(f->c, "m", NULL, NULL, "t", &out, &err),
+                   MW_ECONFLICT);
+  assert_null(out);
+  assert_non_null(strstr(err.msg, "already exists"));
+  assert_int_equal(reg_model_create(f->c, "../x", NULL, NULL, "t", &out, &err),
+                   MW_EVALIDATION);
+  cJSON *tags = cJSON_Parse("{\"a\": 1}");
+  assert_int_equal(reg_model_create(f->c, "t", NULL, tags, "t", &out, &err),
+                   MW_EVALIDATION);
+  cJSON_Delete(tags);
+  assert_int_equal(reg_model_get(f->c, "nope", &out, &err), MW_ENOTFOUND);
+  assert_int_equal(reg_model_list(f->c, "M", 10, NULL, &out, &err), MW_OK);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "models")), 1);
+  cJSON_Delete(out);
+  assert_int_equal(reg_model_delete(f->c, "m", "t", &err), MW_OK);
+  assert_int_equal(reg_model_delete(f->c, "m", "t", &err), MW_ENOTFOUND);
+  assert_int_equal(count(f->c, "SELECT count(*) FROM audit_log"), 2);
+}
+
+static void test_schema_validation(void **state) {
+  (void)state;
+  mw_err err = {0};
+  const char *good = "{\"features\":[{\"name\":\"a b\",\"type\":\"numeric\"}],"
+                     "\"prediction\":{\"type\":\"categorical\"}}";
+  const char *bad[] = {
+      "[]", "{\"features\":{}}", "{\"features\":[],\"prediction\":{}}",
+      "{\"features\":[{\"name\":\"prediction\",\"type\":\"numeric\"}],"
+      "\"prediction\":{\"type\":\"numeric\"}}",
+      "{\"features\":[{\"name\":\"\",\"type\":\"numeric\"}],"
+      "\"prediction\":{\"type\":\"numeric\"}}",
+      "{\"features\":[{\"name\":\"x\",\"type\":\"float\"}],"
+      "\"prediction\":{\"type\":\"numeric\"}}"};
+  cJSON *j = cJSON_Parse(good);
+  assert_int_equal(reg_schema_validate(j, &err), MW_OK);
+  cJSON_Delete(j);
+  for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    j = cJSON_Parse(bad[i]);
+    assert_int_equal(reg_schema_validate(j, &err), MW_EVALIDATION);
+    cJSON_Delete(j);
+  }
+}
+
+static void test_upload_digest_mismatch(void **state) {
+  struct fix *f = *state;
+  model_with_versions(f, "m", 0);
+  cJSON *out = NULL, *body = cJSON_CreateObject();
+  mw_err err = {0};
+  assert_int_equal(reg_version_create(f->c, "m", body, "t", &out, &err), MW_OK);
+  cJSON_Delete(out);
+  cJSON_Delete(body);
+  reg_upload *u = NULL;
+  assert_int_equal(reg_upload_begin(&f->env, &u, &err), MW_OK);
+  assert_int_equal(reg_upload_write(u, "abc", 3, 2, &err), MW_ETOOBIG);
+  reg_upload_abort(u);
+  assert_int_equal(reg_upload_begin(&f->env, &u, &err), MW_OK);
+  assert_int_equal(reg_upload_write(u, "abc", 3, 100, &err), MW_OK);
+  char zero[65];
+  memset(zero, '0', 64);
+  zero[64] = '\0';
+  assert_int_equal(reg_upload_commit(f->c, &f->env, u, "m", 1, zero, "t", &out, &err),
+                   MW_EVALIDATION);
+  assert_non_null(err.details);
+  mw_err_clear(&err);
+  reg_version_info vi;
+  assert_int_equal(reg_version_lookup(f->c, "m", 1, &vi, &err), MW_OK);
+  assert_false(vi.ready);
+  reg_version_info_free(&vi);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s/artifacts/tmp)\"", f->dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void test_alias_cas_and_rollback_stack(void **state) {
+  struct fix *f = *state;
+  model_with_versions(f, "m", 3);
+  cJSON *out = NULL;
+  mw_err err = {0};
+  cJSON *null_expected = cJSON_CreateNull();
+  cJSON *two = cJSON_CreateNumber(2);
+  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "prod", 1, null_expected, "go",
+                                 "t", &out, &err),
+                   MW_OK);
+  cJSON_Delete(out);
+  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "prod", 2, null_expected, NULL,
+                                 "t", &out, &err),
+                   MW_ECONFLICT);
+  mw_err_clear(&err);
+  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "prod", 2, two, NULL, "t", &out,
+                                 &err),
+                   MW_ECONFLICT);
+  mw_err_clear(&err);
+  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "prod", 2, NULL, NULL, "t", &out,
+                                 &err),
+                   MW_OK);
+  cJSON_Delete(out);
+  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "prod", 3, two, NULL, "t", &out,
+                                 &err),
+                   MW_OK);
+  cJSON_Delete(out);
+  int64_t v = 0;
+  int64_t expect_back[] = {2, 1};
+  for(int i = 0; i < 2; i++) {
+    assert_int_equal(reg_alias_rollback(f->c, &f->env, "m", "prod", 0, "r",
+                                        "rule:x", &out, &err),
+                     MW_OK);
+    assert_int_equal((int64_t)cJSON_GetObjectItem(out, "version")->valuedouble,
+                     expect_back[i]);
+    cJSON_Delete(out);
+  }
+  assert_int_equal(reg_alias_rollback(f->c, &f->env, "m", "prod", 0, "r", "t", &out,
+                                      &err),
+                   MW_ECONFLICT);
+  assert_int_equal(reg_alias_lookup(f->c, "m", "prod", &v, &err), MW_OK);
+  assert_int_equal(v, 1);
+  /* After a new set, rollback returns to the version before it. */
+  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "prod", 3, NULL, NULL, "t", &out,
+                                 &err),
+                   MW_OK);
+  cJSON_Delete(out);
+  assert_int_equal(reg_alias_rollback(f->c, &f->env, "m", "prod", 0, NULL, "t", &out,
+                                      &err),
+                   MW_OK);
+  assert_int_equal((int64_t)cJSON_GetObjectItem(out, "version")->valuedouble, 1);
+  cJSON_Delete(out);
+  assert_int_equal(reg_alias_history(f->c, "m", "prod", 0, &out, &err), MW_OK);
+  cJSON *h = cJSON_GetObjectItem(out, "history");
+  assert_int_equal(cJSON_GetArraySize(h), 7);
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(h, 0), "kind")->valuestring,
+                      "rollback");
+  cJSON_Delete(out);
+  /* No node serves m: no events. */
+  assert_int_equal(count(f->c, "SELECT count(*) FROM outbox"), 0);
+  cJSON_Delete(null_expected);
+  cJSON_Delete(two);
+}
+
+static void test_nodes_get_events(void **state) {
+  struct fix *f = *state;
+  model_with_versions(f, "m", 2);
+  cJSON *out = NULL;
+  mw_err err = {0};
+  const char *nodes[] = {
+      "{\"name\":\"a\",\"url\":\"http://127.0.0.1:1/a\",\"models\":[\"m\"]}",
+      "{\"name\":\"b\",\"url\":\"http://127.0.0.1:1/b\",\"models\":"
+      "[{\"name\":\"m\",\"alias\":\"staging\"}]}"};
+  for(int i = 0; i < 2; i++) {
+    cJSON *b = cJSON_Parse(nodes[i]);
+    assert_int_equal(reg_node_create(f->c, b, "t", &out, &err), MW_OK);
+    assert_int_equal(strncmp(cJSON_GetObjectItem(out, "secret")->valuestring, "whsec_", 6),
+                     0);
+    cJSON_Delete(out);
+    cJSON_Delete(b);
+  }
+  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "production", 1, NULL, NULL, "t",
+                                 &out, &err),
+                   MW_OK);
+  cJSON_Delete(out);
+  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "production", 2, NULL, NULL, "t",
+                                 &out, &err),
+                   MW_OK);
+  cJSON_Delete(out);
+  assert_int_equal(count(f->c, "SELECT count(*) FROM outbox WHERE kind='alias.moved'"),
+                   4);
+  assert_int_equal(count(f->c, "SELECT count(DISTINCT msg_id) FROM outbox"), 4);
+  cJSON *rep = cJSON_Parse("{\"models\":[{\"name\":\"m\",\"version\":2}]}");
+  assert_int_equal(reg_node_report(f->c, "a", rep, &out, &err), MW_OK);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(out, "in_sync")));
+  cJSON_Delete(out);
+  cJSON_Delete(rep);
+  assert_int_equal(reg_node_get(f->c, "b", &out, &err), MW_OK);
+  cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "models"), 0);
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(m0, "desired_version")));
+  cJSON_Delete(out);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_models, setup, teardown),
+      cmocka_unit_test(test_schema_validation),
+      cmocka_unit_test_setup_teardown(test_upload_digest_mismatch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_alias_cas_and_rollback_stack, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_nodes_get_events, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
