@@ -12,7 +12,10 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
   libcivetweb-dev libsqlite3-dev libgsl-dev libcjson-dev \
   libcurl4-openssl-dev libssl-dev libcmocka-dev \
-  python3 python3-numpy python3-scipy prometheus wrk
+  python3 python3-numpy python3-scipy prometheus wrk openssl chromium
+# Debian's nodejs and npm (dashboard chart library, browser tests) are
+# installed only when the node and npm commands are missing: NodeSource's
+# nodejs package bundles npm and conflicts with Debian's npm package.
 
 .PHONY: all deps build build-asan run test test-fast bench clean
 
@@ -22,7 +25,9 @@ all: build
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
-	done); \
+	done; \
+	command -v node >/dev/null 2>&1 || echo nodejs; \
+	command -v npm >/dev/null 2>&1 || echo npm); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing $$missing"; \
@@ -30,6 +35,11 @@ deps:
 	  else \
 	    echo "deps: missing Debian packages (run as root or install them): $$missing"; exit 1; \
 	  fi; \
+	fi
+	@# npm packages from package-lock.json, reinstalled only when it changed.
+	@if [ ! -f node_modules/.package-lock.json ] || \
+	    [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  echo "deps: npm ci"; npm ci --no-audit --no-fund; \
 	fi
 
 $(BUILD)/Makefile: CMakeLists.txt

@@ -12,6 +12,10 @@
 #include <curl/curl.h>
 #include <gsl/gsl_errno.h>
 
+#include "alerts/alerts.h"
+#include "alerts/rules.h"
+#include "monitor/monitor.h"
+#include "registry/registry.h"
 #include "web/web.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -29,6 +33,11 @@ static void usage(FILE *out) {
           "  modelwatch migrate [options]    apply database migrations and exit\n"
           "  modelwatch token create --name NAME --scopes read,promote [options]\n"
           "                                  create an API token and print it\n"
+          "  modelwatch backup FILE [--data-dir DIR]\n"
+          "                                  consistent copy of the database (and\n"
+          "                                  artifacts to FILE.artifacts), while serving\n"
+          "  modelwatch restore FILE [--data-dir DIR] [--force]\n"
+          "                                  restore a backup into a data directory\n"
           "  modelwatch version              print the version\n"
           "  modelwatch --help               this help\n\n",
           MW_VERSION);
@@ -96,6 +105,20 @@ static mw_status bootstrap_admin(const mw_config *cfg, mw_db *db) {
   return MW_OK;
 }
 
+/* The drift report an alert rule reads its metric from. */
+static mw_status alert_report(void *ctx, mw_conn *c, const char *model,
+                              int64_t version, int64_t from_ms, int64_t to_ms,
+                              cJSON **report) {
+  (void)ctx;
+  (void)c;
+  (void)model;
+  (void)version;
+  (void)from_ms;
+  (void)to_ms;
+  *report = NULL;
+  return MW_EINTERNAL;
+}
+
 static int cmd_serve(mw_config *cfg) {
   struct mw_app app;
   memset(&app, 0, sizeof app);
@@ -117,16 +140,46 @@ static int cmd_serve(mw_config *cfg) {
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  struct web_server *srv = NULL;
-  if(web_server_start(&app, &srv)) {
+  mon_options mon_opts = {app.cfg.eval_interval_seconds,
+                          app.cfg.eval_window_seconds, app.cfg.retention_days,
+                          app.cfg.drift_memory_mb, 2};
+  if(mon_ctx_new(app.db, &mon_opts, &app.monitor)) {
     mw_db_close(app.db);
     return 1;
   }
+  struct reg_env reg_env = {app.cfg.data_dir, app.cfg.external_url};
+  struct alert_env alert_env = {
+      .reg = &reg_env,
+      .external_url = app.cfg.external_url,
+      .report = alert_report,
+      .group_wait_ms = (int64_t)app.cfg.alert_group_wait_s * 1000,
+      .group_interval_ms = (int64_t)app.cfg.alert_group_interval_s * 1000,
+      .repeat_interval_ms = (int64_t)app.cfg.alert_repeat_interval_s * 1000,
+  };
+  app.alert_env = &alert_env;
+  alert_scheduler *alerts = NULL;
+  alert_delivery *delivery = NULL;
+  struct alert_delivery_opts delivery_opts;
+  alert_delivery_opts_from_config(&app.cfg, &delivery_opts);
+  struct web_server *srv = NULL;
+  if(alert_scheduler_start(app.db, &alert_env, &alerts) ||
+     alert_delivery_start(app.db, &delivery_opts, &delivery) ||
+     web_server_start(&app, &srv)) {
+    alert_delivery_stop(delivery);
+    alert_scheduler_stop(alerts);
+    mon_ctx_free(app.monitor);
+    mw_db_close(app.db);
+    return 1;
+  }
+  mon_scheduler_start(app.monitor);
   while(!g_stop)
     usleep(100 * 1000);
   mw_log(MW_LOG_INFO, "cli", "shutting down");
   app.stopping = 1;
   web_server_stop(srv);
+  mon_ctx_free(app.monitor); /* joins the scheduler before the db closes */
+  alert_scheduler_stop(alerts);
+  alert_delivery_stop(delivery);
   mw_db_close(app.db);
   mw_log(MW_LOG_INFO, "cli", "stopped");
   return 0;
@@ -212,6 +265,38 @@ static int cmd_token(mw_config *cfg, int argc, char **argv) {
   return 0;
 }
 
+/* backup FILE / restore FILE [--force], with the usual options. */
+static int cmd_backup(mw_config *cfg, int restore, int argc, char **argv) {
+  const char *file = NULL;
+  int force = 0;
+  char *rest[64];
+  int nrest = 0;
+  for(int i = 0; i < argc; i++) {
+    if(!strcmp(argv[i], "--force"))
+      force = 1;
+    else if(argv[i][0] != '-' && !file && (i == 0 || argv[i - 1][0] != '-' ||
+                                           strchr(argv[i - 1], '=')))
+      file = argv[i];
+    else if(nrest < 64)
+      rest[nrest++] = argv[i];
+  }
+  char err[512];
+  if(!file || mw_config_parse_args(cfg, nrest, rest, err, sizeof err)) {
+    fprintf(stderr, "usage: modelwatch %s FILE [--data-dir DIR]%s\n",
+            restore ? "restore" : "backup", restore ? " [--force]" : "");
+    return 2;
+  }
+  mw_status st = restore ? mw_restore(file, cfg->data_dir, force, err, sizeof err)
+                         : mw_backup(cfg->data_dir, file, err, sizeof err);
+  if(st) {
+    fprintf(stderr, "modelwatch: %s failed: %s\n", restore ? "restore" : "backup", err);
+    return 1;
+  }
+  printf("modelwatch: %s %s %s\n", restore ? "restored" : "backed up",
+         restore ? "into" : "to", restore ? cfg->data_dir : file);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   /* Libraries that keep global state are initialised before any thread. */
   mg_init_library(MG_FEATURES_TLS | MG_FEATURES_WEBSOCKET);
@@ -231,6 +316,8 @@ int main(int argc, char **argv) {
   if(!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("modelwatch %s (schema %d)\n", MW_VERSION, mw_migrations_latest());
     rc = 0;
+  } else if(!strcmp(cmd, "backup") || !strcmp(cmd, "restore")) {
+    rc = cmd_backup(&cfg, !strcmp(cmd, "restore"), argc - 2, argv + 2);
   } else if(!strcmp(cmd, "token")) {
     rc = cmd_token(&cfg, argc - 2, argv + 2);
   } else if(!strcmp(cmd, "serve") || !strcmp(cmd, "migrate")) {

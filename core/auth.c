@@ -202,3 +202,79 @@ mw_status mw_audit(mw_conn *c, const char *actor, const char *action,
   sqlite3_reset(st);
   return mw_db_status(c, rc);
 }
+
+mw_status mw_session_create(mw_conn *c, int64_t token_id, int64_t ttl_ms,
+                            char sid[64], char csrf[64]) {
+  if(mw_random_token(sid, 48) || mw_random_token(csrf, 32))
+    return MW_EINTERNAL;
+  char hash[65];
+  mw_sha256_hex(sid, strlen(sid), hash);
+  int64_t now = mw_now_ms();
+  mw_status st = mw_tx_begin(c);
+  if(st)
+    return st;
+  /* Expired sessions are swept whenever a new one starts. */
+  sqlite3_stmt *del = mw_stmt(c, "DELETE FROM sessions WHERE expires_at <= ?");
+  sqlite3_stmt *ins = mw_stmt(c, "INSERT INTO sessions(hash, token_id, csrf, "
+                                 "created_at, expires_at) VALUES(?, ?, ?, ?, ?)");
+  if(!del || !ins) {
+    mw_tx_rollback(c);
+    return MW_EDB;
+  }
+  sqlite3_bind_int64(del, 1, now);
+  st = mw_db_status(c, sqlite3_step(del));
+  sqlite3_reset(del);
+  if(!st) {
+    mw_bind_text(ins, 1, hash);
+    sqlite3_bind_int64(ins, 2, token_id);
+    mw_bind_text(ins, 3, csrf);
+    sqlite3_bind_int64(ins, 4, now);
+    sqlite3_bind_int64(ins, 5, now + ttl_ms);
+    st = mw_db_status(c, sqlite3_step(ins));
+    sqlite3_reset(ins);
+  }
+  if(!st)
+    return mw_tx_commit(c);
+  mw_tx_rollback(c);
+  return st;
+}
+
+mw_status mw_session_verify(mw_conn *c, const char *sid, mw_token_info *info,
+                            char csrf[64]) {
+  if(!sid || strlen(sid) != 48)
+    return MW_EUNAUTH;
+  char hash[65];
+  mw_sha256_hex(sid, 48, hash);
+  sqlite3_stmt *st = mw_stmt(
+      c, "SELECT t.id, t.name, t.scopes, s.csrf FROM sessions s JOIN tokens t "
+         "ON t.id = s.token_id WHERE s.hash = ? AND s.expires_at > ?");
+  if(!st)
+    return MW_EDB;
+  mw_bind_text(st, 1, hash);
+  sqlite3_bind_int64(st, 2, mw_now_ms());
+  int rc = sqlite3_step(st);
+  if(rc == SQLITE_ROW) {
+    info->id = sqlite3_column_int64(st, 0);
+    mw_strlcpy(info->name, mw_col_text(st, 1), sizeof info->name);
+    info->scopes = (unsigned)sqlite3_column_int(st, 2);
+    mw_strlcpy(csrf, mw_col_text(st, 3), 64);
+  }
+  sqlite3_reset(st);
+  if(rc == SQLITE_ROW)
+    return MW_OK;
+  return rc == SQLITE_DONE ? MW_EUNAUTH : mw_db_status(c, rc);
+}
+
+mw_status mw_session_delete(mw_conn *c, const char *sid) {
+  if(!sid || strlen(sid) != 48)
+    return MW_OK;
+  char hash[65];
+  mw_sha256_hex(sid, 48, hash);
+  sqlite3_stmt *st = mw_stmt(c, "DELETE FROM sessions WHERE hash = ?");
+  if(!st)
+    return MW_EDB;
+  mw_bind_text(st, 1, hash);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return mw_db_status(c, rc);
+}

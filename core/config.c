@@ -42,6 +42,17 @@ static const struct opt opts[] = {
      SZ(external_url), "base URL for links in notifications (default http://<listen>)"},
     {"--retention-days", "MODELWATCH_RETENTION_DAYS", OPT_INT,
      OFF(retention_days), 0, "days raw predictions are kept, 0 = forever (default 30)"},
+    {"--eval-interval-seconds", "MODELWATCH_EVAL_INTERVAL_SECONDS", OPT_INT,
+     OFF(eval_interval_seconds), 0,
+     "scheduled drift evaluation of every version with a reference, 0 = never "
+     "(default 300; a version's drift config may override)"},
+    {"--eval-window-seconds", "MODELWATCH_EVAL_WINDOW_SECONDS", OPT_INT,
+     OFF(eval_window_seconds), 0,
+     "window a scheduled evaluation looks back over (default 3600)"},
+    {"--drift-memory-mb", "MODELWATCH_DRIFT_MEMORY_MB", OPT_INT,
+     OFF(drift_memory_mb), 0,
+     "column data in flight during a drift report; larger windows are "
+     "sampled for KS/Wasserstein (default 256)"},
     {"--tls-cert", "MODELWATCH_TLS_CERT", OPT_STR, OFF(tls_cert), SZ(tls_cert),
      "PEM certificate: serve HTTPS"},
     {"--tls-key", "MODELWATCH_TLS_KEY", OPT_STR, OFF(tls_key), SZ(tls_key),
@@ -49,6 +60,29 @@ static const struct opt opts[] = {
     {"--allow-private-webhooks", "MODELWATCH_ALLOW_PRIVATE_WEBHOOKS", OPT_BOOL,
      OFF(allow_private_webhooks), 0,
      "on|off: allow webhook and node URLs on loopback/private addresses"},
+    {"--rate-limit", "MODELWATCH_RATE_LIMIT", OPT_INT, OFF(rate_limit), 0,
+     "API requests per second per token, 0 = unlimited (default 1000)"},
+    {"--rate-burst", "MODELWATCH_RATE_BURST", OPT_INT, OFF(rate_burst), 0,
+     "requests a token may send at once above the rate (default 2000)"},
+    {"--alert-group-wait-seconds", "MODELWATCH_ALERT_GROUP_WAIT_SECONDS", OPT_INT,
+     OFF(alert_group_wait_s), 0,
+     "wait before the first notification of a new alert group (default 30)"},
+    {"--alert-group-interval-seconds", "MODELWATCH_ALERT_GROUP_INTERVAL_SECONDS",
+     OPT_INT, OFF(alert_group_interval_s), 0,
+     "least time between notifications of a changed group (default 300)"},
+    {"--alert-repeat-interval-seconds", "MODELWATCH_ALERT_REPEAT_INTERVAL_SECONDS",
+     OPT_INT, OFF(alert_repeat_interval_s), 0,
+     "resend an unchanged firing group after this long (default 14400)"},
+    {"--delivery-workers", "MODELWATCH_DELIVERY_WORKERS", OPT_INT,
+     OFF(delivery_workers), 0, "concurrent webhook transfers, 1-64 (default 8)"},
+    {"--delivery-max-attempts", "MODELWATCH_DELIVERY_MAX_ATTEMPTS", OPT_INT,
+     OFF(delivery_max_attempts), 0,
+     "attempts before a webhook is dead (default 8: Standard Webhooks' schedule)"},
+    {"--delivery-max-age-seconds", "MODELWATCH_DELIVERY_MAX_AGE_SECONDS", OPT_INT,
+     OFF(delivery_max_age_seconds), 0,
+     "age after which a webhook is no longer retried (default 259200)"},
+    {"--delivery-timeout-ms", "MODELWATCH_DELIVERY_TIMEOUT_MS", OPT_INT,
+     OFF(delivery_timeout_ms), 0, "one webhook request, in all (default 15000)"},
     {"--request-timeout-ms", "MODELWATCH_REQUEST_TIMEOUT_MS", OPT_INT,
      OFF(request_timeout_ms), 0, "per-request I/O timeout (default 30000)"},
 };
@@ -106,7 +140,19 @@ void mw_config_defaults(mw_config *cfg) {
   cfg->access_log = 1;
   cfg->log_level = MW_LOG_INFO;
   cfg->retention_days = 30;
+  cfg->eval_interval_seconds = 300;
+  cfg->eval_window_seconds = 3600;
+  cfg->drift_memory_mb = 256;
   cfg->request_timeout_ms = 30000;
+  cfg->rate_limit = 1000;
+  cfg->rate_burst = 2000;
+  cfg->alert_group_wait_s = 30;
+  cfg->alert_group_interval_s = 300;
+  cfg->alert_repeat_interval_s = 4 * 3600;
+  cfg->delivery_workers = 8;
+  cfg->delivery_max_attempts = 8;
+  cfg->delivery_max_age_seconds = 3 * 86400;
+  cfg->delivery_timeout_ms = 15000;
   for(size_t i = 0; i < NOPTS; i++) {
     const char *v = getenv(opts[i].env);
     if(v && *v && apply(cfg, &opts[i], v))

@@ -247,6 +247,18 @@ mw_status mw_token_list(mw_conn *c, cJSON **out);
 /* Number of tokens stored. */
 mw_status mw_token_count(mw_conn *c, int64_t *out);
 
+/* Starts a dashboard session for a verified token: writes a new session id
+ * (the cookie value, 48 chars) and CSRF token (32 chars) into sid[64] and
+ * csrf[64]. Sessions last ttl_ms and die with their token. */
+mw_status mw_session_create(mw_conn *c, int64_t token_id, int64_t ttl_ms,
+                            char sid[64], char csrf[64]);
+/* Resolves a session cookie to its token and CSRF token (csrf[64]).
+ * MW_EUNAUTH when unknown or expired. */
+mw_status mw_session_verify(mw_conn *c, const char *sid, mw_token_info *info,
+                            char csrf[64]);
+/* Ends a session (sign out); unknown ids are fine. */
+mw_status mw_session_delete(mw_conn *c, const char *sid);
+
 /* Appends an audit row: who did what to which object. details may be NULL.
  * Call inside the transaction of the change it records. */
 mw_status mw_audit(mw_conn *c, const char *actor, const char *action,
@@ -273,6 +285,21 @@ mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
 /* Validates a resource name: 1-128 of [A-Za-z0-9._-], not starting with '.'. */
 int mw_name_valid(const char *name);
 
+/* ---------------------------------------------------------------- backup */
+
+/* Copies the database at src into a new file dest with SQLite's online
+ * backup API: consistent even while a server writes (WAL readers never
+ * block writers). dest must not exist. Then copies the artifact store
+ * <src_dir>/artifacts/sha256 to <dest>.artifacts/ (files are immutable and
+ * content-addressed, so a copy made after the database holds every
+ * artifact the database names). Checks the copy with
+ * PRAGMA integrity_check. */
+mw_status mw_backup(const char *data_dir, const char *dest, char *err, size_t errcap);
+/* Restores a backup made by mw_backup into data_dir (created if missing),
+ * which must not hold a database unless force is set. */
+mw_status mw_restore(const char *src, const char *data_dir, int force, char *err,
+                     size_t errcap);
+
 /* ---------------------------------------------------------------- config */
 
 typedef struct mw_config {
@@ -286,10 +313,22 @@ typedef struct mw_config {
   enum mw_log_level log_level;
   char external_url[512];  /* base URL used in links (dashboard, artifacts) */
   int retention_days;      /* raw predictions kept, 0 = forever */
+  int eval_interval_seconds; /* scheduled drift evaluation, 0 = never */
+  int eval_window_seconds;   /* window of a scheduled evaluation */
+  int drift_memory_mb;       /* column data in flight during a drift report */
   char tls_cert[1024];
   char tls_key[1024];
   int allow_private_webhooks;
   int request_timeout_ms;
+  int rate_limit;              /* requests/s per token, 0 = off (1000) */
+  int rate_burst;              /* bucket size per token (2000) */
+  int alert_group_wait_s;      /* Alertmanager's group_wait (30) */
+  int alert_group_interval_s;  /* group_interval (300) */
+  int alert_repeat_interval_s; /* repeat_interval (14400) */
+  int delivery_workers;          /* concurrent webhook transfers (8) */
+  int delivery_max_attempts;     /* attempts before dead (8) */
+  int delivery_max_age_seconds;  /* age before dead (259200, 3 days) */
+  int delivery_timeout_ms;       /* one webhook request, in all (15000) */
 } mw_config;
 
 /* Fills defaults, then applies MODELWATCH_* environment variables. */

@@ -43,8 +43,10 @@ mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_typ
 mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
                          int64_t before_id, cJSON **out) {
   *out = NULL;
-  if(limit <= 0 || limit > 1000)
+  if(limit <= 0)
     limit = 100;
+  else if(limit > 1000)
+    limit = 1000;
   if(before_id <= 0)
     before_id = INT64_MAX;
   sqlite3_stmt *st = mw_stmt(
@@ -77,7 +79,18 @@ mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
     cJSON_AddStringToObject(d, "kind", mw_col_text(st, 2));
     cJSON_AddStringToObject(d, "target_type", mw_col_text(st, 3));
     cJSON_AddStringToObject(d, "target", mw_col_text(st, 4));
-    cJSON_AddStringToObject(d, "url", mw_col_text(st, 5));
+    /* Chat webhook URLs are credentials (Slack, Discord): show only where
+     * they point, never the path that carries the key. */
+    if(!strcmp(mw_col_text(st, 3), "channel")) {
+      const char *u = mw_col_text(st, 5);
+      const char *host = strstr(u, "://");
+      const char *path = host ? strchr(host + 3, '/') : NULL;
+      char red[300];
+      snprintf(red, sizeof red, "%.*s/...", path ? (int)(path - u) : (int)strlen(u), u);
+      cJSON_AddStringToObject(d, "url", red);
+    } else {
+      cJSON_AddStringToObject(d, "url", mw_col_text(st, 5));
+    }
     cJSON *payload = cJSON_Parse(mw_col_text(st, 6));
     cJSON_AddItemToObject(d, "payload", payload ? payload : cJSON_CreateNull());
     cJSON_AddStringToObject(d, "state", mw_col_text(st, 7));

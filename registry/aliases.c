@@ -409,15 +409,12 @@ static mw_status rollback_target(mw_conn *c, int64_t mid, const char *alias,
   return rc == SQLITE_DONE ? MW_OK : mw_db_status(c, rc);
 }
 
-mw_status reg_alias_rollback(mw_conn *c, const struct reg_env *env,
-                             const char *model, const char *alias,
-                             int64_t to_version, const char *reason,
-                             const char *actor, cJSON **out, mw_err *err) {
+mw_status reg_alias_rollback_tx(mw_conn *c, const struct reg_env *env,
+                                const char *model, const char *alias,
+                                int64_t to_version, const char *reason,
+                                const char *actor, cJSON **out, mw_err *err) {
   *out = NULL;
   mw_status s = check_reason(reason, err);
-  if(s)
-    return s;
-  s = mw_tx_begin(c);
   if(s)
     return s;
   int64_t mid = 0, cur = 0, target = to_version;
@@ -438,12 +435,25 @@ mw_status reg_alias_rollback(mw_conn *c, const struct reg_env *env,
   if(!s)
     s = move_alias(c, env, mid, model, alias, cur, target, "rollback", reason,
                    actor, out, err);
+  return s;
+}
+
+mw_status reg_alias_rollback(mw_conn *c, const struct reg_env *env,
+                             const char *model, const char *alias,
+                             int64_t to_version, const char *reason,
+                             const char *actor, cJSON **out, mw_err *err) {
+  *out = NULL;
+  mw_status s = mw_tx_begin(c);
+  if(s)
+    return s;
+  s = reg_alias_rollback_tx(c, env, model, alias, to_version, reason, actor, out,
+                            err);
   if(!s)
     s = mw_tx_commit(c);
   if(s) {
+    mw_tx_rollback(c);
     cJSON_Delete(*out);
     *out = NULL;
   }
-  mw_tx_rollback(c);
   return s;
 }

@@ -132,6 +132,14 @@ mw_status reg_alias_rollback(mw_conn *c, const struct reg_env *env,
                              int64_t to_version, const char *reason,
                              const char *actor, cJSON **out, mw_err *err);
 
+/* As reg_alias_rollback, inside a transaction the caller has open and will
+ * commit (the alert evaluator rolls back in the transaction that records
+ * the firing, so a crash can never roll back twice for one firing). */
+mw_status reg_alias_rollback_tx(mw_conn *c, const struct reg_env *env,
+                                const char *model, const char *alias,
+                                int64_t to_version, const char *reason,
+                                const char *actor, cJSON **out, mw_err *err);
+
 /* ---- serving nodes ---- */
 
 /* Registers a node {name, url, models: ["m" | {"name", "alias"}]}; the

@@ -1,7 +1,392 @@
-/* web/api_monitor.c - predictions, labels, reference sets and drift. */
+/* web/api_monitor.c - predictions, labels, reference sets, drift reports,
+ * drift settings and history. Handlers resolve the model version through
+ * the registry ({v} is a version number or an alias name), parse HTTP and
+ * map the monitor's status to a reply; no SQL here.
+ *
+ * Scopes: ingest for predictions and labels, promote for the reference
+ * set, the drift settings and storing an evaluation on demand (they change
+ * what every later verdict means), read for everything else. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor/monitor.h"
+#include "registry/registry.h"
 #include "web/web_internal.h"
 
+/* Longest window a report may cover. */
+#define MAX_WINDOW_MS (400LL * 86400 * 1000)
+
+/* cJSON prints 15 significant digits whenever they read back within an
+ * epsilon, which drops the last bits of a statistic. Numbers that are not
+ * integers are replaced by raw text: the shortest that reads back to
+ * exactly the same double (as Python's repr), so clients can compare with
+ * scipy bit for bit. */
+static void exact_numbers(cJSON *node) {
+  for(cJSON *it = node ? node->child : NULL; it;) {
+    cJSON *next = it->next;
+    if(cJSON_IsNumber(it) && it->valuedouble != (double)(int64_t)it->valuedouble) {
+      char buf[40];
+      for(int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, it->valuedouble);
+        if(strtod(buf, NULL) == it->valuedouble)
+          break;
+      }
+      cJSON *raw = cJSON_CreateRaw(buf);
+      /* Replacing by key gives the new item its key; in arrays the
+       * position is enough. */
+      if(raw && cJSON_IsObject(node))
+        cJSON_ReplaceItemInObjectCaseSensitive(node, it->string, raw);
+      else if(raw)
+        cJSON_ReplaceItemViaPointer(node, it, raw);
+    } else if(cJSON_IsObject(it) || cJSON_IsArray(it)) {
+      exact_numbers(it);
+    }
+    it = next;
+  }
+}
+
+static void finish(struct web_req *r, mw_status s, int ok_status, cJSON *out,
+                   mw_err *err) {
+  if(s) {
+    cJSON_Delete(out);
+    web_reply_err(r, s, err);
+    return;
+  }
+  mw_err_clear(err);
+  exact_numbers(out);
+  web_reply_json(r, ok_status, out);
+}
+
+/* Resolves {name} and {v} (a number, or an alias such as "production") into
+ * vi and mv (mv borrows from vi and the request). On failure the reply is
+ * sent and 0 returned; the caller frees vi with reg_version_info_free in
+ * every case. */
+static int resolve(struct web_req *r, reg_version_info *vi, mon_version *mv) {
+  memset(vi, 0, sizeof *vi);
+  const char *model = web_param(r, "name");
+  const char *vs = web_param(r, "v");
+  mw_err err = {{0}, NULL};
+  int64_t version;
+  mw_status s = MW_OK;
+  if(mw_parse_i64(vs, &version)) {
+    s = reg_alias_lookup(r->db, model, vs, &version, &err);
+  } else if(version <= 0) {
+    web_reply_error(r, 404, "not_found",
+                    "versions are positive integers or alias names", NULL);
+    return 0;
+  }
+  if(!s)
+    s = reg_version_lookup(r->db, model, version, vi, &err);
+  if(s) {
+    web_reply_err(r, s, &err);
+    return 0;
+  }
+  mv->id = vi->id;
+  mv->model_id = vi->model_id;
+  mv->model = model;
+  mv->version = vi->version;
+  mv->schema_json = vi->schema_json;
+  return 1;
+}
+
+/* Replaces the bare tokens NaN, Infinity and -Infinity (which Python's json
+ * module writes, though JSON has no such values) outside strings by null.
+ * Returns a new buffer (caller frees) or NULL when there were none. */
+static char *nan_to_null(const char *in, size_t len, size_t *outlen) {
+  static const struct {
+    const char *tok;
+    size_t len;
+  } toks[] = {{"-Infinity", 9}, {"Infinity", 8}, {"NaN", 3}};
+  char *out = malloc(len + len / 3 + 8);
+  if(!out)
+    return NULL;
+  size_t o = 0;
+  int in_str = 0, esc = 0, found = 0;
+  for(size_t i = 0; i < len;) {
+    char ch = in[i];
+    if(in_str) {
+      if(esc)
+        esc = 0;
+      else if(ch == '\\')
+        esc = 1;
+      else if(ch == '"')
+        in_str = 0;
+      out[o++] = in[i++];
+      continue;
+    }
+    if(ch == '"')
+      in_str = 1;
+    size_t k = 0;
+    for(; k < sizeof toks / sizeof toks[0]; k++)
+      if(len - i >= toks[k].len && !memcmp(in + i, toks[k].tok, toks[k].len))
+        break;
+    if(k < sizeof toks / sizeof toks[0]) {
+      memcpy(out + o, "null", 4);
+      o += 4;
+      i += toks[k].len;
+      found = 1;
+      continue;
+    }
+    out[o++] = in[i++];
+  }
+  if(!found) {
+    free(out);
+    return NULL;
+  }
+  *outlen = o;
+  return out;
+}
+
+/* As web_read_json, but also takes NaN/Infinity tokens (as null). */
+static cJSON *read_json_lenient(struct web_req *r) {
+  mw_buf body;
+  if(web_read_body(r, r->app->cfg.max_body, &body))
+    return NULL;
+  if(body.len == 0) {
+    web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
+    return NULL;
+  }
+  const char *end = NULL;
+  cJSON *json = cJSON_ParseWithLengthOpts(body.data, body.len, &end, 0);
+  if(!json) {
+    size_t off = end ? (size_t)(end - body.data) : 0;
+    size_t fixed_len = 0;
+    char *fixed = nan_to_null(body.data, body.len, &fixed_len);
+    if(fixed) {
+      json = cJSON_ParseWithLengthOpts(fixed, fixed_len, NULL, 0);
+      free(fixed);
+    }
+    if(!json) {
+      cJSON *det = cJSON_CreateObject();
+      cJSON_AddNumberToObject(det, "offset", (double)off);
+      mw_buf_free(&body);
+      web_reply_error(r, 400, "invalid_json", "request body is not valid JSON", det);
+      return NULL;
+    }
+  }
+  mw_buf_free(&body);
+  if(!cJSON_IsObject(json)) {
+    cJSON_Delete(json);
+    web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
+    return NULL;
+  }
+  return json;
+}
+
+/* Query parameter `name` as RFC 3339 into *ms (def when absent). A '+' of a
+ * UTC offset arrives as a space when the client did not encode it. On a
+ * bad value the 400 reply is sent and 0 returned. */
+static int time_param(struct web_req *r, const char *name, int64_t def,
+                      int64_t *ms) {
+  char buf[64];
+  *ms = def;
+  if(!web_query(r, name, buf, sizeof buf) || !buf[0])
+    return 1;
+  for(char *p = buf + 19; p < buf + sizeof buf && *p; p++)
+    if(*p == ' ')
+      *p = '+';
+  if(mw_time_parse(buf, ms)) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "%s must be an RFC 3339 time such as 2026-11-27T08:00:00Z", name);
+    web_reply_error(r, 400, "invalid", msg, NULL);
+    return 0;
+  }
+  return 1;
+}
+
+/* from/to of a window: default the last hour; from < to. */
+static int window_params(struct web_req *r, int64_t *from, int64_t *to) {
+  int64_t now = mw_now_ms();
+  if(!time_param(r, "to", now, to) || !time_param(r, "from", *to - 3600000, from))
+    return 0;
+  if(*from >= *to || *to - *from > MAX_WINDOW_MS) {
+    web_reply_error(r, 400, "invalid",
+                    "the window needs from < to and at most 400 days", NULL);
+    return 0;
+  }
+  return 1;
+}
+
+static void h_predictions(struct web_req *r) {
+  reg_version_info vi;
+  mon_version mv;
+  if(!resolve(r, &vi, &mv)) {
+    reg_version_info_free(&vi);
+    return;
+  }
+  cJSON *body = read_json_lenient(r);
+  if(body) {
+    mw_err err = {{0}, NULL};
+    int64_t n = 0;
+    mw_status s = mon_ingest_predictions(r->app->monitor, r->db, &mv, body, &n, &err);
+    cJSON *out = NULL;
+    if(!s) {
+      out = cJSON_CreateObject();
+      cJSON_AddNumberToObject(out, "accepted", (double)n);
+    }
+    cJSON_Delete(body);
+    finish(r, s, 200, out, &err);
+  }
+  reg_version_info_free(&vi);
+}
+
+static void h_labels(struct web_req *r) {
+  reg_version_info vi;
+  mon_version mv;
+  if(!resolve(r, &vi, &mv)) {
+    reg_version_info_free(&vi);
+    return;
+  }
+  cJSON *body = read_json_lenient(r);
+  if(body) {
+    mw_err err = {{0}, NULL};
+    int64_t n = 0;
+    mw_status s = mon_ingest_labels(r->app->monitor, r->db, &mv, body, &n, &err);
+    cJSON *out = NULL;
+    if(!s) {
+      out = cJSON_CreateObject();
+      cJSON_AddNumberToObject(out, "accepted", (double)n);
+    }
+    cJSON_Delete(body);
+    finish(r, s, 200, out, &err);
+  }
+  reg_version_info_free(&vi);
+}
+
+static void h_reference_put(struct web_req *r) {
+  reg_version_info vi;
+  mon_version mv;
+  if(!resolve(r, &vi, &mv)) {
+    reg_version_info_free(&vi);
+    return;
+  }
+  cJSON *body = read_json_lenient(r);
+  if(body) {
+    mw_err err = {{0}, NULL};
+    cJSON *out = NULL;
+    mw_status s = mon_reference_put(r->app->monitor, r->db, &mv, body, r->actor,
+                                    &out, &err);
+    cJSON_Delete(body);
+    finish(r, s, 200, out, &err);
+  }
+  reg_version_info_free(&vi);
+}
+
+static void h_reference_get(struct web_req *r) {
+  reg_version_info vi;
+  mon_version mv;
+  if(resolve(r, &vi, &mv)) {
+    mw_err err = {{0}, NULL};
+    cJSON *out = NULL;
+    mw_status s = mon_reference_get(r->db, &mv, &out, &err);
+    finish(r, s, 200, out, &err);
+  }
+  reg_version_info_free(&vi);
+}
+
+static void h_drift(struct web_req *r) {
+  reg_version_info vi;
+  mon_version mv;
+  int64_t from, to;
+  if(resolve(r, &vi, &mv) && window_params(r, &from, &to)) {
+    mw_err err = {{0}, NULL};
+    cJSON *out = NULL;
+    mw_status s = mon_drift_report(r->app->monitor, r->db, &mv, from, to, &out, &err);
+    finish(r, s, 200, out, &err);
+  }
+  reg_version_info_free(&vi);
+}
+
+static void h_evaluate(struct web_req *r) {
+  reg_version_info vi;
+  mon_version mv;
+  int64_t from, to;
+  if(resolve(r, &vi, &mv) && window_params(r, &from, &to)) {
+    mw_err err = {{0}, NULL};
+    cJSON *out = NULL;
+    mw_status s = mon_drift_evaluate(r->app->monitor, r->db, &mv, from, to, "api",
+                                     &out, &err);
+    finish(r, s, 200, out, &err);
+  }
+  reg_version_info_free(&vi);
+}
+
+static void h_history(struct web_req *r) {
+  reg_version_info vi;
+  mon_version mv;
+  int64_t from, to;
+  if(!resolve(r, &vi, &mv)) {
+    reg_version_info_free(&vi);
+    return;
+  }
+  int64_t now = mw_now_ms();
+  if(time_param(r, "to", now, &to) &&
+     time_param(r, "from", to - 7LL * 86400 * 1000, &from)) {
+    char column[256] = "", metric[64] = "", lim[32] = "";
+    web_query(r, "column", column, sizeof column);
+    web_query(r, "metric", metric, sizeof metric);
+    int64_t limit = 1000;
+    if(web_query(r, "limit", lim, sizeof lim) && lim[0] &&
+       (mw_parse_i64(lim, &limit) || limit < 1 || limit > 10000)) {
+      web_reply_error(r, 400, "invalid", "limit must be 1-10000", NULL);
+    } else {
+      if(!metric[0])
+        mw_strlcpy(metric, column[0] ? "score" : "drift_share", sizeof metric);
+      mw_err err = {{0}, NULL};
+      cJSON *out = NULL;
+      mw_status s = mon_drift_history(r->db, &mv, column, metric, from, to,
+                                      (int)limit, &out, &err);
+      finish(r, s, 200, out, &err);
+    }
+  }
+  reg_version_info_free(&vi);
+}
+
+static void h_config_get(struct web_req *r) {
+  reg_version_info vi;
+  mon_version mv;
+  if(resolve(r, &vi, &mv)) {
+    mw_err err = {{0}, NULL};
+    cJSON *out = NULL;
+    mw_status s = mon_drift_config_get(r->app->monitor, r->db, &mv, &out, &err);
+    finish(r, s, 200, out, &err);
+  }
+  reg_version_info_free(&vi);
+}
+
+static void h_config_put(struct web_req *r) {
+  reg_version_info vi;
+  mon_version mv;
+  if(!resolve(r, &vi, &mv)) {
+    reg_version_info_free(&vi);
+    return;
+  }
+  cJSON *body = web_read_json(r);
+  if(body) {
+    mw_err err = {{0}, NULL};
+    cJSON *out = NULL;
+    mw_status s = mon_drift_config_put(r->app->monitor, r->db, &mv, body, r->actor,
+                                       &out, &err);
+    cJSON_Delete(body);
+    finish(r, s, 200, out, &err);
+  }
+  reg_version_info_free(&vi);
+}
+
+#define VERSION_PATH "/api/v1/models/{name}/versions/{v}"
+
 const struct web_route web_routes_monitor[] = {
-    {"GET", "/api/v1/_monitor_placeholder", MW_SCOPE_READ, NULL},
+    {"POST", VERSION_PATH "/predictions", MW_SCOPE_INGEST, h_predictions},
+    {"POST", VERSION_PATH "/labels", MW_SCOPE_INGEST, h_labels},
+    {"PUT", VERSION_PATH "/reference", MW_SCOPE_PROMOTE, h_reference_put},
+    {"GET", VERSION_PATH "/reference", MW_SCOPE_READ, h_reference_get},
+    {"GET", VERSION_PATH "/drift", MW_SCOPE_READ, h_drift},
+    {"POST", VERSION_PATH "/drift/evaluate", MW_SCOPE_PROMOTE, h_evaluate},
+    {"GET", VERSION_PATH "/drift/history", MW_SCOPE_READ, h_history},
+    {"GET", VERSION_PATH "/drift/config", MW_SCOPE_READ, h_config_get},
+    {"PUT", VERSION_PATH "/drift/config", MW_SCOPE_PROMOTE, h_config_put},
 };
-const size_t web_routes_monitor_count = 0;
+const size_t web_routes_monitor_count =
+    sizeof web_routes_monitor / sizeof web_routes_monitor[0];

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "monitor/monitor.h"
 #include "web/web_internal.h"
 
 static void h_healthz(struct web_req *r) {
@@ -47,6 +48,8 @@ static void h_metrics(struct web_req *r) {
         "modelwatch_database_size_bytes %lld\n",
         MW_VERSION, mw_migrations_latest(), (double)r->app->started_ms / 1000.0,
         (long long)mw_db_size(r->app->db));
+  if(!st)
+    st = mon_metrics_render(r->app->monitor, r->db, &out);
   if(st) {
     mw_buf_free(&out);
     web_reply_status(r, st, "could not render metrics");

@@ -162,6 +162,60 @@ mw_status web_read_body(struct web_req *r, size_t limit, mw_buf *out) {
   return MW_OK;
 }
 
+/* Walks a parsed body and reports the first place past the caps on
+ * nesting, string length or array length (0 when within them). */
+static int json_shape(const cJSON *j, int depth, char *msg, size_t cap,
+                      int *too_big) {
+  if(depth > WEB_JSON_MAX_DEPTH) {
+    snprintf(msg, cap, "JSON nested deeper than %d levels", WEB_JSON_MAX_DEPTH);
+    return -1;
+  }
+  if(cJSON_IsString(j) && strlen(j->valuestring) > WEB_JSON_MAX_STRING) {
+    snprintf(msg, cap, "a JSON string is longer than %d bytes", WEB_JSON_MAX_STRING);
+    return -1;
+  }
+  if(j->string && strlen(j->string) > WEB_JSON_MAX_STRING) {
+    snprintf(msg, cap, "a JSON key is longer than %d bytes", WEB_JSON_MAX_STRING);
+    return -1;
+  }
+  int n = 0;
+  for(const cJSON *c = j->child; c; c = c->next) {
+    if(++n > WEB_JSON_MAX_ARRAY) {
+      snprintf(msg, cap, "a JSON array or object has more than %d items",
+               WEB_JSON_MAX_ARRAY);
+      *too_big = 1;
+      return -1;
+    }
+    if(json_shape(c, depth + 1, msg, cap, too_big))
+      return -1;
+  }
+  return 0;
+}
+
+/* Deepest nesting of a JSON text, found by one scan that skips strings.
+ * Checked before parsing: cJSON recurses once per level, and a body of
+ * thousands of '[' would otherwise exhaust a worker thread's stack. */
+static int json_max_depth(const char *p, size_t n) {
+  int depth = 0, max = 0, in_str = 0;
+  for(size_t i = 0; i < n; i++) {
+    char ch = p[i];
+    if(in_str) {
+      if(ch == '\\')
+        i++;
+      else if(ch == '"')
+        in_str = 0;
+    } else if(ch == '"') {
+      in_str = 1;
+    } else if(ch == '[' || ch == '{') {
+      if(++depth > max)
+        max = depth;
+    } else if(ch == ']' || ch == '}') {
+      depth--;
+    }
+  }
+  return max;
+}
+
 /* Shared by web_read_json and web_read_json_opt. */
 static int read_json(struct web_req *r, int optional, cJSON **out) {
   *out = NULL;
@@ -172,6 +226,13 @@ static int read_json(struct web_req *r, int optional, cJSON **out) {
     if(optional)
       return 0;
     web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
+    return -1;
+  }
+  if(json_max_depth(body.data, body.len) > WEB_JSON_MAX_DEPTH) {
+    mw_buf_free(&body);
+    char msg[96];
+    snprintf(msg, sizeof msg, "JSON nested deeper than %d levels", WEB_JSON_MAX_DEPTH);
+    web_reply_error(r, 422, "validation_failed", msg, NULL);
     return -1;
   }
   const char *end = NULL;
@@ -185,6 +246,14 @@ static int read_json(struct web_req *r, int optional, cJSON **out) {
     return -1;
   }
   mw_buf_free(&body);
+  char msg[160];
+  int too_big = 0;
+  if(json_shape(json, 1, msg, sizeof msg, &too_big)) {
+    cJSON_Delete(json);
+    web_reply_error(r, too_big ? 413 : 422, too_big ? "too_large" : "validation_failed",
+                    msg, NULL);
+    return -1;
+  }
   if(!cJSON_IsObject(json)) {
     cJSON_Delete(json);
     web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);

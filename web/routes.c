@@ -16,6 +16,9 @@ static const struct {
     {web_routes_registry, &web_routes_registry_count},
     {web_routes_nodes, &web_routes_nodes_count},
     {web_routes_monitor, &web_routes_monitor_count},
+    {web_routes_alerts, &web_routes_alerts_count},
+    {web_routes_session, &web_routes_session_count},
+    {web_routes_channels, &web_routes_channels_count},
 };
 
 static struct web_route *joined;

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "web/web_internal.h"
 
@@ -52,24 +55,62 @@ static int find_route(struct web_req *r, const char *method, const char *path,
   return -1;
 }
 
+/* A dashboard request: the session cookie names the token, and anything
+ * but a read must carry the session's CSRF token in X-CSRF-Token. */
+static int authenticate_session(struct web_req *r, const char *cookies) {
+  char sid[64];
+  if(mg_get_cookie(cookies, "mw_session", sid, sizeof sid) <= 0) {
+    web_reply_error(r, 401, "unauthenticated",
+                    "missing bearer token (Authorization: Bearer <token>)", NULL);
+    return 0;
+  }
+  char csrf[64];
+  mw_status st = mw_session_verify(r->db, sid, &r->token, csrf);
+  if(st) {
+    web_reply_error(r, st == MW_EUNAUTH ? 401 : 503,
+                    st == MW_EUNAUTH ? "unauthenticated" : "unavailable",
+                    st == MW_EUNAUTH ? "session expired or unknown; sign in again"
+                                     : "could not check the session",
+                    NULL);
+    return 0;
+  }
+  const char *m = r->ri->request_method;
+  if(strcmp(m, "GET") && strcmp(m, "HEAD")) {
+    const char *sent = web_header(r, "X-CSRF-Token");
+    if(!sent || strlen(sent) != strlen(csrf) ||
+       !mw_ct_equal(sent, csrf, strlen(csrf))) {
+      web_reply_error(r, 403, "csrf", "missing or wrong X-CSRF-Token", NULL);
+      return 0;
+    }
+  }
+  r->via_session = 1;
+  return 1;
+}
+
 static int authenticate(struct web_req *r) {
   const char *h = web_header(r, "Authorization");
   const char *tok = NULL;
   if(h && strncasecmp(h, "Bearer ", 7) == 0)
     tok = h + 7;
-  if(!tok || !*tok) {
-    web_reply_error(r, 401, "unauthenticated",
-                    "missing bearer token (Authorization: Bearer <token>)", NULL);
-    return 0;
-  }
-  mw_status st = mw_token_verify(r->db, tok, &r->token);
-  if(st == MW_EUNAUTH) {
-    web_reply_error(r, 401, "unauthenticated", "invalid token", NULL);
-    return 0;
-  }
-  if(st) {
-    web_reply_status(r, st, "could not check the token");
-    return 0;
+  const char *cookies = web_header(r, "Cookie");
+  if((!tok || !*tok) && cookies) {
+    if(!authenticate_session(r, cookies))
+      return 0;
+  } else {
+    if(!tok || !*tok) {
+      web_reply_error(r, 401, "unauthenticated",
+                      "missing bearer token (Authorization: Bearer <token>)", NULL);
+      return 0;
+    }
+    mw_status st = mw_token_verify(r->db, tok, &r->token);
+    if(st == MW_EUNAUTH) {
+      web_reply_error(r, 401, "unauthenticated", "invalid token", NULL);
+      return 0;
+    }
+    if(st) {
+      web_reply_status(r, st, "could not check the token");
+      return 0;
+    }
   }
   snprintf(r->actor, sizeof r->actor, "token:%s", r->token.name);
   if(!mw_scope_allows(r->token.scopes, r->route->scope)) {
@@ -83,6 +124,27 @@ static int authenticate(struct web_req *r) {
     return 0;
   }
   return 1;
+}
+
+/* 429 with Retry-After when the token is over its rate. */
+static int within_rate(struct web_req *r) {
+  double wait = web_ratelimit_take(r->app->ratelimit, r->token.id, mw_mono_ns());
+  if(wait <= 0)
+    return 1;
+  int secs = (int)wait + 1;
+  char hdr[64];
+  snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", secs);
+  cJSON *root = cJSON_CreateObject();
+  cJSON *err = cJSON_AddObjectToObject(root, "error");
+  cJSON_AddStringToObject(err, "code", "rate_limited");
+  cJSON_AddStringToObject(err, "message", "too many requests for this token");
+  cJSON *det = cJSON_AddObjectToObject(err, "details");
+  cJSON_AddNumberToObject(det, "retry_after_seconds", secs);
+  char *body = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  web_reply_raw(r, 429, "application/json", body, strlen(body), hdr);
+  cJSON_free(body);
+  return 0;
 }
 
 static int dispatch(struct mg_connection *conn) {
@@ -123,7 +185,8 @@ static int dispatch(struct mg_connection *conn) {
     } else {
       size_t nroutes;
       r.route = &web_route_table(&nroutes)[r.route_index];
-      if(r.route->scope == MW_SCOPE_NONE || authenticate(&r))
+      if(r.route->scope == MW_SCOPE_NONE ||
+         (authenticate(&r) && within_rate(&r)))
         r.route->handler(&r);
       if(!r.replied)
         web_reply_error(&r, 500, "internal", "handler sent no reply", NULL);
@@ -143,6 +206,39 @@ static int log_message(const struct mg_connection *conn, const char *msg) {
   return 1;
 }
 
+/* Appends the file at path to fd. */
+static int copy_into(int fd, const char *path) {
+  int in = open(path, O_RDONLY | O_CLOEXEC);
+  if(in < 0)
+    return -1;
+  char buf[8192];
+  ssize_t n;
+  int rc = 0;
+  while((n = read(in, buf, sizeof buf)) > 0)
+    if(write(fd, buf, (size_t)n) != n)
+      rc = -1;
+  if(n < 0)
+    rc = -1;
+  close(in);
+  return rc;
+}
+
+static int join_pem(const char *cert, const char *key, const char *dir,
+                    char *out, size_t cap) {
+  snprintf(out, cap, "%s/tls.pem", dir);
+  int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if(fd < 0 || fchmod(fd, 0600) || copy_into(fd, cert) || write(fd, "\n", 1) != 1 ||
+     copy_into(fd, key)) {
+    mw_log(MW_LOG_ERROR, "http", "cannot read --tls-cert %s or --tls-key %s", cert,
+           key);
+    if(fd >= 0)
+      close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
 mw_status web_server_start(struct mw_app *app, struct web_server **out) {
   *out = NULL;
   struct web_server *s = calloc(1, sizeof *s);
@@ -152,6 +248,7 @@ mw_status web_server_start(struct mw_app *app, struct web_server **out) {
   size_t nroutes;
   web_route_table(&nroutes);
   app->metrics = web_metrics_new(nroutes);
+  app->ratelimit = web_ratelimit_new(app->cfg.rate_limit, app->cfg.rate_burst);
   if(!app->metrics) {
     free(s);
     return MW_ENOMEM;
@@ -181,9 +278,23 @@ mw_status web_server_start(struct mw_app *app, struct web_server **out) {
   options[k++] = "256";
   options[k++] = "decode_url";
   options[k++] = "no";
+  char pem[1100];
   if(tls) {
+    /* CivetWeb reads certificate and key from one PEM file; with a separate
+     * --tls-key both are joined into <data-dir>/tls.pem (mode 0600). */
+    if(app->cfg.tls_key[0]) {
+      if(join_pem(app->cfg.tls_cert, app->cfg.tls_key, app->cfg.data_dir, pem,
+                  sizeof pem)) {
+        web_metrics_free(app->metrics);
+        app->metrics = NULL;
+        free(s);
+        return MW_EIO;
+      }
+    } else {
+      mw_strlcpy(pem, app->cfg.tls_cert, sizeof pem);
+    }
     options[k++] = "ssl_certificate";
-    options[k++] = app->cfg.tls_cert;
+    options[k++] = pem;
     options[k++] = "ssl_protocol_version";
     options[k++] = "4";
   }
@@ -212,5 +323,7 @@ void web_server_stop(struct web_server *s) {
   mg_stop(s->ctx);
   web_metrics_free(s->app->metrics);
   s->app->metrics = NULL;
+  web_ratelimit_free(s->app->ratelimit);
+  s->app->ratelimit = NULL;
   free(s);
 }

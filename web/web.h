@@ -7,6 +7,9 @@
 
 struct web_metrics;
 struct web_server;
+struct mon_ctx;
+struct alert_env;
+struct web_ratelimit;
 
 /* Everything a request handler can reach; handed to CivetWeb as user data.
  * Built by cli/main.c; no mutable globals anywhere else. */
@@ -16,6 +19,9 @@ struct mw_app {
   char db_path[1100];
   int64_t started_ms;
   struct web_metrics *metrics;
+  struct mon_ctx *monitor; /* monitor subsystem (ingest lock, counters) */
+  struct web_ratelimit *ratelimit; /* NULL: no per-token limit */
+  const struct alert_env *alert_env; /* NULL until the evaluator runs */
   volatile int stopping;
 };
 

@@ -27,6 +27,9 @@ WEB_ROUTES(tokens);
 WEB_ROUTES(registry);
 WEB_ROUTES(nodes);
 WEB_ROUTES(monitor);
+WEB_ROUTES(alerts);
+WEB_ROUTES(session);
+WEB_ROUTES(channels);
 
 /* The joined route table (built once, thread-safe); *n receives its size. */
 const struct web_route *web_route_table(size_t *n);
@@ -44,6 +47,7 @@ struct web_req {
   char pvals[WEB_MAX_PARAMS][256];
   mw_token_info token;      /* who is calling (when the route needs a scope) */
   char actor[160];          /* "token:<name>" for audit rows */
+  int via_session;          /* authenticated by the dashboard's cookie */
   int status;               /* status sent, for metrics and the access log */
   int64_t bytes_sent;
   int replied;
@@ -95,6 +99,21 @@ void web_reg_env(struct web_req *r, struct reg_env *env);
 void web_reply_err(struct web_req *r, mw_status st, mw_err *e);
 /* HTTP status for an mw_status. */
 int web_http_status(mw_status st);
+
+/* ---- per-token rate limit (web/ratelimit.c) ---- */
+struct web_ratelimit;
+/* NULL (no limit) when rate <= 0. Free with web_ratelimit_free. */
+struct web_ratelimit *web_ratelimit_new(int rate, int burst);
+void web_ratelimit_free(struct web_ratelimit *rl);
+/* Takes one request from token_id's bucket: 0 when allowed, otherwise the
+ * seconds until a request would be. A NULL limiter allows everything. */
+double web_ratelimit_take(struct web_ratelimit *rl, int64_t token_id,
+                          int64_t now_ns);
+
+/* Largest JSON nesting, string and array accepted in request bodies. */
+#define WEB_JSON_MAX_DEPTH 32
+#define WEB_JSON_MAX_STRING 65536
+#define WEB_JSON_MAX_ARRAY 100000
 
 /* ---- metrics (web/metrics.c) ---- */
 struct web_metrics *web_metrics_new(size_t nroutes);

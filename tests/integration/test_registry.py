@@ -301,7 +301,9 @@ def test_nodes_and_outbox_events():
         assert newest["artifact"]["url"].endswith("/api/v1/models/m/versions/2/artifact")
         assert {d["target"] for d in deliveries} == {"edge-1", "edge-2"}
         assert len({d["webhook_id"] for d in deliveries}) == 4
-        assert all(d["state"] == "pending" for d in deliveries)
+        # Without --allow-private-webhooks the worker refuses loopback
+        # targets: the events are kept, never delivered.
+        assert all(d["state"] in ("pending", "failed", "dead") for d in deliveries), deliveries
         expect(s.get("/api/v1/deliveries?state=bogus"), 400)
         assert len(expect(s.get("/api/v1/deliveries?state=delivered"), 200)["deliveries"]) == 0
         page = expect(s.get("/api/v1/deliveries?limit=3"), 200)

@@ -1,0 +1,589 @@
+/* alerts/delivery.c - the delivery worker: one thread that claims due
+ * outbox rows and POSTs them with libcurl's multi interface, several at a
+ * time, each signed per Standard Webhooks, then records every attempt and
+ * plans the next one (alerts/retry.c).
+ *
+ * Why one thread with curl multi rather than a thread per transfer: the
+ * transfers are I/O-bound, one SQLite connection serialises our writes
+ * anyway, and stopping is a single wake-up.
+ *
+ * New rows are noticed without help from their writers: every 10 ms the
+ * worker reads PRAGMA data_version, which changes when another connection
+ * (thread or process) commits, and only then asks the outbox for due rows.
+ * alert_delivery_kick() wakes it at once. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "alerts/delivery_internal.h"
+
+#define POLL_MS 10
+/* Longest a stopping worker waits for transfers in flight. */
+#define STOP_GRACE_MS 1000
+/* Response bytes kept for the error text of a failed attempt. */
+#define RESP_KEEP 512
+/* A claim outlives the longest transfer by this much. */
+#define LEASE_MARGIN_MS 5000
+
+struct xfer {
+  struct alert_delivery *d;
+  CURL *easy;
+  int busy;
+  struct alert__job job;
+  struct curl_slist *headers;
+  char errbuf[CURL_ERROR_SIZE];
+  char resp[RESP_KEEP + 1];
+  size_t resp_len;
+  int64_t retry_after_ms; /* -1: none */
+  int refused;
+  char refused_why[200];
+  int64_t started_ms;
+  int64_t started_ns;
+};
+
+struct alert_delivery {
+  mw_db *db;
+  struct alert_delivery_opts o;
+  pthread_t thread;
+  CURLM *multi;
+  atomic_int stop;
+  atomic_int kicked;
+  char claim_token[40];
+  int64_t lease_ms;
+  struct xfer *slots;
+  int inflight;
+  char user_agent[64];
+};
+
+void alert_delivery_opts_from_config(const mw_config *cfg,
+                                     struct alert_delivery_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->concurrency = cfg->delivery_workers > 0 ? cfg->delivery_workers : 8;
+  if(o->concurrency > 64)
+    o->concurrency = 64;
+  o->max_attempts = cfg->delivery_max_attempts > 0 ? cfg->delivery_max_attempts : 8;
+  o->max_age_ms = (cfg->delivery_max_age_seconds > 0 ? cfg->delivery_max_age_seconds
+                                                     : 3 * 86400) * 1000LL;
+  o->connect_timeout_ms = 5000;
+  o->timeout_ms = cfg->delivery_timeout_ms > 0 ? cfg->delivery_timeout_ms : 15000;
+  if(o->connect_timeout_ms > o->timeout_ms)
+    o->connect_timeout_ms = o->timeout_ms;
+  o->allow_private = cfg->allow_private_webhooks;
+}
+
+/* ------------------------------------------------------- curl callbacks */
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+  struct xfer *x = ud;
+  size_t len = size * n;
+  size_t room = RESP_KEEP - x->resp_len;
+  size_t k = len < room ? len : room;
+  memcpy(x->resp + x->resp_len, p, k);
+  x->resp_len += k;
+  x->resp[x->resp_len] = 0;
+  return len; /* the rest is read and dropped */
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  struct xfer *x = ud;
+  size_t len = size * n;
+  /* A new status line (after 100 Continue, say) starts a new header set. */
+  if(len >= 5 && !strncmp(p, "HTTP/", 5)) {
+    x->retry_after_ms = -1;
+    return len;
+  }
+  static const char name[] = "retry-after:";
+  if(len > sizeof name - 1 && !strncasecmp(p, name, sizeof name - 1)) {
+    char v[128];
+    size_t vl = len - (sizeof name - 1);
+    if(vl >= sizeof v)
+      vl = sizeof v - 1;
+    memcpy(v, p + sizeof name - 1, vl);
+    v[vl] = 0;
+    int64_t delay;
+    if(!alert__retry_after_parse(v, mw_now_ms(), &delay))
+      x->retry_after_ms = delay;
+  }
+  return len;
+}
+
+/* Called by curl for every address it is about to connect to - after DNS,
+ * so a name that resolves (or is rebound) to a forbidden address is caught
+ * on the address actually used. */
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
+                                    struct curl_sockaddr *a) {
+  struct xfer *x = ud;
+  (void)purpose;
+  const char *why = "";
+  enum alert__addr_class cls =
+      alert__addr_classify(&a->addr, (socklen_t)a->addrlen, &why);
+  if(cls == ALERT__ADDR_FORBIDDEN ||
+     (cls == ALERT__ADDR_PRIVATE && !x->d->o.allow_private)) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if(a->family == AF_INET)
+      inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, ip, sizeof ip);
+    else if(a->family == AF_INET6)
+      inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a->addr)->sin6_addr, ip,
+                sizeof ip);
+    x->refused = 1;
+    snprintf(x->refused_why, sizeof x->refused_why,
+             "refused by egress policy: the URL resolves to %s, %s%s", ip, why,
+             cls == ALERT__ADDR_PRIVATE
+                 ? " (allowed only with --allow-private-webhooks)"
+                 : "");
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* ------------------------------------------------------------ transfers */
+
+static uint64_t rnd64(void) {
+  uint64_t r = 0;
+  if(mw_random_bytes(&r, sizeof r))
+    r = (uint64_t)mw_mono_ns() * 6364136223846793005ULL;
+  return r;
+}
+
+/* Error text for a result: never the URL (its path or query may hold a
+ * chat service's credential), never the secret. */
+static void describe(const struct xfer *x, CURLcode cc, long code, char *out,
+                     size_t cap) {
+  if(x->refused) {
+    mw_strlcpy(out, x->refused_why, cap);
+  } else if(cc != CURLE_OK) {
+    snprintf(out, cap, "network error: %.200s",
+             x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+  } else if(code < 200 || code > 299) {
+    /* A short, printable excerpt of the answer helps whoever debugs it. */
+    char ex[161];
+    size_t k = 0;
+    for(size_t i = 0; i < x->resp_len && k < sizeof ex - 1; i++) {
+      unsigned char ch = (unsigned char)x->resp[i];
+      ex[k++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
+    }
+    ex[k] = 0;
+    if(code >= 300 && code < 400)
+      snprintf(out, cap, "HTTP %ld: redirects are not followed%s%s", code,
+               k ? ": " : "", ex);
+    else
+      snprintf(out, cap, "HTTP %ld%s%s", code, k ? ": " : "", ex);
+  } else {
+    out[0] = 0;
+  }
+}
+
+/* Prepares and adds the transfer of x->job. On failure fills err and
+ * returns non-zero (the caller records a dead attempt). */
+static int start_xfer(struct alert_delivery *d, struct xfer *x, char *err,
+                      size_t cap) {
+  struct alert__job *j = &x->job;
+  x->errbuf[0] = 0;
+  x->resp_len = 0;
+  x->resp[0] = 0;
+  x->retry_after_ms = -1;
+  x->refused = 0;
+  x->refused_why[0] = 0;
+  x->started_ms = mw_now_ms();
+  x->started_ns = mw_mono_ns();
+  if(!j->secret) {
+    snprintf(err, cap, "%s '%s' no longer exists", j->target_type, j->target_name);
+    return 1;
+  }
+  char sig[64], hdr[160];
+  int64_t ts = x->started_ms / 1000;
+  if(mw_webhook_sign(j->secret, j->msg_id, ts, j->payload, j->payload_len, sig)) {
+    snprintf(err, cap, "cannot sign: the %s's secret is malformed", j->target_type);
+    return 1;
+  }
+  struct curl_slist *h = NULL, *t;
+#define ADD_HEADER(text)                                                      \
+  do {                                                                        \
+    t = curl_slist_append(h, (text));                                         \
+    if(!t)                                                                    \
+      goto nomem;                                                             \
+    h = t;                                                                    \
+  } while(0)
+  ADD_HEADER("Content-Type: application/json");
+  /* curl would wait up to a second for "100 Continue" on larger bodies. */
+  ADD_HEADER("Expect:");
+  snprintf(hdr, sizeof hdr, "webhook-id: %s", j->msg_id);
+  ADD_HEADER(hdr);
+  snprintf(hdr, sizeof hdr, "webhook-timestamp: %lld", (long long)ts);
+  ADD_HEADER(hdr);
+  snprintf(hdr, sizeof hdr, "webhook-signature: %s", sig);
+  ADD_HEADER(hdr);
+#undef ADD_HEADER
+  x->headers = h;
+  CURL *e = x->easy;
+  curl_easy_reset(e);
+  curl_easy_setopt(e, CURLOPT_URL, j->url);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  /* The egress check judges the address we connect to; through a proxy
+   * that would be the proxy's, so proxies from the environment are off. */
+  curl_easy_setopt(e, CURLOPT_PROXY, "");
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, d->o.connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, d->o.timeout_ms);
+  curl_easy_setopt(e, CURLOPT_POST, 1L);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->payload);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->payload_len);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, d->user_agent);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+  if(curl_multi_add_handle(d->multi, e) != CURLM_OK) {
+    snprintf(err, cap, "internal error: cannot start the transfer");
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+    return 1;
+  }
+  x->busy = 1;
+  d->inflight++;
+  return 0;
+nomem:
+  curl_slist_free_all(h);
+  snprintf(err, cap, "internal error: out of memory");
+  return 1;
+}
+
+/* Releases x after its transfer (or its failed start). */
+static void finish_xfer(struct alert_delivery *d, struct xfer *x) {
+  if(x->busy) {
+    curl_multi_remove_handle(d->multi, x->easy);
+    x->busy = 0;
+    d->inflight--;
+  }
+  curl_slist_free_all(x->headers);
+  x->headers = NULL;
+  alert__job_clear(&x->job);
+}
+
+/* Results waiting to be recorded; they go into the database together with
+ * the next claim, one transaction (one commit) per turn of the loop. */
+#define BATCH_MAX 128
+struct batch {
+  struct alert__result r[BATCH_MAX];
+  char err[BATCH_MAX][256];
+  size_t n;
+};
+
+/* Plans the next step for job j and appends the result to b. */
+static void add_result(struct alert_delivery *d, mw_conn *c, struct batch *b,
+                       const struct alert__job *j, int64_t at, long code,
+                       int64_t latency_ms, enum alert__outcome oc,
+                       int64_t retry_after_ms, const char *error) {
+  if(b->n == BATCH_MAX) {
+    /* Cannot happen while each turn records what the last one produced;
+     * if the database keeps failing, the oldest results are dropped and
+     * their rows sent again when the claims expire. */
+    if(alert__record(c, d->claim_token, b->r, b->n))
+      mw_log(MW_LOG_ERROR, "delivery", "dropping %zu unrecorded attempt(s)", b->n);
+    b->n = 0;
+  }
+  struct alert__plan plan;
+  alert__plan_next(&d->o, oc, j->cycle_attempts + 1, j->cycle_started_at,
+                   mw_now_ms(), retry_after_ms, rnd64(), &plan);
+  size_t i = b->n++;
+  struct alert__result *r = &b->r[i];
+  memset(r, 0, sizeof *r);
+  r->id = j->id;
+  r->at = at;
+  r->status_code = code;
+  r->latency_ms = latency_ms;
+  r->state = plan.state;
+  r->next_attempt_at = plan.next_attempt_at;
+  if(error && *error) {
+    if(plan.why[0])
+      snprintf(b->err[i], sizeof b->err[i], "%.90s; %s", error, plan.why);
+    else
+      mw_strlcpy(b->err[i], error, sizeof b->err[i]);
+    r->error = b->err[i];
+  }
+  if(!strcmp(plan.state, "dead"))
+    mw_log(MW_LOG_WARN, "delivery", "%s %s to %s '%s' is dead: %s", j->kind,
+           j->msg_id, j->target_type, j->target_name, r->error ? r->error : "");
+  else
+    mw_log(MW_LOG_DEBUG, "delivery", "%s %s to %s '%s': %s (HTTP %ld, %lld ms)",
+           j->kind, j->msg_id, j->target_type, j->target_name, plan.state, code,
+           (long long)latency_ms);
+}
+
+/* One turn: records b and, when claim is set, claims rows for the free
+ * slots and starts them - all in one transaction. Returns non-zero when
+ * the database failed (b is kept for the next turn). */
+static int turn(struct alert_delivery *d, mw_conn *c, struct batch *b, int claim,
+                int64_t now, int64_t *next_due) {
+  int free_slots = claim ? d->o.concurrency - d->inflight : 0;
+  struct alert__job jobs[64];
+  int n = 0;
+  int64_t nd = INT64_MAX;
+  mw_status s = alert__claim(c, d->claim_token, now, d->lease_ms, b->r, b->n,
+                             free_slots, jobs, &n, &nd);
+  if(s) {
+    mw_log(MW_LOG_WARN, "delivery", "cannot record or claim deliveries: %s",
+           mw_strerror(s));
+    return 1;
+  }
+  b->n = 0;
+  if(claim)
+    *next_due = nd;
+  for(int i = 0; i < n; i++) {
+    /* A lease of ours that ran out while its transfer still runs (a stalled
+     * database) comes back: keep the transfer already going. */
+    int dup = 0;
+    struct xfer *x = NULL;
+    for(int k = 0; k < d->o.concurrency; k++) {
+      if(d->slots[k].busy && d->slots[k].job.id == jobs[i].id)
+        dup = 1;
+      else if(!d->slots[k].busy && !x)
+        x = &d->slots[k];
+    }
+    if(dup || !x) {
+      alert__job_clear(&jobs[i]);
+      continue;
+    }
+    x->job = jobs[i];
+    memset(&jobs[i], 0, sizeof jobs[i]);
+    char err[256];
+    if(start_xfer(d, x, err, sizeof err)) {
+      add_result(d, c, b, &x->job, x->started_ms, 0, 0, ALERT__PERMANENT, -1, err);
+      finish_xfer(d, x);
+    }
+  }
+  return 0;
+}
+
+/* Collects finished transfers into b. Returns how many finished. */
+static int collect(struct alert_delivery *d, mw_conn *c, struct batch *b) {
+  int done = 0, left;
+  CURLMsg *m;
+  while((m = curl_multi_info_read(d->multi, &left))) {
+    if(m->msg != CURLMSG_DONE)
+      continue;
+    struct xfer *x = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    if(!x)
+      continue;
+    CURLcode cc = m->data.result;
+    long code = 0;
+    if(cc == CURLE_OK)
+      curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    int64_t latency = (mw_mono_ns() - x->started_ns) / 1000000;
+    enum alert__outcome oc = alert__classify(code, cc, x->refused);
+    char err[256];
+    describe(x, cc, code, err, sizeof err);
+    add_result(d, c, b, &x->job, x->started_ms, code, latency, oc,
+               oc == ALERT__RETRY ? x->retry_after_ms : -1, err);
+    finish_xfer(d, x);
+    done++;
+  }
+  return done;
+}
+
+/* Stopping: abandoned transfers give their rows back at once. */
+static void abandon_all(struct alert_delivery *d, mw_conn *c) {
+  int64_t ids[64];
+  size_t n = 0;
+  for(int k = 0; k < d->o.concurrency; k++) {
+    struct xfer *x = &d->slots[k];
+    if(!x->busy)
+      continue;
+    if(n < sizeof ids / sizeof ids[0])
+      ids[n++] = x->job.id;
+    finish_xfer(d, x);
+  }
+  if(n) {
+    mw_log(MW_LOG_INFO, "delivery", "abandoning %zu transfer(s) in flight; they "
+                                    "run again after restart", n);
+    if(c && alert__release(c, d->claim_token, ids, n))
+      mw_log(MW_LOG_WARN, "delivery",
+             "cannot release claims; they expire in %lld s",
+             (long long)(d->lease_ms / 1000));
+  }
+}
+
+/* SQLite's default busy handler sleeps 1, 2, 5, 10, 15, 20 ms... while a
+ * request's transaction holds the write lock; a webhook queued by that very
+ * transaction would wait out the whole ladder. Short, even sleeps keep the
+ * enqueue -> send latency low; the 10 s budget matches the other
+ * connections' busy timeout. */
+static int on_busy(void *ud, int n) {
+  (void)ud;
+  if(n >= 10000)
+    return 0;
+  usleep(1000);
+  return 1;
+}
+
+static mw_conn *open_conn(struct alert_delivery *d) {
+  mw_conn *c = mw_db_conn(d->db);
+  if(c)
+    sqlite3_busy_handler(mw_conn_handle(c), on_busy, NULL);
+  /* This connection writes only claims and attempt results. Without an
+   * fsync per commit a power cut can lose the last of them, which means a
+   * webhook is sent again - what at-least-once already promises - while
+   * a commit costs microseconds instead of milliseconds. A process crash
+   * loses nothing (WAL). */
+  if(c && mw_exec(c, "PRAGMA synchronous=NORMAL"))
+    mw_log(MW_LOG_WARN, "delivery", "cannot relax synchronous; commits will fsync");
+  return c;
+}
+
+static void *worker_main(void *arg) {
+  struct alert_delivery *d = arg;
+  struct batch *b = calloc(1, sizeof *b);
+  mw_conn *c = NULL;
+  int64_t next_due = 0, last_dv = -1, stop_deadline = 0, hold_until = 0;
+  int need_scan = 1;
+  if(!b) {
+    mw_log(MW_LOG_ERROR, "delivery", "out of memory; worker not running");
+    return NULL;
+  }
+  for(;;) {
+    int stopping = atomic_load(&d->stop);
+    if(stopping) {
+      if(!stop_deadline)
+        stop_deadline = mw_mono_ns() / 1000000 + STOP_GRACE_MS;
+      if(!d->inflight || mw_mono_ns() / 1000000 >= stop_deadline)
+        break;
+    }
+    if(!c && !(c = open_conn(d))) {
+      /* Logged by mw_db_conn; try again shortly. */
+      curl_multi_poll(d->multi, NULL, 0, 1000, NULL);
+      continue;
+    }
+    int64_t now = mw_now_ms();
+    if(!stopping) {
+      int64_t dv;
+      if(!alert__data_version(c, &dv) && dv != last_dv) {
+        last_dv = dv;
+        need_scan = 1;
+      }
+      if(atomic_exchange(&d->kicked, 0) || now >= next_due)
+        need_scan = 1;
+    }
+    int claim = !stopping && need_scan && d->inflight < d->o.concurrency;
+    if((claim || b->n) && now >= hold_until) {
+      if(turn(d, c, b, claim, now, &next_due)) {
+        hold_until = now + 1000; /* the database is unwell: back off */
+      } else if(claim) {
+        need_scan = 0;
+      }
+    }
+    int running = 0;
+    curl_multi_perform(d->multi, &running);
+    if(collect(d, c, b))
+      need_scan = 1; /* slots and targets are free again */
+    now = mw_now_ms();
+    int64_t wait = POLL_MS;
+    if(!stopping && next_due - now < wait)
+      wait = next_due > now ? next_due - now : 0;
+    if(b->n || (need_scan && !stopping && d->inflight < d->o.concurrency))
+      wait = 0;
+    if(hold_until > now && wait < hold_until - now)
+      wait = hold_until - now < POLL_MS ? hold_until - now : POLL_MS;
+    curl_multi_poll(d->multi, NULL, 0, (int)wait, NULL);
+  }
+  abandon_all(d, c);
+  if(c && b->n && alert__record(c, d->claim_token, b->r, b->n))
+    mw_log(MW_LOG_WARN, "delivery", "could not record %zu attempt(s) at shutdown",
+           b->n);
+  free(b);
+  return NULL;
+}
+
+mw_status alert_delivery_start(mw_db *db, const struct alert_delivery_opts *opts,
+                               alert_delivery **out) {
+  *out = NULL;
+  struct alert_delivery *d = calloc(1, sizeof *d);
+  if(!d)
+    return MW_ENOMEM;
+  d->db = db;
+  d->o = *opts;
+  if(d->o.concurrency < 1)
+    d->o.concurrency = 1;
+  if(d->o.concurrency > 64)
+    d->o.concurrency = 64;
+  if(d->o.max_attempts < 1)
+    d->o.max_attempts = 1;
+  d->lease_ms = d->o.timeout_ms + LEASE_MARGIN_MS;
+  atomic_init(&d->stop, 0);
+  atomic_init(&d->kicked, 0);
+  snprintf(d->user_agent, sizeof d->user_agent, "modelwatch/%s", MW_VERSION);
+  /* The claim token names this worker; random so that two processes (or a
+   * restarted one) never share it. */
+  char rnd[25];
+  if(mw_random_token(rnd, 24)) {
+    free(d);
+    return MW_EINTERNAL;
+  }
+  snprintf(d->claim_token, sizeof d->claim_token, "w_%s", rnd);
+  d->multi = curl_multi_init();
+  d->slots = calloc((size_t)d->o.concurrency, sizeof *d->slots);
+  if(!d->multi || !d->slots)
+    goto fail;
+  for(int i = 0; i < d->o.concurrency; i++) {
+    d->slots[i].d = d;
+    d->slots[i].easy = curl_easy_init();
+    if(!d->slots[i].easy)
+      goto fail;
+  }
+  if(pthread_create(&d->thread, NULL, worker_main, d) != 0)
+    goto fail;
+  mw_log(MW_LOG_INFO, "delivery",
+         "worker started: %d concurrent transfer(s), %d attempts, max age %lld s, "
+         "timeout %ld ms%s",
+         d->o.concurrency, d->o.max_attempts, (long long)(d->o.max_age_ms / 1000),
+         d->o.timeout_ms, d->o.allow_private ? ", private addresses allowed" : "");
+  *out = d;
+  return MW_OK;
+fail:
+  if(d->slots)
+    for(int i = 0; i < d->o.concurrency; i++)
+      if(d->slots[i].easy)
+        curl_easy_cleanup(d->slots[i].easy);
+  free(d->slots);
+  if(d->multi)
+    curl_multi_cleanup(d->multi);
+  free(d);
+  return MW_EINTERNAL;
+}
+
+void alert_delivery_kick(alert_delivery *d) {
+  if(!d)
+    return;
+  atomic_store(&d->kicked, 1);
+  curl_multi_wakeup(d->multi);
+}
+
+void alert_delivery_stop(alert_delivery *d) {
+  if(!d)
+    return;
+  atomic_store(&d->stop, 1);
+  curl_multi_wakeup(d->multi);
+  pthread_join(d->thread, NULL);
+  for(int i = 0; i < d->o.concurrency; i++)
+    curl_easy_cleanup(d->slots[i].easy);
+  free(d->slots);
+  curl_multi_cleanup(d->multi);
+  free(d);
+  mw_log(MW_LOG_INFO, "delivery", "worker stopped");
+}

@@ -1,0 +1,163 @@
+/* core/backup.c - online backup and restore of a data directory: the
+ * SQLite database through the backup API, artifacts by copy. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+static mw_status fail(char *err, size_t cap, mw_status st, const char *what,
+                      const char *detail) {
+  snprintf(err, cap, "%s: %s", what, detail);
+  return st;
+}
+
+/* Copies the whole database src into dest (a new file) page by page. */
+static mw_status copy_db(const char *src, const char *dest, char *err, size_t cap) {
+  sqlite3 *from = NULL, *to = NULL;
+  mw_status st = MW_OK;
+  if(sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    st = fail(err, cap, MW_EIO, src, from ? sqlite3_errmsg(from) : "cannot open");
+    goto out;
+  }
+  sqlite3_busy_timeout(from, 10000);
+  if(sqlite3_open_v2(dest, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+     SQLITE_OK) {
+    st = fail(err, cap, MW_EIO, dest, to ? sqlite3_errmsg(to) : "cannot create");
+    goto out;
+  }
+  sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
+  if(!b) {
+    st = fail(err, cap, MW_EDB, "backup", sqlite3_errmsg(to));
+    goto out;
+  }
+  int rc;
+  /* All pages in one step: a single read transaction gives one consistent
+   * snapshot; in WAL mode the server keeps writing meanwhile. */
+  while((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    sqlite3_sleep(50);
+  sqlite3_backup_finish(b);
+  if(rc != SQLITE_DONE) {
+    st = fail(err, cap, MW_EDB, "backup", sqlite3_errstr(rc));
+    goto out;
+  }
+  sqlite3_stmt *chk = NULL;
+  if(sqlite3_prepare_v2(to, "PRAGMA integrity_check", -1, &chk, NULL) != SQLITE_OK ||
+     sqlite3_step(chk) != SQLITE_ROW ||
+     strcmp((const char *)sqlite3_column_text(chk, 0), "ok") != 0)
+    st = fail(err, cap, MW_EDB, dest, "integrity check failed");
+  sqlite3_finalize(chk);
+out:
+  sqlite3_close(from);
+  sqlite3_close(to);
+  return st;
+}
+
+static int copy_file(const char *src, const char *dest) {
+  int in = open(src, O_RDONLY | O_CLOEXEC);
+  if(in < 0)
+    return -1;
+  int out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if(out < 0) {
+    close(in);
+    return errno == EEXIST ? 0 : -1; /* content-addressed: same name, same bytes */
+  }
+  char buf[1 << 16];
+  ssize_t n;
+  int rc = 0;
+  while((n = read(in, buf, sizeof buf)) > 0)
+    if(write(out, buf, (size_t)n) != n) {
+      rc = -1;
+      break;
+    }
+  if(n < 0 || fsync(out) != 0)
+    rc = -1;
+  close(in);
+  close(out);
+  return rc;
+}
+
+/* Copies directory trees of regular files (two levels: sha256/ab/<file>). */
+static int copy_tree(const char *src, const char *dest, int depth) {
+  DIR *d = opendir(src);
+  if(!d)
+    return errno == ENOENT ? 0 : -1;
+  if(mkdir(dest, 0700) != 0 && errno != EEXIST) {
+    closedir(d);
+    return -1;
+  }
+  int rc = 0;
+  struct dirent *e;
+  while(!rc && (e = readdir(d))) {
+    if(e->d_name[0] == '.')
+      continue;
+    char s[2048], t[2048];
+    snprintf(s, sizeof s, "%s/%s", src, e->d_name);
+    snprintf(t, sizeof t, "%s/%s", dest, e->d_name);
+    struct stat sb;
+    if(stat(s, &sb) != 0)
+      rc = -1;
+    else if(S_ISDIR(sb.st_mode) && depth < 4)
+      rc = copy_tree(s, t, depth + 1);
+    else if(S_ISREG(sb.st_mode))
+      rc = copy_file(s, t);
+  }
+  closedir(d);
+  return rc;
+}
+
+mw_status mw_backup(const char *data_dir, const char *dest, char *err, size_t cap) {
+  char src[2048], art[2048], dart[2048];
+  struct stat sb;
+  snprintf(src, sizeof src, "%s/modelwatch.db", data_dir);
+  if(stat(src, &sb) != 0)
+    return fail(err, cap, MW_ENOTFOUND, src, "no database here");
+  if(stat(dest, &sb) == 0)
+    return fail(err, cap, MW_ECONFLICT, dest, "exists; choose a new file");
+  mw_status st = copy_db(src, dest, err, cap);
+  if(st) {
+    unlink(dest);
+    return st;
+  }
+  snprintf(art, sizeof art, "%s/artifacts/sha256", data_dir);
+  snprintf(dart, sizeof dart, "%s.artifacts", dest);
+  if(copy_tree(art, dart, 0) != 0)
+    return fail(err, cap, MW_EIO, dart, strerror(errno));
+  return MW_OK;
+}
+
+mw_status mw_restore(const char *src, const char *data_dir, int force, char *err,
+                     size_t cap) {
+  char dest[2048], art[2048], sart[2048];
+  struct stat sb;
+  if(stat(src, &sb) != 0)
+    return fail(err, cap, MW_ENOTFOUND, src, "no such backup");
+  if(mkdir(data_dir, 0700) != 0 && errno != EEXIST)
+    return fail(err, cap, MW_EIO, data_dir, strerror(errno));
+  snprintf(dest, sizeof dest, "%s/modelwatch.db", data_dir);
+  if(stat(dest, &sb) == 0) {
+    if(!force)
+      return fail(err, cap, MW_ECONFLICT, dest,
+                  "a database exists; stop the server and pass --force to replace it");
+    char side[2100];
+    unlink(dest);
+    snprintf(side, sizeof side, "%s-wal", dest);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", dest);
+    unlink(side);
+  }
+  mw_status st = copy_db(src, dest, err, cap);
+  if(st)
+    return st;
+  snprintf(art, sizeof art, "%s/artifacts", data_dir);
+  mkdir(art, 0700);
+  snprintf(art, sizeof art, "%s/artifacts/sha256", data_dir);
+  snprintf(sart, sizeof sart, "%s.artifacts", src);
+  if(copy_tree(sart, art, 0) != 0)
+    return fail(err, cap, MW_EIO, art, strerror(errno));
+  return MW_OK;
+}

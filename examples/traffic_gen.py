@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Traffic generator for modelwatch: logs predictions for a model version,
+optionally with labels, and after a while injects drift.
+
+Usage:
+  traffic_gen.py --modelwatch http://127.0.0.1:8080 --token TOKEN \
+      --model fraud --version 2 [--rate 200] [--drift-after 20] [--duration 0]
+
+Features: amount (numeric, log-normal), age (numeric), country
+(categorical), channel (categorical); prediction: fraud score (numeric).
+After --drift-after seconds, amounts grow 3x, ages shift by 15 years and
+the country mix changes, which every drift test notices. Sends batches
+once a second; --duration 0 runs until interrupted. Standard library only.
+"""
+import argparse
+import json
+import math
+import random
+import sys
+import time
+import urllib.error
+import urllib.request
+
+SCHEMA = {"features": [{"name": "amount", "type": "numeric"},
+                       {"name": "age", "type": "numeric"},
+                       {"name": "country", "type": "categorical"},
+                       {"name": "channel", "type": "categorical"}],
+          "prediction": {"type": "numeric"}}
+
+
+def row(rng, drifted):
+    amount = math.exp(rng.gauss(3.5, 1.0)) * (3.0 if drifted else 1.0)
+    age = rng.gauss(52 if drifted else 37, 11)
+    countries = ["FR", "DE", "US", "BR"] if drifted else ["FR", "DE", "US", "UK"]
+    weights = [0.1, 0.1, 0.3, 0.5] if drifted else [0.4, 0.3, 0.2, 0.1]
+    country = rng.choices(countries, weights)[0]
+    channel = rng.choice(["web", "app", "pos"])
+    score = 1 / (1 + math.exp(-(amount / 200 - 1 + (age - 40) / 50)))
+    return {"features": {"amount": round(amount, 2), "age": round(age, 1),
+                         "country": country, "channel": channel},
+            "prediction": round(score, 4)}
+
+
+def post(base, token, path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Authorization": "Bearer " + token,
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    p.add_argument("--modelwatch", default="http://127.0.0.1:8080")
+    p.add_argument("--token", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", type=int, required=True)
+    p.add_argument("--rate", type=int, default=200, help="predictions per second")
+    p.add_argument("--drift-after", type=float, default=20, help="seconds; <0 never")
+    p.add_argument("--duration", type=float, default=0, help="seconds; 0 = forever")
+    p.add_argument("--seed", type=int, default=7)
+    args = p.parse_args()
+    rng = random.Random(args.seed)
+    base = args.modelwatch.rstrip("/")
+    path = "/api/v1/models/%s/versions/%d/predictions" % (args.model, args.version)
+    start = time.time()
+    sent = 0
+    while args.duration <= 0 or time.time() - start < args.duration:
+        drifted = 0 <= args.drift_after <= time.time() - start
+        batch = [row(rng, drifted) for _ in range(args.rate)]
+        try:
+            post(base, args.token, path, {"predictions": batch})
+            sent += len(batch)
+        except urllib.error.HTTPError as e:
+            sys.exit("ingest refused: %s %s" % (e.code, e.read().decode()[:500]))
+        except OSError as e:
+            print("modelwatch unreachable (%s); retrying" % e, flush=True)
+        if sent % (args.rate * 10) == 0:
+            print("[traffic] %d predictions sent%s" % (sent, " (drifted)" if drifted else ""),
+                  flush=True)
+        time.sleep(max(0.0, 1.0 - (time.time() - start) % 1.0))
+
+
+if __name__ == "__main__":
+    main()

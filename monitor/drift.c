@@ -1,0 +1,736 @@
+/* monitor/drift.c - the drift report of a window against the version's
+ * reference: columns are read one at a time from their column blocks (in
+ * one read transaction, so every column sees the same rows), handed to a
+ * small pool of threads that sort them and run every statistic of
+ * monitor/stats.h, under a memory budget that bounds the values in flight.
+ * See monitor/monitor.h for what is exact and what is sampled. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor/internal.h"
+
+/* Windows smaller than this (rows x columns) are computed on the calling
+ * thread: starting threads would cost more than it saves. */
+#define MON_PARALLEL_MIN_VALUES 200000
+
+/* --------------------------------------------------------------- gather */
+
+void mon__gather_init(mon_gather *g, double *vals, size_t cap, size_t stride,
+                      bool aggregate, const mon_bins *bins) {
+  memset(g, 0, sizeof *g);
+  g->vals = vals;
+  g->cap = cap;
+  g->stride = stride ? stride : 1;
+  g->aggregate = aggregate;
+  g->bins = bins;
+  g->min = INFINITY;
+  g->max = -INFINITY;
+}
+
+mw_status mon__gather_visit(void *ctx, const double *v, size_t n) {
+  mon_gather *g = ctx;
+  if(g->stride == 1 && !g->aggregate) {
+    size_t k = n < g->cap - g->n ? n : g->cap - g->n;
+    memcpy(g->vals + g->n, v, k * sizeof *v);
+    g->n += k;
+    g->seen += n;
+    return MW_OK;
+  }
+  for(size_t i = 0; i < n; i++, g->seen++) {
+    double x = v[i];
+    if(g->seen % g->stride == 0 && g->n < g->cap)
+      g->vals[g->n++] = x;
+    if(!g->aggregate)
+      continue;
+    if(!isfinite(x)) {
+      g->missing++;
+      continue;
+    }
+    /* Welford's update: one pass, no catastrophic cancellation. */
+    g->count++;
+    double d = x - g->mean;
+    g->mean += d / (double)g->count;
+    g->m2 += d * (x - g->mean);
+    if(x < g->min)
+      g->min = x;
+    if(x > g->max)
+      g->max = x;
+    if(g->bins)
+      g->bin_counts[mon_stats_bins_index(g->bins, x)] += 1.0;
+  }
+  return MW_OK;
+}
+
+/* ------------------------------------------------------------- columns */
+
+typedef struct mon_job {
+  struct mon_job *next;
+  size_t col;
+  const mon_column *column;
+  const mon_refcol *ref;
+  mon_drift_options opt;
+  double *vals; /* numeric: window values (sampled when sampled > 0) */
+  size_t n;
+  size_t reserve;   /* doubles charged to the budget */
+  size_t sampled;   /* 0: exact; else rows used for the sorted statistics */
+  mon_gather agg;   /* exact aggregates when sampled */
+  double *counts;   /* categorical: count by code */
+  size_t ncounts;
+  int64_t cat_missing;
+  cJSON *json;      /* the column's result */
+  bool evaluated, drifted;
+  mw_status st;
+} mon_job;
+
+static void add_num(cJSON *o, const char *key, double v) {
+  /* The statistics never produce NaN or infinities; mon__json_add_number is
+   * the last guard that keeps them out of the JSON whatever happens. */
+  mon__json_add_number(o, key, v);
+}
+
+static void add_test(cJSON *o, const char *key, const mon_test_result *t) {
+  if(!t->available)
+    return;
+  cJSON *j = cJSON_AddObjectToObject(o, key);
+  add_num(j, "statistic", t->statistic);
+  add_num(j, "p_value", t->pvalue);
+  if(t->dof > 0)
+    add_num(j, "dof", t->dof);
+}
+
+/* The verdict part shared by both kinds: method, statistic, p_value,
+ * threshold, drifted. */
+static void add_verdict(cJSON *j, const mon_drift_result *r) {
+  cJSON_AddStringToObject(j, "method", mon__method_name(r->method));
+  switch(r->method) {
+  case MON_DRIFT_KS:
+    add_num(j, "statistic", r->ks.statistic);
+    add_num(j, "p_value", r->ks.pvalue);
+    break;
+  case MON_DRIFT_WASSERSTEIN:
+    add_num(j, "statistic", r->wasserstein_norm);
+    break;
+  case MON_DRIFT_PSI:
+    add_num(j, "statistic", r->psi);
+    break;
+  case MON_DRIFT_JENSENSHANNON:
+    add_num(j, "statistic", r->jensenshannon);
+    break;
+  case MON_DRIFT_CHISQUARE:
+    add_num(j, "statistic", r->chisquare.statistic);
+    add_num(j, "p_value", r->chisquare.pvalue);
+    break;
+  case MON_DRIFT_ZTEST:
+    add_num(j, "statistic", r->ztest.statistic);
+    add_num(j, "p_value", r->ztest.pvalue);
+    break;
+  default:
+    break;
+  }
+  add_num(j, "threshold", r->threshold);
+  cJSON_AddBoolToObject(j, "drifted", r->drifted);
+}
+
+static void add_distances(cJSON *j, const mon_drift_result *r) {
+  if(r->ks_ok) {
+    cJSON *ks = cJSON_AddObjectToObject(j, "ks");
+    add_num(ks, "d", r->ks.statistic);
+    if(r->ks_pvalue_ok)
+      add_num(ks, "p_value", r->ks.pvalue);
+  }
+  if(r->wasserstein_ok) {
+    add_num(j, "wasserstein", r->wasserstein);
+    add_num(j, "wasserstein_norm", r->wasserstein_norm);
+  }
+  if(r->psi_ok)
+    add_num(j, "psi", r->psi);
+  if(r->jensenshannon_ok)
+    add_num(j, "jensen_shannon", r->jensenshannon);
+  add_test(j, "chi2", &r->chisquare);
+  if(r->ztest.available)
+    add_test(j, "z", &r->ztest);
+}
+
+static cJSON *column_head(const mon_job *jb, const char *status) {
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "name", jb->column->name);
+  cJSON_AddStringToObject(j, "type", mon__kind_name(jb->column->kind));
+  cJSON_AddStringToObject(j, "status", status);
+  return j;
+}
+
+static void compute_numeric(mon_job *jb) {
+  size_t nf = 0, nmiss = 0;
+  if(mon_stats_filter_finite(jb->vals, jb->n, jb->vals, &nf, &nmiss) < 0 ||
+     mon_stats_sort(jb->vals, nf) < 0) {
+    jb->st = MW_ENOMEM;
+    return;
+  }
+  const mon_refcol *ref = jb->ref;
+  mon_drift_result r;
+  memset(&r, 0, sizeof r);
+  int rc = MON_STATS_INSUFFICIENT;
+  if(nf > 0 && ref->nsorted > 0) {
+    rc = mon_stats_numeric_drift(ref->sorted, ref->nsorted, jb->vals, nf,
+                                 ref->has_bins ? &ref->bins : NULL, &jb->opt, &r);
+    if(rc < 0) {
+      jb->st = rc == MON_STATS_ENOMEM ? MW_ENOMEM : MW_EINTERNAL;
+      return;
+    }
+  } else if(nf > 0) {
+    mon_stats_summary_sorted(jb->vals, nf, &r.cur);
+  }
+  int64_t count = (int64_t)nf, missing = (int64_t)nmiss;
+  if(jb->sampled) {
+    /* Counts, moments and bin counts are exact over every row; replace
+     * what the sample gave. */
+    count = jb->agg.count;
+    missing = jb->agg.missing;
+    r.cur.count = (size_t)count;
+    r.cur.mean = jb->agg.mean;
+    r.cur.std = count > 1 ? sqrt(jb->agg.m2 / (double)(count - 1)) : 0.0;
+    r.cur.std_available = count > 1;
+    r.cur.min = jb->agg.min;
+    r.cur.max = jb->agg.max;
+    if(rc == MON_STATS_OK && ref->has_bins && !r.as_categories) {
+      double v;
+      if(mon_stats_psi(ref->bins.ref_counts, jb->agg.bin_counts,
+                       ref->bins.n_bins, &v) == MON_STATS_OK)
+        r.psi = v;
+      if(mon_stats_jensenshannon(ref->bins.ref_counts, jb->agg.bin_counts,
+                                 ref->bins.n_bins, &v) == MON_STATS_OK)
+        r.jensenshannon = v;
+      if(r.method == MON_DRIFT_PSI || r.method == MON_DRIFT_JENSENSHANNON) {
+        r.score = r.method == MON_DRIFT_PSI ? r.psi : r.jensenshannon;
+        r.drifted = mon_stats_is_drifted(r.method, r.score, r.threshold);
+      }
+    }
+  }
+  const char *status = count == 0          ? "no_data"
+                       : rc == MON_STATS_OK ? "ok"
+                                            : "insufficient_data";
+  cJSON *j = column_head(jb, status);
+  if(rc == MON_STATS_OK) {
+    add_verdict(j, &r);
+    add_distances(j, &r);
+    jb->evaluated = true;
+    jb->drifted = r.drifted;
+  } else {
+    cJSON_AddBoolToObject(j, "drifted", false);
+    if(count > 0)
+      cJSON_AddStringToObject(j, "reason",
+                              ref->nsorted == 0
+                                  ? "the reference has no values in this column"
+                                  : "not enough distinct values for the tests");
+  }
+  cJSON *stats = cJSON_AddObjectToObject(j, "stats");
+  cJSON_AddNumberToObject(stats, "count", (double)count);
+  cJSON_AddNumberToObject(stats, "missing", (double)missing);
+  if(count > 0) {
+    add_num(stats, "mean", r.cur.mean);
+    if(r.cur.std_available)
+      add_num(stats, "std", r.cur.std);
+    add_num(stats, "min", r.cur.min);
+    add_num(stats, "max", r.cur.max);
+    if(nf > 0) {
+      cJSON *q = cJSON_AddObjectToObject(stats, "quantiles");
+      for(int k = 0; k < MON_STATS_NQUANTILES; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "%g", mon_stats_quantile_levels[k]);
+        add_num(q, key, mon_stats_quantile_sorted(jb->vals, nf,
+                                                  mon_stats_quantile_levels[k]));
+      }
+    }
+  }
+  if(jb->sampled)
+    cJSON_AddNumberToObject(j, "sampled", (double)jb->sampled);
+  jb->json = j;
+}
+
+static void compute_categorical(mon_job *jb) {
+  const mon_refcol *ref = jb->ref;
+  size_t k = ref->ncat > jb->ncounts ? ref->ncat : jb->ncounts;
+  double *ra = malloc((k ? k : 1) * sizeof *ra);
+  double *ca = malloc((k ? k : 1) * sizeof *ca);
+  if(!ra || !ca) {
+    free(ra);
+    free(ca);
+    jb->st = MW_ENOMEM;
+    return;
+  }
+  size_t m = 0, unique = 0;
+  double total = 0;
+  for(size_t c = 0; c < k; c++) {
+    double rv = c < ref->ncat ? ref->cat_counts[c] : 0;
+    double cv = c < jb->ncounts ? jb->counts[c] : 0;
+    if(rv <= 0 && cv <= 0)
+      continue;
+    ra[m] = rv;
+    ca[m] = cv;
+    m++;
+    unique += cv > 0;
+    total += cv;
+  }
+  mon_drift_result r;
+  memset(&r, 0, sizeof r);
+  int rc = MON_STATS_INSUFFICIENT;
+  if(total > 0 && ref->count > 0) {
+    rc = mon_stats_categorical_drift(ra, ca, m, &jb->opt, &r);
+    if(rc < 0) {
+      free(ra);
+      free(ca);
+      jb->st = rc == MON_STATS_ENOMEM ? MW_ENOMEM : MW_EINTERNAL;
+      return;
+    }
+  }
+  free(ra);
+  free(ca);
+  const char *status = total == 0          ? "no_data"
+                       : rc == MON_STATS_OK ? "ok"
+                                            : "insufficient_data";
+  cJSON *j = column_head(jb, status);
+  if(rc == MON_STATS_OK) {
+    add_verdict(j, &r);
+    add_distances(j, &r);
+    jb->evaluated = true;
+    jb->drifted = r.drifted;
+  } else {
+    cJSON_AddBoolToObject(j, "drifted", false);
+    if(total > 0)
+      cJSON_AddStringToObject(j, "reason",
+                              ref->count == 0
+                                  ? "the reference has no values in this column"
+                                  : "not enough categories for the tests");
+  }
+  cJSON *stats = cJSON_AddObjectToObject(j, "stats");
+  cJSON_AddNumberToObject(stats, "count", total);
+  cJSON_AddNumberToObject(stats, "missing", (double)jb->cat_missing);
+  cJSON_AddNumberToObject(stats, "unique", (double)unique);
+  jb->json = j;
+}
+
+static void compute(mon_job *jb) {
+  if(jb->column->kind == MON_COLUMN_NUMERIC)
+    compute_numeric(jb);
+  else
+    compute_categorical(jb);
+  free(jb->vals);
+  jb->vals = NULL;
+  free(jb->counts);
+  jb->counts = NULL;
+}
+
+static mw_status count_codes(void *ctx, const double *v, size_t n) {
+  mon_job *jb = ctx;
+  for(size_t i = 0; i < n; i++) {
+    double x = v[i];
+    if(!(x >= 0) || x >= MON_MAX_CATEGORIES) {
+      jb->cat_missing++;
+      continue;
+    }
+    size_t code = (size_t)x;
+    if(code >= jb->ncounts) {
+      size_t nc = jb->ncounts ? jb->ncounts : 16;
+      while(nc <= code)
+        nc *= 2;
+      double *cc = realloc(jb->counts, nc * sizeof *cc);
+      if(!cc)
+        return MW_ENOMEM;
+      memset(cc + jb->ncounts, 0, (nc - jb->ncounts) * sizeof *cc);
+      jb->counts = cc;
+      jb->ncounts = nc;
+    }
+    jb->counts[code] += 1.0;
+  }
+  return MW_OK;
+}
+
+/* ---------------------------------------------------------------- pool */
+
+struct pool {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  mon_job *head, *tail;
+  size_t inflight, budget;
+  int stop;
+  int nthreads;
+  pthread_t th[16];
+};
+
+static void *worker(void *arg) {
+  struct pool *p = arg;
+  pthread_mutex_lock(&p->mu);
+  for(;;) {
+    while(!p->head && !p->stop)
+      pthread_cond_wait(&p->cv, &p->mu);
+    if(!p->head)
+      break;
+    mon_job *jb = p->head;
+    p->head = jb->next;
+    if(!p->head)
+      p->tail = NULL;
+    pthread_mutex_unlock(&p->mu);
+    compute(jb);
+    pthread_mutex_lock(&p->mu);
+    p->inflight -= jb->reserve;
+    pthread_cond_broadcast(&p->cv);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+static int pool_start(struct pool *p, int n, size_t budget) {
+  memset(p, 0, sizeof *p);
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  p->budget = budget;
+  for(int i = 0; i < n && i < 16; i++)
+    if(pthread_create(&p->th[p->nthreads], NULL, worker, p) == 0)
+      p->nthreads++;
+  return p->nthreads;
+}
+
+/* Waits until reserve more doubles fit the budget (or nothing is in
+ * flight), then charges them. */
+static void pool_reserve(struct pool *p, size_t reserve) {
+  pthread_mutex_lock(&p->mu);
+  while(p->inflight > 0 && p->inflight + reserve > p->budget)
+    pthread_cond_wait(&p->cv, &p->mu);
+  p->inflight += reserve;
+  pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_submit(struct pool *p, mon_job *jb) {
+  pthread_mutex_lock(&p->mu);
+  jb->next = NULL;
+  if(p->tail)
+    p->tail->next = jb;
+  else
+    p->head = jb;
+  p->tail = jb;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* Lets the workers finish the queue, then joins them. */
+static void pool_finish(struct pool *p) {
+  pthread_mutex_lock(&p->mu);
+  p->stop = 1;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  for(int i = 0; i < p->nthreads; i++)
+    pthread_join(p->th[i], NULL);
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv);
+}
+
+/* --------------------------------------------------------- performance */
+
+struct perf {
+  bool categorical;
+  int64_t n;
+  double abs_sum, sq_sum;
+  int64_t correct;
+  int64_t *tp, *fp, *fn; /* by class code */
+  size_t nclasses;
+  bool oom;
+};
+
+static void perf_add(void *ctx, double pred, double label) {
+  struct perf *p = ctx;
+  if(!isfinite(pred) || !isfinite(label))
+    return;
+  if(!p->categorical) {
+    p->n++;
+    p->abs_sum += fabs(pred - label);
+    p->sq_sum += (pred - label) * (pred - label);
+    return;
+  }
+  if(pred < 0 || label < 0 || pred >= MON_MAX_CATEGORIES ||
+     label >= MON_MAX_CATEGORIES)
+    return;
+  if(!p->tp) {
+    p->nclasses = MON_MAX_CATEGORIES;
+    p->tp = calloc(p->nclasses, sizeof *p->tp);
+    p->fp = calloc(p->nclasses, sizeof *p->fp);
+    p->fn = calloc(p->nclasses, sizeof *p->fn);
+    if(!p->tp || !p->fp || !p->fn) {
+      p->oom = true;
+      return;
+    }
+  }
+  if(p->oom)
+    return;
+  size_t pc = (size_t)pred, lc = (size_t)label;
+  p->n++;
+  if(pc == lc) {
+    p->correct++;
+    p->tp[pc]++;
+  } else {
+    p->fp[pc]++;
+    p->fn[lc]++;
+  }
+}
+
+/* {count, accuracy, precision, recall, f1, average: "macro"} or {count,
+ * mae, rmse}; NULL when no label falls in the window. */
+static mw_status performance(mw_conn *c, int64_t version_id,
+                             const mon_column *pcol, int64_t from, int64_t to,
+                             cJSON **out) {
+  *out = NULL;
+  struct perf p;
+  memset(&p, 0, sizeof p);
+  p.categorical = pcol->kind == MON_COLUMN_CATEGORICAL;
+  mw_status st = mon__store_labels_visit(c, version_id, from, to, perf_add, &p);
+  if(!st && p.oom)
+    st = MW_ENOMEM;
+  if(!st && p.n > 0) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "count", (double)p.n);
+    if(!p.categorical) {
+      add_num(o, "mae", p.abs_sum / (double)p.n);
+      add_num(o, "rmse", sqrt(p.sq_sum / (double)p.n));
+    } else {
+      /* Macro averages over the classes seen in labels or predictions, as
+       * scikit-learn's average="macro" (a class with no predicted or no
+       * true rows scores 0 there). */
+      double ps = 0, rs = 0, fs = 0;
+      size_t k = 0;
+      for(size_t cl = 0; cl < p.nclasses; cl++) {
+        int64_t tp = p.tp[cl], fp = p.fp[cl], fn = p.fn[cl];
+        if(tp + fp + fn == 0)
+          continue;
+        k++;
+        ps += tp + fp ? (double)tp / (double)(tp + fp) : 0;
+        rs += tp + fn ? (double)tp / (double)(tp + fn) : 0;
+        fs += (double)(2 * tp) / (double)(2 * tp + fp + fn);
+      }
+      add_num(o, "accuracy", (double)p.correct / (double)p.n);
+      add_num(o, "precision", k ? ps / (double)k : 0);
+      add_num(o, "recall", k ? rs / (double)k : 0);
+      add_num(o, "f1", k ? fs / (double)k : 0);
+      cJSON_AddStringToObject(o, "average", "macro");
+      cJSON_AddNumberToObject(o, "classes", (double)k);
+    }
+    *out = o;
+  }
+  free(p.tp);
+  free(p.fp);
+  free(p.fn);
+  return st;
+}
+
+/* -------------------------------------------------------------- report */
+
+mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v,
+                      int64_t from, int64_t to, cJSON **out, mw_err *err) {
+  *out = NULL;
+  int64_t t0 = mw_mono_ns();
+  mon_schema s;
+  mon_ref ref;
+  mon_dcfg cfg;
+  mon_window w;
+  memset(&ref, 0, sizeof ref);
+  memset(&cfg, 0, sizeof cfg);
+  memset(&w, 0, sizeof w);
+  mon_job *jobs = NULL;
+  struct pool pool;
+  int threads = 0, reading = 0;
+  cJSON *perf = NULL;
+  mon_options opt;
+  memset(&opt, 0, sizeof opt);
+  if(m)
+    opt = m->opt;
+  mon__options_fill(&opt);
+  mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
+  if(st)
+    return st;
+  if((st = mon__read_begin(c)))
+    goto out;
+  reading = 1;
+  st = mon__store_ref_load(c, v->id, s.ncols, true, &ref);
+  if(st == MW_ENOTFOUND) {
+    st = mw_errf(err, MW_ECONFLICT,
+                 "version %lld of model '%s' has no reference set: PUT "
+                 ".../versions/%lld/reference first",
+                 (long long)v->version, v->model, (long long)v->version);
+    goto out;
+  }
+  if(st || (st = mon__dcfg_load(m, c, v, &s, &cfg)) ||
+     (st = mon__window_open(c, v->id, s.ncols, from, to, &w)))
+    goto out;
+  if(!(jobs = calloc(s.ncols, sizeof *jobs))) {
+    st = MW_ENOMEM;
+    goto out;
+  }
+  size_t budget = (size_t)opt.drift_memory_mb * ((size_t)1 << 20) / sizeof(double);
+  size_t cap_rows = budget / 2;
+  if((double)w.count * (double)s.ncols >= MON_PARALLEL_MIN_VALUES &&
+     opt.workers > 0)
+    threads = pool_start(&pool, opt.workers, budget);
+  for(size_t col = 0; col < s.ncols && !st; col++) {
+    mon_job *jb = &jobs[col];
+    jb->col = col;
+    jb->column = &s.cols[col];
+    jb->ref = &ref.cols[col];
+    jb->opt.method = cfg.cols[col].method;
+    jb->opt.threshold = cfg.cols[col].threshold;
+    jb->opt.all_pvalues = true;
+    if(jb->column->kind == MON_COLUMN_CATEGORICAL) {
+      if((st = mon__window_visit(c, &w, col, count_codes, jb)))
+        break;
+      compute(jb); /* counts are tiny: no need for a worker */
+      st = jb->st;
+      continue;
+    }
+    size_t stride = 1;
+    size_t rows = (size_t)w.count;
+    if(rows > cap_rows) {
+      stride = (rows + cap_rows - 1) / cap_rows;
+      rows = (rows + stride - 1) / stride;
+      jb->sampled = rows;
+    }
+    jb->reserve = 2 * (rows ? rows : 1); /* values + the sort's scratch */
+    if(threads)
+      pool_reserve(&pool, jb->reserve);
+    jb->vals = malloc((rows ? rows : 1) * sizeof *jb->vals);
+    if(!jb->vals) {
+      st = MW_ENOMEM;
+      break;
+    }
+    mon__gather_init(&jb->agg, jb->vals, rows, stride, jb->sampled > 0,
+                     jb->ref->has_bins ? &jb->ref->bins : NULL);
+    if((st = mon__window_visit(c, &w, col, mon__gather_visit, &jb->agg)))
+      break;
+    jb->n = jb->agg.n;
+    if(jb->sampled)
+      jb->sampled = jb->n;
+    if(threads) {
+      pool_submit(&pool, jb);
+    } else {
+      compute(jb);
+      st = jb->st;
+    }
+  }
+  if(!st)
+    st = performance(c, v->id, &s.cols[s.ncols - 1], from, to, &perf);
+  mon__read_end(c);
+  reading = 0;
+  if(threads) {
+    pool_finish(&pool);
+    threads = 0;
+  }
+  for(size_t col = 0; col < s.ncols && !st; col++)
+    if(jobs[col].st)
+      st = jobs[col].st;
+  if(st)
+    goto out;
+
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "model", v->model);
+  cJSON_AddNumberToObject(o, "version", (double)v->version);
+  cJSON *jw = cJSON_AddObjectToObject(o, "window");
+  mw_json_add_time(jw, "from", from);
+  mw_json_add_time(jw, "to", to);
+  cJSON_AddNumberToObject(jw, "count", (double)w.count);
+  cJSON *jr = cJSON_AddObjectToObject(o, "reference");
+  cJSON_AddNumberToObject(jr, "count", (double)ref.rows);
+  cJSON_AddStringToObject(jr, "source", ref.source);
+  mw_json_add_time(jr, "created_at", ref.created_at);
+  size_t nevaluated = 0, ndrifted = 0;
+  for(size_t col = 0; col < s.ncols; col++) {
+    nevaluated += jobs[col].evaluated;
+    ndrifted += jobs[col].drifted;
+  }
+  cJSON *jd = cJSON_AddObjectToObject(o, "dataset");
+  cJSON_AddNumberToObject(jd, "drift_share",
+                          nevaluated ? (double)ndrifted / (double)nevaluated : 0.0);
+  cJSON_AddBoolToObject(jd, "drifted",
+                        mon_stats_dataset_drifted(ndrifted, nevaluated,
+                                                  cfg.drift_share));
+  cJSON_AddNumberToObject(jd, "threshold", cfg.drift_share);
+  cJSON_AddNumberToObject(jd, "drifted_columns", (double)ndrifted);
+  cJSON_AddNumberToObject(jd, "evaluated_columns", (double)nevaluated);
+  cJSON *jc = cJSON_AddArrayToObject(o, "columns");
+  for(size_t col = 0; col < s.ncols; col++) {
+    cJSON_AddItemToArray(jc, jobs[col].json);
+    jobs[col].json = NULL;
+  }
+  if(perf) {
+    cJSON_AddItemToObject(o, "performance", perf);
+    perf = NULL;
+  }
+  cJSON_AddNumberToObject(o, "elapsed_ms",
+                          (double)((mw_mono_ns() - t0) / 1000) / 1000.0);
+  *out = o;
+out:
+  if(reading)
+    mon__read_end(c);
+  if(threads)
+    pool_finish(&pool);
+  for(size_t col = 0; jobs && col < s.ncols; col++) {
+    free(jobs[col].vals);
+    free(jobs[col].counts);
+    cJSON_Delete(jobs[col].json);
+  }
+  free(jobs);
+  cJSON_Delete(perf);
+  mon__window_free(&w);
+  mon__dcfg_free(&cfg);
+  mon__ref_free(&ref);
+  mon__schema_free(&s);
+  return st;
+}
+
+mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,
+                           int64_t from_ms, int64_t to_ms, cJSON **out,
+                           mw_err *err) {
+  return mon__report(m, c, v, from_ms, to_ms, out, err);
+}
+
+mw_status mon_drift_report_for(mon_ctx *m, mw_conn *c, const char *model,
+                               int64_t version, int64_t from_ms, int64_t to_ms,
+                               cJSON **out, mw_err *err) {
+  *out = NULL;
+  mon_version v = {0, 0, model, version, NULL};
+  char *schema = NULL;
+  mw_status st = mon__store_version(c, model, version, &v.id, &v.model_id, &schema);
+  if(st == MW_ENOTFOUND)
+    return mw_errf(err, st, "model '%s' has no version %lld", model,
+                   (long long)version);
+  if(st)
+    return st;
+  v.schema_json = schema;
+  st = mon__report(m, c, &v, from_ms, to_ms, out, err);
+  free(schema);
+  return st;
+}
+
+mw_status mon_drift_evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
+                             int64_t from_ms, int64_t to_ms,
+                             const char *trigger, cJSON **out, mw_err *err) {
+  *out = NULL;
+  cJSON *rep = NULL;
+  mw_status st = mon__report(m, c, v, from_ms, to_ms, &rep, err);
+  if(st)
+    return st;
+  mon__lock(m);
+  st = mw_tx_begin(c);
+  if(!st)
+    st = mon__store_eval(c, v->id, mw_now_ms(), rep, trigger);
+  if(!st)
+    st = mw_tx_commit(c);
+  if(st)
+    mw_tx_rollback(c);
+  mon__unlock(m);
+  if(st) {
+    cJSON_Delete(rep);
+    return st;
+  }
+  if(m)
+    __atomic_add_fetch(&m->n_evaluations, 1, __ATOMIC_RELAXED);
+  *out = rep;
+  return MW_OK;
+}

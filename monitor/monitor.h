@@ -1,0 +1,157 @@
+/* monitor/monitor.h - the monitor subsystem: prediction and label ingest,
+ * reference sets, drift reports over time windows, performance metrics,
+ * scheduled evaluation with its time series, retention of raw rows.
+ *
+ * Model versions are named by a mon_version that the caller resolved (web/
+ * goes through the registry); the monitor never includes registry code.
+ * Every function takes the calling thread's connection. On failure a
+ * function returns a negative mw_status, fills err (may be NULL) with a
+ * message for the API client (and, for validation failures, err->details
+ * {"errors": [{index, field, message}]}), and leaves *out NULL. JSON results
+ * are new objects the caller frees with cJSON_Delete.
+ *
+ * What is exact and what is approximate in a drift report: every statistic
+ * is computed on all rows of the window, exactly, as long as one numeric
+ * column of the window fits half the memory budget (--drift-memory-mb,
+ * default 256 MB: 16 M rows). Above that, count, missing, mean, std, min,
+ * max, PSI and Jensen-Shannon (bin and category counts) stay exact and are
+ * streamed; KS, Wasserstein and the quantiles are computed on an evenly
+ * strided sample of the window that fits the budget, and the column says
+ * so ("sampled": rows used). Categorical columns are always exact. */
+#ifndef MW_MONITOR_H
+#define MW_MONITOR_H
+
+#include "core/core.h"
+
+/* A model version as the monitor sees it. Strings are borrowed. */
+typedef struct mon_version {
+  int64_t id;              /* model_versions.id */
+  int64_t model_id;        /* models.id */
+  const char *model;       /* model name (for messages and labels) */
+  int64_t version;         /* version number */
+  const char *schema_json; /* the version's schema; NULL when it has none */
+} mon_version;
+
+typedef struct mon_options {
+  int eval_interval_seconds; /* scheduled evaluation period; 0 = never */
+  int eval_window_seconds;   /* window a scheduled evaluation looks at */
+  int retention_days;        /* raw predictions kept; 0 = forever */
+  int drift_memory_mb;       /* column data in flight during a report */
+  int workers;               /* threads computing columns (default 2) */
+} mon_options;
+
+/* Shared state of the subsystem: the ingest write lock, counters for
+ * /metrics and the scheduler thread. */
+typedef struct mon_ctx mon_ctx;
+
+/* Creates the context for db (borrowed: must outlive the context). opt may
+ * be NULL for defaults (300 s, 3600 s, 30 days, 256 MB, 2 workers). Caller
+ * frees with mon_ctx_free. */
+mw_status mon_ctx_new(mw_db *db, const mon_options *opt, mon_ctx **out);
+/* Stops the scheduler if running and frees m; NULL is fine. */
+void mon_ctx_free(mon_ctx *m);
+/* Starts the background thread that runs scheduled evaluations and deletes
+ * raw rows older than the retention in small transactions. */
+mw_status mon_scheduler_start(mon_ctx *m);
+/* Stops and joins the background thread (waits for a running evaluation).
+ * Safe to call when it was never started. */
+void mon_scheduler_stop(mon_ctx *m);
+
+/* ---- ingest ---- */
+
+/* Logs a batch {predictions: [{id?, timestamp?, features: {col: value},
+ * prediction, label?}]} for version v. The whole batch is validated first
+ * (types against the schema, unknown and missing columns, timestamps, ids
+ * unique in the batch and against the model's stored ids); any bad row
+ * gives MW_EVALIDATION with every error in err->details and stores nothing.
+ * Numbers may be null or "NaN"/"Infinity"/"-Infinity" strings: stored as
+ * missing. A version without schema is refused (MW_EVALIDATION). On MW_OK
+ * the rows are committed (durable as the database's synchronous setting)
+ * and *accepted holds their count. m may be NULL (no write lock, no
+ * counters). */
+mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
+                                 const cJSON *body, int64_t *accepted,
+                                 mw_err *err);
+/* Attaches ground truth {labels: [{id, label}]} to logged predictions of v
+ * by id; a label replaces an earlier one. All or nothing, like ingest:
+ * unknown ids, ids of another version and wrong types are listed in
+ * err->details. */
+mw_status mon_ingest_labels(mon_ctx *m, mw_conn *c, const mon_version *v,
+                            const cJSON *body, int64_t *accepted, mw_err *err);
+
+/* ---- reference sets ---- */
+
+/* Replaces v's reference set with {rows: [{features, prediction}]} (validated
+ * like ingest) or {from, to} (RFC 3339; the predictions logged in [from,
+ * to)). Precomputes and stores per column what the tests need. out: as
+ * mon_reference_get. MW_EVALIDATION when the body or the range is empty. */
+mw_status mon_reference_put(mon_ctx *m, mw_conn *c, const mon_version *v,
+                            const cJSON *body, const char *actor, cJSON **out,
+                            mw_err *err);
+/* {version, source, from?, to?, count, created_at, created_by, columns:
+ * [{name, type, count, missing, mean?, std?, min?, max?, categories?}]};
+ * MW_ENOTFOUND when v has no reference. */
+mw_status mon_reference_get(mw_conn *c, const mon_version *v, cJSON **out,
+                            mw_err *err);
+
+/* ---- drift ---- */
+
+/* The stored drift settings of v with defaults filled in: {columns: {name:
+ * {method, threshold}}, drift_share, interval_seconds, window_seconds,
+ * schedule}. */
+mw_status mon_drift_config_get(mon_ctx *m, mw_conn *c, const mon_version *v,
+                               cJSON **out, mw_err *err);
+/* Validates and replaces v's drift settings (same shape as the answer of
+ * mon_drift_config_get; every key optional). out: the new settings. */
+mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
+                               const cJSON *body, const char *actor,
+                               cJSON **out, mw_err *err);
+/* Computes the drift report of the window [from_ms, to_ms) against v's
+ * reference (the JSON shape of GET .../drift in API.md). MW_ECONFLICT when
+ * v has no reference set. Nothing is stored. */
+mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,
+                           int64_t from_ms, int64_t to_ms, cJSON **out,
+                           mw_err *err);
+/* mon_drift_report for a version named by model name and number (looked
+ * up here), for callers that hold no mon_version, such as alert rules.
+ * MW_ENOTFOUND when the version does not exist. */
+mw_status mon_drift_report_for(mon_ctx *m, mw_conn *c, const char *model,
+                               int64_t version, int64_t from_ms, int64_t to_ms,
+                               cJSON **out, mw_err *err);
+/* As mon_drift_report, then stores the report and its metrics as one point
+ * of v's time series (trigger: "schedule" or "api"). */
+mw_status mon_drift_evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
+                             int64_t from_ms, int64_t to_ms,
+                             const char *trigger, cJSON **out, mw_err *err);
+/* {column, metric, points: [{at, value, window: {from, to}}]} of stored
+ * evaluations in [from_ms, to_ms], oldest first, at most limit (1..10000)
+ * points. column NULL or "" selects dataset metrics (drift_share,
+ * drifted_columns, prediction_count, accuracy, precision, recall, f1, mae,
+ * rmse, labelled_count); a column has score, statistic, p_value, drifted,
+ * ks_d, ks_p_value, wasserstein, wasserstein_norm, psi, jensen_shannon,
+ * chi2_statistic, chi2_p_value, z, z_p_value, count, missing, mean, std,
+ * min, max. MW_EVALIDATION for an unknown metric. */
+mw_status mon_drift_history(mw_conn *c, const mon_version *v,
+                            const char *column, const char *metric,
+                            int64_t from_ms, int64_t to_ms, int limit,
+                            cJSON **out, mw_err *err);
+/* The value of a metric (names as for mon_drift_history) in the latest
+ * stored evaluation of version_id, and when it was taken. MW_ENOTFOUND when
+ * there is none. */
+mw_status mon_metric_latest(mw_conn *c, int64_t version_id, const char *column,
+                            const char *metric, double *value, int64_t *at_ms);
+
+/* ---- operations ---- */
+
+/* Appends the monitor's Prometheus text: ingest counters and, from each
+ * version's latest stored evaluation, modelwatch_drift_score{model, version,
+ * column, method} and modelwatch_dataset_drift_share{model, version}.
+ * m may be NULL (no counters). */
+mw_status mon_metrics_render(mon_ctx *m, mw_conn *c, mw_buf *out);
+/* Deletes at most max_blocks prediction blocks (with their ids), and labels
+ * and evaluations, older than cutoff_ms in one transaction. *deleted
+ * receives the number of blocks removed (0 when nothing is left). */
+mw_status mon_retention_step(mon_ctx *m, mw_conn *c, int64_t cutoff_ms,
+                             int max_blocks, int64_t *deleted);
+
+#endif

@@ -1,0 +1,284 @@
+/* monitor/settings.c - per-version drift settings: method and threshold per
+ * column, the dataset drift share, and the schedule of evaluations.
+ * Stored as a normalised JSON document in drift_config. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor/internal.h"
+
+#define MON_MIN_INTERVAL 1
+#define MON_MAX_INTERVAL (7 * 86400)
+#define MON_MIN_WINDOW 1
+#define MON_MAX_WINDOW (366 * 86400)
+
+static const struct {
+  const char *name;
+  mon_drift_method method;
+} method_names[] = {
+    {"auto", MON_DRIFT_AUTO},
+    {"ks", MON_DRIFT_KS},
+    {"wasserstein", MON_DRIFT_WASSERSTEIN},
+    {"psi", MON_DRIFT_PSI},
+    {"jensen_shannon", MON_DRIFT_JENSENSHANNON},
+    {"chi2", MON_DRIFT_CHISQUARE},
+    {"z", MON_DRIFT_ZTEST},
+    /* The names of monitor/stats.h are accepted too. */
+    {"jensenshannon", MON_DRIFT_JENSENSHANNON},
+    {"chisquare", MON_DRIFT_CHISQUARE},
+    {"ztest", MON_DRIFT_ZTEST},
+};
+
+const char *mon__method_name(mon_drift_method m) {
+  for(size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
+    if(method_names[i].method == m)
+      return method_names[i].name;
+  return "auto";
+}
+
+int mon__method_parse(const char *s, mon_drift_method *out) {
+  for(size_t i = 0; s && i < sizeof method_names / sizeof method_names[0]; i++)
+    if(!strcmp(method_names[i].name, s)) {
+      *out = method_names[i].method;
+      return 1;
+    }
+  return 0;
+}
+
+void mon__dcfg_free(mon_dcfg *d) {
+  if(!d)
+    return;
+  free(d->cols);
+  d->cols = NULL;
+  d->ncols = 0;
+}
+
+static void defaults(const mon_ctx *m, const mon_schema *s, mon_dcfg *d) {
+  mon_options o;
+  memset(&o, 0, sizeof o);
+  if(m)
+    o = m->opt;
+  mon__options_fill(&o);
+  d->drift_share = 0.5;
+  d->interval_seconds = o.eval_interval_seconds;
+  d->window_seconds = o.eval_window_seconds;
+  d->schedule = true;
+  d->ncols = s->ncols;
+}
+
+static int is_int_in(const cJSON *it, double lo, double hi) {
+  return cJSON_IsNumber(it) && it->valuedouble == floor(it->valuedouble) &&
+         it->valuedouble >= lo && it->valuedouble <= hi;
+}
+
+mw_status mon__dcfg_parse(const mon_ctx *m, const cJSON *doc,
+                          const mon_schema *s, mon_dcfg *out, mon_errors *errs) {
+  memset(out, 0, sizeof *out);
+  defaults(m, s, out);
+  out->cols = calloc(s->ncols, sizeof *out->cols);
+  if(!out->cols)
+    return MW_ENOMEM;
+  if(!cJSON_IsObject(doc)) {
+    mon__errors_add(errs, -1, "", "the settings must be a JSON object");
+    return MW_OK;
+  }
+  const cJSON *k;
+  cJSON_ArrayForEach(k, doc) {
+    const char *key = k->string;
+    if(!strcmp(key, "drift_share")) {
+      if(!cJSON_IsNumber(k) || !(k->valuedouble > 0 && k->valuedouble <= 1))
+        mon__errors_add(errs, -1, key, "expected a number in (0, 1]");
+      else
+        out->drift_share = k->valuedouble;
+    } else if(!strcmp(key, "interval_seconds")) {
+      if(!is_int_in(k, MON_MIN_INTERVAL, MON_MAX_INTERVAL))
+        mon__errors_add(errs, -1, key, "expected an integer in [%d, %d]",
+                        MON_MIN_INTERVAL, MON_MAX_INTERVAL);
+      else
+        out->interval_seconds = (int)k->valuedouble;
+    } else if(!strcmp(key, "window_seconds")) {
+      if(!is_int_in(k, MON_MIN_WINDOW, MON_MAX_WINDOW))
+        mon__errors_add(errs, -1, key, "expected an integer in [%d, %d]",
+                        MON_MIN_WINDOW, MON_MAX_WINDOW);
+      else
+        out->window_seconds = (int)k->valuedouble;
+    } else if(!strcmp(key, "schedule")) {
+      if(!cJSON_IsBool(k))
+        mon__errors_add(errs, -1, key, "expected true or false");
+      else
+        out->schedule = cJSON_IsTrue(k);
+    } else if(!strcmp(key, "columns")) {
+      if(!cJSON_IsObject(k)) {
+        mon__errors_add(errs, -1, key,
+                        "expected an object {column: {method, threshold}}");
+        continue;
+      }
+      const cJSON *cj;
+      cJSON_ArrayForEach(cj, k) {
+        char field[300];
+        snprintf(field, sizeof field, "columns.%.200s", cj->string);
+        long col = mon__schema_find(s, cj->string, strlen(cj->string));
+        if(col < 0) {
+          mon__errors_add(errs, -1, field, "no such column in the schema");
+          continue;
+        }
+        if(!cJSON_IsObject(cj)) {
+          mon__errors_add(errs, -1, field, "expected {method?, threshold?}");
+          continue;
+        }
+        mon_colcfg *cc = &out->cols[col];
+        const cJSON *f;
+        cJSON_ArrayForEach(f, cj) {
+          char sub[340];
+          snprintf(sub, sizeof sub, "%s.%.30s", field, f->string);
+          if(!strcmp(f->string, "method")) {
+            if(!cJSON_IsString(f) || !mon__method_parse(f->valuestring, &cc->method)) {
+              mon__errors_add(errs, -1, sub,
+                              "expected one of auto, ks, wasserstein, psi, "
+                              "jensen_shannon, chi2, z");
+              continue;
+            }
+            bool numeric = s->cols[col].kind == MON_COLUMN_NUMERIC;
+            if(numeric && (cc->method == MON_DRIFT_CHISQUARE ||
+                           cc->method == MON_DRIFT_ZTEST))
+              mon__errors_add(errs, -1, sub,
+                              "chi2 and z apply to categorical columns");
+            if(!numeric && (cc->method == MON_DRIFT_KS ||
+                            cc->method == MON_DRIFT_WASSERSTEIN))
+              mon__errors_add(errs, -1, sub,
+                              "ks and wasserstein apply to numeric columns");
+          } else if(!strcmp(f->string, "threshold")) {
+            if(!cJSON_IsNumber(f) || !isfinite(f->valuedouble) ||
+               f->valuedouble <= 0)
+              mon__errors_add(errs, -1, sub, "expected a positive number");
+            else
+              cc->threshold = f->valuedouble;
+          } else {
+            mon__errors_add(errs, -1, sub,
+                            "unknown setting (expected method, threshold)");
+          }
+        }
+        if(cc->threshold > 1 && mon_stats_method_is_pvalue(cc->method))
+          mon__errors_add(errs, -1, field,
+                          "a p-value threshold must be at most 1");
+      }
+    } else {
+      char field[256];
+      snprintf(field, sizeof field, "%.200s", key);
+      mon__errors_add(errs, -1, field,
+                      "unknown setting (expected columns, drift_share, "
+                      "interval_seconds, window_seconds, schedule)");
+    }
+  }
+  return MW_OK;
+}
+
+cJSON *mon__dcfg_json(const mon_dcfg *d, const mon_schema *s) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON *cols = cJSON_AddObjectToObject(o, "columns");
+  for(size_t i = 0; i < d->ncols && i < s->ncols; i++) {
+    const mon_colcfg *cc = &d->cols[i];
+    if(cc->method == MON_DRIFT_AUTO && cc->threshold <= 0)
+      continue;
+    cJSON *c = cJSON_AddObjectToObject(cols, s->cols[i].name);
+    cJSON_AddStringToObject(c, "method", mon__method_name(cc->method));
+    if(cc->threshold > 0)
+      cJSON_AddNumberToObject(c, "threshold", cc->threshold);
+  }
+  cJSON_AddNumberToObject(o, "drift_share", d->drift_share);
+  cJSON_AddNumberToObject(o, "interval_seconds", d->interval_seconds);
+  cJSON_AddNumberToObject(o, "window_seconds", d->window_seconds);
+  cJSON_AddBoolToObject(o, "schedule", d->schedule);
+  return o;
+}
+
+mw_status mon__dcfg_load(mon_ctx *m, mw_conn *c, const mon_version *v,
+                         const mon_schema *s, mon_dcfg *out) {
+  char *json = NULL;
+  memset(out, 0, sizeof *out);
+  mw_status st = mon__store_dcfg_get(c, v->id, &json);
+  if(st)
+    return st;
+  cJSON *doc = json ? cJSON_Parse(json) : cJSON_CreateObject();
+  free(json);
+  if(!doc)
+    return MW_ENOMEM;
+  mon_errors errs;
+  mon__errors_init(&errs);
+  st = mon__dcfg_parse(m, doc, s, out, &errs);
+  cJSON_Delete(doc);
+  if(!st && errs.count)
+    mw_log(MW_LOG_WARN, "monitor",
+           "stored drift settings of version %lld no longer match its schema; "
+           "the valid parts are used",
+           (long long)v->id);
+  mon__errors_free(&errs);
+  return st;
+}
+
+mw_status mon_drift_config_get(mon_ctx *m, mw_conn *c, const mon_version *v,
+                               cJSON **out, mw_err *err) {
+  *out = NULL;
+  mon_schema s;
+  mon_dcfg d;
+  mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
+  if(st)
+    return st;
+  if(!(st = mon__dcfg_load(m, c, v, &s, &d)))
+    *out = mon__dcfg_json(&d, &s);
+  mon__dcfg_free(&d);
+  mon__schema_free(&s);
+  return st;
+}
+
+mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
+                               const cJSON *body, const char *actor,
+                               cJSON **out, mw_err *err) {
+  *out = NULL;
+  mon_schema s;
+  mon_dcfg d;
+  mon_errors errs;
+  mon__errors_init(&errs);
+  char *text = NULL;
+  cJSON *doc = NULL;
+  int locked = 0;
+  mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
+  if(st)
+    return st;
+  if((st = mon__dcfg_parse(m, body, &s, &d, &errs)))
+    goto out;
+  if(errs.count) {
+    st = mon__errors_fail(&errs, err, "invalid drift settings");
+    goto out;
+  }
+  doc = mon__dcfg_json(&d, &s);
+  text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+  if(!text) {
+    st = MW_ENOMEM;
+    goto out;
+  }
+  mon__lock(m);
+  locked = 1;
+  if((st = mw_tx_begin(c)))
+    goto out;
+  char target[200];
+  snprintf(target, sizeof target, "%s/%lld", v->model, (long long)v->version);
+  if((st = mon__store_dcfg_put(c, v->id, text, actor, mw_now_ms())) ||
+     (st = mw_audit(c, actor ? actor : "", "drift_config.put", target, doc)) ||
+     (st = mw_tx_commit(c)))
+    goto out;
+  *out = doc;
+  doc = NULL;
+out:
+  if(st)
+    mw_tx_rollback(c);
+  if(locked)
+    mon__unlock(m);
+  cJSON_free(text);
+  cJSON_Delete(doc);
+  mon__errors_free(&errs);
+  mon__dcfg_free(&d);
+  mon__schema_free(&s);
+  return st;
+}

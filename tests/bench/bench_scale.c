@@ -1,0 +1,235 @@
+/* bench_scale - a drift report over a window of 10 million predictions.
+ *
+ *   bench_scale populate DIR [ROWS]   builds DIR/modelwatch.db: model
+ *       "scale" version 1 (8 numeric + 2 categorical features, a numeric
+ *       prediction), a 100,000-row reference and ROWS (default 10,000,000)
+ *       predictions over the last 50 minutes, written as the ingest path
+ *       writes them (1000-row column blocks), half the columns shifted.
+ *   bench_scale report DIR [MEMORY_MB]   computes the report of the last
+ *       hour in this process and prints its time and this process's peak
+ *       RSS (getrusage), which populate never touched.
+ *
+ * tests/bench/bench_scale.sh runs both, then the same report over HTTP
+ * from the real server with its peak RSS (VmHWM). Never fails on time. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "monitor/internal.h"
+
+#define NNUM 8
+#define NCAT 2
+#define NCOLS (NNUM + NCAT + 1)
+#define BLOCK 1000
+
+static const char *SCHEMA =
+    "{\"features\":[{\"name\":\"n0\",\"type\":\"numeric\"},{\"name\":\"n1\","
+    "\"type\":\"numeric\"},{\"name\":\"n2\",\"type\":\"numeric\"},{\"name\":"
+    "\"n3\",\"type\":\"numeric\"},{\"name\":\"n4\",\"type\":\"numeric\"},"
+    "{\"name\":\"n5\",\"type\":\"numeric\"},{\"name\":\"n6\",\"type\":"
+    "\"numeric\"},{\"name\":\"n7\",\"type\":\"numeric\"},{\"name\":\"c0\","
+    "\"type\":\"categorical\"},{\"name\":\"c1\",\"type\":\"categorical\"}],"
+    "\"prediction\":{\"type\":\"numeric\"}}";
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static uint64_t rnd(uint64_t *s) {
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 2685821657736338717ULL;
+}
+
+static double unif(uint64_t *s) {
+  return ((double)(rnd(s) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double normal(uint64_t *s) {
+  return sqrt(-2 * log(unif(s))) * cos(6.283185307179586 * unif(s));
+}
+
+/* Fills column-major values for n rows; shifted moves half the numeric
+ * columns and one categorical column. */
+static void gen(uint64_t *s, double *vals, size_t n, int shifted) {
+  for(size_t i = 0; i < n; i++) {
+    for(int c = 0; c < NNUM; c++)
+      vals[c * n + i] = 10 * c + normal(s) * (1 + c) + (shifted && c % 2 ? 0.3 * (1 + c) : 0);
+    for(int c = 0; c < NCAT; c++) {
+      double u = unif(s);
+      double p0 = shifted && c == 1 ? 0.4 : 0.2;
+      vals[(NNUM + c) * n + i] = u < p0 ? 0 : u < 0.6 ? 1 : u < 0.8 ? 2 : u < 0.95 ? 3 : 4;
+    }
+    vals[(NCOLS - 1) * n + i] = vals[0 * n + i] * 0.5 + normal(s);
+  }
+}
+
+static int open_db(const char *dir, mw_db **db) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/modelwatch.db", dir);
+  if(mw_db_open(path, 0, db) || mw_migrate(mw_db_conn(*db), NULL)) {
+    fprintf(stderr, "cannot open %s\n", path);
+    return 1;
+  }
+  return 0;
+}
+
+static int populate(const char *dir, size_t rows) {
+  mw_db *db;
+  if(open_db(dir, &db))
+    return 1;
+  mw_conn *c = mw_db_conn(db);
+  sqlite3_stmt *st = NULL;
+  mw_exec(c, "INSERT INTO models(id, name, created_at, updated_at) VALUES(1, "
+             "'scale', 0, 0)");
+  sqlite3_prepare_v2(mw_conn_handle(c),
+                     "INSERT INTO model_versions(id, model_id, version, schema, "
+                     "created_at, created_by) VALUES(1, 1, 1, ?, 0, 'bench')",
+                     -1, &st, NULL);
+  sqlite3_bind_text(st, 1, SCHEMA, -1, SQLITE_STATIC);
+  sqlite3_step(st);
+  sqlite3_finalize(st);
+  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  mon_schema s;
+  if(mon__schema_parse(SCHEMA, &v, &s, NULL))
+    return 1;
+  uint64_t seed = 42;
+  /* Category dictionaries: codes 0..4 are "k0".."k4". */
+  mw_tx_begin(c);
+  for(int k = 0; k < NCAT; k++) {
+    mon_dict d;
+    mon__dict_init(&d);
+    long code;
+    char name[8];
+    for(int j = 0; j < 5; j++) {
+      snprintf(name, sizeof name, "k%d", j);
+      mon__dict_intern(&d, name, &code);
+    }
+    mon__store_dict_save(c, 1, (size_t)(NNUM + k), &d);
+    mon__dict_free(&d);
+  }
+  /* The reference: 100,000 unshifted rows, precomputed once. */
+  size_t nref = 100000;
+  double *rv = malloc(nref * NCOLS * sizeof *rv);
+  gen(&seed, rv, nref, 0);
+  mon_ref ref;
+  memset(&ref, 0, sizeof ref);
+  mw_strlcpy(ref.source, "rows", sizeof ref.source);
+  ref.rows = (int64_t)nref;
+  ref.created_at = mw_now_ms();
+  mw_strlcpy(ref.created_by, "bench", sizeof ref.created_by);
+  ref.ncols = NCOLS;
+  ref.cols = calloc(NCOLS, sizeof *ref.cols);
+  for(int k = 0; k < NCOLS; k++)
+    mon__refcol_build(s.cols[k].kind, rv + (size_t)k * nref, nref, &ref.cols[k]);
+  mon__store_ref_save(c, 1, &s, &ref);
+  mw_tx_commit(c);
+  mon__ref_free(&ref);
+  free(rv);
+  /* The window: rows spread over the last 50 minutes, in 1000-row blocks,
+   * 100 blocks per transaction. */
+  double t0 = now_s();
+  int64_t now = mw_now_ms(), span = 50LL * 60 * 1000;
+  mon_batch b;
+  memset(&b, 0, sizeof b);
+  b.n = BLOCK;
+  b.ncols = NCOLS;
+  b.ts = malloc(BLOCK * sizeof *b.ts);
+  b.vals = malloc(BLOCK * NCOLS * sizeof *b.vals);
+  b.ids = calloc(BLOCK, sizeof *b.ids);
+  mw_buf scratch;
+  mw_buf_init(&scratch, 1 << 24);
+  size_t nblocks = (rows + BLOCK - 1) / BLOCK;
+  for(size_t k = 0; k < nblocks; k++) {
+    if(k % 100 == 0)
+      mw_tx_begin(c);
+    size_t n = rows - k * BLOCK < BLOCK ? rows - k * BLOCK : BLOCK;
+    b.n = n;
+    gen(&seed, b.vals, n, 1);
+    int64_t t = now - span + (int64_t)((double)k / (double)nblocks * (double)span);
+    for(size_t i = 0; i < n; i++)
+      b.ts[i] = t;
+    if(mon__store_block(c, 1, &b, NULL, n, now, &scratch)) {
+      fprintf(stderr, "store failed\n");
+      return 1;
+    }
+    if(k % 100 == 99 || k + 1 == nblocks)
+      mw_tx_commit(c);
+  }
+  mw_buf_free(&scratch);
+  mon__batch_free(&b);
+  mon__schema_free(&s);
+  mw_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
+  printf("populated %zu rows in %zu blocks in %.1f s (%.0f rows/s; database %.0f "
+         "MB)\n",
+         rows, nblocks, now_s() - t0, (double)rows / (now_s() - t0),
+         (double)mw_db_size(db) / 1e6);
+  mw_db_close(db);
+  return 0;
+}
+
+static int report(const char *dir, int memory_mb) {
+  mw_db *db;
+  if(open_db(dir, &db))
+    return 1;
+  mon_options o = {0, 3600, 0, memory_mb, 2};
+  mon_ctx *m;
+  mon_ctx_new(db, &o, &m);
+  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  cJSON *out = NULL;
+  mw_err err = {{0}, NULL};
+  int64_t now = mw_now_ms();
+  double t0 = now_s();
+  mw_status st = mon_drift_report(m, mw_db_conn(db), &v, now - 3600000, now + 1,
+                                  &out, &err);
+  double dt = now_s() - t0;
+  if(st) {
+    fprintf(stderr, "report failed: %s\n", err.msg[0] ? err.msg : mw_strerror(st));
+    return 1;
+  }
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  const cJSON *w = cJSON_GetObjectItem(out, "window");
+  const cJSON *ds = cJSON_GetObjectItem(out, "dataset");
+  printf("drift report in-process: %.0f rows x %d columns in %.2f s, peak RSS "
+         "%.0f MB (memory budget %d MB, 2 workers)\n",
+         cJSON_GetObjectItem(w, "count")->valuedouble, NCOLS, dt,
+         (double)ru.ru_maxrss / 1024.0, memory_mb);
+  printf("  dataset drift share %.3f (%s); per column: method score\n",
+         cJSON_GetObjectItem(ds, "drift_share")->valuedouble,
+         cJSON_IsTrue(cJSON_GetObjectItem(ds, "drifted")) ? "drifted" : "no drift");
+  const cJSON *col;
+  cJSON_ArrayForEach(col, cJSON_GetObjectItem(out, "columns")) {
+    const cJSON *sampled = cJSON_GetObjectItem(col, "sampled");
+    const cJSON *stat = cJSON_GetObjectItem(col, "statistic");
+    const cJSON *p = cJSON_GetObjectItem(col, "p_value");
+    printf("    %-10s %-14s %-6s statistic %-12.6g", mw_json_str(col, "name"),
+           mw_json_str(col, "method"),
+           cJSON_IsTrue(cJSON_GetObjectItem(col, "drifted")) ? "drift" : "-",
+           stat ? stat->valuedouble : 0.0);
+    if(p)
+      printf(" p %-10.3g", p->valuedouble);
+    if(sampled)
+      printf(" (KS/W on a %.0f-row sample)", sampled->valuedouble);
+    printf("\n");
+  }
+  cJSON_Delete(out);
+  mon_ctx_free(m);
+  mw_db_close(db);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if(argc >= 3 && !strcmp(argv[1], "populate"))
+    return populate(argv[2], argc > 3 ? (size_t)strtoull(argv[3], NULL, 10) : 10000000);
+  if(argc >= 3 && !strcmp(argv[1], "report"))
+    return report(argv[2], argc > 3 ? (int)strtol(argv[3], NULL, 10) : 256);
+  fprintf(stderr, "usage: bench_scale populate DIR [ROWS] | report DIR [MB]\n");
+  return 2;
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Drift over a 10,000,000-row window: populates a database the way ingest
+# writes it (tests/bench/bench_scale.c), computes the report in-process
+# (time, peak RSS), then asks the real server for the same report over HTTP
+# and reads the server's peak RSS (VmHWM). Target: peak RSS under 500 MB.
+# Usage: tests/bench/bench_scale.sh [build-dir]
+# Env: ROWS (10000000), MEMORY_MB (256), KEEP=1 keeps the data directory.
+set -euo pipefail
+BUILD=${1:-${BUILD:-build}}
+ROWS=${ROWS:-10000000}
+MEMORY_MB=${MEMORY_MB:-256}
+BIN="$BUILD/modelwatch"
+BENCH="$BUILD/tests/bench/bench_scale"
+[ -x "$BENCH" ] || { echo "bench_scale not built ($BENCH)"; exit 2; }
+data=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$data"; true; }
+trap cleanup EXIT
+echo "== bench_scale: $ROWS rows, $(nproc) cores, data in $data"
+"$BENCH" populate "$data" "$ROWS" 2>&1 | grep -v ' INFO '
+"$BENCH" report "$data" "$MEMORY_MB" 2>&1 | grep -v ' INFO '
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --access-log off \
+  --eval-interval-seconds 0 --drift-memory-mb "$MEMORY_MB" >"$data/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
+tok=$(cat "$data/admin.token")
+before=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+t=$(curl -s -o "$data/report.json" -w '%{time_total}' -H "Authorization: Bearer $tok" \
+  "http://127.0.0.1:$port/api/v1/models/scale/versions/1/drift")
+after=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+count=$(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["window"]["count"], r["dataset"]["drift_share"], r["elapsed_ms"])' "$data/report.json")
+echo "drift report over HTTP (GET .../drift, last hour): window count, drift share, server ms = $count"
+printf '  curl total %.2f s; server peak RSS %d MB before the request, %d MB after (VmHWM)\n' \
+  "$t" $((before / 1024)) $((after / 1024))

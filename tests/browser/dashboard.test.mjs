@@ -1,0 +1,336 @@
+// dashboard.test.mjs - the operator dashboard in headless Chromium (Debian's
+// /usr/bin/chromium driven by playwright-core) against the real binary:
+// sign in, see a model, promote a version, roll it back with a reason, see
+// the history entry and the node's desired version change, see a firing
+// alert and silence it, retry a dead delivery, sign out. A screenshot of
+// each page goes to <build>/screenshots/.
+//
+// Run by ctest (tests/CMakeLists.txt) with MODELWATCH_BIN and MW_BUILD_DIR;
+// by hand: node tests/browser/dashboard.test.mjs (uses build/modelwatch).
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer, freePort } from './server.mjs';
+import { seed } from './seed.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const BIN = process.env.MODELWATCH_BIN || path.join(root, 'build', 'modelwatch');
+const BUILD = process.env.MW_BUILD_DIR || path.join(root, 'build');
+const SHOTS = path.join(BUILD, 'screenshots');
+const CHROMIUM = process.env.MW_CHROMIUM || '/usr/bin/chromium';
+const T = 15000; // per wait: generous for a loaded 2-core CI machine
+
+const t0 = Date.now();
+const step = (name) => console.log('[%s s] %s', ((Date.now() - t0) / 1000).toFixed(1), name);
+
+// A serving node and chat endpoint: answers every webhook with 204 and
+// remembers what it got.
+const received = [];
+const receiver = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => { body += c; });
+  req.on('end', () => {
+    received.push({ url: req.url, headers: req.headers, body });
+    res.writeHead(204);
+    res.end();
+  });
+});
+await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+const nodeUrl = 'http://127.0.0.1:' + receiver.address().port + '/node';
+const deadUrl = 'http://127.0.0.1:' + (await freePort()) + '/node'; // nobody listens
+
+let srv = null;
+let ctx = null;
+let userDir = null;
+let failed = false;
+const problems = [];
+try {
+  step('start modelwatch');
+  srv = await startServer({
+    bin: BIN,
+    args: ['--alert-group-wait-seconds', '0', '--allow-private-webhooks', 'on',
+      '--delivery-max-attempts', '1', '--access-log', 'off'],
+  });
+  step('seed through the API');
+  await seed(srv, { nodeUrl, deadUrl });
+  await waitFor(async () => {
+    const d = await srv.api('GET', '/api/v1/deliveries?state=dead');
+    return d.deliveries.length > 0;
+  }, 'the delivery to the dead node to die');
+
+  step('launch chromium');
+  fs.mkdirSync(SHOTS, { recursive: true });
+  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mwchromium-'));
+  process.on('exit', () => fs.rmSync(userDir, { recursive: true, force: true }));
+  ctx = await chromium.launchPersistentContext(userDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 900 },
+  });
+  const page = ctx.pages()[0] || await ctx.newPage();
+  page.setDefaultTimeout(T);
+  // Any script error, CSP violation or failed asset fails the test.
+  const problem = (text) => { problems.push(text); console.error('  PROBLEM ' + text); };
+  page.on('pageerror', (e) => problem('page error: ' + e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 40[139]/.test(m.text())) problem('console: ' + m.text());
+  });
+  page.on('response', (r) => {
+    if (r.url().includes('/static/') && r.status() !== 200) problem('asset ' + r.url() + ' -> ' + r.status());
+  });
+
+  // ---- sign in ----
+  step('sign in');
+  const resp = await page.goto(srv.base + '/');
+  const csp = resp.headers()['content-security-policy'] || '';
+  assert.match(csp, /script-src 'self'/, 'the dashboard is served with a CSP');
+  await page.waitForSelector('#signin-form');
+  await shot(page, 'signin');
+  await page.fill('#token', 'mw_not_a_real_token');
+  await page.click('#signin-submit');
+  await page.waitForSelector('#signin-form .form-error:not([hidden])');
+  await page.fill('#token', srv.token);
+  await page.click('#signin-submit');
+
+  // ---- models ----
+  step('models page');
+  await page.waitForSelector('#models-table tr[data-model="churn"]');
+  const churnRow = page.locator('#models-table tr[data-model="churn"]');
+  await expectText(churnRow, /production\s*v1/);
+  await expectText(churnRow, /staging\s*v2/);
+  await expectText(churnRow, /v3/);
+  await expectText(churnRow, /drifting/);
+  await page.waitForSelector('#models-table tr[data-model="fraud-score"]');
+  const cookies = await ctx.cookies(srv.base);
+  const sess = cookies.find((c) => c.name === 'mw_session');
+  assert.ok(sess && sess.httpOnly && sess.sameSite === 'Strict', 'session cookie is HttpOnly, SameSite=Strict');
+  await loaded(page);
+  await shot(page, 'models');
+  // search narrows the list; markup in data stays text
+  const evil = '<img src=x onerror="window.__xss=1">';
+  await srv.api('POST', '/api/v1/models', { name: 'probe', description: evil });
+  await page.fill('#model-search', 'prob');
+  await page.waitForSelector('#models-table tr[data-model="churn"]', { state: 'detached' });
+  await expectText(page.locator('#models-table tr[data-model="probe"]'), /<img src=x onerror=/);
+  assert.equal(await page.locator('#models-table img').count(), 0, 'data is never parsed as markup');
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  await srv.api('DELETE', '/api/v1/models/probe');
+  await page.fill('#model-search', '');
+  await page.waitForSelector('#models-table tr[data-model="churn"]');
+
+  // ---- model: promote v2 to production ----
+  step('model page: promote');
+  await page.click('#models-table tr[data-model="churn"] a.model-link');
+  await page.waitForSelector('.alias-block[data-alias="production"]');
+  const prodVersion = page.locator('.alias-block[data-alias="production"] [data-role="alias-version"]');
+  await expectText(prodVersion, /^v1$/);
+  const nodeRow = page.locator('#nodes-table tr[data-node="serve-eu-1"]');
+  await expectText(nodeRow.locator('td.desired'), /v1/);
+  await expectText(nodeRow.locator('td.reported'), /v1/);
+  await page.waitForSelector('#versions-table tr[data-version="3"]');
+  await page.fill('#promote-alias', 'production');
+  await page.selectOption('#promote-version', '2');
+  await expectText(page.locator('#promote-current'), /production → v1/);
+  await page.click('#promote-submit');
+  await page.waitForSelector('#promote-dialog');
+  await page.fill('#promote-dialog textarea[name="reason"]', 'v2 passed the canary');
+  await page.click('#promote-dialog [data-action="confirm"]');
+  await page.waitForSelector('#promote-dialog', { state: 'detached' });
+  await expectText(prodVersion, /^v2$/);
+  // the node should now load v2: desired moved, reported not yet -> highlighted
+  await expectText(nodeRow.locator('td.desired'), /v2/);
+  await page.waitForSelector('#nodes-table tr.out-of-sync[data-node="serve-eu-1"]');
+  await expectText(page.locator('.alias-block[data-alias="production"] .timeline li').first(), /set[\s\S]*v1[\s\S]*v2[\s\S]*v2 passed the canary/i);
+
+  // ---- rollback with a reason ----
+  step('model page: rollback');
+  await page.click('.alias-block[data-alias="production"] [data-action="rollback"]');
+  await page.waitForSelector('#rollback-dialog');
+  await expectText(page.locator('#rollback-dialog'), /from v2 back to v1/);
+  await page.click('#rollback-dialog [data-action="confirm"]'); // no reason: refused
+  await expectText(page.locator('#rollback-dialog .form-error'), /Reason is required/);
+  await page.fill('#rollback-dialog textarea[name="reason"]', 'error rate doubled after the move');
+  await page.click('#rollback-dialog [data-action="confirm"]');
+  await page.waitForSelector('#rollback-dialog', { state: 'detached' });
+  await expectText(prodVersion, /^v1$/);
+  const top = page.locator('.alias-block[data-alias="production"] .timeline li').first();
+  await expectText(top, /rollback/i);
+  await expectText(top, /error rate doubled after the move/);
+  await expectText(top, /token:admin/);
+  await expectText(nodeRow.locator('td.desired'), /v1/);
+  await page.waitForSelector('#nodes-table tr[data-node="serve-eu-1"]:not(.out-of-sync)');
+  const hist = await srv.api('GET', '/api/v1/models/churn/aliases/production/history');
+  assert.equal(hist.history[0].kind, 'rollback');
+  assert.equal(hist.history[0].reason, 'error rate doubled after the move');
+  await waitFor(() => received.filter((r) => r.url === '/node').length >= 2, 'the node to receive both alias.moved commands');
+  const moves = received.filter((r) => r.url === '/node').map((r) => JSON.parse(r.body));
+  assert.deepEqual(moves.map((m) => [m.from_version, m.to_version]), [[1, 2], [2, 1]]);
+  assert.ok(received[0].headers['webhook-signature'], 'node commands are signed');
+  // A promotion from a stale view is refused (compare-and-swap): the dialog
+  // is open for "production v1 -> v3" when someone else moves production.
+  step('model page: compare-and-swap conflict');
+  await page.selectOption('#promote-version', '3');
+  await expectText(page.locator('#promote-current'), /production → v1/);
+  await page.click('#promote-submit');
+  await page.waitForSelector('#promote-dialog');
+  await srv.api('PUT', '/api/v1/models/churn/aliases/production', { version: 2, reason: 'moved by CI meanwhile' });
+  await page.click('#promote-dialog [data-action="confirm"]');
+  await expectText(page.locator('#promote-dialog .form-error'), /Refused/);
+  await page.click('#promote-dialog [data-action="cancel"]');
+  await page.waitForSelector('#promote-dialog', { state: 'detached' });
+  assert.equal((await srv.api('GET', '/api/v1/models/churn')).aliases.production, 2, 'a refused promotion changes nothing');
+  await expectText(prodVersion, /^v2$/);
+  await expectText(top, /moved by CI meanwhile/);
+  await loaded(page);
+  await shot(page, 'model');
+
+  // ---- drift ----
+  step('drift page');
+  await page.click('#versions-table tr[data-version="1"] a:has-text("Drift")');
+  await page.waitForSelector('#columns-table tr[data-column="age"]');
+  await expectText(page.locator('#drift-summary .tile-share'), /drifting/);
+  await expectText(page.locator('#columns-table tr[data-column="age"]'), /ks[\s\S]*drifted/);
+  await expectText(page.locator('#columns-table tr[data-column="region"]'), /chi2[\s\S]*no/);
+  await page.waitForSelector('#share-chart .uplot');
+  await page.click('#columns-table tr[data-column="plan"]');
+  await page.waitForSelector('#columns-table tr.selected[data-column="plan"]');
+  await expectText(page.locator('#column-card h2'), /plan/);
+  await page.waitForSelector('#column-hist .uplot');
+  await page.waitForSelector('#column-chart .uplot');
+  await loaded(page);
+  await shot(page, 'drift');
+
+  // ---- alerts: firing, silence, dead delivery retry ----
+  step('alerts page');
+  await page.click('#nav a[data-nav="alerts"]');
+  const alertRow = page.locator('#alerts-table tr[data-rule="churn-volume"][data-state="firing"]');
+  await alertRow.waitFor();
+  await expectText(page.locator('#firing-count'), /^1$/);
+  await page.waitForSelector('#rules-table tr[data-rule="churn-drift"]');
+  await page.waitForSelector('#deliveries-table tr[data-state="dead"]');
+  await loaded(page);
+  await shot(page, 'alerts');
+  await alertRow.locator('[data-action="silence"]').click();
+  await page.waitForSelector('#silence-dialog');
+  await expectText(page.locator('#silence-dialog'), /alertname="churn-volume"/);
+  await page.selectOption('#silence-dialog select[name="duration"]', '3600');
+  await page.fill('#silence-dialog textarea[name="comment"]', 'looking into the volume, Ana');
+  await page.click('#silence-dialog [data-action="confirm"]');
+  await page.waitForSelector('#silence-dialog', { state: 'detached' });
+  await expectText(alertRow, /silenced/);
+  await expectText(page.locator('#silences-table'), /looking into the volume, Ana/);
+  await page.waitForSelector('#firing-count', { state: 'hidden' });
+  await alertRow.locator('[data-action="ack"]').click();
+  await expectText(alertRow, /acked/);
+  const alerts = await srv.api('GET', '/api/v1/alerts?state=firing');
+  assert.ok(alerts.alerts[0].silenced && alerts.alerts[0].acked_by === 'token:admin');
+
+  step('retry a dead delivery');
+  const deadRow = page.locator('#deliveries-table tr[data-state="dead"]').first();
+  const deadId = await deadRow.getAttribute('data-delivery-id');
+  await deadRow.locator('[data-action="retry"]').click();
+  await page.waitForSelector(`#deliveries-table tr[data-delivery-id="${deadId}"]:not([data-state="dead"]), ` +
+    `#deliveries-table tr[data-delivery-id="${deadId}"][data-state="dead"] td:nth-child(5):has-text("2")`);
+  await loaded(page);
+  await shot(page, 'alerts-silenced');
+
+  // ---- sign out ----
+  step('sign out');
+  await page.click('#signout');
+  await page.waitForSelector('#signin-form');
+  const after = await page.evaluate(async () => (await fetch('/api/v1/models')).status);
+  assert.equal(after, 401, 'the session is gone after signing out');
+
+  // ---- a read-only token sees no buttons that change anything ----
+  step('read-only token');
+  const ro = await srv.api('POST', '/api/v1/tokens', { name: 'viewer', scopes: ['read'] });
+  await page.fill('#token', ro.token);
+  await page.click('#signin-submit');
+  await page.waitForSelector('#models-table tr[data-model="churn"]');
+  await page.goto(srv.base + '/#/models/churn');
+  await page.waitForSelector('.alias-block[data-alias="production"]');
+  await loaded(page);
+  assert.equal(await page.locator('#promote-form, [data-action="rollback"], [data-action="promote-version"]').count(), 0,
+    'no promote or rollback controls without the promote scope');
+  await page.goto(srv.base + '/#/alerts');
+  await page.waitForSelector('#rules-table tr[data-rule="churn-volume"]');
+  await loaded(page);
+  assert.equal(await page.locator('[data-action="ack"], [data-action="silence"], [data-action="retry"], [data-action="expire"]').count(), 0,
+    'no ack, silence, retry or expire without the promote scope');
+  await page.click('#signout');
+  await page.waitForSelector('#signin-form');
+
+  assert.deepEqual(problems, [], 'no script errors, CSP violations or missing assets');
+  step('passed');
+} catch (e) {
+  failed = true;
+  console.error('FAIL:', e && e.stack ? e.stack : e);
+  if (ctx) {
+    try {
+      const p = ctx.pages()[0];
+      if (p) await p.screenshot({ path: path.join(SHOTS, 'failure.png'), fullPage: true });
+      console.error('screenshot of the failure: ' + path.join(SHOTS, 'failure.png'));
+    } catch (e2) { /* best effort */ }
+  }
+  if (srv) console.error('--- server log (tail) ---\n' + srv.logText().slice(-4000));
+} finally {
+  if (ctx) await ctx.close().catch(() => {});
+  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  if (srv) {
+    const ex = await srv.stop();
+    if (!failed && ex && ex.code !== 0) {
+      failed = true;
+      console.error('modelwatch exited with ' + JSON.stringify(ex) + ' on SIGTERM');
+    }
+    if (failed && process.env.MW_KEEP_DATA) console.error('data directory kept: ' + srv.dataDir);
+    else srv.cleanup();
+  }
+  receiver.close();
+  console.log(failed ? 'browser test FAILED' : 'browser test passed in ' + ((Date.now() - t0) / 1000).toFixed(1) + ' s');
+  process.exit(failed ? 1 : 0);
+}
+
+// ---- helpers ----
+
+async function shot(page, name) {
+  const file = path.join(SHOTS, name + '.png');
+  await page.evaluate(() => { document.getElementById('toasts').replaceChildren(); window.scrollTo(0, 0); });
+  await page.screenshot({ path: file, fullPage: true });
+  console.log('  screenshot ' + file);
+}
+
+// Waits until the page finished a refresh since it was (re)rendered.
+async function loaded(page) {
+  await page.waitForSelector('body[data-loaded="1"]');
+}
+
+// Polls locator's text until it matches re.
+async function expectText(locator, re, timeout = T) {
+  const end = Date.now() + timeout;
+  let last = '';
+  for (;;) {
+    try {
+      last = (await locator.innerText({ timeout: 1000 })).trim();
+      if (re.test(last)) return;
+    } catch (e) { last = '(' + e.message.split('\n')[0] + ')'; }
+    if (Date.now() > end) throw new Error('expected ' + re + ', got: ' + JSON.stringify(last.slice(0, 400)));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function waitFor(fn, what, timeout = T) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,844 @@
+/* Unit tests of the delivery half of alerts/: Retry-After parsing, the
+ * backoff schedule and its jitter, the retry/dead decisions, the egress
+ * address policy, UTF-8 truncation, every channel's payload (valid JSON,
+ * required fields, Discord's limits), and claiming outbox rows on a real
+ * SQLite file with two connections. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <math.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "alerts/delivery_internal.h"
+
+/* 1994-11-06T08:49:37Z, the RFC's example date. */
+#define RFC_DATE_MS 784111777000LL
+
+/* ------------------------------------------------------- Retry-After */
+
+static void test_retry_after_seconds(void **state) {
+  (void)state;
+  int64_t d = -1;
+  assert_int_equal(alert__retry_after_parse("2", 0, &d), MW_OK);
+  assert_int_equal(d, 2000);
+  assert_int_equal(alert__retry_after_parse("  120 \r\n", 0, &d), MW_OK);
+  assert_int_equal(d, 120000);
+  assert_int_equal(alert__retry_after_parse("0", 0, &d), MW_OK);
+  assert_int_equal(d, 0);
+  /* Absurd values are capped at 30 days, not overflowed. */
+  assert_int_equal(alert__retry_after_parse("99999999999999999999999", 0, &d), MW_OK);
+  assert_int_equal(d, 30LL * 86400 * 1000);
+}
+
+static void test_retry_after_http_date(void **state) {
+  (void)state;
+  int64_t d = -1;
+  /* IMF-fixdate, 3 s ahead of now. */
+  assert_int_equal(alert__retry_after_parse("Sun, 06 Nov 1994 08:49:40 GMT",
+                                            RFC_DATE_MS, &d), MW_OK);
+  assert_int_equal(d, 3000);
+  /* RFC 850 and asctime forms of the same instant. */
+  assert_int_equal(alert__retry_after_parse("Sunday, 06-Nov-94 08:49:47 GMT",
+                                            RFC_DATE_MS, &d), MW_OK);
+  assert_int_equal(d, 10000);
+  assert_int_equal(alert__retry_after_parse("Sun Nov  6 08:50:37 1994",
+                                            RFC_DATE_MS, &d), MW_OK);
+  assert_int_equal(d, 60000);
+  /* A date in the past means now. */
+  assert_int_equal(alert__retry_after_parse("Sun, 06 Nov 1994 08:49:00 GMT",
+                                            RFC_DATE_MS, &d), MW_OK);
+  assert_int_equal(d, 0);
+  /* Sub-second now: the delay is measured from it exactly. */
+  assert_int_equal(alert__retry_after_parse("Sun, 06 Nov 1994 08:49:40 GMT",
+                                            RFC_DATE_MS + 400, &d), MW_OK);
+  assert_int_equal(d, 2600);
+}
+
+static void test_retry_after_garbage(void **state) {
+  (void)state;
+  const char *bad[] = {
+      "", "   ", "abc", "-1", "1.5", "2 s", "0x10", "+3",
+      "Sun, 06 Nov 1994 08:49:37 UTC",  /* must be GMT */
+      "Sun, 32 Nov 1994 08:49:37 GMT",  /* no such day */
+      "Sun, 06 Foo 1994 08:49:37 GMT",  /* no such month */
+      "Sun, 06 Nov 1994 25:49:37 GMT",  /* no such hour */
+      "Sun, 6 Nov 1994 08:49:37 GMT",   /* two-digit day required */
+      "Sun, 06 Nov 1994 08:49:37 GMT x", "06 Nov 1994 08:49:37 GMT",
+      "Sun Nov 06 08:49:37", "Sunday, 06-Nov-1994 08:49:37 GMT",
+  };
+  for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int64_t d = 77;
+    if(alert__retry_after_parse(bad[i], RFC_DATE_MS, &d) != MW_EINVAL)
+      fail_msg("accepted Retry-After '%s'", bad[i]);
+    assert_int_equal(d, 77); /* untouched on failure */
+  }
+  int64_t d;
+  assert_int_equal(alert__retry_after_parse(NULL, 0, &d), MW_EINVAL);
+}
+
+/* ------------------------------------------------------------ backoff */
+
+static void test_backoff_schedule_and_jitter(void **state) {
+  (void)state;
+  /* Standard Webhooks: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+  const int64_t want[] = {5000, 300000, 1800000, 7200000, 18000000, 36000000,
+                          36000000, 36000000, 36000000};
+  for(int n = 1; n <= 9; n++)
+    assert_int_equal(alert__backoff_base_ms(n), want[n - 1]);
+  assert_int_equal(alert__backoff_base_ms(0), 5000);
+  int64_t total = 0;
+  for(int n = 1; n <= 7; n++)
+    total += alert__backoff_base_ms(n);
+  /* The 8 attempts of the default budget span about 27.6 hours. */
+  assert_int_equal(total, 99305000);
+  uint64_t x = 88172645463325252ULL;
+  for(int n = 1; n <= 9; n++) {
+    int64_t base = alert__backoff_base_ms(n), lo = base, hi = 0;
+    assert_int_equal(alert__backoff_ms(n, 0), 1000);
+    assert_true(alert__backoff_ms(n, UINT64_MAX) <= base);
+    for(int i = 0; i < 2000; i++) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      int64_t d = alert__backoff_ms(n, x);
+      assert_true(d >= 1000 && d <= base);
+      lo = d < lo ? d : lo;
+      hi = d > hi ? d : hi;
+    }
+    /* Full jitter: the draws cover most of [1 s, base]. */
+    assert_true(lo < 1000 + (base - 1000) / 10);
+    assert_true(hi > base - (base - 1000) / 10);
+  }
+}
+
+static void test_classify(void **state) {
+  (void)state;
+  long ok[] = {200, 201, 202, 204, 299};
+  for(size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+    assert_int_equal(alert__classify(ok[i], CURLE_OK, 0), ALERT__DELIVERED);
+  long retry[] = {500, 502, 503, 504, 599, 408, 429};
+  for(size_t i = 0; i < sizeof retry / sizeof retry[0]; i++)
+    assert_int_equal(alert__classify(retry[i], CURLE_OK, 0), ALERT__RETRY);
+  long perm[] = {400, 401, 403, 404, 409, 410, 413, 422, 301, 302, 307, 100};
+  for(size_t i = 0; i < sizeof perm / sizeof perm[0]; i++)
+    assert_int_equal(alert__classify(perm[i], CURLE_OK, 0), ALERT__PERMANENT);
+  assert_int_equal(alert__classify(0, CURLE_COULDNT_CONNECT, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify(0, CURLE_OPERATION_TIMEDOUT, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify(0, CURLE_COULDNT_RESOLVE_HOST, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify(0, CURLE_RECV_ERROR, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify(0, CURLE_URL_MALFORMAT, 0), ALERT__PERMANENT);
+  assert_int_equal(alert__classify(0, CURLE_UNSUPPORTED_PROTOCOL, 0),
+                   ALERT__PERMANENT);
+  /* Refused by the egress policy: never retried, whatever curl said. */
+  assert_int_equal(alert__classify(0, CURLE_COULDNT_CONNECT, 1), ALERT__PERMANENT);
+}
+
+static void test_plan_next(void **state) {
+  (void)state;
+  struct alert_delivery_opts o = {.concurrency = 4, .max_attempts = 8,
+                                  .max_age_ms = 3LL * 86400 * 1000};
+  struct alert__plan p;
+  int64_t t0 = 1000000000000LL, now = t0 + 10;
+  alert__plan_next(&o, ALERT__DELIVERED, 1, t0, now, -1, 5, &p);
+  assert_string_equal(p.state, "delivered");
+  alert__plan_next(&o, ALERT__PERMANENT, 1, t0, now, -1, 5, &p);
+  assert_string_equal(p.state, "dead");
+  alert__plan_next(&o, ALERT__RETRY, 1, t0, now, -1, 123456, &p);
+  assert_string_equal(p.state, "failed");
+  assert_true(p.next_attempt_at >= now + 1000 && p.next_attempt_at <= now + 5000);
+  alert__plan_next(&o, ALERT__RETRY, 3, t0, now, -1, 123456, &p);
+  assert_true(p.next_attempt_at >= now + 1000 && p.next_attempt_at <= now + 1800000);
+  /* Retry-After wins over the schedule, in both directions. */
+  alert__plan_next(&o, ALERT__RETRY, 1, t0, now, 2000, 0, &p);
+  assert_string_equal(p.state, "failed");
+  assert_int_equal(p.next_attempt_at, now + 2000);
+  alert__plan_next(&o, ALERT__RETRY, 1, t0, now, 60000, 0, &p);
+  assert_int_equal(p.next_attempt_at, now + 60000);
+  alert__plan_next(&o, ALERT__RETRY, 1, t0, now, 0, 0, &p);
+  assert_int_equal(p.next_attempt_at, now + 1000);
+  /* The 8th failed attempt is the last. */
+  alert__plan_next(&o, ALERT__RETRY, 7, t0, now, -1, 1, &p);
+  assert_string_equal(p.state, "failed");
+  alert__plan_next(&o, ALERT__RETRY, 8, t0, now, -1, 1, &p);
+  assert_string_equal(p.state, "dead");
+  assert_non_null(strstr(p.why, "8 attempts"));
+  /* Age: a Retry-After that lands past the maximum age ends it. */
+  alert__plan_next(&o, ALERT__RETRY, 2, t0, t0 + 2LL * 86400 * 1000, 2LL * 86400 * 1000,
+                   0, &p);
+  assert_string_equal(p.state, "dead");
+  assert_non_null(strstr(p.why, "maximum age"));
+}
+
+/* ------------------------------------------------------------ egress */
+
+static enum alert__addr_class v4(const char *ip) {
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  assert_int_equal(inet_pton(AF_INET, ip, &a.sin_addr), 1);
+  return alert__addr_classify((struct sockaddr *)&a, sizeof a, NULL);
+}
+
+static enum alert__addr_class v6(const char *ip) {
+  struct sockaddr_in6 a;
+  memset(&a, 0, sizeof a);
+  a.sin6_family = AF_INET6;
+  assert_int_equal(inet_pton(AF_INET6, ip, &a.sin6_addr), 1);
+  return alert__addr_classify((struct sockaddr *)&a, sizeof a, NULL);
+}
+
+static void test_egress_classes(void **state) {
+  (void)state;
+  const char *forbidden4[] = {"169.254.169.254", "169.254.0.1", "169.254.255.255",
+                              "100.100.100.200", "168.63.129.16", "0.0.0.0",
+                              "0.1.2.3", "224.0.0.1", "239.255.255.250",
+                              "255.255.255.255", "240.0.0.1"};
+  for(size_t i = 0; i < sizeof forbidden4 / sizeof forbidden4[0]; i++)
+    if(v4(forbidden4[i]) != ALERT__ADDR_FORBIDDEN)
+      fail_msg("%s not forbidden", forbidden4[i]);
+  const char *private4[] = {"127.0.0.1", "127.255.0.9", "10.0.0.1", "172.16.0.1",
+                            "172.31.255.254", "192.168.1.1", "100.64.0.1",
+                            "100.127.255.255", "198.18.0.1"};
+  for(size_t i = 0; i < sizeof private4 / sizeof private4[0]; i++)
+    if(v4(private4[i]) != ALERT__ADDR_PRIVATE)
+      fail_msg("%s not private", private4[i]);
+  const char *public4[] = {"8.8.8.8", "172.32.0.1", "172.15.255.255", "192.169.0.1",
+                           "100.128.0.1", "169.253.255.255", "1.1.1.1",
+                           "223.255.255.255"};
+  for(size_t i = 0; i < sizeof public4 / sizeof public4[0]; i++)
+    if(v4(public4[i]) != ALERT__ADDR_PUBLIC)
+      fail_msg("%s not public", public4[i]);
+  const char *forbidden6[] = {"fe80::1", "febf::1", "::", "ff02::1",
+                              "fd00:ec2::254", "::ffff:169.254.169.254",
+                              "64:ff9b::a9fe:a9fe", "::a9fe:a9fe"};
+  for(size_t i = 0; i < sizeof forbidden6 / sizeof forbidden6[0]; i++)
+    if(v6(forbidden6[i]) != ALERT__ADDR_FORBIDDEN)
+      fail_msg("%s not forbidden", forbidden6[i]);
+  const char *private6[] = {"::1", "fc00::1", "fd12:3456::1", "::ffff:127.0.0.1",
+                            "::ffff:10.1.2.3", "fec0::1"};
+  for(size_t i = 0; i < sizeof private6 / sizeof private6[0]; i++)
+    if(v6(private6[i]) != ALERT__ADDR_PRIVATE)
+      fail_msg("%s not private", private6[i]);
+  const char *public6[] = {"2001:4860:4860::8888", "2606:4700::1111",
+                           "::ffff:8.8.8.8", "64:ff9b::808:808"};
+  for(size_t i = 0; i < sizeof public6 / sizeof public6[0]; i++)
+    if(v6(public6[i]) != ALERT__ADDR_PUBLIC)
+      fail_msg("%s not public", public6[i]);
+  const char *why = NULL;
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  inet_pton(AF_INET, "169.254.169.254", &a.sin_addr);
+  alert__addr_classify((struct sockaddr *)&a, sizeof a, &why);
+  assert_non_null(strstr(why, "metadata"));
+  /* A truncated address or another family is never allowed. */
+  assert_int_equal(alert__addr_classify((struct sockaddr *)&a, 4, NULL),
+                   ALERT__ADDR_FORBIDDEN);
+  struct sockaddr un = {.sa_family = AF_UNIX};
+  assert_int_equal(alert__addr_classify(&un, sizeof un, NULL), ALERT__ADDR_FORBIDDEN);
+}
+
+/* ------------------------------------------------------------- UTF-8 */
+
+/* 1 if s is valid UTF-8 (no overlongs, surrogates or stray bytes). */
+static int utf8_valid(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  while(*p) {
+    if(*p < 0x80) {
+      p++;
+      continue;
+    }
+    int n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+    if(!n)
+      return 0;
+    uint32_t v = *p & (0x7f >> n);
+    for(int i = 1; i < n; i++) {
+      if((p[i] & 0xc0) != 0x80)
+        return 0;
+      v = v << 6 | (p[i] & 0x3f);
+    }
+    uint32_t min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+    if(v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+      return 0;
+    p += n;
+  }
+  return 1;
+}
+
+static void append_cut(const char *s, size_t max, char *out, size_t cap) {
+  mw_buf b;
+  mw_buf_init(&b, 1 << 20);
+  assert_int_equal(alert__utf8_append(&b, s, max), MW_OK);
+  mw_strlcpy(out, b.data ? b.data : "", cap);
+  mw_buf_free(&b);
+}
+
+static void test_utf8_truncation(void **state) {
+  (void)state;
+  char out[256];
+  append_cut("hello", 5, out, sizeof out);
+  assert_string_equal(out, "hello");
+  append_cut("hello!", 5, out, sizeof out);
+  assert_string_equal(out, "hell\xe2\x80\xa6");
+  append_cut("h\xc3\xa9llo", 3, out, sizeof out); /* héllo */
+  assert_string_equal(out, "h\xc3\xa9\xe2\x80\xa6");
+  /* An emoji is two UTF-16 units: it does not fit in one slot. */
+  append_cut("a\xf0\x9f\x98\x80" "b", 3, out, sizeof out);
+  assert_string_equal(out, "a\xe2\x80\xa6");
+  append_cut("a\xf0\x9f\x98\x80", 3, out, sizeof out);
+  assert_string_equal(out, "a\xf0\x9f\x98\x80");
+  assert_int_equal(alert__utf16_len("a\xf0\x9f\x98\x80\xc3\xa9"), 4);
+  /* Invalid bytes become U+FFFD; overlong and surrogate forms too. */
+  append_cut("a\xff" "b\xc0\xaf" "c\xed\xa0\x80", 100, out, sizeof out);
+  assert_true(utf8_valid(out));
+  assert_non_null(strstr(out, "\xef\xbf\xbd"));
+  assert_int_equal(out[0], 'a');
+  /* A cut in the middle of a truncated multibyte sequence stays valid. */
+  append_cut("abc\xe2\x82", 10, out, sizeof out);
+  assert_true(utf8_valid(out));
+  append_cut("anything", 0, out, sizeof out);
+  assert_string_equal(out, "");
+}
+
+/* ---------------------------------------------------------- payloads */
+
+struct sample {
+  cJSON *labels[3];
+  cJSON *ann[3];
+  struct alert_notice a[3];
+  struct alert_group_notice g;
+};
+
+static void sample_init(struct sample *s, size_t n, const char *long_label) {
+  memset(s, 0, sizeof *s);
+  for(size_t i = 0; i < n; i++) {
+    s->labels[i] = cJSON_CreateObject();
+    cJSON_AddStringToObject(s->labels[i], "alertname", "drift-high");
+    cJSON_AddStringToObject(s->labels[i], "severity", "critical");
+    cJSON_AddStringToObject(s->labels[i], "column", i ? "country" : "age");
+    cJSON_AddStringToObject(s->labels[i], "team", "risk & <fraud>");
+    if(long_label)
+      cJSON_AddStringToObject(s->labels[i], "note", long_label);
+    s->ann[i] = cJSON_CreateObject();
+    cJSON_AddStringToObject(s->ann[i], "summary", "PSI of age went up");
+    struct alert_notice *a = &s->a[i];
+    a->status = i == 2 ? "resolved" : "firing";
+    a->labels = s->labels[i];
+    a->annotations = s->ann[i];
+    a->starts_at_ms = 1795766400000LL;
+    a->ends_at_ms = i == 2 ? 1795766460000LL : 0;
+    a->rule = "drift-high";
+    a->model = "fraud";
+    a->version = 2;
+    a->alias = "production";
+    a->metric = i ? "country.psi" : "age.psi";
+    a->op = ">";
+    a->value = 0.3125;
+    a->threshold = 0.2;
+    a->state = a->status;
+    a->dashboard_url = "http://mw.example/#/models/fraud";
+  }
+  s->g.external_url = "http://mw.example";
+  s->g.alerts = s->a;
+  s->g.nalerts = n;
+}
+
+static void sample_free(struct sample *s) {
+  for(int i = 0; i < 3; i++) {
+    cJSON_Delete(s->labels[i]);
+    cJSON_Delete(s->ann[i]);
+  }
+}
+
+/* Builds, prints and parses back: the payload is valid JSON and UTF-8. */
+static cJSON *build(const char *type, const struct alert_group_notice *g,
+                    char **text) {
+  cJSON *p = NULL;
+  assert_int_equal(alert_payload_build(type, "ops", g, &p), MW_OK);
+  char *t = cJSON_PrintUnformatted(p);
+  assert_non_null(t);
+  if(!utf8_valid(t))
+    fail_msg("%s payload is not valid UTF-8", type);
+  cJSON *back = cJSON_Parse(t);
+  assert_non_null(back);
+  cJSON_Delete(p);
+  if(text)
+    *text = t;
+  else
+    free(t);
+  return back;
+}
+
+static const char *str_at(const cJSON *o, const char *key) {
+  const char *s = mw_json_str(o, key);
+  if(!s)
+    fail_msg("missing string %s", key);
+  return s;
+}
+
+static void test_payload_webhook(void **state) {
+  (void)state;
+  struct sample s;
+  sample_init(&s, 3, NULL);
+  cJSON *w = build("webhook", &s.g, NULL);
+  assert_string_equal(str_at(w, "version"), "4");
+  assert_string_equal(str_at(w, "status"), "firing");
+  assert_string_equal(str_at(w, "receiver"), "ops");
+  assert_string_equal(str_at(w, "groupKey"), "{}:{}");
+  assert_string_equal(str_at(w, "externalURL"), "http://mw.example");
+  assert_true(cJSON_IsObject(cJSON_GetObjectItem(w, "groupLabels")));
+  /* commonLabels: what every alert shares (column differs). */
+  cJSON *cl = cJSON_GetObjectItem(w, "commonLabels");
+  assert_string_equal(str_at(cl, "alertname"), "drift-high");
+  assert_null(cJSON_GetObjectItem(cl, "column"));
+  cJSON *ca = cJSON_GetObjectItem(w, "commonAnnotations");
+  assert_string_equal(str_at(ca, "summary"), "PSI of age went up");
+  cJSON *alerts = cJSON_GetObjectItem(w, "alerts");
+  assert_int_equal(cJSON_GetArraySize(alerts), 3);
+  cJSON *a0 = cJSON_GetArrayItem(alerts, 0), *a2 = cJSON_GetArrayItem(alerts, 2);
+  assert_string_equal(str_at(a0, "status"), "firing");
+  assert_string_equal(str_at(a0, "startsAt"), "2026-11-27T08:00:00.000Z");
+  assert_string_equal(str_at(a0, "endsAt"), "0001-01-01T00:00:00Z");
+  assert_string_equal(str_at(a2, "status"), "resolved");
+  assert_string_equal(str_at(a2, "endsAt"), "2026-11-27T08:01:00.000Z");
+  assert_int_equal(strlen(str_at(a0, "fingerprint")), 16);
+  /* Same labels, same fingerprint; different labels, different one. */
+  assert_string_not_equal(str_at(a0, "fingerprint"),
+                          str_at(cJSON_GetArrayItem(alerts, 1), "fingerprint"));
+  assert_non_null(cJSON_GetObjectItem(a0, "generatorURL"));
+  assert_string_equal(str_at(cJSON_GetObjectItem(a0, "labels"), "team"), "risk & <fraud>");
+  cJSON *mw = cJSON_GetObjectItem(a0, "modelwatch");
+  assert_string_equal(str_at(mw, "model"), "fraud");
+  assert_int_equal(cJSON_GetObjectItem(mw, "version")->valueint, 2);
+  assert_string_equal(str_at(mw, "metric"), "age.psi");
+  assert_true(fabs(cJSON_GetObjectItem(mw, "value")->valuedouble - 0.3125) < 1e-12);
+  assert_true(fabs(cJSON_GetObjectItem(mw, "threshold")->valuedouble - 0.2) < 1e-12);
+  assert_string_equal(str_at(mw, "state"), "firing");
+  assert_string_equal(str_at(mw, "dashboardURL"), "http://mw.example/#/models/fraud");
+  cJSON_Delete(w);
+  /* All resolved -> group resolved; explicit group key and labels kept. */
+  s.a[0].status = s.a[1].status = "resolved";
+  cJSON *gl = cJSON_CreateObject();
+  cJSON_AddStringToObject(gl, "model", "fraud");
+  s.g.group_labels = gl;
+  w = build("webhook", &s.g, NULL);
+  assert_string_equal(str_at(w, "status"), "resolved");
+  assert_string_equal(str_at(w, "groupKey"), "{}:{model=\"fraud\"}");
+  cJSON_Delete(w);
+  s.g.group_labels = NULL;
+  cJSON_Delete(gl);
+  /* NaN value (no data) is null, not an invalid number. */
+  s.a[0].value = NAN;
+  w = build("webhook", &s.g, NULL);
+  cJSON *v = cJSON_GetObjectItem(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(w, "alerts"), 0),
+                          "modelwatch"), "value");
+  assert_true(cJSON_IsNull(v));
+  cJSON_Delete(w);
+  sample_free(&s);
+}
+
+/* Every chat payload names model, version, metric, value, threshold, state
+ * and links the dashboard somewhere in its text. */
+static void assert_names_facts(const char *text) {
+  const char *needles[] = {"fraud", "2", "age.psi", "0.3125", "0.2", "firing",
+                           "http://mw.example/#/models/fraud"};
+  for(size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
+    if(!strstr(text, needles[i]))
+      fail_msg("payload does not name '%s': %.300s", needles[i], text);
+}
+
+static void test_payload_slack_mattermost_teams(void **state) {
+  (void)state;
+  struct sample s;
+  sample_init(&s, 2, NULL);
+  char *text;
+  cJSON *p = build("slack", &s.g, &text);
+  assert_names_facts(text);
+  free(text);
+  assert_non_null(strstr(str_at(p, "text"), "[FIRING:2]"));
+  cJSON *blocks = cJSON_GetObjectItem(p, "blocks");
+  assert_true(cJSON_IsArray(blocks) && cJSON_GetArraySize(blocks) <= 50);
+  cJSON *hdr = cJSON_GetArrayItem(blocks, 0);
+  assert_string_equal(str_at(hdr, "type"), "header");
+  assert_true(alert__utf16_len(str_at(cJSON_GetObjectItem(hdr, "text"), "text")) <= 150);
+  cJSON *sec = cJSON_GetArrayItem(blocks, 1);
+  assert_string_equal(str_at(sec, "type"), "section");
+  cJSON *fields = cJSON_GetObjectItem(sec, "fields");
+  assert_true(cJSON_GetArraySize(fields) >= 6 && cJSON_GetArraySize(fields) <= 10);
+  char *ft = cJSON_PrintUnformatted(fields);
+  /* mrkdwn escapes user text. */
+  assert_null(strstr(ft, "<fraud>"));
+  free(ft);
+  cJSON *last = cJSON_GetArrayItem(blocks, cJSON_GetArraySize(blocks) - 1);
+  assert_string_equal(str_at(last, "type"), "actions");
+  cJSON_Delete(p);
+
+  p = build("mattermost", &s.g, &text);
+  assert_names_facts(text);
+  free(text);
+  assert_true(strlen(str_at(p, "text")) > 0);
+  cJSON *atts = cJSON_GetObjectItem(p, "attachments");
+  assert_int_equal(cJSON_GetArraySize(atts), 2);
+  cJSON *a0 = cJSON_GetArrayItem(atts, 0);
+  assert_string_equal(str_at(a0, "color"), "#d00000");
+  assert_string_equal(str_at(a0, "title_link"), "http://mw.example/#/models/fraud");
+  assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(a0, "fields")) >= 6);
+  cJSON_Delete(p);
+
+  p = build("teams", &s.g, &text);
+  assert_names_facts(text);
+  free(text);
+  assert_string_equal(str_at(p, "type"), "message");
+  cJSON *att = cJSON_GetArrayItem(cJSON_GetObjectItem(p, "attachments"), 0);
+  assert_string_equal(str_at(att, "contentType"), "application/vnd.microsoft.card.adaptive");
+  cJSON *card = cJSON_GetObjectItem(att, "content");
+  assert_string_equal(str_at(card, "type"), "AdaptiveCard");
+  assert_non_null(mw_json_str(card, "version"));
+  assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(card, "body")) >= 3);
+  cJSON *act = cJSON_GetArrayItem(cJSON_GetObjectItem(card, "actions"), 0);
+  assert_string_equal(str_at(act, "type"), "Action.OpenUrl");
+  cJSON_Delete(p);
+
+  /* Errors: unknown type, no alerts. */
+  cJSON *out = (cJSON *)1;
+  assert_int_equal(alert_payload_build("email", "x", &s.g, &out), MW_EINVAL);
+  assert_null(out);
+  struct alert_group_notice empty = {0};
+  assert_int_equal(alert_payload_build("slack", "x", &empty, &out), MW_EINVAL);
+  assert_true(alert_channel_type_valid("discord"));
+  assert_false(alert_channel_type_valid("Discord"));
+  assert_false(alert_channel_type_valid(NULL));
+  sample_free(&s);
+}
+
+static void check_discord_limits(cJSON *p) {
+  assert_true(alert__utf16_len(str_at(p, "content")) <= 2000);
+  cJSON *embeds = cJSON_GetObjectItem(p, "embeds");
+  assert_int_equal(cJSON_GetArraySize(embeds), 1);
+  cJSON *e = cJSON_GetArrayItem(embeds, 0);
+  size_t title = alert__utf16_len(str_at(e, "title"));
+  size_t desc = alert__utf16_len(str_at(e, "description"));
+  assert_true(title <= 256);
+  assert_true(desc <= 4096);
+  cJSON *fields = cJSON_GetObjectItem(e, "fields");
+  assert_true(cJSON_GetArraySize(fields) <= 25);
+  size_t total = title + desc +
+                 alert__utf16_len(str_at(cJSON_GetObjectItem(e, "footer"), "text"));
+  const cJSON *f;
+  cJSON_ArrayForEach(f, fields) {
+    size_t n = alert__utf16_len(str_at(f, "name"));
+    size_t v = alert__utf16_len(str_at(f, "value"));
+    assert_true(n >= 1 && n <= 256);
+    assert_true(v >= 1 && v <= 1024);
+    total += n + v;
+  }
+  assert_true(total <= 6000);
+}
+
+static void test_payload_discord_limits(void **state) {
+  (void)state;
+  struct sample s;
+  sample_init(&s, 2, NULL);
+  char *text;
+  cJSON *p = build("discord", &s.g, &text);
+  assert_names_facts(text);
+  free(text);
+  check_discord_limits(p);
+  cJSON *am = cJSON_GetObjectItem(p, "allowed_mentions");
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(am, "parse")), 0);
+  cJSON_Delete(p);
+  sample_free(&s);
+
+  /* A very long multibyte label, 40 more labels and a long rule name. */
+  size_t n = 20000;
+  char *big = malloc(n * 4 + 1), *q = big;
+  for(size_t i = 0; i < n; i++) {
+    /* "é" and "😀" alternately: 2- and 4-byte sequences, 1 and 2 units. */
+    if(i % 2) {
+      memcpy(q, "\xf0\x9f\x98\x80", 4);
+      q += 4;
+    } else {
+      memcpy(q, "\xc3\xa9", 2);
+      q += 2;
+    }
+  }
+  *q = 0;
+  sample_init(&s, 3, big);
+  for(int i = 0; i < 40; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "l%02d", i);
+    cJSON_AddStringToObject(s.labels[0], k, big);
+  }
+  s.a[0].rule = big;
+  s.a[0].model = big;
+  cJSON *gl = cJSON_CreateObject();
+  cJSON_AddStringToObject(gl, "alertname", big);
+  s.g.group_labels = gl;
+  p = build("discord", &s.g, NULL);
+  check_discord_limits(p);
+  cJSON_Delete(p);
+  /* The other types stay valid and bounded too. */
+  const char *types[] = {"slack", "mattermost", "teams", "webhook"};
+  for(size_t i = 0; i < 4; i++) {
+    char *t;
+    cJSON *x = build(types[i], &s.g, &t);
+    if(strcmp(types[i], "webhook"))
+      assert_true(strlen(t) < 200000);
+    free(t);
+    cJSON_Delete(x);
+  }
+  cJSON_Delete(gl);
+  free(big);
+  sample_free(&s);
+}
+
+/* --------------------------------------------------- claims on SQLite */
+
+struct dbfix {
+  char dir[64];
+  char path[128];
+  mw_db *a, *b; /* two connections, as two workers would have */
+};
+
+static int db_setup(void **state) {
+  struct dbfix *f = calloc(1, sizeof *f);
+  mw_strlcpy(f->dir, "/tmp/mwdelivXXXXXX", sizeof f->dir);
+  if(!mkdtemp(f->dir))
+    return -1;
+  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  if(mw_db_open(f->path, 0, &f->a) || mw_migrate(mw_db_conn(f->a), NULL) ||
+     mw_db_open(f->path, 0, &f->b))
+    return -1;
+  mw_conn *c = mw_db_conn(f->a);
+  if(mw_exec(c, "INSERT INTO nodes(name, url, secret, created_at) VALUES"
+                "('n1', 'http://127.0.0.1:9/', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0),"
+                "('n2', 'http://127.0.0.1:9/', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0);"
+                "INSERT INTO channels(name, type, url, secret, created_at) VALUES"
+                "('ops', 'slack', 'http://127.0.0.1:9/', 'whsec_AAAA', 0);"))
+    return -1;
+  *state = f;
+  return 0;
+}
+
+static int db_teardown(void **state) {
+  struct dbfix *f = *state;
+  mw_db_close(f->b);
+  mw_db_close(f->a);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  if(system(cmd) != 0)
+    return -1;
+  free(f);
+  return 0;
+}
+
+static int64_t enqueue(mw_conn *c, const char *type, const char *target) {
+  cJSON *p = cJSON_CreateObject();
+  cJSON_AddStringToObject(p, "type", "test");
+  int64_t id = 0;
+  assert_int_equal(mw_outbox_enqueue(c, "test", type, target, "http://127.0.0.1:9/",
+                                     p, &id), MW_OK);
+  cJSON_Delete(p);
+  return id;
+}
+
+static void clear_jobs(struct alert__job *j, int n) {
+  for(int i = 0; i < n; i++)
+    alert__job_clear(&j[i]);
+}
+
+static const char *state_of(mw_conn *c, int64_t id, int *attempts) {
+  static char st[16];
+  sqlite3_stmt *s = mw_stmt(c, "SELECT state, attempts FROM outbox WHERE id = ?");
+  sqlite3_bind_int64(s, 1, id);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  mw_strlcpy(st, mw_col_text(s, 0), sizeof st);
+  if(attempts)
+    *attempts = sqlite3_column_int(s, 1);
+  sqlite3_reset(s);
+  return st;
+}
+
+static int has_id(const struct alert__job *j, int n, int64_t id) {
+  for(int i = 0; i < n; i++)
+    if(j[i].id == id)
+      return 1;
+  return 0;
+}
+
+static void test_claims_two_workers(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *a = mw_db_conn(f->a), *b = mw_db_conn(f->b);
+  int64_t n1a = enqueue(a, "node", "n1"), n1b = enqueue(a, "node", "n1");
+  int64_t n2 = enqueue(a, "node", "n2"), n2b = enqueue(a, "node", "n2");
+  int64_t ch = enqueue(a, "channel", "ops");
+  int64_t gone = enqueue(a, "node", "deleted-node");
+  int64_t now = mw_now_ms(), lease = 20000, due;
+  struct alert__job ja[8], jb[8];
+  int na = 0, nb = 0;
+  assert_int_equal(alert__claim(a, "wA", now, lease, NULL, 0, 8, ja, &na, &due), MW_OK);
+  /* The head of each target's queue: n1a, n2, the channel, the orphan. */
+  assert_int_equal(na, 4);
+  assert_true(has_id(ja, na, n1a) && has_id(ja, na, n2) && has_id(ja, na, ch) &&
+              has_id(ja, na, gone));
+  assert_int_equal(due, INT64_MAX);
+  for(int i = 0; i < na; i++) {
+    if(ja[i].id == n1a) {
+      assert_non_null(ja[i].secret);
+      assert_string_equal(ja[i].target_type, "node");
+      assert_string_equal(ja[i].target_name, "n1");
+      assert_string_equal(ja[i].payload, "{\"type\":\"test\"}");
+      assert_int_equal(ja[i].payload_len, strlen(ja[i].payload));
+      assert_int_equal(strncmp(ja[i].msg_id, "msg_", 4), 0);
+      assert_int_equal(ja[i].cycle_attempts, 0);
+    }
+    if(ja[i].id == ch)
+      assert_string_equal(ja[i].secret, "whsec_AAAA");
+    if(ja[i].id == gone)
+      assert_null(ja[i].secret);
+  }
+  /* The second worker gets nothing: every head is in flight, and the rows
+   * behind them wait their turn. It learns when the leases end. */
+  assert_int_equal(alert__claim(b, "wB", now, lease, NULL, 0, 8, jb, &nb, &due), MW_OK);
+  assert_int_equal(nb, 0);
+  assert_int_equal(due, now + lease);
+  /* Worker A dies (its claims are never released); after the lease, B
+   * takes the same rows over - not the newer ones behind them. */
+  assert_int_equal(alert__claim(b, "wB", now + lease, lease, NULL, 0, 8, jb, &nb, &due),
+                   MW_OK);
+  assert_int_equal(nb, 4);
+  assert_true(has_id(jb, nb, n1a) && !has_id(jb, nb, n1b) && !has_id(jb, nb, n2b));
+  /* A's late result is logged as an attempt but does not change state. */
+  struct alert__result r = {.id = n1a, .at = now, .status_code = 200,
+                            .latency_ms = 3, .state = "delivered",
+                            .next_attempt_at = now};
+  assert_int_equal(alert__record(a, "wA", &r, 1), MW_OK);
+  int attempts;
+  assert_string_equal(state_of(a, n1a, &attempts), "pending");
+  assert_int_equal(attempts, 0);
+  /* B's results count: n1a delivered, n2 failed until now + 60 s. */
+  r.latency_ms = 4;
+  struct alert__result rs[2] = {r, {.id = n2, .at = now, .status_code = 503,
+                                    .latency_ms = 5, .error = "HTTP 503",
+                                    .state = "failed", .next_attempt_at = now + 60000}};
+  assert_int_equal(alert__record(b, "wB", rs, 2), MW_OK);
+  assert_string_equal(state_of(a, n1a, &attempts), "delivered");
+  assert_int_equal(attempts, 1);
+  assert_string_equal(state_of(a, n2, &attempts), "failed");
+  assert_int_equal(attempts, 1);
+  sqlite3_stmt *st = mw_stmt(a, "SELECT count(*) FROM delivery_attempts WHERE outbox_id = ?");
+  sqlite3_bind_int64(st, 1, n1a);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 2); /* A's late one and B's */
+  sqlite3_reset(st);
+  clear_jobs(ja, na);
+  /* n1's next message is its head now. n2's head waits for its retry, and
+   * first in, first out holds n2b behind it; B still holds ch and gone. */
+  assert_int_equal(alert__claim(a, "wA", now + lease, lease, NULL, 0, 8, ja, &na, &due),
+                   MW_OK);
+  assert_int_equal(na, 1);
+  assert_int_equal(ja[0].id, n1b);
+  assert_int_equal(due, now + 2 * lease);
+  clear_jobs(ja, na);
+  /* Releasing gives rows back at once. */
+  int64_t ids[] = {ch, gone};
+  assert_int_equal(alert__release(b, "wB", ids, 2), MW_OK);
+  assert_int_equal(alert__claim(a, "wA", now + lease, lease, NULL, 0, 8, ja, &na, &due),
+                   MW_OK);
+  assert_int_equal(na, 2);
+  assert_true(has_id(ja, na, ch) && has_id(ja, na, gone));
+  assert_int_equal(due, now + 2 * lease); /* n1b, in flight with A */
+  clear_jobs(ja, na);
+  clear_jobs(jb, nb);
+  /* Manual retry: only dead or failed rows, with a fresh budget. */
+  mw_err err = {0};
+  cJSON *out = NULL;
+  assert_int_equal(alert_delivery_retry(a, n1a, "test", &out, &err), MW_ECONFLICT);
+  assert_null(out);
+  mw_err_clear(&err);
+  assert_int_equal(alert_delivery_retry(a, 99999, "test", &out, &err), MW_ENOTFOUND);
+  mw_err_clear(&err);
+  assert_int_equal(alert_delivery_retry(a, n2, "test", &out, &err), MW_OK);
+  assert_string_equal(mw_json_str(out, "state"), "pending");
+  assert_int_equal(cJSON_GetObjectItem(out, "id")->valueint, (int)n2);
+  cJSON_Delete(out);
+  /* Recording and claiming in one transaction: n1b's result goes in, and
+   * the re-queued n2 is claimed (n2b still behind it). */
+  struct alert__result r1b = {.id = n1b, .at = now, .status_code = 204,
+                              .latency_ms = 1, .state = "delivered",
+                              .next_attempt_at = now};
+  assert_int_equal(alert__claim(a, "wA", now + lease, lease, &r1b, 1, 8, ja, &na, &due),
+                   MW_OK);
+  assert_string_equal(state_of(a, n1b, NULL), "delivered");
+  assert_int_equal(na, 1);
+  assert_int_equal(ja[0].id, n2);
+  assert_int_equal(ja[0].cycle_attempts, 0); /* fresh budget */
+  clear_jobs(ja, na);
+  int64_t dv1, dv2;
+  assert_int_equal(alert__data_version(b, &dv1), MW_OK);
+  enqueue(a, "node", "n3");
+  assert_int_equal(alert__data_version(b, &dv2), MW_OK);
+  assert_true(dv1 != dv2); /* B notices A's commit */
+}
+
+/* The worker itself, against a URL nothing listens on: it claims, fails to
+ * connect, records a failed attempt and stops cleanly. */
+static void test_worker_start_stop(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *a = mw_db_conn(f->a);
+  int64_t id = enqueue(a, "node", "n1");
+  struct alert_delivery_opts o = {.concurrency = 2, .max_attempts = 8,
+                                  .max_age_ms = 86400000, .connect_timeout_ms = 1000,
+                                  .timeout_ms = 2000, .allow_private = 1};
+  alert_delivery *d = NULL;
+  assert_int_equal(alert_delivery_start(f->a, &o, &d), MW_OK);
+  alert_delivery_kick(d);
+  int attempts = 0;
+  for(int i = 0; i < 200 && attempts == 0; i++) {
+    usleep(10000);
+    state_of(a, id, &attempts);
+  }
+  alert_delivery_stop(d);
+  assert_int_equal(attempts, 1);
+  assert_string_equal(state_of(a, id, NULL), "failed");
+  sqlite3_stmt *st = mw_stmt(a, "SELECT last_error FROM outbox WHERE id = ?");
+  sqlite3_bind_int64(st, 1, id);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_non_null(strstr(mw_col_text(st, 0), "network error"));
+  sqlite3_reset(st);
+  alert_delivery_stop(NULL);
+  alert_delivery_kick(NULL);
+}
+
+int main(void) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  mw_log_set_level(MW_LOG_ERROR);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_retry_after_seconds),
+      cmocka_unit_test(test_retry_after_http_date),
+      cmocka_unit_test(test_retry_after_garbage),
+      cmocka_unit_test(test_backoff_schedule_and_jitter),
+      cmocka_unit_test(test_classify),
+      cmocka_unit_test(test_plan_next),
+      cmocka_unit_test(test_egress_classes),
+      cmocka_unit_test(test_utf8_truncation),
+      cmocka_unit_test(test_payload_webhook),
+      cmocka_unit_test(test_payload_slack_mattermost_teams),
+      cmocka_unit_test(test_payload_discord_limits),
+      cmocka_unit_test_setup_teardown(test_claims_two_workers, db_setup, db_teardown),
+      cmocka_unit_test_setup_teardown(test_worker_start_stop, db_setup, db_teardown),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  curl_global_cleanup();
+  return rc;
+}

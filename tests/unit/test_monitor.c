@@ -1,0 +1,849 @@
+/* Unit tests of monitor/: schema and value parsing, dictionaries, chunk
+ * packing, batch validation, ingest and labels, windows across block and
+ * bucket boundaries, reference precomputation, drift reports, settings,
+ * stored evaluations, /metrics text and retention - on a real SQLite file
+ * in a temporary directory, with the registry's tables seeded by SQL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <math.h>
+
+#include "monitor/internal.h"
+
+static const char *SCHEMA =
+    "{\"features\":[{\"name\":\"age\",\"type\":\"numeric\"},"
+    "{\"name\":\"city\",\"type\":\"categorical\"}],"
+    "\"prediction\":{\"type\":\"numeric\"}}";
+
+struct fix {
+  char dir[64];
+  char path[128];
+  mw_db *db;
+  mw_conn *c;
+  mon_ctx *m;
+  mon_version v;
+};
+
+static int setup(void **state) {
+  struct fix *f = calloc(1, sizeof *f);
+  mw_strlcpy(f->dir, "/tmp/mwmonXXXXXX", sizeof f->dir);
+  if(!mkdtemp(f->dir))
+    return -1;
+  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  if(mw_db_open(f->path, 0, &f->db))
+    return -1;
+  f->c = mw_db_conn(f->db);
+  if(mw_migrate(f->c, NULL))
+    return -1;
+  if(mw_exec(f->c, "INSERT INTO models(id, name, created_at, updated_at) "
+                   "VALUES(1, 'm', 0, 0);"
+                   "INSERT INTO model_versions(id, model_id, version, schema, "
+                   "created_at, created_by) VALUES(7, 1, 1, "
+                   "'{\"features\":[{\"name\":\"age\",\"type\":\"numeric\"},"
+                   "{\"name\":\"city\",\"type\":\"categorical\"}],"
+                   "\"prediction\":{\"type\":\"numeric\"}}', 0, 'test');"
+                   "INSERT INTO model_versions(id, model_id, version, "
+                   "created_at, created_by) VALUES(8, 1, 2, 0, 'test');"))
+    return -1;
+  mon_options o = {0, 3600, 30, 64, 2};
+  if(mon_ctx_new(f->db, &o, &f->m))
+    return -1;
+  f->v = (mon_version){7, 1, "m", 1, SCHEMA};
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fix *f = *state;
+  mon_ctx_free(f->m);
+  mw_db_close(f->db);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  if(system(cmd) != 0)
+    return -1;
+  free(f);
+  return 0;
+}
+
+static int64_t count_rows(mw_conn *c, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  sqlite3_prepare_v2(mw_conn_handle(c), sql, -1, &st, NULL);
+  int64_t n = -1;
+  if(sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return n;
+}
+
+/* Finds an error {index, field} in err->details.errors. */
+static int has_error(const mw_err *err, long index, const char *field) {
+  const cJSON *list = cJSON_GetObjectItem(err->details, "errors");
+  const cJSON *e;
+  cJSON_ArrayForEach(e, list) {
+    const cJSON *i = cJSON_GetObjectItem(e, "index");
+    const char *fl = mw_json_str(e, "field");
+    if(i && (long)i->valuedouble == index && fl && !strcmp(fl, field))
+      return 1;
+  }
+  return 0;
+}
+
+static cJSON *parse(const char *s) {
+  cJSON *j = cJSON_Parse(s);
+  assert_non_null(j);
+  return j;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_schema(void **state) {
+  (void)state;
+  mon_version v = {1, 1, "m", 3, NULL};
+  mon_schema s;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(mon__schema_parse(NULL, &v, &s, &err), MW_EVALIDATION);
+  assert_non_null(strstr(err.msg, "no schema"));
+  assert_int_equal(mon__schema_parse(SCHEMA, &v, &s, &err), MW_OK);
+  assert_int_equal(s.ncols, 3);
+  assert_string_equal(s.cols[2].name, "prediction");
+  assert_int_equal(s.cols[1].kind, MON_COLUMN_CATEGORICAL);
+  assert_int_equal(mon__schema_find(&s, "city", 4), 1);
+  assert_int_equal(mon__schema_find(&s, "cit", 3), -1);
+  mon__schema_free(&s);
+  assert_int_equal(mon__schema_parse("{\"features\":[{\"name\":\"prediction\","
+                                     "\"type\":\"numeric\"}],\"prediction\":"
+                                     "{\"type\":\"numeric\"}}",
+                                     &v, &s, &err),
+                   MW_EVALIDATION);
+  assert_int_equal(mon__schema_parse("{\"features\":[{\"name\":\"a\","
+                                     "\"type\":\"text\"}],\"prediction\":"
+                                     "{\"type\":\"numeric\"}}",
+                                     &v, &s, &err),
+                   MW_EVALIDATION);
+  assert_int_equal(mon__schema_parse("[]", &v, &s, &err), MW_EVALIDATION);
+}
+
+static void test_json_values(void **state) {
+  (void)state;
+  cJSON *a = parse("[1.5, null, \"NaN\", \"-Infinity\", \"inf\", \"x\", true]");
+  double d;
+  assert_true(mon__json_number(cJSON_GetArrayItem(a, 0), &d));
+  assert_true(d == 1.5);
+  for(int i = 1; i <= 4; i++) {
+    assert_true(mon__json_number(cJSON_GetArrayItem(a, i), &d));
+    assert_true(isnan(d));
+  }
+  assert_false(mon__json_number(cJSON_GetArrayItem(a, 5), &d));
+  assert_false(mon__json_number(cJSON_GetArrayItem(a, 6), &d));
+  cJSON_Delete(a);
+  a = parse("[\"red\", 3, 2.5, false, null, {}]");
+  char buf[64];
+  bool missing;
+  assert_string_equal(mon__json_category(cJSON_GetArrayItem(a, 0), buf, 64, &missing),
+                      "red");
+  assert_string_equal(mon__json_category(cJSON_GetArrayItem(a, 1), buf, 64, &missing),
+                      "3");
+  assert_string_equal(mon__json_category(cJSON_GetArrayItem(a, 2), buf, 64, &missing),
+                      "2.5");
+  assert_string_equal(mon__json_category(cJSON_GetArrayItem(a, 3), buf, 64, &missing),
+                      "false");
+  assert_non_null(mon__json_category(cJSON_GetArrayItem(a, 4), buf, 64, &missing));
+  assert_true(missing);
+  assert_null(mon__json_category(cJSON_GetArrayItem(a, 5), buf, 64, &missing));
+  cJSON_Delete(a);
+}
+
+static void test_dict(void **state) {
+  (void)state;
+  mon_dict d;
+  mon__dict_init(&d);
+  long code;
+  char key[32];
+  for(int i = 0; i < 1000; i++) {
+    snprintf(key, sizeof key, "v%d", i);
+    assert_int_equal(mon__dict_intern(&d, key, &code), MW_OK);
+    assert_int_equal(code, i);
+  }
+  assert_int_equal(mon__dict_intern(&d, "v17", &code), MW_OK);
+  assert_int_equal(code, 17);
+  assert_int_equal(mon__dict_find(&d, "v999"), 999);
+  assert_int_equal(mon__dict_find(&d, "nope"), -1);
+  for(int i = 1000; i < MON_MAX_CATEGORIES; i++) {
+    snprintf(key, sizeof key, "v%d", i);
+    assert_int_equal(mon__dict_intern(&d, key, &code), MW_OK);
+  }
+  assert_int_equal(mon__dict_intern(&d, "one-too-many", &code), MW_ETOOBIG);
+  mon__dict_free(&d);
+}
+
+static void test_packing(void **state) {
+  (void)state;
+  mw_buf b;
+  mw_buf_init(&b, 1 << 20);
+  double v[5] = {1.25, -0.0, NAN, 1e300, -7};
+  size_t rows[3] = {4, 0, 2};
+  assert_int_equal(mon__pack_doubles(&b, v, rows, 3), MW_OK);
+  assert_int_equal(b.len, 24);
+  assert_true(mon__chunk_double(b.data, 0) == -7);
+  assert_true(mon__chunk_double(b.data, 1) == 1.25);
+  assert_true(isnan(mon__chunk_double(b.data, 2)));
+  int64_t t[2] = {1795766400123LL, -5};
+  assert_int_equal(mon__pack_i64(&b, t, NULL, 2), MW_OK);
+  assert_int_equal(mon__chunk_i64(b.data, 0), 1795766400123LL);
+  assert_int_equal(mon__chunk_i64(b.data, 1), -5);
+  const char *ids[3] = {"a", NULL, "ccc"};
+  assert_int_equal(mon__pack_ids(&b, ids, NULL, 3), MW_OK);
+  assert_int_equal(b.len, 2 + 1 + 4);
+  const char *out[3];
+  assert_true(mon__unpack_ids(b.data, b.len, 3, out));
+  assert_string_equal(out[0], "a");
+  assert_string_equal(out[1], "");
+  assert_string_equal(out[2], "ccc");
+  assert_false(mon__unpack_ids(b.data, b.len, 4, out));
+  assert_false(mon__unpack_ids(b.data, b.len - 1, 3, out));
+  /* The buffer's hard limit holds. */
+  mw_buf small;
+  mw_buf_init(&small, 16);
+  assert_int_equal(mon__pack_doubles(&small, v, NULL, 5), MW_ETOOBIG);
+  mw_buf_free(&small);
+  mw_buf_free(&b);
+}
+
+static void test_batch_validation(void **state) {
+  (void)state;
+  mon_version v = {1, 1, "m", 1, SCHEMA};
+  mon_schema s;
+  assert_int_equal(mon__schema_parse(SCHEMA, &v, &s, NULL), MW_OK);
+  cJSON *rows = parse(
+      "[{\"id\":\"a\",\"timestamp\":\"2026-11-27T08:00:00Z\","
+      "\"features\":{\"age\":30,\"city\":\"x\"},\"prediction\":0.5},"
+      /* 1: wrong type, unknown column */
+      "{\"features\":{\"age\":\"old\",\"city\":\"x\",\"zip\":1},\"prediction\":1},"
+      /* 2: missing column, missing prediction, bad timestamp */
+      "{\"timestamp\":\"yesterday\",\"features\":{\"age\":1}},"
+      /* 3: duplicate id of row 0, NaN and null are fine */
+      "{\"id\":\"a\",\"features\":{\"age\":\"NaN\",\"city\":null},\"prediction\":null},"
+      /* 4: not an object; 5: far future, unknown field, features array */
+      "7,{\"timestamp\":\"2999-01-01T00:00:00Z\",\"extra\":1,\"features\":[],"
+      "\"prediction\":2},"
+      /* 6: categorical given an object, integer id, a label */
+      "{\"id\":42,\"features\":{\"city\":{},\"age\":2},\"prediction\":3,\"label\":4}]");
+  mon_batch b;
+  mon_errors e;
+  mon__errors_init(&e);
+  int64_t now = 1795766400000LL;
+  assert_int_equal(mon__batch_parse(&s, rows, false, now, &b, &e), MW_OK);
+  assert_int_equal(b.n, 7);
+  mw_err err = {{0}, NULL};
+  size_t nerr = e.count;
+  assert_int_equal(mon__errors_fail(&e, &err, "bad"), MW_EVALIDATION);
+  assert_false(has_error(&err, 0, "features.age"));
+  assert_true(has_error(&err, 1, "features.age"));
+  assert_true(has_error(&err, 1, "features.zip"));
+  assert_true(has_error(&err, 2, "features.city"));
+  assert_true(has_error(&err, 2, "prediction"));
+  assert_true(has_error(&err, 2, "timestamp"));
+  assert_true(has_error(&err, 3, "id"));
+  assert_false(has_error(&err, 3, "features.age"));
+  assert_true(has_error(&err, 4, ""));
+  assert_true(has_error(&err, 5, "timestamp"));
+  assert_true(has_error(&err, 5, "extra"));
+  assert_true(has_error(&err, 5, "features"));
+  assert_true(has_error(&err, 6, "features.city"));
+  assert_int_equal(nerr, 11);
+  /* Listed in row order. */
+  const cJSON *list = cJSON_GetObjectItem(err.details, "errors");
+  double last = -1;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, list) {
+    double idx = cJSON_GetObjectItem(it, "index")->valuedouble;
+    assert_true(idx >= last);
+    last = idx;
+  }
+  /* Values that parsed are staged column-major. */
+  assert_true(b.vals[0 * b.n + 0] == 30);
+  assert_true(isnan(b.vals[0 * b.n + 3]));
+  assert_string_equal(b.cats[1 * b.n + 0], "x");
+  assert_null(b.cats[1 * b.n + 3]);
+  assert_int_equal(b.ts[0], 1795766400000LL);
+  assert_int_equal(b.ts[3], now);
+  assert_string_equal(b.ids[6], "42");
+  assert_true(b.has_label[6] && b.labels[6] == 4);
+  mw_err_clear(&err);
+  mon__batch_free(&b);
+  cJSON_Delete(rows);
+  mon__schema_free(&s);
+}
+
+static mw_status ingest(struct fix *f, const char *json, int64_t *n, mw_err *err) {
+  cJSON *body = parse(json);
+  mw_status st = mon_ingest_predictions(f->m, f->c, &f->v, body, n, err);
+  cJSON_Delete(body);
+  return st;
+}
+
+static void test_ingest_and_labels(void **state) {
+  struct fix *f = *state;
+  int64_t n = 0;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"p1\",\"features\":"
+                             "{\"age\":1,\"city\":\"a\"},\"prediction\":0.1},"
+                             "{\"id\":\"p2\",\"features\":{\"age\":2,\"city\":"
+                             "\"b\"},\"prediction\":0.2,\"label\":1}]}",
+                          &n, &err),
+                   MW_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_blocks"), 1);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks"), 5);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 2);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM labels"), 1);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM mon_categories"), 2);
+  /* A stored id and a type error: both listed, nothing stored. */
+  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"p3\",\"features\":"
+                             "{\"age\":1,\"city\":\"c\"},\"prediction\":0.1},"
+                             "{\"id\":\"p1\",\"features\":{\"age\":true,\"city\":"
+                             "\"b\"},\"prediction\":0.2}]}",
+                          &n, &err),
+                   MW_EVALIDATION);
+  assert_true(has_error(&err, 1, "id"));
+  assert_true(has_error(&err, 1, "features.age"));
+  mw_err_clear(&err);
+  /* Only a stored id: caught inside the transaction, rolled back. */
+  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"p4\",\"features\":"
+                             "{\"age\":1,\"city\":\"new\"},\"prediction\":0.1},"
+                             "{\"id\":\"p2\",\"features\":{\"age\":3,\"city\":"
+                             "\"b\"},\"prediction\":0.2}]}",
+                          &n, &err),
+                   MW_EVALIDATION);
+  assert_true(has_error(&err, 1, "id"));
+  assert_false(has_error(&err, 0, "id"));
+  mw_err_clear(&err);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_blocks"), 1);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 2);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM mon_categories"), 2);
+  /* Body shape. */
+  assert_int_equal(ingest(f, "{\"predictions\":[]}", &n, &err), MW_EVALIDATION);
+  mw_err_clear(&err);
+  assert_int_equal(ingest(f, "{\"rows\":[]}", &n, &err), MW_EVALIDATION);
+  mw_err_clear(&err);
+  /* A version without schema is refused with a message saying so. */
+  mon_version nos = {8, 1, "m", 2, NULL};
+  cJSON *body = parse("{\"predictions\":[{\"features\":{},\"prediction\":1}]}");
+  assert_int_equal(mon_ingest_predictions(f->m, f->c, &nos, body, &n, &err),
+                   MW_EVALIDATION);
+  assert_non_null(strstr(err.msg, "no schema"));
+  mw_err_clear(&err);
+  cJSON_Delete(body);
+
+  /* Labels by id: unknown ids are listed, nothing is stored. */
+  body = parse("{\"labels\":[{\"id\":\"p1\",\"label\":0.5},{\"id\":\"zz\","
+               "\"label\":1},{\"id\":\"p2\",\"label\":\"x\"}]}");
+  assert_int_equal(mon_ingest_labels(f->m, f->c, &f->v, body, &n, &err),
+                   MW_EVALIDATION);
+  assert_true(has_error(&err, 1, "id"));
+  assert_true(has_error(&err, 2, "label"));
+  mw_err_clear(&err);
+  cJSON_Delete(body);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM labels"), 1);
+  body = parse("{\"labels\":[{\"id\":\"p1\",\"label\":0.5},{\"id\":\"p2\","
+               "\"label\":0.25}]}");
+  assert_int_equal(mon_ingest_labels(f->m, f->c, &f->v, body, &n, &err), MW_OK);
+  assert_int_equal(n, 2);
+  cJSON_Delete(body);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM labels"), 2);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM labels WHERE "
+                                    "ext_id = 'p2' AND label = 0.25"),
+                   1);
+}
+
+static void test_windows(void **state) {
+  struct fix *f = *state;
+  /* 20 rows a minute apart from 08:00 (bucket boundary every 5 minutes):
+   * one batch becomes 4 blocks. */
+  int64_t base = 1795766400000LL; /* 2026-11-27T08:00:00Z */
+  mw_buf body;
+  mw_buf_init(&body, 1 << 20);
+  mw_buf_printf(&body, "{\"predictions\":[");
+  for(int i = 0; i < 20; i++) {
+    char ts[40];
+    mw_time_format(base + i * 60000LL, ts, sizeof ts);
+    mw_buf_printf(&body, "%s{\"timestamp\":\"%s\",\"features\":{\"age\":%d,"
+                         "\"city\":\"c%d\"},\"prediction\":%d}",
+                  i ? "," : "", ts, i, i % 3, i * 10);
+  }
+  mw_buf_printf(&body, "]}");
+  int64_t n;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(ingest(f, body.data, &n, &err), MW_OK);
+  mw_buf_free(&body);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_blocks"), 4);
+  /* [08:03, 08:12) holds rows 3..11, cutting two blocks. */
+  mon_window w;
+  assert_int_equal(mon__read_begin(f->c), MW_OK);
+  assert_int_equal(mon__window_open(f->c, 7, 3, base + 3 * 60000, base + 12 * 60000,
+                                    &w),
+                   MW_OK);
+  assert_int_equal(w.count, 9);
+  assert_int_equal(w.nblocks, 3);
+  double vals[32];
+  mon_gather g;
+  mon__gather_init(&g, vals, 32, 1, false, NULL);
+  assert_int_equal(mon__window_visit(f->c, &w, 0, mon__gather_visit, &g), MW_OK);
+  assert_int_equal(g.n, 9);
+  for(int i = 0; i < 9; i++)
+    assert_true(vals[i] == 3 + i);
+  /* The prediction column, strided with exact aggregates. */
+  mon__gather_init(&g, vals, 32, 2, true, NULL);
+  assert_int_equal(mon__window_visit(f->c, &w, 2, mon__gather_visit, &g), MW_OK);
+  assert_int_equal(g.n, 5);
+  assert_true(vals[1] == 50);
+  assert_int_equal(g.count, 9);
+  assert_true(fabs(g.mean - 70) < 1e-12);
+  assert_true(g.min == 30 && g.max == 110);
+  mon__window_free(&w);
+  /* An empty window and one outside every block. */
+  assert_int_equal(mon__window_open(f->c, 7, 3, base, base, &w), MW_OK);
+  assert_int_equal(w.count, 0);
+  mon__window_free(&w);
+  assert_int_equal(mon__window_open(f->c, 7, 3, base - 86400000, base - 1, &w),
+                   MW_OK);
+  assert_int_equal(w.count, 0);
+  mon__window_free(&w);
+  mon__read_end(f->c);
+}
+
+static void test_refcol_build(void **state) {
+  (void)state;
+  double v[8] = {5, NAN, 1, 3, INFINITY, 2, 4, 1};
+  mon_refcol r;
+  assert_int_equal(mon__refcol_build(MON_COLUMN_NUMERIC, v, 8, &r), MW_OK);
+  assert_int_equal(r.count, 6);
+  assert_int_equal(r.missing, 2);
+  assert_int_equal(r.nsorted, 6);
+  double want[6] = {1, 1, 2, 3, 4, 5};
+  for(int i = 0; i < 6; i++)
+    assert_true(r.sorted[i] == want[i]);
+  assert_true(r.min == 1 && r.max == 5);
+  assert_true(fabs(r.mean - 16.0 / 6) < 1e-12);
+  assert_true(r.has_bins);
+  free(r.sorted);
+  double cats[6] = {0, 2, 2, NAN, 2, 0};
+  assert_int_equal(mon__refcol_build(MON_COLUMN_CATEGORICAL, cats, 6, &r), MW_OK);
+  assert_int_equal(r.ncat, 3);
+  assert_true(r.cat_counts[0] == 2 && r.cat_counts[1] == 0 && r.cat_counts[2] == 3);
+  assert_int_equal(r.missing, 1);
+  free(r.cat_counts);
+  /* A constant column has no PSI bins (it is compared by value counts). */
+  double k[4] = {7, 7, 7, 7};
+  assert_int_equal(mon__refcol_build(MON_COLUMN_NUMERIC, k, 4, &r), MW_OK);
+  assert_false(r.has_bins);
+  free(r.sorted);
+}
+
+/* Logs n rows: age ~ N(mu, 1) by a fixed pseudo-random sequence, cities by
+ * weight, at times spread over the last 30 minutes. */
+static void log_rows(struct fix *f, int n, double mu, int seed, bool ids) {
+  mw_buf body;
+  mw_buf_init(&body, 64 << 20);
+  mw_buf_printf(&body, "{\"predictions\":[");
+  unsigned s = (unsigned)seed;
+  int64_t now = mw_now_ms();
+  for(int i = 0; i < n; i++) {
+    double u1, u2;
+    s = s * 1103515245u + 12345u;
+    u1 = ((s >> 8) + 1) / 16777218.0;
+    s = s * 1103515245u + 12345u;
+    u2 = (s >> 8) / 16777216.0;
+    double z = sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+    char ts[40];
+    mw_time_format(now - 1800000 + (int64_t)i * 1800000 / n, ts, sizeof ts);
+    char id[32] = "";
+    if(ids)
+      snprintf(id, sizeof id, "\"id\":\"s%d-%d\",", seed, i);
+    mw_buf_printf(&body, "%s{%s\"timestamp\":\"%s\",\"features\":{\"age\":%.17g,"
+                         "\"city\":\"%s\"},\"prediction\":%.17g}",
+                  i ? "," : "", id, ts, mu + z, (s >> 4) % 4 ? "a" : "b",
+                  mu * 2 + z);
+  }
+  mw_buf_printf(&body, "]}");
+  int64_t got;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(ingest(f, body.data, &got, &err), MW_OK);
+  assert_int_equal(got, n);
+  mw_buf_free(&body);
+}
+
+static const cJSON *column(const cJSON *rep, const char *name) {
+  const cJSON *c;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItem(rep, "columns"))
+    if(!strcmp(mw_json_str(c, "name"), name))
+      return c;
+  return NULL;
+}
+
+static void test_reference_and_drift(void **state) {
+  struct fix *f = *state;
+  mw_err err = {{0}, NULL};
+  cJSON *out = NULL;
+  int64_t now = mw_now_ms();
+  /* No reference yet: a conflict with a clear message. */
+  assert_int_equal(mon_drift_report(f->m, f->c, &f->v, now - 3600000, now, &out,
+                                    &err),
+                   MW_ECONFLICT);
+  assert_non_null(strstr(err.msg, "reference"));
+  mw_err_clear(&err);
+  log_rows(f, 400, 0.0, 1, true);
+  /* The reference is the logged window; every column precomputed. */
+  char from[40], to[40], buf[200];
+  mw_time_format(now - 3600000, from, sizeof from);
+  mw_time_format(now + 60000, to, sizeof to);
+  snprintf(buf, sizeof buf, "{\"from\":\"%s\",\"to\":\"%s\"}", from, to);
+  cJSON *body = parse(buf);
+  assert_int_equal(mon_reference_put(f->m, f->c, &f->v, body, "test", &out, &err),
+                   MW_OK);
+  cJSON_Delete(body);
+  assert_int_equal((int)cJSON_GetObjectItem(out, "count")->valuedouble, 400);
+  cJSON_Delete(out);
+  mon_ref ref;
+  assert_int_equal(mon__store_ref_load(f->c, 7, 3, true, &ref), MW_OK);
+  assert_int_equal(ref.cols[0].nsorted, 400);
+  for(size_t i = 1; i < ref.cols[0].nsorted; i++)
+    assert_true(ref.cols[0].sorted[i - 1] <= ref.cols[0].sorted[i]);
+  assert_true(ref.cols[0].has_bins);
+  assert_int_equal(ref.cols[1].kind, MON_COLUMN_CATEGORICAL);
+  assert_true(ref.cols[1].cat_counts[0] + ref.cols[1].cat_counts[1] == 400);
+  mon__ref_free(&ref);
+
+  /* The same window: nothing drifts. */
+  assert_int_equal(mon_drift_report(f->m, f->c, &f->v, now - 3600000, now + 60000,
+                                    &out, &err),
+                   MW_OK);
+  const cJSON *age = column(out, "age");
+  assert_string_equal(mw_json_str(age, "method"), "ks");
+  assert_false(cJSON_IsTrue(cJSON_GetObjectItem(age, "drifted")));
+  assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(age, "ks"), "d")->valuedouble ==
+              0);
+  assert_false(cJSON_IsTrue(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(out, "dataset"), "drifted")));
+  assert_non_null(cJSON_GetObjectItem(column(out, "city"), "chi2"));
+  assert_null(cJSON_GetObjectItem(column(out, "city"), "ks"));
+  assert_null(cJSON_GetObjectItem(age, "chi2"));
+  cJSON_Delete(out);
+
+  /* Shifted data in a later window drifts. */
+  mon_version v = f->v;
+  log_rows(f, 400, 1.0, 2, false);
+  /* Only the new rows: they were logged after 'now'. */
+  int64_t t1 = mw_now_ms() + 1;
+  (void)t1;
+  assert_int_equal(mon_drift_report(f->m, f->c, &v, now - 3600000, now + 60000, &out,
+                                    &err),
+                   MW_OK);
+  assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(out, "window"),
+                                            "count")
+                       ->valuedouble,
+                   800);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(column(out, "age"), "drifted")));
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(column(out, "prediction"), "drifted")));
+  cJSON_Delete(out);
+
+  /* Settings: a bad document is refused with every problem; a good one
+   * changes the method. */
+  body = parse("{\"columns\":{\"age\":{\"method\":\"chi2\"},\"nope\":{},"
+               "\"city\":{\"method\":\"psi\",\"threshold\":-1}},"
+               "\"drift_share\":2,\"colour\":1}");
+  assert_int_equal(mon_drift_config_put(f->m, f->c, &f->v, body, "t", &out, &err),
+                   MW_EVALIDATION);
+  assert_int_equal((int)cJSON_GetObjectItem(err.details, "error_count")->valuedouble,
+                   5);
+  mw_err_clear(&err);
+  cJSON_Delete(body);
+  body = parse("{\"columns\":{\"age\":{\"method\":\"psi\",\"threshold\":0.2}},"
+               "\"drift_share\":0.9,\"interval_seconds\":60}");
+  assert_int_equal(mon_drift_config_put(f->m, f->c, &f->v, body, "t", &out, &err),
+                   MW_OK);
+  cJSON_Delete(body);
+  cJSON_Delete(out);
+  assert_int_equal(mon_drift_config_get(f->m, f->c, &f->v, &out, &err), MW_OK);
+  assert_true(cJSON_GetObjectItem(out, "drift_share")->valuedouble == 0.9);
+  assert_int_equal((int)cJSON_GetObjectItem(out, "window_seconds")->valuedouble,
+                   3600);
+  cJSON_Delete(out);
+  assert_int_equal(mon_drift_evaluate(f->m, f->c, &f->v, now - 3600000,
+                                      now + 60000, "api", &out, &err),
+                   MW_OK);
+  age = column(out, "age");
+  assert_string_equal(mw_json_str(age, "method"), "psi");
+  assert_true(cJSON_GetObjectItem(age, "threshold")->valuedouble == 0.2);
+  double psi = cJSON_GetObjectItem(age, "psi")->valuedouble;
+  assert_true(cJSON_GetObjectItem(age, "statistic")->valuedouble == psi);
+  assert_null(cJSON_GetObjectItem(age, "p_value"));
+  cJSON_Delete(out);
+
+  /* The stored evaluation is a point of the series and of /metrics. */
+  double val;
+  int64_t at;
+  assert_int_equal(mon_metric_latest(f->c, 7, "age", "psi", &val, &at), MW_OK);
+  assert_true(val == psi);
+  assert_int_equal(mon_metric_latest(f->c, 7, "age", "ks_p_value", &val, &at), MW_OK);
+  assert_int_equal(mon_metric_latest(f->c, 7, "", "prediction_count", &val, &at),
+                   MW_OK);
+  assert_true(val == 800);
+  assert_int_equal(mon_metric_latest(f->c, 7, "age", "nonsense", &val, &at),
+                   MW_ENOTFOUND);
+  assert_int_equal(mon_drift_history(f->c, &f->v, "age", "score", now - 60000,
+                                     now + 3600000, 100, &out, &err),
+                   MW_OK);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "points")), 1);
+  cJSON_Delete(out);
+  mw_buf m;
+  mw_buf_init(&m, 1 << 20);
+  assert_int_equal(mon_metrics_render(f->m, f->c, &m), MW_OK);
+  assert_non_null(strstr(m.data, "modelwatch_drift_score{model=\"m\",version=\"1\","
+                                 "column=\"age\",method=\"psi\"}"));
+  assert_non_null(strstr(m.data, "modelwatch_dataset_drift_share{model=\"m\","
+                                 "version=\"1\"}"));
+  assert_non_null(strstr(m.data, "modelwatch_predictions_ingested_total 800"));
+  mw_buf_free(&m);
+}
+
+static void test_degenerate_columns(void **state) {
+  struct fix *f = *state;
+  /* Reference rows: age all missing, city constant. */
+  mw_buf body;
+  mw_buf_init(&body, 1 << 20);
+  mw_buf_printf(&body, "{\"rows\":[");
+  for(int i = 0; i < 30; i++)
+    mw_buf_printf(&body, "%s{\"features\":{\"age\":null,\"city\":\"k\"},"
+                         "\"prediction\":5}",
+                  i ? "," : "");
+  mw_buf_printf(&body, "]}");
+  cJSON *b = parse(body.data);
+  mw_buf_free(&body);
+  mw_err err = {{0}, NULL};
+  cJSON *out = NULL;
+  assert_int_equal(mon_reference_put(f->m, f->c, &f->v, b, "t", &out, &err), MW_OK);
+  cJSON_Delete(b);
+  cJSON_Delete(out);
+  int64_t now = mw_now_ms();
+  /* Empty window: 200-style report, columns marked no_data. */
+  assert_int_equal(mon_drift_report(f->m, f->c, &f->v, now - 3600000, now, &out,
+                                    &err),
+                   MW_OK);
+  assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(out, "window"),
+                                            "count")
+                       ->valuedouble,
+                   0);
+  assert_string_equal(mw_json_str(column(out, "age"), "status"), "no_data");
+  assert_false(cJSON_IsTrue(cJSON_GetObjectItem(column(out, "age"), "drifted")));
+  cJSON_Delete(out);
+  /* One row, constant columns. */
+  int64_t n;
+  assert_int_equal(ingest(f, "{\"predictions\":[{\"features\":{\"age\":1,\"city\":"
+                             "\"k\"},\"prediction\":5}]}",
+                          &n, &err),
+                   MW_OK);
+  assert_int_equal(mon_drift_report(f->m, f->c, &f->v, now - 3600000, now + 60000,
+                                    &out, &err),
+                   MW_OK);
+  assert_string_equal(mw_json_str(column(out, "age"), "status"),
+                      "insufficient_data");
+  char *text = cJSON_PrintUnformatted(out);
+  assert_null(strstr(text, "nan"));
+  assert_null(strstr(text, "inf"));
+  assert_null(strstr(text, "null"));
+  cJSON_free(text);
+  cJSON_Delete(out);
+}
+
+static void test_retention(void **state) {
+  struct fix *f = *state;
+  int64_t base = 1795766400000LL; /* fixed times far in the past of 'now' */
+  mw_buf body;
+  mw_buf_init(&body, 1 << 20);
+  mw_buf_printf(&body, "{\"predictions\":[");
+  for(int i = 0; i < 10; i++) {
+    char ts[40];
+    mw_time_format(base - 40LL * 86400000 + i * 600000LL, ts, sizeof ts);
+    mw_buf_printf(&body, "%s{\"id\":\"old%d\",\"timestamp\":\"%s\",\"features\":"
+                         "{\"age\":%d,\"city\":\"c\"},\"prediction\":1,\"label\":2}",
+                  i ? "," : "", i, ts, i);
+  }
+  mw_buf_printf(&body, "]}");
+  int64_t n;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(ingest(f, body.data, &n, &err), MW_OK);
+  mw_buf_free(&body);
+  log_rows(f, 5, 0, 3, true);
+  int64_t blocks = count_rows(f->c, "SELECT count(*) FROM pred_blocks");
+  assert_true(blocks > 2);
+  int64_t deleted = 0, total = 0;
+  do {
+    assert_int_equal(mon_retention_step(f->m, f->c, base - 30LL * 86400000, 2,
+                                        &deleted),
+                     MW_OK);
+    total += deleted;
+  } while(deleted > 0);
+  assert_true(total >= 2);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids WHERE ext_id "
+                                    "LIKE 'old%'"),
+                   0);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 5);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM labels"), 0);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks WHERE id / "
+                                    "4096 NOT IN (SELECT id FROM pred_blocks)"),
+                   0);
+  /* The same id may now be logged again. */
+  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"old1\",\"features\":"
+                             "{\"age\":1,\"city\":\"k\"},\"prediction\":5}]}",
+                          &n, &err),
+                   MW_OK);
+}
+
+struct worker_arg {
+  struct fix *f;
+  int k;
+  int ok, rejected;
+};
+
+static void *ingest_worker(void *p) {
+  struct worker_arg *a = p;
+  mw_conn *c = mw_db_conn(a->f->db); /* each thread its own connection */
+  for(int j = 0; j < 10; j++) {
+    mw_buf body;
+    mw_buf_init(&body, 1 << 20);
+    mw_buf_printf(&body, "{\"predictions\":[");
+    for(int i = 0; i < 50; i++)
+      /* Thread 0's batch 5 repeats the ids of its batch 0. */
+      mw_buf_printf(&body, "%s{\"id\":\"t%d-b%d-r%d\",\"features\":{\"age\":%d,"
+                           "\"city\":\"c%d\"},\"prediction\":1}",
+                    i ? "," : "", a->k, a->k == 0 && j == 5 ? 0 : j, i, i, (i + j) % 7);
+    mw_buf_printf(&body, "]}");
+    cJSON *b = cJSON_Parse(body.data);
+    mw_buf_free(&body);
+    int64_t n = 0;
+    mw_err err = {{0}, NULL};
+    mw_status st = mon_ingest_predictions(a->f->m, c, &a->f->v, b, &n, &err);
+    if(st == MW_OK && n == 50)
+      a->ok++;
+    else if(st == MW_EVALIDATION)
+      a->rejected++;
+    mw_err_clear(&err);
+    cJSON_Delete(b);
+  }
+  return NULL;
+}
+
+/* Concurrent writers share transactions (group commit): a batch that fails
+ * is refused alone, every other batch is stored once. */
+static void test_concurrent_ingest(void **state) {
+  struct fix *f = *state;
+  pthread_t th[4];
+  struct worker_arg args[4];
+  for(int k = 0; k < 4; k++) {
+    args[k] = (struct worker_arg){f, k, 0, 0};
+    pthread_create(&th[k], NULL, ingest_worker, &args[k]);
+  }
+  int ok = 0, rejected = 0;
+  for(int k = 0; k < 4; k++) {
+    pthread_join(th[k], NULL);
+    ok += args[k].ok;
+    rejected += args[k].rejected;
+  }
+  assert_int_equal(ok, 39);
+  assert_int_equal(rejected, 1);
+  assert_int_equal(args[0].rejected, 1);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 39 * 50);
+  assert_int_equal(count_rows(f->c, "SELECT sum(n) FROM pred_blocks"), 39 * 50);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM mon_categories"), 7);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks"),
+                   count_rows(f->c, "SELECT count(*) * 5 FROM pred_blocks"));
+}
+
+struct one_arg {
+  struct fix *f;
+  const char *json;
+  mw_status st;
+};
+
+static void *ingest_one(void *p) {
+  struct one_arg *a = p;
+  cJSON *b = cJSON_Parse(a->json);
+  int64_t n;
+  mw_err err = {{0}, NULL};
+  a->st = mon_ingest_predictions(a->f->m, mw_db_conn(a->f->db), &a->f->v, b, &n,
+                                 &err);
+  mw_err_clear(&err);
+  cJSON_Delete(b);
+  return NULL;
+}
+
+/* Batches that queue while the write lock is busy are written together in
+ * one transaction; the one with a stored id is rolled back alone. */
+static void test_group_commit(void **state) {
+  struct fix *f = *state;
+  int64_t n;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"x\",\"features\":"
+                             "{\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
+                          &n, &err),
+                   MW_OK);
+  uint64_t commits0 = f->m->n_commits;
+  static const char *bodies[3] = {
+      "{\"predictions\":[{\"id\":\"g1\",\"features\":{\"age\":1,\"city\":"
+      "\"b\"},\"prediction\":1}]}",
+      "{\"predictions\":[{\"id\":\"x\",\"features\":{\"age\":2,\"city\":"
+      "\"c\"},\"prediction\":1}]}",
+      "{\"predictions\":[{\"id\":\"g3\",\"features\":{\"age\":3,\"city\":"
+      "\"d\"},\"prediction\":1}]}"};
+  struct one_arg a[3];
+  pthread_t th[3];
+  mon__lock(f->m);
+  for(int k = 0; k < 3; k++) {
+    a[k] = (struct one_arg){f, bodies[k], MW_EINTERNAL};
+    pthread_create(&th[k], NULL, ingest_one, &a[k]);
+    usleep(100000); /* the first becomes the leader, the others queue */
+  }
+  mon__unlock(f->m);
+  for(int k = 0; k < 3; k++)
+    pthread_join(th[k], NULL);
+  assert_int_equal(a[0].st, MW_OK);
+  assert_int_equal(a[1].st, MW_EVALIDATION);
+  assert_int_equal(a[2].st, MW_OK);
+  /* Two transactions for three batches: the last two shared one. */
+  assert_int_equal(f->m->n_commits - commits0, 2);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 3);
+  /* The rolled-back batch's new category is gone, the others' stay. */
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM mon_categories WHERE "
+                                    "value = 'c'"),
+                   0);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM mon_categories WHERE "
+                                    "value IN ('b', 'd')"),
+                   2);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_schema),
+      cmocka_unit_test(test_json_values),
+      cmocka_unit_test(test_dict),
+      cmocka_unit_test(test_packing),
+      cmocka_unit_test(test_batch_validation),
+      cmocka_unit_test(test_refcol_build),
+      cmocka_unit_test_setup_teardown(test_ingest_and_labels, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_windows, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reference_and_drift, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_degenerate_columns, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_ingest, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

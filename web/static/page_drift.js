@@ -1,0 +1,256 @@
+// page_drift.js - #/models/<name>/versions/<v>/drift: the dataset drift
+// share over time, the report's columns (method, statistic, threshold,
+// verdict) and, for a chosen column, its reference vs current distribution
+// and a statistic over time.
+
+import { h, fill, badge, fmtNum, fmtRange, empty, table } from './dom.js';
+import { api, path, isoAgo } from './api.js';
+import { card } from './ui.js';
+import { Chart } from './charts.js';
+
+const WINDOWS = [['3600', 'last hour'], ['21600', 'last 6 hours'], ['86400', 'last 24 hours'], ['604800', 'last 7 days']];
+const RANGES = [['86400', '24 hours'], ['604800', '7 days'], ['2592000', '30 days']];
+const COLUMN_METRICS = ['score', 'statistic', 'p_value', 'psi', 'jensen_shannon', 'ks_d', 'ks_p_value', 'wasserstein_norm', 'chi2_p_value', 'mean', 'missing'];
+const REPORT_EVERY_MS = 15000;
+
+export function mount(root, { model, version }, ctx) {
+  const base = ['models', model, 'versions', version, 'drift'];
+  let windowS = 3600;
+  let rangeS = 86400;
+  let column = null;
+  let metric = 'score';
+  let report = null;
+  let reportAt = 0;
+  let reportErr = null;
+  let reference = null;
+
+  const selWindow = h('select', { id: 'drift-window', 'aria-label': 'report window' }, WINDOWS.map(([v, l]) => h('option', { value: v }, l)));
+  selWindow.addEventListener('change', () => { windowS = Number(selWindow.value); reportAt = 0; ctx.refresh(); });
+  const selRange = h('select', { id: 'drift-range', 'aria-label': 'history range' }, RANGES.map(([v, l]) => h('option', { value: v }, l)));
+  selRange.addEventListener('change', () => { rangeS = Number(selRange.value); ctx.refresh(); });
+  const selMetric = h('select', { id: 'column-metric', 'aria-label': 'column statistic' }, COLUMN_METRICS.map((m) => h('option', { value: m }, m)));
+  selMetric.addEventListener('change', () => { metric = selMetric.value; ctx.refresh(); });
+
+  const summary = h('div.tiles', { id: 'drift-summary' });
+  const notice = h('div.notice', { hidden: true });
+  const shareChartBox = h('div.chart', { id: 'share-chart' });
+  const { table: ctable, body: cbody } = table(['Column', 'Type', 'Method', 'Statistic', 'p-value', 'Threshold', 'Drifted', 'PSI', 'Jensen-Shannon', 'Missing'], 'columns-table');
+  ctable.id = 'columns-table';
+  const colTitle = h('h2', 'Column');
+  const histBox = h('div.chart', { id: 'column-hist' });
+  const histNote = h('p.muted.small');
+  const colChartBox = h('div.chart', { id: 'column-chart' });
+  const colCard = h('section.card', { id: 'column-card', hidden: true },
+    h('div.card-head', colTitle, h('div.card-actions', h('label.inline', 'statistic ', selMetric))),
+    h('div.grid-2',
+      h('div', h('h3', 'Reference vs current'), histBox, histNote),
+      h('div', h('h3', { id: 'column-chart-title' }, 'Over time'), colChartBox)));
+
+  fill(root,
+    h('nav.crumbs', h('a', { href: '#/models' }, 'Models'), h('span', '/'),
+      h('a', { href: '#/models/' + encodeURIComponent(model) }, model), h('span', '/'), h('span', 'v' + version + ' drift')),
+    h('div.page-head',
+      h('div', h('h1', 'Drift of ', model, ' v' + version), h('p.muted', 'Current window compared with this version\'s reference set.')),
+      h('div.controls', h('label.inline', 'Report ', selWindow), h('label.inline', 'History ', selRange))),
+    notice,
+    summary,
+    card('Dataset drift share over time', null, shareChartBox),
+    card('Columns', h('span.muted.small', 'click a row for its distribution and history'), h('div.table-wrap', ctable)),
+    colCard);
+
+  const shareChart = new Chart(shareChartBox, 220);
+  const histChart = new Chart(histBox, 240);
+  const colChart = new Chart(colChartBox, 240);
+
+  function showNotice(text) {
+    notice.hidden = !text;
+    notice.textContent = text || '';
+  }
+
+  function renderSummary() {
+    if (!report) {
+      fill(summary);
+      return;
+    }
+    const d = report.dataset || {};
+    const cols = report.columns || [];
+    const nDrift = cols.filter((c) => c.drifted).length;
+    const w = report.window || {};
+    fill(summary,
+      tile('Dataset drift share', fmtNum(d.drift_share, 3), d.drifted ? badge('drifting', 'bad') : badge('no drift', 'ok'), 'tile-share'),
+      tile('Drifted columns', nDrift + ' / ' + cols.length, null),
+      tile('Current rows', fmtNum(w.count), h('span.muted', fmtRange(w.from, w.to))),
+      tile('Reference rows', fmtNum((report.reference || {}).count), null),
+      report.performance ? tile('Performance', perfText(report.performance), null) : null);
+  }
+
+  function renderColumns() {
+    const cols = (report && report.columns) || [];
+    if (!cols.length) {
+      fill(cbody, empty(report ? 'The report has no columns.' : 'No report.', 10));
+      return;
+    }
+    if (!column || !cols.some((c) => c.name === column)) {
+      const drifted = cols.find((c) => c.drifted);
+      column = (drifted || cols[0]).name;
+    }
+    fill(cbody, cols.map((c) => {
+      const tr = h('tr.clickable', { class: [c.drifted ? 'drifted' : '', c.name === column ? 'selected' : ''].join(' '), dataset: { column: c.name }, tabindex: 0 },
+        h('td', h('strong', c.name)),
+        h('td', c.type),
+        h('td', c.method),
+        h('td.num', fmtNum(c.statistic)),
+        h('td.num', fmtNum(c.p_value)),
+        h('td.num', fmtNum(c.threshold)),
+        h('td', c.drifted ? badge('drifted', 'bad') : badge('no', 'ok')),
+        h('td.num', fmtNum(c.psi)),
+        h('td.num', fmtNum(c.jensen_shannon)),
+        h('td.num', c.stats ? fmtNum(c.stats.missing) : '—'));
+      const pick = () => { column = c.name; renderColumns(); ctx.refresh(); };
+      tr.addEventListener('click', pick);
+      tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') pick(); });
+      return tr;
+    }));
+  }
+
+  function renderColumnCard(colPoints) {
+    const c = report && (report.columns || []).find((x) => x.name === column);
+    colCard.hidden = !c;
+    if (!c) return;
+    colTitle.textContent = 'Column ' + c.name + ' (' + c.type + ', ' + c.method + ')';
+    const hist = histogramOf(c);
+    if (hist) {
+      histNote.textContent = hist.note || '';
+      histChart.bars(hist.labels, [
+        { label: 'reference', values: hist.reference, color: '#94a3b8' },
+        { label: 'current', values: hist.current, color: '#2563eb' },
+      ], { yLabel: hist.yLabel || 'share of rows', xLabel: c.type === 'categorical' ? 'category' : 'bin' });
+    } else {
+      renderFallback(c);
+    }
+    document.getElementById('column-chart-title').textContent = metric + ' over time';
+    colChart.timeSeries([{ label: metric, points: byWindowEnd(colPoints) }],
+      { threshold: metric === 'score' ? c.threshold : undefined });
+  }
+
+  // Without per-bin counts of the current window in the report, show what
+  // the API has: the reference's category shares, and the summary
+  // statistics of both sides.
+  function renderFallback(c) {
+    const rc = reference && (reference.columns || []).find((x) => x.name === c.name);
+    const cs = c.stats || {};
+    if (rc && rc.categories && Object.keys(rc.categories).length) {
+      const cats = Object.entries(rc.categories).sort((a, b) => b[1] - a[1]);
+      const total = cats.reduce((t, [, n]) => t + n, 0) || 1;
+      histChart.bars(cats.map(([k]) => k), [{ label: 'reference', values: cats.map(([, n]) => n / total), color: '#94a3b8' }],
+        { yLabel: 'share of rows', xLabel: 'category' });
+      histNote.textContent = 'Reference shares per category. The drift report has no per-category counts of the current window (only ' +
+        fmtNum(cs.unique) + ' distinct values in ' + fmtNum(cs.count) + ' rows), so only the reference side is drawn.';
+      return;
+    }
+    histChart.reset();
+    const rows = [['rows', rc && rc.count, cs.count], ['missing', rc && rc.missing, cs.missing], ['mean', rc && rc.mean, cs.mean],
+      ['std', rc && rc.std, cs.std], ['min', rc && rc.min, cs.min], ['max', rc && rc.max, cs.max]];
+    for (const [q, v] of Object.entries(cs.quantiles || {})) rows.push(['q' + q, null, v]);
+    const { table: t, body } = table(['', 'Reference', 'Current'], 'compare-table');
+    fill(body, rows.map(([k, r, v]) => h('tr', h('td', k), h('td.num', fmtNum(r)), h('td.num', fmtNum(v)))));
+    fill(histBox, t);
+    histNote.textContent = 'The drift report has no per-bin counts of the current window, so no histogram can be drawn; summary statistics of both sides instead.';
+  }
+
+  async function refresh() {
+    const from = isoAgo(rangeS);
+    const now = Date.now();
+    if (now - reportAt > REPORT_EVERY_MS) {
+      try {
+        report = await api.get(path(base, { from: isoAgo(windowS) }));
+        reportErr = null;
+      } catch (e) {
+        if (e.status === 401) throw e;
+        report = null;
+        reportErr = e;
+      }
+      reportAt = now;
+      reference = await api.get(path(['models', model, 'versions', version, 'reference'])).catch(() => null);
+    }
+    let shareHist = null;
+    let colHist = null;
+    try {
+      shareHist = await api.get(path([...base, 'history'], { metric: 'drift_share', from }));
+    } catch (e) {
+      if (e.status === 401) throw e;
+      shareHist = { points: [], error: e };
+    }
+    if (reportErr) {
+      const e = reportErr;
+      showNotice('No drift report: ' + e.message);
+    } else {
+      showNotice('');
+    }
+    renderSummary();
+    renderColumns();
+    const shareThreshold = report && report.dataset && typeof report.dataset.threshold === 'number' ? report.dataset.threshold : 0.5;
+    shareChart.timeSeries([{ label: 'drift share', points: byWindowEnd(shareHist.points) }],
+      { threshold: shareThreshold, yMin: 0, yMax: 1, emptyText: shareHist.error ? 'History unavailable: ' + shareHist.error.message : undefined });
+    if (column) {
+      try {
+        colHist = await api.get(path([...base, 'history'], { column, metric, from }));
+      } catch (e) {
+        if (e.status === 401) throw e;
+        colHist = { points: [] };
+      }
+    }
+    renderColumnCard(colHist ? colHist.points : []);
+  }
+
+  return {
+    refresh,
+    destroy() { shareChart.destroy(); histChart.destroy(); colChart.destroy(); },
+  };
+}
+
+// A stored evaluation describes the window it looked at: plot it at the
+// window's end rather than at the moment it was computed.
+function byWindowEnd(points) {
+  return (points || []).map((p) => ({ at: (p.window && p.window.to) || p.at, value: p.value }));
+}
+
+function tile(label, value, extra, cls) {
+  return h('div.tile', { class: cls }, h('div.tile-label', label), h('div.tile-value', value), extra ? h('div.tile-extra', extra) : null);
+}
+
+function perfText(p) {
+  return Object.entries(p).filter(([, v]) => typeof v === 'number').slice(0, 3).map(([k, v]) => k + ' ' + fmtNum(v, 3)).join(' · ') || '—';
+}
+
+// Normalises whatever per-bin data the report carries for a column into
+// {labels, reference, current} shares; null when it has none.
+export function histogramOf(c) {
+  const toShares = (xs) => {
+    const t = xs.reduce((a, b) => a + (typeof b === 'number' ? b : 0), 0);
+    return t > 0 ? xs.map((x) => (typeof x === 'number' ? x / t : 0)) : xs;
+  };
+  const hsrc = c.histogram || c.bins;
+  if (hsrc && Array.isArray(hsrc.reference) && Array.isArray(hsrc.current)) {
+    const n = hsrc.reference.length;
+    let labels = hsrc.labels || hsrc.categories;
+    if (!labels && Array.isArray(hsrc.edges) && hsrc.edges.length === n + 1)
+      labels = hsrc.reference.map((_, i) => fmtNum(hsrc.edges[i], 3) + '–' + fmtNum(hsrc.edges[i + 1], 3));
+    if (!labels) labels = hsrc.reference.map((_, i) => String(i + 1));
+    return { labels: labels.map(String), reference: toShares(hsrc.reference), current: toShares(hsrc.current) };
+  }
+  if (Array.isArray(hsrc)) {
+    // [{lo, hi, reference, current}] or [{value|category, reference, current}]
+    const labels = hsrc.map((b) => (b.value ?? b.category ?? (b.lo !== undefined ? fmtNum(b.lo, 3) + '–' + fmtNum(b.hi, 3) : '?')));
+    return { labels: labels.map(String), reference: toShares(hsrc.map((b) => b.reference)), current: toShares(hsrc.map((b) => b.current)) };
+  }
+  const cats = c.categories;
+  if (Array.isArray(cats) && cats.length && typeof cats[0] === 'object') {
+    return {
+      labels: cats.map((x) => String(x.value ?? x.name ?? x.category)),
+      reference: toShares(cats.map((x) => x.reference)),
+      current: toShares(cats.map((x) => x.current)),
+    };
+  }
+  return null;
+}
