@@ -17,7 +17,7 @@ DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
 # installed only when the node and npm commands are missing: NodeSource's
 # nodejs package bundles npm and conflicts with Debian's npm package.
 
-.PHONY: all deps build build-asan run test test-fast bench clean
+.PHONY: all deps build build-asan run test test-fast bench demo clean
 
 all: build
 
@@ -57,6 +57,10 @@ build-asan: deps $(ASAN_BUILD)/Makefile
 run: build
 	mkdir -p $(DATA_DIR)
 	./$(BUILD)/modelwatch serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+# The whole story with live data: see examples/demo.sh.
+demo: build
+	BUILD=$(BUILD) bash examples/demo.sh
 
 # Every test, in the normal build and again under ASan+UBSan.
 test: build build-asan

@@ -7,18 +7,6 @@
 
 #include "alerts/delivery_internal.h"
 
-static int url_valid(const char *url) {
-  size_t n = url ? strlen(url) : 0;
-  if(n < 8 || n > 1000)
-    return 0;
-  if(strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-    return 0;
-  for(const char *p = url; *p; p++)
-    if((unsigned char)*p <= 0x20 || *p == 0x7f)
-      return 0;
-  return 1;
-}
-
 /* JSON of the channel row in st (name, type, url, created_at). */
 static cJSON *channel_json(sqlite3_stmt *st) {
   cJSON *o = cJSON_CreateObject();
@@ -81,16 +69,12 @@ mw_status alert_channel_create(mw_conn *c, const cJSON *body, const char *actor,
                    "start with '.'");
   if(!alert_channel_type_valid(type))
     return mw_errf(err, MW_EVALIDATION, "type must be one of " ALERT_CHANNEL_TYPES);
-  if(!url_valid(url))
+  if(!mw_url_valid(url))
     return mw_errf(err, MW_EVALIDATION,
                    "url must be an http:// or https:// URL of at most 1000 bytes");
-  /* Same shape as node secrets: 24 random bytes, base64, "whsec_". */
-  unsigned char key[24];
-  char b64[40], secret[48];
-  if(mw_random_bytes(key, sizeof key))
+  char secret[48];
+  if(mw_webhook_secret_new(secret))
     return MW_EINTERNAL;
-  mw_base64_encode(key, sizeof key, b64);
-  snprintf(secret, sizeof secret, "whsec_%s", b64);
   mw_status s = mw_tx_begin(c);
   if(s)
     return s;
@@ -124,7 +108,6 @@ mw_status alert_channel_create(mw_conn *c, const cJSON *body, const char *actor,
 out:
   mw_tx_rollback(c);
   memset(secret, 0, sizeof secret);
-  memset(key, 0, sizeof key);
   return s;
 }
 

@@ -97,23 +97,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   struct xfer *x = ud;
   size_t len = size * n;
-  /* A new status line (after 100 Continue, say) starts a new header set. */
-  if(len >= 5 && !strncmp(p, "HTTP/", 5)) {
-    x->retry_after_ms = -1;
-    return len;
-  }
-  static const char name[] = "retry-after:";
-  if(len > sizeof name - 1 && !strncasecmp(p, name, sizeof name - 1)) {
-    char v[128];
-    size_t vl = len - (sizeof name - 1);
-    if(vl >= sizeof v)
-      vl = sizeof v - 1;
-    memcpy(v, p + sizeof name - 1, vl);
-    v[vl] = 0;
-    int64_t delay;
-    if(!alert__retry_after_parse(v, mw_now_ms(), &delay))
-      x->retry_after_ms = delay;
-  }
+  alert__header_line(p, len, mw_now_ms(), &x->retry_after_ms);
   return len;
 }
 

@@ -39,6 +39,14 @@ int64_t alert__backoff_ms(int failed_attempts, uint64_t rnd);
 mw_status alert__retry_after_parse(const char *value, int64_t now_ms,
                                    int64_t *delay_ms);
 
+/* Reads one response header line as curl hands it over (len bytes, not
+ * NUL-terminated, CRLF included): a status line forgets an earlier
+ * Retry-After (*retry_after_ms = -1: a new header set starts), a valid
+ * Retry-After sets *retry_after_ms to its delay from now_ms, anything else
+ * leaves it alone. */
+void alert__header_line(const char *p, size_t len, int64_t now_ms,
+                        int64_t *retry_after_ms);
+
 /* What to do after an attempt. */
 struct alert__plan {
   const char *state;        /* "delivered", "failed" or "dead" (static) */

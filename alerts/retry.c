@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -210,6 +211,27 @@ mw_status alert__retry_after_parse(const char *value, int64_t now_ms,
     d = RETRY_AFTER_CAP_MS;
   *delay_ms = d;
   return MW_OK;
+}
+
+void alert__header_line(const char *p, size_t len, int64_t now_ms,
+                        int64_t *retry_after_ms) {
+  /* A new status line (after 100 Continue, say) starts a new header set. */
+  if(len >= 5 && !strncmp(p, "HTTP/", 5)) {
+    *retry_after_ms = -1;
+    return;
+  }
+  static const char name[] = "retry-after:";
+  if(len > sizeof name - 1 && !strncasecmp(p, name, sizeof name - 1)) {
+    char v[128];
+    size_t vl = len - (sizeof name - 1);
+    if(vl >= sizeof v)
+      vl = sizeof v - 1;
+    memcpy(v, p + sizeof name - 1, vl);
+    v[vl] = 0;
+    int64_t delay;
+    if(!alert__retry_after_parse(v, now_ms, &delay))
+      *retry_after_ms = delay;
+  }
 }
 
 void alert__plan_next(const struct alert_delivery_opts *o,

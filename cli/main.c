@@ -106,17 +106,22 @@ static mw_status bootstrap_admin(const mw_config *cfg, mw_db *db) {
 }
 
 /* The drift report an alert rule reads its metric from. */
+/* The drift report an alert rule reads its metric from: the monitor's
+ * report of the version over the rule's window. */
 static mw_status alert_report(void *ctx, mw_conn *c, const char *model,
                               int64_t version, int64_t from_ms, int64_t to_ms,
                               cJSON **report) {
-  (void)ctx;
-  (void)c;
-  (void)model;
-  (void)version;
-  (void)from_ms;
-  (void)to_ms;
   *report = NULL;
-  return MW_EINTERNAL;
+  reg_version_info vi;
+  mw_err err = {0};
+  mw_status st = reg_version_lookup(c, model, version, &vi, &err);
+  if(!st) {
+    mon_version v = {vi.id, vi.model_id, model, vi.version, vi.schema_json};
+    st = mon_drift_report(ctx, c, &v, from_ms, to_ms, report, &err);
+  }
+  reg_version_info_free(&vi);
+  mw_err_clear(&err);
+  return st;
 }
 
 static int cmd_serve(mw_config *cfg) {
@@ -152,6 +157,7 @@ static int cmd_serve(mw_config *cfg) {
       .reg = &reg_env,
       .external_url = app.cfg.external_url,
       .report = alert_report,
+      .report_ctx = app.monitor,
       .group_wait_ms = (int64_t)app.cfg.alert_group_wait_s * 1000,
       .group_interval_ms = (int64_t)app.cfg.alert_group_interval_s * 1000,
       .repeat_interval_ms = (int64_t)app.cfg.alert_repeat_interval_s * 1000,

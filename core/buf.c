@@ -109,6 +109,21 @@ const char *mw_json_str(const cJSON *obj, const char *key) {
   return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
+int mw_json_int(const cJSON *it, int64_t *out) {
+  if(!cJSON_IsNumber(it))
+    return 0;
+  double d = it->valuedouble;
+  /* [-2^63, 2^63): the range int64_t holds; the comparison is false for
+   * NaN, so it fails too. */
+  if(!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+    return 0;
+  int64_t v = (int64_t)d;
+  if((double)v != d)
+    return 0;
+  *out = v;
+  return 1;
+}
+
 char *mw_json_print(const cJSON *obj) { return cJSON_PrintUnformatted(obj); }
 
 void mw_json_add_time(cJSON *obj, const char *key, int64_t ms) {

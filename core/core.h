@@ -109,6 +109,12 @@ long mw_base64_decode(const char *in, unsigned char *out, size_t cap);
 mw_status mw_random_bytes(void *buf, size_t len);
 /* Writes len random characters of [A-Za-z0-9] plus NUL into out. */
 mw_status mw_random_token(char *out, size_t len);
+/* A new Standard Webhooks signing secret: "whsec_" + base64 of 24 random
+ * bytes, into out[48]. */
+mw_status mw_webhook_secret_new(char out[48]);
+/* 1 when url is an http:// or https:// URL of 8..1000 bytes without
+ * spaces or control characters (webhook and node targets). */
+int mw_url_valid(const char *url);
 /* Constant-time comparison of two equal-length buffers; 1 if equal. */
 int mw_ct_equal(const void *a, const void *b, size_t len);
 /* Standard Webhooks signature "v1,<base64>" for secret "whsec_<base64 key>"
@@ -150,6 +156,11 @@ mw_status mw_parse_i64(const char *s, int64_t *out);
 /* Returns the string value of obj[key] or NULL if absent or not a string
  * (borrowed from obj). */
 const char *mw_json_str(const cJSON *obj, const char *key);
+/* 1 when it is a JSON number holding an integer that int64_t represents
+ * exactly, stored in *out; 0 otherwise (fractions, NaN, and the
+ * infinities and huge values cJSON reads from "1e999": converting those
+ * to an integer type is undefined behaviour). */
+int mw_json_int(const cJSON *it, int64_t *out);
 /* Serialises and frees nothing; caller frees the result with free(). */
 char *mw_json_print(const cJSON *obj);
 /* Adds "key": RFC 3339 time, or null when ms < 0. */

@@ -152,3 +152,26 @@ mw_status mw_webhook_sign(const char *secret, const char *msg_id,
   mw_base64_encode(mac, sizeof mac, out + 3);
   return MW_OK;
 }
+
+mw_status mw_webhook_secret_new(char out[48]) {
+  unsigned char key[24];
+  char b64[40];
+  if(mw_random_bytes(key, sizeof key))
+    return MW_EINTERNAL;
+  mw_base64_encode(key, sizeof key, b64);
+  snprintf(out, 48, "whsec_%s", b64);
+  OPENSSL_cleanse(key, sizeof key);
+  return MW_OK;
+}
+
+int mw_url_valid(const char *url) {
+  size_t n = url ? strlen(url) : 0;
+  if(n < 8 || n > 1000)
+    return 0;
+  if(strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+    return 0;
+  for(const char *p = url; *p; p++)
+    if((unsigned char)*p <= 0x20 || *p == 0x7f)
+      return 0;
+  return 1;
+}

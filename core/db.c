@@ -12,6 +12,8 @@
 
 struct mw_conn {
   sqlite3 *db;
+  struct mw_db *owner;
+  int writing; /* holds owner->write_lock (inside mw_tx_begin..commit) */
   int nstmt;
   struct {
     const char *sql;
@@ -23,6 +25,13 @@ struct mw_db {
   char *path;
   int sync_full;
   pthread_key_t key;
+  /* Writers of this process queue here before BEGIN IMMEDIATE. SQLite
+   * allows one writer anyway; its busy handler makes the others sleep and
+   * poll (up to 100 ms a nap), which under load turns into long tails and
+   * timeouts. A mutex hands the write lock over at once, in arrival order.
+   * Other processes (backup, a second server) still meet SQLite's own lock
+   * and busy timeout. */
+  pthread_mutex_t write_lock;
 };
 
 static void conn_close(mw_conn *c) {
@@ -40,6 +49,7 @@ static mw_conn *conn_open(mw_db *d) {
   mw_conn *c = calloc(1, sizeof *c);
   if(!c)
     return NULL;
+  c->owner = d;
   int rc = sqlite3_open_v2(d->path, &c->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                SQLITE_OPEN_NOMUTEX,
@@ -76,6 +86,7 @@ mw_status mw_db_open(const char *path, int sync_full, mw_db **out) {
     return MW_ENOMEM;
   d->path = strdup(path);
   d->sync_full = sync_full;
+  pthread_mutex_init(&d->write_lock, NULL);
   if(!d->path || pthread_key_create(&d->key, conn_destructor) != 0) {
     free(d->path);
     free(d);
@@ -98,6 +109,7 @@ void mw_db_close(mw_db *d) {
   conn_close(pthread_getspecific(d->key));
   pthread_setspecific(d->key, NULL);
   pthread_key_delete(d->key);
+  pthread_mutex_destroy(&d->write_lock);
   free(d->path);
   free(d);
 }
@@ -192,18 +204,38 @@ static mw_status step_once(mw_conn *c, const char *sql) {
   return rc == SQLITE_DONE ? MW_OK : mw_db_status(c, rc);
 }
 
-mw_status mw_tx_begin(mw_conn *c) { return step_once(c, "BEGIN IMMEDIATE"); }
+static void release_write(mw_conn *c) {
+  if(c->writing) {
+    c->writing = 0;
+    pthread_mutex_unlock(&c->owner->write_lock);
+  }
+}
+
+mw_status mw_tx_begin(mw_conn *c) {
+  if(c->writing || !sqlite3_get_autocommit(c->db)) {
+    mw_log(MW_LOG_ERROR, "db", "transaction already open on this connection");
+    return MW_EINTERNAL;
+  }
+  pthread_mutex_lock(&c->owner->write_lock);
+  c->writing = 1;
+  mw_status st = step_once(c, "BEGIN IMMEDIATE");
+  if(st)
+    release_write(c);
+  return st;
+}
 
 mw_status mw_tx_commit(mw_conn *c) {
   mw_status st = step_once(c, "COMMIT");
   if(st)
     mw_tx_rollback(c);
+  release_write(c);
   return st;
 }
 
 void mw_tx_rollback(mw_conn *c) {
   if(!sqlite3_get_autocommit(c->db))
     step_once(c, "ROLLBACK");
+  release_write(c);
 }
 
 int64_t mw_db_size(const mw_db *d) {

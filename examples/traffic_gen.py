@@ -5,6 +5,7 @@ optionally with labels, and after a while injects drift.
 Usage:
   traffic_gen.py --modelwatch http://127.0.0.1:8080 --token TOKEN \
       --model fraud --version 2 [--rate 200] [--drift-after 20] [--duration 0]
+  traffic_gen.py ... --reference 5000     (upload a reference set and exit)
 
 Features: amount (numeric, log-normal), age (numeric), country
 (categorical), channel (categorical); prediction: fraud score (numeric).
@@ -59,9 +60,21 @@ def main():
     p.add_argument("--drift-after", type=float, default=20, help="seconds; <0 never")
     p.add_argument("--duration", type=float, default=0, help="seconds; 0 = forever")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--reference", type=int, default=0,
+                   help="upload this many undrifted rows as the version's reference set, then exit")
     args = p.parse_args()
     rng = random.Random(args.seed)
     base = args.modelwatch.rstrip("/")
+    if args.reference > 0:
+        rows = [row(rng, False) for _ in range(args.reference)]
+        req = urllib.request.Request(
+            base + "/api/v1/models/%s/versions/%d/reference" % (args.model, args.version),
+            data=json.dumps({"rows": rows}).encode(), method="PUT",
+            headers={"Authorization": "Bearer " + args.token, "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            r.read()
+        print("[traffic] reference set of %d rows uploaded" % args.reference, flush=True)
+        return
     path = "/api/v1/models/%s/versions/%d/predictions" % (args.model, args.version)
     start = time.time()
     sent = 0

@@ -62,6 +62,9 @@ struct mon_ctx {
 /* Takes / releases the write lock; NULL m does nothing. */
 void mon__lock(mon_ctx *m);
 void mon__unlock(mon_ctx *m);
+/* One compaction transaction (see mon__store_compact) under the lock. */
+mw_status mon__compact_step(mon_ctx *m, mw_conn *c, int64_t before_bucket,
+                            int64_t *merged);
 /* Defaults of every option that is 0 in opt. */
 void mon__options_fill(mon_options *opt);
 
@@ -278,6 +281,10 @@ void mon__report_metrics(const cJSON *report,
                          void (*fn)(void *, const char *, const char *, double),
                          void *ctx);
 
+/* The stored name of a series metric (names of mon_drift_history; the
+ * alias dataset_drift_share for drift_share), or NULL when unknown. */
+const char *mon__metric_name(const char *column, const char *metric);
+
 /* ---- reference sets (reference.c / store.c) ---- */
 
 typedef struct mon_refcol {
@@ -363,6 +370,12 @@ mw_status mon__store_retention(mw_conn *c, int64_t cutoff_ms, int max_blocks,
  * only); *schema is malloc'd or NULL. */
 mw_status mon__store_version(mw_conn *c, const char *model, int64_t version,
                              int64_t *id, int64_t *model_id, char **schema);
+
+/* Merges the small blocks (< 1024 rows) of one (version, bucket) whose
+ * bucket number is below before_bucket into one block, inside the caller's
+ * write transaction: single-prediction requests otherwise leave a block per
+ * row. *merged: blocks merged (0 when nothing is left to do). */
+mw_status mon__store_compact(mw_conn *c, int64_t before_bucket, int64_t *merged);
 
 /* One row of a version due for scheduled evaluation. */
 typedef struct mon_due {

@@ -17,7 +17,36 @@
  * max, PSI and Jensen-Shannon (bin and category counts) stay exact and are
  * streamed; KS, Wasserstein and the quantiles are computed on an evenly
  * strided sample of the window that fits the budget, and the column says
- * so ("sampled": rows used). Categorical columns are always exact. */
+ * so ("sampled": rows used). Categorical columns are always exact.
+ *
+ * Decisions a client can see:
+ *  - Missing values: null, and for numeric columns the strings "NaN",
+ *    "Infinity", "-Infinity" (any case, also "inf") and the bare tokens NaN,
+ *    Infinity, -Infinity that Python's json module writes, are stored as
+ *    missing; DRIFT.md counts them in stats.missing and leaves them out of
+ *    the tests. A column key that is absent is an error (send null).
+ *  - Categorical values are strings; numbers and booleans are accepted and
+ *    become their text ("3", "true"). At most 10,000 distinct values per
+ *    column and version (a wider column is not a category).
+ *  - A version without a schema cannot log predictions (422 saying so): a
+ *    guessed schema would silently decide the tests.
+ *  - Prediction ids are optional, unique per model (across its versions)
+ *    while the prediction is retained; labels find their prediction by id,
+ *    must be sent to the version that logged it, and replace earlier ones.
+ *  - GET .../drift with no reference set: 409. An empty window: 200 with
+ *    window.count 0 and every column "status": "no_data", "drifted": false.
+ *    Each column has a status: "ok", "no_data" (no values in the window) or
+ *    "insufficient_data" (with a "reason": constant, empty reference...);
+ *    only "ok" columns count towards dataset.drift_share.
+ *  - A column's "statistic" is the deciding method's statistic (KS D,
+ *    normalised Wasserstein, PSI, Jensen-Shannon distance, chi-squared or
+ *    z); "p_value" is present for ks, chi2 and z, and "threshold" applies to
+ *    the p-value for those and to the statistic otherwise. The "score" of a
+ *    column (history, alerts, modelwatch_drift_score) is that p-value or
+ *    that distance.
+ *  - Retention (--retention-days) deletes raw predictions, their ids and
+ *    labels, and stored evaluations older than the cut-off; a background
+ *    pass also merges the small blocks single-row requests leave behind. */
 #ifndef MW_MONITOR_H
 #define MW_MONITOR_H
 
@@ -56,6 +85,24 @@ mw_status mon_scheduler_start(mon_ctx *m);
 /* Stops and joins the background thread (waits for a running evaluation).
  * Safe to call when it was never started. */
 void mon_scheduler_stop(mon_ctx *m);
+
+/* ---- request bodies ---- */
+
+/* A parsed JSON document whose nodes live in one arena (monitor/json.c):
+ * ingest batches parse several times faster than with cJSON_Parse. */
+typedef struct mon_doc mon_doc;
+
+/* Parses text[0..len) (text[len] must be '\0'), decoding strings in place:
+ * text is modified and must outlive the document. Accepts RFC 8259 JSON
+ * plus the tokens NaN, Infinity, -Infinity, read as null. MW_EINVAL on
+ * malformed input, *err_offset (may be NULL) then holds where. Caller frees
+ * with mon_doc_free. */
+mw_status mon_doc_parse(char *text, size_t len, mon_doc **out,
+                        size_t *err_offset);
+/* The root: ordinary cJSON nodes, read-only (never modified or passed to
+ * cJSON_Delete); borrowed until mon_doc_free. */
+const cJSON *mon_doc_root(const mon_doc *d);
+void mon_doc_free(mon_doc *d);
 
 /* ---- ingest ---- */
 
@@ -130,14 +177,16 @@ mw_status mon_drift_evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
  * rmse, labelled_count); a column has score, statistic, p_value, drifted,
  * ks_d, ks_p_value, wasserstein, wasserstein_norm, psi, jensen_shannon,
  * chi2_statistic, chi2_p_value, z, z_p_value, count, missing, mean, std,
- * min, max. MW_EVALIDATION for an unknown metric. */
+ * min, max (dataset_drift_share is accepted for drift_share). MW_EVALIDATION
+ * for an unknown metric; an unknown column simply has no points. */
 mw_status mon_drift_history(mw_conn *c, const mon_version *v,
                             const char *column, const char *metric,
                             int64_t from_ms, int64_t to_ms, int limit,
                             cJSON **out, mw_err *err);
 /* The value of a metric (names as for mon_drift_history) in the latest
- * stored evaluation of version_id, and when it was taken. MW_ENOTFOUND when
- * there is none. */
+ * stored evaluation of version_id, and when it was taken (at_ms may be
+ * NULL). MW_ENOTFOUND when there is none (no evaluation, unknown metric, or
+ * a statistic the latest evaluation did not have). */
 mw_status mon_metric_latest(mw_conn *c, int64_t version_id, const char *column,
                             const char *metric, double *value, int64_t *at_ms);
 

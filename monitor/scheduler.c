@@ -128,6 +128,36 @@ static bool nap(mon_ctx *m, int64_t ms) {
   return s;
 }
 
+mw_status mon__compact_step(mon_ctx *m, mw_conn *c, int64_t before_bucket,
+                            int64_t *merged) {
+  *merged = 0;
+  mon__lock(m);
+  mw_status st = mw_tx_begin(c);
+  if(!st)
+    st = mon__store_compact(c, before_bucket, merged);
+  if(!st)
+    st = mw_tx_commit(c);
+  if(st)
+    mw_tx_rollback(c);
+  mon__unlock(m);
+  return st;
+}
+
+/* Merges small blocks of buckets closed for a minute, a bucket per
+ * transaction, at most a few hundred per pass. */
+static void run_compaction(mon_ctx *m, mw_conn *c) {
+  int64_t before = (mw_now_ms() - 60000) / MON_BUCKET_MS;
+  int64_t merged = 0;
+  for(int k = 0; k < 256 && !stopping(m); k++) {
+    if(mon__compact_step(m, c, before, &merged)) {
+      mw_log(MW_LOG_WARN, "monitor", "compaction step failed; retrying later");
+      return;
+    }
+    if(merged == 0)
+      return;
+  }
+}
+
 static void run_retention(mon_ctx *m, mw_conn *c) {
   int64_t cutoff = mw_now_ms() - (int64_t)m->opt.retention_days * 86400000LL;
   int64_t total = 0, n = 0;
@@ -197,8 +227,10 @@ static void *thread_main(void *arg) {
   int64_t period = 1000;
   while(!nap(m, period)) {
     int64_t now = mw_now_ms();
-    if(m->opt.retention_days > 0 && now - last_retention >= MON_RETENTION_PERIOD_MS) {
-      run_retention(m, c);
+    if(now - last_retention >= MON_RETENTION_PERIOD_MS) {
+      if(m->opt.retention_days > 0)
+        run_retention(m, c);
+      run_compaction(m, c);
       last_retention = now;
     }
     run_due(m, c);

@@ -77,6 +77,31 @@ void mon__report_metrics(const cJSON *report,
   }
 }
 
+static const char *const column_metrics[] = {
+    "score", "statistic", "p_value", "drifted", "ks_d", "ks_p_value",
+    "wasserstein", "wasserstein_norm", "psi", "jensen_shannon",
+    "chi2_statistic", "chi2_p_value", "z", "z_p_value", "count", "missing",
+    "mean", "std", "min", "max"};
+static const char *const dataset_metrics[] = {
+    "drift_share", "dataset_drifted", "drifted_columns", "prediction_count",
+    "labelled_count", "accuracy", "precision", "recall", "f1", "mae", "rmse"};
+
+const char *mon__metric_name(const char *column, const char *metric) {
+  bool dataset = !column || !*column;
+  if(!metric)
+    return NULL;
+  /* Alert rules call the dataset share dataset_drift_share. */
+  if(dataset && !strcmp(metric, "dataset_drift_share"))
+    return "drift_share";
+  const char *const *list = dataset ? dataset_metrics : column_metrics;
+  size_t n = dataset ? sizeof dataset_metrics / sizeof dataset_metrics[0]
+                     : sizeof column_metrics / sizeof column_metrics[0];
+  for(size_t i = 0; i < n; i++)
+    if(!strcmp(list[i], metric))
+      return list[i];
+  return NULL;
+}
+
 /* ------------------------------------------------------------- /metrics */
 
 /* Appends s as a Prometheus label value (backslash, quote and newline

@@ -663,6 +663,12 @@ mw_status mon_drift_history(mw_conn *c, const mon_version *v,
   *out = NULL;
   if(limit < 1 || limit > 10000)
     return mw_errf(err, MW_EINVAL, "limit must be 1-10000");
+  const char *stored = mon__metric_name(column, metric);
+  if(!stored)
+    return mw_errf(err, MW_EVALIDATION,
+                   "unknown metric '%.64s' for %s (see the drift history "
+                   "documentation for the names)",
+                   metric ? metric : "", column && *column ? "a column" : "the dataset");
   sqlite3_stmt *st = mw_stmt(
       c, "SELECT s.at, s.value, e.window_from, e.window_to FROM drift_series s "
          "JOIN drift_evals e ON e.id = s.eval_id WHERE s.version_id = ? AND "
@@ -681,7 +687,7 @@ mw_status mon_drift_history(mw_conn *c, const mon_version *v,
   cJSON *pts = cJSON_AddArrayToObject(o, "points");
   sqlite3_bind_int64(st, 1, v->id);
   sqlite3_bind_text(st, 2, column ? column : "", -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, metric, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, stored, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 4, from_ms);
   sqlite3_bind_int64(st, 5, to_ms);
   sqlite3_bind_int(st, 6, limit);
@@ -706,6 +712,9 @@ mw_status mon_drift_history(mw_conn *c, const mon_version *v,
 
 mw_status mon_metric_latest(mw_conn *c, int64_t version_id, const char *column,
                             const char *metric, double *value, int64_t *at_ms) {
+  const char *stored = mon__metric_name(column, metric);
+  if(!stored)
+    return MW_ENOTFOUND;
   sqlite3_stmt *st = mw_stmt(
       c, "SELECT value, at FROM drift_series WHERE version_id = ? AND col = ? "
          "AND metric = ? AND eval_id = (SELECT max(id) FROM drift_evals WHERE "
@@ -714,7 +723,7 @@ mw_status mon_metric_latest(mw_conn *c, int64_t version_id, const char *column,
     return MW_EDB;
   sqlite3_bind_int64(st, 1, version_id);
   sqlite3_bind_text(st, 2, column ? column : "", -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, metric, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, stored, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 4, version_id);
   int rc = sqlite3_step(st);
   if(rc == SQLITE_ROW) {
@@ -972,5 +981,164 @@ mw_status mon__store_retention(mw_conn *c, int64_t cutoff_ms, int max_blocks,
     if(!s && sqlite3_changes(mw_conn_handle(c)) > 0 && *deleted == 0)
       *deleted = 1; /* more may be left: ask the caller to come again */
   }
+  return s;
+}
+
+/* ---------------------------------------------------------- compaction */
+
+/* Blocks smaller than this are merged once their bucket is closed. */
+#define MON_SMALL_BLOCK 1024
+/* Merged blocks hold at most this many rows. */
+#define MON_MERGED_BLOCK 8192
+
+/* Reads one chunk of a block into dst (n 8-byte values). */
+static mw_status read_chunk(mw_conn *c, int64_t block, int64_t slot, size_t n,
+                            void *dst) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT data FROM pred_chunks WHERE id = ?");
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, MON_CHUNK_ROWID(block, slot));
+  int rc = sqlite3_step(st);
+  mw_status s = MW_OK;
+  if(rc != SQLITE_ROW)
+    s = rc == SQLITE_DONE ? MW_EINTERNAL : mw_db_status(c, rc);
+  else if((size_t)sqlite3_column_bytes(st, 0) != n * 8)
+    s = MW_EINTERNAL;
+  else
+    memcpy(dst, sqlite3_column_blob(st, 0), n * 8);
+  sqlite3_reset(st);
+  return s;
+}
+
+mw_status mon__store_compact(mw_conn *c, int64_t before_bucket, int64_t *merged) {
+  *merged = 0;
+  /* One (version, bucket) with several small blocks per call. */
+  sqlite3_stmt *st = mw_stmt(
+      c, "SELECT version_id, bucket, ncols FROM pred_blocks WHERE bucket < ? AND "
+         "n < ? GROUP BY version_id, bucket, ncols HAVING count(*) > 1 LIMIT 1");
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, before_bucket);
+  sqlite3_bind_int(st, 2, MON_SMALL_BLOCK);
+  int rc = sqlite3_step(st);
+  if(rc != SQLITE_ROW) {
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? MW_OK : mw_db_status(c, rc);
+  }
+  int64_t version_id = sqlite3_column_int64(st, 0);
+  int64_t bucket = sqlite3_column_int64(st, 1);
+  int64_t ncols = sqlite3_column_int64(st, 2);
+  sqlite3_reset(st);
+  st = mw_stmt(c, "SELECT id, n, has_ids FROM pred_blocks WHERE version_id = ? "
+                  "AND bucket = ? AND ncols = ? AND n < ? ORDER BY id LIMIT 4096");
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, version_id);
+  sqlite3_bind_int64(st, 2, bucket);
+  sqlite3_bind_int64(st, 3, ncols);
+  sqlite3_bind_int(st, 4, MON_SMALL_BLOCK);
+  int64_t (*blk)[3] = NULL;
+  size_t nblk = 0, cap = 0, total = 0;
+  mw_status s = MW_OK;
+  while((rc = sqlite3_step(st)) == SQLITE_ROW && total < MON_MERGED_BLOCK) {
+    if(nblk == cap) {
+      size_t ncap = cap ? cap * 2 : 64;
+      void *nb = realloc(blk, ncap * sizeof *blk);
+      if(!nb) {
+        s = MW_ENOMEM;
+        break;
+      }
+      blk = nb;
+      cap = ncap;
+    }
+    for(int k = 0; k < 3; k++)
+      blk[nblk][k] = sqlite3_column_int64(st, k);
+    total += (size_t)blk[nblk][1];
+    nblk++;
+  }
+  sqlite3_reset(st);
+  if(s || nblk < 2) {
+    free(blk);
+    return s;
+  }
+  /* Gather the blocks into one staging batch, then write it as one block. */
+  mon_batch b;
+  memset(&b, 0, sizeof b);
+  b.n = total;
+  b.ncols = (size_t)ncols;
+  b.ts = malloc(total * sizeof *b.ts);
+  b.vals = malloc(total * (size_t)ncols * sizeof *b.vals);
+  b.ids = calloc(total, sizeof *b.ids);
+  char **idcopies = calloc(nblk, sizeof *idcopies);
+  mw_buf scratch;
+  mw_buf_init(&scratch, (size_t)1 << 28);
+  if(!b.ts || !b.vals || !b.ids || !idcopies)
+    s = MW_ENOMEM;
+  size_t off = 0;
+  double *tmp = NULL;
+  for(size_t k = 0; k < nblk && !s; k++) {
+    size_t n = (size_t)blk[k][1];
+    int64_t id = blk[k][0];
+    if((s = read_chunk(c, id, MON_SLOT_TS, n, b.ts + off)))
+      break;
+    for(size_t i = 0; i < n; i++) /* stored little-endian */
+      b.ts[off + i] = mon__chunk_i64(b.ts + off, i);
+    free(tmp);
+    if(!(tmp = malloc(n * 8 + 8))) {
+      s = MW_ENOMEM;
+      break;
+    }
+    for(int64_t col = 0; col < ncols && !s; col++) {
+      if((s = read_chunk(c, id, col + 1, n, tmp)))
+        break;
+      for(size_t i = 0; i < n; i++)
+        b.vals[(size_t)col * total + off + i] = mon__chunk_double(tmp, i);
+    }
+    if(!s && blk[k][2]) {
+      sqlite3_stmt *q = mw_stmt(c, "SELECT data FROM pred_chunks WHERE id = ?");
+      if(!q) {
+        s = MW_EDB;
+        break;
+      }
+      sqlite3_bind_int64(q, 1, MON_CHUNK_ROWID(id, ncols + 1));
+      if(sqlite3_step(q) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(q, 0);
+        if((idcopies[k] = malloc(len + 1))) {
+          memcpy(idcopies[k], sqlite3_column_blob(q, 0), len);
+          if(!mon__unpack_ids(idcopies[k], len, n, b.ids + off))
+            s = MW_EINTERNAL;
+          for(size_t i = 0; !s && i < n; i++)
+            if(!b.ids[off + i][0])
+              b.ids[off + i] = NULL;
+        } else {
+          s = MW_ENOMEM;
+        }
+      }
+      sqlite3_reset(q);
+    }
+    off += n;
+  }
+  free(tmp);
+  if(!s)
+    s = mon__store_block(c, version_id, &b, NULL, total, mw_now_ms(), &scratch);
+  for(size_t k = 0; k < nblk && !s; k++) {
+    sqlite3_stmt *del = mw_stmt(c, "DELETE FROM pred_blocks WHERE id = ?");
+    if(!del) {
+      s = MW_EDB;
+      break;
+    }
+    sqlite3_bind_int64(del, 1, blk[k][0]);
+    s = step_done(c, del);
+  }
+  if(!s)
+    *merged = (int64_t)nblk;
+  for(size_t k = 0; idcopies && k < nblk; k++)
+    free(idcopies[k]);
+  free(idcopies);
+  mw_buf_free(&scratch);
+  free(b.ts);
+  free(b.vals);
+  free(b.ids);
+  free(blk);
   return s;
 }

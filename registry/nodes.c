@@ -5,18 +5,6 @@
 
 #include "registry/internal.h"
 
-static int url_valid(const char *url) {
-  size_t n = url ? strlen(url) : 0;
-  if(n < 8 || n > 1000)
-    return 0;
-  if(strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-    return 0;
-  for(const char *p = url; *p; p++)
-    if((unsigned char)*p <= 0x20 || *p == 0x7f)
-      return 0;
-  return 1;
-}
-
 mw_status reg_node_create(mw_conn *c, const cJSON *body, const char *actor,
                           cJSON **out, mw_err *err) {
   *out = NULL;
@@ -27,17 +15,14 @@ mw_status reg_node_create(mw_conn *c, const cJSON *body, const char *actor,
     return mw_errf(err, MW_EVALIDATION,
                    "name must be 1-128 characters of A-Z a-z 0-9 . _ - and not "
                    "start with '.'");
-  if(!url_valid(url))
+  if(!mw_url_valid(url))
     return mw_errf(err, MW_EVALIDATION,
                    "url must be an http:// or https:// URL of at most 1000 bytes");
   if(!cJSON_IsArray(models))
     return mw_errf(err, MW_EVALIDATION, "models must be an array of model names");
-  unsigned char key[24];
-  char b64[40], secret[48];
-  if(mw_random_bytes(key, sizeof key))
+  char secret[48];
+  if(mw_webhook_secret_new(secret))
     return MW_EINTERNAL;
-  mw_base64_encode(key, sizeof key, b64);
-  snprintf(secret, sizeof secret, "whsec_%s", b64);
 
   mw_status s = mw_tx_begin(c);
   if(s)

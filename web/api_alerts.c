@@ -4,17 +4,6 @@
 #include "alerts/rules.h"
 #include "web/web_internal.h"
 
-static void finish(struct web_req *r, mw_status s, int ok_status, cJSON *out,
-                   mw_err *err) {
-  if(s) {
-    cJSON_Delete(out);
-    web_reply_err(r, s, err);
-    return;
-  }
-  mw_err_clear(err);
-  web_reply_json(r, ok_status, out);
-}
-
 static int id_param(struct web_req *r, int64_t *id) {
   if(mw_parse_i64(web_param(r, "id"), id) || *id <= 0) {
     web_reply_error(r, 404, "not_found", "ids are positive integers", NULL);
@@ -31,21 +20,21 @@ static void h_rules_create(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = alert_rule_create(r->db, body, r->actor, &out, &err);
   cJSON_Delete(body);
-  finish(r, s, 201, out, &err);
+  web_reply_result(r, s, 201, out, &err);
 }
 
 static void h_rules_list(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = alert_rule_list(r->db, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_rule_get(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = alert_rule_get(r->db, web_param(r, "name"), &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_rule_delete(struct web_req *r) {
@@ -56,7 +45,7 @@ static void h_rule_delete(struct web_req *r) {
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "deleted", web_param(r, "name"));
   }
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_rule_evaluate(struct web_req *r) {
@@ -68,7 +57,7 @@ static void h_rule_evaluate(struct web_req *r) {
                             &err);
   else
     mw_errf(&err, s, "the alert evaluator is not running");
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_alerts_list(struct web_req *r) {
@@ -80,7 +69,7 @@ static void h_alerts_list(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = alert_list(r->db, has ? state : NULL, (int)limit, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_alert_ack(struct web_req *r) {
@@ -90,7 +79,7 @@ static void h_alert_ack(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = alert_ack(r->db, id, r->actor, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_silences_create(struct web_req *r) {
@@ -101,14 +90,14 @@ static void h_silences_create(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = alert_silence_create(r->db, body, r->actor, &out, &err);
   cJSON_Delete(body);
-  finish(r, s, 201, out, &err);
+  web_reply_result(r, s, 201, out, &err);
 }
 
 static void h_silences_list(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = alert_silence_list(r->db, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_silence_delete(struct web_req *r) {
@@ -122,7 +111,7 @@ static void h_silence_delete(struct web_req *r) {
     out = cJSON_CreateObject();
     cJSON_AddNumberToObject(out, "expired", (double)id);
   }
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 const struct web_route web_routes_alerts[] = {

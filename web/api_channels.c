@@ -5,17 +5,6 @@
 #include "alerts/alerts.h"
 #include "web/web_internal.h"
 
-static void finish(struct web_req *r, mw_status s, int ok_status, cJSON *out,
-                   mw_err *err) {
-  if(s) {
-    cJSON_Delete(out);
-    web_reply_err(r, s, err);
-    return;
-  }
-  mw_err_clear(err);
-  web_reply_json(r, ok_status, out);
-}
-
 static void h_create(struct web_req *r) {
   cJSON *body = web_read_json(r);
   if(!body)
@@ -24,21 +13,21 @@ static void h_create(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = alert_channel_create(r->db, body, r->actor, &out, &err);
   cJSON_Delete(body);
-  finish(r, s, 201, out, &err);
+  web_reply_result(r, s, 201, out, &err);
 }
 
 static void h_list(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = alert_channel_list(r->db, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_get(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = alert_channel_get(r->db, web_param(r, "name"), &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_delete(struct web_req *r) {
@@ -49,7 +38,7 @@ static void h_delete(struct web_req *r) {
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "deleted", web_param(r, "name"));
   }
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 /* Queues a sample notification: checks URL, secret and formatting end to
@@ -59,7 +48,7 @@ static void h_test(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = alert_channel_test(r->db, web_param(r, "name"),
                                    r->app->cfg.external_url, r->actor, &out, &err);
-  finish(r, s, 202, out, &err);
+  web_reply_result(r, s, 202, out, &err);
 }
 
 static void h_retry(struct web_req *r) {
@@ -71,7 +60,7 @@ static void h_retry(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = alert_delivery_retry(r->db, id, r->actor, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 /* Channel URLs are credentials (a Slack webhook URL is its own secret), so

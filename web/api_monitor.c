@@ -90,103 +90,15 @@ static int resolve(struct web_req *r, reg_version_info *vi, mon_version *mv) {
   return 1;
 }
 
-/* Replaces the bare tokens NaN, Infinity and -Infinity (which Python's json
- * module writes, though JSON has no such values) outside strings by null.
- * Returns a new buffer (caller frees) or NULL when there were none. */
-static char *nan_to_null(const char *in, size_t len, size_t *outlen) {
-  static const struct {
-    const char *tok;
-    size_t len;
-  } toks[] = {{"-Infinity", 9}, {"Infinity", 8}, {"NaN", 3}};
-  char *out = malloc(len + len / 3 + 8);
-  if(!out)
-    return NULL;
-  size_t o = 0;
-  int in_str = 0, esc = 0, found = 0;
-  for(size_t i = 0; i < len;) {
-    char ch = in[i];
-    if(in_str) {
-      if(esc)
-        esc = 0;
-      else if(ch == '\\')
-        esc = 1;
-      else if(ch == '"')
-        in_str = 0;
-      out[o++] = in[i++];
-      continue;
-    }
-    if(ch == '"')
-      in_str = 1;
-    size_t k = 0;
-    for(; k < sizeof toks / sizeof toks[0]; k++)
-      if(len - i >= toks[k].len && !memcmp(in + i, toks[k].tok, toks[k].len))
-        break;
-    if(k < sizeof toks / sizeof toks[0]) {
-      memcpy(out + o, "null", 4);
-      o += 4;
-      i += toks[k].len;
-      found = 1;
-      continue;
-    }
-    out[o++] = in[i++];
-  }
-  if(!found) {
-    free(out);
-    return NULL;
-  }
-  *outlen = o;
-  return out;
-}
-
-/* As web_read_json, but also takes NaN/Infinity tokens (as null). */
-static cJSON *read_json_lenient(struct web_req *r) {
-  mw_buf body;
-  if(web_read_body(r, r->app->cfg.max_body, &body))
-    return NULL;
-  if(body.len == 0) {
-    web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
-    return NULL;
-  }
-  const char *end = NULL;
-  cJSON *json = cJSON_ParseWithLengthOpts(body.data, body.len, &end, 0);
-  if(!json) {
-    size_t off = end ? (size_t)(end - body.data) : 0;
-    size_t fixed_len = 0;
-    char *fixed = nan_to_null(body.data, body.len, &fixed_len);
-    if(fixed) {
-      json = cJSON_ParseWithLengthOpts(fixed, fixed_len, NULL, 0);
-      free(fixed);
-    }
-    if(!json) {
-      cJSON *det = cJSON_CreateObject();
-      cJSON_AddNumberToObject(det, "offset", (double)off);
-      mw_buf_free(&body);
-      web_reply_error(r, 400, "invalid_json", "request body is not valid JSON", det);
-      return NULL;
-    }
-  }
-  mw_buf_free(&body);
-  if(!cJSON_IsObject(json)) {
-    cJSON_Delete(json);
-    web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
-    return NULL;
-  }
-  return json;
-}
-
-/* Query parameter `name` as RFC 3339 into *ms (def when absent). A '+' of a
- * UTC offset arrives as a space when the client did not encode it. On a
- * bad value the 400 reply is sent and 0 returned. */
+/* Query parameter `name` as RFC 3339 into *ms (def when absent). On a bad
+ * value the 400 reply is sent and 0 returned. */
 static int time_param(struct web_req *r, const char *name, int64_t def,
                       int64_t *ms) {
   char buf[64];
   *ms = def;
   if(!web_query(r, name, buf, sizeof buf) || !buf[0])
     return 1;
-  for(char *p = buf + 19; p < buf + sizeof buf && *p; p++)
-    if(*p == ' ')
-      *p = '+';
-  if(mw_time_parse(buf, ms)) {
+  if(web_query_time(buf, ms)) {
     char msg[160];
     snprintf(msg, sizeof msg,
              "%s must be an RFC 3339 time such as 2026-11-27T08:00:00Z", name);
@@ -216,7 +128,7 @@ static void h_predictions(struct web_req *r) {
     reg_version_info_free(&vi);
     return;
   }
-  cJSON *body = read_json_lenient(r);
+  cJSON *body = web_read_json_lenient(r);
   if(body) {
     mw_err err = {{0}, NULL};
     int64_t n = 0;
@@ -239,7 +151,7 @@ static void h_labels(struct web_req *r) {
     reg_version_info_free(&vi);
     return;
   }
-  cJSON *body = read_json_lenient(r);
+  cJSON *body = web_read_json_lenient(r);
   if(body) {
     mw_err err = {{0}, NULL};
     int64_t n = 0;
@@ -262,7 +174,7 @@ static void h_reference_put(struct web_req *r) {
     reg_version_info_free(&vi);
     return;
   }
-  cJSON *body = read_json_lenient(r);
+  cJSON *body = web_read_json_lenient(r);
   if(body) {
     mw_err err = {{0}, NULL};
     cJSON *out = NULL;

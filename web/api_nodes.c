@@ -4,17 +4,6 @@
 #include "registry/registry.h"
 #include "web/web_internal.h"
 
-static void finish(struct web_req *r, mw_status s, int ok_status, cJSON *out,
-                   mw_err *err) {
-  if(s) {
-    cJSON_Delete(out);
-    web_reply_err(r, s, err);
-    return;
-  }
-  mw_err_clear(err);
-  web_reply_json(r, ok_status, out);
-}
-
 static void h_nodes_create(struct web_req *r) {
   cJSON *body = web_read_json(r);
   if(!body)
@@ -23,21 +12,21 @@ static void h_nodes_create(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = reg_node_create(r->db, body, r->actor, &out, &err);
   cJSON_Delete(body);
-  finish(r, s, 201, out, &err);
+  web_reply_result(r, s, 201, out, &err);
 }
 
 static void h_nodes_list(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = reg_node_list(r->db, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_node_get(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = reg_node_get(r->db, web_param(r, "name"), &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_node_delete(struct web_req *r) {
@@ -48,7 +37,7 @@ static void h_node_delete(struct web_req *r) {
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "deleted", web_param(r, "name"));
   }
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_node_status(struct web_req *r) {
@@ -59,7 +48,7 @@ static void h_node_status(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = reg_node_report(r->db, web_param(r, "name"), body, &out, &err);
   cJSON_Delete(body);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_deliveries_list(struct web_req *r) {

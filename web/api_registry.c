@@ -8,18 +8,6 @@
 #include "registry/registry.h"
 #include "web/web_internal.h"
 
-/* Replies with the registry's result: 2xx with the JSON, or the error. */
-static void finish(struct web_req *r, mw_status s, int ok_status, cJSON *out,
-                   mw_err *err) {
-  if(s) {
-    cJSON_Delete(out);
-    web_reply_err(r, s, err);
-    return;
-  }
-  mw_err_clear(err);
-  web_reply_json(r, ok_status, out);
-}
-
 /* Path parameter {v} as a positive version number, or a 404 reply. */
 static int version_param(struct web_req *r, int64_t *v) {
   if(mw_parse_i64(web_param(r, "v"), v) || *v <= 0) {
@@ -58,7 +46,7 @@ static void h_models_create(struct web_req *r) {
     mw_status s = reg_model_create(r->db, cJSON_IsString(name) ? name->valuestring : "",
                                    desc, cJSON_GetObjectItemCaseSensitive(body, "tags"),
                                    r->actor, &out, &err);
-    finish(r, s, 201, out, &err);
+    web_reply_result(r, s, 201, out, &err);
   }
   cJSON_Delete(body);
 }
@@ -74,14 +62,14 @@ static void h_models_list(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = reg_model_list(r->db, has_q ? q : NULL, (int)limit,
                                has_tok ? tok : NULL, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_model_get(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = reg_model_get(r->db, web_param(r, "name"), &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_model_patch(struct web_req *r) {
@@ -95,7 +83,7 @@ static void h_model_patch(struct web_req *r) {
     mw_status s = reg_model_update(r->db, web_param(r, "name"), desc,
                                    cJSON_GetObjectItemCaseSensitive(body, "tags"),
                                    r->actor, &out, &err);
-    finish(r, s, 200, out, &err);
+    web_reply_result(r, s, 200, out, &err);
   }
   cJSON_Delete(body);
 }
@@ -108,7 +96,7 @@ static void h_model_delete(struct web_req *r) {
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "deleted", web_param(r, "name"));
   }
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_versions_create(struct web_req *r) {
@@ -120,7 +108,7 @@ static void h_versions_create(struct web_req *r) {
   mw_status s = reg_version_create(r->db, web_param(r, "name"), body, r->actor,
                                    &out, &err);
   cJSON_Delete(body);
-  finish(r, s, 201, out, &err);
+  web_reply_result(r, s, 201, out, &err);
 }
 
 static void h_versions_list(struct web_req *r) {
@@ -133,7 +121,7 @@ static void h_versions_list(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = reg_version_list(r->db, web_param(r, "name"), (int)limit,
                                  has_tok ? tok : NULL, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_version_get(struct web_req *r) {
@@ -143,7 +131,7 @@ static void h_version_get(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = reg_version_get(r->db, web_param(r, "name"), v, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_artifact_put(struct web_req *r) {
@@ -226,7 +214,7 @@ static void h_artifact_put(struct web_req *r) {
   }
   cJSON *out = NULL;
   s = reg_upload_commit(r->db, &env, u, model, v, want, r->actor, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_artifact_get(struct web_req *r) {
@@ -286,7 +274,7 @@ static void h_alias_put(struct web_req *r) {
         (int64_t)ver->valuedouble,
         cJSON_GetObjectItemCaseSensitive(body, "expected_version"), reason,
         r->actor, &out, &err);
-    finish(r, s, 200, out, &err);
+    web_reply_result(r, s, 200, out, &err);
   }
   cJSON_Delete(body);
 }
@@ -302,7 +290,7 @@ static void h_alias_get(struct web_req *r) {
     cJSON_AddStringToObject(out, "alias", web_param(r, "alias"));
     cJSON_AddNumberToObject(out, "version", (double)v);
   }
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_alias_delete(struct web_req *r) {
@@ -316,7 +304,7 @@ static void h_alias_delete(struct web_req *r) {
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "deleted", web_param(r, "alias"));
   }
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_alias_history(struct web_req *r) {
@@ -327,7 +315,7 @@ static void h_alias_history(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = reg_alias_history(r->db, web_param(r, "name"),
                                   web_param(r, "alias"), (int)limit, &out, &err);
-  finish(r, s, 200, out, &err);
+  web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_alias_rollback(struct web_req *r) {
@@ -351,7 +339,7 @@ static void h_alias_rollback(struct web_req *r) {
         r->db, &env, web_param(r, "name"), web_param(r, "alias"),
         cJSON_IsNumber(to) ? (int64_t)to->valuedouble : 0, reason, r->actor, &out,
         &err);
-    finish(r, s, 200, out, &err);
+    web_reply_result(r, s, 200, out, &err);
   }
   cJSON_Delete(body);
 }

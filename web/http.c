@@ -124,6 +124,17 @@ void web_reply_err(struct web_req *r, mw_status st, mw_err *e) {
   mw_err_clear(e);
 }
 
+void web_reply_result(struct web_req *r, mw_status s, int ok_status, cJSON *out,
+                      mw_err *e) {
+  if(s) {
+    cJSON_Delete(out);
+    web_reply_err(r, s, e);
+    return;
+  }
+  mw_err_clear(e);
+  web_reply_json(r, ok_status, out);
+}
+
 mw_status web_read_body(struct web_req *r, size_t limit, mw_buf *out) {
   mw_buf_init(out, limit);
   long long clen = r->ri->content_length;
@@ -216,60 +227,134 @@ static int json_max_depth(const char *p, size_t n) {
   return max;
 }
 
-/* Shared by web_read_json and web_read_json_opt. */
-static int read_json(struct web_req *r, int optional, cJSON **out) {
-  *out = NULL;
-  mw_buf body;
-  if(web_read_body(r, r->app->cfg.max_body, &body))
-    return -1;
-  if(body.len == 0) {
-    if(optional)
-      return 0;
-    web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
-    return -1;
+/* Replaces the bare tokens NaN, Infinity and -Infinity (which Python's json
+ * module writes, though JSON has no such values) outside strings by null.
+ * Returns a new buffer (caller frees) or NULL when there were none. */
+static char *nan_to_null(const char *in, size_t len, size_t *outlen) {
+  static const struct {
+    const char *tok;
+    size_t len;
+  } toks[] = {{"-Infinity", 9}, {"Infinity", 8}, {"NaN", 3}};
+  char *out = malloc(len + len / 3 + 8);
+  if(!out)
+    return NULL;
+  size_t o = 0;
+  int in_str = 0, esc = 0, found = 0;
+  for(size_t i = 0; i < len;) {
+    char ch = in[i];
+    if(in_str) {
+      if(esc)
+        esc = 0;
+      else if(ch == '\\')
+        esc = 1;
+      else if(ch == '"')
+        in_str = 0;
+      out[o++] = in[i++];
+      continue;
+    }
+    if(ch == '"')
+      in_str = 1;
+    size_t k = 0;
+    for(; k < sizeof toks / sizeof toks[0]; k++)
+      if(len - i >= toks[k].len && !memcmp(in + i, toks[k].tok, toks[k].len))
+        break;
+    if(k < sizeof toks / sizeof toks[0]) {
+      memcpy(out + o, "null", 4);
+      o += 4;
+      i += toks[k].len;
+      found = 1;
+      continue;
+    }
+    out[o++] = in[i++];
   }
-  if(json_max_depth(body.data, body.len) > WEB_JSON_MAX_DEPTH) {
-    mw_buf_free(&body);
-    char msg[96];
-    snprintf(msg, sizeof msg, "JSON nested deeper than %d levels", WEB_JSON_MAX_DEPTH);
-    web_reply_error(r, 422, "validation_failed", msg, NULL);
-    return -1;
+  if(!found) {
+    free(out);
+    return NULL;
+  }
+  *outlen = o;
+  return out;
+}
+
+int web_json_parse(const char *data, size_t len, int lenient, cJSON **out,
+                   const char **code, char *msg, size_t cap, cJSON **details) {
+  *out = NULL;
+  *details = NULL;
+  *code = "invalid";
+  if(len == 0) {
+    snprintf(msg, cap, "request body must be a JSON object");
+    return 400;
+  }
+  if(json_max_depth(data, len) > WEB_JSON_MAX_DEPTH) {
+    *code = "validation_failed";
+    snprintf(msg, cap, "JSON nested deeper than %d levels", WEB_JSON_MAX_DEPTH);
+    return 422;
   }
   const char *end = NULL;
-  cJSON *json = cJSON_ParseWithLengthOpts(body.data, body.len, &end, 0);
-  if(!json) {
-    size_t off = end ? (size_t)(end - body.data) : 0;
-    cJSON *det = cJSON_CreateObject();
-    cJSON_AddNumberToObject(det, "offset", (double)off);
-    mw_buf_free(&body);
-    web_reply_error(r, 400, "invalid_json", "request body is not valid JSON", det);
-    return -1;
+  cJSON *json = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+  if(!json && lenient) {
+    size_t fixed_len = 0;
+    char *fixed = nan_to_null(data, len, &fixed_len);
+    if(fixed) {
+      json = cJSON_ParseWithLengthOpts(fixed, fixed_len, NULL, 0);
+      free(fixed);
+    }
   }
-  mw_buf_free(&body);
-  char msg[160];
+  if(!json) {
+    size_t off = end ? (size_t)(end - data) : 0;
+    *details = cJSON_CreateObject();
+    cJSON_AddNumberToObject(*details, "offset", (double)off);
+    *code = "invalid_json";
+    snprintf(msg, cap, "request body is not valid JSON");
+    return 400;
+  }
   int too_big = 0;
-  if(json_shape(json, 1, msg, sizeof msg, &too_big)) {
+  if(json_shape(json, 1, msg, cap, &too_big)) {
     cJSON_Delete(json);
-    web_reply_error(r, too_big ? 413 : 422, too_big ? "too_large" : "validation_failed",
-                    msg, NULL);
-    return -1;
+    *code = too_big ? "too_large" : "validation_failed";
+    return too_big ? 413 : 422;
   }
   if(!cJSON_IsObject(json)) {
     cJSON_Delete(json);
-    web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
-    return -1;
+    snprintf(msg, cap, "request body must be a JSON object");
+    return 400;
   }
   *out = json;
   return 0;
 }
 
+/* Shared by web_read_json, web_read_json_opt and web_read_json_lenient. */
+static int read_json(struct web_req *r, int optional, int lenient, cJSON **out) {
+  *out = NULL;
+  mw_buf body;
+  if(web_read_body(r, r->app->cfg.max_body, &body))
+    return -1;
+  if(body.len == 0 && optional)
+    return 0;
+  const char *code;
+  char msg[160];
+  cJSON *det;
+  int status = web_json_parse(body.data, body.len, lenient, out, &code, msg,
+                              sizeof msg, &det);
+  mw_buf_free(&body);
+  if(status) {
+    web_reply_error(r, status, code, msg, det);
+    return -1;
+  }
+  return 0;
+}
+
 cJSON *web_read_json(struct web_req *r) {
   cJSON *j;
-  return read_json(r, 0, &j) ? NULL : j;
+  return read_json(r, 0, 0, &j) ? NULL : j;
 }
 
 int web_read_json_opt(struct web_req *r, cJSON **out) {
-  return read_json(r, 1, out);
+  return read_json(r, 1, 0, out);
+}
+
+cJSON *web_read_json_lenient(struct web_req *r) {
+  cJSON *j;
+  return read_json(r, 0, 1, &j) ? NULL : j;
 }
 
 void web_reply_file(struct web_req *r, const char *path, int64_t size,
@@ -321,6 +406,16 @@ int web_query_int(struct web_req *r, const char *name, int64_t dflt,
     return -1;
   }
   return 0;
+}
+
+mw_status web_query_time(char *s, int64_t *ms) {
+  /* Only past the seconds: a date never holds a space, and a value
+   * shorter than that has none to fix (nor any bytes to look at). */
+  size_t n = strlen(s);
+  for(char *p = s + (n < 19 ? n : 19); *p; p++)
+    if(*p == ' ')
+      *p = '+';
+  return mw_time_parse(s, ms);
 }
 
 void web_reg_env(struct web_req *r, struct reg_env *env) {

@@ -70,6 +70,17 @@ cJSON *web_read_json(struct web_req *r);
 /* As web_read_json, but an empty body is fine (*out = NULL). Returns 0 on
  * success; otherwise the error reply has been sent. */
 int web_read_json_opt(struct web_req *r, cJSON **out);
+/* As web_read_json, but the bare tokens NaN, Infinity and -Infinity
+ * (which Python's json module writes) are taken, as null. */
+cJSON *web_read_json_lenient(struct web_req *r);
+/* The parsing half of web_read_json for a body already in memory (len
+ * bytes; lenient: as web_read_json_lenient): nesting checked before
+ * parsing, then the caps on strings, keys and arrays, then an object at the
+ * top. Returns 0 with *out set (caller cJSON_Deletes); otherwise the HTTP
+ * status for the error, with *code (static), msg (cap bytes) and *details
+ * (caller frees; may be NULL) filled and *out NULL. */
+int web_json_parse(const char *data, size_t len, int lenient, cJSON **out,
+                   const char **code, char *msg, size_t cap, cJSON **details);
 
 /* Sends status with a JSON body (takes ownership of body and frees it;
  * NULL sends an empty object). */
@@ -91,12 +102,21 @@ void web_reply_file(struct web_req *r, const char *path, int64_t size,
  * a 400 reply has been sent. */
 int web_query_int(struct web_req *r, const char *name, int64_t dflt,
                   int64_t *out);
+/* Parses an RFC 3339 time from a query parameter's decoded value s,
+ * first turning spaces after the seconds back into '+' (an offset's '+'
+ * arrives as a space when the client did not encode it). MW_EINVAL when
+ * malformed. */
+mw_status web_query_time(char *s, int64_t *ms);
 /* The registry's view of the app (data directory, external URL). */
 struct reg_env;
 void web_reg_env(struct web_req *r, struct reg_env *env);
 /* Replies with st mapped to HTTP, e's message (or the default) and e's
  * details (taken over), then clears e. */
 void web_reply_err(struct web_req *r, mw_status st, mw_err *e);
+/* The usual end of a handler: on MW_OK sends out (taken over) with
+ * ok_status, otherwise the error of s and e (out is freed). */
+void web_reply_result(struct web_req *r, mw_status s, int ok_status, cJSON *out,
+                      mw_err *e);
 /* HTTP status for an mw_status. */
 int web_http_status(mw_status st);
 

@@ -160,6 +160,126 @@ static void test_json_values(void **state) {
   cJSON_Delete(a);
 }
 
+static mon_doc *doc_of(const char *text, char *buf, size_t cap) {
+  mw_strlcpy(buf, text, cap);
+  mon_doc *d = NULL;
+  size_t off;
+  if(mon_doc_parse(buf, strlen(buf), &d, &off))
+    return NULL;
+  return d;
+}
+
+static void test_json_parser(void **state) {
+  (void)state;
+  char buf[512];
+  mon_doc *d = doc_of(" {\"a\": [1, -2.5e3, true, false, null, NaN, -Infinity],"
+                      " \"b\\u00e9\\n\": \"x\\\"y\\u20ac\\ud83d\\ude00\", \"c\": {}} ",
+                      buf, sizeof buf);
+  assert_non_null(d);
+  const cJSON *root = mon_doc_root(d);
+  assert_true(cJSON_IsObject(root));
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "a");
+  assert_int_equal(cJSON_GetArraySize(a), 7);
+  assert_true(cJSON_GetArrayItem(a, 1)->valuedouble == -2500);
+  assert_true(cJSON_IsTrue(cJSON_GetArrayItem(a, 2)));
+  assert_true(cJSON_IsNull(cJSON_GetArrayItem(a, 5)));
+  assert_true(cJSON_IsNull(cJSON_GetArrayItem(a, 6)));
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "b\xc3\xa9\n");
+  assert_non_null(b);
+  assert_string_equal(b->valuestring, "x\"y\xe2\x82\xac\xf0\x9f\x98\x80");
+  assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "c")));
+  mon_doc_free(d);
+  static const char *const bad[] = {
+      "", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "[01]", "[1.]", "[.5]",
+      "[1e]", "[-]", "[\"\\x\"]", "[\"a\tb\"]", "[\"\\ud800\"]", "[1] x",
+      "[tru]", "{\"a\":nul}", "[\"\\u0000\"]", "[+1]"};
+  for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    mw_strlcpy(buf, bad[i], sizeof buf);
+    size_t off = 99;
+    assert_int_equal(mon_doc_parse(buf, strlen(buf), &d, &off), MW_EINVAL);
+    assert_null(d);
+    assert_true(off <= strlen(bad[i]));
+  }
+  /* Nesting is bounded. */
+  char deep[1200];
+  memset(deep, '[', 600);
+  memset(deep + 600, ']', 600);
+  deep[1199] = '\0';
+  deep[1198] = ']';
+  assert_int_equal(mon_doc_parse(deep, 1200 - 1, &d, NULL), MW_EINVAL);
+  /* Every number is the double strtod gives (correctly rounded), on
+   * random doubles printed with 15-17 digits, random digit strings with
+   * exponents, and halfway cases. */
+  uint64_t s = 88172645463325252ULL;
+  mw_buf text;
+  mw_buf_init(&text, 64 << 20);
+  mw_buf_append(&text, "[", 1);
+  int count = 0;
+  for(int i = 0; i < 60000; i++) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    char num[64];
+    double x;
+    memcpy(&x, &s, sizeof x);
+    switch(i % 4) {
+    case 0:
+      if(!isfinite(x))
+        continue;
+      snprintf(num, sizeof num, "%.17g", x);
+      break;
+    case 1:
+      snprintf(num, sizeof num, "%.*g", 15 + (int)(s % 3),
+               (double)(s >> 11) / 9007199254740992.0 * 100 - 50);
+      break;
+    case 2:
+      snprintf(num, sizeof num, "%llue%d", (unsigned long long)(s % 10000000000000000000ULL),
+               (int)(s >> 40) % 60 - 30);
+      break;
+    default: {
+      /* 19 digits right at, just below and just above the halfway point
+       * between two doubles: where rounding twice (to 64 bits, then 53)
+       * goes wrong unless the parser notices. */
+      double base = ldexp(1.0 + (double)(s >> 12) / 4503599627370496.0,
+                          (int)(s % 170) - 30);
+      long double h = (long double)base +
+                      ((long double)nextafter(base, INFINITY) - (long double)base) / 2;
+      char t[64];
+      snprintf(t, sizeof t, "%.18Le", h);
+      char digits19[20];
+      digits19[0] = t[0];
+      memcpy(digits19 + 1, t + 2, 18);
+      digits19[19] = '\0';
+      long long x = strtoll(strchr(t, 'e') + 1, NULL, 10);
+      unsigned long long mm = strtoull(digits19, NULL, 10) + (unsigned long long)(i % 3) - 1;
+      snprintf(num, sizeof num, "%llue%lld", mm, x - 18);
+    }
+    }
+    if(count++)
+      mw_buf_append(&text, ",", 1);
+    mw_buf_append(&text, num, strlen(num));
+  }
+  mw_buf_append(&text, "]", 1);
+  char *copy = strdup(text.data);
+  assert_int_equal(mon_doc_parse(copy, text.len, &d, NULL), MW_OK);
+  const char *p = text.data + 1;
+  const cJSON *it;
+  int checked = 0;
+  cJSON_ArrayForEach(it, mon_doc_root(d)) {
+    char *end;
+    double want = strtod(p, &end);
+    if(memcmp(&want, &it->valuedouble, sizeof want) != 0)
+      fail_msg("%.*s parsed as %.17g, strtod gives %.17g", (int)(end - p), p,
+               it->valuedouble, want);
+    p = end + 1;
+    checked++;
+  }
+  assert_int_equal(checked, count);
+  mon_doc_free(d);
+  free(copy);
+  mw_buf_free(&text);
+}
+
 static void test_dict(void **state) {
   (void)state;
   mon_dict d;
@@ -829,10 +949,70 @@ static void test_group_commit(void **state) {
                    2);
 }
 
+/* Single-row requests leave a block per row; compaction merges a closed
+ * bucket's small blocks into one without changing what a window reads. */
+static void test_compaction(void **state) {
+  struct fix *f = *state;
+  int64_t base = 1795766400000LL; /* 08:00, a bucket boundary */
+  mw_err err = {{0}, NULL};
+  int64_t n;
+  for(int i = 0; i < 30; i++) {
+    char body[400], ts[40];
+    mw_time_format(base + i * 1000, ts, sizeof ts);
+    if(i % 2)
+      snprintf(body, sizeof body, "{\"predictions\":[{\"id\":\"r%d\",\"timestamp\":"
+               "\"%s\",\"features\":{\"age\":%d,\"city\":\"c%d\"},"
+               "\"prediction\":%d}]}", i, ts, i, i % 3, i);
+    else
+      snprintf(body, sizeof body, "{\"predictions\":[{\"timestamp\":\"%s\","
+               "\"features\":{\"age\":%d,\"city\":\"c%d\"},"
+               "\"prediction\":%d}]}", ts, i, i % 3, i);
+    assert_int_equal(ingest(f, body, &n, &err), MW_OK);
+  }
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_blocks"), 30);
+  int64_t merged = 0;
+  /* The bucket is not closed yet for this cut-off: nothing happens. */
+  assert_int_equal(mon__compact_step(f->m, f->c, base / MON_BUCKET_MS, &merged),
+                   MW_OK);
+  assert_int_equal(merged, 0);
+  assert_int_equal(mon__compact_step(f->m, f->c, base / MON_BUCKET_MS + 1, &merged),
+                   MW_OK);
+  assert_int_equal(merged, 30);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_blocks"), 1);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks"), 5);
+  assert_int_equal(mon__compact_step(f->m, f->c, base / MON_BUCKET_MS + 1, &merged),
+                   MW_OK);
+  assert_int_equal(merged, 0);
+  /* The window reads the same rows in the same order. */
+  mon_window w;
+  assert_int_equal(mon__read_begin(f->c), MW_OK);
+  assert_int_equal(mon__window_open(f->c, 7, 3, base + 5000, base + 25000, &w), MW_OK);
+  assert_int_equal(w.count, 20);
+  double vals[32];
+  mon_gather g;
+  mon__gather_init(&g, vals, 32, 1, false, NULL);
+  assert_int_equal(mon__window_visit(f->c, &w, 2, mon__gather_visit, &g), MW_OK);
+  for(int i = 0; i < 20; i++)
+    assert_true(vals[i] == 5 + i);
+  mon__window_free(&w);
+  mon__read_end(f->c);
+  /* Ids survive the merge: labels find them, retention removes them. */
+  cJSON *body = parse("{\"labels\":[{\"id\":\"r7\",\"label\":1}]}");
+  assert_int_equal(mon_ingest_labels(f->m, f->c, &f->v, body, &n, &err), MW_OK);
+  cJSON_Delete(body);
+  int64_t deleted;
+  assert_int_equal(mon_retention_step(f->m, f->c, base + 3600000, 10, &deleted),
+                   MW_OK);
+  assert_int_equal(deleted, 1);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 0);
+  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks"), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_schema),
       cmocka_unit_test(test_json_values),
+      cmocka_unit_test(test_json_parser),
       cmocka_unit_test(test_dict),
       cmocka_unit_test(test_packing),
       cmocka_unit_test(test_batch_validation),
@@ -844,6 +1024,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_ingest, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,56 @@
+/* tests/fuzz/fuzz_json.c - every request body's first parser
+ * (web_json_parse, as web_read_json and the lenient ingest variant use it):
+ * the nesting scan before cJSON runs, the NaN/Infinity rewriting, the
+ * caps walk after. What it accepts is an object within the caps, and the
+ * error answers are the documented ones. */
+#include <string.h>
+
+#include "tests/fuzz/fuzz_common.h"
+#include "web/web_internal.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  fuzz_quiet();
+  return 0;
+}
+
+/* Depth of j counted as json_shape does (the top level is 1). */
+static int depth_of(const cJSON *j) {
+  int max = 0;
+  for(const cJSON *c = j->child; c; c = c->next) {
+    int d = depth_of(c);
+    if(d > max)
+      max = d;
+  }
+  return max + 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  for(int lenient = 0; lenient < 2; lenient++) {
+    cJSON *out = NULL, *det = NULL;
+    const char *code = NULL;
+    char msg[160] = "";
+    int status = web_json_parse((const char *)data, size, lenient, &out, &code, msg,
+                                sizeof msg, &det);
+    if(status) {
+      FUZZ_CHECK(!out);
+      FUZZ_CHECK(status == 400 || status == 413 || status == 422);
+      FUZZ_CHECK(code && msg[0]);
+      cJSON_Delete(det);
+      continue;
+    }
+    FUZZ_CHECK(cJSON_IsObject(out) && !det);
+    FUZZ_CHECK(depth_of(out) <= WEB_JSON_MAX_DEPTH);
+    char *text = cJSON_PrintUnformatted(out);
+    FUZZ_CHECK(text);
+    /* What was accepted prints to JSON that is accepted again, the same. */
+    cJSON *again = NULL;
+    status = web_json_parse(text, strlen(text), 0, &again, &code, msg, sizeof msg, &det);
+    FUZZ_CHECK(status == 0 && cJSON_Compare(out, again, 1));
+    cJSON_Delete(again);
+    cJSON_free(text);
+    cJSON_Delete(out);
+  }
+  return 0;
+}

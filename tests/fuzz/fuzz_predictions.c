@@ -1,0 +1,30 @@
+/* tests/fuzz/fuzz_predictions.c - prediction batches: the body of POST
+ * .../versions/{v}/predictions, parsed as web/ does (NaN tokens taken),
+ * then mon_ingest_predictions on a version with a categorical prediction
+ * and on one with a numeric prediction. */
+#include "tests/fuzz/fuzz_common.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  fuzz_env();
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  struct fuzz_env *e = fuzz_env();
+  cJSON *body = fuzz_body(data, size, 1);
+  if(!body)
+    return 0;
+  for(int v = 0; v < 2; v++) {
+    mw_err err = {{0}, NULL};
+    int64_t n = -1;
+    mw_status st = mon_ingest_predictions(e->mon, e->c, &e->mv[v], body, &n, &err);
+    FUZZ_CHECK(st ? n == 0 : n > 0);
+    FUZZ_CHECK(st != MW_EVALIDATION || err.msg[0]);
+    mw_err_clear(&err);
+    fuzz_after(e);
+  }
+  cJSON_Delete(body);
+  return 0;
+}
