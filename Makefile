@@ -4,6 +4,8 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 LISTEN     ?= 127.0.0.1:8080
 DATA_DIR   ?= ./var
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -12,12 +14,13 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
   libcivetweb-dev libsqlite3-dev libgsl-dev libcjson-dev \
   libcurl4-openssl-dev libssl-dev libcmocka-dev \
-  python3 python3-numpy python3-scipy prometheus wrk openssl chromium
+  python3 python3-numpy python3-scipy prometheus wrk openssl chromium \
+  clang libclang-rt-14-dev
 # Debian's nodejs and npm (dashboard chart library, browser tests) are
 # installed only when the node and npm commands are missing: NodeSource's
 # nodejs package bundles npm and conflicts with Debian's npm package.
 
-.PHONY: all deps build build-asan run test test-fast bench demo clean
+.PHONY: all deps build build-asan build-fuzz run test test-fast fuzz bench demo clean
 
 all: build
 
@@ -54,6 +57,18 @@ build: deps $(BUILD)/Makefile
 build-asan: deps $(ASAN_BUILD)/Makefile
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# libFuzzer harnesses (tests/fuzz), built by clang under ASan+UBSan.
+$(FUZZ_BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang -DMW_FUZZ=ON -DMW_SANITIZE=ON
+
+build-fuzz: deps $(FUZZ_BUILD)/Makefile
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+# Each harness for FUZZ_SECONDS (default 60): executions and crashes.
+fuzz: build-fuzz
+	BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
 run: build
 	mkdir -p $(DATA_DIR)
 	./$(BUILD)/modelwatch serve --listen $(LISTEN) --data-dir $(DATA_DIR)
@@ -62,12 +77,15 @@ run: build
 demo: build
 	BUILD=$(BUILD) bash examples/demo.sh
 
-# Every test, in the normal build and again under ASan+UBSan.
-test: build build-asan
+# Every test, in the normal build and again under ASan+UBSan; then each
+# fuzz harness briefly (its seeds, its regression inputs, a few seconds of
+# fuzzing: about a minute in all).
+test: build build-asan build-fuzz
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) -LE noasan
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
 # The normal build's tests only, for a quick loop while editing.
 test-fast: build
@@ -77,4 +95,4 @@ bench: build
 	@for b in tests/bench/*.sh; do echo "== $$b"; BUILD=$(BUILD) bash $$b || exit 1; done
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

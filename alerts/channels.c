@@ -962,17 +962,68 @@ static mw_status build_teams(const struct alert_group_notice *g, cJSON **out) {
   return MW_OK;
 }
 
-mw_status alert_payload_build(const char *type, const char *receiver,
-                              const struct alert_group_notice *g, cJSON **out) {
-  *out = NULL;
-  if(!g || !g->nalerts || !g->alerts)
-    return MW_EINVAL;
-  if(g->receiver)
-    receiver = g->receiver;
-  if(!receiver)
-    receiver = "";
-  if(!type)
-    return MW_EINVAL;
+/* 1 when s is valid UTF-8 (as utf8_next reads it). */
+static int utf8_ok(const char *s) {
+  size_t n = strlen(s);
+  const unsigned char *p = (const unsigned char *)s;
+  while(n) {
+    uint32_t cp;
+    size_t k = utf8_next(p, n, &cp);
+    if(cp == 0xfffd && k == 1)
+      return 0;
+    p += k;
+    n -= k;
+  }
+  return 1;
+}
+
+/* A copy of s with every invalid byte replaced by U+FFFD, allocated with
+ * cJSON's allocator (it replaces a key or value of a cJSON item). */
+static char *utf8_clean_copy(const char *s) {
+  mw_buf b;
+  mw_buf_init(&b, TEXT_LIMIT);
+  if(alert__utf8_append(&b, s, SIZE_MAX) || !b.data) {
+    mw_buf_free(&b);
+    return NULL;
+  }
+  char *out = cJSON_malloc(b.len + 1);
+  if(out)
+    memcpy(out, b.data, b.len + 1);
+  mw_buf_free(&b);
+  return out;
+}
+
+/* Makes every key and string of j valid UTF-8. Chat payloads are built
+ * from text that alert__utf8_append already cleaned, but the webhook
+ * payload copies labels, annotations and names as they were stored, and
+ * receivers refuse a body that is not UTF-8. */
+static mw_status utf8_clean(cJSON *j) {
+  for(cJSON *it = j; it; it = it->next) {
+    if(it->string && !(it->type & cJSON_StringIsConst) && !utf8_ok(it->string)) {
+      char *k = utf8_clean_copy(it->string);
+      if(!k)
+        return MW_ENOMEM;
+      cJSON_free(it->string);
+      it->string = k;
+    }
+    if(cJSON_IsString(it) && it->valuestring && !utf8_ok(it->valuestring)) {
+      char *v = utf8_clean_copy(it->valuestring);
+      if(!v)
+        return MW_ENOMEM;
+      cJSON_free(it->valuestring);
+      it->valuestring = v;
+    }
+    if(it->child) {
+      mw_status st = utf8_clean(it->child);
+      if(st)
+        return st;
+    }
+  }
+  return MW_OK;
+}
+
+static mw_status build(const char *type, const char *receiver,
+                       const struct alert_group_notice *g, cJSON **out) {
   if(!strcmp(type, "webhook"))
     return build_webhook(receiver, g, out);
   if(!strcmp(type, "slack"))
@@ -984,4 +1035,23 @@ mw_status alert_payload_build(const char *type, const char *receiver,
   if(!strcmp(type, "teams"))
     return build_teams(g, out);
   return MW_EINVAL;
+}
+
+mw_status alert_payload_build(const char *type, const char *receiver,
+                              const struct alert_group_notice *g, cJSON **out) {
+  *out = NULL;
+  if(!g || !g->nalerts || !g->alerts)
+    return MW_EINVAL;
+  if(g->receiver)
+    receiver = g->receiver;
+  if(!receiver)
+    receiver = "";
+  if(!type)
+    return MW_EINVAL;
+  mw_status st = build(type, receiver, g, out);
+  if(!st && (st = utf8_clean(*out))) {
+    cJSON_Delete(*out);
+    *out = NULL;
+  }
+  return st;
 }

@@ -10,9 +10,12 @@ static int64_t opt_int(const cJSON *body, const char *key, int64_t dflt, int *ba
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(body, key);
   if(!it || cJSON_IsNull(it))
     return dflt;
-  if(!cJSON_IsNumber(it) || it->valuedouble != (double)(int64_t)it->valuedouble)
+  int64_t v;
+  if(!mw_json_int(it, &v)) {
     *bad = 1;
-  return (int64_t)it->valuedouble;
+    return dflt;
+  }
+  return v;
 }
 
 /* The column must be a feature of the version's schema or "prediction". */

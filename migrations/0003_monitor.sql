@@ -12,21 +12,23 @@
 -- reading column k of a window is one rowid lookup per block and no
 -- secondary index is needed.
 --
--- Chosen by measurement (tests/bench/bench_layout.c, 200 batches of 1000
--- rows with 10 features + prediction, WAL, synchronous=FULL, this machine):
---   one row per prediction, 12 REAL columns          ~  725,000 rows/s insert
---                                                        8.4 M values/s scanning one column
---   one packed BLOB row per prediction + (version,ts) ~  474,000 rows/s,  5.1 M values/s
---   per-window column blocks (this layout)           ~1,570,000 rows/s,  150 M values/s
--- Blocks insert 2x faster than the plain table and scan one column over a
--- window ~20x faster, and a window of 10 M rows is read column by column
--- (80 MB at a time) instead of row by row.
+-- Chosen by measurement: build/tests/bench/bench_layout --batches 200
+-- (tests/bench/bench_layout.c; 200 batches of 1000 rows, 10 features +
+-- prediction, WAL, synchronous=FULL, on this 2-core machine while other
+-- work ran; figures vary by about +-30% from run to run):
+--   one row per prediction, 12 REAL columns       460-690 k rows/s insert,   6-9 M values/s scanning one column
+--   one packed BLOB row per prediction + (version, ts) index
+--                                                  410-520 k rows/s,          4-5 M values/s
+--   per-window column blocks (this layout)       1.4-1.5 M rows/s,        150-190 M values/s
+-- Blocks insert 2-3x faster than the plain table and read one column of a
+-- window 20-30x faster; a window of 10 M rows is read column by column (80
+-- MB at a time) instead of row by row.
 --
 -- Prediction ids are the one per-row index (they must be unique within a
 -- model, and labels find their prediction through them). The same bench
 -- measured it: ids that grow (counters, time-ordered UUIDv7/ULID) insert at
--- ~640,000 rows/s, random UUIDv4 ids at ~30,000 rows/s once the index
--- outgrows the page cache (each insert dirties a random page).
+-- ~530-590 k/s, random UUIDv4 ids at ~16-30 k/s once the index outgrows the
+-- page cache (each insert dirties a random page): send ordered ids.
 
 CREATE TABLE pred_blocks (
   id         INTEGER PRIMARY KEY,

@@ -161,6 +161,79 @@ static cJSON *column_head(const mon_job *jb, const char *status) {
   return j;
 }
 
+/* "histogram": the reference's quantile bins with the reference and the
+ * current counts per bin (exact over every row, also when sampled), so a
+ * dashboard can draw the two distributions side by side. */
+static void add_numeric_histogram(cJSON *j, const mon_job *jb, size_t nf) {
+  const mon_bins *b = &jb->ref->bins;
+  double cur[MON_STATS_MAX_BINS] = {0}; /* bins_count_sorted adds to it */
+  if(jb->sampled)
+    memcpy(cur, jb->agg.bin_counts, b->n_bins * sizeof *cur);
+  else if(mon_stats_bins_count_sorted(b, jb->vals, nf, cur) != MON_STATS_OK)
+    return;
+  cJSON *h = cJSON_AddObjectToObject(j, "histogram");
+  cJSON *e = cJSON_AddArrayToObject(h, "edges");
+  cJSON *rc = cJSON_AddArrayToObject(h, "reference");
+  cJSON *cc = cJSON_AddArrayToObject(h, "current");
+  for(size_t k = 0; k <= b->n_bins; k++)
+    mon__json_append_number(e, b->edges[k]);
+  for(size_t k = 0; k < b->n_bins; k++) {
+    cJSON_AddItemToArray(rc, cJSON_CreateNumber(b->ref_counts[k]));
+    cJSON_AddItemToArray(cc, cJSON_CreateNumber(cur[k]));
+  }
+}
+
+/* The categorical "histogram": counts per category name in the reference
+ * and the window, the most frequent MAX_HIST_CATEGORIES (by both sides)
+ * first. Built on the reading thread, which can look the names up. */
+#define MAX_HIST_CATEGORIES 50
+static cJSON *categorical_histogram(mw_conn *c, int64_t version_id, size_t col,
+                                    const mon_job *jb) {
+  mon_dict d;
+  if(mon__store_dict_load(c, version_id, col, &d))
+    return NULL;
+  const mon_refcol *ref = jb->ref;
+  size_t k = d.n, picked = 0;
+  size_t *order = malloc((k ? k : 1) * sizeof *order);
+  double *weight = malloc((k ? k : 1) * sizeof *weight);
+  cJSON *h = NULL;
+  if(!order || !weight)
+    goto out;
+  for(size_t i = 0; i < k; i++) {
+    double rv = i < ref->ncat ? ref->cat_counts[i] : 0;
+    double cv = i < jb->ncounts ? jb->counts[i] : 0;
+    weight[i] = rv / (ref->count > 0 ? (double)ref->count : 1) + cv;
+    if(rv > 0 || cv > 0)
+      order[picked++] = i;
+  }
+  /* Selection of the heaviest categories; k is at most 10,000. */
+  size_t show = picked < MAX_HIST_CATEGORIES ? picked : MAX_HIST_CATEGORIES;
+  for(size_t a = 0; a < show; a++)
+    for(size_t b = a + 1; b < picked; b++)
+      if(weight[order[b]] > weight[order[a]]) {
+        size_t t = order[a];
+        order[a] = order[b];
+        order[b] = t;
+      }
+  h = cJSON_CreateObject();
+  cJSON *names = cJSON_AddArrayToObject(h, "categories");
+  cJSON *rc = cJSON_AddArrayToObject(h, "reference");
+  cJSON *cc = cJSON_AddArrayToObject(h, "current");
+  for(size_t a = 0; a < show; a++) {
+    size_t i = order[a];
+    cJSON_AddItemToArray(names, cJSON_CreateString(d.values[i]));
+    cJSON_AddItemToArray(rc, cJSON_CreateNumber(i < ref->ncat ? ref->cat_counts[i] : 0));
+    cJSON_AddItemToArray(cc, cJSON_CreateNumber(i < jb->ncounts ? jb->counts[i] : 0));
+  }
+  if(picked > show)
+    cJSON_AddNumberToObject(h, "omitted_categories", (double)(picked - show));
+out:
+  free(order);
+  free(weight);
+  mon__dict_free(&d);
+  return h;
+}
+
 static void compute_numeric(mon_job *jb) {
   size_t nf = 0, nmiss = 0;
   if(mon_stats_filter_finite(jb->vals, jb->n, jb->vals, &nf, &nmiss) < 0 ||
@@ -246,6 +319,8 @@ static void compute_numeric(mon_job *jb) {
   }
   if(jb->sampled)
     cJSON_AddNumberToObject(j, "sampled", (double)jb->sampled);
+  if(ref->has_bins && count > 0)
+    add_numeric_histogram(j, jb, nf);
   jb->json = j;
 }
 
@@ -581,8 +656,13 @@ mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v,
     if(jb->column->kind == MON_COLUMN_CATEGORICAL) {
       if((st = mon__window_visit(c, &w, col, count_codes, jb)))
         break;
+      cJSON *hist = categorical_histogram(c, v->id, col, jb);
       compute(jb); /* counts are tiny: no need for a worker */
       st = jb->st;
+      if(jb->json && hist)
+        cJSON_AddItemToObject(jb->json, "histogram", hist);
+      else
+        cJSON_Delete(hist);
       continue;
     }
     size_t stride = 1;

@@ -10,13 +10,13 @@
  * as null: missing values), which Python's json module writes. */
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "monitor/internal.h"
 
 #define NODES_PER_CHUNK 4096
-#define MAX_DEPTH 256
 
 struct chunk {
   struct chunk *next;
@@ -33,6 +33,8 @@ struct parser {
   char *p, *end;
   mon_doc *doc;
   int depth;
+  mon_doc_limits lim;
+  int why; /* enum mon_doc_error of the failure */
 };
 
 static cJSON *new_node(struct parser *ps) {
@@ -277,8 +279,11 @@ static cJSON *parse_container(struct parser *ps, int object) {
   if(!node)
     return NULL;
   node->type = object ? cJSON_Object : cJSON_Array;
-  if(++ps->depth > MAX_DEPTH)
+  if(++ps->depth > ps->lim.max_depth) {
+    ps->why = MON_DOC_DEPTH;
     return NULL;
+  }
+  size_t items = 0;
   ps->p++; /* '{' or '[' */
   skip_ws(ps);
   char close = object ? '}' : ']';
@@ -297,10 +302,18 @@ static cJSON *parse_container(struct parser *ps, int object) {
       ps->p++;
       if(!(key = parse_string(ps)))
         return NULL;
+      if(strlen(key) > ps->lim.max_string) {
+        ps->why = MON_DOC_KEY;
+        return NULL;
+      }
       skip_ws(ps);
       if(ps->p >= ps->end || *ps->p != ':')
         return NULL;
       ps->p++;
+    }
+    if(++items > ps->lim.max_items) {
+      ps->why = MON_DOC_ITEMS;
+      return NULL;
     }
     cJSON *item = parse_value(ps);
     if(!item)
@@ -343,6 +356,10 @@ static cJSON *parse_value(struct parser *ps) {
     ps->p++;
     node->type = cJSON_String;
     node->valuestring = parse_string(ps);
+    if(node->valuestring && strlen(node->valuestring) > ps->lim.max_string) {
+      ps->why = MON_DOC_STRING;
+      return NULL;
+    }
     return node->valuestring ? node : NULL;
   }
   if(match(ps, "true")) {
@@ -381,15 +398,20 @@ void mon_doc_free(mon_doc *d) {
   free(d);
 }
 
-mw_status mon_doc_parse(char *text, size_t len, mon_doc **out,
-                        size_t *err_offset) {
+mw_status mon_doc_parse(char *text, size_t len, const mon_doc_limits *lim,
+                        mon_doc **out, int *why, size_t *err_offset) {
   *out = NULL;
   if(err_offset)
     *err_offset = 0;
+  if(why)
+    *why = 0;
   mon_doc *d = calloc(1, sizeof *d);
   if(!d)
     return MW_ENOMEM;
-  struct parser ps = {text, text + len, d, 0};
+  struct parser ps = {text, text + len, d, 0, {256, (size_t)1 << 30, SIZE_MAX},
+                      MON_DOC_SYNTAX};
+  if(lim)
+    ps.lim = *lim;
   d->root = parse_value(&ps);
   if(d->root) {
     skip_ws(&ps);
@@ -399,8 +421,14 @@ mw_status mon_doc_parse(char *text, size_t len, mon_doc **out,
   if(!d->root) {
     if(err_offset)
       *err_offset = (size_t)(ps.p - text);
+    if(why)
+      *why = ps.why;
     mon_doc_free(d);
-    return MW_EINVAL;
+    return ps.why == MON_DOC_ITEMS                               ? MW_ETOOBIG
+           : ps.why == MON_DOC_DEPTH || ps.why == MON_DOC_STRING ||
+                   ps.why == MON_DOC_KEY
+               ? MW_EVALIDATION
+               : MW_EINVAL;
   }
   *out = d;
   return MW_OK;

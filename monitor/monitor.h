@@ -92,13 +92,32 @@ void mon_scheduler_stop(mon_ctx *m);
  * ingest batches parse several times faster than with cJSON_Parse. */
 typedef struct mon_doc mon_doc;
 
+/* Caps on a document (an HTTP body): nesting of arrays and objects,
+ * length of a string or key in bytes, items in one array or object. */
+typedef struct mon_doc_limits {
+  int max_depth;
+  size_t max_string;
+  size_t max_items;
+} mon_doc_limits;
+
+/* Why mon_doc_parse failed. */
+enum mon_doc_error {
+  MON_DOC_SYNTAX = 1, /* not JSON */
+  MON_DOC_DEPTH,      /* nested deeper than max_depth */
+  MON_DOC_STRING,     /* a string longer than max_string */
+  MON_DOC_KEY,        /* a key longer than max_string */
+  MON_DOC_ITEMS,      /* an array or object with more than max_items */
+};
+
 /* Parses text[0..len) (text[len] must be '\0'), decoding strings in place:
  * text is modified and must outlive the document. Accepts RFC 8259 JSON
- * plus the tokens NaN, Infinity, -Infinity, read as null. MW_EINVAL on
- * malformed input, *err_offset (may be NULL) then holds where. Caller frees
- * with mon_doc_free. */
-mw_status mon_doc_parse(char *text, size_t len, mon_doc **out,
-                        size_t *err_offset);
+ * plus the tokens NaN, Infinity, -Infinity, read as null. lim may be NULL
+ * (depth 256, no other cap). Fails with MW_EINVAL (syntax), MW_EVALIDATION
+ * (depth, string or key past the caps) or MW_ETOOBIG (too many items);
+ * *why (may be NULL) says which (enum mon_doc_error) and *err_offset (may be
+ * NULL) where. Caller frees with mon_doc_free. */
+mw_status mon_doc_parse(char *text, size_t len, const mon_doc_limits *lim,
+                        mon_doc **out, int *why, size_t *err_offset);
 /* The root: ordinary cJSON nodes, read-only (never modified or passed to
  * cJSON_Delete); borrowed until mon_doc_free. */
 const cJSON *mon_doc_root(const mon_doc *d);

@@ -211,8 +211,8 @@ mw_status reg_alias_set(mw_conn *c, const struct reg_env *env, const char *model
                    "start with '.'");
   if(version <= 0)
     return mw_errf(err, MW_EVALIDATION, "version must be a positive integer");
-  if(expected && !cJSON_IsNull(expected) &&
-     (!cJSON_IsNumber(expected) || expected->valuedouble != (double)(int64_t)expected->valuedouble))
+  int64_t want = 0;
+  if(expected && !cJSON_IsNull(expected) && !mw_json_int(expected, &want))
     return mw_errf(err, MW_EVALIDATION, "expected_version must be an integer or null");
   mw_status s = check_reason(reason, err);
   if(s)
@@ -227,7 +227,6 @@ mw_status reg_alias_set(mw_conn *c, const struct reg_env *env, const char *model
   if(s)
     goto out;
   if(expected) {
-    int64_t want = cJSON_IsNull(expected) ? 0 : (int64_t)expected->valuedouble;
     if(want != cur) {
       cJSON *det = cJSON_CreateObject();
       if(cur > 0)

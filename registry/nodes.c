@@ -212,8 +212,9 @@ mw_status reg_node_report(mw_conn *c, const char *name, const cJSON *body,
   cJSON_ArrayForEach(m, models) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "version");
     const char *state = mw_json_str(m, "state");
+    int64_t ver;
     if(!mw_name_valid(mw_json_str(m, "name")) ||
-       !(cJSON_IsNull(v) || (cJSON_IsNumber(v) && v->valuedouble >= 1)) ||
+       !(cJSON_IsNull(v) || (mw_json_int(v, &ver) && ver >= 1)) ||
        (state && strlen(state) > 64))
       return mw_errf(err, MW_EVALIDATION,
                      "models[%d] must be {name, version: integer >= 1 or null, "
@@ -258,8 +259,9 @@ mw_status reg_node_report(mw_conn *c, const char *name, const cJSON *body,
     const char *state = mw_json_str(m, "state");
     sqlite3_bind_int64(st, 1, nid);
     mw_bind_text(st, 2, mw_json_str(m, "name"));
-    if(cJSON_IsNumber(v))
-      sqlite3_bind_int64(st, 3, (int64_t)v->valuedouble);
+    int64_t ver;
+    if(mw_json_int(v, &ver))
+      sqlite3_bind_int64(st, 3, ver);
     else
       sqlite3_bind_null(st, 3);
     mw_bind_text(st, 4, state ? state : "loaded");

@@ -6,6 +6,7 @@
  * Scopes: ingest for predictions and labels, promote for the reference
  * set, the drift settings and storing an evaluation on demand (they change
  * what every later verdict means), read for everything else. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@
 static void exact_numbers(cJSON *node) {
   for(cJSON *it = node ? node->child : NULL; it;) {
     cJSON *next = it->next;
-    if(cJSON_IsNumber(it) && it->valuedouble != (double)(int64_t)it->valuedouble) {
+    int64_t whole;
+    /* NaN and infinities stay numbers, which cJSON prints as null. */
+    if(cJSON_IsNumber(it) && isfinite(it->valuedouble) && !mw_json_int(it, &whole)) {
       char buf[40];
       for(int prec = 15; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, it->valuedouble);
@@ -121,6 +124,69 @@ static int window_params(struct web_req *r, int64_t *from, int64_t *to) {
   return 1;
 }
 
+/* A request body parsed by the monitor's arena parser (monitor/json.c:
+ * about 3x faster than cJSON on a 1000-row batch, which is most of the CPU
+ * an ingest request costs), with the same caps and answers as the lenient
+ * reader of web/http.c (NaN, Infinity, -Infinity read as null). */
+struct body {
+  mw_buf text;
+  mon_doc *doc;
+};
+
+/* Reads and parses a JSON object body into b; on failure the reply is sent
+ * and NULL returned. The root is borrowed until body_free, which must be
+ * called in every case. */
+static const cJSON *read_body(struct web_req *r, struct body *b) {
+  b->doc = NULL;
+  mw_buf_init(&b->text, 0);
+  if(web_read_body(r, r->app->cfg.max_body, &b->text))
+    return NULL;
+  if(b->text.len == 0) {
+    web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
+    return NULL;
+  }
+  mon_doc_limits lim = {WEB_JSON_MAX_DEPTH, WEB_JSON_MAX_STRING,
+                        WEB_JSON_MAX_ARRAY};
+  size_t off = 0;
+  int why = 0;
+  mw_status st = mon_doc_parse(b->text.data, b->text.len, &lim, &b->doc, &why, &off);
+  if(st) {
+    char msg[160];
+    cJSON *det = NULL;
+    if(why == MON_DOC_DEPTH) {
+      snprintf(msg, sizeof msg, "JSON nested deeper than %d levels",
+               WEB_JSON_MAX_DEPTH);
+    } else if(why == MON_DOC_STRING || why == MON_DOC_KEY) {
+      snprintf(msg, sizeof msg, "a JSON %s is longer than %d bytes",
+               why == MON_DOC_KEY ? "key" : "string", WEB_JSON_MAX_STRING);
+    } else if(why == MON_DOC_ITEMS) {
+      snprintf(msg, sizeof msg, "a JSON array or object has more than %d items",
+               WEB_JSON_MAX_ARRAY);
+    } else if(st == MW_EINVAL) {
+      snprintf(msg, sizeof msg, "request body is not valid JSON");
+      det = cJSON_CreateObject();
+      cJSON_AddNumberToObject(det, "offset", (double)off);
+    } else {
+      snprintf(msg, sizeof msg, "%s", mw_strerror(st));
+    }
+    web_reply_error(r, web_http_status(st),
+                    st == MW_EINVAL ? "invalid_json" : mw_status_code(st), msg, det);
+    return NULL;
+  }
+  const cJSON *root = mon_doc_root(b->doc);
+  if(!cJSON_IsObject(root)) {
+    web_reply_error(r, 400, "invalid", "request body must be a JSON object", NULL);
+    return NULL;
+  }
+  return root;
+}
+
+static void body_free(struct body *b) {
+  mon_doc_free(b->doc);
+  b->doc = NULL;
+  mw_buf_free(&b->text);
+}
+
 static void h_predictions(struct web_req *r) {
   reg_version_info vi;
   mon_version mv;
@@ -128,7 +194,8 @@ static void h_predictions(struct web_req *r) {
     reg_version_info_free(&vi);
     return;
   }
-  cJSON *body = web_read_json_lenient(r);
+  struct body b;
+  const cJSON *body = read_body(r, &b);
   if(body) {
     mw_err err = {{0}, NULL};
     int64_t n = 0;
@@ -138,9 +205,9 @@ static void h_predictions(struct web_req *r) {
       out = cJSON_CreateObject();
       cJSON_AddNumberToObject(out, "accepted", (double)n);
     }
-    cJSON_Delete(body);
     finish(r, s, 200, out, &err);
   }
+  body_free(&b);
   reg_version_info_free(&vi);
 }
 
@@ -151,7 +218,8 @@ static void h_labels(struct web_req *r) {
     reg_version_info_free(&vi);
     return;
   }
-  cJSON *body = web_read_json_lenient(r);
+  struct body b;
+  const cJSON *body = read_body(r, &b);
   if(body) {
     mw_err err = {{0}, NULL};
     int64_t n = 0;
@@ -161,9 +229,9 @@ static void h_labels(struct web_req *r) {
       out = cJSON_CreateObject();
       cJSON_AddNumberToObject(out, "accepted", (double)n);
     }
-    cJSON_Delete(body);
     finish(r, s, 200, out, &err);
   }
+  body_free(&b);
   reg_version_info_free(&vi);
 }
 
@@ -174,15 +242,16 @@ static void h_reference_put(struct web_req *r) {
     reg_version_info_free(&vi);
     return;
   }
-  cJSON *body = web_read_json_lenient(r);
+  struct body b;
+  const cJSON *body = read_body(r, &b);
   if(body) {
     mw_err err = {{0}, NULL};
     cJSON *out = NULL;
     mw_status s = mon_reference_put(r->app->monitor, r->db, &mv, body, r->actor,
                                     &out, &err);
-    cJSON_Delete(body);
     finish(r, s, 200, out, &err);
   }
+  body_free(&b);
   reg_version_info_free(&vi);
 }
 

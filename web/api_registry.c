@@ -260,8 +260,8 @@ static void h_alias_put(struct web_req *r) {
     return;
   const cJSON *ver = cJSON_GetObjectItemCaseSensitive(body, "version");
   const char *reason;
-  if(!cJSON_IsNumber(ver) || ver->valuedouble < 1 ||
-     ver->valuedouble != (double)(int64_t)ver->valuedouble) {
+  int64_t v = 0;
+  if(!mw_json_int(ver, &v) || v < 1) {
     web_reply_error(r, 422, "validation_failed",
                     "version must be a positive integer", NULL);
   } else if(opt_string(r, body, "reason", &reason)) {
@@ -270,8 +270,7 @@ static void h_alias_put(struct web_req *r) {
     mw_err err = {0};
     cJSON *out = NULL;
     mw_status s = reg_alias_set(
-        r->db, &env, web_param(r, "name"), web_param(r, "alias"),
-        (int64_t)ver->valuedouble,
+        r->db, &env, web_param(r, "name"), web_param(r, "alias"), v,
         cJSON_GetObjectItemCaseSensitive(body, "expected_version"), reason,
         r->actor, &out, &err);
     web_reply_result(r, s, 200, out, &err);
@@ -325,9 +324,8 @@ static void h_alias_rollback(struct web_req *r) {
     return;
   const cJSON *to = body ? cJSON_GetObjectItemCaseSensitive(body, "to_version") : NULL;
   const char *reason = NULL;
-  if(to && !cJSON_IsNull(to) &&
-     (!cJSON_IsNumber(to) || to->valuedouble < 1 ||
-      to->valuedouble != (double)(int64_t)to->valuedouble)) {
+  int64_t to_version = 0;
+  if(to && !cJSON_IsNull(to) && (!mw_json_int(to, &to_version) || to_version < 1)) {
     web_reply_error(r, 422, "validation_failed",
                     "to_version must be a positive integer", NULL);
   } else if(!body || opt_string(r, body, "reason", &reason)) {
@@ -337,8 +335,7 @@ static void h_alias_rollback(struct web_req *r) {
     cJSON *out = NULL;
     mw_status s = reg_alias_rollback(
         r->db, &env, web_param(r, "name"), web_param(r, "alias"),
-        cJSON_IsNumber(to) ? (int64_t)to->valuedouble : 0, reason, r->actor, &out,
-        &err);
+        to_version, reason, r->actor, &out, &err);
     web_reply_result(r, s, 200, out, &err);
   }
   cJSON_Delete(body);

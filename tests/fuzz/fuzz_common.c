@@ -203,6 +203,24 @@ cJSON *fuzz_body(const uint8_t *data, size_t size, int lenient) {
   return out;
 }
 
+const cJSON *fuzz_doc_body(const uint8_t *data, size_t size, mon_doc **doc,
+                           char **text) {
+  *doc = NULL;
+  *text = fuzz_str(data, size);
+  if(!size)
+    return NULL;
+  mon_doc_limits lim = {WEB_JSON_MAX_DEPTH, WEB_JSON_MAX_STRING, WEB_JSON_MAX_ARRAY};
+  if(mon_doc_parse(*text, size, &lim, doc, NULL, NULL))
+    return NULL;
+  const cJSON *root = mon_doc_root(*doc);
+  return cJSON_IsObject(root) ? root : NULL;
+}
+
+void fuzz_doc_free(mon_doc *doc, char *text) {
+  mon_doc_free(doc);
+  free(text);
+}
+
 char *fuzz_str(const uint8_t *data, size_t size) {
   char *s = malloc(size + 1);
   FUZZ_CHECK(s);

@@ -56,6 +56,13 @@ void fuzz_after(struct fuzz_env *e);
  * lenient as the ingest endpoints. NULL when web/ would answer 4xx. */
 cJSON *fuzz_body(const uint8_t *data, size_t size, int lenient);
 
+/* Parses data as the ingest endpoints do (monitor's mon_doc_parse with the
+ * caps of web/, the root an object). NULL when web/ would answer 4xx;
+ * otherwise the root, borrowed until fuzz_doc_free(*doc, *text). */
+const cJSON *fuzz_doc_body(const uint8_t *data, size_t size, mon_doc **doc,
+                           char **text);
+void fuzz_doc_free(mon_doc *doc, char *text);
+
 /* A NUL-terminated copy of data (caller frees). */
 char *fuzz_str(const uint8_t *data, size_t size);
 

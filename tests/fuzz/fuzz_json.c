@@ -44,10 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(depth_of(out) <= WEB_JSON_MAX_DEPTH);
     char *text = cJSON_PrintUnformatted(out);
     FUZZ_CHECK(text);
-    /* What was accepted prints to JSON that is accepted again, the same. */
+    /* What was accepted prints to JSON that is accepted again and prints
+     * the same (compared as text: objects may repeat a key). */
     cJSON *again = NULL;
     status = web_json_parse(text, strlen(text), 0, &again, &code, msg, sizeof msg, &det);
-    FUZZ_CHECK(status == 0 && cJSON_Compare(out, again, 1));
+    FUZZ_CHECK(status == 0);
+    char *text2 = cJSON_PrintUnformatted(again);
+    FUZZ_CHECK(text2 && !strcmp(text, text2));
+    cJSON_free(text2);
     cJSON_Delete(again);
     cJSON_free(text);
     cJSON_Delete(out);

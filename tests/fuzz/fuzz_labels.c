@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_labels.c - label batches: the body of POST
- * .../versions/{v}/labels (NaN tokens taken, as web/ does), then
+ * .../versions/{v}/labels (mon_doc_parse, as web/ does), then
  * mon_ingest_labels on both seeded versions, whose stored predictions
  * carry the ids p1..p20 and n1..n20. */
 #include "tests/fuzz/fuzz_common.h"
@@ -13,9 +13,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct fuzz_env *e = fuzz_env();
-  cJSON *body = fuzz_body(data, size, 1);
-  if(!body)
+  mon_doc *doc;
+  char *text;
+  const cJSON *body = fuzz_doc_body(data, size, &doc, &text);
+  if(!body) {
+    fuzz_doc_free(doc, text);
     return 0;
+  }
   for(int v = 0; v < 2; v++) {
     mw_err err = {{0}, NULL};
     int64_t n = -1;
@@ -24,6 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mw_err_clear(&err);
     fuzz_after(e);
   }
-  cJSON_Delete(body);
+  fuzz_doc_free(doc, text);
   return 0;
 }

@@ -4,6 +4,9 @@
  * Checked: every string of every payload is valid UTF-8 (what receivers
  * need to parse it), and Discord's embed stays within Discord's limits.
  *
+ * Every string is taken as it comes, invalid UTF-8 included: labels,
+ * annotations, severity and column names are user text stored as sent.
+ *
  * Input: {"alerts": [{status, labels, annotations, starts_at, ends_at,
  * fingerprint, generator_url, rule, model, version, alias, metric, op,
  * value, threshold, state, severity, dashboard_url}], receiver, status,
@@ -69,14 +72,21 @@ static int utf8_valid(const char *s) {
   return 1;
 }
 
-static void check_utf8(const cJSON *j) {
+/* Every key and string of a payload is valid UTF-8; type names the
+ * payload in the message of a failure. */
+static void check_utf8(const char *type, const cJSON *j) {
   for(const cJSON *it = j; it; it = it->next) {
-    if(it->string)
-      FUZZ_CHECK(utf8_valid(it->string));
-    if(cJSON_IsString(it))
-      FUZZ_CHECK(utf8_valid(it->valuestring));
+    const char *bad = it->string && !utf8_valid(it->string) ? it->string
+                      : cJSON_IsString(it) && !utf8_valid(it->valuestring)
+                          ? it->valuestring
+                          : NULL;
+    if(bad) {
+      fprintf(stderr, "%s payload: invalid UTF-8 in \"%s\" (key %s)\n", type, bad,
+              it->string ? it->string : "-");
+      abort();
+    }
     if(it->child)
-      check_utf8(it->child);
+      check_utf8(type, it->child);
   }
 }
 
@@ -165,7 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       continue;
     }
     FUZZ_CHECK(!st && out);
-    check_utf8(out);
+    check_utf8(types[t], out);
     if(!strcmp(types[t], "discord"))
       check_discord(out);
     char *text = cJSON_PrintUnformatted(out);

@@ -14,9 +14,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct fuzz_env *e = fuzz_env();
-  cJSON *body = fuzz_body(data, size, 1);
-  if(!body)
+  mon_doc *doc;
+  char *text;
+  const cJSON *body = fuzz_doc_body(data, size, &doc, &text);
+  if(!body) {
+    fuzz_doc_free(doc, text);
     return 0;
+  }
   for(int v = 0; v < 2; v++) {
     mw_err err = {{0}, NULL};
     cJSON *out = NULL;
@@ -40,6 +44,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     fuzz_after(e);
   }
-  cJSON_Delete(body);
+  fuzz_doc_free(doc, text);
   return 0;
 }

@@ -93,6 +93,14 @@ def test_ingest_validation_lists_every_bad_row():
                400, "invalid_json")
         expect(s.post(base("m", 9) + "/predictions", {"predictions": [good]}), 404)
         expect(s.post(base("nope") + "/predictions", {"predictions": [good]}), 404)
+        # The body caps of every endpoint hold here too.
+        deep = b'{"predictions": [' + b"[" * 40 + b"]" * 40 + b"]}"
+        expect(s.request("POST", base() + "/predictions", raw=deep), 422,
+               "validation_failed")
+        long_id = dict(good, id="x" * 70000)
+        expect(s.post(base() + "/predictions", {"predictions": [long_id]}), 422,
+               "validation_failed")
+        expect(s.request("POST", base() + "/predictions", raw=b'[1, 2]'), 400, "invalid")
         # Missing values: null, "NaN" strings and bare NaN/Infinity tokens.
         raw = (b'{"predictions": [{"features": {"age": NaN, "income": -Infinity, '
                b'"city": null}, "prediction": "no"}, {"features": {"age": "NaN", '

@@ -164,7 +164,7 @@ static mon_doc *doc_of(const char *text, char *buf, size_t cap) {
   mw_strlcpy(buf, text, cap);
   mon_doc *d = NULL;
   size_t off;
-  if(mon_doc_parse(buf, strlen(buf), &d, &off))
+  if(mon_doc_parse(buf, strlen(buf), NULL, &d, NULL, &off))
     return NULL;
   return d;
 }
@@ -196,7 +196,9 @@ static void test_json_parser(void **state) {
   for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     mw_strlcpy(buf, bad[i], sizeof buf);
     size_t off = 99;
-    assert_int_equal(mon_doc_parse(buf, strlen(buf), &d, &off), MW_EINVAL);
+    int why = 0;
+    assert_int_equal(mon_doc_parse(buf, strlen(buf), NULL, &d, &why, &off), MW_EINVAL);
+    assert_int_equal(why, MON_DOC_SYNTAX);
     assert_null(d);
     assert_true(off <= strlen(bad[i]));
   }
@@ -206,7 +208,29 @@ static void test_json_parser(void **state) {
   memset(deep + 600, ']', 600);
   deep[1199] = '\0';
   deep[1198] = ']';
-  assert_int_equal(mon_doc_parse(deep, 1200 - 1, &d, NULL), MW_EINVAL);
+  int why = 0;
+  assert_int_equal(mon_doc_parse(deep, 1200 - 1, NULL, &d, &why, NULL), MW_EVALIDATION);
+  assert_int_equal(why, MON_DOC_DEPTH);
+  /* The caps of an HTTP body. */
+  mon_doc_limits lim = {4, 8, 3};
+  mw_strlcpy(buf, "[[[[[1]]]]]", sizeof buf);
+  assert_int_equal(mon_doc_parse(buf, strlen(buf), &lim, &d, &why, NULL),
+                   MW_EVALIDATION);
+  assert_int_equal(why, MON_DOC_DEPTH);
+  mw_strlcpy(buf, "[[[[1]]]]", sizeof buf);
+  assert_int_equal(mon_doc_parse(buf, strlen(buf), &lim, &d, &why, NULL), MW_OK);
+  mon_doc_free(d);
+  mw_strlcpy(buf, "[\"123456789\"]", sizeof buf);
+  assert_int_equal(mon_doc_parse(buf, strlen(buf), &lim, &d, &why, NULL),
+                   MW_EVALIDATION);
+  assert_int_equal(why, MON_DOC_STRING);
+  mw_strlcpy(buf, "{\"123456789\":1}", sizeof buf);
+  assert_int_equal(mon_doc_parse(buf, strlen(buf), &lim, &d, &why, NULL),
+                   MW_EVALIDATION);
+  assert_int_equal(why, MON_DOC_KEY);
+  mw_strlcpy(buf, "{\"a\":[1,2,3,4]}", sizeof buf);
+  assert_int_equal(mon_doc_parse(buf, strlen(buf), &lim, &d, &why, NULL), MW_ETOOBIG);
+  assert_int_equal(why, MON_DOC_ITEMS);
   /* Every number is the double strtod gives (correctly rounded), on
    * random doubles printed with 15-17 digits, random digit strings with
    * exponents, and halfway cases. */
@@ -261,7 +285,7 @@ static void test_json_parser(void **state) {
   }
   mw_buf_append(&text, "]", 1);
   char *copy = strdup(text.data);
-  assert_int_equal(mon_doc_parse(copy, text.len, &d, NULL), MW_OK);
+  assert_int_equal(mon_doc_parse(copy, text.len, NULL, &d, NULL, NULL), MW_OK);
   const char *p = text.data + 1;
   const cJSON *it;
   int checked = 0;
@@ -1008,6 +1032,96 @@ static void test_compaction(void **state) {
   assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks"), 0);
 }
 
+/* Past the memory budget a numeric column is sampled for KS, Wasserstein
+ * and quantiles while counts, moments, extremes, PSI and Jensen-Shannon
+ * stay exact: compare a 1 MB-budget report with an unbounded one. */
+static void test_sampled_report(void **state) {
+  struct fix *f = *state;
+  int64_t now = mw_now_ms();
+  size_t total = 150000;
+  mon_batch b;
+  memset(&b, 0, sizeof b);
+  b.ncols = 3;
+  b.n = 1000;
+  b.ts = malloc(1000 * sizeof *b.ts);
+  b.vals = malloc(3000 * sizeof *b.vals);
+  b.ids = calloc(1000, sizeof *b.ids);
+  mw_buf scratch;
+  mw_buf_init(&scratch, 1 << 22);
+  unsigned s = 7;
+  assert_int_equal(mw_tx_begin(f->c), MW_OK);
+  for(size_t k = 0; k < total / 1000; k++) {
+    for(size_t i = 0; i < 1000; i++) {
+      s = s * 1103515245u + 12345u;
+      double u = (s >> 8) / 16777216.0;
+      b.ts[i] = now - 600000 + (int64_t)k;
+      b.vals[i] = k % 7 == 3 && i == 5 ? NAN : u * 10 + (double)k / 100.0;
+      b.vals[1000 + i] = (double)((s >> 4) % 3);
+      b.vals[2000 + i] = u;
+    }
+    assert_int_equal(mon__store_block(f->c, 7, &b, NULL, 1000, now, &scratch), MW_OK);
+  }
+  assert_int_equal(mw_tx_commit(f->c), MW_OK);
+  mw_buf_free(&scratch);
+  mon__batch_free(&b);
+  /* Reference: the first rows' distribution. */
+  cJSON *body = parse("{\"rows\":[{\"features\":{\"age\":1,\"city\":\"0\"},"
+                      "\"prediction\":0.5},{\"features\":{\"age\":5,\"city\":\"1\"},"
+                      "\"prediction\":0.1},{\"features\":{\"age\":9,\"city\":\"2\"},"
+                      "\"prediction\":0.9},{\"features\":{\"age\":3,\"city\":\"0\"},"
+                      "\"prediction\":0.3},{\"features\":{\"age\":7,\"city\":\"1\"},"
+                      "\"prediction\":0.7},{\"features\":{\"age\":4,\"city\":\"1\"},"
+                      "\"prediction\":0.2}]}");
+  mw_err err = {{0}, NULL};
+  cJSON *out = NULL;
+  assert_int_equal(mon_reference_put(f->m, f->c, &f->v, body, "t", &out, &err), MW_OK);
+  cJSON_Delete(body);
+  cJSON_Delete(out);
+  mon_options small = {0, 3600, 0, 1, 2}, big = {0, 3600, 0, 1024, 2};
+  mon_ctx *ms, *mb;
+  assert_int_equal(mon_ctx_new(f->db, &small, &ms), MW_OK);
+  assert_int_equal(mon_ctx_new(f->db, &big, &mb), MW_OK);
+  cJSON *rs = NULL, *rb = NULL;
+  assert_int_equal(mon_drift_report(ms, f->c, &f->v, now - 3600000, now, &rs, &err),
+                   MW_OK);
+  assert_int_equal(mon_drift_report(mb, f->c, &f->v, now - 3600000, now, &rb, &err),
+                   MW_OK);
+  const cJSON *cs = column(rs, "age"), *cb = column(rb, "age");
+  assert_non_null(cJSON_GetObjectItem(cs, "sampled"));
+  assert_null(cJSON_GetObjectItem(cb, "sampled"));
+  assert_true(cJSON_GetObjectItem(cs, "sampled")->valuedouble <= 65536);
+  const cJSON *ss = cJSON_GetObjectItem(cs, "stats"), *sb = cJSON_GetObjectItem(cb, "stats");
+  assert_true(cJSON_GetObjectItem(ss, "count")->valuedouble == total - total / 1000 / 7);
+  assert_true(cJSON_GetObjectItem(ss, "count")->valuedouble ==
+              cJSON_GetObjectItem(sb, "count")->valuedouble);
+  assert_true(cJSON_GetObjectItem(ss, "missing")->valuedouble ==
+              cJSON_GetObjectItem(sb, "missing")->valuedouble);
+  static const char *const exact[] = {"min", "max"};
+  for(int k = 0; k < 2; k++)
+    assert_true(cJSON_GetObjectItem(ss, exact[k])->valuedouble ==
+                cJSON_GetObjectItem(sb, exact[k])->valuedouble);
+  double ms_ = cJSON_GetObjectItem(ss, "mean")->valuedouble;
+  double mb_ = cJSON_GetObjectItem(sb, "mean")->valuedouble;
+  assert_true(fabs(ms_ - mb_) <= 1e-12 * fabs(mb_));
+  double sds = cJSON_GetObjectItem(ss, "std")->valuedouble;
+  double sdb = cJSON_GetObjectItem(sb, "std")->valuedouble;
+  assert_true(fabs(sds - sdb) <= 1e-9 * sdb);
+  assert_true(fabs(cJSON_GetObjectItem(cs, "psi")->valuedouble -
+                   cJSON_GetObjectItem(cb, "psi")->valuedouble) <= 1e-12);
+  assert_true(fabs(cJSON_GetObjectItem(cs, "jensen_shannon")->valuedouble -
+                   cJSON_GetObjectItem(cb, "jensen_shannon")->valuedouble) <= 1e-12);
+  double ds = cJSON_GetObjectItem(cJSON_GetObjectItem(cs, "ks"), "d")->valuedouble;
+  double db = cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "ks"), "d")->valuedouble;
+  assert_true(fabs(ds - db) < 0.01);
+  /* Categorical columns are exact whatever the budget. */
+  assert_true(cJSON_GetObjectItem(column(rs, "city"), "psi")->valuedouble ==
+              cJSON_GetObjectItem(column(rb, "city"), "psi")->valuedouble);
+  cJSON_Delete(rs);
+  cJSON_Delete(rb);
+  mon_ctx_free(ms);
+  mon_ctx_free(mb);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_schema),
@@ -1025,6 +1139,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_concurrent_ingest, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sampled_report, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
