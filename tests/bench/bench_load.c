@@ -26,9 +26,9 @@
 enum { EP_INGEST, EP_MODEL, EP_VERSIONS, EP_VERSION, EP_DRIFT, EP_PROMOTE, NEP };
 static const char *ep_names[NEP] = {"POST predictions (100 rows)", "GET model",
                                     "GET versions?limit=10", "GET version",
-                                    "GET drift (last 5 min)", "PUT alias (promote)"};
+                                    "GET drift (last 60 s)", "PUT alias (promote)"};
 /* Weights out of 1000. */
-static const int ep_weight[NEP] = {150, 300, 150, 300, 50, 50};
+static const int ep_weight[NEP] = {150, 320, 160, 320, 20, 30};
 
 #define SAMPLES 32768 /* latency samples kept per thread and endpoint */
 
@@ -155,7 +155,7 @@ static void *run(void *arg) {
                    "Host: x\r\nAuthorization: Bearer %s\r\n\r\n", 1 + rand_r(&seed) % 2, token);
       break;
     case EP_DRIFT: {
-      time_t t = time(NULL) - 300;
+      time_t t = time(NULL) - 60;
       struct tm tm;
       gmtime_r(&t, &tm);
       char from[32];
