@@ -8,4 +8,15 @@
  * group wait, group interval and repeat interval), as outbox rows. */
 void alert__notify_flush(mw_conn *c, const struct alert_env *env, int64_t now);
 
+/* 1 when a matcher's regular expression (POSIX ERE) may be given to
+ * regcomp: glibc copies a repeated subexpression once per repetition
+ * ('+' twice, {n,m} m times) at compile time, so stacked or nested
+ * repetitions grow exponentially ("a+++...+" with a few dozen '+' takes
+ * gigabytes) and adjacent ones ("a**+*", undefined in POSIX) compile in
+ * exponential time. Refused: adjacent repetitions, an estimated expansion
+ * past a few thousand nodes, groups nested deeper than 32, and
+ * back-references (Alertmanager's RE2 has none; they also make matching
+ * exponential). */
+int alert__regex_ok(const char *re);
+
 #endif

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts/rules.h"
+#include "alerts/alerts_internal.h"
 
 static mw_status check_matchers(const cJSON *ms, mw_err *err) {
   if(!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0 || cJSON_GetArraySize(ms) > 32)
@@ -23,6 +23,11 @@ static mw_status check_matchers(const cJSON *ms, mw_err *err) {
                      "matchers[%d] must be {name, value, is_regex?: bool}", i);
     if(cJSON_IsTrue(re)) {
       regex_t rx;
+      if(!alert__regex_ok(value))
+        return mw_errf(err, MW_EVALIDATION,
+                       "matchers[%d].value is too complex a regular expression "
+                       "(adjacent or deeply nested repetitions, or a back-reference)",
+                       i);
       if(regcomp(&rx, value, REG_EXTENDED | REG_NOSUB) != 0)
         return mw_errf(err, MW_EVALIDATION, "matchers[%d].value is not a valid "
                                             "regular expression", i);

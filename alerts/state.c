@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts/rules.h"
+#include "alerts/alerts_internal.h"
 
 static const char *state_names[] = {"inactive", "pending", "firing", "nodata"};
 
@@ -205,6 +205,138 @@ mw_status alert_metric_value(const cJSON *report, const char *metric,
   return MW_ENOTFOUND;
 }
 
+/* Largest expansion alert__regex_ok lets through. */
+#define REGEX_MAX_NODES 4096
+/* Deepest group nesting it follows. */
+#define REGEX_MAX_DEPTH 32
+
+/* Adds b to a, saturating past REGEX_MAX_NODES. */
+static size_t rx_add(size_t a, size_t b) {
+  return a + b > REGEX_MAX_NODES ? REGEX_MAX_NODES + 1 : a + b;
+}
+
+static size_t rx_mul(size_t a, size_t b) {
+  return b && a > REGEX_MAX_NODES / b ? REGEX_MAX_NODES + 1 : a * b;
+}
+
+int alert__regex_ok(const char *re) {
+  /* Per open group: its size so far, and the size of its last atom (what
+   * a following repetition copies; 0 when there is none). */
+  size_t total[REGEX_MAX_DEPTH + 1] = {0}, last[REGEX_MAX_DEPTH + 1] = {0};
+  int d = 0, repeated = 0;
+  for(const char *p = re; *p; p++) {
+    size_t copies = 0;
+    /* Set again below when this is a repetition. */
+    int after_repetition = repeated;
+    repeated = 0;
+    if(*p == '\\') {
+      if(p[1] >= '1' && p[1] <= '9')
+        return 0; /* back-reference */
+      if(p[1])
+        p++;
+      total[d] = rx_add(total[d], 1);
+      last[d] = 1;
+      continue;
+    }
+    switch(*p) {
+    case '(':
+      if(d == REGEX_MAX_DEPTH)
+        return 0;
+      d++;
+      total[d] = last[d] = 0;
+      continue;
+    case ')':
+      if(d == 0) {
+        total[d] = rx_add(total[d], 1);
+        last[d] = 1;
+        continue;
+      }
+      d--;
+      last[d] = rx_add(total[d + 1], 1);
+      total[d] = rx_add(total[d], last[d]);
+      continue;
+    case '|':
+      last[d] = 0;
+      continue;
+    case '[': {
+      /* A bracket expression is one node: skip to its ']' (a ']' first,
+       * after '^', is a member; so are [:class:], [=x=] and [.x.]). */
+      const char *q = p + 1;
+      if(*q == '^')
+        q++;
+      if(*q == ']')
+        q++;
+      while(*q && *q != ']') {
+        if(*q == '[' && (q[1] == ':' || q[1] == '=' || q[1] == '.')) {
+          const char *e = strchr(q + 2, q[1]);
+          while(e && e[1] != ']')
+            e = strchr(e + 1, q[1]);
+          if(!e)
+            return 0;
+          q = e + 2;
+          continue;
+        }
+        q++;
+      }
+      if(!*q)
+        return 0; /* unterminated: regcomp refuses it too */
+      p = q;
+      total[d] = rx_add(total[d], 1);
+      last[d] = 1;
+      continue;
+    }
+    case '*':
+    case '?':
+      copies = 1;
+      break;
+    case '+':
+      copies = 2;
+      break;
+    case '{': {
+      /* {n}, {n,}, {n,m} and glibc's {,m}: up to max(n, m) + 1 copies. */
+      const char *q = p + 1;
+      size_t n = 0, m = 0;
+      while(*q >= '0' && *q <= '9' && n <= REGEX_MAX_NODES)
+        n = n * 10 + (size_t)(*q++ - '0');
+      if(*q == ',') {
+        q++;
+        while(*q >= '0' && *q <= '9' && m <= REGEX_MAX_NODES)
+          m = m * 10 + (size_t)(*q++ - '0');
+      }
+      if(*q >= '0' && *q <= '9')
+        return 0; /* a count past the limit */
+      if(*q != '}') {
+        total[d] = rx_add(total[d], 1); /* a literal '{' */
+        last[d] = 1;
+        continue;
+      }
+      p = q;
+      copies = (n > m ? n : m) + 1;
+      break;
+    }
+    default:
+      total[d] = rx_add(total[d], 1);
+      last[d] = 1;
+      continue;
+    }
+    /* Adjacent repetitions ("a**", "a+*", "a{2}+") are undefined in POSIX
+     * and, in glibc, compile in exponential time. */
+    if(after_repetition)
+      return 0;
+    repeated = 1;
+    /* A repetition: the last atom is copied `copies` times. */
+    size_t grown = rx_mul(last[d] ? last[d] : 1, copies);
+    total[d] = rx_add(total[d] - (last[d] < total[d] ? last[d] : total[d]), grown);
+    last[d] = grown;
+    if(total[d] > REGEX_MAX_NODES)
+      return 0;
+  }
+  for(int k = 0; k <= d; k++)
+    if(total[k] > REGEX_MAX_NODES)
+      return 0;
+  return 1;
+}
+
 /* Matches one matcher against a label value. Regexes are anchored at both
  * ends, as in Alertmanager. */
 static int matcher_match(const cJSON *m, const cJSON *labels) {
@@ -218,6 +350,8 @@ static int matcher_match(const cJSON *m, const cJSON *labels) {
     have = "";
   if(!cJSON_IsTrue(isre))
     return !strcmp(have, want);
+  if(!alert__regex_ok(want))
+    return 0; /* stored before silences were checked for it */
   size_t n = strlen(want);
   char *pat = malloc(n + 5);
   if(!pat)

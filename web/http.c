@@ -227,55 +227,7 @@ static int json_max_depth(const char *p, size_t n) {
   return max;
 }
 
-/* Replaces the bare tokens NaN, Infinity and -Infinity (which Python's json
- * module writes, though JSON has no such values) outside strings by null.
- * Returns a new buffer (caller frees) or NULL when there were none. */
-static char *nan_to_null(const char *in, size_t len, size_t *outlen) {
-  static const struct {
-    const char *tok;
-    size_t len;
-  } toks[] = {{"-Infinity", 9}, {"Infinity", 8}, {"NaN", 3}};
-  char *out = malloc(len + len / 3 + 8);
-  if(!out)
-    return NULL;
-  size_t o = 0;
-  int in_str = 0, esc = 0, found = 0;
-  for(size_t i = 0; i < len;) {
-    char ch = in[i];
-    if(in_str) {
-      if(esc)
-        esc = 0;
-      else if(ch == '\\')
-        esc = 1;
-      else if(ch == '"')
-        in_str = 0;
-      out[o++] = in[i++];
-      continue;
-    }
-    if(ch == '"')
-      in_str = 1;
-    size_t k = 0;
-    for(; k < sizeof toks / sizeof toks[0]; k++)
-      if(len - i >= toks[k].len && !memcmp(in + i, toks[k].tok, toks[k].len))
-        break;
-    if(k < sizeof toks / sizeof toks[0]) {
-      memcpy(out + o, "null", 4);
-      o += 4;
-      i += toks[k].len;
-      found = 1;
-      continue;
-    }
-    out[o++] = in[i++];
-  }
-  if(!found) {
-    free(out);
-    return NULL;
-  }
-  *outlen = o;
-  return out;
-}
-
-int web_json_parse(const char *data, size_t len, int lenient, cJSON **out,
+int web_json_parse(const char *data, size_t len, cJSON **out,
                    const char **code, char *msg, size_t cap, cJSON **details) {
   *out = NULL;
   *details = NULL;
@@ -291,14 +243,6 @@ int web_json_parse(const char *data, size_t len, int lenient, cJSON **out,
   }
   const char *end = NULL;
   cJSON *json = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-  if(!json && lenient) {
-    size_t fixed_len = 0;
-    char *fixed = nan_to_null(data, len, &fixed_len);
-    if(fixed) {
-      json = cJSON_ParseWithLengthOpts(fixed, fixed_len, NULL, 0);
-      free(fixed);
-    }
-  }
   if(!json) {
     size_t off = end ? (size_t)(end - data) : 0;
     *details = cJSON_CreateObject();
@@ -322,8 +266,8 @@ int web_json_parse(const char *data, size_t len, int lenient, cJSON **out,
   return 0;
 }
 
-/* Shared by web_read_json, web_read_json_opt and web_read_json_lenient. */
-static int read_json(struct web_req *r, int optional, int lenient, cJSON **out) {
+/* Shared by web_read_json and web_read_json_opt. */
+static int read_json(struct web_req *r, int optional, cJSON **out) {
   *out = NULL;
   mw_buf body;
   if(web_read_body(r, r->app->cfg.max_body, &body))
@@ -333,8 +277,7 @@ static int read_json(struct web_req *r, int optional, int lenient, cJSON **out) 
   const char *code;
   char msg[160];
   cJSON *det;
-  int status = web_json_parse(body.data, body.len, lenient, out, &code, msg,
-                              sizeof msg, &det);
+  int status = web_json_parse(body.data, body.len, out, &code, msg, sizeof msg, &det);
   mw_buf_free(&body);
   if(status) {
     web_reply_error(r, status, code, msg, det);
@@ -345,16 +288,11 @@ static int read_json(struct web_req *r, int optional, int lenient, cJSON **out) 
 
 cJSON *web_read_json(struct web_req *r) {
   cJSON *j;
-  return read_json(r, 0, 0, &j) ? NULL : j;
+  return read_json(r, 0, &j) ? NULL : j;
 }
 
 int web_read_json_opt(struct web_req *r, cJSON **out) {
-  return read_json(r, 1, 0, out);
-}
-
-cJSON *web_read_json_lenient(struct web_req *r) {
-  cJSON *j;
-  return read_json(r, 0, 1, &j) ? NULL : j;
+  return read_json(r, 1, out);
 }
 
 void web_reply_file(struct web_req *r, const char *path, int64_t size,

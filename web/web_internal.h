@@ -70,16 +70,13 @@ cJSON *web_read_json(struct web_req *r);
 /* As web_read_json, but an empty body is fine (*out = NULL). Returns 0 on
  * success; otherwise the error reply has been sent. */
 int web_read_json_opt(struct web_req *r, cJSON **out);
-/* As web_read_json, but the bare tokens NaN, Infinity and -Infinity
- * (which Python's json module writes) are taken, as null. */
-cJSON *web_read_json_lenient(struct web_req *r);
 /* The parsing half of web_read_json for a body already in memory (len
- * bytes; lenient: as web_read_json_lenient): nesting checked before
- * parsing, then the caps on strings, keys and arrays, then an object at the
- * top. Returns 0 with *out set (caller cJSON_Deletes); otherwise the HTTP
- * status for the error, with *code (static), msg (cap bytes) and *details
- * (caller frees; may be NULL) filled and *out NULL. */
-int web_json_parse(const char *data, size_t len, int lenient, cJSON **out,
+ * bytes): nesting checked before parsing, then the caps on strings, keys
+ * and arrays, then an object at the top. Returns 0 with *out set (caller
+ * cJSON_Deletes); otherwise the HTTP status for the error, with *code
+ * (static), msg (cap bytes) and *details (caller frees; may be NULL)
+ * filled and *out NULL. */
+int web_json_parse(const char *data, size_t len, cJSON **out,
                    const char **code, char *msg, size_t cap, cJSON **details);
 
 /* Sends status with a JSON body (takes ownership of body and frees it;

@@ -192,12 +192,12 @@ void fuzz_after(struct fuzz_env *e) {
   changes_at_snapshot = sqlite3_total_changes64(h);
 }
 
-cJSON *fuzz_body(const uint8_t *data, size_t size, int lenient) {
+cJSON *fuzz_body(const uint8_t *data, size_t size) {
   cJSON *out = NULL, *det = NULL;
   const char *code;
   char msg[160];
-  int status = web_json_parse((const char *)data, size, lenient, &out, &code, msg,
-                              sizeof msg, &det);
+  int status = web_json_parse((const char *)data, size, &out, &code, msg, sizeof msg,
+                              &det);
   cJSON_Delete(det);
   FUZZ_CHECK(status ? out == NULL : cJSON_IsObject(out));
   return out;

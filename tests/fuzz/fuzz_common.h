@@ -52,9 +52,9 @@ struct fuzz_env *fuzz_env(void);
  * database back to the snapshot so every input meets the same state. */
 void fuzz_after(struct fuzz_env *e);
 
-/* Parses data as a request body the way web/ does (web_json_parse);
- * lenient as the ingest endpoints. NULL when web/ would answer 4xx. */
-cJSON *fuzz_body(const uint8_t *data, size_t size, int lenient);
+/* Parses data as a request body the way web/ does (web_json_parse).
+ * NULL when web/ would answer 4xx; otherwise caller cJSON_Deletes. */
+cJSON *fuzz_body(const uint8_t *data, size_t size);
 
 /* Parses data as the ingest endpoints do (monitor's mon_doc_parse with the
  * caps of web/, the root an object). NULL when web/ would answer 4xx;

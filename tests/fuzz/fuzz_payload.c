@@ -115,7 +115,7 @@ static void check_discord(const cJSON *p) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  cJSON *in = fuzz_body(data, size, 0);
+  cJSON *in = fuzz_body(data, size);
   if(!in)
     return 0;
   const cJSON *arr = cJSON_GetObjectItemCaseSensitive(in, "alerts");

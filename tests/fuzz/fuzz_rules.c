@@ -15,7 +15,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct fuzz_env *e = fuzz_env();
-  cJSON *body = fuzz_body(data, size, 0);
+  cJSON *body = fuzz_body(data, size);
   if(!body)
     return 0;
   mw_err err = {{0}, NULL};

@@ -37,7 +37,7 @@ for bin in "$BIN"/fuzz_*; do
     result="regression input fails (see $log.regressions)"
   fi
   "$bin" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 \
-    -max_len=8192 -print_final_stats=1 -artifact_prefix="$art/" \
+    -max_len=8192 -print_final_stats=1 -dict="$SRC/fuzz.dict" -artifact_prefix="$art/" \
     "$work" "$SRC/corpus/$name" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

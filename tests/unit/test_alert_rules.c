@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "alerts/rules.h"
+#include "alerts/alerts_internal.h"
 #include "registry/registry.h"
 
 /* ---- state machine ---- */
@@ -150,6 +150,34 @@ static void test_matchers(void **state) {
   assert_true(alert_matchers_match(m, labels));
   cJSON_Delete(m);
   m = cJSON_Parse("[]");
+  assert_false(alert_matchers_match(m, labels));
+  cJSON_Delete(m);
+  cJSON_Delete(labels);
+}
+
+/* Regexes glibc would take gigabytes or minutes to compile are refused,
+ * at silence creation and again when stored ones are matched. */
+static void test_regex_guard(void **state) {
+  (void)state;
+  assert_true(alert__regex_ok("critical|warning"));
+  assert_true(alert__regex_ok("fr.*"));
+  assert_true(alert__regex_ok("[]a-z[:digit:]]+(-[0-9]{1,3})?"));
+  assert_true(alert__regex_ok("(a{255})"));
+  assert_false(alert__regex_ok("a++++++++++++++++++++++++++++++"));
+  assert_false(alert__regex_ok("#***+***"));
+  assert_false(alert__regex_ok("a{2}+"));
+  assert_false(alert__regex_ok("((a{255}){255})"));
+  assert_false(alert__regex_ok("((a{,255}){,255})"));
+  assert_false(alert__regex_ok("a{99999999999999999999}"));
+  assert_false(alert__regex_ok("(((((((((((((x+)+)+)+)+)+)+)+)+)+)+)+)+"));
+  assert_false(alert__regex_ok("(a)\\1"));
+  assert_false(alert__regex_ok("[[:alpha:"));
+  cJSON *labels = cJSON_Parse("{\"team\":\"aaaa\"}");
+  cJSON *m = cJSON_Parse("[{\"name\":\"team\",\"value\":\"a+\",\"is_regex\":true}]");
+  assert_true(alert_matchers_match(m, labels));
+  cJSON_Delete(m);
+  m = cJSON_Parse("[{\"name\":\"team\",\"value\":\"a+++++++++++++++++++++++++\","
+                  "\"is_regex\":true}]");
   assert_false(alert_matchers_match(m, labels));
   cJSON_Delete(m);
   cJSON_Delete(labels);
@@ -421,6 +449,7 @@ int main(void) {
       cmocka_unit_test(test_sm_flapping_never_fires_with_for),
       cmocka_unit_test(test_compare_and_metrics),
       cmocka_unit_test(test_matchers),
+      cmocka_unit_test(test_regex_guard),
       cmocka_unit_test_setup_teardown(test_rule_validation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pending_survives_restart_then_fires_once,
                                       setup, teardown),

@@ -101,6 +101,28 @@ static void test_buf_cap(void **state) {
   assert_int_equal(mw_parse_i64("", &v), MW_EINVAL);
 }
 
+/* Integers out of JSON numbers, without the undefined conversions of
+ * huge values and infinities (cJSON reads "1e999" as inf). */
+static void test_json_int(void **state) {
+  (void)state;
+  static const struct {
+    const char *text;
+    int ok;
+    int64_t want;
+  } cases[] = {{"3", 1, 3},          {"-42", 1, -42},       {"1e3", 1, 1000},
+               {"1.5", 0, 0},        {"1e300", 0, 0},       {"1e999", 0, 0},
+               {"-1e999", 0, 0},     {"9223372036854775808", 0, 0},
+               {"-9223372036854775808", 1, INT64_MIN},     {"\"3\"", 0, 0},
+               {"null", 0, 0}};
+  for(size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cJSON *j = cJSON_Parse(cases[i].text);
+    int64_t v = 7;
+    assert_int_equal(mw_json_int(j, &v), cases[i].ok);
+    assert_true(v == (cases[i].ok ? cases[i].want : 7));
+    cJSON_Delete(j);
+  }
+}
+
 static void test_names(void **state) {
   (void)state;
   assert_true(mw_name_valid("fraud-model_v2.1"));
@@ -272,6 +294,7 @@ int main(void) {
       cmocka_unit_test(test_crypto_vectors),
       cmocka_unit_test(test_buf_cap),
       cmocka_unit_test(test_names),
+      cmocka_unit_test(test_json_int),
       cmocka_unit_test(test_config),
       cmocka_unit_test_setup_teardown(test_migrations_fresh_and_existing,
                                       db_setup, db_teardown),
