@@ -88,7 +88,7 @@ static int read_response(int fd, char *buf, size_t cap) {
     have += (size_t)r;
     hdr_end = memmem(buf, have, "\r\n\r\n", 4);
   }
-  int status = atoi(buf + 9);
+  int status = (int)strtol(buf + 9, NULL, 10);
   char *cl = memmem(buf, (size_t)(hdr_end - buf), "Content-Length: ", 16);
   size_t len = cl ? strtoul(cl + 16, NULL, 10) : 0;
   size_t body_have = have - (size_t)(hdr_end + 4 - buf);
@@ -216,12 +216,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_load PORT TOKEN SERVER_PID [SECONDS] [CONNECTIONS]\n");
     return 2;
   }
-  port = atoi(argv[1]);
+  port = (int)strtol(argv[1], NULL, 10);
   token = argv[2];
-  int pid = atoi(argv[3]);
+  int pid = (int)strtol(argv[3], NULL, 10);
   if(argc > 4)
     seconds = atof(argv[4]);
-  int nconn = argc > 5 ? atoi(argv[5]) : 64;
+  int nconn = argc > 5 ? (int)strtol(argv[5], NULL, 10) : 64;
   struct worker *w = calloc((size_t)nconn, sizeof *w);
   for(int i = 0; i < nconn; i++) {
     w[i].id = i;

@@ -247,9 +247,9 @@ int main(int argc, char **argv) {
     if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
       rows = strtoul(argv[++i], NULL, 10);
     } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      threads = atoi(argv[++i]);
+      threads = (int)strtol(argv[++i], NULL, 10);
     } else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
-      repeat = atoi(argv[++i]);
+      repeat = (int)strtol(argv[++i], NULL, 10);
     } else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc) {
       dump = argv[++i];
     } else if (strcmp(argv[i], "--compare") == 0) {

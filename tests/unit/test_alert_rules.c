@@ -230,7 +230,7 @@ static void open_db(struct fix *f) {
 
 static int setup(void **state) {
   struct fix *f = calloc(1, sizeof *f);
-  strcpy(f->dir, "/tmp/mwalertXXXXXX");
+  snprintf(f->dir, sizeof f->dir, "/tmp/mwalertXXXXXX");
   if(!mkdtemp(f->dir))
     return -1;
   snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);

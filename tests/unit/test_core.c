@@ -147,7 +147,7 @@ struct dbfix {
 
 static int db_setup(void **state) {
   struct dbfix *f = calloc(1, sizeof *f);
-  strcpy(f->dir, "/tmp/mwunitXXXXXX");
+  snprintf(f->dir, sizeof f->dir, "/tmp/mwunitXXXXXX");
   if(!mkdtemp(f->dir))
     return -1;
   snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
@@ -242,7 +242,7 @@ static void test_tokens_and_scopes(void **state) {
   assert_string_equal(mw_col_text(st, 0), want);
   sqlite3_reset(st);
   char wrong[128];
-  strcpy(wrong, secret);
+  snprintf(wrong, sizeof wrong, "%s", secret);
   wrong[strlen(wrong) - 1] ^= 1;
   assert_int_equal(mw_token_verify(c, wrong, &info), MW_EUNAUTH);
   assert_int_equal(mw_token_verify(c, "", &info), MW_EUNAUTH);

@@ -25,7 +25,7 @@ static int setup(void **state) {
   f->c = mw_db_conn(f->db);
   if(mw_migrate(f->c, NULL))
     return -1;
-  strcpy(f->dir, "/tmp/mwregXXXXXX");
+  snprintf(f->dir, sizeof f->dir, "/tmp/mwregXXXXXX");
   if(!mkdtemp(f->dir))
     return -1;
   f->env.data_dir = f->dir;
