@@ -51,6 +51,12 @@ struct mon_ctx {
   uint64_t n_batches, n_commits; /* group commit: batches per transaction */
   uint64_t lock_wait_ns, lock_held_ns; /* write lock contention */
   int64_t lock_t0;                     /* when the holder took it */
+  /* Drift reports running now: at most opt.workers at a time, so the
+   * memory in flight is bounded by workers x drift_memory_mb whatever the
+   * number of concurrent requests (drift.c). */
+  pthread_mutex_t report_mu;
+  pthread_cond_t report_cv;
+  int reports_running;
   /* Background thread. */
   pthread_mutex_t mu;
   pthread_cond_t cv;

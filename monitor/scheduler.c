@@ -45,6 +45,8 @@ mw_status mon_ctx_new(mw_db *db, const mon_options *opt, mon_ctx **out) {
   pthread_mutex_init(&m->write_lock, NULL);
   pthread_mutex_init(&m->q_mu, NULL);
   pthread_cond_init(&m->q_cv, NULL);
+  pthread_mutex_init(&m->report_mu, NULL);
+  pthread_cond_init(&m->report_cv, NULL);
   pthread_mutex_init(&m->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -62,6 +64,8 @@ void mon_ctx_free(mon_ctx *m) {
   pthread_mutex_destroy(&m->write_lock);
   pthread_mutex_destroy(&m->q_mu);
   pthread_cond_destroy(&m->q_cv);
+  pthread_mutex_destroy(&m->report_mu);
+  pthread_cond_destroy(&m->report_cv);
   pthread_mutex_destroy(&m->mu);
   pthread_cond_destroy(&m->cv);
   free(m);
