@@ -113,29 +113,8 @@ out:
 
 mw_status alert_channel_delete(mw_conn *c, const char *name, const char *actor,
                                mw_err *err) {
-  mw_status s = mw_tx_begin(c);
-  if(s)
-    return s;
-  sqlite3_stmt *st = mw_stmt(c, "DELETE FROM channels WHERE name = ?");
-  if(!st) {
-    s = MW_EDB;
-    goto out;
-  }
-  mw_bind_text(st, 1, name);
-  s = mw_db_status(c, sqlite3_step(st));
-  sqlite3_reset(st);
-  if(s)
-    goto out;
-  if(sqlite3_changes(mw_conn_handle(c)) == 0) {
-    s = mw_errf(err, MW_ENOTFOUND, "no channel named '%s'", name);
-    goto out;
-  }
-  s = mw_audit(c, actor, "channel.delete", name, NULL);
-  if(!s)
-    s = mw_tx_commit(c);
-out:
-  mw_tx_rollback(c);
-  return s;
+  return mw_delete_named(c, "DELETE FROM channels WHERE name = ?", name, actor,
+                         "channel.delete", "channel", err);
 }
 
 mw_status alert_channel_enqueue(mw_conn *c, const char *channel,

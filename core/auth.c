@@ -121,26 +121,30 @@ mw_status mw_token_verify(mw_conn *c, const char *token, mw_token_info *info) {
 }
 
 mw_status mw_token_delete(mw_conn *c, const char *name, const char *actor) {
+  return mw_delete_named(c, "DELETE FROM tokens WHERE name = ?", name, actor,
+                         "token.delete", "token", NULL);
+}
+
+mw_status mw_delete_named(mw_conn *c, const char *sql, const char *name,
+                          const char *actor, const char *action,
+                          const char *what, mw_err *err) {
   mw_status st = mw_tx_begin(c);
   if(st)
     return st;
-  sqlite3_stmt *del = mw_stmt(c, "DELETE FROM tokens WHERE name = ?");
+  sqlite3_stmt *del = mw_stmt(c, sql);
   if(!del) {
     st = MW_EDB;
     goto out;
   }
   mw_bind_text(del, 1, name);
   st = mw_db_status(c, sqlite3_step(del));
-  if(st)
-    goto out;
-  if(sqlite3_changes(mw_conn_handle(c)) == 0) {
-    st = MW_ENOTFOUND;
-    goto out;
-  }
-  st = mw_audit(c, actor, "token.delete", name, NULL);
-  if(st)
-    goto out;
-  return mw_tx_commit(c);
+  sqlite3_reset(del);
+  if(!st && sqlite3_changes(mw_conn_handle(c)) == 0)
+    st = mw_errf(err, MW_ENOTFOUND, "no %s named '%s'", what, name);
+  if(!st)
+    st = mw_audit(c, actor, action, name, NULL);
+  if(!st)
+    return mw_tx_commit(c);
 out:
   mw_tx_rollback(c);
   return st;

@@ -270,6 +270,14 @@ mw_status mw_session_verify(mw_conn *c, const char *sid, mw_token_info *info,
 /* Ends a session (sign out); unknown ids are fine. */
 mw_status mw_session_delete(mw_conn *c, const char *sid);
 
+/* Deletes one row by name in its own transaction with its audit row:
+ * sql is a literal "DELETE FROM <table> WHERE name = ?", action the audit
+ * action ("node.delete"), what the noun for the not-found message ("node").
+ * MW_ENOTFOUND (err filled) when no row had that name. */
+mw_status mw_delete_named(mw_conn *c, const char *sql, const char *name,
+                          const char *actor, const char *action,
+                          const char *what, mw_err *err);
+
 /* Appends an audit row: who did what to which object. details may be NULL.
  * Call inside the transaction of the change it records. */
 mw_status mw_audit(mw_conn *c, const char *actor, const char *action,

@@ -281,24 +281,6 @@ out:
 
 mw_status reg_node_delete(mw_conn *c, const char *name, const char *actor,
                           mw_err *err) {
-  mw_status s = mw_tx_begin(c);
-  if(s)
-    return s;
-  sqlite3_stmt *st = mw_stmt(c, "DELETE FROM nodes WHERE name = ?");
-  if(!st) {
-    s = MW_EDB;
-    goto out;
-  }
-  mw_bind_text(st, 1, name);
-  s = mw_db_status(c, sqlite3_step(st));
-  sqlite3_reset(st);
-  if(!s && sqlite3_changes(mw_conn_handle(c)) == 0)
-    s = mw_errf(err, MW_ENOTFOUND, "no node named '%s'", name);
-  if(!s)
-    s = mw_audit(c, actor, "node.delete", name, NULL);
-  if(!s)
-    return mw_tx_commit(c);
-out:
-  mw_tx_rollback(c);
-  return s;
+  return mw_delete_named(c, "DELETE FROM nodes WHERE name = ?", name, actor,
+                         "node.delete", "node", err);
 }
