@@ -53,6 +53,11 @@ static const struct opt opts[] = {
      OFF(drift_memory_mb), 0,
      "column data in flight during a drift report; larger windows are "
      "sampled for KS/Wasserstein (default 256)"},
+    {"--drift-cache-mb", "MODELWATCH_DRIFT_CACHE_MB", OPT_INT,
+     OFF(drift_cache_mb), 0,
+     "memory for the sorted values of recently reported windows, so a "
+     "sliding window's next report reads only what changed; 0 = off "
+     "(default 256)"},
     {"--tls-cert", "MODELWATCH_TLS_CERT", OPT_STR, OFF(tls_cert), SZ(tls_cert),
      "PEM certificate: serve HTTPS"},
     {"--tls-key", "MODELWATCH_TLS_KEY", OPT_STR, OFF(tls_key), SZ(tls_key),
@@ -143,6 +148,7 @@ void mw_config_defaults(mw_config *cfg) {
   cfg->eval_interval_seconds = 300;
   cfg->eval_window_seconds = 3600;
   cfg->drift_memory_mb = 256;
+  cfg->drift_cache_mb = 256;
   cfg->request_timeout_ms = 30000;
   cfg->rate_limit = 1000;
   cfg->rate_burst = 2000;

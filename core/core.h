@@ -335,6 +335,7 @@ typedef struct mw_config {
   int eval_interval_seconds; /* scheduled drift evaluation, 0 = never */
   int eval_window_seconds;   /* window of a scheduled evaluation */
   int drift_memory_mb;       /* column data in flight during a drift report */
+  int drift_cache_mb;        /* live-window cache of drift reports, 0 = off */
   char tls_cert[1024];
   char tls_key[1024];
   int allow_private_webhooks;

@@ -71,14 +71,17 @@ typedef struct mon_job {
   const mon_column *column;
   const mon_refcol *ref;
   mon_drift_options opt;
-  double *vals; /* numeric: window values (sampled when sampled > 0) */
+  double *vals; /* numeric, streamed: window values (sampled when sampled > 0) */
   size_t n;
   size_t reserve;   /* doubles charged to the budget */
   size_t sampled;   /* 0: exact; else rows used for the sorted statistics */
   mon_gather agg;   /* exact aggregates when sampled */
-  double *counts;   /* categorical: count by code */
-  size_t ncounts;
-  int64_t cat_missing;
+  /* The column's sorted values or counts by code: a live-window cache
+   * entry's column, or (categorical, streamed) own. */
+  mon_wcol *w;
+  mon_wcol own;
+  double *rem, *add; /* numeric, cached: values leaving and entering */
+  size_t nrem, nadd;
   cJSON *json;      /* the column's result */
   bool evaluated, drifted;
   mw_status st;
@@ -164,12 +167,13 @@ static cJSON *column_head(const mon_job *jb, const char *status) {
 /* "histogram": the reference's quantile bins with the reference and the
  * current counts per bin (exact over every row, also when sampled), so a
  * dashboard can draw the two distributions side by side. */
-static void add_numeric_histogram(cJSON *j, const mon_job *jb, size_t nf) {
+static void add_numeric_histogram(cJSON *j, const mon_job *jb, const double *x,
+                                  size_t nf) {
   const mon_bins *b = &jb->ref->bins;
   double cur[MON_STATS_MAX_BINS] = {0}; /* bins_count_sorted adds to it */
   if(jb->sampled)
     memcpy(cur, jb->agg.bin_counts, b->n_bins * sizeof *cur);
-  else if(mon_stats_bins_count_sorted(b, jb->vals, nf, cur) != MON_STATS_OK)
+  else if(mon_stats_bins_count_sorted(b, x, nf, cur) != MON_STATS_OK)
     return;
   cJSON *h = cJSON_AddObjectToObject(j, "histogram");
   cJSON *e = cJSON_AddArrayToObject(h, "edges");
@@ -199,9 +203,10 @@ static cJSON *categorical_histogram(mw_conn *c, int64_t version_id, size_t col,
   cJSON *h = NULL;
   if(!order || !weight)
     goto out;
+  const mon_wcol *w = jb->w;
   for(size_t i = 0; i < k; i++) {
     double rv = i < ref->ncat ? ref->cat_counts[i] : 0;
-    double cv = i < jb->ncounts ? jb->counts[i] : 0;
+    double cv = i < w->ncounts ? w->counts[i] : 0;
     weight[i] = rv / (ref->count > 0 ? (double)ref->count : 1) + cv;
     if(rv > 0 || cv > 0)
       order[picked++] = i;
@@ -223,7 +228,7 @@ static cJSON *categorical_histogram(mw_conn *c, int64_t version_id, size_t col,
     size_t i = order[a];
     cJSON_AddItemToArray(names, cJSON_CreateString(d.values[i]));
     cJSON_AddItemToArray(rc, cJSON_CreateNumber(i < ref->ncat ? ref->cat_counts[i] : 0));
-    cJSON_AddItemToArray(cc, cJSON_CreateNumber(i < jb->ncounts ? jb->counts[i] : 0));
+    cJSON_AddItemToArray(cc, cJSON_CreateNumber(i < w->ncounts ? w->counts[i] : 0));
   }
   if(picked > show)
     cJSON_AddNumberToObject(h, "omitted_categories", (double)(picked - show));
@@ -236,24 +241,42 @@ out:
 
 static void compute_numeric(mon_job *jb) {
   size_t nf = 0, nmiss = 0;
-  if(mon_stats_filter_finite(jb->vals, jb->n, jb->vals, &nf, &nmiss) < 0 ||
-     mon_stats_sort(jb->vals, nf) < 0) {
-    jb->st = MW_ENOMEM;
-    return;
+  const double *x;
+  if(jb->w) {
+    /* Cached: bring the entry's sorted column up to date. */
+    int rc = mon__wcol_apply(jb->w, jb->rem, jb->nrem, jb->add, jb->nadd);
+    jb->rem = jb->add = NULL;
+    if(rc) {
+      jb->st = rc;
+      if(rc == MW_EINTERNAL)
+        mw_log(MW_LOG_ERROR, "monitor", "live-window cache of column '%s' "
+               "lost track of its rows; the entry is dropped", jb->column->name);
+      return;
+    }
+    x = jb->w->vals;
+    nf = jb->w->n;
+    nmiss = (size_t)jb->w->missing;
+  } else {
+    if(mon_stats_filter_finite(jb->vals, jb->n, jb->vals, &nf, &nmiss) < 0 ||
+       mon_stats_sort(jb->vals, nf) < 0) {
+      jb->st = MW_ENOMEM;
+      return;
+    }
+    x = jb->vals;
   }
   const mon_refcol *ref = jb->ref;
   mon_drift_result r;
   memset(&r, 0, sizeof r);
   int rc = MON_STATS_INSUFFICIENT;
   if(nf > 0 && ref->nsorted > 0) {
-    rc = mon_stats_numeric_drift(ref->sorted, ref->nsorted, jb->vals, nf,
+    rc = mon_stats_numeric_drift(ref->sorted, ref->nsorted, x, nf,
                                  ref->has_bins ? &ref->bins : NULL, &jb->opt, &r);
     if(rc < 0) {
       jb->st = rc == MON_STATS_ENOMEM ? MW_ENOMEM : MW_EINTERNAL;
       return;
     }
   } else if(nf > 0) {
-    mon_stats_summary_sorted(jb->vals, nf, &r.cur);
+    mon_stats_summary_sorted(x, nf, &r.cur);
   }
   int64_t count = (int64_t)nf, missing = (int64_t)nmiss;
   if(jb->sampled) {
@@ -312,7 +335,7 @@ static void compute_numeric(mon_job *jb) {
       for(int k = 0; k < MON_STATS_NQUANTILES; k++) {
         char key[16];
         snprintf(key, sizeof key, "%g", mon_stats_quantile_levels[k]);
-        add_num(q, key, mon_stats_quantile_sorted(jb->vals, nf,
+        add_num(q, key, mon_stats_quantile_sorted(x, nf,
                                                   mon_stats_quantile_levels[k]));
       }
     }
@@ -320,13 +343,14 @@ static void compute_numeric(mon_job *jb) {
   if(jb->sampled)
     cJSON_AddNumberToObject(j, "sampled", (double)jb->sampled);
   if(ref->has_bins && count > 0)
-    add_numeric_histogram(j, jb, nf);
+    add_numeric_histogram(j, jb, x, nf);
   jb->json = j;
 }
 
 static void compute_categorical(mon_job *jb) {
   const mon_refcol *ref = jb->ref;
-  size_t k = ref->ncat > jb->ncounts ? ref->ncat : jb->ncounts;
+  const mon_wcol *w = jb->w;
+  size_t k = ref->ncat > w->ncounts ? ref->ncat : w->ncounts;
   double *ra = malloc((k ? k : 1) * sizeof *ra);
   double *ca = malloc((k ? k : 1) * sizeof *ca);
   if(!ra || !ca) {
@@ -339,7 +363,7 @@ static void compute_categorical(mon_job *jb) {
   double total = 0;
   for(size_t c = 0; c < k; c++) {
     double rv = c < ref->ncat ? ref->cat_counts[c] : 0;
-    double cv = c < jb->ncounts ? jb->counts[c] : 0;
+    double cv = c < w->ncounts ? w->counts[c] : 0;
     if(rv <= 0 && cv <= 0)
       continue;
     ra[m] = rv;
@@ -381,7 +405,7 @@ static void compute_categorical(mon_job *jb) {
   }
   cJSON *stats = cJSON_AddObjectToObject(j, "stats");
   cJSON_AddNumberToObject(stats, "count", total);
-  cJSON_AddNumberToObject(stats, "missing", (double)jb->cat_missing);
+  cJSON_AddNumberToObject(stats, "missing", (double)w->missing);
   cJSON_AddNumberToObject(stats, "unique", (double)unique);
   jb->json = j;
 }
@@ -393,33 +417,8 @@ static void compute(mon_job *jb) {
     compute_categorical(jb);
   free(jb->vals);
   jb->vals = NULL;
-  free(jb->counts);
-  jb->counts = NULL;
-}
-
-static mw_status count_codes(void *ctx, const double *v, size_t n) {
-  mon_job *jb = ctx;
-  for(size_t i = 0; i < n; i++) {
-    double x = v[i];
-    if(!(x >= 0) || x >= MON_MAX_CATEGORIES) {
-      jb->cat_missing++;
-      continue;
-    }
-    size_t code = (size_t)x;
-    if(code >= jb->ncounts) {
-      size_t nc = jb->ncounts ? jb->ncounts : 16;
-      while(nc <= code)
-        nc *= 2;
-      double *cc = realloc(jb->counts, nc * sizeof *cc);
-      if(!cc)
-        return MW_ENOMEM;
-      memset(cc + jb->ncounts, 0, (nc - jb->ncounts) * sizeof *cc);
-      jb->counts = cc;
-      jb->ncounts = nc;
-    }
-    jb->counts[code] += 1.0;
-  }
-  return MW_OK;
+  free(jb->own.counts);
+  jb->own.counts = NULL;
 }
 
 /* ---------------------------------------------------------------- pool */
@@ -625,6 +624,39 @@ mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v,
   return st;
 }
 
+/* Reads column col of the window for a cached entry: the rows leaving go
+ * out of a categorical column's counts at once, a numeric column gets them
+ * (and the rows entering) as arrays that compute_numeric merges. */
+static mw_status read_cached(mw_conn *c, mon_wplan *wp, mon_job *jb) {
+  mw_status st;
+  if(jb->column->kind == MON_COLUMN_CATEGORICAL) {
+    mon_wcount out = {jb->w, -1}, in = {jb->w, 1};
+    if((st = mon__window_visit(c, &wp->rem, jb->col, mon__wcol_count, &out)) ||
+       (st = mon__window_visit(c, &wp->add, jb->col, mon__wcol_count, &in)))
+      return st;
+    return mon__window_visit(c, &wp->add2, jb->col, mon__wcol_count, &in);
+  }
+  size_t nrem = (size_t)wp->rem.count;
+  size_t nadd = (size_t)(wp->add.count + wp->add2.count);
+  jb->rem = malloc((nrem ? nrem : 1) * sizeof *jb->rem);
+  jb->add = malloc((nadd ? nadd : 1) * sizeof *jb->add);
+  if(!jb->rem || !jb->add)
+    return MW_ENOMEM;
+  mon_gather g;
+  mon__gather_init(&g, jb->rem, nrem, 1, false, NULL);
+  if((st = mon__window_visit(c, &wp->rem, jb->col, mon__gather_visit, &g)))
+    return st;
+  jb->nrem = g.n;
+  mon__gather_init(&g, jb->add, nadd, 1, false, NULL);
+  if((st = mon__window_visit(c, &wp->add, jb->col, mon__gather_visit, &g)) ||
+     (st = mon__window_visit(c, &wp->add2, jb->col, mon__gather_visit, &g)))
+    return st;
+  jb->nadd = g.n;
+  /* The merge touches the whole column once. */
+  jb->reserve = jb->nrem + jb->nadd + jb->w->n;
+  return MW_OK;
+}
+
 static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
                             int64_t from, int64_t to, cJSON **out, mw_err *err) {
   *out = NULL;
@@ -633,12 +665,15 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   mon_ref ref;
   mon_dcfg cfg;
   mon_window w;
+  mon_wplan wp;
   memset(&ref, 0, sizeof ref);
   memset(&cfg, 0, sizeof cfg);
   memset(&w, 0, sizeof w);
+  memset(&wp, 0, sizeof wp);
   mon_job *jobs = NULL;
   struct pool pool;
   int threads = 0, reading = 0;
+  size_t nnumeric = 0;
   cJSON *perf = NULL;
   mon_options opt;
   memset(&opt, 0, sizeof opt);
@@ -648,9 +683,21 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
   if(st)
     return st;
+  for(size_t col = 0; col < s.ncols; col++)
+    nnumeric += s.cols[col].kind == MON_COLUMN_NUMERIC;
+  size_t budget = (size_t)opt.drift_memory_mb * ((size_t)1 << 20) / sizeof(double);
+  size_t cap_rows = budget / 2;
+  /* Taken before the snapshot, so an entry another report is updating is
+   * waited for and continued from rather than read again. */
+  wp.e = mon__wcache_acquire(m, v->id, s.ncols, from, to);
   if((st = mon__read_begin(c)))
     goto out;
   reading = 1;
+  mon_wentry *we = wp.e;
+  wp.e = NULL;
+  if((st = mon__wcache_plan(m, c, we, v->id, s.ncols, nnumeric, from, to,
+                            (int64_t)cap_rows, &wp)))
+    goto out;
   st = mon__store_ref_load(c, v->id, s.ncols, true, &ref);
   if(st == MW_ENOTFOUND) {
     st = mw_errf(err, MW_ECONFLICT,
@@ -660,15 +707,14 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
     goto out;
   }
   if(st || (st = mon__dcfg_load(m, c, v, &s, &cfg)) ||
-     (st = mon__window_open(c, v->id, s.ncols, from, to, &w)))
+     (!wp.e && (st = mon__window_open(c, v->id, s.ncols, from, to, &w))))
     goto out;
+  int64_t count = wp.e ? wp.count : w.count;
   if(!(jobs = calloc(s.ncols, sizeof *jobs))) {
     st = MW_ENOMEM;
     goto out;
   }
-  size_t budget = (size_t)opt.drift_memory_mb * ((size_t)1 << 20) / sizeof(double);
-  size_t cap_rows = budget / 2;
-  if((double)w.count * (double)s.ncols >= MON_PARALLEL_MIN_VALUES &&
+  if((double)count * (double)s.ncols >= MON_PARALLEL_MIN_VALUES &&
      opt.workers > 0)
     threads = pool_start(&pool, opt.workers, budget);
   for(size_t col = 0; col < s.ncols && !st; col++) {
@@ -679,9 +725,17 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
     jb->opt.method = cfg.cols[col].method;
     jb->opt.threshold = cfg.cols[col].threshold;
     jb->opt.all_pvalues = true;
-    if(jb->column->kind == MON_COLUMN_CATEGORICAL) {
-      if((st = mon__window_visit(c, &w, col, count_codes, jb)))
+    jb->w = wp.e ? &wp.e->cols[col] : &jb->own;
+    bool categorical = jb->column->kind == MON_COLUMN_CATEGORICAL;
+    if(wp.e) {
+      if((st = read_cached(c, &wp, jb)))
         break;
+    } else if(categorical) {
+      mon_wcount in = {jb->w, 1};
+      if((st = mon__window_visit(c, &w, col, mon__wcol_count, &in)))
+        break;
+    }
+    if(categorical) {
       cJSON *hist = categorical_histogram(c, v->id, col, jb);
       compute(jb); /* counts are tiny: no need for a worker */
       st = jb->st;
@@ -691,28 +745,33 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
         cJSON_Delete(hist);
       continue;
     }
-    size_t stride = 1;
-    size_t rows = (size_t)w.count;
-    if(rows > cap_rows) {
-      stride = (rows + cap_rows - 1) / cap_rows;
-      rows = (rows + stride - 1) / stride;
-      jb->sampled = rows;
-    }
-    jb->reserve = 2 * (rows ? rows : 1); /* values + the sort's scratch */
-    if(threads)
+    if(!wp.e) {
+      jb->w = NULL;
+      size_t stride = 1;
+      size_t rows = (size_t)w.count;
+      if(rows > cap_rows) {
+        stride = (rows + cap_rows - 1) / cap_rows;
+        rows = (rows + stride - 1) / stride;
+        jb->sampled = rows;
+      }
+      jb->reserve = 2 * (rows ? rows : 1); /* values + the sort's scratch */
+      if(threads)
+        pool_reserve(&pool, jb->reserve);
+      jb->vals = malloc((rows ? rows : 1) * sizeof *jb->vals);
+      if(!jb->vals) {
+        st = MW_ENOMEM;
+        break;
+      }
+      mon__gather_init(&jb->agg, jb->vals, rows, stride, jb->sampled > 0,
+                       jb->ref->has_bins ? &jb->ref->bins : NULL);
+      if((st = mon__window_visit(c, &w, col, mon__gather_visit, &jb->agg)))
+        break;
+      jb->n = jb->agg.n;
+      if(jb->sampled)
+        jb->sampled = jb->n;
+    } else if(threads) {
       pool_reserve(&pool, jb->reserve);
-    jb->vals = malloc((rows ? rows : 1) * sizeof *jb->vals);
-    if(!jb->vals) {
-      st = MW_ENOMEM;
-      break;
     }
-    mon__gather_init(&jb->agg, jb->vals, rows, stride, jb->sampled > 0,
-                     jb->ref->has_bins ? &jb->ref->bins : NULL);
-    if((st = mon__window_visit(c, &w, col, mon__gather_visit, &jb->agg)))
-      break;
-    jb->n = jb->agg.n;
-    if(jb->sampled)
-      jb->sampled = jb->n;
     if(threads) {
       pool_submit(&pool, jb);
     } else {
@@ -733,6 +792,8 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
       st = jobs[col].st;
   if(st)
     goto out;
+  if(wp.e)
+    mon__wcache_done(m, &wp, true, nnumeric);
 
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "model", v->model);
@@ -740,7 +801,7 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   cJSON *jw = cJSON_AddObjectToObject(o, "window");
   mw_json_add_time(jw, "from", from);
   mw_json_add_time(jw, "to", to);
-  cJSON_AddNumberToObject(jw, "count", (double)w.count);
+  cJSON_AddNumberToObject(jw, "count", (double)count);
   cJSON *jr = cJSON_AddObjectToObject(o, "reference");
   cJSON_AddNumberToObject(jr, "count", (double)ref.rows);
   cJSON_AddStringToObject(jr, "source", ref.source);
@@ -776,9 +837,13 @@ out:
     mon__read_end(c);
   if(threads)
     pool_finish(&pool);
+  if(wp.e || wp.rem.blocks || wp.add.blocks || wp.add2.blocks)
+    mon__wcache_done(m, &wp, false, nnumeric);
   for(size_t col = 0; jobs && col < s.ncols; col++) {
     free(jobs[col].vals);
-    free(jobs[col].counts);
+    free(jobs[col].own.counts);
+    free(jobs[col].rem);
+    free(jobs[col].add);
     cJSON_Delete(jobs[col].json);
   }
   free(jobs);

@@ -57,6 +57,13 @@ struct mon_ctx {
   pthread_mutex_t report_mu;
   pthread_cond_t report_cv;
   int reports_running;
+  /* The live-window cache (wcache.c): entries, their bytes, counters. */
+  pthread_mutex_t wc_mu;
+  pthread_cond_t wc_cv;
+  struct mon_wentry *wc_head;
+  size_t wc_bytes;
+  uint64_t wc_tick;
+  uint64_t wc_hits, wc_misses, wc_evictions;
   /* Background thread. */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -219,13 +226,86 @@ void mon__read_end(mw_conn *c);
  * those that straddle a boundary. Caller frees with mon__window_free. */
 mw_status mon__window_open(mw_conn *c, int64_t version_id, size_t ncols,
                            int64_t from, int64_t to, mon_window *w);
+/* The same, only blocks with id_lo <= id <= id_hi (the live-window cache
+ * reads what changed since it last looked). */
+mw_status mon__window_open_ids(mw_conn *c, int64_t version_id, size_t ncols,
+                               int64_t from, int64_t to, int64_t id_lo,
+                               int64_t id_hi, mon_window *w);
 void mon__window_free(mon_window *w);
+/* In the caller's read transaction: the block delete counter (migration
+ * 0007) and the highest block id (0 when there is none). */
+mw_status mon__store_block_epoch(mw_conn *c, int64_t *epoch, int64_t *max_block);
 /* Visits column col (0-based schema column) of the window block by block:
  * fn(ctx, values, nvalues) receives the selected rows' values of one block
  * in row order. Returns fn's first non-zero status. */
 typedef mw_status (*mon_visit_fn)(void *ctx, const double *v, size_t n);
 mw_status mon__window_visit(mw_conn *c, const mon_window *w, size_t col,
                             mon_visit_fn fn, void *ctx);
+
+/* ---- the live-window cache (wcache.c) ---- */
+
+/* One column of a cached window. */
+typedef struct mon_wcol {
+  double *vals;    /* numeric: the window's finite values, sorted */
+  size_t n;
+  double *counts;  /* categorical: rows per code */
+  size_t ncounts;
+  int64_t missing; /* rows whose value is missing */
+} mon_wcol;
+
+/* A cached window: the rows of blocks with id <= max_block whose ts is in
+ * [from, to), as seen in epoch. busy while one report uses it. */
+typedef struct mon_wentry {
+  struct mon_wentry *next;
+  int64_t version_id, from, to, max_block, epoch, count;
+  size_t ncols;
+  mon_wcol *cols;
+  size_t bytes;  /* charged to drift_cache_mb */
+  uint64_t used; /* for least-recently-used eviction */
+  bool busy;
+} mon_wentry;
+
+/* What a report takes out of and puts into its entry. */
+typedef struct mon_wplan {
+  mon_wentry *e; /* NULL: no cache; the report streams the window */
+  mon_window rem, add, add2;
+  int64_t from, to, max_block, epoch, count; /* the entry after the report */
+} mon_wplan;
+
+/* Before the report's read transaction: the cached window of version_id
+ * that the window [from, to) can continue from at the least cost, marked
+ * busy (waits while another report holds it); NULL if none or the cache is
+ * off. Pass it to mon__wcache_plan. */
+mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
+                                int64_t from, int64_t to);
+/* In the read transaction: opens the windows of rows to remove and add (e
+ * may be NULL: a new entry over the whole window), or leaves p->e NULL when
+ * the window is not cached (cache off, more than max_rows rows, over the
+ * budget). Takes e over in every case. On success with p->e set, the caller
+ * feeds every column through mon__wcol_apply / mon__wcol_count and ends with
+ * mon__wcache_done. */
+mw_status mon__wcache_plan(mon_ctx *m, mw_conn *c, mon_wentry *e,
+                           int64_t version_id, size_t ncols, size_t nnumeric,
+                           int64_t from, int64_t to, int64_t max_rows,
+                           mon_wplan *p);
+/* Releases the plan: with ok the entry now holds the new window; otherwise
+ * (a column failed) it is dropped. */
+void mon__wcache_done(mon_ctx *m, mon_wplan *p, bool ok, size_t nnumeric);
+/* Frees every entry (none may be busy). */
+void mon__wcache_clear(mon_ctx *m);
+/* Removes the values rem[0..nrem) from a numeric column and adds
+ * add[0..nadd) (both raw, any order, non-finite counted as missing); both
+ * arrays are consumed (freed). MW_EINTERNAL if a value to remove is not
+ * there (the column is then unusable), MW_ENOMEM. */
+int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
+                    size_t nadd);
+/* mon_visit_fn adding (sign 1) or removing (sign -1) rows per code of a
+ * categorical column. */
+typedef struct mon_wcount {
+  mon_wcol *col;
+  int sign;
+} mon_wcount;
+mw_status mon__wcol_count(void *ctx, const double *v, size_t n);
 
 /* Collects a column's values from mon__window_visit: every stride-th row
  * into vals (at most cap), and, with aggregate, exact streaming counts,

@@ -67,6 +67,7 @@ typedef struct mon_options {
   int retention_days;        /* raw predictions kept; 0 = forever */
   int drift_memory_mb;       /* column data in flight during a report */
   int workers;               /* threads computing columns (default 2) */
+  int drift_cache_mb;        /* live-window cache; < 0 = off (default 256) */
 } mon_options;
 
 /* Shared state of the subsystem: the ingest write lock, counters for

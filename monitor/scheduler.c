@@ -27,6 +27,8 @@ void mon__options_fill(mon_options *o) {
     o->workers = 2;
   if(o->workers > 16)
     o->workers = 16;
+  if(o->drift_cache_mb == 0)
+    o->drift_cache_mb = 256;
 }
 
 mw_status mon_ctx_new(mw_db *db, const mon_options *opt, mon_ctx **out) {
@@ -47,6 +49,8 @@ mw_status mon_ctx_new(mw_db *db, const mon_options *opt, mon_ctx **out) {
   pthread_cond_init(&m->q_cv, NULL);
   pthread_mutex_init(&m->report_mu, NULL);
   pthread_cond_init(&m->report_cv, NULL);
+  pthread_mutex_init(&m->wc_mu, NULL);
+  pthread_cond_init(&m->wc_cv, NULL);
   pthread_mutex_init(&m->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -66,6 +70,9 @@ void mon_ctx_free(mon_ctx *m) {
   pthread_cond_destroy(&m->q_cv);
   pthread_mutex_destroy(&m->report_mu);
   pthread_cond_destroy(&m->report_cv);
+  mon__wcache_clear(m);
+  pthread_mutex_destroy(&m->wc_mu);
+  pthread_cond_destroy(&m->wc_cv);
   pthread_mutex_destroy(&m->mu);
   pthread_cond_destroy(&m->cv);
   free(m);

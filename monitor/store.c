@@ -263,16 +263,23 @@ out:
 
 mw_status mon__window_open(mw_conn *c, int64_t version_id, size_t ncols,
                            int64_t from, int64_t to, mon_window *w) {
+  return mon__window_open_ids(c, version_id, ncols, from, to, INT64_MIN,
+                              INT64_MAX, w);
+}
+
+mw_status mon__window_open_ids(mw_conn *c, int64_t version_id, size_t ncols,
+                               int64_t from, int64_t to, int64_t id_lo,
+                               int64_t id_hi, mon_window *w) {
   memset(w, 0, sizeof *w);
   w->from = from;
   w->to = to;
   w->ncols = ncols;
-  if(to <= from)
+  if(to <= from || id_hi < id_lo)
     return MW_OK;
   sqlite3_stmt *st = mw_stmt(
       c, "SELECT id, ts_min, ts_max, n, ncols FROM pred_blocks WHERE "
          "version_id = ? AND bucket BETWEEN ? AND ? AND ts_max >= ? AND "
-         "ts_min < ? ORDER BY id");
+         "ts_min < ? AND id BETWEEN ? AND ? ORDER BY id");
   if(!st)
     return MW_EDB;
   sqlite3_bind_int64(st, 1, version_id);
@@ -280,6 +287,8 @@ mw_status mon__window_open(mw_conn *c, int64_t version_id, size_t ncols,
   sqlite3_bind_int64(st, 3, (to - 1) / MON_BUCKET_MS);
   sqlite3_bind_int64(st, 4, from);
   sqlite3_bind_int64(st, 5, to);
+  sqlite3_bind_int64(st, 6, id_lo);
+  sqlite3_bind_int64(st, 7, id_hi);
   size_t cap = 0;
   int rc;
   mw_status s = MW_OK;
@@ -371,6 +380,24 @@ mw_status mon__window_visit(mw_conn *c, const mon_window *w, size_t col,
     mw_log(MW_LOG_ERROR, "monitor", "a block of the window has a damaged chunk "
            "for column %zu", col);
   free(tmp);
+  return s;
+}
+
+mw_status mon__store_block_epoch(mw_conn *c, int64_t *epoch, int64_t *max_block) {
+  sqlite3_stmt *st = mw_stmt(
+      c, "SELECT (SELECT n FROM pred_block_epoch WHERE id = 1), "
+         "(SELECT coalesce(max(id), 0) FROM pred_blocks)");
+  if(!st)
+    return MW_EDB;
+  int rc = sqlite3_step(st);
+  mw_status s = MW_OK;
+  if(rc == SQLITE_ROW) {
+    *epoch = sqlite3_column_int64(st, 0);
+    *max_block = sqlite3_column_int64(st, 1);
+  } else {
+    s = rc == SQLITE_DONE ? MW_EINTERNAL : mw_db_status(c, rc);
+  }
+  sqlite3_reset(st);
   return s;
 }
 

@@ -9,8 +9,15 @@
  *       hour in this process and prints its time and this process's peak
  *       RSS (getrusage), which populate never touched.
  *
- * tests/bench/bench_scale.sh runs both, then the same report over HTTP
- * from the real server with its peak RSS (VmHWM). Never fails on time. */
+ *   bench_scale slide DIR [STEPS] [NEW_ROWS]   a sliding window over a
+ *       populated DIR: each step appends NEW_ROWS (1000) rows, moves the
+ *       window's start 3 s on and reports it twice, with the live-window
+ *       cache (monitor/wcache.c) and without; prints both medians, their
+ *       ratio, and checks that the two reports are identical.
+ *
+ * tests/bench/bench_scale.sh runs populate and report, then the same report
+ * over HTTP from the real server with its peak RSS (VmHWM); bench_window.sh
+ * runs slide. Never fails on time. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,7 +185,7 @@ static int report(const char *dir, int memory_mb) {
   mw_db *db;
   if(open_db(dir, &db))
     return 1;
-  mon_options o = {0, 3600, 0, memory_mb, 2};
+  mon_options o = {0, 3600, 0, memory_mb, 2, 0};
   mon_ctx *m;
   mon_ctx_new(db, &o, &m);
   mon_version v = {1, 1, "scale", 1, SCHEMA};
@@ -225,11 +232,115 @@ static int report(const char *dir, int memory_mb) {
   return 0;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static char *report_text(mon_ctx *m, mw_conn *c, const mon_version *v,
+                         int64_t from, int64_t to, double *secs) {
+  cJSON *out = NULL;
+  mw_err err = {{0}, NULL};
+  double t0 = now_s();
+  mw_status st = mon_drift_report(m, c, v, from, to, &out, &err);
+  *secs = now_s() - t0;
+  if(st) {
+    fprintf(stderr, "report failed: %s\n", err.msg[0] ? err.msg : mw_strerror(st));
+    return NULL;
+  }
+  cJSON_DeleteItemFromObject(out, "elapsed_ms");
+  char *t = cJSON_PrintUnformatted(out);
+  cJSON_Delete(out);
+  return t;
+}
+
+static int slide(const char *dir, int steps, size_t new_rows) {
+  mw_db *db;
+  if(open_db(dir, &db))
+    return 1;
+  mw_conn *c = mw_db_conn(db);
+  mon_options on = {0, 3600, 0, 256, 2, 0}, off = {0, 3600, 0, 256, 2, -1};
+  mon_ctx *mc, *mu;
+  mon_ctx_new(db, &on, &mc);
+  mon_ctx_new(db, &off, &mu);
+  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  mon_batch b;
+  memset(&b, 0, sizeof b);
+  b.ncols = NCOLS;
+  b.ts = malloc(BLOCK * sizeof *b.ts);
+  b.vals = malloc(BLOCK * NCOLS * sizeof *b.vals);
+  b.ids = calloc(BLOCK, sizeof *b.ids);
+  mw_buf scratch;
+  mw_buf_init(&scratch, 1 << 24);
+  uint64_t seed = 7;
+  int64_t start = mw_now_ms() - 50LL * 60 * 1000;
+  double *tc = calloc((size_t)steps, sizeof *tc), *tu = calloc((size_t)steps, sizeof *tu);
+  double first = 0, rows = 0;
+  int same = 0;
+  for(int k = 0; k < steps; k++) {
+    mw_tx_begin(c);
+    for(size_t done = 0; done < new_rows; done += BLOCK) {
+      b.n = new_rows - done < BLOCK ? new_rows - done : BLOCK;
+      gen(&seed, b.vals, b.n, 1);
+      int64_t now = mw_now_ms();
+      for(size_t i = 0; i < b.n; i++)
+        b.ts[i] = now;
+      mon__store_block(c, 1, &b, NULL, b.n, now, &scratch);
+    }
+    mw_tx_commit(c);
+    int64_t from = start + (int64_t)k * 3000, to = mw_now_ms() + 1;
+    char *a, *u;
+    if(k % 2) {
+      a = report_text(mc, c, &v, from, to, &tc[k]);
+      u = report_text(mu, c, &v, from, to, &tu[k]);
+    } else {
+      u = report_text(mu, c, &v, from, to, &tu[k]);
+      a = report_text(mc, c, &v, from, to, &tc[k]);
+    }
+    if(!a || !u)
+      return 1;
+    same += !strcmp(a, u);
+    if(k == 0) {
+      first = tc[0];
+      cJSON *j = cJSON_Parse(a);
+      rows = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "window"), "count")->valuedouble;
+      cJSON_Delete(j);
+    }
+    free(a);
+    free(u);
+  }
+  /* Step 0 builds the entry: medians over the rest. */
+  qsort(tc + 1, (size_t)steps - 1, sizeof *tc, cmp_double);
+  qsort(tu + 1, (size_t)steps - 1, sizeof *tu, cmp_double);
+  double mc_ = tc[1 + (steps - 1) / 2], mu_ = tu[1 + (steps - 1) / 2];
+  printf("sliding window of ~%.0f rows x %d columns, %d steps of +%zu rows / -3 s:\n",
+         rows, NCOLS, steps, new_rows);
+  printf("  uncached report median %.1f ms (p max %.1f)\n", mu_ * 1e3, tu[steps - 1] * 1e3);
+  printf("  cached   report median %.1f ms (p max %.1f; first, building the entry, "
+         "%.1f ms)\n", mc_ * 1e3, tc[steps - 1] * 1e3, first * 1e3);
+  printf("  ratio uncached/cached %.1fx; identical reports %d/%d; cache %llu hits, "
+         "%llu misses, %.1f MB\n", mu_ / mc_, same, steps,
+         (unsigned long long)mc->wc_hits, (unsigned long long)mc->wc_misses,
+         (double)mc->wc_bytes / 1048576.0);
+  free(tc);
+  free(tu);
+  mw_buf_free(&scratch);
+  mon__batch_free(&b);
+  mon_ctx_free(mc);
+  mon_ctx_free(mu);
+  mw_db_close(db);
+  return same == steps ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   if(argc >= 3 && !strcmp(argv[1], "populate"))
     return populate(argv[2], argc > 3 ? (size_t)strtoull(argv[3], NULL, 10) : 10000000);
   if(argc >= 3 && !strcmp(argv[1], "report"))
     return report(argv[2], argc > 3 ? (int)strtol(argv[3], NULL, 10) : 256);
-  fprintf(stderr, "usage: bench_scale populate DIR [ROWS] | report DIR [MB]\n");
+  if(argc >= 3 && !strcmp(argv[1], "slide"))
+    return slide(argv[2], argc > 3 ? (int)strtol(argv[3], NULL, 10) : 30,
+                 argc > 4 ? (size_t)strtoull(argv[4], NULL, 10) : 1000);
+  fprintf(stderr, "usage: bench_scale populate DIR [ROWS] | report DIR [MB] | "
+                  "slide DIR [STEPS] [NEW_ROWS]\n");
   return 2;
 }

@@ -52,7 +52,7 @@ static int setup(void **state) {
                    "INSERT INTO model_versions(id, model_id, version, "
                    "created_at, created_by) VALUES(8, 1, 2, 0, 'test');"))
     return -1;
-  mon_options o = {0, 3600, 30, 64, 2};
+  mon_options o = {0, 3600, 30, 64, 2, 0};
   if(mon_ctx_new(f->db, &o, &f->m))
     return -1;
   f->v = (mon_version){7, 1, "m", 1, SCHEMA};
@@ -1077,7 +1077,7 @@ static void test_sampled_report(void **state) {
   assert_int_equal(mon_reference_put(f->m, f->c, &f->v, body, "t", &out, &err), MW_OK);
   cJSON_Delete(body);
   cJSON_Delete(out);
-  mon_options small = {0, 3600, 0, 1, 2}, big = {0, 3600, 0, 1024, 2};
+  mon_options small = {0, 3600, 0, 1, 2, 0}, big = {0, 3600, 0, 1024, 2, 0};
   mon_ctx *ms, *mb;
   assert_int_equal(mon_ctx_new(f->db, &small, &ms), MW_OK);
   assert_int_equal(mon_ctx_new(f->db, &big, &mb), MW_OK);
@@ -1122,6 +1122,160 @@ static void test_sampled_report(void **state) {
   mon_ctx_free(mb);
 }
 
+/* Writes n rows with timestamps ts[] (one block per 5-minute bucket, as
+ * ingest does): age ~ U(0,10) drifting with t, city code 0..2, prediction
+ * U(0,1); some values missing. */
+static void put_rows(struct fix *f, const int64_t *ts, size_t n, unsigned *seed) {
+  mon_batch b;
+  memset(&b, 0, sizeof b);
+  b.ncols = 3;
+  b.n = n;
+  b.ts = malloc(n * sizeof *b.ts);
+  b.vals = malloc(3 * n * sizeof *b.vals);
+  b.ids = calloc(n, sizeof *b.ids);
+  size_t *rows = malloc(n * sizeof *rows);
+  bool *done = calloc(n, sizeof *done);
+  assert_true(b.ts && b.vals && b.ids && rows && done);
+  for(size_t i = 0; i < n; i++) {
+    *seed = *seed * 1103515245u + 12345u;
+    double u = (*seed >> 8) / 16777216.0;
+    b.ts[i] = ts[i];
+    b.vals[i] = i % 17 == 3 ? NAN : floor(u * 40) / 4 + (double)(ts[i] % 600000) / 1e5;
+    b.vals[n + i] = i % 23 == 5 ? NAN : (double)((*seed >> 4) % 3);
+    b.vals[2 * n + i] = i % 31 == 7 ? INFINITY : u;
+  }
+  mw_buf scratch;
+  mw_buf_init(&scratch, 1 << 22);
+  assert_int_equal(mw_tx_begin(f->c), MW_OK);
+  for(size_t i = 0; i < n; i++) {
+    if(done[i])
+      continue;
+    size_t k = 0;
+    for(size_t j = i; j < n; j++)
+      if(!done[j] && b.ts[j] / MON_BUCKET_MS == b.ts[i] / MON_BUCKET_MS) {
+        rows[k++] = j;
+        done[j] = true;
+      }
+    assert_int_equal(mon__store_block(f->c, 7, &b, rows, k, mw_now_ms(), &scratch),
+                     MW_OK);
+  }
+  assert_int_equal(mw_tx_commit(f->c), MW_OK);
+  mw_buf_free(&scratch);
+  free(rows);
+  free(done);
+  free(b.ids);
+  b.ids = NULL;
+  mon__batch_free(&b);
+}
+
+/* A report as text without its timing. */
+static char *report_text(mon_ctx *m, struct fix *f, int64_t from, int64_t to) {
+  cJSON *out = NULL;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(mon_drift_report(m, f->c, &f->v, from, to, &out, &err), MW_OK);
+  cJSON_DeleteItemFromObject(out, "elapsed_ms");
+  char *t = cJSON_PrintUnformatted(out);
+  cJSON_Delete(out);
+  return t;
+}
+
+/* The live-window cache gives the very report an uncached context gives,
+ * through sliding windows, late rows, identical repeats, jumps back,
+ * compaction and retention (which delete blocks), and reuses its entries. */
+static void test_window_cache(void **state) {
+  struct fix *f = *state;
+  cJSON *body = parse("{\"rows\":[{\"features\":{\"age\":1,\"city\":\"0\"},"
+                      "\"prediction\":0.5},{\"features\":{\"age\":5,\"city\":\"1\"},"
+                      "\"prediction\":0.1},{\"features\":{\"age\":9,\"city\":\"2\"},"
+                      "\"prediction\":0.9},{\"features\":{\"age\":3,\"city\":\"0\"},"
+                      "\"prediction\":0.3},{\"features\":{\"age\":7,\"city\":\"1\"},"
+                      "\"prediction\":0.7},{\"features\":{\"age\":4,\"city\":\"1\"},"
+                      "\"prediction\":0.2}]}");
+  mw_err err = {{0}, NULL};
+  cJSON *out = NULL;
+  assert_int_equal(mon_reference_put(f->m, f->c, &f->v, body, "t", &out, &err), MW_OK);
+  cJSON_Delete(body);
+  cJSON_Delete(out);
+  mon_options off = {0, 3600, 0, 64, 2, -1};
+  mon_ctx *mo;
+  assert_int_equal(mon_ctx_new(f->db, &off, &mo), MW_OK);
+  unsigned seed = 11;
+  int64_t t = (mw_now_ms() / MON_BUCKET_MS - 6) * MON_BUCKET_MS + 1234;
+  int64_t ts[400];
+  int compared = 0;
+  for(int step = 0; step < 120; step++) {
+    seed = seed * 1103515245u + 12345u;
+    t += 1000 + (int64_t)(seed >> 8) % 20000;
+    size_t n = 1 + (seed >> 4) % 300;
+    for(size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      int64_t back = (int64_t)(seed >> 8) % 20000;
+      if(i % 13 == 0)
+        back += (int64_t)(seed >> 4) % 400000; /* late: minutes back */
+      ts[i] = t - back;
+    }
+    put_rows(f, ts, n, &seed);
+    if(step % 37 == 36) {
+      int64_t merged = 0;
+      assert_int_equal(mon__compact_step(f->m, f->c, t / MON_BUCKET_MS, &merged),
+                       MW_OK);
+    }
+    if(step == 90) {
+      int64_t deleted = 0;
+      assert_int_equal(mon_retention_step(f->m, f->c, t - 600000, 1000, &deleted),
+                       MW_OK);
+      assert_true(deleted > 0);
+    }
+    int64_t len = step % 3 == 0 ? 60000 : step % 3 == 1 ? 180000 : 900000;
+    int64_t to = t + 1, from = to - len;
+    if(step % 11 == 10)
+      from -= 300000; /* a longer window than before */
+    for(int rep = 0; rep < (step % 7 == 0 ? 2 : 1); rep++) {
+      char *a = report_text(f->m, f, from, to);
+      char *b = report_text(mo, f, from, to);
+      assert_string_equal(a, b);
+      compared++;
+      free(a);
+      free(b);
+    }
+  }
+  assert_true(compared > 120);
+  /* The cache was used, and not only rebuilt. */
+  assert_true(f->m->wc_hits > 60);
+  assert_true(f->m->wc_misses > 3);
+  assert_int_equal(mo->wc_hits + mo->wc_misses, 0);
+  assert_true(f->m->wc_bytes > 0 && f->m->wc_bytes <= (size_t)256 << 20);
+  mon_ctx_free(mo);
+}
+
+/* The cache's column merge: removals must be present, both sides may hold
+ * non-finite values (counted as missing), duplicates are kept. */
+static void test_wcol_apply(void **state) {
+  (void)state;
+  mon_wcol w;
+  memset(&w, 0, sizeof w);
+  double *add = malloc(6 * sizeof *add), *rem = malloc(sizeof *rem);
+  memcpy(add, (double[]){3, 1, NAN, 2, 2, INFINITY}, 6 * sizeof *add);
+  assert_int_equal(mon__wcol_apply(&w, rem, 0, add, 6), MW_OK);
+  assert_int_equal(w.n, 4);
+  assert_int_equal(w.missing, 2);
+  assert_true(w.vals[0] == 1 && w.vals[1] == 2 && w.vals[2] == 2 && w.vals[3] == 3);
+  rem = malloc(3 * sizeof *rem);
+  memcpy(rem, (double[]){2, NAN, 3}, 3 * sizeof *rem);
+  add = malloc(2 * sizeof *add);
+  memcpy(add, (double[]){2.5, 0}, 2 * sizeof *add);
+  assert_int_equal(mon__wcol_apply(&w, rem, 3, add, 2), MW_OK);
+  assert_int_equal(w.n, 4);
+  assert_int_equal(w.missing, 1);
+  assert_true(w.vals[0] == 0 && w.vals[1] == 1 && w.vals[2] == 2 && w.vals[3] == 2.5);
+  /* A value the column does not hold: the entry cannot be trusted. */
+  rem = malloc(sizeof *rem);
+  rem[0] = 7;
+  add = malloc(sizeof *add);
+  assert_int_equal(mon__wcol_apply(&w, rem, 1, add, 0), MW_EINTERNAL);
+  free(w.vals);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_schema),
@@ -1140,6 +1294,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sampled_report, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_window_cache, setup, teardown),
+      cmocka_unit_test(test_wcol_apply),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

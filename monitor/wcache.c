@@ -1,0 +1,373 @@
+/* monitor/wcache.c - the live-window cache of drift reports.
+ *
+ * A dashboard or an alert rule asks for the drift of a sliding window ("the
+ * last hour") again and again; between two asks a few seconds of new rows
+ * arrive and a few seconds of old ones leave. Without a cache each report
+ * reads and sorts every value of the window again. An entry here keeps, per
+ * column, the window's finite values sorted (numeric) or its rows per code
+ * (categorical), together with what it covers: the window [from, to) and
+ * every block with id <= max_block. The next report of the same version whose
+ * window starts and ends no earlier reads only the difference:
+ *   out:  rows of blocks <= max_block with ts in [from, from')
+ *   in:   rows of blocks <= max_block with ts in [to, to')
+ *         and rows of blocks in (max_block, max_block'] with ts in [from', to')
+ * and merges it in one linear pass per column. Blocks are immutable and
+ * their ids only grow, except when blocks are deleted (retention,
+ * compaction, version or model deletes): those bump pred_block_epoch
+ * (migration 0007) and every entry of an older epoch is dropped.
+ *
+ * The result is the same multiset of values the full read gives, so the
+ * report is identical to an uncached one (tests/unit/test_monitor.c checks
+ * it against a context with the cache off). Entries are used for windows
+ * that are computed exactly anyway (not sampled); their memory is bounded by
+ * drift_cache_mb, least recently used entries are evicted first. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor/internal.h"
+
+static void entry_free(mon_wentry *e) {
+  if(!e)
+    return;
+  for(size_t k = 0; e->cols && k < e->ncols; k++) {
+    free(e->cols[k].vals);
+    free(e->cols[k].counts);
+  }
+  free(e->cols);
+  free(e);
+}
+
+/* Bytes an entry of count rows takes: the numeric values, and the category
+ * counts it holds now. */
+static size_t entry_bytes(const mon_wentry *e, int64_t count, size_t nnumeric) {
+  size_t b = sizeof *e + e->ncols * sizeof *e->cols;
+  b += (size_t)(count > 0 ? count : 0) * nnumeric * sizeof(double);
+  for(size_t k = 0; k < e->ncols; k++)
+    b += e->cols[k].ncounts * sizeof(double);
+  return b;
+}
+
+/* Under wc_mu: takes e out of the list and frees it. */
+static void unlink_free(mon_ctx *m, mon_wentry *e) {
+  for(mon_wentry **pp = &m->wc_head; *pp; pp = &(*pp)->next)
+    if(*pp == e) {
+      *pp = e->next;
+      break;
+    }
+  m->wc_bytes -= e->bytes;
+  entry_free(e);
+}
+
+/* Under wc_mu: evicts idle entries, least recently used first, until need
+ * more bytes fit the budget. Returns false when they cannot. */
+static bool make_room(mon_ctx *m, size_t need, size_t budget) {
+  while(m->wc_bytes + need > budget) {
+    mon_wentry *lru = NULL;
+    for(mon_wentry *e = m->wc_head; e; e = e->next)
+      if(!e->busy && (!lru || e->used < lru->used))
+        lru = e;
+    if(!lru)
+      return false;
+    unlink_free(m, lru);
+    m->wc_evictions++;
+  }
+  return true;
+}
+
+static size_t budget_bytes(const mon_ctx *m) {
+  return (size_t)m->opt.drift_cache_mb << 20;
+}
+
+mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
+                                int64_t from, int64_t to) {
+  if(!m || m->opt.drift_cache_mb < 0 || to <= from)
+    return NULL;
+  pthread_mutex_lock(&m->wc_mu);
+  mon_wentry *best = NULL;
+  for(;;) {
+    best = NULL;
+    int64_t best_cost = 0;
+    for(mon_wentry *e = m->wc_head; e; e = e->next) {
+      if(e->version_id != version_id || e->ncols != ncols || from < e->from ||
+         to < e->to || from >= e->to)
+        continue;
+      /* Milliseconds of rows to move; past the window's own length a fresh
+       * read is cheaper. */
+      int64_t cost = (from - e->from) + (to - e->to);
+      if(cost >= to - from)
+        continue;
+      if(!best || cost < best_cost) {
+        best = e;
+        best_cost = cost;
+      }
+    }
+    if(!best || !best->busy)
+      break;
+    /* Another report is bringing it up to date: its result is ours to
+     * continue from. */
+    pthread_cond_wait(&m->wc_cv, &m->wc_mu);
+  }
+  if(best) {
+    best->busy = true;
+    best->used = ++m->wc_tick;
+  }
+  pthread_mutex_unlock(&m->wc_mu);
+  return best;
+}
+
+/* Drops e (busy, ours) from the cache. */
+static void drop(mon_ctx *m, mon_wentry *e) {
+  pthread_mutex_lock(&m->wc_mu);
+  unlink_free(m, e);
+  pthread_cond_broadcast(&m->wc_cv);
+  pthread_mutex_unlock(&m->wc_mu);
+}
+
+mw_status mon__wcache_plan(mon_ctx *m, mw_conn *c, mon_wentry *e,
+                           int64_t version_id, size_t ncols, size_t nnumeric,
+                           int64_t from, int64_t to, int64_t max_rows,
+                           mon_wplan *p) {
+  memset(p, 0, sizeof *p);
+  if(!m || m->opt.drift_cache_mb < 0 || to <= from)
+    return MW_OK;
+  int64_t epoch = 0, maxb = 0;
+  mw_status st = mon__store_block_epoch(c, &epoch, &maxb);
+  if(st) {
+    if(e)
+      drop(m, e);
+    return st;
+  }
+  size_t budget = budget_bytes(m);
+  pthread_mutex_lock(&m->wc_mu);
+  /* Entries of an older epoch may hold rows that were deleted since. */
+  for(mon_wentry *x = m->wc_head, *next; x; x = next) {
+    next = x->next;
+    if(x->epoch != epoch && !x->busy)
+      unlink_free(m, x);
+  }
+  if(e && (e->epoch != epoch || e->max_block > maxb)) {
+    /* Ours is stale (blocks deleted) or newer than this snapshot. */
+    unlink_free(m, e);
+    pthread_cond_broadcast(&m->wc_cv);
+    e = NULL;
+  }
+  if(e)
+    m->wc_hits++;
+  else
+    m->wc_misses++;
+  pthread_mutex_unlock(&m->wc_mu);
+
+  p->from = from;
+  p->to = to;
+  p->epoch = epoch;
+  p->max_block = maxb;
+  if(e) {
+    if((st = mon__window_open_ids(c, version_id, ncols, e->from, from,
+                                  INT64_MIN, e->max_block, &p->rem)) ||
+       (st = mon__window_open_ids(c, version_id, ncols, e->to, to, INT64_MIN,
+                                  e->max_block, &p->add)) ||
+       (st = mon__window_open_ids(c, version_id, ncols, from, to,
+                                  e->max_block + 1, maxb, &p->add2)))
+      goto fail;
+    p->count = e->count - p->rem.count + p->add.count + p->add2.count;
+  } else {
+    if((st = mon__window_open(c, version_id, ncols, from, to, &p->add)))
+      goto fail;
+    p->count = p->add.count;
+  }
+  if(p->count > max_rows)
+    goto skip; /* this window is sampled: the streaming path does it */
+
+  pthread_mutex_lock(&m->wc_mu);
+  if(!e) {
+    e = calloc(1, sizeof *e);
+    if(e && !(e->cols = calloc(ncols ? ncols : 1, sizeof *e->cols))) {
+      free(e);
+      e = NULL;
+    }
+    if(!e) {
+      pthread_mutex_unlock(&m->wc_mu);
+      st = MW_ENOMEM;
+      goto fail;
+    }
+    e->version_id = version_id;
+    e->ncols = ncols;
+    e->from = from;
+    e->to = to;
+    e->epoch = epoch;
+    e->max_block = maxb;
+    e->busy = true;
+    e->used = ++m->wc_tick;
+    size_t need = entry_bytes(e, p->count, nnumeric);
+    if(need > budget || !make_room(m, need, budget)) {
+      pthread_mutex_unlock(&m->wc_mu);
+      entry_free(e);
+      e = NULL;
+      goto skip;
+    }
+    e->bytes = need;
+    m->wc_bytes += need;
+    e->next = m->wc_head;
+    m->wc_head = e;
+  } else {
+    size_t need = entry_bytes(e, p->count, nnumeric);
+    if(need > e->bytes) {
+      size_t more = need - e->bytes;
+      if(need > budget || !make_room(m, more, budget)) {
+        unlink_free(m, e);
+        pthread_cond_broadcast(&m->wc_cv);
+        pthread_mutex_unlock(&m->wc_mu);
+        e = NULL;
+        goto skip;
+      }
+      e->bytes = need;
+      m->wc_bytes += more;
+    }
+  }
+  pthread_mutex_unlock(&m->wc_mu);
+  p->e = e;
+  return MW_OK;
+skip:
+  st = MW_OK;
+fail:
+  if(e)
+    drop(m, e);
+  mon__window_free(&p->rem);
+  mon__window_free(&p->add);
+  mon__window_free(&p->add2);
+  p->e = NULL;
+  return st;
+}
+
+void mon__wcache_done(mon_ctx *m, mon_wplan *p, bool ok, size_t nnumeric) {
+  mon__window_free(&p->rem);
+  mon__window_free(&p->add);
+  mon__window_free(&p->add2);
+  mon_wentry *e = p->e;
+  p->e = NULL;
+  if(!e)
+    return;
+  pthread_mutex_lock(&m->wc_mu);
+  if(!ok) {
+    unlink_free(m, e);
+  } else {
+    e->from = p->from;
+    e->to = p->to;
+    e->epoch = p->epoch;
+    e->max_block = p->max_block;
+    e->count = p->count;
+    size_t b = entry_bytes(e, e->count, nnumeric);
+    m->wc_bytes = m->wc_bytes - e->bytes + b;
+    e->bytes = b;
+    e->busy = false;
+    e->used = ++m->wc_tick;
+    /* Category counts may have grown past what was reserved. */
+    if(m->wc_bytes > budget_bytes(m)) {
+      e->busy = true; /* keep make_room off it */
+      bool fits = make_room(m, 0, budget_bytes(m));
+      e->busy = false;
+      if(!fits)
+        unlink_free(m, e);
+    }
+  }
+  pthread_cond_broadcast(&m->wc_cv);
+  pthread_mutex_unlock(&m->wc_mu);
+}
+
+void mon__wcache_clear(mon_ctx *m) {
+  if(!m)
+    return;
+  pthread_mutex_lock(&m->wc_mu);
+  while(m->wc_head)
+    unlink_free(m, m->wc_head);
+  pthread_mutex_unlock(&m->wc_mu);
+}
+
+/* ------------------------------------------------------------ columns */
+
+int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
+                    size_t nadd) {
+  size_t nr = 0, na = 0, mr = 0, ma = 0;
+  int rc = MW_OK;
+  if(mon_stats_filter_finite(rem, nrem, rem, &nr, &mr) < 0 ||
+     mon_stats_filter_finite(add, nadd, add, &na, &ma) < 0 ||
+     mon_stats_sort(rem, nr) < 0 || mon_stats_sort(add, na) < 0) {
+    rc = MW_ENOMEM;
+    goto out;
+  }
+  if(!w->vals && w->n == 0 && nr == 0) {
+    /* A fresh column: the sorted additions are the column. */
+    w->vals = add;
+    w->n = na;
+    add = NULL;
+    w->missing += (int64_t)ma;
+    goto out;
+  }
+  /* Out: one pass that keeps the values not matched in rem (both sorted,
+   * so each removed value is met in order; -0.0 and +0.0 compare equal,
+   * which every statistic treats alike). */
+  size_t i = 0, j = 0, o = 0;
+  double *x = w->vals;
+  for(; i < w->n; i++) {
+    if(j < nr && x[i] == rem[j]) {
+      j++;
+      continue;
+    }
+    if(j < nr && rem[j] < x[i])
+      break; /* a value to remove that the column does not hold */
+    x[o++] = x[i];
+  }
+  if(j < nr) {
+    rc = MW_EINTERNAL;
+    goto out;
+  }
+  /* In: grow, then merge from the back so nothing is overwritten early. */
+  size_t n = o + na;
+  if(na > 0) {
+    double *nx = realloc(x, n * sizeof *nx);
+    if(!nx) {
+      rc = MW_ENOMEM;
+      goto out;
+    }
+    x = w->vals = nx;
+    size_t a = o, b = na, d = n;
+    while(b > 0) {
+      if(a > 0 && x[a - 1] > add[b - 1])
+        x[--d] = x[--a];
+      else
+        x[--d] = add[--b];
+    }
+  }
+  w->n = n;
+  w->missing += (int64_t)ma - (int64_t)mr;
+out:
+  free(rem);
+  free(add);
+  return rc;
+}
+
+mw_status mon__wcol_count(void *ctx, const double *v, size_t n) {
+  mon_wcount *wc = ctx;
+  mon_wcol *w = wc->col;
+  for(size_t i = 0; i < n; i++) {
+    double x = v[i];
+    if(!(x >= 0) || x >= MON_MAX_CATEGORIES) {
+      w->missing += wc->sign;
+      continue;
+    }
+    size_t code = (size_t)x;
+    if(code >= w->ncounts) {
+      size_t nc = w->ncounts ? w->ncounts : 16;
+      while(nc <= code)
+        nc *= 2;
+      double *cc = realloc(w->counts, nc * sizeof *cc);
+      if(!cc)
+        return MW_ENOMEM;
+      memset(cc + w->ncounts, 0, (nc - w->ncounts) * sizeof *cc);
+      w->counts = cc;
+      w->ncounts = nc;
+    }
+    w->counts[code] += (double)wc->sign;
+  }
+  return MW_OK;
+}
