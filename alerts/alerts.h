@@ -142,6 +142,8 @@ struct alert_delivery_opts {
   long connect_timeout_ms;   /* default 5000 */
   long timeout_ms;           /* whole request, default 15000 */
   int allow_private;         /* loopback and private ranges allowed */
+  int64_t retention_ms;      /* delivered and dead rows kept this long
+                                after their last attempt; 0 = forever */
 };
 
 /* Fills opts from the configuration (clamping out-of-range values). */
@@ -156,8 +158,11 @@ typedef struct alert_delivery alert_delivery;
  * or processes - send one row at once and a row claimed by a process that
  * died is sent again once the lease (timeout + 5 s) ends. Each target
  * (node or channel) gets its messages one at a time, oldest first. Every
- * attempt is recorded. db must outlive the worker; curl_global_init must
- * have run. Caller stops and frees it with alert_delivery_stop.
+ * attempt is recorded. With opts->retention_ms set, it also removes
+ * delivered and dead rows older than that, with their attempts, about
+ * once a minute in transactions of at most 1000 rows. db must outlive the
+ * worker; curl_global_init must have run. Caller stops and frees it with
+ * alert_delivery_stop.
  * MW_EINTERNAL when the thread or curl cannot start. */
 mw_status alert_delivery_start(mw_db *db, const struct alert_delivery_opts *opts,
                                alert_delivery **out);
@@ -170,6 +175,15 @@ void alert_delivery_kick(alert_delivery *d);
  * again at once after a restart. Joins the thread and frees d; NULL is
  * fine. */
 void alert_delivery_stop(alert_delivery *d);
+
+/* Appends the outbox metrics in the Prometheus text format (HELP and TYPE
+ * lines included): modelwatch_outbox_messages{state} (rows by state),
+ * modelwatch_outbox_oldest_pending_age_seconds (the oldest pending or
+ * failed row, 0 when none) and modelwatch_outbox_purged_total{state}
+ * (delivered and dead rows removed by retention in this process, as
+ * counted by worker d; d may be NULL: 0). */
+mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c,
+                                        mw_buf *out);
 
 /* ==================================================================== */
 /* Rules, evaluator, silences (owned by the lead; declarations below).   */

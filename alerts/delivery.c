@@ -34,6 +34,12 @@
 #define RESP_KEEP 512
 /* A claim outlives the longest transfer by this much. */
 #define LEASE_MARGIN_MS 5000
+/* Retention: a pass about once a minute (the first soon after start), in
+ * steps of at most this many rows, one transaction each, so the write
+ * lock is never held for long; steps of a pass are a poll apart. */
+#define PURGE_PERIOD_MS 60000
+#define PURGE_FIRST_MS 1000
+#define PURGE_BATCH 1000
 
 struct xfer {
   struct alert_delivery *d;
@@ -63,6 +69,12 @@ struct alert_delivery {
   struct xfer *slots;
   int inflight;
   char user_agent[64];
+  /* Retention (worker thread only, but the counters are read by /metrics). */
+  int64_t purge_at;     /* wall ms of the next step */
+  int64_t purge_cursor; /* where the pass continues; 0: a new pass */
+  int64_t purge_pass;   /* rows removed by the pass so far */
+  _Atomic uint64_t purged_delivered;
+  _Atomic uint64_t purged_dead;
 };
 
 void alert_delivery_opts_from_config(const mw_config *cfg,
@@ -79,6 +91,9 @@ void alert_delivery_opts_from_config(const mw_config *cfg,
   if(o->connect_timeout_ms > o->timeout_ms)
     o->connect_timeout_ms = o->timeout_ms;
   o->allow_private = cfg->allow_private_webhooks;
+  o->retention_ms = cfg->delivery_retention_days > 0
+                        ? (int64_t)cfg->delivery_retention_days * 86400000LL
+                        : 0;
 }
 
 /* ------------------------------------------------------- curl callbacks */
@@ -431,6 +446,35 @@ static mw_conn *open_conn(struct alert_delivery *d) {
   return c;
 }
 
+/* One retention step: removes up to PURGE_BATCH finished rows older than
+ * the retention and plans the next step (at once while the pass goes on,
+ * in a minute when it is done or the database failed). */
+static void purge_step(struct alert_delivery *d, mw_conn *c, int64_t now) {
+  int64_t nd = 0, nx = 0;
+  mw_status s = mw_outbox_purge_step(c, now - d->o.retention_ms, PURGE_BATCH,
+                                     &d->purge_cursor, &nd, &nx);
+  if(s) {
+    mw_log(MW_LOG_WARN, "delivery", "retention step failed (%s); retrying later",
+           mw_strerror(s));
+    d->purge_cursor = 0;
+    d->purge_pass = 0;
+    d->purge_at = now + PURGE_PERIOD_MS;
+    return;
+  }
+  atomic_fetch_add(&d->purged_delivered, (uint64_t)nd);
+  atomic_fetch_add(&d->purged_dead, (uint64_t)nx);
+  d->purge_pass += nd + nx;
+  if(d->purge_cursor)
+    return; /* more to look at: the next turn of the loop goes on */
+  if(d->purge_pass)
+    mw_log(MW_LOG_INFO, "delivery",
+           "retention removed %lld delivered or dead webhook(s) older than %lld "
+           "day(s)",
+           (long long)d->purge_pass, (long long)(d->o.retention_ms / 86400000LL));
+  d->purge_pass = 0;
+  d->purge_at = now + PURGE_PERIOD_MS;
+}
+
 static void *worker_main(void *arg) {
   struct alert_delivery *d = arg;
   struct batch *b = calloc(1, sizeof *b);
@@ -472,6 +516,9 @@ static void *worker_main(void *arg) {
         need_scan = 0;
       }
     }
+    if(!stopping && d->o.retention_ms > 0 && now >= d->purge_at &&
+       now >= hold_until)
+      purge_step(d, c, now);
     int running = 0;
     curl_multi_perform(d->multi, &running);
     if(collect(d, c, b))
@@ -511,6 +558,9 @@ mw_status alert_delivery_start(mw_db *db, const struct alert_delivery_opts *opts
   d->lease_ms = d->o.timeout_ms + LEASE_MARGIN_MS;
   atomic_init(&d->stop, 0);
   atomic_init(&d->kicked, 0);
+  atomic_init(&d->purged_delivered, 0);
+  atomic_init(&d->purged_dead, 0);
+  d->purge_at = mw_now_ms() + PURGE_FIRST_MS;
   snprintf(d->user_agent, sizeof d->user_agent, "modelwatch/%s", MW_VERSION);
   /* The claim token names this worker; random so that two processes (or a
    * restarted one) never share it. */
@@ -534,9 +584,11 @@ mw_status alert_delivery_start(mw_db *db, const struct alert_delivery_opts *opts
     goto fail;
   mw_log(MW_LOG_INFO, "delivery",
          "worker started: %d concurrent transfer(s), %d attempts, max age %lld s, "
-         "timeout %ld ms%s",
+         "timeout %ld ms, finished rows kept %lld s%s%s",
          d->o.concurrency, d->o.max_attempts, (long long)(d->o.max_age_ms / 1000),
-         d->o.timeout_ms, d->o.allow_private ? ", private addresses allowed" : "");
+         d->o.timeout_ms, (long long)(d->o.retention_ms / 1000),
+         d->o.retention_ms > 0 ? "" : " (forever)",
+         d->o.allow_private ? ", private addresses allowed" : "");
   *out = d;
   return MW_OK;
 fail:
@@ -570,4 +622,41 @@ void alert_delivery_stop(alert_delivery *d) {
   curl_multi_cleanup(d->multi);
   free(d);
   mw_log(MW_LOG_INFO, "delivery", "worker stopped");
+}
+
+mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c,
+                                        mw_buf *out) {
+  mw_outbox_depth q;
+  mw_status st = mw_outbox_stats(c, &q);
+  if(st)
+    return st;
+  double age = 0;
+  if(q.oldest_queued_ms >= 0) {
+    int64_t ms = mw_now_ms() - q.oldest_queued_ms;
+    age = ms > 0 ? (double)ms / 1000.0 : 0;
+  }
+  uint64_t pd = d ? atomic_load(&d->purged_delivered) : 0;
+  uint64_t px = d ? atomic_load(&d->purged_dead) : 0;
+  return mw_buf_printf(
+      out,
+      "# HELP modelwatch_outbox_messages Webhooks in the outbox by delivery "
+      "state (failed: waiting for a retry).\n"
+      "# TYPE modelwatch_outbox_messages gauge\n"
+      "modelwatch_outbox_messages{state=\"pending\"} %lld\n"
+      "modelwatch_outbox_messages{state=\"failed\"} %lld\n"
+      "modelwatch_outbox_messages{state=\"delivered\"} %lld\n"
+      "modelwatch_outbox_messages{state=\"dead\"} %lld\n"
+      "# HELP modelwatch_outbox_oldest_pending_age_seconds Age of the oldest "
+      "webhook not yet delivered or dead (pending or failed), since it was "
+      "queued or re-queued by hand; 0 when there is none.\n"
+      "# TYPE modelwatch_outbox_oldest_pending_age_seconds gauge\n"
+      "modelwatch_outbox_oldest_pending_age_seconds %.3f\n"
+      "# HELP modelwatch_outbox_purged_total Delivered and dead webhooks "
+      "removed with their attempts by --delivery-retention-days since the "
+      "process started.\n"
+      "# TYPE modelwatch_outbox_purged_total counter\n"
+      "modelwatch_outbox_purged_total{state=\"delivered\"} %llu\n"
+      "modelwatch_outbox_purged_total{state=\"dead\"} %llu\n",
+      (long long)q.pending, (long long)q.failed, (long long)q.delivered,
+      (long long)q.dead, age, (unsigned long long)pd, (unsigned long long)px);
 }

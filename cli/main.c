@@ -166,14 +166,13 @@ static int cmd_serve(mw_config *cfg) {
   };
   app.alert_env = &alert_env;
   alert_scheduler *alerts = NULL;
-  alert_delivery *delivery = NULL;
   struct alert_delivery_opts delivery_opts;
   alert_delivery_opts_from_config(&app.cfg, &delivery_opts);
   struct web_server *srv = NULL;
   if(alert_scheduler_start(app.db, &alert_env, &alerts) ||
-     alert_delivery_start(app.db, &delivery_opts, &delivery) ||
+     alert_delivery_start(app.db, &delivery_opts, &app.delivery) ||
      web_server_start(&app, &srv)) {
-    alert_delivery_stop(delivery);
+    alert_delivery_stop(app.delivery);
     alert_scheduler_stop(alerts);
     mon_ctx_free(app.monitor);
     mw_db_close(app.db);
@@ -187,7 +186,8 @@ static int cmd_serve(mw_config *cfg) {
   web_server_stop(srv);
   mon_ctx_free(app.monitor); /* joins the scheduler before the db closes */
   alert_scheduler_stop(alerts);
-  alert_delivery_stop(delivery);
+  alert_delivery_stop(app.delivery);
+  app.delivery = NULL;
   mw_db_close(app.db);
   mw_log(MW_LOG_INFO, "cli", "stopped");
   return 0;

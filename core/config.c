@@ -88,6 +88,10 @@ static const struct opt opts[] = {
      "age after which a webhook is no longer retried (default 259200)"},
     {"--delivery-timeout-ms", "MODELWATCH_DELIVERY_TIMEOUT_MS", OPT_INT,
      OFF(delivery_timeout_ms), 0, "one webhook request, in all (default 15000)"},
+    {"--delivery-retention-days", "MODELWATCH_DELIVERY_RETENTION_DAYS", OPT_INT,
+     OFF(delivery_retention_days), 0,
+     "days delivered and dead webhooks (and their attempts) are kept after "
+     "their last attempt, 0 = forever (default 7)"},
     {"--request-timeout-ms", "MODELWATCH_REQUEST_TIMEOUT_MS", OPT_INT,
      OFF(request_timeout_ms), 0, "per-request I/O timeout (default 30000)"},
 };
@@ -159,6 +163,7 @@ void mw_config_defaults(mw_config *cfg) {
   cfg->delivery_max_attempts = 8;
   cfg->delivery_max_age_seconds = 3 * 86400;
   cfg->delivery_timeout_ms = 15000;
+  cfg->delivery_retention_days = 7;
   for(size_t i = 0; i < NOPTS; i++) {
     const char *v = getenv(opts[i].env);
     if(v && *v && apply(cfg, &opts[i], v))

@@ -301,6 +301,31 @@ mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_typ
 mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
                          int64_t before_id, cJSON **out);
 
+/* The outbox's depth, for /metrics. */
+typedef struct mw_outbox_depth {
+  int64_t pending, failed, delivered, dead; /* rows by state */
+  int64_t oldest_queued_ms; /* when the oldest pending or failed row was
+                               queued (or re-queued by hand); -1: none */
+} mw_outbox_depth;
+
+/* Fills *out from the outbox: one walk of the (state, next_attempt_at)
+ * index for the counts, a lookup of the waiting rows for the oldest. */
+mw_status mw_outbox_stats(mw_conn *c, mw_outbox_depth *out);
+
+/* One bounded step of outbox retention, in its own IMMEDIATE transaction:
+ * looks at up to max_rows rows (capped at 10000) in id order after
+ * *cursor (0 starts a pass) and deletes, with their delivery_attempts,
+ * those delivered or dead whose final time - delivered_at, or a dead
+ * row's last attempt - is before cutoff_ms. Pending and failed rows are
+ * never deleted, however old. The walk ends at the first row queued at or
+ * after cutoff_ms (rows are queued in id order, so none behind it can
+ * qualify); *cursor then receives 0, otherwise the id to continue after.
+ * *n_delivered and *n_dead receive how many rows of each state went (0 on
+ * failure, when nothing is deleted). */
+mw_status mw_outbox_purge_step(mw_conn *c, int64_t cutoff_ms, int max_rows,
+                               int64_t *cursor, int64_t *n_delivered,
+                               int64_t *n_dead);
+
 /* Validates a resource name: 1-128 of [A-Za-z0-9._-], not starting with '.'. */
 int mw_name_valid(const char *name);
 
@@ -349,6 +374,7 @@ typedef struct mw_config {
   int delivery_max_attempts;     /* attempts before dead (8) */
   int delivery_max_age_seconds;  /* age before dead (259200, 3 days) */
   int delivery_timeout_ms;       /* one webhook request, in all (15000) */
+  int delivery_retention_days;   /* delivered/dead rows kept, 0 = forever (7) */
 } mw_config;
 
 /* Fills defaults, then applies MODELWATCH_* environment variables. */

@@ -1,7 +1,9 @@
 /* core/outbox.c - the one queue of everything that leaves the process.
  * Writers (registry, alerts) enqueue inside their own transaction; the
- * delivery worker in alerts/ sends and retries. */
+ * delivery worker in alerts/ sends and retries, and removes what is
+ * finished once it is older than the retention. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -142,5 +144,132 @@ mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
     cJSON_AddNullToObject(root, "next_page_token");
   }
   *out = root;
+  return MW_OK;
+}
+
+mw_status mw_outbox_stats(mw_conn *c, mw_outbox_depth *out) {
+  memset(out, 0, sizeof *out);
+  out->oldest_queued_ms = -1;
+  /* Both read the outbox_due index (state, ...): the counts walk it once,
+   * the oldest waiting row looks only at pending and failed entries. */
+  sqlite3_stmt *st = mw_stmt(c, "SELECT state, COUNT(*) FROM outbox GROUP BY state");
+  sqlite3_stmt *old = mw_stmt(
+      c, "SELECT MIN(COALESCE(cycle_started_at, created_at)) FROM outbox "
+         "WHERE state IN ('pending', 'failed')");
+  if(!st || !old)
+    return MW_EDB;
+  int rc;
+  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *state = mw_col_text(st, 0);
+    int64_t n = sqlite3_column_int64(st, 1);
+    if(!strcmp(state, "pending"))
+      out->pending = n;
+    else if(!strcmp(state, "failed"))
+      out->failed = n;
+    else if(!strcmp(state, "delivered"))
+      out->delivered = n;
+    else if(!strcmp(state, "dead"))
+      out->dead = n;
+  }
+  sqlite3_reset(st);
+  if(rc != SQLITE_DONE)
+    return mw_db_status(c, rc);
+  rc = sqlite3_step(old);
+  if(rc == SQLITE_ROW && sqlite3_column_type(old, 0) != SQLITE_NULL)
+    out->oldest_queued_ms = sqlite3_column_int64(old, 0);
+  sqlite3_reset(old);
+  return rc == SQLITE_ROW ? MW_OK : mw_db_status(c, rc);
+}
+
+/* Most rows one purge step looks at (and so deletes). */
+#define PURGE_MAX_ROWS 10000
+
+mw_status mw_outbox_purge_step(mw_conn *c, int64_t cutoff_ms, int max_rows,
+                               int64_t *cursor, int64_t *n_delivered,
+                               int64_t *n_dead) {
+  *n_delivered = *n_dead = 0;
+  if(max_rows < 1)
+    max_rows = 1;
+  if(max_rows > PURGE_MAX_ROWS)
+    max_rows = PURGE_MAX_ROWS;
+  int64_t *ids = malloc((size_t)max_rows * sizeof *ids);
+  if(!ids)
+    return MW_ENOMEM;
+  int nids = 0, seen = 0, young = 0;
+  int64_t last = *cursor;
+  /* The final time of a delivered row is delivered_at; a dead row's is its
+   * last attempt (every way to die records one; created_at is only a
+   * fallback for rows from before attempts were kept). */
+  sqlite3_stmt *sel = mw_stmt(
+      c, "SELECT id, state, created_at, CASE state "
+         "WHEN 'delivered' THEN delivered_at "
+         "WHEN 'dead' THEN (SELECT MAX(at) FROM delivery_attempts "
+         "WHERE outbox_id = outbox.id) END "
+         "FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2");
+  sqlite3_stmt *del_att = mw_stmt(c, "DELETE FROM delivery_attempts WHERE outbox_id = ?");
+  sqlite3_stmt *del = mw_stmt(
+      c, "DELETE FROM outbox WHERE id = ? AND state IN ('delivered', 'dead') "
+         "RETURNING state");
+  if(!sel || !del_att || !del) {
+    free(ids);
+    return MW_EDB;
+  }
+  mw_status s = mw_tx_begin(c);
+  if(s) {
+    free(ids);
+    return s;
+  }
+  sqlite3_bind_int64(sel, 1, *cursor);
+  sqlite3_bind_int(sel, 2, max_rows);
+  int rc;
+  while((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+    int64_t created = sqlite3_column_int64(sel, 2);
+    if(created >= cutoff_ms) {
+      young = 1;
+      break;
+    }
+    seen++;
+    last = sqlite3_column_int64(sel, 0);
+    const char *state = mw_col_text(sel, 1);
+    if(strcmp(state, "delivered") && strcmp(state, "dead"))
+      continue; /* pending or failed: never purged */
+    int64_t final = sqlite3_column_type(sel, 3) == SQLITE_NULL
+                        ? created
+                        : sqlite3_column_int64(sel, 3);
+    if(final < cutoff_ms)
+      ids[nids++] = last;
+  }
+  sqlite3_reset(sel);
+  if(rc != SQLITE_ROW && rc != SQLITE_DONE)
+    s = mw_db_status(c, rc);
+  for(int i = 0; i < nids && !s; i++) {
+    sqlite3_bind_int64(del_att, 1, ids[i]);
+    s = mw_db_status(c, sqlite3_step(del_att));
+    sqlite3_reset(del_att);
+    if(s)
+      break;
+    sqlite3_bind_int64(del, 1, ids[i]);
+    rc = sqlite3_step(del);
+    if(rc == SQLITE_ROW) {
+      if(!strcmp(mw_col_text(del, 0), "delivered"))
+        (*n_delivered)++;
+      else
+        (*n_dead)++;
+      rc = sqlite3_step(del);
+    }
+    sqlite3_reset(del);
+    s = mw_db_status(c, rc);
+  }
+  if(!s)
+    s = mw_tx_commit(c);
+  mw_tx_rollback(c);
+  free(ids);
+  if(s) {
+    *n_delivered = *n_dead = 0;
+    return s;
+  }
+  /* Done when a row queued after the cutoff was reached (rows are queued in
+   * id order, so none behind it can qualify) or the table ended. */
+  *cursor = young || seen < max_rows ? 0 : last;
   return MW_OK;
 }

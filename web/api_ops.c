@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alerts/alerts.h"
 #include "monitor/monitor.h"
 #include "web/web_internal.h"
 
@@ -48,6 +49,8 @@ static void h_metrics(struct web_req *r) {
         "modelwatch_database_size_bytes %lld\n",
         MW_VERSION, mw_migrations_latest(), (double)r->app->started_ms / 1000.0,
         (long long)mw_db_size(r->app->db));
+  if(!st)
+    st = alert_delivery_metrics_render(r->app->delivery, r->db, &out);
   if(!st)
     st = mon_metrics_render(r->app->monitor, r->db, &out);
   if(st) {

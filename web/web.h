@@ -9,6 +9,7 @@ struct web_metrics;
 struct web_server;
 struct mon_ctx;
 struct alert_env;
+struct alert_delivery;
 struct web_ratelimit;
 
 /* Everything a request handler can reach; handed to CivetWeb as user data.
@@ -22,6 +23,7 @@ struct mw_app {
   struct mon_ctx *monitor; /* monitor subsystem (ingest lock, counters) */
   struct web_ratelimit *ratelimit; /* NULL: no per-token limit */
   const struct alert_env *alert_env; /* NULL until the evaluator runs */
+  struct alert_delivery *delivery;   /* the worker (outbox metrics); may be NULL */
   volatile int stopping;
 };
 

@@ -8,8 +8,11 @@ import hmac
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
+import sqlite3
+import subprocess
 import threading
 import time
 
@@ -487,6 +490,141 @@ def test_channels_crud_and_every_payload():
                          what="dead after delete")[0]
             assert "no longer exists" in d["last_error"], d
     finally:
+        rec.close()
+
+
+
+def metric_samples(s):
+    """/metrics as {sample name with labels: value}, checked by promtool."""
+    r = s.get("/metrics", token=None)
+    assert r.status == 200, r
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing (Debian package prometheus)"
+    p = subprocess.run([promtool, "check", "metrics"], input=r.raw.encode(),
+                       capture_output=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = {}
+    for line in r.raw.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def outbox_gauges(s):
+    m = metric_samples(s)
+    g = {st: m['modelwatch_outbox_messages{state="%s"}' % st]
+         for st in ("pending", "failed", "delivered", "dead")}
+    g["age"] = m["modelwatch_outbox_oldest_pending_age_seconds"]
+    g["purged_delivered"] = m['modelwatch_outbox_purged_total{state="delivered"}']
+    g["purged_dead"] = m['modelwatch_outbox_purged_total{state="dead"}']
+    return g
+
+
+DAY_MS = 86400 * 1000
+
+
+def test_outbox_metrics_and_retention():
+    rec = Receiver({"/strict": [(400, {})] * 10})
+    down = "http://127.0.0.1:%d/down" % free_port()  # nothing listens there
+    s = Server(args=PRIVATE)
+    keep = later = None
+    try:
+        s.start()
+        g = outbox_gauges(s)
+        assert g == {"pending": 0, "failed": 0, "delivered": 0, "dead": 0, "age": 0,
+                     "purged_delivered": 0, "purged_dead": 0}, g
+        model_with_versions(s)
+        node(s, "ok", rec.url("/ok"))
+        node(s, "strict", rec.url("/strict"))
+        node(s, "down", down)
+        promote(s, 1)
+        # One message each: delivered, dead (400), failed (no listener).
+        wait_for(lambda: {d["target"]: d["state"] for d in deliveries(s)} ==
+                 {"ok": "delivered", "strict": "dead", "down": "failed"},
+                 what="delivered, dead, failed")
+        g = outbox_gauges(s)
+        assert (g["pending"], g["failed"], g["delivered"], g["dead"]) == (0, 1, 1, 1), g
+        assert 0 < g["age"] < 60, g
+        # A second round: the down node's message waits behind its first.
+        promote(s, 2)
+        wait_for(lambda: len(deliveries(s, "delivered")) == 2 and
+                 len(deliveries(s, "dead")) == 2, what="second round")
+        g = outbox_gauges(s)
+        assert (g["pending"], g["failed"], g["delivered"], g["dead"]) == (1, 1, 2, 2), g
+        first = {d["target"]: d["id"] for d in deliveries(s)
+                 if d["payload"]["to_version"] == 1}
+        second = {d["target"]: d["id"] for d in deliveries(s)
+                  if d["payload"]["to_version"] == 2}
+        s.stop()
+
+        # Age the first round by 8 days (queued, finished, every attempt),
+        # the down node's waiting message too (waiting rows are never purged),
+        # and only the queueing time of the second round's dead message:
+        # its last attempt, its final time, stays recent.
+        db = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"))
+        with db:
+            ids = tuple(first.values())
+            q = ",".join("?" * len(ids))
+            db.execute("UPDATE outbox SET created_at = created_at - ?, "
+                       "next_attempt_at = next_attempt_at - ?, "
+                       "delivered_at = delivered_at - ? WHERE id IN (%s)" % q,
+                       (8 * DAY_MS,) * 3 + ids)
+            db.execute("UPDATE delivery_attempts SET at = at - ? WHERE outbox_id IN (%s)"
+                       % q, (8 * DAY_MS,) + ids)
+            db.execute("UPDATE outbox SET created_at = created_at - ? WHERE id = ?",
+                       (8 * DAY_MS, second["strict"]))
+            # The down node's first message, 8 days old, is not retried
+            # during the test (past the age budget it would go dead).
+            db.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ?",
+                       (int(time.time() * 1000) + DAY_MS, first["down"]))
+            n_att = dict(db.execute("SELECT outbox_id, count(*) FROM delivery_attempts "
+                                    "GROUP BY outbox_id").fetchall())
+        db.close()
+        assert n_att[first["ok"]] == 1 and n_att[first["strict"]] == 1, n_att
+
+        # Kept forever with 0 days: nothing goes.
+        keep = Server(data_dir=s.data_dir, args=PRIVATE + ["--delivery-retention-days", "0"])
+        keep.start()
+        keep.token = s.token
+        time.sleep(2.5)  # the first pass would run a second after start
+        g = outbox_gauges(keep)
+        assert g["purged_delivered"] == 0 and g["purged_dead"] == 0, g
+        assert g["delivered"] == 2 and g["dead"] == 2, g
+        # The down node's oldest message has waited 8 days.
+        assert 8 * 86400 <= g["age"] < 8 * 86400 + 600, g
+        keep.stop()
+        keep = None
+
+        # The default (7 days): the first round's delivered and dead rows go
+        # with their attempts; the down node's 8-day-old failed message and
+        # everything recent stay.
+        later = Server(data_dir=s.data_dir, args=PRIVATE)
+        later.start()
+        later.token = s.token
+        g = wait_for(lambda: (lambda g: g if g["purged_delivered"] == 1 and
+                              g["purged_dead"] == 1 else None)(outbox_gauges(later)),
+                     timeout=15, what="the retention pass")
+        assert g["delivered"] == 1 and g["dead"] == 1, g
+        assert g["pending"] == 1 and g["failed"] == 1, g
+        assert g["age"] >= 8 * 86400, g
+        left = {d["id"] for d in deliveries(later)}
+        assert left == {first["down"], second["ok"], second["strict"], second["down"]}, left
+        db = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"))
+        orphans = db.execute("SELECT count(*) FROM delivery_attempts WHERE outbox_id "
+                             "NOT IN (SELECT id FROM outbox)").fetchone()[0]
+        gone = db.execute("SELECT count(*) FROM delivery_attempts WHERE outbox_id IN (?, ?)",
+                          (first["ok"], first["strict"])).fetchone()[0]
+        db.close()
+        assert orphans == 0 and gone == 0, (orphans, gone)
+        assert "retention removed 2 delivered or dead webhook(s)" in later.logtext()
+        later.stop()
+        later = None
+    finally:
+        for other in (keep, later):
+            if other:
+                other.cleanup()  # stops it; the directory is s's
+        s.cleanup()
         rec.close()
 
 

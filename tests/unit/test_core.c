@@ -285,6 +285,22 @@ static void test_config(void **state) {
   char *badval[] = {"--threads", "many"};
   assert_int_equal(mw_config_parse_args(&cfg, 2, badval, err, sizeof err),
                    MW_EINVAL);
+  /* Outbox retention: 7 days unless the environment or a flag says else;
+   * 0 keeps everything, a negative or fractional count is refused. */
+  mw_config_defaults(&cfg);
+  assert_int_equal(cfg.delivery_retention_days, 7);
+  setenv("MODELWATCH_DELIVERY_RETENTION_DAYS", "30", 1);
+  mw_config_defaults(&cfg);
+  unsetenv("MODELWATCH_DELIVERY_RETENTION_DAYS");
+  assert_int_equal(cfg.delivery_retention_days, 30);
+  char *keep[] = {"--delivery-retention-days", "0"};
+  assert_int_equal(mw_config_parse_args(&cfg, 2, keep, err, sizeof err), MW_OK);
+  assert_int_equal(cfg.delivery_retention_days, 0);
+  char *neg[] = {"--delivery-retention-days=-1"};
+  assert_int_equal(mw_config_parse_args(&cfg, 1, neg, err, sizeof err), MW_EINVAL);
+  char *frac[] = {"--delivery-retention-days=0.5"};
+  assert_int_equal(mw_config_parse_args(&cfg, 1, frac, err, sizeof err), MW_EINVAL);
+  assert_int_equal(cfg.delivery_retention_days, 0);
 }
 
 int main(void) {

@@ -820,6 +820,232 @@ static void test_worker_start_stop(void **state) {
   alert_delivery_kick(NULL);
 }
 
+/* ------------------------------------------------------- retention */
+
+/* Sets a row's state and times directly, as the worker would have left it
+ * that long ago; adds one attempt at attempt_at (< 0: none). */
+static void age_row(mw_conn *c, int64_t id, const char *state, int64_t created,
+                    int64_t delivered, int64_t attempt_at) {
+  sqlite3_stmt *st = mw_stmt(c, "UPDATE outbox SET state = ?, created_at = ?, "
+                                "next_attempt_at = ?, delivered_at = ? WHERE id = ?");
+  mw_bind_text(st, 1, state);
+  sqlite3_bind_int64(st, 2, created);
+  sqlite3_bind_int64(st, 3, created);
+  if(delivered >= 0)
+    sqlite3_bind_int64(st, 4, delivered);
+  else
+    sqlite3_bind_null(st, 4);
+  sqlite3_bind_int64(st, 5, id);
+  assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_reset(st);
+  if(attempt_at < 0)
+    return;
+  st = mw_stmt(c, "INSERT INTO delivery_attempts(outbox_id, at, status_code, "
+                  "latency_ms) VALUES(?, ?, 200, 1)");
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, attempt_at);
+  assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_reset(st);
+}
+
+static int64_t count_sql(mw_conn *c, const char *sql) {
+  sqlite3_stmt *st = mw_stmt(c, sql);
+  assert_non_null(st);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return n;
+}
+
+static int row_exists(mw_conn *c, int64_t id) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT 1 FROM outbox WHERE id = ?");
+  sqlite3_bind_int64(st, 1, id);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW;
+}
+
+/* Finished rows older than the cutoff go, with their attempts, in steps of
+ * the batch size; pending and failed ones stay however old, and so do
+ * finished ones whose last attempt is recent or that were queued after
+ * the cutoff. */
+static void test_purge_steps(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *a = mw_db_conn(f->a);
+  const int64_t day = 86400000LL, now = mw_now_ms(), cutoff = now - 7 * day;
+  assert_int_equal(mw_exec(a, "BEGIN"), MW_OK);
+  /* 2500 old delivered rows, each with an attempt. */
+  for(int i = 0; i < 2500; i++) {
+    int64_t id = enqueue(a, "node", "n1");
+    age_row(a, id, "delivered", cutoff - 20 * day + i, cutoff - 20 * day + i + 5,
+            cutoff - 20 * day + i);
+  }
+  /* Old rows that must stay: pending, failed, and a dead one whose last
+   * attempt (its final time) came after the cutoff. An old dead one goes. */
+  int64_t pend = enqueue(a, "node", "n2"), failed = enqueue(a, "node", "n2");
+  age_row(a, pend, "pending", cutoff - 10 * day, -1, -1);
+  age_row(a, failed, "failed", cutoff - 10 * day, -1, cutoff - 10 * day);
+  int64_t dead_recent = enqueue(a, "channel", "ops");
+  age_row(a, dead_recent, "dead", cutoff - 9 * day, -1, cutoff - 9 * day);
+  age_row(a, dead_recent, "dead", cutoff - 9 * day, -1, now - day);
+  int64_t dead_old = enqueue(a, "channel", "ops");
+  age_row(a, dead_old, "dead", cutoff - 8 * day, -1, cutoff - 8 * day);
+  /* Young rows: delivered a day ago, and one queued after the cutoff
+   * with a (corrupt) old delivered_at - the walk stops before it. */
+  int64_t young = enqueue(a, "node", "n1");
+  age_row(a, young, "delivered", now - day, now - day, now - day);
+  int64_t behind = enqueue(a, "node", "n1");
+  age_row(a, behind, "delivered", cutoff + 1, cutoff - 30 * day, cutoff + 1);
+  assert_int_equal(mw_exec(a, "COMMIT"), MW_OK);
+  assert_int_equal(count_sql(a, "SELECT count(*) FROM delivery_attempts"), 2506);
+
+  /* Batches of 1000: three steps for the 2500 (and the old dead one),
+   * then the pass ends. The steps of one pass continue from the cursor. */
+  int64_t cursor = 0, nd = -1, nx = -1, total_d = 0, total_x = 0;
+  int steps = 0;
+  do {
+    assert_int_equal(mw_outbox_purge_step(a, cutoff, 1000, &cursor, &nd, &nx), MW_OK);
+    assert_true(nd + nx <= 1000);
+    total_d += nd;
+    total_x += nx;
+    steps++;
+    if(steps == 1) {
+      assert_int_equal(nd, 1000);
+      assert_true(cursor > 0);
+    }
+  } while(cursor && steps < 10);
+  assert_int_equal(steps, 3);
+  assert_int_equal(total_d, 2500);
+  assert_int_equal(total_x, 1);
+  assert_int_equal(count_sql(a, "SELECT count(*) FROM outbox"), 5);
+  assert_true(row_exists(a, pend) && row_exists(a, failed) &&
+              row_exists(a, dead_recent) && row_exists(a, young) &&
+              row_exists(a, behind));
+  assert_false(row_exists(a, dead_old));
+  /* The attempts went with their rows; the survivors keep theirs. */
+  assert_int_equal(count_sql(a, "SELECT count(*) FROM delivery_attempts"), 5);
+  assert_int_equal(count_sql(a, "SELECT count(*) FROM delivery_attempts WHERE "
+                                "outbox_id NOT IN (SELECT id FROM outbox)"), 0);
+  /* A second pass finds nothing; a later cutoff takes the young row (and
+   * the one behind it, queued before that cutoff) but never the waiting
+   * ones. */
+  assert_int_equal(mw_outbox_purge_step(a, cutoff, 1000, &cursor, &nd, &nx), MW_OK);
+  assert_true(nd == 0 && nx == 0 && cursor == 0);
+  assert_int_equal(mw_outbox_purge_step(a, now, 1000, &cursor, &nd, &nx), MW_OK);
+  assert_int_equal(nd, 2);
+  assert_int_equal(nx, 1); /* dead_recent: its last attempt was a day ago */
+  assert_int_equal(cursor, 0);
+  assert_int_equal(count_sql(a, "SELECT count(*) FROM outbox"), 2);
+  assert_true(row_exists(a, pend) && row_exists(a, failed));
+  /* A tiny batch walks on over rows it keeps. */
+  assert_int_equal(mw_outbox_purge_step(a, now, 1, &cursor, &nd, &nx), MW_OK);
+  assert_true(nd == 0 && nx == 0 && cursor == pend);
+  assert_int_equal(mw_outbox_purge_step(a, now, 1, &cursor, &nd, &nx), MW_OK);
+  assert_true(cursor == failed);
+  assert_int_equal(mw_outbox_purge_step(a, now, 1, &cursor, &nd, &nx), MW_OK);
+  assert_int_equal(cursor, 0);
+  assert_int_equal(count_sql(a, "SELECT count(*) FROM outbox"), 2);
+}
+
+/* Outbox depth as /metrics shows it. */
+static void test_outbox_metrics(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *a = mw_db_conn(f->a);
+  mw_buf out;
+  mw_buf_init(&out, 1 << 20);
+  assert_int_equal(alert_delivery_metrics_render(NULL, a, &out), MW_OK);
+  assert_non_null(strstr(out.data, "# TYPE modelwatch_outbox_messages gauge\n"));
+  assert_non_null(strstr(out.data, "modelwatch_outbox_messages{state=\"pending\"} 0\n"));
+  assert_non_null(strstr(out.data, "modelwatch_outbox_oldest_pending_age_seconds 0.000\n"));
+  assert_non_null(strstr(out.data, "# TYPE modelwatch_outbox_purged_total counter\n"));
+  assert_non_null(strstr(out.data, "modelwatch_outbox_purged_total{state=\"dead\"} 0\n"));
+  mw_buf_free(&out);
+  const int64_t now = mw_now_ms();
+  int64_t p1 = enqueue(a, "node", "n1"), p2 = enqueue(a, "node", "n1");
+  int64_t fl = enqueue(a, "node", "n2"), dl = enqueue(a, "node", "n2");
+  int64_t dd = enqueue(a, "channel", "ops");
+  age_row(a, p1, "pending", now - 90000, -1, -1);
+  age_row(a, p2, "pending", now - 1000, -1, -1);
+  age_row(a, fl, "failed", now - 50000, -1, now - 40000);
+  age_row(a, dl, "delivered", now - 500000, now - 400000, now - 400000);
+  age_row(a, dd, "dead", now - 600000, -1, now - 500000);
+  mw_outbox_depth q;
+  assert_int_equal(mw_outbox_stats(a, &q), MW_OK);
+  assert_int_equal(q.pending, 2);
+  assert_int_equal(q.failed, 1);
+  assert_int_equal(q.delivered, 1);
+  assert_int_equal(q.dead, 1);
+  assert_int_equal(q.oldest_queued_ms, now - 90000);
+  /* A row re-queued by hand counts from then. */
+  sqlite3_stmt *st = mw_stmt(a, "UPDATE outbox SET cycle_started_at = ? WHERE id = ?");
+  sqlite3_bind_int64(st, 1, now - 2000);
+  sqlite3_bind_int64(st, 2, p1);
+  assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_reset(st);
+  assert_int_equal(mw_outbox_stats(a, &q), MW_OK);
+  assert_int_equal(q.oldest_queued_ms, now - 50000);
+  mw_buf_init(&out, 1 << 20);
+  assert_int_equal(alert_delivery_metrics_render(NULL, a, &out), MW_OK);
+  assert_non_null(strstr(out.data, "modelwatch_outbox_messages{state=\"pending\"} 2\n"));
+  assert_non_null(strstr(out.data, "modelwatch_outbox_messages{state=\"failed\"} 1\n"));
+  assert_non_null(strstr(out.data, "modelwatch_outbox_messages{state=\"delivered\"} 1\n"));
+  assert_non_null(strstr(out.data, "modelwatch_outbox_messages{state=\"dead\"} 1\n"));
+  const char *name = "\nmodelwatch_outbox_oldest_pending_age_seconds ";
+  const char *age = strstr(out.data, name); /* the sample, not its HELP */
+  assert_non_null(age);
+  double secs = strtod(age + strlen(name), NULL);
+  assert_true(secs >= 50.0 && secs < 60.0);
+  mw_buf_free(&out);
+}
+
+/* The worker's first retention pass runs soon after it starts and is
+ * counted for /metrics; 0 days keeps everything. */
+static void test_worker_purges(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *a = mw_db_conn(f->a);
+  const int64_t day = 86400000LL, now = mw_now_ms();
+  int64_t old = enqueue(a, "node", "n1"), dead = enqueue(a, "node", "n1");
+  int64_t waiting = enqueue(a, "node", "n2");
+  age_row(a, old, "delivered", now - 9 * day, now - 9 * day, now - 9 * day);
+  age_row(a, dead, "dead", now - 9 * day, -1, now - 8 * day);
+  age_row(a, waiting, "failed", now - 9 * day, -1, now - 9 * day);
+  /* The failed row must not be sent during the test: due in an hour. */
+  assert_int_equal(mw_exec(a, "UPDATE outbox SET next_attempt_at = "
+                              "(strftime('%s','now') + 3600) * 1000 "
+                              "WHERE state = 'failed'"), MW_OK);
+  mw_config cfg;
+  mw_config_defaults(&cfg);
+  cfg.allow_private_webhooks = 1;
+  cfg.delivery_retention_days = 0;
+  struct alert_delivery_opts o;
+  alert_delivery_opts_from_config(&cfg, &o);
+  assert_int_equal(o.retention_ms, 0);
+  alert_delivery *d = NULL;
+  assert_int_equal(alert_delivery_start(f->a, &o, &d), MW_OK);
+  usleep(1500 * 1000);
+  alert_delivery_stop(d);
+  assert_true(row_exists(a, old) && row_exists(a, dead));
+  cfg.delivery_retention_days = 7;
+  alert_delivery_opts_from_config(&cfg, &o);
+  assert_int_equal(o.retention_ms, 7 * day);
+  assert_int_equal(alert_delivery_start(f->a, &o, &d), MW_OK);
+  const char *want_d = "modelwatch_outbox_purged_total{state=\"delivered\"} 1\n";
+  const char *want_x = "modelwatch_outbox_purged_total{state=\"dead\"} 1\n";
+  int counted = 0;
+  for(int i = 0; i < 500 && !counted; i++) {
+    usleep(10000);
+    mw_buf out;
+    mw_buf_init(&out, 1 << 20);
+    assert_int_equal(alert_delivery_metrics_render(d, a, &out), MW_OK);
+    counted = strstr(out.data, want_d) && strstr(out.data, want_x);
+    mw_buf_free(&out);
+  }
+  alert_delivery_stop(d);
+  assert_true(counted);
+  assert_false(row_exists(a, old) || row_exists(a, dead));
+  assert_true(row_exists(a, waiting));
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   mw_log_set_level(MW_LOG_ERROR);
@@ -837,6 +1063,9 @@ int main(void) {
       cmocka_unit_test(test_payload_discord_limits),
       cmocka_unit_test_setup_teardown(test_claims_two_workers, db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_worker_start_stop, db_setup, db_teardown),
+      cmocka_unit_test_setup_teardown(test_purge_steps, db_setup, db_teardown),
+      cmocka_unit_test_setup_teardown(test_outbox_metrics, db_setup, db_teardown),
+      cmocka_unit_test_setup_teardown(test_worker_purges, db_setup, db_teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();
