@@ -106,10 +106,16 @@ mw_status alert_channel_list(mw_conn *c, cJSON **out, mw_err *err);
 /* One channel (no secret); MW_ENOTFOUND when absent. */
 mw_status alert_channel_get(mw_conn *c, const char *name, cJSON **out,
                             mw_err *err);
-/* Deletes a channel (audited). Its queued deliveries go dead when their
- * turn comes ("channel no longer exists"). MW_ENOTFOUND when absent. */
-mw_status alert_channel_delete(mw_conn *c, const char *name, const char *actor,
-                               mw_err *err);
+/* Deletes a channel (one transaction, audited). While alert rules name it:
+ * without force, MW_ECONFLICT and nothing changes, err->details being
+ * {rules: [the first 20 names, sorted], rule_count}; with force, the
+ * channel is also taken out of those rules' channel lists. *detached (may
+ * be NULL) receives the names of the rules changed so, a new array the
+ * caller frees with cJSON_Delete (empty when none; NULL on failure). Its
+ * queued deliveries go dead when their turn comes ("channel no longer
+ * exists"). MW_ENOTFOUND when absent. */
+mw_status alert_channel_delete(mw_conn *c, const char *name, int force,
+                               const char *actor, cJSON **detached, mw_err *err);
 /* Queues a test notification (kind "alert.test") for the channel, one
  * transaction; *out = {delivery_id, webhook_id}. */
 mw_status alert_channel_test(mw_conn *c, const char *name,

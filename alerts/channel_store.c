@@ -3,6 +3,7 @@
  * its type by alerts/channels.c) into the outbox. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alerts/delivery_internal.h"
@@ -111,10 +112,173 @@ out:
   return s;
 }
 
-mw_status alert_channel_delete(mw_conn *c, const char *name, const char *actor,
-                               mw_err *err) {
-  return mw_delete_named(c, "DELETE FROM channels WHERE name = ?", name, actor,
-                         "channel.delete", "channel", err);
+/* Rule names listed in a conflict's details; the count says how many. */
+#define DELETE_CONFLICT_NAMES 20
+
+/* Removes every occurrence of channel from the channels list of rule id,
+ * in the caller's transaction. */
+static mw_status detach_rule(mw_conn *c, int64_t id, const char *channel) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT channels FROM alert_rules WHERE id = ?");
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, id);
+  int rc = sqlite3_step(st);
+  cJSON *arr = rc == SQLITE_ROW ? cJSON_Parse(mw_col_text(st, 0)) : NULL;
+  sqlite3_reset(st);
+  if(rc != SQLITE_ROW) {
+    cJSON_Delete(arr);
+    return rc == SQLITE_DONE ? MW_OK : mw_db_status(c, rc);
+  }
+  cJSON *keep = cJSON_CreateArray();
+  mw_status s = MW_OK;
+  if(!keep) {
+    s = MW_ENOMEM;
+    goto out;
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, arr) {
+    if(cJSON_IsString(it) && !strcmp(it->valuestring, channel))
+      continue;
+    cJSON *dup = cJSON_Duplicate(it, 1);
+    if(!dup || !cJSON_AddItemToArray(keep, dup)) {
+      cJSON_Delete(dup);
+      s = MW_ENOMEM;
+      goto out;
+    }
+  }
+  char *text = cJSON_PrintUnformatted(keep);
+  if(!text) {
+    s = MW_ENOMEM;
+    goto out;
+  }
+  st = mw_stmt(c, "UPDATE alert_rules SET channels = ? WHERE id = ?");
+  if(!st) {
+    s = MW_EDB;
+  } else {
+    mw_bind_text(st, 1, text);
+    sqlite3_bind_int64(st, 2, id);
+    s = mw_db_status(c, sqlite3_step(st));
+    sqlite3_reset(st);
+  }
+  cJSON_free(text);
+out:
+  cJSON_Delete(arr);
+  cJSON_Delete(keep);
+  return s;
+}
+
+mw_status alert_channel_delete(mw_conn *c, const char *name, int force,
+                               const char *actor, cJSON **detached, mw_err *err) {
+  if(detached)
+    *detached = NULL;
+  cJSON *rules = cJSON_CreateArray();
+  if(!rules)
+    return MW_ENOMEM;
+  int64_t nrules = 0;
+  int64_t *ids = NULL;
+  size_t nids = 0, capids = 0;
+  /* One transaction: a rule created meanwhile checks its channels inside
+   * its own, so it either sees this channel gone or is seen here. */
+  mw_status s = mw_tx_begin(c);
+  if(s)
+    goto out;
+  sqlite3_stmt *st = mw_stmt(c, "SELECT 1 FROM channels WHERE name = ?");
+  if(!st) {
+    s = MW_EDB;
+    goto out;
+  }
+  mw_bind_text(st, 1, name);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if(rc == SQLITE_DONE) {
+    s = mw_errf(err, MW_ENOTFOUND, "no channel named '%s'", name);
+    goto out;
+  }
+  if(rc != SQLITE_ROW) {
+    s = mw_db_status(c, rc);
+    goto out;
+  }
+  st = mw_stmt(c, "SELECT r.id, r.name, r.channels FROM alert_rules r WHERE "
+                  "EXISTS (SELECT 1 FROM json_each(r.channels) j "
+                  "WHERE j.type = 'text' AND j.value = ?1) ORDER BY r.name");
+  if(!st) {
+    s = MW_EDB;
+    goto out;
+  }
+  mw_bind_text(st, 1, name);
+  /* The rules are read to the end before any is changed: a statement
+   * should not watch its own table change under it. */
+  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    nrules++;
+    if(force && nids == capids) {
+      size_t nc = capids ? capids * 2 : 16;
+      int64_t *nv = realloc(ids, nc * sizeof *nv);
+      if(!nv) {
+        s = MW_ENOMEM;
+        break;
+      }
+      ids = nv;
+      capids = nc;
+    }
+    if(force)
+      ids[nids++] = sqlite3_column_int64(st, 0);
+    if(force || nrules <= DELETE_CONFLICT_NAMES)
+      cJSON_AddItemToArray(rules, cJSON_CreateString(mw_col_text(st, 1)));
+  }
+  sqlite3_reset(st);
+  if(!s && rc != SQLITE_DONE)
+    s = mw_db_status(c, rc);
+  for(size_t i = 0; i < nids && !s; i++)
+    s = detach_rule(c, ids[i], name);
+  if(s)
+    goto out;
+  if(nrules && !force) {
+    s = mw_errf(err, MW_ECONFLICT,
+                "channel '%s' is used by %lld alert rule(s); delete them first, "
+                "or delete with ?force=true to remove the channel from them",
+                name, (long long)nrules);
+    cJSON *det = cJSON_CreateObject();
+    if(det) {
+      cJSON_AddItemToObject(det, "rules", rules);
+      rules = NULL;
+      cJSON_AddNumberToObject(det, "rule_count", (double)nrules);
+      if(err) {
+        cJSON_Delete(err->details);
+        err->details = det;
+      } else {
+        cJSON_Delete(det);
+      }
+    }
+    goto out;
+  }
+  st = mw_stmt(c, "DELETE FROM channels WHERE name = ?");
+  if(!st) {
+    s = MW_EDB;
+    goto out;
+  }
+  mw_bind_text(st, 1, name);
+  s = mw_db_status(c, sqlite3_step(st));
+  sqlite3_reset(st);
+  if(s)
+    goto out;
+  cJSON *det = NULL;
+  if(nrules) {
+    det = cJSON_CreateObject();
+    cJSON_AddItemReferenceToObject(det, "detached_from_rules", rules);
+  }
+  s = mw_audit(c, actor, "channel.delete", name, det);
+  cJSON_Delete(det);
+  if(!s)
+    s = mw_tx_commit(c);
+  if(!s && detached) {
+    *detached = rules;
+    rules = NULL;
+  }
+out:
+  mw_tx_rollback(c);
+  cJSON_Delete(rules);
+  free(ids);
+  return s;
 }
 
 mw_status alert_channel_enqueue(mw_conn *c, const char *channel,

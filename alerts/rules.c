@@ -155,8 +155,6 @@ mw_status alert_rule_create(mw_conn *c, const cJSON *body, const char *actor,
       s = MW_EVALIDATION;
   }
   free(column);
-  if(!s)
-    s = check_channels(c, chans, err);
   if(s)
     return s;
 
@@ -165,6 +163,11 @@ mw_status alert_rule_create(mw_conn *c, const cJSON *body, const char *actor,
                   ? cJSON_PrintUnformatted(annotations) : NULL;
   char *ch = chans && !cJSON_IsNull(chans) ? cJSON_PrintUnformatted(chans) : NULL;
   s = mw_tx_begin(c);
+  if(s)
+    goto out;
+  /* Inside the transaction: a channel deleted concurrently is either gone
+   * here or sees this rule (alert_channel_delete refuses then). */
+  s = check_channels(c, chans, err);
   if(s)
     goto out;
   sqlite3_stmt *st = mw_stmt(

@@ -30,13 +30,31 @@ static void h_get(struct web_req *r) {
   web_reply_result(r, s, 200, out, &err);
 }
 
+/* A channel that alert rules still name is not deleted (409, naming the
+ * rules) unless ?force=true, which takes it out of those rules too: either
+ * way no rule is left pointing at a channel that does not exist. */
 static void h_delete(struct web_req *r) {
+  char fv[16];
+  int force = 0;
+  if(web_query(r, "force", fv, sizeof fv)) {
+    if(!strcmp(fv, "true") || !strcmp(fv, "1")) {
+      force = 1;
+    } else if(strcmp(fv, "false") && strcmp(fv, "0")) {
+      web_reply_error(r, 400, "invalid", "query parameter force must be true or false",
+                      NULL);
+      return;
+    }
+  }
   mw_err err = {0};
-  mw_status s = alert_channel_delete(r->db, web_param(r, "name"), r->actor, &err);
+  cJSON *detached = NULL;
+  mw_status s = alert_channel_delete(r->db, web_param(r, "name"), force, r->actor,
+                                     &detached, &err);
   cJSON *out = NULL;
   if(!s) {
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "deleted", web_param(r, "name"));
+    cJSON_AddItemToObject(out, "detached_from_rules",
+                          detached ? detached : cJSON_CreateArray());
   }
   web_reply_result(r, s, 200, out, &err);
 }

@@ -628,4 +628,80 @@ def test_outbox_metrics_and_retention():
         rec.close()
 
 
+def make_rule(s, name, channels, model="m"):
+    return expect(s.post("/api/v1/alert-rules", {
+        "name": name, "model": model, "version": 1, "metric": "prediction_count",
+        "op": "<", "threshold": 1, "for_seconds": 0, "window_seconds": 600,
+        "interval_seconds": 3600, "severity": "warning", "labels": {},
+        "channels": channels}), 201)
+
+
+def test_channel_delete_refused_while_rules_name_it():
+    with served(args=PRIVATE) as s:
+        model_with_versions(s, n=1)
+        for c in ("c1", "c2", "lonely"):
+            expect(s.post("/api/v1/channels", {"name": c, "type": "webhook",
+                                               "url": "http://127.0.0.1:9/" + c}), 201)
+        make_rule(s, "r1", ["c1", "c2"])
+        make_rule(s, "r2", ["c1"])
+        make_rule(s, "r3", ["c2"])
+        # Named by r1 and r2: 409 with their names, and nothing changes.
+        e = expect(s.delete("/api/v1/channels/c1"), 409, "conflict")
+        assert e["error"]["details"] == {"rules": ["r1", "r2"], "rule_count": 2}, e
+        assert "2 alert rule(s)" in e["error"]["message"], e
+        assert "force=true" in e["error"]["message"], e
+        expect(s.get("/api/v1/channels/c1"), 200)
+        expect(s.delete("/api/v1/channels/c1?force=false"), 409, "conflict")
+        expect(s.delete("/api/v1/channels/c1?force=yes"), 400, "invalid")
+        reader = s.token_with("reader", ["read"])
+        expect(s.delete("/api/v1/channels/c1", token=reader), 403, "forbidden")
+        expect(s.delete("/api/v1/channels/nope"), 404, "not_found")
+        expect(s.delete("/api/v1/channels/nope?force=true"), 404, "not_found")
+        # A channel no rule names goes as before.
+        r = expect(s.delete("/api/v1/channels/lonely"), 200)
+        assert r == {"deleted": "lonely", "detached_from_rules": []}, r
+        # Once r2 is gone only r1 holds c1 back.
+        expect(s.delete("/api/v1/alert-rules/r2"), 200)
+        e = expect(s.delete("/api/v1/channels/c1"), 409, "conflict")
+        assert e["error"]["details"] == {"rules": ["r1"], "rule_count": 1}, e
+        # force=true deletes it and takes it out of r1, keeping r1's others.
+        r = expect(s.delete("/api/v1/channels/c1?force=true"), 200)
+        assert r == {"deleted": "c1", "detached_from_rules": ["r1"]}, r
+        expect(s.get("/api/v1/channels/c1"), 404)
+        assert expect(s.get("/api/v1/alert-rules/r1"), 200)["channels"] == ["c2"]
+        # A rule cannot name a channel that is gone.
+        expect(s.post("/api/v1/alert-rules", {
+            "name": "r4", "model": "m", "version": 1, "metric": "prediction_count",
+            "op": "<", "threshold": 1, "channels": ["c1"]}), 422, "validation_failed")
+        # c2: refused while r1 and r3 name it, deleted once they are gone.
+        e = expect(s.delete("/api/v1/channels/c2"), 409, "conflict")
+        assert e["error"]["details"]["rules"] == ["r1", "r3"], e
+        expect(s.delete("/api/v1/alert-rules/r1"), 200)
+        expect(s.delete("/api/v1/alert-rules/r3"), 200)
+        r = expect(s.delete("/api/v1/channels/c2"), 200)
+        assert r == {"deleted": "c2", "detached_from_rules": []}, r
+        db = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"))
+        audit = db.execute("SELECT target, details FROM audit_log WHERE action = "
+                           "'channel.delete' ORDER BY id").fetchall()
+        db.close()
+        assert [a[0] for a in audit] == ["lonely", "c1", "c2"], audit
+        assert json.loads(audit[1][1]) == {"detached_from_rules": ["r1"]}, audit
+
+
+def test_channel_delete_lists_at_most_20_rules():
+    with served(args=PRIVATE) as s:
+        model_with_versions(s, n=1)
+        expect(s.post("/api/v1/channels", {"name": "busy", "type": "slack",
+                                           "url": "http://127.0.0.1:9/busy"}), 201)
+        names = ["rule-%02d" % i for i in range(25)]
+        for n in names:
+            make_rule(s, n, ["busy", "busy"])
+        e = expect(s.delete("/api/v1/channels/busy"), 409, "conflict")
+        assert e["error"]["details"] == {"rules": names[:20], "rule_count": 25}, e
+        r = expect(s.delete("/api/v1/channels/busy?force=1"), 200)
+        assert r["detached_from_rules"] == names, r
+        rules = expect(s.get("/api/v1/alert-rules"), 200)["rules"]
+        assert len(rules) == 25 and all(x["channels"] == [] for x in rules), rules
+
+
 run(globals())
