@@ -628,30 +628,31 @@ mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v,
  * out of a categorical column's counts at once, a numeric column gets them
  * (and the rows entering) as arrays that compute_numeric merges. */
 static mw_status read_cached(mw_conn *c, mon_wplan *wp, mon_job *jb) {
-  mw_status st;
+  mw_status st = MW_OK;
   if(jb->column->kind == MON_COLUMN_CATEGORICAL) {
     mon_wcount out = {jb->w, -1}, in = {jb->w, 1};
-    if((st = mon__window_visit(c, &wp->rem, jb->col, mon__wcol_count, &out)) ||
-       (st = mon__window_visit(c, &wp->add, jb->col, mon__wcol_count, &in)))
-      return st;
-    return mon__window_visit(c, &wp->add2, jb->col, mon__wcol_count, &in);
+    for(int k = 0; k < MON_WPLAN_REM && !st; k++)
+      st = mon__window_visit(c, &wp->rem[k], jb->col, mon__wcol_count, &out);
+    for(int k = 0; k < MON_WPLAN_ADD && !st; k++)
+      st = mon__window_visit(c, &wp->add[k], jb->col, mon__wcol_count, &in);
+    return st;
   }
-  size_t nrem = (size_t)wp->rem.count;
-  size_t nadd = (size_t)(wp->add.count + wp->add2.count);
+  size_t nrem = (size_t)wp->nrem, nadd = (size_t)wp->nadd;
   jb->rem = malloc((nrem ? nrem : 1) * sizeof *jb->rem);
   jb->add = malloc((nadd ? nadd : 1) * sizeof *jb->add);
   if(!jb->rem || !jb->add)
     return MW_ENOMEM;
   mon_gather g;
   mon__gather_init(&g, jb->rem, nrem, 1, false, NULL);
-  if((st = mon__window_visit(c, &wp->rem, jb->col, mon__gather_visit, &g)))
-    return st;
+  for(int k = 0; k < MON_WPLAN_REM && !st; k++)
+    st = mon__window_visit(c, &wp->rem[k], jb->col, mon__gather_visit, &g);
   jb->nrem = g.n;
   mon__gather_init(&g, jb->add, nadd, 1, false, NULL);
-  if((st = mon__window_visit(c, &wp->add, jb->col, mon__gather_visit, &g)) ||
-     (st = mon__window_visit(c, &wp->add2, jb->col, mon__gather_visit, &g)))
-    return st;
+  for(int k = 0; k < MON_WPLAN_ADD && !st; k++)
+    st = mon__window_visit(c, &wp->add[k], jb->col, mon__gather_visit, &g);
   jb->nadd = g.n;
+  if(st)
+    return st;
   /* The merge touches the whole column once. */
   jb->reserve = jb->nrem + jb->nadd + jb->w->n;
   return MW_OK;
@@ -837,8 +838,7 @@ out:
     mon__read_end(c);
   if(threads)
     pool_finish(&pool);
-  if(wp.e || wp.rem.blocks || wp.add.blocks || wp.add2.blocks)
-    mon__wcache_done(m, &wp, false, nnumeric);
+  mon__wcache_done(m, &wp, false, nnumeric);
   for(size_t col = 0; jobs && col < s.ncols; col++) {
     free(jobs[col].vals);
     free(jobs[col].own.counts);

@@ -263,19 +263,24 @@ typedef struct mon_wentry {
   size_t bytes;  /* charged to drift_cache_mb */
   uint64_t used; /* for least-recently-used eviction */
   bool busy;
+  bool empty;    /* a placeholder or reset entry: holds no rows yet */
 } mon_wentry;
 
-/* What a report takes out of and puts into its entry. */
+/* What a report takes out of and puts into its entry: rows at either end
+ * that leave or enter the window, and rows of blocks written since. */
+#define MON_WPLAN_REM 2
+#define MON_WPLAN_ADD 3
 typedef struct mon_wplan {
   mon_wentry *e; /* NULL: no cache; the report streams the window */
-  mon_window rem, add, add2;
+  mon_window rem[MON_WPLAN_REM], add[MON_WPLAN_ADD];
+  int64_t nrem, nadd; /* rows in rem, add */
   int64_t from, to, max_block, epoch, count; /* the entry after the report */
 } mon_wplan;
 
 /* Before the report's read transaction: the cached window of version_id
- * that the window [from, to) can continue from at the least cost, marked
- * busy (waits while another report holds it); NULL if none or the cache is
- * off. Pass it to mon__wcache_plan. */
+ * that the window [from, to) can continue from at the least cost, or a new
+ * empty placeholder, marked busy (waits while another report holds it);
+ * NULL when the cache is off. Pass it to mon__wcache_plan. */
 mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
                                 int64_t from, int64_t to);
 /* In the read transaction: opens the windows of rows to remove and add (e

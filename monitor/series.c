@@ -216,6 +216,36 @@ mw_status mon_metrics_render(mon_ctx *m, mw_conn *c, mw_buf *out) {
         (unsigned long long)__atomic_load_n(&m->n_commits, __ATOMIC_RELAXED),
         (double)__atomic_load_n(&m->lock_held_ns, __ATOMIC_RELAXED) / 1e9,
         (double)__atomic_load_n(&m->lock_wait_ns, __ATOMIC_RELAXED) / 1e9);
+  if(!st && m) {
+    pthread_mutex_lock(&m->wc_mu);
+    size_t entries = 0;
+    for(const mon_wentry *e = m->wc_head; e; e = e->next)
+      entries++;
+    uint64_t hits = m->wc_hits, misses = m->wc_misses, ev = m->wc_evictions;
+    size_t bytes = m->wc_bytes;
+    pthread_mutex_unlock(&m->wc_mu);
+    st = mw_buf_printf(
+        out,
+        "# HELP modelwatch_drift_cache_bytes Memory held by the live-window "
+        "cache of drift reports (bounded by --drift-cache-mb).\n"
+        "# TYPE modelwatch_drift_cache_bytes gauge\n"
+        "modelwatch_drift_cache_bytes %zu\n"
+        "# HELP modelwatch_drift_cache_entries Windows held by the cache.\n"
+        "# TYPE modelwatch_drift_cache_entries gauge\n"
+        "modelwatch_drift_cache_entries %zu\n"
+        "# HELP modelwatch_drift_cache_lookups_total Drift reports that "
+        "continued from a cached window (hit) or read the whole window "
+        "(miss).\n"
+        "# TYPE modelwatch_drift_cache_lookups_total counter\n"
+        "modelwatch_drift_cache_lookups_total{result=\"hit\"} %llu\n"
+        "modelwatch_drift_cache_lookups_total{result=\"miss\"} %llu\n"
+        "# HELP modelwatch_drift_cache_evictions_total Cached windows evicted "
+        "to stay within the budget.\n"
+        "# TYPE modelwatch_drift_cache_evictions_total counter\n"
+        "modelwatch_drift_cache_evictions_total %llu\n",
+        bytes, entries, (unsigned long long)hits, (unsigned long long)misses,
+        (unsigned long long)ev);
+  }
   if(st)
     return st;
   /* Each metric family is written as one block, as the text format wants:

@@ -88,12 +88,12 @@ mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
     best = NULL;
     int64_t best_cost = 0;
     for(mon_wentry *e = m->wc_head; e; e = e->next) {
-      if(e->version_id != version_id || e->ncols != ncols || from < e->from ||
-         to < e->to || from >= e->to)
+      if(e->version_id != version_id || e->ncols != ncols || from >= e->to ||
+         to <= e->from)
         continue;
-      /* Milliseconds of rows to move; past the window's own length a fresh
-       * read is cheaper. */
-      int64_t cost = (from - e->from) + (to - e->to);
+      /* Milliseconds of rows to move at both ends; past the window's own
+       * length a fresh read is cheaper. */
+      int64_t cost = llabs(from - e->from) + llabs(to - e->to);
       if(cost >= to - from)
         continue;
       if(!best || cost < best_cost) {
@@ -107,12 +107,52 @@ mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
      * continue from. */
     pthread_cond_wait(&m->wc_cv, &m->wc_mu);
   }
+  if(!best) {
+    /* A placeholder, so that reports of this window arriving while it is
+     * built wait for it instead of building copies (measured: five entries
+     * of one version after the first seconds of the load bench). It holds
+     * nothing until mon__wcache_plan fills it. */
+    best = calloc(1, sizeof *best);
+    if(best && !(best->cols = calloc(ncols ? ncols : 1, sizeof *best->cols))) {
+      free(best);
+      best = NULL;
+    }
+    if(best) {
+      best->version_id = version_id;
+      best->ncols = ncols;
+      best->from = from;
+      best->to = to;
+      best->empty = true;
+      best->next = m->wc_head;
+      m->wc_head = best;
+    }
+  }
   if(best) {
     best->busy = true;
     best->used = ++m->wc_tick;
   }
   pthread_mutex_unlock(&m->wc_mu);
   return best;
+}
+
+/* Under wc_mu: empties e (keeping it in the list) for a fresh read. */
+static void reset(mon_ctx *m, mon_wentry *e) {
+  for(size_t k = 0; k < e->ncols; k++) {
+    free(e->cols[k].vals);
+    free(e->cols[k].counts);
+    memset(&e->cols[k], 0, sizeof e->cols[k]);
+  }
+  m->wc_bytes -= e->bytes;
+  e->bytes = 0;
+  e->count = 0;
+  e->empty = true;
+}
+
+static void plan_windows_free(mon_wplan *p) {
+  for(int k = 0; k < MON_WPLAN_REM; k++)
+    mon__window_free(&p->rem[k]);
+  for(int k = 0; k < MON_WPLAN_ADD; k++)
+    mon__window_free(&p->add[k]);
 }
 
 /* Drops e (busy, ours) from the cache. */
@@ -142,16 +182,15 @@ mw_status mon__wcache_plan(mon_ctx *m, mw_conn *c, mon_wentry *e,
   /* Entries of an older epoch may hold rows that were deleted since. */
   for(mon_wentry *x = m->wc_head, *next; x; x = next) {
     next = x->next;
-    if(x->epoch != epoch && !x->busy)
+    if(x->epoch < epoch && !x->busy)
       unlink_free(m, x);
   }
-  if(e && (e->epoch != epoch || e->max_block > maxb)) {
-    /* Ours is stale (blocks deleted) or newer than this snapshot. */
-    unlink_free(m, e);
-    pthread_cond_broadcast(&m->wc_cv);
-    e = NULL;
+  if(e && !e->empty && (e->epoch != epoch || e->max_block > maxb)) {
+    /* Stale (blocks deleted since) or newer than this snapshot: read the
+     * window afresh into the same entry. */
+    reset(m, e);
   }
-  if(e)
+  if(e && !e->empty)
     m->wc_hits++;
   else
     m->wc_misses++;
@@ -161,69 +200,62 @@ mw_status mon__wcache_plan(mon_ctx *m, mw_conn *c, mon_wentry *e,
   p->to = to;
   p->epoch = epoch;
   p->max_block = maxb;
-  if(e) {
-    if((st = mon__window_open_ids(c, version_id, ncols, e->from, from,
-                                  INT64_MIN, e->max_block, &p->rem)) ||
-       (st = mon__window_open_ids(c, version_id, ncols, e->to, to, INT64_MIN,
-                                  e->max_block, &p->add)) ||
-       (st = mon__window_open_ids(c, version_id, ncols, from, to,
-                                  e->max_block + 1, maxb, &p->add2)))
-      goto fail;
-    p->count = e->count - p->rem.count + p->add.count + p->add2.count;
+  if(e && !e->empty) {
+    /* Rows of the blocks it has seen at the ends that moved, then the rows
+     * of newer blocks anywhere in the window. A request that waited for
+     * admission may end earlier than the entry; its window then shrinks at
+     * that end. */
+    int64_t lo = e->from, hi = e->to, M = e->max_block;
+    struct {
+      int64_t a, b, id_lo, id_hi;
+      mon_window *w;
+    } parts[] = {
+        {lo, from < hi ? from : hi, INT64_MIN, M, &p->rem[0]},
+        {to > lo ? to : lo, hi, INT64_MIN, M, &p->rem[1]},
+        {from, to < lo ? to : lo, INT64_MIN, M, &p->add[0]},
+        {from > hi ? from : hi, to, INT64_MIN, M, &p->add[1]},
+        {from, to, M + 1, maxb, &p->add[2]},
+    };
+    for(size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+      if(parts[k].a >= parts[k].b)
+        continue;
+      if((st = mon__window_open_ids(c, version_id, ncols, parts[k].a, parts[k].b,
+                                    parts[k].id_lo, parts[k].id_hi, parts[k].w)))
+        goto fail;
+    }
+    for(int k = 0; k < MON_WPLAN_REM; k++)
+      p->nrem += p->rem[k].count;
+    for(int k = 0; k < MON_WPLAN_ADD; k++)
+      p->nadd += p->add[k].count;
+    p->count = e->count - p->nrem + p->nadd;
   } else {
-    if((st = mon__window_open(c, version_id, ncols, from, to, &p->add)))
+    if((st = mon__window_open(c, version_id, ncols, from, to, &p->add[0])))
       goto fail;
-    p->count = p->add.count;
+    p->nadd = p->count = p->add[0].count;
   }
   if(p->count > max_rows)
     goto skip; /* this window is sampled: the streaming path does it */
 
   pthread_mutex_lock(&m->wc_mu);
   if(!e) {
-    e = calloc(1, sizeof *e);
-    if(e && !(e->cols = calloc(ncols ? ncols : 1, sizeof *e->cols))) {
-      free(e);
-      e = NULL;
-    }
-    if(!e) {
+    /* The placeholder could not be made (no memory): no cache. */
+    pthread_mutex_unlock(&m->wc_mu);
+    goto skip;
+  }
+  size_t need = entry_bytes(e, p->count, nnumeric);
+  if(need > e->bytes) {
+    size_t more = need - e->bytes;
+    if(need > budget || !make_room(m, more, budget)) {
+      unlink_free(m, e);
+      pthread_cond_broadcast(&m->wc_cv);
       pthread_mutex_unlock(&m->wc_mu);
-      st = MW_ENOMEM;
-      goto fail;
-    }
-    e->version_id = version_id;
-    e->ncols = ncols;
-    e->from = from;
-    e->to = to;
-    e->epoch = epoch;
-    e->max_block = maxb;
-    e->busy = true;
-    e->used = ++m->wc_tick;
-    size_t need = entry_bytes(e, p->count, nnumeric);
-    if(need > budget || !make_room(m, need, budget)) {
-      pthread_mutex_unlock(&m->wc_mu);
-      entry_free(e);
       e = NULL;
       goto skip;
     }
     e->bytes = need;
-    m->wc_bytes += need;
-    e->next = m->wc_head;
-    m->wc_head = e;
-  } else {
-    size_t need = entry_bytes(e, p->count, nnumeric);
-    if(need > e->bytes) {
-      size_t more = need - e->bytes;
-      if(need > budget || !make_room(m, more, budget)) {
-        unlink_free(m, e);
-        pthread_cond_broadcast(&m->wc_cv);
-        pthread_mutex_unlock(&m->wc_mu);
-        e = NULL;
-        goto skip;
-      }
-      e->bytes = need;
-      m->wc_bytes += more;
-    }
+    m->wc_bytes += more;
   }
+  e->empty = false;
   pthread_mutex_unlock(&m->wc_mu);
   p->e = e;
   return MW_OK;
@@ -232,17 +264,13 @@ skip:
 fail:
   if(e)
     drop(m, e);
-  mon__window_free(&p->rem);
-  mon__window_free(&p->add);
-  mon__window_free(&p->add2);
+  plan_windows_free(p);
   p->e = NULL;
   return st;
 }
 
 void mon__wcache_done(mon_ctx *m, mon_wplan *p, bool ok, size_t nnumeric) {
-  mon__window_free(&p->rem);
-  mon__window_free(&p->add);
-  mon__window_free(&p->add2);
+  plan_windows_free(p);
   mon_wentry *e = p->e;
   p->e = NULL;
   if(!e)

@@ -4,9 +4,13 @@
  * send a weighted mix for D seconds: prediction batches, registry reads,
  * drift queries and promotions. Prints per-endpoint throughput and p50/p99
  * latency, the error count (any status other than the expected one) and the
- * server's RSS at the start, after warm-up and at the end.
+ * server's RSS at the start, after warm-up, along the run and at the end.
  *
- * Usage: bench_load PORT TOKEN SERVER_PID [SECONDS] [CONNECTIONS]
+ * Usage: bench_load PORT TOKEN SERVER_PID [SECONDS] [CONNECTIONS] [REQUESTS]
+ * With REQUESTS > 0 the run lasts until that many requests were answered
+ * (SECONDS is then only a cap) and the RSS is printed every tenth of them:
+ * the soak that shows whether memory stays flat. Latency percentiles come
+ * from a uniform reservoir sample of every request.
  * The server must hold model "load" with versions 1 and 2 (schema x0..x9
  * numeric, prediction numeric, both ready, v1 with a reference set); the
  * wrapper tests/bench/bench_load.sh prepares all of it. Not a test: it
@@ -175,11 +179,19 @@ static void *run(void *arg) {
     double t0 = now_s();
     int status = send_all(fd, req, (size_t)n) == 0 ? read_response(fd, resp, 1 << 20) : -1;
     double dt = now_s() - t0;
-    w->st.count[ep]++;
+    __atomic_add_fetch(&w->st.count[ep], 1, __ATOMIC_RELAXED);
     if(status != want)
       w->st.errors[ep]++;
-    if(w->st.nlat[ep] < SAMPLES)
+    /* Reservoir sampling (Vitter's algorithm R): every request of a long
+     * soak has the same chance to be in the percentiles. */
+    if(w->st.nlat[ep] < SAMPLES) {
       w->st.lat_us[ep][w->st.nlat[ep]++] = (uint32_t)(dt * 1e6);
+    } else {
+      uint64_t r = ((uint64_t)rand_r(&seed) << 31 | (uint64_t)rand_r(&seed)) %
+                   w->st.count[ep];
+      if(r < SAMPLES)
+        w->st.lat_us[ep][r] = (uint32_t)(dt * 1e6);
+    }
     if(status < 0) {
       close(fd);
       fd = dial();
@@ -213,7 +225,8 @@ static int cmp_u32(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   if(argc < 4) {
-    fprintf(stderr, "usage: bench_load PORT TOKEN SERVER_PID [SECONDS] [CONNECTIONS]\n");
+    fprintf(stderr, "usage: bench_load PORT TOKEN SERVER_PID [SECONDS] [CONNECTIONS] "
+                    "[REQUESTS]\n");
     return 2;
   }
   port = (int)strtol(argv[1], NULL, 10);
@@ -222,6 +235,7 @@ int main(int argc, char **argv) {
   if(argc > 4)
     seconds = atof(argv[4]);
   int nconn = argc > 5 ? (int)strtol(argv[5], NULL, 10) : 64;
+  uint64_t target = argc > 6 ? strtoull(argv[6], NULL, 10) : 0;
   struct worker *w = calloc((size_t)nconn, sizeof *w);
   for(int i = 0; i < nconn; i++) {
     w[i].id = i;
@@ -233,10 +247,25 @@ int main(int argc, char **argv) {
   for(int i = 0; i < nconn; i++)
     pthread_create(&w[i].th, NULL, run, &w[i]);
   long rss_warm = -1;
+  uint64_t step = target ? (target + 9) / 10 : 0, next = step;
   while(now_s() - t0 < seconds) {
     usleep(200000);
     if(rss_warm < 0 && now_s() - t0 > 5)
       rss_warm = rss_kb(pid);
+    if(!target)
+      continue;
+    uint64_t done = 0;
+    for(int i = 0; i < nconn; i++)
+      for(int e = 0; e < NEP; e++)
+        done += __atomic_load_n(&w[i].st.count[e], __ATOMIC_RELAXED);
+    if(done >= next) {
+      printf("  %9llu requests, %5.0f s: server RSS %ld MB\n", (unsigned long long)done,
+             now_s() - t0, rss_kb(pid) / 1024);
+      fflush(stdout);
+      next += step;
+    }
+    if(done >= target)
+      break;
   }
   stop = 1;
   for(int i = 0; i < nconn; i++)

@@ -2,6 +2,9 @@
 # Mixed load at 64 connections for 60 s (LOAD_SECONDS, LOAD_CONNECTIONS):
 # ingest batches, registry reads, drift queries, promotions. Prepares a
 # fresh server with model "load", then runs tests/bench/bench_load.c.
+# LOAD_REQUESTS=1000000 runs until a million requests were answered instead
+# (LOAD_SECONDS then only caps it) and prints the server's RSS every tenth.
+# SERVER_ARGS adds flags to the server (e.g. --drift-cache-mb 0).
 # Usage: tests/bench/bench_load.sh [build-dir]
 set -euo pipefail
 BUILD=${1:-${BUILD:-build}}
@@ -10,7 +13,7 @@ CONNS=${LOAD_CONNECTIONS:-64}
 data=$(mktemp -d)
 port=18997
 "$BUILD/modelwatch" serve --listen 127.0.0.1:$port --data-dir "$data" --access-log off \
-  --rate-limit 0 --threads $((CONNS + 16)) >"$data/log" 2>&1 &
+  --rate-limit 0 --threads $((CONNS + 16)) ${SERVER_ARGS:-} >"$data/log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
@@ -36,4 +39,8 @@ req = urllib.request.Request(u + "/models/load/versions/1/reference", method="PU
                                       "Content-Type": "application/json"})
 urllib.request.urlopen(req).read()
 PY
-"$BUILD/tests/bench/bench_load" $port "$T" $pid "$SECS" "$CONNS"
+REQS=${LOAD_REQUESTS:-0}
+[ "$REQS" -gt 0 ] && [ -z "${LOAD_SECONDS:-}" ] && SECS=7200
+"$BUILD/tests/bench/bench_load" $port "$T" $pid "$SECS" "$CONNS" "$REQS"
+echo "server VmHWM (peak RSS): $(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status) MB;" \
+  "database $(du -sm "$data" | cut -f1) MB"
