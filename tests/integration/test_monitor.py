@@ -284,6 +284,62 @@ def test_reference_both_ways_and_drift_against_scipy():
         expect(s.put(base() + "/reference", {"rows": [{"features": {}}]}), 422)
 
 
+def test_sliding_window_reports_from_the_cache_match_scipy():
+    """Reports of a sliding window continue from the live-window cache
+    (monitor/wcache.c): each one must still be scipy's on exactly the rows
+    of its window, with late rows, a window that ends earlier than the one
+    before, and a longer one; /metrics counts the hits."""
+    def iso(ms):
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + \
+            ".%03dZ" % (ms % 1000)
+    with served() as s:
+        make_model(s)
+        rng = np.random.default_rng(5)
+        ref_rows = rows_of(rng, 400)
+        expect(s.put(base() + "/reference", {"rows": ref_rows}), 200)
+        age_ref = np.array([x["features"]["age"] for x in ref_rows])
+        t0 = int(time.time() * 1000) - 900_000
+        logged = []  # (ts ms, age)
+        hits0 = None
+        for step in range(10):
+            now = t0 + step * 30_000
+            batch = []
+            for k, r in enumerate(rows_of(rng, 150, shift=step / 3)):
+                ts = now - int(rng.integers(0, 30_000))
+                if k % 10 == 0:
+                    ts -= int(rng.integers(0, 200_000))  # late
+                r["timestamp"] = iso(ts)
+                batch.append(r)
+                logged.append((ts, r["features"]["age"]))
+            expect(s.post(base() + "/predictions", {"predictions": batch}), 200)
+            frm, to = now - 120_000, now + 1
+            if step == 6:
+                to -= 20_000
+            if step == 8:
+                frm -= 200_000
+            rep = expect(s.get(base() + "/drift?from=%s&to=%s" % (iso(frm), iso(to))), 200)
+            cur = np.array([a for ts, a in logged if frm <= ts < to])
+            assert rep["window"]["count"] == len(cur), (step, rep["window"], len(cur))
+            col = column(rep, "age")
+            ks = stats.ks_2samp(age_ref, cur)
+            assert close(col["ks"]["d"], ks.statistic), (step, col["ks"], ks)
+            assert close(col["ks"]["p_value"], ks.pvalue), (step, col["ks"], ks)
+            assert close(col["wasserstein"], stats.wasserstein_distance(age_ref, cur))
+            assert close(col["stats"]["mean"], float(np.mean(cur)), 1e-12)
+            assert close(col["stats"]["quantiles"]["0.5"], float(np.median(cur)))
+            if step == 0:
+                hits0 = metric(s, 'modelwatch_drift_cache_lookups_total{result="hit"}')
+        hits = metric(s, 'modelwatch_drift_cache_lookups_total{result="hit"}')
+        assert hits - hits0 >= 8, (hits0, hits)
+        assert metric(s, "modelwatch_drift_cache_bytes") > 0
+
+
+def metric(s, name):
+    text = s.get("/metrics", token=None).raw
+    line = next(x for x in text.splitlines() if x.startswith(name + " "))
+    return float(line.split()[-1])
+
+
 def test_no_reference_empty_window_and_degenerate():
     with served() as s:
         make_model(s)
