@@ -119,6 +119,10 @@ static mw_status alert_report(void *ctx, mw_conn *c, const char *model,
   if(!st) {
     mon_version v = {vi.id, vi.model_id, model, vi.version, vi.schema_json};
     st = mon_drift_report(ctx, c, &v, from_ms, to_ms, report, &err);
+    /* No reference set: volume and performance rules still get their
+     * numbers; drift metrics find nothing (nodata). */
+    if(st == MW_ECONFLICT)
+      st = mon_window_summary(ctx, c, &v, from_ms, to_ms, report, &err);
   }
   reg_version_info_free(&vi);
   mw_err_clear(&err);

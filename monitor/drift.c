@@ -861,6 +861,46 @@ mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,
   return mon__report(m, c, v, from_ms, to_ms, out, err);
 }
 
+mw_status mon_window_summary(mon_ctx *m, mw_conn *c, const mon_version *v,
+                             int64_t from_ms, int64_t to_ms, cJSON **out,
+                             mw_err *err) {
+  (void)m;
+  *out = NULL;
+  mon_schema s;
+  mon_window w;
+  cJSON *perf = NULL;
+  memset(&w, 0, sizeof w);
+  mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
+  if(st)
+    return st;
+  if((st = mon__read_begin(c))) {
+    mon__schema_free(&s);
+    return st;
+  }
+  st = mon__window_open(c, v->id, s.ncols, from_ms, to_ms, &w);
+  if(!st)
+    st = performance(c, v->id, &s.cols[s.ncols - 1], from_ms, to_ms, &perf);
+  mon__read_end(c);
+  if(!st) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", v->model);
+    cJSON_AddNumberToObject(o, "version", (double)v->version);
+    cJSON *jw = cJSON_AddObjectToObject(o, "window");
+    mw_json_add_time(jw, "from", from_ms);
+    mw_json_add_time(jw, "to", to_ms);
+    cJSON_AddNumberToObject(jw, "count", (double)w.count);
+    if(perf) {
+      cJSON_AddItemToObject(o, "performance", perf);
+      perf = NULL;
+    }
+    *out = o;
+  }
+  cJSON_Delete(perf);
+  mon__window_free(&w);
+  mon__schema_free(&s);
+  return st;
+}
+
 mw_status mon_drift_report_for(mon_ctx *m, mw_conn *c, const char *model,
                                int64_t version, int64_t from_ms, int64_t to_ms,
                                cJSON **out, mw_err *err) {

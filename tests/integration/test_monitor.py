@@ -334,6 +334,43 @@ def test_sliding_window_reports_from_the_cache_match_scipy():
         assert metric(s, "modelwatch_drift_cache_bytes") > 0
 
 
+def test_volume_and_performance_rules_without_a_reference():
+    """Rules on prediction_count and on performance metrics work for a
+    version that has no reference set; drift metrics have no data there."""
+    with served() as s:
+        make_model(s)
+        rng = np.random.default_rng(9)
+
+        def rule(name, metric, op, threshold):
+            expect(s.post("/api/v1/alert-rules", {
+                "name": name, "model": "m", "version": 1, "metric": metric,
+                "op": op, "threshold": threshold, "for_seconds": 0,
+                "window_seconds": 600, "interval_seconds": 3600}), 201)
+
+        def evaluate(name):
+            return expect(s.post("/api/v1/alert-rules/%s/evaluate" % name), 200)
+
+        rule("quiet", "prediction_count", "<", 5)
+        rule("bad-accuracy", "accuracy", "<", 0.99)
+        rule("drift", "dataset_drift_share", ">", 0.1)
+        ev = evaluate("quiet")
+        assert ev["state"] == "firing" and ev["value"] == 0 and "error" not in ev, ev
+        rows = rows_of(rng, 30, start_id=0)
+        expect(s.post(base() + "/predictions", {"predictions": rows}), 200)
+        labels = [{"id": "p%d" % i, "label": "yes" if i % 4 else "no"} for i in range(30)]
+        expect(s.post(base() + "/labels", {"labels": labels}), 200)
+        ev = evaluate("quiet")
+        assert ev["state"] == "inactive" and ev["value"] == 30, ev
+        acc = sum((r["prediction"] == l["label"]) for r, l in zip(rows, labels)) / 30
+        ev = evaluate("bad-accuracy")
+        assert close(ev["value"], acc) and ev["state"] == ("firing" if acc < 0.99 else
+                                                           "inactive"), (ev, acc)
+        ev = evaluate("drift")
+        assert ev["value"] is None and ev["state"] != "firing", ev
+        # The drift endpoint itself still asks for a reference.
+        expect(s.get(base() + "/drift"), 409, "conflict")
+
+
 def metric(s, name):
     text = s.get("/metrics", token=None).raw
     line = next(x for x in text.splitlines() if x.startswith(name + " "))
