@@ -21,6 +21,7 @@ unsigned mw_scope_parse(const char *name) {
 }
 
 int mw_scope_allows(unsigned have, unsigned need) {
+  need &= ~(unsigned)MW_SCOPE_ANY;
   if(have & MW_SCOPE_ADMIN)
     return 1;
   return (have & need) == need;

@@ -226,7 +226,9 @@ enum mw_scope {
   MW_SCOPE_READ = 1,
   MW_SCOPE_INGEST = 2,
   MW_SCOPE_PROMOTE = 4,
-  MW_SCOPE_ADMIN = 8
+  MW_SCOPE_ADMIN = 8,
+  /* Routes only: any valid token or session, whatever its scopes. */
+  MW_SCOPE_ANY = 16
 };
 
 /* Parses one scope name; 0 if unknown. */

@@ -135,8 +135,10 @@ static void h_static(struct web_req *r) {
 
 const struct web_route web_routes_session[] = {
     {"POST", "/api/v1/session", MW_SCOPE_NONE, h_session_create},
-    {"GET", "/api/v1/session", MW_SCOPE_READ, h_session_get},
-    {"DELETE", "/api/v1/session", MW_SCOPE_READ, h_session_delete},
+    /* Any token may ask who it is and sign out: a dashboard session of a
+     * token without read must survive a reload too. */
+    {"GET", "/api/v1/session", MW_SCOPE_ANY, h_session_get},
+    {"DELETE", "/api/v1/session", MW_SCOPE_ANY, h_session_delete},
     {"GET", "/api/v1/openapi.json", MW_SCOPE_NONE, h_openapi},
     {"GET", "/", MW_SCOPE_NONE, h_index},
     {"GET", "/static/{file}", MW_SCOPE_NONE, h_static},

@@ -58,6 +58,30 @@ def test_auth_errors():
                       token=reader), 403)
 
 
+def test_session_of_a_token_without_read():
+    """A dashboard session of a token that lacks read (an ingest-only token)
+    can still ask who it is after a reload, and sign out; its other
+    requests keep their scope checks."""
+    with served() as s:
+        tok = s.token_with("node", ["ingest"])
+        resp = s.post("/api/v1/session", {"token": tok}, token=None)
+        created = expect(resp, 201)
+        assert created["scopes"] == ["ingest"], created
+        cookie = {"Cookie": resp.header("Set-Cookie").split(";")[0]}
+        me = expect(s.get("/api/v1/session", token=None, headers=cookie), 200)
+        assert me["name"] == "node" and me["scopes"] == ["ingest"], me
+        assert me["csrf_token"] == created["csrf_token"], me
+        me = expect(s.get("/api/v1/session", token=tok), 200)
+        assert me["name"] == "node" and "csrf_token" not in me, me
+        expect(s.get("/api/v1/models", token=None, headers=cookie), 403, "forbidden")
+        expect(s.get("/api/v1/session", token=None), 401, "unauthenticated")
+        expect(s.get("/api/v1/session", token="mw_nope_nope"), 401, "unauthenticated")
+        expect(s.delete("/api/v1/session", token=None,
+                        headers=dict(cookie, **{"X-CSRF-Token": created["csrf_token"]})),
+               200)
+        expect(s.get("/api/v1/session", token=None, headers=cookie), 401)
+
+
 def test_unknown_route_and_method():
     with served() as s:
         expect(s.get("/api/v1/nothing-here"), 404, "not_found")

@@ -56,6 +56,8 @@ static const char *scope_name(unsigned scope) {
     return "promote";
   case MW_SCOPE_ADMIN:
     return "admin";
+  case MW_SCOPE_ANY:
+    return "any";
   default:
     return "?";
   }
