@@ -624,6 +624,19 @@ mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v,
   return st;
 }
 
+/* {model, version, window: {from, to, count}}: how every report starts. */
+static cJSON *report_head(const mon_version *v, int64_t from, int64_t to,
+                          int64_t count) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "model", v->model);
+  cJSON_AddNumberToObject(o, "version", (double)v->version);
+  cJSON *jw = cJSON_AddObjectToObject(o, "window");
+  mw_json_add_time(jw, "from", from);
+  mw_json_add_time(jw, "to", to);
+  cJSON_AddNumberToObject(jw, "count", (double)count);
+  return o;
+}
+
 /* Reads column col of the window for a cached entry: the rows leaving go
  * out of a categorical column's counts at once, a numeric column gets them
  * (and the rows entering) as arrays that compute_numeric merges. */
@@ -796,13 +809,7 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   if(wp.e)
     mon__wcache_done(m, &wp, true, nnumeric);
 
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "model", v->model);
-  cJSON_AddNumberToObject(o, "version", (double)v->version);
-  cJSON *jw = cJSON_AddObjectToObject(o, "window");
-  mw_json_add_time(jw, "from", from);
-  mw_json_add_time(jw, "to", to);
-  cJSON_AddNumberToObject(jw, "count", (double)count);
+  cJSON *o = report_head(v, from, to, count);
   cJSON *jr = cJSON_AddObjectToObject(o, "reference");
   cJSON_AddNumberToObject(jr, "count", (double)ref.rows);
   cJSON_AddStringToObject(jr, "source", ref.source);
@@ -882,13 +889,7 @@ mw_status mon_window_summary(mon_ctx *m, mw_conn *c, const mon_version *v,
     st = performance(c, v->id, &s.cols[s.ncols - 1], from_ms, to_ms, &perf);
   mon__read_end(c);
   if(!st) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "model", v->model);
-    cJSON_AddNumberToObject(o, "version", (double)v->version);
-    cJSON *jw = cJSON_AddObjectToObject(o, "window");
-    mw_json_add_time(jw, "from", from_ms);
-    mw_json_add_time(jw, "to", to_ms);
-    cJSON_AddNumberToObject(jw, "count", (double)w.count);
+    cJSON *o = report_head(v, from_ms, to_ms, w.count);
     if(perf) {
       cJSON_AddItemToObject(o, "performance", perf);
       perf = NULL;

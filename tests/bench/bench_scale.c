@@ -77,6 +77,18 @@ static void gen(uint64_t *s, double *vals, size_t n, int shifted) {
   }
 }
 
+/* A batch of BLOCK rows of NCOLS columns without ids, and the scratch
+ * buffer mon__store_block packs it with. */
+static void batch_init(mon_batch *b, mw_buf *scratch) {
+  memset(b, 0, sizeof *b);
+  b->n = BLOCK;
+  b->ncols = NCOLS;
+  b->ts = malloc(BLOCK * sizeof *b->ts);
+  b->vals = malloc(BLOCK * NCOLS * sizeof *b->vals);
+  b->ids = calloc(BLOCK, sizeof *b->ids);
+  mw_buf_init(scratch, 1 << 24);
+}
+
 static int open_db(const char *dir, mw_db **db) {
   char path[1024];
   snprintf(path, sizeof path, "%s/modelwatch.db", dir);
@@ -144,14 +156,8 @@ static int populate(const char *dir, size_t rows) {
   double t0 = now_s();
   int64_t now = mw_now_ms(), span = 50LL * 60 * 1000;
   mon_batch b;
-  memset(&b, 0, sizeof b);
-  b.n = BLOCK;
-  b.ncols = NCOLS;
-  b.ts = malloc(BLOCK * sizeof *b.ts);
-  b.vals = malloc(BLOCK * NCOLS * sizeof *b.vals);
-  b.ids = calloc(BLOCK, sizeof *b.ids);
   mw_buf scratch;
-  mw_buf_init(&scratch, 1 << 24);
+  batch_init(&b, &scratch);
   size_t nblocks = (rows + BLOCK - 1) / BLOCK;
   for(size_t k = 0; k < nblocks; k++) {
     if(k % 100 == 0)
@@ -265,13 +271,8 @@ static int slide(const char *dir, int steps, size_t new_rows) {
   mon_ctx_new(db, &off, &mu);
   mon_version v = {1, 1, "scale", 1, SCHEMA};
   mon_batch b;
-  memset(&b, 0, sizeof b);
-  b.ncols = NCOLS;
-  b.ts = malloc(BLOCK * sizeof *b.ts);
-  b.vals = malloc(BLOCK * NCOLS * sizeof *b.vals);
-  b.ids = calloc(BLOCK, sizeof *b.ids);
   mw_buf scratch;
-  mw_buf_init(&scratch, 1 << 24);
+  batch_init(&b, &scratch);
   uint64_t seed = 7;
   int64_t start = mw_now_ms() - 50LL * 60 * 1000;
   double *tc = calloc((size_t)steps, sizeof *tc), *tu = calloc((size_t)steps, sizeof *tu);

@@ -1032,6 +1032,22 @@ static void test_compaction(void **state) {
   assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks"), 0);
 }
 
+/* A six-row reference (cities "0".."2") for version 7. */
+static void put_small_reference(struct fix *f) {
+  cJSON *body = parse("{\"rows\":[{\"features\":{\"age\":1,\"city\":\"0\"},"
+                      "\"prediction\":0.5},{\"features\":{\"age\":5,\"city\":\"1\"},"
+                      "\"prediction\":0.1},{\"features\":{\"age\":9,\"city\":\"2\"},"
+                      "\"prediction\":0.9},{\"features\":{\"age\":3,\"city\":\"0\"},"
+                      "\"prediction\":0.3},{\"features\":{\"age\":7,\"city\":\"1\"},"
+                      "\"prediction\":0.7},{\"features\":{\"age\":4,\"city\":\"1\"},"
+                      "\"prediction\":0.2}]}");
+  mw_err err = {{0}, NULL};
+  cJSON *out = NULL;
+  assert_int_equal(mon_reference_put(f->m, f->c, &f->v, body, "t", &out, &err), MW_OK);
+  cJSON_Delete(body);
+  cJSON_Delete(out);
+}
+
 /* Past the memory budget a numeric column is sampled for KS, Wasserstein
  * and quantiles while counts, moments, extremes, PSI and Jensen-Shannon
  * stay exact: compare a 1 MB-budget report with an unbounded one. */
@@ -1065,18 +1081,8 @@ static void test_sampled_report(void **state) {
   mw_buf_free(&scratch);
   mon__batch_free(&b);
   /* Reference: the first rows' distribution. */
-  cJSON *body = parse("{\"rows\":[{\"features\":{\"age\":1,\"city\":\"0\"},"
-                      "\"prediction\":0.5},{\"features\":{\"age\":5,\"city\":\"1\"},"
-                      "\"prediction\":0.1},{\"features\":{\"age\":9,\"city\":\"2\"},"
-                      "\"prediction\":0.9},{\"features\":{\"age\":3,\"city\":\"0\"},"
-                      "\"prediction\":0.3},{\"features\":{\"age\":7,\"city\":\"1\"},"
-                      "\"prediction\":0.7},{\"features\":{\"age\":4,\"city\":\"1\"},"
-                      "\"prediction\":0.2}]}");
+  put_small_reference(f);
   mw_err err = {{0}, NULL};
-  cJSON *out = NULL;
-  assert_int_equal(mon_reference_put(f->m, f->c, &f->v, body, "t", &out, &err), MW_OK);
-  cJSON_Delete(body);
-  cJSON_Delete(out);
   mon_options small = {0, 3600, 0, 1, 2, 0}, big = {0, 3600, 0, 1024, 2, 0};
   mon_ctx *ms, *mb;
   assert_int_equal(mon_ctx_new(f->db, &small, &ms), MW_OK);
@@ -1184,18 +1190,7 @@ static char *report_text(mon_ctx *m, struct fix *f, int64_t from, int64_t to) {
  * start or end earlier than the cached one, compaction and retention (which delete blocks), and reuses its entries. */
 static void test_window_cache(void **state) {
   struct fix *f = *state;
-  cJSON *body = parse("{\"rows\":[{\"features\":{\"age\":1,\"city\":\"0\"},"
-                      "\"prediction\":0.5},{\"features\":{\"age\":5,\"city\":\"1\"},"
-                      "\"prediction\":0.1},{\"features\":{\"age\":9,\"city\":\"2\"},"
-                      "\"prediction\":0.9},{\"features\":{\"age\":3,\"city\":\"0\"},"
-                      "\"prediction\":0.3},{\"features\":{\"age\":7,\"city\":\"1\"},"
-                      "\"prediction\":0.7},{\"features\":{\"age\":4,\"city\":\"1\"},"
-                      "\"prediction\":0.2}]}");
-  mw_err err = {{0}, NULL};
-  cJSON *out = NULL;
-  assert_int_equal(mon_reference_put(f->m, f->c, &f->v, body, "t", &out, &err), MW_OK);
-  cJSON_Delete(body);
-  cJSON_Delete(out);
+  put_small_reference(f);
   mon_options off = {0, 3600, 0, 64, 2, -1};
   mon_ctx *mo;
   assert_int_equal(mon_ctx_new(f->db, &off, &mo), MW_OK);
