@@ -211,9 +211,9 @@ def test_reference_both_ways_and_drift_against_scipy():
             c: sum(x["features"]["city"] == c for x in ref_rows) for c in "abc"}
         edges = r["columns"][0]["bin_edges"]
         qs = np.quantile(age_ref, np.linspace(0, 1, 11))
-        # Edges are numpy.quantile at linspace(0, 1, 11) levels (the stats
-        # library computes k/10, one ulp off linspace at 0.7: rtol 1e-15).
-        assert np.allclose(edges, qs, rtol=1e-15, atol=0), list(zip(edges, qs))
+        # Edges are numpy.quantile at linspace(0, 1, 11) levels, to the bit
+        # (the levels are k * (1 / 10) as linspace makes them, not k / 10).
+        assert list(edges) == list(qs), list(zip(edges, qs))
         expect(s.get(base() + "/reference"), 200)
         # Unshifted current data: nothing drifts.
         same = rows_of(rng, 700)
