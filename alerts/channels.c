@@ -20,68 +20,15 @@
 
 /* ------------------------------------------------------------ UTF-8 */
 
-/* Decodes one code point of s (n > 0 bytes left). Returns the bytes it
- * used (1 for an invalid byte, with *cp = U+FFFD). */
+/* Decodes one code point of s (n > 0 bytes left) with core's strict
+ * decoder. Returns the bytes it used: 1 for an invalid byte, with
+ * *cp = U+FFFD, so each bad byte is replaced on its own. */
 static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
-  unsigned char c = s[0];
-  size_t len;
-  uint32_t v, min;
-  if(c < 0x80) {
-    *cp = c;
-    return 1;
-  } else if((c & 0xe0) == 0xc0) {
-    len = 2;
-    v = c & 0x1f;
-    min = 0x80;
-  } else if((c & 0xf0) == 0xe0) {
-    len = 3;
-    v = c & 0x0f;
-    min = 0x800;
-  } else if((c & 0xf8) == 0xf0) {
-    len = 4;
-    v = c & 0x07;
-    min = 0x10000;
-  } else {
-    goto bad;
-  }
-  if(len > n)
-    goto bad;
-  for(size_t i = 1; i < len; i++) {
-    if((s[i] & 0xc0) != 0x80)
-      goto bad;
-    v = v << 6 | (s[i] & 0x3f);
-  }
-  /* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-  if(v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-    goto bad;
-  *cp = v;
-  return len;
-bad:
+  size_t k = mw_utf8_decode(s, n, cp);
+  if(k)
+    return k;
   *cp = 0xfffd;
   return 1;
-}
-
-static size_t utf8_put(uint32_t cp, char out[4]) {
-  if(cp < 0x80) {
-    out[0] = (char)cp;
-    return 1;
-  }
-  if(cp < 0x800) {
-    out[0] = (char)(0xc0 | cp >> 6);
-    out[1] = (char)(0x80 | (cp & 0x3f));
-    return 2;
-  }
-  if(cp < 0x10000) {
-    out[0] = (char)(0xe0 | cp >> 12);
-    out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-    out[2] = (char)(0x80 | (cp & 0x3f));
-    return 3;
-  }
-  out[0] = (char)(0xf0 | cp >> 18);
-  out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-  out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-  out[3] = (char)(0x80 | (cp & 0x3f));
-  return 4;
 }
 
 size_t alert__utf16_len(const char *s) {
@@ -113,7 +60,7 @@ mw_status alert__utf8_append(mw_buf *out, const char *s, size_t max_units) {
       break;
     if(cp == 0xfffd && k == 1) {
       char enc[4];
-      st = mw_buf_append(out, enc, utf8_put(cp, enc));
+      st = mw_buf_append(out, enc, mw_utf8_encode(cp, enc));
     } else {
       st = mw_buf_append(out, p, k);
     }
@@ -962,19 +909,9 @@ static mw_status build_teams(const struct alert_group_notice *g, cJSON **out) {
   return MW_OK;
 }
 
-/* 1 when s is valid UTF-8 (as utf8_next reads it). */
+/* 1 when s is valid UTF-8. */
 static int utf8_ok(const char *s) {
-  size_t n = strlen(s);
-  const unsigned char *p = (const unsigned char *)s;
-  while(n) {
-    uint32_t cp;
-    size_t k = utf8_next(p, n, &cp);
-    if(cp == 0xfffd && k == 1)
-      return 0;
-    p += k;
-    n -= k;
-  }
-  return 1;
+  return mw_utf8_check(s, strlen(s), NULL) == MW_OK;
 }
 
 /* A copy of s with every invalid byte replaced by U+FFFD, allocated with

@@ -1,9 +1,10 @@
 /* core/core.h - plumbing shared by every subsystem of modelwatch.
  *
  * What lives here: the error enum, logging, time, crypto helpers (sha256,
- * HMAC, base64, random tokens), a capped growable buffer, the SQLite
- * connection layer (per-thread connections, cached prepared statements,
- * transactions, migrations) and the configuration struct.
+ * HMAC, base64, random tokens), a capped growable buffer, strict UTF-8
+ * decoding and validation, the SQLite connection layer (per-thread
+ * connections, cached prepared statements, transactions, migrations) and
+ * the configuration struct.
  *
  * Nothing here knows about HTTP, models or drift. */
 #ifndef MW_CORE_H
@@ -165,6 +166,25 @@ int mw_json_int(const cJSON *it, int64_t *out);
 char *mw_json_print(const cJSON *obj);
 /* Adds "key": RFC 3339 time, or null when ms < 0. */
 void mw_json_add_time(cJSON *obj, const char *key, int64_t ms);
+
+/* ----------------------------------------------------------------- UTF-8 */
+
+/* Strict UTF-8 (RFC 3629, core/utf8.c): overlong forms, surrogates encoded
+ * in UTF-8 (ED A0..BF ..), values past U+10FFFF, truncated sequences and
+ * stray continuation bytes are all invalid. */
+
+/* Decodes the sequence starting at s (n bytes available) into *cp and
+ * returns its length (1-4); 0 when it is invalid or n is 0 (*cp is then
+ * left alone). */
+size_t mw_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* Encodes cp (a Unicode scalar value: at most U+10FFFF, not a surrogate)
+ * into out; returns the bytes written (1-4). */
+size_t mw_utf8_encode(uint32_t cp, char out[4]);
+/* MW_OK when data[0..n) is valid UTF-8 (NUL bytes included: they are
+ * valid characters); MW_EINVAL otherwise. *bad (may be NULL) receives the
+ * offset of the first byte of the first invalid sequence, or n when there
+ * is none. */
+mw_status mw_utf8_check(const void *data, size_t n, size_t *bad);
 
 /* -------------------------------------------------------------- database */
 

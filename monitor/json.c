@@ -7,7 +7,10 @@
  * batch of 1000 rows x 11 values: see tests/bench/bench_ingest.c.
  *
  * Accepts RFC 8259 JSON plus the tokens NaN, Infinity and -Infinity (read
- * as null: missing values), which Python's json module writes. */
+ * as null: missing values), which Python's json module writes. Like cJSON
+ * it refuses a \u escape of a lone surrogate; unlike cJSON it also refuses
+ * text that is not UTF-8 (core's strict decoder), \u0000 and raw control
+ * characters, so nothing it accepts is refused by web/'s reader. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -90,6 +93,20 @@ static char *parse_string(struct parser *ps) {
     }
     if(ch < 0x20)
       return NULL;
+    if(ch >= 0x80) {
+      /* JSON text is UTF-8 (RFC 8259): a bad sequence is a syntax error
+       * at its first byte. Outside strings any such byte already is. */
+      uint32_t cp;
+      size_t k = mw_utf8_decode((const unsigned char *)r, (size_t)(ps->end - r), &cp);
+      if(!k) {
+        ps->p = r;
+        return NULL;
+      }
+      memmove(w, r, k);
+      w += k;
+      r += k;
+      continue;
+    }
     if(ch != '\\') {
       *w++ = *r++;
       continue;
@@ -124,21 +141,7 @@ static char *parse_string(struct parser *ps) {
       }
       if(cp == 0)
         return NULL; /* would cut the C string short */
-      if(cp < 0x80) {
-        *w++ = (char)cp;
-      } else if(cp < 0x800) {
-        *w++ = (char)(0xC0 | (cp >> 6));
-        *w++ = (char)(0x80 | (cp & 0x3F));
-      } else if(cp < 0x10000) {
-        *w++ = (char)(0xE0 | (cp >> 12));
-        *w++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *w++ = (char)(0x80 | (cp & 0x3F));
-      } else {
-        *w++ = (char)(0xF0 | (cp >> 18));
-        *w++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-        *w++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *w++ = (char)(0x80 | (cp & 0x3F));
-      }
+      w += mw_utf8_encode(cp, w);
       break;
     }
     default:

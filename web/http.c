@@ -227,6 +227,23 @@ static int json_max_depth(const char *p, size_t n) {
   return max;
 }
 
+int web_json_utf8(const char *data, size_t len, const char **code, char *msg,
+                  size_t cap, cJSON **details) {
+  size_t bad = 0;
+  *details = NULL;
+  if(mw_utf8_check(data, len, &bad) == MW_OK)
+    return 0;
+  /* Refused rather than repaired: cJSON would copy the bytes into what is
+   * stored and echoed, and a U+FFFD in place of a byte would change what
+   * the client sent without telling it. */
+  *code = "invalid_json";
+  snprintf(msg, cap, "request body is not valid UTF-8: bad byte at offset %zu",
+           bad);
+  *details = cJSON_CreateObject();
+  cJSON_AddNumberToObject(*details, "offset", (double)bad);
+  return 400;
+}
+
 int web_json_parse(const char *data, size_t len, cJSON **out,
                    const char **code, char *msg, size_t cap, cJSON **details) {
   *out = NULL;
@@ -236,6 +253,9 @@ int web_json_parse(const char *data, size_t len, cJSON **out,
     snprintf(msg, cap, "request body must be a JSON object");
     return 400;
   }
+  int status = web_json_utf8(data, len, code, msg, cap, details);
+  if(status)
+    return status;
   if(json_max_depth(data, len) > WEB_JSON_MAX_DEPTH) {
     *code = "validation_failed";
     snprintf(msg, cap, "JSON nested deeper than %d levels", WEB_JSON_MAX_DEPTH);

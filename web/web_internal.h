@@ -71,13 +71,22 @@ cJSON *web_read_json(struct web_req *r);
  * success; otherwise the error reply has been sent. */
 int web_read_json_opt(struct web_req *r, cJSON **out);
 /* The parsing half of web_read_json for a body already in memory (len
- * bytes): nesting checked before parsing, then the caps on strings, keys
- * and arrays, then an object at the top. Returns 0 with *out set (caller
- * cJSON_Deletes); otherwise the HTTP status for the error, with *code
- * (static), msg (cap bytes) and *details (caller frees; may be NULL)
- * filled and *out NULL. */
+ * bytes): UTF-8 (web_json_utf8) and nesting checked before parsing, then
+ * the caps on strings, keys and arrays, then an object at the top. Returns
+ * 0 with *out set (caller cJSON_Deletes); otherwise the HTTP status for
+ * the error, with *code (static), msg (cap bytes) and *details (caller
+ * frees; may be NULL) filled and *out NULL. */
 int web_json_parse(const char *data, size_t len, cJSON **out,
                    const char **code, char *msg, size_t cap, cJSON **details);
+/* Checks that a JSON request body (len bytes) is UTF-8, as RFC 8259
+ * requires of JSON text, before any parser sees it: every JSON route's
+ * body goes through here (web_json_parse, and the ingest routes of
+ * web/api_monitor.c, which have their own parser). Returns 0 when it is;
+ * otherwise 400 with *code "invalid_json", msg (cap bytes) naming the byte
+ * offset of the first bad sequence and *details {"offset": n} (caller
+ * frees). */
+int web_json_utf8(const char *data, size_t len, const char **code, char *msg,
+                  size_t cap, cJSON **details);
 
 /* Sends status with a JSON body (takes ownership of body and frees it;
  * NULL sends an empty object). */
