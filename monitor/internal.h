@@ -232,9 +232,13 @@ mw_status mon__window_open_ids(mw_conn *c, int64_t version_id, size_t ncols,
                                int64_t from, int64_t to, int64_t id_lo,
                                int64_t id_hi, mon_window *w);
 void mon__window_free(mon_window *w);
-/* In the caller's read transaction: the block delete counter (migration
- * 0007) and the highest block id (0 when there is none). */
-mw_status mon__store_block_epoch(mw_conn *c, int64_t *epoch, int64_t *max_block);
+/* What a reader's snapshot says about deleted blocks (migration 0007) and
+ * the highest block id (0 when there is none). */
+typedef struct mon_epoch {
+  int64_t gen, n, del_ts_max, del_id_max, max_block;
+} mon_epoch;
+/* Reads it in the caller's read transaction. */
+mw_status mon__store_block_epoch(mw_conn *c, mon_epoch *e);
 /* Visits column col (0-based schema column) of the window block by block:
  * fn(ctx, values, nvalues) receives the selected rows' values of one block
  * in row order. Returns fn's first non-zero status. */
@@ -257,7 +261,7 @@ typedef struct mon_wcol {
  * [from, to), as seen in epoch. busy while one report uses it. */
 typedef struct mon_wentry {
   struct mon_wentry *next;
-  int64_t version_id, from, to, max_block, epoch, count;
+  int64_t version_id, from, to, max_block, epoch, gen, count;
   size_t ncols;
   mon_wcol *cols;
   size_t bytes;  /* charged to drift_cache_mb */
@@ -274,7 +278,8 @@ typedef struct mon_wplan {
   mon_wentry *e; /* NULL: no cache; the report streams the window */
   mon_window rem[MON_WPLAN_REM], add[MON_WPLAN_ADD];
   int64_t nrem, nadd; /* rows in rem, add */
-  int64_t from, to, max_block, epoch, count; /* the entry after the report */
+  int64_t from, to, max_block, epoch, gen, count; /* the entry after it */
+  bool reset; /* the entry was emptied (or new): keep it only if filled */
 } mon_wplan;
 
 /* Before the report's read transaction: the cached window of version_id

@@ -383,17 +383,20 @@ mw_status mon__window_visit(mw_conn *c, const mon_window *w, size_t col,
   return s;
 }
 
-mw_status mon__store_block_epoch(mw_conn *c, int64_t *epoch, int64_t *max_block) {
+mw_status mon__store_block_epoch(mw_conn *c, mon_epoch *e) {
   sqlite3_stmt *st = mw_stmt(
-      c, "SELECT (SELECT n FROM pred_block_epoch WHERE id = 1), "
-         "(SELECT coalesce(max(id), 0) FROM pred_blocks)");
+      c, "SELECT gen, n, ts_max, id_max, (SELECT coalesce(max(id), 0) FROM "
+         "pred_blocks) FROM pred_block_epoch WHERE id = 1");
   if(!st)
     return MW_EDB;
   int rc = sqlite3_step(st);
   mw_status s = MW_OK;
   if(rc == SQLITE_ROW) {
-    *epoch = sqlite3_column_int64(st, 0);
-    *max_block = sqlite3_column_int64(st, 1);
+    e->gen = sqlite3_column_int64(st, 0);
+    e->n = sqlite3_column_int64(st, 1);
+    e->del_ts_max = sqlite3_column_int64(st, 2);
+    e->del_id_max = sqlite3_column_int64(st, 3);
+    e->max_block = sqlite3_column_int64(st, 4);
   } else {
     s = rc == SQLITE_DONE ? MW_EINTERNAL : mw_db_status(c, rc);
   }

@@ -6,21 +6,25 @@
  * reads and sorts every value of the window again. An entry here keeps, per
  * column, the window's finite values sorted (numeric) or its rows per code
  * (categorical), together with what it covers: the window [from, to) and
- * every block with id <= max_block. The next report of the same version whose
- * window starts and ends no earlier reads only the difference:
- *   out:  rows of blocks <= max_block with ts in [from, from')
- *   in:   rows of blocks <= max_block with ts in [to, to')
- *         and rows of blocks in (max_block, max_block'] with ts in [from', to')
+ * every block with id <= max_block. The next report of the same version
+ * whose window overlaps it reads only the difference, at either end:
+ *   out:  rows of blocks <= max_block with ts in [from, from') or [to', to)
+ *   in:   rows of blocks <= max_block with ts in [from', from) or [to, to'),
+ *         and rows of blocks in (max_block, max_block'] in [from', to')
  * and merges it in one linear pass per column. Blocks are immutable and
  * their ids only grow, except when blocks are deleted (retention,
- * compaction, version or model deletes): those bump pred_block_epoch
- * (migration 0007) and every entry of an older epoch is dropped.
+ * compaction, version or model deletes): pred_block_epoch (migration 0007)
+ * counts deletes and keeps the latest deleted ts and the highest deleted
+ * id, so an entry stays valid when every delete since lies before its
+ * window (retention) and cannot have freed an id it has seen.
  *
- * The result is the same multiset of values the full read gives, so the
- * report is identical to an uncached one (tests/unit/test_monitor.c checks
- * it against a context with the cache off). Entries are used for windows
- * that are computed exactly anyway (not sampled); their memory is bounded by
- * drift_cache_mb, least recently used entries are evicted first. */
+ * The result is the same multiset of values, in the same order, as the full
+ * read gives, so the report is identical to an uncached one
+ * (tests/unit/test_monitor.c checks it against a context with the cache
+ * off). Entries are used for windows that are computed exactly anyway (not
+ * sampled); their memory is bounded by drift_cache_mb, least recently used
+ * entries are evicted first. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,8 +98,8 @@ mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
       /* Milliseconds of rows to move at both ends; past the window's own
        * length a fresh read is cheaper. */
       int64_t cost = llabs(from - e->from) + llabs(to - e->to);
-      if(cost >= to - from)
-        continue;
+      if(cost >= to - from || cost >= e->to - e->from)
+        continue; /* a fresh read is cheaper, or this entry serves others */
       if(!best || cost < best_cost) {
         best = e;
         best_cost = cost;
@@ -163,15 +167,39 @@ static void drop(mon_ctx *m, mon_wentry *e) {
   pthread_mutex_unlock(&m->wc_mu);
 }
 
+/* Gives e (busy, ours, unchanged) back. */
+static void release(mon_ctx *m, mon_wentry *e) {
+  pthread_mutex_lock(&m->wc_mu);
+  e->busy = false;
+  pthread_cond_broadcast(&m->wc_cv);
+  pthread_mutex_unlock(&m->wc_mu);
+}
+
+/* Whether e (not empty) still holds exactly the rows it says, seen from
+ * the snapshot ep. */
+static bool still_valid(const mon_wentry *e, const mon_epoch *ep) {
+  if(e->gen != ep->gen || e->max_block > ep->max_block)
+    return false; /* another database, or a snapshot older than the entry */
+  if(e->epoch == ep->n)
+    return true; /* nothing deleted since */
+  /* Deleted blocks all ended before the window (retention) and none of
+   * them can have freed an id at or below max_block for reuse (an id is
+   * reused only after the highest one is deleted). */
+  return ep->del_ts_max < e->from && ep->del_id_max < e->max_block;
+}
+
 mw_status mon__wcache_plan(mon_ctx *m, mw_conn *c, mon_wentry *e,
                            int64_t version_id, size_t ncols, size_t nnumeric,
                            int64_t from, int64_t to, int64_t max_rows,
                            mon_wplan *p) {
   memset(p, 0, sizeof *p);
-  if(!m || m->opt.drift_cache_mb < 0 || to <= from)
+  if(!m || m->opt.drift_cache_mb < 0 || to <= from) {
+    if(e)
+      drop(m, e);
     return MW_OK;
-  int64_t epoch = 0, maxb = 0;
-  mw_status st = mon__store_block_epoch(c, &epoch, &maxb);
+  }
+  mon_epoch ep;
+  mw_status st = mon__store_block_epoch(c, &ep);
   if(st) {
     if(e)
       drop(m, e);
@@ -179,28 +207,21 @@ mw_status mon__wcache_plan(mon_ctx *m, mw_conn *c, mon_wentry *e,
   }
   size_t budget = budget_bytes(m);
   pthread_mutex_lock(&m->wc_mu);
-  /* Entries of an older epoch may hold rows that were deleted since. */
-  for(mon_wentry *x = m->wc_head, *next; x; x = next) {
-    next = x->next;
-    if(x->epoch < epoch && !x->busy)
-      unlink_free(m, x);
-  }
-  if(e && !e->empty && (e->epoch != epoch || e->max_block > maxb)) {
-    /* Stale (blocks deleted since) or newer than this snapshot: read the
-     * window afresh into the same entry. */
-    reset(m, e);
-  }
-  if(e && !e->empty)
-    m->wc_hits++;
-  else
+  if(e && !e->empty && !still_valid(e, &ep))
+    reset(m, e); /* read the window afresh into the same entry */
+  p->reset = !e || e->empty;
+  if(p->reset)
     m->wc_misses++;
+  else
+    m->wc_hits++;
   pthread_mutex_unlock(&m->wc_mu);
 
   p->from = from;
   p->to = to;
-  p->epoch = epoch;
-  p->max_block = maxb;
-  if(e && !e->empty) {
+  p->epoch = ep.n;
+  p->gen = ep.gen;
+  p->max_block = ep.max_block;
+  if(!p->reset) {
     /* Rows of the blocks it has seen at the ends that moved, then the rows
      * of newer blocks anywhere in the window. A request that waited for
      * admission may end earlier than the entry; its window then shrinks at
@@ -214,7 +235,7 @@ mw_status mon__wcache_plan(mon_ctx *m, mw_conn *c, mon_wentry *e,
         {to > lo ? to : lo, hi, INT64_MIN, M, &p->rem[1]},
         {from, to < lo ? to : lo, INT64_MIN, M, &p->add[0]},
         {from > hi ? from : hi, to, INT64_MIN, M, &p->add[1]},
-        {from, to, M + 1, maxb, &p->add[2]},
+        {from, to, M + 1, ep.max_block, &p->add[2]},
     };
     for(size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
       if(parts[k].a >= parts[k].b)
@@ -233,23 +254,15 @@ mw_status mon__wcache_plan(mon_ctx *m, mw_conn *c, mon_wentry *e,
       goto fail;
     p->nadd = p->count = p->add[0].count;
   }
-  if(p->count > max_rows)
-    goto skip; /* this window is sampled: the streaming path does it */
+  if(p->count > max_rows || !e)
+    goto skip; /* sampled (the streaming path does it) or no placeholder */
 
   pthread_mutex_lock(&m->wc_mu);
-  if(!e) {
-    /* The placeholder could not be made (no memory): no cache. */
-    pthread_mutex_unlock(&m->wc_mu);
-    goto skip;
-  }
   size_t need = entry_bytes(e, p->count, nnumeric);
   if(need > e->bytes) {
     size_t more = need - e->bytes;
     if(need > budget || !make_room(m, more, budget)) {
-      unlink_free(m, e);
-      pthread_cond_broadcast(&m->wc_cv);
       pthread_mutex_unlock(&m->wc_mu);
-      e = NULL;
       goto skip;
     }
     e->bytes = need;
@@ -262,9 +275,13 @@ mw_status mon__wcache_plan(mon_ctx *m, mw_conn *c, mon_wentry *e,
 skip:
   st = MW_OK;
 fail:
-  if(e)
-    drop(m, e);
   plan_windows_free(p);
+  if(e) {
+    if(p->reset || st)
+      drop(m, e);
+    else
+      release(m, e); /* untouched: it still serves its own window */
+  }
   p->e = NULL;
   return st;
 }
@@ -282,6 +299,7 @@ void mon__wcache_done(mon_ctx *m, mon_wplan *p, bool ok, size_t nnumeric) {
     e->from = p->from;
     e->to = p->to;
     e->epoch = p->epoch;
+    e->gen = p->gen;
     e->max_block = p->max_block;
     e->count = p->count;
     size_t b = entry_bytes(e, e->count, nnumeric);
@@ -313,6 +331,15 @@ void mon__wcache_clear(mon_ctx *m) {
 
 /* ------------------------------------------------------------ columns */
 
+/* The order mon_stats_sort gives (by IEEE-754 bit pattern): -0.0 sorts
+ * before +0.0, so merging by this key keeps the very array a full sort
+ * makes, down to the sign of each zero. */
+static inline uint64_t key(double d) {
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  return (u >> 63) ? ~u : (u | UINT64_C(0x8000000000000000));
+}
+
 int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
                     size_t nadd) {
   size_t nr = 0, na = 0, mr = 0, ma = 0;
@@ -323,7 +350,7 @@ int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
     rc = MW_ENOMEM;
     goto out;
   }
-  if(!w->vals && w->n == 0 && nr == 0) {
+  if(!w->vals && w->n == 0 && nrem == 0) {
     /* A fresh column: the sorted additions are the column. */
     w->vals = add;
     w->n = na;
@@ -332,16 +359,15 @@ int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
     goto out;
   }
   /* Out: one pass that keeps the values not matched in rem (both sorted,
-   * so each removed value is met in order; -0.0 and +0.0 compare equal,
-   * which every statistic treats alike). */
-  size_t i = 0, j = 0, o = 0;
+   * so each removed value is met in order). */
+  size_t i = 0, j = 0, o = 0, n0 = w->n;
   double *x = w->vals;
-  for(; i < w->n; i++) {
-    if(j < nr && x[i] == rem[j]) {
+  for(; i < n0; i++) {
+    if(j < nr && key(x[i]) == key(rem[j])) {
       j++;
       continue;
     }
-    if(j < nr && rem[j] < x[i])
+    if(j < nr && key(rem[j]) < key(x[i]))
       break; /* a value to remove that the column does not hold */
     x[o++] = x[i];
   }
@@ -349,10 +375,14 @@ int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
     rc = MW_EINTERNAL;
     goto out;
   }
-  /* In: grow, then merge from the back so nothing is overwritten early. */
+  /* In: grow, then merge from the back so nothing is overwritten early;
+   * equal keys keep the column's value first, as a stable full sort of
+   * old-then-new would (they are the same bits anyway). */
   size_t n = o + na;
-  if(na > 0) {
-    double *nx = realloc(x, n * sizeof *nx);
+  if(na > 0 || (o < n0 / 2 && x)) {
+    /* Grow for the additions, or give back what a shrunken window no
+     * longer needs (the budget counts rows, not capacity). */
+    double *nx = realloc(x, (n ? n : 1) * sizeof *nx);
     if(!nx) {
       rc = MW_ENOMEM;
       goto out;
@@ -360,7 +390,7 @@ int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
     x = w->vals = nx;
     size_t a = o, b = na, d = n;
     while(b > 0) {
-      if(a > 0 && x[a - 1] > add[b - 1])
+      if(a > 0 && key(x[a - 1]) > key(add[b - 1]))
         x[--d] = x[--a];
       else
         x[--d] = add[--b];
@@ -380,6 +410,8 @@ mw_status mon__wcol_count(void *ctx, const double *v, size_t n) {
   for(size_t i = 0; i < n; i++) {
     double x = v[i];
     if(!(x >= 0) || x >= MON_MAX_CATEGORIES) {
+      if(wc->sign < 0 && w->missing < 1)
+        return MW_EINTERNAL;
       w->missing += wc->sign;
       continue;
     }
@@ -395,6 +427,8 @@ mw_status mon__wcol_count(void *ctx, const double *v, size_t n) {
       w->counts = cc;
       w->ncounts = nc;
     }
+    if(wc->sign < 0 && w->counts[code] < 1)
+      return MW_EINTERNAL; /* a row to remove that was never counted */
     w->counts[code] += (double)wc->sign;
   }
   return MW_OK;
