@@ -203,18 +203,27 @@ static int json_shape(const cJSON *j, int depth, char *msg, size_t cap,
   return 0;
 }
 
-/* Deepest nesting of a JSON text, found by one scan that skips strings.
- * Checked before parsing: cJSON recurses once per level, and a body of
- * thousands of '[' would otherwise exhaust a worker thread's stack. */
-static int json_max_depth(const char *p, size_t n) {
+/* One scan of a JSON text before it is parsed: the deepest nesting, and
+ * the offset of the first string that holds a raw control character
+ * (RFC 8259 wants them escaped) or a \u0000 escape (cJSON would end the
+ * string there and store the rest silently cut off), or -1. Nesting is
+ * checked first: cJSON recurses once per level, and a body of thousands of
+ * '[' would otherwise exhaust a worker thread's stack. */
+static int json_scan(const char *p, size_t n, long *bad) {
   int depth = 0, max = 0, in_str = 0;
+  *bad = -1;
   for(size_t i = 0; i < n; i++) {
-    char ch = p[i];
+    unsigned char ch = (unsigned char)p[i];
     if(in_str) {
-      if(ch == '\\')
+      if(ch == '\\') {
+        if(*bad < 0 && i + 5 < n && p[i + 1] == 'u' && !memcmp(p + i + 2, "0000", 4))
+          *bad = (long)i;
         i++;
-      else if(ch == '"')
+      } else if(ch == '"') {
         in_str = 0;
+      } else if(ch < 0x20 && *bad < 0) {
+        *bad = (long)i;
+      }
     } else if(ch == '"') {
       in_str = 1;
     } else if(ch == '[' || ch == '{') {
@@ -256,10 +265,19 @@ int web_json_parse(const char *data, size_t len, cJSON **out,
   int status = web_json_utf8(data, len, code, msg, cap, details);
   if(status)
     return status;
-  if(json_max_depth(data, len) > WEB_JSON_MAX_DEPTH) {
+  long bad;
+  if(json_scan(data, len, &bad) > WEB_JSON_MAX_DEPTH) {
     *code = "validation_failed";
     snprintf(msg, cap, "JSON nested deeper than %d levels", WEB_JSON_MAX_DEPTH);
     return 422;
+  }
+  if(bad >= 0) {
+    *code = "invalid_json";
+    snprintf(msg, cap, "%s in a JSON string at offset %ld",
+             data[bad] == '\\' ? "\\u0000 (NUL)" : "a raw control character", bad);
+    *details = cJSON_CreateObject();
+    cJSON_AddNumberToObject(*details, "offset", (double)bad);
+    return 400;
   }
   const char *end = NULL;
   cJSON *json = cJSON_ParseWithLengthOpts(data, len, &end, 0);

@@ -192,4 +192,30 @@ def test_valid_multibyte_text_round_trips():
             assert x["labels"] == {"team": CAFE} and x["annotations"] == {"summary": CAFE}, x
 
 
+def test_control_characters_and_nul_escapes_refused():
+    """RFC 8259 wants control characters in strings escaped, and a \\u0000
+    would cut a stored string short (cJSON ends it there): both are 400
+    invalid_json naming the offset, on the cJSON routes and on ingest, and
+    nothing is stored. Escaped forms of other control characters are fine."""
+    with served() as s:
+        expect(s.post("/api/v1/models", {"name": "m"}), 201)
+        expect(s.post("/api/v1/models/m/versions", {"schema": SCHEMA}), 201)
+        base = "/api/v1/models/m/versions/1"
+        before = db_digest(s)
+        for fill in (b"a\x01b", b"tab\there", b"nl\nx", b"\\u0000", b"x\\u0000y"):
+            body, at = body_with({"name": "m2", "description": HOLE}, fill)
+            r = expect(s.request("POST", "/api/v1/models", raw=body), 400, "invalid_json")
+            off = r["error"]["details"]["offset"]
+            assert at <= off < at + len(fill), (fill, at, r)
+            body, _ = body_with({"predictions": [{"features": {"city": HOLE, "age": 1},
+                                                  "prediction": "yes"}]}, fill)
+            expect(s.request("POST", base + "/predictions", raw=body), 400, "invalid_json")
+        assert db_digest(s) == before
+        # Escaped, they are ordinary text; an escaped backslash before
+        # "u0000" is not a NUL.
+        r = expect(s.request("POST", "/api/v1/models", raw=b'{"name": "ok", '
+                             b'"description": "a\\u0001\\tb\\\\u0000"}'), 201)
+        assert r["description"] == "a\u0001\tb\\u0000", r
+
+
 run(globals())
