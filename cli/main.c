@@ -137,8 +137,18 @@ static int cmd_serve(mw_config *cfg) {
   if(!app.cfg.external_url[0])
     snprintf(app.cfg.external_url, sizeof app.cfg.external_url, "%s://%s",
              app.cfg.tls_cert[0] ? "https" : "http", app.cfg.listen);
-  if(open_db(cfg, app.db_path, sizeof app.db_path, &app.db))
+  /* Held shared while serving: restore refuses to run under a server. */
+  char lerr[512] = "";
+  int lock = -1;
+  if(ensure_dir(cfg->data_dir) ||
+     mw_datadir_lock(cfg->data_dir, 0, &lock, lerr, sizeof lerr)) {
+    fprintf(stderr, "modelwatch: %s\n", lerr[0] ? lerr : "cannot create the data directory");
     return 1;
+  }
+  if(open_db(cfg, app.db_path, sizeof app.db_path, &app.db)) {
+    mw_datadir_unlock(lock);
+    return 1;
+  }
   if(bootstrap_admin(cfg, app.db)) {
     mw_db_close(app.db);
     return 1;
@@ -193,6 +203,7 @@ static int cmd_serve(mw_config *cfg) {
   alert_delivery_stop(app.delivery);
   app.delivery = NULL;
   mw_db_close(app.db);
+  mw_datadir_unlock(lock);
   mw_log(MW_LOG_INFO, "cli", "stopped");
   return 0;
 }

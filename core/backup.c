@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,14 +131,53 @@ mw_status mw_backup(const char *data_dir, const char *dest, char *err, size_t ca
   return MW_OK;
 }
 
+mw_status mw_datadir_lock(const char *data_dir, int exclusive, int *fd, char *err,
+                          size_t cap) {
+  char path[2048];
+  *fd = -1;
+  snprintf(path, sizeof path, "%s/modelwatch.lock", data_dir);
+  int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if(f < 0)
+    return fail(err, cap, MW_EIO, path, strerror(errno));
+  if(flock(f, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    close(f);
+    snprintf(err, cap, exclusive ? "%s is in use by a running modelwatch server; stop it first"
+                                 : "%s is being restored; start the server when it is done",
+             data_dir);
+    return MW_ECONFLICT;
+  }
+  *fd = f;
+  return MW_OK;
+}
+
+void mw_datadir_unlock(int fd) {
+  if(fd >= 0)
+    close(fd); /* closing the descriptor releases the flock */
+}
+
+static mw_status restore_locked(const char *src, const char *data_dir, int force,
+                                char *err, size_t cap);
+
 mw_status mw_restore(const char *src, const char *data_dir, int force, char *err,
                      size_t cap) {
-  char dest[2048], art[2048], sart[2048];
   struct stat sb;
   if(stat(src, &sb) != 0)
     return fail(err, cap, MW_ENOTFOUND, src, "no such backup");
   if(mkdir(data_dir, 0700) != 0 && errno != EEXIST)
     return fail(err, cap, MW_EIO, data_dir, strerror(errno));
+  int lock;
+  mw_status st = mw_datadir_lock(data_dir, 1, &lock, err, cap);
+  if(st)
+    return st;
+  st = restore_locked(src, data_dir, force, err, cap);
+  mw_datadir_unlock(lock);
+  return st;
+}
+
+static mw_status restore_locked(const char *src, const char *data_dir, int force,
+                                char *err, size_t cap) {
+  char dest[2048], art[2048], sart[2048];
+  struct stat sb;
   snprintf(dest, sizeof dest, "%s/modelwatch.db", data_dir);
   if(stat(dest, &sb) == 0) {
     if(!force)

@@ -105,6 +105,19 @@ def test_backup_while_serving_and_restore():
         assert p.returncode == 0, p
         p = subprocess.run([BIN, "restore", bak, "--data-dir", target], capture_output=True, text=True)
         assert p.returncode != 0 and "--force" in p.stderr, p
+        # Not even --force replaces the database under a running server:
+        # its files stay as they are and it keeps answering.
+        s1 = Server(data_dir=target).start()
+        db_before = os.stat(os.path.join(target, "modelwatch.db")).st_ino
+        p = subprocess.run([BIN, "restore", bak, "--data-dir", target, "--force"],
+                           capture_output=True, text=True)
+        assert p.returncode != 0 and "running modelwatch server" in p.stderr, p
+        assert os.stat(os.path.join(target, "modelwatch.db")).st_ino == db_before
+        expect(s1.request("GET", "/healthz", token=None), 200)
+        s1.stop()
+        p = subprocess.run([BIN, "restore", bak, "--data-dir", target, "--force"],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p
         # The restored tokens work (ci authenticates, and lacks read), and
         # since tokens exist no new admin token is minted.
         s2 = Server(data_dir=target).start()
