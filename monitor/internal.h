@@ -265,7 +265,8 @@ typedef struct mon_wentry {
   size_t ncols;
   mon_wcol *cols;
   size_t bytes;  /* charged to drift_cache_mb */
-  uint64_t used; /* for least-recently-used eviction */
+  uint64_t used;  /* for least-recently-used eviction */
+  int64_t used_ms; /* monotonic ms of the last use (idle entries expire) */
   bool busy;
   bool empty;    /* a placeholder or reset entry: holds no rows yet */
 } mon_wentry;

@@ -78,6 +78,22 @@ static bool make_room(mon_ctx *m, size_t need, size_t budget) {
   return true;
 }
 
+/* An entry nobody asked for in this long is dropped: the scheduled
+ * evaluation's window (every 5 minutes by default) stays, a dashboard
+ * closed an hour ago does not keep its window in memory. */
+#define WCACHE_IDLE_MS (15LL * 60 * 1000)
+
+/* Under wc_mu: drops idle entries unused for WCACHE_IDLE_MS. */
+static void expire(mon_ctx *m, int64_t now) {
+  for(mon_wentry *e = m->wc_head, *next; e; e = next) {
+    next = e->next;
+    if(!e->busy && now - e->used_ms > WCACHE_IDLE_MS) {
+      unlink_free(m, e);
+      m->wc_evictions++;
+    }
+  }
+}
+
 static size_t budget_bytes(const mon_ctx *m) {
   return (size_t)m->opt.drift_cache_mb << 20;
 }
@@ -86,7 +102,9 @@ mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
                                 int64_t from, int64_t to) {
   if(!m || m->opt.drift_cache_mb < 0 || to <= from)
     return NULL;
+  int64_t now = mw_mono_ns() / 1000000;
   pthread_mutex_lock(&m->wc_mu);
+  expire(m, now);
   mon_wentry *best = NULL;
   for(;;) {
     best = NULL;
@@ -134,6 +152,7 @@ mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
   if(best) {
     best->busy = true;
     best->used = ++m->wc_tick;
+    best->used_ms = now;
   }
   pthread_mutex_unlock(&m->wc_mu);
   return best;
@@ -307,6 +326,7 @@ void mon__wcache_done(mon_ctx *m, mon_wplan *p, bool ok, size_t nnumeric) {
     e->bytes = b;
     e->busy = false;
     e->used = ++m->wc_tick;
+    e->used_ms = mw_mono_ns() / 1000000;
     /* Category counts may have grown past what was reserved. */
     if(m->wc_bytes > budget_bytes(m)) {
       e->busy = true; /* keep make_room off it */

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "monitor/monitor.h"
@@ -198,112 +199,102 @@ static void body_free(struct body *b) {
   mw_buf_free(&b->text);
 }
 
+/* What a route does once its version is resolved (and, for write routes,
+ * its body parsed): fills *out or err. */
+typedef mw_status (*version_fn)(struct web_req *r, const mon_version *mv,
+                                const cJSON *body, int64_t from, int64_t to,
+                                cJSON **out, mw_err *err);
+
+/* The shape every handler here shares: resolve the version, read the body
+ * (with_body) or the window (with_window), run fn, reply 200 or the error. */
+static void run_version(struct web_req *r, version_fn fn, bool with_body,
+                        bool with_window) {
+  reg_version_info vi;
+  mon_version mv;
+  struct body b;
+  memset(&b, 0, sizeof b);
+  int64_t from = 0, to = 0;
+  const cJSON *body = NULL;
+  if(resolve(r, &vi, &mv) && (!with_window || window_params(r, &from, &to)) &&
+     (!with_body || (body = read_body(r, &b)))) {
+    mw_err err = {{0}, NULL};
+    cJSON *out = NULL;
+    mw_status s = fn(r, &mv, body, from, to, &out, &err);
+    finish(r, s, 200, out, &err);
+  }
+  if(with_body)
+    body_free(&b);
+  reg_version_info_free(&vi);
+}
+
+static cJSON *accepted(int64_t n) {
+  cJSON *out = cJSON_CreateObject();
+  cJSON_AddNumberToObject(out, "accepted", (double)n);
+  return out;
+}
+
+static mw_status do_predictions(struct web_req *r, const mon_version *mv,
+                                const cJSON *body, int64_t from, int64_t to,
+                                cJSON **out, mw_err *err) {
+  (void)from, (void)to;
+  int64_t n = 0;
+  mw_status s = mon_ingest_predictions(r->app->monitor, r->db, mv, body, &n, err);
+  if(!s)
+    *out = accepted(n);
+  return s;
+}
+
+static mw_status do_labels(struct web_req *r, const mon_version *mv,
+                           const cJSON *body, int64_t from, int64_t to,
+                           cJSON **out, mw_err *err) {
+  (void)from, (void)to;
+  int64_t n = 0;
+  mw_status s = mon_ingest_labels(r->app->monitor, r->db, mv, body, &n, err);
+  if(!s)
+    *out = accepted(n);
+  return s;
+}
+
+static mw_status do_reference_put(struct web_req *r, const mon_version *mv,
+                                  const cJSON *body, int64_t from, int64_t to,
+                                  cJSON **out, mw_err *err) {
+  (void)from, (void)to;
+  return mon_reference_put(r->app->monitor, r->db, mv, body, r->actor, out, err);
+}
+
+static mw_status do_reference_get(struct web_req *r, const mon_version *mv,
+                                  const cJSON *body, int64_t from, int64_t to,
+                                  cJSON **out, mw_err *err) {
+  (void)body, (void)from, (void)to;
+  return mon_reference_get(r->db, mv, out, err);
+}
+
+static mw_status do_drift(struct web_req *r, const mon_version *mv,
+                          const cJSON *body, int64_t from, int64_t to,
+                          cJSON **out, mw_err *err) {
+  (void)body;
+  return mon_drift_report(r->app->monitor, r->db, mv, from, to, out, err);
+}
+
+static mw_status do_evaluate(struct web_req *r, const mon_version *mv,
+                             const cJSON *body, int64_t from, int64_t to,
+                             cJSON **out, mw_err *err) {
+  (void)body;
+  return mon_drift_evaluate(r->app->monitor, r->db, mv, from, to, "api", out, err);
+}
+
 static void h_predictions(struct web_req *r) {
-  reg_version_info vi;
-  mon_version mv;
-  if(!resolve(r, &vi, &mv)) {
-    reg_version_info_free(&vi);
-    return;
-  }
-  struct body b;
-  const cJSON *body = read_body(r, &b);
-  if(body) {
-    mw_err err = {{0}, NULL};
-    int64_t n = 0;
-    mw_status s = mon_ingest_predictions(r->app->monitor, r->db, &mv, body, &n, &err);
-    cJSON *out = NULL;
-    if(!s) {
-      out = cJSON_CreateObject();
-      cJSON_AddNumberToObject(out, "accepted", (double)n);
-    }
-    finish(r, s, 200, out, &err);
-  }
-  body_free(&b);
-  reg_version_info_free(&vi);
+  run_version(r, do_predictions, true, false);
 }
-
-static void h_labels(struct web_req *r) {
-  reg_version_info vi;
-  mon_version mv;
-  if(!resolve(r, &vi, &mv)) {
-    reg_version_info_free(&vi);
-    return;
-  }
-  struct body b;
-  const cJSON *body = read_body(r, &b);
-  if(body) {
-    mw_err err = {{0}, NULL};
-    int64_t n = 0;
-    mw_status s = mon_ingest_labels(r->app->monitor, r->db, &mv, body, &n, &err);
-    cJSON *out = NULL;
-    if(!s) {
-      out = cJSON_CreateObject();
-      cJSON_AddNumberToObject(out, "accepted", (double)n);
-    }
-    finish(r, s, 200, out, &err);
-  }
-  body_free(&b);
-  reg_version_info_free(&vi);
-}
-
+static void h_labels(struct web_req *r) { run_version(r, do_labels, true, false); }
 static void h_reference_put(struct web_req *r) {
-  reg_version_info vi;
-  mon_version mv;
-  if(!resolve(r, &vi, &mv)) {
-    reg_version_info_free(&vi);
-    return;
-  }
-  struct body b;
-  const cJSON *body = read_body(r, &b);
-  if(body) {
-    mw_err err = {{0}, NULL};
-    cJSON *out = NULL;
-    mw_status s = mon_reference_put(r->app->monitor, r->db, &mv, body, r->actor,
-                                    &out, &err);
-    finish(r, s, 200, out, &err);
-  }
-  body_free(&b);
-  reg_version_info_free(&vi);
+  run_version(r, do_reference_put, true, false);
 }
-
 static void h_reference_get(struct web_req *r) {
-  reg_version_info vi;
-  mon_version mv;
-  if(resolve(r, &vi, &mv)) {
-    mw_err err = {{0}, NULL};
-    cJSON *out = NULL;
-    mw_status s = mon_reference_get(r->db, &mv, &out, &err);
-    finish(r, s, 200, out, &err);
-  }
-  reg_version_info_free(&vi);
+  run_version(r, do_reference_get, false, false);
 }
-
-static void h_drift(struct web_req *r) {
-  reg_version_info vi;
-  mon_version mv;
-  int64_t from, to;
-  if(resolve(r, &vi, &mv) && window_params(r, &from, &to)) {
-    mw_err err = {{0}, NULL};
-    cJSON *out = NULL;
-    mw_status s = mon_drift_report(r->app->monitor, r->db, &mv, from, to, &out, &err);
-    finish(r, s, 200, out, &err);
-  }
-  reg_version_info_free(&vi);
-}
-
-static void h_evaluate(struct web_req *r) {
-  reg_version_info vi;
-  mon_version mv;
-  int64_t from, to;
-  if(resolve(r, &vi, &mv) && window_params(r, &from, &to)) {
-    mw_err err = {{0}, NULL};
-    cJSON *out = NULL;
-    mw_status s = mon_drift_evaluate(r->app->monitor, r->db, &mv, from, to, "api",
-                                     &out, &err);
-    finish(r, s, 200, out, &err);
-  }
-  reg_version_info_free(&vi);
-}
+static void h_drift(struct web_req *r) { run_version(r, do_drift, false, true); }
+static void h_evaluate(struct web_req *r) { run_version(r, do_evaluate, false, true); }
 
 static void h_history(struct web_req *r) {
   reg_version_info vi;

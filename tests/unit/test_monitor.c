@@ -1255,6 +1255,16 @@ static void test_window_cache(void **state) {
   assert_true(f->m->wc_misses > 3);
   assert_int_equal(mo->wc_hits + mo->wc_misses, 0);
   assert_true(f->m->wc_bytes > 0 && f->m->wc_bytes <= (size_t)256 << 20);
+  /* Entries idle for 15 minutes go: age them all, then one report. */
+  uint64_t ev = f->m->wc_evictions;
+  size_t entries = 0;
+  for(mon_wentry *e = f->m->wc_head; e; e = e->next, entries++)
+    e->used_ms -= 16LL * 60 * 1000;
+  assert_true(entries > 0);
+  free(report_text(f->m, f, t - 10000, t + 1));
+  assert_int_equal(f->m->wc_evictions, ev + entries);
+  assert_non_null(f->m->wc_head);
+  assert_null(f->m->wc_head->next); /* only the new report's entry */
   mon_ctx_free(mo);
 }
 
