@@ -457,6 +457,21 @@ static const char *blurb_of(const struct alert_notice *a) {
   return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
 }
 
+/* Ends a payload builder: the first error (of the builder or of its
+ * string buffer) frees the payload; otherwise *out takes it. */
+static mw_status payload_done(struct sb *s, mw_status err, cJSON *root,
+                              cJSON **out) {
+  if(s->err && !err)
+    err = s->err;
+  sb_free(s);
+  if(err) {
+    cJSON_Delete(root);
+    return err;
+  }
+  *out = root;
+  return MW_OK;
+}
+
 /* ------------------------------------------------ webhook (Alertmanager) */
 
 static mw_status build_webhook(const char *receiver,
@@ -622,15 +637,7 @@ static mw_status build_slack(const struct alert_group_notice *g, cJSON **out) {
     cJSON_AddItemToArray(els, btn);
     cJSON_AddItemToArray(blocks, act);
   }
-  if(s.err && !err)
-    err = s.err;
-  sb_free(&s);
-  if(err) {
-    cJSON_Delete(root);
-    return err;
-  }
-  *out = root;
-  return MW_OK;
+  return payload_done(&s, err, root, out);
 }
 
 /* -------------------------------------------------------- mattermost */
@@ -689,15 +696,7 @@ static mw_status build_mattermost(const struct alert_group_notice *g,
     cJSON_AddItemToArray(fields, link);
     cJSON_AddItemToArray(atts, at);
   }
-  if(s.err && !err)
-    err = s.err;
-  sb_free(&s);
-  if(err) {
-    cJSON_Delete(root);
-    return err;
-  }
-  *out = root;
-  return MW_OK;
+  return payload_done(&s, err, root, out);
 }
 
 /* ----------------------------------------------------------- discord */
@@ -808,15 +807,7 @@ static mw_status build_discord(const struct alert_group_notice *g, cJSON **out) 
     room = DISCORD_DESCRIPTION;
   add_text(e, "description", sb_str(&s), room, &err);
   cJSON_AddItemToObject(e, "fields", fields);
-  if(s.err && !err)
-    err = s.err;
-  sb_free(&s);
-  if(err) {
-    cJSON_Delete(root);
-    return err;
-  }
-  *out = root;
-  return MW_OK;
+  return payload_done(&s, err, root, out);
 }
 
 /* ------------------------------------------------------------- teams */
@@ -898,15 +889,7 @@ static mw_status build_teams(const struct alert_group_notice *g, cJSON **out) {
     cJSON_AddStringToObject(act, "url", dash);
     cJSON_AddItemToArray(actions, act);
   }
-  if(s.err && !err)
-    err = s.err;
-  sb_free(&s);
-  if(err) {
-    cJSON_Delete(root);
-    return err;
-  }
-  *out = root;
-  return MW_OK;
+  return payload_done(&s, err, root, out);
 }
 
 /* 1 when s is valid UTF-8. */
