@@ -181,6 +181,11 @@ mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
       alert_compare(r.op, value, r.threshold, &holds);
       cond = holds ? ALERT_COND_TRUE : ALERT_COND_FALSE;
       has_value = 1;
+    } else if(mw_json_str(report, "note")) {
+      /* A partial report (no reference set) says why the metric is not
+       * there: the rule shows it rather than a silent nodata. */
+      snprintf(problem, sizeof problem, "cannot compute %s: %s", r.metric,
+               mw_json_str(report, "note"));
     }
     cJSON_Delete(report);
     mw_err_clear(&e2);

@@ -140,7 +140,10 @@ mw_status mw_datadir_lock(const char *data_dir, int exclusive, int *fd, char *er
   if(f < 0)
     return fail(err, cap, MW_EIO, path, strerror(errno));
   if(flock(f, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    int e = errno;
     close(f);
+    if(e != EWOULDBLOCK)
+      return fail(err, cap, MW_EIO, path, strerror(e));
     snprintf(err, cap, exclusive ? "%s is in use by a running modelwatch server; stop it first"
                                  : "%s is being restored; start the server when it is done",
              data_dir);

@@ -197,6 +197,9 @@ mw_status mw_outbox_purge_step(mw_conn *c, int64_t cutoff_ms, int max_rows,
     return MW_ENOMEM;
   int nids = 0, seen = 0, young = 0;
   int64_t last = *cursor;
+  /* The newest row always stays: outbox ids are public (GET /deliveries,
+   * retry, audit targets), and SQLite hands the highest id out again once
+   * that row is gone. */
   /* The final time of a delivered row is delivered_at; a dead row's is its
    * last attempt (every way to die records one; created_at is only a
    * fallback for rows from before attempts were kept). */
@@ -209,7 +212,7 @@ mw_status mw_outbox_purge_step(mw_conn *c, int64_t cutoff_ms, int max_rows,
   sqlite3_stmt *del_att = mw_stmt(c, "DELETE FROM delivery_attempts WHERE outbox_id = ?");
   sqlite3_stmt *del = mw_stmt(
       c, "DELETE FROM outbox WHERE id = ? AND state IN ('delivered', 'dead') "
-         "RETURNING state");
+         "AND id < (SELECT max(id) FROM outbox) RETURNING state");
   if(!sel || !del_att || !del) {
     free(ids);
     return MW_EDB;

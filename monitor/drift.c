@@ -730,14 +730,8 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   if((st = mon__read_begin(c)))
     goto out;
   reading = 1;
-  if(use_cache) {
-    mon_wentry *we = wp.e;
-    wp.e = NULL;
-    if((st = mon__wcache_plan(m, c, we, v->id, s.ncols, nnumeric, from, to,
-                              (int64_t)cap_rows, &wp)))
-      goto out;
-    *cached = wp.e != NULL;
-  }
+  /* The reference first: without one nothing is read or cached (alert
+   * rules on such versions ask every evaluation). One snapshot for all. */
   st = mon__store_ref_load(c, v->id, s.ncols, true, &ref);
   if(st == MW_ENOTFOUND) {
     st = mw_errf(err, MW_ECONFLICT,
@@ -746,8 +740,17 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
                  (long long)v->version, v->model, (long long)v->version);
     goto out;
   }
-  if(st || (st = mon__dcfg_load(m, c, v, &s, &cfg)) ||
-     (!wp.e && (st = mon__window_open(c, v->id, s.ncols, from, to, &w))))
+  if(st || (st = mon__dcfg_load(m, c, v, &s, &cfg)))
+    goto out;
+  if(use_cache) {
+    mon_wentry *we = wp.e;
+    wp.e = NULL;
+    if((st = mon__wcache_plan(m, c, we, v->id, s.ncols, nnumeric, from, to,
+                              (int64_t)cap_rows, &wp)))
+      goto out;
+    *cached = wp.e != NULL;
+  }
+  if(!wp.e && (st = mon__window_open(c, v->id, s.ncols, from, to, &w)))
     goto out;
   int64_t count = wp.e ? wp.count : w.count;
   if(!(jobs = calloc(s.ncols, sizeof *jobs))) {
@@ -918,6 +921,8 @@ mw_status mon_window_summary(mon_ctx *m, mw_conn *c, const mon_version *v,
   mon__read_end(c);
   if(!st) {
     cJSON *o = report_head(v, from_ms, to_ms, w.count);
+    cJSON_AddStringToObject(o, "note", "no reference set: drift needs one "
+                                       "(PUT .../reference)");
     if(perf) {
       cJSON_AddItemToObject(o, "performance", perf);
       perf = NULL;

@@ -91,8 +91,10 @@ static char *parse_string(struct parser *ps) {
       ps->p = r + 1;
       return start;
     }
-    if(ch < 0x20)
+    if(ch < 0x20) {
+      ps->p = r; /* the offset names the control character */
       return NULL;
+    }
     if(ch >= 0x80) {
       /* JSON text is UTF-8 (RFC 8259): a bad sequence is a syntax error
        * at its first byte. Outside strings any such byte already is. */
@@ -139,8 +141,10 @@ static char *parse_string(struct parser *ps) {
       } else if(cp >= 0xDC00 && cp <= 0xDFFF) {
         return NULL;
       }
-      if(cp == 0)
-        return NULL; /* would cut the C string short */
+      if(cp == 0) {
+        ps->p = r - 6; /* would cut the C string short: name the escape */
+        return NULL;
+      }
       w += mw_utf8_encode(cp, w);
       break;
     }

@@ -180,8 +180,8 @@ mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,
                            int64_t from_ms, int64_t to_ms, cJSON **out,
                            mw_err *err);
 /* What a window says without a reference set: {model, version, window:
- * {from, to, count}, performance} (performance only when labels fall in the
- * window). Lets alert rules on prediction_count and on performance metrics
+ * {from, to, count}, note, performance} (performance only when labels fall
+ * in the window; note says why drift is missing). Lets alert rules on prediction_count and on performance metrics
  * run for versions that have no reference. Nothing is stored. */
 mw_status mon_window_summary(mon_ctx *m, mw_conn *c, const mon_version *v,
                              int64_t from_ms, int64_t to_ms, cJSON **out,

@@ -367,6 +367,7 @@ def test_volume_and_performance_rules_without_a_reference():
                                                            "inactive"), (ev, acc)
         ev = evaluate("drift")
         assert ev["value"] is None and ev["state"] != "firing", ev
+        assert "no reference set" in ev["error"], ev
         # The drift endpoint itself still asks for a reference.
         expect(s.get(base() + "/drift"), 409, "conflict")
 

@@ -207,9 +207,12 @@ def test_control_characters_and_nul_escapes_refused():
             r = expect(s.request("POST", "/api/v1/models", raw=body), 400, "invalid_json")
             off = r["error"]["details"]["offset"]
             assert at <= off < at + len(fill), (fill, at, r)
-            body, _ = body_with({"predictions": [{"features": {"city": HOLE, "age": 1},
-                                                  "prediction": "yes"}]}, fill)
-            expect(s.request("POST", base + "/predictions", raw=body), 400, "invalid_json")
+            body, at2 = body_with({"predictions": [{"features": {"city": HOLE, "age": 1},
+                                                    "prediction": "yes"}]}, fill)
+            r2 = expect(s.request("POST", base + "/predictions", raw=body), 400,
+                        "invalid_json")
+            # Both readers name the same byte of the fill.
+            assert r2["error"]["details"]["offset"] - at2 == off - at, (fill, r, r2)
         assert db_digest(s) == before
         # Escaped, they are ordinary text; an escaped backslash before
         # "u0000" is not a NUL.
