@@ -164,6 +164,31 @@ static cJSON *column_head(const mon_job *jb, const char *status) {
   return j;
 }
 
+/* A column's result up to its stats: status, and the verdict and distances
+ * when the tests ran (rc MON_STATS_OK), else drifted false with the reason
+ * when the window had data. Records the verdict in jb. */
+static cJSON *column_verdict(mon_job *jb, bool has_data, int rc,
+                             const mon_drift_result *r, bool ref_empty,
+                             const char *insufficient) {
+  const char *status = !has_data              ? "no_data"
+                       : rc == MON_STATS_OK ? "ok"
+                                            : "insufficient_data";
+  cJSON *j = column_head(jb, status);
+  if(rc == MON_STATS_OK) {
+    add_verdict(j, r);
+    add_distances(j, r);
+    jb->evaluated = true;
+    jb->drifted = r->drifted;
+  } else {
+    cJSON_AddBoolToObject(j, "drifted", false);
+    if(has_data)
+      cJSON_AddStringToObject(j, "reason",
+                              ref_empty ? "the reference has no values in this column"
+                                        : insufficient);
+  }
+  return j;
+}
+
 /* "histogram": the reference's quantile bins with the reference and the
  * current counts per bin (exact over every row, also when sampled), so a
  * dashboard can draw the two distributions side by side. */
@@ -304,23 +329,8 @@ static void compute_numeric(mon_job *jb) {
       }
     }
   }
-  const char *status = count == 0          ? "no_data"
-                       : rc == MON_STATS_OK ? "ok"
-                                            : "insufficient_data";
-  cJSON *j = column_head(jb, status);
-  if(rc == MON_STATS_OK) {
-    add_verdict(j, &r);
-    add_distances(j, &r);
-    jb->evaluated = true;
-    jb->drifted = r.drifted;
-  } else {
-    cJSON_AddBoolToObject(j, "drifted", false);
-    if(count > 0)
-      cJSON_AddStringToObject(j, "reason",
-                              ref->nsorted == 0
-                                  ? "the reference has no values in this column"
-                                  : "not enough distinct values for the tests");
-  }
+  cJSON *j = column_verdict(jb, count > 0, rc, &r, ref->nsorted == 0,
+                            "not enough distinct values for the tests");
   cJSON *stats = cJSON_AddObjectToObject(j, "stats");
   cJSON_AddNumberToObject(stats, "count", (double)count);
   cJSON_AddNumberToObject(stats, "missing", (double)missing);
@@ -386,23 +396,8 @@ static void compute_categorical(mon_job *jb) {
   }
   free(ra);
   free(ca);
-  const char *status = total == 0          ? "no_data"
-                       : rc == MON_STATS_OK ? "ok"
-                                            : "insufficient_data";
-  cJSON *j = column_head(jb, status);
-  if(rc == MON_STATS_OK) {
-    add_verdict(j, &r);
-    add_distances(j, &r);
-    jb->evaluated = true;
-    jb->drifted = r.drifted;
-  } else {
-    cJSON_AddBoolToObject(j, "drifted", false);
-    if(total > 0)
-      cJSON_AddStringToObject(j, "reason",
-                              ref->count == 0
-                                  ? "the reference has no values in this column"
-                                  : "not enough categories for the tests");
-  }
+  cJSON *j = column_verdict(jb, total > 0, rc, &r, ref->count == 0,
+                            "not enough categories for the tests");
   cJSON *stats = cJSON_AddObjectToObject(j, "stats");
   cJSON_AddNumberToObject(stats, "count", total);
   cJSON_AddNumberToObject(stats, "missing", (double)w->missing);

@@ -62,7 +62,6 @@ struct mon_ctx {
   pthread_cond_t wc_cv;
   struct mon_wentry *wc_head;
   size_t wc_bytes;
-  uint64_t wc_tick;
   uint64_t wc_hits, wc_misses, wc_evictions;
   /* Background thread. */
   pthread_mutex_t mu;
@@ -265,8 +264,7 @@ typedef struct mon_wentry {
   size_t ncols;
   mon_wcol *cols;
   size_t bytes;  /* charged to drift_cache_mb */
-  uint64_t used;  /* for least-recently-used eviction */
-  int64_t used_ms; /* monotonic ms of the last use (idle entries expire) */
+  int64_t used_ms; /* monotonic ms of the last use: LRU order and expiry */
   bool busy;
   bool empty;    /* a placeholder or reset entry: holds no rows yet */
 } mon_wentry;

@@ -46,13 +46,7 @@ int mon_stats_filter_finite(const double *in, size_t n, double *out,
   return MON_STATS_OK;
 }
 
-/* Order-preserving map from a double's bits to an unsigned key. */
-static inline uint64_t sort_key(double d) {
-  uint64_t u;
-  memcpy(&u, &d, sizeof u);
-  return (u >> 63) ? ~u : (u | UINT64_C(0x8000000000000000));
-}
-
+/* The inverse of mon_stats_sort_key (monitor/stats.h). */
 static inline double sort_unkey(uint64_t k) {
   uint64_t u = (k >> 63) ? (k & ~UINT64_C(0x8000000000000000)) : ~k;
   double d;
@@ -76,14 +70,14 @@ int mon_stats_sort(double *x, size_t n) {
   }
   /* One read pass builds every digit histogram. */
   for (size_t i = 0; i < n; i++) {
-    const uint64_t k = sort_key(x[i]);
+    const uint64_t k = mon_stats_sort_key(x[i]);
     for (int p = 0; p < RADIX_PASSES; p++)
       hist[p][(k >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
   }
   /* A digit shared by every key (e.g. the top exponent bits of data of one
    * sign and scale) needs no pass. */
   int todo[RADIX_PASSES], ntodo = 0;
-  const uint64_t k0 = sort_key(x[0]);
+  const uint64_t k0 = mon_stats_sort_key(x[0]);
   for (int p = 0; p < RADIX_PASSES; p++)
     if (hist[p][(k0 >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)] != n) todo[ntodo++] = p;
   if (ntodo == 0) { /* all keys equal */
@@ -106,7 +100,7 @@ int mon_stats_sort(double *x, size_t n) {
     const bool last = t == ntodo - 1;
     if (src == NULL) {
       for (size_t i = 0; i < n; i++) {
-        const uint64_t k = sort_key(x[i]);
+        const uint64_t k = mon_stats_sort_key(x[i]);
         dst[pos[(k >> shift) & (RADIX_SIZE - 1)]++] = k;
       }
     } else if (last) {

@@ -23,6 +23,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 /* ---------------------------------------------------------------------- */
 /* Status codes                                                            */
@@ -64,6 +66,16 @@ int mon_stats_filter_finite(const double *in, size_t n, double *out,
  * Returns MON_STATS_ENOMEM if that fails (x is then unchanged),
  * MON_STATS_EINVAL if x is NULL with n > 0. */
 int mon_stats_sort(double *x, size_t n);
+
+/* The key mon_stats_sort orders by (the IEEE-754 bit pattern made
+ * monotone): a < b as keys exactly when a sorts before b, so code that
+ * merges sorted arrays keeps the very order a full sort gives, down to
+ * -0.0 before +0.0. */
+static inline uint64_t mon_stats_sort_key(double d) {
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  return (u >> 63) ? ~u : (u | UINT64_C(0x8000000000000000));
+}
 
 /* ---------------------------------------------------------------------- */
 /* Summary statistics                                                      */

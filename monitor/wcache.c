@@ -68,7 +68,7 @@ static bool make_room(mon_ctx *m, size_t need, size_t budget) {
   while(m->wc_bytes + need > budget) {
     mon_wentry *lru = NULL;
     for(mon_wentry *e = m->wc_head; e; e = e->next)
-      if(!e->busy && (!lru || e->used < lru->used))
+      if(!e->busy && (!lru || e->used_ms < lru->used_ms))
         lru = e;
     if(!lru)
       return false;
@@ -151,7 +151,6 @@ mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
   }
   if(best) {
     best->busy = true;
-    best->used = ++m->wc_tick;
     best->used_ms = now;
   }
   pthread_mutex_unlock(&m->wc_mu);
@@ -325,7 +324,6 @@ void mon__wcache_done(mon_ctx *m, mon_wplan *p, bool ok, size_t nnumeric) {
     m->wc_bytes = m->wc_bytes - e->bytes + b;
     e->bytes = b;
     e->busy = false;
-    e->used = ++m->wc_tick;
     e->used_ms = mw_mono_ns() / 1000000;
     /* Category counts may have grown past what was reserved. */
     if(m->wc_bytes > budget_bytes(m)) {
@@ -351,15 +349,6 @@ void mon__wcache_clear(mon_ctx *m) {
 
 /* ------------------------------------------------------------ columns */
 
-/* The order mon_stats_sort gives (by IEEE-754 bit pattern): -0.0 sorts
- * before +0.0, so merging by this key keeps the very array a full sort
- * makes, down to the sign of each zero. */
-static inline uint64_t key(double d) {
-  uint64_t u;
-  memcpy(&u, &d, sizeof u);
-  return (u >> 63) ? ~u : (u | UINT64_C(0x8000000000000000));
-}
-
 int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
                     size_t nadd) {
   size_t nr = 0, na = 0, mr = 0, ma = 0;
@@ -379,15 +368,16 @@ int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
     goto out;
   }
   /* Out: one pass that keeps the values not matched in rem (both sorted,
-   * so each removed value is met in order). */
+   * so each removed value is met in order). Compared by the sort's key, so
+   * -0.0 and +0.0 stay where a full sort puts them. */
   size_t i = 0, j = 0, o = 0, n0 = w->n;
   double *x = w->vals;
   for(; i < n0; i++) {
-    if(j < nr && key(x[i]) == key(rem[j])) {
+    if(j < nr && mon_stats_sort_key(x[i]) == mon_stats_sort_key(rem[j])) {
       j++;
       continue;
     }
-    if(j < nr && key(rem[j]) < key(x[i]))
+    if(j < nr && mon_stats_sort_key(rem[j]) < mon_stats_sort_key(x[i]))
       break; /* a value to remove that the column does not hold */
     x[o++] = x[i];
   }
@@ -410,7 +400,8 @@ int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
     x = w->vals = nx;
     size_t a = o, b = na, d = n;
     while(b > 0) {
-      if(a > 0 && key(x[a - 1]) > key(add[b - 1]))
+      if(a > 0 && mon_stats_sort_key(x[a - 1]) >
+                       mon_stats_sort_key(add[b - 1]))
         x[--d] = x[--a];
       else
         x[--d] = add[--b];
