@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/db_sqlite.h"
 #include "alerts/delivery_internal.h"
 
 /* JSON of the channel row in st (name, type, url, created_at). */

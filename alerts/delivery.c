@@ -25,6 +25,7 @@
 
 #include <curl/curl.h>
 
+#include "core/db_sqlite.h"
 #include "alerts/delivery_internal.h"
 
 #define POLL_MS 10

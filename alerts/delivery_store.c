@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/db_sqlite.h"
 #include "alerts/delivery_internal.h"
 
 void alert__job_clear(struct alert__job *j) {

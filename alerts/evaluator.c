@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/db_sqlite.h"
 #include "alerts/alerts_internal.h"
 #include "registry/registry.h"
 
@@ -120,13 +121,14 @@ static cJSON *run_rollback(mw_conn *c, const struct alert_env *env,
   cJSON *res = NULL;
   mw_err err = {0};
   /* A savepoint keeps a failed rollback from spoiling the evaluation. */
-  mw_exec(c, "SAVEPOINT rollback_action");
-  mw_status s = reg_alias_rollback_tx(c, env->reg, r->model, r->alias, 0, reason,
-                                      actor, &res, &err);
+  mw_status sp = mw_savepoint(c);
+  mw_status s = sp ? sp : reg_alias_rollback_tx(c, env->reg, r->model, r->alias,
+                                                0, reason, actor, &res, &err);
   cJSON *out = cJSON_CreateObject();
   cJSON_AddStringToObject(out, "action", "rollback");
   if(s) {
-    mw_exec(c, "ROLLBACK TO rollback_action");
+    if(!sp)
+      mw_savepoint_rollback(c);
     cJSON_AddStringToObject(out, "status", "skipped");
     cJSON_AddStringToObject(out, "message", err.msg[0] ? err.msg : mw_strerror(s));
     mw_log(MW_LOG_WARN, "alerts", "rule %s: rollback of %s@%s not done: %s",
@@ -138,7 +140,9 @@ static cJSON *run_rollback(mw_conn *c, const struct alert_env *env,
     mw_log(MW_LOG_INFO, "alerts", "rule %s rolled %s@%s back", r->name, r->model,
            r->alias);
   }
-  mw_exec(c, "RELEASE rollback_action");
+  if(!s && mw_savepoint_release(c))
+    mw_log(MW_LOG_ERROR, "alerts", "rule %s: cannot release the rollback's savepoint",
+           r->name);
   cJSON_Delete(res);
   mw_err_clear(&err);
   return out;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/db_sqlite.h"
 #include "alerts/alerts.h"
 #include "alerts/alerts_internal.h"
 

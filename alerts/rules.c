@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/db_sqlite.h"
 #include "alerts/rules.h"
 #include "registry/registry.h"
 

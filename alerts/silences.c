@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/db_sqlite.h"
 #include "alerts/alerts_internal.h"
 
 static mw_status check_matchers(const cJSON *ms, mw_err *err) {

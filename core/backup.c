@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/db_sqlite.h"
 #include "core/core.h"
 
 static mw_status fail(char *err, size_t cap, mw_status st, const char *what,

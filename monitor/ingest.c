@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/db_sqlite.h"
 #include "monitor/internal.h"
 
 /* ------------------------------------------------------------ staging */

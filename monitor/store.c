@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/db_sqlite.h"
 #include "monitor/internal.h"
 
 static mw_status step_done(mw_conn *c, sqlite3_stmt *st) {
@@ -212,10 +213,7 @@ mw_status mon__store_dict_save(mw_conn *c, int64_t version_id, size_t col,
 
 /* ------------------------------------------------------------- windows */
 
-mw_status mon__read_begin(mw_conn *c) {
-  sqlite3_stmt *st = mw_stmt(c, "BEGIN DEFERRED");
-  return st ? step_done(c, st) : MW_EDB;
-}
+mw_status mon__read_begin(mw_conn *c) { return mw_tx_read(c); }
 
 void mon__read_end(mw_conn *c) { mw_tx_rollback(c); }
 

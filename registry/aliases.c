@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/db_sqlite.h"
 #include "registry/internal.h"
 
 mw_status reg_alias_lookup(mw_conn *c, const char *model, const char *alias,

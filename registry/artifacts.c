@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/db_sqlite.h"
 #include "registry/internal.h"
 
 struct reg_upload {

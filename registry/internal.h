@@ -2,6 +2,7 @@
 #ifndef MW_REGISTRY_INTERNAL_H
 #define MW_REGISTRY_INTERNAL_H
 
+#include "core/db_sqlite.h"
 #include "registry/registry.h"
 
 /* Model id by name; MW_ENOTFOUND (with err) if absent. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/db_sqlite.h"
 #include "registry/internal.h"
 
 mw_status reg__model_id(mw_conn *c, const char *name, int64_t *id, mw_err *err) {

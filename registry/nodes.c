@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/db_sqlite.h"
 #include "registry/internal.h"
 
 mw_status reg_node_create(mw_conn *c, const cJSON *body, const char *actor,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/db_sqlite.h"
 #include "registry/internal.h"
 
 mw_status reg_schema_validate(const cJSON *schema, mw_err *err) {

@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "core/db_sqlite.h"
 #include "monitor/internal.h"
 
 #define NNUM 8

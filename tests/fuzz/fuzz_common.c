@@ -6,6 +6,7 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "core/db_sqlite.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "web/web_internal.h"
 

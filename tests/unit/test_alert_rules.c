@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/db_sqlite.h"
 #include "alerts/alerts_internal.h"
 #include "registry/registry.h"
 

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "core/db_sqlite.h"
 #include "core/core.h"
 
 static void test_status_table(void **state) {

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <math.h>
 
+#include "core/db_sqlite.h"
 #include "monitor/internal.h"
 
 static const char *SCHEMA =

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "core/db_sqlite.h"
 #include "registry/registry.h"
 
 struct fix {

@@ -1,0 +1,380 @@
+/* core/db_sqlite.c - the SQLite backend of the database seam: one
+ * connection per thread (WAL, foreign keys, busy timeout, extended result
+ * codes), each with a small cache of prepared statements keyed by the
+ * address of their SQL literal; BEGIN IMMEDIATE for writers, a deferred
+ * BEGIN for readers; migrations versioned in PRAGMA user_version. Also the
+ * statement helpers of core/db_sqlite.h that the `*_sqlite.c` store files
+ * use. */
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/clock.h"
+#include "core/db_backend.h"
+#include "core/db_sqlite.h"
+#include "core/audit.h"
+#include "core/log.h"
+
+#define MW_STMT_CACHE 96
+
+struct sq_conn {
+  struct mw_conn base; /* first: a struct mw_conn * points here */
+  sqlite3 *db;
+  int nstmt;
+  struct {
+    const char *sql;
+    sqlite3_stmt *st;
+  } cache[MW_STMT_CACHE];
+};
+
+static struct sq_conn *sq(mw_conn *c) {
+  assert(c->be == &mw_db_backend_sqlite);
+  return (struct sq_conn *)c;
+}
+
+sqlite3 *mw_sqlite(mw_conn *c) { return sq(c)->db; }
+
+static void sq_conn_close(mw_conn *mc) {
+  if(!mc)
+    return;
+  struct sq_conn *c = sq(mc);
+  for(int i = 0; i < c->nstmt; i++)
+    sqlite3_finalize(c->cache[i].st);
+  sqlite3_close_v2(c->db);
+  free(c);
+}
+
+static mw_conn *sq_conn_open(mw_db *d) {
+  struct sq_conn *c = calloc(1, sizeof *c);
+  if(!c)
+    return NULL;
+  c->base.be = &mw_db_backend_sqlite;
+  int rc = sqlite3_open_v2(d->target, &c->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
+  if(rc != SQLITE_OK) {
+    mw_log(MW_LOG_ERROR, "db", "cannot open %s: %s", d->target,
+           c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+    sq_conn_close(&c->base);
+    return NULL;
+  }
+  sqlite3_busy_timeout(c->db, 10000);
+  sqlite3_extended_result_codes(c->db, 1);
+  const char *pragmas = d->sync_full
+                            ? "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+                              "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
+                            : "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+                              "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;";
+  char *err = NULL;
+  rc = sqlite3_exec(c->db, pragmas, NULL, NULL, &err);
+  if(rc != SQLITE_OK) {
+    mw_log(MW_LOG_ERROR, "db", "cannot configure %s: %s", d->target,
+           err ? err : sqlite3_errstr(rc));
+    sqlite3_free(err);
+    sq_conn_close(&c->base);
+    return NULL;
+  }
+  return &c->base;
+}
+
+static mw_status sq_open(mw_db *d) {
+  (void)d;
+  return MW_OK;
+}
+
+static void sq_close(mw_db *d) { (void)d; }
+
+sqlite3_stmt *mw_stmt(mw_conn *mc, const char *sql) {
+  struct sq_conn *c = sq(mc);
+  for(int i = 0; i < c->nstmt; i++) {
+    if(c->cache[i].sql == sql) {
+      sqlite3_stmt *st = c->cache[i].st;
+      sqlite3_reset(st);
+      sqlite3_clear_bindings(st);
+      return st;
+    }
+  }
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                              NULL);
+  if(rc != SQLITE_OK) {
+    mw_log(MW_LOG_ERROR, "db", "prepare failed: %s (%.80s)",
+           sqlite3_errmsg(c->db), sql);
+    return NULL;
+  }
+  if(c->nstmt < MW_STMT_CACHE) {
+    c->cache[c->nstmt].sql = sql;
+    c->cache[c->nstmt].st = st;
+    c->nstmt++;
+  } else {
+    /* Cache full: evict the oldest entry, which is the least likely to be
+     * hot in a handler that just started. */
+    sqlite3_finalize(c->cache[0].st);
+    memmove(&c->cache[0], &c->cache[1], sizeof c->cache[0] * (MW_STMT_CACHE - 1));
+    c->cache[MW_STMT_CACHE - 1].sql = sql;
+    c->cache[MW_STMT_CACHE - 1].st = st;
+  }
+  return st;
+}
+
+mw_status mw_sqlite_error(mw_conn *mc, int rc) {
+  sqlite3 *db = sq(mc)->db;
+  switch(rc & 0xff) {
+  case SQLITE_OK:
+  case SQLITE_DONE:
+  case SQLITE_ROW:
+    mw_log(MW_LOG_ERROR, "db", "result code %d taken for an error", rc);
+    return MW_EINTERNAL;
+  case SQLITE_CONSTRAINT:
+    return MW_ECONFLICT;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    mw_log(MW_LOG_WARN, "db", "busy: %s", sqlite3_errmsg(db));
+    return MW_EBUSY;
+  case SQLITE_FULL:
+  case SQLITE_IOERR:
+    mw_log(MW_LOG_ERROR, "db", "I/O error: %s", sqlite3_errmsg(db));
+    return MW_EIO;
+  default:
+    mw_log(MW_LOG_ERROR, "db", "error %d: %s", rc, sqlite3_errmsg(db));
+    return MW_EDB;
+  }
+}
+
+mw_status mw_step_done(mw_conn *c, sqlite3_stmt *st) {
+  if(!st)
+    return MW_EDB;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? MW_OK : mw_sqlite_error(c, rc);
+}
+
+mw_status mw_step_row(mw_conn *c, sqlite3_stmt *st, int *found) {
+  *found = 0;
+  if(!st)
+    return MW_EDB;
+  int rc = sqlite3_step(st);
+  if(rc == SQLITE_ROW) {
+    *found = 1;
+    return MW_OK;
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? MW_OK : mw_sqlite_error(c, rc);
+}
+
+int mw_step_next(mw_conn *c, sqlite3_stmt *st, mw_status *s) {
+  int rc = sqlite3_step(st);
+  if(rc == SQLITE_ROW)
+    return 1;
+  sqlite3_reset(st);
+  if(rc == SQLITE_DONE)
+    return 0;
+  *s = mw_sqlite_error(c, rc);
+  return -1;
+}
+
+int64_t mw_sqlite_changes(mw_conn *c) { return sqlite3_changes64(sq(c)->db); }
+int64_t mw_sqlite_last_id(mw_conn *c) { return sqlite3_last_insert_rowid(sq(c)->db); }
+
+mw_status mw_exec(mw_conn *c, const char *sql) {
+  char *err = NULL;
+  int rc = sqlite3_exec(sq(c)->db, sql, NULL, NULL, &err);
+  if(rc != SQLITE_OK) {
+    mw_log(MW_LOG_ERROR, "db", "exec failed: %s", err ? err : sqlite3_errstr(rc));
+    sqlite3_free(err);
+    return mw_sqlite_error(c, rc);
+  }
+  return MW_OK;
+}
+
+static mw_status step_once(mw_conn *c, const char *sql) {
+  return mw_step_done(c, mw_stmt(c, sql));
+}
+
+static mw_status sq_begin(mw_conn *c, enum mw_tx kind) {
+  if(!sqlite3_get_autocommit(sq(c)->db)) {
+    mw_log(MW_LOG_ERROR, "db", "SQLite transaction already open");
+    return MW_EINTERNAL;
+  }
+  return step_once(c, kind == MW_TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+static mw_status sq_commit(mw_conn *c) { return step_once(c, "COMMIT"); }
+
+static void sq_rollback(mw_conn *c) {
+  if(!sqlite3_get_autocommit(sq(c)->db))
+    step_once(c, "ROLLBACK");
+}
+
+static mw_status sq_savepoint(mw_conn *c, enum mw_sp_op op) {
+  switch(op) {
+  case MW_SP_BEGIN:
+    return step_once(c, "SAVEPOINT mw_step");
+  case MW_SP_RELEASE:
+    return step_once(c, "RELEASE mw_step");
+  case MW_SP_ROLLBACK:
+    return step_once(c, "ROLLBACK TO mw_step");
+  }
+  return MW_EINTERNAL;
+}
+
+static mw_status sq_data_version(mw_conn *c, int64_t *out) {
+  sqlite3_stmt *st = mw_stmt(c, "PRAGMA data_version");
+  int found;
+  mw_status s = mw_step_row(c, st, &found);
+  if(s)
+    return s;
+  if(!found)
+    return MW_EDB;
+  *out = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return MW_OK;
+}
+
+static mw_status sq_ping(mw_conn *c) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT 1");
+  int found;
+  mw_status s = mw_step_row(c, st, &found);
+  if(!s && found)
+    sqlite3_reset(st);
+  return s ? s : found ? MW_OK : MW_EDB;
+}
+
+static int64_t sq_size(const mw_db *d) {
+  struct stat sb;
+  int64_t total = 0;
+  if(stat(d->target, &sb) == 0)
+    total += sb.st_size;
+  char wal[4096];
+  int n = snprintf(wal, sizeof wal, "%s-wal", d->target);
+  if(n > 0 && (size_t)n < sizeof wal && stat(wal, &sb) == 0)
+    total += sb.st_size;
+  return total;
+}
+
+static mw_status sq_schema_version(mw_conn *c, int *out) {
+  sqlite3_stmt *st = mw_stmt(c, "PRAGMA user_version");
+  int found;
+  mw_status s = mw_step_row(c, st, &found);
+  if(s)
+    return s;
+  if(!found)
+    return MW_EDB;
+  *out = sqlite3_column_int(st, 0);
+  sqlite3_reset(st);
+  return MW_OK;
+}
+
+static mw_status sq_migrate_one(mw_conn *c, int version, const char *name,
+                                const char *sql) {
+  assert(mw_tx_state(c) == MW_TX_WRITE);
+  mw_status s = mw_exec(c, sql);
+  if(!s) {
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", version);
+    s = mw_exec(c, pragma);
+  }
+  if(!s) {
+    sqlite3_stmt *ins = mw_stmt(c, "INSERT INTO schema_migrations(version, name, "
+                                   "applied_at) VALUES(?, ?, ?)");
+    if(ins) {
+      sqlite3_bind_int(ins, 1, version);
+      mw_bind_text(ins, 2, name);
+      sqlite3_bind_int64(ins, 3, mw_now_ms());
+    }
+    s = mw_step_done(c, ins);
+  }
+  return s;
+}
+
+const struct mw_db_backend mw_db_backend_sqlite = {
+    .name = "sqlite",
+    .kind = MW_DB_SQLITE,
+    .open = sq_open,
+    .close = sq_close,
+    .conn_open = sq_conn_open,
+    .conn_close = sq_conn_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .data_version = sq_data_version,
+    .ping = sq_ping,
+    .size = sq_size,
+    .schema_version = sq_schema_version,
+    .migrate_one = sq_migrate_one,
+};
+
+int mw_bind_text(sqlite3_stmt *st, int idx, const char *s) {
+  if(!s)
+    return sqlite3_bind_null(st, idx);
+  return sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+}
+
+int mw_bind_id(sqlite3_stmt *st, int idx, int64_t v) {
+  return v < 0 ? sqlite3_bind_null(st, idx) : sqlite3_bind_int64(st, idx, v);
+}
+
+int mw_bind_double(sqlite3_stmt *st, int idx, double v) {
+  return isfinite(v) ? sqlite3_bind_double(st, idx, v)
+                     : sqlite3_bind_null(st, idx);
+}
+
+const char *mw_col_text(sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  return t ? (const char *)t : "";
+}
+
+char *mw_col_dup(sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  return t ? strdup((const char *)t) : NULL;
+}
+
+int64_t mw_col_i64(sqlite3_stmt *st, int col, int64_t dflt) {
+  return sqlite3_column_type(st, col) == SQLITE_NULL ? dflt
+                                                      : sqlite3_column_int64(st, col);
+}
+
+double mw_col_double(sqlite3_stmt *st, int col) {
+  return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN
+                                                      : sqlite3_column_double(st, col);
+}
+
+/* ---- transitional ---- */
+
+sqlite3 *mw_conn_handle(mw_conn *c) { return mw_sqlite(c); }
+
+mw_status mw_db_status(mw_conn *c, int rc) {
+  switch(rc & 0xff) {
+  case SQLITE_OK:
+  case SQLITE_DONE:
+  case SQLITE_ROW:
+    return MW_OK;
+  default:
+    return mw_sqlite_error(c, rc);
+  }
+}
+
+mw_status mw_delete_named(mw_conn *c, const char *sql, const char *name,
+                          const char *actor, const char *action,
+                          const char *what, mw_err *err) {
+  mw_status st = mw_tx_begin(c);
+  if(st)
+    return st;
+  sqlite3_stmt *del = mw_stmt(c, sql);
+  if(del)
+    mw_bind_text(del, 1, name);
+  st = mw_step_done(c, del);
+  if(!st && mw_sqlite_changes(c) == 0)
+    st = mw_errf(err, MW_ENOTFOUND, "no %s named '%s'", what, name);
+  if(!st)
+    st = mw_audit(c, actor, action, name, NULL);
+  if(!st)
+    return mw_tx_commit(c);
+  mw_tx_rollback(c);
+  return st;
+}
