@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <civetweb.h>
 #include <curl/curl.h>
 #include <gsl/gsl_errno.h>
 
@@ -332,7 +331,7 @@ int main(int argc, char **argv) {
    * the process: RSS grew by ~300 MB in a 60 s load run. */
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   /* Libraries that keep global state are initialised before any thread. */
-  mg_init_library(MG_FEATURES_TLS | MG_FEATURES_WEBSOCKET);
+  web_library_init();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   gsl_set_error_handler_off();
 
@@ -371,6 +370,6 @@ int main(int argc, char **argv) {
     rc = 2;
   }
   curl_global_cleanup();
-  mg_exit_library();
+  web_library_exit();
   return rc;
 }

@@ -327,3 +327,7 @@ void web_server_stop(struct web_server *s) {
   s->app->ratelimit = NULL;
   free(s);
 }
+
+void web_library_init(void) { mg_init_library(MG_FEATURES_TLS | MG_FEATURES_WEBSOCKET); }
+
+void web_library_exit(void) { mg_exit_library(); }

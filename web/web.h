@@ -27,6 +27,12 @@ struct mw_app {
   volatile int stopping;
 };
 
+/* Initialises and releases CivetWeb's process-wide state (TLS, websocket
+ * support): once in main(), before any thread starts and after the last
+ * one stopped. */
+void web_library_init(void);
+void web_library_exit(void);
+
 /* Starts the HTTP server on app->cfg.listen (and creates app->metrics).
  * Caller frees with
  * web_server_stop. MW_EIO (logged) when the port cannot be bound. */
