@@ -17,9 +17,14 @@ static void conn_destructor(void *p) {
     c->be->conn_close(c);
 }
 
+int mw_db_target_is_postgres(const char *target) {
+  return !strncmp(target, "postgresql://", 13) || !strncmp(target, "postgres://", 11) ||
+         strstr(target, "dbname=") || strstr(target, "host=") ||
+         strstr(target, "service=");
+}
+
 static const struct mw_db_backend *backend_for(const char *target) {
-  (void)target;
-  return &mw_db_backend_sqlite;
+  return mw_db_target_is_postgres(target) ? &mw_db_backend_pg : &mw_db_backend_sqlite;
 }
 
 mw_status mw_db_open(const char *target, int sync_full, mw_db **out) {
@@ -114,8 +119,8 @@ mw_status mw_tx_begin(mw_conn *c) {
   __atomic_add_fetch(&c->db->wait_ns, (uint64_t)(c->write_t0 - t0),
                      __ATOMIC_RELAXED);
   __atomic_add_fetch(&c->db->tx_count, 1, __ATOMIC_RELAXED);
-  c->tx = MW_TX_WRITE;
   mw_status s = c->be->begin(c, MW_TX_WRITE);
+  c->tx = MW_TX_WRITE;
   if(s)
     release_write(c);
   return s;
@@ -181,6 +186,11 @@ mw_status mw_db_data_version(mw_conn *c, int64_t *out) {
 }
 
 mw_status mw_db_ping(mw_conn *c) { return c->be->ping(c); }
+
+mw_status mw_db_wait(mw_conn *c, int timeout_ms) {
+  assert(c->tx == MW_TX_NONE);
+  return c->be->wait(c, timeout_ms);
+}
 
 int64_t mw_db_size(const mw_db *d) { return d->be->size(d); }
 

@@ -39,11 +39,16 @@ typedef struct mw_conn mw_conn; /* one connection, owned by one thread */
 /* The backends. A store interface keeps one implementation per kind. */
 enum mw_db_kind {
   MW_DB_SQLITE = 0,
+  MW_DB_POSTGRES = 1,
   MW_DB_KIND_COUNT
 };
 
+/* 1 when target names a PostgreSQL database (a postgresql:// or
+ * postgres:// URL, or libpq key=value settings with host=, dbname= or
+ * service=); otherwise it is a SQLite file path. */
+int mw_db_target_is_postgres(const char *target);
 /* Opens (creating if needed) the database target names (SQLite: a file
- * path) and checks that it can be used: the calling thread's connection is
+ * path; PostgreSQL: see mw_db_target_is_postgres) and checks that it can be used: the calling thread's connection is
  * opened here, so a bad target fails now. sync_full selects SQLite's
  * synchronous=FULL (every commit fsynced). Caller frees with mw_db_close. */
 mw_status mw_db_open(const char *target, int sync_full, mw_db **out);
@@ -53,7 +58,8 @@ void mw_db_close(mw_db *db);
 /* The backend of db and of c. */
 enum mw_db_kind mw_db_kind(const mw_db *db);
 enum mw_db_kind mw_conn_kind(const mw_conn *c);
-/* What db names, for messages (a path; never a password). Borrowed. */
+/* What db was opened with (a path or URL, which may hold a password: not
+ * for messages). Borrowed. */
 const char *mw_db_name(const mw_db *db);
 /* The calling thread's connection, opened on first use. Borrowed: valid
  * until the thread exits or mw_db_close. NULL on failure (logged). */
@@ -88,6 +94,11 @@ void mw_savepoint_rollback(mw_conn *c);
  * to the database, for workers that sleep until there is something new.
  * Cheap enough to poll every few hundred milliseconds. */
 mw_status mw_db_data_version(mw_conn *c, int64_t *out);
+/* Waits at most timeout_ms for another connection's commit of queued work
+ * (PostgreSQL: a NOTIFY on the connection; SQLite: simply sleeps), outside
+ * a transaction. Returns early when one may have happened: callers check
+ * mw_db_data_version. */
+mw_status mw_db_wait(mw_conn *c, int timeout_ms);
 /* Answers whether the database can be used now (/readyz). */
 mw_status mw_db_ping(mw_conn *c);
 /* Bytes the database takes (SQLite: the file plus its WAL; 0 if unknown). */

@@ -38,6 +38,7 @@ struct mw_db_backend {
   void (*rollback)(mw_conn *c);
   mw_status (*savepoint)(mw_conn *c, enum mw_sp_op op);
   mw_status (*data_version)(mw_conn *c, int64_t *out);
+  mw_status (*wait)(mw_conn *c, int timeout_ms);
   mw_status (*ping)(mw_conn *c);
   int64_t (*size)(const mw_db *db);
   /* Migrations: the schema version stored in the database, and applying
@@ -46,14 +47,18 @@ struct mw_db_backend {
   mw_status (*schema_version)(mw_conn *c, int *out);
   mw_status (*migrate_one)(mw_conn *c, int version, const char *name,
                            const char *sql);
+  /* Takes (take = 1) or releases the lock that makes replicas starting
+   * together migrate once; NULL when the backend needs none. */
+  mw_status (*migrate_lock)(mw_conn *c, int take);
 };
 
 /* The backends linked into this binary. */
 extern const struct mw_db_backend mw_db_backend_sqlite;
+extern const struct mw_db_backend mw_db_backend_pg;
 
 struct mw_db {
   const struct mw_db_backend *be;
-  char *target;     /* as opened (a path); owned */
+  char *target;     /* as opened (a path or a PostgreSQL URL); owned */
   int sync_full;
   pthread_key_t key; /* the thread's connection */
   /* Writers of this process queue here before the backend's write lock.

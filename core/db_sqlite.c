@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/db_backend.h"
@@ -235,6 +236,13 @@ static mw_status sq_data_version(mw_conn *c, int64_t *out) {
   return MW_OK;
 }
 
+static mw_status sq_wait(mw_conn *c, int timeout_ms) {
+  (void)c;
+  if(timeout_ms > 0)
+    usleep((useconds_t)timeout_ms * 1000);
+  return MW_OK;
+}
+
 static mw_status sq_ping(mw_conn *c) {
   sqlite3_stmt *st = mw_stmt(c, "SELECT 1");
   int found;
@@ -303,6 +311,7 @@ const struct mw_db_backend mw_db_backend_sqlite = {
     .rollback = sq_rollback,
     .savepoint = sq_savepoint,
     .data_version = sq_data_version,
+    .wait = sq_wait,
     .ping = sq_ping,
     .size = sq_size,
     .schema_version = sq_schema_version,

@@ -17,11 +17,16 @@ struct mw_embedded_migration {
 };
 extern const struct mw_embedded_migration mw_migrations_sqlite[];
 extern const size_t mw_migrations_sqlite_count;
+extern const struct mw_embedded_migration mw_migrations_postgres[];
+extern const size_t mw_migrations_postgres_count;
 
 /* The migrations of a backend, by kind. */
 static const struct mw_embedded_migration *migrations(enum mw_db_kind kind,
                                                       size_t *n) {
   switch(kind) {
+  case MW_DB_POSTGRES:
+    *n = mw_migrations_postgres_count;
+    return mw_migrations_postgres;
   case MW_DB_SQLITE:
   default:
     *n = mw_migrations_sqlite_count;
@@ -51,10 +56,26 @@ static int migration_number(const char *name) {
   return num;
 }
 
+static mw_status migrate_locked(mw_conn *c, int *applied);
+
 mw_status mw_migrate(mw_conn *c, int *applied) {
-  int done = 0;
   if(applied)
     *applied = 0;
+  /* Replicas that start together migrate once: the first takes the lock
+   * and migrates, the others wait, then find nothing left to do. */
+  if(c->be->migrate_lock) {
+    mw_status st = c->be->migrate_lock(c, 1);
+    if(st)
+      return st;
+  }
+  mw_status st = migrate_locked(c, applied);
+  if(c->be->migrate_lock && c->be->migrate_lock(c, 0))
+    mw_log(MW_LOG_WARN, "db", "could not release the migration lock");
+  return st;
+}
+
+static mw_status migrate_locked(mw_conn *c, int *applied) {
+  int done = 0;
   int have = 0;
   mw_status st = mw_schema_version(c, &have);
   if(st)

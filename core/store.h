@@ -113,6 +113,7 @@ struct mw_core_store {
 };
 
 extern const struct mw_core_store mw_core_store_sqlite;
+extern const struct mw_core_store mw_core_store_pg;
 
 /* The implementation for c's backend. */
 const struct mw_core_store *mw__store(mw_conn *c);

@@ -6,14 +6,6 @@
 #include "core/db_sqlite.h"
 #include "core/store.h"
 
-const struct mw_core_store *mw__store(mw_conn *c) {
-  switch(mw_conn_kind(c)) {
-  case MW_DB_SQLITE:
-  default:
-    return &mw_core_store_sqlite;
-  }
-}
-
 /* ---------------------------------------------------------------- tokens */
 
 static mw_status token_insert(mw_conn *c, const char *name, const char *prefix,

@@ -2,7 +2,8 @@
 # The layout rules the compiler cannot see (the include views of
 # CMakeLists.txt enforce the arrows between subsystems):
 #  1. SQLite is named only in core's SQLite backend (core/db_sqlite.[ch],
-#     core/backup_sqlite.c) and in store files named `*_sqlite.c`;
+#     core/backup_sqlite.c) and in store files named `*_sqlite.c`; libpq
+#     only in core/db_pg.[ch] and files named `*_pg.c`;
 #  2. only web/ knows HTTP (CivetWeb);
 #  3. no #include climbs out of its folder ("../");
 #  4. nothing in the repository points at design notes outside it;
@@ -21,6 +22,12 @@ for f in $src; do
     core/db_sqlite.c|core/db_sqlite.h|core/backup_sqlite.c|*_sqlite.c) ;;
     *) if grep -n -i 'sqlite3\|db_sqlite\.h' "$f" /dev/null; then
          echo "layout: $f names SQLite outside a *_sqlite.c store file"; fail=1
+       fi ;;
+  esac
+  case "$f" in
+    core/db_pg.c|core/db_pg.h|*_pg.c) ;;
+    *) if grep -n 'libpq\|PGconn\|PGresult\|db_pg\.h' "$f" /dev/null; then
+         echo "layout: $f names libpq outside a *_pg.c store file"; fail=1
        fi ;;
   esac
   case "$f" in
