@@ -53,22 +53,39 @@ static mw_status ensure_dir(const char *dir) {
   return MW_EIO;
 }
 
-/* Opens and migrates the database of cfg. */
-static mw_status open_db(const mw_config *cfg, char *path, size_t cap,
-                         mw_db **out) {
+/* The database cfg names into target (cap bytes): --database when set,
+ * otherwise modelwatch.db in the data directory (created if missing). */
+static mw_status db_target(const mw_config *cfg, char *target, size_t cap) {
+  if(cfg->database[0]) {
+    if(!mw_db_target_is_postgres(cfg->database)) {
+      fprintf(stderr, "modelwatch: --database must be a postgresql:// URL or "
+                      "libpq key=value settings (SQLite lives in --data-dir)\n");
+      return MW_EINVAL;
+    }
+    return mw_strlcpy(target, cfg->database, cap) ? MW_EINVAL : MW_OK;
+  }
   mw_status st = ensure_dir(cfg->data_dir);
   if(st)
     return st;
-  int n = snprintf(path, cap, "%s/modelwatch.db", cfg->data_dir);
-  if(n < 0 || (size_t)n >= cap)
-    return MW_EINVAL;
-  st = mw_db_open(path, cfg->sync_full, out);
+  int n = snprintf(target, cap, "%s/modelwatch.db", cfg->data_dir);
+  return n < 0 || (size_t)n >= cap ? MW_EINVAL : MW_OK;
+}
+
+/* Opens and migrates the database of cfg. */
+static mw_status open_db(const mw_config *cfg, char *path, size_t cap,
+                         mw_db **out) {
+  mw_status st = db_target(cfg, path, cap);
   if(st)
     return st;
+  st = mw_db_open(path, cfg->sync_full, out);
+  if(st) {
+    fprintf(stderr, "modelwatch: cannot open the database: %s\n", mw_strerror(st));
+    return st;
+  }
   st = mw_migrate(mw_db_conn(*out), NULL);
   if(st) {
     if(st == MW_ESCHEMA)
-      fprintf(stderr, "modelwatch: %s: %s\n", path, mw_strerror(st));
+      fprintf(stderr, "modelwatch: %s\n", mw_strerror(st));
     mw_db_close(*out);
     *out = NULL;
   }
@@ -85,6 +102,12 @@ static mw_status bootstrap_admin(const mw_config *cfg, mw_db *db) {
     return st;
   char secret[128];
   st = mw_token_create(c, "admin", MW_SCOPE_ADMIN, "system", secret, sizeof secret);
+  if(st == MW_ECONFLICT) {
+    /* Another replica sharing the database started at the same moment and
+     * created it: its data directory holds the token. */
+    mw_log(MW_LOG_INFO, "cli", "the admin token was created by another replica");
+    return MW_OK;
+  }
   if(st)
     return st;
   char path[1100];
@@ -210,11 +233,12 @@ static int cmd_serve(mw_config *cfg) {
 static int cmd_migrate(mw_config *cfg) {
   char path[1100];
   mw_db *db = NULL;
-  if(ensure_dir(cfg->data_dir))
+  if(db_target(cfg, path, sizeof path))
     return 1;
-  snprintf(path, sizeof path, "%s/modelwatch.db", cfg->data_dir);
-  if(mw_db_open(path, cfg->sync_full, &db))
+  if(mw_db_open(path, cfg->sync_full, &db)) {
+    fprintf(stderr, "modelwatch: cannot open the database\n");
     return 1;
+  }
   int applied = 0, version = 0;
   mw_status st = mw_migrate(mw_db_conn(db), &applied);
   if(!st)
@@ -307,6 +331,18 @@ static int cmd_backup(mw_config *cfg, int restore, int argc, char **argv) {
     fprintf(stderr, "usage: modelwatch %s FILE [--data-dir DIR]%s\n",
             restore ? "restore" : "backup", restore ? " [--force]" : "");
     return 2;
+  }
+  if(cfg->database[0]) {
+    /* PostgreSQL has its own tools, consistent under concurrent writes
+     * and with point-in-time recovery; a copy made here could not do
+     * better. */
+    fprintf(stderr,
+            "modelwatch: %s works on the embedded SQLite database only. With "
+            "PostgreSQL use its tools: pg_dump -Fc (and pg_restore) for a "
+            "consistent copy, or continuous archiving (WAL) for point-in-time "
+            "recovery; artifacts kept in --data-dir are copied with it.\n",
+            restore ? "restore" : "backup");
+    return 1;
   }
   mw_status st = restore ? mw_restore(file, cfg->data_dir, force, err, sizeof err)
                          : mw_backup(cfg->data_dir, file, err, sizeof err);

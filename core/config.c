@@ -26,6 +26,9 @@ static const struct opt opts[] = {
      "address to listen on, host:port (default 127.0.0.1:8080)"},
     {"--data-dir", "MODELWATCH_DATA_DIR", OPT_STR, OFF(data_dir), SZ(data_dir),
      "directory for the database, artifacts and admin.token (default ./var)"},
+    {"--database", "MODELWATCH_DATABASE_URL", OPT_STR, OFF(database), SZ(database),
+     "PostgreSQL database shared by every replica, as a postgresql:// URL or "
+     "libpq key=value settings; empty (default) = SQLite in --data-dir"},
     {"--threads", "MODELWATCH_THREADS", OPT_INT, OFF(threads), 0,
      "HTTP worker threads; each keep-alive connection holds one (default 64)"},
     {"--max-body", "MODELWATCH_MAX_BODY", OPT_SIZE, OFF(max_body), 0,

@@ -12,6 +12,7 @@
 typedef struct mw_config {
   char listen[256];        /* host:port, "127.0.0.1:8080" */
   char data_dir[1024];     /* "./var" */
+  char database[1024];     /* PostgreSQL URL; "" = SQLite in data_dir */
   int threads;             /* CivetWeb worker threads */
   size_t max_body;         /* JSON request bodies, bytes */
   int64_t max_artifact;    /* artifact uploads, bytes */

@@ -4,6 +4,12 @@ loopback port with a fresh data directory and talks HTTP to it.
 Only Python's standard library is used, so the tests run with the system
 /usr/bin/python3. Each test file calls `run(globals())`, which runs every
 function named test_* and ends with the line "N passed, M failed".
+
+Backends: with MW_BACKEND=postgres every Server keeps its state in a fresh
+database of a PostgreSQL cluster the test process starts (pgserver.py), so
+the same tests run against both backends (ctest registers each file twice:
+integration.* and integration_pg.*). A test that is about one backend only
+says so with `only_sqlite()` / `only_postgres()`.
 """
 import http.client
 import json
@@ -20,6 +26,50 @@ import traceback
 BIN = os.environ.get("MODELWATCH_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "modelwatch")
 SANITIZED = os.environ.get("MW_SANITIZE", "OFF").upper() in ("ON", "1", "TRUE")
+BACKEND = os.environ.get("MW_BACKEND", "sqlite")
+POSTGRES = BACKEND == "postgres"
+
+# The database of each data directory, so that a server restarted on the
+# same data directory finds its state again (PostgreSQL only).
+_databases = {}
+
+
+class Skip(Exception):
+    """Raised by a test that does not apply to this backend."""
+
+
+def only_sqlite(why="the embedded SQLite database"):
+    if POSTGRES:
+        raise Skip("SQLite only: " + why)
+
+
+def only_postgres(why="PostgreSQL"):
+    if not POSTGRES:
+        raise Skip("PostgreSQL only: " + why)
+
+
+def pg():
+    """The PostgreSQL cluster of this test process (started on first use)."""
+    import pgserver
+    return pgserver.shared()
+
+
+def database_url(data_dir):
+    """The --database value of a data directory: a fresh PostgreSQL database
+    the first time, the same one afterwards."""
+    if data_dir not in _databases:
+        _databases[data_dir] = pg().create_database()
+    return pg().url(_databases[data_dir])
+
+
+def _sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
 
 
 def free_port():
@@ -68,9 +118,12 @@ class Server:
         env = dict(os.environ)
         env.update(self.env)
         self.log = open(self.log_path, "ab")
+        backend = []
+        if POSTGRES and not any(a.startswith("--database") for a in self.args):
+            backend = ["--database", database_url(self.data_dir)]
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:%d" % self.port,
-             "--data-dir", self.data_dir] + self.args,
+             "--data-dir", self.data_dir] + backend + self.args,
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if expect_fail:
             return self.proc.wait(timeout=30)
@@ -122,6 +175,28 @@ class Server:
             self.stop(check=False)
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def sql(self, query, params=()):
+        """Runs query (with ? placeholders) on this server's database,
+        whichever the backend, and returns the rows as tuples of strings
+        (PostgreSQL) or Python values (SQLite). For assertions on stored
+        state; the server may be running."""
+        if not POSTGRES:
+            import sqlite3
+            db = sqlite3.connect(os.path.join(self.data_dir, "modelwatch.db"))
+            try:
+                rows = db.execute(query, params).fetchall()
+                db.commit()
+                return rows
+            finally:
+                db.close()
+        parts = query.split("?")
+        assert len(parts) == len(params) + 1, "placeholders and params differ"
+        text = parts[0]
+        for v, rest in zip(params, parts[1:]):
+            text += _sql_literal(v) + rest
+        out = pg().psql(_databases[self.data_dir], text)
+        return [tuple(line.split("|")) for line in out.splitlines() if line]
 
     def connection(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -200,6 +275,9 @@ def run(namespace):
             fn()
             passed += 1
             print("PASS %s (%.2fs)" % (name, time.time() - t0), flush=True)
+        except Skip as why:
+            passed += 1
+            print("SKIP %s (%s)" % (name, why), flush=True)
         except Exception:  # noqa: BLE001 - report every failure, go on
             failed += 1
             print("FAIL %s" % name, flush=True)
