@@ -171,7 +171,8 @@ static int cmd_serve(mw_config *cfg) {
     mw_datadir_unlock(lock);
     return 1;
   }
-  if(bootstrap_admin(cfg, app.db)) {
+  if(bootstrap_admin(cfg, app.db) ||
+     mw_cluster_start(app.db, app.cfg.listen, &app.cluster)) {
     mw_db_close(app.db);
     return 1;
   }
@@ -187,6 +188,7 @@ static int cmd_serve(mw_config *cfg) {
                           app.cfg.drift_memory_mb, 2,
                           app.cfg.drift_cache_mb > 0 ? app.cfg.drift_cache_mb : -1};
   if(mon_ctx_new(app.db, &mon_opts, &app.monitor)) {
+    mw_cluster_stop(app.cluster);
     mw_db_close(app.db);
     return 1;
   }
@@ -211,6 +213,7 @@ static int cmd_serve(mw_config *cfg) {
     alert_delivery_stop(app.delivery);
     alert_scheduler_stop(alerts);
     mon_ctx_free(app.monitor);
+    mw_cluster_stop(app.cluster);
     mw_db_close(app.db);
     return 1;
   }
@@ -224,6 +227,7 @@ static int cmd_serve(mw_config *cfg) {
   alert_scheduler_stop(alerts);
   alert_delivery_stop(app.delivery);
   app.delivery = NULL;
+  mw_cluster_stop(app.cluster);
   mw_db_close(app.db);
   mw_datadir_unlock(lock);
   mw_log(MW_LOG_INFO, "cli", "stopped");

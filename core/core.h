@@ -12,6 +12,7 @@
  *   core/utf8.h     strict UTF-8
  *   core/valid.h    resource names and webhook URLs
  *   core/db.h       the database seam: connections, transactions, migrations
+ *   core/cluster.h  the replicas sharing a database and their leader
  *   core/auth.h     scopes, API tokens, dashboard sessions
  *   core/audit.h    the audit log
  *   core/outbox.h   the transactional outbox of webhooks
@@ -24,6 +25,7 @@
 #include "core/auth.h"
 #include "core/backup.h"
 #include "core/buf.h"
+#include "core/cluster.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/crypto.h"

@@ -187,6 +187,11 @@ mw_status mw_db_data_version(mw_conn *c, int64_t *out) {
 
 mw_status mw_db_ping(mw_conn *c) { return c->be->ping(c); }
 
+mw_status mw_db_leader(mw_conn *c, int take, int *held) {
+  int dummy;
+  return c->be->leader(c, take, held ? held : &dummy);
+}
+
 mw_status mw_db_wait(mw_conn *c, int timeout_ms) {
   assert(c->tx == MW_TX_NONE);
   return c->be->wait(c, timeout_ms);

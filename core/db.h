@@ -99,6 +99,10 @@ mw_status mw_db_data_version(mw_conn *c, int64_t *out);
  * a transaction. Returns early when one may have happened: callers check
  * mw_db_data_version. */
 mw_status mw_db_wait(mw_conn *c, int timeout_ms);
+/* Leadership among the processes sharing the database, held by c (see
+ * core/cluster.h, its only user): take = 1 tries to win it or checks it is
+ * still held and sets *held; take = 0 gives it up. */
+mw_status mw_db_leader(mw_conn *c, int take, int *held);
 /* Answers whether the database can be used now (/readyz). */
 mw_status mw_db_ping(mw_conn *c);
 /* Bytes the database takes (SQLite: the file plus its WAL; 0 if unknown). */

@@ -50,6 +50,10 @@ struct mw_db_backend {
   /* Takes (take = 1) or releases the lock that makes replicas starting
    * together migrate once; NULL when the backend needs none. */
   mw_status (*migrate_lock)(mw_conn *c, int take);
+  /* Leadership among the processes sharing the database (core/cluster.c):
+   * with take, tries to hold (or checks it still holds) a lock that dies
+   * with c's process or session, and sets *held; without take, lets it go. */
+  mw_status (*leader)(mw_conn *c, int take, int *held);
 };
 
 /* The backends linked into this binary. */

@@ -42,6 +42,7 @@
 #define PG_LOCK_NS 0x6d77 /* "mw" */
 #define PG_LOCK_WRITE 1
 #define PG_LOCK_MIGRATE 2
+#define PG_LOCK_LEADER 3
 
 struct pg_stmt {
   const char *sql;
@@ -510,6 +511,36 @@ static mw_status pg_migrate_lock(mw_conn *c, int take) {
                   &p, NULL);
 }
 
+/* Leadership: a session-level advisory lock, released by the server when
+ * the session ends (the process died or the connection broke). A
+ * connection that was re-established has lost it: the check asks pg_locks
+ * rather than trusting a flag. */
+static mw_status pg_leader(mw_conn *c, int take, int *held) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, PG_LOCK_NS);
+  mw_pgp_i64(&p, PG_LOCK_LEADER);
+  mw_status s;
+  PGresult *r;
+  *held = 0;
+  if(!take) {
+    r = mw_pg_run(c, "SELECT pg_advisory_unlock_all()", NULL, &s);
+    PQclear(r);
+    return r ? MW_OK : s;
+  }
+  r = mw_pg_run(c,
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid() AND classid = $1::int4::oid AND "
+                "objid = $2::int4::oid AND granted) OR "
+                "pg_try_advisory_lock($1::int4, $2::int4)",
+                &p, &s);
+  if(!r)
+    return s;
+  *held = !strcmp(mw_pg_text(r, 0, 0), "t");
+  PQclear(r);
+  return MW_OK;
+}
+
 const struct mw_db_backend mw_db_backend_pg = {
     .name = "postgresql",
     .kind = MW_DB_POSTGRES,
@@ -528,4 +559,5 @@ const struct mw_db_backend mw_db_backend_pg = {
     .schema_version = pg_schema_version,
     .migrate_one = pg_migrate_one,
     .migrate_lock = pg_migrate_lock,
+    .leader = pg_leader,
 };

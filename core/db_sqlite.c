@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 struct sq_conn {
   struct mw_conn base; /* first: a struct mw_conn * points here */
   sqlite3 *db;
+  int leader_fd; /* flock held on <database>.leader; -1: none */
   int nstmt;
   struct {
     const char *sql;
@@ -42,6 +45,8 @@ static void sq_conn_close(mw_conn *mc) {
   if(!mc)
     return;
   struct sq_conn *c = sq(mc);
+  if(c->leader_fd >= 0)
+    close(c->leader_fd);
   for(int i = 0; i < c->nstmt; i++)
     sqlite3_finalize(c->cache[i].st);
   sqlite3_close_v2(c->db);
@@ -53,6 +58,7 @@ static mw_conn *sq_conn_open(mw_db *d) {
   if(!c)
     return NULL;
   c->base.be = &mw_db_backend_sqlite;
+  c->leader_fd = -1;
   int rc = sqlite3_open_v2(d->target, &c->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                SQLITE_OPEN_NOMUTEX,
@@ -252,6 +258,39 @@ static mw_status sq_ping(mw_conn *c) {
   return s ? s : found ? MW_OK : MW_EDB;
 }
 
+/* Processes sharing a SQLite file are on one machine: an exclusive flock
+ * on a file beside the database, which the kernel releases with the
+ * process. */
+static mw_status sq_leader(mw_conn *mc, int take, int *held) {
+  struct sq_conn *c = sq(mc);
+  if(!take) {
+    if(c->leader_fd >= 0)
+      close(c->leader_fd);
+    c->leader_fd = -1;
+    *held = 0;
+    return MW_OK;
+  }
+  if(c->leader_fd >= 0) {
+    *held = 1;
+    return MW_OK;
+  }
+  char path[4200];
+  int n = snprintf(path, sizeof path, "%s.leader", mc->db->target);
+  if(n < 0 || (size_t)n >= sizeof path)
+    return MW_EINVAL;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if(fd < 0)
+    return MW_EIO;
+  if(flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    *held = 0;
+    return MW_OK;
+  }
+  c->leader_fd = fd;
+  *held = 1;
+  return MW_OK;
+}
+
 static int64_t sq_size(const mw_db *d) {
   struct stat sb;
   int64_t total = 0;
@@ -316,6 +355,8 @@ const struct mw_db_backend mw_db_backend_sqlite = {
     .size = sq_size,
     .schema_version = sq_schema_version,
     .migrate_one = sq_migrate_one,
+    .migrate_lock = NULL,
+    .leader = sq_leader,
 };
 
 int mw_bind_text(sqlite3_stmt *st, int idx, const char *s) {

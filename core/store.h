@@ -55,6 +55,13 @@ struct mw_outbox_age {
   char state[16];
 };
 
+/* A replica as listed (strings borrowed). */
+struct mw_replica_row {
+  const char *id, *listen;
+  int64_t started_at, last_seen;
+  int leader;
+};
+
 struct mw_core_store {
   /* ---- tokens ---- */
   mw_status (*token_insert)(mw_conn *c, const char *name, const char *prefix,
@@ -110,6 +117,21 @@ struct mw_core_store {
    * deleted; 16 bytes). */
   mw_status (*outbox_delete_finished)(mw_conn *c, int64_t id,
                                       char deleted_state[16]);
+
+  /* ---- replicas (core/cluster.c) ---- */
+  /* Inserts or refreshes a replica's row. */
+  mw_status (*replica_beat)(mw_conn *c, const char *id, const char *listen,
+                            int64_t started_at, int64_t now);
+  /* Records id as the leader since now. */
+  mw_status (*replica_lead)(mw_conn *c, const char *id, int64_t now);
+  mw_status (*replica_delete)(mw_conn *c, const char *id);
+  /* Deletes rows not seen since before. */
+  mw_status (*replica_purge)(mw_conn *c, int64_t before);
+  /* Replicas seen since since, oldest first, with the leader marked. */
+  mw_status (*replica_list)(mw_conn *c, int64_t since,
+                            mw_status (*fn)(void *ctx,
+                                            const struct mw_replica_row *r),
+                            void *ctx);
 };
 
 extern const struct mw_core_store mw_core_store_sqlite;

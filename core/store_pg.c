@@ -336,6 +336,74 @@ static mw_status outbox_delete_finished(mw_conn *c, int64_t id,
   return MW_OK;
 }
 
+/* -------------------------------------------------------------- replicas */
+
+static mw_status replica_beat(mw_conn *c, const char *id, const char *listen,
+                              int64_t started_at, int64_t now) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_text(&p, id);
+  mw_pgp_text(&p, listen);
+  mw_pgp_i64(&p, started_at);
+  mw_pgp_i64(&p, now);
+  return mw_pg_do(c,
+                  "INSERT INTO replicas(id, listen, started_at, last_seen) "
+                  "VALUES($1, $2, $3, $4) ON CONFLICT(id) DO UPDATE SET "
+                  "last_seen = EXCLUDED.last_seen",
+                  &p, NULL);
+}
+
+static mw_status replica_lead(mw_conn *c, const char *id, int64_t now) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_text(&p, id);
+  mw_pgp_i64(&p, now);
+  return mw_pg_do(c,
+                  "INSERT INTO cluster_leader(id, replica_id, since) VALUES(1, $1, "
+                  "$2) ON CONFLICT(id) DO UPDATE SET replica_id = EXCLUDED.replica_id, "
+                  "since = EXCLUDED.since",
+                  &p, NULL);
+}
+
+static mw_status replica_delete(mw_conn *c, const char *id) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_text(&p, id);
+  return mw_pg_do(c, "DELETE FROM replicas WHERE id = $1", &p, NULL);
+}
+
+static mw_status replica_purge(mw_conn *c, int64_t before) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, before);
+  return mw_pg_do(c, "DELETE FROM replicas WHERE last_seen < $1", &p, NULL);
+}
+
+static mw_status replica_list(mw_conn *c, int64_t since,
+                              mw_status (*fn)(void *, const struct mw_replica_row *),
+                              void *ctx) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, since);
+  mw_status s;
+  PGresult *r = mw_pg_run(c,
+                          "SELECT r.id, r.listen, r.started_at, r.last_seen, "
+                          "l.replica_id IS NOT NULL FROM replicas r LEFT JOIN "
+                          "cluster_leader l ON l.replica_id = r.id WHERE "
+                          "r.last_seen >= $1 ORDER BY r.started_at, r.id",
+                          &p, &s);
+  if(!r)
+    return s;
+  for(int i = 0; i < PQntuples(r) && !s; i++) {
+    struct mw_replica_row row = {mw_pg_text(r, i, 0), mw_pg_text(r, i, 1),
+                                 mw_pg_i64(r, i, 2, 0), mw_pg_i64(r, i, 3, 0),
+                                 !strcmp(mw_pg_text(r, i, 4), "t")};
+    s = fn(ctx, &row);
+  }
+  PQclear(r);
+  return s;
+}
+
 const struct mw_core_store mw_core_store_pg = {
     .token_insert = token_insert,
     .token_by_prefix = token_by_prefix,
@@ -352,4 +420,9 @@ const struct mw_core_store mw_core_store_pg = {
     .outbox_depth = outbox_depth,
     .outbox_ages = outbox_ages,
     .outbox_delete_finished = outbox_delete_finished,
+    .replica_beat = replica_beat,
+    .replica_lead = replica_lead,
+    .replica_delete = replica_delete,
+    .replica_purge = replica_purge,
+    .replica_list = replica_list,
 };

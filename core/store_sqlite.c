@@ -324,6 +324,69 @@ static mw_status outbox_delete_finished(mw_conn *c, int64_t id,
   return mw_step_done(c, del);
 }
 
+/* -------------------------------------------------------------- replicas */
+
+static mw_status replica_beat(mw_conn *c, const char *id, const char *listen,
+                              int64_t started_at, int64_t now) {
+  sqlite3_stmt *st = mw_stmt(c, "INSERT INTO replicas(id, listen, started_at, "
+                                "last_seen) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(id) "
+                                "DO UPDATE SET last_seen = ?4");
+  if(st) {
+    mw_bind_text(st, 1, id);
+    mw_bind_text(st, 2, listen);
+    sqlite3_bind_int64(st, 3, started_at);
+    sqlite3_bind_int64(st, 4, now);
+  }
+  return mw_step_done(c, st);
+}
+
+static mw_status replica_lead(mw_conn *c, const char *id, int64_t now) {
+  sqlite3_stmt *st = mw_stmt(c, "INSERT INTO cluster_leader(id, replica_id, since) "
+                                "VALUES(1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET "
+                                "replica_id = ?1, since = ?2");
+  if(st) {
+    mw_bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+  }
+  return mw_step_done(c, st);
+}
+
+static mw_status replica_delete(mw_conn *c, const char *id) {
+  sqlite3_stmt *st = mw_stmt(c, "DELETE FROM replicas WHERE id = ?");
+  if(st)
+    mw_bind_text(st, 1, id);
+  return mw_step_done(c, st);
+}
+
+static mw_status replica_purge(mw_conn *c, int64_t before) {
+  sqlite3_stmt *st = mw_stmt(c, "DELETE FROM replicas WHERE last_seen < ?");
+  if(st)
+    sqlite3_bind_int64(st, 1, before);
+  return mw_step_done(c, st);
+}
+
+static mw_status replica_list(mw_conn *c, int64_t since,
+                              mw_status (*fn)(void *, const struct mw_replica_row *),
+                              void *ctx) {
+  sqlite3_stmt *st = mw_stmt(
+      c, "SELECT r.id, r.listen, r.started_at, r.last_seen, "
+         "l.replica_id IS NOT NULL FROM replicas r LEFT JOIN cluster_leader l "
+         "ON l.replica_id = r.id WHERE r.last_seen >= ? ORDER BY r.started_at, r.id");
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, since);
+  mw_status s = MW_OK;
+  while(!s && mw_step_next(c, st, &s) > 0) {
+    struct mw_replica_row r = {mw_col_text(st, 0), mw_col_text(st, 1),
+                               sqlite3_column_int64(st, 2),
+                               sqlite3_column_int64(st, 3),
+                               sqlite3_column_int(st, 4)};
+    s = fn(ctx, &r);
+  }
+  sqlite3_reset(st);
+  return s;
+}
+
 const struct mw_core_store mw_core_store_sqlite = {
     .token_insert = token_insert,
     .token_by_prefix = token_by_prefix,
@@ -340,4 +403,9 @@ const struct mw_core_store mw_core_store_sqlite = {
     .outbox_depth = outbox_depth,
     .outbox_ages = outbox_ages,
     .outbox_delete_finished = outbox_delete_finished,
+    .replica_beat = replica_beat,
+    .replica_lead = replica_lead,
+    .replica_delete = replica_delete,
+    .replica_purge = replica_purge,
+    .replica_list = replica_list,
 };

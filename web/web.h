@@ -24,6 +24,7 @@ struct mw_app {
   struct web_ratelimit *ratelimit; /* NULL: no per-token limit */
   const struct alert_env *alert_env; /* NULL until the evaluator runs */
   struct alert_delivery *delivery;   /* the worker (outbox metrics); may be NULL */
+  mw_cluster *cluster;               /* this replica; NULL in tests */
   volatile int stopping;
 };
 
