@@ -202,6 +202,11 @@ mw_status reg_alias_set(mw_conn *c, const struct reg_env *env, const char *model
     return mw_errf(err, MW_EVALIDATION,
                    "alias must be 1-128 characters of A-Z a-z 0-9 . _ - and not "
                    "start with '.'");
+  if(strspn(alias, "0123456789") == strlen(alias))
+    return mw_errf(err, MW_EVALIDATION,
+                   "alias '%s' is all digits: in .../versions/{v} a number is a "
+                   "version, so such an alias could never be named there",
+                   alias);
   if(version <= 0)
     return mw_errf(err, MW_EVALIDATION, "version must be a positive integer");
   int64_t want = 0;

@@ -104,7 +104,9 @@ mw_status reg_artifact_path(const struct reg_env *env, const char *sha256,
 
 /* ---- aliases ---- */
 
-/* Points alias at version. expected: NULL for an unconditional move, else a
+/* Points alias at version. alias: a name (mw_name_valid) that is not all
+ * digits, since in monitor routes a numeric {v} is a version number
+ * (MW_EVALIDATION otherwise). expected: NULL for an unconditional move, else a
  * compare-and-swap: a number the alias must hold now, or JSON null for
  * "must not exist" (MW_ECONFLICT otherwise). Only a ready version can be
  * aliased (MW_EVALIDATION). Writes the history row, the audit row and one
