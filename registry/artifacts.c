@@ -414,8 +414,8 @@ mw_status reg_artifact_sweep(mw_conn *c, const struct reg_env *env,
   while(!s && (e = readdir(d))) {
     if(e->d_name[0] == '.' || strlen(e->d_name) != 2)
       continue;
-    snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);
-    if(lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    if(snprintf(dir, sizeof dir, "%s/%s", root, e->d_name) >= (int)sizeof dir ||
+       lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
       continue;
     tighten(dir, &sb);
     s = sweep_dir(c, dir, cutoff_s, stats);
