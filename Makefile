@@ -45,11 +45,16 @@ deps:
 	  echo "deps: npm ci"; npm ci --no-audit --no-fund; \
 	fi
 
+# build/ serves both `make run` and `make test`, so it carries the test
+# hook MW_FAULT_INJECTION (core/db.c): compiled in, inert unless the
+# environment names a fault file. A build for shipping leaves it off (the
+# CMake default).
 $(BUILD)/Makefile: CMakeLists.txt
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMW_FAULT_INJECTION=ON
 
 $(ASAN_BUILD)/Makefile: CMakeLists.txt
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMW_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMW_SANITIZE=ON \
+	  -DMW_FAULT_INJECTION=ON
 
 build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)

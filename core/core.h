@@ -218,8 +218,38 @@ mw_status mw_tx_begin(mw_conn *c);
 mw_status mw_tx_commit(mw_conn *c);
 void mw_tx_rollback(mw_conn *c);
 /* Translates a SQLite result code: SQLITE_OK/DONE/ROW -> MW_OK, constraint
- * failures -> MW_ECONFLICT, busy -> MW_EBUSY, others -> MW_EDB (logged). */
+ * failures -> MW_ECONFLICT, busy -> MW_EBUSY, others -> MW_EDB (logged).
+ * It cannot tell which success code a statement should have given: read
+ * results through mw_step_done and mw_step_row, which map only the code
+ * they expect, so a stale rc can never turn a failure into MW_OK. */
 mw_status mw_db_status(mw_conn *c, int rc);
+
+/* One step of a statement that must finish (INSERT, UPDATE, DELETE,
+ * BEGIN...): MW_OK on SQLITE_DONE only. A row is MW_EINTERNAL (the SQL is
+ * not what the caller thinks), other codes as mw_db_status. st may be the
+ * NULL of a failed mw_stmt: MW_EDB, so `mw_step_done(c, mw_stmt(c, sql))`
+ * after binding is one checked step. Resets st in every case. */
+mw_status mw_step_done(mw_conn *c, sqlite3_stmt *st);
+/* One step of a query: MW_OK with *row = 1 when it stands on a row (read
+ * its columns, then step again or sqlite3_reset it), MW_OK with *row = 0
+ * when it is done (st reset). Any other code: *row = 0, st reset and the
+ * status of mw_db_status; a NULL st (failed mw_stmt) is MW_EDB. */
+mw_status mw_step_row(mw_conn *c, sqlite3_stmt *st, int *row);
+/* As mw_step_row for a query that must give a row: MW_OK standing on it,
+ * MW_ENOTFOUND (st reset) when there is none. The caller fills err for
+ * MW_ENOTFOUND, which says nothing on its own. */
+mw_status mw_step_one(mw_conn *c, sqlite3_stmt *st);
+
+#ifdef MW_FAULT_INJECTION
+/* Test builds only (cmake -DMW_FAULT_INJECTION=ON, as `make build` and
+ * `make build-asan` configure; the option is off by default): every
+ * sqlite3_step of the code base goes through mw_fault_step, and mw_stmt
+ * and mw_exec can fail too, so that a test can fail the k-th statement of
+ * one request and check that nothing half done is kept. Inert unless the
+ * server runs with MODELWATCH_FAULT_FILE; see core/db.c. */
+int mw_fault_step(sqlite3_stmt *st);
+#define sqlite3_step(st) mw_fault_step(st)
+#endif
 /* Size of the database file plus its WAL, in bytes (0 if unknown). */
 int64_t mw_db_size(const mw_db *db);
 

@@ -19,11 +19,9 @@ int mw_migrations_latest(void) { return (int)mw_migrations_count; }
 
 mw_status mw_schema_version(mw_conn *c, int *out) {
   sqlite3_stmt *st = mw_stmt(c, "PRAGMA user_version");
-  if(!st)
-    return MW_EDB;
-  int rc = sqlite3_step(st);
-  if(rc != SQLITE_ROW)
-    return mw_db_status(c, rc);
+  mw_status s = mw_step_one(c, st);
+  if(s)
+    return s == MW_ENOTFOUND ? MW_EINTERNAL : s; /* the pragma has its row */
   *out = sqlite3_column_int(st, 0);
   sqlite3_reset(st);
   return MW_OK;
@@ -69,15 +67,12 @@ mw_status mw_migrate(mw_conn *c, int *applied) {
       sqlite3_stmt *ins = mw_stmt(
           c, "INSERT INTO schema_migrations(version, name, applied_at) "
              "VALUES(?, ?, ?)");
-      if(!ins) {
-        st = MW_EDB;
-      } else {
+      if(ins) {
         sqlite3_bind_int(ins, 1, i + 1);
         sqlite3_bind_text(ins, 2, m->name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 3, mw_now_ms());
-        int rc = sqlite3_step(ins);
-        st = rc == SQLITE_DONE ? MW_OK : mw_db_status(c, rc);
       }
+      st = mw_step_done(c, ins);
     }
     if(st) {
       mw_log(MW_LOG_ERROR, "db", "migration %s failed", m->name);

@@ -21,25 +21,22 @@ mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_typ
   sqlite3_stmt *st = mw_stmt(
       c, "INSERT INTO outbox(msg_id, kind, target_type, target_name, url, "
          "payload, next_attempt_at, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-  if(!st) {
-    cJSON_free(body);
-    return MW_EDB;
-  }
   int64_t now = mw_now_ms();
-  mw_bind_text(st, 1, msg_id);
-  mw_bind_text(st, 2, kind);
-  mw_bind_text(st, 3, target_type);
-  mw_bind_text(st, 4, target_name);
-  mw_bind_text(st, 5, url);
-  mw_bind_text(st, 6, body);
-  sqlite3_bind_int64(st, 7, now);
-  sqlite3_bind_int64(st, 8, now);
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
+  if(st) {
+    mw_bind_text(st, 1, msg_id);
+    mw_bind_text(st, 2, kind);
+    mw_bind_text(st, 3, target_type);
+    mw_bind_text(st, 4, target_name);
+    mw_bind_text(st, 5, url);
+    mw_bind_text(st, 6, body);
+    sqlite3_bind_int64(st, 7, now);
+    sqlite3_bind_int64(st, 8, now);
+  }
+  mw_status s = mw_step_done(c, st);
   cJSON_free(body);
-  if(out_id)
+  if(!s && out_id)
     *out_id = sqlite3_last_insert_rowid(mw_conn_handle(c));
-  return mw_db_status(c, rc);
+  return s;
 }
 
 mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
@@ -66,10 +63,11 @@ mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
   sqlite3_bind_int(st, 3, limit + 1);
   cJSON *root = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(root, "deliveries");
-  int n = 0, rc;
+  int n = 0, row = 0, arow = 0;
   int64_t last = 0;
   int more = 0;
-  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  mw_status s;
+  while(!(s = mw_step_row(c, st, &row)) && row) {
     if(n == limit) {
       more = 1;
       break;
@@ -113,7 +111,7 @@ mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
     cJSON *atts = cJSON_AddArrayToObject(d, "attempt_log");
     sqlite3_reset(at);
     sqlite3_bind_int64(at, 1, last);
-    while(sqlite3_step(at) == SQLITE_ROW) {
+    while(!(s = mw_step_row(c, at, &arow)) && arow) {
       cJSON *a = cJSON_CreateObject();
       mw_json_add_time(a, "at", sqlite3_column_int64(at, 0));
       if(sqlite3_column_type(at, 1) == SQLITE_NULL)
@@ -130,11 +128,13 @@ mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
     sqlite3_reset(at);
     cJSON_AddItemToArray(arr, d);
     n++;
+    if(s)
+      break;
   }
   sqlite3_reset(st);
-  if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
+  if(s) {
     cJSON_Delete(root);
-    return mw_db_status(c, rc);
+    return s;
   }
   if(more) {
     char tok[32];
@@ -158,8 +158,9 @@ mw_status mw_outbox_stats(mw_conn *c, mw_outbox_depth *out) {
          "WHERE state IN ('pending', 'failed')");
   if(!st || !old)
     return MW_EDB;
-  int rc;
-  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int row = 0;
+  mw_status s;
+  while(!(s = mw_step_row(c, st, &row)) && row) {
     const char *state = mw_col_text(st, 0);
     int64_t n = sqlite3_column_int64(st, 1);
     if(!strcmp(state, "pending"))
@@ -172,13 +173,15 @@ mw_status mw_outbox_stats(mw_conn *c, mw_outbox_depth *out) {
       out->dead = n;
   }
   sqlite3_reset(st);
-  if(rc != SQLITE_DONE)
-    return mw_db_status(c, rc);
-  rc = sqlite3_step(old);
-  if(rc == SQLITE_ROW && sqlite3_column_type(old, 0) != SQLITE_NULL)
+  if(s)
+    return s;
+  /* An aggregate without GROUP BY always gives its row. */
+  if((s = mw_step_one(c, old)))
+    return s == MW_ENOTFOUND ? MW_EINTERNAL : s;
+  if(sqlite3_column_type(old, 0) != SQLITE_NULL)
     out->oldest_queued_ms = sqlite3_column_int64(old, 0);
   sqlite3_reset(old);
-  return rc == SQLITE_ROW ? MW_OK : mw_db_status(c, rc);
+  return MW_OK;
 }
 
 /* Most rows one purge step looks at (and so deletes). */
@@ -213,19 +216,15 @@ mw_status mw_outbox_purge_step(mw_conn *c, int64_t cutoff_ms, int max_rows,
   sqlite3_stmt *del = mw_stmt(
       c, "DELETE FROM outbox WHERE id = ? AND state IN ('delivered', 'dead') "
          "AND id < (SELECT max(id) FROM outbox) RETURNING state");
-  if(!sel || !del_att || !del) {
-    free(ids);
-    return MW_EDB;
-  }
-  mw_status s = mw_tx_begin(c);
+  mw_status s = !sel || !del_att || !del ? MW_EDB : mw_tx_begin(c);
   if(s) {
     free(ids);
     return s;
   }
   sqlite3_bind_int64(sel, 1, *cursor);
   sqlite3_bind_int(sel, 2, max_rows);
-  int rc;
-  while((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+  int row = 0;
+  while(!(s = mw_step_row(c, sel, &row)) && row) {
     int64_t created = sqlite3_column_int64(sel, 2);
     if(created >= cutoff_ms) {
       young = 1;
@@ -243,25 +242,20 @@ mw_status mw_outbox_purge_step(mw_conn *c, int64_t cutoff_ms, int max_rows,
       ids[nids++] = last;
   }
   sqlite3_reset(sel);
-  if(rc != SQLITE_ROW && rc != SQLITE_DONE)
-    s = mw_db_status(c, rc);
   for(int i = 0; i < nids && !s; i++) {
     sqlite3_bind_int64(del_att, 1, ids[i]);
-    s = mw_db_status(c, sqlite3_step(del_att));
-    sqlite3_reset(del_att);
-    if(s)
+    if((s = mw_step_done(c, del_att)))
       break;
+    /* DELETE ... RETURNING: a row when it deleted, then its end. */
     sqlite3_bind_int64(del, 1, ids[i]);
-    rc = sqlite3_step(del);
-    if(rc == SQLITE_ROW) {
+    s = mw_step_row(c, del, &row);
+    if(!s && row) {
       if(!strcmp(mw_col_text(del, 0), "delivered"))
         (*n_delivered)++;
       else
         (*n_dead)++;
-      rc = sqlite3_step(del);
+      s = mw_step_done(c, del);
     }
-    sqlite3_reset(del);
-    s = mw_db_status(c, rc);
   }
   if(!s)
     s = mw_tx_commit(c);
