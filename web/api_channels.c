@@ -11,7 +11,8 @@ static void h_create(struct web_req *r) {
     return;
   mw_err err = {0};
   cJSON *out = NULL;
-  mw_status s = alert_channel_create(r->db, body, r->actor, &out, &err);
+  mw_status s = alert_channel_create(r->db, body, r->app->cfg.allow_private_webhooks,
+                                     r->actor, &out, &err);
   cJSON_Delete(body);
   web_reply_result(r, s, 201, out, &err);
 }
