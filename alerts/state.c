@@ -1,6 +1,7 @@
 /* alerts/state.c - the pure parts of alerting: the rule state machine,
- * comparisons, metric names and their values in a drift report, and label
- * matchers. No I/O, so every transition is unit-tested directly. */
+ * whether an evaluation is still current when it is applied, comparisons,
+ * metric names and their values in a drift report, and label matchers. No
+ * I/O, so every transition is unit-tested directly. */
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,23 @@ enum alert_event alert_sm_step(struct alert_sm *sm, enum alert_cond cond,
     return ALERT_EV_NONE;
   }
   return ALERT_EV_NONE;
+}
+
+int alert_eval_current(const struct alert_eval_basis *seen,
+                       const struct alert_eval_basis *now) {
+  /* Another evaluation committed since: its decision (perhaps a firing
+   * and its rollback) already accounts for the condition this one saw. */
+  if(now->last_eval_at != seen->last_eval_at)
+    return 0;
+  /* The alias moved: the metric was computed for a version that no longer
+   * serves, so it says nothing about what the rule watches now. */
+  if(now->version != seen->version)
+    return 0;
+  return 1;
+}
+
+int64_t alert_eval_stamp(int64_t prev_last_eval_at, int64_t now) {
+  return now > prev_last_eval_at ? now : prev_last_eval_at + 1;
 }
 
 int alert_compare(const char *op, double v, double t, int *holds) {
