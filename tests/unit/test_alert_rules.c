@@ -1,9 +1,9 @@
 /* Unit tests of the alert rules: the state machine (every transition,
  * `for`, flapping, nodata), whether an evaluation is still current,
- * metric extraction, matchers, and the evaluator on a real SQLite file with
- * a report function the test controls (restart mid-pending, rollback
- * action once per firing, a stale evaluation changing nothing, silence,
- * ack, grouping). */
+ * metric extraction, and the evaluator on a real SQLite file with a report
+ * function the test controls (restart mid-pending, rollback action once
+ * per firing, a stale evaluation changing nothing, silence, ack,
+ * grouping). Matchers are tests/unit/test_matchers.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,59 +130,6 @@ static void test_compare_and_metrics(void **state) {
   assert_int_equal(alert_metric_value(rep, "prediction_count", &v), MW_OK);
   assert_true(v == 0);
   cJSON_Delete(rep);
-}
-
-static void test_matchers(void **state) {
-  (void)state;
-  cJSON *labels = cJSON_Parse("{\"model\":\"fraud\",\"severity\":\"critical\"}");
-  cJSON *m = cJSON_Parse("[{\"name\":\"model\",\"value\":\"fraud\"}]");
-  assert_true(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  m = cJSON_Parse("[{\"name\":\"model\",\"value\":\"fr\"}]");
-  assert_false(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  /* Regexes are anchored at both ends. */
-  m = cJSON_Parse("[{\"name\":\"model\",\"value\":\"fr.*\",\"is_regex\":true},"
-                  "{\"name\":\"severity\",\"value\":\"crit|warn\",\"is_regex\":true}]");
-  assert_false(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  m = cJSON_Parse("[{\"name\":\"model\",\"value\":\"fr.*\",\"is_regex\":true},"
-                  "{\"name\":\"severity\",\"value\":\"critical|warning\","
-                  "\"is_regex\":true}]");
-  assert_true(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  m = cJSON_Parse("[]");
-  assert_false(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  cJSON_Delete(labels);
-}
-
-/* Regexes glibc would take gigabytes or minutes to compile are refused,
- * at silence creation and again when stored ones are matched. */
-static void test_regex_guard(void **state) {
-  (void)state;
-  assert_true(alert__regex_ok("critical|warning"));
-  assert_true(alert__regex_ok("fr.*"));
-  assert_true(alert__regex_ok("[]a-z[:digit:]]+(-[0-9]{1,3})?"));
-  assert_true(alert__regex_ok("(a{255})"));
-  assert_false(alert__regex_ok("a++++++++++++++++++++++++++++++"));
-  assert_false(alert__regex_ok("#***+***"));
-  assert_false(alert__regex_ok("a{2}+"));
-  assert_false(alert__regex_ok("((a{255}){255})"));
-  assert_false(alert__regex_ok("((a{,255}){,255})"));
-  assert_false(alert__regex_ok("a{99999999999999999999}"));
-  assert_false(alert__regex_ok("(((((((((((((x+)+)+)+)+)+)+)+)+)+)+)+)+"));
-  assert_false(alert__regex_ok("(a)\\1"));
-  assert_false(alert__regex_ok("[[:alpha:"));
-  cJSON *labels = cJSON_Parse("{\"team\":\"aaaa\"}");
-  cJSON *m = cJSON_Parse("[{\"name\":\"team\",\"value\":\"a+\",\"is_regex\":true}]");
-  assert_true(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  m = cJSON_Parse("[{\"name\":\"team\",\"value\":\"a+++++++++++++++++++++++++\","
-                  "\"is_regex\":true}]");
-  assert_false(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  cJSON_Delete(labels);
 }
 
 /* Whether an evaluation computed outside the transaction may still be
@@ -547,8 +494,6 @@ int main(void) {
       cmocka_unit_test(test_sm_nodata),
       cmocka_unit_test(test_sm_flapping_never_fires_with_for),
       cmocka_unit_test(test_compare_and_metrics),
-      cmocka_unit_test(test_matchers),
-      cmocka_unit_test(test_regex_guard),
       cmocka_unit_test(test_eval_current),
       cmocka_unit_test_setup_teardown(test_rule_validation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pending_survives_restart_then_fires_once,
