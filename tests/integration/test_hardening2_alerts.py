@@ -25,6 +25,16 @@ SCHEMA = {"features": [{"name": f, "type": "numeric"} for f in FEATURES],
           "prediction": {"type": "numeric"}}
 
 
+def wait_for(fn, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
 def alive(s):
     assert s.proc.poll() is None, "the server died:\n" + s.logtext()[-3000:]
     assert s.get("/healthz", token=None).status == 200
@@ -252,6 +262,14 @@ def test_urls_redacted_below_admin():
         rep = expect(s.post("/api/v1/nodes/edge/status", {"models": [
             {"name": "m", "version": 1, "state": "loaded"}]}, token=ingester), 200)
         assert rep["url"] == "https://localhost:8443", rep
+        # Retrying a dead delivery (promote) answers with the delivery as
+        # the list shows it to that token.
+        dead = wait_for(lambda: [d for d in expect(s.get("/api/v1/deliveries?state=dead"),
+                                                   200)["deliveries"] if d["target"] == "edge"])
+        again = expect(s.post("/api/v1/deliveries/%d/retry" % dead[0]["id"], token=promoter),
+                       200)
+        assert again["url"] == "https://localhost:8443", again
+        no_secret(json.dumps(again))
         # Admin: node URLs in full; a channel's URL in a delivery is always
         # scheme and host (admins read it at /api/v1/channels).
         full = expect(s.get("/api/v1/nodes/edge"), 200)
