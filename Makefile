@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
   libcivetweb-dev libsqlite3-dev libgsl-dev libcjson-dev \
-  libcurl4-openssl-dev libssl-dev libcmocka-dev \
+  libcurl4-openssl-dev libssl-dev libcmocka-dev libre2-dev libpcre2-dev \
   python3 python3-numpy python3-scipy prometheus wrk openssl chromium \
   clang libclang-rt-14-dev
 # Debian's nodejs and npm (dashboard chart library, browser tests) are
@@ -65,7 +65,7 @@ build-asan: deps $(ASAN_BUILD)/Makefile
 # libFuzzer harnesses (tests/fuzz), built by clang under ASan+UBSan.
 $(FUZZ_BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_C_COMPILER=clang -DMW_FUZZ=ON -DMW_SANITIZE=ON
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DMW_FUZZ=ON -DMW_SANITIZE=ON
 
 build-fuzz: deps $(FUZZ_BUILD)/Makefile
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)

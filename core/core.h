@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 
 #include <cjson/cJSON.h>
 
@@ -113,9 +114,6 @@ mw_status mw_random_token(char *out, size_t len);
 /* A new Standard Webhooks signing secret: "whsec_" + base64 of 24 random
  * bytes, into out[48]. */
 mw_status mw_webhook_secret_new(char out[48]);
-/* 1 when url is an http:// or https:// URL of 8..1000 bytes without
- * spaces or control characters (webhook and node targets). */
-int mw_url_valid(const char *url);
 /* Constant-time comparison of two equal-length buffers; 1 if equal. */
 int mw_ct_equal(const void *a, const void *b, size_t len);
 /* Standard Webhooks signature "v1,<base64>" for secret "whsec_<base64 key>"
@@ -123,6 +121,48 @@ int mw_ct_equal(const void *a, const void *b, size_t len);
 mw_status mw_webhook_sign(const char *secret, const char *msg_id,
                           int64_t timestamp, const char *body, size_t bodylen,
                           char out[64]);
+
+/* ------------------------------------------------------------------ URLs */
+
+/* Webhook targets (core/url.c): where a webhook may connect, which URLs a
+ * channel or node may have, and how they are shown below admin. */
+
+/* What an address is to the egress policy. */
+enum mw_addr_class {
+  MW_ADDR_PUBLIC,   /* always allowed */
+  MW_ADDR_PRIVATE,  /* loopback, RFC 1918, CGNAT, ULA: with
+                       --allow-private-webhooks */
+  MW_ADDR_FORBIDDEN /* link-local, cloud metadata, unspecified, multicast,
+                       broadcast: never */
+};
+
+/* Classifies a socket address (IPv4-mapped and NAT64 IPv6 as the IPv4
+ * address they reach); *why (may be NULL) receives a static description
+ * such as "link-local (169.254.0.0/16)". Unknown families and truncated
+ * addresses are forbidden. */
+enum mw_addr_class mw_addr_classify(const struct sockaddr *sa, socklen_t len,
+                                    const char **why);
+/* 1 when url is an http:// or https:// URL of 8..1000 bytes without
+ * spaces or control characters (webhook and node targets). */
+int mw_url_valid(const char *url);
+/* Checks the URL of a webhook target (channel, node) at creation:
+ * mw_url_valid, one host (no second '@' or backslash in the authority),
+ * a port of 1-65535 when one is given, and - when the host is an IP
+ * literal as curl reads it (IPv4 in any form inet_aton takes: "127.1",
+ * "0x7f.0.0.1", "2130706433"; a bracketed IPv6 address, zone ignored) -
+ * an address the egress policy lets through: never MW_ADDR_FORBIDDEN,
+ * MW_ADDR_PRIVATE only with allow_private. A host name passes: what it
+ * resolves to is checked when the webhook connects. MW_EVALIDATION with
+ * err saying why otherwise. */
+mw_status mw_url_check_target(const char *url, int allow_private, mw_err *err);
+/* Writes url's scheme, host and port ("https://hooks.example.com:8443")
+ * into out (cap bytes, cap > 0): no userinfo, path, query or fragment.
+ * "" when url has no "scheme://host" or the result does not fit. Returns
+ * out. */
+const char *mw_url_redact(const char *url, char *out, size_t cap);
+/* Replaces the string obj[key] in place by its mw_url_redact form; does
+ * nothing when obj[key] is absent or not a string. */
+void mw_json_redact_url(cJSON *obj, const char *key);
 
 /* ---------------------------------------------------------------- buffer */
 
@@ -349,7 +389,8 @@ mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_typ
 /* {deliveries: [...], next_page_token}: outbox rows newest first, each with
  * its attempts; state filters (pending|delivered|failed|dead) when not
  * NULL; page_token is the id to continue below. Payload secrets never
- * appear (the payload is what receivers see anyway). */
+ * appear (the payload is what receivers see anyway); channel URLs are
+ * shown redacted (mw_url_redact), node URLs in full. */
 mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
                          int64_t before_id, cJSON **out);
 

@@ -80,14 +80,12 @@ mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
     cJSON_AddStringToObject(d, "target_type", mw_col_text(st, 3));
     cJSON_AddStringToObject(d, "target", mw_col_text(st, 4));
     /* Chat webhook URLs are credentials (Slack, Discord): show only where
-     * they point, never the path that carries the key. */
+     * they point (scheme and host), never the userinfo, path or query that
+     * carry the key - to admins too, who read them at /api/v1/channels. */
     if(!strcmp(mw_col_text(st, 3), "channel")) {
-      const char *u = mw_col_text(st, 5);
-      const char *host = strstr(u, "://");
-      const char *path = host ? strchr(host + 3, '/') : NULL;
-      char red[300];
-      snprintf(red, sizeof red, "%.*s/...", path ? (int)(path - u) : (int)strlen(u), u);
-      cJSON_AddStringToObject(d, "url", red);
+      char red[1100];
+      cJSON_AddStringToObject(d, "url", mw_url_redact(mw_col_text(st, 5), red,
+                                                      sizeof red));
     } else {
       cJSON_AddStringToObject(d, "url", mw_col_text(st, 5));
     }

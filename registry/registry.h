@@ -170,9 +170,11 @@ mw_status reg_alias_rollback_tx(mw_conn *c, const struct reg_env *env,
 /* ---- serving nodes ---- */
 
 /* Registers a node {name, url, models: ["m" | {"name", "alias"}]}; the
- * answer carries its signing secret (whsec_...), shown only here. */
-mw_status reg_node_create(mw_conn *c, const cJSON *body, const char *actor,
-                          cJSON **out, mw_err *err);
+ * answer carries its signing secret (whsec_...), shown only here. The URL
+ * must pass mw_url_check_target (allow_private: the server runs with
+ * --allow-private-webhooks); MW_EVALIDATION otherwise. */
+mw_status reg_node_create(mw_conn *c, const cJSON *body, int allow_private,
+                          const char *actor, cJSON **out, mw_err *err);
 /* A node with, per model, the alias it follows, the desired version (from
  * the alias), the version it last reported and whether they agree. */
 mw_status reg_node_get(mw_conn *c, const char *name, cJSON **out, mw_err *err);

@@ -75,7 +75,7 @@ static void seed(struct fuzz_env *e) {
                     "'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'");
   cJSON *node = parse_or_die("{\"name\":\"edge-1\",\"url\":\"http://127.0.0.1:9/hook\","
                              "\"models\":[\"fraud\"]}");
-  if(reg_node_create(e->c, node, "fuzz", &out, &err))
+  if(reg_node_create(e->c, node, 1, "fuzz", &out, &err))
     SEED_FAIL("node");
   cJSON_Delete(node);
   cJSON_Delete(out);
@@ -89,7 +89,7 @@ static void seed(struct fuzz_env *e) {
   cJSON_Delete(out);
   cJSON *ch = parse_or_die("{\"name\":\"ops\",\"type\":\"webhook\","
                            "\"url\":\"http://127.0.0.1:9/ops\"}");
-  if(alert_channel_create(e->c, ch, "fuzz", &out, &err))
+  if(alert_channel_create(e->c, ch, 1, "fuzz", &out, &err))
     SEED_FAIL("channel");
   cJSON_Delete(ch);
   cJSON_Delete(out);

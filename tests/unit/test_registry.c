@@ -335,7 +335,7 @@ static void test_nodes_get_events(void **state) {
       "[{\"name\":\"m\",\"alias\":\"staging\"}]}"};
   for(int i = 0; i < 2; i++) {
     cJSON *b = cJSON_Parse(nodes[i]);
-    assert_int_equal(reg_node_create(f->c, b, "t", &out, &err), MW_OK);
+    assert_int_equal(reg_node_create(f->c, b, 1, "t", &out, &err), MW_OK);
     assert_int_equal(strncmp(cJSON_GetObjectItem(out, "secret")->valuestring, "whsec_", 6),
                      0);
     cJSON_Delete(out);
