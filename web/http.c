@@ -163,11 +163,15 @@ static void send_headers(struct web_req *r, int status, const char *ctype,
 }
 
 /* CivetWeb gives up on one mg_read or mg_write after request_timeout_ms,
- * which web/server.c sets to the header timeout. A call that returns
- * nothing after at least half of that waited for a slow client; one that
- * returns nothing sooner met a closed connection (or the end of the body). */
+ * which web/server.c sets to the header timeout (or the request timeout
+ * when that is shorter). A call that returns nothing after at least half
+ * of that waited for a slow client; one that returns nothing sooner met a
+ * closed connection (or the end of the body). */
 static int64_t stall_ns(struct web_req *r) {
-  return (int64_t)r->app->cfg.header_timeout_ms * 500000;
+  const mw_config *c = &r->app->cfg;
+  int ms = c->header_timeout_ms < c->request_timeout_ms ? c->header_timeout_ms
+                                                         : c->request_timeout_ms;
+  return (int64_t)ms * 500000;
 }
 
 static int64_t idle_ns(struct web_req *r) {
