@@ -151,7 +151,7 @@ def test_hostile_bodies_keep_peak_rss_bounded():
     unauthenticated sign-in, four at once of 16 MB (with Content-Length and
     chunked), a large array to a small authenticated route. Each is 413
     and the server's peak RSS stays within SMALL_BOUND_MB of what it was
-    before them (it grew by 1.3-3.3 GB when bodies were parsed whole);
+    before them (it grew by 1.3-3.5 GB when bodies were parsed whole);
     then an ingest body of nothing but values, within --max-body but past
     its value cap, stays within its own size plus BULK_MARGIN_MB.
     Measured: +2 MB for the small-route bodies, +38 MB for a 38 MB
