@@ -14,7 +14,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
   libcivetweb-dev libsqlite3-dev libgsl-dev libcjson-dev \
   libcurl4-openssl-dev libssl-dev libcmocka-dev libre2-dev libpcre2-dev \
-  python3 python3-numpy python3-scipy prometheus wrk openssl chromium \
+  python3 python3-numpy python3-scipy prometheus haproxy wrk openssl chromium \
   clang libclang-rt-14-dev
 # Debian's nodejs and npm (dashboard chart library, browser tests) are
 # installed only when the node and npm commands are missing: NodeSource's

@@ -310,7 +310,7 @@ mw_status mw_schema_version(mw_conn *c, int *out);
 
 /* ------------------------------------------------------------------ auth */
 
-/* Scopes as bits. admin implies every other scope. */
+/* Scopes as bits. admin implies every other scope, read implies metrics. */
 enum mw_scope {
   MW_SCOPE_NONE = 0,
   MW_SCOPE_READ = 1,
@@ -318,7 +318,9 @@ enum mw_scope {
   MW_SCOPE_PROMOTE = 4,
   MW_SCOPE_ADMIN = 8,
   /* Routes only: any valid token or session, whatever its scopes. */
-  MW_SCOPE_ANY = 16
+  MW_SCOPE_ANY = 16,
+  /* Scraping /metrics and nothing else; read implies it. */
+  MW_SCOPE_METRICS = 32
 };
 
 /* Parses one scope name; 0 if unknown. */
@@ -467,7 +469,9 @@ typedef struct mw_config {
   char tls_cert[1024];
   char tls_key[1024];
   int allow_private_webhooks;
-  int request_timeout_ms;
+  int request_timeout_ms;   /* a body or reply making no progress (30000) */
+  int header_timeout_ms;    /* receiving a request's headers (10000) */
+  int metrics_public;       /* /metrics without a token */
   int rate_limit;              /* requests/s per token, 0 = off (1000) */
   int rate_burst;              /* bucket size per token (2000) */
   int alert_group_wait_s;      /* Alertmanager's group_wait (30) */

@@ -37,7 +37,10 @@ static void h_get(struct web_req *r) {
 static void h_delete(struct web_req *r) {
   char fv[16];
   int force = 0;
-  if(web_query(r, "force", fv, sizeof fv)) {
+  int has = web_query(r, "force", fv, sizeof fv);
+  if(has < 0)
+    return;
+  if(has) {
     if(!strcmp(fv, "true") || !strcmp(fv, "1")) {
       force = 1;
     } else if(strcmp(fv, "false") && strcmp(fv, "0")) {

@@ -79,6 +79,8 @@ static void h_node_status(struct web_req *r) {
 static void h_deliveries_list(struct web_req *r) {
   char state[32];
   int has_state = web_query(r, "state", state, sizeof state);
+  if(has_state < 0)
+    return;
   if(has_state && strcmp(state, "pending") && strcmp(state, "delivered") &&
      strcmp(state, "failed") && strcmp(state, "dead")) {
     web_reply_error(r, 400, "invalid",

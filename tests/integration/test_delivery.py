@@ -501,7 +501,7 @@ def test_channels_crud_and_every_payload():
 
 def metric_samples(s):
     """/metrics as {sample name with labels: value}, checked by promtool."""
-    r = s.get("/metrics", token=None)
+    r = s.get("/metrics")
     assert r.status == 200, r
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing (Debian package prometheus)"

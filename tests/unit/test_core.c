@@ -359,6 +359,13 @@ static void test_tokens_and_scopes(void **state) {
   assert_true(mw_scope_allows(MW_SCOPE_READ, MW_SCOPE_NONE));
   assert_int_equal(mw_scope_parse("promote"), MW_SCOPE_PROMOTE);
   assert_int_equal(mw_scope_parse("root"), 0);
+  /* metrics: /metrics alone; read and admin imply it, it implies nothing. */
+  assert_int_equal(mw_scope_parse("metrics"), MW_SCOPE_METRICS);
+  assert_true(mw_scope_allows(MW_SCOPE_METRICS, MW_SCOPE_METRICS));
+  assert_true(mw_scope_allows(MW_SCOPE_READ, MW_SCOPE_METRICS));
+  assert_true(mw_scope_allows(MW_SCOPE_ADMIN, MW_SCOPE_METRICS));
+  assert_false(mw_scope_allows(MW_SCOPE_INGEST | MW_SCOPE_PROMOTE, MW_SCOPE_METRICS));
+  assert_false(mw_scope_allows(MW_SCOPE_METRICS, MW_SCOPE_READ));
 
   assert_int_equal(mw_token_delete(c, "ci", "test"), MW_OK);
   assert_int_equal(mw_token_delete(c, "ci", "test"), MW_ENOTFOUND);
@@ -384,6 +391,21 @@ static void test_config(void **state) {
   assert_int_equal(cfg.max_body, 99);
   assert_int_equal(cfg.sync_full, 0);
   assert_int_equal(cfg.allow_private_webhooks, 1);
+  /* The header timeout is its own flag, short by default; --metrics-public
+   * is off unless asked for. */
+  mw_config_defaults(&cfg);
+  assert_int_equal(cfg.header_timeout_ms, 10000);
+  assert_int_equal(cfg.request_timeout_ms, 30000);
+  assert_int_equal(cfg.metrics_public, 0);
+  char *timeouts[] = {"--header-timeout-ms", "2500", "--metrics-public"};
+  assert_int_equal(mw_config_parse_args(&cfg, 3, timeouts, err, sizeof err), MW_OK);
+  assert_int_equal(cfg.header_timeout_ms, 2500);
+  assert_int_equal(cfg.request_timeout_ms, 30000);
+  assert_int_equal(cfg.metrics_public, 1);
+  setenv("MODELWATCH_METRICS_PUBLIC", "off", 1);
+  mw_config_defaults(&cfg);
+  unsetenv("MODELWATCH_METRICS_PUBLIC");
+  assert_int_equal(cfg.metrics_public, 0);
   char *bad[] = {"--nope"};
   assert_int_equal(mw_config_parse_args(&cfg, 1, bad, err, sizeof err), MW_EINVAL);
   char *badval[] = {"--threads", "many"};

@@ -59,6 +59,8 @@ static const char *scope_name(unsigned scope) {
     return "admin";
   case MW_SCOPE_ANY:
     return "any";
+  case MW_SCOPE_METRICS:
+    return "metrics";
   default:
     return "?";
   }
@@ -302,6 +304,12 @@ static int check_operations(const cJSON *doc) {
           print_error("%s: no %s response\n", where, scoped[j]);
           bad++;
         }
+      /* Every 401 names the scheme it wants (web/http.c adds it). */
+      const cJSON *unauth = obj(resp, "401") ? deref(doc, obj(resp, "401")) : NULL;
+      if(unauth && !obj(obj(unauth, "headers"), "WWW-Authenticate")) {
+        print_error("%s: 401 without a WWW-Authenticate header\n", where);
+        bad++;
+      }
     }
   }
   return bad;
@@ -348,10 +356,12 @@ static void test_document(void **state) {
     assert_true(found);
   }
   /* One shared response per error status, each of that format. */
-  const char *errs[] = {"BadRequest",      "Unauthorized",        "Forbidden",
-                        "NotFound",        "MethodNotAllowed",    "Conflict",
-                        "PayloadTooLarge", "UnprocessableEntity", "TooManyRequests",
-                        "InternalError",   "ServiceUnavailable"};
+  const char *errs[] = {"BadRequest",           "Unauthorized",
+                        "Forbidden",            "NotFound",
+                        "MethodNotAllowed",     "Conflict",
+                        "PayloadTooLarge",      "UnsupportedMediaType",
+                        "UnprocessableEntity",  "TooManyRequests",
+                        "InternalError",        "ServiceUnavailable"};
   const cJSON *responses = obj(obj(doc, "components"), "responses");
   for(size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
     const cJSON *schema =
