@@ -13,8 +13,8 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
   libcivetweb-dev libsqlite3-dev libgsl-dev libcjson-dev \
-  libcurl4-openssl-dev libssl-dev libcmocka-dev \
-  python3 python3-numpy python3-scipy prometheus wrk openssl chromium \
+  libcurl4-openssl-dev libssl-dev libcmocka-dev libre2-dev libpcre2-dev \
+  python3 python3-numpy python3-scipy prometheus haproxy wrk openssl chromium \
   clang libclang-rt-14-dev
 # Debian's nodejs and npm (dashboard chart library, browser tests) are
 # installed only when the node and npm commands are missing: NodeSource's
@@ -45,11 +45,16 @@ deps:
 	  echo "deps: npm ci"; npm ci --no-audit --no-fund; \
 	fi
 
+# build/ serves both `make run` and `make test`, so it carries the test
+# hook MW_FAULT_INJECTION (core/db.c): compiled in, inert unless the
+# environment names a fault file. A build for shipping leaves it off (the
+# CMake default).
 $(BUILD)/Makefile: CMakeLists.txt
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMW_FAULT_INJECTION=ON
 
 $(ASAN_BUILD)/Makefile: CMakeLists.txt
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMW_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMW_SANITIZE=ON \
+	  -DMW_FAULT_INJECTION=ON
 
 build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
@@ -60,7 +65,7 @@ build-asan: deps $(ASAN_BUILD)/Makefile
 # libFuzzer harnesses (tests/fuzz), built by clang under ASan+UBSan.
 $(FUZZ_BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_C_COMPILER=clang -DMW_FUZZ=ON -DMW_SANITIZE=ON
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DMW_FUZZ=ON -DMW_SANITIZE=ON
 
 build-fuzz: deps $(FUZZ_BUILD)/Makefile
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)

@@ -97,9 +97,11 @@ mw_status alert_channel_enqueue(mw_conn *c, const char *channel,
 /* Creates a channel from {name, type, url}; generates its signing secret
  * ("whsec_..."), returned once in the result's "secret". One transaction
  * with its audit row. MW_ECONFLICT when the name is taken,
- * MW_EVALIDATION for a bad name, type or URL. */
-mw_status alert_channel_create(mw_conn *c, const cJSON *body, const char *actor,
-                               cJSON **out, mw_err *err);
+ * MW_EVALIDATION for a bad name, type or URL: the URL must pass
+ * mw_url_check_target (allow_private: the server runs with
+ * --allow-private-webhooks). */
+mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
+                               const char *actor, cJSON **out, mw_err *err);
 /* {channels: [{name, type, url, created_at}]}, ordered by name; never the
  * secret. */
 mw_status alert_channel_list(mw_conn *c, cJSON **out, mw_err *err);

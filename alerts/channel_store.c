@@ -59,8 +59,8 @@ mw_status alert_channel_list(mw_conn *c, cJSON **out, mw_err *err) {
   return MW_OK;
 }
 
-mw_status alert_channel_create(mw_conn *c, const cJSON *body, const char *actor,
-                               cJSON **out, mw_err *err) {
+mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
+                               const char *actor, cJSON **out, mw_err *err) {
   *out = NULL;
   const char *name = mw_json_str(body, "name");
   const char *type = mw_json_str(body, "type");
@@ -71,13 +71,13 @@ mw_status alert_channel_create(mw_conn *c, const cJSON *body, const char *actor,
                    "start with '.'");
   if(!alert_channel_type_valid(type))
     return mw_errf(err, MW_EVALIDATION, "type must be one of " ALERT_CHANNEL_TYPES);
-  if(!mw_url_valid(url))
-    return mw_errf(err, MW_EVALIDATION,
-                   "url must be an http:// or https:// URL of at most 1000 bytes");
+  mw_status s = mw_url_check_target(url, allow_private, err);
+  if(s)
+    return s;
   char secret[48];
   if(mw_webhook_secret_new(secret))
     return MW_EINTERNAL;
-  mw_status s = mw_tx_begin(c);
+  s = mw_tx_begin(c);
   if(s)
     return s;
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO channels(name, type, url, secret, "

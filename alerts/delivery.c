@@ -125,10 +125,8 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
   struct xfer *x = ud;
   (void)purpose;
   const char *why = "";
-  enum alert__addr_class cls =
-      alert__addr_classify(&a->addr, (socklen_t)a->addrlen, &why);
-  if(cls == ALERT__ADDR_FORBIDDEN ||
-     (cls == ALERT__ADDR_PRIVATE && !x->d->o.allow_private)) {
+  enum mw_addr_class cls = mw_addr_classify(&a->addr, (socklen_t)a->addrlen, &why);
+  if(cls == MW_ADDR_FORBIDDEN || (cls == MW_ADDR_PRIVATE && !x->d->o.allow_private)) {
     char ip[INET6_ADDRSTRLEN] = "?";
     if(a->family == AF_INET)
       inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, ip, sizeof ip);
@@ -138,7 +136,7 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
     x->refused = 1;
     snprintf(x->refused_why, sizeof x->refused_why,
              "refused by egress policy: the URL resolves to %s, %s%s", ip, why,
-             cls == ALERT__ADDR_PRIVATE
+             cls == MW_ADDR_PRIVATE
                  ? " (allowed only with --allow-private-webhooks)"
                  : "");
     return CURL_SOCKET_BAD;

@@ -1,11 +1,9 @@
 /* alerts/delivery_internal.h - what the delivery files of alerts/ share
  * with each other and with tests/unit/test_delivery.c: the retry policy,
- * the egress address policy, UTF-8 truncation and the outbox store calls
- * of the worker. Not for other subsystems (they use alerts/alerts.h). */
+ * UTF-8 truncation and the outbox store calls of the worker. Not for
+ * other subsystems (they use alerts/alerts.h). */
 #ifndef MW_ALERTS_DELIVERY_INTERNAL_H
 #define MW_ALERTS_DELIVERY_INTERNAL_H
-
-#include <sys/socket.h>
 
 #include "alerts/alerts.h"
 
@@ -62,21 +60,6 @@ void alert__plan_next(const struct alert_delivery_opts *o,
                       int64_t cycle_started_at, int64_t now,
                       int64_t retry_after_ms, uint64_t rnd,
                       struct alert__plan *out);
-
-/* ---- egress policy (alerts/retry.c) ---- */
-
-enum alert__addr_class {
-  ALERT__ADDR_PUBLIC,   /* always allowed */
-  ALERT__ADDR_PRIVATE,  /* loopback, RFC 1918, CGNAT, ULA: with the flag */
-  ALERT__ADDR_FORBIDDEN /* link-local, cloud metadata, unspecified,
-                           multicast, broadcast: never */
-};
-
-/* Classifies a socket address (IPv4-mapped IPv6 as IPv4); *why (may be
- * NULL) receives a static description such as "link-local". Unknown
- * families are forbidden. */
-enum alert__addr_class alert__addr_classify(const struct sockaddr *sa,
-                                            socklen_t len, const char **why);
 
 /* ---- text (alerts/channels.c) ---- */
 

@@ -427,12 +427,11 @@ mw_status alert_delivery_retry(mw_conn *c, int64_t id, const char *actor,
   cJSON_AddStringToObject(det, "previous_state", state);
   s = mw_audit(c, actor, "delivery.retry", target, det);
   cJSON_Delete(det);
-  if(!s)
-    s = mw_tx_commit(c);
   if(s)
     goto out;
   /* Answer with the delivery as the list shows it: the page "below id+1"
-   * of size one is exactly this row. */
+   * of size one is exactly this row. Read before COMMIT: read after it, a
+   * failure answered an error for a retry that was queued. */
   cJSON *page = NULL;
   s = mw_outbox_list(c, NULL, 1, id + 1, &page);
   if(!s) {
@@ -444,6 +443,12 @@ mw_status alert_delivery_retry(mw_conn *c, int64_t id, const char *actor,
       s = MW_EINTERNAL;
   }
   cJSON_Delete(page);
+  if(!s)
+    s = mw_tx_commit(c);
+  if(s) {
+    cJSON_Delete(*out);
+    *out = NULL;
+  }
 out:
   mw_tx_rollback(c);
   return s;

@@ -19,6 +19,7 @@ struct rule_row {
   double threshold;
   int64_t for_s, window_s, interval_s;
   int rollback;
+  int64_t last_eval_at; /* when loaded: what this evaluation builds on */
   char *labels; /* malloc'd JSON */
   char *annotations;
 };
@@ -35,7 +36,8 @@ static mw_status load_rule(mw_conn *c, const char *name, struct rule_row *r,
   sqlite3_stmt *st = mw_stmt(
       c, "SELECT id, name, model, alias, version, metric, op, threshold, "
          "for_seconds, window_seconds, interval_seconds, severity, action, "
-         "labels, annotations FROM alert_rules WHERE name = ?");
+         "labels, annotations, coalesce(last_eval_at, 0) FROM alert_rules "
+         "WHERE name = ?");
   if(!st)
     return MW_EDB;
   mw_bind_text(st, 1, name);
@@ -60,6 +62,7 @@ static mw_status load_rule(mw_conn *c, const char *name, struct rule_row *r,
   r->rollback = !strcmp(mw_col_text(st, 12), "rollback");
   r->labels = strdup(mw_col_text(st, 13));
   r->annotations = strdup(mw_col_text(st, 14));
+  r->last_eval_at = sqlite3_column_int64(st, 15);
   sqlite3_reset(st);
   if(!r->labels || !r->annotations) {
     rule_row_free(r);
@@ -164,12 +167,17 @@ mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
   char problem[512] = "";
   cJSON *action = NULL;
   /* The statistics are computed outside the write transaction: a large
-   * window must not hold up ingest. */
+   * window must not hold up ingest. What they were computed on is noted,
+   * and checked again inside the transaction (alert_eval_current). */
+  struct alert_eval_basis seen = {r.last_eval_at, r.version};
   if(r.alias[0]) {
     mw_err e2 = {0};
-    if(reg_alias_lookup(c, r.model, r.alias, &version, &e2))
+    if(reg_alias_lookup(c, r.model, r.alias, &version, &e2)) {
       snprintf(problem, sizeof problem, "%s", e2.msg);
+      version = 0;
+    }
     mw_err_clear(&e2);
+    seen.version = version;
   }
   if(!problem[0]) {
     cJSON *report = NULL;
@@ -200,8 +208,9 @@ mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
     rule_row_free(&r);
     return s;
   }
-  sqlite3_stmt *st = mw_stmt(c, "SELECT state, active_since, current_alert_id "
-                                "FROM alert_rules WHERE id = ?");
+  sqlite3_stmt *st = mw_stmt(c, "SELECT state, active_since, current_alert_id, "
+                                "coalesce(last_eval_at, 0) FROM alert_rules "
+                                "WHERE id = ?");
   if(!st) {
     s = MW_EDB;
     goto out;
@@ -219,7 +228,46 @@ mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
   sm.state = st_parsed < 0 ? ALERT_INACTIVE : (enum alert_state)st_parsed;
   sm.active_since = sqlite3_column_int64(st, 1);
   int64_t alert_id = sqlite3_column_int64(st, 2);
+  struct alert_eval_basis cur = {sqlite3_column_int64(st, 3), r.version};
   sqlite3_reset(st);
+  if(r.alias[0]) {
+    mw_status ls = reg_alias_lookup(c, r.model, r.alias, &cur.version, NULL);
+    if(ls == MW_ENOTFOUND) {
+      cur.version = 0;
+    } else if(ls) {
+      s = ls;
+      goto out;
+    }
+  }
+  if(!alert_eval_current(&seen, &cur)) {
+    /* Stale: another evaluation was applied, or the alias moved, while
+     * this one computed. Applying it could fire again an episode that was
+     * already resolved - and roll back a second time. It changes nothing;
+     * the caller sees the state as it stands. */
+    mw_tx_rollback(c);
+    if(out) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "rule", r.name);
+      cJSON_AddStringToObject(o, "state", alert_state_name(sm.state));
+      cJSON_AddStringToObject(o, "event", "none");
+      cJSON_AddBoolToObject(o, "superseded", 1);
+      if(has_value)
+        cJSON_AddNumberToObject(o, "value", value);
+      else
+        cJSON_AddNullToObject(o, "value");
+      cJSON_AddNumberToObject(o, "threshold", r.threshold);
+      if(cur.version > 0)
+        cJSON_AddNumberToObject(o, "version", (double)cur.version);
+      if(alert_id)
+        cJSON_AddNumberToObject(o, "alert_id", (double)alert_id);
+      mw_json_add_time(o, "evaluated_at", now);
+      *out = o;
+    }
+    goto out;
+  }
+  /* Every applied evaluation moves last_eval_at on, so the evaluations
+   * computing meanwhile see that they are stale. */
+  int64_t stamp = alert_eval_stamp(cur.last_eval_at, now);
 
   enum alert_event ev = alert_sm_step(&sm, cond, now, r.for_s * 1000);
   if(ev == ALERT_EV_PENDING || (ev == ALERT_EV_FIRED && !alert_id)) {
@@ -347,7 +395,7 @@ mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
     sqlite3_bind_int64(st, 3, alert_id);
   else
     sqlite3_bind_null(st, 3);
-  sqlite3_bind_int64(st, 4, now);
+  sqlite3_bind_int64(st, 4, stamp);
   if(has_value)
     sqlite3_bind_double(st, 5, value);
   else
@@ -357,7 +405,7 @@ mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
   else
     sqlite3_bind_null(st, 6);
   mw_bind_text(st, 7, problem[0] ? problem : NULL);
-  sqlite3_bind_int64(st, 8, now + r.interval_s * 1000);
+  sqlite3_bind_int64(st, 8, stamp + r.interval_s * 1000);
   sqlite3_bind_int64(st, 9, r.id);
   s = mw_db_status(c, sqlite3_step(st));
   sqlite3_reset(st);
@@ -382,7 +430,7 @@ mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
     if(action)
       cJSON_AddItemToObject(o, "action", action);
     action = NULL;
-    mw_json_add_time(o, "evaluated_at", now);
+    mw_json_add_time(o, "evaluated_at", stamp);
     *out = o;
   }
 out:

@@ -1,9 +1,9 @@
 /* alerts/retry.c - the delivery worker's policies, kept free of I/O so the
  * unit tests can pin them down: which answers are retried, the backoff
- * schedule with jitter, Retry-After parsing, when a message goes dead, and
- * which addresses a webhook may connect to. */
+ * schedule with jitter, Retry-After parsing and when a message goes dead.
+ * (Which addresses a webhook may connect to is core/url.c's
+ * mw_addr_classify, shared with the URL check at creation.) */
 #include <ctype.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -272,104 +272,4 @@ void alert__plan_next(const struct alert_delivery_opts *o,
   }
   out->state = "failed";
   out->next_attempt_at = next;
-}
-
-/* ---- egress ---- */
-
-static enum alert__addr_class v4_class(uint32_t a, const char **why) {
-  /* Metadata services first: some sit inside ranges that are otherwise
-   * only "private". */
-  if(a == 0xA9FEA9FEu /* 169.254.169.254 */ || a == 0x646464C8u /* 100.100.100.200, Alibaba */ ||
-     a == 0xA83F8110u /* 168.63.129.16, Azure */) {
-    *why = "a cloud metadata address";
-    return ALERT__ADDR_FORBIDDEN;
-  }
-  if((a >> 16) == 0xA9FEu) {
-    *why = "link-local (169.254.0.0/16)";
-    return ALERT__ADDR_FORBIDDEN;
-  }
-  if((a >> 24) == 0) {
-    *why = "unspecified (0.0.0.0/8)";
-    return ALERT__ADDR_FORBIDDEN;
-  }
-  if((a >> 28) >= 0xE) {
-    *why = "multicast, reserved or broadcast (224.0.0.0/3)";
-    return ALERT__ADDR_FORBIDDEN;
-  }
-  if((a >> 24) == 127) {
-    *why = "loopback (127.0.0.0/8)";
-    return ALERT__ADDR_PRIVATE;
-  }
-  if((a >> 24) == 10 || (a >> 20) == 0xAC1u || (a >> 16) == 0xC0A8u) {
-    *why = "private (RFC 1918)";
-    return ALERT__ADDR_PRIVATE;
-  }
-  if((a >> 22) == (0x64400000u >> 22)) {
-    *why = "shared address space (100.64.0.0/10)";
-    return ALERT__ADDR_PRIVATE;
-  }
-  if((a >> 17) == (0xC6120000u >> 17)) {
-    *why = "benchmarking (198.18.0.0/15)";
-    return ALERT__ADDR_PRIVATE;
-  }
-  *why = "public";
-  return ALERT__ADDR_PUBLIC;
-}
-
-enum alert__addr_class alert__addr_classify(const struct sockaddr *sa,
-                                            socklen_t len, const char **why) {
-  const char *dummy;
-  if(!why)
-    why = &dummy;
-  if(sa && sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-    return v4_class(ntohl(in->sin_addr.s_addr), why);
-  }
-  if(!sa || sa->sa_family != AF_INET6 ||
-     len < (socklen_t)sizeof(struct sockaddr_in6)) {
-    *why = "not an IP address";
-    return ALERT__ADDR_FORBIDDEN;
-  }
-  const unsigned char *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-  static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-  static const unsigned char zero[15] = {0};
-  uint32_t v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
-                (uint32_t)b[14] << 8 | b[15];
-  /* An IPv4 address dressed as IPv6 reaches the IPv4 host: judge that. */
-  if(!memcmp(b, mapped, 12) || !memcmp(b, nat64, 12))
-    return v4_class(v4, why);
-  if(!memcmp(b, zero, 15) && b[15] == 1) {
-    *why = "loopback (::1)";
-    return ALERT__ADDR_PRIVATE;
-  }
-  if(!memcmp(b, zero, 12)) {
-    *why = "unspecified or IPv4-compatible (::/96)";
-    return ALERT__ADDR_FORBIDDEN;
-  }
-  if(b[0] == 0xfe && (b[1] & 0xc0) == 0x80) {
-    *why = "link-local (fe80::/10)";
-    return ALERT__ADDR_FORBIDDEN;
-  }
-  if(b[0] == 0xff) {
-    *why = "multicast (ff00::/8)";
-    return ALERT__ADDR_FORBIDDEN;
-  }
-  /* fd00:ec2::254, the AWS metadata service over IPv6. */
-  static const unsigned char aws[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0,
-                                        0,    0, 0,    0,    0, 0, 0x02, 0x54};
-  if(!memcmp(b, aws, 16)) {
-    *why = "a cloud metadata address";
-    return ALERT__ADDR_FORBIDDEN;
-  }
-  if((b[0] & 0xfe) == 0xfc) {
-    *why = "unique local (fc00::/7)";
-    return ALERT__ADDR_PRIVATE;
-  }
-  if(b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) {
-    *why = "site-local (fec0::/10)";
-    return ALERT__ADDR_PRIVATE;
-  }
-  *why = "public";
-  return ALERT__ADDR_PUBLIC;
 }

@@ -208,10 +208,16 @@ mw_status alert_rule_create(mw_conn *c, const cJSON *body, const char *actor,
     mw_errf(err, s, "an alert rule named '%s' already exists", name);
   if(!s)
     s = mw_audit(c, actor, "alert_rule.create", name, NULL);
-  if(!s)
-    s = mw_tx_commit(c);
+  /* The answer is read before COMMIT: failing to read it afterwards would
+   * report an error for a rule that was created. */
   if(!s)
     s = alert_rule_get(c, name, out, err);
+  if(!s)
+    s = mw_tx_commit(c);
+  if(s) {
+    cJSON_Delete(*out);
+    *out = NULL;
+  }
 out:
   mw_tx_rollback(c);
   cJSON_free(lab);

@@ -38,6 +38,30 @@ struct alert_sm {
 enum alert_event alert_sm_step(struct alert_sm *sm, enum alert_cond cond,
                                int64_t now, int64_t for_ms);
 const char *alert_state_name(enum alert_state s);
+
+/* What an evaluation's decision rests on: read before the metric is
+ * computed (outside the write transaction, so a large window does not
+ * hold up writers) and again inside the transaction that applies it. */
+struct alert_eval_basis {
+  int64_t last_eval_at; /* the rule's last applied evaluation, ms (0: none);
+                           strictly increasing, see alert_eval_stamp */
+  int64_t version;      /* the version the metric is for: the alias's
+                           target (0 when it has none) or the rule's
+                           fixed version */
+};
+
+/* 1 when an evaluation computed on `seen` may still step the state
+ * machine given `now`, read inside the transaction: no other evaluation
+ * of the rule was applied meanwhile and the version is the same. 0 means
+ * it is stale and must change nothing: a concurrent evaluation (scheduler,
+ * POST .../evaluate, another replica) already decided on newer facts -
+ * this is what makes one firing roll back once. */
+int alert_eval_current(const struct alert_eval_basis *seen,
+                       const struct alert_eval_basis *now);
+/* The last_eval_at an applied evaluation records: now, or one past the
+ * previous one when the clock has not moved on (or went back), so every
+ * applied evaluation changes it. */
+int64_t alert_eval_stamp(int64_t prev_last_eval_at, int64_t now);
 /* Parses a state name; -1 if unknown. */
 int alert_state_parse(const char *s);
 

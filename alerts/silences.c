@@ -1,43 +1,11 @@
 /* alerts/silences.c - silences (label matchers with an expiry), the list
  * of alert episodes and acknowledgements. */
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/db_sqlite.h"
 #include "alerts/alerts_internal.h"
-
-static mw_status check_matchers(const cJSON *ms, mw_err *err) {
-  if(!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0 || cJSON_GetArraySize(ms) > 32)
-    return mw_errf(err, MW_EVALIDATION,
-                   "matchers must be a non-empty array of {name, value, is_regex}");
-  int i = 0;
-  const cJSON *m;
-  cJSON_ArrayForEach(m, ms) {
-    const char *name = mw_json_str(m, "name");
-    const char *value = mw_json_str(m, "value");
-    const cJSON *re = cJSON_GetObjectItemCaseSensitive(m, "is_regex");
-    if(!name || !*name || strlen(name) > 128 || !value || strlen(value) > 1024 ||
-       (re && !cJSON_IsBool(re)))
-      return mw_errf(err, MW_EVALIDATION,
-                     "matchers[%d] must be {name, value, is_regex?: bool}", i);
-    if(cJSON_IsTrue(re)) {
-      regex_t rx;
-      if(!alert__regex_ok(value))
-        return mw_errf(err, MW_EVALIDATION,
-                       "matchers[%d].value is too complex a regular expression "
-                       "(adjacent or deeply nested repetitions, or a back-reference)",
-                       i);
-      if(regcomp(&rx, value, REG_EXTENDED | REG_NOSUB) != 0)
-        return mw_errf(err, MW_EVALIDATION, "matchers[%d].value is not a valid "
-                                            "regular expression", i);
-      regfree(&rx);
-    }
-    i++;
-  }
-  return MW_OK;
-}
 
 mw_status alert_silence_create(mw_conn *c, const cJSON *body, const char *actor,
                                cJSON **out, mw_err *err) {
@@ -46,7 +14,11 @@ mw_status alert_silence_create(mw_conn *c, const cJSON *body, const char *actor,
   const char *ends = mw_json_str(body, "ends_at");
   const char *starts = mw_json_str(body, "starts_at");
   const char *comment = mw_json_str(body, "comment");
-  mw_status s = check_matchers(ms, err);
+  /* Checking compiles the regular expressions, into the cache the
+   * matching will use. */
+  struct alert__matchers *compiled = NULL;
+  mw_status s = alert__matchers_compile(ms, &compiled, err);
+  alert__matchers_free(compiled);
   if(s)
     return s;
   int64_t now = mw_now_ms(), start = now, end = 0;
@@ -167,19 +139,78 @@ out:
   return s;
 }
 
-int alert_silenced(mw_conn *c, const cJSON *labels, int64_t now) {
-  sqlite3_stmt *st = mw_stmt(c, "SELECT matchers FROM silences WHERE starts_at <= ?1 "
+void alert__silences_clear(struct alert__silence_set *set) {
+  for(size_t i = 0; i < set->n; i++)
+    alert__matchers_free(set->s[i]);
+  free(set->s);
+  set->s = NULL;
+  set->n = 0;
+}
+
+mw_status alert__silences_load(mw_conn *c, int64_t now,
+                               struct alert__silence_set *out) {
+  out->s = NULL;
+  out->n = 0;
+  sqlite3_stmt *st = mw_stmt(c, "SELECT id, matchers FROM silences WHERE starts_at <= ?1 "
                                 "AND ends_at > ?1");
   if(!st)
-    return 0;
+    return MW_EDB;
   sqlite3_bind_int64(st, 1, now);
-  int hit = 0;
-  while(!hit && sqlite3_step(st) == SQLITE_ROW) {
-    cJSON *m = cJSON_Parse(mw_col_text(st, 0));
-    hit = alert_matchers_match(m, labels);
+  size_t cap = 0;
+  mw_status s = MW_OK;
+  int rc;
+  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *m = cJSON_Parse(mw_col_text(st, 1));
+    struct alert__matchers *ms = NULL;
+    mw_err err = {0};
+    mw_status cs = alert__matchers_compile(m, &ms, &err);
     cJSON_Delete(m);
+    if(cs == MW_ENOMEM) {
+      s = cs;
+      break;
+    }
+    if(cs) {
+      /* Stored before matchers were checked as they are now: it cannot
+       * match anything. */
+      mw_log(MW_LOG_WARN, "alerts", "silence %lld is ignored: %s",
+             (long long)sqlite3_column_int64(st, 0), err.msg);
+      mw_err_clear(&err);
+      continue;
+    }
+    if(out->n == cap) {
+      size_t ncap = cap ? cap * 2 : 8;
+      struct alert__matchers **grown = realloc(out->s, ncap * sizeof *grown);
+      if(!grown) {
+        alert__matchers_free(ms);
+        s = MW_ENOMEM;
+        break;
+      }
+      out->s = grown;
+      cap = ncap;
+    }
+    out->s[out->n++] = ms;
   }
   sqlite3_reset(st);
+  if(!s && rc != SQLITE_DONE)
+    s = mw_db_status(c, rc);
+  if(s)
+    alert__silences_clear(out);
+  return s;
+}
+
+int alert__silences_match(const struct alert__silence_set *set, const cJSON *labels) {
+  for(size_t i = 0; i < set->n; i++)
+    if(alert__matchers_eval(set->s[i], labels))
+      return 1;
+  return 0;
+}
+
+int alert_silenced(mw_conn *c, const cJSON *labels, int64_t now) {
+  struct alert__silence_set set;
+  int hit = 0;
+  if(!alert__silences_load(c, now, &set))
+    hit = alert__silences_match(&set, labels);
+  alert__silences_clear(&set);
   return hit;
 }
 
@@ -201,12 +232,19 @@ mw_status alert_list(mw_conn *c, const char *state, int limit, cJSON **out,
          "WHERE (?1 IS NULL OR a.state = ?1) ORDER BY a.id DESC LIMIT ?2");
   if(!st)
     return MW_EDB;
+  /* The active silences are loaded (and their matchers compiled) once for
+   * the whole list, not once per alert. */
+  struct alert__silence_set silences;
+  mw_status s = alert__silences_load(c, mw_now_ms(), &silences);
+  if(s) {
+    alert__silences_clear(&silences);
+    return s;
+  }
   mw_bind_text(st, 1, state);
   sqlite3_bind_int(st, 2, limit);
   cJSON *root = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(root, "alerts");
   int rc;
-  int64_t now = mw_now_ms();
   while((rc = sqlite3_step(st)) == SQLITE_ROW) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
@@ -237,10 +275,11 @@ mw_status alert_list(mw_conn *c, const char *state, int limit, cJSON **out,
     cJSON_AddStringToObject(o, "fingerprint", mw_col_text(st, 13));
     cJSON *act = cJSON_Parse(mw_col_text(st, 14));
     cJSON_AddItemToObject(o, "action", act ? act : cJSON_CreateNull());
-    cJSON_AddBoolToObject(o, "silenced", alert_silenced(c, labels, now));
+    cJSON_AddBoolToObject(o, "silenced", alert__silences_match(&silences, labels));
     cJSON_AddItemToArray(arr, o);
   }
   sqlite3_reset(st);
+  alert__silences_clear(&silences);
   if(rc != SQLITE_DONE) {
     cJSON_Delete(root);
     return mw_db_status(c, rc);

@@ -1,7 +1,8 @@
 /* alerts/state.c - the pure parts of alerting: the rule state machine,
- * comparisons, metric names and their values in a drift report, and label
- * matchers. No I/O, so every transition is unit-tested directly. */
-#include <regex.h>
+ * whether an evaluation is still current when it is applied, comparisons,
+ * metric names and their values in a drift report. No I/O, so every
+ * transition is unit-tested directly. (Label matchers are
+ * alerts/matchers.c.) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,23 @@ enum alert_event alert_sm_step(struct alert_sm *sm, enum alert_cond cond,
     return ALERT_EV_NONE;
   }
   return ALERT_EV_NONE;
+}
+
+int alert_eval_current(const struct alert_eval_basis *seen,
+                       const struct alert_eval_basis *now) {
+  /* Another evaluation committed since: its decision (perhaps a firing
+   * and its rollback) already accounts for the condition this one saw. */
+  if(now->last_eval_at != seen->last_eval_at)
+    return 0;
+  /* The alias moved: the metric was computed for a version that no longer
+   * serves, so it says nothing about what the rule watches now. */
+  if(now->version != seen->version)
+    return 0;
+  return 1;
+}
+
+int64_t alert_eval_stamp(int64_t prev_last_eval_at, int64_t now) {
+  return now > prev_last_eval_at ? now : prev_last_eval_at + 1;
 }
 
 int alert_compare(const char *op, double v, double t, int *holds) {
@@ -203,180 +221,4 @@ mw_status alert_metric_value(const cJSON *report, const char *metric,
     }
   }
   return MW_ENOTFOUND;
-}
-
-/* Largest expansion alert__regex_ok lets through. */
-#define REGEX_MAX_NODES 4096
-/* Deepest group nesting it follows. */
-#define REGEX_MAX_DEPTH 32
-
-/* Adds b to a, saturating past REGEX_MAX_NODES. */
-static size_t rx_add(size_t a, size_t b) {
-  return a + b > REGEX_MAX_NODES ? REGEX_MAX_NODES + 1 : a + b;
-}
-
-static size_t rx_mul(size_t a, size_t b) {
-  return b && a > REGEX_MAX_NODES / b ? REGEX_MAX_NODES + 1 : a * b;
-}
-
-int alert__regex_ok(const char *re) {
-  /* Per open group: its size so far, and the size of its last atom (what
-   * a following repetition copies; 0 when there is none). */
-  size_t total[REGEX_MAX_DEPTH + 1] = {0}, last[REGEX_MAX_DEPTH + 1] = {0};
-  int d = 0, repeated = 0;
-  for(const char *p = re; *p; p++) {
-    size_t copies = 0;
-    /* Set again below when this is a repetition. */
-    int after_repetition = repeated;
-    repeated = 0;
-    if(*p == '\\') {
-      if(p[1] >= '1' && p[1] <= '9')
-        return 0; /* back-reference */
-      if(p[1])
-        p++;
-      total[d] = rx_add(total[d], 1);
-      last[d] = 1;
-      continue;
-    }
-    switch(*p) {
-    case '(':
-      if(d == REGEX_MAX_DEPTH)
-        return 0;
-      d++;
-      total[d] = last[d] = 0;
-      continue;
-    case ')':
-      if(d == 0) {
-        total[d] = rx_add(total[d], 1);
-        last[d] = 1;
-        continue;
-      }
-      d--;
-      last[d] = rx_add(total[d + 1], 1);
-      total[d] = rx_add(total[d], last[d]);
-      continue;
-    case '|':
-      last[d] = 0;
-      continue;
-    case '[': {
-      /* A bracket expression is one node: skip to its ']' (a ']' first,
-       * after '^', is a member; so are [:class:], [=x=] and [.x.]). */
-      const char *q = p + 1;
-      if(*q == '^')
-        q++;
-      if(*q == ']')
-        q++;
-      while(*q && *q != ']') {
-        if(*q == '[' && (q[1] == ':' || q[1] == '=' || q[1] == '.')) {
-          const char *e = strchr(q + 2, q[1]);
-          while(e && e[1] != ']')
-            e = strchr(e + 1, q[1]);
-          if(!e)
-            return 0;
-          q = e + 2;
-          continue;
-        }
-        q++;
-      }
-      if(!*q)
-        return 0; /* unterminated: regcomp refuses it too */
-      p = q;
-      total[d] = rx_add(total[d], 1);
-      last[d] = 1;
-      continue;
-    }
-    case '*':
-    case '?':
-      copies = 1;
-      break;
-    case '+':
-      copies = 2;
-      break;
-    case '{': {
-      /* {n}, {n,}, {n,m} and glibc's {,m}: up to max(n, m) + 1 copies. */
-      const char *q = p + 1;
-      size_t n = 0, m = 0;
-      while(*q >= '0' && *q <= '9' && n <= REGEX_MAX_NODES)
-        n = n * 10 + (size_t)(*q++ - '0');
-      if(*q == ',') {
-        q++;
-        while(*q >= '0' && *q <= '9' && m <= REGEX_MAX_NODES)
-          m = m * 10 + (size_t)(*q++ - '0');
-      }
-      if(*q >= '0' && *q <= '9')
-        return 0; /* a count past the limit */
-      if(*q != '}') {
-        total[d] = rx_add(total[d], 1); /* a literal '{' */
-        last[d] = 1;
-        continue;
-      }
-      p = q;
-      copies = (n > m ? n : m) + 1;
-      break;
-    }
-    default:
-      total[d] = rx_add(total[d], 1);
-      last[d] = 1;
-      continue;
-    }
-    /* Adjacent repetitions ("a**", "a+*", "a{2}+") are undefined in POSIX
-     * and, in glibc, compile in exponential time. */
-    if(after_repetition)
-      return 0;
-    repeated = 1;
-    /* A repetition: the last atom is copied `copies` times. */
-    size_t grown = rx_mul(last[d] ? last[d] : 1, copies);
-    total[d] = rx_add(total[d] - (last[d] < total[d] ? last[d] : total[d]), grown);
-    last[d] = grown;
-    if(total[d] > REGEX_MAX_NODES)
-      return 0;
-  }
-  for(int k = 0; k <= d; k++)
-    if(total[k] > REGEX_MAX_NODES)
-      return 0;
-  return 1;
-}
-
-/* Matches one matcher against a label value. Regexes are anchored at both
- * ends, as in Alertmanager. */
-static int matcher_match(const cJSON *m, const cJSON *labels) {
-  const char *name = mw_json_str(m, "name");
-  const char *want = mw_json_str(m, "value");
-  const cJSON *isre = cJSON_GetObjectItemCaseSensitive(m, "is_regex");
-  const char *have = name ? mw_json_str(labels, name) : NULL;
-  if(!name || !want)
-    return 0;
-  if(!have)
-    have = "";
-  if(!cJSON_IsTrue(isre))
-    return !strcmp(have, want);
-  if(!alert__regex_ok(want))
-    return 0; /* stored before silences were checked for it */
-  size_t n = strlen(want);
-  char *pat = malloc(n + 5);
-  if(!pat)
-    return 0;
-  pat[0] = '^';
-  pat[1] = '(';
-  memcpy(pat + 2, want, n);
-  memcpy(pat + 2 + n, ")$", 3);
-  regex_t re;
-  int ok = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0;
-  free(pat);
-  if(!ok)
-    return 0;
-  int hit = regexec(&re, have, 0, NULL, 0) == 0;
-  regfree(&re);
-  return hit;
-}
-
-int alert_matchers_match(const cJSON *matchers, const cJSON *labels) {
-  if(!cJSON_IsArray(matchers) || cJSON_GetArraySize(matchers) == 0)
-    return 0;
-  const cJSON *m;
-  cJSON_ArrayForEach(m, matchers) {
-    if(!matcher_match(m, labels))
-      return 0;
-  }
-  return 1;
 }

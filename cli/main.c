@@ -151,6 +151,25 @@ static mw_status alert_report(void *ctx, mw_conn *c, const char *model,
   return st;
 }
 
+/* Collects the artifact store (registry/artifacts.c): unreferenced blobs
+ * and temporary files of interrupted uploads, at start-up and then hourly
+ * from the main thread, which otherwise only waits for a signal. */
+#define SWEEP_PERIOD_MS (3600 * 1000LL)
+static void sweep_artifacts(mw_db *db, const struct reg_env *env) {
+  reg_sweep_stats st;
+  mw_conn *c = mw_db_conn(db);
+  mw_status s = c ? reg_artifact_sweep(c, env, REG_ARTIFACT_GRACE_MS, &st) : MW_EDB;
+  if(s)
+    mw_log(MW_LOG_WARN, "cli", "artifact sweep failed (%s); next try in an hour",
+           mw_strerror(s));
+  else if(st.blobs_removed || st.temps_removed)
+    mw_log(MW_LOG_INFO, "cli",
+           "artifact sweep: %lld of %lld blobs no version names, %lld stale "
+           "upload files removed",
+           (long long)st.blobs_removed, (long long)st.blobs_seen,
+           (long long)st.temps_removed);
+}
+
 static int cmd_serve(mw_config *cfg) {
   struct mw_app app;
   memset(&app, 0, sizeof app);
@@ -193,6 +212,7 @@ static int cmd_serve(mw_config *cfg) {
     return 1;
   }
   struct reg_env reg_env = {app.cfg.data_dir, app.cfg.external_url};
+  sweep_artifacts(app.db, &reg_env);
   struct alert_env alert_env = {
       .reg = &reg_env,
       .external_url = app.cfg.external_url,
@@ -218,8 +238,14 @@ static int cmd_serve(mw_config *cfg) {
     return 1;
   }
   mon_scheduler_start(app.monitor);
-  while(!g_stop)
+  int64_t next_sweep = mw_now_ms() + SWEEP_PERIOD_MS;
+  while(!g_stop) {
     usleep(100 * 1000);
+    if(mw_now_ms() >= next_sweep) {
+      sweep_artifacts(app.db, &reg_env);
+      next_sweep = mw_now_ms() + SWEEP_PERIOD_MS;
+    }
+  }
   mw_log(MW_LOG_INFO, "cli", "shutting down");
   app.stopping = 1;
   web_server_stop(srv);

@@ -18,7 +18,8 @@ static const struct {
 } scope_names[] = {{"read", MW_SCOPE_READ},
                    {"ingest", MW_SCOPE_INGEST},
                    {"promote", MW_SCOPE_PROMOTE},
-                   {"admin", MW_SCOPE_ADMIN}};
+                   {"admin", MW_SCOPE_ADMIN},
+                   {"metrics", MW_SCOPE_METRICS}};
 
 unsigned mw_scope_parse(const char *name) {
   for(size_t i = 0; i < sizeof scope_names / sizeof scope_names[0]; i++)
@@ -31,6 +32,9 @@ int mw_scope_allows(unsigned have, unsigned need) {
   need &= ~(unsigned)MW_SCOPE_ANY;
   if(have & MW_SCOPE_ADMIN)
     return 1;
+  /* /metrics holds per-model drift and feature names: what read shows. */
+  if(have & MW_SCOPE_READ)
+    have |= MW_SCOPE_METRICS;
   return (have & need) == need;
 }
 
@@ -47,7 +51,7 @@ mw_status mw_token_create(mw_conn *c, const char *name, unsigned scopes,
                           const char *actor, char *secret, size_t cap) {
   if(!mw_name_valid(name) || scopes == 0 ||
      (scopes & ~(unsigned)(MW_SCOPE_READ | MW_SCOPE_INGEST | MW_SCOPE_PROMOTE |
-                           MW_SCOPE_ADMIN)))
+                           MW_SCOPE_ADMIN | MW_SCOPE_METRICS)))
     return MW_EINVAL;
   if(cap < 3 + PREFIX_LEN + 1 + SECRET_LEN + 1)
     return MW_EINVAL;

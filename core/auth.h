@@ -6,7 +6,7 @@
 
 #include "core/db.h"
 
-/* Scopes as bits. admin implies every other scope. */
+/* Scopes as bits. admin implies every other scope, read implies metrics. */
 enum mw_scope {
   MW_SCOPE_NONE = 0,
   MW_SCOPE_READ = 1,
@@ -14,7 +14,9 @@ enum mw_scope {
   MW_SCOPE_PROMOTE = 4,
   MW_SCOPE_ADMIN = 8,
   /* Routes only: any valid token or session, whatever its scopes. */
-  MW_SCOPE_ANY = 16
+  MW_SCOPE_ANY = 16,
+  /* Scraping /metrics and nothing else; read implies it. */
+  MW_SCOPE_METRICS = 32
 };
 
 /* Parses one scope name; 0 if unknown. */

@@ -1,5 +1,6 @@
 /* core/backup.c - online backup and restore of a data directory: the
- * SQLite database through the backup API, artifacts by copy. */
+ * SQLite database through the backup API, artifacts by copy. Everything
+ * written is private: files 0600, directories 0700. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,15 @@ static mw_status copy_db(const char *src, const char *dest, char *err, size_t ca
     goto out;
   }
   sqlite3_busy_timeout(from, 10000);
+  /* The copy holds what the database holds (token digests, webhook
+   * secrets): created 0600 here, since SQLite would make it 0644 less the
+   * umask, and its journal takes the mode of the file. */
+  int fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if(fd < 0) {
+    st = fail(err, cap, MW_EIO, dest, strerror(errno));
+    goto out;
+  }
+  close(fd);
   if(sqlite3_open_v2(dest, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
      SQLITE_OK) {
     st = fail(err, cap, MW_EIO, dest, to ? sqlite3_errmsg(to) : "cannot create");

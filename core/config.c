@@ -96,7 +96,16 @@ static const struct opt opts[] = {
      "days delivered and dead webhooks (and their attempts) are kept after "
      "their last attempt, 0 = forever (default 7)"},
     {"--request-timeout-ms", "MODELWATCH_REQUEST_TIMEOUT_MS", OPT_INT,
-     OFF(request_timeout_ms), 0, "per-request I/O timeout (default 30000)"},
+     OFF(request_timeout_ms), 0,
+     "longest a request body or a reply may make no progress (default 30000)"},
+    {"--header-timeout-ms", "MODELWATCH_HEADER_TIMEOUT_MS", OPT_INT,
+     OFF(header_timeout_ms), 0,
+     "time to receive a request's headers, from its first byte or from the "
+     "end of the previous reply on a kept-alive connection (default 10000)"},
+    {"--metrics-public", "MODELWATCH_METRICS_PUBLIC", OPT_BOOL,
+     OFF(metrics_public), 0,
+     "on|off: serve /metrics without a token (default off: a token with "
+     "the read or metrics scope)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -157,6 +166,7 @@ void mw_config_defaults(mw_config *cfg) {
   cfg->drift_memory_mb = 256;
   cfg->drift_cache_mb = 256;
   cfg->request_timeout_ms = 30000;
+  cfg->header_timeout_ms = 10000;
   cfg->rate_limit = 1000;
   cfg->rate_burst = 2000;
   cfg->alert_group_wait_s = 30;
@@ -207,6 +217,10 @@ mw_status mw_config_parse_args(mw_config *cfg, int argc, char **argv,
   }
   if(cfg->threads < 1)
     cfg->threads = 1;
+  if(cfg->header_timeout_ms < 1)
+    cfg->header_timeout_ms = 1;
+  if(cfg->request_timeout_ms < 1)
+    cfg->request_timeout_ms = 1;
   return MW_OK;
 }
 

@@ -28,7 +28,9 @@ typedef struct mw_config {
   char tls_cert[1024];
   char tls_key[1024];
   int allow_private_webhooks;
-  int request_timeout_ms;
+  int request_timeout_ms;   /* a body or reply making no progress (30000) */
+  int header_timeout_ms;    /* receiving a request's headers (10000) */
+  int metrics_public;       /* /metrics without a token */
   int rate_limit;              /* requests/s per token, 0 = off (1000) */
   int rate_burst;              /* bucket size per token (2000) */
   int alert_group_wait_s;      /* Alertmanager's group_wait (30) */

@@ -10,7 +10,8 @@
  *   core/buf.h      mw_buf (a buffer with a hard cap) and string helpers
  *   core/json.h     helpers over cJSON
  *   core/utf8.h     strict UTF-8
- *   core/valid.h    resource names and webhook URLs
+ *   core/valid.h    resource names
+ *   core/url.h      webhook targets: egress policy, URL checks, redaction
  *   core/db.h       the database seam: connections, transactions, migrations
  *   core/cluster.h  the replicas sharing a database and their leader
  *   core/auth.h     scopes, API tokens, dashboard sessions
@@ -34,6 +35,7 @@
 #include "core/log.h"
 #include "core/outbox.h"
 #include "core/status.h"
+#include "core/url.h"
 #include "core/utf8.h"
 #include "core/valid.h"
 

@@ -163,15 +163,3 @@ mw_status mw_webhook_secret_new(char out[48]) {
   OPENSSL_cleanse(key, sizeof key);
   return MW_OK;
 }
-
-int mw_url_valid(const char *url) {
-  size_t n = url ? strlen(url) : 0;
-  if(n < 8 || n > 1000)
-    return 0;
-  if(strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-    return 0;
-  for(const char *p = url; *p; p++)
-    if((unsigned char)*p <= 0x20 || *p == 0x7f)
-      return 0;
-  return 1;
-}

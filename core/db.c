@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/db_backend.h"
+#include "core/fault.h"
 #include "core/log.h"
 
 static void conn_destructor(void *p) {
@@ -81,6 +82,9 @@ mw_db *mw_conn_db(mw_conn *c) { return c->db; }
 int mw_tx_state(const mw_conn *c) { return (int)c->tx; }
 
 mw_conn *mw_db_conn(mw_db *d) {
+#ifdef MW_FAULT_INJECTION
+  mw__fault_request_start();
+#endif
   mw_conn *c = pthread_getspecific(d->key);
   if(c)
     return c;

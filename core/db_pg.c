@@ -35,6 +35,7 @@
 #include "core/clock.h"
 #include "core/db_backend.h"
 #include "core/db_pg.h"
+#include "core/fault.h"
 #include "core/log.h"
 
 #define PG_STMT_CACHE 160
@@ -247,6 +248,12 @@ static PGresult *run(mw_conn *mc, const char *sql, const mw_pg_params *p, int bi
     *s = MW_EBUSY;
     return NULL;
   }
+#ifdef MW_FAULT_INJECTION
+  if(mw__fault_hit(MW_FAULT_PREPARE, sql) || mw__fault_hit(MW_FAULT_STEP, sql)) {
+    *s = MW_EIO;
+    return NULL;
+  }
+#endif
   const struct pg_stmt *st = prepared(c, sql, bin, p, s);
   if(!st)
     return NULL;
@@ -288,6 +295,10 @@ mw_status mw_pg_exec(mw_conn *mc, const char *sql) {
   struct pg_conn *c = pq(mc);
   if(ensure_connected(c))
     return MW_EBUSY;
+#ifdef MW_FAULT_INJECTION
+  if(mw__fault_hit(MW_FAULT_STEP, sql))
+    return MW_EIO;
+#endif
   PGresult *r = PQexec(c->pg, sql);
   ExecStatusType es = PQresultStatus(r);
   mw_status s = es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK

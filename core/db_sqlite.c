@@ -6,6 +6,7 @@
  * statement helpers of core/db_sqlite.h that the `*_sqlite.c` store files
  * use. */
 #include <assert.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "core/clock.h"
 #include "core/db_backend.h"
 #include "core/db_sqlite.h"
+#include "core/fault.h"
 #include "core/audit.h"
 #include "core/log.h"
 
@@ -28,11 +30,21 @@ struct sq_conn {
   sqlite3 *db;
   int leader_fd; /* flock held on <database>.leader; -1: none */
   int nstmt;
+  uint64_t tick; /* counts mw_stmt calls, for least-recently-used eviction */
   struct {
     const char *sql;
     sqlite3_stmt *st;
+    uint64_t used; /* tick of its last mw_stmt */
   } cache[MW_STMT_CACHE];
 };
+
+#ifdef MW_FAULT_INJECTION
+int mw_fault_step(sqlite3_stmt *st) {
+  if(st && mw__fault_hit(MW_FAULT_STEP, sqlite3_sql(st)))
+    return SQLITE_IOERR;
+  return (sqlite3_step)(st);
+}
+#endif
 
 static struct sq_conn *sq(mw_conn *c) {
   assert(c->be == &mw_db_backend_sqlite);
@@ -88,8 +100,45 @@ static mw_conn *sq_conn_open(mw_db *d) {
   return &c->base;
 }
 
+/* Narrows an existing file to 0600 when group or others may use it. */
+static void make_private(const char *path) {
+  struct stat sb;
+  if(stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || !(sb.st_mode & 077))
+    return;
+  if(chmod(path, 0600) == 0)
+    mw_log(MW_LOG_INFO, "db", "%s was mode %04o; now 0600", path,
+           (unsigned)(sb.st_mode & 07777));
+  else
+    mw_log(MW_LOG_WARN, "db", "cannot make %s private: %s", path, strerror(errno));
+}
+
+/* The database and its -wal and -shm files are private (0600) whatever
+ * the umask and the mode of the directory: they hold token digests,
+ * webhook secrets and node URLs. SQLite gives -wal and -shm the mode of
+ * the database file, so creating that one 0600 is enough for new files;
+ * an existing database, or a -wal/-shm left by an older binary, open to
+ * group or others is narrowed to 0600 (logged). Paths SQLite treats
+ * specially (":memory:", "", URIs) are left alone. */
 static mw_status sq_open(mw_db *d) {
-  (void)d;
+  const char *path = d->target;
+#ifdef MW_FAULT_INJECTION
+  mw__fault_init();
+#endif
+  if(!path[0] || path[0] == ':' || !strncmp(path, "file:", 5))
+    return MW_OK;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if(fd < 0) {
+    mw_log(MW_LOG_ERROR, "db", "cannot open %s: %s", path, strerror(errno));
+    return MW_EIO;
+  }
+  close(fd);
+  static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
+  for(size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+    char side[4200];
+    int n = snprintf(side, sizeof side, "%s%s", path, sides[i]);
+    if(n > 0 && (size_t)n < sizeof side)
+      make_private(side);
+  }
   return MW_OK;
 }
 
@@ -97,11 +146,17 @@ static void sq_close(mw_db *d) { (void)d; }
 
 sqlite3_stmt *mw_stmt(mw_conn *mc, const char *sql) {
   struct sq_conn *c = sq(mc);
+#ifdef MW_FAULT_INJECTION
+  if(mw__fault_hit(MW_FAULT_PREPARE, sql))
+    return NULL;
+#endif
+  c->tick++;
   for(int i = 0; i < c->nstmt; i++) {
     if(c->cache[i].sql == sql) {
       sqlite3_stmt *st = c->cache[i].st;
       sqlite3_reset(st);
       sqlite3_clear_bindings(st);
+      c->cache[i].used = c->tick;
       return st;
     }
   }
@@ -113,18 +168,30 @@ sqlite3_stmt *mw_stmt(mw_conn *mc, const char *sql) {
            sqlite3_errmsg(c->db), sql);
     return NULL;
   }
-  if(c->nstmt < MW_STMT_CACHE) {
-    c->cache[c->nstmt].sql = sql;
-    c->cache[c->nstmt].st = st;
+  int slot = c->nstmt;
+  if(slot < MW_STMT_CACHE) {
     c->nstmt++;
   } else {
-    /* Cache full: evict the oldest entry, which is the least likely to be
-     * hot in a handler that just started. */
-    sqlite3_finalize(c->cache[0].st);
-    memmove(&c->cache[0], &c->cache[1], sizeof c->cache[0] * (MW_STMT_CACHE - 1));
-    c->cache[MW_STMT_CACHE - 1].sql = sql;
-    c->cache[MW_STMT_CACHE - 1].st = st;
+    /* Cache full (the code base has more statements than it holds): evict
+     * the least recently used one that is not in the middle of a query.
+     * Callers hold a statement across a few other mw_stmt calls at most
+     * (a loop over rows that writes as it goes), so the victim is never
+     * one in use; the oldest-inserted entry could be exactly that. */
+    slot = -1;
+    for(int i = 0; i < MW_STMT_CACHE; i++)
+      if(!sqlite3_stmt_busy(c->cache[i].st) &&
+         (slot < 0 || c->cache[i].used < c->cache[slot].used))
+        slot = i;
+    if(slot < 0) {
+      mw_log(MW_LOG_ERROR, "db", "statement cache full of open queries");
+      sqlite3_finalize(st);
+      return NULL;
+    }
+    sqlite3_finalize(c->cache[slot].st);
   }
+  c->cache[slot].sql = sql;
+  c->cache[slot].st = st;
+  c->cache[slot].used = c->tick;
   return st;
 }
 
@@ -173,6 +240,14 @@ mw_status mw_step_row(mw_conn *c, sqlite3_stmt *st, int *found) {
   return rc == SQLITE_DONE ? MW_OK : mw_sqlite_error(c, rc);
 }
 
+mw_status mw_step_one(mw_conn *c, sqlite3_stmt *st) {
+  int row = 0;
+  mw_status s = mw_step_row(c, st, &row);
+  if(!s && !row)
+    return MW_ENOTFOUND;
+  return s;
+}
+
 int mw_step_next(mw_conn *c, sqlite3_stmt *st, mw_status *s) {
   int rc = sqlite3_step(st);
   if(rc == SQLITE_ROW)
@@ -188,6 +263,10 @@ int64_t mw_sqlite_changes(mw_conn *c) { return sqlite3_changes64(sq(c)->db); }
 int64_t mw_sqlite_last_id(mw_conn *c) { return sqlite3_last_insert_rowid(sq(c)->db); }
 
 mw_status mw_exec(mw_conn *c, const char *sql) {
+#ifdef MW_FAULT_INJECTION
+  if(mw__fault_hit(MW_FAULT_STEP, sql))
+    return MW_EIO;
+#endif
   char *err = NULL;
   int rc = sqlite3_exec(sq(c)->db, sql, NULL, NULL, &err);
   if(rc != SQLITE_OK) {

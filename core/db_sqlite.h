@@ -48,6 +48,19 @@ mw_status mw_step_row(mw_conn *c, sqlite3_stmt *st, int *found);
  * -1 on an error, with *s set (st reset). */
 int mw_step_next(mw_conn *c, sqlite3_stmt *st, mw_status *s);
 
+/* As mw_step_row for a query that must give a row: MW_OK standing on it,
+ * MW_ENOTFOUND (st reset) when there is none. The caller fills err for
+ * MW_ENOTFOUND, which says nothing on its own. */
+mw_status mw_step_one(mw_conn *c, sqlite3_stmt *st);
+
+#ifdef MW_FAULT_INJECTION
+/* Test builds only (core/fault.c): every sqlite3_step of the store files
+ * goes through mw_fault_step, so a test can fail the k-th statement of
+ * one request. */
+int mw_fault_step(sqlite3_stmt *st);
+#define sqlite3_step(st) mw_fault_step(st)
+#endif
+
 /* Rows the last finished statement changed, and the rowid it inserted. */
 int64_t mw_sqlite_changes(mw_conn *c);
 int64_t mw_sqlite_last_id(mw_conn *c);

@@ -12,6 +12,7 @@
 #include "core/crypto.h"
 #include "core/json.h"
 #include "core/store.h"
+#include "core/url.h"
 
 mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_type,
                             const char *target_name, const char *url,
@@ -55,14 +56,11 @@ static mw_status list_row(void *p, const struct mw_outbox_row *r) {
   cJSON_AddStringToObject(d, "target_type", r->target_type);
   cJSON_AddStringToObject(d, "target", r->target_name);
   /* Chat webhook URLs are credentials (Slack, Discord): show only where
-   * they point, never the path that carries the key. */
+   * they point (scheme and host), never the userinfo, path or query that
+   * carry the key - to admins too, who read them at /api/v1/channels. */
   if(!strcmp(r->target_type, "channel")) {
-    const char *u = r->url;
-    const char *host = strstr(u, "://");
-    const char *path = host ? strchr(host + 3, '/') : NULL;
-    char red[300];
-    snprintf(red, sizeof red, "%.*s/...", path ? (int)(path - u) : (int)strlen(u), u);
-    cJSON_AddStringToObject(d, "url", red);
+    char red[1100];
+    cJSON_AddStringToObject(d, "url", mw_url_redact(r->url, red, sizeof red));
   } else {
     cJSON_AddStringToObject(d, "url", r->url);
   }

@@ -19,7 +19,8 @@ mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_typ
 /* {deliveries: [...], next_page_token}: outbox rows newest first, each with
  * its attempts; state filters (pending|delivered|failed|dead) when not
  * NULL; page_token is the id to continue below. Payload secrets never
- * appear (the payload is what receivers see anyway). */
+ * appear (the payload is what receivers see anyway); channel URLs are
+ * shown redacted (mw_url_redact), node URLs in full. */
 mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
                          int64_t before_id, cJSON **out);
 

@@ -216,11 +216,15 @@ static void add_numeric_histogram(cJSON *j, const mon_job *jb, const double *x,
  * and the window, the most frequent MAX_HIST_CATEGORIES (by both sides)
  * first. Built on the reading thread, which can look the names up. */
 #define MAX_HIST_CATEGORIES 50
-static cJSON *categorical_histogram(mw_conn *c, int64_t version_id, size_t col,
-                                    const mon_job *jb) {
+static mw_status categorical_histogram(mw_conn *c, int64_t version_id, size_t col,
+                                       const mon_job *jb, cJSON **out) {
   mon_dict d;
-  if(mon__store_dict_load(c, version_id, col, &d))
-    return NULL;
+  *out = NULL;
+  /* The names come from the database: a failed read fails the report
+   * (it used to leave the histogram out and store the evaluation). */
+  mw_status st = mon__store_dict_load(c, version_id, col, &d);
+  if(st)
+    return st;
   const mon_refcol *ref = jb->ref;
   size_t k = d.n, picked = 0;
   size_t *order = malloc((k ? k : 1) * sizeof *order);
@@ -261,7 +265,8 @@ out:
   free(order);
   free(weight);
   mon__dict_free(&d);
-  return h;
+  *out = h;
+  return h ? MW_OK : MW_ENOMEM;
 }
 
 static void compute_numeric(mon_job *jb) {
@@ -774,7 +779,9 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
         break;
     }
     if(categorical) {
-      cJSON *hist = categorical_histogram(c, v->id, col, jb);
+      cJSON *hist = NULL;
+      if((st = categorical_histogram(c, v->id, col, jb, &hist)))
+        break;
       compute(jb); /* counts are tiny: no need for a worker */
       st = jb->st;
       if(jb->json && hist)

@@ -533,12 +533,7 @@ static mw_status write_job(mw_conn *c, mon_wjob *j) {
 }
 
 static mw_status savepoint(mw_conn *c, const char *sql) {
-  sqlite3_stmt *st = mw_stmt(c, sql);
-  if(!st)
-    return MW_EDB;
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? MW_OK : mw_db_status(c, rc);
+  return mw_step_done(c, mw_stmt(c, sql));
 }
 
 /* Writes jobs[0..n) in one transaction, each under its own savepoint so a

@@ -209,14 +209,16 @@ mw_status mon_reference_put(mon_ctx *m, mw_conn *c, const mon_version *v,
   snprintf(target, sizeof target, "%s/%lld", v->model, (long long)v->version);
   if((st = mw_audit(c, actor ? actor : "", "reference.put", target, NULL)))
     goto out;
-  if((st = mw_tx_commit(c)))
+  /* The answer is read inside the transaction: a failure to read it back
+   * after COMMIT would report an error for a change that was made. */
+  if((st = mon_reference_get(c, v, out, err)) || (st = mw_tx_commit(c)))
     goto out;
-  mon__unlock(m);
-  locked = 0;
-  st = mon_reference_get(c, v, out, err);
 out:
-  if(st && !*out)
+  if(st) {
+    cJSON_Delete(*out);
+    *out = NULL;
     mw_tx_rollback(c);
+  }
   if(locked)
     mon__unlock(m);
   free(wvals);

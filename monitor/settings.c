@@ -1,6 +1,13 @@
 /* monitor/settings.c - per-version drift settings: method and threshold per
  * column, the dataset drift share, and the schedule of evaluations.
- * Stored as a normalised JSON document in drift_config. */
+ * Stored as a normalised JSON document in drift_config holding only what
+ * differs from the server's defaults, so a version follows the server's
+ * flags (--eval-interval-seconds, --eval-window-seconds) wherever it did
+ * not set its own value.
+ *
+ * What GET answers is always accepted by PUT: the server's defaults are
+ * valid values whatever the flags say (--eval-interval-seconds 0, meaning
+ * never, gives interval_seconds 0), and 0 is accepted for a version too. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +15,6 @@
 
 #include "monitor/internal.h"
 
-#define MON_MIN_INTERVAL 1
 #define MON_MAX_INTERVAL (7 * 86400)
 #define MON_MIN_WINDOW 1
 #define MON_MAX_WINDOW (366 * 86400)
@@ -72,10 +78,17 @@ static int is_int_in(const cJSON *it, double lo, double hi) {
          it->valuedouble >= lo && it->valuedouble <= hi;
 }
 
+/* An integer in [lo, hi], or the server's own default (which the flags
+ * may put outside that range: GET shows it, so PUT must take it back). */
+static int is_int_or_default(const cJSON *it, double lo, double hi, int dflt) {
+  return is_int_in(it, lo, hi) || is_int_in(it, dflt, dflt);
+}
+
 mw_status mon__dcfg_parse(const mon_ctx *m, const cJSON *doc,
                           const mon_schema *s, mon_dcfg *out, mon_errors *errs) {
   memset(out, 0, sizeof *out);
   defaults(m, s, out);
+  const int def_interval = out->interval_seconds, def_window = out->window_seconds;
   out->cols = calloc(s->ncols, sizeof *out->cols);
   if(!out->cols)
     return MW_ENOMEM;
@@ -92,15 +105,18 @@ mw_status mon__dcfg_parse(const mon_ctx *m, const cJSON *doc,
       else
         out->drift_share = k->valuedouble;
     } else if(!strcmp(key, "interval_seconds")) {
-      if(!is_int_in(k, MON_MIN_INTERVAL, MON_MAX_INTERVAL))
-        mon__errors_add(errs, -1, key, "expected an integer in [%d, %d]",
-                        MON_MIN_INTERVAL, MON_MAX_INTERVAL);
+      if(!is_int_or_default(k, 0, MON_MAX_INTERVAL, def_interval))
+        mon__errors_add(errs, -1, key,
+                        "expected an integer in [0, %d] (0: never scheduled) or "
+                        "the server's default %d",
+                        MON_MAX_INTERVAL, def_interval);
       else
         out->interval_seconds = (int)k->valuedouble;
     } else if(!strcmp(key, "window_seconds")) {
-      if(!is_int_in(k, MON_MIN_WINDOW, MON_MAX_WINDOW))
-        mon__errors_add(errs, -1, key, "expected an integer in [%d, %d]",
-                        MON_MIN_WINDOW, MON_MAX_WINDOW);
+      if(!is_int_or_default(k, MON_MIN_WINDOW, MON_MAX_WINDOW, def_window))
+        mon__errors_add(errs, -1, key,
+                        "expected an integer in [%d, %d] or the server's default %d",
+                        MON_MIN_WINDOW, MON_MAX_WINDOW, def_window);
       else
         out->window_seconds = (int)k->valuedouble;
     } else if(!strcmp(key, "schedule")) {
@@ -174,6 +190,30 @@ mw_status mon__dcfg_parse(const mon_ctx *m, const cJSON *doc,
   return MW_OK;
 }
 
+/* The settings of d that differ from dflt (the server's defaults), as
+ * stored. A value equal to the default is not pinned: the version keeps
+ * following the flag if it changes, and a default outside the ranges PUT
+ * takes (a flag of ten days) never lands in a stored row that a restart
+ * with other flags would find invalid. */
+static cJSON *stored_json(const mon_dcfg *d, const mon_dcfg *dflt,
+                          const mon_schema *s) {
+  cJSON *o = mon__dcfg_json(d, s);
+  if(!o)
+    return NULL;
+  cJSON *cols = cJSON_GetObjectItemCaseSensitive(o, "columns");
+  if(cols && !cols->child)
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "columns");
+  if(d->drift_share == dflt->drift_share)
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "drift_share");
+  if(d->interval_seconds == dflt->interval_seconds)
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "interval_seconds");
+  if(d->window_seconds == dflt->window_seconds)
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "window_seconds");
+  if(d->schedule == dflt->schedule)
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "schedule");
+  return o;
+}
+
 cJSON *mon__dcfg_json(const mon_dcfg *d, const mon_schema *s) {
   cJSON *o = cJSON_CreateObject();
   cJSON *cols = cJSON_AddObjectToObject(o, "columns");
@@ -208,11 +248,15 @@ mw_status mon__dcfg_load(mon_ctx *m, mw_conn *c, const mon_version *v,
   mon__errors_init(&errs);
   st = mon__dcfg_parse(m, doc, s, out, &errs);
   cJSON_Delete(doc);
-  if(!st && errs.count)
+  if(!st && errs.count) {
+    const cJSON *first = errs.list ? errs.list->child : NULL;
+    const char *field = first ? mw_json_str(first, "field") : NULL;
+    const char *msg = first ? mw_json_str(first, "message") : NULL;
     mw_log(MW_LOG_WARN, "monitor",
-           "stored drift settings of version %lld no longer match its schema; "
-           "the valid parts are used",
-           (long long)v->id);
+           "stored drift settings of model '%s' version %lld are not valid "
+           "(%s: %s); the valid parts are used",
+           v->model, (long long)v->version, field ? field : "?", msg ? msg : "?");
+  }
   mon__errors_free(&errs);
   return st;
 }
@@ -237,9 +281,11 @@ mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
                                cJSON **out, mw_err *err) {
   *out = NULL;
   mon_schema s;
-  mon_dcfg d;
+  mon_dcfg d, dflt;
   mon_errors errs;
   mon__errors_init(&errs);
+  memset(&d, 0, sizeof d);
+  memset(&dflt, 0, sizeof dflt);
   char *text = NULL;
   cJSON *doc = NULL;
   int locked = 0;
@@ -253,7 +299,10 @@ mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
     goto out;
   }
   doc = mon__dcfg_json(&d, &s);
-  text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+  defaults(m, &s, &dflt);
+  cJSON *stored = doc ? stored_json(&d, &dflt, &s) : NULL;
+  text = stored ? cJSON_PrintUnformatted(stored) : NULL;
+  cJSON_Delete(stored);
   if(!text) {
     st = MW_ENOMEM;
     goto out;

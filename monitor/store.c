@@ -11,10 +11,21 @@
 #include "core/db_sqlite.h"
 #include "monitor/internal.h"
 
-static mw_status step_done(mw_conn *c, sqlite3_stmt *st) {
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? MW_OK : mw_db_status(c, rc);
+/* "model 'fraud' version 3" for a model_versions row id, for log lines
+ * (operators know versions by model and number; row ids mean nothing to
+ * them). Falls back to the row id when the lookup fails. */
+static void version_label(mw_conn *c, int64_t version_id, char *buf, size_t cap) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT m.name, v.version FROM model_versions v "
+                                "JOIN models m ON m.id = v.model_id WHERE v.id = ?");
+  if(st)
+    sqlite3_bind_int64(st, 1, version_id);
+  if(mw_step_one(c, st) == MW_OK) {
+    snprintf(buf, cap, "model '%s' version %lld", mw_col_text(st, 0),
+             (long long)sqlite3_column_int64(st, 1));
+    sqlite3_reset(st);
+  } else {
+    snprintf(buf, cap, "version row %lld", (long long)version_id);
+  }
 }
 
 static void bind_double_or_null(sqlite3_stmt *st, int idx, double v) {
@@ -53,7 +64,7 @@ mw_status mon__store_block(mw_conn *c, int64_t version_id, const mon_batch *b,
   sqlite3_bind_int64(st, 6, (int64_t)b->ncols);
   sqlite3_bind_int(st, 7, has_ids);
   sqlite3_bind_int64(st, 8, now_ms);
-  mw_status s = step_done(c, st);
+  mw_status s = mw_step_done(c, st);
   if(s)
     return s;
   int64_t bid = sqlite3_last_insert_rowid(mw_conn_handle(c));
@@ -72,7 +83,7 @@ mw_status mon__store_block(mw_conn *c, int64_t version_id, const mon_batch *b,
     sqlite3_bind_int64(ins, 1, MON_CHUNK_ROWID(bid, (int64_t)slot));
     sqlite3_bind_blob(ins, 2, scratch->len ? scratch->data : "", (int)scratch->len,
                       SQLITE_STATIC);
-    if((s = step_done(c, ins)))
+    if((s = mw_step_done(c, ins)))
       return s;
   }
   return MW_OK;
@@ -153,7 +164,7 @@ mw_status mon__store_label(mw_conn *c, int64_t model_id, const char *ext_id,
   bind_double_or_null(st, 5, prediction);
   sqlite3_bind_double(st, 6, label);
   sqlite3_bind_int64(st, 7, now_ms);
-  return step_done(c, st);
+  return mw_step_done(c, st);
 }
 
 /* -------------------------------------------------------- dictionaries */
@@ -176,13 +187,17 @@ mw_status mon__store_dict_load(mw_conn *c, int64_t version_id, size_t col,
     if((s = mon__dict_intern(d, mw_col_text(st, 1), &code)))
       break;
     if(code != sqlite3_column_int64(st, 0)) {
-      mw_log(MW_LOG_ERROR, "monitor", "category codes of version %lld column %zu "
-             "are not dense", (long long)version_id, col);
       s = MW_EINTERNAL;
       break;
     }
   }
   sqlite3_reset(st);
+  if(s == MW_EINTERNAL) {
+    char who[400];
+    version_label(c, version_id, who, sizeof who);
+    mw_log(MW_LOG_ERROR, "monitor", "category codes of %s column %zu are not dense",
+           who, col);
+  }
   if(!s && rc != SQLITE_DONE && rc != SQLITE_ROW)
     s = mw_db_status(c, rc);
   if(s)
@@ -203,7 +218,7 @@ mw_status mon__store_dict_save(mw_conn *c, int64_t version_id, size_t col,
     sqlite3_bind_int64(st, 2, (int64_t)col);
     sqlite3_bind_int64(st, 3, (int64_t)code);
     sqlite3_bind_text(st, 4, d->values[code], -1, SQLITE_STATIC);
-    mw_status s = step_done(c, st);
+    mw_status s = mw_step_done(c, st);
     if(s)
       return s;
   }
@@ -410,7 +425,7 @@ mw_status mon__store_ref_save(mw_conn *c, int64_t version_id,
   if(!st)
     return MW_EDB;
   sqlite3_bind_int64(st, 1, version_id);
-  mw_status rc = step_done(c, st);
+  mw_status rc = mw_step_done(c, st);
   if(rc)
     return rc;
   st = mw_stmt(c, "INSERT INTO reference_sets(version_id, source, window_from, "
@@ -427,7 +442,7 @@ mw_status mon__store_ref_save(mw_conn *c, int64_t version_id,
   sqlite3_bind_int64(st, 5, r->rows);
   sqlite3_bind_int64(st, 6, r->created_at);
   sqlite3_bind_text(st, 7, r->created_by, -1, SQLITE_STATIC);
-  if((rc = step_done(c, st)))
+  if((rc = mw_step_done(c, st)))
     return rc;
   mw_buf blob;
   mw_buf_init(&blob, (size_t)1 << 30);
@@ -466,7 +481,7 @@ mw_status mon__store_ref_save(mw_conn *c, int64_t version_id,
       sqlite3_bind_blob64(st, 13, blob.len ? blob.data : "", blob.len,
                           SQLITE_TRANSIENT);
     }
-    rc = step_done(c, st);
+    rc = mw_step_done(c, st);
   }
   mw_buf_free(&blob);
   return rc;
@@ -571,9 +586,11 @@ mw_status mon__store_ref_load(mw_conn *c, int64_t version_id, size_t ncols,
     s = mw_db_status(c, rc);
   if(!s && seen != ncols)
     s = MW_EINTERNAL; /* the reference was stored under another schema */
-  if(s == MW_EINTERNAL)
-    mw_log(MW_LOG_ERROR, "monitor", "reference of version %lld does not match "
-           "its schema", (long long)version_id);
+  if(s == MW_EINTERNAL) {
+    char who[400];
+    version_label(c, version_id, who, sizeof who);
+    mw_log(MW_LOG_ERROR, "monitor", "reference of %s does not match its schema", who);
+  }
   if(s)
     mon__ref_free(out);
   return s;
@@ -613,7 +630,7 @@ mw_status mon__store_dcfg_put(mw_conn *c, int64_t version_id, const char *json,
   sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, now_ms);
   mw_bind_text(st, 4, actor ? actor : "");
-  return step_done(c, st);
+  return mw_step_done(c, st);
 }
 
 /* --------------------------------------------------------- evaluations */
@@ -641,7 +658,7 @@ static void put_point(void *p, const char *col, const char *metric, double v) {
   sqlite3_bind_int64(st, 4, x->at);
   sqlite3_bind_int64(st, 5, x->eval_id);
   sqlite3_bind_double(st, 6, v);
-  x->st = step_done(x->c, st);
+  x->st = mw_step_done(x->c, st);
 }
 
 mw_status mon__store_eval(mw_conn *c, int64_t version_id, int64_t at,
@@ -674,7 +691,7 @@ mw_status mon__store_eval(mw_conn *c, int64_t version_id, int64_t at,
                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ds, "drifted")));
   sqlite3_bind_text(st, 8, trigger, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 9, text, -1, SQLITE_STATIC);
-  mw_status s = step_done(c, st);
+  mw_status s = mw_step_done(c, st);
   cJSON_free(text);
   if(s)
     return s;
@@ -946,7 +963,7 @@ static mw_status drop_block_ids(mw_conn *c, int64_t block, int64_t ncols,
     sqlite3_bind_int64(del, 1, model_id);
     sqlite3_bind_text(del, 2, ids[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(del, 3, version_id);
-    s = step_done(c, del);
+    s = mw_step_done(c, del);
   }
   free(copy);
   free(ids);
@@ -984,7 +1001,7 @@ mw_status mon__store_retention(mw_conn *c, int64_t cutoff_ms, int max_blocks,
     if(!del)
       return MW_EDB;
     sqlite3_bind_int64(del, 1, rows[i][0]);
-    s = step_done(c, del);
+    s = mw_step_done(c, del);
   }
   *deleted = nrows;
   if(s)
@@ -1005,7 +1022,7 @@ mw_status mon__store_retention(mw_conn *c, int64_t cutoff_ms, int max_blocks,
     if(!del)
       return MW_EDB;
     sqlite3_bind_int64(del, 1, cutoff_ms);
-    s = step_done(c, del);
+    s = mw_step_done(c, del);
     if(!s && sqlite3_changes(mw_conn_handle(c)) > 0 && *deleted == 0)
       *deleted = 1; /* more may be left: ask the caller to come again */
   }
@@ -1156,7 +1173,7 @@ mw_status mon__store_compact(mw_conn *c, int64_t before_bucket, int64_t *merged)
       break;
     }
     sqlite3_bind_int64(del, 1, blk[k][0]);
-    s = step_done(c, del);
+    s = mw_step_done(c, del);
   }
   if(!s)
     *merged = (int64_t)nblk;

@@ -2,6 +2,7 @@
  * append-only history, compare-and-swap moves and rollback. Each move is one
  * transaction with its history row, audit row and the alias.moved events
  * for every serving node of the model (written to the outbox). */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +20,14 @@ mw_status reg_alias_lookup(mw_conn *c, const char *model, const char *alias,
     return MW_EDB;
   mw_bind_text(st, 1, model);
   mw_bind_text(st, 2, alias);
-  int rc = sqlite3_step(st);
-  if(rc == SQLITE_ROW)
-    *version = sqlite3_column_int64(st, 0);
+  mw_status s = mw_step_one(c, st);
+  if(s == MW_ENOTFOUND)
+    return mw_errf(err, s, "model '%s' has no alias '%s'", model, alias);
+  if(s)
+    return s;
+  *version = sqlite3_column_int64(st, 0);
   sqlite3_reset(st);
-  if(rc == SQLITE_ROW)
-    return MW_OK;
-  if(rc != SQLITE_DONE)
-    return mw_db_status(c, rc);
-  return mw_errf(err, MW_ENOTFOUND, "model '%s' has no alias '%s'", model, alias);
+  return MW_OK;
 }
 
 /* Current version of an alias inside a transaction; 0 when unset. */
@@ -40,10 +40,11 @@ static mw_status current_version(mw_conn *c, int64_t mid, const char *alias,
     return MW_EDB;
   sqlite3_bind_int64(st, 1, mid);
   mw_bind_text(st, 2, alias);
-  int rc = sqlite3_step(st);
-  *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  int row = 0;
+  mw_status s = mw_step_row(c, st, &row);
+  *out = row ? sqlite3_column_int64(st, 0) : 0;
   sqlite3_reset(st);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE ? MW_OK : mw_db_status(c, rc);
+  return s;
 }
 
 /* One alias.moved event per node serving the model. */
@@ -78,15 +79,14 @@ static mw_status enqueue_moves(mw_conn *c, const struct reg_env *env, int64_t mi
   else
     cJSON_AddNullToObject(p, "reason");
   mw_json_add_time(p, "at", at);
-  mw_status s = MW_OK;
-  int rc = SQLITE_DONE;
+  mw_status s;
+  int row = 0;
   /* Writing the outbox while this SELECT over nodes is open is fine: the
    * two touch different tables on one connection. */
-  while(!s && (rc = sqlite3_step(st)) == SQLITE_ROW)
-    s = mw_outbox_enqueue(c, "alias.moved", "node", mw_col_text(st, 0),
-                          mw_col_text(st, 1), p, NULL);
-  if(!s && rc != SQLITE_DONE)
-    s = mw_db_status(c, rc);
+  while(!(s = mw_step_row(c, st, &row)) && row &&
+        !(s = mw_outbox_enqueue(c, "alias.moved", "node", mw_col_text(st, 0),
+                                mw_col_text(st, 1), p, NULL)))
+    ;
   sqlite3_reset(st);
   cJSON_Delete(p);
   return s;
@@ -105,14 +105,11 @@ static mw_status move_alias(mw_conn *c, const struct reg_env *env, int64_t mid,
     return MW_EDB;
   sqlite3_bind_int64(st, 1, mid);
   sqlite3_bind_int64(st, 2, to);
-  int rc = sqlite3_step(st);
-  if(rc != SQLITE_ROW) {
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE
-               ? mw_errf(err, MW_ENOTFOUND, "model '%s' has no version %lld",
-                         model, (long long)to)
-               : mw_db_status(c, rc);
-  }
+  mw_status s = mw_step_one(c, st);
+  if(s == MW_ENOTFOUND)
+    return mw_errf(err, s, "model '%s' has no version %lld", model, (long long)to);
+  if(s)
+    return s;
   int64_t vid = sqlite3_column_int64(st, 0);
   int ready = !strcmp(mw_col_text(st, 1), "ready");
   char sha[65];
@@ -137,39 +134,37 @@ static mw_status move_alias(mw_conn *c, const struct reg_env *env, int64_t mid,
     return MW_OK;
   }
   int64_t now = mw_now_ms();
+  /* Each statement is prepared and stepped by one call whose status is
+   * the only thing carried on: no result code outlives its statement. */
   st = mw_stmt(c, "INSERT INTO aliases(model_id, alias, version_id, updated_at) "
                   "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(model_id, alias) DO UPDATE "
                   "SET version_id = ?3, updated_at = ?4");
-  if(!st)
-    goto dbfail;
-  sqlite3_bind_int64(st, 1, mid);
-  mw_bind_text(st, 2, alias);
-  sqlite3_bind_int64(st, 3, vid);
-  sqlite3_bind_int64(st, 4, now);
-  rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  if(rc != SQLITE_DONE)
-    goto dbfail;
+  if(st) {
+    sqlite3_bind_int64(st, 1, mid);
+    mw_bind_text(st, 2, alias);
+    sqlite3_bind_int64(st, 3, vid);
+    sqlite3_bind_int64(st, 4, now);
+  }
+  if((s = mw_step_done(c, st)))
+    goto fail;
   st = mw_stmt(c, "INSERT INTO alias_history(model_id, alias, kind, version, "
                   "previous_version, actor, reason, at) "
                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-  if(!st)
-    goto dbfail;
-  sqlite3_bind_int64(st, 1, mid);
-  mw_bind_text(st, 2, alias);
-  mw_bind_text(st, 3, kind);
-  sqlite3_bind_int64(st, 4, to);
-  if(from > 0)
-    sqlite3_bind_int64(st, 5, from);
-  else
-    sqlite3_bind_null(st, 5);
-  mw_bind_text(st, 6, actor);
-  mw_bind_text(st, 7, reason);
-  sqlite3_bind_int64(st, 8, now);
-  rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  if(rc != SQLITE_DONE)
-    goto dbfail;
+  if(st) {
+    sqlite3_bind_int64(st, 1, mid);
+    mw_bind_text(st, 2, alias);
+    mw_bind_text(st, 3, kind);
+    sqlite3_bind_int64(st, 4, to);
+    if(from > 0)
+      sqlite3_bind_int64(st, 5, from);
+    else
+      sqlite3_bind_null(st, 5);
+    mw_bind_text(st, 6, actor);
+    mw_bind_text(st, 7, reason);
+    sqlite3_bind_int64(st, 8, now);
+  }
+  if((s = mw_step_done(c, st)))
+    goto fail;
   char target[300];
   snprintf(target, sizeof target, "%s@%s", model, alias);
   cJSON *det = cJSON_CreateObject();
@@ -178,21 +173,19 @@ static mw_status move_alias(mw_conn *c, const struct reg_env *env, int64_t mid,
     cJSON_AddNumberToObject(det, "previous_version", (double)from);
   if(reason)
     cJSON_AddStringToObject(det, "reason", reason);
-  mw_status s = mw_audit(c, actor, !strcmp(kind, "rollback") ? "alias.rollback"
-                                                              : "alias.set",
-                         target, det);
+  s = mw_audit(c, actor, !strcmp(kind, "rollback") ? "alias.rollback" : "alias.set",
+               target, det);
   cJSON_Delete(det);
   if(!s)
     s = enqueue_moves(c, env, mid, model, alias, from, to, sha, size, reason, now);
-  if(s) {
-    cJSON_Delete(res);
-    return s;
-  }
+  if(s)
+    goto fail;
   *out = res;
   return MW_OK;
-dbfail:
+fail:
+  assert(s != MW_OK);
   cJSON_Delete(res);
-  return mw_db_status(c, rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+  return s;
 }
 
 static mw_status check_reason(const char *reason, mw_err *err) {
@@ -210,6 +203,11 @@ mw_status reg_alias_set(mw_conn *c, const struct reg_env *env, const char *model
     return mw_errf(err, MW_EVALIDATION,
                    "alias must be 1-128 characters of A-Z a-z 0-9 . _ - and not "
                    "start with '.'");
+  if(strspn(alias, "0123456789") == strlen(alias))
+    return mw_errf(err, MW_EVALIDATION,
+                   "alias '%s' is all digits: in .../versions/{v} a number is a "
+                   "version, so such an alias could never be named there",
+                   alias);
   if(version <= 0)
     return mw_errf(err, MW_EVALIDATION, "version must be a positive integer");
   int64_t want = 0;
@@ -277,31 +275,24 @@ mw_status reg_alias_delete(mw_conn *c, const char *model, const char *alias,
   if(s)
     goto out;
   sqlite3_stmt *st = mw_stmt(c, "DELETE FROM aliases WHERE model_id = ? AND alias = ?");
-  if(!st) {
-    s = MW_EDB;
-    goto out;
+  if(st) {
+    sqlite3_bind_int64(st, 1, mid);
+    mw_bind_text(st, 2, alias);
   }
-  sqlite3_bind_int64(st, 1, mid);
-  mw_bind_text(st, 2, alias);
-  s = mw_db_status(c, sqlite3_step(st));
-  sqlite3_reset(st);
-  if(s)
+  if((s = mw_step_done(c, st)))
     goto out;
   st = mw_stmt(c, "INSERT INTO alias_history(model_id, alias, kind, version, "
                   "previous_version, actor, reason, at) "
                   "VALUES(?, ?, 'delete', NULL, ?, ?, ?, ?)");
-  if(!st) {
-    s = MW_EDB;
-    goto out;
+  if(st) {
+    sqlite3_bind_int64(st, 1, mid);
+    mw_bind_text(st, 2, alias);
+    sqlite3_bind_int64(st, 3, cur);
+    mw_bind_text(st, 4, actor);
+    mw_bind_text(st, 5, reason);
+    sqlite3_bind_int64(st, 6, mw_now_ms());
   }
-  sqlite3_bind_int64(st, 1, mid);
-  mw_bind_text(st, 2, alias);
-  sqlite3_bind_int64(st, 3, cur);
-  mw_bind_text(st, 4, actor);
-  mw_bind_text(st, 5, reason);
-  sqlite3_bind_int64(st, 6, mw_now_ms());
-  s = mw_db_status(c, sqlite3_step(st));
-  sqlite3_reset(st);
+  s = mw_step_done(c, st);
   char target[300];
   snprintf(target, sizeof target, "%s@%s", model, alias);
   if(!s)
@@ -332,8 +323,8 @@ mw_status reg_alias_history(mw_conn *c, const char *model, const char *alias,
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "alias", alias);
   cJSON *arr = cJSON_AddArrayToObject(root, "history");
-  int rc;
-  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int row = 0;
+  while(!(s = mw_step_row(c, st, &row)) && row) {
     cJSON *h = cJSON_CreateObject();
     for(int col = 0; col < 2; col++) {
       const char *key = col == 0 ? "version" : "previous_version";
@@ -352,9 +343,9 @@ mw_status reg_alias_history(mw_conn *c, const char *model, const char *alias,
     cJSON_AddItemToArray(arr, h);
   }
   sqlite3_reset(st);
-  if(rc != SQLITE_DONE) {
+  if(s) {
     cJSON_Delete(root);
-    return mw_db_status(c, rc);
+    return s;
   }
   *out = root;
   return MW_OK;
@@ -378,8 +369,9 @@ static mw_status rollback_target(mw_conn *c, int64_t mid, const char *alias,
     sqlite3_reset(st);
     return MW_ENOMEM;
   }
-  int rc;
-  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int row = 0;
+  mw_status s;
+  while(!(s = mw_step_row(c, st, &row)) && row) {
     const char *kind = mw_col_text(st, 0);
     int64_t v = sqlite3_column_int64(st, 1);
     if(!strcmp(kind, "delete")) {
@@ -404,9 +396,9 @@ static mw_status rollback_target(mw_conn *c, int64_t mid, const char *alias,
     }
   }
   sqlite3_reset(st);
-  *target = n >= 2 ? stack[n - 2] : 0;
+  *target = !s && n >= 2 ? stack[n - 2] : 0;
   free(stack);
-  return rc == SQLITE_DONE ? MW_OK : mw_db_status(c, rc);
+  return s;
 }
 
 mw_status reg_alias_rollback_tx(mw_conn *c, const struct reg_env *env,

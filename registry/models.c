@@ -1,5 +1,6 @@
 /* registry/models.c - models: create, get, list with keyset pagination and
  * search, update, delete; plus helpers the other registry files share. */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,16 +12,14 @@ mw_status reg__model_id(mw_conn *c, const char *name, int64_t *id, mw_err *err) 
   if(!st)
     return MW_EDB;
   mw_bind_text(st, 1, name);
-  int rc = sqlite3_step(st);
-  if(rc == SQLITE_ROW) {
-    *id = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return MW_OK;
-  }
+  mw_status s = mw_step_one(c, st);
+  if(s == MW_ENOTFOUND)
+    return mw_errf(err, s, "no model named '%s'", name);
+  if(s)
+    return s;
+  *id = sqlite3_column_int64(st, 0);
   sqlite3_reset(st);
-  if(rc == SQLITE_DONE)
-    return mw_errf(err, MW_ENOTFOUND, "no model named '%s'", name);
-  return mw_db_status(c, rc);
+  return MW_OK;
 }
 
 cJSON *reg__json_col(sqlite3_stmt *st, int col) {
@@ -105,23 +104,25 @@ static mw_status model_json(mw_conn *c, sqlite3_stmt *st, cJSON **out) {
                                "JOIN model_versions v ON v.id = a.version_id "
                                "WHERE a.model_id = ? ORDER BY a.alias");
   sqlite3_stmt *v = NULL;
-  int rc = SQLITE_DONE;
+  mw_status s = MW_EDB;
+  int row = 0;
   if(!a)
     goto fail;
   sqlite3_bind_int64(a, 1, id);
-  while((rc = sqlite3_step(a)) == SQLITE_ROW)
+  while(!(s = mw_step_row(c, a, &row)) && row)
     cJSON_AddNumberToObject(aliases, mw_col_text(a, 0),
                             (double)sqlite3_column_int64(a, 1));
   sqlite3_reset(a);
-  if(rc != SQLITE_DONE)
+  if(s)
     goto fail;
   v = mw_stmt(c, "SELECT max(version), count(*) FROM model_versions "
                  "WHERE model_id = ?");
-  if(!v)
-    goto fail;
-  sqlite3_bind_int64(v, 1, id);
-  rc = sqlite3_step(v);
-  if(rc != SQLITE_ROW)
+  if(v)
+    sqlite3_bind_int64(v, 1, id);
+  /* An aggregate without GROUP BY always gives its row. */
+  if((s = mw_step_one(c, v)) == MW_ENOTFOUND)
+    s = MW_EINTERNAL;
+  if(s)
     goto fail;
   if(sqlite3_column_type(v, 0) == SQLITE_NULL)
     cJSON_AddNullToObject(m, "latest_version");
@@ -132,10 +133,9 @@ static mw_status model_json(mw_conn *c, sqlite3_stmt *st, cJSON **out) {
   *out = m;
   return MW_OK;
 fail:
-  if(v)
-    sqlite3_reset(v);
+  assert(s != MW_OK);
   cJSON_Delete(m);
-  return rc == SQLITE_DONE ? MW_EDB : mw_db_status(c, rc);
+  return s;
 }
 
 #define MODEL_COLS "id, name, description, tags, created_at, updated_at"
@@ -146,15 +146,28 @@ mw_status reg_model_get(mw_conn *c, const char *name, cJSON **out, mw_err *err) 
   if(!st)
     return MW_EDB;
   mw_bind_text(st, 1, name);
-  int rc = sqlite3_step(st);
-  if(rc != SQLITE_ROW) {
-    sqlite3_reset(st);
-    if(rc == SQLITE_DONE)
-      return mw_errf(err, MW_ENOTFOUND, "no model named '%s'", name);
-    return mw_db_status(c, rc);
-  }
-  mw_status s = model_json(c, st, out);
+  mw_status s = mw_step_one(c, st);
+  if(s == MW_ENOTFOUND)
+    return mw_errf(err, s, "no model named '%s'", name);
+  if(s)
+    return s;
+  s = model_json(c, st, out);
   sqlite3_reset(st);
+  return s;
+}
+
+/* The end of a change to model name: its answer is read inside the open
+ * transaction, then COMMIT. Read after COMMIT, a failure would report an
+ * error for a change that was made (and a retry would make it twice). */
+static mw_status answer_then_commit(mw_conn *c, const char *name, cJSON **out,
+                                    mw_err *err) {
+  mw_status s = reg_model_get(c, name, out, err);
+  if(!s)
+    s = mw_tx_commit(c);
+  if(s) {
+    cJSON_Delete(*out);
+    *out = NULL;
+  }
   return s;
 }
 
@@ -177,18 +190,15 @@ mw_status reg_model_create(mw_conn *c, const char *name, const char *description
     goto out;
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO models(name, description, tags, "
                                 "created_at, updated_at) VALUES(?, ?, ?, ?, ?)");
-  if(!st) {
-    s = MW_EDB;
-    goto out;
-  }
   int64_t now = mw_now_ms();
-  mw_bind_text(st, 1, name);
-  mw_bind_text(st, 2, description ? description : "");
-  mw_bind_text(st, 3, tagtxt ? tagtxt : "{}");
-  sqlite3_bind_int64(st, 4, now);
-  sqlite3_bind_int64(st, 5, now);
-  s = mw_db_status(c, sqlite3_step(st));
-  sqlite3_reset(st);
+  if(st) {
+    mw_bind_text(st, 1, name);
+    mw_bind_text(st, 2, description ? description : "");
+    mw_bind_text(st, 3, tagtxt ? tagtxt : "{}");
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 5, now);
+  }
+  s = mw_step_done(c, st);
   if(s == MW_ECONFLICT) {
     mw_errf(err, s, "a model named '%s' already exists", name);
     goto out;
@@ -196,9 +206,7 @@ mw_status reg_model_create(mw_conn *c, const char *name, const char *description
   if(!s)
     s = mw_audit(c, actor, "model.create", name, NULL);
   if(!s)
-    s = mw_tx_commit(c);
-  if(!s)
-    s = reg_model_get(c, name, out, err);
+    s = answer_then_commit(c, name, out, err);
 out:
   mw_tx_rollback(c);
   cJSON_free(tagtxt);
@@ -223,11 +231,11 @@ mw_status reg_model_list(mw_conn *c, const char *q, int limit,
   sqlite3_bind_int(st, 3, limit + 1);
   cJSON *root = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(root, "models");
-  int n = 0, rc;
+  int n = 0, row = 0;
   char last[300] = "";
   int more = 0;
-  mw_status s = MW_OK;
-  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  mw_status s;
+  while(!(s = mw_step_row(c, st, &row)) && row) {
     if(n == limit) {
       more = 1;
       break;
@@ -241,8 +249,6 @@ mw_status reg_model_list(mw_conn *c, const char *q, int limit,
     n++;
   }
   sqlite3_reset(st);
-  if(!s && rc != SQLITE_DONE && rc != SQLITE_ROW)
-    s = mw_db_status(c, rc);
   if(s) {
     cJSON_Delete(root);
     return s;
@@ -274,24 +280,19 @@ mw_status reg_model_update(mw_conn *c, const char *name, const char *description
   sqlite3_stmt *st = mw_stmt(
       c, "UPDATE models SET description = coalesce(?1, description), "
          "tags = coalesce(?2, tags), updated_at = ?3 WHERE name = ?4");
-  if(!st) {
-    s = MW_EDB;
-    goto out;
+  if(st) {
+    mw_bind_text(st, 1, description);
+    mw_bind_text(st, 2, tagtxt);
+    sqlite3_bind_int64(st, 3, mw_now_ms());
+    mw_bind_text(st, 4, name);
   }
-  mw_bind_text(st, 1, description);
-  mw_bind_text(st, 2, tagtxt);
-  sqlite3_bind_int64(st, 3, mw_now_ms());
-  mw_bind_text(st, 4, name);
-  s = mw_db_status(c, sqlite3_step(st));
-  sqlite3_reset(st);
+  s = mw_step_done(c, st);
   if(!s && sqlite3_changes(mw_conn_handle(c)) == 0)
     s = mw_errf(err, MW_ENOTFOUND, "no model named '%s'", name);
   if(!s)
     s = mw_audit(c, actor, "model.update", name, NULL);
   if(!s)
-    s = mw_tx_commit(c);
-  if(!s)
-    s = reg_model_get(c, name, out, err);
+    s = answer_then_commit(c, name, out, err);
 out:
   mw_tx_rollback(c);
   cJSON_free(tagtxt);
@@ -309,12 +310,14 @@ mw_status reg_model_delete(mw_conn *c, const char *name, const char *actor,
     goto out;
   sqlite3_stmt *st = mw_stmt(c, "SELECT group_concat(alias, ', ') FROM aliases "
                                 "WHERE model_id = ?");
-  if(!st) {
-    s = MW_EDB;
+  if(st)
+    sqlite3_bind_int64(st, 1, id);
+  /* A failed step used to read as "no aliases" and went on to delete. */
+  if((s = mw_step_one(c, st)) == MW_ENOTFOUND)
+    s = MW_EINTERNAL; /* an aggregate always gives its row */
+  if(s)
     goto out;
-  }
-  sqlite3_bind_int64(st, 1, id);
-  if(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+  if(sqlite3_column_type(st, 0) != SQLITE_NULL) {
     s = mw_errf(err, MW_ECONFLICT,
                 "model '%s' still has aliases (%s); delete them first", name,
                 mw_col_text(st, 0));
@@ -323,13 +326,9 @@ mw_status reg_model_delete(mw_conn *c, const char *name, const char *actor,
   }
   sqlite3_reset(st);
   st = mw_stmt(c, "DELETE FROM models WHERE id = ?");
-  if(!st) {
-    s = MW_EDB;
-    goto out;
-  }
-  sqlite3_bind_int64(st, 1, id);
-  s = mw_db_status(c, sqlite3_step(st));
-  sqlite3_reset(st);
+  if(st)
+    sqlite3_bind_int64(st, 1, id);
+  s = mw_step_done(c, st);
   if(!s)
     s = mw_audit(c, actor, "model.delete", name, NULL);
   if(!s)

@@ -6,8 +6,8 @@
 #include "core/db_sqlite.h"
 #include "registry/internal.h"
 
-mw_status reg_node_create(mw_conn *c, const cJSON *body, const char *actor,
-                          cJSON **out, mw_err *err) {
+mw_status reg_node_create(mw_conn *c, const cJSON *body, int allow_private,
+                          const char *actor, cJSON **out, mw_err *err) {
   *out = NULL;
   const char *name = mw_json_str(body, "name");
   const char *url = mw_json_str(body, "url");
@@ -16,16 +16,16 @@ mw_status reg_node_create(mw_conn *c, const cJSON *body, const char *actor,
     return mw_errf(err, MW_EVALIDATION,
                    "name must be 1-128 characters of A-Z a-z 0-9 . _ - and not "
                    "start with '.'");
-  if(!mw_url_valid(url))
-    return mw_errf(err, MW_EVALIDATION,
-                   "url must be an http:// or https:// URL of at most 1000 bytes");
+  mw_status s = mw_url_check_target(url, allow_private, err);
+  if(s)
+    return s;
   if(!cJSON_IsArray(models))
     return mw_errf(err, MW_EVALIDATION, "models must be an array of model names");
   char secret[48];
   if(mw_webhook_secret_new(secret))
     return MW_EINTERNAL;
 
-  mw_status s = mw_tx_begin(c);
+  s = mw_tx_begin(c);
   if(s)
     return s;
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO nodes(name, url, secret, created_at) "

@@ -36,7 +36,8 @@ mw_status reg_model_update(mw_conn *c, const char *name, const char *description
                            const cJSON *tags, const char *actor, cJSON **out,
                            mw_err *err);
 /* Deletes a model with its versions and history; MW_ECONFLICT while an
- * alias points into it. Artifact files stay in the content store. */
+ * alias points into it. Its artifact files stay in the content store until
+ * reg_artifact_sweep finds no other version naming them. */
 mw_status reg_model_delete(mw_conn *c, const char *name, const char *actor,
                            mw_err *err);
 
@@ -90,9 +91,12 @@ mw_status reg_upload_begin(const struct reg_env *env, reg_upload **out,
 mw_status reg_upload_write(reg_upload *u, const void *data, size_t len,
                            int64_t limit, mw_err *err);
 /* Verifies the digest against expected_sha256 (lowercase hex), fsyncs,
- * renames into artifacts/sha256/<2>/<64> (kept once per content) and marks
- * the version ready with sha256 and size, in one transaction. Frees u in
- * every case; on a digest mismatch (MW_EVALIDATION) nothing is kept. */
+ * and in one write transaction marks the version ready with sha256 and
+ * size and renames the file into artifacts/sha256/<2>/<64> (kept once per
+ * content). Frees u in every case. On any failure - a digest mismatch
+ * (MW_EVALIDATION), a version that already has its artifact (MW_ECONFLICT,
+ * the loser of two concurrent uploads), a database error - no blob of
+ * this upload is left that no version names. */
 mw_status reg_upload_commit(mw_conn *c, const struct reg_env *env, reg_upload *u,
                             const char *model, int64_t version,
                             const char *expected_sha256, const char *actor,
@@ -102,9 +106,32 @@ void reg_upload_abort(reg_upload *u);
 mw_status reg_artifact_path(const struct reg_env *env, const char *sha256,
                             char *buf, size_t cap);
 
+/* How old an unreferenced blob or an upload's temporary file must be
+ * before the sweep removes it (see registry/artifacts.c for why a margin,
+ * though uploads and the sweep already exclude each other). */
+#define REG_ARTIFACT_GRACE_MS (3600 * 1000LL)
+
+typedef struct reg_sweep_stats {
+  int64_t blobs_seen;    /* files under artifacts/sha256 */
+  int64_t blobs_removed; /* no version named them */
+  int64_t temps_removed; /* temporary files of interrupted uploads */
+} reg_sweep_stats;
+
+/* Collects the artifact store: removes blobs that no version names (those
+ * of deleted models, of uploads that failed after placing theirs) and
+ * temporary upload files, each only when its mtime is older than grace_ms;
+ * a blob some version names is never removed. The check and the removal
+ * of each batch happen in one write transaction, which uploads also hold
+ * while they place a blob and commit its version. Narrows modes looser
+ * than 0700 (directories) and 0600 (files) on the way. Fills *stats. */
+mw_status reg_artifact_sweep(mw_conn *c, const struct reg_env *env,
+                             int64_t grace_ms, reg_sweep_stats *stats);
+
 /* ---- aliases ---- */
 
-/* Points alias at version. expected: NULL for an unconditional move, else a
+/* Points alias at version. alias: a name (mw_name_valid) that is not all
+ * digits, since in monitor routes a numeric {v} is a version number
+ * (MW_EVALIDATION otherwise). expected: NULL for an unconditional move, else a
  * compare-and-swap: a number the alias must hold now, or JSON null for
  * "must not exist" (MW_ECONFLICT otherwise). Only a ready version can be
  * aliased (MW_EVALIDATION). Writes the history row, the audit row and one
@@ -143,9 +170,11 @@ mw_status reg_alias_rollback_tx(mw_conn *c, const struct reg_env *env,
 /* ---- serving nodes ---- */
 
 /* Registers a node {name, url, models: ["m" | {"name", "alias"}]}; the
- * answer carries its signing secret (whsec_...), shown only here. */
-mw_status reg_node_create(mw_conn *c, const cJSON *body, const char *actor,
-                          cJSON **out, mw_err *err);
+ * answer carries its signing secret (whsec_...), shown only here. The URL
+ * must pass mw_url_check_target (allow_private: the server runs with
+ * --allow-private-webhooks); MW_EVALIDATION otherwise. */
+mw_status reg_node_create(mw_conn *c, const cJSON *body, int allow_private,
+                          const char *actor, cJSON **out, mw_err *err);
 /* A node with, per model, the alias it follows, the desired version (from
  * the alias), the version it last reported and whether they agree. */
 mw_status reg_node_get(mw_conn *c, const char *name, cJSON **out, mw_err *err);

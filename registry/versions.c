@@ -1,5 +1,6 @@
 /* registry/versions.c - model versions: numbered per model from 1, with
  * metadata and the feature schema the monitor validates predictions by. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,17 @@ mw_status reg_schema_validate(const cJSON *schema, mw_err *err) {
   return MW_OK;
 }
 
+/* The answer for a version that is not there: the model's own 404 when it
+ * is missing too. */
+static mw_status version_missing(mw_conn *c, const char *model, int64_t version,
+                                 mw_err *err) {
+  int64_t mid;
+  mw_status s = reg__model_id(c, model, &mid, err);
+  return s ? s
+           : mw_errf(err, MW_ENOTFOUND, "model '%s' has no version %lld", model,
+                     (long long)version);
+}
+
 #define VERSION_COLS                                                          \
   "v.version, v.description, v.source, v.run_id, v.tags, v.metrics, "        \
   "v.params, v.schema, v.status, v.sha256, v.size, v.created_at, "           \
@@ -86,18 +98,17 @@ static mw_status version_json(mw_conn *c, sqlite3_stmt *st, cJSON **out) {
   cJSON *aliases = cJSON_AddArrayToObject(v, "aliases");
   sqlite3_stmt *a = mw_stmt(c, "SELECT alias FROM aliases WHERE version_id = ? "
                                "ORDER BY alias");
-  if(!a) {
-    cJSON_Delete(v);
-    return MW_EDB;
-  }
-  sqlite3_bind_int64(a, 1, sqlite3_column_int64(st, 13));
-  int rc;
-  while((rc = sqlite3_step(a)) == SQLITE_ROW)
+  if(a)
+    sqlite3_bind_int64(a, 1, sqlite3_column_int64(st, 13));
+  int row = 0;
+  mw_status s;
+  while(!(s = mw_step_row(c, a, &row)) && row)
     cJSON_AddItemToArray(aliases, cJSON_CreateString(mw_col_text(a, 0)));
-  sqlite3_reset(a);
-  if(rc != SQLITE_DONE) {
+  if(a)
+    sqlite3_reset(a);
+  if(s) {
     cJSON_Delete(v);
-    return mw_db_status(c, rc);
+    return s;
   }
   *out = v;
   return MW_OK;
@@ -113,18 +124,12 @@ mw_status reg_version_get(mw_conn *c, const char *model, int64_t version,
     return MW_EDB;
   mw_bind_text(st, 1, model);
   sqlite3_bind_int64(st, 2, version);
-  int rc = sqlite3_step(st);
-  if(rc != SQLITE_ROW) {
-    sqlite3_reset(st);
-    if(rc != SQLITE_DONE)
-      return mw_db_status(c, rc);
-    int64_t mid;
-    mw_status s = reg__model_id(c, model, &mid, err);
-    return s ? s
-             : mw_errf(err, MW_ENOTFOUND, "model '%s' has no version %lld", model,
-                       (long long)version);
-  }
-  mw_status s = version_json(c, st, out);
+  mw_status s = mw_step_one(c, st);
+  if(s == MW_ENOTFOUND)
+    return version_missing(c, model, version, err);
+  if(s)
+    return s;
+  s = version_json(c, st, out);
   sqlite3_reset(st);
   return s;
 }
@@ -177,6 +182,7 @@ mw_status reg_version_create(mw_conn *c, const char *model, const cJSON *body,
     s = MW_EDB;
     goto out;
   }
+  assert(mid > 0);
   sqlite3_bind_int64(st, 1, mid);
   const char *desc = mw_json_str(body, "description");
   mw_bind_text(st, 2, desc ? desc : "");
@@ -188,22 +194,30 @@ mw_status reg_version_create(mw_conn *c, const char *model, const cJSON *body,
   mw_bind_text(st, 8, schem);
   sqlite3_bind_int64(st, 9, mw_now_ms());
   mw_bind_text(st, 10, actor);
-  int rc = sqlite3_step(st);
-  if(rc == SQLITE_ROW) {
+  /* INSERT ... RETURNING: its row, then its end (the insert is done only
+   * when the statement has run to completion). */
+  s = mw_step_one(c, st);
+  if(s == MW_ENOTFOUND)
+    s = MW_EINTERNAL;
+  if(!s) {
     version = sqlite3_column_int64(st, 0);
-    rc = sqlite3_step(st);
+    s = mw_step_done(c, st);
   }
-  sqlite3_reset(st);
-  s = mw_db_status(c, rc);
   if(s)
     goto out;
   char target[300];
   snprintf(target, sizeof target, "%s/%lld", model, (long long)version);
   s = mw_audit(c, actor, "version.create", target, NULL);
-  if(!s)
-    s = mw_tx_commit(c);
+  /* Answer read before COMMIT: after it, a failure would report an error
+   * for a version that exists (and a retry would create another). */
   if(!s)
     s = reg_version_get(c, model, version, out, err);
+  if(!s)
+    s = mw_tx_commit(c);
+  if(s) {
+    cJSON_Delete(*out);
+    *out = NULL;
+  }
 out:
   mw_tx_rollback(c);
   cJSON_free(tags);
@@ -238,9 +252,9 @@ mw_status reg_version_list(mw_conn *c, const char *model, int limit,
   sqlite3_bind_int(st, 3, limit + 1);
   cJSON *root = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(root, "versions");
-  int n = 0, rc, more = 0;
+  int n = 0, row = 0, more = 0;
   int64_t last = 0;
-  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while(!(s = mw_step_row(c, st, &row)) && row) {
     if(n == limit) {
       more = 1;
       break;
@@ -254,8 +268,6 @@ mw_status reg_version_list(mw_conn *c, const char *model, int limit,
     n++;
   }
   sqlite3_reset(st);
-  if(!s && rc != SQLITE_DONE && rc != SQLITE_ROW)
-    s = mw_db_status(c, rc);
   if(s) {
     cJSON_Delete(root);
     return s;
@@ -290,17 +302,11 @@ mw_status reg_version_lookup(mw_conn *c, const char *model, int64_t version,
     return MW_EDB;
   mw_bind_text(st, 1, model);
   sqlite3_bind_int64(st, 2, version);
-  int rc = sqlite3_step(st);
-  if(rc != SQLITE_ROW) {
-    sqlite3_reset(st);
-    if(rc != SQLITE_DONE)
-      return mw_db_status(c, rc);
-    int64_t mid;
-    mw_status s = reg__model_id(c, model, &mid, err);
-    return s ? s
-             : mw_errf(err, MW_ENOTFOUND, "model '%s' has no version %lld", model,
-                       (long long)version);
-  }
+  mw_status s = mw_step_one(c, st);
+  if(s == MW_ENOTFOUND)
+    return version_missing(c, model, version, err);
+  if(s)
+    return s;
   out->id = sqlite3_column_int64(st, 0);
   out->model_id = sqlite3_column_int64(st, 1);
   out->version = version;

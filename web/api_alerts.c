@@ -63,6 +63,8 @@ static void h_rule_evaluate(struct web_req *r) {
 static void h_alerts_list(struct web_req *r) {
   char state[32];
   int has = web_query(r, "state", state, sizeof state);
+  if(has < 0)
+    return;
   int64_t limit;
   if(web_query_int(r, "limit", 100, &limit))
     return;

@@ -11,7 +11,8 @@ static void h_create(struct web_req *r) {
     return;
   mw_err err = {0};
   cJSON *out = NULL;
-  mw_status s = alert_channel_create(r->db, body, r->actor, &out, &err);
+  mw_status s = alert_channel_create(r->db, body, r->app->cfg.allow_private_webhooks,
+                                     r->actor, &out, &err);
   cJSON_Delete(body);
   web_reply_result(r, s, 201, out, &err);
 }
@@ -36,7 +37,10 @@ static void h_get(struct web_req *r) {
 static void h_delete(struct web_req *r) {
   char fv[16];
   int force = 0;
-  if(web_query(r, "force", fv, sizeof fv)) {
+  int has = web_query(r, "force", fv, sizeof fv);
+  if(has < 0)
+    return;
+  if(has) {
     if(!strcmp(fv, "true") || !strcmp(fv, "1")) {
       force = 1;
     } else if(strcmp(fv, "false") && strcmp(fv, "0")) {
@@ -78,6 +82,10 @@ static void h_retry(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = alert_delivery_retry(r->db, id, r->actor, &out, &err);
+  /* The delivery as GET /api/v1/deliveries shows it to this token: below
+   * admin, a node's URL is scheme and host only (web/api_nodes.c). */
+  if(!s && !mw_scope_allows(r->token.scopes, MW_SCOPE_ADMIN))
+    mw_json_redact_url(out, "url");
   web_reply_result(r, s, 200, out, &err);
 }
 

@@ -4,14 +4,36 @@
 #include "registry/registry.h"
 #include "web/web_internal.h"
 
+/* A node's URL may carry credentials (userinfo, a key in the path or
+ * query): below admin it is shown as scheme and host only (API.md). */
+static int redacts(const struct web_req *r) {
+  return !mw_scope_allows(r->token.scopes, MW_SCOPE_ADMIN);
+}
+
+/* Redacts the url of one node, or of each node of {nodes: [...]}, or of
+ * each delivery of {deliveries: [...]}, for callers below admin. */
+static void redact(const struct web_req *r, cJSON *out, const char *list) {
+  if(!out || !redacts(r))
+    return;
+  if(!list) {
+    mw_json_redact_url(out, "url");
+    return;
+  }
+  cJSON *it;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(out, list))
+    mw_json_redact_url(it, "url");
+}
+
 static void h_nodes_create(struct web_req *r) {
   cJSON *body = web_read_json(r);
   if(!body)
     return;
   mw_err err = {0};
   cJSON *out = NULL;
-  mw_status s = reg_node_create(r->db, body, r->actor, &out, &err);
+  mw_status s = reg_node_create(r->db, body, r->app->cfg.allow_private_webhooks,
+                                r->actor, &out, &err);
   cJSON_Delete(body);
+  redact(r, out, NULL);
   web_reply_result(r, s, 201, out, &err);
 }
 
@@ -19,6 +41,7 @@ static void h_nodes_list(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = reg_node_list(r->db, &out, &err);
+  redact(r, out, "nodes");
   web_reply_result(r, s, 200, out, &err);
 }
 
@@ -26,6 +49,7 @@ static void h_node_get(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = reg_node_get(r->db, web_param(r, "name"), &out, &err);
+  redact(r, out, NULL);
   web_reply_result(r, s, 200, out, &err);
 }
 
@@ -48,12 +72,15 @@ static void h_node_status(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = reg_node_report(r->db, web_param(r, "name"), body, &out, &err);
   cJSON_Delete(body);
+  redact(r, out, NULL);
   web_reply_result(r, s, 200, out, &err);
 }
 
 static void h_deliveries_list(struct web_req *r) {
   char state[32];
   int has_state = web_query(r, "state", state, sizeof state);
+  if(has_state < 0)
+    return;
   if(has_state && strcmp(state, "pending") && strcmp(state, "delivered") &&
      strcmp(state, "failed") && strcmp(state, "dead")) {
     web_reply_error(r, 400, "invalid",
@@ -71,6 +98,7 @@ static void h_deliveries_list(struct web_req *r) {
     web_reply_status(r, s, NULL);
     return;
   }
+  redact(r, out, "deliveries");
   web_reply_json(r, 200, out);
 }
 

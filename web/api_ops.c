@@ -78,7 +78,9 @@ static void h_cluster(struct web_req *r) {
 const struct web_route web_routes_ops[] = {
     {"GET", "/healthz", MW_SCOPE_NONE, h_healthz},
     {"GET", "/readyz", MW_SCOPE_NONE, h_readyz},
-    {"GET", "/metrics", MW_SCOPE_NONE, h_metrics},
+    /* Per-model drift and feature names: a token with read or metrics,
+     * unless --metrics-public (web/server.c). */
+    {"GET", "/metrics", MW_SCOPE_METRICS, h_metrics},
     {"GET", "/api/v1/cluster", MW_SCOPE_READ, h_cluster},
 };
 const size_t web_routes_ops_count = sizeof web_routes_ops / sizeof web_routes_ops[0];

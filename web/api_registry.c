@@ -57,7 +57,9 @@ static void h_models_list(struct web_req *r) {
     return;
   char q[256], tok[600];
   int has_q = web_query(r, "q", q, sizeof q);
-  int has_tok = web_query(r, "page_token", tok, sizeof tok);
+  int has_tok = has_q < 0 ? -1 : web_query(r, "page_token", tok, sizeof tok);
+  if(has_tok < 0)
+    return;
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = reg_model_list(r->db, has_q ? q : NULL, (int)limit,
@@ -117,6 +119,8 @@ static void h_versions_list(struct web_req *r) {
     return;
   char tok[600];
   int has_tok = web_query(r, "page_token", tok, sizeof tok);
+  if(has_tok < 0)
+    return;
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = reg_version_list(r->db, web_param(r, "name"), (int)limit,
@@ -194,7 +198,7 @@ static void h_artifact_put(struct web_req *r) {
   int64_t got = 0;
   s = buf ? MW_OK : MW_ENOMEM;
   while(!s) {
-    int n = mg_read(r->conn, buf, chunk);
+    int n = web_read_some(r, buf, chunk);
     if(n < 0) {
       s = mw_errf(&err, MW_EINVAL, "could not read the request body");
       break;
@@ -295,6 +299,8 @@ static void h_alias_get(struct web_req *r) {
 static void h_alias_delete(struct web_req *r) {
   char reason[1024];
   int has = web_query(r, "reason", reason, sizeof reason);
+  if(has < 0)
+    return;
   mw_err err = {0};
   mw_status s = reg_alias_delete(r->db, web_param(r, "name"), web_param(r, "alias"),
                                  has ? reason : NULL, r->actor, &err);

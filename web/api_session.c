@@ -1,7 +1,9 @@
 /* web/api_session.c - dashboard sign-in (a token buys a session cookie and
  * a CSRF token) and the embedded dashboard assets. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "web/web_internal.h"
 
@@ -32,7 +34,97 @@ static void session_json(struct web_req *r, const char *csrf, int status) {
   web_reply_json(r, status, o);
 }
 
+/* Lower-cases an origin's or a Host header's authority (host[:port]) of
+ * n bytes into out (cap bytes), dropping the port when it is the default
+ * of scheme. 0 when it does not fit. */
+static int authority(const char *a, size_t n, const char *scheme, char *out,
+                     size_t cap) {
+  if(n + 1 > cap)
+    return 0;
+  for(size_t i = 0; i < n; i++)
+    out[i] = (char)tolower((unsigned char)a[i]);
+  out[n] = '\0';
+  const char *dflt = !strcmp(scheme, "https") ? ":443" : ":80";
+  size_t dl = strlen(dflt);
+  if(n > dl && !strcmp(out + n - dl, dflt))
+    out[n - dl] = '\0';
+  return 1;
+}
+
+/* True when origin ("scheme://host[:port]", as browsers send it) is this
+ * server: the host the request was sent to (Host), or the origin of
+ * --external-url (a proxy in front may rewrite Host). */
+static int same_origin(struct web_req *r, const char *origin) {
+  const char *sep = strstr(origin, "://");
+  if(!sep)
+    return 0; /* "null": a sandboxed frame, a file, a redirect chain */
+  char scheme[8], mine[300], theirs[300];
+  size_t sl = (size_t)(sep - origin);
+  if(sl + 1 > sizeof scheme)
+    return 0;
+  for(size_t i = 0; i < sl; i++)
+    scheme[i] = (char)tolower((unsigned char)origin[i]);
+  scheme[sl] = '\0';
+  if(strcmp(scheme, "http") && strcmp(scheme, "https"))
+    return 0;
+  const char *auth = sep + 3;
+  if(!authority(auth, strlen(auth), scheme, theirs, sizeof theirs))
+    return 0;
+  const char *host = web_header(r, "Host");
+  if(host && authority(host, strlen(host), scheme, mine, sizeof mine) &&
+     !strcmp(mine, theirs))
+    return 1;
+  /* The external URL's scheme must match too: it is the origin the
+   * dashboard is published under. */
+  const char *ext = r->app->cfg.external_url;
+  const char *esep = strstr(ext, "://");
+  if(!esep || (size_t)(esep - ext) != sl || strncasecmp(ext, scheme, sl))
+    return 0;
+  const char *eauth = esep + 3;
+  size_t el = strcspn(eauth, "/?#");
+  return authority(eauth, el, scheme, mine, sizeof mine) && !strcmp(mine, theirs);
+}
+
+/* Sign-in is the one write that needs no credentials, so a page on
+ * another site could post a token of its own choosing and leave the
+ * browser signed in as that token (login CSRF). A form can only send
+ * text/plain, urlencoded or multipart bodies without a preflight, so JSON
+ * is required; and a browser names the page's origin in Origin (and
+ * Sec-Fetch-Site), which must be this server's. Clients that are not
+ * browsers send neither header and are not affected. Returns 1 when the
+ * request may go on; otherwise the reply is sent. */
+static int sign_in_allowed(struct web_req *r) {
+  const char *site = web_header(r, "Sec-Fetch-Site");
+  const char *origin = web_header(r, "Origin");
+  if((site && strcasecmp(site, "same-origin") && strcasecmp(site, "none")) ||
+     (origin && !same_origin(r, origin))) {
+    cJSON *det = cJSON_CreateObject();
+    if(origin)
+      cJSON_AddStringToObject(det, "origin", origin);
+    if(site)
+      cJSON_AddStringToObject(det, "sec_fetch_site", site);
+    web_reply_error(r, 403, "cross_origin",
+                    "sign-in is accepted only from this server's own pages",
+                    det);
+    return 0;
+  }
+  const char *ct = web_header(r, "Content-Type");
+  size_t n = ct ? strcspn(ct, "; \t") : 0;
+  if(!ct || n != strlen("application/json") ||
+     strncasecmp(ct, "application/json", n)) {
+    cJSON *det = cJSON_CreateObject();
+    cJSON_AddStringToObject(det, "content_type", ct ? ct : "");
+    web_reply_error(r, 415, "unsupported_media_type",
+                    "sign-in takes a JSON body (Content-Type: application/json)",
+                    det);
+    return 0;
+  }
+  return 1;
+}
+
 static void h_session_create(struct web_req *r) {
+  if(!sign_in_allowed(r))
+    return;
   cJSON *body = web_read_json(r);
   if(!body)
     return;

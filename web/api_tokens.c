@@ -16,14 +16,14 @@ static void h_create(struct web_req *r) {
   unsigned bits = 0;
   if(!cJSON_IsArray(scopes) || cJSON_GetArraySize(scopes) == 0) {
     cJSON_AddItemToArray(errs, cJSON_CreateString(
-        "scopes: a non-empty array of read, ingest, promote, admin"));
+        "scopes: a non-empty array of read, ingest, promote, admin, metrics"));
   } else {
     const cJSON *it;
     cJSON_ArrayForEach(it, scopes) {
       unsigned b = cJSON_IsString(it) ? mw_scope_parse(it->valuestring) : 0;
       if(!b) {
         cJSON_AddItemToArray(errs, cJSON_CreateString(
-            "scopes: unknown scope (read, ingest, promote, admin)"));
+            "scopes: unknown scope (read, ingest, promote, admin, metrics)"));
         break;
       }
       bits |= b;

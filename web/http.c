@@ -1,9 +1,11 @@
 /* web/http.c - request and reply helpers: every handler reads bodies and
  * sends replies through these, so limits, the error format and the byte
  * counts for the access log live in one place. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -19,11 +21,84 @@ const char *web_param(struct web_req *r, const char *name) {
   return NULL;
 }
 
+/* Percent-decodes v[0..n) into buf (cap bytes). */
+static enum web_query_result decode_value(const char *v, size_t n, char *buf,
+                                          size_t cap) {
+  size_t o = 0;
+  for(size_t i = 0; i < n; i++) {
+    char c = v[i];
+    if(c == '+') {
+      c = ' ';
+    } else if(c == '%') {
+      int hi = i + 2 < n ? web_hex_digit(v[i + 1]) : -1;
+      int lo = i + 2 < n ? web_hex_digit(v[i + 2]) : -1;
+      if(hi < 0 || lo < 0)
+        return WEB_QUERY_MALFORMED;
+      c = (char)(hi * 16 + lo);
+      i += 2;
+      if(c == '\0')
+        return WEB_QUERY_MALFORMED;
+    }
+    if(o + 1 >= cap)
+      return WEB_QUERY_TOO_LONG;
+    buf[o++] = c;
+  }
+  buf[o] = '\0';
+  return WEB_QUERY_FOUND;
+}
+
+enum web_query_result web_query_get(const char *qs, const char *name,
+                                    char *buf, size_t cap) {
+  assert(cap > 0);
+  buf[0] = '\0';
+  size_t nlen = strlen(name);
+  enum web_query_result res = WEB_QUERY_ABSENT;
+  for(const char *p = qs; p && *p;) {
+    const char *end = strchr(p, '&');
+    size_t seg = end ? (size_t)(end - p) : strlen(p);
+    const char *eq = memchr(p, '=', seg);
+    size_t klen = eq ? (size_t)(eq - p) : seg;
+    if(klen == nlen && !strncasecmp(p, name, nlen)) {
+      if(res != WEB_QUERY_ABSENT) {
+        buf[0] = '\0';
+        return WEB_QUERY_REPEATED;
+      }
+      const char *v = eq ? eq + 1 : p + seg;
+      res = decode_value(v, (size_t)(p + seg - v), buf, cap);
+      if(res != WEB_QUERY_FOUND) {
+        buf[0] = '\0';
+        return res;
+      }
+    }
+    p = end ? end + 1 : NULL;
+  }
+  return res;
+}
+
 int web_query(struct web_req *r, const char *name, char *buf, size_t cap) {
-  const char *qs = r->ri->query_string;
-  if(!qs)
+  enum web_query_result res = web_query_get(r->ri->query_string, name, buf, cap);
+  if(res == WEB_QUERY_FOUND)
+    return 1;
+  if(res == WEB_QUERY_ABSENT)
     return 0;
-  return mg_get_var(qs, strlen(qs), name, buf, cap) >= 0;
+  /* Never read as absent: a filter that is dropped widens what is listed
+   * or changed without the client knowing. */
+  char msg[200];
+  if(res == WEB_QUERY_TOO_LONG)
+    snprintf(msg, sizeof msg,
+             "query parameter %.64s is too long (at most %zu bytes)", name,
+             cap - 1);
+  else if(res == WEB_QUERY_REPEATED)
+    snprintf(msg, sizeof msg, "query parameter %.64s is given more than once",
+             name);
+  else
+    snprintf(msg, sizeof msg,
+             "query parameter %.64s is malformed (a bad %%-escape, or %%00)",
+             name);
+  cJSON *det = cJSON_CreateObject();
+  cJSON_AddStringToObject(det, "parameter", name);
+  web_reply_error(r, 400, "invalid", msg, det);
+  return -1;
 }
 
 const char *web_header(struct web_req *r, const char *name) {
@@ -57,20 +132,70 @@ int web_http_status(mw_status st) {
   }
 }
 
+/* True when the request came with a body (that may not have been read). */
+static int has_body(struct web_req *r) {
+  return r->ri->content_length > 0 || web_header(r, "Transfer-Encoding") != NULL;
+}
+
 static void send_headers(struct web_req *r, int status, const char *ctype,
                          size_t len, const char *extra) {
   char lenbuf[32];
   snprintf(lenbuf, sizeof lenbuf, "%zu", len);
+  /* A reply before the body was read (401, 413, a route that takes none):
+   * the connection closes rather than CivetWeb reading up to --max-body of
+   * it just to throw it away. */
+  if(has_body(r) && !r->body_done)
+    mg_disable_connection_keep_alive(r->conn);
   mg_response_header_start(r->conn, status);
   mg_response_header_add(r->conn, "Content-Type", ctype, -1);
   mg_response_header_add(r->conn, "Content-Length", lenbuf, -1);
   mg_response_header_add(r->conn, "Cache-Control", "no-store", -1);
   mg_response_header_add(r->conn, "X-Content-Type-Options", "nosniff", -1);
+  /* RFC 9110 11.6.1: every 401 names the scheme it wants (RFC 6750). */
+  if(status == 401)
+    mg_response_header_add(r->conn, "WWW-Authenticate",
+                           "Bearer realm=\"modelwatch\"", -1);
   if(extra && *extra)
     mg_response_header_add_lines(r->conn, extra);
   mg_response_header_send(r->conn);
   r->status = status;
   r->replied = 1;
+}
+
+/* CivetWeb gives up on one mg_read or mg_write after request_timeout_ms,
+ * which web/server.c sets to the header timeout (or the request timeout
+ * when that is shorter). A call that returns nothing after at least half
+ * of that waited for a slow client; one that returns nothing sooner met a
+ * closed connection (or the end of the body). */
+static int64_t stall_ns(struct web_req *r) {
+  const mw_config *c = &r->app->cfg;
+  int ms = c->header_timeout_ms < c->request_timeout_ms ? c->header_timeout_ms
+                                                         : c->request_timeout_ms;
+  return (int64_t)ms * 500000;
+}
+
+static int64_t idle_ns(struct web_req *r) {
+  return (int64_t)r->app->cfg.request_timeout_ms * 1000000;
+}
+
+int web_write_all(struct web_req *r, const char *data, size_t len) {
+  int64_t progress = mw_mono_ns();
+  while(len > 0) {
+    size_t n = len < ((size_t)1 << 20) ? len : (size_t)1 << 20;
+    int64_t t0 = mw_mono_ns();
+    int w = mg_write(r->conn, data, n);
+    int64_t t1 = mw_mono_ns();
+    if(w > 0) {
+      data += w;
+      len -= (size_t)w;
+      r->bytes_sent += w;
+      progress = t1;
+      continue;
+    }
+    if(t1 - t0 < stall_ns(r) || t1 - progress >= idle_ns(r))
+      return -1;
+  }
+  return 0;
 }
 
 void web_reply_raw(struct web_req *r, int status, const char *ctype,
@@ -79,8 +204,7 @@ void web_reply_raw(struct web_req *r, int status, const char *ctype,
     return;
   send_headers(r, status, ctype, len, extra_headers);
   if(len > 0 && strcmp(r->ri->request_method, "HEAD") != 0)
-    mg_write(r->conn, data, len);
-  r->bytes_sent += (int64_t)len;
+    web_write_all(r, data, len);
 }
 
 void web_reply_json(struct web_req *r, int status, cJSON *body) {
@@ -135,9 +259,34 @@ void web_reply_result(struct web_req *r, mw_status s, int ok_status, cJSON *out,
   web_reply_json(r, ok_status, out);
 }
 
-mw_status web_read_body(struct web_req *r, size_t limit, mw_buf *out) {
-  mw_buf_init(out, limit);
+int web_read_some(struct web_req *r, char *buf, size_t cap) {
+  if(r->body_done)
+    return 0;
+  int64_t progress = mw_mono_ns();
+  size_t n = cap < ((size_t)1 << 20) ? cap : (size_t)1 << 20;
+  for(;;) {
+    int64_t t0 = mw_mono_ns();
+    int got = mg_read(r->conn, buf, n);
+    int64_t t1 = mw_mono_ns();
+    if(got != 0)
+      return got > 0 ? got : -1;
+    if(t1 - t0 < stall_ns(r)) {
+      r->body_done = 1;
+      return 0;
+    }
+    if(t1 - progress >= idle_ns(r))
+      return -1;
+  }
+}
+
+mw_status web_read_body(struct web_req *r, mw_buf *out) {
+  size_t limit, values;
+  web_body_limits(web_route_body((size_t)r->route_index), &r->app->cfg, &limit,
+                  &values);
   long long clen = r->ri->content_length;
+  /* The buffer grows to what was announced, not by doubling past it. */
+  mw_buf_init(out, clen >= 0 && (unsigned long long)clen < limit ? (size_t)clen
+                                                                  : limit);
   if(clen > (long long)limit) {
     char msg[128];
     snprintf(msg, sizeof msg, "request body of %lld bytes exceeds the limit of %zu",
@@ -147,7 +296,7 @@ mw_status web_read_body(struct web_req *r, size_t limit, mw_buf *out) {
   }
   char chunk[16384];
   for(;;) {
-    int n = mg_read(r->conn, chunk, sizeof chunk);
+    int n = web_read_some(r, chunk, sizeof chunk);
     if(n < 0) {
       mw_buf_free(out);
       web_reply_error(r, 400, "invalid", "could not read the request body", NULL);
@@ -173,14 +322,10 @@ mw_status web_read_body(struct web_req *r, size_t limit, mw_buf *out) {
   return MW_OK;
 }
 
-/* Walks a parsed body and reports the first place past the caps on
- * nesting, string length or array length (0 when within them). */
-static int json_shape(const cJSON *j, int depth, char *msg, size_t cap,
-                      int *too_big) {
-  if(depth > WEB_JSON_MAX_DEPTH) {
-    snprintf(msg, cap, "JSON nested deeper than %d levels", WEB_JSON_MAX_DEPTH);
-    return -1;
-  }
+/* Walks a parsed body and reports the first string or key past the cap
+ * (0 when within it). Nesting and item counts were checked before
+ * parsing (web_json_scan). */
+static int json_shape(const cJSON *j, char *msg, size_t cap) {
   if(cJSON_IsString(j) && strlen(j->valuestring) > WEB_JSON_MAX_STRING) {
     snprintf(msg, cap, "a JSON string is longer than %d bytes", WEB_JSON_MAX_STRING);
     return -1;
@@ -189,51 +334,84 @@ static int json_shape(const cJSON *j, int depth, char *msg, size_t cap,
     snprintf(msg, cap, "a JSON key is longer than %d bytes", WEB_JSON_MAX_STRING);
     return -1;
   }
-  int n = 0;
-  for(const cJSON *c = j->child; c; c = c->next) {
-    if(++n > WEB_JSON_MAX_ARRAY) {
-      snprintf(msg, cap, "a JSON array or object has more than %d items",
-               WEB_JSON_MAX_ARRAY);
-      *too_big = 1;
+  for(const cJSON *c = j->child; c; c = c->next)
+    if(json_shape(c, msg, cap))
       return -1;
-    }
-    if(json_shape(c, depth + 1, msg, cap, too_big))
-      return -1;
-  }
   return 0;
 }
 
-/* One scan of a JSON text before it is parsed: the deepest nesting, and
- * the offset of the first string that holds a raw control character
- * (RFC 8259 wants them escaped) or a \u0000 escape (cJSON would end the
- * string there and store the rest silently cut off), or -1. Nesting is
- * checked first: cJSON recurses once per level, and a body of thousands of
- * '[' would otherwise exhaust a worker thread's stack. */
-static int json_scan(const char *p, size_t n, long *bad) {
-  int depth = 0, max = 0, in_str = 0;
-  *bad = -1;
+/* The error of web_json_scan for a string holding a raw control
+ * character or \u0000 at offset off: RFC 8259 wants control characters
+ * escaped, and cJSON would end a string at \u0000 and store the rest
+ * silently cut off. */
+static int bad_char(const char *p, size_t off, const char **code, char *msg,
+                    size_t cap, cJSON **details) {
+  *code = "invalid_json";
+  snprintf(msg, cap, "%s in a JSON string at offset %zu",
+           p[off] == '\\' ? "\\u0000 (NUL)" : "a raw control character", off);
+  *details = cJSON_CreateObject();
+  cJSON_AddNumberToObject(*details, "offset", (double)off);
+  return 400;
+}
+
+int web_json_scan(const char *p, size_t n, size_t max_values,
+                  const char **code, char *msg, size_t cap, cJSON **details) {
+  /* Commas seen in each open array or object: its items less one. */
+  size_t commas[WEB_JSON_MAX_DEPTH + 1];
+  /* Values a parser makes a node for: the root, and the items of each
+   * array or object, its commas plus one (one too many for an empty one,
+   * which errs on the safe side). */
+  size_t values = 1;
+  int depth = 0, in_str = 0;
+  *details = NULL;
   for(size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)p[i];
     if(in_str) {
       if(ch == '\\') {
-        if(*bad < 0 && i + 5 < n && p[i + 1] == 'u' && !memcmp(p + i + 2, "0000", 4))
-          *bad = (long)i;
+        if(i + 5 < n && p[i + 1] == 'u' && !memcmp(p + i + 2, "0000", 4))
+          return bad_char(p, i, code, msg, cap, details);
         i++;
       } else if(ch == '"') {
         in_str = 0;
-      } else if(ch < 0x20 && *bad < 0) {
-        *bad = (long)i;
+      } else if(ch < 0x20) {
+        return bad_char(p, i, code, msg, cap, details);
       }
-    } else if(ch == '"') {
+      continue;
+    }
+    if(ch == '"') {
       in_str = 1;
     } else if(ch == '[' || ch == '{') {
-      if(++depth > max)
-        max = depth;
+      /* Checked before any parser recurses: a body of thousands of '['
+       * would otherwise exhaust a worker thread's stack. */
+      if(++depth > WEB_JSON_MAX_DEPTH) {
+        *code = "validation_failed";
+        snprintf(msg, cap, "JSON nested deeper than %d levels", WEB_JSON_MAX_DEPTH);
+        return 422;
+      }
+      commas[depth] = 0;
+      values++;
     } else if(ch == ']' || ch == '}') {
-      depth--;
+      if(depth > 0)
+        depth--;
+    } else if(ch == ',' && depth > 0) {
+      if(++commas[depth] >= WEB_JSON_MAX_ARRAY) {
+        *code = "too_large";
+        snprintf(msg, cap, "a JSON array or object has more than %d items",
+                 WEB_JSON_MAX_ARRAY);
+        return 413;
+      }
+      values++;
+    }
+    if(values > max_values) {
+      *code = "too_large";
+      snprintf(msg, cap, "the JSON body has more than %zu values, this route's limit",
+               max_values);
+      *details = cJSON_CreateObject();
+      cJSON_AddNumberToObject(*details, "max_values", (double)max_values);
+      return 413;
     }
   }
-  return max;
+  return 0;
 }
 
 int web_json_utf8(const char *data, size_t len, const char **code, char *msg,
@@ -253,8 +431,70 @@ int web_json_utf8(const char *data, size_t len, const char **code, char *msg,
   return 400;
 }
 
-int web_json_parse(const char *data, size_t len, cJSON **out,
-                   const char **code, char *msg, size_t cap, cJSON **details) {
+static int cmp_keys(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* web_json_duplicate_key with an error for a failed allocation. */
+static mw_status duplicate_key(const cJSON *j, const char **dup) {
+  if(cJSON_IsObject(j)) {
+    size_t n = 0;
+    for(const cJSON *c = j->child; c; c = c->next)
+      n++;
+    if(n <= 16) {
+      for(const cJSON *c = j->child; c; c = c->next)
+        for(const cJSON *d = c->next; d; d = d->next)
+          if(!strcmp(c->string, d->string)) {
+            *dup = c->string;
+            return MW_OK;
+          }
+    } else {
+      const char **keys = malloc(n * sizeof *keys);
+      if(!keys)
+        return MW_ENOMEM;
+      size_t k = 0;
+      for(const cJSON *c = j->child; c; c = c->next)
+        keys[k++] = c->string;
+      qsort(keys, n, sizeof *keys, cmp_keys);
+      for(k = 1; k < n && !*dup; k++)
+        if(!strcmp(keys[k - 1], keys[k]))
+          *dup = keys[k];
+      free(keys);
+      if(*dup)
+        return MW_OK;
+    }
+  }
+  for(const cJSON *c = j->child; c; c = c->next) {
+    mw_status st = duplicate_key(c, dup);
+    if(st || *dup)
+      return st;
+  }
+  return MW_OK;
+}
+
+int web_json_unique_keys(const cJSON *root, const char **code, char *msg,
+                         size_t cap, cJSON **details) {
+  const char *dup = NULL;
+  *details = NULL;
+  if(duplicate_key(root, &dup)) {
+    *code = "out_of_memory";
+    snprintf(msg, cap, "out of memory checking the JSON keys");
+    return 500;
+  }
+  if(!dup)
+    return 0;
+  /* Which of two values a key meant is a guess: cJSON would take the
+   * first, a proxy or another parser in front of us the last. */
+  *code = "invalid_json";
+  snprintf(msg, cap, "key \"%.64s\" appears twice in one JSON object", dup);
+  *details = cJSON_CreateObject();
+  cJSON_AddStringToObject(*details, "key", dup);
+  return 400;
+}
+
+int web_json_parse(const char *data, size_t len, size_t max_values,
+                   cJSON **out, const char **code, char *msg, size_t cap,
+                   cJSON **details) {
   *out = NULL;
   *details = NULL;
   *code = "invalid";
@@ -263,37 +503,40 @@ int web_json_parse(const char *data, size_t len, cJSON **out,
     return 400;
   }
   int status = web_json_utf8(data, len, code, msg, cap, details);
+  if(!status)
+    status = web_json_scan(data, len, max_values, code, msg, cap, details);
   if(status)
     return status;
-  long bad;
-  if(json_scan(data, len, &bad) > WEB_JSON_MAX_DEPTH) {
-    *code = "validation_failed";
-    snprintf(msg, cap, "JSON nested deeper than %d levels", WEB_JSON_MAX_DEPTH);
-    return 422;
-  }
-  if(bad >= 0) {
-    *code = "invalid_json";
-    snprintf(msg, cap, "%s in a JSON string at offset %ld",
-             data[bad] == '\\' ? "\\u0000 (NUL)" : "a raw control character", bad);
-    *details = cJSON_CreateObject();
-    cJSON_AddNumberToObject(*details, "offset", (double)bad);
-    return 400;
-  }
   const char *end = NULL;
   cJSON *json = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+  size_t off = end ? (size_t)(end - data) : 0;
+  if(json) {
+    /* One value: nothing but whitespace may follow it. */
+    while(off < len && (data[off] == ' ' || data[off] == '\t' ||
+                        data[off] == '\n' || data[off] == '\r'))
+      off++;
+    if(off < len) {
+      cJSON_Delete(json);
+      json = NULL;
+    }
+  }
   if(!json) {
-    size_t off = end ? (size_t)(end - data) : 0;
     *details = cJSON_CreateObject();
     cJSON_AddNumberToObject(*details, "offset", (double)off);
     *code = "invalid_json";
-    snprintf(msg, cap, "request body is not valid JSON");
+    snprintf(msg, cap, "request body is not valid JSON (or not one value): "
+                       "offset %zu", off);
     return 400;
   }
-  int too_big = 0;
-  if(json_shape(json, 1, msg, cap, &too_big)) {
+  if(json_shape(json, msg, cap)) {
     cJSON_Delete(json);
-    *code = too_big ? "too_large" : "validation_failed";
-    return too_big ? 413 : 422;
+    *code = "validation_failed";
+    return 422;
+  }
+  status = web_json_unique_keys(json, code, msg, cap, details);
+  if(status) {
+    cJSON_Delete(json);
+    return status;
   }
   if(!cJSON_IsObject(json)) {
     cJSON_Delete(json);
@@ -308,14 +551,18 @@ int web_json_parse(const char *data, size_t len, cJSON **out,
 static int read_json(struct web_req *r, int optional, cJSON **out) {
   *out = NULL;
   mw_buf body;
-  if(web_read_body(r, r->app->cfg.max_body, &body))
+  if(web_read_body(r, &body))
     return -1;
   if(body.len == 0 && optional)
     return 0;
+  size_t limit, values;
+  web_body_limits(web_route_body((size_t)r->route_index), &r->app->cfg, &limit,
+                  &values);
   const char *code;
   char msg[160];
   cJSON *det;
-  int status = web_json_parse(body.data, body.len, out, &code, msg, sizeof msg, &det);
+  int status = web_json_parse(body.data, body.len, values, out, &code, msg,
+                              sizeof msg, &det);
   mw_buf_free(&body);
   if(status) {
     web_reply_error(r, status, code, msg, det);
@@ -343,6 +590,8 @@ void web_reply_file(struct web_req *r, const char *path, int64_t size,
   }
   char lenbuf[32];
   snprintf(lenbuf, sizeof lenbuf, "%lld", (long long)size);
+  if(has_body(r) && !r->body_done)
+    mg_disable_connection_keep_alive(r->conn);
   mg_response_header_start(r->conn, 200);
   mg_response_header_add(r->conn, "Content-Type", ctype, -1);
   mg_response_header_add(r->conn, "Content-Length", lenbuf, -1);
@@ -360,10 +609,9 @@ void web_reply_file(struct web_req *r, const char *path, int64_t size,
   int64_t left = size;
   while(buf && left > 0) {
     ssize_t n = read(fd, buf, (size_t)(left < (int64_t)chunk ? left : (int64_t)chunk));
-    if(n <= 0 || mg_write(r->conn, buf, (size_t)n) <= 0)
+    if(n <= 0 || web_write_all(r, buf, (size_t)n))
       break;
     left -= n;
-    r->bytes_sent += n;
   }
   free(buf);
   close(fd);
@@ -373,12 +621,15 @@ int web_query_int(struct web_req *r, const char *name, int64_t dflt,
                   int64_t *out) {
   char buf[64];
   *out = dflt;
-  if(!web_query(r, name, buf, sizeof buf))
-    return 0;
+  int has = web_query(r, name, buf, sizeof buf);
+  if(has <= 0)
+    return has;
   if(mw_parse_i64(buf, out)) {
     char msg[160];
-    snprintf(msg, sizeof msg, "query parameter %s must be an integer", name);
-    web_reply_error(r, 400, "invalid", msg, NULL);
+    snprintf(msg, sizeof msg, "query parameter %.64s must be an integer", name);
+    cJSON *det = cJSON_CreateObject();
+    cJSON_AddStringToObject(det, "parameter", name);
+    web_reply_error(r, 400, "invalid", msg, det);
     return -1;
   }
   return 0;

@@ -3,7 +3,7 @@
 
 #include "web/web_internal.h"
 
-static int hexval(char c) {
+int web_hex_digit(char c) {
   if(c >= '0' && c <= '9')
     return c - '0';
   if(c >= 'a' && c <= 'f')
@@ -20,8 +20,8 @@ static int decode_seg(const char *src, size_t n, char *dst, size_t cap) {
   for(size_t i = 0; i < n; i++) {
     char c = src[i];
     if(c == '%' && i + 2 < n) {
-      int hi = hexval(src[i + 1]);
-      int lo = hexval(src[i + 2]);
+      int hi = web_hex_digit(src[i + 1]);
+      int lo = web_hex_digit(src[i + 2]);
       if(hi >= 0 && lo >= 0) {
         c = (char)(hi * 16 + lo);
         i += 2;

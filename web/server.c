@@ -1,10 +1,16 @@
-/* web/server.c - CivetWeb setup and the single dispatch entry point:
- * route lookup (404/405), authentication and scopes (401/403), the handler,
- * then metrics and one access-log line per request. */
+/* web/server.c - CivetWeb setup (timeouts, deferred accept) and the single
+ * dispatch entry point: body framing (400), route lookup (404/405), the
+ * route's body cap (413), authentication and scopes (401/403), the
+ * handler, then metrics and one access-log line per request. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,7 +93,7 @@ static int authenticate_session(struct web_req *r, const char *cookies) {
   return 1;
 }
 
-static int authenticate(struct web_req *r) {
+static int authenticate(struct web_req *r, unsigned need) {
   const char *h = web_header(r, "Authorization");
   const char *tok = NULL;
   if(h && strncasecmp(h, "Bearer ", 7) == 0)
@@ -113,10 +119,9 @@ static int authenticate(struct web_req *r) {
     }
   }
   snprintf(r->actor, sizeof r->actor, "token:%s", r->token.name);
-  if(!mw_scope_allows(r->token.scopes, r->route->scope)) {
+  if(!mw_scope_allows(r->token.scopes, need)) {
     cJSON *det = cJSON_CreateObject();
-    cJSON *need = cJSON_AddArrayToObject(det, "required_scopes");
-    mw_scope_to_json(r->route->scope, need);
+    mw_scope_to_json(need, cJSON_AddArrayToObject(det, "required_scopes"));
     cJSON *have = cJSON_AddArrayToObject(det, "token_scopes");
     mw_scope_to_json(r->token.scopes, have);
     web_reply_error(r, 403, "forbidden", "the token lacks the scope this needs",
@@ -147,6 +152,66 @@ static int within_rate(struct web_req *r) {
   return 0;
 }
 
+static int all_digits(const char *s) {
+  if(!*s)
+    return 0;
+  for(; *s; s++)
+    if(*s < '0' || *s > '9')
+      return 0;
+  return 1;
+}
+
+/* Refuses a request whose body framing is ambiguous (RFC 9112 6.3): both
+ * Content-Length and Transfer-Encoding, a Transfer-Encoding other than
+ * one "chunked", or Content-Length values that differ or are not plain
+ * numbers. CivetWeb would pick one reading; a proxy in front may have
+ * picked the other, which is how a request is smuggled inside another. */
+static int framing_ok(struct web_req *r) {
+  const char *cl = NULL, *te = NULL, *why = NULL;
+  for(int i = 0; i < r->ri->num_headers && !why; i++) {
+    const char *name = r->ri->http_headers[i].name;
+    const char *value = r->ri->http_headers[i].value;
+    if(!strcasecmp(name, "Content-Length")) {
+      if(!all_digits(value))
+        why = "Content-Length must be one decimal number";
+      else if(cl && strcmp(cl, value))
+        why = "two different Content-Length values";
+      cl = value;
+    } else if(!strcasecmp(name, "Transfer-Encoding")) {
+      if(te || strcasecmp(value, "chunked"))
+        why = "Transfer-Encoding must be one \"chunked\"";
+      te = value;
+    }
+  }
+  if(!why && cl && te)
+    why = "both Content-Length and Transfer-Encoding";
+  if(!why)
+    return 1;
+  /* Where this request ends is unknown, so nothing after it can be read. */
+  mg_disable_connection_keep_alive(r->conn);
+  web_reply_error(r, 400, "invalid", why, NULL);
+  return 0;
+}
+
+/* 413 when Content-Length says the body is past the route's cap, before
+ * a byte of it is read or a token looked up. */
+static int within_body_cap(struct web_req *r) {
+  size_t limit, values;
+  web_body_limits(web_route_body((size_t)r->route_index), &r->app->cfg, &limit,
+                  &values);
+  long long clen = r->ri->content_length;
+  if(clen <= (long long)limit)
+    return 1;
+  char msg[160];
+  snprintf(msg, sizeof msg,
+           "request body of %lld bytes exceeds this route's limit of %zu", clen,
+           limit);
+  cJSON *det = cJSON_CreateObject();
+  cJSON_AddNumberToObject(det, "limit", (double)limit);
+  web_reply_error(r, 413, "too_large", msg, det);
+  return 0;
+}
+
 static int dispatch(struct mg_connection *conn) {
   int64_t t0 = mw_mono_ns();
   struct web_req r;
@@ -158,7 +223,9 @@ static int dispatch(struct mg_connection *conn) {
   r.db = mw_db_conn(r.app->db);
 
   const char *path = r.ri->local_uri_raw ? r.ri->local_uri_raw : "";
-  if(!r.db) {
+  if(!framing_ok(&r)) {
+    /* replied */
+  } else if(!r.db) {
     web_reply_error(&r, 503, "unavailable", "database unavailable", NULL);
   } else {
     int path_known = 0;
@@ -185,8 +252,11 @@ static int dispatch(struct mg_connection *conn) {
     } else {
       size_t nroutes;
       r.route = &web_route_table(&nroutes)[r.route_index];
-      if(r.route->scope == MW_SCOPE_NONE ||
-         (authenticate(&r) && within_rate(&r)))
+      unsigned need = r.route->scope;
+      if(need == MW_SCOPE_METRICS && r.app->cfg.metrics_public)
+        need = MW_SCOPE_NONE;
+      if(within_body_cap(&r) &&
+         (need == MW_SCOPE_NONE || (authenticate(&r, need) && within_rate(&r))))
         r.route->handler(&r);
       if(!r.replied)
         web_reply_error(&r, 500, "internal", "handler sent no reply", NULL);
@@ -239,6 +309,58 @@ static int join_pem(const char *cert, const char *key, const char *dir,
   return 0;
 }
 
+/* Seconds the kernel holds a connection that has sent nothing before
+ * handing it to accept() anyway (rounded up to its SYN-ACK retries: 31). */
+#define DEFER_ACCEPT_S 30
+
+/* Keeps connections that send nothing out of the worker pool. CivetWeb
+ * gives each accepted connection a worker thread until its headers are
+ * in (or the header timeout passes), so a few dozen idle connections
+ * would hold every worker. With TCP_DEFER_ACCEPT the kernel completes
+ * accept() only when the first bytes of a request arrive, or after
+ * DEFER_ACCEPT_S; then the header timeout applies. CivetWeb 1.15 has no
+ * option for it and does not expose its listening sockets, so they are
+ * found among this process's descriptors by the ports it reports. */
+static void defer_accept(struct mg_context *ctx) {
+  struct mg_server_port ports[8];
+  int nports = mg_get_server_ports(ctx, 8, ports);
+  DIR *d = opendir("/proc/self/fd");
+  int done = 0;
+  for(struct dirent *e; d && nports > 0 && (e = readdir(d));) {
+    int64_t fd;
+    int on = 0;
+    socklen_t len = sizeof on;
+    if(mw_parse_i64(e->d_name, &fd) || fd == dirfd(d) ||
+       getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) || !on)
+      continue;
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof sa;
+    if(getsockname((int)fd, (struct sockaddr *)&sa, &salen))
+      continue;
+    int port = sa.ss_family == AF_INET6
+                   ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+                   : ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    for(int i = 0; i < nports; i++) {
+      int secs = DEFER_ACCEPT_S;
+      if(ports[i].port == port &&
+         !setsockopt((int)fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs)) {
+        done++;
+        break;
+      }
+    }
+  }
+  if(d)
+    closedir(d);
+  if(done)
+    mw_log(MW_LOG_DEBUG, "http",
+           "accept deferred until a request's first bytes (%d socket%s)", done,
+           done == 1 ? "" : "s");
+  else
+    mw_log(MW_LOG_WARN, "http",
+           "cannot defer accept on the listening socket: idle connections "
+           "will hold workers for up to the header timeout");
+}
+
 mw_status web_server_start(struct mw_app *app, struct web_server **out) {
   *out = NULL;
   struct web_server *s = calloc(1, sizeof *s);
@@ -255,7 +377,16 @@ mw_status web_server_start(struct mw_app *app, struct web_server **out) {
   }
   char threads[16], timeout[16], ports[300];
   snprintf(threads, sizeof threads, "%d", app->cfg.threads);
-  snprintf(timeout, sizeof timeout, "%d", app->cfg.request_timeout_ms);
+  /* CivetWeb 1.15 has one request_timeout_ms for the headers of a
+   * connection's first request and for each read and write after them
+   * (keep_alive_timeout_ms bounds the headers of later ones). It gets the
+   * header timeout, short, so a client that trickles its headers gives
+   * its worker back soon; web_read_some and web_write_all wait out the
+   * longer --request-timeout-ms for bodies and replies that keep moving. */
+  int header_ms = app->cfg.header_timeout_ms < app->cfg.request_timeout_ms
+                      ? app->cfg.header_timeout_ms
+                      : app->cfg.request_timeout_ms;
+  snprintf(timeout, sizeof timeout, "%d", header_ms);
   int tls = app->cfg.tls_cert[0] != '\0';
   snprintf(ports, sizeof ports, "%s%s", app->cfg.listen, tls ? "s" : "");
   const char *options[32];
@@ -267,7 +398,7 @@ mw_status web_server_start(struct mw_app *app, struct web_server **out) {
   options[k++] = "enable_keep_alive";
   options[k++] = "yes";
   options[k++] = "keep_alive_timeout_ms";
-  options[k++] = "30000";
+  options[k++] = timeout;
   options[k++] = "tcp_nodelay";
   options[k++] = "1";
   options[k++] = "request_timeout_ms";
@@ -311,6 +442,7 @@ mw_status web_server_start(struct mw_app *app, struct web_server **out) {
     free(s);
     return MW_EIO;
   }
+  defer_accept(s->ctx);
   mw_log(MW_LOG_INFO, "http", "listening on %s://%s (%s threads)",
          tls ? "https" : "http", app->cfg.listen, threads);
   *out = s;

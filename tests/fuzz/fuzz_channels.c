@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   mw_err err = {{0}, NULL};
   cJSON *out = NULL;
-  mw_status st = alert_channel_create(e->c, body, "fuzz", &out, &err);
+  mw_status st = alert_channel_create(e->c, body, 0, "fuzz", &out, &err);
   FUZZ_CHECK(st ? out == NULL : out != NULL);
   cJSON_Delete(out);
   mw_err_clear(&err);

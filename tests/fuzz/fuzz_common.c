@@ -76,7 +76,7 @@ static void seed(struct fuzz_env *e) {
                     "'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'");
   cJSON *node = parse_or_die("{\"name\":\"edge-1\",\"url\":\"http://127.0.0.1:9/hook\","
                              "\"models\":[\"fraud\"]}");
-  if(reg_node_create(e->c, node, "fuzz", &out, &err))
+  if(reg_node_create(e->c, node, 1, "fuzz", &out, &err))
     SEED_FAIL("node");
   cJSON_Delete(node);
   cJSON_Delete(out);
@@ -90,7 +90,7 @@ static void seed(struct fuzz_env *e) {
   cJSON_Delete(out);
   cJSON *ch = parse_or_die("{\"name\":\"ops\",\"type\":\"webhook\","
                            "\"url\":\"http://127.0.0.1:9/ops\"}");
-  if(alert_channel_create(e->c, ch, "fuzz", &out, &err))
+  if(alert_channel_create(e->c, ch, 1, "fuzz", &out, &err))
     SEED_FAIL("channel");
   cJSON_Delete(ch);
   cJSON_Delete(out);
@@ -197,8 +197,9 @@ cJSON *fuzz_body(const uint8_t *data, size_t size) {
   cJSON *out = NULL, *det = NULL;
   const char *code;
   char msg[160];
-  int status = web_json_parse((const char *)data, size, &out, &code, msg, sizeof msg,
-                              &det);
+  /* 65536 values: WEB_BODY_SMALL's cap, that of most routes. */
+  int status = web_json_parse((const char *)data, size, 65536, &out, &code, msg,
+                              sizeof msg, &det);
   cJSON_Delete(det);
   FUZZ_CHECK(status ? out == NULL : cJSON_IsObject(out));
   return out;

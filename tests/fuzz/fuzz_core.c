@@ -1,10 +1,13 @@
 /* tests/fuzz/fuzz_core.c - core's parsers of outside text: RFC 3339 times
  * (mw_time_parse, every timestamp and time query), base64
  * (mw_base64_decode, signing secrets), integers (mw_parse_i64, path and
- * query numbers), resource names (mw_name_valid) and webhook signing with
- * an arbitrary secret (mw_webhook_sign). Round trips are checked: a parsed
- * time formats and parses back to itself, decoded base64 encodes and
- * decodes back, a parsed integer prints back. */
+ * query numbers), resource names (mw_name_valid), webhook signing with
+ * an arbitrary secret (mw_webhook_sign) and webhook URLs (the check at
+ * creation, mw_url_check_target, and the redaction shown below admin,
+ * mw_url_redact). Round trips are checked: a parsed time formats and
+ * parses back to itself, decoded base64 encodes and decodes back, a parsed
+ * integer prints back; a redacted URL is never longer than the URL, holds
+ * no userinfo, path, query or fragment, and redacts to itself. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -57,6 +60,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if(mw_name_valid(s)) {
     size_t len = strlen(s);
     FUZZ_CHECK(len >= 1 && len <= 128 && s[0] != '.');
+  }
+
+  for(int flag = 0; flag < 2; flag++) {
+    mw_err err = {{0}, NULL};
+    mw_status us = mw_url_check_target(s, flag, &err);
+    FUZZ_CHECK(us == MW_OK || us == MW_EVALIDATION);
+    FUZZ_CHECK(us == MW_OK ? mw_url_valid(s) : err.msg[0] != 0);
+    mw_err_clear(&err);
+  }
+  char red[1100], again[1100];
+  mw_url_redact(s, red, sizeof red);
+  FUZZ_CHECK(strlen(red) <= strlen(s));
+  if(red[0]) {
+    const char *auth = strstr(red, "://");
+    FUZZ_CHECK(auth != NULL);
+    FUZZ_CHECK(strpbrk(auth + 3, "@/?#\\") == NULL);
+    mw_url_redact(red, again, sizeof again);
+    FUZZ_CHECK(!strcmp(red, again));
   }
 
   char sig[64];

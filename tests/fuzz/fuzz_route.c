@@ -2,7 +2,7 @@
  * input is "<path>?<query>\n<Authorization header>\n<Cookie header>".
  * The path is matched against every route of the table the server uses
  * (web_route_match, with percent-decoding of parameters), the query
- * string read for every parameter name the handlers use (web_query),
+ * string read for every parameter name the handlers use (web_query_get),
  * parsed as handlers parse them (integers, RFC 3339 times), and the
  * credentials looked up as authenticate() does (bearer token, session
  * cookie). */
@@ -71,24 +71,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   }
 
-  struct mg_request_info ri;
-  memset(&ri, 0, sizeof ri);
-  ri.query_string = query;
-  r.ri = &ri;
   static const char *const names[] = {"limit", "q", "page_token", "from", "to",
                                       "state", "reason", "column", "metric",
                                       "before", "version"};
   for(size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     char buf[64];
-    if(!web_query(&r, names[i], buf, sizeof buf))
-      continue;
+    enum web_query_result res = web_query_get(query, names[i], buf, sizeof buf);
     FUZZ_CHECK(strlen(buf) < sizeof buf);
+    if(res != WEB_QUERY_FOUND) {
+      FUZZ_CHECK(!buf[0]);
+      continue;
+    }
     int64_t n;
     (void)mw_parse_i64(buf, &n);
     (void)web_query_time(buf, &n);
   }
   char tok[600];
-  if(web_query(&r, "page_token", tok, sizeof tok)) {
+  if(web_query_get(query, "page_token", tok, sizeof tok) == WEB_QUERY_FOUND) {
     cJSON *out = NULL;
     mw_err err = {{0}, NULL};
     if(!reg_model_list(e->c, NULL, 10, tok, &out, &err))

@@ -115,8 +115,8 @@ def test_sigkill_loses_no_acknowledged_write():
             blob = b"artifact-%d" % i
             expect(s.request("PUT", "/api/v1/models/p/versions/%d/artifact" % (i + 1), raw=blob,
                              headers={"X-Content-SHA256": hashlib.sha256(blob).hexdigest()}), 200)
-        expect(s.post("/api/v1/nodes", {"name": "n1", "url": "http://127.0.0.1:9/a", "models": ["p"]}), 201)
-        expect(s.post("/api/v1/nodes", {"name": "n2", "url": "http://127.0.0.1:9/b", "models": ["p"]}), 201)
+        expect(s.post("/api/v1/nodes", {"name": "n1", "url": "http://localhost:9/a", "models": ["p"]}), 201)
+        expect(s.post("/api/v1/nodes", {"name": "n2", "url": "http://localhost:9/b", "models": ["p"]}), 201)
         ingest = monitor_available(s)
         all_models, all_moves, all_preds = [], [], ["probe"] if ingest else []
         rng = random.Random(1234)

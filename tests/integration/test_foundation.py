@@ -23,9 +23,10 @@ def test_metrics_pass_promtool():
     with served() as s:
         expect(s.get("/api/v1/tokens"), 200)
         expect(s.get("/nope", token=None), 404)
+        scraper = s.token_with("prometheus", ["metrics"])
         # A request is counted just after its reply is sent: allow a moment.
         for _ in range(50):
-            r = s.get("/metrics", token=None)
+            r = s.get("/metrics", token=scraper)
             if 'route="unmatched"' in r.raw:
                 break
             time.sleep(0.05)

@@ -373,7 +373,7 @@ def test_volume_and_performance_rules_without_a_reference():
 
 
 def metric(s, name):
-    text = s.get("/metrics", token=None).raw
+    text = s.get("/metrics").raw
     line = next(x for x in text.splitlines() if x.startswith(name + " "))
     return float(line.split()[-1])
 
@@ -463,7 +463,7 @@ def test_config_history_metrics_and_scopes():
         ev = expect(s.post(base() + "/drift/evaluate"), 200)
         assert ev["window"]["count"] == 200
         # /metrics: gauges from the latest stored evaluation, valid text.
-        text = s.get("/metrics", token=None).raw
+        text = s.get("/metrics").raw
         assert 'modelwatch_dataset_drift_share{model="m",version="1"}' in text, text
         assert 'modelwatch_drift_score{model="m",version="1",column="age",method="psi"}' \
             in text, text

@@ -274,10 +274,10 @@ def test_nodes_and_outbox_events():
         expect(s.post("/api/v1/models", {"name": "other"}), 201)
         for i in range(2):
             make_version(s, "m", body=b"m%d" % i)
-        n1 = expect(s.post("/api/v1/nodes", {"name": "edge-1", "url": "http://127.0.0.1:9/a",
+        n1 = expect(s.post("/api/v1/nodes", {"name": "edge-1", "url": "http://localhost:9/a",
                                              "models": ["m"]}), 201)
         assert n1["secret"].startswith("whsec_")
-        expect(s.post("/api/v1/nodes", {"name": "edge-2", "url": "http://127.0.0.1:9/b",
+        expect(s.post("/api/v1/nodes", {"name": "edge-2", "url": "http://localhost:9/b",
                                         "models": [{"name": "m", "alias": "staging"}, "other"]}), 201)
         expect(s.post("/api/v1/nodes", {"name": "edge-1", "url": "http://x/", "models": []}), 409)
         expect(s.post("/api/v1/nodes", {"name": "e3", "url": "ftp://x", "models": []}), 422)
@@ -301,8 +301,8 @@ def test_nodes_and_outbox_events():
         assert newest["artifact"]["url"].endswith("/api/v1/models/m/versions/2/artifact")
         assert {d["target"] for d in deliveries} == {"edge-1", "edge-2"}
         assert len({d["webhook_id"] for d in deliveries}) == 4
-        # Without --allow-private-webhooks the worker refuses loopback
-        # targets: the events are kept, never delivered.
+        # Without --allow-private-webhooks the worker refuses targets that
+        # resolve to loopback: the events are kept, never delivered.
         assert all(d["state"] in ("pending", "failed", "dead") for d in deliveries), deliveries
         expect(s.get("/api/v1/deliveries?state=bogus"), 400)
         assert len(expect(s.get("/api/v1/deliveries?state=delivered"), 200)["deliveries"]) == 0

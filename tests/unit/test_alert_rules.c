@@ -1,7 +1,9 @@
 /* Unit tests of the alert rules: the state machine (every transition,
- * `for`, flapping, nodata), metric extraction, matchers, and the evaluator
- * on a real SQLite file with a report function the test controls (restart
- * mid-pending, rollback action once per firing, silence, ack, grouping). */
+ * `for`, flapping, nodata), whether an evaluation is still current,
+ * metric extraction, and the evaluator on a real SQLite file with a report
+ * function the test controls (restart mid-pending, rollback action once
+ * per firing, a stale evaluation changing nothing, silence, ack,
+ * grouping). Matchers are tests/unit/test_matchers.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,57 +133,35 @@ static void test_compare_and_metrics(void **state) {
   cJSON_Delete(rep);
 }
 
-static void test_matchers(void **state) {
+/* Whether an evaluation computed outside the transaction may still be
+ * applied inside it. */
+static void test_eval_current(void **state) {
   (void)state;
-  cJSON *labels = cJSON_Parse("{\"model\":\"fraud\",\"severity\":\"critical\"}");
-  cJSON *m = cJSON_Parse("[{\"name\":\"model\",\"value\":\"fraud\"}]");
-  assert_true(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  m = cJSON_Parse("[{\"name\":\"model\",\"value\":\"fr\"}]");
-  assert_false(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  /* Regexes are anchored at both ends. */
-  m = cJSON_Parse("[{\"name\":\"model\",\"value\":\"fr.*\",\"is_regex\":true},"
-                  "{\"name\":\"severity\",\"value\":\"crit|warn\",\"is_regex\":true}]");
-  assert_false(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  m = cJSON_Parse("[{\"name\":\"model\",\"value\":\"fr.*\",\"is_regex\":true},"
-                  "{\"name\":\"severity\",\"value\":\"critical|warning\","
-                  "\"is_regex\":true}]");
-  assert_true(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  m = cJSON_Parse("[]");
-  assert_false(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  cJSON_Delete(labels);
-}
-
-/* Regexes glibc would take gigabytes or minutes to compile are refused,
- * at silence creation and again when stored ones are matched. */
-static void test_regex_guard(void **state) {
-  (void)state;
-  assert_true(alert__regex_ok("critical|warning"));
-  assert_true(alert__regex_ok("fr.*"));
-  assert_true(alert__regex_ok("[]a-z[:digit:]]+(-[0-9]{1,3})?"));
-  assert_true(alert__regex_ok("(a{255})"));
-  assert_false(alert__regex_ok("a++++++++++++++++++++++++++++++"));
-  assert_false(alert__regex_ok("#***+***"));
-  assert_false(alert__regex_ok("a{2}+"));
-  assert_false(alert__regex_ok("((a{255}){255})"));
-  assert_false(alert__regex_ok("((a{,255}){,255})"));
-  assert_false(alert__regex_ok("a{99999999999999999999}"));
-  assert_false(alert__regex_ok("(((((((((((((x+)+)+)+)+)+)+)+)+)+)+)+)+"));
-  assert_false(alert__regex_ok("(a)\\1"));
-  assert_false(alert__regex_ok("[[:alpha:"));
-  cJSON *labels = cJSON_Parse("{\"team\":\"aaaa\"}");
-  cJSON *m = cJSON_Parse("[{\"name\":\"team\",\"value\":\"a+\",\"is_regex\":true}]");
-  assert_true(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  m = cJSON_Parse("[{\"name\":\"team\",\"value\":\"a+++++++++++++++++++++++++\","
-                  "\"is_regex\":true}]");
-  assert_false(alert_matchers_match(m, labels));
-  cJSON_Delete(m);
-  cJSON_Delete(labels);
+  struct alert_eval_basis seen = {1000, 14};
+  struct alert_eval_basis now = seen;
+  assert_true(alert_eval_current(&seen, &now));
+  /* Another evaluation was applied meanwhile (it may have fired and
+   * rolled back, then resolved on the older version). */
+  now.last_eval_at = 1001;
+  assert_false(alert_eval_current(&seen, &now));
+  /* The alias moved while the metric was computed for v14. */
+  now = seen;
+  now.version = 1;
+  assert_false(alert_eval_current(&seen, &now));
+  /* The alias vanished (0) or appeared. */
+  now.version = 0;
+  assert_false(alert_eval_current(&seen, &now));
+  seen.version = 0;
+  assert_true(alert_eval_current(&seen, &now));
+  /* Never evaluated before, still never evaluated: current. */
+  struct alert_eval_basis a = {0, 3}, b = {0, 3};
+  assert_true(alert_eval_current(&a, &b));
+  /* Every applied evaluation moves last_eval_at on, even within one
+   * millisecond or when the clock steps back. */
+  assert_int_equal(alert_eval_stamp(1000, 2000), 2000);
+  assert_int_equal(alert_eval_stamp(2000, 2000), 2001);
+  assert_int_equal(alert_eval_stamp(2000, 1500), 2001);
+  assert_int_equal(alert_eval_stamp(0, 5), 5);
 }
 
 /* ---- evaluator on a real database ---- */
@@ -194,6 +174,9 @@ struct fix {
   struct alert_env env;
   double value;   /* what the fake report says */
   int64_t count;  /* rows in the window */
+  /* Runs once while the next report is computed: what other evaluators do
+   * meanwhile. */
+  void (*during_report)(struct fix *f);
 };
 
 static mw_status fake_report(void *ctx, mw_conn *c, const char *model,
@@ -201,6 +184,13 @@ static mw_status fake_report(void *ctx, mw_conn *c, const char *model,
                              cJSON **report) {
   (void)c, (void)model, (void)version, (void)from, (void)to;
   struct fix *f = ctx;
+  void (*during)(struct fix *) = f->during_report;
+  double value = f->value;
+  if(during) {
+    f->during_report = NULL;
+    during(f);
+  }
+  f->value = value;
   cJSON *r = cJSON_CreateObject();
   cJSON *w = cJSON_AddObjectToObject(r, "window");
   cJSON_AddNumberToObject(w, "count", (double)f->count);
@@ -374,6 +364,62 @@ static void test_pending_survives_restart_then_fires_once(void **state) {
   assert_int_equal(v, 1);
 }
 
+/* While one evaluation computes on v3 (drifting), others fire, roll back to
+ * v1 and resolve there. */
+static void fire_rollback_resolve(struct fix *f) {
+  char buf[64];
+  f->value = 0.9;
+  assert_string_equal(eval(f, buf, sizeof buf), "firing/fired");
+  f->value = 0.1;
+  assert_string_equal(eval(f, buf, sizeof buf), "inactive/resolved");
+}
+
+static void move_to_v3(struct fix *f) {
+  cJSON *out = NULL;
+  mw_err err = {0};
+  assert_int_equal(reg_alias_set(f->c, &f->reg, "m", "production", 3, NULL, NULL, "t",
+                                 &out, &err), MW_OK);
+  cJSON_Delete(out);
+}
+
+/* The stale evaluation, applied, would fire that episode again and roll
+ * back a second time (1 -> 3, the version it held before). */
+static void test_stale_evaluation_changes_nothing(void **state) {
+  struct fix *f = *state;
+  run(f->c, "UPDATE alert_rules SET for_seconds = 0");
+  f->value = 0.9;
+  f->during_report = fire_rollback_resolve;
+  cJSON *out = NULL;
+  mw_err err = {0};
+  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", &out, &err), MW_OK);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(out, "superseded")));
+  assert_string_equal(cJSON_GetObjectItem(out, "state")->valuestring, "inactive");
+  assert_string_equal(cJSON_GetObjectItem(out, "event")->valuestring, "none");
+  cJSON_Delete(out);
+  int64_t v = 0;
+  assert_int_equal(reg_alias_lookup(f->c, "m", "production", &v, &err), MW_OK);
+  assert_int_equal(v, 1);
+  assert_int_equal(q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"),
+                   1);
+  assert_int_equal(q(f->c, "SELECT count(*) FROM alerts"), 1);
+  assert_int_equal(q(f->c, "SELECT count(*) FROM alerts WHERE state='resolved'"), 1);
+  /* A moved alias alone makes it stale too: computed for v1, applied
+   * after a move to v3 by hand, it changes nothing; the next evaluation,
+   * on v3, fires and rolls back (a new episode). */
+  f->value = 0.9;
+  f->during_report = move_to_v3;
+  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", &out, &err), MW_OK);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(out, "superseded")));
+  cJSON_Delete(out);
+  assert_int_equal(q(f->c, "SELECT count(*) FROM alerts"), 1);
+  char buf[64];
+  assert_string_equal(eval(f, buf, sizeof buf), "firing/fired");
+  assert_int_equal(q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"),
+                   2);
+  assert_int_equal(reg_alias_lookup(f->c, "m", "production", &v, &err), MW_OK);
+  assert_int_equal(v, 1);
+}
+
 static void test_nodata_and_discard(void **state) {
   struct fix *f = *state;
   char buf[64];
@@ -449,11 +495,12 @@ int main(void) {
       cmocka_unit_test(test_sm_nodata),
       cmocka_unit_test(test_sm_flapping_never_fires_with_for),
       cmocka_unit_test(test_compare_and_metrics),
-      cmocka_unit_test(test_matchers),
-      cmocka_unit_test(test_regex_guard),
+      cmocka_unit_test(test_eval_current),
       cmocka_unit_test_setup_teardown(test_rule_validation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pending_survives_restart_then_fires_once,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stale_evaluation_changes_nothing, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_nodata_and_discard, setup, teardown),
       cmocka_unit_test_setup_teardown(test_grouping_silence_ack_repeat, setup,
                                       teardown),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -213,6 +214,109 @@ static void test_transactions(void **state) {
   sqlite3_reset(st);
 }
 
+/* The step helpers map only the code a caller expects to MW_OK: no stale
+ * or unexpected code of one statement can pass for the success of another
+ * (registry/aliases.c once answered 200 after a failed prepare because rc
+ * still held SQLITE_ROW from the SELECT before it). */
+static void test_step_helpers(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *c = mw_db_conn(f->db);
+  assert_int_equal(mw_exec(c, "CREATE TABLE s(x INTEGER UNIQUE)"), MW_OK);
+  sqlite3_stmt *ins = mw_stmt(c, "INSERT INTO s VALUES(?)");
+  sqlite3_bind_int(ins, 1, 1);
+  assert_int_equal(mw_step_done(c, ins), MW_OK);
+  sqlite3_bind_int(ins, 1, 1);
+  assert_int_equal(mw_step_done(c, ins), MW_ECONFLICT);
+  sqlite3_bind_int(ins, 1, 2);
+  assert_int_equal(mw_step_done(c, ins), MW_OK); /* reset after the failure */
+  /* A failed prepare (NULL) is an error, whatever came before. */
+  assert_int_equal(mw_step_done(c, NULL), MW_EDB);
+  int row = 1;
+  assert_int_equal(mw_step_row(c, NULL, &row), MW_EDB);
+  assert_int_equal(row, 0);
+  assert_int_equal(mw_step_one(c, NULL), MW_EDB);
+  /* A statement that gives a row where none was expected is not done. */
+  assert_int_equal(mw_step_done(c, mw_stmt(c, "SELECT x FROM s")), MW_EINTERNAL);
+  sqlite3_stmt *q = mw_stmt(c, "SELECT x FROM s ORDER BY x");
+  int n = 0, sum = 0;
+  mw_status st;
+  while(!(st = mw_step_row(c, q, &row)) && row) {
+    n++;
+    sum += sqlite3_column_int(q, 0);
+  }
+  assert_int_equal(st, MW_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(sum, 3);
+  assert_false(sqlite3_stmt_busy(q)); /* reset at its end */
+  sqlite3_stmt *one = mw_stmt(c, "SELECT x FROM s WHERE x = ?");
+  sqlite3_bind_int(one, 1, 2);
+  assert_int_equal(mw_step_one(c, one), MW_OK);
+  assert_int_equal(sqlite3_column_int(one, 0), 2);
+  sqlite3_reset(one);
+  sqlite3_bind_int(one, 1, 7);
+  assert_int_equal(mw_step_one(c, one), MW_ENOTFOUND);
+}
+
+/* The statement cache holds fewer statements than the code base has. When
+ * it evicts, a query still standing on a row is never the victim: it used
+ * to evict the oldest entry, which could be exactly the SELECT whose rows
+ * a loop was still reading (a use after free). */
+static void test_stmt_cache_keeps_open_queries(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *c = mw_db_conn(f->db);
+  assert_int_equal(mw_exec(c, "CREATE TABLE r(x INTEGER);"
+                              "INSERT INTO r VALUES(1), (2), (3)"), MW_OK);
+  static const char outer[] = "SELECT x FROM r ORDER BY x";
+  sqlite3_stmt *q = mw_stmt(c, outer);
+  int row = 0;
+  assert_int_equal(mw_step_row(c, q, &row), MW_OK);
+  assert_int_equal(row, 1);
+  assert_int_equal(sqlite3_column_int(q, 0), 1);
+  /* 200 other statements (distinct SQL addresses) while q is open. */
+  static char sql[200][40];
+  for(int i = 0; i < 200; i++) {
+    snprintf(sql[i], sizeof sql[i], "SELECT %d + x FROM r LIMIT 1", i);
+    sqlite3_stmt *o = mw_stmt(c, sql[i]);
+    assert_non_null(o);
+    assert_int_equal(mw_step_one(c, o), MW_OK);
+    assert_int_equal(sqlite3_column_int(o, 0), i + 1);
+    sqlite3_reset(o);
+  }
+  assert_int_equal(mw_step_row(c, q, &row), MW_OK);
+  assert_int_equal(row, 1);
+  assert_int_equal(sqlite3_column_int(q, 0), 2);
+  sqlite3_reset(q);
+  /* The same SQL gives the same (still cached) statement back. */
+  assert_ptr_equal(mw_stmt(c, outer), q);
+}
+
+/* The database and its -wal and -shm are 0600 whatever the umask, and an
+ * existing database open to others is narrowed when opened. */
+static void test_db_files_private(void **state) {
+  struct dbfix *f = *state;
+  mode_t old = umask(022);
+  char path[200], side[220];
+  snprintf(path, sizeof path, "%s/p.db", f->dir);
+  mw_db *db = NULL;
+  assert_int_equal(mw_db_open(path, 0, &db), MW_OK);
+  mw_conn *c = mw_db_conn(db);
+  assert_int_equal(mw_exec(c, "CREATE TABLE t(x); INSERT INTO t VALUES(1)"), MW_OK);
+  struct stat sb;
+  static const char *const suffix[] = {"", "-wal", "-shm"};
+  for(int i = 0; i < 3; i++) {
+    snprintf(side, sizeof side, "%s%s", path, suffix[i]);
+    assert_int_equal(stat(side, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+  }
+  mw_db_close(db);
+  assert_int_equal(chmod(path, 0644), 0);
+  assert_int_equal(mw_db_open(path, 0, &db), MW_OK);
+  assert_int_equal(stat(path, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  mw_db_close(db);
+  umask(old);
+}
+
 static void test_tokens_and_scopes(void **state) {
   struct dbfix *f = *state;
   mw_conn *c = mw_db_conn(f->db);
@@ -256,6 +360,13 @@ static void test_tokens_and_scopes(void **state) {
   assert_true(mw_scope_allows(MW_SCOPE_READ, MW_SCOPE_NONE));
   assert_int_equal(mw_scope_parse("promote"), MW_SCOPE_PROMOTE);
   assert_int_equal(mw_scope_parse("root"), 0);
+  /* metrics: /metrics alone; read and admin imply it, it implies nothing. */
+  assert_int_equal(mw_scope_parse("metrics"), MW_SCOPE_METRICS);
+  assert_true(mw_scope_allows(MW_SCOPE_METRICS, MW_SCOPE_METRICS));
+  assert_true(mw_scope_allows(MW_SCOPE_READ, MW_SCOPE_METRICS));
+  assert_true(mw_scope_allows(MW_SCOPE_ADMIN, MW_SCOPE_METRICS));
+  assert_false(mw_scope_allows(MW_SCOPE_INGEST | MW_SCOPE_PROMOTE, MW_SCOPE_METRICS));
+  assert_false(mw_scope_allows(MW_SCOPE_METRICS, MW_SCOPE_READ));
 
   assert_int_equal(mw_token_delete(c, "ci", "test"), MW_OK);
   assert_int_equal(mw_token_delete(c, "ci", "test"), MW_ENOTFOUND);
@@ -281,6 +392,21 @@ static void test_config(void **state) {
   assert_int_equal(cfg.max_body, 99);
   assert_int_equal(cfg.sync_full, 0);
   assert_int_equal(cfg.allow_private_webhooks, 1);
+  /* The header timeout is its own flag, short by default; --metrics-public
+   * is off unless asked for. */
+  mw_config_defaults(&cfg);
+  assert_int_equal(cfg.header_timeout_ms, 10000);
+  assert_int_equal(cfg.request_timeout_ms, 30000);
+  assert_int_equal(cfg.metrics_public, 0);
+  char *timeouts[] = {"--header-timeout-ms", "2500", "--metrics-public"};
+  assert_int_equal(mw_config_parse_args(&cfg, 3, timeouts, err, sizeof err), MW_OK);
+  assert_int_equal(cfg.header_timeout_ms, 2500);
+  assert_int_equal(cfg.request_timeout_ms, 30000);
+  assert_int_equal(cfg.metrics_public, 1);
+  setenv("MODELWATCH_METRICS_PUBLIC", "off", 1);
+  mw_config_defaults(&cfg);
+  unsetenv("MODELWATCH_METRICS_PUBLIC");
+  assert_int_equal(cfg.metrics_public, 0);
   char *bad[] = {"--nope"};
   assert_int_equal(mw_config_parse_args(&cfg, 1, bad, err, sizeof err), MW_EINVAL);
   char *badval[] = {"--threads", "many"};
@@ -316,6 +442,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_migrations_fresh_and_existing,
                                       db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_transactions, db_setup, db_teardown),
+      cmocka_unit_test_setup_teardown(test_step_helpers, db_setup, db_teardown),
+      cmocka_unit_test_setup_teardown(test_stmt_cache_keeps_open_queries, db_setup,
+                                      db_teardown),
+      cmocka_unit_test_setup_teardown(test_db_files_private, db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_tokens_and_scopes, db_setup,
                                       db_teardown),
   };

@@ -1,8 +1,9 @@
 /* Unit tests of the delivery half of alerts/: Retry-After parsing, the
- * backoff schedule and its jitter, the retry/dead decisions, the egress
- * address policy, UTF-8 truncation, every channel's payload (valid JSON,
- * required fields, Discord's limits), and claiming outbox rows on a real
- * SQLite file with two connections. */
+ * backoff schedule and its jitter, the retry/dead decisions, UTF-8
+ * truncation, every channel's payload (valid JSON, required fields,
+ * Discord's limits), and claiming outbox rows on a real SQLite file with
+ * two connections. (The egress address policy is core's:
+ * tests/unit/test_url.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,8 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <math.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -177,75 +176,6 @@ static void test_plan_next(void **state) {
                    0, &p);
   assert_string_equal(p.state, "dead");
   assert_non_null(strstr(p.why, "maximum age"));
-}
-
-/* ------------------------------------------------------------ egress */
-
-static enum alert__addr_class v4(const char *ip) {
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  assert_int_equal(inet_pton(AF_INET, ip, &a.sin_addr), 1);
-  return alert__addr_classify((struct sockaddr *)&a, sizeof a, NULL);
-}
-
-static enum alert__addr_class v6(const char *ip) {
-  struct sockaddr_in6 a;
-  memset(&a, 0, sizeof a);
-  a.sin6_family = AF_INET6;
-  assert_int_equal(inet_pton(AF_INET6, ip, &a.sin6_addr), 1);
-  return alert__addr_classify((struct sockaddr *)&a, sizeof a, NULL);
-}
-
-static void test_egress_classes(void **state) {
-  (void)state;
-  const char *forbidden4[] = {"169.254.169.254", "169.254.0.1", "169.254.255.255",
-                              "100.100.100.200", "168.63.129.16", "0.0.0.0",
-                              "0.1.2.3", "224.0.0.1", "239.255.255.250",
-                              "255.255.255.255", "240.0.0.1"};
-  for(size_t i = 0; i < sizeof forbidden4 / sizeof forbidden4[0]; i++)
-    if(v4(forbidden4[i]) != ALERT__ADDR_FORBIDDEN)
-      fail_msg("%s not forbidden", forbidden4[i]);
-  const char *private4[] = {"127.0.0.1", "127.255.0.9", "10.0.0.1", "172.16.0.1",
-                            "172.31.255.254", "192.168.1.1", "100.64.0.1",
-                            "100.127.255.255", "198.18.0.1"};
-  for(size_t i = 0; i < sizeof private4 / sizeof private4[0]; i++)
-    if(v4(private4[i]) != ALERT__ADDR_PRIVATE)
-      fail_msg("%s not private", private4[i]);
-  const char *public4[] = {"8.8.8.8", "172.32.0.1", "172.15.255.255", "192.169.0.1",
-                           "100.128.0.1", "169.253.255.255", "1.1.1.1",
-                           "223.255.255.255"};
-  for(size_t i = 0; i < sizeof public4 / sizeof public4[0]; i++)
-    if(v4(public4[i]) != ALERT__ADDR_PUBLIC)
-      fail_msg("%s not public", public4[i]);
-  const char *forbidden6[] = {"fe80::1", "febf::1", "::", "ff02::1",
-                              "fd00:ec2::254", "::ffff:169.254.169.254",
-                              "64:ff9b::a9fe:a9fe", "::a9fe:a9fe"};
-  for(size_t i = 0; i < sizeof forbidden6 / sizeof forbidden6[0]; i++)
-    if(v6(forbidden6[i]) != ALERT__ADDR_FORBIDDEN)
-      fail_msg("%s not forbidden", forbidden6[i]);
-  const char *private6[] = {"::1", "fc00::1", "fd12:3456::1", "::ffff:127.0.0.1",
-                            "::ffff:10.1.2.3", "fec0::1"};
-  for(size_t i = 0; i < sizeof private6 / sizeof private6[0]; i++)
-    if(v6(private6[i]) != ALERT__ADDR_PRIVATE)
-      fail_msg("%s not private", private6[i]);
-  const char *public6[] = {"2001:4860:4860::8888", "2606:4700::1111",
-                           "::ffff:8.8.8.8", "64:ff9b::808:808"};
-  for(size_t i = 0; i < sizeof public6 / sizeof public6[0]; i++)
-    if(v6(public6[i]) != ALERT__ADDR_PUBLIC)
-      fail_msg("%s not public", public6[i]);
-  const char *why = NULL;
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  inet_pton(AF_INET, "169.254.169.254", &a.sin_addr);
-  alert__addr_classify((struct sockaddr *)&a, sizeof a, &why);
-  assert_non_null(strstr(why, "metadata"));
-  /* A truncated address or another family is never allowed. */
-  assert_int_equal(alert__addr_classify((struct sockaddr *)&a, 4, NULL),
-                   ALERT__ADDR_FORBIDDEN);
-  struct sockaddr un = {.sa_family = AF_UNIX};
-  assert_int_equal(alert__addr_classify(&un, sizeof un, NULL), ALERT__ADDR_FORBIDDEN);
 }
 
 /* ------------------------------------------------------------- UTF-8 */
@@ -1069,7 +999,6 @@ int main(void) {
       cmocka_unit_test(test_backoff_schedule_and_jitter),
       cmocka_unit_test(test_classify),
       cmocka_unit_test(test_plan_next),
-      cmocka_unit_test(test_egress_classes),
       cmocka_unit_test(test_utf8_truncation),
       cmocka_unit_test(test_payload_webhook),
       cmocka_unit_test(test_payload_slack_mattermost_teams),

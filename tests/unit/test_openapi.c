@@ -5,6 +5,7 @@
  * together (summaries, unique operationIds, response schemas, $refs that
  * resolve, components that are used). Its OpenAPI validity is checked by
  * the linter in ctest entry openapi.lint. */
+#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -58,6 +59,8 @@ static const char *scope_name(unsigned scope) {
     return "admin";
   case MW_SCOPE_ANY:
     return "any";
+  case MW_SCOPE_METRICS:
+    return "metrics";
   default:
     return "?";
   }
@@ -301,6 +304,12 @@ static int check_operations(const cJSON *doc) {
           print_error("%s: no %s response\n", where, scoped[j]);
           bad++;
         }
+      /* Every 401 names the scheme it wants (web/http.c adds it). */
+      const cJSON *unauth = obj(resp, "401") ? deref(doc, obj(resp, "401")) : NULL;
+      if(unauth && !obj(obj(unauth, "headers"), "WWW-Authenticate")) {
+        print_error("%s: 401 without a WWW-Authenticate header\n", where);
+        bad++;
+      }
     }
   }
   return bad;
@@ -347,10 +356,12 @@ static void test_document(void **state) {
     assert_true(found);
   }
   /* One shared response per error status, each of that format. */
-  const char *errs[] = {"BadRequest",      "Unauthorized",        "Forbidden",
-                        "NotFound",        "MethodNotAllowed",    "Conflict",
-                        "PayloadTooLarge", "UnprocessableEntity", "TooManyRequests",
-                        "InternalError",   "ServiceUnavailable"};
+  const char *errs[] = {"BadRequest",           "Unauthorized",
+                        "Forbidden",            "NotFound",
+                        "MethodNotAllowed",     "Conflict",
+                        "PayloadTooLarge",      "UnsupportedMediaType",
+                        "UnprocessableEntity",  "TooManyRequests",
+                        "InternalError",        "ServiceUnavailable"};
   const cJSON *responses = obj(obj(doc, "components"), "responses");
   for(size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
     const cJSON *schema =
@@ -457,8 +468,92 @@ static void test_checks_catch_mismatches(void **state) {
   cJSON_Delete(doc);
 }
 
+/* Whether a path segment satisfies one branch of a parameter's schema, as
+ * a validating gateway reads it: an integer branch takes a segment of
+ * digits (the text coerced to a number) within minimum; a string branch
+ * checks its lengths and pattern. The pattern is compiled as a POSIX
+ * extended expression: one that needs lookahead or another engine's
+ * extension fails the test, since not every gateway's engine has those. */
+static int branch_matches(const cJSON *branch, const char *seg) {
+  const char *type = mw_json_str(branch, "type");
+  assert_non_null(type);
+  size_t len = strlen(seg);
+  if(!strcmp(type, "integer")) {
+    if(len == 0 || strspn(seg, "0123456789") != len || len > 18)
+      return 0;
+    long long v = 0;
+    for(const char *p = seg; *p; p++)
+      v = v * 10 + (*p - '0');
+    const cJSON *min = obj(branch, "minimum");
+    return !cJSON_IsNumber(min) || (double)v >= min->valuedouble;
+  }
+  assert_string_equal(type, "string");
+  const cJSON *minl = obj(branch, "minLength"), *maxl = obj(branch, "maxLength");
+  if(cJSON_IsNumber(minl) && (double)len < minl->valuedouble)
+    return 0;
+  if(cJSON_IsNumber(maxl) && (double)len > maxl->valuedouble)
+    return 0;
+  const char *pattern = mw_json_str(branch, "pattern");
+  if(!pattern)
+    return 1;
+  regex_t re;
+  if(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+    fail_msg("pattern %s is not a POSIX extended regular expression", pattern);
+  int ok = regexec(&re, seg, 0, NULL, 0) == 0;
+  regfree(&re);
+  return ok;
+}
+
+/* {v} of the monitor routes is a version number or an alias. A gateway
+ * that validates requests (Prism with --errors) needs exactly one branch
+ * of its oneOf to match; "2" matched both while aliases were any Name, and
+ * every call with a numeric version was refused. */
+static void test_version_param_unambiguous(void **state) {
+  (void)state;
+  cJSON *doc = load_document();
+  const cJSON *param = obj(obj(obj(doc, "components"), "parameters"), "VersionOrAlias");
+  const cJSON *oneof = obj(obj(param, "schema"), "oneOf");
+  assert_true(cJSON_IsArray(oneof));
+  /* What the server does with each: a number (all digits) is a version,
+   * anything else a valid Name is an alias, the rest is refused. */
+  static const struct {
+    const char *seg;
+    int branches; /* how many must match: 1, or 0 for a refused value */
+  } cases[] = {
+      {"1", 1},          {"2", 1},         {"10", 1},      {"007", 1},
+      {"123456789", 1},  {"production", 1}, {"staging", 1}, {"v2", 1},
+      {"2a", 1},         {"a2", 1},        {"1.5", 1},     {"12-rc1", 1},
+      {"0x1", 1},        {"_", 1},         {"-", 1},       {"A.b_c-d", 1},
+      {"9_", 1},         {"1.", 1},        {"0", 0},       {"", 0},
+      {".hidden", 0},    {"a b", 0},       {"a/b", 0},     {"é", 0},
+  };
+  for(size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int n = 0;
+    const cJSON *b;
+    cJSON_ArrayForEach(b, oneof) {
+      const cJSON *branch = deref(doc, b);
+      assert_non_null(branch);
+      n += branch_matches(branch, cases[i].seg);
+    }
+    if(n != cases[i].branches)
+      fail_msg("{v} = \"%s\" matches %d branches of VersionOrAlias, not %d",
+               cases[i].seg, n, cases[i].branches);
+  }
+  /* A 128-character alias is fine, 129 is not (as the server's names). */
+  char longname[131];
+  memset(longname, 'a', 130);
+  longname[128] = '\0';
+  const cJSON *alias = deref(doc, cJSON_GetArrayItem(oneof, 1));
+  assert_true(branch_matches(alias, longname));
+  longname[128] = 'a';
+  longname[129] = '\0';
+  assert_false(branch_matches(alias, longname));
+  cJSON_Delete(doc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_version_param_unambiguous),
       cmocka_unit_test(test_document),
       cmocka_unit_test(test_every_route_described),
       cmocka_unit_test(test_scopes_match_routes),

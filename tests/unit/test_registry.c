@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -101,6 +103,109 @@ static void test_models(void **state) {
   assert_int_equal(reg_model_delete(f->c, "m", "t", &err), MW_OK);
   assert_int_equal(reg_model_delete(f->c, "m", "t", &err), MW_ENOTFOUND);
   assert_int_equal(count(f->c, "SELECT count(*) FROM audit_log"), 2);
+}
+
+/* Uploads data as the artifact of a new version of model; returns the
+ * result of reg_upload_commit. */
+static mw_status upload_version(struct fix *f, const char *model, const char *data,
+                                char hex[65]) {
+  cJSON *out = NULL, *body = cJSON_CreateObject();
+  mw_err err = {0};
+  assert_int_equal(reg_version_create(f->c, model, body, "t", &out, &err), MW_OK);
+  int64_t v = (int64_t)cJSON_GetObjectItem(out, "version")->valuedouble;
+  cJSON_Delete(out);
+  cJSON_Delete(body);
+  mw_sha256_hex(data, strlen(data), hex);
+  reg_upload *u = NULL;
+  assert_int_equal(reg_upload_begin(&f->env, &u, &err), MW_OK);
+  assert_int_equal(reg_upload_write(u, data, strlen(data), 1 << 20, &err), MW_OK);
+  mw_status s = reg_upload_commit(f->c, &f->env, u, model, v, hex, "t", &out, &err);
+  cJSON_Delete(out);
+  mw_err_clear(&err);
+  return s;
+}
+
+static int exists(struct fix *f, const char *hex) {
+  char path[1200];
+  struct stat sb;
+  assert_int_equal(reg_artifact_path(&f->env, hex, path, sizeof path), MW_OK);
+  return stat(path, &sb) == 0;
+}
+
+/* The sweep takes only blobs no version names, and only past the grace
+ * period; a blob two versions share outlives the first one's deletion. */
+static void test_artifact_sweep(void **state) {
+  struct fix *f = *state;
+  cJSON *out = NULL;
+  mw_err err = {0};
+  char shared[65], alone[65], hex[65];
+  for(int i = 0; i < 3; i++) {
+    const char *names[] = {"a", "b", "c"};
+    assert_int_equal(reg_model_create(f->c, names[i], NULL, NULL, "t", &out, &err),
+                     MW_OK);
+    cJSON_Delete(out);
+  }
+  assert_int_equal(upload_version(f, "a", "shared bytes", shared), MW_OK);
+  assert_int_equal(upload_version(f, "b", "shared bytes", hex), MW_OK);
+  assert_int_equal(upload_version(f, "c", "only c", alone), MW_OK);
+  /* A loser: a version that already has its artifact refuses the upload,
+   * and its different content never reaches the store. */
+  reg_upload *u = NULL;
+  char lose[65];
+  mw_sha256_hex("late", 4, lose);
+  assert_int_equal(reg_upload_begin(&f->env, &u, &err), MW_OK);
+  assert_int_equal(reg_upload_write(u, "late", 4, 100, &err), MW_OK);
+  assert_int_equal(reg_upload_commit(f->c, &f->env, u, "c", 1, lose, "t", &out, &err),
+                   MW_ECONFLICT);
+  mw_err_clear(&err);
+  assert_false(exists(f, lose));
+  /* A temporary file of an interrupted upload. */
+  char tmp[200];
+  snprintf(tmp, sizeof tmp, "%s/artifacts/tmp/upload-crashed", f->dir);
+  FILE *fp = fopen(tmp, "w");
+  assert_non_null(fp);
+  fclose(fp);
+  assert_int_equal(reg_model_delete(f->c, "a", "t", &err), MW_OK);
+  assert_int_equal(reg_model_delete(f->c, "c", "t", &err), MW_OK);
+  reg_sweep_stats st;
+  /* Within the grace period nothing goes. */
+  assert_int_equal(reg_artifact_sweep(f->c, &f->env, REG_ARTIFACT_GRACE_MS, &st), MW_OK);
+  assert_int_equal(st.blobs_seen, 2);
+  assert_int_equal(st.blobs_removed + st.temps_removed, 0);
+  assert_true(exists(f, alone));
+  assert_int_equal(reg_artifact_sweep(f->c, &f->env, 0, &st), MW_OK);
+  assert_int_equal(st.blobs_removed, 1);
+  assert_int_equal(st.temps_removed, 1);
+  assert_true(exists(f, shared)); /* b still names it */
+  assert_false(exists(f, alone));
+  assert_int_equal(access(tmp, F_OK), -1);
+  assert_int_equal(reg_model_delete(f->c, "b", "t", &err), MW_OK);
+  assert_int_equal(reg_artifact_sweep(f->c, &f->env, 0, &st), MW_OK);
+  assert_int_equal(st.blobs_removed, 1);
+  assert_false(exists(f, shared));
+}
+
+/* Aliases are Names that are not all digits: in monitor routes {v} is a
+ * version when numeric. */
+static void test_alias_names_not_numbers(void **state) {
+  struct fix *f = *state;
+  model_with_versions(f, "m", 1);
+  cJSON *out = NULL;
+  mw_err err = {0};
+  const char *refused[] = {"2", "007", "1234567890123", ".x", ""};
+  for(size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    assert_int_equal(reg_alias_set(f->c, &f->env, "m", refused[i], 1, NULL, NULL, "t",
+                                   &out, &err),
+                     MW_EVALIDATION);
+    assert_null(out);
+  }
+  const char *fine[] = {"v2", "2a", "1.5", "-1", "prod"};
+  for(size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+    assert_int_equal(reg_alias_set(f->c, &f->env, "m", fine[i], 1, NULL, NULL, "t",
+                                   &out, &err),
+                     MW_OK);
+    cJSON_Delete(out);
+  }
 }
 
 static void test_schema_validation(void **state) {
@@ -231,7 +336,7 @@ static void test_nodes_get_events(void **state) {
       "[{\"name\":\"m\",\"alias\":\"staging\"}]}"};
   for(int i = 0; i < 2; i++) {
     cJSON *b = cJSON_Parse(nodes[i]);
-    assert_int_equal(reg_node_create(f->c, b, "t", &out, &err), MW_OK);
+    assert_int_equal(reg_node_create(f->c, b, 1, "t", &out, &err), MW_OK);
     assert_int_equal(strncmp(cJSON_GetObjectItem(out, "secret")->valuestring, "whsec_", 6),
                      0);
     cJSON_Delete(out);
@@ -264,6 +369,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_models, setup, teardown),
       cmocka_unit_test(test_schema_validation),
       cmocka_unit_test_setup_teardown(test_upload_digest_mismatch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_artifact_sweep, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_alias_names_not_numbers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alias_cas_and_rollback_stack, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_nodes_get_events, setup, teardown),

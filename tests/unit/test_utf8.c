@@ -163,7 +163,7 @@ static int web_parse(const char *text, size_t len, cJSON **out, const char **cod
   cJSON *det = NULL;
   *code = NULL;
   msg[0] = '\0';
-  int status = web_json_parse(text, len, out, code, msg, cap, &det);
+  int status = web_json_parse(text, len, 65536, out, code, msg, cap, &det);
   *offset = -1;
   const cJSON *o = det ? cJSON_GetObjectItemCaseSensitive(det, "offset") : NULL;
   if(cJSON_IsNumber(o))
