@@ -155,6 +155,12 @@ static void send_headers(struct web_req *r, int status, const char *ctype,
   if(status == 401)
     mg_response_header_add(r->conn, "WWW-Authenticate",
                            "Bearer realm=\"modelwatch\"", -1);
+  /* 503 is the database being unreachable or busy (a restart, a
+   * failover): nothing was written, and the request can simply be sent
+   * again. A second is about what a PostgreSQL failover or a lock queue
+   * takes; clients that back off further are welcome to. */
+  if(status == 503 && !(extra && strstr(extra, "Retry-After")))
+    mg_response_header_add(r->conn, "Retry-After", "1", -1);
   if(extra && *extra)
     mg_response_header_add_lines(r->conn, extra);
   mg_response_header_send(r->conn);

@@ -225,7 +225,10 @@ static int dispatch(struct mg_connection *conn) {
   const char *path = r.ri->local_uri_raw ? r.ri->local_uri_raw : "";
   if(!framing_ok(&r)) {
     /* replied */
-  } else if(!r.db) {
+  } else if(!r.db && strcmp(path, "/healthz") && strcmp(path, "/readyz")) {
+    /* Without a database connection (PostgreSQL unreachable) the process
+     * still answers /healthz (it is up) and /readyz (503 until the
+     * database is back); everything else is 503 with Retry-After. */
     web_reply_error(&r, 503, "unavailable", "database unavailable", NULL);
   } else {
     int path_known = 0;
