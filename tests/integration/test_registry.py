@@ -3,7 +3,6 @@ import glob
 import hashlib
 import http.client
 import os
-import sqlite3
 import threading
 
 from mwtest import expect, run, served
@@ -262,9 +261,7 @@ def test_scopes():
         expect(s.get("/api/v1/models/m", token=ingest), 403)
         expect(s.get("/api/v1/models", token=None), 401)
         # Audit rows name the token that acted.
-        db = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"))
-        rows = db.execute("SELECT actor, action FROM audit_log WHERE action LIKE 'alias%'").fetchall()
-        db.close()
+        rows = s.sql("SELECT actor, action FROM audit_log WHERE action LIKE 'alias%'")
         assert rows == [("token:ci", "alias.set")], rows
 
 
