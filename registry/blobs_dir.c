@@ -1,10 +1,10 @@
 /* registry/blobs_dir.c - the directory artifact store (registry/blobs.h):
  * one file per artifact under <data-dir>/artifacts/sha256/<first two
  * hex>/<digest>. An upload streams into a temporary file in
- * <data-dir>/artifacts/tmp (mkostemp, mode 0600); commit fsyncs nothing
- * (sync did) and renames it under its digest, then fsyncs the directory,
- * so a crash or a bad upload never leaves a partial artifact under a real
- * name. When the digest is there already the temporary file is dropped and
+ * <data-dir>/artifacts/tmp (mkostemp, mode 0600); sync fsyncs it before
+ * the write lock is taken, and commit renames it under its digest and
+ * fsyncs the directory, so a crash or a bad upload never leaves a partial
+ * artifact under a real name. When the digest is there already the temporary file is dropped and
  * the stored file's time refreshed: content is kept once. Everything here
  * is private: directories 0700, files 0600; the collector's walk narrows
  * looser modes left by older binaries or copied in.

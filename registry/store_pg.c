@@ -76,6 +76,7 @@ static mw_status model_get(mw_conn *c, const char *name, reg_model_fn fn,
 
 static mw_status model_insert(mw_conn *c, const char *name, const char *description,
                               const char *tags, int64_t now) {
+  assert(mw_tx_state(c) == 1); /* writes run in the caller's transaction */
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, name);
@@ -90,6 +91,7 @@ static mw_status model_insert(mw_conn *c, const char *name, const char *descript
 
 static mw_status model_update(mw_conn *c, const char *name, const char *description,
                               const char *tags, int64_t now) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, description);
@@ -106,6 +108,7 @@ static mw_status model_update(mw_conn *c, const char *name, const char *descript
 }
 
 static mw_status model_delete(mw_conn *c, int64_t id) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, id);
@@ -209,6 +212,7 @@ static mw_status version_rows(PGresult *r, reg_version_fn fn, void *ctx) {
 static mw_status version_insert(mw_conn *c, int64_t model_id,
                                 const struct reg_version_fields *f,
                                 int64_t *version) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, model_id);
@@ -321,6 +325,7 @@ static mw_status version_aliases(mw_conn *c, int64_t version_id,
 
 static mw_status version_set_ready(mw_conn *c, const char *model, int64_t version,
                                    const char *sha256, int64_t size, int *changed) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, sha256);
@@ -383,6 +388,7 @@ static mw_status alias_current(mw_conn *c, int64_t model_id, const char *alias,
 
 static mw_status alias_put(mw_conn *c, int64_t model_id, const char *alias,
                            int64_t version_id, int64_t now) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, model_id);
@@ -398,6 +404,7 @@ static mw_status alias_put(mw_conn *c, int64_t model_id, const char *alias,
 }
 
 static mw_status alias_remove(mw_conn *c, int64_t model_id, const char *alias) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, model_id);
@@ -408,6 +415,7 @@ static mw_status alias_remove(mw_conn *c, int64_t model_id, const char *alias) {
 
 static mw_status history_insert(mw_conn *c, int64_t model_id, const char *alias,
                                 const struct reg_history_row *h) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, model_id);
@@ -496,6 +504,7 @@ static mw_status model_nodes(mw_conn *c, int64_t model_id,
 
 static mw_status node_insert(mw_conn *c, const char *name, const char *url,
                              const char *secret, int64_t now, int64_t *id) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, name);
@@ -511,6 +520,7 @@ static mw_status node_insert(mw_conn *c, const char *name, const char *url,
 
 static mw_status node_follow(mw_conn *c, int64_t node_id, int64_t model_id,
                              const char *alias) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, node_id);
@@ -598,6 +608,7 @@ static mw_status node_models(mw_conn *c, int64_t node_id,
 }
 
 static mw_status node_seen(mw_conn *c, const char *name, int64_t now, int64_t *id) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, now);
@@ -609,6 +620,7 @@ static mw_status node_seen(mw_conn *c, const char *name, int64_t now, int64_t *i
 
 static mw_status node_status_put(mw_conn *c, int64_t node_id, const char *model,
                                  int64_t version, const char *state, int64_t now) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, node_id);
@@ -625,6 +637,7 @@ static mw_status node_status_put(mw_conn *c, int64_t node_id, const char *model,
 }
 
 static mw_status node_delete(mw_conn *c, const char *name) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, name);
@@ -636,6 +649,7 @@ static mw_status node_delete(mw_conn *c, const char *name) {
 /* ------------------------------------------------------- artifact chunks */
 
 static mw_status blob_create(mw_conn *c, int64_t now, int64_t *id) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, now);
@@ -646,6 +660,7 @@ static mw_status blob_create(mw_conn *c, int64_t now, int64_t *id) {
 
 static mw_status blob_chunk_put(mw_conn *c, int64_t id, int64_t seq,
                                 const void *data, size_t len, int64_t now) {
+  assert(mw_tx_state(c) == 1);
   assert(len > 0 && len <= INT32_MAX);
   mw_pg_params p;
   mw_pgp_init(&p);
@@ -682,6 +697,7 @@ static mw_status blob_find(mw_conn *c, const char *sha256, int64_t *id,
 
 static mw_status blob_name(mw_conn *c, int64_t id, const char *sha256,
                            int64_t size, int64_t now) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, sha256);
@@ -727,6 +743,7 @@ static mw_status blob_chunk_get(mw_conn *c, int64_t id, int64_t seq, void *buf,
 }
 
 static mw_status blob_delete(mw_conn *c, int64_t id, int unnamed_only) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, id);
@@ -761,6 +778,7 @@ static mw_status blob_list(mw_conn *c, const char *after, int max,
 }
 
 static mw_status blob_purge_unnamed(mw_conn *c, int64_t before, int64_t *removed) {
+  assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, before);

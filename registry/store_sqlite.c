@@ -86,6 +86,7 @@ static mw_status model_get(mw_conn *c, const char *name, reg_model_fn fn,
 
 static mw_status model_insert(mw_conn *c, const char *name, const char *description,
                               const char *tags, int64_t now) {
+  assert(mw_tx_state(c) == 1); /* writes run in the caller's transaction */
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO models(name, description, tags, "
                                 "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?4)");
   if(st) {
@@ -99,6 +100,7 @@ static mw_status model_insert(mw_conn *c, const char *name, const char *descript
 
 static mw_status model_update(mw_conn *c, const char *name, const char *description,
                               const char *tags, int64_t now) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(
       c, "UPDATE models SET description = coalesce(?1, description), "
          "tags = coalesce(?2, tags), updated_at = ?3 WHERE name = ?4");
@@ -113,6 +115,7 @@ static mw_status model_update(mw_conn *c, const char *name, const char *descript
 }
 
 static mw_status model_delete(mw_conn *c, int64_t id) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "DELETE FROM models WHERE id = ?");
   if(st)
     sqlite3_bind_int64(st, 1, id);
@@ -210,6 +213,7 @@ static mw_status version_row(void *ctx, sqlite3_stmt *st) {
 static mw_status version_insert(mw_conn *c, int64_t model_id,
                                 const struct reg_version_fields *f,
                                 int64_t *version) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(
       c, "INSERT INTO model_versions(model_id, version, description, source, "
          "run_id, tags, metrics, params, schema, created_at, created_by) "
@@ -318,6 +322,7 @@ static mw_status version_aliases(mw_conn *c, int64_t version_id,
 
 static mw_status version_set_ready(mw_conn *c, const char *model, int64_t version,
                                    const char *sha256, int64_t size, int *changed) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(
       c, "UPDATE model_versions SET status = 'ready', sha256 = ?1, size = ?2 "
          "WHERE version = ?3 AND status = 'pending' AND model_id = "
@@ -378,6 +383,7 @@ static mw_status alias_current(mw_conn *c, int64_t model_id, const char *alias,
 
 static mw_status alias_put(mw_conn *c, int64_t model_id, const char *alias,
                            int64_t version_id, int64_t now) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(
       c, "INSERT INTO aliases(model_id, alias, version_id, updated_at) "
          "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(model_id, alias) DO UPDATE "
@@ -392,6 +398,7 @@ static mw_status alias_put(mw_conn *c, int64_t model_id, const char *alias,
 }
 
 static mw_status alias_remove(mw_conn *c, int64_t model_id, const char *alias) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "DELETE FROM aliases WHERE model_id = ? AND alias = ?");
   if(st) {
     sqlite3_bind_int64(st, 1, model_id);
@@ -402,6 +409,7 @@ static mw_status alias_remove(mw_conn *c, int64_t model_id, const char *alias) {
 
 static mw_status history_insert(mw_conn *c, int64_t model_id, const char *alias,
                                 const struct reg_history_row *h) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO alias_history(model_id, alias, kind, "
                                 "version, previous_version, actor, reason, at) "
                                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
@@ -497,6 +505,7 @@ static mw_status model_nodes(mw_conn *c, int64_t model_id,
 
 static mw_status node_insert(mw_conn *c, const char *name, const char *url,
                              const char *secret, int64_t now, int64_t *id) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO nodes(name, url, secret, created_at) "
                                 "VALUES(?, ?, ?, ?)");
   if(st) {
@@ -513,6 +522,7 @@ static mw_status node_insert(mw_conn *c, const char *name, const char *url,
 
 static mw_status node_follow(mw_conn *c, int64_t node_id, int64_t model_id,
                              const char *alias) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO node_models(node_id, model_id, alias) "
                                 "VALUES(?1, ?2, ?3) ON CONFLICT(node_id, model_id) "
                                 "DO UPDATE SET alias = ?3");
@@ -593,6 +603,7 @@ static mw_status node_models(mw_conn *c, int64_t node_id,
 }
 
 static mw_status node_seen(mw_conn *c, const char *name, int64_t now, int64_t *id) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "UPDATE nodes SET last_seen_at = ? WHERE name = ? "
                                 "RETURNING id");
   if(st) {
@@ -609,6 +620,7 @@ static mw_status node_seen(mw_conn *c, const char *name, int64_t now, int64_t *i
 
 static mw_status node_status_put(mw_conn *c, int64_t node_id, const char *model,
                                  int64_t version, const char *state, int64_t now) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(
       c, "INSERT INTO node_status(node_id, model_name, version, state, "
          "reported_at) VALUES(?1, ?2, ?3, ?4, ?5) "
@@ -625,6 +637,7 @@ static mw_status node_status_put(mw_conn *c, int64_t node_id, const char *model,
 }
 
 static mw_status node_delete(mw_conn *c, const char *name) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "DELETE FROM nodes WHERE name = ?");
   if(st)
     mw_bind_text(st, 1, name);
@@ -635,6 +648,7 @@ static mw_status node_delete(mw_conn *c, const char *name) {
 /* ------------------------------------------------------- artifact chunks */
 
 static mw_status blob_create(mw_conn *c, int64_t now, int64_t *id) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO artifact_blobs(touched_at) VALUES(?)");
   if(st)
     sqlite3_bind_int64(st, 1, now);
@@ -646,6 +660,7 @@ static mw_status blob_create(mw_conn *c, int64_t now, int64_t *id) {
 
 static mw_status blob_chunk_put(mw_conn *c, int64_t id, int64_t seq,
                                 const void *data, size_t len, int64_t now) {
+  assert(mw_tx_state(c) == 1);
   assert(len > 0 && len <= INT32_MAX);
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO artifact_chunks(blob_id, seq, data) "
                                 "VALUES(?, ?, ?)");
@@ -683,6 +698,7 @@ static mw_status blob_find(mw_conn *c, const char *sha256, int64_t *id,
 
 static mw_status blob_name(mw_conn *c, int64_t id, const char *sha256,
                            int64_t size, int64_t now) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "UPDATE artifact_blobs SET sha256 = ?, size = ?, "
                                 "touched_at = ? WHERE id = ?");
   if(st) {
@@ -720,6 +736,7 @@ static mw_status blob_chunk_get(mw_conn *c, int64_t id, int64_t seq, void *buf,
 }
 
 static mw_status blob_delete(mw_conn *c, int64_t id, int unnamed_only) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "DELETE FROM artifact_blobs WHERE id = ?1 "
                                 "AND (?2 = 0 OR sha256 IS NULL)");
   if(st) {
@@ -749,6 +766,7 @@ static mw_status blob_list(mw_conn *c, const char *after, int max,
 }
 
 static mw_status blob_purge_unnamed(mw_conn *c, int64_t before, int64_t *removed) {
+  assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "DELETE FROM artifact_blobs WHERE sha256 IS NULL "
                                 "AND touched_at <= ?");
   if(st)
