@@ -123,14 +123,16 @@ typedef struct reg_artifact_reader reg_artifact_reader;
 mw_status reg_artifact_open(mw_conn *c, const struct reg_env *env,
                             const char *sha256, int64_t size,
                             reg_artifact_reader **out, mw_err *err);
-/* Reads the next min(cap, bytes left) bytes into buf (*n; 0 at the end).
- * The bytes that complete the artifact are handed out only once the sha256
- * of everything read matches its name: when it does not, or when the
- * store holds fewer bytes than size, MW_EIO (logged) and nothing of that
- * read. A caller that reads the whole artifact in its first call (cap >=
- * size) has it verified before it sends anything. */
-mw_status reg_artifact_read(reg_artifact_reader *rd, void *buf, size_t cap,
+/* The next piece of the artifact: *data (borrowed from rd until the next
+ * call or reg_artifact_close), *n bytes; *n = 0 at the end. The piece that
+ * completes the artifact is handed out only once the sha256 of everything
+ * read matches its name: when it does not, or when the store holds fewer
+ * bytes than size, MW_EIO (logged) and nothing of that piece. The first
+ * piece holds up to 1 MiB, so an artifact of at most that is verified
+ * before its caller sends anything. */
+mw_status reg_artifact_read(reg_artifact_reader *rd, const void **data,
                             size_t *n);
+/* Frees rd; NULL is fine. */
 void reg_artifact_close(reg_artifact_reader *rd);
 
 /* How old an unreferenced artifact or an upload that never ended must be

@@ -232,8 +232,8 @@ static void h_artifact_put(struct web_req *r) {
   web_reply_result(r, s, 200, out, &err);
 }
 
-static mw_status artifact_read(void *ctx, void *buf, size_t cap, size_t *n) {
-  return reg_artifact_read(ctx, buf, cap, n);
+static mw_status artifact_read(void *ctx, const void **data, size_t *n) {
+  return reg_artifact_read(ctx, data, n);
 }
 
 static void h_artifact_get(struct web_req *r) {

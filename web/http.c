@@ -603,23 +603,20 @@ void web_reply_stream(struct web_req *r, int64_t size, const char *ctype,
     stream_headers(r, size, ctype, extra_headers);
     return;
   }
-  static const size_t chunk = (size_t)1 << 20;
-  char *buf = malloc(chunk);
+  const void *data = NULL;
   size_t n = 0;
-  mw_status s = buf ? read(ctx, buf, chunk, &n) : MW_ENOMEM;
+  mw_status s = read(ctx, &data, &n);
   if(s) {
-    free(buf);
     web_reply_status(r, s, "the stored bytes cannot be read or are damaged");
     return;
   }
   stream_headers(r, size, ctype, extra_headers);
   int64_t sent = 0;
-  while(n > 0 && !web_write_all(r, buf, n)) {
+  while(n > 0 && !web_write_all(r, data, n)) {
     sent += (int64_t)n;
-    if(sent >= size || (s = read(ctx, buf, chunk, &n)))
+    if(sent >= size || (s = read(ctx, &data, &n)))
       break;
   }
-  free(buf);
   if(sent != size) {
     /* Short of Content-Length: only closing the connection tells the
      * client, and keeps the next request from being read as this body. */
