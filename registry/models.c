@@ -2,11 +2,11 @@
  * search, update, delete; plus the helpers the other registry files share
  * (registry/internal.h).
  *
- * Operations and their cost (store calls, each an index lookup):
- *  - reg_model_get: 3 (the model, its aliases, its latest version);
- *  - reg_model_list: 1 + 2 per model on the page;
+ * Operations and their cost (store calls; each model comes with its
+ * aliases and latest version, see registry/store.h):
+ *  - reg_model_get: 1; reg_model_list: 1 per page;
  *  - reg_model_create, reg_model_update: one write transaction with the
- *    change, its audit row and the answer (3 reads);
+ *    change, its audit row and the answer;
  *  - reg_model_delete: one write transaction; refused while an alias
  *    points into the model. */
 #include <assert.h>
@@ -116,15 +116,8 @@ mw_status reg__commit_answer(mw_conn *c, mw_status s, cJSON **out) {
 
 /* ---------------------------------------------------------------- answers */
 
-static mw_status add_alias(void *ctx, const char *alias, int64_t version) {
-  cJSON_AddNumberToObject(ctx, alias, (double)version);
-  return MW_OK;
-}
-
 /* Builds the JSON of model m with its aliases and latest version. */
-static mw_status model_json(mw_conn *c, const struct reg_model_row *m,
-                            cJSON **out) {
-  const struct reg_store *st = reg__store(c);
+static cJSON *model_json(const struct reg_model_row *m) {
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "name", m->name);
   cJSON_AddStringToObject(j, "description", m->description);
@@ -132,38 +125,29 @@ static mw_status model_json(mw_conn *c, const struct reg_model_row *m,
   mw_json_add_time(j, "created_at", m->created_at);
   mw_json_add_time(j, "updated_at", m->updated_at);
   cJSON *aliases = cJSON_AddObjectToObject(j, "aliases");
-  int64_t latest = -1, count = 0;
-  mw_status s = st->model_aliases(c, m->id, add_alias, aliases);
-  if(!s)
-    s = st->model_latest(c, m->id, &latest, &count);
-  if(s) {
-    cJSON_Delete(j);
-    return s;
-  }
-  reg__add_opt_number(j, "latest_version", latest);
-  cJSON_AddNumberToObject(j, "version_count", (double)count);
-  *out = j;
-  return MW_OK;
+  for(int i = 0; i < m->n_aliases; i++)
+    cJSON_AddNumberToObject(aliases, m->aliases[i].alias,
+                            (double)m->aliases[i].version);
+  reg__add_opt_number(j, "latest_version", m->latest_version);
+  cJSON_AddNumberToObject(j, "version_count", (double)m->version_count);
+  return j;
 }
 
-struct get_ctx {
-  mw_conn *c;
-  cJSON *out;
-};
-
 static mw_status got_model(void *ctx, const struct reg_model_row *m) {
-  struct get_ctx *g = ctx;
-  return model_json(g->c, m, &g->out);
+  *(cJSON **)ctx = model_json(m);
+  return MW_OK;
 }
 
 mw_status reg_model_get(mw_conn *c, const char *name, cJSON **out, mw_err *err) {
   *out = NULL;
-  struct get_ctx g = {c, NULL};
-  mw_status s = reg__store(c)->model_get(c, name, got_model, &g);
+  cJSON *j = NULL;
+  mw_status s = reg__store(c)->model_get(c, name, got_model, &j);
   if(s == MW_ENOTFOUND)
     return mw_errf(err, s, "no model named '%s'", name);
   if(!s)
-    *out = g.out;
+    *out = j;
+  else
+    cJSON_Delete(j);
   return s;
 }
 
@@ -271,7 +255,6 @@ mw_status reg_model_delete(mw_conn *c, const char *name, const char *actor,
 /* ---------------------------------------------------------------- listing */
 
 struct list_ctx {
-  mw_conn *c;
   cJSON *arr;
   int limit, n, more;
   char last[300];
@@ -283,12 +266,8 @@ static mw_status listed_model(void *ctx, const struct reg_model_row *m) {
     l->more = 1; /* the row past the page: there is a next one */
     return MW_OK;
   }
-  cJSON *j = NULL;
-  mw_status s = model_json(l->c, m, &j);
-  if(s)
-    return s;
   mw_strlcpy(l->last, m->name, sizeof l->last);
-  cJSON_AddItemToArray(l->arr, j);
+  cJSON_AddItemToArray(l->arr, model_json(m));
   l->n++;
   return MW_OK;
 }
@@ -307,7 +286,7 @@ mw_status reg_model_list(mw_conn *c, const char *q, int limit,
     qlow[i] = (char)tolower((unsigned char)q[i]);
   qlow[i] = '\0';
   cJSON *root = cJSON_CreateObject();
-  struct list_ctx l = {c, cJSON_AddArrayToObject(root, "models"), limit, 0, 0, ""};
+  struct list_ctx l = {cJSON_AddArrayToObject(root, "models"), limit, 0, 0, ""};
   mw_status s = reg__store(c)->model_list(c, after, i ? qlow : NULL, limit + 1,
                                           listed_model, &l);
   if(s) {

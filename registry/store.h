@@ -24,13 +24,16 @@
  * called it). Numbers that may be absent are -1 when they are.
  *
  * Operations (all by index unless said; n = rows returned):
- *  - models: model_id, model_get, model_insert, model_update, model_delete
- *    O(log models); model_list O(n log models), by name in byte order;
- *    model_aliases O(aliases of the model); model_latest O(log versions).
+ *  - models: model_id, model_insert, model_update, model_delete
+ *    O(log models); model_get O(log models + aliases of the model);
+ *    model_list O(n (log models + aliases)), by name in byte order;
+ *    model_aliases O(aliases of the model). A model row comes with its
+ *    latest version, version count and aliases: on PostgreSQL in the same
+ *    query (one round trip for a page), on SQLite by two more statements.
  *  - versions: version_insert (the next number of its model),
  *    version_get, version_find, version_set_ready O(log versions);
- *    version_list O(n log versions), newest first; version_aliases
- *    O(aliases of the model); sha_referenced O(versions): no index on
+ *    version_list O(n log versions), newest first (rows come with their
+ *    aliases as models do); sha_referenced O(versions): no index on
  *    sha256, it runs only in the artifact collector and after a failed
  *    upload.
  *  - aliases: alias_version, alias_current, alias_put, alias_remove
@@ -52,11 +55,23 @@
 
 #include "registry/registry.h"
 
-/* A model as stored. tags is the JSON text of its tags. */
+/* An alias and the version number it points to. */
+struct reg_alias_ref {
+  const char *alias;
+  int64_t version;
+};
+
+/* A model as stored, with what its answer shows of its versions and
+ * aliases (read with it, in one round trip where the backend allows).
+ * tags is the JSON text of its tags. */
 struct reg_model_row {
   int64_t id;
   const char *name, *description, *tags;
   int64_t created_at, updated_at;
+  int64_t latest_version; /* -1: no version yet */
+  int64_t version_count;
+  const struct reg_alias_ref *aliases; /* by name */
+  int n_aliases;
 };
 
 /* What a new version is created with. JSON texts (tags, metrics, params,
@@ -68,8 +83,9 @@ struct reg_version_fields {
   const char *created_by;
 };
 
-/* A version as stored, with its model's name. source, run_id, schema and
- * sha256 are NULL when unset; size is -1 until the artifact is there. */
+/* A version as stored, with its model's name and the names of the aliases
+ * pointing at it (by name). source, run_id, schema and sha256 are NULL
+ * when unset; size is -1 until the artifact is there. */
 struct reg_version_row {
   int64_t id, model_id, version;
   const char *model;
@@ -78,6 +94,8 @@ struct reg_version_row {
   const char *status, *sha256;
   int64_t size, created_at;
   const char *created_by;
+  const char *const *aliases;
+  int n_aliases;
 };
 
 /* One move of an alias. kind is "set", "rollback" or "delete"; version is
@@ -137,9 +155,6 @@ struct reg_store {
                              mw_status (*fn)(void *ctx, const char *alias,
                                              int64_t version),
                              void *ctx);
-  /* The highest version number (-1 when none) and the number of versions. */
-  mw_status (*model_latest)(mw_conn *c, int64_t model_id, int64_t *latest,
-                            int64_t *count);
 
   /* ---- versions ---- */
   /* Inserts the model's next version (1 for the first); *version gets it. */
@@ -155,10 +170,6 @@ struct reg_store {
   /* Versions of the model numbered below `before`, newest first. */
   mw_status (*version_list)(mw_conn *c, int64_t model_id, int64_t before,
                             int limit, reg_version_fn fn, void *ctx);
-  /* Names of the aliases pointing at the version (by id), by name. */
-  mw_status (*version_aliases)(mw_conn *c, int64_t version_id,
-                               mw_status (*fn)(void *ctx, const char *alias),
-                               void *ctx);
   /* Marks a pending version ready with its artifact; *changed = 0 when the
    * version is not there or not pending. */
   mw_status (*version_set_ready)(mw_conn *c, const char *model, int64_t version,

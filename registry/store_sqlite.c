@@ -46,21 +46,134 @@ static mw_status one_i64(mw_conn *c, sqlite3_stmt *st, int64_t *out) {
   return MW_OK;
 }
 
+/* The aliases of one model or version, copied out of their statement for
+ * the callback of the row they belong to. */
+struct alias_set {
+  char (*name)[129]; /* alias names are at most 128 bytes (mw_name_valid) */
+  int64_t *version;
+  struct reg_alias_ref *refs;
+  const char **names;
+  int n, cap;
+};
+
+static mw_status alias_set_add(void *ctx, const char *alias, int64_t version) {
+  struct alias_set *a = ctx;
+  if(a->n == a->cap) {
+    int cap = a->cap ? 2 * a->cap : 8;
+    char(*nn)[129] = realloc(a->name, (size_t)cap * sizeof *nn);
+    if(nn)
+      a->name = nn;
+    int64_t *nv = nn ? realloc(a->version, (size_t)cap * sizeof *nv) : NULL;
+    if(!nv)
+      return MW_ENOMEM;
+    a->version = nv;
+    a->cap = cap;
+  }
+  mw_strlcpy(a->name[a->n], alias, sizeof a->name[0]);
+  a->version[a->n++] = version;
+  return MW_OK;
+}
+
+static mw_status alias_name_add(void *ctx, const char *alias) {
+  return alias_set_add(ctx, alias, -1);
+}
+
+/* Points refs and names at what was collected (once it no longer moves). */
+static mw_status alias_set_seal(struct alias_set *a) {
+  if(!a->n)
+    return MW_OK;
+  a->refs = malloc((size_t)a->n * sizeof *a->refs);
+  a->names = malloc((size_t)a->n * sizeof *a->names);
+  if(!a->refs || !a->names)
+    return MW_ENOMEM;
+  for(int i = 0; i < a->n; i++) {
+    a->refs[i] = (struct reg_alias_ref){a->name[i], a->version[i]};
+    a->names[i] = a->name[i];
+  }
+  return MW_OK;
+}
+
+static void alias_set_free(struct alias_set *a) {
+  free(a->name);
+  free(a->version);
+  free(a->refs);
+  free(a->names);
+}
+
 /* ---------------------------------------------------------------- models */
 
 #define MODEL_COLS "id, name, description, tags, created_at, updated_at"
 
 struct model_call {
+  mw_conn *c;
   reg_model_fn fn;
   void *ctx;
 };
 
+struct alias_call {
+  mw_status (*fn)(void *ctx, const char *alias, int64_t version);
+  void *ctx;
+};
+
+static mw_status alias_row(void *ctx, sqlite3_stmt *st) {
+  const struct alias_call *ac = ctx;
+  return ac->fn(ac->ctx, mw_col_text(st, 0), sqlite3_column_int64(st, 1));
+}
+
+static mw_status model_aliases(mw_conn *c, int64_t model_id,
+                               mw_status (*fn)(void *, const char *, int64_t),
+                               void *ctx) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT a.alias, v.version FROM aliases a "
+                                "JOIN model_versions v ON v.id = a.version_id "
+                                "WHERE a.model_id = ? ORDER BY a.alias");
+  if(st)
+    sqlite3_bind_int64(st, 1, model_id);
+  struct alias_call ac = {fn, ctx};
+  return each_row(c, st, alias_row, &ac);
+}
+
+/* The highest version number (-1 when none) and the number of versions. */
+static mw_status model_latest(mw_conn *c, int64_t model_id, int64_t *latest,
+                              int64_t *count) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT max(version), count(*) FROM model_versions "
+                                "WHERE model_id = ?");
+  if(st)
+    sqlite3_bind_int64(st, 1, model_id);
+  /* An aggregate without GROUP BY always gives its row. */
+  mw_status s = mw_step_one(c, st);
+  if(s)
+    return s == MW_ENOTFOUND ? MW_EINTERNAL : s;
+  *latest = mw_col_i64(st, 0, -1);
+  *count = sqlite3_column_int64(st, 1);
+  sqlite3_reset(st);
+  return MW_OK;
+}
+
+/* A model row with its aliases and latest version: two more statements,
+ * which in-process cost about what joining them in would. */
 static mw_status model_row(void *ctx, sqlite3_stmt *st) {
   const struct model_call *mc = ctx;
-  struct reg_model_row m = {sqlite3_column_int64(st, 0), mw_col_text(st, 1),
-                            mw_col_text(st, 2),          mw_col_text(st, 3),
-                            sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5)};
-  return mc->fn(mc->ctx, &m);
+  struct reg_model_row m = {
+      .id = sqlite3_column_int64(st, 0),
+      .name = mw_col_text(st, 1),
+      .description = mw_col_text(st, 2),
+      .tags = mw_col_text(st, 3),
+      .created_at = sqlite3_column_int64(st, 4),
+      .updated_at = sqlite3_column_int64(st, 5),
+  };
+  struct alias_set as = {0};
+  mw_status s = model_aliases(mc->c, m.id, alias_set_add, &as);
+  if(!s)
+    s = alias_set_seal(&as);
+  if(!s)
+    s = model_latest(mc->c, m.id, &m.latest_version, &m.version_count);
+  if(!s) {
+    m.aliases = as.refs;
+    m.n_aliases = as.n;
+    s = mc->fn(mc->ctx, &m);
+  }
+  alias_set_free(&as);
+  return s;
 }
 
 static mw_status model_id(mw_conn *c, const char *name, int64_t *id) {
@@ -78,7 +191,7 @@ static mw_status model_get(mw_conn *c, const char *name, reg_model_fn fn,
   mw_status s = mw_step_one(c, st);
   if(s)
     return s;
-  struct model_call mc = {fn, ctx};
+  struct model_call mc = {c, fn, ctx};
   s = model_row(&mc, st);
   sqlite3_reset(st);
   return s;
@@ -133,46 +246,8 @@ static mw_status model_list(mw_conn *c, const char *after, const char *q_lower,
     mw_bind_text(st, 2, q_lower);
     sqlite3_bind_int(st, 3, limit);
   }
-  struct model_call mc = {fn, ctx};
+  struct model_call mc = {c, fn, ctx};
   return each_row(c, st, model_row, &mc);
-}
-
-struct alias_call {
-  mw_status (*fn)(void *ctx, const char *alias, int64_t version);
-  void *ctx;
-};
-
-static mw_status alias_row(void *ctx, sqlite3_stmt *st) {
-  const struct alias_call *ac = ctx;
-  return ac->fn(ac->ctx, mw_col_text(st, 0), sqlite3_column_int64(st, 1));
-}
-
-static mw_status model_aliases(mw_conn *c, int64_t model_id,
-                               mw_status (*fn)(void *, const char *, int64_t),
-                               void *ctx) {
-  sqlite3_stmt *st = mw_stmt(c, "SELECT a.alias, v.version FROM aliases a "
-                                "JOIN model_versions v ON v.id = a.version_id "
-                                "WHERE a.model_id = ? ORDER BY a.alias");
-  if(st)
-    sqlite3_bind_int64(st, 1, model_id);
-  struct alias_call ac = {fn, ctx};
-  return each_row(c, st, alias_row, &ac);
-}
-
-static mw_status model_latest(mw_conn *c, int64_t model_id, int64_t *latest,
-                              int64_t *count) {
-  sqlite3_stmt *st = mw_stmt(c, "SELECT max(version), count(*) FROM model_versions "
-                                "WHERE model_id = ?");
-  if(st)
-    sqlite3_bind_int64(st, 1, model_id);
-  /* An aggregate without GROUP BY always gives its row. */
-  mw_status s = mw_step_one(c, st);
-  if(s)
-    return s == MW_ENOTFOUND ? MW_EINTERNAL : s;
-  *latest = mw_col_i64(st, 0, -1);
-  *count = sqlite3_column_int64(st, 1);
-  sqlite3_reset(st);
-  return MW_OK;
 }
 
 /* -------------------------------------------------------------- versions */
@@ -183,9 +258,32 @@ static mw_status model_latest(mw_conn *c, int64_t model_id, int64_t *latest,
   "v.created_at, v.created_by"
 
 struct version_call {
+  mw_conn *c;
   reg_version_fn fn;
   void *ctx;
 };
+
+struct name_call {
+  mw_status (*fn)(void *ctx, const char *name);
+  void *ctx;
+};
+
+static mw_status name_row(void *ctx, sqlite3_stmt *st) {
+  const struct name_call *nc = ctx;
+  return nc->fn(nc->ctx, mw_col_text(st, 0));
+}
+
+/* Names of the aliases pointing at the version (by id), by name. */
+static mw_status version_aliases(mw_conn *c, int64_t version_id,
+                                 mw_status (*fn)(void *, const char *),
+                                 void *ctx) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT alias FROM aliases WHERE version_id = ? "
+                                "ORDER BY alias");
+  if(st)
+    sqlite3_bind_int64(st, 1, version_id);
+  struct name_call nc = {fn, ctx};
+  return each_row(c, st, name_row, &nc);
+}
 
 static mw_status version_row(void *ctx, sqlite3_stmt *st) {
   const struct version_call *vc = ctx;
@@ -207,7 +305,17 @@ static mw_status version_row(void *ctx, sqlite3_stmt *st) {
       .created_at = sqlite3_column_int64(st, 14),
       .created_by = mw_col_text(st, 15),
   };
-  return vc->fn(vc->ctx, &v);
+  struct alias_set as = {0};
+  mw_status s = version_aliases(vc->c, v.id, alias_name_add, &as);
+  if(!s)
+    s = alias_set_seal(&as);
+  if(!s) {
+    v.aliases = as.names;
+    v.n_aliases = as.n;
+    s = vc->fn(vc->ctx, &v);
+  }
+  alias_set_free(&as);
+  return s;
 }
 
 static mw_status version_insert(mw_conn *c, int64_t model_id,
@@ -252,7 +360,7 @@ static mw_status version_get(mw_conn *c, const char *model, int64_t version,
   mw_status s = mw_step_one(c, st);
   if(s)
     return s;
-  struct version_call vc = {fn, ctx};
+  struct version_call vc = {c, fn, ctx};
   s = version_row(&vc, st);
   sqlite3_reset(st);
   return s;
@@ -295,29 +403,8 @@ static mw_status version_list(mw_conn *c, int64_t model_id, int64_t before,
     sqlite3_bind_int64(st, 2, before);
     sqlite3_bind_int(st, 3, limit);
   }
-  struct version_call vc = {fn, ctx};
+  struct version_call vc = {c, fn, ctx};
   return each_row(c, st, version_row, &vc);
-}
-
-struct name_call {
-  mw_status (*fn)(void *ctx, const char *name);
-  void *ctx;
-};
-
-static mw_status name_row(void *ctx, sqlite3_stmt *st) {
-  const struct name_call *nc = ctx;
-  return nc->fn(nc->ctx, mw_col_text(st, 0));
-}
-
-static mw_status version_aliases(mw_conn *c, int64_t version_id,
-                                 mw_status (*fn)(void *, const char *),
-                                 void *ctx) {
-  sqlite3_stmt *st = mw_stmt(c, "SELECT alias FROM aliases WHERE version_id = ? "
-                                "ORDER BY alias");
-  if(st)
-    sqlite3_bind_int64(st, 1, version_id);
-  struct name_call nc = {fn, ctx};
-  return each_row(c, st, name_row, &nc);
 }
 
 static mw_status version_set_ready(mw_conn *c, const char *model, int64_t version,
@@ -784,12 +871,10 @@ const struct reg_store reg_store_sqlite = {
     .model_delete = model_delete,
     .model_list = model_list,
     .model_aliases = model_aliases,
-    .model_latest = model_latest,
     .version_insert = version_insert,
     .version_get = version_get,
     .version_find = version_find,
     .version_list = version_list,
-    .version_aliases = version_aliases,
     .version_set_ready = version_set_ready,
     .sha_referenced = sha_referenced,
     .alias_version = alias_version,

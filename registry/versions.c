@@ -1,10 +1,11 @@
 /* registry/versions.c - model versions: numbered per model from 1, with
  * metadata and the feature schema the monitor validates predictions by.
  *
- * Operations and their cost (store calls, each an index lookup):
- *  - reg_version_get: 2 (the version, its aliases); reg_version_list: 1 +
- *    1 per version on the page; reg_version_lookup: 1 (the monitor calls it
- *    per request, so it reads only what other subsystems use);
+ * Operations and their cost (store calls; each version comes with its
+ * aliases, see registry/store.h):
+ *  - reg_version_get: 1; reg_version_list: 2 (the model, then the page);
+ *    reg_version_lookup: 1 (the monitor calls it per request, so it reads
+ *    only what other subsystems use);
  *  - reg_version_create: one write transaction (model id, insert, audit,
  *    answer). */
 #include <assert.h>
@@ -66,14 +67,8 @@ static mw_status version_missing(mw_conn *c, const char *model, int64_t version,
                      (long long)version);
 }
 
-static mw_status add_name(void *ctx, const char *alias) {
-  cJSON_AddItemToArray(ctx, cJSON_CreateString(alias));
-  return MW_OK;
-}
-
 /* Builds the JSON of version v with the aliases pointing at it. */
-static mw_status version_json(mw_conn *c, const struct reg_version_row *v,
-                              cJSON **out) {
+static cJSON *version_json(const struct reg_version_row *v) {
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "model", v->model);
   cJSON_AddNumberToObject(j, "version", (double)v->version);
@@ -93,34 +88,27 @@ static mw_status version_json(mw_conn *c, const struct reg_version_row *v,
   mw_json_add_time(j, "created_at", v->created_at);
   cJSON_AddStringToObject(j, "created_by", v->created_by);
   cJSON *aliases = cJSON_AddArrayToObject(j, "aliases");
-  mw_status s = reg__store(c)->version_aliases(c, v->id, add_name, aliases);
-  if(s) {
-    cJSON_Delete(j);
-    return s;
-  }
-  *out = j;
-  return MW_OK;
+  for(int i = 0; i < v->n_aliases; i++)
+    cJSON_AddItemToArray(aliases, cJSON_CreateString(v->aliases[i]));
+  return j;
 }
 
-struct get_ctx {
-  mw_conn *c;
-  cJSON *out;
-};
-
 static mw_status got_version(void *ctx, const struct reg_version_row *v) {
-  struct get_ctx *g = ctx;
-  return version_json(g->c, v, &g->out);
+  *(cJSON **)ctx = version_json(v);
+  return MW_OK;
 }
 
 mw_status reg_version_get(mw_conn *c, const char *model, int64_t version,
                           cJSON **out, mw_err *err) {
   *out = NULL;
-  struct get_ctx g = {c, NULL};
-  mw_status s = reg__store(c)->version_get(c, model, version, got_version, &g);
+  cJSON *j = NULL;
+  mw_status s = reg__store(c)->version_get(c, model, version, got_version, &j);
   if(s == MW_ENOTFOUND)
     return version_missing(c, model, version, err);
   if(!s)
-    *out = g.out;
+    *out = j;
+  else
+    cJSON_Delete(j);
   return s;
 }
 
@@ -206,7 +194,6 @@ mw_status reg_version_create(mw_conn *c, const char *model, const cJSON *body,
 }
 
 struct list_ctx {
-  mw_conn *c;
   cJSON *arr;
   int limit, n, more;
   int64_t last;
@@ -218,12 +205,8 @@ static mw_status listed_version(void *ctx, const struct reg_version_row *v) {
     l->more = 1; /* the row past the page: there is a next one */
     return MW_OK;
   }
-  cJSON *j = NULL;
-  mw_status s = version_json(l->c, v, &j);
-  if(s)
-    return s;
   l->last = v->version;
-  cJSON_AddItemToArray(l->arr, j);
+  cJSON_AddItemToArray(l->arr, version_json(v));
   l->n++;
   return MW_OK;
 }
@@ -243,7 +226,7 @@ mw_status reg_version_list(mw_conn *c, const char *model, int limit,
   if(s)
     return s;
   cJSON *root = cJSON_CreateObject();
-  struct list_ctx l = {c, cJSON_AddArrayToObject(root, "versions"), limit, 0, 0, 0};
+  struct list_ctx l = {cJSON_AddArrayToObject(root, "versions"), limit, 0, 0, 0};
   s = reg__store(c)->version_list(c, mid, before, limit + 1, listed_version, &l);
   if(s) {
     cJSON_Delete(root);
