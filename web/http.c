@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "registry/registry.h"
 
@@ -598,14 +596,14 @@ static void stream_headers(struct web_req *r, int64_t size, const char *ctype,
 }
 
 void web_reply_stream(struct web_req *r, int64_t size, const char *ctype,
-                      const char *extra_headers, web_read_fn read, void *ctx) {
+                      const char *extra_headers, web_read_fn next, void *ctx) {
   if(strcmp(r->ri->request_method, "HEAD") == 0) {
     stream_headers(r, size, ctype, extra_headers);
     return;
   }
   const void *data = NULL;
   size_t n = 0;
-  mw_status s = read(ctx, &data, &n);
+  mw_status s = next(ctx, &data, &n);
   if(s) {
     web_reply_status(r, s, "the stored bytes cannot be read or are damaged");
     return;
@@ -614,7 +612,7 @@ void web_reply_stream(struct web_req *r, int64_t size, const char *ctype,
   int64_t sent = 0;
   while(n > 0 && !web_write_all(r, data, n)) {
     sent += (int64_t)n;
-    if(sent >= size || (s = read(ctx, &data, &n)))
+    if(sent >= size || (s = next(ctx, &data, &n)))
       break;
   }
   if(sent != size) {

@@ -176,14 +176,14 @@ void web_reply_status(struct web_req *r, mw_status st, const char *message);
 /* A source of reply bytes for web_reply_stream: the next piece in *data
  * (borrowed until the next call), *n bytes; *n = 0 at the end. */
 typedef mw_status (*web_read_fn)(void *ctx, const void **data, size_t *n);
-/* Streams a body of size bytes from read(ctx, ...) with content type and
+/* Streams a body of size bytes from next(ctx, ...) with content type and
  * extra header lines. The first piece is read before anything is sent:
  * when that read fails, the reply is the error of its status. A later
  * failed read, or a source that ends early, cuts the reply short and
  * closes the connection, so the client sees fewer bytes than
  * Content-Length announced. HEAD sends the headers only. */
 void web_reply_stream(struct web_req *r, int64_t size, const char *ctype,
-                      const char *extra_headers, web_read_fn read, void *ctx);
+                      const char *extra_headers, web_read_fn next, void *ctx);
 /* Integer query parameter: *out = dflt when absent; 0 on success, otherwise
  * a 400 reply has been sent. */
 int web_query_int(struct web_req *r, const char *name, int64_t dflt,
