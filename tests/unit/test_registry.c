@@ -464,8 +464,8 @@ static void test_artifact_round_trip(void **state) {
   model_with_versions(f, "m", 0);
   size_t sizes[] = {0, REG_BLOB_CHUNK, 3 * REG_BLOB_CHUNK + REG_BLOB_CHUNK / 2};
   size_t big = sizes[2];
-  unsigned char *data = malloc(big), *back = malloc(big + REG_BLOB_CHUNK);
-  for(size_t i = 0; i < big; i++)
+  unsigned char *data = malloc(big + 8), *back = malloc(big + REG_BLOB_CHUNK);
+  for(size_t i = 0; i < big + 8; i++)
     data[i] = (unsigned char)(i * 2654435761u >> 13);
   for(int k = 0; k < 3; k++) {
     upload_bytes(f, "m", data + k, sizes[k]);
