@@ -151,8 +151,8 @@ static mw_status alert_report(void *ctx, mw_conn *c, const char *model,
   return st;
 }
 
-/* Collects the artifact store (registry/artifacts.c): unreferenced blobs
- * and temporary files of interrupted uploads, at start-up and then hourly
+/* Collects the artifact store (registry/artifacts.c): unreferenced
+ * artifacts and what interrupted uploads left, at start-up and then hourly
  * from the main thread, which otherwise only waits for a signal. */
 #define SWEEP_PERIOD_MS (3600 * 1000LL)
 static void sweep_artifacts(mw_db *db, const struct reg_env *env) {
@@ -211,7 +211,8 @@ static int cmd_serve(mw_config *cfg) {
     mw_db_close(app.db);
     return 1;
   }
-  struct reg_env reg_env = {app.cfg.data_dir, app.cfg.external_url};
+  struct reg_env reg_env = {app.cfg.data_dir, app.cfg.external_url,
+                            app.cfg.artifact_store};
   sweep_artifacts(app.db, &reg_env);
   struct alert_env alert_env = {
       .reg = &reg_env,

@@ -7,7 +7,15 @@
 
 #include "core/core.h"
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_BOOL, OPT_SYNC, OPT_LEVEL };
+enum opt_kind {
+  OPT_STR,
+  OPT_INT,
+  OPT_SIZE,
+  OPT_BOOL,
+  OPT_SYNC,
+  OPT_LEVEL,
+  OPT_ARTIFACTS
+};
 
 struct opt {
   const char *flag;
@@ -35,6 +43,10 @@ static const struct opt opts[] = {
      "largest JSON request body in bytes (default 67108864)"},
     {"--max-artifact", "MODELWATCH_MAX_ARTIFACT", OPT_SIZE, OFF(max_artifact), 0,
      "largest artifact upload in bytes (default 2147483648)"},
+    {"--artifact-store", "MODELWATCH_ARTIFACT_STORE", OPT_ARTIFACTS,
+     OFF(artifact_store), 0,
+     "dir|database: artifacts as files under --data-dir/artifacts (default; "
+     "a shared mount serves every replica) or in the database"},
     {"--sync", "MODELWATCH_SYNC", OPT_SYNC, OFF(sync_full), 0,
      "full|normal: fsync every commit (full, default) or only checkpoints"},
     {"--access-log", "MODELWATCH_ACCESS_LOG", OPT_BOOL, OFF(access_log), 0,
@@ -146,6 +158,14 @@ static mw_status apply(mw_config *cfg, const struct opt *o, const char *val) {
     return MW_OK;
   case OPT_LEVEL:
     return mw_log_parse_level(val, (enum mw_log_level *)base);
+  case OPT_ARTIFACTS:
+    if(!strcmp(val, "dir"))
+      *(enum mw_artifact_store *)base = MW_ARTIFACTS_DIR;
+    else if(!strcmp(val, "database"))
+      *(enum mw_artifact_store *)base = MW_ARTIFACTS_DATABASE;
+    else
+      return MW_EINVAL;
+    return MW_OK;
   }
   return MW_EINVAL;
 }

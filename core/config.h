@@ -9,6 +9,10 @@
 
 #include "core/log.h"
 
+/* Where artifact bytes live (the registry's artifact seam): files under
+ * <data-dir>/artifacts, or chunks in the database every replica shares. */
+enum mw_artifact_store { MW_ARTIFACTS_DIR = 0, MW_ARTIFACTS_DATABASE = 1 };
+
 typedef struct mw_config {
   char listen[256];        /* host:port, "127.0.0.1:8080" */
   char data_dir[1024];     /* "./var" */
@@ -16,6 +20,7 @@ typedef struct mw_config {
   int threads;             /* CivetWeb worker threads */
   size_t max_body;         /* JSON request bodies, bytes */
   int64_t max_artifact;    /* artifact uploads, bytes */
+  enum mw_artifact_store artifact_store; /* dir (default) or database */
   int sync_full;           /* synchronous=FULL */
   int access_log;          /* one line per request on stderr */
   enum mw_log_level log_level;

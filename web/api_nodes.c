@@ -5,7 +5,7 @@
 #include "web/web_internal.h"
 
 /* A node's URL may carry credentials (userinfo, a key in the path or
- * query): below admin it is shown as scheme and host only (API.md). */
+ * query): below admin it is shown as scheme and host only. */
 static int redacts(const struct web_req *r) {
   return !mw_scope_allows(r->token.scopes, MW_SCOPE_ADMIN);
 }

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "registry/registry.h"
 
@@ -586,14 +584,9 @@ int web_read_json_opt(struct web_req *r, cJSON **out) {
   return read_json(r, 1, out);
 }
 
-void web_reply_file(struct web_req *r, const char *path, int64_t size,
-                    const char *ctype, const char *extra_headers) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if(fd < 0) {
-    mw_log(MW_LOG_ERROR, "http", "cannot open %s", path);
-    web_reply_error(r, 500, "io_error", "stored file is missing", NULL);
-    return;
-  }
+/* Sends the headers of a 200 streamed reply of size bytes. */
+static void stream_headers(struct web_req *r, int64_t size, const char *ctype,
+                           const char *extra_headers) {
   char lenbuf[32];
   snprintf(lenbuf, sizeof lenbuf, "%lld", (long long)size);
   if(has_body(r) && !r->body_done)
@@ -606,21 +599,35 @@ void web_reply_file(struct web_req *r, const char *path, int64_t size,
   mg_response_header_send(r->conn);
   r->status = 200;
   r->replied = 1;
+}
+
+void web_reply_stream(struct web_req *r, int64_t size, const char *ctype,
+                      const char *extra_headers, web_read_fn next, void *ctx) {
   if(strcmp(r->ri->request_method, "HEAD") == 0) {
-    close(fd);
+    stream_headers(r, size, ctype, extra_headers);
     return;
   }
-  static const size_t chunk = 256 * 1024;
-  char *buf = malloc(chunk);
-  int64_t left = size;
-  while(buf && left > 0) {
-    ssize_t n = read(fd, buf, (size_t)(left < (int64_t)chunk ? left : (int64_t)chunk));
-    if(n <= 0 || web_write_all(r, buf, (size_t)n))
-      break;
-    left -= n;
+  const void *data = NULL;
+  size_t n = 0;
+  mw_status s = next(ctx, &data, &n);
+  if(s) {
+    web_reply_status(r, s, "the stored bytes cannot be read or are damaged");
+    return;
   }
-  free(buf);
-  close(fd);
+  stream_headers(r, size, ctype, extra_headers);
+  int64_t sent = 0;
+  while(n > 0 && !web_write_all(r, data, n)) {
+    sent += (int64_t)n;
+    if(sent >= size || (s = next(ctx, &data, &n)))
+      break;
+  }
+  if(sent != size) {
+    /* Short of Content-Length: only closing the connection tells the
+     * client, and keeps the next request from being read as this body. */
+    mw_log(MW_LOG_WARN, "http", "reply cut after %lld of %lld bytes (%s)",
+           (long long)sent, (long long)size, s ? mw_strerror(s) : "client gone");
+    mg_disable_connection_keep_alive(r->conn);
+  }
 }
 
 int web_query_int(struct web_req *r, const char *name, int64_t dflt,
@@ -654,4 +661,5 @@ mw_status web_query_time(char *s, int64_t *ms) {
 void web_reg_env(struct web_req *r, struct reg_env *env) {
   env->data_dir = r->app->cfg.data_dir;
   env->external_url = r->app->cfg.external_url;
+  env->artifacts = r->app->cfg.artifact_store;
 }

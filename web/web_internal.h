@@ -173,10 +173,17 @@ void web_reply_error(struct web_req *r, int status, const char *code,
                      const char *message, cJSON *details);
 /* Maps a status from a lower layer to the HTTP error reply. */
 void web_reply_status(struct web_req *r, mw_status st, const char *message);
-/* Streams the file at path (size bytes) with content type and extra header
- * lines; 500 if it cannot be opened. */
-void web_reply_file(struct web_req *r, const char *path, int64_t size,
-                    const char *ctype, const char *extra_headers);
+/* A source of reply bytes for web_reply_stream: the next piece in *data
+ * (borrowed until the next call), *n bytes; *n = 0 at the end. */
+typedef mw_status (*web_read_fn)(void *ctx, const void **data, size_t *n);
+/* Streams a body of size bytes from next(ctx, ...) with content type and
+ * extra header lines. The first piece is read before anything is sent:
+ * when that read fails, the reply is the error of its status. A later
+ * failed read, or a source that ends early, cuts the reply short and
+ * closes the connection, so the client sees fewer bytes than
+ * Content-Length announced. HEAD sends the headers only. */
+void web_reply_stream(struct web_req *r, int64_t size, const char *ctype,
+                      const char *extra_headers, web_read_fn next, void *ctx);
 /* Integer query parameter: *out = dflt when absent; 0 on success, otherwise
  * a 400 reply has been sent. */
 int web_query_int(struct web_req *r, const char *name, int64_t dflt,
@@ -186,7 +193,8 @@ int web_query_int(struct web_req *r, const char *name, int64_t dflt,
  * arrives as a space when the client did not encode it). MW_EINVAL when
  * malformed. */
 mw_status web_query_time(char *s, int64_t *ms);
-/* The registry's view of the app (data directory, external URL). */
+/* The registry's view of the app (data directory, external URL, artifact
+ * store). */
 struct reg_env;
 void web_reg_env(struct web_req *r, struct reg_env *env);
 /* Replies with st mapped to HTTP, e's message (or the default) and e's

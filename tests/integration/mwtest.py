@@ -10,6 +10,11 @@ database of a PostgreSQL cluster the test process starts (pgserver.py), so
 the same tests run against both backends (ctest registers each file twice:
 integration.* and integration_pg.*). A test that is about one backend only
 says so with `only_sqlite()` / `only_postgres()`.
+
+Artifact stores: with MW_ARTIFACT_STORE=database every Server keeps
+artifacts in the database (--artifact-store database) instead of its data
+directory; Server.stored_artifacts() and unfinished_uploads() look into
+whichever store a server uses.
 """
 import http.client
 import json
@@ -28,6 +33,9 @@ BIN = os.environ.get("MODELWATCH_BIN") or os.path.join(
 SANITIZED = os.environ.get("MW_SANITIZE", "OFF").upper() in ("ON", "1", "TRUE")
 BACKEND = os.environ.get("MW_BACKEND", "sqlite")
 POSTGRES = BACKEND == "postgres"
+# Where servers keep artifacts (--artifact-store): "dir" (the default) or
+# "database"; ctest runs test_registry.py once more with the latter.
+ARTIFACT_STORE = os.environ.get("MW_ARTIFACT_STORE", "dir")
 
 # The database of each data directory, so that a server restarted on the
 # same data directory finds its state again (PostgreSQL only).
@@ -121,6 +129,9 @@ class Server:
         backend = []
         if POSTGRES and not any(a.startswith("--database") for a in self.args):
             backend = ["--database", database_url(self.data_dir)]
+        if ARTIFACT_STORE != "dir" and \
+                not any(a.startswith("--artifact-store") for a in self.args):
+            backend += ["--artifact-store", ARTIFACT_STORE]
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:%d" % self.port,
              "--data-dir", self.data_dir] + backend + self.args,
@@ -197,6 +208,32 @@ class Server:
             text += _sql_literal(v) + rest
         out = pg().psql(_databases[self.data_dir], text)
         return [tuple(line.split("|")) for line in out.splitlines() if line]
+
+    def artifact_store(self):
+        """The --artifact-store this server runs with."""
+        for i, a in enumerate(self.args):
+            if a.startswith("--artifact-store="):
+                return a.split("=", 1)[1]
+            if a == "--artifact-store" and i + 1 < len(self.args):
+                return self.args[i + 1]
+        return ARTIFACT_STORE
+
+    def stored_artifacts(self):
+        """Digests of the artifacts in the store, sorted."""
+        if self.artifact_store() == "database":
+            return sorted(r[0] for r in self.sql(
+                "SELECT sha256 FROM artifact_blobs WHERE sha256 IS NOT NULL"))
+        root = os.path.join(self.data_dir, "artifacts", "sha256")
+        return sorted(f for _, _, fs in os.walk(root) for f in fs)
+
+    def unfinished_uploads(self):
+        """How many uploads left something in the store that no artifact
+        name covers (in progress, or lost)."""
+        if self.artifact_store() == "database":
+            return int(self.sql("SELECT count(*) FROM artifact_blobs "
+                                "WHERE sha256 IS NULL")[0][0])
+        tmp = os.path.join(self.data_dir, "artifacts", "tmp")
+        return len(os.listdir(tmp)) if os.path.isdir(tmp) else 0
 
     def connection(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)

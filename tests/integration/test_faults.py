@@ -43,12 +43,6 @@ KNOWN = {
     ("POST", "/api/v1/channels/{name}/test"):
         "alerts/channel_store.c reads the message id after COMMIT and ignores "
         "a failed step: 202 without webhook_id",
-    ("POST", "/api/v1/nodes"):
-        "registry/nodes.c reads the new node back after COMMIT: a failed "
-        "read answers 500 for a node that was registered",
-    ("POST", "/api/v1/nodes/{name}/status"):
-        "registry/nodes.c reads the node back after COMMIT: a failed read "
-        "answers 500 for a report that was stored",
 }
 
 
