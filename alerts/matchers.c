@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts/alerts_internal.h"
+#include "alerts/internal.h"
 
 const struct alert__re_limits alert__matcher_limits = {
     .max_len = 1024,

@@ -11,7 +11,7 @@
 
 #include <curl/curl.h>
 
-#include "alerts/delivery_internal.h"
+#include "alerts/internal.h"
 
 enum alert__outcome alert__classify(long http_status, int curl_code,
                                     int refused) {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts/alerts_internal.h"
+#include "alerts/internal.h"
 
 static const char *state_names[] = {"inactive", "pending", "firing", "nodata"};
 

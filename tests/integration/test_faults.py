@@ -37,12 +37,6 @@ KNOWN = {
     ("DELETE", "/api/v1/session"):
         "web/api_session.c h_session_delete ignores mw_session_delete's "
         "status and answers 200 with the session still stored",
-    ("POST", "/api/v1/channels"):
-        "alerts/channel_store.c reads the new channel back after COMMIT: a "
-        "failed read answers 500 for a channel that was created",
-    ("POST", "/api/v1/channels/{name}/test"):
-        "alerts/channel_store.c reads the message id after COMMIT and ignores "
-        "a failed step: 202 without webhook_id",
     ("POST", "/api/v1/nodes"):
         "registry/nodes.c reads the new node back after COMMIT: a failed "
         "read answers 500 for a node that was registered",

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "core/db_sqlite.h"
-#include "alerts/alerts_internal.h"
+#include "alerts/internal.h"
 #include "registry/registry.h"
 
 /* ---- state machine ---- */

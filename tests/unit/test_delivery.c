@@ -18,7 +18,7 @@
 #include <curl/curl.h>
 
 #include "core/db_sqlite.h"
-#include "alerts/delivery_internal.h"
+#include "alerts/internal.h"
 
 /* 1994-11-06T08:49:37Z, the RFC's example date. */
 #define RFC_DATE_MS 784111777000LL
@@ -722,9 +722,9 @@ static void test_claims_two_workers(void **state) {
   assert_int_equal(ja[0].cycle_attempts, 0); /* fresh budget */
   clear_jobs(ja, na);
   int64_t dv1, dv2;
-  assert_int_equal(alert__data_version(b, &dv1), MW_OK);
+  assert_int_equal(mw_db_data_version(b, &dv1), MW_OK);
   enqueue(a, "node", "n3");
-  assert_int_equal(alert__data_version(b, &dv2), MW_OK);
+  assert_int_equal(mw_db_data_version(b, &dv2), MW_OK);
   assert_true(dv1 != dv2); /* B notices A's commit */
 }
 
