@@ -275,11 +275,13 @@ struct alert__store {
    * longer did (the lease ran out and another worker took it over). */
   mw_status (*queue_attempt)(mw_conn *c, const char *claim_token,
                              const struct alert__result *r, int *kept);
-  /* Releases claim_token's claim on id. */
+  /* Releases claim_token's claim on id; the workers of other processes
+   * learn of it (mw_db_data_version moves when the caller commits). */
   mw_status (*queue_release)(mw_conn *c, const char *claim_token, int64_t id);
   /* The state of message id (16 bytes). */
   mw_status (*queue_state)(mw_conn *c, int64_t id, char state[16]);
-  /* Makes message id pending at now with a fresh attempt budget. */
+  /* Makes message id pending at now with a fresh attempt budget; the
+   * workers learn of it as of a queued row (mw_db_data_version). */
   mw_status (*queue_requeue)(mw_conn *c, int64_t id, int64_t now);
   /* Readies the delivery worker's own connection: its writes are claims
    * and attempt results, which may be lost in a power cut (the webhook is

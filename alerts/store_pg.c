@@ -877,10 +877,12 @@ static mw_status queue_release(mw_conn *c, const char *claim_token, int64_t id) 
   mw_pgp_init(&p);
   mw_pgp_i64(&p, id);
   mw_pgp_text(&p, claim_token);
-  return mw_pg_do(c,
-                  "UPDATE outbox SET claim_token = NULL, claim_until = NULL "
-                  "WHERE id = $1 AND claim_token = $2",
-                  &p, NULL);
+  mw_status s = mw_pg_do(c,
+                         "UPDATE outbox SET claim_token = NULL, claim_until = "
+                         "NULL WHERE id = $1 AND claim_token = $2",
+                         &p, NULL);
+  /* The row may go at once: the other replicas' workers are told. */
+  return s ? s : mw_pg_notify(c, "mw_change");
 }
 
 static mw_status queue_state(mw_conn *c, int64_t id, char state[16]) {
@@ -904,10 +906,14 @@ static mw_status queue_requeue(mw_conn *c, int64_t id, int64_t now) {
   mw_pgp_init(&p);
   mw_pgp_i64(&p, now);
   mw_pgp_i64(&p, id);
-  return mw_pg_do(c,
-                  "UPDATE outbox SET state = 'pending', next_attempt_at = $1, "
-                  "cycle_attempts = 0, cycle_started_at = $1 WHERE id = $2",
-                  &p, NULL);
+  mw_status s = mw_pg_do(c,
+                         "UPDATE outbox SET state = 'pending', next_attempt_at = "
+                         "$1, cycle_attempts = 0, cycle_started_at = $1 WHERE "
+                         "id = $2",
+                         &p, NULL);
+  /* Work for the workers, as a queued row is: they sleep on this channel
+   * (SQLite's workers see any commit in the data version). */
+  return s ? s : mw_pg_notify(c, "mw_change");
 }
 
 static mw_status worker_conn_tune(mw_conn *c) {
