@@ -17,6 +17,7 @@
  * one sees them between transfers without a round trip.
  * alert_delivery_kick() wakes it at once (an idle worker on PostgreSQL at
  * the end of its nap, at most IDLE_NAP_MS). */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -194,6 +195,7 @@ static void describe(const struct xfer *x, CURLcode cc, long code, char *out,
 static int start_xfer(struct alert_delivery *d, struct xfer *x, char *err,
                       size_t cap) {
   struct alert__job *j = &x->job;
+  assert(!x->busy && j->id > 0);
   x->errbuf[0] = 0;
   x->resp_len = 0;
   x->resp[0] = 0;
@@ -307,6 +309,7 @@ static void add_result(struct alert_delivery *d, mw_conn *c, struct batch *b,
   struct alert__plan plan;
   alert__plan_next(&d->o, oc, j->cycle_attempts + 1, j->cycle_started_at,
                    mw_now_ms(), retry_after_ms, rnd64(), &plan);
+  assert(b->n < BATCH_MAX);
   size_t i = b->n++;
   struct alert__result *r = &b->r[i];
   memset(r, 0, sizeof *r);
@@ -338,6 +341,8 @@ static void add_result(struct alert_delivery *d, mw_conn *c, struct batch *b,
 static int turn(struct alert_delivery *d, mw_conn *c, struct batch *b, int claim,
                 int64_t now, int64_t *next_due) {
   int free_slots = claim ? d->o.concurrency - d->inflight : 0;
+  /* Never more in flight than slots, and a claim fits in jobs[]. */
+  assert(free_slots >= 0 && free_slots <= 64);
   struct alert__job jobs[64];
   int n = 0;
   int64_t nd = INT64_MAX;

@@ -6,6 +6,7 @@
  * limits, so every user-supplied string (labels, annotations, names) is
  * cut here, on a UTF-8 boundary, to the limit of the field it lands in.
  * Invalid UTF-8 is replaced, never copied, so the JSON stays valid. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -710,6 +711,74 @@ static mw_status build_mattermost(const struct alert_group_notice *g,
 #define DISCORD_FOOTER 2048
 #define DISCORD_EMBED_TOTAL 6000
 
+/* The embed's fields: the first alert's facts, then its labels, up to 25,
+ * leaving room for a useful description in the embed's 6000 (of which
+ * `used` are spent). *units receives the fields' length. */
+static cJSON *discord_fields(const struct alert_notice *a, size_t used,
+                             size_t *units, mw_status *err) {
+  cJSON *fields = cJSON_CreateArray();
+  size_t nfields = 0;
+  *units = 0;
+  struct fact f[7];
+  size_t nf = facts_of(a, f);
+  for(size_t k = 0; k < nf && nfields < DISCORD_FIELDS; k++) {
+    cJSON *fo = cJSON_CreateObject();
+    add_text(fo, "name", f[k].title, DISCORD_FIELD_NAME, err);
+    add_text(fo, "value", f[k].value[0] ? f[k].value : "-", DISCORD_FIELD_VALUE, err);
+    cJSON_AddBoolToObject(fo, "inline", 1);
+    const char *fv = mw_json_str(fo, "value");
+    *units += alert__utf16_len(f[k].title) + alert__utf16_len(fv ? fv : "");
+    cJSON_AddItemToArray(fields, fo);
+    nfields++;
+  }
+  size_t nl;
+  const cJSON **labels = sorted_members(a->labels, &nl);
+  for(size_t k = 0; k < nl && nfields < DISCORD_FIELDS; k++) {
+    const char *v = member_str(labels[k]);
+    cJSON *fo = cJSON_CreateObject();
+    add_text(fo, "name", labels[k]->string[0] ? labels[k]->string : "-",
+             DISCORD_FIELD_NAME, err);
+    add_text(fo, "value", *v ? v : "-", DISCORD_FIELD_VALUE, err);
+    cJSON_AddBoolToObject(fo, "inline", 1);
+    const char *fn = mw_json_str(fo, "name"), *fv = mw_json_str(fo, "value");
+    size_t n = alert__utf16_len(fn ? fn : "") + alert__utf16_len(fv ? fv : "");
+    /* Keep room for a useful description inside the 6000 total. */
+    if(used + *units + n > DISCORD_EMBED_TOTAL - 1000) {
+      cJSON_Delete(fo);
+      break;
+    }
+    *units += n;
+    cJSON_AddItemToArray(fields, fo);
+    nfields++;
+  }
+  free(labels);
+  assert(nfields <= DISCORD_FIELDS);
+  return fields;
+}
+
+/* The embed's description: one line per alert (at most CHAT_MAX_ALERTS),
+ * then the dashboard link. */
+static void discord_description(const struct alert_group_notice *g,
+                                const char *dash, struct sb *s) {
+  size_t shown = g->nalerts < CHAT_MAX_ALERTS ? g->nalerts : CHAT_MAX_ALERTS;
+  for(size_t i = 0; i < shown; i++) {
+    const struct alert_notice *a = &g->alerts[i];
+    sb_add(s, "- ");
+    sb_summary(s, a);
+    const char *blurb = blurb_of(a);
+    if(blurb) {
+      sb_add(s, "\n  ");
+      sb_text(s, blurb, 500);
+    }
+    sb_add(s, "\n");
+  }
+  if(g->nalerts > shown)
+    sb_fmt(s, "and %zu more\n", g->nalerts - shown);
+  sb_add(s, "[Open in the dashboard](");
+  sb_add(s, dash);
+  sb_add(s, ")");
+}
+
 static mw_status build_discord(const struct alert_group_notice *g, cJSON **out) {
   mw_status err = MW_OK;
   cJSON *root = cJSON_CreateObject();
@@ -744,64 +813,12 @@ static mw_status build_discord(const struct alert_group_notice *g, cJSON **out) 
   char ts[40];
   cJSON_AddStringToObject(e, "timestamp",
                           mw_time_format(g->alerts[0].starts_at_ms, ts, sizeof ts));
-
-  /* Fields: the first alert's facts, then its labels, up to 25. */
-  cJSON *fields = cJSON_CreateArray();
-  size_t nfields = 0, fields_units = 0;
-  struct fact f[7];
-  size_t nf = facts_of(&g->alerts[0], f);
-  for(size_t k = 0; k < nf && nfields < DISCORD_FIELDS; k++) {
-    cJSON *fo = cJSON_CreateObject();
-    add_text(fo, "name", f[k].title, DISCORD_FIELD_NAME, &err);
-    add_text(fo, "value", f[k].value[0] ? f[k].value : "-", DISCORD_FIELD_VALUE, &err);
-    cJSON_AddBoolToObject(fo, "inline", 1);
-    fields_units += alert__utf16_len(f[k].title) +
-                    alert__utf16_len(mw_json_str(fo, "value") ? mw_json_str(fo, "value") : "");
-    cJSON_AddItemToArray(fields, fo);
-    nfields++;
-  }
-  size_t nl;
-  const cJSON **labels = sorted_members(g->alerts[0].labels, &nl);
-  for(size_t k = 0; k < nl && nfields < DISCORD_FIELDS; k++) {
-    const char *v = member_str(labels[k]);
-    cJSON *fo = cJSON_CreateObject();
-    add_text(fo, "name", labels[k]->string[0] ? labels[k]->string : "-",
-             DISCORD_FIELD_NAME, &err);
-    add_text(fo, "value", *v ? v : "-", DISCORD_FIELD_VALUE, &err);
-    cJSON_AddBoolToObject(fo, "inline", 1);
-    const char *fn = mw_json_str(fo, "name"), *fv = mw_json_str(fo, "value");
-    size_t units = alert__utf16_len(fn ? fn : "") + alert__utf16_len(fv ? fv : "");
-    /* Keep room for a useful description inside the 6000 total. */
-    if(total + fields_units + units > DISCORD_EMBED_TOTAL - 1000) {
-      cJSON_Delete(fo);
-      break;
-    }
-    fields_units += units;
-    cJSON_AddItemToArray(fields, fo);
-    nfields++;
-  }
-  free(labels);
+  size_t fields_units;
+  cJSON *fields = discord_fields(&g->alerts[0], total, &fields_units, &err);
   total += fields_units;
-
-  /* Description: one line per alert, cut to what is left of the total. */
+  /* The description gets what is left of the total. */
   sb_reset(&s);
-  size_t shown = g->nalerts < CHAT_MAX_ALERTS ? g->nalerts : CHAT_MAX_ALERTS;
-  for(size_t i = 0; i < shown; i++) {
-    const struct alert_notice *a = &g->alerts[i];
-    sb_add(&s, "- ");
-    sb_summary(&s, a);
-    const char *blurb = blurb_of(a);
-    if(blurb) {
-      sb_add(&s, "\n  ");
-      sb_text(&s, blurb, 500);
-    }
-    sb_add(&s, "\n");
-  }
-  if(g->nalerts > shown)
-    sb_fmt(&s, "and %zu more\n", g->nalerts - shown);
-  sb_add(&s, "[Open in the dashboard](");
-  sb_add(&s, dash);
-  sb_add(&s, ")");
+  discord_description(g, dash, &s);
   size_t room = DISCORD_EMBED_TOTAL > total ? DISCORD_EMBED_TOTAL - total : 0;
   if(room > DISCORD_DESCRIPTION)
     room = DISCORD_DESCRIPTION;

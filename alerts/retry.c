@@ -3,6 +3,7 @@
  * schedule with jitter, Retry-After parsing and when a message goes dead.
  * (Which addresses a webhook may connect to is core/url.c's
  * mw_addr_classify, shared with the URL check at creation.) */
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -239,6 +240,7 @@ void alert__plan_next(const struct alert_delivery_opts *o,
                       int64_t cycle_started_at, int64_t now,
                       int64_t retry_after_ms, uint64_t rnd,
                       struct alert__plan *out) {
+  assert(o && out && cycle_attempts >= 1); /* counting the one just made */
   out->why[0] = 0;
   out->next_attempt_at = now;
   if(outcome == ALERT__DELIVERED) {

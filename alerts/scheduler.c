@@ -6,6 +6,7 @@
  * A replica that believes it leads for a second too long can only repeat
  * an evaluation, never its effect: alert_rule_evaluate decides inside a
  * write transaction and a stale evaluation writes nothing. */
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ static void *scheduler_main(void *arg) {
 
 mw_status alert_scheduler_start(mw_db *db, const struct alert_env *env,
                                 alert_scheduler **out) {
+  assert(db && env && out);
   *out = NULL;
   struct alert_scheduler *s = calloc(1, sizeof *s);
   if(!s)

@@ -15,6 +15,7 @@
  *    (synchronous_commit off), the counterpart of SQLite's
  *    synchronous=NORMAL there. */
 #include <stdio.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,6 +237,7 @@ static mw_status rule_state(mw_conn *c, int64_t id, struct alert__rule_state *ou
 }
 
 static mw_status rule_save(mw_conn *c, int64_t id, const struct alert__rule_eval *w) {
+  assert(id > 0 && w->state && mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, w->state);
@@ -779,6 +781,7 @@ static mw_status job_fill(const PGresult *res, int i, struct alert__job *j) {
 static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
                              const char *claim_token, int64_t now, int64_t until,
                              struct alert__job *jobs, int *njobs) {
+  assert(n >= 0 && max >= 0 && (n == 0 || ids) && claim_token);
   *njobs = 0;
   if(n <= 0 || max <= 0)
     return MW_OK;
@@ -833,6 +836,7 @@ static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
 
 static mw_status queue_attempt(mw_conn *c, const char *claim_token,
                                const struct alert__result *r, int *kept) {
+  assert(r->id > 0 && r->state && mw_tx_state(c) == 1);
   *kept = 0;
   mw_pg_params p;
   mw_pgp_init(&p);

@@ -8,6 +8,7 @@
  * seeks per target, whatever the backlog); claims need no row locks here:
  * SQLite has one writer at a time, so the heads read inside the claiming
  * transaction cannot change under it. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -232,6 +233,7 @@ static mw_status rule_state(mw_conn *c, int64_t id, struct alert__rule_state *ou
 }
 
 static mw_status rule_save(mw_conn *c, int64_t id, const struct alert__rule_eval *w) {
+  assert(id > 0 && w->state && mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(
       c, "UPDATE alert_rules SET state = ?, active_since = ?, "
          "current_alert_id = ?, last_eval_at = ?, last_value = ?, "
@@ -824,6 +826,7 @@ static mw_status job_fill(sqlite3_stmt *st, struct alert__job *j) {
 static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
                              const char *claim_token, int64_t now, int64_t until,
                              struct alert__job *jobs, int *njobs) {
+  assert(n >= 0 && max >= 0 && (n == 0 || ids) && claim_token);
   *njobs = 0;
   mw_status s = MW_OK;
   for(int i = 0; i < n && *njobs < max && !s; i++) {
@@ -864,6 +867,7 @@ static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
 
 static mw_status queue_attempt(mw_conn *c, const char *claim_token,
                                const struct alert__result *r, int *kept) {
+  assert(r->id > 0 && r->state && mw_tx_state(c) == 1);
   *kept = 0;
   /* The attempt is history even if the row was deleted meanwhile; the
    * foreign key only lets it in while the row exists. */
