@@ -45,11 +45,11 @@ struct alert_notice {
   const char *generator_url; /* link to the rule; NULL: "" */
   const char *rule;          /* rule name */
   const char *model;
-  int64_t version;           /* <= 0: unknown */
-  const char *alias;         /* alias the rule follows, if any */
-  const char *metric;        /* "age.psi", "dataset_drift_share", ... */
-  const char *op;            /* ">", ">=", "<", "<=", "==", "!=" */
-  double value;              /* NAN when the window had no data */
+  int64_t version;    /* <= 0: unknown */
+  const char *alias;  /* alias the rule follows, if any */
+  const char *metric; /* "age.psi", "dataset_drift_share", ... */
+  const char *op;     /* ">", ">=", "<", "<=", "==", "!=" */
+  double value;       /* NAN when the window had no data */
   double threshold;
   const char *state;         /* "pending" | "firing" | "resolved" | "nodata" */
   const char *severity;      /* NULL: taken from labels.severity if present */
@@ -67,7 +67,7 @@ struct alert_group_notice {
   const char *external_url;        /* modelwatch's base URL */
   const struct alert_notice *alerts;
   size_t nalerts;
-  int truncated_alerts;            /* alerts left out by the caller */
+  int truncated_alerts; /* alerts left out by the caller */
 };
 
 /* Channel types, as stored and as accepted by the API. */
@@ -100,8 +100,8 @@ mw_status alert_payload_build(const char *type, const char *receiver,
  * is formatted for the channel's type. MW_ENOTFOUND (err filled) when no
  * such channel. *out_id (may be NULL) receives the outbox id. */
 mw_status alert_channel_enqueue(mw_conn *c, const char *channel,
-                                const struct alert_group_notice *g,
-                                int64_t *out_id, mw_err *err);
+                                const struct alert_group_notice *g, int64_t *out_id,
+                                mw_err *err);
 
 /* ---- channels (the API's /api/v1/channels) ---- */
 
@@ -117,8 +117,7 @@ mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
  * secret. */
 mw_status alert_channel_list(mw_conn *c, cJSON **out, mw_err *err);
 /* One channel (no secret); MW_ENOTFOUND when absent. */
-mw_status alert_channel_get(mw_conn *c, const char *name, cJSON **out,
-                            mw_err *err);
+mw_status alert_channel_get(mw_conn *c, const char *name, cJSON **out, mw_err *err);
 /* Deletes a channel (one transaction, audited). While alert rules name it:
  * without force, MW_ECONFLICT and nothing changes, err->details being
  * {rules: [the first 20 names, sorted], rule_count}; with force, the
@@ -131,9 +130,8 @@ mw_status alert_channel_delete(mw_conn *c, const char *name, int force,
                                const char *actor, cJSON **detached, mw_err *err);
 /* Queues a test notification (kind "alert.test") for the channel, one
  * transaction; *out = {delivery_id, webhook_id}. */
-mw_status alert_channel_test(mw_conn *c, const char *name,
-                             const char *external_url, const char *actor,
-                             cJSON **out, mw_err *err);
+mw_status alert_channel_test(mw_conn *c, const char *name, const char *external_url,
+                             const char *actor, cJSON **out, mw_err *err);
 
 /* ---- deliveries ---- */
 
@@ -155,13 +153,13 @@ mw_status alert_delivery_retry(mw_conn *c, int64_t id, const char *actor,
 
 /* Options of the delivery worker (from mw_config). */
 struct alert_delivery_opts {
-  int concurrency;           /* parallel transfers, 1..64 (default 8) */
-  int max_attempts;          /* attempts before dead (default 8) */
-  int64_t max_age_ms;        /* age before dead (default 3 days) */
-  long connect_timeout_ms;   /* default 5000 */
-  long timeout_ms;           /* whole request, default 15000 */
-  int allow_private;         /* loopback and private ranges allowed */
-  int64_t retention_ms;      /* delivered and dead rows kept this long
+  int concurrency;         /* parallel transfers, 1..64 (default 8) */
+  int max_attempts;        /* attempts before dead (default 8) */
+  int64_t max_age_ms;      /* age before dead (default 3 days) */
+  long connect_timeout_ms; /* default 5000 */
+  long timeout_ms;         /* whole request, default 15000 */
+  int allow_private;       /* loopback and private ranges allowed */
+  int64_t retention_ms;    /* delivered and dead rows kept this long
                                 after their last attempt; 0 = forever */
 };
 
@@ -205,8 +203,7 @@ void alert_delivery_stop(alert_delivery *d);
  * failed row, 0 when none) and modelwatch_outbox_purged_total{state}
  * (delivered and dead rows removed by retention in this process, as
  * counted by worker d; d may be NULL: 0). */
-mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c,
-                                        mw_buf *out);
+mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c, mw_buf *out);
 
 /* ==================================================================== */
 /* Rules, their evaluation, alerts and silences (alerts/rules.c,         */
@@ -221,11 +218,11 @@ struct reg_env;
 enum alert_state { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING, ALERT_NODATA };
 enum alert_cond { ALERT_COND_FALSE, ALERT_COND_TRUE, ALERT_COND_NODATA };
 enum alert_event {
-  ALERT_EV_NONE,      /* nothing to record beyond the evaluation */
-  ALERT_EV_PENDING,   /* a new alert starts pending */
-  ALERT_EV_FIRED,     /* the alert fires (notify; run the action) */
-  ALERT_EV_RESOLVED,  /* a firing alert resolved */
-  ALERT_EV_DISCARDED  /* a pending alert ended before firing */
+  ALERT_EV_NONE,     /* nothing to record beyond the evaluation */
+  ALERT_EV_PENDING,  /* a new alert starts pending */
+  ALERT_EV_FIRED,    /* the alert fires (notify; run the action) */
+  ALERT_EV_RESOLVED, /* a firing alert resolved */
+  ALERT_EV_DISCARDED /* a pending alert ended before firing */
 };
 
 struct alert_sm {
@@ -276,8 +273,7 @@ int alert_compare(const char *op, double value, double threshold, int *holds);
 mw_status alert_metric_check(const char *metric, char **column, mw_err *err);
 /* Reads the metric out of a drift report as GET .../drift returns it.
  * MW_ENOTFOUND when the window has no data for it (nodata). */
-mw_status alert_metric_value(const cJSON *report, const char *metric,
-                             double *value);
+mw_status alert_metric_value(const cJSON *report, const char *metric, double *value);
 
 /* ---- wiring ---- */
 
@@ -285,19 +281,19 @@ mw_status alert_metric_value(const cJSON *report, const char *metric,
  * JSON of GET .../drift — for the evaluator. Supplied by the caller (the
  * monitor), so alerts/ does not depend on monitor/. */
 typedef mw_status (*alert_report_fn)(void *ctx, mw_conn *c, const char *model,
-                                     int64_t version, int64_t from_ms,
-                                     int64_t to_ms, cJSON **report);
+                                     int64_t version, int64_t from_ms, int64_t to_ms,
+                                     cJSON **report);
 
 struct alert_env {
   const struct reg_env *reg; /* for the rollback action */
   /* The replicas sharing the database: the scheduler evaluates only while
    * this replica leads (NULL: always, as with one process). */
   const mw_cluster *cluster;
-  const char *external_url;  /* links in notifications */
+  const char *external_url; /* links in notifications */
   alert_report_fn report;
   void *report_ctx;
-  int64_t group_wait_ms;     /* Alertmanager defaults: 30 s */
-  int64_t group_interval_ms; /* 5 min */
+  int64_t group_wait_ms;      /* Alertmanager defaults: 30 s */
+  int64_t group_interval_ms;  /* 5 min */
   int64_t repeat_interval_ms; /* 4 h */
 };
 

@@ -32,8 +32,7 @@ static mw_status take_json(void *ctx, const struct alert__channel_row *ch) {
   return *out ? MW_OK : MW_ENOMEM;
 }
 
-mw_status alert_channel_get(mw_conn *c, const char *name, cJSON **out,
-                            mw_err *err) {
+mw_status alert_channel_get(mw_conn *c, const char *name, cJSON **out, mw_err *err) {
   *out = NULL;
   mw_status s = alert__store(c)->channel_get(c, name, take_json, out);
   if(s == MW_ENOTFOUND)
@@ -205,8 +204,8 @@ mw_status alert_channel_delete(mw_conn *c, const char *name, int force,
 }
 
 mw_status alert_channel_enqueue(mw_conn *c, const char *channel,
-                                const struct alert_group_notice *g,
-                                int64_t *out_id, mw_err *err) {
+                                const struct alert_group_notice *g, int64_t *out_id,
+                                mw_err *err) {
   return alert__channel_enqueue_kind(c, channel, "alert", g, out_id, err);
 }
 
@@ -246,8 +245,8 @@ mw_status alert__channel_enqueue_kind(mw_conn *c, const char *channel,
 static void test_notice(cJSON *labels, cJSON *ann, struct alert_notice *a) {
   cJSON_AddStringToObject(labels, "alertname", "modelwatch-test");
   cJSON_AddStringToObject(labels, "severity", "info");
-  cJSON_AddStringToObject(ann, "summary",
-                          "A test notification from modelwatch: this channel works.");
+  cJSON_AddStringToObject(
+      ann, "summary", "A test notification from modelwatch: this channel works.");
   memset(a, 0, sizeof *a);
   a->status = "firing";
   a->labels = labels;
@@ -267,8 +266,8 @@ static void test_notice(cJSON *labels, cJSON *ann, struct alert_notice *a) {
 static mw_status test_answer(mw_conn *c, int64_t id, cJSON **out) {
   cJSON *page = NULL;
   mw_status s = mw_outbox_list(c, NULL, 1, id + 1, &page);
-  const cJSON *d = cJSON_GetArrayItem(
-      cJSON_GetObjectItemCaseSensitive(page, "deliveries"), 0);
+  const cJSON *d =
+      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(page, "deliveries"), 0);
   const char *msg_id = mw_json_str(d, "webhook_id");
   if(!s && !msg_id)
     s = MW_EINTERNAL; /* the row queued a moment ago is not there */
@@ -282,9 +281,8 @@ static mw_status test_answer(mw_conn *c, int64_t id, cJSON **out) {
   return s;
 }
 
-mw_status alert_channel_test(mw_conn *c, const char *name,
-                             const char *external_url, const char *actor,
-                             cJSON **out, mw_err *err) {
+mw_status alert_channel_test(mw_conn *c, const char *name, const char *external_url,
+                             const char *actor, cJSON **out, mw_err *err) {
   *out = NULL;
   cJSON *labels = cJSON_CreateObject();
   cJSON *ann = cJSON_CreateObject();

@@ -49,10 +49,9 @@ static char *episode_labels(const struct alert__rule *r, int64_t version) {
     return NULL;
   char vbuf[32];
   snprintf(vbuf, sizeof vbuf, "%lld", (long long)version);
-  const char *keys[] = {"alertname", "model", "version", "metric", "severity",
-                        "alias"};
-  const char *vals[] = {r->name,   r->model,    vbuf,
-                        r->metric, r->severity, r->alias};
+  const char *keys[] = {"alertname", "model",    "version",
+                        "metric",    "severity", "alias"};
+  const char *vals[] = {r->name, r->model, vbuf, r->metric, r->severity, r->alias};
   for(int i = 0; i < 6; i++) {
     if(!vals[i][0])
       continue;
@@ -103,8 +102,8 @@ static void fingerprint(const struct alert__rule *r, char out[17]) {
  * with the rule's open episode alert_id; returns the open episode after
  * the step (0: none; -1: the new one, whose id the store gives). */
 static int64_t episode_change(const struct alert__rule *r,
-                              const struct alert__observation *obs,
-                              int64_t alert_id, struct alert__decision *d) {
+                              const struct alert__observation *obs, int64_t alert_id,
+                              struct alert__decision *d) {
   switch(d->event) {
   case ALERT_EV_PENDING:
   case ALERT_EV_FIRED:
@@ -134,8 +133,7 @@ static int64_t episode_change(const struct alert__rule *r,
 
 mw_status alert__decide(const struct alert__rule *r,
                         const struct alert__rule_state *stored,
-                        int64_t alias_version,
-                        const struct alert__observation *obs,
+                        int64_t alias_version, const struct alert__observation *obs,
                         struct alert__decision *out) {
   assert(r && stored && obs && out);
   assert(r->alias[0] || r->version > 0); /* one of them, as the schema says */

@@ -95,7 +95,8 @@ void alert_delivery_opts_from_config(const mw_config *cfg,
     o->concurrency = 64;
   o->max_attempts = cfg->delivery_max_attempts > 0 ? cfg->delivery_max_attempts : 8;
   o->max_age_ms = (cfg->delivery_max_age_seconds > 0 ? cfg->delivery_max_age_seconds
-                                                     : 3 * 86400) * 1000LL;
+                                                     : 3 * 86400) *
+                  1000LL;
   o->connect_timeout_ms = 5000;
   o->timeout_ms = cfg->delivery_timeout_ms > 0 ? cfg->delivery_timeout_ms : 15000;
   if(o->connect_timeout_ms > o->timeout_ms)
@@ -135,7 +136,8 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
   (void)purpose;
   const char *why = "";
   enum mw_addr_class cls = mw_addr_classify(&a->addr, (socklen_t)a->addrlen, &why);
-  if(cls == MW_ADDR_FORBIDDEN || (cls == MW_ADDR_PRIVATE && !x->d->o.allow_private)) {
+  if(cls == MW_ADDR_FORBIDDEN ||
+     (cls == MW_ADDR_PRIVATE && !x->d->o.allow_private)) {
     char ip[INET6_ADDRSTRLEN] = "?";
     if(a->family == AF_INET)
       inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, ip, sizeof ip);
@@ -145,9 +147,8 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
     x->refused = 1;
     snprintf(x->refused_why, sizeof x->refused_why,
              "refused by egress policy: the URL resolves to %s, %s%s", ip, why,
-             cls == MW_ADDR_PRIVATE
-                 ? " (allowed only with --allow-private-webhooks)"
-                 : "");
+             cls == MW_ADDR_PRIVATE ? " (allowed only with --allow-private-webhooks)"
+                                    : "");
     return CURL_SOCKET_BAD;
   }
   return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
@@ -215,12 +216,12 @@ static int start_xfer(struct alert_delivery *d, struct xfer *x, char *err,
     return 1;
   }
   struct curl_slist *h = NULL, *t;
-#define ADD_HEADER(text)                                                      \
-  do {                                                                        \
-    t = curl_slist_append(h, (text));                                         \
-    if(!t)                                                                    \
-      goto nomem;                                                             \
-    h = t;                                                                    \
+#define ADD_HEADER(text)              \
+  do {                                \
+    t = curl_slist_append(h, (text)); \
+    if(!t)                            \
+      goto nomem;                     \
+    h = t;                            \
   } while(0)
   ADD_HEADER("Content-Type: application/json");
   /* curl would wait up to a second for "100 Continue" on larger bodies. */
@@ -422,11 +423,12 @@ static void abandon_all(struct alert_delivery *d, mw_conn *c) {
     finish_xfer(d, x);
   }
   if(n) {
-    mw_log(MW_LOG_INFO, "delivery", "abandoning %zu transfer(s) in flight; they "
-                                    "run again after restart", n);
+    mw_log(MW_LOG_INFO, "delivery",
+           "abandoning %zu transfer(s) in flight; they "
+           "run again after restart",
+           n);
     if(c && alert__release(c, d->claim_token, ids, n))
-      mw_log(MW_LOG_WARN, "delivery",
-             "cannot release claims; they expire in %lld s",
+      mw_log(MW_LOG_WARN, "delivery", "cannot release claims; they expire in %lld s",
              (long long)(d->lease_ms / 1000));
   }
 }
@@ -647,8 +649,7 @@ void alert_delivery_stop(alert_delivery *d) {
   mw_log(MW_LOG_INFO, "delivery", "worker stopped");
 }
 
-mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c,
-                                        mw_buf *out) {
+mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c, mw_buf *out) {
   mw_outbox_depth q;
   mw_status st = mw_outbox_stats(c, &q);
   if(st)

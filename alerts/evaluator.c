@@ -128,8 +128,8 @@ static cJSON *run_rollback(mw_conn *c, const struct alert_env *env,
       mw_savepoint_rollback(c);
     cJSON_AddStringToObject(out, "status", "skipped");
     cJSON_AddStringToObject(out, "message", err.msg[0] ? err.msg : mw_strerror(s));
-    mw_log(MW_LOG_WARN, "alerts", "rule %s: rollback of %s@%s not done: %s",
-           r->name, r->model, r->alias, err.msg);
+    mw_log(MW_LOG_WARN, "alerts", "rule %s: rollback of %s@%s not done: %s", r->name,
+           r->model, r->alias, err.msg);
   } else {
     cJSON_AddStringToObject(out, "status", "done");
     cJSON_AddItemToObject(out, "result", res);
@@ -153,11 +153,16 @@ static mw_status write_episode(mw_conn *c, const struct alert__rule *r,
   const struct alert__store *st = alert__store(c);
   switch(d->op) {
   case ALERT__EP_INSERT: {
-    struct alert__episode_new e = {
-        r->id,         d->fingerprint, d->episode_state,
-        d->labels,     d->annotations, obs->version,
-        obs->value,    r->threshold,   d->sm.active_since,
-        d->event == ALERT_EV_FIRED ? obs->now : -1};
+    struct alert__episode_new e = {r->id,
+                                   d->fingerprint,
+                                   d->episode_state,
+                                   d->labels,
+                                   d->annotations,
+                                   obs->version,
+                                   obs->value,
+                                   r->threshold,
+                                   d->sm.active_since,
+                                   d->event == ALERT_EV_FIRED ? obs->now : -1};
     return st->episode_insert(c, &e, &d->save.current_alert_id);
   }
   case ALERT__EP_FIRE:

@@ -21,8 +21,8 @@
 struct alert__rule {
   int64_t id;
   char name[129], model[129];
-  char alias[129];      /* "" when the rule watches a fixed version */
-  int64_t version;      /* the fixed version, or 0 with an alias */
+  char alias[129]; /* "" when the rule watches a fixed version */
+  int64_t version; /* the fixed version, or 0 with an alias */
   char metric[301], op[8], severity[33];
   double threshold;
   int64_t for_s, window_s, interval_s;
@@ -48,19 +48,19 @@ struct alert__rule_eval {
   int64_t active_since;     /* < 0: none */
   int64_t current_alert_id; /* 0: none */
   int64_t last_eval_at;
-  double last_value;        /* NAN: none */
-  int64_t last_version;     /* <= 0: none */
-  const char *last_error;   /* NULL: none */
+  double last_value;      /* NAN: none */
+  int64_t last_version;   /* <= 0: none */
+  const char *last_error; /* NULL: none */
   int64_t next_eval_at;
 };
 
 /* What an evaluation computed outside the write transaction. */
 struct alert__observation {
   struct alert_eval_basis seen; /* what the computation rested on */
-  int64_t version;  /* the version the metric is for; 0 when the alias was
+  int64_t version; /* the version the metric is for; 0 when the alias was
                        missing */
   enum alert_cond cond;
-  double value;     /* meaningful when has_value */
+  double value; /* meaningful when has_value */
   int has_value;
   const char *problem; /* why there is no value ("" or NULL: none) */
   int64_t now;
@@ -78,19 +78,19 @@ enum alert__episode_op {
 
 /* The decision of one evaluation: the event, and what to write. */
 struct alert__decision {
-  int stale;              /* 1: superseded; write nothing at all */
-  int64_t version_now;    /* the version the rule watches, as read inside
+  int stale;           /* 1: superseded; write nothing at all */
+  int64_t version_now; /* the version the rule watches, as read inside
                              the transaction (0: none) */
   enum alert_event event;
-  struct alert_sm sm;     /* the rule's state machine after the step */
+  struct alert_sm sm; /* the rule's state machine after the step */
   enum alert__episode_op op;
-  int64_t episode_id;     /* the episode op changes (not for INSERT) */
+  int64_t episode_id; /* the episode op changes (not for INSERT) */
   /* For INSERT: the new episode's state, fingerprint, labels and
    * annotations; for FIRE: its new annotations. malloc'd (NULL else). */
   const char *episode_state;
   char fingerprint[17];
   char *labels, *annotations; /* free with cJSON_free */
-  int rollback;           /* run the rule's rollback action */
+  int rollback;               /* run the rule's rollback action */
   /* The rule's state to store; current_alert_id is 0 here when op is
    * INSERT (the caller sets it to the new episode's id). */
   struct alert__rule_eval save;
@@ -104,8 +104,7 @@ struct alert__decision {
  * failure). MW_ENOMEM. */
 mw_status alert__decide(const struct alert__rule *r,
                         const struct alert__rule_state *stored,
-                        int64_t alias_version,
-                        const struct alert__observation *obs,
+                        int64_t alias_version, const struct alert__observation *obs,
                         struct alert__decision *out);
 void alert__decision_clear(struct alert__decision *d);
 /* "none", "pending", "fired", "resolved", "discarded". */
@@ -132,9 +131,9 @@ typedef struct alert__re alert__re;
 
 /* What a pattern may cost. */
 struct alert__re_limits {
-  size_t max_len;    /* bytes of the pattern */
-  int64_t max_mem;   /* RE2's budget: program plus its DFA caches, bytes */
-  int max_program;   /* instructions of the compiled program */
+  size_t max_len;  /* bytes of the pattern */
+  int64_t max_mem; /* RE2's budget: program plus its DFA caches, bytes */
+  int max_program; /* instructions of the compiled program */
 };
 
 /* Compiles pattern (RE2 syntax, which is Alertmanager's) within lim. On
@@ -218,8 +217,7 @@ enum alert__outcome {
 /* Classifies an attempt: http_status is 0 when no response arrived,
  * curl_code is the transfer's CURLcode, refused is non-zero when the
  * egress policy blocked the address. */
-enum alert__outcome alert__classify(long http_status, int curl_code,
-                                    int refused);
+enum alert__outcome alert__classify(long http_status, int curl_code, int refused);
 
 /* Standard Webhooks' schedule: the delay before attempt n+1 after n failed
  * attempts (n >= 1): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then 10 h. */
@@ -246,9 +244,9 @@ void alert__header_line(const char *p, size_t len, int64_t now_ms,
 
 /* What to do after an attempt. */
 struct alert__plan {
-  const char *state;        /* "delivered", "failed" or "dead" (static) */
-  int64_t next_attempt_at;  /* ms; unchanged meaning for delivered/dead */
-  char why[160];            /* why dead, when dead by budget; else "" */
+  const char *state;       /* "delivered", "failed" or "dead" (static) */
+  int64_t next_attempt_at; /* ms; unchanged meaning for delivered/dead */
+  char why[160];           /* why dead, when dead by budget; else "" */
 };
 
 /* Plans the next step for a message whose attempt (number cycle_attempts
@@ -256,9 +254,8 @@ struct alert__plan {
  * retry_after_ms < 0 when the receiver sent none. */
 void alert__plan_next(const struct alert_delivery_opts *o,
                       enum alert__outcome outcome, int cycle_attempts,
-                      int64_t cycle_started_at, int64_t now,
-                      int64_t retry_after_ms, uint64_t rnd,
-                      struct alert__plan *out);
+                      int64_t cycle_started_at, int64_t now, int64_t retry_after_ms,
+                      uint64_t rnd, struct alert__plan *out);
 
 /* ---- text for chat services (alerts/payloads.c) ---- */
 
@@ -288,11 +285,11 @@ struct alert__job {
   char kind[64];
   char target_type[16];
   char target_name[136];
-  char *url;            /* malloc'd */
-  char *payload;        /* malloc'd, the exact body to send and sign */
+  char *url;     /* malloc'd */
+  char *payload; /* malloc'd, the exact body to send and sign */
   size_t payload_len;
-  char *secret;         /* malloc'd; NULL when the target no longer exists */
-  int cycle_attempts;   /* attempts already made in the current budget */
+  char *secret;       /* malloc'd; NULL when the target no longer exists */
+  int cycle_attempts; /* attempts already made in the current budget */
   int64_t cycle_started_at;
 };
 
@@ -303,11 +300,11 @@ void alert__job_clear(struct alert__job *j);
 /* The outcome of one attempt, as recorded. */
 struct alert__result {
   int64_t id;
-  int64_t at;            /* when the attempt started, ms */
-  long status_code;      /* 0: no HTTP answer */
+  int64_t at;       /* when the attempt started, ms */
+  long status_code; /* 0: no HTTP answer */
   int64_t latency_ms;
-  const char *error;     /* NULL on success; never holds secrets */
-  const char *state;     /* "delivered" | "failed" | "dead" */
+  const char *error; /* NULL on success; never holds secrets */
+  const char *state; /* "delivered" | "failed" | "dead" */
   int64_t next_attempt_at;
 };
 
@@ -356,7 +353,7 @@ mw_status alert__claim(mw_conn *c, const char *claim_token, int64_t now,
 
 /* Releases the claims of ids (abandoned at shutdown) so they run again at
  * once. */
-mw_status alert__release(mw_conn *c, const char *claim_token,
-                         const int64_t *ids, size_t n);
+mw_status alert__release(mw_conn *c, const char *claim_token, const int64_t *ids,
+                         size_t n);
 
 #endif

@@ -219,9 +219,9 @@ static void flush_group(mw_conn *c, const struct alert_env *env,
   const struct alert__store *st = alert__store(c);
   struct members ms = {calloc(MAX_MEMBERS, sizeof(struct member)), 0, silences};
   mw_err err = {0};
-  mw_status s = ms.m ? st->notify_members(c, channel, model, MAX_MEMBERS,
-                                          add_member, &ms)
-                     : MW_ENOMEM;
+  mw_status s =
+      ms.m ? st->notify_members(c, channel, model, MAX_MEMBERS, add_member, &ms)
+           : MW_ENOMEM;
   if(!s && ms.n == 0) {
     /* An empty group is forgotten: the next alert waits group_wait again. */
     s = mw_tx_begin(c);
@@ -261,8 +261,8 @@ void alert__notify_flush(mw_conn *c, const struct alert_env *env, int64_t now) {
    * names first, then the groups, which run statements of their own. */
   struct pairs p = {malloc(MAX_GROUPS * sizeof *p.v), 0};
   struct alert__silence_set silences = {NULL, 0};
-  mw_status s = p.v ? alert__store(c)->notify_pairs(c, MAX_GROUPS, add_pair, &p)
-                    : MW_ENOMEM;
+  mw_status s =
+      p.v ? alert__store(c)->notify_pairs(c, MAX_GROUPS, add_pair, &p) : MW_ENOMEM;
   /* The silences active now, loaded once for every group. */
   if(!s && p.n)
     s = alert__silences_load(c, now, &silences);

@@ -148,8 +148,8 @@ static void sb_free(struct sb *s) { mw_buf_free(&s->b); }
 
 /* Adds obj[key] = the builder's text cut to max_units; a failure sticks in
  * s. */
-static void add_text(cJSON *obj, const char *key, const char *text,
-                     size_t max_units, mw_status *err) {
+static void add_text(cJSON *obj, const char *key, const char *text, size_t max_units,
+                     mw_status *err) {
   struct sb s;
   sb_init(&s);
   sb_text(&s, text ? text : "", max_units);
@@ -488,13 +488,14 @@ static mw_status build_webhook(const char *receiver,
   cJSON_AddStringToObject(root, "status", group_status(g));
   cJSON_AddStringToObject(root, "receiver", receiver);
   cJSON_AddItemToObject(root, "groupLabels", dup_object(g->group_labels));
-  cJSON_AddItemToObject(root, "commonLabels", g->common_labels
-                                                  ? dup_object(g->common_labels)
-                                                  : common_of(g, 0));
+  cJSON_AddItemToObject(root, "commonLabels",
+                        g->common_labels ? dup_object(g->common_labels)
+                                         : common_of(g, 0));
   cJSON_AddItemToObject(root, "commonAnnotations",
                         g->common_annotations ? dup_object(g->common_annotations)
                                               : common_of(g, 1));
-  cJSON_AddStringToObject(root, "externalURL", g->external_url ? g->external_url : "");
+  cJSON_AddStringToObject(root, "externalURL",
+                          g->external_url ? g->external_url : "");
   cJSON *arr = cJSON_AddArrayToObject(root, "alerts");
   for(size_t i = 0; i < g->nalerts; i++) {
     const struct alert_notice *a = &g->alerts[i];
@@ -503,12 +504,15 @@ static mw_status build_webhook(const char *receiver,
     cJSON_AddStringToObject(o, "status", notice_status(a));
     cJSON_AddItemToObject(o, "labels", dup_object(a->labels));
     cJSON_AddItemToObject(o, "annotations", dup_object(a->annotations));
-    cJSON_AddStringToObject(o, "startsAt", mw_time_format(a->starts_at_ms, t, sizeof t));
+    cJSON_AddStringToObject(o, "startsAt",
+                            mw_time_format(a->starts_at_ms, t, sizeof t));
     /* Alertmanager's zero time marks an alert that has not ended. */
-    cJSON_AddStringToObject(o, "endsAt", a->ends_at_ms > 0
-                                             ? mw_time_format(a->ends_at_ms, t, sizeof t)
-                                             : "0001-01-01T00:00:00Z");
-    cJSON_AddStringToObject(o, "generatorURL", a->generator_url ? a->generator_url : "");
+    cJSON_AddStringToObject(o, "endsAt",
+                            a->ends_at_ms > 0
+                                ? mw_time_format(a->ends_at_ms, t, sizeof t)
+                                : "0001-01-01T00:00:00Z");
+    cJSON_AddStringToObject(o, "generatorURL",
+                            a->generator_url ? a->generator_url : "");
     fingerprint_of(a, fp);
     cJSON_AddStringToObject(o, "fingerprint", fp);
     /* Extra facts in their own object: Alertmanager receivers ignore
@@ -622,7 +626,8 @@ static mw_status build_slack(const struct alert_group_notice *g, cJSON **out) {
     cJSON *els = cJSON_AddArrayToObject(ctx, "elements");
     sb_reset(&s);
     sb_fmt(&s, "and %zu more alert(s)",
-           g->nalerts - shown + (size_t)(g->truncated_alerts > 0 ? g->truncated_alerts : 0));
+           g->nalerts - shown +
+               (size_t)(g->truncated_alerts > 0 ? g->truncated_alerts : 0));
     cJSON_AddItemToArray(els, slack_text("mrkdwn", sb_str(&s)));
     cJSON_AddItemToArray(blocks, ctx);
   }
@@ -643,8 +648,7 @@ static mw_status build_slack(const struct alert_group_notice *g, cJSON **out) {
 
 /* -------------------------------------------------------- mattermost */
 
-static mw_status build_mattermost(const struct alert_group_notice *g,
-                                  cJSON **out) {
+static mw_status build_mattermost(const struct alert_group_notice *g, cJSON **out) {
   mw_status err = MW_OK;
   cJSON *root = cJSON_CreateObject();
   struct sb s;
@@ -724,7 +728,8 @@ static cJSON *discord_fields(const struct alert_notice *a, size_t used,
   for(size_t k = 0; k < nf && nfields < DISCORD_FIELDS; k++) {
     cJSON *fo = cJSON_CreateObject();
     add_text(fo, "name", f[k].title, DISCORD_FIELD_NAME, err);
-    add_text(fo, "value", f[k].value[0] ? f[k].value : "-", DISCORD_FIELD_VALUE, err);
+    add_text(fo, "value", f[k].value[0] ? f[k].value : "-", DISCORD_FIELD_VALUE,
+             err);
     cJSON_AddBoolToObject(fo, "inline", 1);
     const char *fv = mw_json_str(fo, "value");
     *units += alert__utf16_len(f[k].title) + alert__utf16_len(fv ? fv : "");
@@ -758,8 +763,8 @@ static cJSON *discord_fields(const struct alert_notice *a, size_t used,
 
 /* The embed's description: one line per alert (at most CHAT_MAX_ALERTS),
  * then the dashboard link. */
-static void discord_description(const struct alert_group_notice *g,
-                                const char *dash, struct sb *s) {
+static void discord_description(const struct alert_group_notice *g, const char *dash,
+                                struct sb *s) {
   size_t shown = g->nalerts < CHAT_MAX_ALERTS ? g->nalerts : CHAT_MAX_ALERTS;
   for(size_t i = 0; i < shown; i++) {
     const struct alert_notice *a = &g->alerts[i];
@@ -857,10 +862,12 @@ static mw_status build_teams(const struct alert_group_notice *g, cJSON **out) {
   cJSON *atts = cJSON_AddArrayToObject(root, "attachments");
   cJSON *att = cJSON_CreateObject();
   cJSON_AddItemToArray(atts, att);
-  cJSON_AddStringToObject(att, "contentType", "application/vnd.microsoft.card.adaptive");
+  cJSON_AddStringToObject(att, "contentType",
+                          "application/vnd.microsoft.card.adaptive");
   cJSON_AddNullToObject(att, "contentUrl");
   cJSON *card = cJSON_AddObjectToObject(att, "content");
-  cJSON_AddStringToObject(card, "$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
+  cJSON_AddStringToObject(card, "$schema",
+                          "http://adaptivecards.io/schemas/adaptive-card.json");
   cJSON_AddStringToObject(card, "type", "AdaptiveCard");
   cJSON_AddStringToObject(card, "version", "1.4");
   cJSON *ms = cJSON_AddObjectToObject(card, "msteams");

@@ -127,8 +127,8 @@ mw_status alert__record(mw_conn *c, const char *claim_token,
 
 /* Inside the claim transaction: the heads, the pick, the claim. */
 static mw_status claim_in(mw_conn *c, const char *claim_token, int64_t now,
-                          int64_t lease_ms, int max, struct alert__job *jobs,
-                          int *n, int64_t *next_due) {
+                          int64_t lease_ms, int max, struct alert__job *jobs, int *n,
+                          int64_t *next_due) {
   const struct alert__store *st = alert__store(c);
   struct heads hs = {NULL, 0, 0};
   int64_t *ids = calloc((size_t)max, sizeof *ids);
@@ -171,8 +171,8 @@ mw_status alert__claim(mw_conn *c, const char *claim_token, int64_t now,
   return s;
 }
 
-mw_status alert__release(mw_conn *c, const char *claim_token,
-                         const int64_t *ids, size_t n) {
+mw_status alert__release(mw_conn *c, const char *claim_token, const int64_t *ids,
+                         size_t n) {
   if(!n)
     return MW_OK;
   mw_status s = mw_tx_begin_rows(c);

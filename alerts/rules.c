@@ -129,8 +129,8 @@ static mw_status check_column(mw_conn *c, const char *model, int64_t version,
   reg_version_info_free(&vi);
   if(!found)
     return mw_errf(err, MW_EVALIDATION,
-                   "model '%s' version %lld has no column '%s' in its schema",
-                   model, (long long)version, column);
+                   "model '%s' version %lld has no column '%s' in its schema", model,
+                   (long long)version, column);
   return MW_OK;
 }
 
@@ -173,7 +173,8 @@ static mw_status check_channels(mw_conn *c, const cJSON *chans, mw_err *err) {
   if(!chans)
     return MW_OK;
   if(!cJSON_IsArray(chans))
-    return mw_errf(err, MW_EVALIDATION, "channels must be an array of channel names");
+    return mw_errf(err, MW_EVALIDATION,
+                   "channels must be an array of channel names");
   const cJSON *ch;
   cJSON_ArrayForEach(ch, chans) {
     if(!cJSON_IsString(ch))
@@ -215,8 +216,8 @@ static mw_status insert_rule(mw_conn *c, const struct rule_body *b,
                               .created_at = now,
                               .created_by = actor,
                               .next_eval_at = now + b->interval_s * 1000};
-  mw_status s = (has_labels && !lab) || (has_ann && !ann) ? MW_ENOMEM
-                                                          : mw_tx_begin(c);
+  mw_status s =
+      (has_labels && !lab) || (has_ann && !ann) ? MW_ENOMEM : mw_tx_begin(c);
   if(s)
     goto out;
   s = check_channels(c, b->channels, err);
@@ -315,12 +316,15 @@ static cJSON *rule_json(const struct alert__rule_row *r) {
   return o;
 }
 
-/* Rules read so far, by id, each with its JSON (owned by the list). */
+/* A rule read, and its JSON (owned by the list it is in). */
+struct rule_ref {
+  int64_t id;
+  cJSON *json;
+};
+
+/* Rules read so far (sorted by id once all are read). */
 struct rules_read {
-  struct rule_ref {
-    int64_t id;
-    cJSON *json;
-  } *v;
+  struct rule_ref *v;
   size_t n, cap;
   cJSON *arr; /* the list's "rules" array, in name order */
 };

@@ -82,9 +82,10 @@ static mw_status add_silence(void *ctx, const struct alert__silence_row *r) {
   mw_json_add_time(o, "ends_at", r->ends_at);
   cJSON_AddStringToObject(o, "comment", r->comment);
   cJSON_AddStringToObject(o, "created_by", r->created_by);
-  cJSON_AddStringToObject(o, "state", r->ends_at <= x->now    ? "expired"
-                                      : r->starts_at > x->now ? "pending"
-                                                              : "active");
+  cJSON_AddStringToObject(o, "state",
+                          r->ends_at <= x->now    ? "expired"
+                          : r->starts_at > x->now ? "pending"
+                                                  : "active");
   return MW_OK;
 }
 
@@ -93,8 +94,9 @@ mw_status alert_silence_list(mw_conn *c, cJSON **out, mw_err *err) {
   *out = NULL;
   cJSON *root = cJSON_CreateObject();
   struct list_ctx x = {cJSON_AddArrayToObject(root, "silences"), mw_now_ms()};
-  mw_status s = x.arr ? alert__store(c)->silence_list(c, x.now, 1000, add_silence, &x)
-                      : MW_ENOMEM;
+  mw_status s = x.arr
+                    ? alert__store(c)->silence_list(c, x.now, 1000, add_silence, &x)
+                    : MW_ENOMEM;
   if(s) {
     cJSON_Delete(root);
     return s;

@@ -42,13 +42,13 @@
 /* A new rule (strings borrowed). */
 struct alert__rule_new {
   const char *name, *model;
-  const char *alias;  /* NULL: the rule watches version */
-  int64_t version;    /* > 0 with no alias */
+  const char *alias; /* NULL: the rule watches version */
+  int64_t version;   /* > 0 with no alias */
   const char *metric, *op;
   double threshold;
   int64_t for_s, window_s, interval_s;
   const char *severity, *labels, *annotations; /* JSON objects as text */
-  const char *action; /* NULL or "rollback" */
+  const char *action;                          /* NULL or "rollback" */
   int64_t created_at;
   const char *created_by;
   int64_t next_eval_at;
@@ -68,10 +68,10 @@ struct alert__rule_row {
   int64_t created_at;
   const char *created_by;
   const char *state;
-  int64_t active_since; /* -1: none */
-  int64_t last_eval_at; /* -1: never evaluated */
-  double last_value;    /* NAN: none */
-  int64_t last_version; /* -1: none */
+  int64_t active_since;   /* -1: none */
+  int64_t last_eval_at;   /* -1: never evaluated */
+  double last_value;      /* NAN: none */
+  int64_t last_version;   /* -1: none */
   const char *last_error; /* NULL: none */
   int64_t next_eval_at;
 };
@@ -113,8 +113,7 @@ struct alert__member_row {
   int64_t version;
   double value, threshold;
   int64_t started_at, fired_at, resolved_at; /* 0: not yet */
-  const char *fingerprint, *rule, *model, *alias /* "" */, *metric, *op,
-      *severity;
+  const char *fingerprint, *rule, *model, *alias /* "" */, *metric, *op, *severity;
 };
 
 /* A notification group's timers. */
@@ -142,13 +141,11 @@ struct alert__store {
   /* ---- rules ---- */
   /* Inserts a rule in the inactive state; *id receives its id.
    * MW_ECONFLICT when the name is taken. */
-  mw_status (*rule_insert)(mw_conn *c, const struct alert__rule_new *r,
-                           int64_t *id);
+  mw_status (*rule_insert)(mw_conn *c, const struct alert__rule_new *r, int64_t *id);
   /* Appends channel at position pos of rule_id's channel list. */
   mw_status (*rule_add_channel)(mw_conn *c, int64_t rule_id, int pos,
                                 const char *channel);
-  mw_status (*rule_get)(mw_conn *c, const char *name, alert__rule_fn fn,
-                        void *ctx);
+  mw_status (*rule_get)(mw_conn *c, const char *name, alert__rule_fn fn, void *ctx);
   /* Every rule, by name. */
   mw_status (*rule_list)(mw_conn *c, alert__rule_fn fn, void *ctx);
   /* The channel lists of rule_id (every rule when rule_id <= 0): fn(ctx,
@@ -160,8 +157,7 @@ struct alert__store {
   /* Names of the rules due at now (next_eval_at <= now), the most overdue
    * first, at most max. */
   mw_status (*rules_due)(mw_conn *c, int64_t now, int max,
-                         mw_status (*fn)(void *ctx, const char *name),
-                         void *ctx);
+                         mw_status (*fn)(void *ctx, const char *name), void *ctx);
   /* The evaluation state of rule id as it stands (read it inside the
    * write transaction that will change it). */
   mw_status (*rule_state)(mw_conn *c, int64_t id, struct alert__rule_state *out);
@@ -187,8 +183,7 @@ struct alert__store {
                             void *ctx);
   /* Acknowledges episode id unless it is resolved; MW_ENOTFOUND when there
    * is no such pending or firing episode. */
-  mw_status (*episode_ack)(mw_conn *c, int64_t id, int64_t now,
-                           const char *actor);
+  mw_status (*episode_ack)(mw_conn *c, int64_t id, int64_t now, const char *actor);
 
   /* ---- notification groups (channel, group key = model) ---- */
   /* Every (channel, model) with something to say - a firing episode, or a
@@ -201,11 +196,9 @@ struct alert__store {
   /* The episodes of rules of model that notify channel: firing ones and
    * resolved ones (that fired) channel was not told about; by id, at most
    * limit. */
-  mw_status (*notify_members)(mw_conn *c, const char *channel, const char *model,
-                              int limit,
-                              mw_status (*fn)(void *ctx,
-                                              const struct alert__member_row *m),
-                              void *ctx);
+  mw_status (*notify_members)(
+      mw_conn *c, const char *channel, const char *model, int limit,
+      mw_status (*fn)(void *ctx, const struct alert__member_row *m), void *ctx);
   /* Creates the group row (created at now) unless it exists. */
   mw_status (*group_touch)(mw_conn *c, const char *channel, const char *key,
                            int64_t now);

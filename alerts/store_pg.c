@@ -87,10 +87,10 @@ static mw_status rule_add_channel(mw_conn *c, int64_t rule_id, int pos,
                   &p, NULL);
 }
 
-#define RULE_COLS                                                            \
-  "id, name, model, alias, version, metric, op, threshold, for_seconds, "    \
+#define RULE_COLS                                                             \
+  "id, name, model, alias, version, metric, op, threshold, for_seconds, "     \
   "window_seconds, interval_seconds, severity, labels, annotations, action, " \
-  "created_at, created_by, state, active_since, last_eval_at, last_value, "  \
+  "created_at, created_by, state, active_since, last_eval_at, last_value, "   \
   "last_version, last_error, next_eval_at"
 
 static void rule_row(const PGresult *res, int i, struct alert__rule_row *r) {
@@ -236,7 +236,8 @@ static mw_status rule_state(mw_conn *c, int64_t id, struct alert__rule_state *ou
   return s;
 }
 
-static mw_status rule_save(mw_conn *c, int64_t id, const struct alert__rule_eval *w) {
+static mw_status rule_save(mw_conn *c, int64_t id,
+                           const struct alert__rule_eval *w) {
   assert(id > 0 && w->state && mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
@@ -274,12 +275,13 @@ static mw_status episode_insert(mw_conn *c, const struct alert__episode_new *e,
   mw_pgp_i64(&p, e->started_at);
   mw_pgp_id(&p, e->fired_at);
   mw_status s;
-  PGresult *res = mw_pg_run(c,
-                            "INSERT INTO alerts(rule_id, fingerprint, state, labels, "
-                            "annotations, version, value, threshold, started_at, "
-                            "fired_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                            "$10) RETURNING id",
-                            &p, &s);
+  PGresult *res =
+      mw_pg_run(c,
+                "INSERT INTO alerts(rule_id, fingerprint, state, labels, "
+                "annotations, version, value, threshold, started_at, "
+                "fired_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                "$10) RETURNING id",
+                &p, &s);
   if(!res)
     return s;
   *id = mw_pg_i64(res, 0, 0, 0);
@@ -301,8 +303,7 @@ static mw_status episode_fire(mw_conn *c, int64_t id, int64_t now, double value,
                   &p, NULL);
 }
 
-static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now,
-                                 double value) {
+static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now, double value) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, now);
@@ -338,10 +339,9 @@ static mw_status episode_action(mw_conn *c, int64_t id, const char *result) {
   return mw_pg_do(c, "UPDATE alerts SET action_result = $1 WHERE id = $2", &p, NULL);
 }
 
-static mw_status episode_list(mw_conn *c, const char *state, int limit,
-                              mw_status (*fn)(void *,
-                                              const struct alert__episode_row *),
-                              void *ctx) {
+static mw_status
+episode_list(mw_conn *c, const char *state, int limit,
+             mw_status (*fn)(void *, const struct alert__episode_row *), void *ctx) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, state);
@@ -430,11 +430,10 @@ static mw_status notify_pairs(mw_conn *c, int limit,
   return s;
 }
 
-static mw_status notify_members(mw_conn *c, const char *channel, const char *model,
-                                int limit,
-                                mw_status (*fn)(void *,
-                                                const struct alert__member_row *),
-                                void *ctx) {
+static mw_status
+notify_members(mw_conn *c, const char *channel, const char *model, int limit,
+               mw_status (*fn)(void *, const struct alert__member_row *),
+               void *ctx) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, channel);
@@ -538,7 +537,8 @@ static mw_status group_forget(mw_conn *c, const char *channel, const char *key) 
   mw_pgp_init(&p);
   mw_pgp_text(&p, channel);
   mw_pgp_text(&p, key);
-  return mw_pg_do(c, "DELETE FROM notify_groups WHERE channel = $1 AND group_key = $2",
+  return mw_pg_do(c,
+                  "DELETE FROM notify_groups WHERE channel = $1 AND group_key = $2",
                   &p, NULL);
 }
 
@@ -579,10 +579,9 @@ static mw_status silence_insert(mw_conn *c, const char *matchers, int64_t starts
   return MW_OK;
 }
 
-static mw_status silence_list(mw_conn *c, int64_t now, int limit,
-                              mw_status (*fn)(void *,
-                                              const struct alert__silence_row *),
-                              void *ctx) {
+static mw_status
+silence_list(mw_conn *c, int64_t now, int limit,
+             mw_status (*fn)(void *, const struct alert__silence_row *), void *ctx) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, now);
@@ -599,7 +598,7 @@ static mw_status silence_list(mw_conn *c, int64_t now, int limit,
   for(int i = 0; i < PQntuples(res) && !s; i++) {
     struct alert__silence_row r = {mw_pg_i64(res, i, 0, 0), mw_pg_text(res, i, 1),
                                    mw_pg_i64(res, i, 2, 0), mw_pg_i64(res, i, 3, 0),
-                                   mw_pg_text(res, i, 4), mw_pg_text(res, i, 5)};
+                                   mw_pg_text(res, i, 4),   mw_pg_text(res, i, 5)};
     s = fn(ctx, &r);
   }
   PQclear(res);
@@ -622,10 +621,11 @@ static mw_status silences_active(mw_conn *c, int64_t now,
   mw_pgp_init(&p);
   mw_pgp_i64(&p, now);
   mw_status s;
-  PGresult *res = mw_pg_run(c,
-                            "SELECT id, matchers FROM silences WHERE starts_at <= $1 "
-                            "AND ends_at > $1 ORDER BY id",
-                            &p, &s);
+  PGresult *res =
+      mw_pg_run(c,
+                "SELECT id, matchers FROM silences WHERE starts_at <= $1 "
+                "AND ends_at > $1 ORDER BY id",
+                &p, &s);
   if(!res)
     return s;
   s = MW_OK;
@@ -653,10 +653,9 @@ static mw_status channel_insert(mw_conn *c, const char *name, const char *type,
 }
 
 /* Hands every channel row of res to fn. */
-static mw_status each_channel(PGresult *res,
-                              mw_status (*fn)(void *,
-                                              const struct alert__channel_row *),
-                              void *ctx) {
+static mw_status
+each_channel(PGresult *res,
+             mw_status (*fn)(void *, const struct alert__channel_row *), void *ctx) {
   mw_status s = MW_OK;
   for(int i = 0; i < PQntuples(res) && !s; i++) {
     struct alert__channel_row r = {mw_pg_text(res, i, 0), mw_pg_text(res, i, 1),
@@ -667,9 +666,9 @@ static mw_status each_channel(PGresult *res,
   return s;
 }
 
-static mw_status channel_get(mw_conn *c, const char *name,
-                             mw_status (*fn)(void *, const struct alert__channel_row *),
-                             void *ctx) {
+static mw_status
+channel_get(mw_conn *c, const char *name,
+            mw_status (*fn)(void *, const struct alert__channel_row *), void *ctx) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, name);
@@ -685,10 +684,9 @@ static mw_status channel_get(mw_conn *c, const char *name,
   return each_channel(res, fn, ctx);
 }
 
-static mw_status channel_list(mw_conn *c,
-                              mw_status (*fn)(void *,
-                                              const struct alert__channel_row *),
-                              void *ctx) {
+static mw_status
+channel_list(mw_conn *c, mw_status (*fn)(void *, const struct alert__channel_row *),
+             void *ctx) {
   mw_status s;
   PGresult *res = mw_pg_run(c,
                             "SELECT name, type, url, created_at FROM channels "

@@ -24,8 +24,7 @@ static const char *col_opt(sqlite3_stmt *st, int col) {
 /* Runs st (already bound) as a one-row lookup and hands the row to fill;
  * MW_ENOTFOUND without a row. */
 static mw_status one_row(mw_conn *c, sqlite3_stmt *st,
-                         mw_status (*fill)(sqlite3_stmt *st, void *arg),
-                         void *arg) {
+                         mw_status (*fill)(sqlite3_stmt *st, void *arg), void *arg) {
   int found;
   mw_status s = mw_step_row(c, st, &found);
   if(s || !found)
@@ -89,10 +88,10 @@ static mw_status rule_add_channel(mw_conn *c, int64_t rule_id, int pos,
   return mw_step_done(c, st);
 }
 
-#define RULE_COLS                                                            \
-  "id, name, model, alias, version, metric, op, threshold, for_seconds, "    \
+#define RULE_COLS                                                             \
+  "id, name, model, alias, version, metric, op, threshold, for_seconds, "     \
   "window_seconds, interval_seconds, severity, labels, annotations, action, " \
-  "created_at, created_by, state, active_since, last_eval_at, last_value, "  \
+  "created_at, created_by, state, active_since, last_eval_at, last_value, "   \
   "last_version, last_error, next_eval_at"
 
 static void rule_row(sqlite3_stmt *st, struct alert__rule_row *r) {
@@ -232,12 +231,13 @@ static mw_status rule_state(mw_conn *c, int64_t id, struct alert__rule_state *ou
   return one_row(c, st, state_fill, out);
 }
 
-static mw_status rule_save(mw_conn *c, int64_t id, const struct alert__rule_eval *w) {
+static mw_status rule_save(mw_conn *c, int64_t id,
+                           const struct alert__rule_eval *w) {
   assert(id > 0 && w->state && mw_tx_state(c) == 1);
-  sqlite3_stmt *st = mw_stmt(
-      c, "UPDATE alert_rules SET state = ?, active_since = ?, "
-         "current_alert_id = ?, last_eval_at = ?, last_value = ?, "
-         "last_version = ?, last_error = ?, next_eval_at = ? WHERE id = ?");
+  sqlite3_stmt *st =
+      mw_stmt(c, "UPDATE alert_rules SET state = ?, active_since = ?, "
+                 "current_alert_id = ?, last_eval_at = ?, last_value = ?, "
+                 "last_version = ?, last_error = ?, next_eval_at = ? WHERE id = ?");
   if(st) {
     mw_bind_text(st, 1, w->state);
     mw_bind_id(st, 2, w->active_since);
@@ -291,8 +291,7 @@ static mw_status episode_fire(mw_conn *c, int64_t id, int64_t now, double value,
   return mw_step_done(c, st);
 }
 
-static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now,
-                                 double value) {
+static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now, double value) {
   sqlite3_stmt *st = mw_stmt(c, "UPDATE alerts SET state = 'resolved', "
                                 "resolved_at = ?, value = ? WHERE id = ?");
   if(st) {
@@ -304,7 +303,8 @@ static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now,
 }
 
 static mw_status episode_discard(mw_conn *c, int64_t id) {
-  sqlite3_stmt *st = mw_stmt(c, "DELETE FROM alerts WHERE id = ? AND state = 'pending'");
+  sqlite3_stmt *st =
+      mw_stmt(c, "DELETE FROM alerts WHERE id = ? AND state = 'pending'");
   if(st)
     sqlite3_bind_int64(st, 1, id);
   return mw_step_done(c, st);
@@ -328,10 +328,9 @@ static mw_status episode_action(mw_conn *c, int64_t id, const char *result) {
   return mw_step_done(c, st);
 }
 
-static mw_status episode_list(mw_conn *c, const char *state, int limit,
-                              mw_status (*fn)(void *,
-                                              const struct alert__episode_row *),
-                              void *ctx) {
+static mw_status
+episode_list(mw_conn *c, const char *state, int limit,
+             mw_status (*fn)(void *, const struct alert__episode_row *), void *ctx) {
   sqlite3_stmt *st = mw_stmt(
       c, "SELECT a.id, r.name, a.state, a.labels, a.annotations, a.version, "
          "a.value, a.threshold, a.started_at, a.fired_at, a.resolved_at, "
@@ -411,11 +410,10 @@ static mw_status notify_pairs(mw_conn *c, int limit,
   return s;
 }
 
-static mw_status notify_members(mw_conn *c, const char *channel, const char *model,
-                                int limit,
-                                mw_status (*fn)(void *,
-                                                const struct alert__member_row *),
-                                void *ctx) {
+static mw_status
+notify_members(mw_conn *c, const char *channel, const char *model, int limit,
+               mw_status (*fn)(void *, const struct alert__member_row *),
+               void *ctx) {
   sqlite3_stmt *st = mw_stmt(
       c, "SELECT a.id, a.state, a.labels, a.annotations, a.version, a.value, "
          "a.threshold, a.started_at, a.fired_at, a.resolved_at, a.acked_at, "
@@ -463,8 +461,9 @@ static mw_status notify_members(mw_conn *c, const char *channel, const char *mod
 
 static mw_status group_touch(mw_conn *c, const char *channel, const char *key,
                              int64_t now) {
-  sqlite3_stmt *st = mw_stmt(c, "INSERT INTO notify_groups(channel, group_key, "
-                                "created_at) VALUES(?, ?, ?) ON CONFLICT DO NOTHING");
+  sqlite3_stmt *st =
+      mw_stmt(c, "INSERT INTO notify_groups(channel, group_key, "
+                 "created_at) VALUES(?, ?, ?) ON CONFLICT DO NOTHING");
   if(st) {
     mw_bind_text(st, 1, channel);
     mw_bind_text(st, 2, key);
@@ -494,8 +493,9 @@ static mw_status group_get(mw_conn *c, const char *channel, const char *key,
 
 static mw_status group_sent(mw_conn *c, const char *channel, const char *key,
                             int64_t now, const char *digest) {
-  sqlite3_stmt *st = mw_stmt(c, "UPDATE notify_groups SET last_sent_at = ?, "
-                                "last_digest = ? WHERE channel = ? AND group_key = ?");
+  sqlite3_stmt *st =
+      mw_stmt(c, "UPDATE notify_groups SET last_sent_at = ?, "
+                 "last_digest = ? WHERE channel = ? AND group_key = ?");
   if(st) {
     sqlite3_bind_int64(st, 1, now);
     mw_bind_text(st, 2, digest);
@@ -547,10 +547,9 @@ static mw_status silence_insert(mw_conn *c, const char *matchers, int64_t starts
   return s;
 }
 
-static mw_status silence_list(mw_conn *c, int64_t now, int limit,
-                              mw_status (*fn)(void *,
-                                              const struct alert__silence_row *),
-                              void *ctx) {
+static mw_status
+silence_list(mw_conn *c, int64_t now, int limit,
+             mw_status (*fn)(void *, const struct alert__silence_row *), void *ctx) {
   sqlite3_stmt *st = mw_stmt(c, "SELECT id, matchers, starts_at, ends_at, comment, "
                                 "created_by FROM silences ORDER BY (ends_at > ?1) "
                                 "DESC, id DESC LIMIT ?2");
@@ -627,9 +626,9 @@ static mw_status channel_fill(sqlite3_stmt *st, void *arg) {
   return cb->fn(cb->ctx, &r);
 }
 
-static mw_status channel_get(mw_conn *c, const char *name,
-                             mw_status (*fn)(void *, const struct alert__channel_row *),
-                             void *ctx) {
+static mw_status
+channel_get(mw_conn *c, const char *name,
+            mw_status (*fn)(void *, const struct alert__channel_row *), void *ctx) {
   sqlite3_stmt *st =
       mw_stmt(c, "SELECT name, type, url, created_at FROM channels WHERE name = ?");
   if(st)
@@ -638,10 +637,9 @@ static mw_status channel_get(mw_conn *c, const char *name,
   return one_row(c, st, channel_fill, &cb);
 }
 
-static mw_status channel_list(mw_conn *c,
-                              mw_status (*fn)(void *,
-                                              const struct alert__channel_row *),
-                              void *ctx) {
+static mw_status
+channel_list(mw_conn *c, mw_status (*fn)(void *, const struct alert__channel_row *),
+             void *ctx) {
   sqlite3_stmt *st =
       mw_stmt(c, "SELECT name, type, url, created_at FROM channels ORDER BY name");
   if(!st)
@@ -885,14 +883,14 @@ static mw_status queue_attempt(mw_conn *c, const char *claim_token,
   mw_status s = mw_step_done(c, ins);
   if(s)
     return s;
-  sqlite3_stmt *up = mw_stmt(
-      c, "UPDATE outbox SET state = ?1, attempts = attempts + 1, "
-         "cycle_attempts = cycle_attempts + 1, "
-         "next_attempt_at = CASE WHEN ?1 = 'failed' THEN ?2 "
-         "ELSE next_attempt_at END, last_status = ?3, last_error = ?4, "
-         "delivered_at = CASE WHEN ?1 = 'delivered' THEN ?5 "
-         "ELSE delivered_at END, claim_token = NULL, claim_until = NULL "
-         "WHERE id = ?6 AND claim_token = ?7");
+  sqlite3_stmt *up =
+      mw_stmt(c, "UPDATE outbox SET state = ?1, attempts = attempts + 1, "
+                 "cycle_attempts = cycle_attempts + 1, "
+                 "next_attempt_at = CASE WHEN ?1 = 'failed' THEN ?2 "
+                 "ELSE next_attempt_at END, last_status = ?3, last_error = ?4, "
+                 "delivered_at = CASE WHEN ?1 = 'delivered' THEN ?5 "
+                 "ELSE delivered_at END, claim_token = NULL, claim_until = NULL "
+                 "WHERE id = ?6 AND claim_token = ?7");
   if(up) {
     mw_bind_text(up, 1, r->state);
     sqlite3_bind_int64(up, 2, r->next_attempt_at);
@@ -909,8 +907,9 @@ static mw_status queue_attempt(mw_conn *c, const char *claim_token,
 }
 
 static mw_status queue_release(mw_conn *c, const char *claim_token, int64_t id) {
-  sqlite3_stmt *st = mw_stmt(c, "UPDATE outbox SET claim_token = NULL, "
-                                "claim_until = NULL WHERE id = ? AND claim_token = ?");
+  sqlite3_stmt *st =
+      mw_stmt(c, "UPDATE outbox SET claim_token = NULL, "
+                 "claim_until = NULL WHERE id = ? AND claim_token = ?");
   if(st) {
     sqlite3_bind_int64(st, 1, id);
     mw_bind_text(st, 2, claim_token);
