@@ -13,9 +13,10 @@
  * one; writes need one (the caller opens it with mw_tx_begin and commits,
  * so several operations commit together). A row handed to a callback is
  * borrowed for the duration of the call; a callback's non-zero status
- * stops the walk and is returned. MW_ENOTFOUND when the thing looked for
- * is absent, MW_ECONFLICT when a uniqueness rule refused a write; no
- * message is set.
+ * stops the walk and is returned; a callback runs no store operation
+ * itself (on SQLite the statement feeding it is still stepping).
+ * MW_ENOTFOUND when the thing looked for is absent, MW_ECONFLICT when a
+ * uniqueness rule refused a write; no message is set.
  *
  * Operations (cost: one statement each unless said otherwise):
  *   rules     rule_insert, rule_add_channel, rule_get, rule_list,
@@ -28,10 +29,11 @@
  *   silences  silence_insert, silence_list, silence_expire, silences_active
  *   channels  channel_insert, channel_get, channel_list, channel_delete,
  *             channel_rules, channel_detach
- *   queue     queue_heads (one index seek per target), queue_claim (one
- *             statement on PostgreSQL, one per row on SQLite),
- *             queue_attempt (two), queue_release, queue_state,
- *             queue_requeue, worker_conn_tune */
+ *   queue     queue_heads (one statement on PostgreSQL, two index seeks
+ *             per target on SQLite), queue_claim (one statement on
+ *             PostgreSQL, one or two per row on SQLite), queue_attempt
+ *             (two), queue_release, queue_state, queue_requeue,
+ *             worker_conn_tune */
 #ifndef MW_ALERTS_STORE_H
 #define MW_ALERTS_STORE_H
 
