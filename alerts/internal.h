@@ -57,8 +57,8 @@ struct alert__rule_eval {
 /* What an evaluation computed outside the write transaction. */
 struct alert__observation {
   struct alert_eval_basis seen; /* what the computation rested on */
-  int64_t version; /* the version the metric is for; 0 when the alias was
-                       missing */
+  /* The version the metric is for; 0 when the alias was missing. */
+  int64_t version;
   enum alert_cond cond;
   double value; /* meaningful when has_value */
   int has_value;
@@ -78,15 +78,16 @@ enum alert__episode_op {
 
 /* The decision of one evaluation: the event, and what to write. */
 struct alert__decision {
-  int stale;           /* 1: superseded; write nothing at all */
-  int64_t version_now; /* the version the rule watches, as read inside
-                             the transaction (0: none) */
+  int stale; /* 1: superseded; write nothing at all */
+  /* The version the rule watches, as read inside the transaction (0:
+   * none). */
+  int64_t version_now;
   enum alert_event event;
   struct alert_sm sm; /* the rule's state machine after the step */
   enum alert__episode_op op;
   int64_t episode_id; /* the episode op changes (not for INSERT) */
   /* For INSERT: the new episode's state, fingerprint, labels and
-   * annotations; for FIRE: its new annotations. malloc'd (NULL else). */
+   * annotations; for FIRE: its new annotations (NULL otherwise). */
   const char *episode_state;
   char fingerprint[17];
   char *labels, *annotations; /* free with cJSON_free */
