@@ -13,7 +13,6 @@
 #include <gsl/gsl_errno.h>
 
 #include "alerts/alerts.h"
-#include "alerts/rules.h"
 #include "monitor/monitor.h"
 #include "registry/registry.h"
 #include "web/web.h"
@@ -216,6 +215,7 @@ static int cmd_serve(mw_config *cfg) {
   sweep_artifacts(app.db, &reg_env);
   struct alert_env alert_env = {
       .reg = &reg_env,
+      .cluster = app.cluster,
       .external_url = app.cfg.external_url,
       .report = alert_report,
       .report_ctx = app.monitor,

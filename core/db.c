@@ -104,6 +104,12 @@ mw_conn *mw_db_conn(mw_db *d) {
 static void release_write(mw_conn *c) {
   if(c->tx != MW_TX_WRITE)
     return;
+  if(c->rows_only) {
+    c->rows_only = 0;
+    c->tx = MW_TX_NONE;
+    c->in_savepoint = 0;
+    return;
+  }
   int64_t held = mw_mono_ns() - c->write_t0;
   __atomic_add_fetch(&c->db->held_ns, (uint64_t)(held > 0 ? held : 0),
                      __ATOMIC_RELAXED);
@@ -127,6 +133,21 @@ mw_status mw_tx_begin(mw_conn *c) {
   c->tx = MW_TX_WRITE;
   if(s)
     release_write(c);
+  return s;
+}
+
+mw_status mw_tx_begin_rows(mw_conn *c) {
+  if(!c->be->row_locks)
+    return mw_tx_begin(c);
+  if(c->tx != MW_TX_NONE) {
+    mw_log(MW_LOG_ERROR, "db", "transaction already open on this connection");
+    return MW_EINTERNAL;
+  }
+  mw_status s = c->be->begin(c, MW_TX_ROWS);
+  if(!s) {
+    c->tx = MW_TX_WRITE;
+    c->rows_only = 1;
+  }
   return s;
 }
 

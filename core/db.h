@@ -70,6 +70,15 @@ mw_db *mw_conn_db(mw_conn *c);
 /* Starts a write transaction (see the cost above). MW_EINTERNAL when c
  * already has one open; MW_EBUSY when the backend's lock cannot be had. */
 mw_status mw_tx_begin(mw_conn *c);
+/* Starts a write transaction that relies on row locks alone: on a backend
+ * that locks rows (PostgreSQL) it takes neither this process's write lock
+ * nor the database-wide one, so it runs alongside mw_tx_begin's writers
+ * and those of other replicas; elsewhere (SQLite, one writer per file) it
+ * is mw_tx_begin. Only for work that locks every row it changes itself
+ * and that no other writer's decision reads: the delivery workers'
+ * claims of outbox rows (SELECT ... FOR UPDATE SKIP LOCKED, then their
+ * attempt results). Ends like any transaction; mw_tx_state says 1. */
+mw_status mw_tx_begin_rows(mw_conn *c);
 /* Starts a read-only transaction: one snapshot for every read until
  * mw_tx_rollback (or mw_tx_commit). */
 mw_status mw_tx_read(mw_conn *c);

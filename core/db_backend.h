@@ -16,8 +16,11 @@
 /* What mw_savepoint* asks of the backend. */
 enum mw_sp_op { MW_SP_BEGIN, MW_SP_RELEASE, MW_SP_ROLLBACK };
 
-/* Transaction states of a connection (mw_tx_state). */
-enum mw_tx { MW_TX_NONE = 0, MW_TX_WRITE = 1, MW_TX_READ = 2 };
+/* Transaction states of a connection (mw_tx_state). MW_TX_ROWS is only
+ * what mw_tx_begin_rows asks the backend's begin for: a write transaction
+ * without the database-wide write lock (the connection then says
+ * MW_TX_WRITE, with rows_only set). */
+enum mw_tx { MW_TX_NONE = 0, MW_TX_WRITE = 1, MW_TX_READ = 2, MW_TX_ROWS = 3 };
 
 struct mw_db_backend {
   const char *name;
@@ -31,6 +34,9 @@ struct mw_db_backend {
    * mw_conn (whose fields the caller fills). NULL on failure (logged). */
   mw_conn *(*conn_open)(mw_db *db);
   void (*conn_close)(mw_conn *c);
+  /* 1 when the backend locks rows, so that mw_tx_begin_rows may do
+   * without the write locks (begin is then called with MW_TX_ROWS). */
+  int row_locks;
   /* Transaction control; write begins after the process's write lock is
    * held. */
   mw_status (*begin)(mw_conn *c, enum mw_tx kind);
@@ -82,6 +88,7 @@ struct mw_conn {
   mw_db *db;
   enum mw_tx tx;
   int in_savepoint;
+  int rows_only;    /* the write transaction holds no write lock */
   int64_t write_t0; /* monotonic ns when the write lock was taken */
 };
 

@@ -399,7 +399,8 @@ static mw_status pg_begin(mw_conn *mc, enum mw_tx kind) {
   if(kind == MW_TX_READ)
     return mw_pg_exec(mc, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   mw_status s = mw_pg_exec(mc, "BEGIN ISOLATION LEVEL READ COMMITTED");
-  if(!s) {
+  /* mw_tx_begin_rows: the statements lock the rows they change. */
+  if(!s && kind != MW_TX_ROWS) {
     mw_pg_params p;
     mw_pgp_init(&p);
     mw_pgp_i64(&p, PG_LOCK_NS);
@@ -559,6 +560,7 @@ const struct mw_db_backend mw_db_backend_pg = {
     .close = pg_close,
     .conn_open = pg_conn_open,
     .conn_close = pg_conn_close,
+    .row_locks = 1,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,

@@ -175,8 +175,14 @@ static void h_session_get(struct web_req *r) {
 static void h_session_delete(struct web_req *r) {
   char sid[64];
   const char *cookies = web_header(r, "Cookie");
-  if(cookies && mg_get_cookie(cookies, "mw_session", sid, sizeof sid) > 0)
-    mw_session_delete(r->db, sid);
+  if(cookies && mg_get_cookie(cookies, "mw_session", sid, sizeof sid) > 0) {
+    /* Signing out must not say it worked while the session still lives. */
+    mw_status st = mw_session_delete(r->db, sid);
+    if(st) {
+      web_reply_status(r, st, "could not end the session");
+      return;
+    }
+  }
   web_reply_raw(r, 200, "application/json", "{}", 2,
                 "Set-Cookie: mw_session=; Path=/; HttpOnly; SameSite=Strict; "
                 "Max-Age=0\r\n");

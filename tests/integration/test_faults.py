@@ -34,15 +34,6 @@ SCHEMA = {"features": [{"name": "amount", "type": "numeric"},
 # what is wrong there. Their faults still run; a listed route that stops
 # failing fails the test, so the list cannot outlive the bug.
 KNOWN = {
-    ("DELETE", "/api/v1/session"):
-        "web/api_session.c h_session_delete ignores mw_session_delete's "
-        "status and answers 200 with the session still stored",
-    ("POST", "/api/v1/channels"):
-        "alerts/channel_store.c reads the new channel back after COMMIT: a "
-        "failed read answers 500 for a channel that was created",
-    ("POST", "/api/v1/channels/{name}/test"):
-        "alerts/channel_store.c reads the message id after COMMIT and ignores "
-        "a failed step: 202 without webhook_id",
 }
 
 
