@@ -12,6 +12,7 @@
 #define MW_MONITOR_CONTEXT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "monitor/monitor.h"
@@ -77,6 +78,15 @@ static inline mon_options mon__options(const mon_ctx *m) {
     o = m->opt;
   mon__options_fill(&o);
   return o;
+}
+
+/* Whether the scheduler thread was asked to stop (its passes check it
+ * between transactions). */
+static inline bool mon__stopping(mon_ctx *m) {
+  pthread_mutex_lock(&m->mu);
+  bool s = m->stop;
+  pthread_mutex_unlock(&m->mu);
+  return s;
 }
 
 /* Whether this process runs what must happen once across the replicas

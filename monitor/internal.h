@@ -16,6 +16,7 @@
 #include "monitor/pack.h"
 #include "monitor/reference.h"
 #include "monitor/report.h"
+#include "monitor/retention.h"
 #include "monitor/schema.h"
 #include "monitor/series.h"
 #include "monitor/settings.h"

@@ -1,5 +1,5 @@
 /* monitor/retention.c - what the scheduler's leader removes and merges
- * (monitor/evaluate.h): retention deletes the blocks whose rows are all
+ * (monitor/retention.h): retention deletes the blocks whose rows are all
  * older than --retention-days, with their prediction ids, and the labels,
  * evaluations and series points of the same age; compaction merges the
  * small blocks that single-row requests leave behind into one block per
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor/evaluate.h"
 #include "monitor/pack.h"
+#include "monitor/retention.h"
 #include "monitor/store.h"
 
 /* Retention runs at most this often (scheduler.c), and deletes this many

@@ -1,13 +1,15 @@
 /* monitor/scheduler.c - the monitor's background thread, and only that:
- * it naps, and on each turn runs the passes of monitor/evaluate.h while
- * this replica leads (mon_options.cluster): retention and compaction at
- * most once a minute, scheduled evaluation every second. A replica that
- * does not lead only naps, so a fleet evaluates once per interval; when the
- * leader dies another takes over at its next heartbeat (core/cluster.h). */
+ * it naps, and on each turn runs the passes of monitor/retention.h and
+ * monitor/evaluate.h while this replica leads (mon_options.cluster):
+ * retention and compaction at most once a minute, scheduled evaluation
+ * every second. A replica that does not lead only naps, so a fleet
+ * evaluates once per interval; when the leader dies another takes over at
+ * its next heartbeat (core/cluster.h). */
 #include <errno.h>
 #include <time.h>
 
 #include "monitor/evaluate.h"
+#include "monitor/retention.h"
 
 /* Retention and compaction run at most this often. */
 #define RETENTION_PERIOD_MS 60000

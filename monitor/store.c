@@ -1,6 +1,6 @@
 /* monitor/store.c - picks the monitor's store implementation for a
- * connection's backend (monitor/store.h), and the helpers every backend
- * and its callers share. */
+ * connection's backend (monitor/store.h), and names a version for log
+ * lines through it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,28 +13,6 @@ const struct mon_store *mon__store(mw_conn *c) {
       [MW_DB_POSTGRES] = &mon__store_pg,
   };
   return by_kind[mw_conn_kind(c)];
-}
-
-void mon__ref_free(mon_ref *r) {
-  if(!r)
-    return;
-  for(size_t i = 0; i < r->ncols; i++) {
-    free(r->cols[i].sorted);
-    free(r->cols[i].cat_counts);
-  }
-  free(r->cols);
-  memset(r, 0, sizeof *r);
-}
-
-void mon__due_free(mon_due *d, size_t n) {
-  if(!d)
-    return;
-  for(size_t i = 0; i < n; i++) {
-    free(d[i].model);
-    free(d[i].schema);
-    free(d[i].config);
-  }
-  free(d);
 }
 
 void mon__version_label(mw_conn *c, int64_t version_id, char *buf, size_t cap) {

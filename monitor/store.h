@@ -44,6 +44,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/db.h"
 #include "monitor/stats.h"
@@ -132,8 +134,19 @@ typedef struct mon_ref {
   mon_refcol *cols;
 } mon_ref;
 
-/* Frees what r owns (NULL is fine); r is zeroed. (monitor/store.c) */
-void mon__ref_free(mon_ref *r);
+/* Frees what r owns (NULL is fine); r is zeroed. Inline: the store
+ * implementations and their callers share it without depending on a file
+ * of each other. */
+static inline void mon__ref_free(mon_ref *r) {
+  if(!r)
+    return;
+  for(size_t i = 0; i < r->ncols; i++) {
+    free(r->cols[i].sorted);
+    free(r->cols[i].cat_counts);
+  }
+  free(r->cols);
+  memset(r, 0, sizeof *r);
+}
 
 /* A stored evaluation (strings borrowed). */
 typedef struct mon_eval {
@@ -166,8 +179,15 @@ typedef struct mon_due {
   int64_t last_at; /* last evaluation; -1 when never evaluated */
 } mon_due;
 
-/* Frees n rows of due_list (NULL is fine). (monitor/store.c) */
-void mon__due_free(mon_due *d, size_t n);
+/* Frees n rows of due_list (NULL is fine). */
+static inline void mon__due_free(mon_due *d, size_t n) {
+  for(size_t i = 0; d && i < n; i++) {
+    free(d[i].model);
+    free(d[i].schema);
+    free(d[i].config);
+  }
+  free(d);
+}
 
 struct mon_store {
   /* ---- blocks ---- */
