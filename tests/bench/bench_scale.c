@@ -18,6 +18,11 @@
  *       cache (monitor/wcache.c) and without; prints both medians, their
  *       ratio, and checks that the two reports are identical.
  *
+ *   bench_scale retention DIR   deletes every populated row the way the
+ *       leader's retention does (mon_retention_step: 32 blocks a
+ *       transaction) and prints the time, rows per second and the longest
+ *       transaction (the longest ingest waits behind it).
+ *
  * tests/bench/bench_scale.sh runs populate and report, then the same report
  * over HTTP from the real server with its peak RSS (VmHWM); bench_window.sh
  * runs slide. Never fails on time. */
@@ -349,6 +354,36 @@ static int slide(const char *dir, int steps, size_t new_rows) {
   return same == steps ? 0 : 1;
 }
 
+static int retention(const char *dir) {
+  mw_db *db;
+  if(open_db(dir, &db))
+    return 1;
+  mw_conn *c = mw_db_conn(db);
+  mon_ctx *m;
+  mon_ctx_new(db, NULL, &m);
+  int64_t cutoff = mw_now_ms() + 3600000, deleted = 0, blocks = 0, steps = 0;
+  double t0 = now_s(), longest = 0;
+  do {
+    double s0 = now_s();
+    if(mon_retention_step(m, c, cutoff, 32, &deleted)) {
+      fprintf(stderr, "retention step failed\n");
+      return 1;
+    }
+    double dt = now_s() - s0;
+    longest = dt > longest ? dt : longest;
+    blocks += deleted;
+    steps++;
+  } while(deleted > 0);
+  double dt = now_s() - t0;
+  printf("retention by row deletes: %lld blocks (~%lld rows) in %.2f s, %lld "
+         "transactions of 32 blocks; %.0f rows/s; longest transaction %.1f ms\n",
+         (long long)blocks, (long long)blocks * BLOCK, dt, (long long)steps,
+         (double)blocks * BLOCK / dt, longest * 1e3);
+  mon_ctx_free(m);
+  mw_db_close(db);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if(argc >= 3 && !strcmp(argv[1], "populate"))
     return populate(argv[2], argc > 3 ? (size_t)strtoull(argv[3], NULL, 10) : 10000000);
@@ -357,7 +392,9 @@ int main(int argc, char **argv) {
   if(argc >= 3 && !strcmp(argv[1], "slide"))
     return slide(argv[2], argc > 3 ? (int)strtol(argv[3], NULL, 10) : 30,
                  argc > 4 ? (size_t)strtoull(argv[4], NULL, 10) : 1000);
+  if(argc >= 3 && !strcmp(argv[1], "retention"))
+    return retention(argv[2]);
   fprintf(stderr, "usage: bench_scale populate DIR [ROWS] | report DIR [MB] | "
-                  "slide DIR [STEPS] [NEW_ROWS]\n");
+                  "slide DIR [STEPS] [NEW_ROWS] | retention DIR\n");
   return 2;
 }
