@@ -25,12 +25,14 @@ if [ "$BACKEND" = postgres ]; then
   target=$(/usr/bin/python3 "$HERE/pg_cluster.py" db $pg)
 fi
 echo "== bench_retention: $BACKEND, $ROWS rows, $(nproc) cores"
+q() { psql -X -q -At -v ON_ERROR_STOP=1 "$target" -c "$1"; }
+[ -n "$pg" ] && wal0=$(q "SELECT pg_current_wal_lsn()")
 "$BENCH" populate "$target" "$ROWS" 2>&1 | grep -v ' INFO '
 if [ -z "$pg" ]; then
   "$BENCH" retention "$target" 2>&1 | grep -v ' INFO '
   exit 0
 fi
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$target" -c "$1"; }
+echo "WAL written by populating (ingest's own writes): $(q "SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal0'))")"
 timed() { # label sql: prints the label and the milliseconds the sql took
   local t0 t1
   t0=$(date +%s%N)
