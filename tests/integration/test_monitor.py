@@ -432,6 +432,45 @@ def replicas_cache_run(a, b, c):
     assert metric(c, "modelwatch_drift_cache_bytes") == 0
 
 
+def test_scheduled_evaluation_runs_once_per_interval_across_replicas():
+    """Two replicas evaluating every 2 s: only the leader's scheduler
+    evaluates, so the stored scheduled evaluations are an interval apart
+    and the other replica has done none; when the leader is killed the
+    other takes over."""
+    only_postgres("replicas share one PostgreSQL database")
+    flags = ["--eval-interval-seconds", "2", "--eval-window-seconds", "600"]
+    with served(args=flags) as a:
+        b = Server(args=flags + ["--database", database_url(a.data_dir)])
+        try:
+            b.start()
+            b.token = a.token
+            make_model(a)
+            rng = np.random.default_rng(3)
+            expect(a.put(base() + "/reference", {"rows": rows_of(rng, 100)}), 200)
+            expect(a.post(base() + "/predictions", {"predictions": rows_of(rng, 50)}),
+                   200)
+            time.sleep(9)
+            counts = [metric(s, "modelwatch_drift_evaluations_total") for s in (a, b)]
+            assert min(counts) == 0 and max(counts) >= 2, counts
+            ats = [int(x[0]) for x in a.sql(
+                "SELECT at FROM drift_evals WHERE trigger_kind = 'schedule' "
+                "ORDER BY at")]
+            assert len(ats) == max(counts), (ats, counts)
+            gaps = [y - x for x, y in zip(ats, ats[1:])]
+            assert all(g >= 1900 for g in gaps), gaps
+            # The leader dies: the other leads within a heartbeat and an
+            # interval, and evaluates.
+            survivor = b if counts[0] else a
+            (a if counts[0] else b).kill()
+            deadline = time.time() + 15
+            while time.time() < deadline and \
+                    metric(survivor, "modelwatch_drift_evaluations_total") == 0:
+                time.sleep(0.5)
+            assert metric(survivor, "modelwatch_drift_evaluations_total") > 0
+        finally:
+            b.cleanup()
+
+
 def test_volume_and_performance_rules_without_a_reference():
     """Rules on prediction_count and on performance metrics work for a
     version that has no reference set; drift metrics have no data there."""
