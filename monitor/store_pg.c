@@ -31,6 +31,7 @@
 
 #include "core/buf.h"
 #include "core/db_pg.h"
+#include "monitor/pack.h"
 #include "monitor/store_pg.h"
 
 static const char *kind_text(mon_column_kind k) {
@@ -44,29 +45,12 @@ static double bin_double0(const PGresult *r, int row, int col) {
 
 /* ---------------------------------------------------------- references */
 
-/* Packs n doubles little-endian (the chunk format of monitor/pack.h, which
- * SQLite's store writes too) into buf. */
-static mw_status pack_f8(mw_buf *buf, const double *v, size_t n) {
-  buf->len = 0;
-  for(size_t i = 0; i < n; i++) {
-    uint64_t u;
-    unsigned char p[8];
-    memcpy(&u, &v[i], 8);
-    for(int k = 0; k < 8; k++)
-      p[k] = (unsigned char)(u >> (8 * k));
-    mw_status s = mw_buf_append(buf, p, 8);
-    if(s)
-      return s;
-  }
-  return MW_OK;
-}
-
 static mw_status refcol_insert(mw_conn *c, int64_t version_id, size_t col,
                                const char *name, const mon_refcol *r,
                                mw_buf *blob) {
   bool numeric = r->kind == MON_COLUMN_NUMERIC;
-  mw_status s = numeric ? pack_f8(blob, r->sorted, r->nsorted)
-                        : pack_f8(blob, r->cat_counts, r->ncat);
+  mw_status s = numeric ? mon__pack_doubles(blob, r->sorted, NULL, r->nsorted)
+                        : mon__pack_doubles(blob, r->cat_counts, NULL, r->ncat);
   if(s)
     return s;
   mw_pg_params p;
@@ -171,12 +155,7 @@ static mw_status bin_doubles(const PGresult *r, int row, int col, double **out,
   *n = len / 8;
   if(!(*out = malloc((*n ? *n : 1) * sizeof **out)))
     return MW_ENOMEM;
-  for(size_t i = 0; i < *n; i++) {
-    uint64_t u = 0;
-    for(int k = 7; k >= 0; k--)
-      u = (u << 8) | data[i * 8 + (size_t)k];
-    memcpy(&(*out)[i], &u, 8);
-  }
+  mon__unpack_doubles(data, *n, *out);
   return MW_OK;
 }
 
