@@ -101,6 +101,8 @@ int64_t mon__chunk_i64(const void *chunk, size_t i) {
 
 void mon__unpack_doubles(const void *chunk, size_t n, double *out) {
   assert(chunk || n == 0);
+  if(n == 0)
+    return; /* an empty blob may come back as NULL: no memcpy from it */
   if(MON_PACK_NATIVE) {
     memcpy(out, chunk, n * 8);
     return;

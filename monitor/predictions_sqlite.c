@@ -123,8 +123,10 @@ mw_status mon__sqlite_chunks_read(mw_conn *c, int slot, const int64_t *ids, size
       s = fn(ctx, i, NULL, 0);
       continue;
     }
-    /* The blob is valid until the statement is reset: fn reads it now. */
-    s = fn(ctx, i, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    /* The blob is valid until the statement is reset: fn reads it now. An
+     * empty one comes back as NULL, which would say "absent". */
+    const void *data = sqlite3_column_blob(st, 0);
+    s = fn(ctx, i, data ? data : "", (size_t)sqlite3_column_bytes(st, 0));
     sqlite3_reset(st);
   }
   return s;
