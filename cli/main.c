@@ -204,7 +204,8 @@ static int cmd_serve(mw_config *cfg) {
   mon_options mon_opts = {app.cfg.eval_interval_seconds,
                           app.cfg.eval_window_seconds, app.cfg.retention_days,
                           app.cfg.drift_memory_mb, 2,
-                          app.cfg.drift_cache_mb > 0 ? app.cfg.drift_cache_mb : -1};
+                          app.cfg.drift_cache_mb > 0 ? app.cfg.drift_cache_mb : -1,
+                          app.cluster};
   if(mon_ctx_new(app.db, &mon_opts, &app.monitor)) {
     mw_cluster_stop(app.cluster);
     mw_db_close(app.db);

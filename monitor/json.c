@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor/internal.h"
+#include "monitor/monitor.h"
 
 #define NODES_PER_CHUNK 4096
 

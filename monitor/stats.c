@@ -515,9 +515,9 @@ bool mon_stats_is_drifted(mon_drift_method method, double score,
                           double threshold) {
   if (!isfinite(score) || !isfinite(threshold)) return false;
   switch (method) {
-  case MON_DRIFT_KS: return score <= threshold; /* DRIFT.md: p <= 0.05 */
+  case MON_DRIFT_KS: return score <= threshold; /* docs/drift.md: p <= 0.05 */
   case MON_DRIFT_CHISQUARE:
-  case MON_DRIFT_ZTEST: return score < threshold; /* DRIFT.md: p < 0.05 */
+  case MON_DRIFT_ZTEST: return score < threshold; /* docs/drift.md: p < 0.05 */
   case MON_DRIFT_WASSERSTEIN:
   case MON_DRIFT_JENSENSHANNON:
   case MON_DRIFT_PSI: return score >= threshold;

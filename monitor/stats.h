@@ -3,7 +3,7 @@
  * A pure computational library: no I/O, no allocation that outlives a call
  * (except where a function says so), no global state, safe to call from many
  * threads at once. Every statistic is checked against scipy 1.10.1 / numpy
- * 1.24 by tests/oracle/ (see /work/shared/DRIFT.md for the method table).
+ * 1.24 by tests/oracle/ (docs/drift.md has the method table).
  *
  * Conventions used by every function below:
  *  - "sorted" arrays are ascending and hold finite values only (no NaN or
@@ -53,7 +53,7 @@ const char *mon_stats_strerror(int status);
 /* Copies the finite values of in[0..n) to out (order kept) and counts the
  * rest. `out` must hold n doubles and may alias `in` (in-place compaction).
  * *n_out receives the number of finite values; *n_missing (may be NULL) the
- * number of NaN and +-inf values, which DRIFT.md counts as missing.
+ * number of NaN and +-inf values, which count as missing (docs/drift.md).
  * Returns MON_STATS_EINVAL if in/out/n_out is NULL (with n > 0). */
 int mon_stats_filter_finite(const double *in, size_t n, double *out,
                             size_t *n_out, size_t *n_missing);
@@ -308,7 +308,7 @@ const char *mon_stats_method_name(mon_drift_method method);
  * an unknown name or NULL arguments. */
 int mon_stats_method_from_name(const char *name, mon_drift_method *out);
 
-/* DRIFT.md's table: n_values = distinct values in reference and current
+/* docs/drift.md's table: n_values = distinct values in reference and current
  * together. Numeric with > 5 distinct values: KS if n_ref <= 1000 else
  * Wasserstein; categorical or <= 5 distinct: chi-squared (> 2 values) or Z
  * (<= 2 values) if n_ref <= 1000, else Jensen-Shannon. Never returns AUTO. */
@@ -338,7 +338,7 @@ bool mon_stats_dataset_drifted(size_t n_drifted, size_t n_columns,
 
 /* Per-column choices; zero-initialise for the defaults. */
 typedef struct mon_drift_options {
-  mon_drift_method method; /* MON_DRIFT_AUTO: DRIFT.md's default */
+  mon_drift_method method; /* MON_DRIFT_AUTO: docs/drift.md's default */
   double threshold;        /* <= 0 or NaN: the method's default */
   size_t psi_bins;         /* 0: MON_STATS_DEFAULT_BINS (ignored if bins given) */
   /* Also compute the p-values that the chosen method does not need (KS for

@@ -521,6 +521,77 @@ static ks_num ks_num_mul_div(ks_num p, long i, long n) {
   return p;
 }
 
+/* T = A * B for m x m row-major matrices, in i-k-j order (scipy's BLAS
+ * sums in another order, which only moves the last bits). */
+static void ks_matmul(double *T, const double *A, const double *B, long m) {
+  memset(T, 0, (size_t)m * (size_t)m * sizeof *T);
+  for (long r = 0; r < m; r++)
+    for (long q = 0; q < m; q++) {
+      const double arq = A[r * m + q];
+      if (arq == 0.0) continue;
+      for (long c = 0; c < m; c++) T[r * m + c] += arq * B[q * m + c];
+    }
+}
+
+/* The Durbin matrix H (m x m, m = 2k - 1, h = k - nd) of
+ * Marsaglia-Tsang-Wang, and P = identity. v and w are m scratch values. */
+static void ks_dmtw_matrix(double *H, double *P, double *v, double *w, long m,
+                           double h) {
+  double fac = 1.0;
+  for (long j = 1; j <= m; j++) {
+    v[j - 1] = 1.0 - pow(h, (double)j);
+    w[j - 1] = fac;
+    fac /= (double)j;
+    v[j - 1] *= fac;
+  }
+  const double base = 2 * h - 1.0 > 0 ? 2 * h - 1.0 : 0.0;
+  const double tt = pow(base, (double)m) - 2 * pow(h, (double)m);
+  v[m - 1] = (1.0 + tt) * fac;
+  for (long c = 1; c < m; c++)
+    for (long r = c - 1; r < m; r++) H[r * m + c] = w[r - (c - 1)];
+  for (long r = 0; r < m; r++) H[r * m] = v[r];
+  for (long c = 0; c < m; c++) H[(m - 1) * m + c] = v[m - 1 - c];
+  for (long r = 0; r < m; r++) P[r * m + r] = 1.0;
+}
+
+/* P = H^n by binary powering as scipy does, rescaling H by 2^-128 when its
+ * centre element passes 2^128; returns the power of two P is off by. */
+static long ks_dmtw_power(double *H, double *P, double *T, long m, long k,
+                          long n) {
+  const size_t mm = (size_t)m * (size_t)m;
+  long expnt = 0, hexpnt = 0, nn = n;
+  while (nn > 0) {
+    if (nn % 2) {
+      ks_matmul(T, P, H, m);
+      memcpy(P, T, mm * sizeof *T);
+      expnt += hexpnt;
+    }
+    nn /= 2;
+    if (nn == 0) break; /* scipy squares once more; the result is unused */
+    ks_matmul(T, H, H, m);
+    memcpy(H, T, mm * sizeof *T);
+    hexpnt *= 2;
+    if (fabs(H[(k - 1) * m + (k - 1)]) > KS_EP128) {
+      for (size_t t = 0; t < mm; t++) H[t] /= KS_EP128;
+      hexpnt += KS_E128;
+    }
+  }
+  return expnt;
+}
+
+/* Scales a result back by 2^expnt (in the precision it ended in) and clips
+ * it to [0, 1]; *ok is false for NaN. */
+static ks_num ks_finish(ks_num p, long expnt, bool *ok) {
+  if (expnt != 0) {
+    p.v = p.wide ? ldexpl(p.v, (int)expnt)
+                 : (long double)ldexp((double)p.v, (int)expnt);
+  }
+  if (isnan(p.v)) *ok = false;
+  if (p.v < 0) p.v = 0;
+  if (p.v > 1) p.v = 1;
+  return p;
+}
+
 /* scipy's _kolmogn_DMTW: Pr(D_n <= d) by the Durbin matrix H^n computed as
  * in Marsaglia-Tsang-Wang with 2^128 rescaling. Returns the CDF (clipped);
  * *ok is false if the scratch allocation failed or the result is NaN. */
@@ -544,56 +615,8 @@ static ks_num ks_kolmogn_dmtw(long n, double d, bool *ok) {
     return res;
   }
   double *H = buf, *P = buf + mm, *T = buf + 2 * mm;
-  double *v = buf + 3 * mm, *w = v + m;
-
-  double fac = 1.0;
-  for (long j = 1; j <= m; j++) {
-    v[j - 1] = 1.0 - pow(h, (double)j);
-    w[j - 1] = fac;
-    fac /= (double)j;
-    v[j - 1] *= fac;
-  }
-  const double base = 2 * h - 1.0 > 0 ? 2 * h - 1.0 : 0.0;
-  const double tt = pow(base, (double)m) - 2 * pow(h, (double)m);
-  v[m - 1] = (1.0 + tt) * fac;
-  for (long c = 1; c < m; c++)
-    for (long r = c - 1; r < m; r++) H[r * m + c] = w[r - (c - 1)];
-  for (long r = 0; r < m; r++) H[r * m] = v[r];
-  for (long c = 0; c < m; c++) H[(m - 1) * m + c] = v[m - 1 - c];
-  for (long r = 0; r < m; r++) P[r * m + r] = 1.0;
-
-  /* Binary powering as scipy; matmul in i-k-j order (scipy's BLAS sums in
-   * another order, which only moves the last bits). */
-  long expnt = 0, hexpnt = 0, nn = n;
-  while (nn > 0) {
-    if (nn % 2) {
-      memset(T, 0, mm * sizeof *T);
-      for (long r = 0; r < m; r++)
-        for (long q = 0; q < m; q++) {
-          const double prq = P[r * m + q];
-          if (prq == 0.0) continue;
-          for (long c = 0; c < m; c++) T[r * m + c] += prq * H[q * m + c];
-        }
-      memcpy(P, T, mm * sizeof *T);
-      expnt += hexpnt;
-    }
-    nn /= 2;
-    if (nn == 0) break; /* scipy squares once more; the result is unused */
-    memset(T, 0, mm * sizeof *T);
-    for (long r = 0; r < m; r++)
-      for (long q = 0; q < m; q++) {
-        const double hrq = H[r * m + q];
-        if (hrq == 0.0) continue;
-        for (long c = 0; c < m; c++) T[r * m + c] += hrq * H[q * m + c];
-      }
-    memcpy(H, T, mm * sizeof *T);
-    hexpnt *= 2;
-    if (fabs(H[(k - 1) * m + (k - 1)]) > KS_EP128) {
-      for (size_t t = 0; t < mm; t++) H[t] /= KS_EP128;
-      hexpnt += KS_E128;
-    }
-  }
-
+  ks_dmtw_matrix(H, P, buf + 3 * mm, buf + 3 * mm + m, m, h);
+  long expnt = ks_dmtw_power(H, P, T, m, k, n);
   ks_num p = {(long double)P[(k - 1) * m + (k - 1)], false};
   free(buf);
   for (long i = 1; i <= n; i++) {
@@ -604,14 +627,7 @@ static ks_num ks_kolmogn_dmtw(long n, double d, bool *ok) {
       expnt -= KS_E128;
     }
   }
-  if (expnt != 0) {
-    p.v = p.wide ? ldexpl(p.v, (int)expnt)
-                 : (long double)ldexp((double)p.v, (int)expnt);
-  }
-  if (isnan(p.v)) *ok = false;
-  if (p.v < 0) p.v = 0;
-  if (p.v > 1) p.v = 1;
-  return p;
+  return ks_finish(p, expnt, ok);
 }
 
 static void ks_pomeranz_j1j2(long i, long n, long ll, long ceilf, long roundf,
@@ -651,6 +667,42 @@ static void ks_py_slice(long len, long start, long stop, long *s, long *e) {
   *e = stop > start ? stop : start;
 }
 
+/* One step of Pomeranz's recursion: V1 (npwrs values, zeroed) from V0
+ * (offset V0s) convolved with the powers pw, as numpy.convolve and the
+ * slices of scipy; rescaled by 2^128 when its largest value falls below
+ * 2^-128 (*expnt follows). Returns false where numpy would raise. */
+static bool ks_pomeranz_step(const double *V0, long V0s, double *V1,
+                             const double *pw, double *conv, long npwrs,
+                             long k1, long j1, long j2, long *expnt) {
+  const long ln2 = j2 - k1 + 1;
+  long as, ae, ps, pe;
+  ks_py_slice(npwrs, k1 - V0s, k1 - V0s + ln2, &as, &ae);
+  ks_py_slice(npwrs, 0, ln2, &ps, &pe);
+  const long la = ae - as, lp = pe - ps;
+  if (la <= 0 || lp <= 0) return false; /* numpy.convolve would raise */
+  const long lc = la + lp - 1;
+  for (long c = 0; c < lc; c++) {
+    double s = 0.0;
+    long lo = c - (lp - 1) > 0 ? c - (lp - 1) : 0;
+    long hi = c < la - 1 ? c : la - 1;
+    for (long q = lo; q <= hi; q++) s += V0[as + q] * pw[c - q];
+    conv[c] = s;
+  }
+  const long cstart = j1 - k1, clen = j2 - j1 + 1;
+  double vmax = 0.0;
+  for (long c = 0; c < clen; c++) {
+    const long src = cstart + c;
+    V1[c] = (src >= 0 && src < lc) ? conv[src] : 0.0;
+  }
+  for (long c = 0; c < npwrs; c++)
+    if (V1[c] > vmax) vmax = V1[c];
+  if (0 < vmax && vmax < KS_EM128) {
+    for (long c = 0; c < npwrs; c++) V1[c] *= KS_EP128;
+    *expnt -= KS_E128;
+  }
+  return true;
+}
+
 /* scipy's _kolmogn_Pomeranz: Pr(D_n <= x) by Pomeranz's recursion
  * (n <= 140 only). Returns the clipped CDF. */
 static ks_num ks_kolmogn_pomeranz(long n, double x, bool *ok) {
@@ -669,7 +721,7 @@ static ks_num ks_kolmogn_pomeranz(long n, double x, bool *ok) {
     return res;
   }
   double *gp = buf, *tgp = buf + npwrs, *omp = buf + 2 * npwrs;
-  double *Va = buf + 3 * npwrs, *Vb = buf + 4 * npwrs;
+  double *V0 = buf + 3 * npwrs, *V1 = buf + 4 * npwrs;
   double *conv = buf + 5 * npwrs; /* 2 * npwrs: enough for a full conv */
 
   gp[0] = tgp[0] = omp[0] = 1.0;
@@ -680,7 +732,6 @@ static ks_num ks_kolmogn_pomeranz(long n, double x, bool *ok) {
     tgp[mi] = tgp[mi - 1] * tg_n / (double)mi;
     omp[mi] = omp[mi - 1] * om_n / (double)mi;
   }
-  double *V0 = Va, *V1 = Vb;
   V1[0] = 1;
   long V0s = 0, V1s = 0, j1, j2;
   ks_pomeranz_j1j2(0, n, ll, ceilf, roundf, &j1, &j2);
@@ -696,39 +747,13 @@ static ks_num ks_kolmogn_pomeranz(long n, double x, bool *ok) {
     ks_pomeranz_j1j2(i, n, ll, ceilf, roundf, &j1, &j2);
     const double *pw =
         (i == 1 || i == 2 * n + 1) ? gp : ((i % 2) ? tgp : omp);
-    const long ln2 = j2 - k1 + 1;
-    if (ln2 > 0) {
-      long as, ae, ps, pe;
-      ks_py_slice(npwrs, k1 - V0s, k1 - V0s + ln2, &as, &ae);
-      ks_py_slice(npwrs, 0, ln2, &ps, &pe);
-      const long la = ae - as, lp = pe - ps;
-      if (la <= 0 || lp <= 0) { /* numpy.convolve would raise */
-        *ok = false;
-        free(buf);
-        return res;
-      }
-      const long lc = la + lp - 1;
-      for (long c = 0; c < lc; c++) {
-        double s = 0.0;
-        long lo = c - (lp - 1) > 0 ? c - (lp - 1) : 0;
-        long hi = c < la - 1 ? c : la - 1;
-        for (long q = lo; q <= hi; q++) s += V0[as + q] * pw[c - q];
-        conv[c] = s;
-      }
-      const long cstart = j1 - k1, clen = j2 - j1 + 1;
-      double vmax = 0.0;
-      for (long c = 0; c < clen; c++) {
-        const long src = cstart + c;
-        V1[c] = (src >= 0 && src < lc) ? conv[src] : 0.0;
-      }
-      for (long c = 0; c < npwrs; c++)
-        if (V1[c] > vmax) vmax = V1[c];
-      if (0 < vmax && vmax < KS_EM128) {
-        for (long c = 0; c < npwrs; c++) V1[c] *= KS_EP128;
-        expnt -= KS_E128;
-      }
-      V1s = V0s + j1 - k1;
+    if (j2 - k1 + 1 <= 0) continue;
+    if (!ks_pomeranz_step(V0, V0s, V1, pw, conv, npwrs, k1, j1, j2, &expnt)) {
+      *ok = false;
+      free(buf);
+      return res;
     }
+    V1s = V0s + j1 - k1;
   }
   const long idx = n - V1s;
   ks_num ans = {(idx >= 0 && idx < npwrs) ? (long double)V1[idx] : 0.0L,
@@ -743,14 +768,7 @@ static ks_num ks_kolmogn_pomeranz(long n, double x, bool *ok) {
     ans.v = ans.wide ? ans.v * (long double)mi
                      : (long double)((double)ans.v * (double)mi);
   }
-  if (expnt != 0) {
-    ans.v = ans.wide ? ldexpl(ans.v, (int)expnt)
-                     : (long double)ldexp((double)ans.v, (int)expnt);
-  }
-  if (isnan(ans.v)) *ok = false;
-  if (ans.v < 0) ans.v = 0;
-  if (ans.v > 1) ans.v = 1;
-  return ans;
+  return ks_finish(ans, expnt, ok);
 }
 
 /* scipy's _kolmogn_PelzGood: Pr(D_n <= x) by the Pelz-Good series (Li-Chien
