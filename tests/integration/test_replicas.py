@@ -98,17 +98,23 @@ backend be
     option httpchk
     http-check send meth GET uri /readyz
     http-check expect status 200
-    default-server check inter 300ms fall 2 rise 1
+    timeout check 3s
+    default-server check inter 500ms fall 3 rise 1
 """ % self.port)
             for i, p in enumerate(ports):
                 f.write("    server r%d 127.0.0.1:%d\n" % (i, p))
+        self.log = open(os.path.join(self.dir, "haproxy.log"), "wb")
         self.proc = subprocess.Popen(["haproxy", "-db", "-f", cfg],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def logtext(self):
+        with open(os.path.join(self.dir, "haproxy.log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
 
     def close(self):
         self.proc.kill()
         self.proc.wait()
+        self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -152,7 +158,10 @@ def cluster(front):
 def wait_for(pred, timeout, what):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        v = pred()
+        try:
+            v = pred()
+        except (OSError, AssertionError):
+            v = None
         if v:
             return v
         time.sleep(0.1)
@@ -253,12 +262,17 @@ class Load:
             t.join(60)
 
 
+def since(seconds):
+    """RFC 3339 time `seconds` ago, for ?from=."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds))
+
+
 def check_acknowledged(front, load):
     for name in load.acked_models:
         expect(front.get("/api/v1/models/" + name), 200)
     for v, n in load.acked_rows.items():
-        d = expect(front.get("/api/v1/models/fraud/versions/%d/drift?from="
-                             "2000-01-01T00:00:00Z" % v), 200)
+        d = expect(front.get("/api/v1/models/fraud/versions/%d/drift?from=%s"
+                             % (v, since(3600))), 200)
         assert d["window"]["count"] >= n, (v, d["window"]["count"], n)
 
 
@@ -287,6 +301,7 @@ def check_one_rollback_per_firing(front, servers):
              a.get("labels", {}).get("alertname") == "drift"]
     assert rollbacks, "the rule never rolled production back: %r" % hist
     assert len(rollbacks) == len(fired), (len(rollbacks), len(fired), hist, fired)
+    print("  %d firing(s), %d rollback(s)" % (len(fired), len(rollbacks)), flush=True)
 
 
 def run_scenario(kill_leader):
@@ -315,12 +330,17 @@ def run_scenario(kill_leader):
             assert new[0]["listen"] != leader["listen"]
         time.sleep(6)  # the drifted version's rule fires, rolls back, resolves
         load.finish()
-        refused = [s for s in load.statuses if s >= 500 and s != 503]
-        assert not refused, "errors other than 503: %r" % sorted(set(refused))
+        # A request in flight on the killed replica gets 502 from haproxy:
+        # not acknowledged, so not counted; at most one per writing thread.
+        # Anything else above 499 but 503 (with Retry-After) is a bug.
+        lost = [s for s in load.statuses if s == 502]
+        assert len(lost) <= len(load.threads), lost
+        refused = [s for s in load.statuses if s >= 500 and s not in (502, 503)]
+        assert not refused, "errors other than 502/503: %r" % sorted(set(refused))
         check_acknowledged(front, load)
         # Scheduled evaluation went on after the kill (the new leader's).
         hist = expect(front.get("/api/v1/models/fraud/versions/3/drift/history"
-                                "?metric=drift_share&from=2000-01-01T00:00:00Z"),
+                                "?metric=drift_share&from=" + since(3600)),
                       200)["points"]
         assert any(p["at"] > time.strftime("%Y-%m-%dT%H:%M:%S",
                                            time.gmtime(killed_at + 1)) for p in hist) or \
@@ -330,6 +350,13 @@ def run_scenario(kill_leader):
         check_one_rollback_per_firing(front, servers)
         nodes = [d for d in recv.deliveries() if d[1] == "/node"]
         assert nodes, "the node heard of no alias move"
+        ids = [d[0] for d in recv.deliveries()]
+        print("  %d models and %d rows acknowledged, %d refused (503), %d lost "
+              "in flight (502); %d webhooks received, %d sent again; "
+              "leader %s" % (len(load.acked_models), sum(load.acked_rows.values()),
+                             load.statuses.count(503), load.statuses.count(502),
+                             len(ids), len(ids) - len(set(ids)),
+                             "killed" if kill_leader else "kept"), flush=True)
     finally:
         ha.close()
         for s in servers:
