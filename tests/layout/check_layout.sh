@@ -26,7 +26,7 @@ for f in $src; do
   esac
   case "$f" in
     core/db_pg.c|core/db_pg.h|*_pg.c) ;;
-    *) if grep -n 'libpq\|PGconn\|PGresult\|db_pg\.h' "$f" /dev/null; then
+    *) if grep -n 'libpq-fe\.h\|PGconn\|PGresult\|db_pg\.h' "$f" /dev/null; then
          echo "layout: $f names libpq outside a *_pg.c store file"; fail=1
        fi ;;
   esac
