@@ -20,7 +20,6 @@
 #include "core/db_backend.h"
 #include "core/db_sqlite.h"
 #include "core/fault.h"
-#include "core/audit.h"
 #include "core/log.h"
 
 #define MW_STMT_CACHE 96
@@ -471,39 +470,4 @@ int64_t mw_col_i64(sqlite3_stmt *st, int col, int64_t dflt) {
 double mw_col_double(sqlite3_stmt *st, int col) {
   return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN
                                                       : sqlite3_column_double(st, col);
-}
-
-/* ---- transitional ---- */
-
-sqlite3 *mw_conn_handle(mw_conn *c) { return mw_sqlite(c); }
-
-mw_status mw_db_status(mw_conn *c, int rc) {
-  switch(rc & 0xff) {
-  case SQLITE_OK:
-  case SQLITE_DONE:
-  case SQLITE_ROW:
-    return MW_OK;
-  default:
-    return mw_sqlite_error(c, rc);
-  }
-}
-
-mw_status mw_delete_named(mw_conn *c, const char *sql, const char *name,
-                          const char *actor, const char *action,
-                          const char *what, mw_err *err) {
-  mw_status st = mw_tx_begin(c);
-  if(st)
-    return st;
-  sqlite3_stmt *del = mw_stmt(c, sql);
-  if(del)
-    mw_bind_text(del, 1, name);
-  st = mw_step_done(c, del);
-  if(!st && mw_sqlite_changes(c) == 0)
-    st = mw_errf(err, MW_ENOTFOUND, "no %s named '%s'", what, name);
-  if(!st)
-    st = mw_audit(c, actor, action, name, NULL);
-  if(!st)
-    return mw_tx_commit(c);
-  mw_tx_rollback(c);
-  return st;
 }

@@ -81,17 +81,4 @@ int64_t mw_col_i64(sqlite3_stmt *st, int col, int64_t dflt);
 /* Column double, or NAN when the column is NULL. */
 double mw_col_double(sqlite3_stmt *st, int col);
 
-/* ---- transitional: removed once every store file uses the above ---- */
-
-/* The raw handle (old name of mw_sqlite). */
-sqlite3 *mw_conn_handle(mw_conn *c);
-/* Old mapping: SQLITE_OK/DONE/ROW -> MW_OK, else as mw_sqlite_error. A
- * stale SQLITE_ROW passes for success here: use the step helpers. */
-mw_status mw_db_status(mw_conn *c, int rc);
-/* Deletes one row by name in its own transaction with its audit row
- * (sql "DELETE FROM <table> WHERE name = ?"); MW_ENOTFOUND when absent. */
-mw_status mw_delete_named(mw_conn *c, const char *sql, const char *name,
-                          const char *actor, const char *action,
-                          const char *what, mw_err *err);
-
 #endif
