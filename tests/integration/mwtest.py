@@ -70,6 +70,37 @@ def database_url(data_dir):
     return pg().url(_databases[data_dir])
 
 
+def db_args(data_dir):
+    """The arguments that name the database of data_dir for a command
+    (serve, migrate, token create, backup): ["--database", URL] on
+    PostgreSQL, none on SQLite (the file in --data-dir)."""
+    return ["--database", database_url(data_dir)] if POSTGRES else []
+
+
+def sql_for(data_dir, query, params=()):
+    """Runs query (with ? placeholders) on the database of data_dir,
+    whichever the backend, and returns the rows as tuples of strings
+    (PostgreSQL: psql's unaligned output, NULL as "") or Python values
+    (SQLite). Needs no running server: for a stopped or killed one too."""
+    if not POSTGRES:
+        import sqlite3
+        db = sqlite3.connect(os.path.join(data_dir, "modelwatch.db"))
+        try:
+            rows = db.execute(query, params).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
+    assert data_dir in _databases, "no database made for %s yet" % data_dir
+    parts = query.split("?")
+    assert len(parts) == len(params) + 1, "placeholders and params differ"
+    text = parts[0]
+    for v, rest in zip(params, parts[1:]):
+        text += _sql_literal(v) + rest
+    out = pg().psql(_databases[data_dir], text)
+    return [tuple(line.split("|")) for line in out.splitlines() if line]
+
+
 def _sql_literal(v):
     if v is None:
         return "NULL"
@@ -192,22 +223,7 @@ class Server:
         whichever the backend, and returns the rows as tuples of strings
         (PostgreSQL) or Python values (SQLite). For assertions on stored
         state; the server may be running."""
-        if not POSTGRES:
-            import sqlite3
-            db = sqlite3.connect(os.path.join(self.data_dir, "modelwatch.db"))
-            try:
-                rows = db.execute(query, params).fetchall()
-                db.commit()
-                return rows
-            finally:
-                db.close()
-        parts = query.split("?")
-        assert len(parts) == len(params) + 1, "placeholders and params differ"
-        text = parts[0]
-        for v, rest in zip(params, parts[1:]):
-            text += _sql_literal(v) + rest
-        out = pg().psql(_databases[self.data_dir], text)
-        return [tuple(line.split("|")) for line in out.splitlines() if line]
+        return sql_for(self.data_dir, query, params)
 
     def artifact_store(self):
         """The --artifact-store this server runs with."""
