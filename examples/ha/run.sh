@@ -3,7 +3,8 @@
 # machine - a starting point a deployment can copy (replace the temporary
 # PostgreSQL by yours, the three local replicas by three hosts).
 #
-#   PostgreSQL  a cluster in $DATA/pg (initdb), 127.0.0.1:$PG_PORT
+#   PostgreSQL  a throwaway cluster (initdb into a temporary directory that
+#               the postgres user can reach), 127.0.0.1:$PG_PORT
 #   replicas    modelwatch serve --database postgresql://... on ports
 #               $PORT+1..$PORT+3, data dirs $DATA/r1..r3 (their own
 #               admin.token and logs; artifacts live in the database)
@@ -25,7 +26,9 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  as_pg "$PGBIN/pg_ctl" -D "$DATA/pg" -m fast stop >/dev/null 2>&1 || true
+  [ -n "${PGDIR:-}" ] || return 0
+  as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$PGDIR"
 }
 trap cleanup EXIT INT TERM
 
@@ -34,14 +37,13 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 
 rm -rf "$DATA"
 mkdir -p "$DATA"
-chmod 755 "$DATA"
-mkdir -p "$DATA/pg"
-[ "$(id -u)" = 0 ] && chown postgres "$DATA/pg"
-chmod 700 "$DATA/pg"
+# Under /tmp: the postgres user may not reach a directory below root's home.
+PGDIR=$(mktemp -d /tmp/modelwatch-ha-pg.XXXXXX)
+if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; fi
 echo "== PostgreSQL on 127.0.0.1:$PG_PORT"
-as_pg "$PGBIN/initdb" -D "$DATA/pg" -U mw -A trust -E UTF8 --locale=C >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$DATA/pg" -l "$DATA/pg/server.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $DATA/pg" start >/dev/null
+as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U mw -A trust -E UTF8 --locale=C >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PGDIR" start >/dev/null
 psql -h 127.0.0.1 -p "$PG_PORT" -U mw -d postgres -qc "CREATE DATABASE modelwatch"
 DB="postgresql://mw@127.0.0.1:$PG_PORT/modelwatch"
 

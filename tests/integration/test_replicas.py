@@ -428,5 +428,40 @@ def test_database_outage():
         s.cleanup()
 
 
+def test_demo_ha_starts():
+    """examples/ha (make demo-ha): PostgreSQL, three replicas and haproxy
+    come up, and the cluster lists three replicas, one leading."""
+    mwtest.only_postgres("the example runs its own PostgreSQL")
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    data = tempfile.mkdtemp(prefix="mwdemoha-")
+    port = free_port()
+    env = dict(os.environ, BUILD=os.path.dirname(mwtest.BIN), PORT=str(port),
+               PG_PORT=str(free_port()), DEMO_DATA_DIR=os.path.join(data, "ha"))
+    log = open(os.path.join(data, "run.log"), "wb")
+    p = subprocess.Popen(["bash", os.path.join(root, "examples", "ha", "run.sh")],
+                         env=env, stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    try:
+        def listed():
+            token = open(os.path.join(data, "ha", "r1", "admin.token")).read().strip() \
+                if os.path.exists(os.path.join(data, "ha", "r1", "admin.token")) else None
+            for i in (2, 3):
+                f = os.path.join(data, "ha", "r%d" % i, "admin.token")
+                if not token and os.path.exists(f):
+                    token = open(f).read().strip()
+            if not token:
+                return None
+            front = Front(port, token)
+            reps = cluster(front)
+            return reps if len(reps) == 3 else None
+        reps = wait_for(listed, 60, "three replicas behind the demo's haproxy")
+        assert sum(r["leader"] for r in reps) == 1, reps
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(60)
+        log.close()
+        shutil.rmtree(data, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run(globals())
