@@ -169,6 +169,51 @@ static void sweep_artifacts(mw_db *db, const struct reg_env *env) {
            (long long)st.temps_removed);
 }
 
+/* The first half of serving: the data directory's lock (held shared while
+ * serving: restore refuses to run under a server), the database, the
+ * admin token, this replica's membership, the signals. 0 when all are
+ * there; otherwise what was taken is given back. */
+static int serve_open(struct mw_app *app, int *lock) {
+  char lerr[512] = "";
+  *lock = -1;
+  if(ensure_dir(app->cfg.data_dir) ||
+     mw_datadir_lock(app->cfg.data_dir, 0, lock, lerr, sizeof lerr)) {
+    fprintf(stderr, "modelwatch: %s\n",
+            lerr[0] ? lerr : "cannot create the data directory");
+    return -1;
+  }
+  if(open_db(&app->cfg, app->db_path, sizeof app->db_path, &app->db)) {
+    mw_datadir_unlock(*lock);
+    return -1;
+  }
+  if(bootstrap_admin(&app->cfg, app->db) ||
+     mw_cluster_start(app->db, app->cfg.listen, &app->cluster)) {
+    mw_db_close(app->db);
+    mw_datadir_unlock(*lock);
+    return -1;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  return 0;
+}
+
+/* Serves until SIGINT or SIGTERM, sweeping unreferenced artifacts now and
+ * then. */
+static void serve_until_signal(struct mw_app *app, const struct reg_env *reg_env) {
+  int64_t next_sweep = mw_now_ms() + SWEEP_PERIOD_MS;
+  while(!g_stop) {
+    usleep(100 * 1000);
+    if(mw_now_ms() >= next_sweep) {
+      sweep_artifacts(app->db, reg_env);
+      next_sweep = mw_now_ms() + SWEEP_PERIOD_MS;
+    }
+  }
+}
+
 static int cmd_serve(mw_config *cfg) {
   struct mw_app app;
   memset(&app, 0, sizeof app);
@@ -177,78 +222,43 @@ static int cmd_serve(mw_config *cfg) {
   if(!app.cfg.external_url[0])
     snprintf(app.cfg.external_url, sizeof app.cfg.external_url, "%s://%s",
              app.cfg.tls_cert[0] ? "https" : "http", app.cfg.listen);
-  /* Held shared while serving: restore refuses to run under a server. */
-  char lerr[512] = "";
-  int lock = -1;
-  if(ensure_dir(cfg->data_dir) ||
-     mw_datadir_lock(cfg->data_dir, 0, &lock, lerr, sizeof lerr)) {
-    fprintf(stderr, "modelwatch: %s\n", lerr[0] ? lerr : "cannot create the data directory");
+  int lock;
+  if(serve_open(&app, &lock))
     return 1;
-  }
-  if(open_db(cfg, app.db_path, sizeof app.db_path, &app.db)) {
-    mw_datadir_unlock(lock);
-    return 1;
-  }
-  if(bootstrap_admin(cfg, app.db) ||
-     mw_cluster_start(app.db, app.cfg.listen, &app.cluster)) {
-    mw_db_close(app.db);
-    return 1;
-  }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
-
   mon_options mon_opts = {app.cfg.eval_interval_seconds,
                           app.cfg.eval_window_seconds, app.cfg.retention_days,
                           app.cfg.drift_memory_mb, 2,
                           app.cfg.drift_cache_mb > 0 ? app.cfg.drift_cache_mb : -1,
                           app.cluster};
-  if(mon_ctx_new(app.db, &mon_opts, &app.monitor)) {
-    mw_cluster_stop(app.cluster);
-    mw_db_close(app.db);
-    return 1;
-  }
   struct reg_env reg_env = {app.cfg.data_dir, app.cfg.external_url,
                             app.cfg.artifact_store};
-  sweep_artifacts(app.db, &reg_env);
   struct alert_env alert_env = {
       .reg = &reg_env,
       .cluster = app.cluster,
       .external_url = app.cfg.external_url,
       .report = alert_report,
-      .report_ctx = app.monitor,
       .group_wait_ms = (int64_t)app.cfg.alert_group_wait_s * 1000,
       .group_interval_ms = (int64_t)app.cfg.alert_group_interval_s * 1000,
       .repeat_interval_ms = (int64_t)app.cfg.alert_repeat_interval_s * 1000,
   };
-  app.alert_env = &alert_env;
   alert_scheduler *alerts = NULL;
   struct alert_delivery_opts delivery_opts;
   alert_delivery_opts_from_config(&app.cfg, &delivery_opts);
   struct web_server *srv = NULL;
-  if(alert_scheduler_start(app.db, &alert_env, &alerts) ||
-     alert_delivery_start(app.db, &delivery_opts, &app.delivery) ||
-     web_server_start(&app, &srv)) {
-    alert_delivery_stop(app.delivery);
-    alert_scheduler_stop(alerts);
-    mon_ctx_free(app.monitor);
-    mw_cluster_stop(app.cluster);
-    mw_db_close(app.db);
-    return 1;
-  }
-  mon_scheduler_start(app.monitor);
-  int64_t next_sweep = mw_now_ms() + SWEEP_PERIOD_MS;
-  while(!g_stop) {
-    usleep(100 * 1000);
-    if(mw_now_ms() >= next_sweep) {
-      sweep_artifacts(app.db, &reg_env);
-      next_sweep = mw_now_ms() + SWEEP_PERIOD_MS;
+  int rc = 1;
+  if(!mon_ctx_new(app.db, &mon_opts, &app.monitor)) {
+    alert_env.report_ctx = app.monitor;
+    app.alert_env = &alert_env;
+    sweep_artifacts(app.db, &reg_env);
+    if(!alert_scheduler_start(app.db, &alert_env, &alerts) &&
+       !alert_delivery_start(app.db, &delivery_opts, &app.delivery) &&
+       !web_server_start(&app, &srv)) {
+      mon_scheduler_start(app.monitor);
+      serve_until_signal(&app, &reg_env);
+      mw_log(MW_LOG_INFO, "cli", "shutting down");
+      rc = 0;
     }
   }
-  mw_log(MW_LOG_INFO, "cli", "shutting down");
   app.stopping = 1;
   web_server_stop(srv);
   mon_ctx_free(app.monitor); /* joins the scheduler before the db closes */
@@ -258,8 +268,8 @@ static int cmd_serve(mw_config *cfg) {
   mw_cluster_stop(app.cluster);
   mw_db_close(app.db);
   mw_datadir_unlock(lock);
-  mw_log(MW_LOG_INFO, "cli", "stopped");
-  return 0;
+  mw_log(MW_LOG_INFO, "cli", rc ? "could not start" : "stopped");
+  return rc;
 }
 
 static int cmd_migrate(mw_config *cfg) {
