@@ -16,7 +16,7 @@ DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
   libcurl4-openssl-dev libssl-dev libcmocka-dev libre2-dev libpcre2-dev \
   python3 python3-numpy python3-scipy prometheus haproxy wrk openssl chromium \
   postgresql libpq-dev \
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
 # Debian's nodejs and npm (dashboard chart library, browser tests) are
 # installed only when the node and npm commands are missing: NodeSource's
 # nodejs package bundles npm and conflicts with Debian's npm package.

@@ -25,21 +25,23 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "modelwatch %s - model registry, drift monitor and alerting\n\n"
-          "Usage:\n"
-          "  modelwatch serve [options]      run the HTTP server\n"
-          "  modelwatch migrate [options]    apply database migrations and exit\n"
-          "  modelwatch token create --name NAME --scopes read,promote [options]\n"
-          "                                  create an API token and print it\n"
-          "  modelwatch backup FILE [--data-dir DIR]\n"
-          "                                  consistent copy of the database (and\n"
-          "                                  artifacts to FILE.artifacts), while serving\n"
-          "  modelwatch restore FILE [--data-dir DIR] [--force]\n"
-          "                                  restore a backup into a data directory\n"
-          "  modelwatch version              print the version\n"
-          "  modelwatch --help               this help\n\n",
-          MW_VERSION);
+  fprintf(
+      out,
+      "modelwatch %s - model registry, drift monitor and alerting\n\n"
+      "Usage:\n"
+      "  modelwatch serve [options]      run the HTTP server\n"
+      "  modelwatch migrate [options]    apply database migrations and exit\n"
+      "  modelwatch token create --name NAME --scopes read,promote [options]\n"
+      "                                  create an API token and print it\n"
+      "  modelwatch backup FILE [--data-dir DIR]\n"
+      "                                  consistent copy of the database (and\n"
+      "                                  artifacts to FILE.artifacts), while "
+      "serving\n"
+      "  modelwatch restore FILE [--data-dir DIR] [--force]\n"
+      "                                  restore a backup into a data directory\n"
+      "  modelwatch version              print the version\n"
+      "  modelwatch --help               this help\n\n",
+      MW_VERSION);
   mw_config_usage(out);
 }
 
@@ -71,8 +73,7 @@ static mw_status db_target(const mw_config *cfg, char *target, size_t cap) {
 }
 
 /* Opens and migrates the database of cfg. */
-static mw_status open_db(const mw_config *cfg, char *path, size_t cap,
-                         mw_db **out) {
+static mw_status open_db(const mw_config *cfg, char *path, size_t cap, mw_db **out) {
   mw_status st = db_target(cfg, path, cap);
   if(st)
     return st;
@@ -121,8 +122,8 @@ static mw_status bootstrap_admin(const mw_config *cfg, mw_db *db) {
     return MW_EIO;
   }
   close(fd);
-  printf("modelwatch: created the admin token (shown once, also in %s):\n%s\n",
-         path, secret);
+  printf("modelwatch: created the admin token (shown once, also in %s):\n%s\n", path,
+         secret);
   fflush(stdout);
   return MW_OK;
 }
@@ -226,8 +227,10 @@ static int cmd_serve(mw_config *cfg) {
   if(serve_open(&app, &lock))
     return 1;
   mon_options mon_opts = {app.cfg.eval_interval_seconds,
-                          app.cfg.eval_window_seconds, app.cfg.retention_days,
-                          app.cfg.drift_memory_mb, 2,
+                          app.cfg.eval_window_seconds,
+                          app.cfg.retention_days,
+                          app.cfg.drift_memory_mb,
+                          2,
                           app.cfg.drift_cache_mb > 0 ? app.cfg.drift_cache_mb : -1,
                           app.cluster};
   struct reg_env reg_env = {app.cfg.data_dir, app.cfg.external_url,
@@ -362,8 +365,8 @@ static int cmd_backup(mw_config *cfg, int restore, int argc, char **argv) {
   for(int i = 0; i < argc; i++) {
     if(!strcmp(argv[i], "--force"))
       force = 1;
-    else if(argv[i][0] != '-' && !file && (i == 0 || argv[i - 1][0] != '-' ||
-                                           strchr(argv[i - 1], '=')))
+    else if(argv[i][0] != '-' && !file &&
+            (i == 0 || argv[i - 1][0] != '-' || strchr(argv[i - 1], '=')))
       file = argv[i];
     else if(nrest < 64)
       rest[nrest++] = argv[i];
@@ -389,7 +392,8 @@ static int cmd_backup(mw_config *cfg, int restore, int argc, char **argv) {
   mw_status st = restore ? mw_restore(file, cfg->data_dir, force, err, sizeof err)
                          : mw_backup(cfg->data_dir, file, err, sizeof err);
   if(st) {
-    fprintf(stderr, "modelwatch: %s failed: %s\n", restore ? "restore" : "backup", err);
+    fprintf(stderr, "modelwatch: %s failed: %s\n", restore ? "restore" : "backup",
+            err);
     return 1;
   }
   printf("modelwatch: %s %s %s\n", restore ? "restored" : "backed up",

@@ -9,5 +9,4 @@
 mw_status mw_audit(mw_conn *c, const char *actor, const char *action,
                    const char *target, const cJSON *details);
 
-
 #endif

@@ -66,8 +66,7 @@ mw_status mw_token_create(mw_conn *c, const char *name, unsigned scopes,
   mw_status st = mw_tx_begin(c);
   if(st)
     return st;
-  st = mw__store(c)->token_insert(c, name, prefix, hash, scopes, mw_now_ms(),
-                                  actor);
+  st = mw__store(c)->token_insert(c, name, prefix, hash, scopes, mw_now_ms(), actor);
   if(!st) {
     cJSON *wrap = cJSON_CreateObject();
     mw_scope_to_json(scopes, cJSON_AddArrayToObject(wrap, "scopes"));

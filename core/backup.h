@@ -13,7 +13,8 @@
  * content-addressed, so a copy made after the database holds every
  * artifact the database names). Checks the copy with
  * PRAGMA integrity_check. */
-mw_status mw_backup(const char *data_dir, const char *dest, char *err, size_t errcap);
+mw_status mw_backup(const char *data_dir, const char *dest, char *err,
+                    size_t errcap);
 /* Takes the data directory's lock (flock on <data_dir>/modelwatch.lock):
  * every server holds it shared while it runs (several may share one
  * database), and restore takes it exclusively, so a restore never replaces

@@ -76,8 +76,7 @@ static void *heartbeat_main(void *arg) {
     until.tv_nsec += (long)BEAT_MS % 1000 * 1000000L;
     until.tv_sec += BEAT_MS / 1000 + until.tv_nsec / 1000000000L;
     until.tv_nsec %= 1000000000L;
-    while(!cl->stop &&
-          pthread_cond_timedwait(&cl->cv, &cl->mu, &until) == 0)
+    while(!cl->stop && pthread_cond_timedwait(&cl->cv, &cl->mu, &until) == 0)
       ;
     int stop = cl->stop;
     pthread_mutex_unlock(&cl->mu);

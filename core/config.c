@@ -54,9 +54,10 @@ static const struct opt opts[] = {
     {"--log-level", "MODELWATCH_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0,
      "debug|info|warn|error (default info)"},
     {"--external-url", "MODELWATCH_EXTERNAL_URL", OPT_STR, OFF(external_url),
-     SZ(external_url), "base URL for links in notifications (default http://<listen>)"},
-    {"--retention-days", "MODELWATCH_RETENTION_DAYS", OPT_INT,
-     OFF(retention_days), 0, "days raw predictions are kept, 0 = forever (default 30)"},
+     SZ(external_url),
+     "base URL for links in notifications (default http://<listen>)"},
+    {"--retention-days", "MODELWATCH_RETENTION_DAYS", OPT_INT, OFF(retention_days),
+     0, "days raw predictions are kept, 0 = forever (default 30)"},
     {"--eval-interval-seconds", "MODELWATCH_EVAL_INTERVAL_SECONDS", OPT_INT,
      OFF(eval_interval_seconds), 0,
      "scheduled drift evaluation of every version with a reference, 0 = never "
@@ -68,8 +69,8 @@ static const struct opt opts[] = {
      OFF(drift_memory_mb), 0,
      "column data in flight during a drift report; larger windows are "
      "sampled for KS/Wasserstein (default 256)"},
-    {"--drift-cache-mb", "MODELWATCH_DRIFT_CACHE_MB", OPT_INT,
-     OFF(drift_cache_mb), 0,
+    {"--drift-cache-mb", "MODELWATCH_DRIFT_CACHE_MB", OPT_INT, OFF(drift_cache_mb),
+     0,
      "memory for the sorted values of recently reported windows, so a "
      "sliding window's next report reads only what changed; 0 = off "
      "(default 256)"},
@@ -114,8 +115,8 @@ static const struct opt opts[] = {
      OFF(header_timeout_ms), 0,
      "time to receive a request's headers, from its first byte or from the "
      "end of the previous reply on a kept-alive connection (default 10000)"},
-    {"--metrics-public", "MODELWATCH_METRICS_PUBLIC", OPT_BOOL,
-     OFF(metrics_public), 0,
+    {"--metrics-public", "MODELWATCH_METRICS_PUBLIC", OPT_BOOL, OFF(metrics_public),
+     0,
      "on|off: serve /metrics without a token (default off: a token with "
      "the read or metrics scope)"},
 };
@@ -204,8 +205,8 @@ void mw_config_defaults(mw_config *cfg) {
   }
 }
 
-mw_status mw_config_parse_args(mw_config *cfg, int argc, char **argv,
-                               char *err, size_t errcap) {
+mw_status mw_config_parse_args(mw_config *cfg, int argc, char **argv, char *err,
+                               size_t errcap) {
   for(int i = 0; i < argc; i++) {
     const char *arg = argv[i];
     const char *eq = strchr(arg, '=');

@@ -19,13 +19,14 @@ static void conn_destructor(void *p) {
 }
 
 int mw_db_target_is_postgres(const char *target) {
-  return !strncmp(target, "postgresql://", 13) || !strncmp(target, "postgres://", 11) ||
-         strstr(target, "dbname=") || strstr(target, "host=") ||
-         strstr(target, "service=");
+  return !strncmp(target, "postgresql://", 13) ||
+         !strncmp(target, "postgres://", 11) || strstr(target, "dbname=") ||
+         strstr(target, "host=") || strstr(target, "service=");
 }
 
 static const struct mw_db_backend *backend_for(const char *target) {
-  return mw_db_target_is_postgres(target) ? &mw_db_backend_pg : &mw_db_backend_sqlite;
+  return mw_db_target_is_postgres(target) ? &mw_db_backend_pg
+                                          : &mw_db_backend_sqlite;
 }
 
 mw_status mw_db_open(const char *target, int sync_full, mw_db **out) {

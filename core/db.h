@@ -37,11 +37,7 @@ typedef struct mw_db mw_db;     /* a database: backend and open options */
 typedef struct mw_conn mw_conn; /* one connection, owned by one thread */
 
 /* The backends. A store interface keeps one implementation per kind. */
-enum mw_db_kind {
-  MW_DB_SQLITE = 0,
-  MW_DB_POSTGRES = 1,
-  MW_DB_KIND_COUNT
-};
+enum mw_db_kind { MW_DB_SQLITE = 0, MW_DB_POSTGRES = 1, MW_DB_KIND_COUNT };
 
 /* 1 when target names a PostgreSQL database (a postgresql:// or
  * postgres:// URL, or libpq key=value settings with host=, dbname= or

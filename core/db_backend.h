@@ -68,7 +68,7 @@ extern const struct mw_db_backend mw_db_backend_pg;
 
 struct mw_db {
   const struct mw_db_backend *be;
-  char *target;     /* as opened (a path or a PostgreSQL URL); owned */
+  char *target; /* as opened (a path or a PostgreSQL URL); owned */
   int sync_full;
   pthread_key_t key; /* the thread's connection */
   /* Writers of this process queue here before the backend's write lock.
@@ -79,7 +79,7 @@ struct mw_db {
   pthread_mutex_t write_lock;
   /* Counters of mw_db_stats (atomic builtins). */
   uint64_t tx_count, wait_ns, held_ns;
-  void *impl;       /* the backend's own state */
+  void *impl; /* the backend's own state */
 };
 
 /* The head of every backend's connection struct. */

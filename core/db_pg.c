@@ -337,8 +337,8 @@ unsigned char *mw_pg_bytes(const PGresult *res, int r, int col, size_t *len) {
   if(PQgetisnull(res, r, col))
     return NULL;
   size_t n = 0;
-  unsigned char *tmp = PQunescapeBytea((const unsigned char *)PQgetvalue(res, r, col),
-                                       &n);
+  unsigned char *tmp =
+      PQunescapeBytea((const unsigned char *)PQgetvalue(res, r, col), &n);
   if(!tmp)
     return NULL;
   unsigned char *out = malloc(n ? n : 1);
@@ -426,8 +426,7 @@ static mw_status pg_commit(mw_conn *mc) {
 
 static void pg_rollback(mw_conn *mc) {
   struct pg_conn *c = pq(mc);
-  if(PQstatus(c->pg) == CONNECTION_OK &&
-     PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+  if(PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
     PQclear(PQexec(c->pg, "ROLLBACK"));
 }
 
@@ -479,8 +478,8 @@ static int64_t pg_size(const mw_db *d) {
 static mw_status pg_schema_version(mw_conn *c, int *out) {
   /* Two statements: a fresh database has no table to prepare against. */
   mw_status s;
-  PGresult *r = run(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", NULL,
-                    0, &s);
+  PGresult *r =
+      run(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", NULL, 0, &s);
   if(!r)
     return s;
   int exists = !strcmp(mw_pg_text(r, 0, 0), "t");
@@ -506,8 +505,9 @@ static mw_status pg_migrate_one(mw_conn *c, int version, const char *name,
     mw_pgp_i64(&p, version);
     mw_pgp_text(&p, name);
     mw_pgp_i64(&p, mw_now_ms());
-    s = mw_pg_do(c, "INSERT INTO schema_migrations(version, name, applied_at) "
-                    "VALUES($1, $2, $3)",
+    s = mw_pg_do(c,
+                 "INSERT INTO schema_migrations(version, name, applied_at) "
+                 "VALUES($1, $2, $3)",
                  &p, NULL);
   }
   return s;
@@ -518,8 +518,9 @@ static mw_status pg_migrate_lock(mw_conn *c, int take) {
   mw_pgp_init(&p);
   mw_pgp_i64(&p, PG_LOCK_NS);
   mw_pgp_i64(&p, PG_LOCK_MIGRATE);
-  return mw_pg_do(c, take ? "SELECT pg_advisory_lock($1::int4, $2::int4)"
-                          : "SELECT pg_advisory_unlock($1::int4, $2::int4)",
+  return mw_pg_do(c,
+                  take ? "SELECT pg_advisory_lock($1::int4, $2::int4)"
+                       : "SELECT pg_advisory_unlock($1::int4, $2::int4)",
                   &p, NULL);
 }
 

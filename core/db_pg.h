@@ -34,8 +34,8 @@ typedef struct mw_pg_params {
 void mw_pgp_init(mw_pg_params *p);
 void mw_pgp_text(mw_pg_params *p, const char *s); /* NULL -> SQL NULL */
 void mw_pgp_i64(mw_pg_params *p, int64_t v);
-void mw_pgp_id(mw_pg_params *p, int64_t v);     /* v < 0 -> SQL NULL */
-void mw_pgp_double(mw_pg_params *p, double v);  /* not finite -> NULL */
+void mw_pgp_id(mw_pg_params *p, int64_t v);    /* v < 0 -> SQL NULL */
+void mw_pgp_double(mw_pg_params *p, double v); /* not finite -> NULL */
 void mw_pgp_bytes(mw_pg_params *p, const void *data, size_t len);
 void mw_pgp_null(mw_pg_params *p);
 

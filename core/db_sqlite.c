@@ -70,10 +70,9 @@ static mw_conn *sq_conn_open(mw_db *d) {
     return NULL;
   c->base.be = &mw_db_backend_sqlite;
   c->leader_fd = -1;
-  int rc = sqlite3_open_v2(d->target, &c->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                               SQLITE_OPEN_NOMUTEX,
-                           NULL);
+  int rc = sqlite3_open_v2(
+      d->target, &c->db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if(rc != SQLITE_OK) {
     mw_log(MW_LOG_ERROR, "db", "cannot open %s: %s", d->target,
            c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -160,11 +159,10 @@ sqlite3_stmt *mw_stmt(mw_conn *mc, const char *sql) {
     }
   }
   sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-                              NULL);
+  int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
   if(rc != SQLITE_OK) {
-    mw_log(MW_LOG_ERROR, "db", "prepare failed: %s (%.80s)",
-           sqlite3_errmsg(c->db), sql);
+    mw_log(MW_LOG_ERROR, "db", "prepare failed: %s (%.80s)", sqlite3_errmsg(c->db),
+           sql);
     return NULL;
   }
   int slot = c->nstmt;
@@ -259,7 +257,9 @@ int mw_step_next(mw_conn *c, sqlite3_stmt *st, mw_status *s) {
 }
 
 int64_t mw_sqlite_changes(mw_conn *c) { return sqlite3_changes64(sq(c)->db); }
-int64_t mw_sqlite_last_id(mw_conn *c) { return sqlite3_last_insert_rowid(sq(c)->db); }
+int64_t mw_sqlite_last_id(mw_conn *c) {
+  return sqlite3_last_insert_rowid(sq(c)->db);
+}
 
 mw_status mw_exec(mw_conn *c, const char *sql) {
 #ifdef MW_FAULT_INJECTION
@@ -448,8 +448,7 @@ int mw_bind_id(sqlite3_stmt *st, int idx, int64_t v) {
 }
 
 int mw_bind_double(sqlite3_stmt *st, int idx, double v) {
-  return isfinite(v) ? sqlite3_bind_double(st, idx, v)
-                     : sqlite3_bind_null(st, idx);
+  return isfinite(v) ? sqlite3_bind_double(st, idx, v) : sqlite3_bind_null(st, idx);
 }
 
 const char *mw_col_text(sqlite3_stmt *st, int col) {
@@ -464,10 +463,11 @@ char *mw_col_dup(sqlite3_stmt *st, int col) {
 
 int64_t mw_col_i64(sqlite3_stmt *st, int col, int64_t dflt) {
   return sqlite3_column_type(st, col) == SQLITE_NULL ? dflt
-                                                      : sqlite3_column_int64(st, col);
+                                                     : sqlite3_column_int64(st, col);
 }
 
 double mw_col_double(sqlite3_stmt *st, int col) {
-  return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN
-                                                      : sqlite3_column_double(st, col);
+  return sqlite3_column_type(st, col) == SQLITE_NULL
+             ? NAN
+             : sqlite3_column_double(st, col);
 }

@@ -25,9 +25,8 @@ mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_typ
   char *body = cJSON_PrintUnformatted(payload);
   if(!body)
     return MW_ENOMEM;
-  mw_status s = mw__store(c)->outbox_insert(c, msg_id, kind, target_type,
-                                            target_name, url, body, mw_now_ms(),
-                                            out_id);
+  mw_status s = mw__store(c)->outbox_insert(
+      c, msg_id, kind, target_type, target_name, url, body, mw_now_ms(), out_id);
   cJSON_free(body);
   return s;
 }
@@ -103,8 +102,8 @@ static mw_status list_attempt(void *p, const struct mw_attempt_row *at) {
   return MW_OK;
 }
 
-mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
-                         int64_t before_id, cJSON **out) {
+mw_status mw_outbox_list(mw_conn *c, const char *state, int limit, int64_t before_id,
+                         cJSON **out) {
   *out = NULL;
   if(limit <= 0)
     limit = 100;
@@ -113,11 +112,11 @@ mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
   if(before_id <= 0)
     before_id = INT64_MAX;
   cJSON *root = cJSON_CreateObject();
-  struct list_ctx x = {cJSON_AddArrayToObject(root, "deliveries"), NULL, 0, limit,
-                       0, 0};
+  struct list_ctx x = {
+      cJSON_AddArrayToObject(root, "deliveries"), NULL, 0, limit, 0, 0};
   /* One row past the page tells whether there is a next one. */
-  mw_status s = mw__store(c)->outbox_list(c, state, before_id, limit + 1,
-                                          list_row, list_attempt, &x);
+  mw_status s = mw__store(c)->outbox_list(c, state, before_id, limit + 1, list_row,
+                                          list_attempt, &x);
   if(s) {
     cJSON_Delete(root);
     return s;

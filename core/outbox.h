@@ -21,8 +21,8 @@ mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_typ
  * NULL; page_token is the id to continue below. Payload secrets never
  * appear (the payload is what receivers see anyway); channel URLs are
  * shown redacted (mw_url_redact), node URLs in full. */
-mw_status mw_outbox_list(mw_conn *c, const char *state, int limit,
-                         int64_t before_id, cJSON **out);
+mw_status mw_outbox_list(mw_conn *c, const char *state, int limit, int64_t before_id,
+                         cJSON **out);
 
 /* The outbox's depth, for /metrics. */
 typedef struct mw_outbox_depth {

@@ -8,22 +8,21 @@
 
 /* One table of statuses: enum value, short code (used as the JSON error code
  * by web/) and a default message. */
-#define MW_STATUS_MAP(X)                                                     \
-  X(MW_OK, 0, "ok", "success")                                               \
-  X(MW_EINVAL, -1, "invalid", "invalid argument")                            \
-  X(MW_ENOTFOUND, -2, "not_found", "not found")                              \
-  X(MW_ECONFLICT, -3, "conflict", "conflict with the current state")        \
-  X(MW_ETOOBIG, -4, "too_large", "too large")                                \
-  X(MW_EDB, -5, "database_error", "database error")                          \
-  X(MW_EIO, -6, "io_error", "input/output error")                            \
-  X(MW_ENOMEM, -7, "out_of_memory", "out of memory")                         \
-  X(MW_EVALIDATION, -8, "validation_failed", "validation failed")            \
-  X(MW_EUNAUTH, -9, "unauthenticated", "missing or invalid token")           \
-  X(MW_EFORBIDDEN, -10, "forbidden", "insufficient scope")                   \
-  X(MW_EBUSY, -11, "unavailable", "temporarily unavailable")                 \
-  X(MW_ETOOMANY, -12, "rate_limited", "too many requests")                   \
-  X(MW_ESCHEMA, -13, "schema_too_new",                                       \
-    "database schema is newer than this binary")                             \
+#define MW_STATUS_MAP(X)                                                            \
+  X(MW_OK, 0, "ok", "success")                                                      \
+  X(MW_EINVAL, -1, "invalid", "invalid argument")                                   \
+  X(MW_ENOTFOUND, -2, "not_found", "not found")                                     \
+  X(MW_ECONFLICT, -3, "conflict", "conflict with the current state")                \
+  X(MW_ETOOBIG, -4, "too_large", "too large")                                       \
+  X(MW_EDB, -5, "database_error", "database error")                                 \
+  X(MW_EIO, -6, "io_error", "input/output error")                                   \
+  X(MW_ENOMEM, -7, "out_of_memory", "out of memory")                                \
+  X(MW_EVALIDATION, -8, "validation_failed", "validation failed")                   \
+  X(MW_EUNAUTH, -9, "unauthenticated", "missing or invalid token")                  \
+  X(MW_EFORBIDDEN, -10, "forbidden", "insufficient scope")                          \
+  X(MW_EBUSY, -11, "unavailable", "temporarily unavailable")                        \
+  X(MW_ETOOMANY, -12, "rate_limited", "too many requests")                          \
+  X(MW_ESCHEMA, -13, "schema_too_new", "database schema is newer than this binary") \
   X(MW_EINTERNAL, -14, "internal", "internal error")
 
 typedef enum mw_status {

@@ -35,8 +35,8 @@ struct mw_outbox_row {
   const char *state;
   int attempts;
   int64_t next_attempt_at, created_at;
-  int64_t delivered_at; /* -1: not delivered */
-  long last_status;     /* -1: no HTTP answer yet */
+  int64_t delivered_at;   /* -1: not delivered */
+  long last_status;       /* -1: no HTTP answer yet */
   const char *last_error; /* NULL: none */
 };
 
@@ -68,8 +68,8 @@ struct mw_core_store {
                             const char *hash, unsigned scopes, int64_t now,
                             const char *actor);
   /* The token whose prefix is prefix, with its stored digest (hash[65]). */
-  mw_status (*token_by_prefix)(mw_conn *c, const char *prefix,
-                               mw_token_info *info, char hash[65]);
+  mw_status (*token_by_prefix)(mw_conn *c, const char *prefix, mw_token_info *info,
+                               char hash[65]);
   mw_status (*token_delete)(mw_conn *c, const char *name);
   /* Every token by name; stops at fn's first non-zero status. */
   mw_status (*token_list)(mw_conn *c,
@@ -100,12 +100,10 @@ struct mw_core_store {
   /* Rows with id < before_id (and state, when not NULL), newest first, at
    * most limit: row(ctx, r) for each, then attempt(ctx, a) for each of its
    * attempts oldest first. Stops at a callback's first non-zero status. */
-  mw_status (*outbox_list)(mw_conn *c, const char *state, int64_t before_id,
-                           int limit,
-                           mw_status (*row)(void *ctx, const struct mw_outbox_row *r),
-                           mw_status (*attempt)(void *ctx,
-                                                const struct mw_attempt_row *a),
-                           void *ctx);
+  mw_status (*outbox_list)(
+      mw_conn *c, const char *state, int64_t before_id, int limit,
+      mw_status (*row)(void *ctx, const struct mw_outbox_row *r),
+      mw_status (*attempt)(void *ctx, const struct mw_attempt_row *a), void *ctx);
   /* Rows per state and the oldest queued time of a waiting row. */
   mw_status (*outbox_depth)(mw_conn *c, mw_outbox_depth *out);
   /* Up to max rows with id > after_id in id order, into rows[] (*n). */

@@ -27,15 +27,14 @@ static mw_status token_insert(mw_conn *c, const char *name, const char *prefix,
                   &p, NULL);
 }
 
-static mw_status token_by_prefix(mw_conn *c, const char *prefix,
-                                 mw_token_info *info, char hash[65]) {
+static mw_status token_by_prefix(mw_conn *c, const char *prefix, mw_token_info *info,
+                                 char hash[65]) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, prefix);
   mw_status s;
-  PGresult *r =
-      mw_pg_run(c, "SELECT id, name, hash, scopes FROM tokens WHERE prefix = $1", &p,
-                &s);
+  PGresult *r = mw_pg_run(
+      c, "SELECT id, name, hash, scopes FROM tokens WHERE prefix = $1", &p, &s);
   if(!r)
     return s;
   s = PQntuples(r) ? MW_OK : MW_ENOTFOUND;
@@ -192,11 +191,10 @@ static mw_status outbox_insert(mw_conn *c, const char *msg_id, const char *kind,
   return mw_pg_notify(c, "mw_change");
 }
 
-static mw_status outbox_list(mw_conn *c, const char *state, int64_t before_id,
-                             int limit,
-                             mw_status (*row)(void *, const struct mw_outbox_row *),
-                             mw_status (*attempt)(void *, const struct mw_attempt_row *),
-                             void *ctx) {
+static mw_status
+outbox_list(mw_conn *c, const char *state, int64_t before_id, int limit,
+            mw_status (*row)(void *, const struct mw_outbox_row *),
+            mw_status (*attempt)(void *, const struct mw_attempt_row *), void *ctx) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, before_id);
@@ -358,11 +356,12 @@ static mw_status replica_lead(mw_conn *c, const char *id, int64_t now) {
   mw_pgp_init(&p);
   mw_pgp_text(&p, id);
   mw_pgp_i64(&p, now);
-  return mw_pg_do(c,
-                  "INSERT INTO cluster_leader(id, replica_id, since) VALUES(1, $1, "
-                  "$2) ON CONFLICT(id) DO UPDATE SET replica_id = EXCLUDED.replica_id, "
-                  "since = EXCLUDED.since",
-                  &p, NULL);
+  return mw_pg_do(
+      c,
+      "INSERT INTO cluster_leader(id, replica_id, since) VALUES(1, $1, "
+      "$2) ON CONFLICT(id) DO UPDATE SET replica_id = EXCLUDED.replica_id, "
+      "since = EXCLUDED.since",
+      &p, NULL);
 }
 
 static mw_status replica_delete(mw_conn *c, const char *id) {

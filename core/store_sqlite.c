@@ -25,8 +25,8 @@ static mw_status token_insert(mw_conn *c, const char *name, const char *prefix,
   return mw_step_done(c, st);
 }
 
-static mw_status token_by_prefix(mw_conn *c, const char *prefix,
-                                 mw_token_info *info, char hash[65]) {
+static mw_status token_by_prefix(mw_conn *c, const char *prefix, mw_token_info *info,
+                                 char hash[65]) {
   sqlite3_stmt *st =
       mw_stmt(c, "SELECT id, name, hash, scopes FROM tokens WHERE prefix = ?");
   if(st)
@@ -57,7 +57,8 @@ static mw_status token_list(mw_conn *c,
                             mw_status (*fn)(void *, const struct mw_token_row *),
                             void *ctx) {
   sqlite3_stmt *st = mw_stmt(
-      c, "SELECT id, name, scopes, created_at, created_by FROM tokens ORDER BY name");
+      c,
+      "SELECT id, name, scopes, created_at, created_by FROM tokens ORDER BY name");
   if(!st)
     return MW_EDB;
   mw_status s = MW_OK;
@@ -178,19 +179,18 @@ static mw_status outbox_insert(mw_conn *c, const char *msg_id, const char *kind,
   return s;
 }
 
-static mw_status outbox_list(mw_conn *c, const char *state, int64_t before_id,
-                             int limit,
-                             mw_status (*row)(void *, const struct mw_outbox_row *),
-                             mw_status (*attempt)(void *, const struct mw_attempt_row *),
-                             void *ctx) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT id, msg_id, kind, target_type, target_name, url, payload, "
-         "state, attempts, next_attempt_at, created_at, delivered_at, "
-         "last_status, last_error FROM outbox WHERE id < ?1 "
-         "AND (?2 IS NULL OR state = ?2) ORDER BY id DESC LIMIT ?3");
-  sqlite3_stmt *at = mw_stmt(
-      c, "SELECT at, status_code, latency_ms, error FROM delivery_attempts "
-         "WHERE outbox_id = ? ORDER BY id");
+static mw_status
+outbox_list(mw_conn *c, const char *state, int64_t before_id, int limit,
+            mw_status (*row)(void *, const struct mw_outbox_row *),
+            mw_status (*attempt)(void *, const struct mw_attempt_row *), void *ctx) {
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT id, msg_id, kind, target_type, target_name, url, payload, "
+                 "state, attempts, next_attempt_at, created_at, delivered_at, "
+                 "last_status, last_error FROM outbox WHERE id < ?1 "
+                 "AND (?2 IS NULL OR state = ?2) ORDER BY id DESC LIMIT ?3");
+  sqlite3_stmt *at =
+      mw_stmt(c, "SELECT at, status_code, latency_ms, error FROM delivery_attempts "
+                 "WHERE outbox_id = ? ORDER BY id");
   if(!st || !at)
     return MW_EDB;
   sqlite3_bind_int64(st, 1, before_id);
@@ -212,9 +212,8 @@ static mw_status outbox_list(mw_conn *c, const char *state, int64_t before_id,
         .created_at = sqlite3_column_int64(st, 10),
         .delivered_at = mw_col_i64(st, 11, -1),
         .last_status = (long)mw_col_i64(st, 12, -1),
-        .last_error = sqlite3_column_type(st, 13) == SQLITE_NULL
-                          ? NULL
-                          : mw_col_text(st, 13),
+        .last_error =
+            sqlite3_column_type(st, 13) == SQLITE_NULL ? NULL : mw_col_text(st, 13),
     };
     s = row(ctx, &r);
     if(s)
@@ -240,9 +239,9 @@ static mw_status outbox_depth(mw_conn *c, mw_outbox_depth *out) {
   /* Both read the outbox_due index (state, ...): the counts walk it once,
    * the oldest waiting row looks only at pending and failed entries. */
   sqlite3_stmt *st = mw_stmt(c, "SELECT state, COUNT(*) FROM outbox GROUP BY state");
-  sqlite3_stmt *old = mw_stmt(
-      c, "SELECT MIN(COALESCE(cycle_started_at, created_at)) FROM outbox "
-         "WHERE state IN ('pending', 'failed')");
+  sqlite3_stmt *old =
+      mw_stmt(c, "SELECT MIN(COALESCE(cycle_started_at, created_at)) FROM outbox "
+                 "WHERE state IN ('pending', 'failed')");
   if(!st || !old)
     return MW_EDB;
   mw_status s = MW_OK;
@@ -274,12 +273,12 @@ static mw_status outbox_ages(mw_conn *c, int64_t after_id, int max,
   *n = 0;
   /* The final time of a delivered row is delivered_at; a dead row's is its
    * last attempt (every way to die records one). */
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT id, state, created_at, CASE state "
-         "WHEN 'delivered' THEN delivered_at "
-         "WHEN 'dead' THEN (SELECT MAX(at) FROM delivery_attempts "
-         "WHERE outbox_id = outbox.id) END "
-         "FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2");
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT id, state, created_at, CASE state "
+                 "WHEN 'delivered' THEN delivered_at "
+                 "WHEN 'dead' THEN (SELECT MAX(at) FROM delivery_attempts "
+                 "WHERE outbox_id = outbox.id) END "
+                 "FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2");
   if(!st)
     return MW_EDB;
   sqlite3_bind_int64(st, 1, after_id);
@@ -299,10 +298,11 @@ static mw_status outbox_ages(mw_conn *c, int64_t after_id, int max,
 static mw_status outbox_delete_finished(mw_conn *c, int64_t id,
                                         char deleted_state[16]) {
   deleted_state[0] = '\0';
-  sqlite3_stmt *att = mw_stmt(c, "DELETE FROM delivery_attempts WHERE outbox_id = ? "
-                                 "AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = ?1 "
-                                 "AND o.state IN ('delivered', 'dead') "
-                                 "AND o.id < (SELECT max(id) FROM outbox))");
+  sqlite3_stmt *att =
+      mw_stmt(c, "DELETE FROM delivery_attempts WHERE outbox_id = ? "
+                 "AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = ?1 "
+                 "AND o.state IN ('delivered', 'dead') "
+                 "AND o.id < (SELECT max(id) FROM outbox))");
   if(att)
     sqlite3_bind_int64(att, 1, id);
   mw_status s = mw_step_done(c, att);
@@ -369,18 +369,18 @@ static mw_status replica_list(mw_conn *c, int64_t since,
                               mw_status (*fn)(void *, const struct mw_replica_row *),
                               void *ctx) {
   sqlite3_stmt *st = mw_stmt(
-      c, "SELECT r.id, r.listen, r.started_at, r.last_seen, "
-         "l.replica_id IS NOT NULL FROM replicas r LEFT JOIN cluster_leader l "
-         "ON l.replica_id = r.id WHERE r.last_seen >= ? ORDER BY r.started_at, r.id");
+      c,
+      "SELECT r.id, r.listen, r.started_at, r.last_seen, "
+      "l.replica_id IS NOT NULL FROM replicas r LEFT JOIN cluster_leader l "
+      "ON l.replica_id = r.id WHERE r.last_seen >= ? ORDER BY r.started_at, r.id");
   if(!st)
     return MW_EDB;
   sqlite3_bind_int64(st, 1, since);
   mw_status s = MW_OK;
   while(!s && mw_step_next(c, st, &s) > 0) {
-    struct mw_replica_row r = {mw_col_text(st, 0), mw_col_text(st, 1),
-                               sqlite3_column_int64(st, 2),
-                               sqlite3_column_int64(st, 3),
-                               sqlite3_column_int(st, 4)};
+    struct mw_replica_row r = {
+        mw_col_text(st, 0), mw_col_text(st, 1), sqlite3_column_int64(st, 2),
+        sqlite3_column_int64(st, 3), sqlite3_column_int(st, 4)};
     s = fn(ctx, &r);
   }
   sqlite3_reset(st);

@@ -59,10 +59,11 @@ static enum mw_addr_class v4_class(uint32_t a, const char **why) {
 
 static enum mw_addr_class v6_class(const unsigned char b[16], const char **why) {
   static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0,
+                                          0, 0,    0,    0,    0, 0};
   static const unsigned char zero[15] = {0};
-  uint32_t v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
-                (uint32_t)b[14] << 8 | b[15];
+  uint32_t v4 =
+      (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
   /* An IPv4 address dressed as IPv6 reaches the IPv4 host: judge that. */
   if(!memcmp(b, mapped, 12) || !memcmp(b, nat64, 12))
     return v4_class(v4, why);
@@ -83,7 +84,7 @@ static enum mw_addr_class v6_class(const unsigned char b[16], const char **why) 
     return MW_ADDR_FORBIDDEN;
   }
   /* fd00:ec2::254, the AWS metadata service over IPv6. */
-  static const unsigned char aws[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0,
+  static const unsigned char aws[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0,    0,
                                         0,    0, 0,    0,    0, 0, 0x02, 0x54};
   if(!memcmp(b, aws, 16)) {
     *why = "a cloud metadata address";
@@ -106,7 +107,8 @@ enum mw_addr_class mw_addr_classify(const struct sockaddr *sa, socklen_t len,
   const char *dummy;
   if(!why)
     why = &dummy;
-  if(sa && sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+  if(sa && sa->sa_family == AF_INET &&
+     len >= (socklen_t)sizeof(struct sockaddr_in)) {
     const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
     return v4_class(ntohl(in->sin_addr.s_addr), why);
   }
@@ -135,7 +137,7 @@ int mw_url_valid(const char *url) {
 /* The pieces of "scheme://[userinfo@]host[:port][/path][?query][#frag]",
  * as offsets into the URL. */
 struct url_parts {
-  size_t scheme_len;  /* "https" */
+  size_t scheme_len;     /* "https" */
   size_t auth, auth_end; /* the authority: after "://", up to / ? # or \ */
   size_t host, host_end; /* inside the authority, brackets included */
   size_t port, port_end; /* digits after ':' (port == port_end: none) */
@@ -148,7 +150,8 @@ struct url_parts {
 static int url_split(const char *url, struct url_parts *p) {
   memset(p, 0, sizeof *p);
   const char *sep = strstr(url, "://");
-  if(!sep || sep == url || !((*url >= 'a' && *url <= 'z') || (*url >= 'A' && *url <= 'Z')))
+  if(!sep || sep == url ||
+     !((*url >= 'a' && *url <= 'z') || (*url >= 'A' && *url <= 'Z')))
     return 0;
   for(const char *s = url; s < sep; s++)
     if(!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
@@ -225,8 +228,9 @@ static int hexval(char c) {
 /* Characters of a registered name (RFC 3986 reg-name, percent-escapes
  * decoded before this check). */
 static int name_char(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~' || c >= 0x80;
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~' ||
+         c >= 0x80;
 }
 
 /* The authority of a split URL: one '@' at most, no backslash, and only
@@ -250,7 +254,8 @@ static mw_status check_authority(const char *url, const struct url_parts *p,
       port = port * 10 + (url[i] - '0');
     }
     if(!ok || port < 1 || port > 65535)
-      return mw_errf(err, MW_EVALIDATION, "url has a bad port (1-65535 after the host)");
+      return mw_errf(err, MW_EVALIDATION,
+                     "url has a bad port (1-65535 after the host)");
   }
   return MW_OK;
 }

@@ -52,8 +52,8 @@ const char *mon__batch_field(const mon_schema *s, size_t col, char *buf,
 }
 
 /* Stores the value of column col for row i, or records why it cannot. */
-static mw_status set_value(const mon_schema *s, mon_batch *b, size_t col,
-                           size_t i, const cJSON *it, mon_errors *errs) {
+static mw_status set_value(const mon_schema *s, mon_batch *b, size_t col, size_t i,
+                           const cJSON *it, mon_errors *errs) {
   char fb[256];
   size_t at = col * b->n + i;
   if(s->cols[col].kind == MON_COLUMN_NUMERIC) {
@@ -145,8 +145,10 @@ static unsigned key_bit(const char *key) {
   static const struct {
     const char *name;
     unsigned bit;
-  } keys[] = {{"features", F_FEATURES}, {"prediction", F_PREDICTION},
-              {"id", F_ID},             {"timestamp", F_TIMESTAMP},
+  } keys[] = {{"features", F_FEATURES},
+              {"prediction", F_PREDICTION},
+              {"id", F_ID},
+              {"timestamp", F_TIMESTAMP},
               {"label", F_LABEL}};
   for(size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
     if(!strcmp(key, keys[k].name))
@@ -155,15 +157,13 @@ static unsigned key_bit(const char *key) {
 }
 
 /* The id of row i (null: none). */
-static mw_status set_id(mon_batch *b, size_t i, const cJSON *k,
-                        mon_errors *errs) {
+static mw_status set_id(mon_batch *b, size_t i, const cJSON *k, mon_errors *errs) {
   mw_status st = MW_OK;
   if(cJSON_IsNull(k))
     return MW_OK;
   if(!mon__batch_id_text(b, k, &b->ids[i], &st)) {
     mon__errors_add(errs, (long)i, "id",
-                    "expected a string of 1-%d bytes or an integer",
-                    MON_MAX_ID_LEN);
+                    "expected a string of 1-%d bytes or an integer", MON_MAX_ID_LEN);
     return MW_OK;
   }
   if(st)
@@ -406,9 +406,8 @@ static mw_status encode_column(const mon_schema *s, mon_batch *b, size_t col,
   return MW_OK;
 }
 
-mw_status mon__batch_encode(mw_conn *c, int64_t version_id,
-                            const mon_schema *s, mon_batch *b,
-                            mon_errors *errs) {
+mw_status mon__batch_encode(mw_conn *c, int64_t version_id, const mon_schema *s,
+                            mon_batch *b, mon_errors *errs) {
   assert(b->ncols == s->ncols);
   if(!b->any_cats)
     return MW_OK;

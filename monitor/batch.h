@@ -12,13 +12,13 @@
 
 typedef struct mon_batch {
   size_t n, ncols;
-  int64_t *ts;       /* n */
-  double *vals;      /* ncols * n, column-major; NaN = missing; categorical
+  int64_t *ts;             /* n */
+  double *vals;            /* ncols * n, column-major; NaN = missing; categorical
                         columns hold codes after mon__batch_encode */
-  const char **cats; /* ncols * n; categorical text, NULL = missing */
-  const char **ids;  /* n; NULL = no id */
-  bool *has_label;   /* n */
-  double *labels;    /* n; numeric label, or code after encoding */
+  const char **cats;       /* ncols * n; categorical text, NULL = missing */
+  const char **ids;        /* n; NULL = no id */
+  bool *has_label;         /* n */
+  double *labels;          /* n; numeric label, or code after encoding */
   const char **label_cats; /* n; categorical label text */
   bool any_ids, any_labels, any_cats;
   char **arena; /* strings made from numbers, freed with the batch */
@@ -35,9 +35,8 @@ mw_status mon__batch_parse(const mon_schema *s, const cJSON *rows,
                            mon_errors *errs);
 /* Assigns dictionary codes to categorical values and labels, storing new
  * categories of version_id (inside the caller's write transaction). */
-mw_status mon__batch_encode(mw_conn *c, int64_t version_id,
-                            const mon_schema *s, mon_batch *b,
-                            mon_errors *errs);
+mw_status mon__batch_encode(mw_conn *c, int64_t version_id, const mon_schema *s,
+                            mon_batch *b, mon_errors *errs);
 void mon__batch_free(mon_batch *b);
 
 /* Keeps a copy of s alive as long as b; NULL when memory runs out. */
@@ -50,7 +49,6 @@ int mon__batch_id_text(mon_batch *b, const cJSON *it, const char **out,
 /* Reports ids given twice among b->ids[0..b->n) into errs. */
 mw_status mon__batch_check_ids(const mon_batch *b, mon_errors *errs);
 /* "features.<name>" (or "prediction") for column col, into buf. */
-const char *mon__batch_field(const mon_schema *s, size_t col, char *buf,
-                             size_t cap);
+const char *mon__batch_field(const mon_schema *s, size_t col, char *buf, size_t cap);
 
 #endif

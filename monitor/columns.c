@@ -95,7 +95,7 @@ static cJSON *column_head(const mon_job *jb, const char *status) {
 static cJSON *column_verdict(mon_job *jb, bool has_data, int rc,
                              const mon_drift_result *r, bool ref_empty,
                              const char *insufficient) {
-  const char *status = !has_data              ? "no_data"
+  const char *status = !has_data            ? "no_data"
                        : rc == MON_STATS_OK ? "ok"
                                             : "insufficient_data";
   cJSON *j = column_head(jb, status);
@@ -107,9 +107,9 @@ static cJSON *column_verdict(mon_job *jb, bool has_data, int rc,
   } else {
     cJSON_AddBoolToObject(j, "drifted", false);
     if(has_data)
-      cJSON_AddStringToObject(j, "reason",
-                              ref_empty ? "the reference has no values in this column"
-                                        : insufficient);
+      cJSON_AddStringToObject(
+          j, "reason",
+          ref_empty ? "the reference has no values in this column" : insufficient);
   }
   return j;
 }
@@ -148,8 +148,10 @@ static bool numeric_values(mon_job *jb, const double **x, size_t *nf,
     if(rc) {
       jb->st = rc;
       if(rc == MW_EINTERNAL)
-        mw_log(MW_LOG_ERROR, "monitor", "live-window cache of column '%s' "
-               "lost track of its rows; the entry is dropped", jb->column->name);
+        mw_log(MW_LOG_ERROR, "monitor",
+               "live-window cache of column '%s' "
+               "lost track of its rows; the entry is dropped",
+               jb->column->name);
       return false;
     }
     *x = jb->w->vals;
@@ -181,8 +183,8 @@ static void apply_exact(const mon_job *jb, int rc, mon_drift_result *r) {
   if(rc != MON_STATS_OK || !ref->has_bins || r->as_categories)
     return;
   double v;
-  if(mon_stats_psi(ref->bins.ref_counts, jb->agg.bin_counts, ref->bins.n_bins,
-                   &v) == MON_STATS_OK)
+  if(mon_stats_psi(ref->bins.ref_counts, jb->agg.bin_counts, ref->bins.n_bins, &v) ==
+     MON_STATS_OK)
     r->psi = v;
   if(mon_stats_jensenshannon(ref->bins.ref_counts, jb->agg.bin_counts,
                              ref->bins.n_bins, &v) == MON_STATS_OK)
@@ -356,7 +358,8 @@ cJSON *mon__column_histogram(const mon_job *jb, const mon_dict *d) {
   for(size_t a = 0; a < show; a++) {
     size_t i = order[a];
     cJSON_AddItemToArray(names, cJSON_CreateString(d->values[i]));
-    cJSON_AddItemToArray(rc, cJSON_CreateNumber(i < ref->ncat ? ref->cat_counts[i] : 0));
+    cJSON_AddItemToArray(rc,
+                         cJSON_CreateNumber(i < ref->ncat ? ref->cat_counts[i] : 0));
     cJSON_AddItemToArray(cc, cJSON_CreateNumber(i < w->ncounts ? w->counts[i] : 0));
   }
   if(picked > show)
@@ -435,4 +438,3 @@ void mon__pool_finish(mon_pool *p) {
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
 }
-

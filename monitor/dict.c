@@ -104,8 +104,7 @@ static mw_status load_one(void *ctx, int64_t code, const char *value) {
   return s;
 }
 
-mw_status mon__dict_load(mw_conn *c, int64_t version_id, size_t col,
-                         mon_dict *d) {
+mw_status mon__dict_load(mw_conn *c, int64_t version_id, size_t col, mon_dict *d) {
   mon__dict_init(d);
   mw_status s = mon__store(c)->categories_list(c, version_id, col, load_one, d);
   if(s == MW_EINTERNAL) {
@@ -121,8 +120,7 @@ mw_status mon__dict_load(mw_conn *c, int64_t version_id, size_t col,
   return s;
 }
 
-mw_status mon__dict_save(mw_conn *c, int64_t version_id, size_t col,
-                         mon_dict *d) {
+mw_status mon__dict_save(mw_conn *c, int64_t version_id, size_t col, mon_dict *d) {
   assert(mw_tx_state(c) == 1 && d->nloaded <= d->n);
   if(d->nloaded == d->n)
     return MW_OK;

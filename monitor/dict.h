@@ -27,11 +27,9 @@ mw_status mon__dict_intern(mon_dict *d, const char *s, long *code);
 
 /* Loads the stored dictionary of (version_id, col) into d (initialised
  * here; caller frees with mon__dict_free, also after a failure). */
-mw_status mon__dict_load(mw_conn *c, int64_t version_id, size_t col,
-                         mon_dict *d);
+mw_status mon__dict_load(mw_conn *c, int64_t version_id, size_t col, mon_dict *d);
 /* Stores the codes of d from d->nloaded on (inside the caller's write
  * transaction) and marks them stored. */
-mw_status mon__dict_save(mw_conn *c, int64_t version_id, size_t col,
-                         mon_dict *d);
+mw_status mon__dict_save(mw_conn *c, int64_t version_id, size_t col, mon_dict *d);
 
 #endif

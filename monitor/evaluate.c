@@ -48,8 +48,8 @@ static mw_status evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
 }
 
 mw_status mon_drift_evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
-                             int64_t from_ms, int64_t to_ms,
-                             const char *trigger, cJSON **out, mw_err *err) {
+                             int64_t from_ms, int64_t to_ms, const char *trigger,
+                             cJSON **out, mw_err *err) {
   return evaluate(m, c, v, from_ms, to_ms, trigger, -2, out, err);
 }
 
@@ -65,9 +65,9 @@ static void evaluate_one(mon_ctx *m, mw_conn *c, const mon_due *d) {
   if(st)
     return;
   int64_t now = mw_now_ms();
-  bool due = cfg.schedule && cfg.interval_seconds > 0 &&
-             (d->last_at < 0 ||
-              now - d->last_at >= (int64_t)cfg.interval_seconds * 1000);
+  bool due =
+      cfg.schedule && cfg.interval_seconds > 0 &&
+      (d->last_at < 0 || now - d->last_at >= (int64_t)cfg.interval_seconds * 1000);
   int64_t window = (int64_t)cfg.window_seconds * 1000;
   mon__dcfg_free(&cfg);
   if(!due)
@@ -76,8 +76,10 @@ static void evaluate_one(mon_ctx *m, mw_conn *c, const mon_due *d) {
   mw_err err = {{0}, NULL};
   st = evaluate(m, c, &v, now - window, now, "schedule", d->last_at, &rep, &err);
   if(st == MW_ECONFLICT && !err.msg[0])
-    mw_log(MW_LOG_INFO, "monitor", "%s/%lld was evaluated meanwhile by another "
-           "replica; not stored twice", d->model, (long long)d->version);
+    mw_log(MW_LOG_INFO, "monitor",
+           "%s/%lld was evaluated meanwhile by another "
+           "replica; not stored twice",
+           d->model, (long long)d->version);
   else if(st)
     mw_log(MW_LOG_WARN, "monitor", "scheduled evaluation of %s/%lld failed: %s",
            d->model, (long long)d->version, err.msg[0] ? err.msg : mw_strerror(st));

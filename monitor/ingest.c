@@ -69,8 +69,8 @@ static void chunk_buf_free(struct chunk_buf *cb) {
 /* The chunks of rows[0..nrows) of b (rows NULL: the whole batch). A whole
  * batch is already laid out as its chunks (column-major 8-byte values) on
  * a little-endian machine: its arrays are handed over without a copy. */
-static mw_status block_chunks(const mon_batch *b, const size_t *rows,
-                              size_t nrows, bool has_ids, struct chunk_buf *cb) {
+static mw_status block_chunks(const mon_batch *b, const size_t *rows, size_t nrows,
+                              bool has_ids, struct chunk_buf *cb) {
   mw_status st = MW_OK;
   if(!rows && MON_PACK_NATIVE) {
     assert(nrows == b->n);
@@ -83,9 +83,9 @@ static mw_status block_chunks(const mon_batch *b, const size_t *rows,
     cb->vals.len = 0;
     for(size_t slot = 0; slot <= b->ncols && !st; slot++) {
       mw_buf *part = &cb->part;
-      st = slot == 0 ? mon__pack_i64(part, b->ts, rows, nrows)
-                     : mon__pack_doubles(part, b->vals + (slot - 1) * b->n, rows,
-                                         nrows);
+      st = slot == 0
+               ? mon__pack_i64(part, b->ts, rows, nrows)
+               : mon__pack_doubles(part, b->vals + (slot - 1) * b->n, rows, nrows);
       if(!st)
         st = mw_buf_append(&cb->vals, part->data, part->len);
     }
@@ -105,8 +105,9 @@ static mw_status write_block(mw_conn *c, int64_t version_id, const mon_batch *b,
                              const size_t *rows, size_t nrows, int64_t now_ms,
                              struct chunk_buf *cb) {
   assert(nrows >= 1);
-  mon_block blk = {0, version_id, 0, INT64_MAX, INT64_MIN, (int64_t)nrows,
-                   (int64_t)b->ncols, false, now_ms};
+  mon_block blk = {
+      0,     version_id, 0, INT64_MAX, INT64_MIN, (int64_t)nrows, (int64_t)b->ncols,
+      false, now_ms};
   for(size_t k = 0; k < nrows; k++) {
     size_t i = rows ? rows[k] : k;
     if(b->ts[i] < blk.ts_min)
@@ -201,8 +202,8 @@ static mw_status write_ids(mw_conn *c, const mon_version *v, const mon_batch *b,
 
 /* With type errors the batch is refused anyway; still name the ids that
  * are already stored, so the client sees every problem at once. */
-static mw_status check_stored_ids(mw_conn *c, int64_t model_id,
-                                  const mon_batch *b, mon_errors *errs) {
+static mw_status check_stored_ids(mw_conn *c, int64_t model_id, const mon_batch *b,
+                                  mon_errors *errs) {
   mon_id_found *found = malloc(b->n * sizeof *found);
   if(!found)
     return MW_ENOMEM;
@@ -216,15 +217,16 @@ static mw_status check_stored_ids(mw_conn *c, int64_t model_id,
 }
 
 /* The labels sent inline with the batch's predictions. */
-static mw_status write_labels(mw_conn *c, const mon_version *v,
-                              const mon_batch *b, int64_t now) {
+static mw_status write_labels(mw_conn *c, const mon_version *v, const mon_batch *b,
+                              int64_t now) {
   size_t pc = (b->ncols - 1) * b->n, k = 0;
   mon_label_row *rows = malloc(b->n * sizeof *rows);
   if(!rows)
     return MW_ENOMEM;
   for(size_t i = 0; i < b->n; i++)
     if(b->has_label[i])
-      rows[k++] = (mon_label_row){b->ids[i], b->ts[i], b->vals[pc + i], b->labels[i]};
+      rows[k++] =
+          (mon_label_row){b->ids[i], b->ts[i], b->vals[pc + i], b->labels[i]};
   mw_status st = mon__store(c)->labels_put(c, v->model_id, v->id, rows, k, now);
   free(rows);
   return st;
@@ -378,8 +380,7 @@ static void count_batch(mon_ctx *m, const mon_batch *b) {
 }
 
 mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
-                                 const cJSON *body, int64_t *accepted,
-                                 mw_err *err) {
+                                 const cJSON *body, int64_t *accepted, mw_err *err) {
   *accepted = 0;
   mon_schema s;
   mon_batch b;
@@ -390,9 +391,9 @@ mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
   if(st)
     return st;
-  if((st = body_array(body, "predictions",
-                      "{id?, timestamp?, features, prediction, label?}", &rows,
-                      err)))
+  if((st =
+          body_array(body, "predictions",
+                     "{id?, timestamp?, features, prediction, label?}", &rows, err)))
     goto out;
   int64_t now = mw_now_ms();
   if((st = mon__batch_parse(&s, rows, false, now, &b, &errs)))
@@ -406,8 +407,9 @@ mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
     st = job.st;
   }
   if(st == MW_EVALIDATION)
-    st = mon__errors_fail(&errs, err, "the batch has invalid predictions; "
-                                      "nothing was stored");
+    st = mon__errors_fail(&errs, err,
+                          "the batch has invalid predictions; "
+                          "nothing was stored");
   if(!st) {
     *accepted = (int64_t)b.n;
     count_batch(m, &b);
@@ -523,9 +525,8 @@ static mw_status lookup_ids(mw_conn *c, const mon_version *v, struct label_req *
 
 /* Codes of categorical labels through the prediction column's dictionary
  * (new ones stored). */
-static mw_status encode_labels(mw_conn *c, const mon_version *v,
-                               const mon_schema *s, struct label_req *q,
-                               mon_errors *errs) {
+static mw_status encode_labels(mw_conn *c, const mon_version *v, const mon_schema *s,
+                               struct label_req *q, mon_errors *errs) {
   mon_dict d;
   mw_status st = mon__dict_load(c, v->id, s->ncols - 1, &d);
   for(size_t i = 0; i < q->n && !st; i++) {
@@ -546,20 +547,20 @@ static mw_status encode_labels(mw_conn *c, const mon_version *v,
 }
 
 /* Checks, encodes and stores the labels of q in one transaction. */
-static mw_status store_labels(mw_conn *c, const mon_version *v,
-                              const mon_schema *s, struct label_req *q,
-                              mon_errors *errs, mw_err *err) {
+static mw_status store_labels(mw_conn *c, const mon_version *v, const mon_schema *s,
+                              struct label_req *q, mon_errors *errs, mw_err *err) {
   mw_status st = mw_tx_begin(c);
   if(!st)
     st = lookup_ids(c, v, q, errs);
   if(!st && !errs->count && s->cols[s->ncols - 1].kind == MON_COLUMN_CATEGORICAL)
     st = encode_labels(c, v, s, q, errs);
   if(!st && !errs->count)
-    st = mon__store(c)->labels_put(c, v->model_id, v->id, q->rows, q->n,
-                                   mw_now_ms());
+    st =
+        mon__store(c)->labels_put(c, v->model_id, v->id, q->rows, q->n, mw_now_ms());
   if(!st && errs->count)
-    st = mon__errors_fail(errs, err, "the batch has invalid labels; nothing "
-                                     "was stored");
+    st = mon__errors_fail(errs, err,
+                          "the batch has invalid labels; nothing "
+                          "was stored");
   if(!st)
     st = mw_tx_commit(c);
   if(st)

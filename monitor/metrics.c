@@ -66,14 +66,12 @@ static mw_status render_one(void *ctx, const char *model, int64_t version,
       const char *name = mw_json_str(col, "name");
       const char *method = mw_json_str(col, "method");
       const cJSON *score = mon__column_score(col);
-      if(!name || !method || !cJSON_IsNumber(score) ||
-         !isfinite(score->valuedouble))
+      if(!name || !method || !cJSON_IsNumber(score) || !isfinite(score->valuedouble))
         continue;
       if((st = append(r->out, "modelwatch_drift_score{model=\"")) ||
          (st = label_value(r->out, model)) ||
          (st = mw_buf_printf(r->out, "\",version=\"%s\",column=\"", vbuf)) ||
-         (st = label_value(r->out, name)) ||
-         (st = append(r->out, "\",method=\"")) ||
+         (st = label_value(r->out, name)) || (st = append(r->out, "\",method=\"")) ||
          (st = label_value(r->out, method)) ||
          (st = mw_buf_printf(r->out, "\"} %.17g\n", score->valuedouble)))
         break;
@@ -157,8 +155,8 @@ static mw_status render_cache(mon_ctx *m, mw_buf *out) {
       "to stay within the budget.\n"
       "# TYPE modelwatch_drift_cache_evictions_total counter\n"
       "modelwatch_drift_cache_evictions_total %llu\n",
-      w.bytes, w.entries, (unsigned long long)w.hits,
-      (unsigned long long)w.misses, (unsigned long long)w.evictions);
+      w.bytes, w.entries, (unsigned long long)w.hits, (unsigned long long)w.misses,
+      (unsigned long long)w.evictions);
 }
 
 mw_status mon_metrics_render(mon_ctx *m, mw_conn *c, mw_buf *out) {

@@ -144,8 +144,7 @@ void mon_doc_free(mon_doc *d);
  * and *accepted holds their count. m may be NULL (no group commit, no
  * counters). */
 mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
-                                 const cJSON *body, int64_t *accepted,
-                                 mw_err *err);
+                                 const cJSON *body, int64_t *accepted, mw_err *err);
 /* Attaches ground truth {labels: [{id, label}]} to logged predictions of v
  * by id; a label replaces an earlier one. All or nothing, like ingest:
  * unknown ids, ids of another version and wrong types are listed in
@@ -178,14 +177,13 @@ mw_status mon_drift_config_get(mon_ctx *m, mw_conn *c, const mon_version *v,
 /* Validates and replaces v's drift settings (same shape as the answer of
  * mon_drift_config_get; every key optional). out: the new settings. */
 mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
-                               const cJSON *body, const char *actor,
-                               cJSON **out, mw_err *err);
+                               const cJSON *body, const char *actor, cJSON **out,
+                               mw_err *err);
 /* Computes the drift report of the window [from_ms, to_ms) against v's
  * reference (the JSON shape of GET .../drift, web/static/openapi.json). MW_ECONFLICT when
  * v has no reference set. Nothing is stored. */
 mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,
-                           int64_t from_ms, int64_t to_ms, cJSON **out,
-                           mw_err *err);
+                           int64_t from_ms, int64_t to_ms, cJSON **out, mw_err *err);
 /* What a window says without a reference set: {model, version, window:
  * {from, to, count}, note, performance} (performance only when labels fall
  * in the window; note says why drift is missing). Lets alert rules on prediction_count and on performance metrics
@@ -202,8 +200,8 @@ mw_status mon_drift_report_for(mon_ctx *m, mw_conn *c, const char *model,
 /* As mon_drift_report, then stores the report and its metrics as one point
  * of v's time series (trigger: "schedule" or "api"). */
 mw_status mon_drift_evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
-                             int64_t from_ms, int64_t to_ms,
-                             const char *trigger, cJSON **out, mw_err *err);
+                             int64_t from_ms, int64_t to_ms, const char *trigger,
+                             cJSON **out, mw_err *err);
 /* {column, metric, points: [{at, value, window: {from, to}}]} of stored
  * evaluations in [from_ms, to_ms], oldest first, at most limit (1..10000)
  * points. column NULL or "" selects dataset metrics (drift_share,
@@ -213,10 +211,9 @@ mw_status mon_drift_evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
  * chi2_statistic, chi2_p_value, z, z_p_value, count, missing, mean, std,
  * min, max (dataset_drift_share is accepted for drift_share). MW_EVALIDATION
  * for an unknown metric; an unknown column simply has no points. */
-mw_status mon_drift_history(mw_conn *c, const mon_version *v,
-                            const char *column, const char *metric,
-                            int64_t from_ms, int64_t to_ms, int limit,
-                            cJSON **out, mw_err *err);
+mw_status mon_drift_history(mw_conn *c, const mon_version *v, const char *column,
+                            const char *metric, int64_t from_ms, int64_t to_ms,
+                            int limit, cJSON **out, mw_err *err);
 /* The value of a metric (names as for mon_drift_history) in the latest
  * stored evaluation of version_id, and when it was taken (at_ms may be
  * NULL). MW_ENOTFOUND when there is none (no evaluation, unknown metric, or

@@ -23,8 +23,7 @@
  * (buf freed), MW_ENOMEM. */
 mw_status mon__pack_doubles(mw_buf *buf, const double *v, const size_t *rows,
                             size_t n);
-mw_status mon__pack_i64(mw_buf *buf, const int64_t *v, const size_t *rows,
-                        size_t n);
+mw_status mon__pack_i64(mw_buf *buf, const int64_t *v, const size_t *rows, size_t n);
 mw_status mon__pack_ids(mw_buf *buf, const char *const *ids, const size_t *rows,
                         size_t n);
 /* Reads value i of a packed chunk of 8-byte values (chunk need not be

@@ -56,15 +56,13 @@ static void perf_add(void *ctx, double pred, double label) {
   }
 }
 
-mw_status mon__performance(mw_conn *c, int64_t version_id,
-                             const mon_column *pcol, int64_t from, int64_t to,
-                             cJSON **out) {
+mw_status mon__performance(mw_conn *c, int64_t version_id, const mon_column *pcol,
+                           int64_t from, int64_t to, cJSON **out) {
   *out = NULL;
   struct perf p;
   memset(&p, 0, sizeof p);
   p.categorical = pcol->kind == MON_COLUMN_CATEGORICAL;
-  mw_status st =
-      mon__store(c)->labels_visit(c, version_id, from, to, perf_add, &p);
+  mw_status st = mon__store(c)->labels_visit(c, version_id, from, to, perf_add, &p);
   if(!st && p.oom)
     st = MW_ENOMEM;
   if(!st && p.n > 0) {
@@ -102,4 +100,3 @@ mw_status mon__performance(mw_conn *c, int64_t version_id,
   free(p.fn);
   return st;
 }
-

@@ -107,8 +107,8 @@ static void block_params(mw_pg_params *p, const mon_block *b) {
 }
 
 /* A block too large for one statement: its row, then a chunk a statement. */
-static mw_status block_insert_each(mw_conn *c, mon_block *b,
-                                   const mon_chunk *chunks, size_t nchunks) {
+static mw_status block_insert_each(mw_conn *c, mon_block *b, const mon_chunk *chunks,
+                                   size_t nchunks) {
   mw_pg_params p;
   block_params(&p, b);
   mw_status s;
@@ -183,7 +183,7 @@ static void read_block(const PGresult *r, int i, mon_block *b) {
   b->created_at = mw_pg_i64(r, i, 8, 0);
 }
 
-#define BLOCK_COLS                                                              \
+#define BLOCK_COLS \
   "id, version_id, bucket, ts_min, ts_max, n, ncols, has_ids, created_at"
 
 mw_status mon__pg_blocks_list(mw_conn *c, int64_t version_id, int64_t from,
@@ -219,11 +219,9 @@ mw_status mon__pg_blocks_list(mw_conn *c, int64_t version_id, int64_t from,
 }
 
 /* chunks_read for ids[0..n), n <= CHUNKS_PER_READ, indexes from base. */
-static mw_status chunks_read_some(mw_conn *c, int slot, const int64_t *ids,
-                                  size_t n, size_t base,
-                                  mw_status (*fn)(void *, size_t, const void *,
-                                                  size_t),
-                                  void *ctx) {
+static mw_status
+chunks_read_some(mw_conn *c, int slot, const int64_t *ids, size_t n, size_t base,
+                 mw_status (*fn)(void *, size_t, const void *, size_t), void *ctx) {
   pgarr a;
   mon__pgarr_init(&a, OID_INT8, 64 + n * 12);
   for(size_t i = 0; i < n; i++)
@@ -396,9 +394,8 @@ mw_status mon__pg_compaction_blocks(mw_conn *c, int64_t version_id, int64_t buck
 /* ---------------------------------------------------------------- ids */
 
 /* After a refused insert: the rows whose id the model already has. */
-static mw_status find_conflicts(mw_conn *c, int64_t model_id,
-                                const mon_id_row *rows, size_t n,
-                                uint8_t *conflict, size_t *nconflict) {
+static mw_status find_conflicts(mw_conn *c, int64_t model_id, const mon_id_row *rows,
+                                size_t n, uint8_t *conflict, size_t *nconflict) {
   const char **ids = calloc(n ? n : 1, sizeof *ids);
   mon_id_found *found = calloc(n ? n : 1, sizeof *found);
   mw_status s = ids && found ? MW_OK : MW_ENOMEM;
@@ -652,4 +649,3 @@ mw_status mon__pg_categories_add(mw_conn *c, int64_t version_id, size_t col,
   mw_buf_free(&a.b);
   return s;
 }
-

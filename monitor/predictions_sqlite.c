@@ -23,7 +23,7 @@
 
 /* Slots per block in the rowid (see the top of the file). */
 #define SLOTS 4096LL
-#define CHUNK_ROWID(block, slot) ((block) * SLOTS + (slot))
+#define CHUNK_ROWID(block, slot) ((block)*SLOTS + (slot))
 
 /* ------------------------------------------------------------- blocks */
 
@@ -72,7 +72,7 @@ static void read_block(sqlite3_stmt *st, mon_block *b) {
   b->created_at = sqlite3_column_int64(st, 8);
 }
 
-#define BLOCK_COLS                                                              \
+#define BLOCK_COLS \
   "id, version_id, bucket, ts_min, ts_max, n, ncols, has_ids, created_at"
 
 mw_status mon__sqlite_blocks_list(mw_conn *c, int64_t version_id, int64_t from,
@@ -107,7 +107,8 @@ mw_status mon__sqlite_blocks_list(mw_conn *c, int64_t version_id, int64_t from,
 }
 
 mw_status mon__sqlite_chunks_read(mw_conn *c, int slot, const int64_t *ids, size_t n,
-                                  mw_status (*fn)(void *, size_t, const void *, size_t),
+                                  mw_status (*fn)(void *, size_t, const void *,
+                                                  size_t),
                                   void *ctx) {
   assert(slot >= 0 && slot < SLOTS);
   mw_status s = MW_OK;
@@ -145,9 +146,9 @@ mw_status mon__sqlite_blocks_delete(mw_conn *c, const int64_t *ids, size_t n) {
 }
 
 mw_status mon__sqlite_block_epoch(mw_conn *c, mon_epoch *e) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT gen, n, ts_max, id_max, (SELECT coalesce(max(id), 0) FROM "
-         "pred_blocks) FROM pred_block_epoch WHERE id = 1");
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT gen, n, ts_max, id_max, (SELECT coalesce(max(id), 0) FROM "
+                 "pred_blocks) FROM pred_block_epoch WHERE id = 1");
   mw_status s = mw_step_one(c, st);
   if(s)
     return s == MW_ENOTFOUND ? MW_EINTERNAL : s; /* migration 0007 inserts it */
@@ -185,7 +186,8 @@ mw_status mon__sqlite_blocks_expired(mw_conn *c, int64_t cutoff_ms, size_t max,
 
 mw_status mon__sqlite_compaction_candidate(mw_conn *c, int64_t before_bucket,
                                            int64_t small, int64_t *version_id,
-                                           int64_t *bucket, int64_t *ncols, int *found) {
+                                           int64_t *bucket, int64_t *ncols,
+                                           int *found) {
   sqlite3_stmt *st = mw_stmt(
       c, "SELECT version_id, bucket, ncols FROM pred_blocks WHERE bucket < ? AND "
          "n < ? GROUP BY version_id, bucket, ncols HAVING count(*) > 1 LIMIT 1");
@@ -203,9 +205,9 @@ mw_status mon__sqlite_compaction_candidate(mw_conn *c, int64_t before_bucket,
   return MW_OK;
 }
 
-mw_status mon__sqlite_compaction_blocks(mw_conn *c, int64_t version_id, int64_t bucket,
-                                        int64_t ncols, int64_t small, size_t max,
-                                        mon_block *out, size_t *n) {
+mw_status mon__sqlite_compaction_blocks(mw_conn *c, int64_t version_id,
+                                        int64_t bucket, int64_t ncols, int64_t small,
+                                        size_t max, mon_block *out, size_t *n) {
   *n = 0;
   sqlite3_stmt *st = mw_stmt(c, "SELECT " BLOCK_COLS " FROM pred_blocks WHERE "
                                 "version_id = ? AND bucket = ? AND ncols = ? AND "
@@ -256,8 +258,9 @@ mw_status mon__sqlite_ids_insert(mw_conn *c, int64_t model_id, int64_t version_i
   return s;
 }
 
-mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id, const char *const *ext_ids,
-                              size_t n, mon_id_found *found) {
+mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id,
+                              const char *const *ext_ids, size_t n,
+                              mon_id_found *found) {
   mw_status s = MW_OK;
   for(size_t i = 0; i < n && !s; i++) {
     found[i].version_id = -1;
@@ -378,4 +381,3 @@ mw_status mon__sqlite_categories_add(mw_conn *c, int64_t version_id, size_t col,
   }
   return s;
 }
-

@@ -87,9 +87,9 @@ void mon__ref_mismatch(mw_conn *c, int64_t version_id) {
 }
 
 /* Reads every column of the window [from, to) into column-major values. */
-static mw_status read_window(mw_conn *c, const mon_version *v,
-                             const mon_schema *s, int64_t from, int64_t to,
-                             double **vals, size_t *n, int64_t *window_count) {
+static mw_status read_window(mw_conn *c, const mon_version *v, const mon_schema *s,
+                             int64_t from, int64_t to, double **vals, size_t *n,
+                             int64_t *window_count) {
   *vals = NULL;
   *n = 0;
   mon_window w;
@@ -128,10 +128,9 @@ out:
 
 /* Builds r from uploaded rows {features, prediction}, inside the write
  * transaction that stores it (new categories are stored with it). */
-static mw_status ref_from_rows(mw_conn *c, const mon_version *v,
-                               const mon_schema *s, const cJSON *rows,
-                               int64_t now, mon_ref *r, mon_errors *errs,
-                               mw_err *err) {
+static mw_status ref_from_rows(mw_conn *c, const mon_version *v, const mon_schema *s,
+                               const cJSON *rows, int64_t now, mon_ref *r,
+                               mon_errors *errs, mw_err *err) {
   if(!cJSON_IsArray(rows) || cJSON_GetArraySize(rows) == 0 ||
      cJSON_GetArraySize(rows) > MON_MAX_BATCH)
     return mw_errf(err, MW_EVALIDATION,

@@ -139,8 +139,8 @@ static mw_status read_streamed(struct rep *r, mon_job *jb) {
     return MW_ENOMEM;
   mon__gather_init(&jb->agg, jb->vals, rows, stride, jb->sampled > 0,
                    jb->ref->has_bins ? &jb->ref->bins : NULL);
-  mw_status st = mon__window_visit(r->c, &r->w, jb->col, mon__gather_visit,
-                                   &jb->agg);
+  mw_status st =
+      mon__window_visit(r->c, &r->w, jb->col, mon__gather_visit, &jb->agg);
   jb->n = jb->agg.n;
   if(jb->sampled)
     jb->sampled = jb->n;
@@ -206,7 +206,8 @@ static mw_status report_column(struct rep *r, size_t col) {
  * column and the performance. Columns computing on the pool may still run
  * when it returns. */
 static mw_status report_read(struct rep *r, bool use_cache, mw_err *err) {
-  mw_status st = mon__store(r->c)->ref_load(r->c, r->v->id, r->s.ncols, true, &r->ref);
+  mw_status st =
+      mon__store(r->c)->ref_load(r->c, r->v->id, r->s.ncols, true, &r->ref);
   /* The reference first: without one nothing is read or cached (alert
    * rules on such versions ask every evaluation). */
   if(st == MW_ENOTFOUND)
@@ -237,8 +238,8 @@ static mw_status report_read(struct rep *r, bool use_cache, mw_err *err) {
   for(size_t col = 0; col < r->s.ncols && !st; col++)
     st = report_column(r, col);
   if(!st)
-    st = mon__performance(r->c, r->v->id, &r->s.cols[r->s.ncols - 1], r->from,
-                          r->to, &r->perf);
+    st = mon__performance(r->c, r->v->id, &r->s.cols[r->s.ncols - 1], r->from, r->to,
+                          &r->perf);
   return st;
 }
 
@@ -257,9 +258,9 @@ static cJSON *report_json(struct rep *r, int64_t t0) {
   cJSON *jd = cJSON_AddObjectToObject(o, "dataset");
   cJSON_AddNumberToObject(jd, "drift_share",
                           nevaluated ? (double)ndrifted / (double)nevaluated : 0.0);
-  cJSON_AddBoolToObject(jd, "drifted",
-                        mon_stats_dataset_drifted(ndrifted, nevaluated,
-                                                  r->cfg.drift_share));
+  cJSON_AddBoolToObject(
+      jd, "drifted",
+      mon_stats_dataset_drifted(ndrifted, nevaluated, r->cfg.drift_share));
   cJSON_AddNumberToObject(jd, "threshold", r->cfg.drift_share);
   cJSON_AddNumberToObject(jd, "drifted_columns", (double)ndrifted);
   cJSON_AddNumberToObject(jd, "evaluated_columns", (double)nevaluated);
@@ -289,8 +290,8 @@ static void report_free(struct rep *r) {
 }
 
 static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
-                            int64_t from, int64_t to, bool use_cache,
-                            bool *cached, cJSON **out, mw_err *err) {
+                            int64_t from, int64_t to, bool use_cache, bool *cached,
+                            cJSON **out, mw_err *err) {
   *out = NULL;
   int64_t t0 = mw_mono_ns();
   struct rep r;
@@ -329,8 +330,8 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   return st;
 }
 
-mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v,
-                      int64_t from, int64_t to, cJSON **out, mw_err *err) {
+mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v, int64_t from,
+                      int64_t to, cJSON **out, mw_err *err) {
   bool cached = false;
   mw_status st = report_run(m, c, v, from, to, true, &cached, out, err);
   if(st == MW_EINTERNAL && cached) {
@@ -369,8 +370,9 @@ mw_status mon_window_summary(mon_ctx *m, mw_conn *c, const mon_version *v,
   mon__read_end(c);
   if(!st) {
     cJSON *o = report_head(v, from_ms, to_ms, w.count);
-    cJSON_AddStringToObject(o, "note", "no reference set: drift needs one "
-                                       "(PUT .../reference)");
+    cJSON_AddStringToObject(o, "note",
+                            "no reference set: drift needs one "
+                            "(PUT .../reference)");
     if(perf) {
       cJSON_AddItemToObject(o, "performance", perf);
       perf = NULL;

@@ -51,8 +51,8 @@ static mw_status copy_ids(void *ctx, size_t i, const void *data, size_t len) {
 static mw_status drop_block_ids(mw_conn *c, const mon_expired *e) {
   const struct mon_store *store = mon__store(c);
   struct ids_chunk x = {e->b.n, NULL, 0};
-  mw_status s = store->chunks_read(c, mon__slot_ids((size_t)e->b.ncols), &e->b.id,
-                                   1, copy_ids, &x);
+  mw_status s = store->chunks_read(c, mon__slot_ids((size_t)e->b.ncols), &e->b.id, 1,
+                                   copy_ids, &x);
   const char **ids = NULL;
   if(!s && x.copy && !(ids = malloc((size_t)(x.n ? x.n : 1) * sizeof *ids)))
     s = MW_ENOMEM;
@@ -67,8 +67,9 @@ static mw_status drop_block_ids(mw_conn *c, const mon_expired *e) {
 mw_status mon_retention_step(mon_ctx *m, mw_conn *c, int64_t cutoff_ms,
                              int max_blocks, int64_t *deleted) {
   const struct mon_store *store = mon__store(c);
-  size_t max = max_blocks < 1 ? 1 : max_blocks > RETENTION_MAX ? RETENTION_MAX
-                                                                : (size_t)max_blocks;
+  size_t max = max_blocks < 1               ? 1
+               : max_blocks > RETENTION_MAX ? RETENTION_MAX
+                                            : (size_t)max_blocks;
   mon_expired rows[RETENTION_MAX];
   int64_t ids[RETENTION_MAX];
   size_t n = 0;
@@ -110,8 +111,10 @@ void mon__retention_pass(mon_ctx *m, mw_conn *c) {
     total += n;
   } while(n > 0 && !mon__stopping(m));
   if(total > 0)
-    mw_log(MW_LOG_INFO, "monitor", "retention removed %lld blocks older than "
-           "%d days", (long long)total, m->opt.retention_days);
+    mw_log(MW_LOG_INFO, "monitor",
+           "retention removed %lld blocks older than "
+           "%d days",
+           (long long)total, m->opt.retention_days);
 }
 
 /* ---------------------------------------------------------- compaction */
@@ -154,8 +157,8 @@ static mw_status append_chunk(void *ctx, size_t i, const void *data, size_t len)
 static mw_status merge_blocks(mw_conn *c, const mon_block *blk, size_t n) {
   const struct mon_store *store = mon__store(c);
   size_t ncols = (size_t)blk[0].ncols;
-  mon_block m = {0, blk[0].version_id, blk[0].bucket, INT64_MAX, INT64_MIN, 0,
-                 blk[0].ncols, false, mw_now_ms()};
+  mon_block m = {0, blk[0].version_id, blk[0].bucket, INT64_MAX,  INT64_MIN,
+                 0, blk[0].ncols,      false,         mw_now_ms()};
   int64_t *ids = malloc(n * sizeof *ids);
   mw_buf *slots = calloc(ncols + 2, sizeof *slots);
   mon_chunk *chunks = calloc(ncols + 2, sizeof *chunks);
@@ -203,8 +206,8 @@ static mw_status compact(mw_conn *c, int64_t before_bucket, int64_t *merged) {
   int64_t total = 0;
   if(!blk)
     return MW_ENOMEM;
-  s = store->compaction_blocks(c, version_id, bucket, ncols, SMALL_BLOCK,
-                               MAX_MERGE, blk, &n);
+  s = store->compaction_blocks(c, version_id, bucket, ncols, SMALL_BLOCK, MAX_MERGE,
+                               blk, &n);
   while(take < n && total < MERGED_BLOCK)
     total += blk[take++].n;
   if(!s && take >= 2 && !(s = merge_blocks(c, blk, take)))

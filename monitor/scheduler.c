@@ -70,8 +70,7 @@ mw_status mon_scheduler_start(mon_ctx *m) {
   mw_log(MW_LOG_INFO, "monitor",
          "scheduler started (evaluate every %d s over %d s, retention %d days%s)",
          m->opt.eval_interval_seconds, m->opt.eval_window_seconds,
-         m->opt.retention_days,
-         m->opt.cluster ? "; while this replica leads" : "");
+         m->opt.retention_days, m->opt.cluster ? "; while this replica leads" : "");
   return MW_OK;
 }
 

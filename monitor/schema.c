@@ -38,8 +38,8 @@ void mon__schema_free(mon_schema *s) {
   s->ncols = 0;
 }
 
-mw_status mon__schema_parse(const char *json, const mon_version *v,
-                            mon_schema *out, mw_err *err) {
+mw_status mon__schema_parse(const char *json, const mon_version *v, mon_schema *out,
+                            mw_err *err) {
   memset(out, 0, sizeof *out);
   if(!json)
     return mw_errf(err, MW_EVALIDATION,
@@ -49,8 +49,10 @@ mw_status mon__schema_parse(const char *json, const mon_version *v,
                    (long long)v->version, v->model);
   mw_status st = MW_OK;
   cJSON *doc = cJSON_Parse(json);
-  const cJSON *feats = doc ? cJSON_GetObjectItemCaseSensitive(doc, "features") : NULL;
-  const cJSON *pred = doc ? cJSON_GetObjectItemCaseSensitive(doc, "prediction") : NULL;
+  const cJSON *feats =
+      doc ? cJSON_GetObjectItemCaseSensitive(doc, "features") : NULL;
+  const cJSON *pred =
+      doc ? cJSON_GetObjectItemCaseSensitive(doc, "prediction") : NULL;
   mon_column_kind pk = MON_COLUMN_NUMERIC;
   if(!cJSON_IsArray(feats) || !cJSON_IsObject(pred) || !parse_kind(pred, &pk)) {
     st = mw_errf(err, MW_EVALIDATION, "the schema of version %lld is malformed",
@@ -127,8 +129,8 @@ void mon__errors_init(mon_errors *e) {
   e->count = 0;
 }
 
-void mon__errors_add(mon_errors *e, long index, const char *field,
-                     const char *fmt, ...) {
+void mon__errors_add(mon_errors *e, long index, const char *field, const char *fmt,
+                     ...) {
   e->count++;
   if(e->count > MON_MAX_ERRORS)
     return;
@@ -227,9 +229,8 @@ int mon__json_number(const cJSON *it, double *out) {
   if(cJSON_IsString(it)) {
     /* JSON cannot carry NaN or infinities; clients that have them send a
      * string, and docs/drift.md counts them as missing. */
-    static const char *const names[] = {"nan",       "infinity", "+infinity",
-                                        "-infinity", "inf",      "+inf",
-                                        "-inf"};
+    static const char *const names[] = {"nan", "infinity", "+infinity", "-infinity",
+                                        "inf", "+inf",     "-inf"};
     for(size_t i = 0; i < sizeof names / sizeof names[0]; i++)
       if(!strcasecmp(it->valuestring, names[i])) {
         *out = NAN;

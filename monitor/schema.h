@@ -38,8 +38,8 @@ typedef struct mon_schema {
 /* Parses a registry schema {"features": [{name, type}], "prediction":
  * {type}}. NULL json -> MW_EVALIDATION ("no schema"). Caller frees with
  * mon__schema_free (also after a failure). */
-mw_status mon__schema_parse(const char *json, const mon_version *v,
-                            mon_schema *out, mw_err *err);
+mw_status mon__schema_parse(const char *json, const mon_version *v, mon_schema *out,
+                            mw_err *err);
 void mon__schema_free(mon_schema *s);
 /* Column index of name (len bytes), or -1. */
 long mon__schema_find(const mon_schema *s, const char *name, size_t len);
@@ -57,8 +57,8 @@ typedef struct mon_errors {
 
 void mon__errors_init(mon_errors *e);
 /* Adds {index, field, message}; index < 0 leaves index out. */
-void mon__errors_add(mon_errors *e, long index, const char *field,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void mon__errors_add(mon_errors *e, long index, const char *field, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
 /* Moves the list, ordered by index, into err->details {errors,
  * error_count, truncated} and returns MW_EVALIDATION with msg. */
 mw_status mon__errors_fail(mon_errors *e, mw_err *err, const char *msg);

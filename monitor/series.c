@@ -19,9 +19,8 @@ static const cJSON *get(const cJSON *o, const char *k) {
   return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
-static void emit(void (*fn)(void *, const char *, const char *, double),
-                 void *ctx, const char *col, const char *metric,
-                 const cJSON *it) {
+static void emit(void (*fn)(void *, const char *, const char *, double), void *ctx,
+                 const char *col, const char *metric, const cJSON *it) {
   if(cJSON_IsNumber(it))
     fn(ctx, col, metric, it->valuedouble);
   else if(cJSON_IsBool(it))
@@ -50,7 +49,7 @@ static void report_metrics(const cJSON *report,
   if(perf) {
     emit(fn, ctx, "", "labelled_count", get(perf, "count"));
     static const char *const pm[] = {"accuracy", "precision", "recall",
-                                     "f1", "mae", "rmse"};
+                                     "f1",       "mae",       "rmse"};
     for(size_t i = 0; i < sizeof pm / sizeof pm[0]; i++)
       emit(fn, ctx, "", pm[i], get(perf, pm[i]));
   }
@@ -85,14 +84,37 @@ static void report_metrics(const cJSON *report,
   }
 }
 
-static const char *const column_metrics[] = {
-    "score", "statistic", "p_value", "drifted", "ks_d", "ks_p_value",
-    "wasserstein", "wasserstein_norm", "psi", "jensen_shannon",
-    "chi2_statistic", "chi2_p_value", "z", "z_p_value", "count", "missing",
-    "mean", "std", "min", "max"};
-static const char *const dataset_metrics[] = {
-    "drift_share", "dataset_drifted", "drifted_columns", "prediction_count",
-    "labelled_count", "accuracy", "precision", "recall", "f1", "mae", "rmse"};
+static const char *const column_metrics[] = {"score",
+                                             "statistic",
+                                             "p_value",
+                                             "drifted",
+                                             "ks_d",
+                                             "ks_p_value",
+                                             "wasserstein",
+                                             "wasserstein_norm",
+                                             "psi",
+                                             "jensen_shannon",
+                                             "chi2_statistic",
+                                             "chi2_p_value",
+                                             "z",
+                                             "z_p_value",
+                                             "count",
+                                             "missing",
+                                             "mean",
+                                             "std",
+                                             "min",
+                                             "max"};
+static const char *const dataset_metrics[] = {"drift_share",
+                                              "dataset_drifted",
+                                              "drifted_columns",
+                                              "prediction_count",
+                                              "labelled_count",
+                                              "accuracy",
+                                              "precision",
+                                              "recall",
+                                              "f1",
+                                              "mae",
+                                              "rmse"};
 
 const char *mon__metric_name(const char *column, const char *metric) {
   bool dataset = !column || !*column;
@@ -142,8 +164,8 @@ mw_status mon__eval_store(mw_conn *c, int64_t version_id, int64_t at,
   const cJSON *ds = get(report, "dataset");
   const cJSON *cnt = get(win, "count");
   const cJSON *share = get(ds, "drift_share");
-  mon_eval e = {version_id, at, 0, 0, 0, 0.0, cJSON_IsTrue(get(ds, "drifted")),
-                trigger, NULL};
+  mon_eval e = {version_id, at,  0, 0, 0, 0.0, cJSON_IsTrue(get(ds, "drifted")),
+                trigger,    NULL};
   mw_time_parse(mw_json_str(win, "from"), &e.window_from);
   mw_time_parse(mw_json_str(win, "to"), &e.window_to);
   e.row_count = cJSON_IsNumber(cnt) ? (int64_t)cnt->valuedouble : 0;
@@ -180,10 +202,9 @@ static mw_status add_history(void *ctx, const mon_series_row *r) {
   return MW_OK;
 }
 
-mw_status mon_drift_history(mw_conn *c, const mon_version *v,
-                            const char *column, const char *metric,
-                            int64_t from_ms, int64_t to_ms, int limit,
-                            cJSON **out, mw_err *err) {
+mw_status mon_drift_history(mw_conn *c, const mon_version *v, const char *column,
+                            const char *metric, int64_t from_ms, int64_t to_ms,
+                            int limit, cJSON **out, mw_err *err) {
   *out = NULL;
   if(limit < 1 || limit > 10000)
     return mw_errf(err, MW_EINVAL, "limit must be 1-10000");
@@ -192,7 +213,8 @@ mw_status mon_drift_history(mw_conn *c, const mon_version *v,
     return mw_errf(err, MW_EVALIDATION,
                    "unknown metric '%.64s' for %s (see the drift history "
                    "documentation for the names)",
-                   metric ? metric : "", column && *column ? "a column" : "the dataset");
+                   metric ? metric : "",
+                   column && *column ? "a column" : "the dataset");
   cJSON *o = cJSON_CreateObject();
   if(column && *column)
     cJSON_AddStringToObject(o, "column", column);

@@ -82,8 +82,8 @@ static int is_int_or_default(const cJSON *it, double lo, double hi, int dflt) {
 }
 
 /* One column's {method?, threshold?} into cc; field names it in errors. */
-static void parse_column(const cJSON *cj, const mon_column *col,
-                         const char *field, mon_colcfg *cc, mon_errors *errs) {
+static void parse_column(const cJSON *cj, const mon_column *col, const char *field,
+                         mon_colcfg *cc, mon_errors *errs) {
   const cJSON *f;
   cJSON_ArrayForEach(f, cj) {
     char sub[340];
@@ -101,7 +101,8 @@ static void parse_column(const cJSON *cj, const mon_column *col,
         mon__errors_add(errs, -1, sub, "chi2 and z apply to categorical columns");
       if(!numeric &&
          (cc->method == MON_DRIFT_KS || cc->method == MON_DRIFT_WASSERSTEIN))
-        mon__errors_add(errs, -1, sub, "ks and wasserstein apply to numeric columns");
+        mon__errors_add(errs, -1, sub,
+                        "ks and wasserstein apply to numeric columns");
     } else if(!strcmp(f->string, "threshold")) {
       if(!cJSON_IsNumber(f) || !isfinite(f->valuedouble) || f->valuedouble <= 0)
         mon__errors_add(errs, -1, sub, "expected a positive number");
@@ -239,8 +240,10 @@ mw_status mon__dcfg_from_text(const mon_options *o, const char *json,
   memset(out, 0, sizeof *out);
   cJSON *doc = json ? cJSON_Parse(json) : cJSON_CreateObject();
   if(!doc && json)
-    mw_log(MW_LOG_ERROR, "monitor", "stored drift settings of model '%s' "
-           "version %lld are not JSON", v->model, (long long)v->version);
+    mw_log(MW_LOG_ERROR, "monitor",
+           "stored drift settings of model '%s' "
+           "version %lld are not JSON",
+           v->model, (long long)v->version);
   if(!doc)
     return json ? MW_EINTERNAL : MW_ENOMEM;
   mon_errors errs;
@@ -288,8 +291,8 @@ mw_status mon_drift_config_get(mon_ctx *m, mw_conn *c, const mon_version *v,
 }
 
 mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
-                               const cJSON *body, const char *actor,
-                               cJSON **out, mw_err *err) {
+                               const cJSON *body, const char *actor, cJSON **out,
+                               mw_err *err) {
   *out = NULL;
   mon_schema s;
   mon_dcfg d, dflt;

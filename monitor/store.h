@@ -174,8 +174,8 @@ typedef struct mon_series_row {
 typedef struct mon_due {
   int64_t version_id, model_id, version;
   char *model;
-  char *schema; /* NULL: none */
-  char *config; /* stored drift settings; NULL: none */
+  char *schema;    /* NULL: none */
+  char *config;    /* stored drift settings; NULL: none */
   int64_t last_at; /* last evaluation; -1 when never evaluated */
 } mon_due;
 
@@ -200,16 +200,16 @@ struct mon_store {
    * range, then ts_min < to and ts_max >= from) with id_lo <= id <= id_hi,
    * in id order: fn(ctx, b) for each; stops at fn's first non-zero
    * status. */
-  mw_status (*blocks_list)(mw_conn *c, int64_t version_id, int64_t from,
-                           int64_t to, int64_t id_lo, int64_t id_hi,
+  mw_status (*blocks_list)(mw_conn *c, int64_t version_id, int64_t from, int64_t to,
+                           int64_t id_lo, int64_t id_hi,
                            mw_status (*fn)(void *ctx, const mon_block *b),
                            void *ctx);
   /* The chunks of one slot of ids[0..n) (ascending): fn(ctx, i, data, len)
    * once for each i in order, data NULL when block ids[i] has no such
    * chunk; stops at fn's first non-zero status. */
   mw_status (*chunks_read)(mw_conn *c, int slot, const int64_t *ids, size_t n,
-                           mw_status (*fn)(void *ctx, size_t i,
-                                           const void *data, size_t len),
+                           mw_status (*fn)(void *ctx, size_t i, const void *data,
+                                           size_t len),
                            void *ctx);
   /* Deletes blocks ids[0..n) with their chunks. */
   mw_status (*blocks_delete)(mw_conn *c, const int64_t *ids, size_t n);
@@ -221,15 +221,14 @@ struct mon_store {
                               mon_expired *out, size_t *n);
   /* A (version, bucket, ncols) below before_bucket with more than one
    * block of fewer than small rows: *found 0 when there is none. */
-  mw_status (*compaction_candidate)(mw_conn *c, int64_t before_bucket,
-                                    int64_t small, int64_t *version_id,
-                                    int64_t *bucket, int64_t *ncols,
-                                    int *found);
+  mw_status (*compaction_candidate)(mw_conn *c, int64_t before_bucket, int64_t small,
+                                    int64_t *version_id, int64_t *bucket,
+                                    int64_t *ncols, int *found);
   /* The blocks of that candidate with fewer than small rows, in id order,
    * at most max, into out[] (*n). */
-  mw_status (*compaction_blocks)(mw_conn *c, int64_t version_id,
-                                 int64_t bucket, int64_t ncols, int64_t small,
-                                 size_t max, mon_block *out, size_t *n);
+  mw_status (*compaction_blocks)(mw_conn *c, int64_t version_id, int64_t bucket,
+                                 int64_t ncols, int64_t small, size_t max,
+                                 mon_block *out, size_t *n);
 
   /* ---- prediction ids (unique per model) ---- */
 
@@ -256,9 +255,8 @@ struct mon_store {
                           const mon_label_row *rows, size_t n, int64_t at);
   /* fn(ctx, prediction, label) for every label of version_id whose
    * prediction time is in [from, to) (prediction NaN when missing). */
-  mw_status (*labels_visit)(mw_conn *c, int64_t version_id, int64_t from,
-                            int64_t to, void (*fn)(void *ctx, double, double),
-                            void *ctx);
+  mw_status (*labels_visit)(mw_conn *c, int64_t version_id, int64_t from, int64_t to,
+                            void (*fn)(void *ctx, double, double), void *ctx);
 
   /* ---- categorical dictionaries: value <-> code per version column ---- */
 
@@ -282,8 +280,8 @@ struct mon_store {
    * with mon__ref_free); with_data loads the sorted values and counts too.
    * MW_ENOTFOUND when there is none, MW_EINTERNAL when its columns do not
    * match ncols (stored under another schema). */
-  mw_status (*ref_load)(mw_conn *c, int64_t version_id, size_t ncols,
-                        bool with_data, mon_ref *out);
+  mw_status (*ref_load)(mw_conn *c, int64_t version_id, size_t ncols, bool with_data,
+                        mon_ref *out);
 
   /* ---- drift settings (a JSON document stored as text) ---- */
 
@@ -302,8 +300,7 @@ struct mon_store {
   /* Points of (version_id, col, metric) with at in [from, to], oldest
    * first, at most limit: fn(ctx, row) for each. */
   mw_status (*series_visit)(mw_conn *c, int64_t version_id, const char *col,
-                            const char *metric, int64_t from, int64_t to,
-                            int limit,
+                            const char *metric, int64_t from, int64_t to, int limit,
                             mw_status (*fn)(void *ctx, const mon_series_row *r),
                             void *ctx);
   /* The point of (version_id, col, metric) in the version's latest
@@ -326,8 +323,8 @@ struct mon_store {
   mw_status (*version_find)(mw_conn *c, const char *model, int64_t version,
                             int64_t *id, int64_t *model_id, char **schema);
   /* The model name (into model[cap]) and number of a version row id. */
-  mw_status (*version_name)(mw_conn *c, int64_t version_id, char *model,
-                            size_t cap, int64_t *version);
+  mw_status (*version_name)(mw_conn *c, int64_t version_id, char *model, size_t cap,
+                            int64_t *version);
   /* Every version with a reference set, with its model, schema, settings
    * and last evaluation, by version id (caller frees with mon__due_free). */
   mw_status (*due_list)(mw_conn *c, mon_due **out, size_t *n);

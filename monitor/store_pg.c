@@ -46,8 +46,7 @@ static double bin_double0(const PGresult *r, int row, int col) {
 /* ---------------------------------------------------------- references */
 
 static mw_status refcol_insert(mw_conn *c, int64_t version_id, size_t col,
-                               const char *name, const mon_refcol *r,
-                               mw_buf *blob) {
+                               const char *name, const mon_refcol *r, mw_buf *blob) {
   bool numeric = r->kind == MON_COLUMN_NUMERIC;
   mw_status s = numeric ? mon__pack_doubles(blob, r->sorted, NULL, r->nsorted)
                         : mon__pack_doubles(blob, r->cat_counts, NULL, r->ncat);
@@ -93,8 +92,8 @@ static mw_status ref_save(mw_conn *c, int64_t version_id, const mon_ref *r,
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, version_id);
-  mw_status s = mw_pg_do(c, "DELETE FROM reference_sets WHERE version_id = $1", &p,
-                         NULL);
+  mw_status s =
+      mw_pg_do(c, "DELETE FROM reference_sets WHERE version_id = $1", &p, NULL);
   if(s)
     return s;
   bool window = !strcmp(r->source, "window");
@@ -160,8 +159,7 @@ static mw_status bin_doubles(const PGresult *r, int row, int col, double **out,
 }
 
 /* Row i of reference_columns (binary results) into out->cols. */
-static mw_status ref_column(const PGresult *r, int i, bool with_data,
-                            mon_ref *out) {
+static mw_status ref_column(const PGresult *r, int i, bool with_data, mon_ref *out) {
   int64_t col = mw_pg_bin_i64(r, i, 0, -1);
   if(col < 0 || (size_t)col >= out->ncols)
     return MW_EINTERNAL;

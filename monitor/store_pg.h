@@ -44,8 +44,7 @@ mw_status mon__pg_block_insert(mw_conn *c, mon_block *b, const mon_chunk *chunks
                                size_t nchunks);
 mw_status mon__pg_blocks_list(mw_conn *c, int64_t version_id, int64_t from,
                               int64_t to, int64_t id_lo, int64_t id_hi,
-                              mw_status (*fn)(void *, const mon_block *),
-                              void *ctx);
+                              mw_status (*fn)(void *, const mon_block *), void *ctx);
 mw_status mon__pg_chunks_read(mw_conn *c, int slot, const int64_t *ids, size_t n,
                               mw_status (*fn)(void *, size_t, const void *, size_t),
                               void *ctx);

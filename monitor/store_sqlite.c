@@ -55,8 +55,7 @@ static mw_status bind_refcol_data(sqlite3_stmt *st, const mon_refcol *r,
 }
 
 static mw_status refcol_insert(mw_conn *c, int64_t version_id, size_t col,
-                               const char *name, const mon_refcol *r,
-                               mw_buf *blob) {
+                               const char *name, const mon_refcol *r, mw_buf *blob) {
   sqlite3_stmt *st =
       mw_stmt(c, "INSERT INTO reference_columns(version_id, col, name, kind, "
                  "count, missing, mean, std, min, max, sorted, bins, "
@@ -250,10 +249,10 @@ static mw_status dcfg_put(mw_conn *c, int64_t version_id, const char *json,
 static mw_status eval_insert(mw_conn *c, const mon_eval *e, const mon_point *pts,
                              size_t n) {
   assert(mw_tx_state(c) == 1);
-  sqlite3_stmt *st = mw_stmt(
-      c, "INSERT INTO drift_evals(version_id, at, window_from, window_to, "
-         "row_count, drift_share, drifted, trigger_kind, report) "
-         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  sqlite3_stmt *st =
+      mw_stmt(c, "INSERT INTO drift_evals(version_id, at, window_from, window_to, "
+                 "row_count, drift_share, drifted, trigger_kind, report) "
+                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if(st) {
     sqlite3_bind_int64(st, 1, e->version_id);
     sqlite3_bind_int64(st, 2, e->at);
@@ -348,12 +347,12 @@ static mw_status evals_latest(mw_conn *c,
                               mw_status (*fn)(void *, const char *, int64_t,
                                               const char *),
                               void *ctx) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT m.name, v.version, e.report FROM drift_evals e "
-         "JOIN model_versions v ON v.id = e.version_id "
-         "JOIN models m ON m.id = v.model_id WHERE e.id IN "
-         "(SELECT max(id) FROM drift_evals GROUP BY version_id) "
-         "ORDER BY m.name, v.version");
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT m.name, v.version, e.report FROM drift_evals e "
+                 "JOIN model_versions v ON v.id = e.version_id "
+                 "JOIN models m ON m.id = v.model_id WHERE e.id IN "
+                 "(SELECT max(id) FROM drift_evals GROUP BY version_id) "
+                 "ORDER BY m.name, v.version");
   if(!st)
     return MW_EDB;
   mw_status s = MW_OK;
@@ -432,14 +431,14 @@ static mw_status version_name(mw_conn *c, int64_t version_id, char *model,
 static mw_status due_list(mw_conn *c, mon_due **out, size_t *n) {
   *out = NULL;
   *n = 0;
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT r.version_id, v.model_id, v.version, m.name, v.schema, "
-         "c.config, (SELECT max(at) FROM drift_evals e WHERE "
-         "e.version_id = r.version_id) FROM reference_sets r "
-         "JOIN model_versions v ON v.id = r.version_id "
-         "JOIN models m ON m.id = v.model_id "
-         "LEFT JOIN drift_config c ON c.version_id = r.version_id "
-         "ORDER BY r.version_id");
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT r.version_id, v.model_id, v.version, m.name, v.schema, "
+                 "c.config, (SELECT max(at) FROM drift_evals e WHERE "
+                 "e.version_id = r.version_id) FROM reference_sets r "
+                 "JOIN model_versions v ON v.id = r.version_id "
+                 "JOIN models m ON m.id = v.model_id "
+                 "LEFT JOIN drift_config c ON c.version_id = r.version_id "
+                 "ORDER BY r.version_id");
   if(!st)
     return MW_EDB;
   size_t cap = 0;

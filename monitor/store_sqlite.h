@@ -14,7 +14,8 @@ mw_status mon__sqlite_blocks_list(mw_conn *c, int64_t version_id, int64_t from,
                                   mw_status (*fn)(void *, const mon_block *),
                                   void *ctx);
 mw_status mon__sqlite_chunks_read(mw_conn *c, int slot, const int64_t *ids, size_t n,
-                                  mw_status (*fn)(void *, size_t, const void *, size_t),
+                                  mw_status (*fn)(void *, size_t, const void *,
+                                                  size_t),
                                   void *ctx);
 mw_status mon__sqlite_blocks_delete(mw_conn *c, const int64_t *ids, size_t n);
 mw_status mon__sqlite_block_epoch(mw_conn *c, mon_epoch *e);
@@ -22,15 +23,17 @@ mw_status mon__sqlite_blocks_expired(mw_conn *c, int64_t cutoff_ms, size_t max,
                                      mon_expired *out, size_t *n);
 mw_status mon__sqlite_compaction_candidate(mw_conn *c, int64_t before_bucket,
                                            int64_t small, int64_t *version_id,
-                                           int64_t *bucket, int64_t *ncols, int *found);
-mw_status mon__sqlite_compaction_blocks(mw_conn *c, int64_t version_id, int64_t bucket,
-                                        int64_t ncols, int64_t small, size_t max,
-                                        mon_block *out, size_t *n);
+                                           int64_t *bucket, int64_t *ncols,
+                                           int *found);
+mw_status mon__sqlite_compaction_blocks(mw_conn *c, int64_t version_id,
+                                        int64_t bucket, int64_t ncols, int64_t small,
+                                        size_t max, mon_block *out, size_t *n);
 mw_status mon__sqlite_ids_insert(mw_conn *c, int64_t model_id, int64_t version_id,
                                  const mon_id_row *rows, size_t n, uint8_t *conflict,
                                  size_t *nconflict);
-mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id, const char *const *ext_ids,
-                              size_t n, mon_id_found *found);
+mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id,
+                              const char *const *ext_ids, size_t n,
+                              mon_id_found *found);
 mw_status mon__sqlite_ids_delete(mw_conn *c, int64_t model_id, int64_t version_id,
                                  const char *const *ext_ids, size_t n);
 mw_status mon__sqlite_labels_put(mw_conn *c, int64_t model_id, int64_t version_id,

@@ -278,9 +278,8 @@ static mw_status plan_delta(mw_conn *c, const mon_wentry *e, int64_t version_id,
   for(size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
     if(parts[k].a >= parts[k].b)
       continue;
-    mw_status st = mon__window_open_ids(c, version_id, ncols, parts[k].a,
-                                        parts[k].b, parts[k].id_lo,
-                                        parts[k].id_hi, parts[k].w);
+    mw_status st = mon__window_open_ids(c, version_id, ncols, parts[k].a, parts[k].b,
+                                        parts[k].id_lo, parts[k].id_hi, parts[k].w);
     if(st)
       return st;
   }
@@ -480,8 +479,7 @@ int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
     x = w->vals = nx;
     size_t a = o, b = na, d = n;
     while(b > 0) {
-      if(a > 0 && mon_stats_sort_key(x[a - 1]) >
-                       mon_stats_sort_key(add[b - 1]))
+      if(a > 0 && mon_stats_sort_key(x[a - 1]) > mon_stats_sort_key(add[b - 1]))
         x[--d] = x[--a];
       else
         x[--d] = add[--b];

@@ -62,7 +62,7 @@ void mon__wcache_stats(mon_wcache *wc, mon_wcache_stats *out);
 typedef struct mon_wplan {
   mon_wentry *e; /* NULL: no cache; the report streams the window */
   mon_window rem[MON_WPLAN_REM], add[MON_WPLAN_ADD];
-  int64_t nrem, nadd; /* rows in rem, add */
+  int64_t nrem, nadd;                             /* rows in rem, add */
   int64_t from, to, max_block, epoch, gen, count; /* the entry after it */
   bool reset; /* the entry was emptied (or new): keep it only if filled */
 } mon_wplan;
@@ -71,8 +71,8 @@ typedef struct mon_wplan {
  * that the window [from, to) can continue from at the least cost, or a new
  * empty placeholder, marked busy (waits while another report holds it);
  * NULL when wc is NULL or off. Pass it to mon__wcache_plan. */
-mon_wentry *mon__wcache_acquire(mon_wcache *wc, int64_t version_id,
-                                size_t ncols, int64_t from, int64_t to);
+mon_wentry *mon__wcache_acquire(mon_wcache *wc, int64_t version_id, size_t ncols,
+                                int64_t from, int64_t to);
 /* In the read transaction: opens the windows of rows to remove and add (e
  * may be NULL: a new entry over the whole window), or leaves p->e NULL when
  * the window is not cached (cache off, more than max_rows rows, over the
@@ -81,8 +81,7 @@ mon_wentry *mon__wcache_acquire(mon_wcache *wc, int64_t version_id,
  * mon__wcache_done. */
 mw_status mon__wcache_plan(mon_wcache *wc, mw_conn *c, mon_wentry *e,
                            int64_t version_id, size_t ncols, size_t nnumeric,
-                           int64_t from, int64_t to, int64_t max_rows,
-                           mon_wplan *p);
+                           int64_t from, int64_t to, int64_t max_rows, mon_wplan *p);
 /* Releases the plan: with ok the entry now holds the new window; otherwise
  * (a column failed) it is dropped. Safe on a plan without entry. */
 void mon__wcache_done(mon_wcache *wc, mon_wplan *p, bool ok, size_t nnumeric);
@@ -91,8 +90,7 @@ void mon__wcache_done(mon_wcache *wc, mon_wplan *p, bool ok, size_t nnumeric);
  * add[0..nadd) (both raw, any order, non-finite counted as missing); both
  * arrays are consumed (freed). MW_EINTERNAL if a value to remove is not
  * there (the column is then unusable), MW_ENOMEM. */
-int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
-                    size_t nadd);
+int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add, size_t nadd);
 /* mon_visit_fn adding (sign 1) or removing (sign -1) rows per code of a
  * categorical column. */
 typedef struct mon_wcount {

@@ -107,8 +107,8 @@ static mw_status build_masks(mw_conn *c, mon_window *w) {
 
 mw_status mon__window_open(mw_conn *c, int64_t version_id, size_t ncols,
                            int64_t from, int64_t to, mon_window *w) {
-  return mon__window_open_ids(c, version_id, ncols, from, to, INT64_MIN,
-                              INT64_MAX, w);
+  return mon__window_open_ids(c, version_id, ncols, from, to, INT64_MIN, INT64_MAX,
+                              w);
 }
 
 mw_status mon__window_open_ids(mw_conn *c, int64_t version_id, size_t ncols,
@@ -183,8 +183,10 @@ mw_status mon__window_visit(mw_conn *c, const mon_window *w, size_t col,
   if(!s)
     s = mon__store(c)->chunks_read(c, mon__slot_col(col), ids, n, visit_block, &v);
   if(s == MW_EINTERNAL)
-    mw_log(MW_LOG_ERROR, "monitor", "a block of the window has a damaged chunk "
-           "for column %zu", col);
+    mw_log(MW_LOG_ERROR, "monitor",
+           "a block of the window has a damaged chunk "
+           "for column %zu",
+           col);
   free(ids);
   free(v.blocks);
   free(v.tmp);

@@ -70,8 +70,7 @@ struct enqueue_ctx {
 
 static mw_status enqueue_one(void *ctx, const char *name, const char *url) {
   const struct enqueue_ctx *e = ctx;
-  return mw_outbox_enqueue(e->c, "alias.moved", "node", name, url, e->payload,
-                           NULL);
+  return mw_outbox_enqueue(e->c, "alias.moved", "node", name, url, e->payload, NULL);
 }
 
 /* Writes move m to version `to` (alias row, history, audit, one outbox
@@ -81,9 +80,8 @@ static mw_status write_move(mw_conn *c, const struct reg_env *env,
   assert(mw_tx_state(c) == 1 && m->from != m->to);
   const struct reg_store *st = reg__store(c);
   int64_t now = mw_now_ms();
-  struct reg_history_row h = {m->to,    m->from > 0 ? m->from : -1,
-                              m->kind,  m->actor,
-                              m->reason, now};
+  struct reg_history_row h = {
+      m->to, m->from > 0 ? m->from : -1, m->kind, m->actor, m->reason, now};
   mw_status s = st->alias_put(c, m->mid, m->alias, to->id, now);
   if(!s)
     s = st->history_insert(c, m->mid, m->alias, &h);
@@ -148,9 +146,8 @@ static mw_status check_reason(const char *reason, mw_err *err) {
 
 /* The checks of reg_alias_set before any read: alias name, version,
  * expected_version (*want), reason. */
-static mw_status check_set(const char *alias, int64_t version,
-                           const cJSON *expected, const char *reason,
-                           int64_t *want, mw_err *err) {
+static mw_status check_set(const char *alias, int64_t version, const cJSON *expected,
+                           const char *reason, int64_t *want, mw_err *err) {
   *want = 0;
   if(!mw_name_valid(alias))
     return mw_errf(err, MW_EVALIDATION,
@@ -164,7 +161,8 @@ static mw_status check_set(const char *alias, int64_t version,
   if(version <= 0)
     return mw_errf(err, MW_EVALIDATION, "version must be a positive integer");
   if(expected && !cJSON_IsNull(expected) && !mw_json_int(expected, want))
-    return mw_errf(err, MW_EVALIDATION, "expected_version must be an integer or null");
+    return mw_errf(err, MW_EVALIDATION,
+                   "expected_version must be an integer or null");
   return check_reason(reason, err);
 }
 

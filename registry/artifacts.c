@@ -73,8 +73,8 @@ struct reg_upload {
   int64_t size;
 };
 
-mw_status reg_upload_begin(mw_conn *c, const struct reg_env *env,
-                           reg_upload **out, mw_err *err) {
+mw_status reg_upload_begin(mw_conn *c, const struct reg_env *env, reg_upload **out,
+                           mw_err *err) {
   *out = NULL;
   reg_upload *u = calloc(1, sizeof *u);
   if(!u)
@@ -159,13 +159,12 @@ static mw_status digest_refused(const reg_upload *u, const char *expected,
  * artifact hex, places the bytes (*placed), writes the audit row and reads
  * the answer. */
 static mw_status commit_version(mw_conn *c, reg_upload *u, const char *model,
-                                int64_t version, const char *hex,
-                                const char *actor, cJSON **out, int *placed,
-                                mw_err *err) {
+                                int64_t version, const char *hex, const char *actor,
+                                cJSON **out, int *placed, mw_err *err) {
   assert(mw_tx_state(c) == 1);
   int changed = 0;
-  mw_status s = reg__store(c)->version_set_ready(c, model, version, hex, u->size,
-                                                 &changed);
+  mw_status s =
+      reg__store(c)->version_set_ready(c, model, version, hex, u->size, &changed);
   if(!s && !changed) {
     /* Either gone or already ready (a concurrent upload won): this upload
      * never reaches the store. */
@@ -304,8 +303,7 @@ static mw_status verify(reg_artifact_reader *rd) {
   return MW_EIO;
 }
 
-mw_status reg_artifact_read(reg_artifact_reader *rd, const void **data,
-                            size_t *n) {
+mw_status reg_artifact_read(reg_artifact_reader *rd, const void **data, size_t *n) {
   *data = rd->buf;
   *n = 0;
   assert(rd->done <= rd->size);
@@ -382,8 +380,8 @@ static mw_status sweep_one(void *ctx, const char *name, int64_t mtime_ms) {
   return sw->n == SWEEP_BATCH ? collect_batch(sw) : MW_OK;
 }
 
-mw_status reg_artifact_sweep(mw_conn *c, const struct reg_env *env,
-                             int64_t grace_ms, reg_sweep_stats *stats) {
+mw_status reg_artifact_sweep(mw_conn *c, const struct reg_env *env, int64_t grace_ms,
+                             reg_sweep_stats *stats) {
   assert(grace_ms >= 0 && mw_tx_state(c) == 0);
   memset(stats, 0, sizeof *stats);
   const struct reg_blob_store *bs = reg__blobs(env);

@@ -32,8 +32,8 @@
 
 struct reg_blob_writer {
   mw_conn *c;
-  int64_t id;  /* the blob row; 0 until the first chunk is written */
-  int64_t seq; /* next chunk number */
+  int64_t id;       /* the blob row; 0 until the first chunk is written */
+  int64_t seq;      /* next chunk number */
   int id_in_commit; /* the blob row was created inside commit's transaction */
   unsigned char *buf;
   size_t len; /* bytes waiting in buf */
@@ -161,8 +161,8 @@ static void db_end(reg_blob_writer *w, int kept) {
   free(w);
 }
 
-static mw_status db_open(mw_conn *c, const struct reg_env *env,
-                         const char *sha256, reg_blob_reader **out) {
+static mw_status db_open(mw_conn *c, const struct reg_env *env, const char *sha256,
+                         reg_blob_reader **out) {
   (void)env;
   *out = NULL;
   int64_t id = 0, size = 0;
@@ -184,9 +184,8 @@ static mw_status db_read(reg_blob_reader *r, void *buf, size_t cap, size_t *n) {
   *n = 0;
   if(r->pos == r->len) {
     size_t got = 0;
-    mw_status s =
-        reg__store(r->c)->blob_chunk_get(r->c, r->id, r->seq, r->buf,
-                                         REG_BLOB_CHUNK, &got);
+    mw_status s = reg__store(r->c)->blob_chunk_get(r->c, r->id, r->seq, r->buf,
+                                                   REG_BLOB_CHUNK, &got);
     if(s == MW_ENOTFOUND)
       return MW_OK; /* past the last chunk: the end */
     if(s)
@@ -209,8 +208,8 @@ static void db_close(reg_blob_reader *r) {
   free(r);
 }
 
-static mw_status db_exists(mw_conn *c, const struct reg_env *env,
-                           const char *sha256, int *yes) {
+static mw_status db_exists(mw_conn *c, const struct reg_env *env, const char *sha256,
+                           int *yes) {
   (void)env;
   int64_t id, size;
   mw_status s = reg__store(c)->blob_find(c, sha256, &id, &size);
@@ -228,8 +227,7 @@ static mw_status db_remove(mw_conn *c, const struct reg_env *env,
 }
 
 static mw_status db_list(mw_conn *c, const struct reg_env *env,
-                         mw_status (*fn)(void *, const char *, int64_t),
-                         void *ctx) {
+                         mw_status (*fn)(void *, const char *, int64_t), void *ctx) {
   (void)env;
   enum { PAGE = 64 };
   struct reg_blob_row rows[PAGE];

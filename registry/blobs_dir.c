@@ -64,8 +64,8 @@ static mw_status blob_path(const char *data_dir, const char *sha256, char *buf,
                            size_t cap) {
   if(strlen(sha256) != 64)
     return MW_EINVAL;
-  int n = snprintf(buf, cap, "%s/artifacts/sha256/%.2s/%s", data_dir, sha256,
-                   sha256);
+  int n =
+      snprintf(buf, cap, "%s/artifacts/sha256/%.2s/%s", data_dir, sha256, sha256);
   return n > 0 && (size_t)n < cap ? MW_OK : MW_EINVAL;
 }
 
@@ -165,8 +165,8 @@ static void dir_end(reg_blob_writer *w, int kept) {
 
 /* ------------------------------------------------------------------ reading */
 
-static mw_status dir_open(mw_conn *c, const struct reg_env *env,
-                          const char *sha256, reg_blob_reader **out) {
+static mw_status dir_open(mw_conn *c, const struct reg_env *env, const char *sha256,
+                          reg_blob_reader **out) {
   (void)c;
   *out = NULL;
   char path[1200];

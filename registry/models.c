@@ -59,8 +59,7 @@ mw_status reg__check_map(const cJSON *v, const char *field, enum reg_map_kind k,
       ok = (cJSON_IsString(it) && strlen(it->valuestring) <= 4096) ||
            cJSON_IsNumber(it) || cJSON_IsBool(it);
     if(!ok || strlen(it->string) == 0 || strlen(it->string) > 256)
-      return mw_errf(err, MW_EVALIDATION, "%s.%.64s must be a %s", field,
-                     it->string,
+      return mw_errf(err, MW_EVALIDATION, "%s.%.64s must be a %s", field, it->string,
                      k == REG_MAP_STRINGS   ? "string"
                      : k == REG_MAP_NUMBERS ? "number"
                                             : "string, number or boolean");

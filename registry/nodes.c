@@ -177,8 +177,9 @@ mw_status reg_node_create(mw_conn *c, const cJSON *body, int allow_private,
 /* Checks a status report {models: [{name, version, state}]}. */
 static mw_status check_report(const cJSON *models, mw_err *err) {
   if(!cJSON_IsArray(models))
-    return mw_errf(err, MW_EVALIDATION, "models must be an array of "
-                                        "{name, version, state}");
+    return mw_errf(err, MW_EVALIDATION,
+                   "models must be an array of "
+                   "{name, version, state}");
   int i = 0;
   const cJSON *m;
   cJSON_ArrayForEach(m, models) {

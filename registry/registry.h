@@ -15,8 +15,8 @@
 /* Where the registry keeps artifacts and how it names itself in links.
  * Borrowed strings, valid while the registry is used. */
 struct reg_env {
-  const char *data_dir;     /* the directory store: <data_dir>/artifacts */
-  const char *external_url; /* base of artifact URLs sent to nodes */
+  const char *data_dir;             /* the directory store: <data_dir>/artifacts */
+  const char *external_url;         /* base of artifact URLs sent to nodes */
   enum mw_artifact_store artifacts; /* MW_ARTIFACTS_DIR when zeroed */
 };
 
@@ -57,7 +57,7 @@ mw_status reg_version_list(mw_conn *c, const char *model, int limit,
 
 /* What other subsystems need to know about a version. */
 typedef struct reg_version_info {
-  int64_t id;        /* model_versions.id, stable across renames */
+  int64_t id; /* model_versions.id, stable across renames */
   int64_t model_id;
   int64_t version;
   int ready;
@@ -92,8 +92,8 @@ typedef struct reg_upload reg_upload;
 /* Starts an upload into the store, hashing as it goes. Keeps c and a copy
  * of *env. Caller ends it with reg_upload_commit or reg_upload_abort. No
  * transaction may be open on c while an upload writes or ends. */
-mw_status reg_upload_begin(mw_conn *c, const struct reg_env *env,
-                           reg_upload **out, mw_err *err);
+mw_status reg_upload_begin(mw_conn *c, const struct reg_env *env, reg_upload **out,
+                           mw_err *err);
 /* Appends bytes; MW_ETOOBIG past `limit` total bytes (the upload is then
  * only good for reg_upload_abort). Holds at most one chunk of 1 MiB in
  * memory whatever the artifact's size. */
@@ -130,8 +130,7 @@ mw_status reg_artifact_open(mw_conn *c, const struct reg_env *env,
  * bytes than size, MW_EIO (logged) and nothing of that piece. The first
  * piece holds up to 1 MiB, so an artifact of at most that is verified
  * before its caller sends anything. */
-mw_status reg_artifact_read(reg_artifact_reader *rd, const void **data,
-                            size_t *n);
+mw_status reg_artifact_read(reg_artifact_reader *rd, const void **data, size_t *n);
 /* Frees rd; NULL is fine. */
 void reg_artifact_close(reg_artifact_reader *rd);
 
@@ -155,8 +154,8 @@ typedef struct reg_sweep_stats {
  * commit its version. The directory store narrows modes looser than 0700
  * (directories) and 0600 (files) on the way. Fills *stats. No transaction
  * may be open on c. */
-mw_status reg_artifact_sweep(mw_conn *c, const struct reg_env *env,
-                             int64_t grace_ms, reg_sweep_stats *stats);
+mw_status reg_artifact_sweep(mw_conn *c, const struct reg_env *env, int64_t grace_ms,
+                             reg_sweep_stats *stats);
 
 /* ---- aliases ---- */
 

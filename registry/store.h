@@ -159,8 +159,7 @@ struct reg_store {
   /* ---- versions ---- */
   /* Inserts the model's next version (1 for the first); *version gets it. */
   mw_status (*version_insert)(mw_conn *c, int64_t model_id,
-                              const struct reg_version_fields *f,
-                              int64_t *version);
+                              const struct reg_version_fields *f, int64_t *version);
   mw_status (*version_get)(mw_conn *c, const char *model, int64_t version,
                            reg_version_fn fn, void *ctx);
   /* What other subsystems use of a version (out->schema_json: malloc'd,
@@ -168,8 +167,8 @@ struct reg_store {
   mw_status (*version_find)(mw_conn *c, const char *model, int64_t version,
                             reg_version_info *out);
   /* Versions of the model numbered below `before`, newest first. */
-  mw_status (*version_list)(mw_conn *c, int64_t model_id, int64_t before,
-                            int limit, reg_version_fn fn, void *ctx);
+  mw_status (*version_list)(mw_conn *c, int64_t model_id, int64_t before, int limit,
+                            reg_version_fn fn, void *ctx);
   /* Marks a pending version ready with its artifact; *changed = 0 when the
    * version is not there or not pending. */
   mw_status (*version_set_ready)(mw_conn *c, const char *model, int64_t version,
@@ -191,11 +190,9 @@ struct reg_store {
   mw_status (*history_insert)(mw_conn *c, int64_t model_id, const char *alias,
                               const struct reg_history_row *h);
   /* The alias's history, newest first, at most limit rows. */
-  mw_status (*history_list)(mw_conn *c, int64_t model_id, const char *alias,
-                            int limit,
-                            mw_status (*fn)(void *ctx,
-                                            const struct reg_history_row *h),
-                            void *ctx);
+  mw_status (*history_list)(
+      mw_conn *c, int64_t model_id, const char *alias, int limit,
+      mw_status (*fn)(void *ctx, const struct reg_history_row *h), void *ctx);
   /* Every move of the alias, oldest first: kind and version (-1: none). */
   mw_status (*history_walk)(mw_conn *c, int64_t model_id, const char *alias,
                             mw_status (*fn)(void *ctx, const char *kind,
@@ -239,14 +236,13 @@ struct reg_store {
   /* A new blob without a name; *id gets its id. */
   mw_status (*blob_create)(mw_conn *c, int64_t now, int64_t *id);
   /* Stores chunk seq (from 0) of the blob and refreshes its touched_at. */
-  mw_status (*blob_chunk_put)(mw_conn *c, int64_t id, int64_t seq,
-                              const void *data, size_t len, int64_t now);
+  mw_status (*blob_chunk_put)(mw_conn *c, int64_t id, int64_t seq, const void *data,
+                              size_t len, int64_t now);
   /* The blob named sha256: its id and size. */
-  mw_status (*blob_find)(mw_conn *c, const char *sha256, int64_t *id,
-                         int64_t *size);
+  mw_status (*blob_find)(mw_conn *c, const char *sha256, int64_t *id, int64_t *size);
   /* Names the blob (no blob may have the name yet: blob_find first). */
-  mw_status (*blob_name)(mw_conn *c, int64_t id, const char *sha256,
-                         int64_t size, int64_t now);
+  mw_status (*blob_name)(mw_conn *c, int64_t id, const char *sha256, int64_t size,
+                         int64_t now);
   /* Copies chunk seq of the blob into buf (cap bytes, *len its size);
    * MW_ENOTFOUND when there is no such chunk, MW_ETOOBIG past cap. */
   mw_status (*blob_chunk_get)(mw_conn *c, int64_t id, int64_t seq, void *buf,

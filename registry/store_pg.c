@@ -84,11 +84,11 @@ static void alias_set_free(struct alias_set *a) {
 
 /* A model with its latest version, version count and aliases, in one
  * query: a page of models is one round trip instead of three per model. */
-#define MODEL_SELECT                                                          \
-  "SELECT m.id, m.name, m.description, m.tags, m.created_at, m.updated_at, "  \
+#define MODEL_SELECT                                                         \
+  "SELECT m.id, m.name, m.description, m.tags, m.created_at, m.updated_at, " \
   "s.latest, s.n, (SELECT string_agg(a.alias || ':' || v.version, ' ' "      \
-  "ORDER BY a.alias COLLATE \"C\") FROM aliases a JOIN model_versions v ON "   \
-  "v.id = a.version_id WHERE a.model_id = m.id) FROM models m CROSS JOIN "    \
+  "ORDER BY a.alias COLLATE \"C\") FROM aliases a JOIN model_versions v ON " \
+  "v.id = a.version_id WHERE a.model_id = m.id) FROM models m CROSS JOIN "   \
   "LATERAL (SELECT max(version) AS latest, count(*) AS n FROM "              \
   "model_versions WHERE model_id = m.id) s "
 
@@ -224,10 +224,10 @@ static mw_status model_aliases(mw_conn *c, int64_t model_id,
 
 /* With the names of the aliases pointing at the version, in the same
  * query. */
-#define VERSION_COLS                                                          \
-  "v.id, v.model_id, m.name, v.version, v.description, v.source, v.run_id, "  \
-  "v.tags, v.metrics, v.params, v.schema, v.status, v.sha256, v.size, "       \
-  "v.created_at, v.created_by, (SELECT string_agg(a.alias, ' ' ORDER BY "     \
+#define VERSION_COLS                                                         \
+  "v.id, v.model_id, m.name, v.version, v.description, v.source, v.run_id, " \
+  "v.tags, v.metrics, v.params, v.schema, v.status, v.sha256, v.size, "      \
+  "v.created_at, v.created_by, (SELECT string_agg(a.alias, ' ' ORDER BY "    \
   "a.alias COLLATE \"C\") FROM aliases a WHERE a.version_id = v.id)"
 
 static mw_status version_rows(PGresult *r, reg_version_fn fn, void *ctx) {
@@ -382,8 +382,8 @@ static mw_status sha_referenced(mw_conn *c, const char *sha256, int *yes) {
   mw_pgp_init(&p);
   mw_pgp_text(&p, sha256);
   int64_t one = 0;
-  mw_status s = one_i64(c, "SELECT 1 FROM model_versions WHERE sha256 = $1 LIMIT 1",
-                        &p, &one);
+  mw_status s =
+      one_i64(c, "SELECT 1 FROM model_versions WHERE sha256 = $1 LIMIT 1", &p, &one);
   *yes = s == MW_OK;
   return s == MW_ENOTFOUND ? MW_OK : s;
 }
@@ -468,10 +468,9 @@ static mw_status history_insert(mw_conn *c, int64_t model_id, const char *alias,
                   &p, NULL);
 }
 
-static mw_status history_list(mw_conn *c, int64_t model_id, const char *alias,
-                              int limit,
-                              mw_status (*fn)(void *, const struct reg_history_row *),
-                              void *ctx) {
+static mw_status
+history_list(mw_conn *c, int64_t model_id, const char *alias, int limit,
+             mw_status (*fn)(void *, const struct reg_history_row *), void *ctx) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, model_id);
@@ -613,10 +612,9 @@ static mw_status node_list(mw_conn *c,
   return r ? node_rows(r, fn, ctx) : s;
 }
 
-static mw_status node_models(mw_conn *c, int64_t node_id,
-                             mw_status (*fn)(void *,
-                                             const struct reg_node_model_row *),
-                             void *ctx) {
+static mw_status
+node_models(mw_conn *c, int64_t node_id,
+            mw_status (*fn)(void *, const struct reg_node_model_row *), void *ctx) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, node_id);
@@ -648,9 +646,8 @@ static mw_status node_seen(mw_conn *c, const char *name, int64_t now, int64_t *i
   mw_pgp_init(&p);
   mw_pgp_i64(&p, now);
   mw_pgp_text(&p, name);
-  return one_i64(c,
-                 "UPDATE nodes SET last_seen_at = $1 WHERE name = $2 RETURNING id",
-                 &p, id);
+  return one_i64(
+      c, "UPDATE nodes SET last_seen_at = $1 WHERE name = $2 RETURNING id", &p, id);
 }
 
 static mw_status node_status_put(mw_conn *c, int64_t node_id, const char *model,
@@ -730,8 +727,8 @@ static mw_status blob_find(mw_conn *c, const char *sha256, int64_t *id,
   return s;
 }
 
-static mw_status blob_name(mw_conn *c, int64_t id, const char *sha256,
-                           int64_t size, int64_t now) {
+static mw_status blob_name(mw_conn *c, int64_t id, const char *sha256, int64_t size,
+                           int64_t now) {
   assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);

@@ -21,8 +21,7 @@ static const char *col_opt(sqlite3_stmt *st, int col) {
 
 /* Runs a listing: fn(ctx, st) for each row until it returns non-zero. */
 static mw_status each_row(mw_conn *c, sqlite3_stmt *st,
-                          mw_status (*fn)(void *ctx, sqlite3_stmt *st),
-                          void *ctx) {
+                          mw_status (*fn)(void *ctx, sqlite3_stmt *st), void *ctx) {
   if(!st)
     return MW_EDB;
   mw_status s = MW_OK;
@@ -200,8 +199,9 @@ static mw_status model_get(mw_conn *c, const char *name, reg_model_fn fn,
 static mw_status model_insert(mw_conn *c, const char *name, const char *description,
                               const char *tags, int64_t now) {
   assert(mw_tx_state(c) == 1); /* writes run in the caller's transaction */
-  sqlite3_stmt *st = mw_stmt(c, "INSERT INTO models(name, description, tags, "
-                                "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?4)");
+  sqlite3_stmt *st =
+      mw_stmt(c, "INSERT INTO models(name, description, tags, "
+                 "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?4)");
   if(st) {
     mw_bind_text(st, 1, name);
     mw_bind_text(st, 2, description);
@@ -214,9 +214,9 @@ static mw_status model_insert(mw_conn *c, const char *name, const char *descript
 static mw_status model_update(mw_conn *c, const char *name, const char *description,
                               const char *tags, int64_t now) {
   assert(mw_tx_state(c) == 1);
-  sqlite3_stmt *st = mw_stmt(
-      c, "UPDATE models SET description = coalesce(?1, description), "
-         "tags = coalesce(?2, tags), updated_at = ?3 WHERE name = ?4");
+  sqlite3_stmt *st =
+      mw_stmt(c, "UPDATE models SET description = coalesce(?1, description), "
+                 "tags = coalesce(?2, tags), updated_at = ?3 WHERE name = ?4");
   if(st) {
     mw_bind_text(st, 1, description);
     mw_bind_text(st, 2, tags);
@@ -237,10 +237,9 @@ static mw_status model_delete(mw_conn *c, int64_t id) {
 
 static mw_status model_list(mw_conn *c, const char *after, const char *q_lower,
                             int limit, reg_model_fn fn, void *ctx) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT " MODEL_COLS " FROM models WHERE name > ?1 "
-         "AND (?2 IS NULL OR instr(lower(name), ?2) > 0) "
-         "ORDER BY name LIMIT ?3");
+  sqlite3_stmt *st = mw_stmt(c, "SELECT " MODEL_COLS " FROM models WHERE name > ?1 "
+                                "AND (?2 IS NULL OR instr(lower(name), ?2) > 0) "
+                                "ORDER BY name LIMIT ?3");
   if(st) {
     mw_bind_text(st, 1, after);
     mw_bind_text(st, 2, q_lower);
@@ -252,9 +251,9 @@ static mw_status model_list(mw_conn *c, const char *after, const char *q_lower,
 
 /* -------------------------------------------------------------- versions */
 
-#define VERSION_COLS                                                          \
-  "v.id, v.model_id, m.name, v.version, v.description, v.source, v.run_id, "  \
-  "v.tags, v.metrics, v.params, v.schema, v.status, v.sha256, v.size, "       \
+#define VERSION_COLS                                                         \
+  "v.id, v.model_id, m.name, v.version, v.description, v.source, v.run_id, " \
+  "v.tags, v.metrics, v.params, v.schema, v.status, v.sha256, v.size, "      \
   "v.created_at, v.created_by"
 
 struct version_call {
@@ -275,8 +274,7 @@ static mw_status name_row(void *ctx, sqlite3_stmt *st) {
 
 /* Names of the aliases pointing at the version (by id), by name. */
 static mw_status version_aliases(mw_conn *c, int64_t version_id,
-                                 mw_status (*fn)(void *, const char *),
-                                 void *ctx) {
+                                 mw_status (*fn)(void *, const char *), void *ctx) {
   sqlite3_stmt *st = mw_stmt(c, "SELECT alias FROM aliases WHERE version_id = ? "
                                 "ORDER BY alias");
   if(st)
@@ -368,10 +366,10 @@ static mw_status version_get(mw_conn *c, const char *model, int64_t version,
 
 static mw_status version_find(mw_conn *c, const char *model, int64_t version,
                               reg_version_info *out) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT v.id, v.model_id, v.status, v.sha256, v.size, v.schema "
-         "FROM model_versions v JOIN models m ON m.id = v.model_id "
-         "WHERE m.name = ? AND v.version = ?");
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT v.id, v.model_id, v.status, v.sha256, v.size, v.schema "
+                 "FROM model_versions v JOIN models m ON m.id = v.model_id "
+                 "WHERE m.name = ? AND v.version = ?");
   if(st) {
     mw_bind_text(st, 1, model);
     sqlite3_bind_int64(st, 2, version);
@@ -453,9 +451,9 @@ static mw_status alias_version(mw_conn *c, const char *model, const char *alias,
 
 static mw_status alias_current(mw_conn *c, int64_t model_id, const char *alias,
                                int64_t *version) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT v.version FROM aliases a JOIN model_versions v "
-         "ON v.id = a.version_id WHERE a.model_id = ? AND a.alias = ?");
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT v.version FROM aliases a JOIN model_versions v "
+                 "ON v.id = a.version_id WHERE a.model_id = ? AND a.alias = ?");
   if(st) {
     sqlite3_bind_int64(st, 1, model_id);
     mw_bind_text(st, 2, alias);
@@ -471,10 +469,10 @@ static mw_status alias_current(mw_conn *c, int64_t model_id, const char *alias,
 static mw_status alias_put(mw_conn *c, int64_t model_id, const char *alias,
                            int64_t version_id, int64_t now) {
   assert(mw_tx_state(c) == 1);
-  sqlite3_stmt *st = mw_stmt(
-      c, "INSERT INTO aliases(model_id, alias, version_id, updated_at) "
-         "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(model_id, alias) DO UPDATE "
-         "SET version_id = ?3, updated_at = ?4");
+  sqlite3_stmt *st =
+      mw_stmt(c, "INSERT INTO aliases(model_id, alias, version_id, updated_at) "
+                 "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(model_id, alias) DO UPDATE "
+                 "SET version_id = ?3, updated_at = ?4");
   if(st) {
     sqlite3_bind_int64(st, 1, model_id);
     mw_bind_text(st, 2, alias);
@@ -486,7 +484,8 @@ static mw_status alias_put(mw_conn *c, int64_t model_id, const char *alias,
 
 static mw_status alias_remove(mw_conn *c, int64_t model_id, const char *alias) {
   assert(mw_tx_state(c) == 1);
-  sqlite3_stmt *st = mw_stmt(c, "DELETE FROM aliases WHERE model_id = ? AND alias = ?");
+  sqlite3_stmt *st =
+      mw_stmt(c, "DELETE FROM aliases WHERE model_id = ? AND alias = ?");
   if(st) {
     sqlite3_bind_int64(st, 1, model_id);
     mw_bind_text(st, 2, alias);
@@ -526,14 +525,13 @@ static mw_status history_row(void *ctx, sqlite3_stmt *st) {
   return hc->fn(hc->ctx, &h);
 }
 
-static mw_status history_list(mw_conn *c, int64_t model_id, const char *alias,
-                              int limit,
-                              mw_status (*fn)(void *, const struct reg_history_row *),
-                              void *ctx) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT version, previous_version, kind, actor, reason, at "
-         "FROM alias_history WHERE model_id = ? AND alias = ? "
-         "ORDER BY id DESC LIMIT ?");
+static mw_status
+history_list(mw_conn *c, int64_t model_id, const char *alias, int limit,
+             mw_status (*fn)(void *, const struct reg_history_row *), void *ctx) {
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT version, previous_version, kind, actor, reason, at "
+                 "FROM alias_history WHERE model_id = ? AND alias = ? "
+                 "ORDER BY id DESC LIMIT ?");
   if(st) {
     sqlite3_bind_int64(st, 1, model_id);
     mw_bind_text(st, 2, alias);
@@ -579,9 +577,9 @@ static mw_status pair_row(void *ctx, sqlite3_stmt *st) {
 static mw_status model_nodes(mw_conn *c, int64_t model_id,
                              mw_status (*fn)(void *, const char *, const char *),
                              void *ctx) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT n.name, n.url FROM nodes n JOIN node_models nm "
-         "ON nm.node_id = n.id WHERE nm.model_id = ? ORDER BY n.name");
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT n.name, n.url FROM nodes n JOIN node_models nm "
+                 "ON nm.node_id = n.id WHERE nm.model_id = ? ORDER BY n.name");
   if(st)
     sqlite3_bind_int64(st, 1, model_id);
   struct pair_call pc = {fn, ctx};
@@ -672,10 +670,9 @@ static mw_status node_model_row(void *ctx, sqlite3_stmt *st) {
   return nc->fn(nc->ctx, &m);
 }
 
-static mw_status node_models(mw_conn *c, int64_t node_id,
-                             mw_status (*fn)(void *,
-                                             const struct reg_node_model_row *),
-                             void *ctx) {
+static mw_status
+node_models(mw_conn *c, int64_t node_id,
+            mw_status (*fn)(void *, const struct reg_node_model_row *), void *ctx) {
   sqlite3_stmt *st = mw_stmt(
       c, "SELECT m.name, nm.alias, v.version, ns.version, ns.state, "
          "ns.reported_at FROM node_models nm JOIN models m ON m.id = nm.model_id "
@@ -708,11 +705,11 @@ static mw_status node_seen(mw_conn *c, const char *name, int64_t now, int64_t *i
 static mw_status node_status_put(mw_conn *c, int64_t node_id, const char *model,
                                  int64_t version, const char *state, int64_t now) {
   assert(mw_tx_state(c) == 1);
-  sqlite3_stmt *st = mw_stmt(
-      c, "INSERT INTO node_status(node_id, model_name, version, state, "
-         "reported_at) VALUES(?1, ?2, ?3, ?4, ?5) "
-         "ON CONFLICT(node_id, model_name) DO UPDATE SET "
-         "version = ?3, state = ?4, reported_at = ?5");
+  sqlite3_stmt *st =
+      mw_stmt(c, "INSERT INTO node_status(node_id, model_name, version, state, "
+                 "reported_at) VALUES(?1, ?2, ?3, ?4, ?5) "
+                 "ON CONFLICT(node_id, model_name) DO UPDATE SET "
+                 "version = ?3, state = ?4, reported_at = ?5");
   if(st) {
     sqlite3_bind_int64(st, 1, node_id);
     mw_bind_text(st, 2, model);
@@ -783,8 +780,8 @@ static mw_status blob_find(mw_conn *c, const char *sha256, int64_t *id,
   return MW_OK;
 }
 
-static mw_status blob_name(mw_conn *c, int64_t id, const char *sha256,
-                           int64_t size, int64_t now) {
+static mw_status blob_name(mw_conn *c, int64_t id, const char *sha256, int64_t size,
+                           int64_t now) {
   assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "UPDATE artifact_blobs SET sha256 = ?, size = ?, "
                                 "touched_at = ? WHERE id = ?");

@@ -23,7 +23,8 @@ mw_status reg_schema_validate(const cJSON *schema, mw_err *err) {
     return mw_errf(err, MW_EVALIDATION, "schema.features must be an array");
   int n = cJSON_GetArraySize(feats);
   if(n > 1000)
-    return mw_errf(err, MW_EVALIDATION, "schema.features has more than 1000 columns");
+    return mw_errf(err, MW_EVALIDATION,
+                   "schema.features has more than 1000 columns");
   /* Walked by pointer: cJSON_GetArrayItem walks the list from its head
    * each time, which made this check cubic (0.26 s for 1000 columns). */
   int i = 0;
@@ -124,14 +125,14 @@ static mw_status check_body(const cJSON *body, mw_err *err) {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(body, strs[i]);
     if(f && !cJSON_IsNull(f) &&
        (!cJSON_IsString(f) || strlen(f->valuestring) > 65536))
-      return mw_errf(err, MW_EVALIDATION, "%s must be a string of at most 65536 bytes",
-                     strs[i]);
+      return mw_errf(err, MW_EVALIDATION,
+                     "%s must be a string of at most 65536 bytes", strs[i]);
   }
   mw_status s = reg__check_map(cJSON_GetObjectItemCaseSensitive(body, "tags"),
                                "tags", REG_MAP_STRINGS, err);
   if(!s)
-    s = reg__check_map(cJSON_GetObjectItemCaseSensitive(body, "metrics"),
-                       "metrics", REG_MAP_NUMBERS, err);
+    s = reg__check_map(cJSON_GetObjectItemCaseSensitive(body, "metrics"), "metrics",
+                       REG_MAP_NUMBERS, err);
   if(!s)
     s = reg__check_map(cJSON_GetObjectItemCaseSensitive(body, "params"), "params",
                        REG_MAP_SCALARS, err);

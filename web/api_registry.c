@@ -43,9 +43,9 @@ static void h_models_create(struct web_req *r) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
     mw_err err = {0};
     cJSON *out = NULL;
-    mw_status s = reg_model_create(r->db, cJSON_IsString(name) ? name->valuestring : "",
-                                   desc, cJSON_GetObjectItemCaseSensitive(body, "tags"),
-                                   r->actor, &out, &err);
+    mw_status s = reg_model_create(
+        r->db, cJSON_IsString(name) ? name->valuestring : "", desc,
+        cJSON_GetObjectItemCaseSensitive(body, "tags"), r->actor, &out, &err);
     web_reply_result(r, s, 201, out, &err);
   }
   cJSON_Delete(body);
@@ -107,8 +107,8 @@ static void h_versions_create(struct web_req *r) {
     return;
   mw_err err = {0};
   cJSON *out = NULL;
-  mw_status s = reg_version_create(r->db, web_param(r, "name"), body, r->actor,
-                                   &out, &err);
+  mw_status s =
+      reg_version_create(r->db, web_param(r, "name"), body, r->actor, &out, &err);
   cJSON_Delete(body);
   web_reply_result(r, s, 201, out, &err);
 }
@@ -297,10 +297,10 @@ static void h_alias_put(struct web_req *r) {
     web_reg_env(r, &env);
     mw_err err = {0};
     cJSON *out = NULL;
-    mw_status s = reg_alias_set(
-        r->db, &env, web_param(r, "name"), web_param(r, "alias"), v,
-        cJSON_GetObjectItemCaseSensitive(body, "expected_version"), reason,
-        r->actor, &out, &err);
+    mw_status s =
+        reg_alias_set(r->db, &env, web_param(r, "name"), web_param(r, "alias"), v,
+                      cJSON_GetObjectItemCaseSensitive(body, "expected_version"),
+                      reason, r->actor, &out, &err);
     web_reply_result(r, s, 200, out, &err);
   }
   cJSON_Delete(body);
@@ -309,8 +309,8 @@ static void h_alias_put(struct web_req *r) {
 static void h_alias_get(struct web_req *r) {
   int64_t v = 0;
   mw_err err = {0};
-  mw_status s = reg_alias_lookup(r->db, web_param(r, "name"), web_param(r, "alias"),
-                                 &v, &err);
+  mw_status s =
+      reg_alias_lookup(r->db, web_param(r, "name"), web_param(r, "alias"), &v, &err);
   cJSON *out = NULL;
   if(!s) {
     out = cJSON_CreateObject();
@@ -342,8 +342,8 @@ static void h_alias_history(struct web_req *r) {
     return;
   mw_err err = {0};
   cJSON *out = NULL;
-  mw_status s = reg_alias_history(r->db, web_param(r, "name"),
-                                  web_param(r, "alias"), (int)limit, &out, &err);
+  mw_status s = reg_alias_history(r->db, web_param(r, "name"), web_param(r, "alias"),
+                                  (int)limit, &out, &err);
   web_reply_result(r, s, 200, out, &err);
 }
 
@@ -352,7 +352,8 @@ static void h_alias_rollback(struct web_req *r) {
   cJSON *body = NULL;
   if(web_read_json_opt(r, &body))
     return;
-  const cJSON *to = body ? cJSON_GetObjectItemCaseSensitive(body, "to_version") : NULL;
+  const cJSON *to =
+      body ? cJSON_GetObjectItemCaseSensitive(body, "to_version") : NULL;
   const char *reason = NULL;
   int64_t to_version = 0;
   if(to && !cJSON_IsNull(to) && (!mw_json_int(to, &to_version) || to_version < 1)) {
@@ -363,9 +364,9 @@ static void h_alias_rollback(struct web_req *r) {
     web_reg_env(r, &env);
     mw_err err = {0};
     cJSON *out = NULL;
-    mw_status s = reg_alias_rollback(
-        r->db, &env, web_param(r, "name"), web_param(r, "alias"),
-        to_version, reason, r->actor, &out, &err);
+    mw_status s =
+        reg_alias_rollback(r->db, &env, web_param(r, "name"), web_param(r, "alias"),
+                           to_version, reason, r->actor, &out, &err);
     web_reply_result(r, s, 200, out, &err);
   }
   cJSON_Delete(body);

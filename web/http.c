@@ -45,8 +45,8 @@ static enum web_query_result decode_value(const char *v, size_t n, char *buf,
   return WEB_QUERY_FOUND;
 }
 
-enum web_query_result web_query_get(const char *qs, const char *name,
-                                    char *buf, size_t cap) {
+enum web_query_result web_query_get(const char *qs, const char *name, char *buf,
+                                    size_t cap) {
   assert(cap > 0);
   buf[0] = '\0';
   size_t nlen = strlen(name);
@@ -84,15 +84,12 @@ int web_query(struct web_req *r, const char *name, char *buf, size_t cap) {
   char msg[200];
   if(res == WEB_QUERY_TOO_LONG)
     snprintf(msg, sizeof msg,
-             "query parameter %.64s is too long (at most %zu bytes)", name,
-             cap - 1);
+             "query parameter %.64s is too long (at most %zu bytes)", name, cap - 1);
   else if(res == WEB_QUERY_REPEATED)
-    snprintf(msg, sizeof msg, "query parameter %.64s is given more than once",
-             name);
+    snprintf(msg, sizeof msg, "query parameter %.64s is given more than once", name);
   else
     snprintf(msg, sizeof msg,
-             "query parameter %.64s is malformed (a bad %%-escape, or %%00)",
-             name);
+             "query parameter %.64s is malformed (a bad %%-escape, or %%00)", name);
   cJSON *det = cJSON_CreateObject();
   cJSON_AddStringToObject(det, "parameter", name);
   web_reply_error(r, 400, "invalid", msg, det);
@@ -174,7 +171,7 @@ static void send_headers(struct web_req *r, int status, const char *ctype,
 static int64_t stall_ns(struct web_req *r) {
   const mw_config *c = &r->app->cfg;
   int ms = c->header_timeout_ms < c->request_timeout_ms ? c->header_timeout_ms
-                                                         : c->request_timeout_ms;
+                                                        : c->request_timeout_ms;
   return (int64_t)ms * 500000;
 }
 
@@ -289,8 +286,8 @@ mw_status web_read_body(struct web_req *r, mw_buf *out) {
                   &values);
   long long clen = r->ri->content_length;
   /* The buffer grows to what was announced, not by doubling past it. */
-  mw_buf_init(out, clen >= 0 && (unsigned long long)clen < limit ? (size_t)clen
-                                                                  : limit);
+  mw_buf_init(out,
+              clen >= 0 && (unsigned long long)clen < limit ? (size_t)clen : limit);
   if(clen > (long long)limit) {
     char msg[128];
     snprintf(msg, sizeof msg, "request body of %lld bytes exceeds the limit of %zu",
@@ -311,7 +308,8 @@ mw_status web_read_body(struct web_req *r, mw_buf *out) {
     mw_status st = mw_buf_append(out, chunk, (size_t)n);
     if(st) {
       char msg[128];
-      snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes", limit);
+      snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes",
+               limit);
       web_reply_error(r, st == MW_ETOOBIG ? 413 : 500, mw_status_code(st), msg,
                       NULL);
       return st;
@@ -358,8 +356,8 @@ static int bad_char(const char *p, size_t off, const char **code, char *msg,
   return 400;
 }
 
-int web_json_scan(const char *p, size_t n, size_t max_values,
-                  const char **code, char *msg, size_t cap, cJSON **details) {
+int web_json_scan(const char *p, size_t n, size_t max_values, const char **code,
+                  char *msg, size_t cap, cJSON **details) {
   /* Commas seen in each open array or object: its items less one. */
   size_t commas[WEB_JSON_MAX_DEPTH + 1];
   /* Values a parser makes a node for: the root, and the items of each
@@ -408,7 +406,8 @@ int web_json_scan(const char *p, size_t n, size_t max_values,
     }
     if(values > max_values) {
       *code = "too_large";
-      snprintf(msg, cap, "the JSON body has more than %zu values, this route's limit",
+      snprintf(msg, cap,
+               "the JSON body has more than %zu values, this route's limit",
                max_values);
       *details = cJSON_CreateObject();
       cJSON_AddNumberToObject(*details, "max_values", (double)max_values);
@@ -428,8 +427,7 @@ int web_json_utf8(const char *data, size_t len, const char **code, char *msg,
    * stored and echoed, and a U+FFFD in place of a byte would change what
    * the client sent without telling it. */
   *code = "invalid_json";
-  snprintf(msg, cap, "request body is not valid UTF-8: bad byte at offset %zu",
-           bad);
+  snprintf(msg, cap, "request body is not valid UTF-8: bad byte at offset %zu", bad);
   *details = cJSON_CreateObject();
   cJSON_AddNumberToObject(*details, "offset", (double)bad);
   return 400;
@@ -476,8 +474,8 @@ static mw_status duplicate_key(const cJSON *j, const char **dup) {
   return MW_OK;
 }
 
-int web_json_unique_keys(const cJSON *root, const char **code, char *msg,
-                         size_t cap, cJSON **details) {
+int web_json_unique_keys(const cJSON *root, const char **code, char *msg, size_t cap,
+                         cJSON **details) {
   const char *dup = NULL;
   *details = NULL;
   if(duplicate_key(root, &dup)) {
@@ -496,9 +494,8 @@ int web_json_unique_keys(const cJSON *root, const char **code, char *msg,
   return 400;
 }
 
-int web_json_parse(const char *data, size_t len, size_t max_values,
-                   cJSON **out, const char **code, char *msg, size_t cap,
-                   cJSON **details) {
+int web_json_parse(const char *data, size_t len, size_t max_values, cJSON **out,
+                   const char **code, char *msg, size_t cap, cJSON **details) {
   *out = NULL;
   *details = NULL;
   *code = "invalid";
@@ -516,8 +513,8 @@ int web_json_parse(const char *data, size_t len, size_t max_values,
   size_t off = end ? (size_t)(end - data) : 0;
   if(json) {
     /* One value: nothing but whitespace may follow it. */
-    while(off < len && (data[off] == ' ' || data[off] == '\t' ||
-                        data[off] == '\n' || data[off] == '\r'))
+    while(off < len && (data[off] == ' ' || data[off] == '\t' || data[off] == '\n' ||
+                        data[off] == '\r'))
       off++;
     if(off < len) {
       cJSON_Delete(json);
@@ -528,8 +525,10 @@ int web_json_parse(const char *data, size_t len, size_t max_values,
     *details = cJSON_CreateObject();
     cJSON_AddNumberToObject(*details, "offset", (double)off);
     *code = "invalid_json";
-    snprintf(msg, cap, "request body is not valid JSON (or not one value): "
-                       "offset %zu", off);
+    snprintf(msg, cap,
+             "request body is not valid JSON (or not one value): "
+             "offset %zu",
+             off);
     return 400;
   }
   if(json_shape(json, msg, cap)) {
@@ -565,8 +564,8 @@ static int read_json(struct web_req *r, int optional, cJSON **out) {
   const char *code;
   char msg[160];
   cJSON *det;
-  int status = web_json_parse(body.data, body.len, values, out, &code, msg,
-                              sizeof msg, &det);
+  int status =
+      web_json_parse(body.data, body.len, values, out, &code, msg, sizeof msg, &det);
   mw_buf_free(&body);
   if(status) {
     web_reply_error(r, status, code, msg, det);
@@ -630,8 +629,7 @@ void web_reply_stream(struct web_req *r, int64_t size, const char *ctype,
   }
 }
 
-int web_query_int(struct web_req *r, const char *name, int64_t dflt,
-                  int64_t *out) {
+int web_query_int(struct web_req *r, const char *name, int64_t dflt, int64_t *out) {
   char buf[64];
   *out = dflt;
   int has = web_query(r, name, buf, sizeof buf);

@@ -26,8 +26,7 @@ static void access_log(struct web_req *r, double secs) {
   char line[1024];
   char ts[40];
   mw_time_format(mw_now_ms(), ts, sizeof ts);
-  int n = snprintf(line, sizeof line,
-                   "%s ACCESS %s %s %s %d %lld %.3fms %s\n", ts,
+  int n = snprintf(line, sizeof line, "%s ACCESS %s %s %s %d %lld %.3fms %s\n", ts,
                    r->ri->remote_addr, r->ri->request_method,
                    r->ri->local_uri_raw ? r->ri->local_uri_raw : "-", r->status,
                    (long long)r->bytes_sent, secs * 1e3,
@@ -297,8 +296,8 @@ static int copy_into(int fd, const char *path) {
   return rc;
 }
 
-static int join_pem(const char *cert, const char *key, const char *dir,
-                    char *out, size_t cap) {
+static int join_pem(const char *cert, const char *key, const char *dir, char *out,
+                    size_t cap) {
   snprintf(out, cap, "%s/tls.pem", dir);
   int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if(fd < 0 || fchmod(fd, 0600) || copy_into(fd, cert) || write(fd, "\n", 1) != 1 ||
@@ -477,6 +476,8 @@ void web_server_stop(struct web_server *s) {
   free(s);
 }
 
-void web_library_init(void) { mg_init_library(MG_FEATURES_TLS | MG_FEATURES_WEBSOCKET); }
+void web_library_init(void) {
+  mg_init_library(MG_FEATURES_TLS | MG_FEATURES_WEBSOCKET);
+}
 
 void web_library_exit(void) { mg_exit_library(); }

@@ -20,8 +20,8 @@ struct mw_app {
   char db_path[1100];
   int64_t started_ms;
   struct web_metrics *metrics;
-  struct mon_ctx *monitor; /* monitor subsystem (ingest lock, counters) */
-  struct web_ratelimit *ratelimit; /* NULL: no per-token limit */
+  struct mon_ctx *monitor;           /* monitor subsystem (ingest lock, counters) */
+  struct web_ratelimit *ratelimit;   /* NULL: no per-token limit */
   const struct alert_env *alert_env; /* NULL until the evaluator runs */
   struct alert_delivery *delivery;   /* the worker (outbox metrics); may be NULL */
   mw_cluster *cluster;               /* this replica; NULL in tests */
@@ -51,8 +51,7 @@ void web_server_stop(struct web_server *srv);
  * valcap bytes) with its name in names[i] (borrowed from pattern, length in
  * namelen[i]); *nparams receives the count. Returns 0 when the path does not
  * match, or a value does not fit. */
-int web_route_match(const char *pattern, const char *path,
-                    char vals[][256], const char *names[], size_t namelen[],
-                    int *nparams);
+int web_route_match(const char *pattern, const char *path, char vals[][256],
+                    const char *names[], size_t namelen[], int *nparams);
 
 #endif
