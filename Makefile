@@ -15,12 +15,13 @@ DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
   libcivetweb-dev libsqlite3-dev libgsl-dev libcjson-dev \
   libcurl4-openssl-dev libssl-dev libcmocka-dev libre2-dev libpcre2-dev \
   python3 python3-numpy python3-scipy prometheus haproxy wrk openssl chromium \
-  clang libclang-rt-14-dev
+  postgresql libpq-dev \
+  clang libclang-rt-14-dev clang-format
 # Debian's nodejs and npm (dashboard chart library, browser tests) are
 # installed only when the node and npm commands are missing: NodeSource's
 # nodejs package bundles npm and conflicts with Debian's npm package.
 
-.PHONY: all deps build build-asan build-fuzz run test test-fast fuzz bench demo clean
+.PHONY: all deps build build-asan build-fuzz run test test-fast fuzz bench demo demo-ha clean
 
 all: build
 
@@ -81,6 +82,10 @@ run: build
 # The whole story with live data: see examples/demo.sh.
 demo: build
 	BUILD=$(BUILD) bash examples/demo.sh
+
+# PostgreSQL, three replicas and haproxy on one machine: examples/ha/run.sh.
+demo-ha: build
+	BUILD=$(BUILD) bash examples/ha/run.sh
 
 # Every test, in the normal build and again under ASan+UBSan; then each
 # fuzz harness briefly (its seeds, its regression inputs, a few seconds of

@@ -1,7 +1,18 @@
-/* alerts/alerts.h - the alerts subsystem: rules, evaluator, silences,
+/* alerts/alerts.h - the one public header of the alerts subsystem: rules,
+ * their evaluation and state machine, alert episodes, silences,
  * notification channels, and the delivery worker that sends everything in
  * the outbox (alert notifications and the registry's alias.moved commands)
- * as signed webhooks.
+ * as signed webhooks. web/ and cli/ include this header only; what the
+ * files of alerts/ share among themselves is alerts/internal.h, what they
+ * keep in the database goes through alerts/store.h.
+ *
+ * Semantics follow Prometheus and Alertmanager, which operators know: a
+ * rule is inactive until its condition holds, pending while it has held
+ * for less than for_seconds, then firing; it resolves when the condition
+ * no longer holds. `nodata` is the state of a rule whose window is empty:
+ * a pending alert is dropped, but a firing one stays firing (an empty
+ * window is no evidence of recovery). Everything is persisted, so a
+ * restart neither loses a firing alert nor fires it twice.
  *
  * Conventions as in registry.h: functions take the calling thread's
  * connection; on failure they return a negative mw_status, fill err (may be
@@ -14,7 +25,7 @@
 
 /* ==================================================================== */
 /* Channels, payload formatting and delivery (alerts/channels.c,         */
-/* alerts/channel_store.c, alerts/delivery.c, alerts/delivery_store.c,   */
+/* alerts/payloads.c, alerts/queue.c, alerts/delivery.c,                 */
 /* alerts/retry.c).                                                      */
 /* ==================================================================== */
 
@@ -34,11 +45,11 @@ struct alert_notice {
   const char *generator_url; /* link to the rule; NULL: "" */
   const char *rule;          /* rule name */
   const char *model;
-  int64_t version;           /* <= 0: unknown */
-  const char *alias;         /* alias the rule follows, if any */
-  const char *metric;        /* "age.psi", "dataset_drift_share", ... */
-  const char *op;            /* ">", ">=", "<", "<=", "==", "!=" */
-  double value;              /* NAN when the window had no data */
+  int64_t version;    /* <= 0: unknown */
+  const char *alias;  /* alias the rule follows, if any */
+  const char *metric; /* "age.psi", "dataset_drift_share", ... */
+  const char *op;     /* ">", ">=", "<", "<=", "==", "!=" */
+  double value;       /* NAN when the window had no data */
   double threshold;
   const char *state;         /* "pending" | "firing" | "resolved" | "nodata" */
   const char *severity;      /* NULL: taken from labels.severity if present */
@@ -56,7 +67,7 @@ struct alert_group_notice {
   const char *external_url;        /* modelwatch's base URL */
   const struct alert_notice *alerts;
   size_t nalerts;
-  int truncated_alerts;            /* alerts left out by the caller */
+  int truncated_alerts; /* alerts left out by the caller */
 };
 
 /* Channel types, as stored and as accepted by the API. */
@@ -89,8 +100,8 @@ mw_status alert_payload_build(const char *type, const char *receiver,
  * is formatted for the channel's type. MW_ENOTFOUND (err filled) when no
  * such channel. *out_id (may be NULL) receives the outbox id. */
 mw_status alert_channel_enqueue(mw_conn *c, const char *channel,
-                                const struct alert_group_notice *g,
-                                int64_t *out_id, mw_err *err);
+                                const struct alert_group_notice *g, int64_t *out_id,
+                                mw_err *err);
 
 /* ---- channels (the API's /api/v1/channels) ---- */
 
@@ -106,8 +117,7 @@ mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
  * secret. */
 mw_status alert_channel_list(mw_conn *c, cJSON **out, mw_err *err);
 /* One channel (no secret); MW_ENOTFOUND when absent. */
-mw_status alert_channel_get(mw_conn *c, const char *name, cJSON **out,
-                            mw_err *err);
+mw_status alert_channel_get(mw_conn *c, const char *name, cJSON **out, mw_err *err);
 /* Deletes a channel (one transaction, audited). While alert rules name it:
  * without force, MW_ECONFLICT and nothing changes, err->details being
  * {rules: [the first 20 names, sorted], rule_count}; with force, the
@@ -120,9 +130,8 @@ mw_status alert_channel_delete(mw_conn *c, const char *name, int force,
                                const char *actor, cJSON **detached, mw_err *err);
 /* Queues a test notification (kind "alert.test") for the channel, one
  * transaction; *out = {delivery_id, webhook_id}. */
-mw_status alert_channel_test(mw_conn *c, const char *name,
-                             const char *external_url, const char *actor,
-                             cJSON **out, mw_err *err);
+mw_status alert_channel_test(mw_conn *c, const char *name, const char *external_url,
+                             const char *actor, cJSON **out, mw_err *err);
 
 /* ---- deliveries ---- */
 
@@ -144,13 +153,13 @@ mw_status alert_delivery_retry(mw_conn *c, int64_t id, const char *actor,
 
 /* Options of the delivery worker (from mw_config). */
 struct alert_delivery_opts {
-  int concurrency;           /* parallel transfers, 1..64 (default 8) */
-  int max_attempts;          /* attempts before dead (default 8) */
-  int64_t max_age_ms;        /* age before dead (default 3 days) */
-  long connect_timeout_ms;   /* default 5000 */
-  long timeout_ms;           /* whole request, default 15000 */
-  int allow_private;         /* loopback and private ranges allowed */
-  int64_t retention_ms;      /* delivered and dead rows kept this long
+  int concurrency;         /* parallel transfers, 1..64 (default 8) */
+  int max_attempts;        /* attempts before dead (default 8) */
+  int64_t max_age_ms;      /* age before dead (default 3 days) */
+  long connect_timeout_ms; /* default 5000 */
+  long timeout_ms;         /* whole request, default 15000 */
+  int allow_private;       /* loopback and private ranges allowed */
+  int64_t retention_ms;    /* delivered and dead rows kept this long
                                 after their last attempt; 0 = forever */
 };
 
@@ -162,11 +171,14 @@ typedef struct alert_delivery alert_delivery;
 
 /* Starts the delivery worker: one thread driving up to opts->concurrency
  * libcurl transfers. It claims due outbox rows (pending, or failed with
- * next_attempt_at <= now) under a lease, so that no two workers - threads
- * or processes - send one row at once and a row claimed by a process that
- * died is sent again once the lease (timeout + 5 s) ends. Each target
- * (node or channel) gets its messages one at a time, oldest first. Every
- * attempt is recorded. With opts->retention_ms set, it also removes
+ * next_attempt_at <= now) under a lease, so that no two workers - threads,
+ * processes or replicas on one PostgreSQL database - send one row at once
+ * and a row claimed by a process that died is sent again, with the same
+ * webhook-id, once the lease (timeout + 5 s) ends. Each target (node or
+ * channel) gets its messages one at a time, oldest first. Every attempt
+ * is recorded. New rows wake it at once: on PostgreSQL through the NOTIFY
+ * their transaction sends, on SQLite by a cheap look at the database's
+ * data version every 10 ms. With opts->retention_ms set, it also removes
  * delivered and dead rows older than that, with their attempts, about
  * once a minute in transactions of at most 1000 rows. db must outlive the
  * worker; curl_global_init must have run. Caller stops and frees it with
@@ -175,8 +187,9 @@ typedef struct alert_delivery alert_delivery;
 mw_status alert_delivery_start(mw_db *db, const struct alert_delivery_opts *opts,
                                alert_delivery **out);
 /* Wakes the worker now, e.g. after committing a transaction that queued
- * messages (it also notices new rows by itself within ~10 ms). Thread-safe;
- * NULL is fine. */
+ * messages (it also notices new rows by itself: within ~10 ms on SQLite,
+ * at once on PostgreSQL; an idle worker on PostgreSQL notices a kick within
+ * 100 ms). Thread-safe; NULL is fine. */
 void alert_delivery_kick(alert_delivery *d);
 /* Stops the worker: no new transfers, in-flight ones get about a second to
  * finish, the rest are abandoned and their claims released so they run
@@ -190,11 +203,162 @@ void alert_delivery_stop(alert_delivery *d);
  * failed row, 0 when none) and modelwatch_outbox_purged_total{state}
  * (delivered and dead rows removed by retention in this process, as
  * counted by worker d; d may be NULL: 0). */
-mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c,
-                                        mw_buf *out);
+mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c, mw_buf *out);
 
 /* ==================================================================== */
-/* Rules, evaluator, silences (owned by the lead; declarations below).   */
+/* Rules, their evaluation, alerts and silences (alerts/rules.c,         */
+/* alerts/state.c, alerts/evaluator.c, alerts/scheduler.c,               */
+/* alerts/episodes.c, alerts/silences.c, alerts/matchers.c).             */
 /* ==================================================================== */
+
+struct reg_env;
+
+/* ---- the state machine (pure, no I/O) ---- */
+
+enum alert_state { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING, ALERT_NODATA };
+enum alert_cond { ALERT_COND_FALSE, ALERT_COND_TRUE, ALERT_COND_NODATA };
+enum alert_event {
+  ALERT_EV_NONE,     /* nothing to record beyond the evaluation */
+  ALERT_EV_PENDING,  /* a new alert starts pending */
+  ALERT_EV_FIRED,    /* the alert fires (notify; run the action) */
+  ALERT_EV_RESOLVED, /* a firing alert resolved */
+  ALERT_EV_DISCARDED /* a pending alert ended before firing */
+};
+
+struct alert_sm {
+  enum alert_state state;
+  int64_t active_since; /* ms; when the condition started holding */
+};
+
+/* Advances sm with one evaluation result at time now (ms) for a rule whose
+ * `for` is for_ms. Returns what happened. */
+enum alert_event alert_sm_step(struct alert_sm *sm, enum alert_cond cond,
+                               int64_t now, int64_t for_ms);
+const char *alert_state_name(enum alert_state s);
+
+/* What an evaluation's decision rests on: read before the metric is
+ * computed (outside the write transaction, so a large window does not
+ * hold up writers) and again inside the transaction that applies it. */
+struct alert_eval_basis {
+  int64_t last_eval_at; /* the rule's last applied evaluation, ms (0: none);
+                           strictly increasing, see alert_eval_stamp */
+  int64_t version;      /* the version the metric is for: the alias's
+                           target (0 when it has none) or the rule's
+                           fixed version */
+};
+
+/* 1 when an evaluation computed on `seen` may still step the state
+ * machine given `now`, read inside the transaction: no other evaluation
+ * of the rule was applied meanwhile and the version is the same. 0 means
+ * it is stale and must change nothing: a concurrent evaluation (scheduler,
+ * POST .../evaluate, another replica) already decided on newer facts -
+ * this is what makes one firing roll back once. */
+int alert_eval_current(const struct alert_eval_basis *seen,
+                       const struct alert_eval_basis *now);
+/* The last_eval_at an applied evaluation records: now, or one past the
+ * previous one when the clock has not moved on (or went back), so every
+ * applied evaluation changes it. */
+int64_t alert_eval_stamp(int64_t prev_last_eval_at, int64_t now);
+/* Parses a state name; -1 if unknown. */
+int alert_state_parse(const char *s);
+
+/* Comparison of a rule: ">", ">=", "<", "<=", "==", "!=". 1 if known and
+ * sets *holds to (value op threshold). */
+int alert_compare(const char *op, double value, double threshold, int *holds);
+
+/* Checks a metric name: dataset_drift_share, prediction_count, a
+ * performance metric (accuracy, precision, recall, f1, mae, rmse) or
+ * <column>.<statistic>. On success *column receives a malloc'd column name
+ * for the last form (NULL otherwise). */
+mw_status alert_metric_check(const char *metric, char **column, mw_err *err);
+/* Reads the metric out of a drift report as GET .../drift returns it.
+ * MW_ENOTFOUND when the window has no data for it (nodata). */
+mw_status alert_metric_value(const cJSON *report, const char *metric, double *value);
+
+/* ---- wiring ---- */
+
+/* Computes the drift report of model/version over [from_ms, to_ms) — the
+ * JSON of GET .../drift — for the evaluator. Supplied by the caller (the
+ * monitor), so alerts/ does not depend on monitor/. */
+typedef mw_status (*alert_report_fn)(void *ctx, mw_conn *c, const char *model,
+                                     int64_t version, int64_t from_ms, int64_t to_ms,
+                                     cJSON **report);
+
+struct alert_env {
+  const struct reg_env *reg; /* for the rollback action */
+  /* The replicas sharing the database: the scheduler evaluates only while
+   * this replica leads (NULL: always, as with one process). */
+  const mw_cluster *cluster;
+  const char *external_url; /* links in notifications */
+  alert_report_fn report;
+  void *report_ctx;
+  int64_t group_wait_ms;      /* Alertmanager defaults: 30 s */
+  int64_t group_interval_ms;  /* 5 min */
+  int64_t repeat_interval_ms; /* 4 h */
+};
+
+/* ---- rules ---- */
+
+/* Creates a rule from the API body {name, model, alias | version, metric,
+ * op, threshold, for_seconds?, window_seconds?, interval_seconds?,
+ * severity?, labels?, annotations?, channels?, action?}. Validates model,
+ * alias or version, metric (the column must exist in the version's
+ * schema), comparison, durations and channels; one transaction with its
+ * audit row. *out is the rule as GET returns it. */
+mw_status alert_rule_create(mw_conn *c, const cJSON *body, const char *actor,
+                            cJSON **out, mw_err *err);
+mw_status alert_rule_get(mw_conn *c, const char *name, cJSON **out, mw_err *err);
+/* {rules: [...]} */
+mw_status alert_rule_list(mw_conn *c, cJSON **out, mw_err *err);
+mw_status alert_rule_delete(mw_conn *c, const char *name, const char *actor,
+                            mw_err *err);
+
+/* Evaluates one rule now, as the scheduler would; *out (may be NULL)
+ * receives {rule, state, value, event, ...}. Safe to call from any thread
+ * of any replica at any time: the metric is computed outside the write
+ * transaction, and the transaction that applies it re-reads the rule's
+ * state and its alias and changes nothing when another evaluation got
+ * there first ("superseded": true), so a firing rolls back once. */
+mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
+                              const char *name, cJSON **out, mw_err *err);
+/* Evaluates every rule that is due and sends the grouped notifications
+ * that are due. Returns the number of rules evaluated. */
+int alert_tick(mw_conn *c, const struct alert_env *env, int64_t now);
+
+/* ---- alerts, acknowledgements, silences ---- */
+
+/* {alerts: [...]} newest first; state NULL for all. */
+mw_status alert_list(mw_conn *c, const char *state, int limit, cJSON **out,
+                     mw_err *err);
+/* Acknowledges an alert: no more repeat notifications for it. */
+mw_status alert_ack(mw_conn *c, int64_t id, const char *actor, cJSON **out,
+                    mw_err *err);
+/* Creates a silence {matchers: [{name, value, is_regex}], starts_at?,
+ * ends_at, comment}. */
+mw_status alert_silence_create(mw_conn *c, const cJSON *body, const char *actor,
+                               cJSON **out, mw_err *err);
+/* {silences: [...]}, with active ones first. */
+mw_status alert_silence_list(mw_conn *c, cJSON **out, mw_err *err);
+/* Expires a silence now. */
+mw_status alert_silence_expire(mw_conn *c, int64_t id, const char *actor,
+                               mw_err *err);
+/* 1 if an active silence at `now` matches every one of its matchers against
+ * labels (a JSON object of strings). */
+int alert_silenced(mw_conn *c, const cJSON *labels, int64_t now);
+/* 1 if all matchers (JSON array) match labels; regexes are anchored like
+ * Alertmanager's. */
+int alert_matchers_match(const cJSON *matchers, const cJSON *labels);
+
+/* ---- the scheduler ---- */
+
+typedef struct alert_scheduler alert_scheduler;
+
+/* Starts a thread that calls alert_tick every second while env->cluster
+ * says this replica leads, so rules are evaluated once per interval across
+ * the replicas. env is copied. Caller stops it with alert_scheduler_stop
+ * (NULL is fine). */
+mw_status alert_scheduler_start(mw_db *db, const struct alert_env *env,
+                                alert_scheduler **out);
+void alert_scheduler_stop(alert_scheduler *s);
 
 #endif

@@ -1,977 +1,318 @@
-/* alerts/channels.c - what each kind of channel receives: the Alertmanager
- * v4 webhook payload, Slack blocks, Mattermost attachments, a Discord embed
- * and a Teams Adaptive Card, built with cJSON from one alert group.
+/* alerts/channels.c - notification channels: create (with the signing
+ * secret shown once), list, get, delete (refused while rules name the
+ * channel, unless forced), a test notification, and queueing a
+ * notification for a channel into the outbox, formatted for its type by
+ * alerts/payloads.c.
  *
- * Chat services reject (or silently cut) messages past their length
- * limits, so every user-supplied string (labels, annotations, names) is
- * cut here, on a UTF-8 boundary, to the limit of the field it lands in.
- * Invalid UTF-8 is replaced, never copied, so the JSON stays valid. */
-#include <math.h>
+ * Every change is one transaction with its audit row, and every answer is
+ * read inside it, before COMMIT: read after, a failed read would answer an
+ * error for a change that was made. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts/delivery_internal.h"
+#include "alerts/store.h"
 
-/* Alerts detailed one by one in chat messages; the rest are counted. */
-#define CHAT_MAX_ALERTS 10
-/* Large enough for any message we build, small enough to refuse nonsense. */
-#define TEXT_LIMIT (1u << 20)
-
-/* ------------------------------------------------------------ UTF-8 */
-
-/* Decodes one code point of s (n > 0 bytes left) with core's strict
- * decoder. Returns the bytes it used: 1 for an invalid byte, with
- * *cp = U+FFFD, so each bad byte is replaced on its own. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
-  size_t k = mw_utf8_decode(s, n, cp);
-  if(k)
-    return k;
-  *cp = 0xfffd;
-  return 1;
-}
-
-size_t alert__utf16_len(const char *s) {
-  size_t n = strlen(s), units = 0;
-  const unsigned char *p = (const unsigned char *)s;
-  while(n) {
-    uint32_t cp;
-    size_t k = utf8_next(p, n, &cp);
-    units += cp >= 0x10000 ? 2 : 1;
-    p += k;
-    n -= k;
-  }
-  return units;
-}
-
-mw_status alert__utf8_append(mw_buf *out, const char *s, size_t max_units) {
-  if(!s || !max_units)
-    return MW_OK;
-  /* Room for the ellipsis when the text does not fit. */
-  size_t budget = alert__utf16_len(s) <= max_units ? max_units : max_units - 1;
-  size_t n = strlen(s), units = 0;
-  const unsigned char *p = (const unsigned char *)s;
-  mw_status st = MW_OK;
-  while(n && !st) {
-    uint32_t cp;
-    size_t k = utf8_next(p, n, &cp);
-    size_t u = cp >= 0x10000 ? 2 : 1;
-    if(units + u > budget)
-      break;
-    if(cp == 0xfffd && k == 1) {
-      char enc[4];
-      st = mw_buf_append(out, enc, mw_utf8_encode(cp, enc));
-    } else {
-      st = mw_buf_append(out, p, k);
-    }
-    units += u;
-    p += k;
-    n -= k;
-  }
-  if(!st && n)
-    st = mw_buf_append(out, "\xe2\x80\xa6", 3); /* U+2026 … */
-  return st;
-}
-
-/* ------------------------------------------------ a sticky text builder */
-
-/* Appends keep going after a failure without effect; the first error is
- * reported once, at the end, by sb_take. */
-struct sb {
-  mw_buf b;
-  mw_status err;
-};
-
-static void sb_init(struct sb *s) {
-  mw_buf_init(&s->b, TEXT_LIMIT);
-  s->err = MW_OK;
-}
-
-/* Appends text cut to max_units (0: no cut). */
-static void sb_text(struct sb *s, const char *text, size_t max_units) {
-  if(s->err || !text)
-    return;
-  s->err = alert__utf8_append(&s->b, text, max_units ? max_units : TEXT_LIMIT);
-}
-
-static void sb_add(struct sb *s, const char *text) { sb_text(s, text, 0); }
-
-static void sb_fmt(struct sb *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void sb_fmt(struct sb *s, const char *fmt, ...) {
-  if(s->err)
-    return;
-  char tmp[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  if(n < 0) {
-    s->err = MW_EINVAL;
-    return;
-  }
-  sb_add(s, tmp);
-}
-
-/* Slack's mrkdwn needs &, < and > escaped in user text. */
-static void sb_mrkdwn(struct sb *s, const char *text, size_t max_units) {
-  if(s->err || !text)
-    return;
-  struct sb tmp;
-  sb_init(&tmp);
-  for(const char *p = text; *p; p++) {
-    if(*p == '&')
-      sb_add(&tmp, "&amp;");
-    else if(*p == '<')
-      sb_add(&tmp, "&lt;");
-    else if(*p == '>')
-      sb_add(&tmp, "&gt;");
-    else if(!tmp.err)
-      tmp.err = mw_buf_append(&tmp.b, p, 1);
-  }
-  if(tmp.err)
-    s->err = tmp.err;
-  else
-    sb_text(s, tmp.b.data ? tmp.b.data : "", max_units);
-  mw_buf_free(&tmp.b);
-}
-
-static const char *sb_str(const struct sb *s) { return s->b.data ? s->b.data : ""; }
-
-static void sb_reset(struct sb *s) {
-  mw_buf_free(&s->b);
-  mw_buf_init(&s->b, TEXT_LIMIT);
-}
-
-static void sb_free(struct sb *s) { mw_buf_free(&s->b); }
-
-/* Adds obj[key] = the builder's text cut to max_units; a failure sticks in
- * s. */
-static void add_text(cJSON *obj, const char *key, const char *text,
-                     size_t max_units, mw_status *err) {
-  struct sb s;
-  sb_init(&s);
-  sb_text(&s, text ? text : "", max_units);
-  if(s.err) {
-    if(!*err)
-      *err = s.err;
-  } else if(!cJSON_AddStringToObject(obj, key, sb_str(&s)) && !*err) {
-    *err = MW_ENOMEM;
-  }
-  sb_free(&s);
-}
-
-/* ------------------------------------------------------- group facts */
-
-int alert_channel_type_valid(const char *type) {
-  static const char *const types[] = {"webhook", "slack", "mattermost", "discord",
-                                      "teams"};
-  if(!type)
-    return 0;
-  for(size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-    if(!strcmp(type, types[i]))
-      return 1;
-  return 0;
-}
-
-static const char *notice_status(const struct alert_notice *a) {
-  if(a->status)
-    return a->status;
-  return a->state && !strcmp(a->state, "resolved") ? "resolved" : "firing";
-}
-
-static int is_firing(const struct alert_notice *a) {
-  return !strcmp(notice_status(a), "firing");
-}
-
-static const char *group_status(const struct alert_group_notice *g) {
-  if(g->status)
-    return g->status;
-  for(size_t i = 0; i < g->nalerts; i++)
-    if(is_firing(&g->alerts[i]))
-      return "firing";
-  return "resolved";
-}
-
-static size_t firing_count(const struct alert_group_notice *g) {
-  size_t n = 0;
-  for(size_t i = 0; i < g->nalerts; i++)
-    n += is_firing(&g->alerts[i]);
-  return n;
-}
-
-static int cmp_item_names(const void *a, const void *b) {
-  const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-  return strcmp(x->string, y->string);
-}
-
-/* The members of obj sorted by key, in a new array the caller frees; *n
- * receives the count. NULL with *n = 0 for an empty or absent object. */
-static const cJSON **sorted_members(const cJSON *obj, size_t *n) {
-  *n = 0;
-  if(!cJSON_IsObject(obj))
+/* JSON of a channel (name, type, url, created_at); never the secret. */
+static cJSON *channel_json(const struct alert__channel_row *ch) {
+  cJSON *o = cJSON_CreateObject();
+  if(!o)
     return NULL;
-  size_t count = (size_t)cJSON_GetArraySize(obj);
-  if(!count)
-    return NULL;
-  const cJSON **v = calloc(count, sizeof *v);
-  if(!v)
-    return NULL;
-  const cJSON *it;
-  cJSON_ArrayForEach(it, obj) {
-    if(it->string)
-      v[(*n)++] = it;
-  }
-  qsort(v, *n, sizeof *v, cmp_item_names);
-  return v;
+  cJSON_AddStringToObject(o, "name", ch->name);
+  cJSON_AddStringToObject(o, "type", ch->type);
+  cJSON_AddStringToObject(o, "url", ch->url);
+  mw_json_add_time(o, "created_at", ch->created_at);
+  return o;
 }
 
-/* String value of a member, or "" for non-strings. */
-static const char *member_str(const cJSON *it) {
-  return cJSON_IsString(it) ? it->valuestring : "";
+static mw_status take_json(void *ctx, const struct alert__channel_row *ch) {
+  cJSON **out = ctx;
+  *out = channel_json(ch);
+  return *out ? MW_OK : MW_ENOMEM;
 }
 
-/* A copy of obj (an object of strings), or {} when absent. */
-static cJSON *dup_object(const cJSON *obj) {
-  return cJSON_IsObject(obj) ? cJSON_Duplicate(obj, 1) : cJSON_CreateObject();
-}
-
-/* Labels (or annotations, by field) shared with the same value by every
- * alert, as Alertmanager computes commonLabels. */
-static cJSON *common_of(const struct alert_group_notice *g, int annotations) {
-  cJSON *out = cJSON_CreateObject();
-  if(!out || !g->nalerts)
-    return out;
-  const cJSON *first = annotations ? g->alerts[0].annotations : g->alerts[0].labels;
-  const cJSON *it;
-  cJSON_ArrayForEach(it, first) {
-    if(!it->string || !cJSON_IsString(it))
-      continue;
-    int shared = 1;
-    for(size_t i = 1; i < g->nalerts && shared; i++) {
-      const cJSON *o = annotations ? g->alerts[i].annotations : g->alerts[i].labels;
-      const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, it->string);
-      shared = cJSON_IsString(v) && !strcmp(v->valuestring, it->valuestring);
-    }
-    if(shared)
-      cJSON_AddStringToObject(out, it->string, it->valuestring);
-  }
-  return out;
-}
-
-/* Alertmanager's fingerprint is a hash of the sorted label set; ours is the
- * first 16 hex digits of sha256 over "name\xffvalue\xff" pairs. */
-static void fingerprint_of(const struct alert_notice *a, char out[17]) {
-  if(a->fingerprint) {
-    mw_strlcpy(out, a->fingerprint, 17);
-    return;
-  }
-  size_t n;
-  const cJSON **m = sorted_members(a->labels, &n);
-  mw_buf b;
-  mw_buf_init(&b, TEXT_LIMIT);
-  for(size_t i = 0; i < n; i++) {
-    mw_buf_append(&b, m[i]->string, strlen(m[i]->string));
-    mw_buf_append(&b, "\xff", 1);
-    mw_buf_append(&b, member_str(m[i]), strlen(member_str(m[i])));
-    mw_buf_append(&b, "\xff", 1);
-  }
-  free(m);
-  char hex[65];
-  mw_sha256_hex(b.data ? b.data : "", b.len, hex);
-  mw_buf_free(&b);
-  memcpy(out, hex, 16);
-  out[16] = 0;
-}
-
-/* "{}:{name=\"value\", ...}" over the group labels, as Alertmanager keys a
- * group routed from its root. */
-static void group_key_of(const struct alert_group_notice *g, struct sb *s) {
-  if(g->group_key) {
-    sb_add(s, g->group_key);
-    return;
-  }
-  size_t n;
-  const cJSON **m = sorted_members(g->group_labels, &n);
-  sb_add(s, "{}:{");
-  for(size_t i = 0; i < n; i++) {
-    sb_fmt(s, "%s", i ? ", " : "");
-    sb_add(s, m[i]->string);
-    sb_add(s, "=\"");
-    sb_add(s, member_str(m[i]));
-    sb_add(s, "\"");
-  }
-  sb_add(s, "}");
-  free(m);
-}
-
-static void fmt_number(double v, char *buf, size_t cap) {
-  if(!isfinite(v))
-    snprintf(buf, cap, "n/a");
-  else
-    snprintf(buf, cap, "%.6g", v);
-}
-
-static const char *severity_of(const struct alert_notice *a) {
-  if(a->severity)
-    return a->severity;
-  const cJSON *s = cJSON_GetObjectItemCaseSensitive(a->labels, "severity");
-  return cJSON_IsString(s) ? s->valuestring : NULL;
-}
-
-static const char *dashboard_of(const struct alert_group_notice *g,
-                                const struct alert_notice *a) {
-  if(a && a->dashboard_url && *a->dashboard_url)
-    return a->dashboard_url;
-  return g->external_url ? g->external_url : "";
-}
-
-static const char *rule_of(const struct alert_notice *a) {
-  if(a->rule)
-    return a->rule;
-  const cJSON *n = cJSON_GetObjectItemCaseSensitive(a->labels, "alertname");
-  return cJSON_IsString(n) ? n->valuestring : "alert";
-}
-
-/* "fraud v2 (production)" */
-static void sb_model(struct sb *s, const struct alert_notice *a) {
-  sb_add(s, a->model ? a->model : "(no model)");
-  if(a->version > 0)
-    sb_fmt(s, " v%lld", (long long)a->version);
-  if(a->alias) {
-    sb_add(s, " (");
-    sb_add(s, a->alias);
-    sb_add(s, ")");
-  }
-}
-
-/* "> 0.2" */
-static void sb_threshold(struct sb *s, const struct alert_notice *a) {
-  char num[64];
-  fmt_number(a->threshold, num, sizeof num);
-  if(a->op) {
-    sb_add(s, a->op);
-    sb_add(s, " ");
-  }
-  sb_add(s, num);
-}
-
-/* One line naming everything: "drift-high: fraud v2 - age.psi = 0.31
- * (threshold > 0.2), firing". */
-static void sb_summary(struct sb *s, const struct alert_notice *a) {
-  char num[64];
-  fmt_number(a->value, num, sizeof num);
-  sb_add(s, rule_of(a));
-  sb_add(s, ": ");
-  sb_model(s, a);
-  sb_add(s, " - ");
-  sb_add(s, a->metric ? a->metric : "(no metric)");
-  sb_fmt(s, " = %s (threshold ", num);
-  sb_threshold(s, a);
-  sb_add(s, "), ");
-  sb_add(s, a->state ? a->state : notice_status(a));
-}
-
-/* "[FIRING:2] drift-high fraud": Alertmanager's default title, falling back
- * to the first alert's rule and model when the group has no labels. */
-static void sb_title(struct sb *s, const struct alert_group_notice *g) {
-  const char *st = group_status(g);
-  if(!strcmp(st, "firing"))
-    sb_fmt(s, "[FIRING:%zu]", firing_count(g));
-  else
-    sb_add(s, "[RESOLVED]");
-  size_t n;
-  const cJSON **m = sorted_members(g->group_labels, &n);
-  for(size_t i = 0; i < n; i++) {
-    sb_add(s, " ");
-    sb_add(s, member_str(m[i]));
-  }
-  free(m);
-  if(!n) {
-    sb_add(s, " ");
-    sb_add(s, rule_of(&g->alerts[0]));
-    sb_add(s, " ");
-    sb_add(s, g->alerts[0].model ? g->alerts[0].model : "");
-  }
-}
-
-/* The facts each chat message names, as (title, value) pairs. */
-struct fact {
-  const char *title;
-  char value[256];
-};
-
-/* A UTF-16 unit takes at most 3 bytes of UTF-8 (an astral character is 4
- * bytes for 2 units), so 80 units and the ellipsis always fit in value. */
-#define FACT_UNITS 80
-
-/* Sets f's value to the builder's text cut on a character boundary. */
-static void fact_set(struct fact *f, const char *title, const char *text) {
-  mw_buf b;
-  mw_buf_init(&b, sizeof f->value - 1);
-  f->title = title;
-  if(alert__utf8_append(&b, text, FACT_UNITS) || !b.data)
-    mw_strlcpy(f->value, "-", sizeof f->value);
-  else
-    mw_strlcpy(f->value, b.data, sizeof f->value);
-  mw_buf_free(&b);
-}
-
-static size_t facts_of(const struct alert_notice *a, struct fact f[7]) {
-  size_t n = 0;
-  char num[64];
-  struct sb s;
-  sb_init(&s);
-  sb_add(&s, a->model ? a->model : "(none)");
-  if(a->alias) {
-    sb_add(&s, " (");
-    sb_add(&s, a->alias);
-    sb_add(&s, ")");
-  }
-  fact_set(&f[n++], "Model", sb_str(&s));
-  sb_reset(&s);
-  if(a->version > 0)
-    snprintf(num, sizeof num, "%lld", (long long)a->version);
-  else
-    snprintf(num, sizeof num, "unknown");
-  fact_set(&f[n++], "Version", num);
-  fact_set(&f[n++], "Metric", a->metric ? a->metric : "(none)");
-  fmt_number(a->value, num, sizeof num);
-  fact_set(&f[n++], "Value", num);
-  sb_threshold(&s, a);
-  fact_set(&f[n++], "Threshold", sb_str(&s));
-  sb_reset(&s);
-  fact_set(&f[n++], "State", a->state ? a->state : notice_status(a));
-  const char *sev = severity_of(a);
-  if(sev)
-    fact_set(&f[n++], "Severity", sev);
-  sb_free(&s);
-  return n;
-}
-
-/* An annotation worth showing under an alert: summary, else description. */
-static const char *blurb_of(const struct alert_notice *a) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(a->annotations, "summary");
-  if(!cJSON_IsString(v))
-    v = cJSON_GetObjectItemCaseSensitive(a->annotations, "description");
-  return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
-}
-
-/* Ends a payload builder: the first error (of the builder or of its
- * string buffer) frees the payload; otherwise *out takes it. */
-static mw_status payload_done(struct sb *s, mw_status err, cJSON *root,
-                              cJSON **out) {
-  if(s->err && !err)
-    err = s->err;
-  sb_free(s);
-  if(err) {
-    cJSON_Delete(root);
-    return err;
-  }
-  *out = root;
-  return MW_OK;
-}
-
-/* ------------------------------------------------ webhook (Alertmanager) */
-
-static mw_status build_webhook(const char *receiver,
-                               const struct alert_group_notice *g, cJSON **out) {
-  mw_status err = MW_OK;
-  cJSON *root = cJSON_CreateObject();
-  struct sb s;
-  sb_init(&s);
-  group_key_of(g, &s);
-  cJSON_AddStringToObject(root, "version", "4");
-  cJSON_AddStringToObject(root, "groupKey", sb_str(&s));
-  cJSON_AddNumberToObject(root, "truncatedAlerts", g->truncated_alerts);
-  cJSON_AddStringToObject(root, "status", group_status(g));
-  cJSON_AddStringToObject(root, "receiver", receiver);
-  cJSON_AddItemToObject(root, "groupLabels", dup_object(g->group_labels));
-  cJSON_AddItemToObject(root, "commonLabels", g->common_labels
-                                                  ? dup_object(g->common_labels)
-                                                  : common_of(g, 0));
-  cJSON_AddItemToObject(root, "commonAnnotations",
-                        g->common_annotations ? dup_object(g->common_annotations)
-                                              : common_of(g, 1));
-  cJSON_AddStringToObject(root, "externalURL", g->external_url ? g->external_url : "");
-  cJSON *arr = cJSON_AddArrayToObject(root, "alerts");
-  for(size_t i = 0; i < g->nalerts; i++) {
-    const struct alert_notice *a = &g->alerts[i];
-    cJSON *o = cJSON_CreateObject();
-    char t[40], fp[17];
-    cJSON_AddStringToObject(o, "status", notice_status(a));
-    cJSON_AddItemToObject(o, "labels", dup_object(a->labels));
-    cJSON_AddItemToObject(o, "annotations", dup_object(a->annotations));
-    cJSON_AddStringToObject(o, "startsAt", mw_time_format(a->starts_at_ms, t, sizeof t));
-    /* Alertmanager's zero time marks an alert that has not ended. */
-    cJSON_AddStringToObject(o, "endsAt", a->ends_at_ms > 0
-                                             ? mw_time_format(a->ends_at_ms, t, sizeof t)
-                                             : "0001-01-01T00:00:00Z");
-    cJSON_AddStringToObject(o, "generatorURL", a->generator_url ? a->generator_url : "");
-    fingerprint_of(a, fp);
-    cJSON_AddStringToObject(o, "fingerprint", fp);
-    /* Extra facts in their own object: Alertmanager receivers ignore
-     * unknown fields, ours can read them without parsing labels. */
-    cJSON *mw = cJSON_AddObjectToObject(o, "modelwatch");
-    cJSON_AddStringToObject(mw, "rule", rule_of(a));
-    if(a->model)
-      cJSON_AddStringToObject(mw, "model", a->model);
-    else
-      cJSON_AddNullToObject(mw, "model");
-    if(a->version > 0)
-      cJSON_AddNumberToObject(mw, "version", (double)a->version);
-    else
-      cJSON_AddNullToObject(mw, "version");
-    if(a->alias)
-      cJSON_AddStringToObject(mw, "alias", a->alias);
-    cJSON_AddStringToObject(mw, "metric", a->metric ? a->metric : "");
-    if(a->op)
-      cJSON_AddStringToObject(mw, "op", a->op);
-    if(isfinite(a->value))
-      cJSON_AddNumberToObject(mw, "value", a->value);
-    else
-      cJSON_AddNullToObject(mw, "value");
-    if(isfinite(a->threshold))
-      cJSON_AddNumberToObject(mw, "threshold", a->threshold);
-    else
-      cJSON_AddNullToObject(mw, "threshold");
-    cJSON_AddStringToObject(mw, "state", a->state ? a->state : notice_status(a));
-    cJSON_AddStringToObject(mw, "dashboardURL", dashboard_of(g, a));
-    cJSON_AddItemToArray(arr, o);
-  }
-  if(s.err)
-    err = s.err;
-  sb_free(&s);
-  if(err) {
-    cJSON_Delete(root);
-    return err;
-  }
-  *out = root;
-  return MW_OK;
-}
-
-/* ------------------------------------------------------------- slack */
-
-/* Slack limits: header 150, section text 3000, field 2000, 50 blocks,
- * button text 75, URL 3000. */
-static cJSON *slack_text(const char *type, const char *text) {
-  cJSON *t = cJSON_CreateObject();
-  cJSON_AddStringToObject(t, "type", type);
-  cJSON_AddStringToObject(t, "text", text);
-  return t;
-}
-
-static mw_status build_slack(const struct alert_group_notice *g, cJSON **out) {
-  mw_status err = MW_OK;
-  cJSON *root = cJSON_CreateObject();
-  struct sb s;
-  sb_init(&s);
-  /* `text` is the notification and fallback: title plus the first alert. */
-  sb_title(&s, g);
-  sb_add(&s, " - ");
-  sb_summary(&s, &g->alerts[0]);
-  if(g->nalerts > 1)
-    sb_fmt(&s, " (+%zu more)", g->nalerts - 1);
-  add_text(root, "text", sb_str(&s), 3000, &err);
-  cJSON *blocks = cJSON_AddArrayToObject(root, "blocks");
-  sb_reset(&s);
-  sb_title(&s, g);
-  cJSON *h = cJSON_CreateObject();
-  cJSON_AddStringToObject(h, "type", "header");
-  cJSON *ht = cJSON_AddObjectToObject(h, "text");
-  cJSON_AddStringToObject(ht, "type", "plain_text");
-  add_text(ht, "text", sb_str(&s), 150, &err);
-  cJSON_AddItemToArray(blocks, h);
-  size_t shown = g->nalerts < CHAT_MAX_ALERTS ? g->nalerts : CHAT_MAX_ALERTS;
-  for(size_t i = 0; i < shown; i++) {
-    const struct alert_notice *a = &g->alerts[i];
-    cJSON *sec = cJSON_CreateObject();
-    cJSON_AddStringToObject(sec, "type", "section");
-    sb_reset(&s);
-    sb_add(&s, "*");
-    sb_mrkdwn(&s, rule_of(a), 500);
-    sb_add(&s, "* - ");
-    sb_mrkdwn(&s, a->state ? a->state : notice_status(a), 50);
-    const char *blurb = blurb_of(a);
-    if(blurb) {
-      sb_add(&s, "\n");
-      sb_mrkdwn(&s, blurb, 2000);
-    }
-    sb_add(&s, "\n<");
-    sb_add(&s, dashboard_of(g, a));
-    sb_add(&s, "|Open in the dashboard>");
-    cJSON *st = cJSON_CreateObject();
-    cJSON_AddStringToObject(st, "type", "mrkdwn");
-    add_text(st, "text", sb_str(&s), 3000, &err);
-    cJSON_AddItemToObject(sec, "text", st);
-    cJSON *fields = cJSON_AddArrayToObject(sec, "fields");
-    struct fact f[7];
-    size_t nf = facts_of(a, f);
-    for(size_t k = 0; k < nf; k++) {
-      sb_reset(&s);
-      sb_fmt(&s, "*%s*\n", f[k].title);
-      sb_mrkdwn(&s, f[k].value, 1900);
-      cJSON_AddItemToArray(fields, slack_text("mrkdwn", sb_str(&s)));
-    }
-    cJSON_AddItemToArray(blocks, sec);
-  }
-  if(g->nalerts > shown || g->truncated_alerts > 0) {
-    cJSON *ctx = cJSON_CreateObject();
-    cJSON_AddStringToObject(ctx, "type", "context");
-    cJSON *els = cJSON_AddArrayToObject(ctx, "elements");
-    sb_reset(&s);
-    sb_fmt(&s, "and %zu more alert(s)",
-           g->nalerts - shown + (size_t)(g->truncated_alerts > 0 ? g->truncated_alerts : 0));
-    cJSON_AddItemToArray(els, slack_text("mrkdwn", sb_str(&s)));
-    cJSON_AddItemToArray(blocks, ctx);
-  }
-  const char *dash = dashboard_of(g, &g->alerts[0]);
-  if(!strncmp(dash, "http", 4) && strlen(dash) <= 3000) {
-    cJSON *act = cJSON_CreateObject();
-    cJSON_AddStringToObject(act, "type", "actions");
-    cJSON *els = cJSON_AddArrayToObject(act, "elements");
-    cJSON *btn = cJSON_CreateObject();
-    cJSON_AddStringToObject(btn, "type", "button");
-    cJSON_AddItemToObject(btn, "text", slack_text("plain_text", "Open dashboard"));
-    cJSON_AddStringToObject(btn, "url", dash);
-    cJSON_AddItemToArray(els, btn);
-    cJSON_AddItemToArray(blocks, act);
-  }
-  return payload_done(&s, err, root, out);
-}
-
-/* -------------------------------------------------------- mattermost */
-
-static mw_status build_mattermost(const struct alert_group_notice *g,
-                                  cJSON **out) {
-  mw_status err = MW_OK;
-  cJSON *root = cJSON_CreateObject();
-  struct sb s;
-  sb_init(&s);
-  sb_add(&s, "#### ");
-  sb_title(&s, g);
-  sb_add(&s, "\n");
-  sb_summary(&s, &g->alerts[0]);
-  if(g->nalerts > 1)
-    sb_fmt(&s, " (+%zu more)", g->nalerts - 1);
-  /* Mattermost posts hold 16383 characters. */
-  add_text(root, "text", sb_str(&s), 4000, &err);
-  cJSON *atts = cJSON_AddArrayToObject(root, "attachments");
-  size_t shown = g->nalerts < CHAT_MAX_ALERTS ? g->nalerts : CHAT_MAX_ALERTS;
-  for(size_t i = 0; i < shown; i++) {
-    const struct alert_notice *a = &g->alerts[i];
-    cJSON *at = cJSON_CreateObject();
-    sb_reset(&s);
-    sb_summary(&s, a);
-    add_text(at, "fallback", sb_str(&s), 1000, &err);
-    cJSON_AddStringToObject(at, "color", is_firing(a) ? "#d00000" : "#2eb886");
-    sb_reset(&s);
-    sb_add(&s, rule_of(a));
-    sb_add(&s, ": ");
-    sb_model(&s, a);
-    add_text(at, "title", sb_str(&s), 500, &err);
-    const char *dash = dashboard_of(g, a);
-    if(!strncmp(dash, "http", 4))
-      cJSON_AddStringToObject(at, "title_link", dash);
-    const char *blurb = blurb_of(a);
-    add_text(at, "text", blurb ? blurb : "", 2000, &err);
-    cJSON *fields = cJSON_AddArrayToObject(at, "fields");
-    struct fact f[7];
-    size_t nf = facts_of(a, f);
-    for(size_t k = 0; k < nf; k++) {
-      cJSON *fo = cJSON_CreateObject();
-      cJSON_AddBoolToObject(fo, "short", 1);
-      cJSON_AddStringToObject(fo, "title", f[k].title);
-      cJSON_AddStringToObject(fo, "value", f[k].value);
-      cJSON_AddItemToArray(fields, fo);
-    }
-    cJSON *link = cJSON_CreateObject();
-    cJSON_AddBoolToObject(link, "short", 0);
-    cJSON_AddStringToObject(link, "title", "Dashboard");
-    sb_reset(&s);
-    sb_add(&s, "[Open in modelwatch](");
-    sb_add(&s, dash);
-    sb_add(&s, ")");
-    add_text(link, "value", sb_str(&s), 3000, &err);
-    cJSON_AddItemToArray(fields, link);
-    cJSON_AddItemToArray(atts, at);
-  }
-  return payload_done(&s, err, root, out);
-}
-
-/* ----------------------------------------------------------- discord */
-
-#define DISCORD_CONTENT 2000
-#define DISCORD_TITLE 256
-#define DISCORD_DESCRIPTION 4096
-#define DISCORD_FIELDS 25
-#define DISCORD_FIELD_NAME 256
-#define DISCORD_FIELD_VALUE 1024
-#define DISCORD_FOOTER 2048
-#define DISCORD_EMBED_TOTAL 6000
-
-static mw_status build_discord(const struct alert_group_notice *g, cJSON **out) {
-  mw_status err = MW_OK;
-  cJSON *root = cJSON_CreateObject();
-  struct sb s;
-  sb_init(&s);
-  int firing = !strcmp(group_status(g), "firing");
-  sb_title(&s, g);
-  sb_add(&s, " - ");
-  sb_summary(&s, &g->alerts[0]);
-  if(g->nalerts > 1)
-    sb_fmt(&s, " (+%zu more)", g->nalerts - 1);
-  add_text(root, "content", sb_str(&s), DISCORD_CONTENT, &err);
-  /* Label values are user text: they must not ping @everyone. */
-  cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
-  cJSON_AddArrayToObject(am, "parse");
-  cJSON *embeds = cJSON_AddArrayToObject(root, "embeds");
-  cJSON *e = cJSON_CreateObject();
-  cJSON_AddItemToArray(embeds, e);
-
-  size_t total = 0;
-  sb_reset(&s);
-  sb_title(&s, g);
-  add_text(e, "title", sb_str(&s), DISCORD_TITLE, &err);
-  total += alert__utf16_len(mw_json_str(e, "title") ? mw_json_str(e, "title") : "");
-  const char *dash = dashboard_of(g, &g->alerts[0]);
-  if(!strncmp(dash, "http", 4) && strlen(dash) <= 2000)
-    cJSON_AddStringToObject(e, "url", dash);
-  cJSON_AddNumberToObject(e, "color", firing ? 0xd00000 : 0x2eb886);
-  cJSON *footer = cJSON_AddObjectToObject(e, "footer");
-  cJSON_AddStringToObject(footer, "text", "modelwatch");
-  total += strlen("modelwatch");
-  char ts[40];
-  cJSON_AddStringToObject(e, "timestamp",
-                          mw_time_format(g->alerts[0].starts_at_ms, ts, sizeof ts));
-
-  /* Fields: the first alert's facts, then its labels, up to 25. */
-  cJSON *fields = cJSON_CreateArray();
-  size_t nfields = 0, fields_units = 0;
-  struct fact f[7];
-  size_t nf = facts_of(&g->alerts[0], f);
-  for(size_t k = 0; k < nf && nfields < DISCORD_FIELDS; k++) {
-    cJSON *fo = cJSON_CreateObject();
-    add_text(fo, "name", f[k].title, DISCORD_FIELD_NAME, &err);
-    add_text(fo, "value", f[k].value[0] ? f[k].value : "-", DISCORD_FIELD_VALUE, &err);
-    cJSON_AddBoolToObject(fo, "inline", 1);
-    fields_units += alert__utf16_len(f[k].title) +
-                    alert__utf16_len(mw_json_str(fo, "value") ? mw_json_str(fo, "value") : "");
-    cJSON_AddItemToArray(fields, fo);
-    nfields++;
-  }
-  size_t nl;
-  const cJSON **labels = sorted_members(g->alerts[0].labels, &nl);
-  for(size_t k = 0; k < nl && nfields < DISCORD_FIELDS; k++) {
-    const char *v = member_str(labels[k]);
-    cJSON *fo = cJSON_CreateObject();
-    add_text(fo, "name", labels[k]->string[0] ? labels[k]->string : "-",
-             DISCORD_FIELD_NAME, &err);
-    add_text(fo, "value", *v ? v : "-", DISCORD_FIELD_VALUE, &err);
-    cJSON_AddBoolToObject(fo, "inline", 1);
-    const char *fn = mw_json_str(fo, "name"), *fv = mw_json_str(fo, "value");
-    size_t units = alert__utf16_len(fn ? fn : "") + alert__utf16_len(fv ? fv : "");
-    /* Keep room for a useful description inside the 6000 total. */
-    if(total + fields_units + units > DISCORD_EMBED_TOTAL - 1000) {
-      cJSON_Delete(fo);
-      break;
-    }
-    fields_units += units;
-    cJSON_AddItemToArray(fields, fo);
-    nfields++;
-  }
-  free(labels);
-  total += fields_units;
-
-  /* Description: one line per alert, cut to what is left of the total. */
-  sb_reset(&s);
-  size_t shown = g->nalerts < CHAT_MAX_ALERTS ? g->nalerts : CHAT_MAX_ALERTS;
-  for(size_t i = 0; i < shown; i++) {
-    const struct alert_notice *a = &g->alerts[i];
-    sb_add(&s, "- ");
-    sb_summary(&s, a);
-    const char *blurb = blurb_of(a);
-    if(blurb) {
-      sb_add(&s, "\n  ");
-      sb_text(&s, blurb, 500);
-    }
-    sb_add(&s, "\n");
-  }
-  if(g->nalerts > shown)
-    sb_fmt(&s, "and %zu more\n", g->nalerts - shown);
-  sb_add(&s, "[Open in the dashboard](");
-  sb_add(&s, dash);
-  sb_add(&s, ")");
-  size_t room = DISCORD_EMBED_TOTAL > total ? DISCORD_EMBED_TOTAL - total : 0;
-  if(room > DISCORD_DESCRIPTION)
-    room = DISCORD_DESCRIPTION;
-  add_text(e, "description", sb_str(&s), room, &err);
-  cJSON_AddItemToObject(e, "fields", fields);
-  return payload_done(&s, err, root, out);
-}
-
-/* ------------------------------------------------------------- teams */
-
-static cJSON *text_block(const char *text, const char *size, const char *weight,
-                         const char *color, mw_status *err) {
-  cJSON *t = cJSON_CreateObject();
-  cJSON_AddStringToObject(t, "type", "TextBlock");
-  add_text(t, "text", text, 2000, err);
-  cJSON_AddBoolToObject(t, "wrap", 1);
-  if(size)
-    cJSON_AddStringToObject(t, "size", size);
-  if(weight)
-    cJSON_AddStringToObject(t, "weight", weight);
-  if(color)
-    cJSON_AddStringToObject(t, "color", color);
-  return t;
-}
-
-static mw_status build_teams(const struct alert_group_notice *g, cJSON **out) {
-  mw_status err = MW_OK;
-  cJSON *root = cJSON_CreateObject();
-  struct sb s;
-  sb_init(&s);
-  int firing = !strcmp(group_status(g), "firing");
-  cJSON_AddStringToObject(root, "type", "message");
-  /* Some Teams connectors show `summary` in notifications. */
-  sb_title(&s, g);
-  add_text(root, "summary", sb_str(&s), 200, &err);
-  cJSON *atts = cJSON_AddArrayToObject(root, "attachments");
-  cJSON *att = cJSON_CreateObject();
-  cJSON_AddItemToArray(atts, att);
-  cJSON_AddStringToObject(att, "contentType", "application/vnd.microsoft.card.adaptive");
-  cJSON_AddNullToObject(att, "contentUrl");
-  cJSON *card = cJSON_AddObjectToObject(att, "content");
-  cJSON_AddStringToObject(card, "$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
-  cJSON_AddStringToObject(card, "type", "AdaptiveCard");
-  cJSON_AddStringToObject(card, "version", "1.4");
-  cJSON *ms = cJSON_AddObjectToObject(card, "msteams");
-  cJSON_AddStringToObject(ms, "width", "Full");
-  cJSON *body = cJSON_AddArrayToObject(card, "body");
-  cJSON_AddItemToArray(body, text_block(sb_str(&s), "Large", "Bolder",
-                                        firing ? "Attention" : "Good", &err));
-  size_t shown = g->nalerts < CHAT_MAX_ALERTS ? g->nalerts : CHAT_MAX_ALERTS;
-  for(size_t i = 0; i < shown; i++) {
-    const struct alert_notice *a = &g->alerts[i];
-    sb_reset(&s);
-    sb_summary(&s, a);
-    cJSON *tb = text_block(sb_str(&s), "Medium", "Bolder", NULL, &err);
-    cJSON_AddBoolToObject(tb, "separator", 1);
-    cJSON_AddItemToArray(body, tb);
-    const char *blurb = blurb_of(a);
-    if(blurb)
-      cJSON_AddItemToArray(body, text_block(blurb, NULL, NULL, NULL, &err));
-    cJSON *fs = cJSON_CreateObject();
-    cJSON_AddStringToObject(fs, "type", "FactSet");
-    cJSON *facts = cJSON_AddArrayToObject(fs, "facts");
-    struct fact f[7];
-    size_t nf = facts_of(a, f);
-    for(size_t k = 0; k < nf; k++) {
-      cJSON *fo = cJSON_CreateObject();
-      cJSON_AddStringToObject(fo, "title", f[k].title);
-      cJSON_AddStringToObject(fo, "value", f[k].value);
-      cJSON_AddItemToArray(facts, fo);
-    }
-    cJSON_AddItemToArray(body, fs);
-  }
-  if(g->nalerts > shown) {
-    sb_reset(&s);
-    sb_fmt(&s, "and %zu more alert(s)", g->nalerts - shown);
-    cJSON_AddItemToArray(body, text_block(sb_str(&s), NULL, NULL, NULL, &err));
-  }
-  const char *dash = dashboard_of(g, &g->alerts[0]);
-  if(!strncmp(dash, "http", 4)) {
-    cJSON *actions = cJSON_AddArrayToObject(card, "actions");
-    cJSON *act = cJSON_CreateObject();
-    cJSON_AddStringToObject(act, "type", "Action.OpenUrl");
-    cJSON_AddStringToObject(act, "title", "Open dashboard");
-    cJSON_AddStringToObject(act, "url", dash);
-    cJSON_AddItemToArray(actions, act);
-  }
-  return payload_done(&s, err, root, out);
-}
-
-/* 1 when s is valid UTF-8. */
-static int utf8_ok(const char *s) {
-  return mw_utf8_check(s, strlen(s), NULL) == MW_OK;
-}
-
-/* A copy of s with every invalid byte replaced by U+FFFD, allocated with
- * cJSON's allocator (it replaces a key or value of a cJSON item). */
-static char *utf8_clean_copy(const char *s) {
-  mw_buf b;
-  mw_buf_init(&b, TEXT_LIMIT);
-  if(alert__utf8_append(&b, s, SIZE_MAX) || !b.data) {
-    mw_buf_free(&b);
-    return NULL;
-  }
-  char *out = cJSON_malloc(b.len + 1);
-  if(out)
-    memcpy(out, b.data, b.len + 1);
-  mw_buf_free(&b);
-  return out;
-}
-
-/* Makes every key and string of j valid UTF-8. Chat payloads are built
- * from text that alert__utf8_append already cleaned, but the webhook
- * payload copies labels, annotations and names as they were stored, and
- * receivers refuse a body that is not UTF-8. */
-static mw_status utf8_clean(cJSON *j) {
-  for(cJSON *it = j; it; it = it->next) {
-    if(it->string && !(it->type & cJSON_StringIsConst) && !utf8_ok(it->string)) {
-      char *k = utf8_clean_copy(it->string);
-      if(!k)
-        return MW_ENOMEM;
-      cJSON_free(it->string);
-      it->string = k;
-    }
-    if(cJSON_IsString(it) && it->valuestring && !utf8_ok(it->valuestring)) {
-      char *v = utf8_clean_copy(it->valuestring);
-      if(!v)
-        return MW_ENOMEM;
-      cJSON_free(it->valuestring);
-      it->valuestring = v;
-    }
-    if(it->child) {
-      mw_status st = utf8_clean(it->child);
-      if(st)
-        return st;
-    }
-  }
-  return MW_OK;
-}
-
-static mw_status build(const char *type, const char *receiver,
-                       const struct alert_group_notice *g, cJSON **out) {
-  if(!strcmp(type, "webhook"))
-    return build_webhook(receiver, g, out);
-  if(!strcmp(type, "slack"))
-    return build_slack(g, out);
-  if(!strcmp(type, "mattermost"))
-    return build_mattermost(g, out);
-  if(!strcmp(type, "discord"))
-    return build_discord(g, out);
-  if(!strcmp(type, "teams"))
-    return build_teams(g, out);
-  return MW_EINVAL;
-}
-
-mw_status alert_payload_build(const char *type, const char *receiver,
-                              const struct alert_group_notice *g, cJSON **out) {
+mw_status alert_channel_get(mw_conn *c, const char *name, cJSON **out, mw_err *err) {
   *out = NULL;
-  if(!g || !g->nalerts || !g->alerts)
-    return MW_EINVAL;
-  if(g->receiver)
-    receiver = g->receiver;
-  if(!receiver)
-    receiver = "";
-  if(!type)
-    return MW_EINVAL;
-  mw_status st = build(type, receiver, g, out);
-  if(!st && (st = utf8_clean(*out))) {
+  mw_status s = alert__store(c)->channel_get(c, name, take_json, out);
+  if(s == MW_ENOTFOUND)
+    return mw_errf(err, s, "no channel named '%s'", name);
+  return s;
+}
+
+static mw_status add_json(void *ctx, const struct alert__channel_row *ch) {
+  cJSON *o = channel_json(ch);
+  if(!o || !cJSON_AddItemToArray(ctx, o)) {
+    cJSON_Delete(o);
+    return MW_ENOMEM;
+  }
+  return MW_OK;
+}
+
+mw_status alert_channel_list(mw_conn *c, cJSON **out, mw_err *err) {
+  (void)err;
+  *out = NULL;
+  cJSON *root = cJSON_CreateObject();
+  cJSON *arr = cJSON_AddArrayToObject(root, "channels");
+  mw_status s = arr ? alert__store(c)->channel_list(c, add_json, arr) : MW_ENOMEM;
+  if(s) {
+    cJSON_Delete(root);
+    return s;
+  }
+  *out = root;
+  return MW_OK;
+}
+
+mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
+                               const char *actor, cJSON **out, mw_err *err) {
+  *out = NULL;
+  const char *name = mw_json_str(body, "name");
+  const char *type = mw_json_str(body, "type");
+  const char *url = mw_json_str(body, "url");
+  if(!mw_name_valid(name))
+    return mw_errf(err, MW_EVALIDATION,
+                   "name must be 1-128 characters of A-Z a-z 0-9 . _ - and not "
+                   "start with '.'");
+  if(!alert_channel_type_valid(type))
+    return mw_errf(err, MW_EVALIDATION, "type must be one of " ALERT_CHANNEL_TYPES);
+  mw_status s = mw_url_check_target(url, allow_private, err);
+  if(s)
+    return s;
+  char secret[48];
+  if(mw_webhook_secret_new(secret))
+    return MW_EINTERNAL;
+  s = mw_tx_begin(c);
+  if(!s) {
+    s = alert__store(c)->channel_insert(c, name, type, url, secret, mw_now_ms());
+    if(s == MW_ECONFLICT)
+      mw_errf(err, s, "a channel named '%s' already exists", name);
+  }
+  if(!s) {
+    cJSON *det = cJSON_CreateObject();
+    cJSON_AddStringToObject(det, "type", type);
+    s = mw_audit(c, actor, "channel.create", name, det);
+    cJSON_Delete(det);
+  }
+  if(!s)
+    s = alert_channel_get(c, name, out, err);
+  if(!s && !cJSON_AddStringToObject(*out, "secret", secret))
+    s = MW_ENOMEM;
+  if(!s)
+    s = mw_tx_commit(c);
+  mw_tx_rollback(c);
+  if(s) {
     cJSON_Delete(*out);
     *out = NULL;
   }
-  return st;
+  memset(secret, 0, sizeof secret);
+  return s;
+}
+
+static mw_status exists(void *ctx, const struct alert__channel_row *ch) {
+  (void)ctx, (void)ch;
+  return MW_OK;
+}
+
+/* Rule names listed in a conflict's details; the count says how many. */
+#define DELETE_CONFLICT_NAMES 20
+
+/* The rules naming a channel: every name when forced (they are reported
+ * as detached), else the first DELETE_CONFLICT_NAMES; n counts all. */
+struct naming {
+  cJSON *names;
+  int64_t n;
+  int force;
+};
+
+static mw_status add_naming(void *ctx, int64_t rule_id, const char *rule) {
+  (void)rule_id;
+  struct naming *x = ctx;
+  x->n++;
+  if(!x->force && x->n > DELETE_CONFLICT_NAMES)
+    return MW_OK;
+  cJSON *s = cJSON_CreateString(rule);
+  if(!s || !cJSON_AddItemToArray(x->names, s)) {
+    cJSON_Delete(s);
+    return MW_ENOMEM;
+  }
+  return MW_OK;
+}
+
+/* The refusal of an unforced delete: 409 naming the rules. */
+static mw_status refuse_delete(const char *name, struct naming *x, mw_err *err) {
+  mw_status s = mw_errf(err, MW_ECONFLICT,
+                        "channel '%s' is used by %lld alert rule(s); delete them "
+                        "first, or delete with ?force=true to remove the channel "
+                        "from them",
+                        name, (long long)x->n);
+  cJSON *det = cJSON_CreateObject();
+  if(det) {
+    cJSON_AddItemToObject(det, "rules", x->names);
+    x->names = NULL;
+    cJSON_AddNumberToObject(det, "rule_count", (double)x->n);
+    if(err) {
+      cJSON_Delete(err->details);
+      err->details = det;
+    } else {
+      cJSON_Delete(det);
+    }
+  }
+  return s;
+}
+
+mw_status alert_channel_delete(mw_conn *c, const char *name, int force,
+                               const char *actor, cJSON **detached, mw_err *err) {
+  if(detached)
+    *detached = NULL;
+  const struct alert__store *st = alert__store(c);
+  struct naming x = {cJSON_CreateArray(), 0, force};
+  if(!x.names)
+    return MW_ENOMEM;
+  /* One transaction: a rule created meanwhile checks its channels inside
+   * its own, so it either sees this channel gone or is seen here. */
+  mw_status s = mw_tx_begin(c);
+  if(!s) {
+    s = st->channel_get(c, name, exists, NULL);
+    if(s == MW_ENOTFOUND)
+      mw_errf(err, s, "no channel named '%s'", name);
+  }
+  if(!s)
+    s = st->channel_rules(c, name, add_naming, &x);
+  if(!s && x.n && !force)
+    s = refuse_delete(name, &x, err);
+  if(!s && x.n)
+    s = st->channel_detach(c, name);
+  if(!s)
+    s = st->channel_delete(c, name);
+  cJSON *det = NULL;
+  if(!s && x.n) {
+    det = cJSON_CreateObject();
+    cJSON_AddItemReferenceToObject(det, "detached_from_rules", x.names);
+  }
+  if(!s)
+    s = mw_audit(c, actor, "channel.delete", name, det);
+  cJSON_Delete(det);
+  if(!s)
+    s = mw_tx_commit(c);
+  mw_tx_rollback(c);
+  if(!s && detached) {
+    *detached = x.names;
+    x.names = NULL;
+  }
+  cJSON_Delete(x.names);
+  return s;
+}
+
+mw_status alert_channel_enqueue(mw_conn *c, const char *channel,
+                                const struct alert_group_notice *g, int64_t *out_id,
+                                mw_err *err) {
+  return alert__channel_enqueue_kind(c, channel, "alert", g, out_id, err);
+}
+
+/* A channel's type and URL, copied. */
+struct target {
+  char type[16];
+  char *url;
+};
+
+static mw_status take_target(void *ctx, const struct alert__channel_row *ch) {
+  struct target *t = ctx;
+  mw_strlcpy(t->type, ch->type, sizeof t->type);
+  t->url = strdup(ch->url);
+  return t->url ? MW_OK : MW_ENOMEM;
+}
+
+mw_status alert__channel_enqueue_kind(mw_conn *c, const char *channel,
+                                      const char *kind,
+                                      const struct alert_group_notice *g,
+                                      int64_t *out_id, mw_err *err) {
+  assert(mw_tx_state(c) == 1); /* sent if and only if the caller commits */
+  struct target t = {"", NULL};
+  mw_status s = alert__store(c)->channel_get(c, channel, take_target, &t);
+  if(s == MW_ENOTFOUND)
+    mw_errf(err, s, "no channel named '%s'", channel);
+  cJSON *payload = NULL;
+  if(!s && (s = alert_payload_build(t.type, channel, g, &payload)) != MW_OK)
+    mw_errf(err, s, "cannot format the notification for channel '%s'", channel);
+  if(!s)
+    s = mw_outbox_enqueue(c, kind, "channel", channel, t.url, payload, out_id);
+  cJSON_Delete(payload);
+  free(t.url);
+  return s;
+}
+
+/* The test notice: one firing alert with example facts. */
+static void test_notice(cJSON *labels, cJSON *ann, struct alert_notice *a) {
+  cJSON_AddStringToObject(labels, "alertname", "modelwatch-test");
+  cJSON_AddStringToObject(labels, "severity", "info");
+  cJSON_AddStringToObject(
+      ann, "summary", "A test notification from modelwatch: this channel works.");
+  memset(a, 0, sizeof *a);
+  a->status = "firing";
+  a->labels = labels;
+  a->annotations = ann;
+  a->starts_at_ms = mw_now_ms();
+  a->rule = "modelwatch-test";
+  a->model = "example-model";
+  a->version = 1;
+  a->metric = "dataset_drift_share";
+  a->op = ">";
+  a->value = 0.5;
+  a->threshold = 0.3;
+  a->state = "firing";
+}
+
+/* {delivery_id, webhook_id} of outbox row id, as the delivery list has it. */
+static mw_status test_answer(mw_conn *c, int64_t id, cJSON **out) {
+  cJSON *page = NULL;
+  mw_status s = mw_outbox_list(c, NULL, 1, id + 1, &page);
+  const cJSON *d =
+      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(page, "deliveries"), 0);
+  const char *msg_id = mw_json_str(d, "webhook_id");
+  if(!s && !msg_id)
+    s = MW_EINTERNAL; /* the row queued a moment ago is not there */
+  if(!s) {
+    *out = cJSON_CreateObject();
+    if(!*out || !cJSON_AddNumberToObject(*out, "delivery_id", (double)id) ||
+       !cJSON_AddStringToObject(*out, "webhook_id", msg_id))
+      s = MW_ENOMEM;
+  }
+  cJSON_Delete(page);
+  return s;
+}
+
+mw_status alert_channel_test(mw_conn *c, const char *name, const char *external_url,
+                             const char *actor, cJSON **out, mw_err *err) {
+  *out = NULL;
+  cJSON *labels = cJSON_CreateObject();
+  cJSON *ann = cJSON_CreateObject();
+  mw_status s = labels && ann ? MW_OK : MW_ENOMEM;
+  struct alert_notice a;
+  struct alert_group_notice g;
+  memset(&g, 0, sizeof g);
+  if(!s) {
+    test_notice(labels, ann, &a);
+    g.external_url = external_url;
+    g.alerts = &a;
+    g.nalerts = 1;
+  }
+  int64_t id = 0;
+  if(!s)
+    s = mw_tx_begin(c);
+  if(!s)
+    s = alert__channel_enqueue_kind(c, name, "alert.test", &g, &id, err);
+  if(!s)
+    s = mw_audit(c, actor, "channel.test", name, NULL);
+  if(!s)
+    s = test_answer(c, id, out);
+  if(!s)
+    s = mw_tx_commit(c);
+  mw_tx_rollback(c);
+  if(s) {
+    cJSON_Delete(*out);
+    *out = NULL;
+  }
+  cJSON_Delete(labels);
+  cJSON_Delete(ann);
+  return s;
 }

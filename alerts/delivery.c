@@ -4,13 +4,20 @@
  * plans the next one (alerts/retry.c).
  *
  * Why one thread with curl multi rather than a thread per transfer: the
- * transfers are I/O-bound, one SQLite connection serialises our writes
- * anyway, and stopping is a single wake-up.
+ * transfers are I/O-bound, one database connection carries the claims and
+ * results anyway, and stopping is a single wake-up.
  *
- * New rows are noticed without help from their writers: every 10 ms the
- * worker reads PRAGMA data_version, which changes when another connection
- * (thread or process) commits, and only then asks the outbox for due rows.
- * alert_delivery_kick() wakes it at once. */
+ * New rows are noticed without help from their writers, through the
+ * database's data version (mw_db_data_version), which moves when another
+ * connection - thread, process or replica - commits queued work; only then
+ * does the worker ask the queue for due rows. On SQLite it is read every
+ * 10 ms (a PRAGMA, no I/O). On PostgreSQL it counts the NOTIFYs that every
+ * queued row's transaction sends: an idle worker sleeps on the
+ * connection's socket (mw_db_wait) and wakes when one arrives, and a busy
+ * one sees them between transfers without a round trip.
+ * alert_delivery_kick() wakes it at once (an idle worker on PostgreSQL at
+ * the end of its nap, at most IDLE_NAP_MS). */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,9 +32,12 @@
 
 #include <curl/curl.h>
 
-#include "alerts/delivery_internal.h"
+#include "alerts/store.h"
 
 #define POLL_MS 10
+/* Longest an idle worker sleeps on PostgreSQL's socket before it looks at
+ * its stop and kick flags (a NOTIFY ends the nap at once). */
+#define IDLE_NAP_MS 100
 /* Longest a stopping worker waits for transfers in flight. */
 #define STOP_GRACE_MS 1000
 /* Response bytes kept for the error text of a failed attempt. */
@@ -85,7 +95,8 @@ void alert_delivery_opts_from_config(const mw_config *cfg,
     o->concurrency = 64;
   o->max_attempts = cfg->delivery_max_attempts > 0 ? cfg->delivery_max_attempts : 8;
   o->max_age_ms = (cfg->delivery_max_age_seconds > 0 ? cfg->delivery_max_age_seconds
-                                                     : 3 * 86400) * 1000LL;
+                                                     : 3 * 86400) *
+                  1000LL;
   o->connect_timeout_ms = 5000;
   o->timeout_ms = cfg->delivery_timeout_ms > 0 ? cfg->delivery_timeout_ms : 15000;
   if(o->connect_timeout_ms > o->timeout_ms)
@@ -125,7 +136,8 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
   (void)purpose;
   const char *why = "";
   enum mw_addr_class cls = mw_addr_classify(&a->addr, (socklen_t)a->addrlen, &why);
-  if(cls == MW_ADDR_FORBIDDEN || (cls == MW_ADDR_PRIVATE && !x->d->o.allow_private)) {
+  if(cls == MW_ADDR_FORBIDDEN ||
+     (cls == MW_ADDR_PRIVATE && !x->d->o.allow_private)) {
     char ip[INET6_ADDRSTRLEN] = "?";
     if(a->family == AF_INET)
       inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, ip, sizeof ip);
@@ -135,9 +147,8 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
     x->refused = 1;
     snprintf(x->refused_why, sizeof x->refused_why,
              "refused by egress policy: the URL resolves to %s, %s%s", ip, why,
-             cls == MW_ADDR_PRIVATE
-                 ? " (allowed only with --allow-private-webhooks)"
-                 : "");
+             cls == MW_ADDR_PRIVATE ? " (allowed only with --allow-private-webhooks)"
+                                    : "");
     return CURL_SOCKET_BAD;
   }
   return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
@@ -185,6 +196,7 @@ static void describe(const struct xfer *x, CURLcode cc, long code, char *out,
 static int start_xfer(struct alert_delivery *d, struct xfer *x, char *err,
                       size_t cap) {
   struct alert__job *j = &x->job;
+  assert(!x->busy && j->id > 0);
   x->errbuf[0] = 0;
   x->resp_len = 0;
   x->resp[0] = 0;
@@ -204,12 +216,12 @@ static int start_xfer(struct alert_delivery *d, struct xfer *x, char *err,
     return 1;
   }
   struct curl_slist *h = NULL, *t;
-#define ADD_HEADER(text)                                                      \
-  do {                                                                        \
-    t = curl_slist_append(h, (text));                                         \
-    if(!t)                                                                    \
-      goto nomem;                                                             \
-    h = t;                                                                    \
+#define ADD_HEADER(text)              \
+  do {                                \
+    t = curl_slist_append(h, (text)); \
+    if(!t)                            \
+      goto nomem;                     \
+    h = t;                            \
   } while(0)
   ADD_HEADER("Content-Type: application/json");
   /* curl would wait up to a second for "100 Continue" on larger bodies. */
@@ -298,6 +310,7 @@ static void add_result(struct alert_delivery *d, mw_conn *c, struct batch *b,
   struct alert__plan plan;
   alert__plan_next(&d->o, oc, j->cycle_attempts + 1, j->cycle_started_at,
                    mw_now_ms(), retry_after_ms, rnd64(), &plan);
+  assert(b->n < BATCH_MAX);
   size_t i = b->n++;
   struct alert__result *r = &b->r[i];
   memset(r, 0, sizeof *r);
@@ -329,6 +342,8 @@ static void add_result(struct alert_delivery *d, mw_conn *c, struct batch *b,
 static int turn(struct alert_delivery *d, mw_conn *c, struct batch *b, int claim,
                 int64_t now, int64_t *next_due) {
   int free_slots = claim ? d->o.concurrency - d->inflight : 0;
+  /* Never more in flight than slots, and a claim fits in jobs[]. */
+  assert(free_slots >= 0 && free_slots <= 64);
   struct alert__job jobs[64];
   int n = 0;
   int64_t nd = INT64_MAX;
@@ -408,39 +423,24 @@ static void abandon_all(struct alert_delivery *d, mw_conn *c) {
     finish_xfer(d, x);
   }
   if(n) {
-    mw_log(MW_LOG_INFO, "delivery", "abandoning %zu transfer(s) in flight; they "
-                                    "run again after restart", n);
+    mw_log(MW_LOG_INFO, "delivery",
+           "abandoning %zu transfer(s) in flight; they "
+           "run again after restart",
+           n);
     if(c && alert__release(c, d->claim_token, ids, n))
-      mw_log(MW_LOG_WARN, "delivery",
-             "cannot release claims; they expire in %lld s",
+      mw_log(MW_LOG_WARN, "delivery", "cannot release claims; they expire in %lld s",
              (long long)(d->lease_ms / 1000));
   }
 }
 
-/* SQLite's default busy handler sleeps 1, 2, 5, 10, 15, 20 ms... while a
- * request's transaction holds the write lock; a webhook queued by that very
- * transaction would wait out the whole ladder. Short, even sleeps keep the
- * enqueue -> send latency low; the 10 s budget matches the other
- * connections' busy timeout. */
-static int on_busy(void *ud, int n) {
-  (void)ud;
-  if(n >= 10000)
-    return 0;
-  usleep(1000);
-  return 1;
-}
-
 static mw_conn *open_conn(struct alert_delivery *d) {
   mw_conn *c = mw_db_conn(d->db);
-  if(c)
-    sqlite3_busy_handler(mw_conn_handle(c), on_busy, NULL);
-  /* This connection writes only claims and attempt results. Without an
-   * fsync per commit a power cut can lose the last of them, which means a
-   * webhook is sent again - what at-least-once already promises - while
-   * a commit costs microseconds instead of milliseconds. A process crash
-   * loses nothing (WAL). */
-  if(c && mw_exec(c, "PRAGMA synchronous=NORMAL"))
-    mw_log(MW_LOG_WARN, "delivery", "cannot relax synchronous; commits will fsync");
+  /* This connection writes only claims and attempt results: see
+   * worker_conn_tune in alerts/store.h. */
+  if(c && alert__store(c)->worker_conn_tune(c))
+    mw_log(MW_LOG_WARN, "delivery",
+           "cannot tune the worker's connection; its commits will wait for the "
+           "disk");
   return c;
 }
 
@@ -473,69 +473,96 @@ static void purge_step(struct alert_delivery *d, mw_conn *c, int64_t now) {
   d->purge_at = now + PURGE_PERIOD_MS;
 }
 
+/* The worker loop's own state. */
+struct loop {
+  struct batch *b;
+  mw_conn *c;
+  int64_t next_due;      /* when a head becomes claimable (ms) */
+  int64_t last_dv;       /* the data version last seen */
+  int64_t stop_deadline; /* monotonic ms: in-flight transfers abandoned */
+  int64_t hold_until;    /* the database failed: no turn before this */
+  int need_scan;         /* the queue may have work for free slots */
+};
+
+/* Whether there may be new work: another connection committed queued
+ * work (the data version moved), a kick, or a retry time or a lease end
+ * came. */
+static void notice_work(struct alert_delivery *d, struct loop *l, int64_t now) {
+  int64_t dv;
+  if(!mw_db_data_version(l->c, &dv) && dv != l->last_dv) {
+    l->last_dv = dv;
+    l->need_scan = 1;
+  }
+  if(atomic_exchange(&d->kicked, 0) || now >= l->next_due)
+    l->need_scan = 1;
+}
+
+/* Sleeps until something may have changed: a transfer progressed, a kick,
+ * POLL_MS (the data version is looked at again), or the next due time. On
+ * PostgreSQL an idle worker sleeps on the database connection instead,
+ * which a NOTIFY of newly queued work ends at once. */
+static void wait_for_work(struct alert_delivery *d, struct loop *l, int stopping) {
+  int64_t now = mw_now_ms();
+  int64_t wait = POLL_MS;
+  if(!stopping && l->next_due - now < wait)
+    wait = l->next_due > now ? l->next_due - now : 0;
+  if(l->b->n || (l->need_scan && !stopping && d->inflight < d->o.concurrency))
+    wait = 0;
+  if(l->hold_until > now && wait < l->hold_until - now)
+    wait = l->hold_until - now < POLL_MS ? l->hold_until - now : POLL_MS;
+  int idle = !stopping && !d->inflight && !l->b->n && l->hold_until <= now;
+  if(wait > 0 && idle && mw_conn_kind(l->c) == MW_DB_POSTGRES) {
+    int64_t nap = l->next_due - now < IDLE_NAP_MS ? l->next_due - now : IDLE_NAP_MS;
+    if(!mw_db_wait(l->c, (int)(nap > 0 ? nap : 0)))
+      return;
+  }
+  curl_multi_poll(d->multi, NULL, 0, (int)wait, NULL);
+}
+
 static void *worker_main(void *arg) {
   struct alert_delivery *d = arg;
-  struct batch *b = calloc(1, sizeof *b);
-  mw_conn *c = NULL;
-  int64_t next_due = 0, last_dv = -1, stop_deadline = 0, hold_until = 0;
-  int need_scan = 1;
-  if(!b) {
+  struct loop l = {calloc(1, sizeof *l.b), NULL, 0, -1, 0, 0, 1};
+  if(!l.b) {
     mw_log(MW_LOG_ERROR, "delivery", "out of memory; worker not running");
     return NULL;
   }
   for(;;) {
     int stopping = atomic_load(&d->stop);
     if(stopping) {
-      if(!stop_deadline)
-        stop_deadline = mw_mono_ns() / 1000000 + STOP_GRACE_MS;
-      if(!d->inflight || mw_mono_ns() / 1000000 >= stop_deadline)
+      if(!l.stop_deadline)
+        l.stop_deadline = mw_mono_ns() / 1000000 + STOP_GRACE_MS;
+      if(!d->inflight || mw_mono_ns() / 1000000 >= l.stop_deadline)
         break;
     }
-    if(!c && !(c = open_conn(d))) {
+    if(!l.c && !(l.c = open_conn(d))) {
       /* Logged by mw_db_conn; try again shortly. */
       curl_multi_poll(d->multi, NULL, 0, 1000, NULL);
       continue;
     }
     int64_t now = mw_now_ms();
-    if(!stopping) {
-      int64_t dv;
-      if(!alert__data_version(c, &dv) && dv != last_dv) {
-        last_dv = dv;
-        need_scan = 1;
-      }
-      if(atomic_exchange(&d->kicked, 0) || now >= next_due)
-        need_scan = 1;
-    }
-    int claim = !stopping && need_scan && d->inflight < d->o.concurrency;
-    if((claim || b->n) && now >= hold_until) {
-      if(turn(d, c, b, claim, now, &next_due)) {
-        hold_until = now + 1000; /* the database is unwell: back off */
-      } else if(claim) {
-        need_scan = 0;
-      }
+    if(!stopping)
+      notice_work(d, &l, now);
+    int claim = !stopping && l.need_scan && d->inflight < d->o.concurrency;
+    if((claim || l.b->n) && now >= l.hold_until) {
+      if(turn(d, l.c, l.b, claim, now, &l.next_due))
+        l.hold_until = now + 1000; /* the database is unwell: back off */
+      else if(claim)
+        l.need_scan = 0;
     }
     if(!stopping && d->o.retention_ms > 0 && now >= d->purge_at &&
-       now >= hold_until)
-      purge_step(d, c, now);
+       now >= l.hold_until)
+      purge_step(d, l.c, now);
     int running = 0;
     curl_multi_perform(d->multi, &running);
-    if(collect(d, c, b))
-      need_scan = 1; /* slots and targets are free again */
-    now = mw_now_ms();
-    int64_t wait = POLL_MS;
-    if(!stopping && next_due - now < wait)
-      wait = next_due > now ? next_due - now : 0;
-    if(b->n || (need_scan && !stopping && d->inflight < d->o.concurrency))
-      wait = 0;
-    if(hold_until > now && wait < hold_until - now)
-      wait = hold_until - now < POLL_MS ? hold_until - now : POLL_MS;
-    curl_multi_poll(d->multi, NULL, 0, (int)wait, NULL);
+    if(collect(d, l.c, l.b))
+      l.need_scan = 1; /* slots and targets are free again */
+    wait_for_work(d, &l, stopping);
   }
-  abandon_all(d, c);
-  if(c && b->n && alert__record(c, d->claim_token, b->r, b->n))
+  abandon_all(d, l.c);
+  if(l.c && l.b->n && alert__record(l.c, d->claim_token, l.b->r, l.b->n))
     mw_log(MW_LOG_WARN, "delivery", "could not record %zu attempt(s) at shutdown",
-           b->n);
-  free(b);
+           l.b->n);
+  free(l.b);
   return NULL;
 }
 
@@ -622,8 +649,7 @@ void alert_delivery_stop(alert_delivery *d) {
   mw_log(MW_LOG_INFO, "delivery", "worker stopped");
 }
 
-mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c,
-                                        mw_buf *out) {
+mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c, mw_buf *out) {
   mw_outbox_depth q;
   mw_status st = mw_outbox_stats(c, &q);
   if(st)

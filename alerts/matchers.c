@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts/alerts_internal.h"
+#include "alerts/internal.h"
 
 const struct alert__re_limits alert__matcher_limits = {
     .max_len = 1024,
@@ -42,11 +42,11 @@ const struct alert__re_limits alert__matcher_limits = {
 #define RX_BUCKETS 256
 
 struct rx_entry {
-  struct rx_entry *hnext;      /* hash chain */
+  struct rx_entry *hnext;       /* hash chain */
   struct rx_entry *prev, *next; /* LRU list, most recent first */
   uint32_t hash;
-  int refs;   /* handles held by matcher sets, plus one while cached */
-  int cached; /* in the table and the list */
+  int refs;      /* handles held by matcher sets, plus one while cached */
+  int cached;    /* in the table and the list */
   alert__re *re; /* NULL: the pattern does not compile, why says so */
   char why[256];
   char pattern[]; /* NUL-terminated */
@@ -228,7 +228,8 @@ void alert__matchers_free(struct alert__matchers *ms) {
 }
 
 /* MW_EVALIDATION for matcher i, with details {index, field}. */
-static mw_status matcher_error(mw_err *err, int i, const char *field, const char *msg) {
+static mw_status matcher_error(mw_err *err, int i, const char *field,
+                               const char *msg) {
   mw_status s = mw_errf(err, MW_EVALIDATION, "matchers[%d]%s%s %s", i,
                         field ? "." : "", field ? field : "", msg);
   if(err) {
@@ -247,7 +248,8 @@ mw_status alert__matchers_compile(const cJSON *arr, struct alert__matchers **out
   if(count < 1 || count > 32)
     return mw_errf(err, MW_EVALIDATION,
                    "matchers must be an array of 1-32 {name, value, is_regex}");
-  struct alert__matchers *ms = calloc(1, sizeof *ms + (size_t)count * sizeof ms->m[0]);
+  struct alert__matchers *ms =
+      calloc(1, sizeof *ms + (size_t)count * sizeof ms->m[0]);
   if(!ms)
     return MW_ENOMEM;
   mw_status s = MW_OK;

@@ -8,16 +8,23 @@
  *     unless every firing alert in it is acknowledged;
  *   - silenced alerts are left out; resolved alerts are sent once.
  * Everything (group timers, digests, resolved-sent marks) is in the
- * database, and each group's send is one transaction with its outbox rows,
- * so a restart neither loses nor repeats a notification. */
+ * database. The group's members are read first; then one write
+ * transaction creates the group's row if needed, decides from it whether
+ * the group is due (alert__group_due) and, if so, queues the notification
+ * and records it, so a restart - or a second replica flushing at the same
+ * moment - neither loses nor repeats a notification.
+ *
+ * Cost per flush: one statement for the groups, then per group one read of
+ * its members and one short write transaction. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts/alerts.h"
-#include "alerts/alerts_internal.h"
+#include "alerts/store.h"
 
 #define MAX_MEMBERS 256
+#define MAX_GROUPS 512
 
 struct member {
   int64_t id;
@@ -30,250 +37,240 @@ struct member {
   double value, threshold;
 };
 
-static void members_free(struct member *m, int n) {
-  for(int i = 0; i < n; i++) {
-    cJSON_Delete(m[i].labels);
-    cJSON_Delete(m[i].annotations);
+struct members {
+  struct member *m;
+  int n;
+  const struct alert__silence_set *silences;
+};
+
+static void members_free(struct members *ms) {
+  for(int i = 0; i < ms->n; i++) {
+    cJSON_Delete(ms->m[i].labels);
+    cJSON_Delete(ms->m[i].annotations);
   }
+  ms->n = 0;
 }
 
-/* Loads the members of channel's group `model`: firing, not silenced
- * episodes and resolved ones this channel has not been told about. */
-static int load_members(mw_conn *c, const char *channel, const char *model,
-                        int64_t now, struct member *m) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT a.id, a.state, a.labels, a.annotations, a.version, a.value, "
-         "a.threshold, a.started_at, a.fired_at, a.resolved_at, a.acked_at, "
-         "a.fingerprint, r.name, r.model, coalesce(r.alias, ''), r.metric, r.op, "
-         "r.severity FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
-         "WHERE r.model = ?2 AND EXISTS (SELECT 1 FROM json_each(r.channels) "
-         "WHERE value = ?1) AND (a.state = 'firing' OR (a.state = 'resolved' "
-         "AND a.fired_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-         "alert_resolved_sent s WHERE s.alert_id = a.id AND s.channel = ?1))) "
-         "ORDER BY a.id LIMIT 256");
-  if(!st)
-    return 0;
-  mw_bind_text(st, 1, channel);
-  mw_bind_text(st, 2, model);
-  int n = 0;
-  while(n < MAX_MEMBERS && sqlite3_step(st) == SQLITE_ROW) {
-    struct member *x = &m[n];
-    memset(x, 0, sizeof *x);
-    x->id = sqlite3_column_int64(st, 0);
-    x->firing = !strcmp(mw_col_text(st, 1), "firing");
-    x->labels = cJSON_Parse(mw_col_text(st, 2));
-    x->annotations = cJSON_Parse(mw_col_text(st, 3));
-    x->version = sqlite3_column_int64(st, 4);
-    x->value = sqlite3_column_double(st, 5);
-    x->threshold = sqlite3_column_double(st, 6);
-    x->started = sqlite3_column_int64(st, 7);
-    x->fired = sqlite3_column_int64(st, 8);
-    x->resolved = sqlite3_column_int64(st, 9);
-    x->acked = sqlite3_column_type(st, 10) != SQLITE_NULL;
-    mw_strlcpy(x->fingerprint, mw_col_text(st, 11), sizeof x->fingerprint);
-    mw_strlcpy(x->rule, mw_col_text(st, 12), sizeof x->rule);
-    mw_strlcpy(x->model, mw_col_text(st, 13), sizeof x->model);
-    mw_strlcpy(x->alias, mw_col_text(st, 14), sizeof x->alias);
-    mw_strlcpy(x->metric, mw_col_text(st, 15), sizeof x->metric);
-    mw_strlcpy(x->op, mw_col_text(st, 16), sizeof x->op);
-    mw_strlcpy(x->severity, mw_col_text(st, 17), sizeof x->severity);
-    if(!x->labels)
-      x->labels = cJSON_CreateObject();
-    if(!x->annotations)
-      x->annotations = cJSON_CreateObject();
-    /* A silenced firing alert is not part of what the group says. */
-    if(x->firing && alert_silenced(c, x->labels, now)) {
-      cJSON_Delete(x->labels);
-      cJSON_Delete(x->annotations);
-      continue;
-    }
-    n++;
+static mw_status add_member(void *ctx, const struct alert__member_row *r) {
+  struct members *ms = ctx;
+  if(ms->n == MAX_MEMBERS)
+    return MW_OK;
+  struct member *x = &ms->m[ms->n];
+  memset(x, 0, sizeof *x);
+  x->labels = cJSON_Parse(r->labels);
+  if(!x->labels)
+    x->labels = cJSON_CreateObject();
+  /* A silenced firing alert is not part of what the group says. */
+  if(r->firing && alert__silences_match(ms->silences, x->labels)) {
+    cJSON_Delete(x->labels);
+    return MW_OK;
   }
-  sqlite3_reset(st);
-  return n;
+  x->annotations = cJSON_Parse(r->annotations);
+  if(!x->annotations)
+    x->annotations = cJSON_CreateObject();
+  x->id = r->id;
+  x->firing = r->firing;
+  x->acked = r->acked;
+  x->version = r->version;
+  x->value = r->value;
+  x->threshold = r->threshold;
+  x->started = r->started_at;
+  x->fired = r->fired_at;
+  x->resolved = r->resolved_at;
+  mw_strlcpy(x->fingerprint, r->fingerprint, sizeof x->fingerprint);
+  mw_strlcpy(x->rule, r->rule, sizeof x->rule);
+  mw_strlcpy(x->model, r->model, sizeof x->model);
+  mw_strlcpy(x->alias, r->alias, sizeof x->alias);
+  mw_strlcpy(x->metric, r->metric, sizeof x->metric);
+  mw_strlcpy(x->op, r->op, sizeof x->op);
+  mw_strlcpy(x->severity, r->severity, sizeof x->severity);
+  ms->n++;
+  return MW_OK;
 }
 
-/* Sends (queues) one notification for the group and records it. */
+int alert__group_due(const struct alert_env *env, int64_t now, int64_t created_at,
+                     int64_t last_sent_at, int changed, int unacked_firing) {
+  if(last_sent_at < 0)
+    return now - created_at >= env->group_wait_ms;
+  if(changed)
+    return now - last_sent_at >= env->group_interval_ms;
+  return unacked_firing && now - last_sent_at >= env->repeat_interval_ms;
+}
+
+/* The notice of member m (its strings borrowed from m and dash). */
+static void notice_of(const struct member *m, const char *dash,
+                      struct alert_notice *a) {
+  memset(a, 0, sizeof *a);
+  a->status = m->firing ? "firing" : "resolved";
+  a->labels = m->labels;
+  a->annotations = m->annotations;
+  a->starts_at_ms = m->fired ? m->fired : m->started;
+  a->ends_at_ms = m->firing ? 0 : m->resolved;
+  a->fingerprint = m->fingerprint;
+  a->generator_url = dash;
+  a->rule = m->rule;
+  a->model = m->model;
+  a->version = m->version;
+  a->alias = m->alias[0] ? m->alias : NULL;
+  a->metric = m->metric;
+  a->op = m->op;
+  a->value = m->value;
+  a->threshold = m->threshold;
+  a->state = a->status;
+  a->severity = m->severity;
+  a->dashboard_url = dash;
+}
+
+/* Inside the flush's transaction: queues one notification for the group
+ * and records it (the resolved episodes told, the group's timer and
+ * digest). */
 static mw_status send_group(mw_conn *c, const struct alert_env *env,
                             const char *channel, const char *model,
-                            struct member *m, int n, const char *digest,
-                            int64_t now) {
-  struct alert_notice *notes = calloc((size_t)n, sizeof *notes);
-  if(!notes)
-    return MW_ENOMEM;
-  int any_firing = 0;
-  char dash[1400];
-  snprintf(dash, sizeof dash, "%s/#/models/%s", env->external_url, model);
-  for(int i = 0; i < n; i++) {
-    struct alert_notice *a = &notes[i];
-    a->status = m[i].firing ? "firing" : "resolved";
-    a->labels = m[i].labels;
-    a->annotations = m[i].annotations;
-    a->starts_at_ms = m[i].fired ? m[i].fired : m[i].started;
-    a->ends_at_ms = m[i].firing ? 0 : m[i].resolved;
-    a->fingerprint = m[i].fingerprint;
-    a->generator_url = dash;
-    a->rule = m[i].rule;
-    a->model = m[i].model;
-    a->version = m[i].version;
-    a->alias = m[i].alias[0] ? m[i].alias : NULL;
-    a->metric = m[i].metric;
-    a->op = m[i].op;
-    a->value = m[i].value;
-    a->threshold = m[i].threshold;
-    a->state = a->status;
-    a->severity = m[i].severity;
-    a->dashboard_url = dash;
-    any_firing |= m[i].firing;
-  }
+                            const struct members *ms, const char *digest,
+                            int64_t now, mw_err *err) {
+  assert(mw_tx_state(c) == 1);
+  const struct alert__store *st = alert__store(c);
+  struct alert_notice *notes = calloc((size_t)ms->n, sizeof *notes);
   cJSON *gl = cJSON_CreateObject();
-  cJSON_AddStringToObject(gl, "model", model);
-  char key[400];
+  mw_status s = notes && gl ? MW_OK : MW_ENOMEM;
+  char dash[1400], key[400];
+  snprintf(dash, sizeof dash, "%s/#/models/%s", env->external_url, model);
   snprintf(key, sizeof key, "{}:{model=\"%s\"}", model);
-  struct alert_group_notice g = {0};
-  g.status = any_firing ? "firing" : "resolved";
-  g.receiver = channel;
-  g.group_key = key;
-  g.group_labels = gl;
-  g.external_url = env->external_url;
-  g.alerts = notes;
-  g.nalerts = (size_t)n;
-  mw_err err = {0};
-  mw_status s = mw_tx_begin(c);
-  if(!s)
-    s = alert_channel_enqueue(c, channel, &g, NULL, &err);
-  for(int i = 0; i < n && !s; i++) {
-    if(m[i].firing)
-      continue;
-    sqlite3_stmt *st = mw_stmt(c, "INSERT OR IGNORE INTO alert_resolved_sent"
-                                  "(alert_id, channel) VALUES(?, ?)");
-    if(!st) {
-      s = MW_EDB;
-      break;
-    }
-    sqlite3_bind_int64(st, 1, m[i].id);
-    mw_bind_text(st, 2, channel);
-    s = mw_db_status(c, sqlite3_step(st));
-    sqlite3_reset(st);
+  int any_firing = 0;
+  for(int i = 0; i < ms->n && !s; i++) {
+    notice_of(&ms->m[i], dash, &notes[i]);
+    any_firing |= ms->m[i].firing;
   }
   if(!s) {
-    sqlite3_stmt *st = mw_stmt(c, "UPDATE notify_groups SET last_sent_at = ?, "
-                                  "last_digest = ? WHERE channel = ? AND group_key = ?");
-    if(!st) {
-      s = MW_EDB;
-    } else {
-      sqlite3_bind_int64(st, 1, now);
-      mw_bind_text(st, 2, digest);
-      mw_bind_text(st, 3, channel);
-      mw_bind_text(st, 4, model);
-      s = mw_db_status(c, sqlite3_step(st));
-      sqlite3_reset(st);
-    }
+    cJSON_AddStringToObject(gl, "model", model);
+    struct alert_group_notice g = {0};
+    g.status = any_firing ? "firing" : "resolved";
+    g.receiver = channel;
+    g.group_key = key;
+    g.group_labels = gl;
+    g.external_url = env->external_url;
+    g.alerts = notes;
+    g.nalerts = (size_t)ms->n;
+    s = alert_channel_enqueue(c, channel, &g, NULL, err);
   }
+  for(int i = 0; i < ms->n && !s; i++)
+    if(!ms->m[i].firing)
+      s = st->resolved_sent(c, ms->m[i].id, channel);
   if(!s)
-    s = mw_tx_commit(c);
-  else
-    mw_tx_rollback(c);
-  if(s)
-    mw_log(MW_LOG_WARN, "alerts", "notifying %s failed: %s", channel,
-           err.msg[0] ? err.msg : mw_strerror(s));
-  mw_err_clear(&err);
+    s = st->group_sent(c, channel, model, now, digest);
   cJSON_Delete(gl);
   free(notes);
   return s;
 }
 
-/* Decides whether the group is due and sends it. */
-static void flush_group(mw_conn *c, const struct alert_env *env,
-                        const char *channel, const char *model, int64_t now) {
-  struct member *m = calloc(MAX_MEMBERS, sizeof *m);
-  if(!m)
-    return;
-  int n = load_members(c, channel, model, now, m);
-  sqlite3_stmt *st;
-  if(n == 0) {
-    /* An empty group is forgotten: the next alert waits group_wait again. */
-    st = mw_stmt(c, "DELETE FROM notify_groups WHERE channel = ? AND group_key = ?");
-    if(st) {
-      mw_bind_text(st, 1, channel);
-      mw_bind_text(st, 2, model);
-      sqlite3_step(st);
-      sqlite3_reset(st);
-    }
-    free(m);
-    return;
-  }
-  /* The digest names the firing alerts: a change in it is news. */
+/* The digest names the firing alerts: a change in it is news. Also says
+ * whether a resolved episode waits to be told and whether an
+ * unacknowledged one fires. */
+static void digest_of(const struct members *ms, char digest[65],
+                      int *unsent_resolved, int *unacked_firing) {
   mw_buf ids;
   mw_buf_init(&ids, 1 << 16);
-  int unsent_resolved = 0, unacked_firing = 0;
-  for(int i = 0; i < n; i++) {
-    if(m[i].firing) {
-      mw_buf_printf(&ids, "%lld,", (long long)m[i].id);
-      unacked_firing |= !m[i].acked;
+  *unsent_resolved = *unacked_firing = 0;
+  for(int i = 0; i < ms->n; i++) {
+    if(ms->m[i].firing) {
+      mw_buf_printf(&ids, "%lld,", (long long)ms->m[i].id);
+      *unacked_firing |= !ms->m[i].acked;
     } else {
-      unsent_resolved = 1;
+      *unsent_resolved = 1;
     }
   }
-  char digest[65];
   mw_sha256_hex(ids.data ? ids.data : "", ids.len, digest);
   mw_buf_free(&ids);
-  st = mw_stmt(c, "INSERT INTO notify_groups(channel, group_key, created_at) "
-                  "VALUES(?, ?, ?) ON CONFLICT DO NOTHING");
-  if(st) {
-    mw_bind_text(st, 1, channel);
-    mw_bind_text(st, 2, model);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+}
+
+/* In one transaction: makes sure the group has its row, decides from it
+ * whether the group is due, and sends it if so. */
+static mw_status flush_due(mw_conn *c, const struct alert_env *env,
+                           const char *channel, const char *model,
+                           const struct members *ms, int64_t now, mw_err *err) {
+  const struct alert__store *st = alert__store(c);
+  char digest[65];
+  int unsent_resolved, unacked_firing;
+  digest_of(ms, digest, &unsent_resolved, &unacked_firing);
+  struct alert__group_row g;
+  mw_status s = mw_tx_begin(c);
+  if(!s)
+    s = st->group_touch(c, channel, model, now);
+  if(!s)
+    s = st->group_get(c, channel, model, &g);
+  if(s)
+    goto out;
+  int changed = strcmp(g.digest, digest) != 0 || unsent_resolved;
+  if(!alert__group_due(env, now, g.created_at, g.last_sent_at, changed,
+                       unacked_firing))
+    goto out; /* nothing written but the new row, if any */
+  s = send_group(c, env, channel, model, ms, digest, now, err);
+out:
+  if(!s)
+    s = mw_tx_commit(c);
+  mw_tx_rollback(c);
+  return s;
+}
+
+/* Decides whether the group (channel, model) is due and sends it. */
+static void flush_group(mw_conn *c, const struct alert_env *env,
+                        const struct alert__silence_set *silences,
+                        const char *channel, const char *model, int64_t now) {
+  const struct alert__store *st = alert__store(c);
+  struct members ms = {calloc(MAX_MEMBERS, sizeof(struct member)), 0, silences};
+  mw_err err = {0};
+  mw_status s =
+      ms.m ? st->notify_members(c, channel, model, MAX_MEMBERS, add_member, &ms)
+           : MW_ENOMEM;
+  if(!s && ms.n == 0) {
+    /* An empty group is forgotten: the next alert waits group_wait again. */
+    s = mw_tx_begin(c);
+    if(!s)
+      s = st->group_forget(c, channel, model);
+    if(!s)
+      s = mw_tx_commit(c);
+    mw_tx_rollback(c);
+  } else if(!s) {
+    s = flush_due(c, env, channel, model, &ms, now, &err);
   }
-  st = mw_stmt(c, "SELECT created_at, last_sent_at, coalesce(last_digest, '') "
-                  "FROM notify_groups WHERE channel = ? AND group_key = ?");
-  int due = 0;
-  if(st) {
-    mw_bind_text(st, 1, channel);
-    mw_bind_text(st, 2, model);
-    if(sqlite3_step(st) == SQLITE_ROW) {
-      int64_t created = sqlite3_column_int64(st, 0);
-      int never = sqlite3_column_type(st, 1) == SQLITE_NULL;
-      int64_t last = sqlite3_column_int64(st, 1);
-      int changed = strcmp(mw_col_text(st, 2), digest) != 0 || unsent_resolved;
-      if(never)
-        due = now - created >= env->group_wait_ms;
-      else if(changed)
-        due = now - last >= env->group_interval_ms;
-      else
-        due = unacked_firing && now - last >= env->repeat_interval_ms;
-    }
-    sqlite3_reset(st);
+  if(s)
+    mw_log(MW_LOG_WARN, "alerts", "notifying %s failed: %s", channel,
+           err.msg[0] ? err.msg : mw_strerror(s));
+  mw_err_clear(&err);
+  members_free(&ms);
+  free(ms.m);
+}
+
+struct pairs {
+  char (*v)[2][129];
+  int n;
+};
+
+static mw_status add_pair(void *ctx, const char *channel, const char *key) {
+  struct pairs *p = ctx;
+  if(p->n < MAX_GROUPS) {
+    mw_strlcpy(p->v[p->n][0], channel, 129);
+    mw_strlcpy(p->v[p->n][1], key, 129);
+    p->n++;
   }
-  if(due)
-    send_group(c, env, channel, model, m, n, digest, now);
-  members_free(m, n);
-  free(m);
+  return MW_OK;
 }
 
 void alert__notify_flush(mw_conn *c, const struct alert_env *env, int64_t now) {
-  /* Every (channel, model) pair that has something to say or a group row. */
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT DISTINCT j.value, r.model FROM alert_rules r, "
-         "json_each(r.channels) j WHERE EXISTS (SELECT 1 FROM alerts a "
-         "WHERE a.rule_id = r.id AND (a.state = 'firing' OR "
-         "(a.state = 'resolved' AND a.fired_at IS NOT NULL AND NOT EXISTS "
-         "(SELECT 1 FROM alert_resolved_sent s WHERE s.alert_id = a.id "
-         "AND s.channel = j.value)))) "
-         "UNION SELECT channel, group_key FROM notify_groups LIMIT 512");
-  if(!st)
-    return;
-  char (*pairs)[2][129] = malloc(512 * sizeof *pairs);
-  int n = 0;
-  while(pairs && n < 512 && sqlite3_step(st) == SQLITE_ROW) {
-    mw_strlcpy(pairs[n][0], mw_col_text(st, 0), 129);
-    mw_strlcpy(pairs[n][1], mw_col_text(st, 1), 129);
-    n++;
-  }
-  sqlite3_reset(st);
-  for(int i = 0; i < n; i++)
-    flush_group(c, env, pairs[i][0], pairs[i][1], now);
-  free(pairs);
+  /* Every (channel, model) pair that has something to say or a group row;
+   * names first, then the groups, which run statements of their own. */
+  struct pairs p = {malloc(MAX_GROUPS * sizeof *p.v), 0};
+  struct alert__silence_set silences = {NULL, 0};
+  mw_status s =
+      p.v ? alert__store(c)->notify_pairs(c, MAX_GROUPS, add_pair, &p) : MW_ENOMEM;
+  /* The silences active now, loaded once for every group. */
+  if(!s && p.n)
+    s = alert__silences_load(c, now, &silences);
+  if(s)
+    mw_log(MW_LOG_WARN, "alerts", "cannot read the notification groups: %s",
+           mw_strerror(s));
+  for(int i = 0; !s && i < p.n; i++)
+    flush_group(c, env, &silences, p.v[i][0], p.v[i][1], now);
+  alert__silences_clear(&silences);
+  free(p.v);
 }

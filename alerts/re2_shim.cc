@@ -9,7 +9,7 @@
 #include <re2/re2.h>
 
 extern "C" {
-#include "alerts/alerts_internal.h"
+#include "alerts/internal.h"
 }
 
 struct alert__re {

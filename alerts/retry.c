@@ -3,6 +3,7 @@
  * schedule with jitter, Retry-After parsing and when a message goes dead.
  * (Which addresses a webhook may connect to is core/url.c's
  * mw_addr_classify, shared with the URL check at creation.) */
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,10 +12,9 @@
 
 #include <curl/curl.h>
 
-#include "alerts/delivery_internal.h"
+#include "alerts/internal.h"
 
-enum alert__outcome alert__classify(long http_status, int curl_code,
-                                    int refused) {
+enum alert__outcome alert__classify(long http_status, int curl_code, int refused) {
   if(refused)
     return ALERT__PERMANENT;
   if(curl_code != CURLE_OK) {
@@ -42,8 +42,7 @@ enum alert__outcome alert__classify(long http_status, int curl_code,
  * the first attempt runs immediately, then 5 s, 5 min, 30 min, 2 h, 5 h,
  * 10 h and 10 h. */
 static const int64_t schedule_ms[] = {
-    5000LL,          300000LL,        1800000LL,       7200000LL,
-    18000000LL,      36000000LL,      36000000LL,
+    5000LL, 300000LL, 1800000LL, 7200000LL, 18000000LL, 36000000LL, 36000000LL,
 };
 #define NSCHEDULE ((int)(sizeof schedule_ms / sizeof schedule_ms[0]))
 
@@ -162,8 +161,8 @@ static int http_date(const char *s, size_t len, int64_t now_ms, int64_t *out) {
     ok = ok && lit(&q, " ") && hms(&q, &tm) && lit(&q, " ") &&
          digits(&q, 4, &year) && !*q;
   }
-  if(!ok || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-     tm.tm_min > 59 || tm.tm_sec > 60 || year < 1970)
+  if(!ok || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+     tm.tm_sec > 60 || year < 1970)
     return 0;
   tm.tm_year = year - 1900;
   time_t t = timegm(&tm);
@@ -236,9 +235,9 @@ void alert__header_line(const char *p, size_t len, int64_t now_ms,
 
 void alert__plan_next(const struct alert_delivery_opts *o,
                       enum alert__outcome outcome, int cycle_attempts,
-                      int64_t cycle_started_at, int64_t now,
-                      int64_t retry_after_ms, uint64_t rnd,
-                      struct alert__plan *out) {
+                      int64_t cycle_started_at, int64_t now, int64_t retry_after_ms,
+                      uint64_t rnd, struct alert__plan *out) {
+  assert(o && out && cycle_attempts >= 1); /* counting the one just made */
   out->why[0] = 0;
   out->next_attempt_at = now;
   if(outcome == ALERT__DELIVERED) {
@@ -251,8 +250,7 @@ void alert__plan_next(const struct alert_delivery_opts *o,
   }
   if(cycle_attempts >= o->max_attempts) {
     out->state = "dead";
-    snprintf(out->why, sizeof out->why, "gave up after %d attempts",
-             cycle_attempts);
+    snprintf(out->why, sizeof out->why, "gave up after %d attempts", cycle_attempts);
     return;
   }
   /* Retry-After is the receiver telling us when it can take the message:

@@ -1,10 +1,17 @@
-/* alerts/silences.c - silences (label matchers with an expiry), the list
- * of alert episodes and acknowledgements. */
+/* alerts/silences.c - silences: label matchers (alerts/matchers.c) with a
+ * start and an end. Create, list and expire them (the API), and load the
+ * ones active at a time as a set that many alerts are matched against
+ * (the alert list, a notification flush).
+ *
+ * Cost: loading the active set is one statement plus one compilation per
+ * distinct regular expression (shared through the matchers' cache, so
+ * usually none); matching is linear in the set. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts/alerts_internal.h"
+#include "alerts/store.h"
 
 mw_status alert_silence_create(mw_conn *c, const cJSON *body, const char *actor,
                                cJSON **out, mw_err *err) {
@@ -20,39 +27,21 @@ mw_status alert_silence_create(mw_conn *c, const cJSON *body, const char *actor,
   alert__matchers_free(compiled);
   if(s)
     return s;
-  int64_t now = mw_now_ms(), start = now, end = 0;
+  int64_t now = mw_now_ms(), start = now, end = 0, id = 0;
   if(starts && mw_time_parse(starts, &start))
     return mw_errf(err, MW_EVALIDATION, "starts_at must be an RFC 3339 time");
   if(!ends || mw_time_parse(ends, &end))
     return mw_errf(err, MW_EVALIDATION, "ends_at must be an RFC 3339 time");
   if(end <= start || end <= now)
-    return mw_errf(err, MW_EVALIDATION, "ends_at must be in the future and after "
-                                        "starts_at");
+    return mw_errf(err, MW_EVALIDATION,
+                   "ends_at must be in the future and after starts_at");
   if(comment && strlen(comment) > 4096)
     return mw_errf(err, MW_EVALIDATION, "comment is longer than 4096 bytes");
   char *mtxt = cJSON_PrintUnformatted(ms);
-  s = mw_tx_begin(c);
-  if(s) {
-    cJSON_free(mtxt);
-    return s;
-  }
-  sqlite3_stmt *st = mw_stmt(c, "INSERT INTO silences(matchers, starts_at, ends_at, "
-                                "comment, created_by, created_at) "
-                                "VALUES(?, ?, ?, ?, ?, ?)");
-  int64_t id = 0;
-  if(!st) {
-    s = MW_EDB;
-  } else {
-    mw_bind_text(st, 1, mtxt);
-    sqlite3_bind_int64(st, 2, start);
-    sqlite3_bind_int64(st, 3, end);
-    mw_bind_text(st, 4, comment ? comment : "");
-    mw_bind_text(st, 5, actor);
-    sqlite3_bind_int64(st, 6, now);
-    s = mw_db_status(c, sqlite3_step(st));
-    sqlite3_reset(st);
-    id = sqlite3_last_insert_rowid(mw_conn_handle(c));
-  }
+  s = mtxt ? mw_tx_begin(c) : MW_ENOMEM;
+  if(!s)
+    s = alert__store(c)->silence_insert(c, mtxt, start, end, comment ? comment : "",
+                                        actor, now, &id);
   char target[32];
   snprintf(target, sizeof target, "%lld", (long long)id);
   if(!s)
@@ -60,51 +49,57 @@ mw_status alert_silence_create(mw_conn *c, const cJSON *body, const char *actor,
   if(!s)
     s = mw_tx_commit(c);
   mw_tx_rollback(c);
-  if(!s) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)id);
-    cJSON_AddItemToObject(o, "matchers", cJSON_Duplicate(ms, 1));
-    mw_json_add_time(o, "starts_at", start);
-    mw_json_add_time(o, "ends_at", end);
-    cJSON_AddStringToObject(o, "comment", comment ? comment : "");
-    cJSON_AddStringToObject(o, "created_by", actor);
-    *out = o;
-  }
   cJSON_free(mtxt);
-  return s;
+  if(s)
+    return s;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "id", (double)id);
+  cJSON_AddItemToObject(o, "matchers", cJSON_Duplicate(ms, 1));
+  mw_json_add_time(o, "starts_at", start);
+  mw_json_add_time(o, "ends_at", end);
+  cJSON_AddStringToObject(o, "comment", comment ? comment : "");
+  cJSON_AddStringToObject(o, "created_by", actor);
+  *out = o;
+  return MW_OK;
+}
+
+struct list_ctx {
+  cJSON *arr;
+  int64_t now;
+};
+
+static mw_status add_silence(void *ctx, const struct alert__silence_row *r) {
+  struct list_ctx *x = ctx;
+  cJSON *o = cJSON_CreateObject();
+  if(!o || !cJSON_AddItemToArray(x->arr, o)) {
+    cJSON_Delete(o);
+    return MW_ENOMEM;
+  }
+  cJSON_AddNumberToObject(o, "id", (double)r->id);
+  cJSON *m = cJSON_Parse(r->matchers);
+  cJSON_AddItemToObject(o, "matchers", m ? m : cJSON_CreateArray());
+  mw_json_add_time(o, "starts_at", r->starts_at);
+  mw_json_add_time(o, "ends_at", r->ends_at);
+  cJSON_AddStringToObject(o, "comment", r->comment);
+  cJSON_AddStringToObject(o, "created_by", r->created_by);
+  cJSON_AddStringToObject(o, "state",
+                          r->ends_at <= x->now    ? "expired"
+                          : r->starts_at > x->now ? "pending"
+                                                  : "active");
+  return MW_OK;
 }
 
 mw_status alert_silence_list(mw_conn *c, cJSON **out, mw_err *err) {
   (void)err;
   *out = NULL;
-  sqlite3_stmt *st = mw_stmt(c, "SELECT id, matchers, starts_at, ends_at, comment, "
-                                "created_by FROM silences ORDER BY (ends_at > ?1) "
-                                "DESC, id DESC LIMIT 1000");
-  if(!st)
-    return MW_EDB;
-  int64_t now = mw_now_ms();
-  sqlite3_bind_int64(st, 1, now);
   cJSON *root = cJSON_CreateObject();
-  cJSON *arr = cJSON_AddArrayToObject(root, "silences");
-  int rc;
-  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
-    cJSON *m = cJSON_Parse(mw_col_text(st, 1));
-    cJSON_AddItemToObject(o, "matchers", m ? m : cJSON_CreateArray());
-    int64_t start = sqlite3_column_int64(st, 2), end = sqlite3_column_int64(st, 3);
-    mw_json_add_time(o, "starts_at", start);
-    mw_json_add_time(o, "ends_at", end);
-    cJSON_AddStringToObject(o, "comment", mw_col_text(st, 4));
-    cJSON_AddStringToObject(o, "created_by", mw_col_text(st, 5));
-    cJSON_AddStringToObject(o, "state", end <= now ? "expired"
-                                        : start > now ? "pending" : "active");
-    cJSON_AddItemToArray(arr, o);
-  }
-  sqlite3_reset(st);
-  if(rc != SQLITE_DONE) {
+  struct list_ctx x = {cJSON_AddArrayToObject(root, "silences"), mw_now_ms()};
+  mw_status s = x.arr
+                    ? alert__store(c)->silence_list(c, x.now, 1000, add_silence, &x)
+                    : MW_ENOMEM;
+  if(s) {
     cJSON_Delete(root);
-    return mw_db_status(c, rc);
+    return s;
   }
   *out = root;
   return MW_OK;
@@ -115,28 +110,20 @@ mw_status alert_silence_expire(mw_conn *c, int64_t id, const char *actor,
   mw_status s = mw_tx_begin(c);
   if(s)
     return s;
-  sqlite3_stmt *st = mw_stmt(c, "UPDATE silences SET ends_at = ?1 WHERE id = ?2 "
-                                "AND ends_at > ?1");
-  if(!st) {
-    s = MW_EDB;
-    goto out;
-  }
-  sqlite3_bind_int64(st, 1, mw_now_ms());
-  sqlite3_bind_int64(st, 2, id);
-  s = mw_db_status(c, sqlite3_step(st));
-  sqlite3_reset(st);
-  if(!s && sqlite3_changes(mw_conn_handle(c)) == 0)
-    s = mw_errf(err, MW_ENOTFOUND, "no active silence %lld", (long long)id);
+  s = alert__store(c)->silence_expire(c, id, mw_now_ms());
+  if(s == MW_ENOTFOUND)
+    mw_errf(err, s, "no active silence %lld", (long long)id);
   char target[32];
   snprintf(target, sizeof target, "%lld", (long long)id);
   if(!s)
     s = mw_audit(c, actor, "silence.expire", target, NULL);
   if(!s)
     return mw_tx_commit(c);
-out:
   mw_tx_rollback(c);
   return s;
 }
+
+/* ------------------------------------------------------ active sets */
 
 void alert__silences_clear(struct alert__silence_set *set) {
   for(size_t i = 0; i < set->n; i++)
@@ -146,58 +133,57 @@ void alert__silences_clear(struct alert__silence_set *set) {
   set->n = 0;
 }
 
+struct load_ctx {
+  struct alert__silence_set *set;
+  size_t cap;
+};
+
+static mw_status add_active(void *ctx, int64_t id, const char *matchers) {
+  struct load_ctx *x = ctx;
+  cJSON *m = cJSON_Parse(matchers);
+  struct alert__matchers *ms = NULL;
+  mw_err err = {0};
+  mw_status cs = alert__matchers_compile(m, &ms, &err);
+  cJSON_Delete(m);
+  if(cs == MW_ENOMEM)
+    return cs;
+  if(cs) {
+    /* Stored before matchers were checked as they are now: it cannot
+     * match anything. */
+    mw_log(MW_LOG_WARN, "alerts", "silence %lld is ignored: %s", (long long)id,
+           err.msg);
+    mw_err_clear(&err);
+    return MW_OK;
+  }
+  struct alert__silence_set *set = x->set;
+  if(set->n == x->cap) {
+    size_t ncap = x->cap ? x->cap * 2 : 8;
+    struct alert__matchers **grown = realloc(set->s, ncap * sizeof *grown);
+    if(!grown) {
+      alert__matchers_free(ms);
+      return MW_ENOMEM;
+    }
+    set->s = grown;
+    x->cap = ncap;
+  }
+  set->s[set->n++] = ms;
+  return MW_OK;
+}
+
 mw_status alert__silences_load(mw_conn *c, int64_t now,
                                struct alert__silence_set *out) {
   out->s = NULL;
   out->n = 0;
-  sqlite3_stmt *st = mw_stmt(c, "SELECT id, matchers FROM silences WHERE starts_at <= ?1 "
-                                "AND ends_at > ?1");
-  if(!st)
-    return MW_EDB;
-  sqlite3_bind_int64(st, 1, now);
-  size_t cap = 0;
-  mw_status s = MW_OK;
-  int rc;
-  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    cJSON *m = cJSON_Parse(mw_col_text(st, 1));
-    struct alert__matchers *ms = NULL;
-    mw_err err = {0};
-    mw_status cs = alert__matchers_compile(m, &ms, &err);
-    cJSON_Delete(m);
-    if(cs == MW_ENOMEM) {
-      s = cs;
-      break;
-    }
-    if(cs) {
-      /* Stored before matchers were checked as they are now: it cannot
-       * match anything. */
-      mw_log(MW_LOG_WARN, "alerts", "silence %lld is ignored: %s",
-             (long long)sqlite3_column_int64(st, 0), err.msg);
-      mw_err_clear(&err);
-      continue;
-    }
-    if(out->n == cap) {
-      size_t ncap = cap ? cap * 2 : 8;
-      struct alert__matchers **grown = realloc(out->s, ncap * sizeof *grown);
-      if(!grown) {
-        alert__matchers_free(ms);
-        s = MW_ENOMEM;
-        break;
-      }
-      out->s = grown;
-      cap = ncap;
-    }
-    out->s[out->n++] = ms;
-  }
-  sqlite3_reset(st);
-  if(!s && rc != SQLITE_DONE)
-    s = mw_db_status(c, rc);
+  struct load_ctx x = {out, 0};
+  mw_status s = alert__store(c)->silences_active(c, now, add_active, &x);
   if(s)
     alert__silences_clear(out);
   return s;
 }
 
-int alert__silences_match(const struct alert__silence_set *set, const cJSON *labels) {
+int alert__silences_match(const struct alert__silence_set *set,
+                          const cJSON *labels) {
+  assert(set);
   for(size_t i = 0; i < set->n; i++)
     if(alert__matchers_eval(set->s[i], labels))
       return 1;
@@ -211,116 +197,4 @@ int alert_silenced(mw_conn *c, const cJSON *labels, int64_t now) {
     hit = alert__silences_match(&set, labels);
   alert__silences_clear(&set);
   return hit;
-}
-
-mw_status alert_list(mw_conn *c, const char *state, int limit, cJSON **out,
-                     mw_err *err) {
-  *out = NULL;
-  if(state && strcmp(state, "pending") && strcmp(state, "firing") &&
-     strcmp(state, "resolved"))
-    return mw_errf(err, MW_EINVAL, "state must be pending, firing or resolved");
-  if(limit <= 0)
-    limit = 100;
-  else if(limit > 1000)
-    limit = 1000;
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT a.id, r.name, a.state, a.labels, a.annotations, a.version, a.value, "
-         "a.threshold, a.started_at, a.fired_at, a.resolved_at, a.acked_at, "
-         "a.acked_by, a.fingerprint, a.action_result, r.metric, r.op, r.model "
-         "FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
-         "WHERE (?1 IS NULL OR a.state = ?1) ORDER BY a.id DESC LIMIT ?2");
-  if(!st)
-    return MW_EDB;
-  /* The active silences are loaded (and their matchers compiled) once for
-   * the whole list, not once per alert. */
-  struct alert__silence_set silences;
-  mw_status s = alert__silences_load(c, mw_now_ms(), &silences);
-  if(s) {
-    alert__silences_clear(&silences);
-    return s;
-  }
-  mw_bind_text(st, 1, state);
-  sqlite3_bind_int(st, 2, limit);
-  cJSON *root = cJSON_CreateObject();
-  cJSON *arr = cJSON_AddArrayToObject(root, "alerts");
-  int rc;
-  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
-    cJSON_AddStringToObject(o, "rule", mw_col_text(st, 1));
-    cJSON_AddStringToObject(o, "state", mw_col_text(st, 2));
-    cJSON *labels = cJSON_Parse(mw_col_text(st, 3));
-    if(!labels)
-      labels = cJSON_CreateObject();
-    cJSON *ann = cJSON_Parse(mw_col_text(st, 4));
-    cJSON_AddItemToObject(o, "labels", labels);
-    cJSON_AddItemToObject(o, "annotations", ann ? ann : cJSON_CreateObject());
-    cJSON_AddStringToObject(o, "model", mw_col_text(st, 17));
-    cJSON_AddNumberToObject(o, "version", (double)sqlite3_column_int64(st, 5));
-    cJSON_AddStringToObject(o, "metric", mw_col_text(st, 15));
-    cJSON_AddStringToObject(o, "op", mw_col_text(st, 16));
-    cJSON_AddNumberToObject(o, "value", sqlite3_column_double(st, 6));
-    cJSON_AddNumberToObject(o, "threshold", sqlite3_column_double(st, 7));
-    mw_json_add_time(o, "started_at", sqlite3_column_int64(st, 8));
-    for(int col = 9; col <= 11; col++) {
-      static const char *keys[] = {"fired_at", "resolved_at", "acked_at"};
-      mw_json_add_time(o, keys[col - 9], sqlite3_column_type(st, col) == SQLITE_NULL
-                                             ? -1 : sqlite3_column_int64(st, col));
-    }
-    if(sqlite3_column_type(st, 12) != SQLITE_NULL)
-      cJSON_AddStringToObject(o, "acked_by", mw_col_text(st, 12));
-    else
-      cJSON_AddNullToObject(o, "acked_by");
-    cJSON_AddStringToObject(o, "fingerprint", mw_col_text(st, 13));
-    cJSON *act = cJSON_Parse(mw_col_text(st, 14));
-    cJSON_AddItemToObject(o, "action", act ? act : cJSON_CreateNull());
-    cJSON_AddBoolToObject(o, "silenced", alert__silences_match(&silences, labels));
-    cJSON_AddItemToArray(arr, o);
-  }
-  sqlite3_reset(st);
-  alert__silences_clear(&silences);
-  if(rc != SQLITE_DONE) {
-    cJSON_Delete(root);
-    return mw_db_status(c, rc);
-  }
-  *out = root;
-  return MW_OK;
-}
-
-mw_status alert_ack(mw_conn *c, int64_t id, const char *actor, cJSON **out,
-                    mw_err *err) {
-  *out = NULL;
-  mw_status s = mw_tx_begin(c);
-  if(s)
-    return s;
-  sqlite3_stmt *st = mw_stmt(c, "UPDATE alerts SET acked_at = ?, acked_by = ? "
-                                "WHERE id = ? AND state != 'resolved'");
-  if(!st) {
-    s = MW_EDB;
-    goto out;
-  }
-  int64_t now = mw_now_ms();
-  sqlite3_bind_int64(st, 1, now);
-  mw_bind_text(st, 2, actor);
-  sqlite3_bind_int64(st, 3, id);
-  s = mw_db_status(c, sqlite3_step(st));
-  sqlite3_reset(st);
-  if(!s && sqlite3_changes(mw_conn_handle(c)) == 0)
-    s = mw_errf(err, MW_ENOTFOUND, "no pending or firing alert %lld", (long long)id);
-  char target[32];
-  snprintf(target, sizeof target, "%lld", (long long)id);
-  if(!s)
-    s = mw_audit(c, actor, "alert.ack", target, NULL);
-  if(!s)
-    s = mw_tx_commit(c);
-  if(!s) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", (double)id);
-    mw_json_add_time(o, "acked_at", now);
-    cJSON_AddStringToObject(o, "acked_by", actor);
-    *out = o;
-  }
-out:
-  mw_tx_rollback(c);
-  return s;
 }

@@ -3,10 +3,11 @@
  * metric names and their values in a drift report. No I/O, so every
  * transition is unit-tested directly. (Label matchers are
  * alerts/matchers.c.) */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts/alerts_internal.h"
+#include "alerts/internal.h"
 
 static const char *state_names[] = {"inactive", "pending", "firing", "nodata"};
 
@@ -23,6 +24,7 @@ int alert_state_parse(const char *s) {
 
 enum alert_event alert_sm_step(struct alert_sm *sm, enum alert_cond cond,
                                int64_t now, int64_t for_ms) {
+  assert(sm && for_ms >= 0);
   switch(cond) {
   case ALERT_COND_TRUE:
     if(sm->state == ALERT_FIRING)

@@ -9,12 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <civetweb.h>
 #include <curl/curl.h>
 #include <gsl/gsl_errno.h>
 
 #include "alerts/alerts.h"
-#include "alerts/rules.h"
 #include "monitor/monitor.h"
 #include "registry/registry.h"
 #include "web/web.h"
@@ -27,21 +25,23 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "modelwatch %s - model registry, drift monitor and alerting\n\n"
-          "Usage:\n"
-          "  modelwatch serve [options]      run the HTTP server\n"
-          "  modelwatch migrate [options]    apply database migrations and exit\n"
-          "  modelwatch token create --name NAME --scopes read,promote [options]\n"
-          "                                  create an API token and print it\n"
-          "  modelwatch backup FILE [--data-dir DIR]\n"
-          "                                  consistent copy of the database (and\n"
-          "                                  artifacts to FILE.artifacts), while serving\n"
-          "  modelwatch restore FILE [--data-dir DIR] [--force]\n"
-          "                                  restore a backup into a data directory\n"
-          "  modelwatch version              print the version\n"
-          "  modelwatch --help               this help\n\n",
-          MW_VERSION);
+  fprintf(
+      out,
+      "modelwatch %s - model registry, drift monitor and alerting\n\n"
+      "Usage:\n"
+      "  modelwatch serve [options]      run the HTTP server\n"
+      "  modelwatch migrate [options]    apply database migrations and exit\n"
+      "  modelwatch token create --name NAME --scopes read,promote [options]\n"
+      "                                  create an API token and print it\n"
+      "  modelwatch backup FILE [--data-dir DIR]\n"
+      "                                  consistent copy of the database (and\n"
+      "                                  artifacts to FILE.artifacts), while "
+      "serving\n"
+      "  modelwatch restore FILE [--data-dir DIR] [--force]\n"
+      "                                  restore a backup into a data directory\n"
+      "  modelwatch version              print the version\n"
+      "  modelwatch --help               this help\n\n",
+      MW_VERSION);
   mw_config_usage(out);
 }
 
@@ -54,22 +54,38 @@ static mw_status ensure_dir(const char *dir) {
   return MW_EIO;
 }
 
-/* Opens and migrates the database of cfg. */
-static mw_status open_db(const mw_config *cfg, char *path, size_t cap,
-                         mw_db **out) {
+/* The database cfg names into target (cap bytes): --database when set,
+ * otherwise modelwatch.db in the data directory (created if missing). */
+static mw_status db_target(const mw_config *cfg, char *target, size_t cap) {
+  if(cfg->database[0]) {
+    if(!mw_db_target_is_postgres(cfg->database)) {
+      fprintf(stderr, "modelwatch: --database must be a postgresql:// URL or "
+                      "libpq key=value settings (SQLite lives in --data-dir)\n");
+      return MW_EINVAL;
+    }
+    return mw_strlcpy(target, cfg->database, cap) ? MW_EINVAL : MW_OK;
+  }
   mw_status st = ensure_dir(cfg->data_dir);
   if(st)
     return st;
-  int n = snprintf(path, cap, "%s/modelwatch.db", cfg->data_dir);
-  if(n < 0 || (size_t)n >= cap)
-    return MW_EINVAL;
-  st = mw_db_open(path, cfg->sync_full, out);
+  int n = snprintf(target, cap, "%s/modelwatch.db", cfg->data_dir);
+  return n < 0 || (size_t)n >= cap ? MW_EINVAL : MW_OK;
+}
+
+/* Opens and migrates the database of cfg. */
+static mw_status open_db(const mw_config *cfg, char *path, size_t cap, mw_db **out) {
+  mw_status st = db_target(cfg, path, cap);
   if(st)
     return st;
+  st = mw_db_open(path, cfg->sync_full, out);
+  if(st) {
+    fprintf(stderr, "modelwatch: cannot open the database: %s\n", mw_strerror(st));
+    return st;
+  }
   st = mw_migrate(mw_db_conn(*out), NULL);
   if(st) {
     if(st == MW_ESCHEMA)
-      fprintf(stderr, "modelwatch: %s: %s\n", path, mw_strerror(st));
+      fprintf(stderr, "modelwatch: %s\n", mw_strerror(st));
     mw_db_close(*out);
     *out = NULL;
   }
@@ -86,6 +102,12 @@ static mw_status bootstrap_admin(const mw_config *cfg, mw_db *db) {
     return st;
   char secret[128];
   st = mw_token_create(c, "admin", MW_SCOPE_ADMIN, "system", secret, sizeof secret);
+  if(st == MW_ECONFLICT) {
+    /* Another replica sharing the database started at the same moment and
+     * created it: its data directory holds the token. */
+    mw_log(MW_LOG_INFO, "cli", "the admin token was created by another replica");
+    return MW_OK;
+  }
   if(st)
     return st;
   char path[1100];
@@ -100,8 +122,8 @@ static mw_status bootstrap_admin(const mw_config *cfg, mw_db *db) {
     return MW_EIO;
   }
   close(fd);
-  printf("modelwatch: created the admin token (shown once, also in %s):\n%s\n",
-         path, secret);
+  printf("modelwatch: created the admin token (shown once, also in %s):\n%s\n", path,
+         secret);
   fflush(stdout);
   return MW_OK;
 }
@@ -129,8 +151,8 @@ static mw_status alert_report(void *ctx, mw_conn *c, const char *model,
   return st;
 }
 
-/* Collects the artifact store (registry/artifacts.c): unreferenced blobs
- * and temporary files of interrupted uploads, at start-up and then hourly
+/* Collects the artifact store (registry/artifacts.c): unreferenced
+ * artifacts and what interrupted uploads left, at start-up and then hourly
  * from the main thread, which otherwise only waits for a signal. */
 #define SWEEP_PERIOD_MS (3600 * 1000LL)
 static void sweep_artifacts(mw_db *db, const struct reg_env *env) {
@@ -148,6 +170,51 @@ static void sweep_artifacts(mw_db *db, const struct reg_env *env) {
            (long long)st.temps_removed);
 }
 
+/* The first half of serving: the data directory's lock (held shared while
+ * serving: restore refuses to run under a server), the database, the
+ * admin token, this replica's membership, the signals. 0 when all are
+ * there; otherwise what was taken is given back. */
+static int serve_open(struct mw_app *app, int *lock) {
+  char lerr[512] = "";
+  *lock = -1;
+  if(ensure_dir(app->cfg.data_dir) ||
+     mw_datadir_lock(app->cfg.data_dir, 0, lock, lerr, sizeof lerr)) {
+    fprintf(stderr, "modelwatch: %s\n",
+            lerr[0] ? lerr : "cannot create the data directory");
+    return -1;
+  }
+  if(open_db(&app->cfg, app->db_path, sizeof app->db_path, &app->db)) {
+    mw_datadir_unlock(*lock);
+    return -1;
+  }
+  if(bootstrap_admin(&app->cfg, app->db) ||
+     mw_cluster_start(app->db, app->cfg.listen, &app->cluster)) {
+    mw_db_close(app->db);
+    mw_datadir_unlock(*lock);
+    return -1;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  return 0;
+}
+
+/* Serves until SIGINT or SIGTERM, sweeping unreferenced artifacts now and
+ * then. */
+static void serve_until_signal(struct mw_app *app, const struct reg_env *reg_env) {
+  int64_t next_sweep = mw_now_ms() + SWEEP_PERIOD_MS;
+  while(!g_stop) {
+    usleep(100 * 1000);
+    if(mw_now_ms() >= next_sweep) {
+      sweep_artifacts(app->db, reg_env);
+      next_sweep = mw_now_ms() + SWEEP_PERIOD_MS;
+    }
+  }
+}
+
 static int cmd_serve(mw_config *cfg) {
   struct mw_app app;
   memset(&app, 0, sizeof app);
@@ -156,92 +223,67 @@ static int cmd_serve(mw_config *cfg) {
   if(!app.cfg.external_url[0])
     snprintf(app.cfg.external_url, sizeof app.cfg.external_url, "%s://%s",
              app.cfg.tls_cert[0] ? "https" : "http", app.cfg.listen);
-  /* Held shared while serving: restore refuses to run under a server. */
-  char lerr[512] = "";
-  int lock = -1;
-  if(ensure_dir(cfg->data_dir) ||
-     mw_datadir_lock(cfg->data_dir, 0, &lock, lerr, sizeof lerr)) {
-    fprintf(stderr, "modelwatch: %s\n", lerr[0] ? lerr : "cannot create the data directory");
+  int lock;
+  if(serve_open(&app, &lock))
     return 1;
-  }
-  if(open_db(cfg, app.db_path, sizeof app.db_path, &app.db)) {
-    mw_datadir_unlock(lock);
-    return 1;
-  }
-  if(bootstrap_admin(cfg, app.db)) {
-    mw_db_close(app.db);
-    return 1;
-  }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
-
   mon_options mon_opts = {app.cfg.eval_interval_seconds,
-                          app.cfg.eval_window_seconds, app.cfg.retention_days,
-                          app.cfg.drift_memory_mb, 2,
-                          app.cfg.drift_cache_mb > 0 ? app.cfg.drift_cache_mb : -1};
-  if(mon_ctx_new(app.db, &mon_opts, &app.monitor)) {
-    mw_db_close(app.db);
-    return 1;
-  }
-  struct reg_env reg_env = {app.cfg.data_dir, app.cfg.external_url};
-  sweep_artifacts(app.db, &reg_env);
+                          app.cfg.eval_window_seconds,
+                          app.cfg.retention_days,
+                          app.cfg.drift_memory_mb,
+                          2,
+                          app.cfg.drift_cache_mb > 0 ? app.cfg.drift_cache_mb : -1,
+                          app.cluster};
+  struct reg_env reg_env = {app.cfg.data_dir, app.cfg.external_url,
+                            app.cfg.artifact_store};
   struct alert_env alert_env = {
       .reg = &reg_env,
+      .cluster = app.cluster,
       .external_url = app.cfg.external_url,
       .report = alert_report,
-      .report_ctx = app.monitor,
       .group_wait_ms = (int64_t)app.cfg.alert_group_wait_s * 1000,
       .group_interval_ms = (int64_t)app.cfg.alert_group_interval_s * 1000,
       .repeat_interval_ms = (int64_t)app.cfg.alert_repeat_interval_s * 1000,
   };
-  app.alert_env = &alert_env;
   alert_scheduler *alerts = NULL;
   struct alert_delivery_opts delivery_opts;
   alert_delivery_opts_from_config(&app.cfg, &delivery_opts);
   struct web_server *srv = NULL;
-  if(alert_scheduler_start(app.db, &alert_env, &alerts) ||
-     alert_delivery_start(app.db, &delivery_opts, &app.delivery) ||
-     web_server_start(&app, &srv)) {
-    alert_delivery_stop(app.delivery);
-    alert_scheduler_stop(alerts);
-    mon_ctx_free(app.monitor);
-    mw_db_close(app.db);
-    return 1;
-  }
-  mon_scheduler_start(app.monitor);
-  int64_t next_sweep = mw_now_ms() + SWEEP_PERIOD_MS;
-  while(!g_stop) {
-    usleep(100 * 1000);
-    if(mw_now_ms() >= next_sweep) {
-      sweep_artifacts(app.db, &reg_env);
-      next_sweep = mw_now_ms() + SWEEP_PERIOD_MS;
+  int rc = 1;
+  if(!mon_ctx_new(app.db, &mon_opts, &app.monitor)) {
+    alert_env.report_ctx = app.monitor;
+    app.alert_env = &alert_env;
+    sweep_artifacts(app.db, &reg_env);
+    if(!alert_scheduler_start(app.db, &alert_env, &alerts) &&
+       !alert_delivery_start(app.db, &delivery_opts, &app.delivery) &&
+       !web_server_start(&app, &srv)) {
+      mon_scheduler_start(app.monitor);
+      serve_until_signal(&app, &reg_env);
+      mw_log(MW_LOG_INFO, "cli", "shutting down");
+      rc = 0;
     }
   }
-  mw_log(MW_LOG_INFO, "cli", "shutting down");
   app.stopping = 1;
   web_server_stop(srv);
   mon_ctx_free(app.monitor); /* joins the scheduler before the db closes */
   alert_scheduler_stop(alerts);
   alert_delivery_stop(app.delivery);
   app.delivery = NULL;
+  mw_cluster_stop(app.cluster);
   mw_db_close(app.db);
   mw_datadir_unlock(lock);
-  mw_log(MW_LOG_INFO, "cli", "stopped");
-  return 0;
+  mw_log(MW_LOG_INFO, "cli", rc ? "could not start" : "stopped");
+  return rc;
 }
 
 static int cmd_migrate(mw_config *cfg) {
   char path[1100];
   mw_db *db = NULL;
-  if(ensure_dir(cfg->data_dir))
+  if(db_target(cfg, path, sizeof path))
     return 1;
-  snprintf(path, sizeof path, "%s/modelwatch.db", cfg->data_dir);
-  if(mw_db_open(path, cfg->sync_full, &db))
+  if(mw_db_open(path, cfg->sync_full, &db)) {
+    fprintf(stderr, "modelwatch: cannot open the database\n");
     return 1;
+  }
   int applied = 0, version = 0;
   mw_status st = mw_migrate(mw_db_conn(db), &applied);
   if(!st)
@@ -323,8 +365,8 @@ static int cmd_backup(mw_config *cfg, int restore, int argc, char **argv) {
   for(int i = 0; i < argc; i++) {
     if(!strcmp(argv[i], "--force"))
       force = 1;
-    else if(argv[i][0] != '-' && !file && (i == 0 || argv[i - 1][0] != '-' ||
-                                           strchr(argv[i - 1], '=')))
+    else if(argv[i][0] != '-' && !file &&
+            (i == 0 || argv[i - 1][0] != '-' || strchr(argv[i - 1], '=')))
       file = argv[i];
     else if(nrest < 64)
       rest[nrest++] = argv[i];
@@ -335,10 +377,23 @@ static int cmd_backup(mw_config *cfg, int restore, int argc, char **argv) {
             restore ? "restore" : "backup", restore ? " [--force]" : "");
     return 2;
   }
+  if(cfg->database[0]) {
+    /* PostgreSQL has its own tools, consistent under concurrent writes
+     * and with point-in-time recovery; a copy made here could not do
+     * better. */
+    fprintf(stderr,
+            "modelwatch: %s works on the embedded SQLite database only. With "
+            "PostgreSQL use its tools: pg_dump -Fc (and pg_restore) for a "
+            "consistent copy, or continuous archiving (WAL) for point-in-time "
+            "recovery; artifacts kept in --data-dir are copied with it.\n",
+            restore ? "restore" : "backup");
+    return 1;
+  }
   mw_status st = restore ? mw_restore(file, cfg->data_dir, force, err, sizeof err)
                          : mw_backup(cfg->data_dir, file, err, sizeof err);
   if(st) {
-    fprintf(stderr, "modelwatch: %s failed: %s\n", restore ? "restore" : "backup", err);
+    fprintf(stderr, "modelwatch: %s failed: %s\n", restore ? "restore" : "backup",
+            err);
     return 1;
   }
   printf("modelwatch: %s %s %s\n", restore ? "restored" : "backed up",
@@ -358,7 +413,7 @@ int main(int argc, char **argv) {
    * the process: RSS grew by ~300 MB in a 60 s load run. */
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   /* Libraries that keep global state are initialised before any thread. */
-  mg_init_library(MG_FEATURES_TLS | MG_FEATURES_WEBSOCKET);
+  web_library_init();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   gsl_set_error_handler_off();
 
@@ -397,6 +452,6 @@ int main(int argc, char **argv) {
     rc = 2;
   }
   curl_global_cleanup();
-  mg_exit_library();
+  web_library_exit();
   return rc;
 }

@@ -1,9 +1,16 @@
 /* core/auth.c - API tokens (stored as sha256, compared in constant time),
- * scopes and the audit log. */
+ * scopes, dashboard sessions and the audit log, over core/store.h. */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "core/audit.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/json.h"
+#include "core/store.h"
+#include "core/valid.h"
 
 static const struct {
   const char *name;
@@ -59,36 +66,15 @@ mw_status mw_token_create(mw_conn *c, const char *name, unsigned scopes,
   mw_status st = mw_tx_begin(c);
   if(st)
     return st;
-  sqlite3_stmt *ins = mw_stmt(
-      c, "INSERT INTO tokens(name, prefix, hash, scopes, created_at, created_by)"
-         " VALUES(?, ?, ?, ?, ?, ?)");
-  if(!ins) {
-    st = MW_EDB;
-    goto out;
+  st = mw__store(c)->token_insert(c, name, prefix, hash, scopes, mw_now_ms(), actor);
+  if(!st) {
+    cJSON *wrap = cJSON_CreateObject();
+    mw_scope_to_json(scopes, cJSON_AddArrayToObject(wrap, "scopes"));
+    st = mw_audit(c, actor, "token.create", name, wrap);
+    cJSON_Delete(wrap);
   }
-  mw_bind_text(ins, 1, name);
-  mw_bind_text(ins, 2, prefix);
-  mw_bind_text(ins, 3, hash);
-  sqlite3_bind_int(ins, 4, (int)scopes);
-  sqlite3_bind_int64(ins, 5, mw_now_ms());
-  mw_bind_text(ins, 6, actor);
-  int rc = sqlite3_step(ins);
-  st = mw_db_status(c, rc);
-  if(st)
-    goto out;
-  cJSON *det = cJSON_CreateArray();
-  mw_scope_to_json(scopes, det);
-  cJSON *wrap = cJSON_CreateObject();
-  cJSON_AddItemToObject(wrap, "scopes", det);
-  st = mw_audit(c, actor, "token.create", name, wrap);
-  cJSON_Delete(wrap);
-  if(st)
-    goto out;
-  st = mw_tx_commit(c);
-  if(st)
-    secret[0] = '\0';
-  return st;
-out:
+  if(!st)
+    return mw_tx_commit(c);
   mw_tx_rollback(c);
   secret[0] = '\0';
   return st;
@@ -102,114 +88,67 @@ mw_status mw_token_verify(mw_conn *c, const char *token, mw_token_info *info) {
   char prefix[PREFIX_LEN + 1];
   memcpy(prefix, token + 3, PREFIX_LEN);
   prefix[PREFIX_LEN] = '\0';
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT id, name, hash, scopes FROM tokens WHERE prefix = ?");
-  if(!st)
-    return MW_EDB;
-  mw_bind_text(st, 1, prefix);
-  int rc = sqlite3_step(st);
-  if(rc != SQLITE_ROW) {
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? MW_EUNAUTH : mw_db_status(c, rc);
-  }
+  mw_token_info found;
+  char stored[65];
+  mw_status s = mw__store(c)->token_by_prefix(c, prefix, &found, stored);
+  if(s)
+    return s == MW_ENOTFOUND ? MW_EUNAUTH : s;
   char want[65];
   mw_sha256_hex(token, n, want);
-  const char *stored = mw_col_text(st, 2);
-  int ok = strlen(stored) == 64 && mw_ct_equal(stored, want, 64);
-  if(ok) {
-    info->id = sqlite3_column_int64(st, 0);
-    mw_strlcpy(info->name, mw_col_text(st, 1), sizeof info->name);
-    info->scopes = (unsigned)sqlite3_column_int(st, 3);
-  }
-  sqlite3_reset(st);
-  return ok ? MW_OK : MW_EUNAUTH;
+  if(strlen(stored) != 64 || !mw_ct_equal(stored, want, 64))
+    return MW_EUNAUTH;
+  *info = found;
+  return MW_OK;
 }
 
 mw_status mw_token_delete(mw_conn *c, const char *name, const char *actor) {
-  return mw_delete_named(c, "DELETE FROM tokens WHERE name = ?", name, actor,
-                         "token.delete", "token", NULL);
+  mw_status s = mw_tx_begin(c);
+  if(s)
+    return s;
+  s = mw__store(c)->token_delete(c, name);
+  if(!s)
+    s = mw_audit(c, actor, "token.delete", name, NULL);
+  if(!s)
+    return mw_tx_commit(c);
+  mw_tx_rollback(c);
+  return s;
 }
 
-mw_status mw_delete_named(mw_conn *c, const char *sql, const char *name,
-                          const char *actor, const char *action,
-                          const char *what, mw_err *err) {
-  mw_status st = mw_tx_begin(c);
-  if(st)
-    return st;
-  sqlite3_stmt *del = mw_stmt(c, sql);
-  if(!del) {
-    st = MW_EDB;
-    goto out;
-  }
-  mw_bind_text(del, 1, name);
-  st = mw_db_status(c, sqlite3_step(del));
-  sqlite3_reset(del);
-  if(!st && sqlite3_changes(mw_conn_handle(c)) == 0)
-    st = mw_errf(err, MW_ENOTFOUND, "no %s named '%s'", what, name);
-  if(!st)
-    st = mw_audit(c, actor, action, name, NULL);
-  if(!st)
-    return mw_tx_commit(c);
-out:
-  mw_tx_rollback(c);
-  return st;
+static mw_status token_json(void *ctx, const struct mw_token_row *r) {
+  cJSON *t = cJSON_CreateObject();
+  cJSON_AddStringToObject(t, "name", r->name);
+  mw_scope_to_json(r->scopes, cJSON_AddArrayToObject(t, "scopes"));
+  mw_json_add_time(t, "created_at", r->created_at);
+  cJSON_AddStringToObject(t, "created_by", r->created_by);
+  cJSON_AddItemToArray(ctx, t);
+  return MW_OK;
 }
 
 mw_status mw_token_list(mw_conn *c, cJSON **out) {
-  *out = NULL;
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT name, scopes, created_at, created_by FROM tokens ORDER BY name");
-  if(!st)
-    return MW_EDB;
   cJSON *arr = cJSON_CreateArray();
-  int rc;
-  while((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    cJSON *t = cJSON_CreateObject();
-    cJSON_AddStringToObject(t, "name", mw_col_text(st, 0));
-    cJSON *sc = cJSON_AddArrayToObject(t, "scopes");
-    mw_scope_to_json((unsigned)sqlite3_column_int(st, 1), sc);
-    mw_json_add_time(t, "created_at", sqlite3_column_int64(st, 2));
-    cJSON_AddStringToObject(t, "created_by", mw_col_text(st, 3));
-    cJSON_AddItemToArray(arr, t);
-  }
-  sqlite3_reset(st);
-  if(rc != SQLITE_DONE) {
+  mw_status s = mw__store(c)->token_list(c, token_json, arr);
+  if(s) {
     cJSON_Delete(arr);
-    return mw_db_status(c, rc);
+    arr = NULL;
   }
   *out = arr;
-  return MW_OK;
+  return s;
 }
 
 mw_status mw_token_count(mw_conn *c, int64_t *out) {
-  sqlite3_stmt *st = mw_stmt(c, "SELECT count(*) FROM tokens");
-  if(!st)
-    return MW_EDB;
-  int rc = sqlite3_step(st);
-  if(rc != SQLITE_ROW)
-    return mw_db_status(c, rc);
-  *out = sqlite3_column_int64(st, 0);
-  sqlite3_reset(st);
-  return MW_OK;
+  return mw__store(c)->token_count(c, out);
 }
 
 mw_status mw_audit(mw_conn *c, const char *actor, const char *action,
                    const char *target, const cJSON *details) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "INSERT INTO audit_log(at, actor, action, target, details) "
-         "VALUES(?, ?, ?, ?, ?)");
-  if(!st)
-    return MW_EDB;
+  assert(mw_tx_state(c) == 1); /* inside the change it records */
   char *det = details ? cJSON_PrintUnformatted(details) : NULL;
-  sqlite3_bind_int64(st, 1, mw_now_ms());
-  mw_bind_text(st, 2, actor ? actor : "system");
-  mw_bind_text(st, 3, action);
-  mw_bind_text(st, 4, target);
-  mw_bind_text(st, 5, det);
-  int rc = sqlite3_step(st);
+  if(details && !det)
+    return MW_ENOMEM;
+  mw_status s = mw__store(c)->audit_insert(c, mw_now_ms(), actor ? actor : "system",
+                                           action, target, det);
   cJSON_free(det);
-  sqlite3_reset(st);
-  return mw_db_status(c, rc);
+  return s;
 }
 
 mw_status mw_session_create(mw_conn *c, int64_t token_id, int64_t ttl_ms,
@@ -223,25 +162,10 @@ mw_status mw_session_create(mw_conn *c, int64_t token_id, int64_t ttl_ms,
   if(st)
     return st;
   /* Expired sessions are swept whenever a new one starts. */
-  sqlite3_stmt *del = mw_stmt(c, "DELETE FROM sessions WHERE expires_at <= ?");
-  sqlite3_stmt *ins = mw_stmt(c, "INSERT INTO sessions(hash, token_id, csrf, "
-                                 "created_at, expires_at) VALUES(?, ?, ?, ?, ?)");
-  if(!del || !ins) {
-    mw_tx_rollback(c);
-    return MW_EDB;
-  }
-  sqlite3_bind_int64(del, 1, now);
-  st = mw_db_status(c, sqlite3_step(del));
-  sqlite3_reset(del);
-  if(!st) {
-    mw_bind_text(ins, 1, hash);
-    sqlite3_bind_int64(ins, 2, token_id);
-    mw_bind_text(ins, 3, csrf);
-    sqlite3_bind_int64(ins, 4, now);
-    sqlite3_bind_int64(ins, 5, now + ttl_ms);
-    st = mw_db_status(c, sqlite3_step(ins));
-    sqlite3_reset(ins);
-  }
+  const struct mw_core_store *store = mw__store(c);
+  st = store->session_purge(c, now);
+  if(!st)
+    st = store->session_insert(c, hash, token_id, csrf, now, now + ttl_ms);
   if(!st)
     return mw_tx_commit(c);
   mw_tx_rollback(c);
@@ -254,24 +178,8 @@ mw_status mw_session_verify(mw_conn *c, const char *sid, mw_token_info *info,
     return MW_EUNAUTH;
   char hash[65];
   mw_sha256_hex(sid, 48, hash);
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT t.id, t.name, t.scopes, s.csrf FROM sessions s JOIN tokens t "
-         "ON t.id = s.token_id WHERE s.hash = ? AND s.expires_at > ?");
-  if(!st)
-    return MW_EDB;
-  mw_bind_text(st, 1, hash);
-  sqlite3_bind_int64(st, 2, mw_now_ms());
-  int rc = sqlite3_step(st);
-  if(rc == SQLITE_ROW) {
-    info->id = sqlite3_column_int64(st, 0);
-    mw_strlcpy(info->name, mw_col_text(st, 1), sizeof info->name);
-    info->scopes = (unsigned)sqlite3_column_int(st, 2);
-    mw_strlcpy(csrf, mw_col_text(st, 3), 64);
-  }
-  sqlite3_reset(st);
-  if(rc == SQLITE_ROW)
-    return MW_OK;
-  return rc == SQLITE_DONE ? MW_EUNAUTH : mw_db_status(c, rc);
+  mw_status s = mw__store(c)->session_get(c, hash, mw_now_ms(), info, csrf);
+  return s == MW_ENOTFOUND ? MW_EUNAUTH : s;
 }
 
 mw_status mw_session_delete(mw_conn *c, const char *sid) {
@@ -279,11 +187,5 @@ mw_status mw_session_delete(mw_conn *c, const char *sid) {
     return MW_OK;
   char hash[65];
   mw_sha256_hex(sid, 48, hash);
-  sqlite3_stmt *st = mw_stmt(c, "DELETE FROM sessions WHERE hash = ?");
-  if(!st)
-    return MW_EDB;
-  mw_bind_text(st, 1, hash);
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return mw_db_status(c, rc);
+  return mw__store(c)->session_delete(c, hash);
 }

@@ -52,14 +52,13 @@ mw_status mw_time_parse(const char *s, int64_t *out_ms) {
   int y, mo, d, h, mi, se;
   if(!s || strlen(s) < 20)
     return MW_EINVAL;
-  if(!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-     s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' &&
-     s[10] != ' ') || !digits(s + 11, 2, &h) || s[13] != ':' ||
-     !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &se))
+  if(!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+     !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+     !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
+     s[16] != ':' || !digits(s + 17, 2, &se))
     return MW_EINVAL;
   static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if(mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
-     se > 60)
+  if(mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
     return MW_EINVAL;
   const char *p = s + 19;
   int frac_ms = 0;
@@ -82,8 +81,8 @@ mw_status mw_time_parse(const char *s, int64_t *out_ms) {
     p++;
   } else if(*p == '+' || *p == '-') {
     int oh, om;
-    if(!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) ||
-       oh > 23 || om > 59)
+    if(!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 ||
+       om > 59)
       return MW_EINVAL;
     offset_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
     p += 6;

@@ -7,7 +7,15 @@
 
 #include "core/core.h"
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_BOOL, OPT_SYNC, OPT_LEVEL };
+enum opt_kind {
+  OPT_STR,
+  OPT_INT,
+  OPT_SIZE,
+  OPT_BOOL,
+  OPT_SYNC,
+  OPT_LEVEL,
+  OPT_ARTIFACTS
+};
 
 struct opt {
   const char *flag;
@@ -26,12 +34,19 @@ static const struct opt opts[] = {
      "address to listen on, host:port (default 127.0.0.1:8080)"},
     {"--data-dir", "MODELWATCH_DATA_DIR", OPT_STR, OFF(data_dir), SZ(data_dir),
      "directory for the database, artifacts and admin.token (default ./var)"},
+    {"--database", "MODELWATCH_DATABASE_URL", OPT_STR, OFF(database), SZ(database),
+     "PostgreSQL database shared by every replica, as a postgresql:// URL or "
+     "libpq key=value settings; empty (default) = SQLite in --data-dir"},
     {"--threads", "MODELWATCH_THREADS", OPT_INT, OFF(threads), 0,
      "HTTP worker threads; each keep-alive connection holds one (default 64)"},
     {"--max-body", "MODELWATCH_MAX_BODY", OPT_SIZE, OFF(max_body), 0,
      "largest JSON request body in bytes (default 67108864)"},
     {"--max-artifact", "MODELWATCH_MAX_ARTIFACT", OPT_SIZE, OFF(max_artifact), 0,
      "largest artifact upload in bytes (default 2147483648)"},
+    {"--artifact-store", "MODELWATCH_ARTIFACT_STORE", OPT_ARTIFACTS,
+     OFF(artifact_store), 0,
+     "dir|database: artifacts as files under --data-dir/artifacts (default; "
+     "a shared mount serves every replica) or in the database"},
     {"--sync", "MODELWATCH_SYNC", OPT_SYNC, OFF(sync_full), 0,
      "full|normal: fsync every commit (full, default) or only checkpoints"},
     {"--access-log", "MODELWATCH_ACCESS_LOG", OPT_BOOL, OFF(access_log), 0,
@@ -39,9 +54,10 @@ static const struct opt opts[] = {
     {"--log-level", "MODELWATCH_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0,
      "debug|info|warn|error (default info)"},
     {"--external-url", "MODELWATCH_EXTERNAL_URL", OPT_STR, OFF(external_url),
-     SZ(external_url), "base URL for links in notifications (default http://<listen>)"},
-    {"--retention-days", "MODELWATCH_RETENTION_DAYS", OPT_INT,
-     OFF(retention_days), 0, "days raw predictions are kept, 0 = forever (default 30)"},
+     SZ(external_url),
+     "base URL for links in notifications (default http://<listen>)"},
+    {"--retention-days", "MODELWATCH_RETENTION_DAYS", OPT_INT, OFF(retention_days),
+     0, "days raw predictions are kept, 0 = forever (default 30)"},
     {"--eval-interval-seconds", "MODELWATCH_EVAL_INTERVAL_SECONDS", OPT_INT,
      OFF(eval_interval_seconds), 0,
      "scheduled drift evaluation of every version with a reference, 0 = never "
@@ -53,8 +69,8 @@ static const struct opt opts[] = {
      OFF(drift_memory_mb), 0,
      "column data in flight during a drift report; larger windows are "
      "sampled for KS/Wasserstein (default 256)"},
-    {"--drift-cache-mb", "MODELWATCH_DRIFT_CACHE_MB", OPT_INT,
-     OFF(drift_cache_mb), 0,
+    {"--drift-cache-mb", "MODELWATCH_DRIFT_CACHE_MB", OPT_INT, OFF(drift_cache_mb),
+     0,
      "memory for the sorted values of recently reported windows, so a "
      "sliding window's next report reads only what changed; 0 = off "
      "(default 256)"},
@@ -99,8 +115,8 @@ static const struct opt opts[] = {
      OFF(header_timeout_ms), 0,
      "time to receive a request's headers, from its first byte or from the "
      "end of the previous reply on a kept-alive connection (default 10000)"},
-    {"--metrics-public", "MODELWATCH_METRICS_PUBLIC", OPT_BOOL,
-     OFF(metrics_public), 0,
+    {"--metrics-public", "MODELWATCH_METRICS_PUBLIC", OPT_BOOL, OFF(metrics_public),
+     0,
      "on|off: serve /metrics without a token (default off: a token with "
      "the read or metrics scope)"},
 };
@@ -143,6 +159,14 @@ static mw_status apply(mw_config *cfg, const struct opt *o, const char *val) {
     return MW_OK;
   case OPT_LEVEL:
     return mw_log_parse_level(val, (enum mw_log_level *)base);
+  case OPT_ARTIFACTS:
+    if(!strcmp(val, "dir"))
+      *(enum mw_artifact_store *)base = MW_ARTIFACTS_DIR;
+    else if(!strcmp(val, "database"))
+      *(enum mw_artifact_store *)base = MW_ARTIFACTS_DATABASE;
+    else
+      return MW_EINVAL;
+    return MW_OK;
   }
   return MW_EINVAL;
 }
@@ -181,8 +205,8 @@ void mw_config_defaults(mw_config *cfg) {
   }
 }
 
-mw_status mw_config_parse_args(mw_config *cfg, int argc, char **argv,
-                               char *err, size_t errcap) {
+mw_status mw_config_parse_args(mw_config *cfg, int argc, char **argv, char *err,
+                               size_t errcap) {
   for(int i = 0; i < argc; i++) {
     const char *arg = argv[i];
     const char *eq = strchr(arg, '=');

@@ -24,8 +24,8 @@ void mw_sha256_hex(const void *data, size_t len, char hex[65]) {
   hex[64] = '\0';
 }
 
-void mw_hmac_sha256(const void *key, size_t keylen, const void *msg,
-                    size_t msglen, unsigned char out[32]) {
+void mw_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
+                    unsigned char out[32]) {
   unsigned int outlen = 32;
   HMAC(EVP_sha256(), key, (int)keylen, msg, msglen, out, &outlen);
 }
@@ -121,9 +121,8 @@ int mw_ct_equal(const void *a, const void *b, size_t len) {
   return CRYPTO_memcmp(a, b, len) == 0;
 }
 
-mw_status mw_webhook_sign(const char *secret, const char *msg_id,
-                          int64_t timestamp, const char *body, size_t bodylen,
-                          char out[64]) {
+mw_status mw_webhook_sign(const char *secret, const char *msg_id, int64_t timestamp,
+                          const char *body, size_t bodylen, char out[64]) {
   const char *k = secret;
   if(strncmp(k, "whsec_", 6) == 0)
     k += 6;

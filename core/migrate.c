@@ -1,41 +1,88 @@
 /* core/migrate.c - applies the migrations embedded at build time
- * (migrations/NNNN_name.sql), each in its own transaction, and keeps the
- * schema version in PRAGMA user_version plus a history table. */
+ * (migrations/<dialect>/NNNN_name.sql), each in its own write transaction,
+ * through the backend's migrate_one; the backend keeps the schema version
+ * (SQLite: PRAGMA user_version) plus a history table. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "core/db_backend.h"
+#include "core/log.h"
 
 struct mw_embedded_migration {
   const char *name;
   const unsigned char *data;
   size_t len;
 };
-extern const struct mw_embedded_migration mw_migrations[];
-extern const size_t mw_migrations_count;
+extern const struct mw_embedded_migration mw_migrations_sqlite[];
+extern const size_t mw_migrations_sqlite_count;
+extern const struct mw_embedded_migration mw_migrations_postgres[];
+extern const size_t mw_migrations_postgres_count;
 
-int mw_migrations_latest(void) { return (int)mw_migrations_count; }
-
-mw_status mw_schema_version(mw_conn *c, int *out) {
-  sqlite3_stmt *st = mw_stmt(c, "PRAGMA user_version");
-  mw_status s = mw_step_one(c, st);
-  if(s)
-    return s == MW_ENOTFOUND ? MW_EINTERNAL : s; /* the pragma has its row */
-  *out = sqlite3_column_int(st, 0);
-  sqlite3_reset(st);
-  return MW_OK;
+/* The migrations of a backend, by kind. */
+static const struct mw_embedded_migration *migrations(enum mw_db_kind kind,
+                                                      size_t *n) {
+  switch(kind) {
+  case MW_DB_POSTGRES:
+    *n = mw_migrations_postgres_count;
+    return mw_migrations_postgres;
+  case MW_DB_SQLITE:
+  default:
+    *n = mw_migrations_sqlite_count;
+    return mw_migrations_sqlite;
+  }
 }
 
+int mw_migrations_latest(void) {
+  size_t n;
+  migrations(MW_DB_SQLITE, &n);
+  return (int)n;
+}
+
+mw_status mw_schema_version(mw_conn *c, int *out) {
+  return c->be->schema_version(c, out);
+}
+
+/* The version a migration's file name brings the database to (its four
+ * leading digits), or -1. */
+static int migration_number(const char *name) {
+  int num = 0;
+  for(int i = 0; i < 4; i++) {
+    if(name[i] < '0' || name[i] > '9')
+      return -1;
+    num = num * 10 + (name[i] - '0');
+  }
+  return num;
+}
+
+static mw_status migrate_locked(mw_conn *c, int *applied);
+
 mw_status mw_migrate(mw_conn *c, int *applied) {
-  int done = 0;
   if(applied)
     *applied = 0;
+  /* Replicas that start together migrate once: the first takes the lock
+   * and migrates, the others wait, then find nothing left to do. */
+  if(c->be->migrate_lock) {
+    mw_status st = c->be->migrate_lock(c, 1);
+    if(st)
+      return st;
+  }
+  mw_status st = migrate_locked(c, applied);
+  if(c->be->migrate_lock && c->be->migrate_lock(c, 0))
+    mw_log(MW_LOG_WARN, "db", "could not release the migration lock");
+  return st;
+}
+
+static mw_status migrate_locked(mw_conn *c, int *applied) {
+  int done = 0;
   int have = 0;
   mw_status st = mw_schema_version(c, &have);
   if(st)
     return st;
-  int latest = mw_migrations_latest();
+  size_t n;
+  const struct mw_embedded_migration *list = migrations(mw_conn_kind(c), &n);
+  int latest = (int)n;
   if(have > latest) {
     mw_log(MW_LOG_ERROR, "db",
            "database schema version %d is newer than this binary's %d; "
@@ -44,12 +91,10 @@ mw_status mw_migrate(mw_conn *c, int *applied) {
     return MW_ESCHEMA;
   }
   for(int i = have; i < latest; i++) {
-    const struct mw_embedded_migration *m = &mw_migrations[i];
+    const struct mw_embedded_migration *m = &list[i];
     /* Migration numbers must be 1..N without gaps: the file name is the
      * version it brings the database to. */
-    int num = (m->name[0] - '0') * 1000 + (m->name[1] - '0') * 100 +
-              (m->name[2] - '0') * 10 + (m->name[3] - '0');
-    if(num != i + 1) {
+    if(migration_number(m->name) != i + 1) {
       mw_log(MW_LOG_ERROR, "db", "migration %s is out of sequence (expected %04d)",
              m->name, i + 1);
       return MW_EINTERNAL;
@@ -57,23 +102,7 @@ mw_status mw_migrate(mw_conn *c, int *applied) {
     st = mw_tx_begin(c);
     if(st)
       return st;
-    st = mw_exec(c, (const char *)m->data);
-    if(!st) {
-      char pragma[64];
-      snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", i + 1);
-      st = mw_exec(c, pragma);
-    }
-    if(!st) {
-      sqlite3_stmt *ins = mw_stmt(
-          c, "INSERT INTO schema_migrations(version, name, applied_at) "
-             "VALUES(?, ?, ?)");
-      if(ins) {
-        sqlite3_bind_int(ins, 1, i + 1);
-        sqlite3_bind_text(ins, 2, m->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 3, mw_now_ms());
-      }
-      st = mw_step_done(c, ins);
-    }
+    st = c->be->migrate_one(c, i + 1, m->name, (const char *)m->data);
     if(st) {
       mw_log(MW_LOG_ERROR, "db", "migration %s failed", m->name);
       mw_tx_rollback(c);

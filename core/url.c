@@ -59,10 +59,11 @@ static enum mw_addr_class v4_class(uint32_t a, const char **why) {
 
 static enum mw_addr_class v6_class(const unsigned char b[16], const char **why) {
   static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0,
+                                          0, 0,    0,    0,    0, 0};
   static const unsigned char zero[15] = {0};
-  uint32_t v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
-                (uint32_t)b[14] << 8 | b[15];
+  uint32_t v4 =
+      (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
   /* An IPv4 address dressed as IPv6 reaches the IPv4 host: judge that. */
   if(!memcmp(b, mapped, 12) || !memcmp(b, nat64, 12))
     return v4_class(v4, why);
@@ -83,7 +84,7 @@ static enum mw_addr_class v6_class(const unsigned char b[16], const char **why) 
     return MW_ADDR_FORBIDDEN;
   }
   /* fd00:ec2::254, the AWS metadata service over IPv6. */
-  static const unsigned char aws[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0,
+  static const unsigned char aws[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0,    0,
                                         0,    0, 0,    0,    0, 0, 0x02, 0x54};
   if(!memcmp(b, aws, 16)) {
     *why = "a cloud metadata address";
@@ -106,7 +107,8 @@ enum mw_addr_class mw_addr_classify(const struct sockaddr *sa, socklen_t len,
   const char *dummy;
   if(!why)
     why = &dummy;
-  if(sa && sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+  if(sa && sa->sa_family == AF_INET &&
+     len >= (socklen_t)sizeof(struct sockaddr_in)) {
     const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
     return v4_class(ntohl(in->sin_addr.s_addr), why);
   }
@@ -135,7 +137,7 @@ int mw_url_valid(const char *url) {
 /* The pieces of "scheme://[userinfo@]host[:port][/path][?query][#frag]",
  * as offsets into the URL. */
 struct url_parts {
-  size_t scheme_len;  /* "https" */
+  size_t scheme_len;     /* "https" */
   size_t auth, auth_end; /* the authority: after "://", up to / ? # or \ */
   size_t host, host_end; /* inside the authority, brackets included */
   size_t port, port_end; /* digits after ':' (port == port_end: none) */
@@ -148,7 +150,8 @@ struct url_parts {
 static int url_split(const char *url, struct url_parts *p) {
   memset(p, 0, sizeof *p);
   const char *sep = strstr(url, "://");
-  if(!sep || sep == url || !((*url >= 'a' && *url <= 'z') || (*url >= 'A' && *url <= 'Z')))
+  if(!sep || sep == url ||
+     !((*url >= 'a' && *url <= 'z') || (*url >= 'A' && *url <= 'Z')))
     return 0;
   for(const char *s = url; s < sep; s++)
     if(!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
@@ -225,8 +228,97 @@ static int hexval(char c) {
 /* Characters of a registered name (RFC 3986 reg-name, percent-escapes
  * decoded before this check). */
 static int name_char(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~' || c >= 0x80;
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~' ||
+         c >= 0x80;
+}
+
+/* The authority of a split URL: one '@' at most, no backslash, and only
+ * ":<1-65535>" after the host. */
+static mw_status check_authority(const char *url, const struct url_parts *p,
+                                 mw_err *err) {
+  if(url[p->auth_end] == '\\')
+    return mw_errf(err, MW_EVALIDATION,
+                   "url has a backslash in its authority (host part)");
+  if(p->ats > 1)
+    return mw_errf(err, MW_EVALIDATION,
+                   "url has more than one '@' in its authority: percent-encode the "
+                   "user name and password");
+  if(p->port < p->port_end || p->host_end < p->auth_end) {
+    /* Only ":digits" may follow the host. */
+    int64_t port = 0;
+    size_t i = p->host_end;
+    int ok = url[i] == ':' && p->port < p->port_end && p->port_end - p->port <= 5;
+    for(i = p->port; ok && i < p->port_end; i++) {
+      ok = url[i] >= '0' && url[i] <= '9';
+      port = port * 10 + (url[i] - '0');
+    }
+    if(!ok || port < 1 || port > 65535)
+      return mw_errf(err, MW_EVALIDATION,
+                     "url has a bad port (1-65535 after the host)");
+  }
+  return MW_OK;
+}
+
+/* The host as curl reads it: an IPv6 literal (zone ignored) or a name or
+ * IPv4 literal with percent-escapes decoded. A literal address goes to
+ * addr with *family AF_INET/AF_INET6; a name leaves *family 0. */
+static mw_status host_address(const char *url, const struct url_parts *p,
+                              unsigned char addr[16], int *family, mw_err *err) {
+  char host[256];
+  size_t hl = p->host_end - p->host;
+  *family = 0;
+  if(hl == 0)
+    return mw_errf(err, MW_EVALIDATION, "url has no host");
+  if(hl >= sizeof host)
+    return mw_errf(err, MW_EVALIDATION, "url's host is longer than 255 bytes");
+  if(url[p->host] == '[') {
+    /* An IPv6 literal, perhaps with a zone ("%25eth0"), which does not
+     * change which address it is. */
+    if(url[p->host_end - 1] != ']' || hl < 3)
+      return mw_errf(err, MW_EVALIDATION, "url has an unterminated IPv6 literal");
+    size_t inner = hl - 2;
+    const char *zone = memchr(url + p->host + 1, '%', inner);
+    if(zone)
+      inner = (size_t)(zone - (url + p->host + 1));
+    memcpy(host, url + p->host + 1, inner);
+    host[inner] = '\0';
+    if(inet_pton(AF_INET6, host, addr) != 1)
+      return mw_errf(err, MW_EVALIDATION, "url's host [%s] is not an IPv6 address",
+                     host);
+    *family = AF_INET6;
+    return MW_OK;
+  }
+  /* A name or an IPv4 literal; curl decodes percent-escapes in it. */
+  size_t k = 0;
+  for(size_t i = p->host; i < p->host_end; i++) {
+    char c = url[i];
+    if(c == '%') {
+      int hi = i + 2 < p->host_end ? hexval(url[i + 1]) : -1;
+      int lo = hi >= 0 ? hexval(url[i + 2]) : -1;
+      if(lo < 0)
+        return mw_errf(err, MW_EVALIDATION, "url's host has a bad percent-escape");
+      c = (char)(hi * 16 + lo);
+      i += 2;
+    }
+    if(!name_char((unsigned char)c))
+      return mw_errf(err, MW_EVALIDATION,
+                     "url's host may hold only letters, digits, '-', '.', '_' "
+                     "and '~'");
+    host[k++] = c;
+  }
+  host[k] = '\0';
+  /* As curl (and the resolver) read a host of numbers: inet_aton's forms,
+   * "127.1", "0x7f.0.0.1", "017700000001", "2130706433". One trailing dot
+   * is the same host. */
+  if(k > 1 && host[k - 1] == '.')
+    host[k - 1] = '\0';
+  struct in_addr in4;
+  if(inet_aton(host, &in4)) {
+    memcpy(addr, &in4, 4);
+    *family = AF_INET;
+  }
+  return MW_OK;
 }
 
 mw_status mw_url_check_target(const char *url, int allow_private, mw_err *err) {
@@ -236,82 +328,13 @@ mw_status mw_url_check_target(const char *url, int allow_private, mw_err *err) {
   struct url_parts p;
   if(!url_split(url, &p))
     return mw_errf(err, MW_EVALIDATION, "url is not a URL");
-  if(url[p.auth_end] == '\\')
-    return mw_errf(err, MW_EVALIDATION,
-                   "url has a backslash in its authority (host part)");
-  if(p.ats > 1)
-    return mw_errf(err, MW_EVALIDATION,
-                   "url has more than one '@' in its authority: percent-encode the "
-                   "user name and password");
-  if(p.port < p.port_end || p.host_end < p.auth_end) {
-    /* Only ":digits" may follow the host. */
-    int64_t port = 0;
-    size_t i = p.host_end;
-    int ok = url[i] == ':' && p.port < p.port_end && p.port_end - p.port <= 5;
-    for(i = p.port; ok && i < p.port_end; i++) {
-      ok = url[i] >= '0' && url[i] <= '9';
-      port = port * 10 + (url[i] - '0');
-    }
-    if(!ok || port < 1 || port > 65535)
-      return mw_errf(err, MW_EVALIDATION, "url has a bad port (1-65535 after the host)");
-  }
-  char host[256];
-  size_t hl = p.host_end - p.host;
-  if(hl == 0)
-    return mw_errf(err, MW_EVALIDATION, "url has no host");
-  if(hl >= sizeof host)
-    return mw_errf(err, MW_EVALIDATION, "url's host is longer than 255 bytes");
-
   unsigned char addr[16];
   int family = 0;
-  if(url[p.host] == '[') {
-    /* An IPv6 literal, perhaps with a zone ("%25eth0"), which does not
-     * change which address it is. */
-    if(url[p.host_end - 1] != ']' || hl < 3)
-      return mw_errf(err, MW_EVALIDATION, "url has an unterminated IPv6 literal");
-    size_t inner = hl - 2;
-    const char *zone = memchr(url + p.host + 1, '%', inner);
-    if(zone)
-      inner = (size_t)(zone - (url + p.host + 1));
-    memcpy(host, url + p.host + 1, inner);
-    host[inner] = '\0';
-    if(inet_pton(AF_INET6, host, addr) != 1)
-      return mw_errf(err, MW_EVALIDATION, "url's host [%s] is not an IPv6 address",
-                     host);
-    family = AF_INET6;
-  } else {
-    /* A name or an IPv4 literal; curl decodes percent-escapes in it. */
-    size_t k = 0;
-    for(size_t i = p.host; i < p.host_end; i++) {
-      char c = url[i];
-      if(c == '%') {
-        int hi = i + 2 < p.host_end ? hexval(url[i + 1]) : -1;
-        int lo = hi >= 0 ? hexval(url[i + 2]) : -1;
-        if(lo < 0)
-          return mw_errf(err, MW_EVALIDATION, "url's host has a bad percent-escape");
-        c = (char)(hi * 16 + lo);
-        i += 2;
-      }
-      if(!name_char((unsigned char)c))
-        return mw_errf(err, MW_EVALIDATION,
-                       "url's host may hold only letters, digits, '-', '.', '_' "
-                       "and '~'");
-      host[k++] = c;
-    }
-    host[k] = '\0';
-    /* As curl (and the resolver) read a host of numbers: inet_aton's
-     * forms, "127.1", "0x7f.0.0.1", "017700000001", "2130706433". One
-     * trailing dot is the same host. */
-    if(k > 1 && host[k - 1] == '.')
-      host[k - 1] = '\0';
-    struct in_addr in4;
-    if(inet_aton(host, &in4)) {
-      memcpy(addr, &in4, 4);
-      family = AF_INET;
-    }
-  }
-  if(!family)
-    return MW_OK; /* a name: judged where it resolves, at connect time */
+  mw_status s = check_authority(url, &p, err);
+  if(!s)
+    s = host_address(url, &p, addr, &family, err);
+  if(s || !family)
+    return s; /* a name is judged where it resolves, at connect time */
   const char *why = "";
   enum mw_addr_class cls;
   char shown[INET6_ADDRSTRLEN] = "?";

@@ -1,400 +1,33 @@
-/* monitor/ingest.c - predictions and labels in: a batch is validated as a
- * whole against the version's schema into a column-major staging area,
- * then written in one transaction as column blocks (see
- * migrations/0003_monitor.sql for the layout and why). */
+/* monitor/ingest.c - predictions and labels in. A batch is validated as a
+ * whole (monitor/batch.c), then written in one transaction as column
+ * blocks, one per 5-minute bucket it touches (see
+ * migrations/sqlite/0003_monitor.sql for the layout and why), with its ids
+ * and inline labels.
+ *
+ * Group commit: requests that arrive while another is writing queue up,
+ * and the first of them writes every queued batch in one transaction
+ * (each under its own savepoint, so a batch that fails leaves the others
+ * in): one COMMIT, one fsync and one turn of core's write lock for many
+ * requests. The write lock is core's (mw_tx_begin); the monitor has no
+ * lock of its own.
+ *
+ * Operations: mon_ingest_predictions (one transaction per group of
+ * batches; on PostgreSQL one round trip per block, one for the ids, one
+ * for the labels), mon_ingest_labels (one transaction, a bulk lookup of
+ * the ids and a bulk upsert). */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor/internal.h"
+#include "monitor/context.h"
+#include "monitor/dict.h"
+#include "monitor/ingest.h"
+#include "monitor/pack.h"
+#include "monitor/store.h"
 
-/* ------------------------------------------------------------ staging */
-
-void mon__batch_free(mon_batch *b) {
-  if(!b)
-    return;
-  free(b->ts);
-  free(b->vals);
-  free(b->cats);
-  free(b->ids);
-  free(b->has_label);
-  free(b->labels);
-  free(b->label_cats);
-  for(size_t i = 0; i < b->narena; i++)
-    free(b->arena[i]);
-  free(b->arena);
-  memset(b, 0, sizeof *b);
-}
-
-/* Keeps a copy of s alive as long as the batch; NULL on failure. */
-static const char *arena_keep(mon_batch *b, const char *s) {
-  if(b->narena == b->arena_cap) {
-    size_t ncap = b->arena_cap ? b->arena_cap * 2 : 64;
-    char **na = realloc(b->arena, ncap * sizeof *na);
-    if(!na)
-      return NULL;
-    b->arena = na;
-    b->arena_cap = ncap;
-  }
-  char *copy = strdup(s);
-  if(copy)
-    b->arena[b->narena++] = copy;
-  return copy;
-}
-
-/* "features.<name>" (or the column's own name for the prediction). */
-static const char *field_name(const mon_schema *s, size_t col, char *buf,
-                              size_t cap) {
-  if(col + 1 == s->ncols)
-    return "prediction";
-  snprintf(buf, cap, "features.%.200s", s->cols[col].name);
-  return buf;
-}
-
-/* Stores the value of column col for row i, or records why it cannot. */
-static mw_status set_value(const mon_schema *s, mon_batch *b, size_t col,
-                           size_t i, const cJSON *it, mon_errors *errs) {
-  char fb[256];
-  size_t at = col * b->n + i;
-  if(s->cols[col].kind == MON_COLUMN_NUMERIC) {
-    if(!mon__json_number(it, &b->vals[at]))
-      mon__errors_add(errs, (long)i, field_name(s, col, fb, sizeof fb),
-                      "expected a number, null or \"NaN\"");
-    return MW_OK;
-  }
-  char num[64];
-  bool missing;
-  const char *t = mon__json_category(it, num, sizeof num, &missing);
-  if(!t) {
-    mon__errors_add(errs, (long)i, field_name(s, col, fb, sizeof fb),
-                    "expected a string (or a number or boolean) of at most %d "
-                    "bytes for a categorical column",
-                    MON_MAX_CAT_LEN);
-    return MW_OK;
-  }
-  if(missing)
-    return MW_OK;
-  if(t == num && !(t = arena_keep(b, num)))
-    return MW_ENOMEM;
-  b->cats[at] = t;
-  return MW_OK;
-}
-
-/* Text of an id: a string of 1..MON_MAX_ID_LEN bytes or an integer. */
-static int id_text(mon_batch *b, const cJSON *it, const char **out,
-                   mw_status *st) {
-  *st = MW_OK;
-  if(cJSON_IsString(it)) {
-    size_t len = strlen(it->valuestring);
-    if(len == 0 || len > MON_MAX_ID_LEN)
-      return 0;
-    *out = it->valuestring;
-    return 1;
-  }
-  if(cJSON_IsNumber(it)) {
-    double d = it->valuedouble;
-    if(d != floor(d) || fabs(d) >= 9.007199254740992e15)
-      return 0;
-    char num[32];
-    snprintf(num, sizeof num, "%lld", (long long)d);
-    if(!(*out = arena_keep(b, num)))
-      *st = MW_ENOMEM;
-    return 1;
-  }
-  return 0;
-}
-
-/* A label of the prediction's kind; *present false for null/NaN. */
-static mw_status set_label(const mon_schema *s, mon_batch *b, size_t i,
-                           const cJSON *it, mon_errors *errs) {
-  const mon_column *pc = &s->cols[s->ncols - 1];
-  if(pc->kind == MON_COLUMN_NUMERIC) {
-    double d;
-    if(!mon__json_number(it, &d)) {
-      mon__errors_add(errs, (long)i, "label", "expected a number");
-      return MW_OK;
-    }
-    if(!isnan(d)) {
-      b->labels[i] = d;
-      b->has_label[i] = true;
-      b->any_labels = true;
-    }
-    return MW_OK;
-  }
-  char num[64];
-  bool missing;
-  const char *t = mon__json_category(it, num, sizeof num, &missing);
-  if(!t) {
-    mon__errors_add(errs, (long)i, "label",
-                    "expected a string (or a number or boolean)");
-    return MW_OK;
-  }
-  if(missing)
-    return MW_OK;
-  if(t == num && !(t = arena_keep(b, num)))
-    return MW_ENOMEM;
-  b->label_cats[i] = t;
-  b->has_label[i] = true;
-  b->any_labels = true;
-  return MW_OK;
-}
-
-static mw_status parse_row(const mon_schema *s, const cJSON *row, size_t i,
-                           bool for_reference, int64_t now_ms, mon_batch *b,
-                           uint8_t *seen, mon_errors *errs) {
-  mw_status st = MW_OK;
-  char fb[300];
-  b->ts[i] = now_ms;
-  if(!cJSON_IsObject(row)) {
-    mon__errors_add(errs, (long)i, "", "a prediction must be a JSON object");
-    return MW_OK;
-  }
-  const cJSON *features = NULL, *pred = NULL;
-  unsigned given = 0; /* bits: features, prediction, id, timestamp, label */
-  const cJSON *k;
-  cJSON_ArrayForEach(k, row) {
-    const char *key = k->string;
-    unsigned bit;
-    if(!strcmp(key, "features"))
-      bit = 1;
-    else if(!strcmp(key, "prediction"))
-      bit = 2;
-    else if(!strcmp(key, "id"))
-      bit = 4;
-    else if(!strcmp(key, "timestamp"))
-      bit = 8;
-    else if(!strcmp(key, "label"))
-      bit = 16;
-    else {
-      snprintf(fb, sizeof fb, "%.200s", key);
-      mon__errors_add(errs, (long)i, fb,
-                      "unknown field (expected id, timestamp, features, "
-                      "prediction, label)");
-      continue;
-    }
-    if(given & bit) {
-      snprintf(fb, sizeof fb, "%.200s", key);
-      mon__errors_add(errs, (long)i, fb, "given twice");
-      continue;
-    }
-    given |= bit;
-    if(bit == 1) {
-      features = k;
-    } else if(bit == 2) {
-      pred = k;
-    } else if(for_reference) {
-      continue; /* id, timestamp and label mean nothing in a reference */
-    } else if(bit == 4) {
-      if(cJSON_IsNull(k))
-        continue;
-      if(!id_text(b, k, &b->ids[i], &st)) {
-        mon__errors_add(errs, (long)i, "id",
-                        "expected a string of 1-%d bytes or an integer",
-                        MON_MAX_ID_LEN);
-      } else {
-        if(st)
-          return st;
-        b->any_ids = true;
-      }
-    } else if(bit == 8) {
-      if(cJSON_IsNull(k))
-        continue;
-      int64_t ms;
-      if(!cJSON_IsString(k) || mw_time_parse(k->valuestring, &ms) || ms < 0)
-        mon__errors_add(errs, (long)i, "timestamp",
-                        "expected an RFC 3339 time such as 2026-11-27T08:00:00Z");
-      else if(ms > now_ms + MON_FUTURE_SLACK_MS)
-        mon__errors_add(errs, (long)i, "timestamp",
-                        "more than 24 hours in the future");
-      else
-        b->ts[i] = ms;
-    } else if(!cJSON_IsNull(k) && (st = set_label(s, b, i, k, errs))) {
-      return st;
-    }
-  }
-  size_t nfeat = s->ncols - 1;
-  if(!features) {
-    mon__errors_add(errs, (long)i, "features", "missing");
-  } else if(!cJSON_IsObject(features)) {
-    mon__errors_add(errs, (long)i, "features",
-                    "must be an object mapping column names to values");
-  } else {
-    memset(seen, 0, nfeat);
-    size_t j = 0;
-    const cJSON *f;
-    cJSON_ArrayForEach(f, features) {
-      /* Clients usually send the columns in schema order: try that first. */
-      long col = j < nfeat && !strcmp(s->cols[j].name, f->string)
-                     ? (long)j
-                     : mon__schema_find(s, f->string, strlen(f->string));
-      j++;
-      if(col < 0 || (size_t)col == nfeat) {
-        snprintf(fb, sizeof fb, "features.%.200s", f->string);
-        mon__errors_add(errs, (long)i, fb, "unknown column");
-        continue;
-      }
-      if(seen[col]) {
-        snprintf(fb, sizeof fb, "features.%.200s", f->string);
-        mon__errors_add(errs, (long)i, fb, "given twice");
-        continue;
-      }
-      seen[col] = 1;
-      if((st = set_value(s, b, (size_t)col, i, f, errs)))
-        return st;
-    }
-    for(size_t c = 0; c < nfeat; c++)
-      if(!seen[c]) {
-        snprintf(fb, sizeof fb, "features.%.200s", s->cols[c].name);
-        mon__errors_add(errs, (long)i, fb,
-                        "missing column (send null for a missing value)");
-      }
-  }
-  if(!pred)
-    mon__errors_add(errs, (long)i, "prediction", "missing");
-  else if((st = set_value(s, b, nfeat, i, pred, errs)))
-    return st;
-  return MW_OK;
-}
-
-static uint64_t hash_id(const char *s) {
-  uint64_t h = 1469598103934665603ULL;
-  for(; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-/* Reports ids given twice in the batch. */
-static mw_status check_batch_ids(mon_batch *b, mon_errors *errs) {
-  size_t nslots = 16;
-  while(nslots < b->n * 2)
-    nslots *= 2;
-  size_t *slots = calloc(nslots, sizeof *slots);
-  if(!slots)
-    return MW_ENOMEM;
-  for(size_t i = 0; i < b->n; i++) {
-    const char *id = b->ids[i];
-    if(!id)
-      continue;
-    size_t k = hash_id(id) & (nslots - 1);
-    for(;; k = (k + 1) & (nslots - 1)) {
-      if(!slots[k]) {
-        slots[k] = i + 1;
-        break;
-      }
-      if(!strcmp(b->ids[slots[k] - 1], id)) {
-        mon__errors_add(errs, (long)i, "id",
-                        "duplicate id within the batch (first at index %zu)",
-                        slots[k] - 1);
-        break;
-      }
-    }
-  }
-  free(slots);
-  return MW_OK;
-}
-
-mw_status mon__batch_parse(const mon_schema *s, const cJSON *rows,
-                           bool for_reference, int64_t now_ms, mon_batch *b,
-                           mon_errors *errs) {
-  memset(b, 0, sizeof *b);
-  size_t n = (size_t)cJSON_GetArraySize(rows);
-  b->n = n;
-  b->ncols = s->ncols;
-  for(size_t c = 0; c < s->ncols; c++)
-    if(s->cols[c].kind == MON_COLUMN_CATEGORICAL)
-      b->any_cats = true;
-  size_t nn = n ? n : 1;
-  b->ts = malloc(nn * sizeof *b->ts);
-  b->vals = malloc(nn * s->ncols * sizeof *b->vals);
-  b->ids = calloc(nn, sizeof *b->ids);
-  b->has_label = calloc(nn, sizeof *b->has_label);
-  b->labels = malloc(nn * sizeof *b->labels);
-  b->label_cats = calloc(nn, sizeof *b->label_cats);
-  if(b->any_cats)
-    b->cats = calloc(nn * s->ncols, sizeof *b->cats);
-  uint8_t *seen = malloc(s->ncols);
-  if(!b->ts || !b->vals || !b->ids || !b->has_label || !b->labels ||
-     !b->label_cats || (b->any_cats && !b->cats) || !seen) {
-    free(seen);
-    mon__batch_free(b);
-    return MW_ENOMEM;
-  }
-  for(size_t k = 0; k < n * s->ncols; k++)
-    b->vals[k] = NAN;
-  mw_status st = MW_OK;
-  size_t i = 0;
-  const cJSON *row;
-  cJSON_ArrayForEach(row, rows) {
-    if((st = parse_row(s, row, i, for_reference, now_ms, b, seen, errs)))
-      break;
-    i++;
-  }
-  free(seen);
-  if(!st && b->any_ids)
-    st = check_batch_ids(b, errs);
-  if(st)
-    mon__batch_free(b);
-  return st;
-}
-
-mw_status mon__batch_encode(mw_conn *c, int64_t version_id,
-                            const mon_schema *s, mon_batch *b,
-                            mon_errors *errs) {
-  if(!b->any_cats)
-    return MW_OK;
-  mw_status st = MW_OK;
-  char fb[256];
-  for(size_t col = 0; col < s->ncols && !st; col++) {
-    if(s->cols[col].kind != MON_COLUMN_CATEGORICAL)
-      continue;
-    mon_dict d;
-    if((st = mon__store_dict_load(c, version_id, col, &d)))
-      break;
-    bool full = false;
-    for(size_t i = 0; i < b->n && !st; i++) {
-      const char *t = b->cats[col * b->n + i];
-      if(!t)
-        continue;
-      long code;
-      st = mon__dict_intern(&d, t, &code);
-      if(st == MW_ETOOBIG) {
-        st = MW_OK;
-        if(!full)
-          mon__errors_add(errs, (long)i, field_name(s, col, fb, sizeof fb),
-                          "more than %d distinct categories in this column",
-                          MON_MAX_CATEGORIES);
-        full = true;
-        continue;
-      }
-      b->vals[col * b->n + i] = (double)code;
-    }
-    if(!st && col + 1 == s->ncols && b->any_labels) {
-      for(size_t i = 0; i < b->n && !st; i++) {
-        if(!b->has_label[i] || !b->label_cats[i])
-          continue;
-        long code;
-        st = mon__dict_intern(&d, b->label_cats[i], &code);
-        if(st == MW_ETOOBIG) {
-          st = MW_OK;
-          mon__errors_add(errs, (long)i, "label",
-                          "more than %d distinct categories in the prediction",
-                          MON_MAX_CATEGORIES);
-          continue;
-        }
-        b->labels[i] = (double)code;
-      }
-    }
-    if(!st)
-      st = mon__store_dict_save(c, version_id, col, &d);
-    mon__dict_free(&d);
-  }
-  return st;
-}
-
-/* ------------------------------------------------------------- ingest */
+/* ------------------------------------------------------------- blocks */
 
 static int64_t bucket_of(int64_t ts) { return ts / MON_BUCKET_MS; }
 
@@ -410,31 +43,120 @@ static int cmp_bucket(const void *a, const void *b) {
   return x->row < y->row ? -1 : x->row > y->row;
 }
 
+/* Scratch space for the chunks of one block. */
+struct chunk_buf {
+  mw_buf vals; /* packed columns of a block that is a subset of the batch */
+  mw_buf part; /* one of them */
+  mw_buf ids;
+  mon_chunk *chunks;
+};
+
+static mw_status chunk_buf_init(struct chunk_buf *cb, size_t ncols) {
+  mw_buf_init(&cb->vals, (size_t)MON_MAX_BATCH * 8 * (MON_MAX_COLS + 1));
+  mw_buf_init(&cb->part, (size_t)MON_MAX_BATCH * 8);
+  mw_buf_init(&cb->ids, (size_t)MON_MAX_BATCH * (MON_MAX_ID_LEN + 1));
+  cb->chunks = malloc((ncols + 2) * sizeof *cb->chunks);
+  return cb->chunks ? MW_OK : MW_ENOMEM;
+}
+
+static void chunk_buf_free(struct chunk_buf *cb) {
+  free(cb->chunks);
+  mw_buf_free(&cb->vals);
+  mw_buf_free(&cb->part);
+  mw_buf_free(&cb->ids);
+}
+
+/* The chunks of rows[0..nrows) of b (rows NULL: the whole batch). A whole
+ * batch is already laid out as its chunks (column-major 8-byte values) on
+ * a little-endian machine: its arrays are handed over without a copy. */
+static mw_status block_chunks(const mon_batch *b, const size_t *rows, size_t nrows,
+                              bool has_ids, struct chunk_buf *cb) {
+  mw_status st = MW_OK;
+  if(!rows && MON_PACK_NATIVE) {
+    assert(nrows == b->n);
+    cb->chunks[0] = (mon_chunk){b->ts, nrows * 8};
+    for(size_t col = 0; col < b->ncols; col++)
+      cb->chunks[col + 1] = (mon_chunk){b->vals + col * b->n, nrows * 8};
+  } else {
+    /* Packed into one buffer, a slot after the other. */
+    size_t one = nrows * 8;
+    cb->vals.len = 0;
+    for(size_t slot = 0; slot <= b->ncols && !st; slot++) {
+      mw_buf *part = &cb->part;
+      st = slot == 0
+               ? mon__pack_i64(part, b->ts, rows, nrows)
+               : mon__pack_doubles(part, b->vals + (slot - 1) * b->n, rows, nrows);
+      if(!st)
+        st = mw_buf_append(&cb->vals, part->data, part->len);
+    }
+    for(size_t slot = 0; slot <= b->ncols && !st; slot++)
+      cb->chunks[slot] = (mon_chunk){cb->vals.data + slot * one, one};
+  }
+  if(!st && has_ids) {
+    st = mon__pack_ids(&cb->ids, b->ids, rows, nrows);
+    if(!st)
+      cb->chunks[b->ncols + 1] = (mon_chunk){cb->ids.data, cb->ids.len};
+  }
+  return st;
+}
+
+/* Writes rows[0..nrows) of b (rows NULL: all) as one block. */
+static mw_status write_block(mw_conn *c, int64_t version_id, const mon_batch *b,
+                             const size_t *rows, size_t nrows, int64_t now_ms,
+                             struct chunk_buf *cb) {
+  assert(nrows >= 1);
+  mon_block blk = {
+      0,     version_id, 0, INT64_MAX, INT64_MIN, (int64_t)nrows, (int64_t)b->ncols,
+      false, now_ms};
+  for(size_t k = 0; k < nrows; k++) {
+    size_t i = rows ? rows[k] : k;
+    if(b->ts[i] < blk.ts_min)
+      blk.ts_min = b->ts[i];
+    if(b->ts[i] > blk.ts_max)
+      blk.ts_max = b->ts[i];
+    if(b->ids[i])
+      blk.has_ids = true;
+  }
+  blk.bucket = bucket_of(blk.ts_min);
+  mw_status st = block_chunks(b, rows, nrows, blk.has_ids, cb);
+  if(st)
+    return st;
+  return mon__store(c)->block_insert(c, &blk, cb->chunks,
+                                     b->ncols + 1 + (blk.has_ids ? 1 : 0));
+}
+
+mw_status mon__block_write(mw_conn *c, int64_t version_id, const mon_batch *b,
+                           const size_t *rows, size_t nrows, int64_t now_ms) {
+  struct chunk_buf cb;
+  mw_status st = chunk_buf_init(&cb, b->ncols);
+  if(!st)
+    st = write_block(c, version_id, b, rows, nrows, now_ms, &cb);
+  chunk_buf_free(&cb);
+  return st;
+}
+
 /* Writes b as blocks, one per 5-minute bucket it touches. */
 static mw_status write_blocks(mw_conn *c, int64_t version_id, const mon_batch *b,
                               int64_t now_ms) {
-  mw_status st = MW_OK;
-  mw_buf scratch;
-  mw_buf_init(&scratch, (size_t)MON_MAX_BATCH * 8 + (size_t)MON_MAX_BATCH *
-                                                        (MON_MAX_ID_LEN + 1));
+  struct chunk_buf cb;
+  struct bucket_key *keys = NULL;
+  size_t *rows = NULL;
+  mw_status st = chunk_buf_init(&cb, b->ncols);
   bool one = true;
   for(size_t i = 1; i < b->n && one; i++)
     one = bucket_of(b->ts[i]) == bucket_of(b->ts[0]);
-  if(one) {
-    st = mon__store_block(c, version_id, b, NULL, b->n, now_ms, &scratch);
-    mw_buf_free(&scratch);
-    return st;
-  }
-  struct bucket_key *keys = malloc(b->n * sizeof *keys);
-  size_t *rows = malloc(b->n * sizeof *rows);
-  if(!keys || !rows) {
-    st = MW_ENOMEM;
+  if(!st && one) {
+    st = write_block(c, version_id, b, NULL, b->n, now_ms, &cb);
     goto out;
   }
-  for(size_t i = 0; i < b->n; i++) {
-    keys[i].bucket = bucket_of(b->ts[i]);
-    keys[i].row = i;
+  keys = malloc(b->n * sizeof *keys);
+  rows = malloc(b->n * sizeof *rows);
+  if(st || !keys || !rows) {
+    st = st ? st : MW_ENOMEM;
+    goto out;
   }
+  for(size_t i = 0; i < b->n; i++)
+    keys[i] = (struct bucket_key){bucket_of(b->ts[i]), i};
   qsort(keys, b->n, sizeof *keys, cmp_bucket);
   for(size_t i = 0; i < b->n; i++)
     rows[i] = keys[i].row;
@@ -442,53 +164,75 @@ static mw_status write_blocks(mw_conn *c, int64_t version_id, const mon_batch *b
     size_t hi = lo + 1;
     while(hi < b->n && keys[hi].bucket == keys[lo].bucket)
       hi++;
-    st = mon__store_block(c, version_id, b, rows + lo, hi - lo, now_ms, &scratch);
+    st = write_block(c, version_id, b, rows + lo, hi - lo, now_ms, &cb);
     lo = hi;
   }
 out:
   free(keys);
   free(rows);
-  mw_buf_free(&scratch);
+  chunk_buf_free(&cb);
+  return st;
+}
+
+/* ---------------------------------------------------------------- ids */
+
+/* Stores the batch's ids; an id the model already has is a validation
+ * error of this batch (listed, not stored). */
+static mw_status write_ids(mw_conn *c, const mon_version *v, const mon_batch *b,
+                           mon_errors *errs) {
+  size_t pc = (b->ncols - 1) * b->n;
+  mon_id_row *rows = malloc(b->n * sizeof *rows);
+  uint8_t *conflict = malloc(b->n);
+  mw_status st = rows && conflict ? MW_OK : MW_ENOMEM;
+  size_t nconflict = 0;
+  for(size_t i = 0; !st && i < b->n; i++)
+    rows[i] = (mon_id_row){b->ids[i], b->ts[i], b->vals[pc + i]};
+  if(!st)
+    st = mon__store(c)->ids_insert(c, v->model_id, v->id, rows, b->n, conflict,
+                                   &nconflict);
+  for(size_t i = 0; !st && nconflict && i < b->n; i++)
+    if(conflict[i])
+      mon__errors_add(errs, (long)i, "id",
+                      "a prediction with this id is already stored for this "
+                      "model");
+  free(rows);
+  free(conflict);
   return st;
 }
 
 /* With type errors the batch is refused anyway; still name the ids that
  * are already stored, so the client sees every problem at once. */
-static mw_status check_stored_ids(mw_conn *c, int64_t model_id,
-                                  const mon_batch *b, mon_errors *errs) {
-  for(size_t i = 0; i < b->n; i++) {
-    if(!b->ids[i])
-      continue;
-    int exists = 0;
-    mw_status st = mon__store_id_exists(c, model_id, b->ids[i], &exists);
-    if(st)
-      return st;
-    if(exists)
+static mw_status check_stored_ids(mw_conn *c, int64_t model_id, const mon_batch *b,
+                                  mon_errors *errs) {
+  mon_id_found *found = malloc(b->n * sizeof *found);
+  if(!found)
+    return MW_ENOMEM;
+  mw_status st = mon__store(c)->ids_get(c, model_id, b->ids, b->n, found);
+  for(size_t i = 0; !st && i < b->n; i++)
+    if(b->ids[i] && found[i].version_id >= 0)
       mon__errors_add(errs, (long)i, "id",
                       "a prediction with this id is already stored for this model");
-  }
-  return MW_OK;
+  free(found);
+  return st;
 }
 
-static mw_status body_array(const cJSON *body, const char *key, const char *what,
-                            const cJSON **out, mw_err *err) {
-  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, key);
-  mon_errors errs;
-  mon__errors_init(&errs);
-  if(!cJSON_IsArray(arr))
-    mon__errors_add(&errs, -1, key, "expected an array of %s", what);
-  else if(cJSON_GetArraySize(arr) == 0)
-    mon__errors_add(&errs, -1, key, "is empty");
-  else if(cJSON_GetArraySize(arr) > MON_MAX_BATCH)
-    mon__errors_add(&errs, -1, key, "at most %d per request", MON_MAX_BATCH);
-  if(errs.count) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "the body needs %s: an array of %s", key, what);
-    return mon__errors_fail(&errs, err, msg);
-  }
-  *out = arr;
-  return MW_OK;
+/* The labels sent inline with the batch's predictions. */
+static mw_status write_labels(mw_conn *c, const mon_version *v, const mon_batch *b,
+                              int64_t now) {
+  size_t pc = (b->ncols - 1) * b->n, k = 0;
+  mon_label_row *rows = malloc(b->n * sizeof *rows);
+  if(!rows)
+    return MW_ENOMEM;
+  for(size_t i = 0; i < b->n; i++)
+    if(b->has_label[i])
+      rows[k++] =
+          (mon_label_row){b->ids[i], b->ts[i], b->vals[pc + i], b->labels[i]};
+  mw_status st = mon__store(c)->labels_put(c, v->model_id, v->id, rows, k, now);
+  free(rows);
+  return st;
 }
+
+/* ------------------------------------------------------- group commit */
 
 /* One validated batch waiting to be written. */
 typedef struct mon_wjob {
@@ -510,35 +254,19 @@ static mw_status write_job(mw_conn *c, mon_wjob *j) {
   mw_status st = mon__batch_encode(c, v->id, j->s, b, j->errs);
   if(!st && !j->errs->count)
     st = write_blocks(c, v->id, b, j->now);
-  size_t pc = (j->s->ncols - 1) * b->n;
-  for(size_t i = 0; !st && b->any_ids && i < b->n; i++) {
-    if(!b->ids[i])
-      continue;
-    st = mon__store_id(c, v->model_id, b->ids[i], v->id, b->ts[i], b->vals[pc + i]);
-    if(st == MW_ECONFLICT) {
-      mon__errors_add(j->errs, (long)i, "id",
-                      "a prediction with this id is already stored for this "
-                      "model");
-      st = MW_OK;
-    }
-  }
+  if(!st && b->any_ids)
+    st = write_ids(c, v, b, j->errs);
   if(!st && j->errs->count)
     return MW_EVALIDATION;
-  for(size_t i = 0; !st && b->any_labels && i < b->n; i++)
-    if(b->has_label[i])
-      st = mon__store_label(c, v->model_id, b->ids[i], v->id, b->ts[i],
-                            b->vals[pc + i], b->labels[i], j->now);
+  if(!st && b->any_labels)
+    st = write_labels(c, v, b, j->now);
   return st;
-}
-
-static mw_status savepoint(mw_conn *c, const char *sql) {
-  return mw_step_done(c, mw_stmt(c, sql));
 }
 
 /* Writes jobs[0..n) in one transaction, each under its own savepoint so a
  * batch that fails leaves the others in; one COMMIT (one fsync) for all. */
 static void write_group(mon_ctx *m, mw_conn *c, mon_wjob **jobs, size_t n) {
-  mon__lock(m);
+  assert(n >= 1);
   mw_status st = mw_tx_begin(c);
   for(size_t k = 0; k < n; k++) {
     mon_wjob *j = jobs[k];
@@ -551,17 +279,14 @@ static void write_group(mon_ctx *m, mw_conn *c, mon_wjob **jobs, size_t n) {
       st = j->st = write_job(c, j);
       continue;
     }
-    if((j->st = savepoint(c, "SAVEPOINT batch")))
+    if((j->st = mw_savepoint(c))) {
+      st = j->st; /* the transaction is unusable: fail the rest */
       continue;
-    j->st = write_job(c, j);
-    if(j->st) {
-      mw_status rs = savepoint(c, "ROLLBACK TO batch");
-      if(rs)
-        st = rs; /* the transaction is unusable: fail the rest */
     }
-    mw_status rel = savepoint(c, "RELEASE batch");
-    if(rel && !st)
-      st = rel;
+    if((j->st = write_job(c, j)))
+      mw_savepoint_rollback(c);
+    else if((j->st = mw_savepoint_release(c)))
+      st = j->st;
   }
   if(!st)
     st = mw_tx_commit(c);
@@ -575,7 +300,6 @@ static void write_group(mon_ctx *m, mw_conn *c, mon_wjob **jobs, size_t n) {
       if(!jobs[k]->st)
         jobs[k]->st = st;
   }
-  mon__unlock(m);
 }
 
 /* Group commit: the first writer to arrive writes every batch queued by
@@ -603,7 +327,8 @@ static void submit(mon_ctx *m, mw_conn *c, mon_wjob *job) {
     m->q_leader = 1;
     mon_wjob *group[MAX_GROUP];
     size_t n = 0, rows = 0;
-    while(m->q_head && n < MAX_GROUP && (n == 0 || rows + m->q_head->b->n <= MAX_GROUP_ROWS)) {
+    while(m->q_head && n < MAX_GROUP &&
+          (n == 0 || rows + m->q_head->b->n <= MAX_GROUP_ROWS)) {
       mon_wjob *j = m->q_head;
       m->q_head = j->next;
       if(!m->q_head)
@@ -622,9 +347,40 @@ static void submit(mon_ctx *m, mw_conn *c, mon_wjob *job) {
   pthread_mutex_unlock(&m->q_mu);
 }
 
+/* ------------------------------------------------------------- bodies */
+
+static mw_status body_array(const cJSON *body, const char *key, const char *what,
+                            const cJSON **out, mw_err *err) {
+  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, key);
+  mon_errors errs;
+  mon__errors_init(&errs);
+  if(!cJSON_IsArray(arr))
+    mon__errors_add(&errs, -1, key, "expected an array of %s", what);
+  else if(cJSON_GetArraySize(arr) == 0)
+    mon__errors_add(&errs, -1, key, "is empty");
+  else if(cJSON_GetArraySize(arr) > MON_MAX_BATCH)
+    mon__errors_add(&errs, -1, key, "at most %d per request", MON_MAX_BATCH);
+  if(errs.count) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "the body needs %s: an array of %s", key, what);
+    return mon__errors_fail(&errs, err, msg);
+  }
+  *out = arr;
+  return MW_OK;
+}
+
+static void count_batch(mon_ctx *m, const mon_batch *b) {
+  if(!m)
+    return;
+  __atomic_add_fetch(&m->n_predictions, b->n, __ATOMIC_RELAXED);
+  size_t nl = 0;
+  for(size_t i = 0; b->any_labels && i < b->n; i++)
+    nl += b->has_label[i];
+  __atomic_add_fetch(&m->n_labels, nl, __ATOMIC_RELAXED);
+}
+
 mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
-                                 const cJSON *body, int64_t *accepted,
-                                 mw_err *err) {
+                                 const cJSON *body, int64_t *accepted, mw_err *err) {
   *accepted = 0;
   mon_schema s;
   mon_batch b;
@@ -635,37 +391,28 @@ mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
   if(st)
     return st;
-  if((st = body_array(body, "predictions",
-                      "{id?, timestamp?, features, prediction, label?}", &rows,
-                      err)))
+  if((st =
+          body_array(body, "predictions",
+                     "{id?, timestamp?, features, prediction, label?}", &rows, err)))
     goto out;
   int64_t now = mw_now_ms();
   if((st = mon__batch_parse(&s, rows, false, now, &b, &errs)))
     goto out;
   if(errs.count) {
-    if((st = check_stored_ids(c, v->model_id, &b, &errs)))
-      goto out;
-    st = mon__errors_fail(&errs, err, "the batch has invalid predictions; "
-                                      "nothing was stored");
-    goto out;
+    if(!b.any_ids || !(st = check_stored_ids(c, v->model_id, &b, &errs)))
+      st = MW_EVALIDATION;
+  } else {
+    mon_wjob job = {NULL, v, &s, &b, now, &errs, MW_OK, false};
+    submit(m, c, &job);
+    st = job.st;
   }
-  mon_wjob job = {NULL, v, &s, &b, now, &errs, MW_OK, false};
-  submit(m, c, &job);
-  st = job.st;
-  if(st == MW_EVALIDATION) {
-    st = mon__errors_fail(&errs, err, "the batch has invalid predictions; "
-                                      "nothing was stored");
-    goto out;
-  }
-  if(st)
-    goto out;
-  *accepted = (int64_t)b.n;
-  if(m) {
-    __atomic_add_fetch(&m->n_predictions, b.n, __ATOMIC_RELAXED);
-    size_t nl = 0;
-    for(size_t i = 0; b.any_labels && i < b.n; i++)
-      nl += b.has_label[i];
-    __atomic_add_fetch(&m->n_labels, nl, __ATOMIC_RELAXED);
+  if(st == MW_EVALIDATION)
+    st = mon__errors_fail(&errs, err,
+                          "the batch has invalid predictions; "
+                          "nothing was stored");
+  if(!st) {
+    *accepted = (int64_t)b.n;
+    count_batch(m, &b);
   }
 out:
   if(m && st == MW_EVALIDATION)
@@ -678,175 +425,176 @@ out:
 
 /* ------------------------------------------------------------- labels */
 
-struct label_row {
-  const char *id;
-  double value;
-  const char *cat;
-  int ok;
+struct label_req {
+  size_t n;
+  mon_batch ids;       /* the ids (and their arena; the duplicate check) */
+  mon_label_row *rows; /* by index: label value (code once encoded) */
+  const char **cats;   /* categorical labels' text */
+  mon_id_found *found;
 };
+
+/* One {id, label} item into row i of q. */
+static mw_status parse_label(const mon_column *pcol, const cJSON *it, size_t i,
+                             struct label_req *q, mon_errors *errs) {
+  mw_status st = MW_OK;
+  int have_id = 0, have_label = 0;
+  const cJSON *k;
+  cJSON_ArrayForEach(k, it) {
+    if(!strcmp(k->string, "id")) {
+      have_id = 1;
+      if(!mon__batch_id_text(&q->ids, k, &q->ids.ids[i], &st))
+        mon__errors_add(errs, (long)i, "id",
+                        "expected a string of 1-%d bytes or an integer",
+                        MON_MAX_ID_LEN);
+    } else if(!strcmp(k->string, "label")) {
+      have_label = 1;
+      char num[64];
+      bool missing;
+      const char *t;
+      if(pcol->kind == MON_COLUMN_NUMERIC) {
+        if(!mon__json_number(k, &q->rows[i].label) || isnan(q->rows[i].label))
+          mon__errors_add(errs, (long)i, "label", "expected a number");
+      } else if(!(t = mon__json_category(k, num, sizeof num, &missing)) || missing) {
+        mon__errors_add(errs, (long)i, "label",
+                        "expected a string (or a number or boolean)");
+      } else if(t == num && !(t = mon__batch_keep(&q->ids, num))) {
+        st = MW_ENOMEM;
+      } else {
+        q->cats[i] = t;
+      }
+    } else {
+      char fb[256];
+      snprintf(fb, sizeof fb, "%.200s", k->string);
+      mon__errors_add(errs, (long)i, fb, "unknown field (expected id, label)");
+    }
+    if(st)
+      return st;
+  }
+  if(!have_id)
+    mon__errors_add(errs, (long)i, "id", "missing");
+  if(!have_label)
+    mon__errors_add(errs, (long)i, "label", "missing");
+  return MW_OK;
+}
+
+static mw_status parse_labels(const mon_schema *s, const cJSON *arr,
+                              struct label_req *q, mon_errors *errs) {
+  q->n = (size_t)cJSON_GetArraySize(arr);
+  q->ids.n = q->n;
+  q->ids.ids = calloc(q->n, sizeof *q->ids.ids);
+  q->rows = calloc(q->n, sizeof *q->rows);
+  q->cats = calloc(q->n, sizeof *q->cats);
+  q->found = calloc(q->n, sizeof *q->found);
+  if(!q->ids.ids || !q->rows || !q->cats || !q->found)
+    return MW_ENOMEM;
+  size_t i = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, arr) {
+    mw_status st = MW_OK;
+    if(!cJSON_IsObject(it))
+      mon__errors_add(errs, (long)i, "", "a label must be an object {id, label}");
+    else
+      st = parse_label(&s->cols[s->ncols - 1], it, i, q, errs);
+    if(st)
+      return st;
+    i++;
+  }
+  return mon__batch_check_ids(&q->ids, errs);
+}
+
+/* Looks every id up (unknown ids and ids of another version are listed
+ * with the type errors) and fills in the prediction's time and value. */
+static mw_status lookup_ids(mw_conn *c, const mon_version *v, struct label_req *q,
+                            mon_errors *errs) {
+  mw_status st = mon__store(c)->ids_get(c, v->model_id, q->ids.ids, q->n, q->found);
+  for(size_t i = 0; !st && i < q->n; i++) {
+    if(!q->ids.ids[i])
+      continue;
+    if(q->found[i].version_id < 0)
+      mon__errors_add(errs, (long)i, "id", "no prediction with this id");
+    else if(q->found[i].version_id != v->id)
+      mon__errors_add(errs, (long)i, "id",
+                      "this prediction was logged for another version of the "
+                      "model; send its label to that version");
+    q->rows[i].ext_id = q->ids.ids[i];
+    q->rows[i].ts = q->found[i].ts;
+    q->rows[i].prediction = q->found[i].prediction;
+  }
+  return st;
+}
+
+/* Codes of categorical labels through the prediction column's dictionary
+ * (new ones stored). */
+static mw_status encode_labels(mw_conn *c, const mon_version *v, const mon_schema *s,
+                               struct label_req *q, mon_errors *errs) {
+  mon_dict d;
+  mw_status st = mon__dict_load(c, v->id, s->ncols - 1, &d);
+  for(size_t i = 0; i < q->n && !st; i++) {
+    long code = 0;
+    st = mon__dict_intern(&d, q->cats[i], &code);
+    if(st == MW_ETOOBIG) {
+      st = MW_OK;
+      mon__errors_add(errs, (long)i, "label",
+                      "more than %d distinct categories in the prediction",
+                      MON_MAX_CATEGORIES);
+    }
+    q->rows[i].label = (double)code;
+  }
+  if(!st && !errs->count)
+    st = mon__dict_save(c, v->id, s->ncols - 1, &d);
+  mon__dict_free(&d);
+  return st;
+}
+
+/* Checks, encodes and stores the labels of q in one transaction. */
+static mw_status store_labels(mw_conn *c, const mon_version *v, const mon_schema *s,
+                              struct label_req *q, mon_errors *errs, mw_err *err) {
+  mw_status st = mw_tx_begin(c);
+  if(!st)
+    st = lookup_ids(c, v, q, errs);
+  if(!st && !errs->count && s->cols[s->ncols - 1].kind == MON_COLUMN_CATEGORICAL)
+    st = encode_labels(c, v, s, q, errs);
+  if(!st && !errs->count)
+    st =
+        mon__store(c)->labels_put(c, v->model_id, v->id, q->rows, q->n, mw_now_ms());
+  if(!st && errs->count)
+    st = mon__errors_fail(errs, err,
+                          "the batch has invalid labels; nothing "
+                          "was stored");
+  if(!st)
+    st = mw_tx_commit(c);
+  if(st)
+    mw_tx_rollback(c);
+  return st;
+}
 
 mw_status mon_ingest_labels(mon_ctx *m, mw_conn *c, const mon_version *v,
                             const cJSON *body, int64_t *accepted, mw_err *err) {
   *accepted = 0;
   mon_schema s;
-  mon_batch ids; /* used for its arena and the duplicate check */
   mon_errors errs;
   mon__errors_init(&errs);
-  memset(&ids, 0, sizeof ids);
-  struct label_row *rows = NULL;
-  int locked = 0;
+  struct label_req q;
+  memset(&q, 0, sizeof q);
   const cJSON *arr;
-  mon_dict d;
-  mon__dict_init(&d);
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
   if(st)
     return st;
-  if((st = body_array(body, "labels", "{id, label}", &arr, err)))
-    goto out;
-  size_t n = (size_t)cJSON_GetArraySize(arr);
-  const mon_column *pcol = &s.cols[s.ncols - 1];
-  rows = calloc(n, sizeof *rows);
-  ids.n = n;
-  ids.ids = calloc(n, sizeof *ids.ids);
-  if(!rows || !ids.ids) {
-    st = MW_ENOMEM;
-    goto out;
+  if(!(st = body_array(body, "labels", "{id, label}", &arr, err)) &&
+     !(st = parse_labels(&s, arr, &q, &errs)))
+    st = store_labels(c, v, &s, &q, &errs, err);
+  if(!st) {
+    *accepted = (int64_t)q.n;
+    if(m)
+      __atomic_add_fetch(&m->n_labels, q.n, __ATOMIC_RELAXED);
   }
-  size_t i = 0;
-  const cJSON *it;
-  cJSON_ArrayForEach(it, arr) {
-    struct label_row *r = &rows[i];
-    if(!cJSON_IsObject(it)) {
-      mon__errors_add(&errs, (long)i++, "", "a label must be an object {id, label}");
-      continue;
-    }
-    const cJSON *k;
-    int bad = 0, have_id = 0, have_label = 0;
-    cJSON_ArrayForEach(k, it) {
-      if(!strcmp(k->string, "id")) {
-        have_id = 1;
-        if(!id_text(&ids, k, &r->id, &st)) {
-          mon__errors_add(&errs, (long)i, "id",
-                          "expected a string of 1-%d bytes or an integer",
-                          MON_MAX_ID_LEN);
-          bad = 1;
-        } else if(st) {
-          goto out;
-        }
-      } else if(!strcmp(k->string, "label")) {
-        have_label = 1;
-        if(pcol->kind == MON_COLUMN_NUMERIC) {
-          if(!mon__json_number(k, &r->value) || isnan(r->value)) {
-            mon__errors_add(&errs, (long)i, "label", "expected a number");
-            bad = 1;
-          }
-        } else {
-          char num[64];
-          bool missing;
-          const char *t = mon__json_category(k, num, sizeof num, &missing);
-          if(!t || missing) {
-            mon__errors_add(&errs, (long)i, "label",
-                            "expected a string (or a number or boolean)");
-            bad = 1;
-          } else if(t == num && !(t = arena_keep(&ids, num))) {
-            st = MW_ENOMEM;
-            goto out;
-          }
-          r->cat = t;
-        }
-      } else {
-        char fb[256];
-        snprintf(fb, sizeof fb, "%.200s", k->string);
-        mon__errors_add(&errs, (long)i, fb, "unknown field (expected id, label)");
-        bad = 1;
-      }
-    }
-    if(!have_id)
-      mon__errors_add(&errs, (long)i, "id", "missing");
-    if(!have_label)
-      mon__errors_add(&errs, (long)i, "label", "missing");
-    r->ok = !bad && have_id && have_label;
-    ids.ids[i] = r->id;
-    i++;
-  }
-  if((st = check_batch_ids(&ids, &errs)))
-    goto out;
-  mon__lock(m);
-  locked = 1;
-  if((st = mw_tx_begin(c)))
-    goto out;
-  /* Look every id up first: unknown ids are listed with the type errors. */
-  int64_t *pts = malloc(n * sizeof *pts);
-  double *ppred = malloc(n * sizeof *ppred);
-  if(!pts || !ppred) {
-    free(pts);
-    free(ppred);
-    st = MW_ENOMEM;
-    goto out;
-  }
-  for(i = 0; i < n && !st; i++) {
-    if(!rows[i].id)
-      continue;
-    int64_t vid;
-    st = mon__store_id_get(c, v->model_id, rows[i].id, &vid, &pts[i], &ppred[i]);
-    if(st == MW_ENOTFOUND) {
-      st = MW_OK;
-      mon__errors_add(&errs, (long)i, "id", "no prediction with this id");
-      rows[i].ok = 0;
-    } else if(!st && vid != v->id) {
-      mon__errors_add(&errs, (long)i, "id",
-                      "this prediction was logged for another version of the "
-                      "model; send its label to that version");
-      rows[i].ok = 0;
-    }
-  }
-  if(!st && !errs.count && pcol->kind == MON_COLUMN_CATEGORICAL) {
-    st = mon__store_dict_load(c, v->id, s.ncols - 1, &d);
-    for(i = 0; i < n && !st; i++) {
-      long code;
-      st = mon__dict_intern(&d, rows[i].cat, &code);
-      if(st == MW_ETOOBIG) {
-        st = MW_OK;
-        mon__errors_add(&errs, (long)i, "label",
-                        "more than %d distinct categories in the prediction",
-                        MON_MAX_CATEGORIES);
-      }
-      rows[i].value = (double)code;
-    }
-    if(!st && !errs.count)
-      st = mon__store_dict_save(c, v->id, s.ncols - 1, &d);
-  }
-  int64_t now = mw_now_ms();
-  if(!st && !errs.count)
-    for(i = 0; i < n && !st; i++)
-      st = mon__store_label(c, v->model_id, rows[i].id, v->id, pts[i], ppred[i],
-                            rows[i].value, now);
-  free(pts);
-  free(ppred);
-  if(st)
-    goto out;
-  if(errs.count) {
-    st = mon__errors_fail(&errs, err, "the batch has invalid labels; nothing "
-                                      "was stored");
-    goto out;
-  }
-  if((st = mw_tx_commit(c)))
-    goto out;
-  *accepted = (int64_t)n;
-  if(m)
-    __atomic_add_fetch(&m->n_labels, n, __ATOMIC_RELAXED);
-out:
-  if(st) {
-    mw_tx_rollback(c);
-    if(m && st == MW_EVALIDATION)
-      __atomic_add_fetch(&m->n_rejected, 1, __ATOMIC_RELAXED);
-  }
-  if(locked)
-    mon__unlock(m);
-  mon__dict_free(&d);
+  if(m && st == MW_EVALIDATION)
+    __atomic_add_fetch(&m->n_rejected, 1, __ATOMIC_RELAXED);
   mon__errors_free(&errs);
-  mon__batch_free(&ids);
-  free(rows);
+  mon__batch_free(&q.ids);
+  free(q.rows);
+  free(q.cats);
+  free(q.found);
   mon__schema_free(&s);
   return st;
 }

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor/internal.h"
+#include "monitor/monitor.h"
 
 #define NODES_PER_CHUNK 4096
 
@@ -99,7 +99,8 @@ static char *parse_string(struct parser *ps) {
       /* JSON text is UTF-8 (RFC 8259): a bad sequence is a syntax error
        * at its first byte. Outside strings any such byte already is. */
       uint32_t cp;
-      size_t k = mw_utf8_decode((const unsigned char *)r, (size_t)(ps->end - r), &cp);
+      size_t k =
+          mw_utf8_decode((const unsigned char *)r, (size_t)(ps->end - r), &cp);
       if(!k) {
         ps->p = r;
         return NULL;
@@ -118,14 +119,30 @@ static char *parse_string(struct parser *ps) {
     char e = r[1];
     r += 2;
     switch(e) {
-    case '"': *w++ = '"'; break;
-    case '\\': *w++ = '\\'; break;
-    case '/': *w++ = '/'; break;
-    case 'b': *w++ = '\b'; break;
-    case 'f': *w++ = '\f'; break;
-    case 'n': *w++ = '\n'; break;
-    case 'r': *w++ = '\r'; break;
-    case 't': *w++ = '\t'; break;
+    case '"':
+      *w++ = '"';
+      break;
+    case '\\':
+      *w++ = '\\';
+      break;
+    case '/':
+      *w++ = '/';
+      break;
+    case 'b':
+      *w++ = '\b';
+      break;
+    case 'f':
+      *w++ = '\f';
+      break;
+    case 'n':
+      *w++ = '\n';
+      break;
+    case 'r':
+      *w++ = '\r';
+      break;
+    case 't':
+      *w++ = '\t';
+      break;
     case 'u': {
       unsigned cp;
       if(ps->end - r < 4 || !hex4(r, &cp))
@@ -156,10 +173,9 @@ static char *parse_string(struct parser *ps) {
 }
 
 /* Powers of ten that are exact doubles. */
-static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                     1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
-                                     1e18, 1e19, 1e20, 1e21, 1e22};
+static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 #if LDBL_MANT_DIG == 64
 /* Powers of ten exact in the x87 80-bit format (5^27 < 2^64). */
@@ -388,7 +404,7 @@ static cJSON *parse_value(struct parser *ps) {
     return NULL;
   node->type = cJSON_Number;
   node->valuedouble = v;
-  node->valueint = v >= (double)INT32_MAX ? INT32_MAX
+  node->valueint = v >= (double)INT32_MAX   ? INT32_MAX
                    : v <= (double)INT32_MIN ? INT32_MIN
                                             : (int)v;
   return node;
@@ -415,8 +431,8 @@ mw_status mon_doc_parse(char *text, size_t len, const mon_doc_limits *lim,
   mon_doc *d = calloc(1, sizeof *d);
   if(!d)
     return MW_ENOMEM;
-  struct parser ps = {text, text + len, d, 0, {256, (size_t)1 << 30, SIZE_MAX},
-                      MON_DOC_SYNTAX};
+  struct parser ps = {
+      text, text + len, d, 0, {256, (size_t)1 << 30, SIZE_MAX}, MON_DOC_SYNTAX};
   if(lim)
     ps.lim = *lim;
   d->root = parse_value(&ps);
@@ -431,7 +447,7 @@ mw_status mon_doc_parse(char *text, size_t len, const mon_doc_limits *lim,
     if(why)
       *why = ps.why;
     mon_doc_free(d);
-    return ps.why == MON_DOC_ITEMS                               ? MW_ETOOBIG
+    return ps.why == MON_DOC_ITEMS ? MW_ETOOBIG
            : ps.why == MON_DOC_DEPTH || ps.why == MON_DOC_STRING ||
                    ps.why == MON_DOC_KEY
                ? MW_EVALIDATION

@@ -23,8 +23,8 @@
  *  - Missing values: null, and for numeric columns the strings "NaN",
  *    "Infinity", "-Infinity" (any case, also "inf") and the bare tokens NaN,
  *    Infinity, -Infinity that Python's json module writes, are stored as
- *    missing; DRIFT.md counts them in stats.missing and leaves them out of
- *    the tests. A column key that is absent is an error (send null).
+ *    missing; they count in stats.missing and are left out of the tests
+ *    (docs/drift.md). A column key that is absent is an error (send null).
  *  - Categorical values are strings; numbers and booleans are accepted and
  *    become their text ("3", "true"). At most 10,000 distinct values per
  *    column and version (a wider column is not a category).
@@ -68,20 +68,27 @@ typedef struct mon_options {
   int drift_memory_mb;       /* column data in flight during a report */
   int workers;               /* threads computing columns (default 2) */
   int drift_cache_mb;        /* live-window cache; < 0 = off (default 256) */
+  /* The replicas sharing the database (borrowed; NULL: this process always
+   * leads). Scheduled evaluation, retention and compaction run only on the
+   * leader, so a fleet evaluates once per interval. */
+  const mw_cluster *cluster;
 } mon_options;
 
-/* Shared state of the subsystem: the ingest write lock, counters for
- * /metrics and the scheduler thread. */
+/* Shared state of the subsystem: options, counters for /metrics, the
+ * group commit of ingest, the live-window cache and the scheduler
+ * thread (monitor/context.h). */
 typedef struct mon_ctx mon_ctx;
 
 /* Creates the context for db (borrowed: must outlive the context). opt may
  * be NULL for defaults (300 s, 3600 s, 30 days, 256 MB, 2 workers). Caller
  * frees with mon_ctx_free. */
 mw_status mon_ctx_new(mw_db *db, const mon_options *opt, mon_ctx **out);
-/* Stops the scheduler if running and frees m; NULL is fine. */
+/* Stops the scheduler if running and frees m; NULL is fine. No report or
+ * ingest may be running. */
 void mon_ctx_free(mon_ctx *m);
-/* Starts the background thread that runs scheduled evaluations and deletes
- * raw rows older than the retention in small transactions. */
+/* Starts the background thread that runs scheduled evaluations, deletes
+ * raw rows older than the retention in small transactions and merges
+ * small blocks, each pass only while this replica leads (opt.cluster). */
 mw_status mon_scheduler_start(mon_ctx *m);
 /* Stops and joins the background thread (waits for a running evaluation).
  * Safe to call when it was never started. */
@@ -134,11 +141,10 @@ void mon_doc_free(mon_doc *d);
  * Numbers may be null or "NaN"/"Infinity"/"-Infinity" strings: stored as
  * missing. A version without schema is refused (MW_EVALIDATION). On MW_OK
  * the rows are committed (durable as the database's synchronous setting)
- * and *accepted holds their count. m may be NULL (no write lock, no
+ * and *accepted holds their count. m may be NULL (no group commit, no
  * counters). */
 mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
-                                 const cJSON *body, int64_t *accepted,
-                                 mw_err *err);
+                                 const cJSON *body, int64_t *accepted, mw_err *err);
 /* Attaches ground truth {labels: [{id, label}]} to logged predictions of v
  * by id; a label replaces an earlier one. All or nothing, like ingest:
  * unknown ids, ids of another version and wrong types are listed in
@@ -171,14 +177,13 @@ mw_status mon_drift_config_get(mon_ctx *m, mw_conn *c, const mon_version *v,
 /* Validates and replaces v's drift settings (same shape as the answer of
  * mon_drift_config_get; every key optional). out: the new settings. */
 mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
-                               const cJSON *body, const char *actor,
-                               cJSON **out, mw_err *err);
+                               const cJSON *body, const char *actor, cJSON **out,
+                               mw_err *err);
 /* Computes the drift report of the window [from_ms, to_ms) against v's
- * reference (the JSON shape of GET .../drift in API.md). MW_ECONFLICT when
+ * reference (the JSON shape of GET .../drift, web/static/openapi.json). MW_ECONFLICT when
  * v has no reference set. Nothing is stored. */
 mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,
-                           int64_t from_ms, int64_t to_ms, cJSON **out,
-                           mw_err *err);
+                           int64_t from_ms, int64_t to_ms, cJSON **out, mw_err *err);
 /* What a window says without a reference set: {model, version, window:
  * {from, to, count}, note, performance} (performance only when labels fall
  * in the window; note says why drift is missing). Lets alert rules on prediction_count and on performance metrics
@@ -195,8 +200,8 @@ mw_status mon_drift_report_for(mon_ctx *m, mw_conn *c, const char *model,
 /* As mon_drift_report, then stores the report and its metrics as one point
  * of v's time series (trigger: "schedule" or "api"). */
 mw_status mon_drift_evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
-                             int64_t from_ms, int64_t to_ms,
-                             const char *trigger, cJSON **out, mw_err *err);
+                             int64_t from_ms, int64_t to_ms, const char *trigger,
+                             cJSON **out, mw_err *err);
 /* {column, metric, points: [{at, value, window: {from, to}}]} of stored
  * evaluations in [from_ms, to_ms], oldest first, at most limit (1..10000)
  * points. column NULL or "" selects dataset metrics (drift_share,
@@ -206,10 +211,9 @@ mw_status mon_drift_evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
  * chi2_statistic, chi2_p_value, z, z_p_value, count, missing, mean, std,
  * min, max (dataset_drift_share is accepted for drift_share). MW_EVALIDATION
  * for an unknown metric; an unknown column simply has no points. */
-mw_status mon_drift_history(mw_conn *c, const mon_version *v,
-                            const char *column, const char *metric,
-                            int64_t from_ms, int64_t to_ms, int limit,
-                            cJSON **out, mw_err *err);
+mw_status mon_drift_history(mw_conn *c, const mon_version *v, const char *column,
+                            const char *metric, int64_t from_ms, int64_t to_ms,
+                            int limit, cJSON **out, mw_err *err);
 /* The value of a metric (names as for mon_drift_history) in the latest
  * stored evaluation of version_id, and when it was taken (at_ms may be
  * NULL). MW_ENOTFOUND when there is none (no evaluation, unknown metric, or

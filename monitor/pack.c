@@ -1,11 +1,12 @@
-/* monitor/pack.c - the byte layout of block chunks: arrays of 8-byte
- * little-endian values (float64 or int64) and NUL-separated ids. Values
- * are copied with memcpy because a blob SQLite hands back need not be
- * aligned. */
+/* monitor/pack.c - the byte layout of block chunks (monitor/pack.h):
+ * arrays of 8-byte little-endian values (float64 or int64) and
+ * NUL-separated ids. Values are copied with memcpy because the bytes a
+ * backend hands back need not be aligned. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor/internal.h"
+#include "monitor/pack.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define MON_SWAP(x) __builtin_bswap64(x)
@@ -96,6 +97,18 @@ int64_t mon__chunk_i64(const void *chunk, size_t i) {
   uint64_t u;
   memcpy(&u, (const char *)chunk + i * 8, 8);
   return (int64_t)MON_SWAP(u);
+}
+
+void mon__unpack_doubles(const void *chunk, size_t n, double *out) {
+  assert(chunk || n == 0);
+  if(n == 0)
+    return; /* an empty blob may come back as NULL: no memcpy from it */
+  if(MON_PACK_NATIVE) {
+    memcpy(out, chunk, n * 8);
+    return;
+  }
+  for(size_t i = 0; i < n; i++)
+    out[i] = mon__chunk_double(chunk, i);
 }
 
 int mon__unpack_ids(const char *chunk, size_t len, size_t n, const char **out) {

@@ -1,13 +1,19 @@
-/* monitor/reference.c - reference sets: uploaded rows or a logged window,
+/* monitor/reference.c - reference sets: uploaded rows (parsed as ingest
+ * parses them, monitor/batch.c) or a logged window (monitor/window.c),
  * reduced once to what every test needs (sorted finite values, moments and
  * PSI quantile bins for numeric columns; counts per category otherwise), so
- * that an evaluation never sorts the reference again. */
+ * that an evaluation never sorts the reference again. Stored and loaded
+ * through the store's ref_save / ref_load. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor/internal.h"
+#include "monitor/batch.h"
+#include "monitor/dict.h"
+#include "monitor/reference.h"
+#include "monitor/store.h"
+#include "monitor/window.h"
 
 /* A reference taken from a window keeps at most this many rows (an evenly
  * strided sample beyond): 2 M sorted float64 per column is 16 MB, and the
@@ -74,10 +80,16 @@ static mw_status build_columns(const mon_schema *s, double *vals, size_t n,
   return MW_OK;
 }
 
+void mon__ref_mismatch(mw_conn *c, int64_t version_id) {
+  char who[400];
+  mon__version_label(c, version_id, who, sizeof who);
+  mw_log(MW_LOG_ERROR, "monitor", "reference of %s does not match its schema", who);
+}
+
 /* Reads every column of the window [from, to) into column-major values. */
-static mw_status read_window(mw_conn *c, const mon_version *v,
-                             const mon_schema *s, int64_t from, int64_t to,
-                             double **vals, size_t *n, int64_t *window_count) {
+static mw_status read_window(mw_conn *c, const mon_version *v, const mon_schema *s,
+                             int64_t from, int64_t to, double **vals, size_t *n,
+                             int64_t *window_count) {
   *vals = NULL;
   *n = 0;
   mon_window w;
@@ -114,19 +126,72 @@ out:
   return st;
 }
 
+/* Builds r from uploaded rows {features, prediction}, inside the write
+ * transaction that stores it (new categories are stored with it). */
+static mw_status ref_from_rows(mw_conn *c, const mon_version *v, const mon_schema *s,
+                               const cJSON *rows, int64_t now, mon_ref *r,
+                               mon_errors *errs, mw_err *err) {
+  if(!cJSON_IsArray(rows) || cJSON_GetArraySize(rows) == 0 ||
+     cJSON_GetArraySize(rows) > MON_MAX_BATCH)
+    return mw_errf(err, MW_EVALIDATION,
+                   "rows must be a non-empty array (at most %d) of {features, "
+                   "prediction}",
+                   MON_MAX_BATCH);
+  mon_batch b;
+  mw_status st = mon__batch_parse(s, rows, true, now, &b, errs);
+  if(st)
+    return st;
+  if(!errs->count && !(st = mw_tx_begin(c)) &&
+     !(st = mon__batch_encode(c, v->id, s, &b, errs)) && !errs->count)
+    st = build_columns(s, b.vals, b.n, r);
+  if(!st && errs->count)
+    st = mon__errors_fail(errs, err,
+                          "the reference has invalid rows; nothing was stored");
+  mw_strlcpy(r->source, "rows", sizeof r->source);
+  r->rows = (int64_t)b.n;
+  mon__batch_free(&b);
+  return st;
+}
+
+/* Builds r from the predictions logged in [from, to) (body {from, to}),
+ * then opens the write transaction that stores it. */
+static mw_status ref_from_window(mw_conn *c, const mon_version *v,
+                                 const mon_schema *s, const cJSON *jfrom,
+                                 const cJSON *jto, mon_ref *r, mw_err *err) {
+  if(!cJSON_IsString(jfrom) || !cJSON_IsString(jto) ||
+     mw_time_parse(jfrom->valuestring, &r->from) ||
+     mw_time_parse(jto->valuestring, &r->to) || r->from >= r->to)
+    return mw_errf(err, MW_EVALIDATION,
+                   "the body needs rows: [{features, prediction}] or from and to "
+                   "(RFC 3339, from before to)");
+  double *vals = NULL;
+  size_t n = 0;
+  int64_t count = 0;
+  mw_status st = read_window(c, v, s, r->from, r->to, &vals, &n, &count);
+  if(!st && n == 0)
+    st = mw_errf(err, MW_EVALIDATION,
+                 "no predictions were logged for version %lld between %s and %s",
+                 (long long)v->version, jfrom->valuestring, jto->valuestring);
+  mw_strlcpy(r->source, "window", sizeof r->source);
+  r->rows = (int64_t)n;
+  if(!st)
+    st = build_columns(s, vals, n, r);
+  free(vals);
+  if(!st)
+    st = mw_tx_begin(c);
+  return st;
+}
+
 mw_status mon_reference_put(mon_ctx *m, mw_conn *c, const mon_version *v,
                             const cJSON *body, const char *actor, cJSON **out,
                             mw_err *err) {
+  (void)m;
   *out = NULL;
   mon_schema s;
-  mon_batch b;
   mon_ref r;
   mon_errors errs;
-  memset(&b, 0, sizeof b);
   memset(&r, 0, sizeof r);
   mon__errors_init(&errs);
-  double *wvals = NULL;
-  int locked = 0;
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
   if(st)
     return st;
@@ -136,94 +201,36 @@ mw_status mon_reference_put(mon_ctx *m, mw_conn *c, const mon_version *v,
   int64_t now = mw_now_ms();
   r.created_at = now;
   mw_strlcpy(r.created_by, actor ? actor : "", sizeof r.created_by);
-  if(rows && (jfrom || jto)) {
+  if(rows && (jfrom || jto))
     st = mw_errf(err, MW_EVALIDATION,
                  "give either rows or a time range {from, to}, not both");
-    goto out;
-  }
-  if(rows) {
-    if(!cJSON_IsArray(rows) || cJSON_GetArraySize(rows) == 0 ||
-       cJSON_GetArraySize(rows) > MON_MAX_BATCH) {
-      st = mw_errf(err, MW_EVALIDATION,
-                   "rows must be a non-empty array (at most %d) of {features, "
-                   "prediction}",
-                   MON_MAX_BATCH);
-      goto out;
-    }
-    if((st = mon__batch_parse(&s, rows, true, now, &b, &errs)))
-      goto out;
-    if(errs.count) {
-      st = mon__errors_fail(&errs, err,
-                            "the reference has invalid rows; nothing was stored");
-      goto out;
-    }
-    mw_strlcpy(r.source, "rows", sizeof r.source);
-    r.rows = (int64_t)b.n;
-    mon__lock(m);
-    locked = 1;
-    if((st = mw_tx_begin(c)))
-      goto out;
-    if((st = mon__batch_encode(c, v->id, &s, &b, &errs)))
-      goto out;
-    if(errs.count) {
-      st = mon__errors_fail(&errs, err,
-                            "the reference has invalid rows; nothing was stored");
-      goto out;
-    }
-    if((st = build_columns(&s, b.vals, b.n, &r)))
-      goto out;
-  } else {
-    if(!cJSON_IsString(jfrom) || !cJSON_IsString(jto) ||
-       mw_time_parse(jfrom->valuestring, &r.from) ||
-       mw_time_parse(jto->valuestring, &r.to) || r.from >= r.to) {
-      st = mw_errf(err, MW_EVALIDATION,
-                   "the body needs rows: [{features, prediction}] or from and to "
-                   "(RFC 3339, from before to)");
-      goto out;
-    }
-    size_t n = 0;
-    int64_t count = 0;
-    if((st = read_window(c, v, &s, r.from, r.to, &wvals, &n, &count)))
-      goto out;
-    if(n == 0) {
-      st = mw_errf(err, MW_EVALIDATION,
-                   "no predictions were logged for version %lld between %s and "
-                   "%s",
-                   (long long)v->version, jfrom->valuestring, jto->valuestring);
-      goto out;
-    }
-    mw_strlcpy(r.source, "window", sizeof r.source);
-    r.rows = (int64_t)n;
-    if((st = build_columns(&s, wvals, n, &r)))
-      goto out;
-    free(wvals);
-    wvals = NULL;
-    mon__lock(m);
-    locked = 1;
-    if((st = mw_tx_begin(c)))
-      goto out;
-  }
-  if((st = mon__store_ref_save(c, v->id, &s, &r)))
-    goto out;
+  else if(rows)
+    st = ref_from_rows(c, v, &s, rows, now, &r, &errs, err);
+  else
+    st = ref_from_window(c, v, &s, jfrom, jto, &r, err);
+  /* Now inside the write transaction (unless st). */
+  const char **names = st ? NULL : malloc(s.ncols * sizeof *names);
+  if(!st && !names)
+    st = MW_ENOMEM;
+  for(size_t k = 0; !st && k < s.ncols; k++)
+    names[k] = s.cols[k].name;
+  if(!st)
+    st = mon__store(c)->ref_save(c, v->id, &r, names);
+  free(names);
   char target[200];
   snprintf(target, sizeof target, "%s/%lld", v->model, (long long)v->version);
-  if((st = mw_audit(c, actor ? actor : "", "reference.put", target, NULL)))
-    goto out;
+  if(!st)
+    st = mw_audit(c, actor ? actor : "", "reference.put", target, NULL);
   /* The answer is read inside the transaction: a failure to read it back
    * after COMMIT would report an error for a change that was made. */
-  if((st = mon_reference_get(c, v, out, err)) || (st = mw_tx_commit(c)))
-    goto out;
-out:
+  if(!st && !(st = mon_reference_get(c, v, out, err)))
+    st = mw_tx_commit(c);
   if(st) {
     cJSON_Delete(*out);
     *out = NULL;
     mw_tx_rollback(c);
   }
-  if(locked)
-    mon__unlock(m);
-  free(wvals);
   mon__errors_free(&errs);
-  mon__batch_free(&b);
   mon__ref_free(&r);
   mon__schema_free(&s);
   return st;
@@ -237,7 +244,9 @@ mw_status mon_reference_get(mw_conn *c, const mon_version *v, cJSON **out,
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
   if(st)
     return st;
-  st = mon__store_ref_load(c, v->id, s.ncols, true, &r);
+  st = mon__store(c)->ref_load(c, v->id, s.ncols, true, &r);
+  if(st == MW_EINTERNAL)
+    mon__ref_mismatch(c, v->id);
   if(st == MW_ENOTFOUND) {
     mon__schema_free(&s);
     return mw_errf(err, MW_ENOTFOUND,
@@ -283,7 +292,7 @@ mw_status mon_reference_get(mw_conn *c, const mon_version *v, cJSON **out,
       }
     } else {
       mon_dict d;
-      if((st = mon__store_dict_load(c, v->id, i, &d)))
+      if((st = mon__dict_load(c, v->id, i, &d)))
         break;
       cJSON *cats = cJSON_AddObjectToObject(j, "categories");
       for(size_t k = 0; k < rc->ncat && k < d.n; k++)

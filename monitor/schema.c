@@ -1,5 +1,5 @@
-/* monitor/schema.c - a version's columns, categorical dictionaries, the list
- * of validation errors, and how JSON values become column values. */
+/* monitor/schema.c - a version's columns, the list of validation errors,
+ * and how JSON values become column values (monitor/schema.h). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "monitor/internal.h"
+#include "monitor/schema.h"
 
 /* ------------------------------------------------------------- schema */
 
@@ -38,8 +38,8 @@ void mon__schema_free(mon_schema *s) {
   s->ncols = 0;
 }
 
-mw_status mon__schema_parse(const char *json, const mon_version *v,
-                            mon_schema *out, mw_err *err) {
+mw_status mon__schema_parse(const char *json, const mon_version *v, mon_schema *out,
+                            mw_err *err) {
   memset(out, 0, sizeof *out);
   if(!json)
     return mw_errf(err, MW_EVALIDATION,
@@ -49,8 +49,10 @@ mw_status mon__schema_parse(const char *json, const mon_version *v,
                    (long long)v->version, v->model);
   mw_status st = MW_OK;
   cJSON *doc = cJSON_Parse(json);
-  const cJSON *feats = doc ? cJSON_GetObjectItemCaseSensitive(doc, "features") : NULL;
-  const cJSON *pred = doc ? cJSON_GetObjectItemCaseSensitive(doc, "prediction") : NULL;
+  const cJSON *feats =
+      doc ? cJSON_GetObjectItemCaseSensitive(doc, "features") : NULL;
+  const cJSON *pred =
+      doc ? cJSON_GetObjectItemCaseSensitive(doc, "prediction") : NULL;
   mon_column_kind pk = MON_COLUMN_NUMERIC;
   if(!cJSON_IsArray(feats) || !cJSON_IsObject(pred) || !parse_kind(pred, &pk)) {
     st = mw_errf(err, MW_EVALIDATION, "the schema of version %lld is malformed",
@@ -105,95 +107,19 @@ out:
   return st;
 }
 
+size_t mon__schema_numeric(const mon_schema *s) {
+  size_t n = 0;
+  for(size_t i = 0; i < s->ncols; i++)
+    n += s->cols[i].kind == MON_COLUMN_NUMERIC;
+  return n;
+}
+
 long mon__schema_find(const mon_schema *s, const char *name, size_t len) {
   for(size_t i = 0; i < s->ncols; i++)
     if(s->cols[i].name && strlen(s->cols[i].name) == len &&
        !memcmp(s->cols[i].name, name, len))
       return (long)i;
   return -1;
-}
-
-/* -------------------------------------------------------- dictionaries */
-
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-  for(; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-void mon__dict_init(mon_dict *d) { memset(d, 0, sizeof *d); }
-
-void mon__dict_free(mon_dict *d) {
-  if(!d)
-    return;
-  for(size_t i = 0; i < d->n; i++)
-    free(d->values[i]);
-  free(d->values);
-  free(d->slots);
-  memset(d, 0, sizeof *d);
-}
-
-long mon__dict_find(const mon_dict *d, const char *s) {
-  if(!d->nslots)
-    return -1;
-  size_t mask = d->nslots - 1;
-  for(size_t i = hash_str(s) & mask;; i = (i + 1) & mask) {
-    uint32_t e = d->slots[i];
-    if(!e)
-      return -1;
-    if(!strcmp(d->values[e - 1], s))
-      return (long)(e - 1);
-  }
-}
-
-static mw_status rehash(mon_dict *d, size_t nslots) {
-  uint32_t *slots = calloc(nslots, sizeof *slots);
-  if(!slots)
-    return MW_ENOMEM;
-  for(size_t c = 0; c < d->n; c++) {
-    size_t i = hash_str(d->values[c]) & (nslots - 1);
-    while(slots[i])
-      i = (i + 1) & (nslots - 1);
-    slots[i] = (uint32_t)(c + 1);
-  }
-  free(d->slots);
-  d->slots = slots;
-  d->nslots = nslots;
-  return MW_OK;
-}
-
-mw_status mon__dict_intern(mon_dict *d, const char *s, long *code) {
-  long found = mon__dict_find(d, s);
-  if(found >= 0) {
-    *code = found;
-    return MW_OK;
-  }
-  if(d->n >= MON_MAX_CATEGORIES)
-    return MW_ETOOBIG;
-  if(d->n == d->cap) {
-    size_t ncap = d->cap ? d->cap * 2 : 16;
-    char **nv = realloc(d->values, ncap * sizeof *nv);
-    if(!nv)
-      return MW_ENOMEM;
-    d->values = nv;
-    d->cap = ncap;
-  }
-  if((d->n + 1) * 2 > d->nslots && rehash(d, d->nslots ? d->nslots * 2 : 32))
-    return MW_ENOMEM;
-  char *copy = strdup(s);
-  if(!copy)
-    return MW_ENOMEM;
-  d->values[d->n] = copy;
-  size_t mask = d->nslots - 1;
-  size_t i = hash_str(s) & mask;
-  while(d->slots[i])
-    i = (i + 1) & mask;
-  d->slots[i] = (uint32_t)(d->n + 1);
-  *code = (long)d->n++;
-  return MW_OK;
 }
 
 /* -------------------------------------------------------------- errors */
@@ -203,8 +129,8 @@ void mon__errors_init(mon_errors *e) {
   e->count = 0;
 }
 
-void mon__errors_add(mon_errors *e, long index, const char *field,
-                     const char *fmt, ...) {
+void mon__errors_add(mon_errors *e, long index, const char *field, const char *fmt,
+                     ...) {
   e->count++;
   if(e->count > MON_MAX_ERRORS)
     return;
@@ -302,10 +228,9 @@ int mon__json_number(const cJSON *it, double *out) {
   }
   if(cJSON_IsString(it)) {
     /* JSON cannot carry NaN or infinities; clients that have them send a
-     * string, and DRIFT.md counts them as missing. */
-    static const char *const names[] = {"nan",       "infinity", "+infinity",
-                                        "-infinity", "inf",      "+inf",
-                                        "-inf"};
+     * string, and docs/drift.md counts them as missing. */
+    static const char *const names[] = {"nan", "infinity", "+infinity", "-infinity",
+                                        "inf", "+inf",     "-inf"};
     for(size_t i = 0; i < sizeof names / sizeof names[0]; i++)
       if(!strcasecmp(it->valuestring, names[i])) {
         *out = NAN;

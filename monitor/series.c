@@ -1,28 +1,33 @@
 /* monitor/series.c - what a stored evaluation contributes to the time
- * series (metric names shared with GET .../drift/history and alert rules),
- * and the monitor's part of /metrics. */
+ * series (monitor/series.h): the metrics of a report, stored as points
+ * next to the report itself, and read back by GET .../drift/history,
+ * alert rules (mon_metric_latest) and /metrics (monitor/metrics.c). The
+ * points are inserted in the evaluation's transaction: one row per
+ * (column, metric). */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "monitor/internal.h"
+#include "monitor/schema.h"
+#include "monitor/series.h"
+#include "monitor/settings.h"
+#include "monitor/store.h"
 
 static const cJSON *get(const cJSON *o, const char *k) {
   return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
-static void emit(void (*fn)(void *, const char *, const char *, double),
-                 void *ctx, const char *col, const char *metric,
-                 const cJSON *it) {
+static void emit(void (*fn)(void *, const char *, const char *, double), void *ctx,
+                 const char *col, const char *metric, const cJSON *it) {
   if(cJSON_IsNumber(it))
     fn(ctx, col, metric, it->valuedouble);
   else if(cJSON_IsBool(it))
     fn(ctx, col, metric, cJSON_IsTrue(it) ? 1.0 : 0.0);
 }
 
-/* The score that decides a column's verdict: the p-value for the tests
- * (ks, chi2, z), the distance otherwise. */
-static const cJSON *score_of(const cJSON *col) {
+const cJSON *mon__column_score(const cJSON *col) {
   const char *m = mw_json_str(col, "method");
   mon_drift_method dm;
   if(m && mon__method_parse(m, &dm) && mon_stats_method_is_pvalue(dm))
@@ -30,9 +35,11 @@ static const cJSON *score_of(const cJSON *col) {
   return get(col, "statistic");
 }
 
-void mon__report_metrics(const cJSON *report,
-                         void (*fn)(void *, const char *, const char *, double),
-                         void *ctx) {
+/* Calls fn(ctx, column, metric, value) for every metric of a report
+ * (column "" for dataset metrics); the names of mon_drift_history. */
+static void report_metrics(const cJSON *report,
+                           void (*fn)(void *, const char *, const char *, double),
+                           void *ctx) {
   const cJSON *ds = get(report, "dataset");
   emit(fn, ctx, "", "drift_share", get(ds, "drift_share"));
   emit(fn, ctx, "", "dataset_drifted", get(ds, "drifted"));
@@ -42,7 +49,7 @@ void mon__report_metrics(const cJSON *report,
   if(perf) {
     emit(fn, ctx, "", "labelled_count", get(perf, "count"));
     static const char *const pm[] = {"accuracy", "precision", "recall",
-                                     "f1", "mae", "rmse"};
+                                     "f1",       "mae",       "rmse"};
     for(size_t i = 0; i < sizeof pm / sizeof pm[0]; i++)
       emit(fn, ctx, "", pm[i], get(perf, pm[i]));
   }
@@ -61,7 +68,7 @@ void mon__report_metrics(const cJSON *report,
     emit(fn, ctx, name, "drifted", get(col, "drifted"));
     if(strcmp(mw_json_str(col, "status") ? mw_json_str(col, "status") : "", "ok"))
       continue;
-    emit(fn, ctx, name, "score", score_of(col));
+    emit(fn, ctx, name, "score", mon__column_score(col));
     emit(fn, ctx, name, "statistic", get(col, "statistic"));
     emit(fn, ctx, name, "p_value", get(col, "p_value"));
     emit(fn, ctx, name, "ks_d", get(get(col, "ks"), "d"));
@@ -77,14 +84,37 @@ void mon__report_metrics(const cJSON *report,
   }
 }
 
-static const char *const column_metrics[] = {
-    "score", "statistic", "p_value", "drifted", "ks_d", "ks_p_value",
-    "wasserstein", "wasserstein_norm", "psi", "jensen_shannon",
-    "chi2_statistic", "chi2_p_value", "z", "z_p_value", "count", "missing",
-    "mean", "std", "min", "max"};
-static const char *const dataset_metrics[] = {
-    "drift_share", "dataset_drifted", "drifted_columns", "prediction_count",
-    "labelled_count", "accuracy", "precision", "recall", "f1", "mae", "rmse"};
+static const char *const column_metrics[] = {"score",
+                                             "statistic",
+                                             "p_value",
+                                             "drifted",
+                                             "ks_d",
+                                             "ks_p_value",
+                                             "wasserstein",
+                                             "wasserstein_norm",
+                                             "psi",
+                                             "jensen_shannon",
+                                             "chi2_statistic",
+                                             "chi2_p_value",
+                                             "z",
+                                             "z_p_value",
+                                             "count",
+                                             "missing",
+                                             "mean",
+                                             "std",
+                                             "min",
+                                             "max"};
+static const char *const dataset_metrics[] = {"drift_share",
+                                              "dataset_drifted",
+                                              "drifted_columns",
+                                              "prediction_count",
+                                              "labelled_count",
+                                              "accuracy",
+                                              "precision",
+                                              "recall",
+                                              "f1",
+                                              "mae",
+                                              "rmse"};
 
 const char *mon__metric_name(const char *column, const char *metric) {
   bool dataset = !column || !*column;
@@ -102,165 +132,117 @@ const char *mon__metric_name(const char *column, const char *metric) {
   return NULL;
 }
 
-/* ------------------------------------------------------------- /metrics */
+/* ---------------------------------------------------------- storage */
 
-/* Appends s as a Prometheus label value (backslash, quote and newline
- * escaped). */
-static mw_status label_value(mw_buf *out, const char *s) {
-  mw_status st = MW_OK;
-  for(; *s && !st; s++) {
-    if(*s == '\\')
-      st = mw_buf_append(out, "\\\\", 2);
-    else if(*s == '"')
-      st = mw_buf_append(out, "\\\"", 2);
-    else if(*s == '\n')
-      st = mw_buf_append(out, "\\n", 2);
-    else
-      st = mw_buf_append(out, s, 1);
-  }
-  return st;
-}
-
-static mw_status append(mw_buf *out, const char *s) {
-  return mw_buf_append(out, s, strlen(s));
-}
-
-struct render {
-  mw_buf *out;
-  bool share; /* pass 1: dataset share; pass 2: column scores */
+struct points {
+  mon_point *p;
+  size_t n, cap;
+  bool oom;
 };
 
-static mw_status render_one(void *ctx, const char *model, int64_t version,
-                            const char *report) {
-  struct render *r = ctx;
-  cJSON *doc = cJSON_Parse(report);
-  if(!doc)
-    return MW_OK; /* a report that does not parse is skipped, not fatal */
-  mw_status st = MW_OK;
-  char vbuf[32];
-  snprintf(vbuf, sizeof vbuf, "%lld", (long long)version);
-  if(r->share) {
-    const cJSON *share = get(get(doc, "dataset"), "drift_share");
-    if(cJSON_IsNumber(share) && isfinite(share->valuedouble)) {
-      st = append(r->out, "modelwatch_dataset_drift_share{model=\"");
-      if(!st)
-        st = label_value(r->out, model);
-      if(!st)
-        st = mw_buf_printf(r->out, "\",version=\"%s\"} %.17g\n", vbuf,
-                           share->valuedouble);
+static void add_point(void *ctx, const char *col, const char *metric, double v) {
+  struct points *x = ctx;
+  if(x->oom || !isfinite(v))
+    return;
+  if(x->n == x->cap) {
+    size_t ncap = x->cap ? x->cap * 2 : 64;
+    mon_point *np = realloc(x->p, ncap * sizeof *np);
+    if(!np) {
+      x->oom = true;
+      return;
     }
-  } else {
-    const cJSON *col;
-    cJSON_ArrayForEach(col, get(doc, "columns")) {
-      const char *name = mw_json_str(col, "name");
-      const char *method = mw_json_str(col, "method");
-      const cJSON *score = score_of(col);
-      if(!name || !method || !cJSON_IsNumber(score) ||
-         !isfinite(score->valuedouble))
-        continue;
-      if((st = append(r->out, "modelwatch_drift_score{model=\"")) ||
-         (st = label_value(r->out, model)) ||
-         (st = mw_buf_printf(r->out, "\",version=\"%s\",column=\"", vbuf)) ||
-         (st = label_value(r->out, name)) ||
-         (st = append(r->out, "\",method=\"")) ||
-         (st = label_value(r->out, method)) ||
-         (st = mw_buf_printf(r->out, "\"} %.17g\n", score->valuedouble)))
-        break;
-    }
+    x->p = np;
+    x->cap = ncap;
   }
-  cJSON_Delete(doc);
+  x->p[x->n++] = (mon_point){col, metric, v};
+}
+
+mw_status mon__eval_store(mw_conn *c, int64_t version_id, int64_t at,
+                          const cJSON *report, const char *trigger) {
+  assert(mw_tx_state(c) == 1);
+  const cJSON *win = get(report, "window");
+  const cJSON *ds = get(report, "dataset");
+  const cJSON *cnt = get(win, "count");
+  const cJSON *share = get(ds, "drift_share");
+  mon_eval e = {version_id, at,  0, 0, 0, 0.0, cJSON_IsTrue(get(ds, "drifted")),
+                trigger,    NULL};
+  mw_time_parse(mw_json_str(win, "from"), &e.window_from);
+  mw_time_parse(mw_json_str(win, "to"), &e.window_to);
+  e.row_count = cJSON_IsNumber(cnt) ? (int64_t)cnt->valuedouble : 0;
+  e.drift_share = cJSON_IsNumber(share) ? share->valuedouble : 0.0;
+  char *text = cJSON_PrintUnformatted(report);
+  struct points pts = {NULL, 0, 0, false};
+  report_metrics(report, add_point, &pts);
+  mw_status st = text && !pts.oom ? MW_OK : MW_ENOMEM;
+  e.report = text;
+  if(!st)
+    st = mon__store(c)->eval_insert(c, &e, pts.p, pts.n);
+  cJSON_free(text);
+  free(pts.p);
   return st;
 }
 
-mw_status mon_metrics_render(mon_ctx *m, mw_conn *c, mw_buf *out) {
-  mw_status st = MW_OK;
-  if(m)
-    st = mw_buf_printf(
-        out,
-        "# HELP modelwatch_predictions_ingested_total Predictions accepted "
-        "since the process started.\n"
-        "# TYPE modelwatch_predictions_ingested_total counter\n"
-        "modelwatch_predictions_ingested_total %llu\n"
-        "# HELP modelwatch_labels_ingested_total Labels accepted since the "
-        "process started.\n"
-        "# TYPE modelwatch_labels_ingested_total counter\n"
-        "modelwatch_labels_ingested_total %llu\n"
-        "# HELP modelwatch_ingest_rejected_total Prediction or label batches "
-        "refused by validation.\n"
-        "# TYPE modelwatch_ingest_rejected_total counter\n"
-        "modelwatch_ingest_rejected_total %llu\n"
-        "# HELP modelwatch_drift_evaluations_total Drift evaluations stored.\n"
-        "# TYPE modelwatch_drift_evaluations_total counter\n"
-        "modelwatch_drift_evaluations_total %llu\n"
-        "# HELP modelwatch_ingest_batches_total Prediction batches written "
-        "(committed, valid or not).\n"
-        "# TYPE modelwatch_ingest_batches_total counter\n"
-        "modelwatch_ingest_batches_total %llu\n"
-        "# HELP modelwatch_ingest_commits_total Transactions that wrote them "
-        "(group commit: several batches per fsync under load).\n"
-        "# TYPE modelwatch_ingest_commits_total counter\n"
-        "modelwatch_ingest_commits_total %llu\n"
-        "# HELP modelwatch_monitor_write_lock_held_seconds_total Time the "
-        "monitor's write transactions held its write lock.\n"
-        "# TYPE modelwatch_monitor_write_lock_held_seconds_total counter\n"
-        "modelwatch_monitor_write_lock_held_seconds_total %.6f\n"
-        "# HELP modelwatch_monitor_write_lock_wait_seconds_total Time spent "
-        "waiting for the monitor's write lock.\n"
-        "# TYPE modelwatch_monitor_write_lock_wait_seconds_total counter\n"
-        "modelwatch_monitor_write_lock_wait_seconds_total %.6f\n",
-        (unsigned long long)__atomic_load_n(&m->n_predictions, __ATOMIC_RELAXED),
-        (unsigned long long)__atomic_load_n(&m->n_labels, __ATOMIC_RELAXED),
-        (unsigned long long)__atomic_load_n(&m->n_rejected, __ATOMIC_RELAXED),
-        (unsigned long long)__atomic_load_n(&m->n_evaluations, __ATOMIC_RELAXED),
-        (unsigned long long)__atomic_load_n(&m->n_batches, __ATOMIC_RELAXED),
-        (unsigned long long)__atomic_load_n(&m->n_commits, __ATOMIC_RELAXED),
-        (double)__atomic_load_n(&m->lock_held_ns, __ATOMIC_RELAXED) / 1e9,
-        (double)__atomic_load_n(&m->lock_wait_ns, __ATOMIC_RELAXED) / 1e9);
-  if(!st && m) {
-    pthread_mutex_lock(&m->wc_mu);
-    size_t entries = 0;
-    for(const mon_wentry *e = m->wc_head; e; e = e->next)
-      entries++;
-    uint64_t hits = m->wc_hits, misses = m->wc_misses, ev = m->wc_evictions;
-    size_t bytes = m->wc_bytes;
-    pthread_mutex_unlock(&m->wc_mu);
-    st = mw_buf_printf(
-        out,
-        "# HELP modelwatch_drift_cache_bytes Memory held by the live-window "
-        "cache of drift reports (bounded by --drift-cache-mb).\n"
-        "# TYPE modelwatch_drift_cache_bytes gauge\n"
-        "modelwatch_drift_cache_bytes %zu\n"
-        "# HELP modelwatch_drift_cache_entries Windows held by the cache.\n"
-        "# TYPE modelwatch_drift_cache_entries gauge\n"
-        "modelwatch_drift_cache_entries %zu\n"
-        "# HELP modelwatch_drift_cache_lookups_total Drift reports that "
-        "continued from a cached window (hit) or read the whole window "
-        "(miss).\n"
-        "# TYPE modelwatch_drift_cache_lookups_total counter\n"
-        "modelwatch_drift_cache_lookups_total{result=\"hit\"} %llu\n"
-        "modelwatch_drift_cache_lookups_total{result=\"miss\"} %llu\n"
-        "# HELP modelwatch_drift_cache_evictions_total Cached windows evicted "
-        "to stay within the budget.\n"
-        "# TYPE modelwatch_drift_cache_evictions_total counter\n"
-        "modelwatch_drift_cache_evictions_total %llu\n",
-        bytes, entries, (unsigned long long)hits, (unsigned long long)misses,
-        (unsigned long long)ev);
+/* ---------------------------------------------------------- reading */
+
+struct history {
+  cJSON *points;
+};
+
+static mw_status add_history(void *ctx, const mon_series_row *r) {
+  struct history *h = ctx;
+  cJSON *p = cJSON_CreateObject();
+  if(!p)
+    return MW_ENOMEM;
+  mw_json_add_time(p, "at", r->at);
+  mon__json_add_number(p, "value", r->value);
+  cJSON *w = cJSON_AddObjectToObject(p, "window");
+  mw_json_add_time(w, "from", r->window_from);
+  mw_json_add_time(w, "to", r->window_to);
+  cJSON_AddItemToArray(h->points, p);
+  return MW_OK;
+}
+
+mw_status mon_drift_history(mw_conn *c, const mon_version *v, const char *column,
+                            const char *metric, int64_t from_ms, int64_t to_ms,
+                            int limit, cJSON **out, mw_err *err) {
+  *out = NULL;
+  if(limit < 1 || limit > 10000)
+    return mw_errf(err, MW_EINVAL, "limit must be 1-10000");
+  const char *stored = mon__metric_name(column, metric);
+  if(!stored)
+    return mw_errf(err, MW_EVALIDATION,
+                   "unknown metric '%.64s' for %s (see the drift history "
+                   "documentation for the names)",
+                   metric ? metric : "",
+                   column && *column ? "a column" : "the dataset");
+  cJSON *o = cJSON_CreateObject();
+  if(column && *column)
+    cJSON_AddStringToObject(o, "column", column);
+  else
+    cJSON_AddNullToObject(o, "column");
+  cJSON_AddStringToObject(o, "metric", metric);
+  mw_json_add_time(o, "from", from_ms);
+  mw_json_add_time(o, "to", to_ms);
+  struct history h = {cJSON_AddArrayToObject(o, "points")};
+  mw_status st = mon__store(c)->series_visit(c, v->id, column ? column : "", stored,
+                                             from_ms, to_ms, limit, add_history, &h);
+  if(st) {
+    cJSON_Delete(o);
+    return st;
   }
-  if(st)
-    return st;
-  /* Each metric family is written as one block, as the text format wants:
-   * one pass over the latest evaluations per family. */
-  struct render r = {out, true};
-  if((st = mw_buf_printf(out, "# HELP modelwatch_dataset_drift_share Share of "
-                              "drifted columns in the latest stored evaluation.\n"
-                              "# TYPE modelwatch_dataset_drift_share gauge\n")) ||
-     (st = mon__store_latest_evals(c, render_one, &r)))
-    return st;
-  r.share = false;
-  if((st = mw_buf_printf(out, "# HELP modelwatch_drift_score Drift score of a "
-                              "column in the latest stored evaluation (p-value "
-                              "for ks, chi2 and z; distance otherwise).\n"
-                              "# TYPE modelwatch_drift_score gauge\n")))
-    return st;
-  return mon__store_latest_evals(c, render_one, &r);
+  *out = o;
+  return MW_OK;
+}
+
+mw_status mon_metric_latest(mw_conn *c, int64_t version_id, const char *column,
+                            const char *metric, double *value, int64_t *at_ms) {
+  const char *stored = mon__metric_name(column, metric);
+  if(!stored)
+    return MW_ENOTFOUND;
+  int64_t at = 0;
+  mw_status st = mon__store(c)->series_latest(c, version_id, column ? column : "",
+                                              stored, value, &at);
+  if(!st && at_ms)
+    *at_ms = at;
+  return st;
 }

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor/internal.h"
+#include "monitor/context.h"
+#include "monitor/settings.h"
+#include "monitor/store.h"
 
 #define MON_MAX_INTERVAL (7 * 86400)
 #define MON_MIN_WINDOW 1
@@ -60,15 +62,10 @@ void mon__dcfg_free(mon_dcfg *d) {
   d->ncols = 0;
 }
 
-static void defaults(const mon_ctx *m, const mon_schema *s, mon_dcfg *d) {
-  mon_options o;
-  memset(&o, 0, sizeof o);
-  if(m)
-    o = m->opt;
-  mon__options_fill(&o);
+static void defaults(const mon_options *o, const mon_schema *s, mon_dcfg *d) {
   d->drift_share = 0.5;
-  d->interval_seconds = o.eval_interval_seconds;
-  d->window_seconds = o.eval_window_seconds;
+  d->interval_seconds = o->eval_interval_seconds;
+  d->window_seconds = o->eval_window_seconds;
   d->schedule = true;
   d->ncols = s->ncols;
 }
@@ -84,10 +81,67 @@ static int is_int_or_default(const cJSON *it, double lo, double hi, int dflt) {
   return is_int_in(it, lo, hi) || is_int_in(it, dflt, dflt);
 }
 
-mw_status mon__dcfg_parse(const mon_ctx *m, const cJSON *doc,
+/* One column's {method?, threshold?} into cc; field names it in errors. */
+static void parse_column(const cJSON *cj, const mon_column *col, const char *field,
+                         mon_colcfg *cc, mon_errors *errs) {
+  const cJSON *f;
+  cJSON_ArrayForEach(f, cj) {
+    char sub[340];
+    snprintf(sub, sizeof sub, "%s.%.30s", field, f->string);
+    if(!strcmp(f->string, "method")) {
+      if(!cJSON_IsString(f) || !mon__method_parse(f->valuestring, &cc->method)) {
+        mon__errors_add(errs, -1, sub,
+                        "expected one of auto, ks, wasserstein, psi, "
+                        "jensen_shannon, chi2, z");
+        continue;
+      }
+      bool numeric = col->kind == MON_COLUMN_NUMERIC;
+      if(numeric &&
+         (cc->method == MON_DRIFT_CHISQUARE || cc->method == MON_DRIFT_ZTEST))
+        mon__errors_add(errs, -1, sub, "chi2 and z apply to categorical columns");
+      if(!numeric &&
+         (cc->method == MON_DRIFT_KS || cc->method == MON_DRIFT_WASSERSTEIN))
+        mon__errors_add(errs, -1, sub,
+                        "ks and wasserstein apply to numeric columns");
+    } else if(!strcmp(f->string, "threshold")) {
+      if(!cJSON_IsNumber(f) || !isfinite(f->valuedouble) || f->valuedouble <= 0)
+        mon__errors_add(errs, -1, sub, "expected a positive number");
+      else
+        cc->threshold = f->valuedouble;
+    } else {
+      mon__errors_add(errs, -1, sub, "unknown setting (expected method, threshold)");
+    }
+  }
+  if(cc->threshold > 1 && mon_stats_method_is_pvalue(cc->method))
+    mon__errors_add(errs, -1, field, "a p-value threshold must be at most 1");
+}
+
+/* The "columns" object {column: {method, threshold}}. */
+static void parse_columns(const cJSON *k, const mon_schema *s, mon_dcfg *out,
+                          mon_errors *errs) {
+  if(!cJSON_IsObject(k)) {
+    mon__errors_add(errs, -1, k->string,
+                    "expected an object {column: {method, threshold}}");
+    return;
+  }
+  const cJSON *cj;
+  cJSON_ArrayForEach(cj, k) {
+    char field[300];
+    snprintf(field, sizeof field, "columns.%.200s", cj->string);
+    long col = mon__schema_find(s, cj->string, strlen(cj->string));
+    if(col < 0)
+      mon__errors_add(errs, -1, field, "no such column in the schema");
+    else if(!cJSON_IsObject(cj))
+      mon__errors_add(errs, -1, field, "expected {method?, threshold?}");
+    else
+      parse_column(cj, &s->cols[col], field, &out->cols[col], errs);
+  }
+}
+
+mw_status mon__dcfg_parse(const mon_options *o, const cJSON *doc,
                           const mon_schema *s, mon_dcfg *out, mon_errors *errs) {
   memset(out, 0, sizeof *out);
-  defaults(m, s, out);
+  defaults(o, s, out);
   const int def_interval = out->interval_seconds, def_window = out->window_seconds;
   out->cols = calloc(s->ncols, sizeof *out->cols);
   if(!out->cols)
@@ -125,60 +179,7 @@ mw_status mon__dcfg_parse(const mon_ctx *m, const cJSON *doc,
       else
         out->schedule = cJSON_IsTrue(k);
     } else if(!strcmp(key, "columns")) {
-      if(!cJSON_IsObject(k)) {
-        mon__errors_add(errs, -1, key,
-                        "expected an object {column: {method, threshold}}");
-        continue;
-      }
-      const cJSON *cj;
-      cJSON_ArrayForEach(cj, k) {
-        char field[300];
-        snprintf(field, sizeof field, "columns.%.200s", cj->string);
-        long col = mon__schema_find(s, cj->string, strlen(cj->string));
-        if(col < 0) {
-          mon__errors_add(errs, -1, field, "no such column in the schema");
-          continue;
-        }
-        if(!cJSON_IsObject(cj)) {
-          mon__errors_add(errs, -1, field, "expected {method?, threshold?}");
-          continue;
-        }
-        mon_colcfg *cc = &out->cols[col];
-        const cJSON *f;
-        cJSON_ArrayForEach(f, cj) {
-          char sub[340];
-          snprintf(sub, sizeof sub, "%s.%.30s", field, f->string);
-          if(!strcmp(f->string, "method")) {
-            if(!cJSON_IsString(f) || !mon__method_parse(f->valuestring, &cc->method)) {
-              mon__errors_add(errs, -1, sub,
-                              "expected one of auto, ks, wasserstein, psi, "
-                              "jensen_shannon, chi2, z");
-              continue;
-            }
-            bool numeric = s->cols[col].kind == MON_COLUMN_NUMERIC;
-            if(numeric && (cc->method == MON_DRIFT_CHISQUARE ||
-                           cc->method == MON_DRIFT_ZTEST))
-              mon__errors_add(errs, -1, sub,
-                              "chi2 and z apply to categorical columns");
-            if(!numeric && (cc->method == MON_DRIFT_KS ||
-                            cc->method == MON_DRIFT_WASSERSTEIN))
-              mon__errors_add(errs, -1, sub,
-                              "ks and wasserstein apply to numeric columns");
-          } else if(!strcmp(f->string, "threshold")) {
-            if(!cJSON_IsNumber(f) || !isfinite(f->valuedouble) ||
-               f->valuedouble <= 0)
-              mon__errors_add(errs, -1, sub, "expected a positive number");
-            else
-              cc->threshold = f->valuedouble;
-          } else {
-            mon__errors_add(errs, -1, sub,
-                            "unknown setting (expected method, threshold)");
-          }
-        }
-        if(cc->threshold > 1 && mon_stats_method_is_pvalue(cc->method))
-          mon__errors_add(errs, -1, field,
-                          "a p-value threshold must be at most 1");
-      }
+      parse_columns(k, s, out, errs);
     } else {
       char field[256];
       snprintf(field, sizeof field, "%.200s", key);
@@ -233,20 +234,21 @@ cJSON *mon__dcfg_json(const mon_dcfg *d, const mon_schema *s) {
   return o;
 }
 
-mw_status mon__dcfg_load(mon_ctx *m, mw_conn *c, const mon_version *v,
-                         const mon_schema *s, mon_dcfg *out) {
-  char *json = NULL;
+mw_status mon__dcfg_from_text(const mon_options *o, const char *json,
+                              const mon_version *v, const mon_schema *s,
+                              mon_dcfg *out) {
   memset(out, 0, sizeof *out);
-  mw_status st = mon__store_dcfg_get(c, v->id, &json);
-  if(st)
-    return st;
   cJSON *doc = json ? cJSON_Parse(json) : cJSON_CreateObject();
-  free(json);
+  if(!doc && json)
+    mw_log(MW_LOG_ERROR, "monitor",
+           "stored drift settings of model '%s' "
+           "version %lld are not JSON",
+           v->model, (long long)v->version);
   if(!doc)
-    return MW_ENOMEM;
+    return json ? MW_EINTERNAL : MW_ENOMEM;
   mon_errors errs;
   mon__errors_init(&errs);
-  st = mon__dcfg_parse(m, doc, s, out, &errs);
+  mw_status st = mon__dcfg_parse(o, doc, s, out, &errs);
   cJSON_Delete(doc);
   if(!st && errs.count) {
     const cJSON *first = errs.list ? errs.list->child : NULL;
@@ -261,6 +263,17 @@ mw_status mon__dcfg_load(mon_ctx *m, mw_conn *c, const mon_version *v,
   return st;
 }
 
+mw_status mon__dcfg_load(const mon_options *o, mw_conn *c, const mon_version *v,
+                         const mon_schema *s, mon_dcfg *out) {
+  char *json = NULL;
+  memset(out, 0, sizeof *out);
+  mw_status st = mon__store(c)->dcfg_get(c, v->id, &json);
+  if(!st)
+    st = mon__dcfg_from_text(o, json, v, s, out);
+  free(json);
+  return st;
+}
+
 mw_status mon_drift_config_get(mon_ctx *m, mw_conn *c, const mon_version *v,
                                cJSON **out, mw_err *err) {
   *out = NULL;
@@ -269,7 +282,8 @@ mw_status mon_drift_config_get(mon_ctx *m, mw_conn *c, const mon_version *v,
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
   if(st)
     return st;
-  if(!(st = mon__dcfg_load(m, c, v, &s, &d)))
+  mon_options o = mon__options(m);
+  if(!(st = mon__dcfg_load(&o, c, v, &s, &d)))
     *out = mon__dcfg_json(&d, &s);
   mon__dcfg_free(&d);
   mon__schema_free(&s);
@@ -277,8 +291,8 @@ mw_status mon_drift_config_get(mon_ctx *m, mw_conn *c, const mon_version *v,
 }
 
 mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
-                               const cJSON *body, const char *actor,
-                               cJSON **out, mw_err *err) {
+                               const cJSON *body, const char *actor, cJSON **out,
+                               mw_err *err) {
   *out = NULL;
   mon_schema s;
   mon_dcfg d, dflt;
@@ -288,18 +302,18 @@ mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
   memset(&dflt, 0, sizeof dflt);
   char *text = NULL;
   cJSON *doc = NULL;
-  int locked = 0;
+  mon_options o = mon__options(m);
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
   if(st)
     return st;
-  if((st = mon__dcfg_parse(m, body, &s, &d, &errs)))
+  if((st = mon__dcfg_parse(&o, body, &s, &d, &errs)))
     goto out;
   if(errs.count) {
     st = mon__errors_fail(&errs, err, "invalid drift settings");
     goto out;
   }
   doc = mon__dcfg_json(&d, &s);
-  defaults(m, &s, &dflt);
+  defaults(&o, &s, &dflt);
   cJSON *stored = doc ? stored_json(&d, &dflt, &s) : NULL;
   text = stored ? cJSON_PrintUnformatted(stored) : NULL;
   cJSON_Delete(stored);
@@ -307,13 +321,11 @@ mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
     st = MW_ENOMEM;
     goto out;
   }
-  mon__lock(m);
-  locked = 1;
   if((st = mw_tx_begin(c)))
     goto out;
   char target[200];
   snprintf(target, sizeof target, "%s/%lld", v->model, (long long)v->version);
-  if((st = mon__store_dcfg_put(c, v->id, text, actor, mw_now_ms())) ||
+  if((st = mon__store(c)->dcfg_put(c, v->id, text, actor, mw_now_ms())) ||
      (st = mw_audit(c, actor ? actor : "", "drift_config.put", target, doc)) ||
      (st = mw_tx_commit(c)))
     goto out;
@@ -322,8 +334,6 @@ mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
 out:
   if(st)
     mw_tx_rollback(c);
-  if(locked)
-    mon__unlock(m);
   cJSON_free(text);
   cJSON_Delete(doc);
   mon__errors_free(&errs);

@@ -14,16 +14,21 @@
 
 #include "monitor/stats_internal.h"
 
-const double mon_stats_quantile_levels[MON_STATS_NQUANTILES] = {
-    0.05, 0.25, 0.5, 0.75, 0.95};
+const double mon_stats_quantile_levels[MON_STATS_NQUANTILES] = {0.05, 0.25, 0.5,
+                                                                0.75, 0.95};
 
 const char *mon_stats_strerror(int status) {
-  switch (status) {
-  case MON_STATS_OK: return "ok";
-  case MON_STATS_INSUFFICIENT: return "insufficient data";
-  case MON_STATS_EINVAL: return "invalid argument";
-  case MON_STATS_ENOMEM: return "out of memory";
-  default: return "unknown status";
+  switch(status) {
+  case MON_STATS_OK:
+    return "ok";
+  case MON_STATS_INSUFFICIENT:
+    return "insufficient data";
+  case MON_STATS_EINVAL:
+    return "invalid argument";
+  case MON_STATS_ENOMEM:
+    return "out of memory";
+  default:
+    return "unknown status";
   }
 }
 
@@ -31,18 +36,19 @@ const char *mon_stats_strerror(int status) {
 /* Preparing columns                                                       */
 /* ---------------------------------------------------------------------- */
 
-int mon_stats_filter_finite(const double *in, size_t n, double *out,
-                            size_t *n_out, size_t *n_missing) {
-  if (n_out == NULL || (n > 0 && (in == NULL || out == NULL)))
+int mon_stats_filter_finite(const double *in, size_t n, double *out, size_t *n_out,
+                            size_t *n_missing) {
+  if(n_out == NULL || (n > 0 && (in == NULL || out == NULL)))
     return MON_STATS_EINVAL;
   size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
+  for(size_t i = 0; i < n; i++) {
     const double v = in[i];
     out[k] = v; /* written unconditionally: branch-free compaction */
     k += isfinite(v) ? 1 : 0;
   }
   *n_out = k;
-  if (n_missing) *n_missing = n - k;
+  if(n_missing)
+    *n_missing = n - k;
   return MON_STATS_OK;
 }
 
@@ -59,28 +65,31 @@ static inline double sort_unkey(uint64_t k) {
 #define RADIX_PASSES 6 /* 6 * 11 >= 64 */
 
 int mon_stats_sort(double *x, size_t n) {
-  if (n > 0 && x == NULL) return MON_STATS_EINVAL;
-  if (n < 2) return MON_STATS_OK;
+  if(n > 0 && x == NULL)
+    return MON_STATS_EINVAL;
+  if(n < 2)
+    return MON_STATS_OK;
   uint64_t *buf = malloc(2 * n * sizeof *buf);
   uint32_t(*hist)[RADIX_SIZE] = calloc(RADIX_PASSES, sizeof *hist);
-  if (buf == NULL || hist == NULL) {
+  if(buf == NULL || hist == NULL) {
     free(buf);
     free(hist);
     return MON_STATS_ENOMEM;
   }
   /* One read pass builds every digit histogram. */
-  for (size_t i = 0; i < n; i++) {
+  for(size_t i = 0; i < n; i++) {
     const uint64_t k = mon_stats_sort_key(x[i]);
-    for (int p = 0; p < RADIX_PASSES; p++)
+    for(int p = 0; p < RADIX_PASSES; p++)
       hist[p][(k >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
   }
   /* A digit shared by every key (e.g. the top exponent bits of data of one
    * sign and scale) needs no pass. */
   int todo[RADIX_PASSES], ntodo = 0;
   const uint64_t k0 = mon_stats_sort_key(x[0]);
-  for (int p = 0; p < RADIX_PASSES; p++)
-    if (hist[p][(k0 >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)] != n) todo[ntodo++] = p;
-  if (ntodo == 0) { /* all keys equal */
+  for(int p = 0; p < RADIX_PASSES; p++)
+    if(hist[p][(k0 >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)] != n)
+      todo[ntodo++] = p;
+  if(ntodo == 0) { /* all keys equal */
     free(buf);
     free(hist);
     return MON_STATS_OK;
@@ -88,37 +97,38 @@ int mon_stats_sort(double *x, size_t n) {
   /* The first pass reads the doubles, the last writes them back, so keys
    * exist only in the scratch buffers. */
   uint64_t *src = NULL, *dst = buf;
-  for (int t = 0; t < ntodo; t++) {
+  for(int t = 0; t < ntodo; t++) {
     const int p = todo[t];
     const unsigned shift = (unsigned)(p * RADIX_BITS);
     uint32_t pos[RADIX_SIZE];
     uint32_t sum = 0;
-    for (unsigned d = 0; d < RADIX_SIZE; d++) {
+    for(unsigned d = 0; d < RADIX_SIZE; d++) {
       pos[d] = sum;
       sum += hist[p][d];
     }
     const bool last = t == ntodo - 1;
-    if (src == NULL) {
-      for (size_t i = 0; i < n; i++) {
+    if(src == NULL) {
+      for(size_t i = 0; i < n; i++) {
         const uint64_t k = mon_stats_sort_key(x[i]);
         dst[pos[(k >> shift) & (RADIX_SIZE - 1)]++] = k;
       }
-    } else if (last) {
-      for (size_t i = 0; i < n; i++) {
+    } else if(last) {
+      for(size_t i = 0; i < n; i++) {
         const uint64_t k = src[i];
         x[pos[(k >> shift) & (RADIX_SIZE - 1)]++] = sort_unkey(k);
       }
       break;
     } else {
-      for (size_t i = 0; i < n; i++) {
+      for(size_t i = 0; i < n; i++) {
         const uint64_t k = src[i];
         dst[pos[(k >> shift) & (RADIX_SIZE - 1)]++] = k;
       }
     }
     src = dst;
     dst = dst == buf ? buf + n : buf;
-    if (last) /* there was a single pass: copy the keys back */
-      for (size_t i = 0; i < n; i++) x[i] = sort_unkey(src[i]);
+    if(last) /* there was a single pass: copy the keys back */
+      for(size_t i = 0; i < n; i++)
+        x[i] = sort_unkey(src[i]);
   }
   free(buf);
   free(hist);
@@ -130,13 +140,17 @@ int mon_stats_sort(double *x, size_t n) {
 /* ---------------------------------------------------------------------- */
 
 double mon_stats_quantile_sorted(const double *x, size_t n, double p) {
-  if (n == 0 || x == NULL) return 0.0;
-  if (!(p > 0.0)) p = 0.0;
-  if (p > 1.0) p = 1.0;
+  if(n == 0 || x == NULL)
+    return 0.0;
+  if(!(p > 0.0))
+    p = 0.0;
+  if(p > 1.0)
+    p = 1.0;
   /* numpy 'linear': virtual index (n - 1) * p, neighbours floor and +1,
    * and numpy's _lerp, which interpolates from the nearer end. */
   const double vi = (double)(n - 1) * p;
-  if (vi >= (double)(n - 1)) return x[n - 1];
+  if(vi >= (double)(n - 1))
+    return x[n - 1];
   const double prev = floor(vi);
   const size_t i = (size_t)prev;
   const double gamma = vi - prev;
@@ -146,9 +160,11 @@ double mon_stats_quantile_sorted(const double *x, size_t n, double p) {
 }
 
 int mon_stats_summary_sorted(const double *x, size_t n, mon_summary *out) {
-  if (out == NULL || (n > 0 && x == NULL)) return MON_STATS_EINVAL;
+  if(out == NULL || (n > 0 && x == NULL))
+    return MON_STATS_EINVAL;
   memset(out, 0, sizeof *out);
-  if (n == 0) return MON_STATS_INSUFFICIENT;
+  if(n == 0)
+    return MON_STATS_INSUFFICIENT;
   out->count = n;
   out->available = true;
   out->min = x[0];
@@ -159,12 +175,12 @@ int mon_stats_summary_sorted(const double *x, size_t n, mon_summary *out) {
   out->mean = isfinite(mean) ? mean : 0.0;
   const double sp = sqrt(ss / (double)n);
   out->std_pop = isfinite(sp) ? sp : 0.0;
-  if (n >= 2) {
+  if(n >= 2) {
     const double s = sqrt(ss / (double)(n - 1));
     out->std = isfinite(s) ? s : 0.0;
     out->std_available = isfinite(s) && isfinite(mean);
   }
-  for (int k = 0; k < MON_STATS_NQUANTILES; k++) {
+  for(int k = 0; k < MON_STATS_NQUANTILES; k++) {
     const double q = mon_stats_quantile_sorted(x, n, mon_stats_quantile_levels[k]);
     out->q[k] = isfinite(q) ? q : 0.0;
   }
@@ -175,18 +191,22 @@ int mon_stats_summary_sorted(const double *x, size_t n, mon_summary *out) {
 /* Wasserstein                                                             */
 /* ---------------------------------------------------------------------- */
 
-int mon_stats_wasserstein(const double *a, size_t na, const double *b,
-                          size_t nb, double *out) {
-  if (out == NULL) return MON_STATS_EINVAL;
+int mon_stats_wasserstein(const double *a, size_t na, const double *b, size_t nb,
+                          double *out) {
+  if(out == NULL)
+    return MON_STATS_EINVAL;
   *out = 0.0;
-  if ((na > 0 && a == NULL) || (nb > 0 && b == NULL)) return MON_STATS_EINVAL;
-  if (na == 0 || nb == 0) return MON_STATS_INSUFFICIENT;
+  if((na > 0 && a == NULL) || (nb > 0 && b == NULL))
+    return MON_STATS_EINVAL;
+  if(na == 0 || nb == 0)
+    return MON_STATS_INSUFFICIENT;
   mon__np_stream st;
   mon_ks_result ks;
   mon__two_sample_pass(a, na, b, nb, &ks, &st, NULL, NULL, NULL, NULL, 0);
   const double w = st.acc;
   /* Only values near +-DBL_MAX can overflow the differences. */
-  if (!isfinite(w)) return MON_STATS_INSUFFICIENT;
+  if(!isfinite(w))
+    return MON_STATS_INSUFFICIENT;
   *out = w;
   return MON_STATS_OK;
 }
@@ -204,9 +224,9 @@ double mon_stats_wasserstein_normed(double w, double ref_std_pop) {
 /* Number of elements of sorted x[0..n) strictly below v. */
 static size_t lower_bound(const double *x, size_t n, double v) {
   size_t lo = 0, hi = n;
-  while (lo < hi) {
+  while(lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (x[mid] < v)
+    if(x[mid] < v)
       lo = mid + 1;
     else
       hi = mid;
@@ -218,16 +238,16 @@ static bool bins_usable(const mon_bins *b) {
   return b != NULL && b->n_bins >= 1 && b->n_bins <= MON_STATS_MAX_BINS;
 }
 
-int mon_stats_bins_count_sorted(const mon_bins *bins, const double *x,
-                                size_t n, double *counts) {
-  if (!bins_usable(bins) || counts == NULL || (n > 0 && x == NULL))
+int mon_stats_bins_count_sorted(const mon_bins *bins, const double *x, size_t n,
+                                double *counts) {
+  if(!bins_usable(bins) || counts == NULL || (n > 0 && x == NULL))
     return MON_STATS_EINVAL;
   /* Bin k holds [e_k, e_k+1); the first also takes x < e_0, the last
    * x >= e_last. So bin k spans [#(x < e_k), #(x < e_k+1)) for the inner
    * edges only. */
   const size_t nb = bins->n_bins;
   size_t prev = 0;
-  for (size_t k = 0; k + 1 < nb; k++) {
+  for(size_t k = 0; k + 1 < nb; k++) {
     const size_t pos = lower_bound(x, n, bins->edges[k + 1]);
     counts[k] += (double)(pos - prev);
     prev = pos;
@@ -237,12 +257,13 @@ int mon_stats_bins_count_sorted(const mon_bins *bins, const double *x,
 }
 
 size_t mon_stats_bins_index(const mon_bins *bins, double x) {
-  if (!bins_usable(bins)) return 0;
+  if(!bins_usable(bins))
+    return 0;
   /* Number of inner edges e_1..e_{nb-1} that are <= x. */
   size_t lo = 1, hi = bins->n_bins;
-  while (lo < hi) {
+  while(lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (bins->edges[mid] <= x)
+    if(bins->edges[mid] <= x)
       lo = mid + 1;
     else
       hi = mid;
@@ -252,31 +273,38 @@ size_t mon_stats_bins_index(const mon_bins *bins, double x) {
 
 int mon_stats_bins_count(const mon_bins *bins, const double *x, size_t n,
                          double *counts) {
-  if (!bins_usable(bins) || counts == NULL || (n > 0 && x == NULL))
+  if(!bins_usable(bins) || counts == NULL || (n > 0 && x == NULL))
     return MON_STATS_EINVAL;
-  for (size_t i = 0; i < n; i++) counts[mon_stats_bins_index(bins, x[i])] += 1.0;
+  for(size_t i = 0; i < n; i++)
+    counts[mon_stats_bins_index(bins, x[i])] += 1.0;
   return MON_STATS_OK;
 }
 
 int mon_stats_bins_from_sorted(const double *ref, size_t n, size_t n_bins,
                                mon_bins *out) {
-  if (out == NULL) return MON_STATS_EINVAL;
+  if(out == NULL)
+    return MON_STATS_EINVAL;
   memset(out, 0, sizeof *out);
-  if (n > 0 && ref == NULL) return MON_STATS_EINVAL;
-  if (n_bins == 0) n_bins = MON_STATS_DEFAULT_BINS;
-  if (n_bins > MON_STATS_MAX_BINS) return MON_STATS_EINVAL;
-  if (n == 0) return MON_STATS_INSUFFICIENT;
+  if(n > 0 && ref == NULL)
+    return MON_STATS_EINVAL;
+  if(n_bins == 0)
+    n_bins = MON_STATS_DEFAULT_BINS;
+  if(n_bins > MON_STATS_MAX_BINS)
+    return MON_STATS_EINVAL;
+  if(n == 0)
+    return MON_STATS_INSUFFICIENT;
   /* numpy.linspace(0, 1, n_bins + 1) is k * (1 / n_bins) with the last
    * point set to exactly 1. Quantiles of increasing levels are
    * non-decreasing, so numpy.unique reduces to dropping repeats. */
   const double step = 1.0 / (double)n_bins;
   size_t ne = 0;
-  for (size_t k = 0; k <= n_bins; k++) {
+  for(size_t k = 0; k <= n_bins; k++) {
     const double q = k == n_bins ? 1.0 : (double)k * step;
     const double e = mon_stats_quantile_sorted(ref, n, q);
-    if (ne == 0 || e > out->edges[ne - 1]) out->edges[ne++] = e;
+    if(ne == 0 || e > out->edges[ne - 1])
+      out->edges[ne++] = e;
   }
-  if (ne < 2) {
+  if(ne < 2) {
     memset(out, 0, sizeof *out);
     return MON_STATS_INSUFFICIENT;
   }
@@ -291,40 +319,51 @@ int mon_stats_bins_from_sorted(const double *ref, size_t n, size_t n_bins,
 /* ---------------------------------------------------------------------- */
 
 static bool counts_valid(const double *c, size_t k) {
-  for (size_t i = 0; i < k; i++)
-    if (!(c[i] >= 0.0) || !isfinite(c[i])) return false;
+  for(size_t i = 0; i < k; i++)
+    if(!(c[i] >= 0.0) || !isfinite(c[i]))
+      return false;
   return true;
 }
 
 /* Evidently's replacement for empty bins of one side (proportions p). */
 static void psi_fill_zeroes(double *p, size_t k) {
   double min_nz = INFINITY;
-  for (size_t i = 0; i < k; i++)
-    if (p[i] != 0.0 && p[i] < min_nz) min_nz = p[i];
-  if (!isfinite(min_nz)) return;
+  for(size_t i = 0; i < k; i++)
+    if(p[i] != 0.0 && p[i] < min_nz)
+      min_nz = p[i];
+  if(!isfinite(min_nz))
+    return;
   const double eps = min_nz <= 0.0001 ? min_nz / 1e6 : 0.0001;
-  for (size_t i = 0; i < k; i++)
-    if (p[i] == 0.0) p[i] = eps;
+  for(size_t i = 0; i < k; i++)
+    if(p[i] == 0.0)
+      p[i] = eps;
 }
 
 int mon_stats_psi(const double *ref, const double *cur, size_t k, double *out) {
-  if (out == NULL) return MON_STATS_EINVAL;
+  if(out == NULL)
+    return MON_STATS_EINVAL;
   *out = 0.0;
-  if (k > 0 && (ref == NULL || cur == NULL)) return MON_STATS_EINVAL;
-  if (!counts_valid(ref, k) || !counts_valid(cur, k)) return MON_STATS_EINVAL;
-  if (k == 0) return MON_STATS_INSUFFICIENT;
+  if(k > 0 && (ref == NULL || cur == NULL))
+    return MON_STATS_EINVAL;
+  if(!counts_valid(ref, k) || !counts_valid(cur, k))
+    return MON_STATS_EINVAL;
+  if(k == 0)
+    return MON_STATS_INSUFFICIENT;
   const double sr = mon__np_sum(ref, k), sc = mon__np_sum(cur, k);
-  if (!(sr > 0.0) || !(sc > 0.0)) return MON_STATS_INSUFFICIENT;
+  if(!(sr > 0.0) || !(sc > 0.0))
+    return MON_STATS_INSUFFICIENT;
   double *buf = malloc(3 * k * sizeof *buf);
-  if (buf == NULL) return MON_STATS_ENOMEM;
+  if(buf == NULL)
+    return MON_STATS_ENOMEM;
   double *r = buf, *c = buf + k, *t = buf + 2 * k;
-  for (size_t i = 0; i < k; i++) {
+  for(size_t i = 0; i < k; i++) {
     r[i] = ref[i] / sr;
     c[i] = cur[i] / sc;
   }
   psi_fill_zeroes(r, k);
   psi_fill_zeroes(c, k);
-  for (size_t i = 0; i < k; i++) t[i] = (r[i] - c[i]) * log(r[i] / c[i]);
+  for(size_t i = 0; i < k; i++)
+    t[i] = (r[i] - c[i]) * log(r[i] / c[i]);
   const double psi = mon__np_sum(t, k);
   free(buf);
   *out = isfinite(psi) && psi > 0.0 ? psi : 0.0;
@@ -333,23 +372,30 @@ int mon_stats_psi(const double *ref, const double *cur, size_t k, double *out) {
 
 /* scipy.special.rel_entr for x, y >= 0. */
 static double rel_entr(double x, double y) {
-  if (x > 0 && y > 0) return x * log(x / y);
+  if(x > 0 && y > 0)
+    return x * log(x / y);
   return 0.0; /* x == 0 (y >= 0 always here) */
 }
 
 int mon_stats_jensenshannon(const double *ref, const double *cur, size_t k,
                             double *out) {
-  if (out == NULL) return MON_STATS_EINVAL;
+  if(out == NULL)
+    return MON_STATS_EINVAL;
   *out = 0.0;
-  if (k > 0 && (ref == NULL || cur == NULL)) return MON_STATS_EINVAL;
-  if (!counts_valid(ref, k) || !counts_valid(cur, k)) return MON_STATS_EINVAL;
-  if (k == 0) return MON_STATS_INSUFFICIENT;
+  if(k > 0 && (ref == NULL || cur == NULL))
+    return MON_STATS_EINVAL;
+  if(!counts_valid(ref, k) || !counts_valid(cur, k))
+    return MON_STATS_EINVAL;
+  if(k == 0)
+    return MON_STATS_INSUFFICIENT;
   const double sp = mon__np_sum(ref, k), sq = mon__np_sum(cur, k);
-  if (!(sp > 0.0) || !(sq > 0.0)) return MON_STATS_INSUFFICIENT;
+  if(!(sp > 0.0) || !(sq > 0.0))
+    return MON_STATS_INSUFFICIENT;
   double *buf = malloc(2 * k * sizeof *buf);
-  if (buf == NULL) return MON_STATS_ENOMEM;
+  if(buf == NULL)
+    return MON_STATS_ENOMEM;
   double *left = buf, *right = buf + k;
-  for (size_t i = 0; i < k; i++) {
+  for(size_t i = 0; i < k; i++) {
     const double p = ref[i] / sp, q = cur[i] / sq;
     const double m = (p + q) / 2.0;
     left[i] = rel_entr(p, m);
@@ -365,20 +411,23 @@ int mon_stats_jensenshannon(const double *ref, const double *cur, size_t k,
 /* gsl_cdf_chisq_Q(x, dof) through the _e functions, so that an underflow or
  * a domain problem returns a status instead of calling the GSL handler. */
 static double chisq_q(double x, double dof) {
-  if (!(x > 0.0)) return 1.0;
+  if(!(x > 0.0))
+    return 1.0;
   const double a = dof / 2.0, y = x / 2.0;
   gsl_sf_result r;
   int st;
   double q;
-  if (y < a) {
+  if(y < a) {
     st = gsl_sf_gamma_inc_P_e(a, y, &r);
     q = 1 - r.val;
   } else {
     st = gsl_sf_gamma_inc_Q_e(a, y, &r);
     q = r.val;
   }
-  if (st != GSL_SUCCESS && st != GSL_EUNDRFLW) return y > a ? 0.0 : 1.0;
-  if (!isfinite(q)) return y > a ? 0.0 : 1.0;
+  if(st != GSL_SUCCESS && st != GSL_EUNDRFLW)
+    return y > a ? 0.0 : 1.0;
+  if(!isfinite(q))
+    return y > a ? 0.0 : 1.0;
   return mon__clip01(q);
 }
 
@@ -392,42 +441,50 @@ static void test_result_init(mon_test_result *r) {
 
 int mon_stats_chisquare(const double *ref, const double *cur, size_t k,
                         mon_test_result *out) {
-  if (out == NULL) return MON_STATS_EINVAL;
+  if(out == NULL)
+    return MON_STATS_EINVAL;
   test_result_init(out);
-  if (k > 0 && (ref == NULL || cur == NULL)) return MON_STATS_EINVAL;
-  if (!counts_valid(ref, k) || !counts_valid(cur, k)) return MON_STATS_EINVAL;
+  if(k > 0 && (ref == NULL || cur == NULL))
+    return MON_STATS_EINVAL;
+  if(!counts_valid(ref, k) || !counts_valid(cur, k))
+    return MON_STATS_EINVAL;
   double *buf = malloc((3 * k + 1) * sizeof *buf);
-  if (buf == NULL) return MON_STATS_ENOMEM;
+  if(buf == NULL)
+    return MON_STATS_ENOMEM;
   double *r = buf, *c = buf + k, *t = buf + 2 * k;
   size_t kk = 0;
   bool unseen = false;
-  for (size_t i = 0; i < k; i++) {
-    if (ref[i] == 0.0 && cur[i] == 0.0) continue; /* not in the union */
+  for(size_t i = 0; i < k; i++) {
+    if(ref[i] == 0.0 && cur[i] == 0.0)
+      continue; /* not in the union */
     r[kk] = ref[i];
     c[kk] = cur[i];
-    if (ref[i] == 0.0) unseen = true;
+    if(ref[i] == 0.0)
+      unseen = true;
     kk++;
   }
-  if (kk < 2 || !(mon__np_sum(c, kk) > 0.0) || !(mon__np_sum(r, kk) > 0.0)) {
+  if(kk < 2 || !(mon__np_sum(c, kk) > 0.0) || !(mon__np_sum(r, kk) > 0.0)) {
     free(buf);
     return MON_STATS_INSUFFICIENT;
   }
-  if (unseen) {
+  if(unseen) {
     /* A category never seen in the reference would have expectation 0 and
      * an infinite statistic: smooth the reference with 0.5 per category. */
-    for (size_t i = 0; i < kk; i++) r[i] += 0.5;
+    for(size_t i = 0; i < kk; i++)
+      r[i] += 0.5;
     out->pseudo_counts = true;
   }
   const double n_cur = mon__np_sum(c, kk), n_ref = mon__np_sum(r, kk);
   const double k_norm = n_cur / n_ref;
-  for (size_t i = 0; i < kk; i++) {
+  for(size_t i = 0; i < kk; i++) {
     const double e = r[i] * k_norm;
     const double d = c[i] - e;
     t[i] = d * d / e;
   }
   const double stat = mon__np_sum(t, kk);
   free(buf);
-  if (!isfinite(stat)) return MON_STATS_INSUFFICIENT;
+  if(!isfinite(stat))
+    return MON_STATS_INSUFFICIENT;
   out->statistic = stat;
   out->dof = (double)(kk - 1);
   out->pvalue = chisq_q(stat, out->dof);
@@ -435,20 +492,24 @@ int mon_stats_chisquare(const double *ref, const double *cur, size_t k,
   return MON_STATS_OK;
 }
 
-int mon_stats_ztest_2prop(double ref_a, double ref_n, double cur_a,
-                          double cur_n, mon_test_result *out) {
-  if (out == NULL) return MON_STATS_EINVAL;
-  test_result_init(out);
-  if (!(ref_a >= 0 && cur_a >= 0 && ref_n >= ref_a && cur_n >= cur_a) ||
-      !isfinite(ref_n) || !isfinite(cur_n))
+int mon_stats_ztest_2prop(double ref_a, double ref_n, double cur_a, double cur_n,
+                          mon_test_result *out) {
+  if(out == NULL)
     return MON_STATS_EINVAL;
-  if (!(ref_n > 0) || !(cur_n > 0)) return MON_STATS_INSUFFICIENT;
+  test_result_init(out);
+  if(!(ref_a >= 0 && cur_a >= 0 && ref_n >= ref_a && cur_n >= cur_a) ||
+     !isfinite(ref_n) || !isfinite(cur_n))
+    return MON_STATS_EINVAL;
+  if(!(ref_n > 0) || !(cur_n > 0))
+    return MON_STATS_INSUFFICIENT;
   const double p1 = ref_a / ref_n, p2 = cur_a / cur_n;
   const double P = (p1 * ref_n + p2 * cur_n) / (ref_n + cur_n);
   const double var = P * (1 - P) * (1.0 / ref_n + 1.0 / cur_n);
-  if (!(var > 0.0)) return MON_STATS_INSUFFICIENT;
+  if(!(var > 0.0))
+    return MON_STATS_INSUFFICIENT;
   const double z = (p1 - p2) / sqrt(var);
-  if (!isfinite(z)) return MON_STATS_INSUFFICIENT;
+  if(!isfinite(z))
+    return MON_STATS_INSUFFICIENT;
   out->statistic = z;
   out->pvalue = mon__clip01(2 * gsl_cdf_ugaussian_Q(fabs(z)));
   out->available = true;
@@ -473,15 +534,17 @@ static const struct {
 };
 
 const char *mon_stats_method_name(mon_drift_method method) {
-  for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
-    if (method_names[i].method == method) return method_names[i].name;
+  for(size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
+    if(method_names[i].method == method)
+      return method_names[i].name;
   return "unknown";
 }
 
 int mon_stats_method_from_name(const char *name, mon_drift_method *out) {
-  if (name == NULL || out == NULL) return MON_STATS_EINVAL;
-  for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
-    if (strcmp(method_names[i].name, name) == 0) {
+  if(name == NULL || out == NULL)
+    return MON_STATS_EINVAL;
+  for(size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
+    if(strcmp(method_names[i].name, name) == 0) {
       *out = method_names[i].method;
       return MON_STATS_OK;
     }
@@ -491,18 +554,21 @@ int mon_stats_method_from_name(const char *name, mon_drift_method *out) {
 mon_drift_method mon_stats_default_method(mon_column_kind kind, size_t n_ref,
                                           size_t n_values) {
   const bool small = n_ref <= 1000;
-  if (kind == MON_COLUMN_NUMERIC && n_values > MON_STATS_MAX_CATEGORICAL_VALUES)
+  if(kind == MON_COLUMN_NUMERIC && n_values > MON_STATS_MAX_CATEGORICAL_VALUES)
     return small ? MON_DRIFT_KS : MON_DRIFT_WASSERSTEIN;
-  if (!small) return MON_DRIFT_JENSENSHANNON;
+  if(!small)
+    return MON_DRIFT_JENSENSHANNON;
   return n_values > 2 ? MON_DRIFT_CHISQUARE : MON_DRIFT_ZTEST;
 }
 
 double mon_stats_default_threshold(mon_drift_method method) {
-  switch (method) {
+  switch(method) {
   case MON_DRIFT_WASSERSTEIN:
   case MON_DRIFT_JENSENSHANNON:
-  case MON_DRIFT_PSI: return 0.1;
-  default: return 0.05;
+  case MON_DRIFT_PSI:
+    return 0.1;
+  default:
+    return 0.05;
   }
 }
 
@@ -511,24 +577,29 @@ bool mon_stats_method_is_pvalue(mon_drift_method method) {
          method == MON_DRIFT_ZTEST;
 }
 
-bool mon_stats_is_drifted(mon_drift_method method, double score,
-                          double threshold) {
-  if (!isfinite(score) || !isfinite(threshold)) return false;
-  switch (method) {
-  case MON_DRIFT_KS: return score <= threshold; /* DRIFT.md: p <= 0.05 */
+bool mon_stats_is_drifted(mon_drift_method method, double score, double threshold) {
+  if(!isfinite(score) || !isfinite(threshold))
+    return false;
+  switch(method) {
+  case MON_DRIFT_KS:
+    return score <= threshold; /* docs/drift.md: p <= 0.05 */
   case MON_DRIFT_CHISQUARE:
-  case MON_DRIFT_ZTEST: return score < threshold; /* DRIFT.md: p < 0.05 */
+  case MON_DRIFT_ZTEST:
+    return score < threshold; /* docs/drift.md: p < 0.05 */
   case MON_DRIFT_WASSERSTEIN:
   case MON_DRIFT_JENSENSHANNON:
-  case MON_DRIFT_PSI: return score >= threshold;
-  default: return false;
+  case MON_DRIFT_PSI:
+    return score >= threshold;
+  default:
+    return false;
   }
 }
 
-bool mon_stats_dataset_drifted(size_t n_drifted, size_t n_columns,
-                               double share) {
-  if (n_columns == 0) return false;
-  if (!(share > 0.0)) share = 0.5;
+bool mon_stats_dataset_drifted(size_t n_drifted, size_t n_columns, double share) {
+  if(n_columns == 0)
+    return false;
+  if(!(share > 0.0))
+    share = 0.5;
   return (double)n_drifted / (double)n_columns >= share;
 }
 
@@ -560,22 +631,29 @@ static void drift_choose(mon_drift_result *out, const mon_drift_options *opt,
 static int drift_verdict(mon_drift_result *out) {
   bool ok = false;
   double s = 0.0;
-  switch (out->method) {
-  case MON_DRIFT_KS: ok = out->ks_pvalue_ok, s = out->ks.pvalue; break;
+  switch(out->method) {
+  case MON_DRIFT_KS:
+    ok = out->ks_pvalue_ok, s = out->ks.pvalue;
+    break;
   case MON_DRIFT_WASSERSTEIN:
     ok = out->wasserstein_ok, s = out->wasserstein_norm;
     break;
   case MON_DRIFT_CHISQUARE:
     ok = out->chisquare.available, s = out->chisquare.pvalue;
     break;
-  case MON_DRIFT_ZTEST: ok = out->ztest.available, s = out->ztest.pvalue; break;
+  case MON_DRIFT_ZTEST:
+    ok = out->ztest.available, s = out->ztest.pvalue;
+    break;
   case MON_DRIFT_JENSENSHANNON:
     ok = out->jensenshannon_ok, s = out->jensenshannon;
     break;
-  case MON_DRIFT_PSI: ok = out->psi_ok, s = out->psi; break;
-  default: break;
+  case MON_DRIFT_PSI:
+    ok = out->psi_ok, s = out->psi;
+    break;
+  default:
+    break;
   }
-  if (!ok || !isfinite(s)) {
+  if(!ok || !isfinite(s)) {
     out->score = mon_stats_method_is_pvalue(out->method) ? 1.0 : 0.0;
     out->drifted = false;
     out->status = MON_STATS_INSUFFICIENT;
@@ -589,32 +667,37 @@ static int drift_verdict(mon_drift_result *out) {
 
 /* PSI, JS and (when wanted) chi-squared / Z over aligned counts. */
 static int drift_on_counts(mon_drift_result *out, const double *ref,
-                           const double *cur, size_t k, bool want_chi,
-                           bool want_z) {
+                           const double *cur, size_t k, bool want_chi, bool want_z) {
   int rc = mon_stats_psi(ref, cur, k, &out->psi);
-  if (rc < 0) return rc;
+  if(rc < 0)
+    return rc;
   out->psi_ok = rc == MON_STATS_OK;
   rc = mon_stats_jensenshannon(ref, cur, k, &out->jensenshannon);
-  if (rc < 0) return rc;
+  if(rc < 0)
+    return rc;
   out->jensenshannon_ok = rc == MON_STATS_OK;
-  if (want_chi) {
+  if(want_chi) {
     rc = mon_stats_chisquare(ref, cur, k, &out->chisquare);
-    if (rc < 0) return rc;
+    if(rc < 0)
+      return rc;
   }
-  if (want_z) {
+  if(want_z) {
     /* Two categories of the union: the first one is "a". */
     size_t first = k, n_cat = 0;
     double rn = 0, cn = 0;
-    for (size_t i = 0; i < k; i++) {
-      if (ref[i] == 0.0 && cur[i] == 0.0) continue;
-      if (first == k) first = i;
+    for(size_t i = 0; i < k; i++) {
+      if(ref[i] == 0.0 && cur[i] == 0.0)
+        continue;
+      if(first == k)
+        first = i;
       n_cat++;
       rn += ref[i];
       cn += cur[i];
     }
-    if (n_cat == 2) {
+    if(n_cat == 2) {
       rc = mon_stats_ztest_2prop(ref[first], rn, cur[first], cn, &out->ztest);
-      if (rc < 0) return rc;
+      if(rc < 0)
+        return rc;
     }
   }
   return MON_STATS_OK;
@@ -622,19 +705,24 @@ static int drift_on_counts(mon_drift_result *out, const double *ref,
 
 int mon_stats_numeric_drift(const double *ref, size_t nr, const double *cur,
                             size_t nc, const mon_bins *bins,
-                            const mon_drift_options *opt,
-                            mon_drift_result *out) {
+                            const mon_drift_options *opt, mon_drift_result *out) {
   static const mon_drift_options defaults = {0};
-  if (out == NULL) return MON_STATS_EINVAL;
+  if(out == NULL)
+    return MON_STATS_EINVAL;
   drift_result_init(out);
-  if ((nr > 0 && ref == NULL) || (nc > 0 && cur == NULL)) return MON_STATS_EINVAL;
-  if (bins != NULL && !bins_usable(bins)) bins = NULL;
-  if (opt == NULL) opt = &defaults;
+  if((nr > 0 && ref == NULL) || (nc > 0 && cur == NULL))
+    return MON_STATS_EINVAL;
+  if(bins != NULL && !bins_usable(bins))
+    bins = NULL;
+  if(opt == NULL)
+    opt = &defaults;
   int rc = mon_stats_summary_sorted(ref, nr, &out->ref);
-  if (rc < 0) return rc;
+  if(rc < 0)
+    return rc;
   rc = mon_stats_summary_sorted(cur, nc, &out->cur);
-  if (rc < 0) return rc;
-  if (nr == 0 || nc == 0) {
+  if(rc < 0)
+    return rc;
+  if(nr == 0 || nc == 0) {
     drift_choose(out, opt, MON_COLUMN_NUMERIC, nr);
     return MON_STATS_INSUFFICIENT;
   }
@@ -643,46 +731,49 @@ int mon_stats_numeric_drift(const double *ref, size_t nr, const double *cur,
   enum { CAP = MON_STATS_MAX_CATEGORICAL_VALUES + 1 };
   double vals[CAP], vca[CAP], vcb[CAP];
   mon__np_stream st;
-  mon__two_sample_pass(ref, nr, cur, nc, &out->ks, &st, &out->n_values, vals,
-                       vca, vcb, CAP);
+  mon__two_sample_pass(ref, nr, cur, nc, &out->ks, &st, &out->n_values, vals, vca,
+                       vcb, CAP);
   out->ks_ok = true;
   out->wasserstein = st.acc;
   out->wasserstein_ok = isfinite(out->wasserstein);
-  if (!out->wasserstein_ok) out->wasserstein = 0.0;
+  if(!out->wasserstein_ok)
+    out->wasserstein = 0.0;
   out->wasserstein_norm =
       mon_stats_wasserstein_normed(out->wasserstein, out->ref.std_pop);
 
   out->as_categories = out->n_values <= MON_STATS_MAX_CATEGORICAL_VALUES;
   drift_choose(out, opt, MON_COLUMN_NUMERIC, nr);
-  if (out->as_categories) {
+  if(out->as_categories) {
     /* Few distinct values: compare value counts, as for a categorical
      * column (both tests are cheap on <= 5 counts). */
-    rc = drift_on_counts(out, vca, vcb, out->n_values, true,
-                         out->n_values == 2);
+    rc = drift_on_counts(out, vca, vcb, out->n_values, true, out->n_values == 2);
   } else {
     /* Chi-squared or Z over the reference bins only when asked for. */
     const bool want_chi = out->method == MON_DRIFT_CHISQUARE;
     const bool want_z = out->method == MON_DRIFT_ZTEST;
     mon_bins local;
-    if (bins == NULL) {
+    if(bins == NULL) {
       rc = mon_stats_bins_from_sorted(ref, nr, opt->psi_bins, &local);
-      if (rc < 0) return rc;
+      if(rc < 0)
+        return rc;
       bins = rc == MON_STATS_OK ? &local : NULL;
     }
-    if (bins != NULL) {
+    if(bins != NULL) {
       double cur_counts[MON_STATS_MAX_BINS] = {0};
       mon_stats_bins_count_sorted(bins, cur, nc, cur_counts);
-      rc = drift_on_counts(out, bins->ref_counts, cur_counts, bins->n_bins,
-                           want_chi, want_z);
+      rc = drift_on_counts(out, bins->ref_counts, cur_counts, bins->n_bins, want_chi,
+                           want_z);
     }
   }
-  if (rc < 0) return rc;
+  if(rc < 0)
+    return rc;
 
-  if (out->method == MON_DRIFT_KS || opt->all_pvalues) {
+  if(out->method == MON_DRIFT_KS || opt->all_pvalues) {
     mon_ks_method m;
     double d = out->ks.statistic;
     const double p = mon_stats_ks_pvalue(nr, nc, out->ks.statistic, &d, &m);
-    if (m == MON_KS_NONE) return MON_STATS_ENOMEM;
+    if(m == MON_KS_NONE)
+      return MON_STATS_ENOMEM;
     out->ks.statistic = d;
     out->ks.pvalue = p;
     out->ks.method = m;
@@ -691,26 +782,33 @@ int mon_stats_numeric_drift(const double *ref, size_t nr, const double *cur,
   return drift_verdict(out);
 }
 
-int mon_stats_categorical_drift(const double *ref, const double *cur,
-                                size_t k, const mon_drift_options *opt,
+int mon_stats_categorical_drift(const double *ref, const double *cur, size_t k,
+                                const mon_drift_options *opt,
                                 mon_drift_result *out) {
   static const mon_drift_options defaults = {0};
-  if (out == NULL) return MON_STATS_EINVAL;
+  if(out == NULL)
+    return MON_STATS_EINVAL;
   drift_result_init(out);
-  if (k > 0 && (ref == NULL || cur == NULL)) return MON_STATS_EINVAL;
-  if (!counts_valid(ref, k) || !counts_valid(cur, k)) return MON_STATS_EINVAL;
-  if (opt == NULL) opt = &defaults;
+  if(k > 0 && (ref == NULL || cur == NULL))
+    return MON_STATS_EINVAL;
+  if(!counts_valid(ref, k) || !counts_valid(cur, k))
+    return MON_STATS_EINVAL;
+  if(opt == NULL)
+    opt = &defaults;
   out->as_categories = true;
   double n_ref = 0, n_cur = 0;
-  for (size_t i = 0; i < k; i++) {
-    if (ref[i] == 0.0 && cur[i] == 0.0) continue;
+  for(size_t i = 0; i < k; i++) {
+    if(ref[i] == 0.0 && cur[i] == 0.0)
+      continue;
     out->n_values++;
     n_ref += ref[i];
     n_cur += cur[i];
   }
   drift_choose(out, opt, MON_COLUMN_CATEGORICAL, (size_t)n_ref);
-  if (!(n_ref > 0) || !(n_cur > 0)) return MON_STATS_INSUFFICIENT;
+  if(!(n_ref > 0) || !(n_cur > 0))
+    return MON_STATS_INSUFFICIENT;
   int rc = drift_on_counts(out, ref, cur, k, true, out->n_values == 2);
-  if (rc < 0) return rc;
+  if(rc < 0)
+    return rc;
   return drift_verdict(out);
 }

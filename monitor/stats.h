@@ -3,7 +3,7 @@
  * A pure computational library: no I/O, no allocation that outlives a call
  * (except where a function says so), no global state, safe to call from many
  * threads at once. Every statistic is checked against scipy 1.10.1 / numpy
- * 1.24 by tests/oracle/ (see /work/shared/DRIFT.md for the method table).
+ * 1.24 by tests/oracle/ (docs/drift.md has the method table).
  *
  * Conventions used by every function below:
  *  - "sorted" arrays are ascending and hold finite values only (no NaN or
@@ -53,10 +53,10 @@ const char *mon_stats_strerror(int status);
 /* Copies the finite values of in[0..n) to out (order kept) and counts the
  * rest. `out` must hold n doubles and may alias `in` (in-place compaction).
  * *n_out receives the number of finite values; *n_missing (may be NULL) the
- * number of NaN and +-inf values, which DRIFT.md counts as missing.
+ * number of NaN and +-inf values, which count as missing (docs/drift.md).
  * Returns MON_STATS_EINVAL if in/out/n_out is NULL (with n > 0). */
-int mon_stats_filter_finite(const double *in, size_t n, double *out,
-                            size_t *n_out, size_t *n_missing);
+int mon_stats_filter_finite(const double *in, size_t n, double *out, size_t *n_out,
+                            size_t *n_missing);
 
 /* Sorts x[0..n) ascending in place (LSD radix sort, 11-bit digits, on the
  * IEEE-754 bit pattern: ~1 ms per 100k values, ~10x faster than qsort;
@@ -114,10 +114,10 @@ double mon_stats_quantile_sorted(const double *x, size_t n, double p);
 /* ---------------------------------------------------------------------- */
 
 typedef enum mon_ks_method {
-  MON_KS_NONE = 0,         /* p-value not computed */
-  MON_KS_EXACT,            /* lattice-path counting, max(n1, n2) <= 10000 */
-  MON_KS_ASYMP,            /* kstwo.sf(D, round(n1*n2/(n1+n2))) */
-  MON_KS_EXACT_FALLBACK,   /* exact path gave a value outside [0, 1]; scipy
+  MON_KS_NONE = 0,       /* p-value not computed */
+  MON_KS_EXACT,          /* lattice-path counting, max(n1, n2) <= 10000 */
+  MON_KS_ASYMP,          /* kstwo.sf(D, round(n1*n2/(n1+n2))) */
+  MON_KS_EXACT_FALLBACK, /* exact path gave a value outside [0, 1]; scipy
                               then falls back to kstwo, so do we */
 } mon_ks_method;
 
@@ -136,8 +136,8 @@ typedef struct mon_ks_result {
  * evaluated after all values equal to x (scipy's searchsorted 'right'), and
  * location/sign follow scipy's argmax rule. pvalue = 1, method = NONE.
  * Returns MON_STATS_INSUFFICIENT (D = 0) if either sample is empty. */
-int mon_stats_ks_statistic(const double *a, size_t na, const double *b,
-                           size_t nb, mon_ks_result *out);
+int mon_stats_ks_statistic(const double *a, size_t na, const double *b, size_t nb,
+                           mon_ks_result *out);
 
 /* scipy.stats.ks_2samp(a, b) (two-sided, method='auto') on sorted samples:
  * the statistic above plus its p-value from mon_stats_ks_pvalue().
@@ -177,8 +177,8 @@ double mon_stats_kstwo_sf(double d, long n);
  * it matches scipy bit for bit. No allocation. Returns
  * MON_STATS_INSUFFICIENT (0.0) if either sample is empty, or if values near
  * +-DBL_MAX make the distance overflow. */
-int mon_stats_wasserstein(const double *a, size_t na, const double *b,
-                          size_t nb, double *out);
+int mon_stats_wasserstein(const double *a, size_t na, const double *b, size_t nb,
+                          double *out);
 
 /* w / max(ref_std_pop, 0.001): Evidently's normalised Wasserstein, where
  * ref_std_pop is the reference's population std (ddof = 0). */
@@ -223,8 +223,8 @@ int mon_stats_bins_count(const mon_bins *bins, const double *x, size_t n,
                          double *counts);
 
 /* Same as mon_stats_bins_count for a sorted x, in O(n_bins log n). */
-int mon_stats_bins_count_sorted(const mon_bins *bins, const double *x,
-                                size_t n, double *counts);
+int mon_stats_bins_count_sorted(const mon_bins *bins, const double *x, size_t n,
+                                double *counts);
 
 /* ---------------------------------------------------------------------- */
 /* Statistics on counts (bins or categories)                               */
@@ -278,8 +278,8 @@ int mon_stats_chisquare(const double *ref, const double *cur, size_t k,
  * ref_a / cur_a count the first category, ref_n / cur_n all rows.
  * Returns MON_STATS_INSUFFICIENT (z = 0, p = 1) if a side is empty or
  * P (1 - P) == 0 (only one category seen at all). */
-int mon_stats_ztest_2prop(double ref_a, double ref_n, double cur_a,
-                          double cur_n, mon_test_result *out);
+int mon_stats_ztest_2prop(double ref_a, double ref_n, double cur_a, double cur_n,
+                          mon_test_result *out);
 
 /* ---------------------------------------------------------------------- */
 /* Method choice (Evidently defaults) and verdicts                         */
@@ -308,7 +308,7 @@ const char *mon_stats_method_name(mon_drift_method method);
  * an unknown name or NULL arguments. */
 int mon_stats_method_from_name(const char *name, mon_drift_method *out);
 
-/* DRIFT.md's table: n_values = distinct values in reference and current
+/* docs/drift.md's table: n_values = distinct values in reference and current
  * together. Numeric with > 5 distinct values: KS if n_ref <= 1000 else
  * Wasserstein; categorical or <= 5 distinct: chi-squared (> 2 values) or Z
  * (<= 2 values) if n_ref <= 1000, else Jensen-Shannon. Never returns AUTO. */
@@ -324,13 +324,11 @@ bool mon_stats_method_is_pvalue(mon_drift_method method);
 
 /* The per-column verdict for a method's score (see the comparison in the
  * enum above). A non-finite score or threshold never drifts. */
-bool mon_stats_is_drifted(mon_drift_method method, double score,
-                          double threshold);
+bool mon_stats_is_drifted(mon_drift_method method, double score, double threshold);
 
 /* Dataset drift: n_drifted / n_columns >= share (share <= 0 or NaN means
  * 0.5). False when n_columns == 0. */
-bool mon_stats_dataset_drifted(size_t n_drifted, size_t n_columns,
-                               double share);
+bool mon_stats_dataset_drifted(size_t n_drifted, size_t n_columns, double share);
 
 /* ---------------------------------------------------------------------- */
 /* One column, all statistics                                              */
@@ -338,7 +336,7 @@ bool mon_stats_dataset_drifted(size_t n_drifted, size_t n_columns,
 
 /* Per-column choices; zero-initialise for the defaults. */
 typedef struct mon_drift_options {
-  mon_drift_method method; /* MON_DRIFT_AUTO: DRIFT.md's default */
+  mon_drift_method method; /* MON_DRIFT_AUTO: docs/drift.md's default */
   double threshold;        /* <= 0 or NaN: the method's default */
   size_t psi_bins;         /* 0: MON_STATS_DEFAULT_BINS (ignored if bins given) */
   /* Also compute the p-values that the chosen method does not need (KS for
@@ -356,7 +354,7 @@ typedef struct mon_drift_result {
   double threshold;        /* threshold used */
   double score;            /* that method's p-value or distance */
   bool drifted;
-  size_t n_values;   /* distinct values (numeric: counted up to the union) */
+  size_t n_values;    /* distinct values (numeric: counted up to the union) */
   bool as_categories; /* numeric column with <= 5 distinct values, compared
                          by value counts (chi2/Z/JS/PSI on those counts) */
 
@@ -389,15 +387,13 @@ typedef struct mon_drift_result {
  * Empty ref or cur: MON_STATS_INSUFFICIENT, drifted = false. */
 int mon_stats_numeric_drift(const double *ref, size_t nr, const double *cur,
                             size_t nc, const mon_bins *bins,
-                            const mon_drift_options *opt,
-                            mon_drift_result *out);
+                            const mon_drift_options *opt, mon_drift_result *out);
 
 /* All statistics of a categorical column from aligned category counts
  * (category i of ref and cur is the same; the caller keeps the dictionary):
  * PSI, Jensen-Shannon, chi-squared, and Z when there are exactly two
  * categories. opt may be NULL. */
-int mon_stats_categorical_drift(const double *ref, const double *cur,
-                                size_t k, const mon_drift_options *opt,
-                                mon_drift_result *out);
+int mon_stats_categorical_drift(const double *ref, const double *cur, size_t k,
+                                const mon_drift_options *opt, mon_drift_result *out);
 
 #endif /* MW_MONITOR_STATS_H */

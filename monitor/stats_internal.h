@@ -38,7 +38,8 @@ void mon__np_stream_leaf(mon__np_stream *st); /* internal: a leaf is full */
 
 static inline void mon__np_stream_add(mon__np_stream *st, double t) {
   st->leaf[st->fill++] = t;
-  if (st->fill == st->ops[st->op]) mon__np_stream_leaf(st);
+  if(st->fill == st->ops[st->op])
+    mon__np_stream_leaf(st);
 }
 
 /* np.clip(p, 0, 1): NaN passes through (callers decide what NaN means). */
@@ -53,9 +54,8 @@ static inline double mon__clip01(double p) {
  * *n_distinct the number of distinct values in the union; the first `cap`
  * distinct values go to vals[] with their multiplicities in a (ca[]) and
  * b (cb[]). */
-int mon__two_sample_pass(const double *a, size_t na, const double *b,
-                         size_t nb, mon_ks_result *ks, mon__np_stream *w,
-                         size_t *n_distinct, double *vals, double *ca,
-                         double *cb, size_t cap);
+int mon__two_sample_pass(const double *a, size_t na, const double *b, size_t nb,
+                         mon_ks_result *ks, mon__np_stream *w, size_t *n_distinct,
+                         double *vals, double *ca, double *cb, size_t cap);
 
 #endif /* MW_MONITOR_STATS_INTERNAL_H */

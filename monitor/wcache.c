@@ -1,4 +1,5 @@
-/* monitor/wcache.c - the live-window cache of drift reports.
+/* monitor/wcache.c - the live-window cache of drift reports
+ * (monitor/wcache.h).
  *
  * A dashboard or an alert rule asks for the drift of a sliding window ("the
  * last hour") again and again; between two asks a few seconds of new rows
@@ -11,24 +12,55 @@
  *   out:  rows of blocks <= max_block with ts in [from, from') or [to', to)
  *   in:   rows of blocks <= max_block with ts in [from', from) or [to, to'),
  *         and rows of blocks in (max_block, max_block'] in [from', to')
- * and merges it in one linear pass per column. Blocks are immutable and
- * their ids only grow, except when blocks are deleted (retention,
- * compaction, version or model deletes): pred_block_epoch (migration 0007)
- * counts deletes and keeps the latest deleted ts and the highest deleted
- * id, so an entry stays valid when every delete since lies before its
- * window (retention) and cannot have freed an id it has seen.
+ * and merges it in one linear pass per column.
+ *
+ * Why that is exact, also when other processes (replicas) write:
+ *  - Blocks are immutable: written once, never updated; only deleted.
+ *  - "Every block with id <= max_block is one the entry has seen" needs ids
+ *    to become visible in id order: no block with a lower id may commit
+ *    after a reader saw a higher one. On SQLite there is one writer at a
+ *    time and a rowid is taken at insert, so it holds. On PostgreSQL ids
+ *    come from an identity sequence, which concurrent transactions draw
+ *    from in any order and commit in any other; what makes it hold there
+ *    is core's write lock (core/db_pg.c): a transaction-scoped advisory
+ *    lock that every write transaction of every replica takes right after
+ *    BEGIN and keeps to its end. A block's id is drawn at INSERT, inside
+ *    the lock; the holder commits before the next writer gets the lock,
+ *    and PostgreSQL makes a commit visible to new snapshots before it
+ *    releases the transaction's locks (CommitTransaction: the proc array
+ *    is cleared before the lock release). So every id drawn by a later
+ *    writer is higher (a sequence hands out values in call order; the
+ *    identity columns keep the default CACHE 1, which this relies on) and
+ *    every snapshot holds a prefix of the writers in lock order: a
+ *    snapshot that sees block id M sees every block below M that ever
+ *    commits (a rolled-back writer leaves a gap that stays empty).
+ *  - Deletes (retention, compaction, version or model deletes) update the
+ *    single row of pred_block_epoch in the deleting transaction (migration
+ *    0007: a trigger on both backends): how many deletes so far, the
+ *    latest ts_max and the highest id deleted. The cache reads that row
+ *    and the highest block id in the report's own read snapshot, so it
+ *    knows whether anything it holds may have changed, whichever process
+ *    deleted: an entry stays valid when every delete since lies before its
+ *    window (retention) and cannot have freed an id it has seen (SQLite
+ *    reuses the highest rowid after a delete; PostgreSQL never reuses one).
+ *    Otherwise the entry is read afresh.
  *
  * The result is the same multiset of values, in the same order, as the full
  * read gives, so the report is identical to an uncached one
  * (tests/unit/test_monitor.c checks it against a context with the cache
- * off). Entries are used for windows that are computed exactly anyway (not
- * sampled); their memory is bounded by drift_cache_mb, least recently used
- * entries are evicted first. */
+ * off; tests/integration/test_monitor.py against a replica without cache
+ * while two others write and delete). Entries are used for windows that are
+ * computed exactly anyway (not sampled); their memory is bounded by the
+ * budget (--drift-cache-mb), least recently used entries are evicted
+ * first. */
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor/internal.h"
+#include "core/clock.h"
+#include "monitor/schema.h"
+#include "monitor/wcache.h"
 
 static void entry_free(mon_wentry *e) {
   if(!e)
@@ -51,29 +83,29 @@ static size_t entry_bytes(const mon_wentry *e, int64_t count, size_t nnumeric) {
   return b;
 }
 
-/* Under wc_mu: takes e out of the list and frees it. */
-static void unlink_free(mon_ctx *m, mon_wentry *e) {
-  for(mon_wentry **pp = &m->wc_head; *pp; pp = &(*pp)->next)
+/* Under wc->mu: takes e out of the list and frees it. */
+static void unlink_free(mon_wcache *wc, mon_wentry *e) {
+  for(mon_wentry **pp = &wc->head; *pp; pp = &(*pp)->next)
     if(*pp == e) {
       *pp = e->next;
       break;
     }
-  m->wc_bytes -= e->bytes;
+  wc->bytes -= e->bytes;
   entry_free(e);
 }
 
-/* Under wc_mu: evicts idle entries, least recently used first, until need
+/* Under wc->mu: evicts idle entries, least recently used first, until need
  * more bytes fit the budget. Returns false when they cannot. */
-static bool make_room(mon_ctx *m, size_t need, size_t budget) {
-  while(m->wc_bytes + need > budget) {
+static bool make_room(mon_wcache *wc, size_t need, size_t budget) {
+  while(wc->bytes + need > budget) {
     mon_wentry *lru = NULL;
-    for(mon_wentry *e = m->wc_head; e; e = e->next)
+    for(mon_wentry *e = wc->head; e; e = e->next)
       if(!e->busy && (!lru || e->used_ms < lru->used_ms))
         lru = e;
     if(!lru)
       return false;
-    unlink_free(m, lru);
-    m->wc_evictions++;
+    unlink_free(wc, lru);
+    wc->evictions++;
   }
   return true;
 }
@@ -83,33 +115,34 @@ static bool make_room(mon_ctx *m, size_t need, size_t budget) {
  * closed an hour ago does not keep its window in memory. */
 #define WCACHE_IDLE_MS (15LL * 60 * 1000)
 
-/* Under wc_mu: drops idle entries unused for WCACHE_IDLE_MS. */
-static void expire(mon_ctx *m, int64_t now) {
-  for(mon_wentry *e = m->wc_head, *next; e; e = next) {
+/* Under wc->mu: drops idle entries unused for WCACHE_IDLE_MS. */
+static void expire(mon_wcache *wc, int64_t now) {
+  for(mon_wentry *e = wc->head, *next; e; e = next) {
     next = e->next;
     if(!e->busy && now - e->used_ms > WCACHE_IDLE_MS) {
-      unlink_free(m, e);
-      m->wc_evictions++;
+      unlink_free(wc, e);
+      wc->evictions++;
     }
   }
 }
 
-static size_t budget_bytes(const mon_ctx *m) {
-  return (size_t)m->opt.drift_cache_mb << 20;
+static size_t budget_bytes(const mon_wcache *wc) {
+  assert(wc->budget_mb >= 0);
+  return (size_t)wc->budget_mb << 20;
 }
 
-mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
+mon_wentry *mon__wcache_acquire(mon_wcache *wc, int64_t version_id, size_t ncols,
                                 int64_t from, int64_t to) {
-  if(!m || m->opt.drift_cache_mb < 0 || to <= from)
+  if(!wc || wc->budget_mb < 0 || to <= from)
     return NULL;
   int64_t now = mw_mono_ns() / 1000000;
-  pthread_mutex_lock(&m->wc_mu);
-  expire(m, now);
+  pthread_mutex_lock(&wc->mu);
+  expire(wc, now);
   mon_wentry *best = NULL;
   for(;;) {
     best = NULL;
     int64_t best_cost = 0;
-    for(mon_wentry *e = m->wc_head; e; e = e->next) {
+    for(mon_wentry *e = wc->head; e; e = e->next) {
       if(e->version_id != version_id || e->ncols != ncols || from >= e->to ||
          to <= e->from)
         continue;
@@ -127,7 +160,7 @@ mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
       break;
     /* Another report is bringing it up to date: its result is ours to
      * continue from. */
-    pthread_cond_wait(&m->wc_cv, &m->wc_mu);
+    pthread_cond_wait(&wc->cv, &wc->mu);
   }
   if(!best) {
     /* A placeholder, so that reports of this window arriving while it is
@@ -145,26 +178,26 @@ mon_wentry *mon__wcache_acquire(mon_ctx *m, int64_t version_id, size_t ncols,
       best->from = from;
       best->to = to;
       best->empty = true;
-      best->next = m->wc_head;
-      m->wc_head = best;
+      best->next = wc->head;
+      wc->head = best;
     }
   }
   if(best) {
     best->busy = true;
     best->used_ms = now;
   }
-  pthread_mutex_unlock(&m->wc_mu);
+  pthread_mutex_unlock(&wc->mu);
   return best;
 }
 
-/* Under wc_mu: empties e (keeping it in the list) for a fresh read. */
-static void reset(mon_ctx *m, mon_wentry *e) {
+/* Under wc->mu: empties e (keeping it in the list) for a fresh read. */
+static void reset(mon_wcache *wc, mon_wentry *e) {
   for(size_t k = 0; k < e->ncols; k++) {
     free(e->cols[k].vals);
     free(e->cols[k].counts);
     memset(&e->cols[k], 0, sizeof e->cols[k]);
   }
-  m->wc_bytes -= e->bytes;
+  wc->bytes -= e->bytes;
   e->bytes = 0;
   e->count = 0;
   e->empty = true;
@@ -178,19 +211,19 @@ static void plan_windows_free(mon_wplan *p) {
 }
 
 /* Drops e (busy, ours) from the cache. */
-static void drop(mon_ctx *m, mon_wentry *e) {
-  pthread_mutex_lock(&m->wc_mu);
-  unlink_free(m, e);
-  pthread_cond_broadcast(&m->wc_cv);
-  pthread_mutex_unlock(&m->wc_mu);
+static void drop(mon_wcache *wc, mon_wentry *e) {
+  pthread_mutex_lock(&wc->mu);
+  unlink_free(wc, e);
+  pthread_cond_broadcast(&wc->cv);
+  pthread_mutex_unlock(&wc->mu);
 }
 
 /* Gives e (busy, ours, unchanged) back. */
-static void release(mon_ctx *m, mon_wentry *e) {
-  pthread_mutex_lock(&m->wc_mu);
+static void release(mon_wcache *wc, mon_wentry *e) {
+  pthread_mutex_lock(&wc->mu);
   e->busy = false;
-  pthread_cond_broadcast(&m->wc_cv);
-  pthread_mutex_unlock(&m->wc_mu);
+  pthread_cond_broadcast(&wc->cv);
+  pthread_mutex_unlock(&wc->mu);
 }
 
 /* Whether e (not empty) still holds exactly the rows it says, seen from
@@ -201,118 +234,143 @@ static bool still_valid(const mon_wentry *e, const mon_epoch *ep) {
   if(e->epoch == ep->n)
     return true; /* nothing deleted since */
   /* Deleted blocks all ended before the window (retention) and none of
-   * them can have freed an id at or below max_block for reuse (an id is
-   * reused only after the highest one is deleted). */
+   * them can have freed an id at or below max_block for reuse (SQLite
+   * reuses an id only after the highest one is deleted). */
   return ep->del_ts_max < e->from && ep->del_id_max < e->max_block;
 }
 
-mw_status mon__wcache_plan(mon_ctx *m, mw_conn *c, mon_wentry *e,
+/* Checks e against the snapshot's epoch (emptying it when it no longer
+ * holds what it says) and counts the hit or miss: p->reset when the
+ * window is read whole. */
+static void plan_check(mon_wcache *wc, mon_wentry *e, const mon_epoch *ep,
+                       mon_wplan *p) {
+  pthread_mutex_lock(&wc->mu);
+  if(e && !e->empty && !still_valid(e, ep))
+    reset(wc, e); /* read the window afresh into the same entry */
+  p->reset = !e || e->empty;
+  if(p->reset)
+    wc->misses++;
+  else
+    wc->hits++;
+  pthread_mutex_unlock(&wc->mu);
+}
+
+/* Opens the windows of rows that leave and enter e's window on the way to
+ * [from, to): rows of the blocks it has seen at the ends that moved, then
+ * the rows of newer blocks anywhere in the window. A request that waited
+ * for admission may end earlier than the entry; its window then shrinks at
+ * that end. */
+static mw_status plan_delta(mw_conn *c, const mon_wentry *e, int64_t version_id,
+                            size_t ncols, int64_t from, int64_t to,
+                            int64_t max_block, mon_wplan *p) {
+  int64_t lo = e->from, hi = e->to, M = e->max_block;
+  assert(M <= max_block);
+  struct {
+    int64_t a, b, id_lo, id_hi;
+    mon_window *w;
+  } parts[] = {
+      {lo, from < hi ? from : hi, INT64_MIN, M, &p->rem[0]},
+      {to > lo ? to : lo, hi, INT64_MIN, M, &p->rem[1]},
+      {from, to < lo ? to : lo, INT64_MIN, M, &p->add[0]},
+      {from > hi ? from : hi, to, INT64_MIN, M, &p->add[1]},
+      {from, to, M + 1, max_block, &p->add[2]},
+  };
+  for(size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+    if(parts[k].a >= parts[k].b)
+      continue;
+    mw_status st = mon__window_open_ids(c, version_id, ncols, parts[k].a, parts[k].b,
+                                        parts[k].id_lo, parts[k].id_hi, parts[k].w);
+    if(st)
+      return st;
+  }
+  for(int k = 0; k < MON_WPLAN_REM; k++)
+    p->nrem += p->rem[k].count;
+  for(int k = 0; k < MON_WPLAN_ADD; k++)
+    p->nadd += p->add[k].count;
+  p->count = e->count - p->nrem + p->nadd;
+  assert(p->count >= 0);
+  return MW_OK;
+}
+
+/* Charges e with the memory of p->count rows, evicting others as needed.
+ * False when it does not fit the budget. */
+static bool plan_reserve(mon_wcache *wc, mon_wentry *e, const mon_wplan *p,
+                         size_t nnumeric) {
+  size_t budget = budget_bytes(wc);
+  bool ok = true;
+  pthread_mutex_lock(&wc->mu);
+  size_t need = entry_bytes(e, p->count, nnumeric);
+  if(need > e->bytes) {
+    size_t more = need - e->bytes;
+    ok = need <= budget && make_room(wc, more, budget);
+    if(ok) {
+      e->bytes = need;
+      wc->bytes += more;
+    }
+  }
+  if(ok)
+    e->empty = false;
+  pthread_mutex_unlock(&wc->mu);
+  return ok;
+}
+
+mw_status mon__wcache_plan(mon_wcache *wc, mw_conn *c, mon_wentry *e,
                            int64_t version_id, size_t ncols, size_t nnumeric,
                            int64_t from, int64_t to, int64_t max_rows,
                            mon_wplan *p) {
   memset(p, 0, sizeof *p);
-  if(!m || m->opt.drift_cache_mb < 0 || to <= from) {
+  assert(!e || (e->busy && e->version_id == version_id));
+  if(!wc || wc->budget_mb < 0 || to <= from) {
     if(e)
-      drop(m, e);
+      drop(wc, e);
     return MW_OK;
   }
   mon_epoch ep;
-  mw_status st = mon__store_block_epoch(c, &ep);
+  mw_status st = mon__store(c)->block_epoch(c, &ep);
   if(st) {
     if(e)
-      drop(m, e);
+      drop(wc, e);
     return st;
   }
-  size_t budget = budget_bytes(m);
-  pthread_mutex_lock(&m->wc_mu);
-  if(e && !e->empty && !still_valid(e, &ep))
-    reset(m, e); /* read the window afresh into the same entry */
-  p->reset = !e || e->empty;
-  if(p->reset)
-    m->wc_misses++;
-  else
-    m->wc_hits++;
-  pthread_mutex_unlock(&m->wc_mu);
-
+  plan_check(wc, e, &ep, p);
   p->from = from;
   p->to = to;
   p->epoch = ep.n;
   p->gen = ep.gen;
   p->max_block = ep.max_block;
   if(!p->reset) {
-    /* Rows of the blocks it has seen at the ends that moved, then the rows
-     * of newer blocks anywhere in the window. A request that waited for
-     * admission may end earlier than the entry; its window then shrinks at
-     * that end. */
-    int64_t lo = e->from, hi = e->to, M = e->max_block;
-    struct {
-      int64_t a, b, id_lo, id_hi;
-      mon_window *w;
-    } parts[] = {
-        {lo, from < hi ? from : hi, INT64_MIN, M, &p->rem[0]},
-        {to > lo ? to : lo, hi, INT64_MIN, M, &p->rem[1]},
-        {from, to < lo ? to : lo, INT64_MIN, M, &p->add[0]},
-        {from > hi ? from : hi, to, INT64_MIN, M, &p->add[1]},
-        {from, to, M + 1, ep.max_block, &p->add[2]},
-    };
-    for(size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
-      if(parts[k].a >= parts[k].b)
-        continue;
-      if((st = mon__window_open_ids(c, version_id, ncols, parts[k].a, parts[k].b,
-                                    parts[k].id_lo, parts[k].id_hi, parts[k].w)))
-        goto fail;
-    }
-    for(int k = 0; k < MON_WPLAN_REM; k++)
-      p->nrem += p->rem[k].count;
-    for(int k = 0; k < MON_WPLAN_ADD; k++)
-      p->nadd += p->add[k].count;
-    p->count = e->count - p->nrem + p->nadd;
+    st = plan_delta(c, e, version_id, ncols, from, to, ep.max_block, p);
   } else {
-    if((st = mon__window_open(c, version_id, ncols, from, to, &p->add[0])))
-      goto fail;
+    st = mon__window_open(c, version_id, ncols, from, to, &p->add[0]);
     p->nadd = p->count = p->add[0].count;
   }
-  if(p->count > max_rows || !e)
-    goto skip; /* sampled (the streaming path does it) or no placeholder */
-
-  pthread_mutex_lock(&m->wc_mu);
-  size_t need = entry_bytes(e, p->count, nnumeric);
-  if(need > e->bytes) {
-    size_t more = need - e->bytes;
-    if(need > budget || !make_room(m, more, budget)) {
-      pthread_mutex_unlock(&m->wc_mu);
-      goto skip;
-    }
-    e->bytes = need;
-    m->wc_bytes += more;
+  /* Sampled windows (the streaming path does them), no placeholder, or
+   * over the budget: the report streams the window. */
+  if(!st && p->count <= max_rows && e && plan_reserve(wc, e, p, nnumeric)) {
+    p->e = e;
+    return MW_OK;
   }
-  e->empty = false;
-  pthread_mutex_unlock(&m->wc_mu);
-  p->e = e;
-  return MW_OK;
-skip:
-  st = MW_OK;
-fail:
   plan_windows_free(p);
   if(e) {
     if(p->reset || st)
-      drop(m, e);
+      drop(wc, e);
     else
-      release(m, e); /* untouched: it still serves its own window */
+      release(wc, e); /* untouched: it still serves its own window */
   }
   p->e = NULL;
   return st;
 }
 
-void mon__wcache_done(mon_ctx *m, mon_wplan *p, bool ok, size_t nnumeric) {
+void mon__wcache_done(mon_wcache *wc, mon_wplan *p, bool ok, size_t nnumeric) {
   plan_windows_free(p);
   mon_wentry *e = p->e;
   p->e = NULL;
   if(!e)
     return;
-  pthread_mutex_lock(&m->wc_mu);
+  assert(wc && e->busy);
+  pthread_mutex_lock(&wc->mu);
   if(!ok) {
-    unlink_free(m, e);
+    unlink_free(wc, e);
   } else {
     e->from = p->from;
     e->to = p->to;
@@ -321,30 +379,51 @@ void mon__wcache_done(mon_ctx *m, mon_wplan *p, bool ok, size_t nnumeric) {
     e->max_block = p->max_block;
     e->count = p->count;
     size_t b = entry_bytes(e, e->count, nnumeric);
-    m->wc_bytes = m->wc_bytes - e->bytes + b;
+    wc->bytes = wc->bytes - e->bytes + b;
     e->bytes = b;
     e->busy = false;
     e->used_ms = mw_mono_ns() / 1000000;
     /* Category counts may have grown past what was reserved. */
-    if(m->wc_bytes > budget_bytes(m)) {
+    if(wc->bytes > budget_bytes(wc)) {
       e->busy = true; /* keep make_room off it */
-      bool fits = make_room(m, 0, budget_bytes(m));
+      bool fits = make_room(wc, 0, budget_bytes(wc));
       e->busy = false;
       if(!fits)
-        unlink_free(m, e);
+        unlink_free(wc, e);
     }
   }
-  pthread_cond_broadcast(&m->wc_cv);
-  pthread_mutex_unlock(&m->wc_mu);
+  pthread_cond_broadcast(&wc->cv);
+  pthread_mutex_unlock(&wc->mu);
 }
 
-void mon__wcache_clear(mon_ctx *m) {
-  if(!m)
-    return;
-  pthread_mutex_lock(&m->wc_mu);
-  while(m->wc_head)
-    unlink_free(m, m->wc_head);
-  pthread_mutex_unlock(&m->wc_mu);
+void mon__wcache_init(mon_wcache *wc, int budget_mb) {
+  memset(wc, 0, sizeof *wc);
+  wc->budget_mb = budget_mb;
+  pthread_mutex_init(&wc->mu, NULL);
+  pthread_cond_init(&wc->cv, NULL);
+}
+
+void mon__wcache_destroy(mon_wcache *wc) {
+  pthread_mutex_lock(&wc->mu);
+  while(wc->head) {
+    assert(!wc->head->busy);
+    unlink_free(wc, wc->head);
+  }
+  pthread_mutex_unlock(&wc->mu);
+  pthread_mutex_destroy(&wc->mu);
+  pthread_cond_destroy(&wc->cv);
+}
+
+void mon__wcache_stats(mon_wcache *wc, mon_wcache_stats *out) {
+  pthread_mutex_lock(&wc->mu);
+  out->entries = 0;
+  for(const mon_wentry *e = wc->head; e; e = e->next)
+    out->entries++;
+  out->bytes = wc->bytes;
+  out->hits = wc->hits;
+  out->misses = wc->misses;
+  out->evictions = wc->evictions;
+  pthread_mutex_unlock(&wc->mu);
 }
 
 /* ------------------------------------------------------------ columns */
@@ -400,8 +479,7 @@ int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
     x = w->vals = nx;
     size_t a = o, b = na, d = n;
     while(b > 0) {
-      if(a > 0 && mon_stats_sort_key(x[a - 1]) >
-                       mon_stats_sort_key(add[b - 1]))
+      if(a > 0 && mon_stats_sort_key(x[a - 1]) > mon_stats_sort_key(add[b - 1]))
         x[--d] = x[--a];
       else
         x[--d] = add[--b];

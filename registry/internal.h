@@ -1,14 +1,22 @@
-/* registry/internal.h - helpers shared by the registry's own files. */
+/* registry/internal.h - helpers shared by the registry's own files
+ * (models.c holds them). Nothing here names a backend: statements live
+ * behind registry/store.h. */
 #ifndef MW_REGISTRY_INTERNAL_H
 #define MW_REGISTRY_INTERNAL_H
 
 #include "registry/registry.h"
+#include "registry/store.h"
 
 /* Model id by name; MW_ENOTFOUND (with err) if absent. */
 mw_status reg__model_id(mw_conn *c, const char *name, int64_t *id, mw_err *err);
-/* Parses a stored JSON text column into a new item (an empty object when
- * the text is empty or broken, which migrations never store). */
-cJSON *reg__json_col(sqlite3_stmt *st, int col);
+/* Parses stored JSON text into a new item (an empty object when the text is
+ * NULL, empty or broken, which the registry never stores). Caller frees
+ * with cJSON_Delete. */
+cJSON *reg__json_text(const char *text);
+/* Adds key: s, or key: null when s is NULL. */
+void reg__add_opt_string(cJSON *obj, const char *key, const char *s);
+/* Adds key: v, or key: null when v < 0 (an absent number). */
+void reg__add_opt_number(cJSON *obj, const char *key, int64_t v);
 /* Validates that v is NULL or an object whose values are all strings (tags)
  * or all numbers (metrics), or strings/numbers/bools (params). */
 enum reg_map_kind { REG_MAP_STRINGS, REG_MAP_NUMBERS, REG_MAP_SCALARS };
@@ -19,5 +27,11 @@ int reg__page_decode(const char *tok, char *buf, size_t cap);
 void reg__page_token(const char *key, char *buf, size_t cap);
 /* Parses limit: default 100, clamp 1..1000. */
 int reg__limit(int limit);
+/* Ends a change whose answer *out was built inside its write transaction:
+ * commits when s is MW_OK, and otherwise (or when COMMIT fails) rolls back
+ * and frees *out. Reading the answer before COMMIT means an error always
+ * says nothing was changed: read after it, a failed read would report an
+ * error for a change that was made, and a retry would make it twice. */
+mw_status reg__commit_answer(mw_conn *c, mw_status s, cJSON **out);
 
 #endif

@@ -12,10 +12,12 @@
 
 #include "core/core.h"
 
-/* Where the registry keeps files and how it names itself in links. */
+/* Where the registry keeps artifacts and how it names itself in links.
+ * Borrowed strings, valid while the registry is used. */
 struct reg_env {
-  const char *data_dir;     /* artifacts live in <data_dir>/artifacts */
-  const char *external_url; /* base of artifact URLs sent to nodes */
+  const char *data_dir;             /* the directory store: <data_dir>/artifacts */
+  const char *external_url;         /* base of artifact URLs sent to nodes */
+  enum mw_artifact_store artifacts; /* MW_ARTIFACTS_DIR when zeroed */
 };
 
 /* ---- models ---- */
@@ -36,7 +38,7 @@ mw_status reg_model_update(mw_conn *c, const char *name, const char *description
                            const cJSON *tags, const char *actor, cJSON **out,
                            mw_err *err);
 /* Deletes a model with its versions and history; MW_ECONFLICT while an
- * alias points into it. Its artifact files stay in the content store until
+ * alias points into it. Its artifacts stay in the store until
  * reg_artifact_sweep finds no other version naming them. */
 mw_status reg_model_delete(mw_conn *c, const char *name, const char *actor,
                            mw_err *err);
@@ -55,7 +57,7 @@ mw_status reg_version_list(mw_conn *c, const char *model, int limit,
 
 /* What other subsystems need to know about a version. */
 typedef struct reg_version_info {
-  int64_t id;        /* model_versions.id, stable across renames */
+  int64_t id; /* model_versions.id, stable across renames */
   int64_t model_id;
   int64_t version;
   int ready;
@@ -77,55 +79,83 @@ void reg_version_info_free(reg_version_info *vi);
  * {type}}. MW_EVALIDATION with err describing the first problem. */
 mw_status reg_schema_validate(const cJSON *schema, mw_err *err);
 
-/* ---- artifacts ---- */
+/* ---- artifacts ----
+ *
+ * Content-addressed (by sha256) and kept once per content, in the store
+ * env->artifacts names: files under <data_dir>/artifacts, or chunks in the
+ * database (so every replica sharing it serves every artifact). Bytes are
+ * hashed while an upload is written and again while a download is read.
+ * See registry/artifacts.c. */
 
 typedef struct reg_upload reg_upload;
 
-/* Starts an upload into a temporary file under <data_dir>/artifacts/tmp,
- * hashing as it goes. Caller ends it with reg_upload_commit or
- * reg_upload_abort (which removes the file). */
-mw_status reg_upload_begin(const struct reg_env *env, reg_upload **out,
+/* Starts an upload into the store, hashing as it goes. Keeps c and a copy
+ * of *env. Caller ends it with reg_upload_commit or reg_upload_abort. No
+ * transaction may be open on c while an upload writes or ends. */
+mw_status reg_upload_begin(mw_conn *c, const struct reg_env *env, reg_upload **out,
                            mw_err *err);
 /* Appends bytes; MW_ETOOBIG past `limit` total bytes (the upload is then
- * only good for reg_upload_abort). */
+ * only good for reg_upload_abort). Holds at most one chunk of 1 MiB in
+ * memory whatever the artifact's size. */
 mw_status reg_upload_write(reg_upload *u, const void *data, size_t len,
                            int64_t limit, mw_err *err);
-/* Verifies the digest against expected_sha256 (lowercase hex), fsyncs,
- * and in one write transaction marks the version ready with sha256 and
- * size and renames the file into artifacts/sha256/<2>/<64> (kept once per
- * content). Frees u in every case. On any failure - a digest mismatch
- * (MW_EVALIDATION), a version that already has its artifact (MW_ECONFLICT,
- * the loser of two concurrent uploads), a database error - no blob of
- * this upload is left that no version names. */
+/* Verifies the digest against expected_sha256 (lowercase hex), makes the
+ * bytes durable, and in one write transaction marks the version ready with
+ * sha256 and size and stores the bytes under their digest (kept once per
+ * content). c and env are the ones the upload began with. Frees u in
+ * every case. On any failure - a digest mismatch (MW_EVALIDATION), a
+ * version that already has its artifact (MW_ECONFLICT, the loser of two
+ * concurrent uploads), a database error - no artifact of this upload is
+ * left that no version names. */
 mw_status reg_upload_commit(mw_conn *c, const struct reg_env *env, reg_upload *u,
                             const char *model, int64_t version,
                             const char *expected_sha256, const char *actor,
                             cJSON **out, mw_err *err);
+/* Drops an upload and what it wrote; NULL is fine. */
 void reg_upload_abort(reg_upload *u);
-/* Path of the stored artifact with this digest into buf. */
-mw_status reg_artifact_path(const struct reg_env *env, const char *sha256,
-                            char *buf, size_t cap);
 
-/* How old an unreferenced blob or an upload's temporary file must be
+typedef struct reg_artifact_reader reg_artifact_reader;
+
+/* Opens the stored artifact sha256 of size bytes (a ready version's) for
+ * reading. MW_EIO (err says so, logged) when the store has no such
+ * artifact. Caller frees with reg_artifact_close; c must stay this
+ * thread's connection until then. */
+mw_status reg_artifact_open(mw_conn *c, const struct reg_env *env,
+                            const char *sha256, int64_t size,
+                            reg_artifact_reader **out, mw_err *err);
+/* The next piece of the artifact: *data (borrowed from rd until the next
+ * call or reg_artifact_close), *n bytes; *n = 0 at the end. The piece that
+ * completes the artifact is handed out only once the sha256 of everything
+ * read matches its name: when it does not, or when the store holds fewer
+ * bytes than size, MW_EIO (logged) and nothing of that piece. The first
+ * piece holds up to 1 MiB, so an artifact of at most that is verified
+ * before its caller sends anything. */
+mw_status reg_artifact_read(reg_artifact_reader *rd, const void **data, size_t *n);
+/* Frees rd; NULL is fine. */
+void reg_artifact_close(reg_artifact_reader *rd);
+
+/* How old an unreferenced artifact or an upload that never ended must be
  * before the sweep removes it (see registry/artifacts.c for why a margin,
  * though uploads and the sweep already exclude each other). */
 #define REG_ARTIFACT_GRACE_MS (3600 * 1000LL)
 
 typedef struct reg_sweep_stats {
-  int64_t blobs_seen;    /* files under artifacts/sha256 */
+  int64_t blobs_seen;    /* artifacts in the store */
   int64_t blobs_removed; /* no version named them */
-  int64_t temps_removed; /* temporary files of interrupted uploads */
+  int64_t temps_removed; /* uploads that never ended (a crash) */
 } reg_sweep_stats;
 
-/* Collects the artifact store: removes blobs that no version names (those
- * of deleted models, of uploads that failed after placing theirs) and
- * temporary upload files, each only when its mtime is older than grace_ms;
- * a blob some version names is never removed. The check and the removal
- * of each batch happen in one write transaction, which uploads also hold
- * while they place a blob and commit its version. Narrows modes looser
- * than 0700 (directories) and 0600 (files) on the way. Fills *stats. */
-mw_status reg_artifact_sweep(mw_conn *c, const struct reg_env *env,
-                             int64_t grace_ms, reg_sweep_stats *stats);
+/* Collects the artifact store: removes artifacts that no version names
+ * (those of deleted models, of uploads that failed after placing theirs)
+ * and what uploads that never ended left, each only when it was last
+ * written more than grace_ms ago; an artifact some version names is never
+ * removed. The check and the removal of each batch happen in one write
+ * transaction, which uploads also hold while they place an artifact and
+ * commit its version. The directory store narrows modes looser than 0700
+ * (directories) and 0600 (files) on the way. Fills *stats. No transaction
+ * may be open on c. */
+mw_status reg_artifact_sweep(mw_conn *c, const struct reg_env *env, int64_t grace_ms,
+                             reg_sweep_stats *stats);
 
 /* ---- aliases ---- */
 

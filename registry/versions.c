@@ -1,5 +1,13 @@
 /* registry/versions.c - model versions: numbered per model from 1, with
- * metadata and the feature schema the monitor validates predictions by. */
+ * metadata and the feature schema the monitor validates predictions by.
+ *
+ * Operations and their cost (store calls; each version comes with its
+ * aliases, see registry/store.h):
+ *  - reg_version_get: 1; reg_version_list: 2 (the model, then the page);
+ *    reg_version_lookup: 1 (the monitor calls it per request, so it reads
+ *    only what other subsystems use);
+ *  - reg_version_create: one write transaction (model id, insert, audit,
+ *    answer). */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +23,8 @@ mw_status reg_schema_validate(const cJSON *schema, mw_err *err) {
     return mw_errf(err, MW_EVALIDATION, "schema.features must be an array");
   int n = cJSON_GetArraySize(feats);
   if(n > 1000)
-    return mw_errf(err, MW_EVALIDATION, "schema.features has more than 1000 columns");
+    return mw_errf(err, MW_EVALIDATION,
+                   "schema.features has more than 1000 columns");
   /* Walked by pointer: cJSON_GetArrayItem walks the list from its head
    * each time, which made this check cubic (0.26 s for 1000 columns). */
   int i = 0;
@@ -59,77 +68,48 @@ static mw_status version_missing(mw_conn *c, const char *model, int64_t version,
                      (long long)version);
 }
 
-#define VERSION_COLS                                                          \
-  "v.version, v.description, v.source, v.run_id, v.tags, v.metrics, "        \
-  "v.params, v.schema, v.status, v.sha256, v.size, v.created_at, "           \
-  "v.created_by, v.id, m.name"
+/* Builds the JSON of version v with the aliases pointing at it. */
+static cJSON *version_json(const struct reg_version_row *v) {
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "model", v->model);
+  cJSON_AddNumberToObject(j, "version", (double)v->version);
+  cJSON_AddStringToObject(j, "description", v->description);
+  reg__add_opt_string(j, "source", v->source);
+  reg__add_opt_string(j, "run_id", v->run_id);
+  cJSON_AddItemToObject(j, "tags", reg__json_text(v->tags));
+  cJSON_AddItemToObject(j, "metrics", reg__json_text(v->metrics));
+  cJSON_AddItemToObject(j, "params", reg__json_text(v->params));
+  if(v->schema)
+    cJSON_AddItemToObject(j, "schema", reg__json_text(v->schema));
+  else
+    cJSON_AddNullToObject(j, "schema");
+  cJSON_AddStringToObject(j, "status", v->status);
+  reg__add_opt_string(j, "sha256", v->sha256);
+  reg__add_opt_number(j, "size", v->sha256 ? v->size : -1);
+  mw_json_add_time(j, "created_at", v->created_at);
+  cJSON_AddStringToObject(j, "created_by", v->created_by);
+  cJSON *aliases = cJSON_AddArrayToObject(j, "aliases");
+  for(int i = 0; i < v->n_aliases; i++)
+    cJSON_AddItemToArray(aliases, cJSON_CreateString(v->aliases[i]));
+  return j;
+}
 
-static mw_status version_json(mw_conn *c, sqlite3_stmt *st, cJSON **out) {
-  cJSON *v = cJSON_CreateObject();
-  cJSON_AddStringToObject(v, "model", mw_col_text(st, 14));
-  cJSON_AddNumberToObject(v, "version", (double)sqlite3_column_int64(st, 0));
-  cJSON_AddStringToObject(v, "description", mw_col_text(st, 1));
-  if(sqlite3_column_type(st, 2) == SQLITE_NULL)
-    cJSON_AddNullToObject(v, "source");
-  else
-    cJSON_AddStringToObject(v, "source", mw_col_text(st, 2));
-  if(sqlite3_column_type(st, 3) == SQLITE_NULL)
-    cJSON_AddNullToObject(v, "run_id");
-  else
-    cJSON_AddStringToObject(v, "run_id", mw_col_text(st, 3));
-  cJSON_AddItemToObject(v, "tags", reg__json_col(st, 4));
-  cJSON_AddItemToObject(v, "metrics", reg__json_col(st, 5));
-  cJSON_AddItemToObject(v, "params", reg__json_col(st, 6));
-  if(sqlite3_column_type(st, 7) == SQLITE_NULL)
-    cJSON_AddNullToObject(v, "schema");
-  else
-    cJSON_AddItemToObject(v, "schema", reg__json_col(st, 7));
-  cJSON_AddStringToObject(v, "status", mw_col_text(st, 8));
-  if(sqlite3_column_type(st, 9) == SQLITE_NULL) {
-    cJSON_AddNullToObject(v, "sha256");
-    cJSON_AddNullToObject(v, "size");
-  } else {
-    cJSON_AddStringToObject(v, "sha256", mw_col_text(st, 9));
-    cJSON_AddNumberToObject(v, "size", (double)sqlite3_column_int64(st, 10));
-  }
-  mw_json_add_time(v, "created_at", sqlite3_column_int64(st, 11));
-  cJSON_AddStringToObject(v, "created_by", mw_col_text(st, 12));
-  cJSON *aliases = cJSON_AddArrayToObject(v, "aliases");
-  sqlite3_stmt *a = mw_stmt(c, "SELECT alias FROM aliases WHERE version_id = ? "
-                               "ORDER BY alias");
-  if(a)
-    sqlite3_bind_int64(a, 1, sqlite3_column_int64(st, 13));
-  int row = 0;
-  mw_status s;
-  while(!(s = mw_step_row(c, a, &row)) && row)
-    cJSON_AddItemToArray(aliases, cJSON_CreateString(mw_col_text(a, 0)));
-  if(a)
-    sqlite3_reset(a);
-  if(s) {
-    cJSON_Delete(v);
-    return s;
-  }
-  *out = v;
+static mw_status got_version(void *ctx, const struct reg_version_row *v) {
+  *(cJSON **)ctx = version_json(v);
   return MW_OK;
 }
 
 mw_status reg_version_get(mw_conn *c, const char *model, int64_t version,
                           cJSON **out, mw_err *err) {
   *out = NULL;
-  sqlite3_stmt *st = mw_stmt(c, "SELECT " VERSION_COLS " FROM model_versions v "
-                                "JOIN models m ON m.id = v.model_id "
-                                "WHERE m.name = ? AND v.version = ?");
-  if(!st)
-    return MW_EDB;
-  mw_bind_text(st, 1, model);
-  sqlite3_bind_int64(st, 2, version);
-  mw_status s = mw_step_one(c, st);
+  cJSON *j = NULL;
+  mw_status s = reg__store(c)->version_get(c, model, version, got_version, &j);
   if(s == MW_ENOTFOUND)
     return version_missing(c, model, version, err);
-  if(s)
-    return s;
-  s = version_json(c, st, out);
-  sqlite3_reset(st);
+  if(!s)
+    *out = j;
+  else
+    cJSON_Delete(j);
   return s;
 }
 
@@ -138,92 +118,98 @@ static char *print_opt(const cJSON *body, const char *key) {
   return v && !cJSON_IsNull(v) ? cJSON_PrintUnformatted(v) : NULL;
 }
 
-mw_status reg_version_create(mw_conn *c, const char *model, const cJSON *body,
-                             const char *actor, cJSON **out, mw_err *err) {
-  *out = NULL;
-  const cJSON *f;
-  static const char *strs[] = {"description", "source", "run_id"};
-  for(size_t i = 0; i < 3; i++) {
-    f = cJSON_GetObjectItemCaseSensitive(body, strs[i]);
+/* Checks a version's request body: strings, maps and schema. */
+static mw_status check_body(const cJSON *body, mw_err *err) {
+  static const char *const strs[] = {"description", "source", "run_id"};
+  for(size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(body, strs[i]);
     if(f && !cJSON_IsNull(f) &&
        (!cJSON_IsString(f) || strlen(f->valuestring) > 65536))
-      return mw_errf(err, MW_EVALIDATION, "%s must be a string of at most 65536 bytes",
-                     strs[i]);
+      return mw_errf(err, MW_EVALIDATION,
+                     "%s must be a string of at most 65536 bytes", strs[i]);
   }
   mw_status s = reg__check_map(cJSON_GetObjectItemCaseSensitive(body, "tags"),
                                "tags", REG_MAP_STRINGS, err);
   if(!s)
-    s = reg__check_map(cJSON_GetObjectItemCaseSensitive(body, "metrics"),
-                       "metrics", REG_MAP_NUMBERS, err);
+    s = reg__check_map(cJSON_GetObjectItemCaseSensitive(body, "metrics"), "metrics",
+                       REG_MAP_NUMBERS, err);
   if(!s)
     s = reg__check_map(cJSON_GetObjectItemCaseSensitive(body, "params"), "params",
                        REG_MAP_SCALARS, err);
   const cJSON *schema = cJSON_GetObjectItemCaseSensitive(body, "schema");
   if(!s && schema && !cJSON_IsNull(schema))
     s = reg_schema_validate(schema, err);
+  return s;
+}
+
+/* Inserts the version, its audit row and reads the answer, inside the
+ * caller's write transaction. */
+static mw_status insert_version(mw_conn *c, const char *model,
+                                const struct reg_version_fields *f, cJSON **out,
+                                mw_err *err) {
+  assert(mw_tx_state(c) == 1);
+  int64_t mid = 0, version = 0;
+  mw_status s = reg__model_id(c, model, &mid, err);
+  if(!s)
+    s = reg__store(c)->version_insert(c, mid, f, &version);
   if(s)
     return s;
-  char *tags = print_opt(body, "tags"), *metrics = print_opt(body, "metrics");
-  char *params = print_opt(body, "params"), *schem = print_opt(body, "schema");
-  int64_t mid = 0, version = 0;
-  s = mw_tx_begin(c);
-  if(s)
-    goto out;
-  s = reg__model_id(c, model, &mid, err);
-  if(s)
-    goto out;
-  sqlite3_stmt *st = mw_stmt(
-      c, "INSERT INTO model_versions(model_id, version, description, source, "
-         "run_id, tags, metrics, params, schema, created_at, created_by) "
-         "SELECT ?1, coalesce(max(version), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-         "?9, ?10 FROM model_versions WHERE model_id = ?1 RETURNING version");
-  if(!st) {
-    s = MW_EDB;
-    goto out;
-  }
-  assert(mid > 0);
-  sqlite3_bind_int64(st, 1, mid);
-  const char *desc = mw_json_str(body, "description");
-  mw_bind_text(st, 2, desc ? desc : "");
-  mw_bind_text(st, 3, mw_json_str(body, "source"));
-  mw_bind_text(st, 4, mw_json_str(body, "run_id"));
-  mw_bind_text(st, 5, tags ? tags : "{}");
-  mw_bind_text(st, 6, metrics ? metrics : "{}");
-  mw_bind_text(st, 7, params ? params : "{}");
-  mw_bind_text(st, 8, schem);
-  sqlite3_bind_int64(st, 9, mw_now_ms());
-  mw_bind_text(st, 10, actor);
-  /* INSERT ... RETURNING: its row, then its end (the insert is done only
-   * when the statement has run to completion). */
-  s = mw_step_one(c, st);
-  if(s == MW_ENOTFOUND)
-    s = MW_EINTERNAL;
-  if(!s) {
-    version = sqlite3_column_int64(st, 0);
-    s = mw_step_done(c, st);
-  }
-  if(s)
-    goto out;
+  assert(version > 0);
   char target[300];
   snprintf(target, sizeof target, "%s/%lld", model, (long long)version);
-  s = mw_audit(c, actor, "version.create", target, NULL);
-  /* Answer read before COMMIT: after it, a failure would report an error
-   * for a version that exists (and a retry would create another). */
-  if(!s)
-    s = reg_version_get(c, model, version, out, err);
-  if(!s)
-    s = mw_tx_commit(c);
-  if(s) {
-    cJSON_Delete(*out);
-    *out = NULL;
+  s = mw_audit(c, f->created_by, "version.create", target, NULL);
+  return s ? s : reg_version_get(c, model, version, out, err);
+}
+
+mw_status reg_version_create(mw_conn *c, const char *model, const cJSON *body,
+                             const char *actor, cJSON **out, mw_err *err) {
+  *out = NULL;
+  mw_status s = check_body(body, err);
+  if(s)
+    return s;
+  const char *desc = mw_json_str(body, "description");
+  char *tags = print_opt(body, "tags"), *metrics = print_opt(body, "metrics");
+  char *params = print_opt(body, "params"), *schema = print_opt(body, "schema");
+  struct reg_version_fields f = {
+      .description = desc ? desc : "",
+      .source = mw_json_str(body, "source"),
+      .run_id = mw_json_str(body, "run_id"),
+      .tags = tags ? tags : "{}",
+      .metrics = metrics ? metrics : "{}",
+      .params = params ? params : "{}",
+      .schema = schema,
+      .created_by = actor,
+  };
+  s = mw_tx_begin(c);
+  if(!s) {
+    /* Taken under the write lock: times follow version numbers. */
+    f.created_at = mw_now_ms();
+    s = insert_version(c, model, &f, out, err);
+    s = reg__commit_answer(c, s, out);
   }
-out:
-  mw_tx_rollback(c);
   cJSON_free(tags);
   cJSON_free(metrics);
   cJSON_free(params);
-  cJSON_free(schem);
+  cJSON_free(schema);
   return s;
+}
+
+struct list_ctx {
+  cJSON *arr;
+  int limit, n, more;
+  int64_t last;
+};
+
+static mw_status listed_version(void *ctx, const struct reg_version_row *v) {
+  struct list_ctx *l = ctx;
+  if(l->n == l->limit) {
+    l->more = 1; /* the row past the page: there is a next one */
+    return MW_OK;
+  }
+  l->last = v->version;
+  cJSON_AddItemToArray(l->arr, version_json(v));
+  l->n++;
+  return MW_OK;
 }
 
 mw_status reg_version_list(mw_conn *c, const char *model, int limit,
@@ -240,40 +226,16 @@ mw_status reg_version_list(mw_conn *c, const char *model, int limit,
   mw_status s = reg__model_id(c, model, &mid, err);
   if(s)
     return s;
-  sqlite3_stmt *st = mw_stmt(c, "SELECT " VERSION_COLS " FROM model_versions v "
-                                "JOIN models m ON m.id = v.model_id "
-                                "WHERE v.model_id = ? AND v.version < ? "
-                                "ORDER BY v.version DESC LIMIT ?");
-  if(!st)
-    return MW_EDB;
-  sqlite3_bind_int64(st, 1, mid);
-  sqlite3_bind_int64(st, 2, before);
-  sqlite3_bind_int(st, 3, limit + 1);
   cJSON *root = cJSON_CreateObject();
-  cJSON *arr = cJSON_AddArrayToObject(root, "versions");
-  int n = 0, row = 0, more = 0;
-  int64_t last = 0;
-  while(!(s = mw_step_row(c, st, &row)) && row) {
-    if(n == limit) {
-      more = 1;
-      break;
-    }
-    cJSON *v = NULL;
-    s = version_json(c, st, &v);
-    if(s)
-      break;
-    last = sqlite3_column_int64(st, 0);
-    cJSON_AddItemToArray(arr, v);
-    n++;
-  }
-  sqlite3_reset(st);
+  struct list_ctx l = {cJSON_AddArrayToObject(root, "versions"), limit, 0, 0, 0};
+  s = reg__store(c)->version_list(c, mid, before, limit + 1, listed_version, &l);
   if(s) {
     cJSON_Delete(root);
     return s;
   }
-  if(more) {
+  if(l.more) {
     char num[32], enc[80];
-    snprintf(num, sizeof num, "%lld", (long long)last);
+    snprintf(num, sizeof num, "%lld", (long long)l.last);
     reg__page_token(num, enc, sizeof enc);
     cJSON_AddStringToObject(root, "next_page_token", enc);
   } else {
@@ -293,32 +255,8 @@ void reg_version_info_free(reg_version_info *vi) {
 mw_status reg_version_lookup(mw_conn *c, const char *model, int64_t version,
                              reg_version_info *out, mw_err *err) {
   memset(out, 0, sizeof *out);
-  sqlite3_stmt *st = mw_stmt(
-      c, "SELECT v.id, v.model_id, v.status, v.sha256, v.size, v.schema "
-         "FROM model_versions v JOIN models m ON m.id = v.model_id "
-         "WHERE m.name = ? AND v.version = ?");
-  if(!st)
-    return MW_EDB;
-  mw_bind_text(st, 1, model);
-  sqlite3_bind_int64(st, 2, version);
-  mw_status s = mw_step_one(c, st);
+  mw_status s = reg__store(c)->version_find(c, model, version, out);
   if(s == MW_ENOTFOUND)
     return version_missing(c, model, version, err);
-  if(s)
-    return s;
-  out->id = sqlite3_column_int64(st, 0);
-  out->model_id = sqlite3_column_int64(st, 1);
-  out->version = version;
-  out->ready = !strcmp(mw_col_text(st, 2), "ready");
-  mw_strlcpy(out->sha256, mw_col_text(st, 3), sizeof out->sha256);
-  out->size = sqlite3_column_int64(st, 4);
-  if(sqlite3_column_type(st, 5) != SQLITE_NULL) {
-    out->schema_json = strdup(mw_col_text(st, 5));
-    if(!out->schema_json) {
-      sqlite3_reset(st);
-      return MW_ENOMEM;
-    }
-  }
-  sqlite3_reset(st);
-  return MW_OK;
+  return s;
 }

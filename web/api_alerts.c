@@ -1,7 +1,7 @@
 /* web/api_alerts.c - alert rules, alerts (ack), silences. */
 #include <string.h>
 
-#include "alerts/rules.h"
+#include "alerts/alerts.h"
 #include "web/web_internal.h"
 
 static int id_param(struct web_req *r, int64_t *id) {

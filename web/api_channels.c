@@ -44,8 +44,8 @@ static void h_delete(struct web_req *r) {
     if(!strcmp(fv, "true") || !strcmp(fv, "1")) {
       force = 1;
     } else if(strcmp(fv, "false") && strcmp(fv, "0")) {
-      web_reply_error(r, 400, "invalid", "query parameter force must be true or false",
-                      NULL);
+      web_reply_error(r, 400, "invalid",
+                      "query parameter force must be true or false", NULL);
       return;
     }
   }

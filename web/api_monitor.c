@@ -159,7 +159,8 @@ static const cJSON *read_body(struct web_req *r, struct body *b) {
     const char *code;
     char msg[160];
     cJSON *det;
-    int status = web_json_utf8(b->text.data, b->text.len, &code, msg, sizeof msg, &det);
+    int status =
+        web_json_utf8(b->text.data, b->text.len, &code, msg, sizeof msg, &det);
     if(!status)
       status = web_json_scan(b->text.data, b->text.len, values, &code, msg,
                              sizeof msg, &det);
@@ -168,8 +169,7 @@ static const cJSON *read_body(struct web_req *r, struct body *b) {
       return NULL;
     }
   }
-  mon_doc_limits lim = {WEB_JSON_MAX_DEPTH, WEB_JSON_MAX_STRING,
-                        WEB_JSON_MAX_ARRAY};
+  mon_doc_limits lim = {WEB_JSON_MAX_DEPTH, WEB_JSON_MAX_STRING, WEB_JSON_MAX_ARRAY};
   size_t off = 0;
   int why = 0;
   mw_status st = mon_doc_parse(b->text.data, b->text.len, &lim, &b->doc, &why, &off);
@@ -266,8 +266,8 @@ static mw_status do_predictions(struct web_req *r, const mon_version *mv,
 }
 
 static mw_status do_labels(struct web_req *r, const mon_version *mv,
-                           const cJSON *body, int64_t from, int64_t to,
-                           cJSON **out, mw_err *err) {
+                           const cJSON *body, int64_t from, int64_t to, cJSON **out,
+                           mw_err *err) {
   (void)from, (void)to;
   int64_t n = 0;
   mw_status s = mon_ingest_labels(r->app->monitor, r->db, mv, body, &n, err);
@@ -291,8 +291,8 @@ static mw_status do_reference_get(struct web_req *r, const mon_version *mv,
 }
 
 static mw_status do_drift(struct web_req *r, const mon_version *mv,
-                          const cJSON *body, int64_t from, int64_t to,
-                          cJSON **out, mw_err *err) {
+                          const cJSON *body, int64_t from, int64_t to, cJSON **out,
+                          mw_err *err) {
   (void)body;
   return mon_drift_report(r->app->monitor, r->db, mv, from, to, out, err);
 }
@@ -315,7 +315,9 @@ static void h_reference_get(struct web_req *r) {
   run_version(r, do_reference_get, false, false);
 }
 static void h_drift(struct web_req *r) { run_version(r, do_drift, false, true); }
-static void h_evaluate(struct web_req *r) { run_version(r, do_evaluate, false, true); }
+static void h_evaluate(struct web_req *r) {
+  run_version(r, do_evaluate, false, true);
+}
 
 static void h_history(struct web_req *r) {
   reg_version_info vi;

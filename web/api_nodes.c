@@ -5,7 +5,7 @@
 #include "web/web_internal.h"
 
 /* A node's URL may carry credentials (userinfo, a key in the path or
- * query): below admin it is shown as scheme and host only (API.md). */
+ * query): below admin it is shown as scheme and host only. */
 static int redacts(const struct web_req *r) {
   return !mw_scope_allows(r->token.scopes, MW_SCOPE_ADMIN);
 }
@@ -21,7 +21,7 @@ static void redact(const struct web_req *r, cJSON *out, const char *list) {
   }
   cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(out, list))
-    mw_json_redact_url(it, "url");
+      mw_json_redact_url(it, "url");
 }
 
 static void h_nodes_create(struct web_req *r) {
@@ -92,8 +92,8 @@ static void h_deliveries_list(struct web_req *r) {
      web_query_int(r, "page_token", 0, &before))
     return;
   cJSON *out = NULL;
-  mw_status s = mw_outbox_list(r->db, has_state ? state : NULL, (int)limit, before,
-                               &out);
+  mw_status s =
+      mw_outbox_list(r->db, has_state ? state : NULL, (int)limit, before, &out);
   if(s) {
     web_reply_status(r, s, NULL);
     return;

@@ -14,7 +14,9 @@ static void h_healthz(struct web_req *r) {
 
 static void h_readyz(struct web_req *r) {
   int version = 0;
-  mw_status st = mw_schema_version(r->db, &version);
+  mw_status st = r->db ? mw_db_ping(r->db) : MW_EBUSY;
+  if(!st)
+    st = mw_schema_version(r->db, &version);
   cJSON *o = cJSON_CreateObject();
   if(st || version != mw_migrations_latest()) {
     cJSON_AddStringToObject(o, "status", "unavailable");
@@ -63,11 +65,22 @@ static void h_metrics(struct web_req *r) {
   mw_buf_free(&out);
 }
 
+static void h_cluster(struct web_req *r) {
+  cJSON *out = NULL;
+  mw_status st = mw_cluster_list(r->db, &out);
+  if(st) {
+    web_reply_status(r, st, "could not list the replicas");
+    return;
+  }
+  web_reply_json(r, 200, out);
+}
+
 const struct web_route web_routes_ops[] = {
     {"GET", "/healthz", MW_SCOPE_NONE, h_healthz},
     {"GET", "/readyz", MW_SCOPE_NONE, h_readyz},
     /* Per-model drift and feature names: a token with read or metrics,
      * unless --metrics-public (web/server.c). */
     {"GET", "/metrics", MW_SCOPE_METRICS, h_metrics},
+    {"GET", "/api/v1/cluster", MW_SCOPE_READ, h_cluster},
 };
 const size_t web_routes_ops_count = sizeof web_routes_ops / sizeof web_routes_ops[0];

@@ -43,9 +43,9 @@ static void h_models_create(struct web_req *r) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
     mw_err err = {0};
     cJSON *out = NULL;
-    mw_status s = reg_model_create(r->db, cJSON_IsString(name) ? name->valuestring : "",
-                                   desc, cJSON_GetObjectItemCaseSensitive(body, "tags"),
-                                   r->actor, &out, &err);
+    mw_status s = reg_model_create(
+        r->db, cJSON_IsString(name) ? name->valuestring : "", desc,
+        cJSON_GetObjectItemCaseSensitive(body, "tags"), r->actor, &out, &err);
     web_reply_result(r, s, 201, out, &err);
   }
   cJSON_Delete(body);
@@ -107,8 +107,8 @@ static void h_versions_create(struct web_req *r) {
     return;
   mw_err err = {0};
   cJSON *out = NULL;
-  mw_status s = reg_version_create(r->db, web_param(r, "name"), body, r->actor,
-                                   &out, &err);
+  mw_status s =
+      reg_version_create(r->db, web_param(r, "name"), body, r->actor, &out, &err);
   cJSON_Delete(body);
   web_reply_result(r, s, 201, out, &err);
 }
@@ -138,6 +138,53 @@ static void h_version_get(struct web_req *r) {
   web_reply_result(r, s, 200, out, &err);
 }
 
+/* Header X-Content-SHA256 as 64 lowercase hex digits into want, or a 400
+ * reply. */
+static int want_sha256(struct web_req *r, char want[65]) {
+  const char *hdr = web_header(r, "X-Content-SHA256");
+  size_t hl = hdr ? strlen(hdr) : 0;
+  int ok = hl == 64;
+  for(size_t i = 0; ok && i < 64; i++) {
+    if(!isxdigit((unsigned char)hdr[i]))
+      ok = 0;
+    else
+      want[i] = (char)tolower((unsigned char)hdr[i]);
+  }
+  if(!ok) {
+    web_reply_error(r, 400, "invalid",
+                    "header X-Content-SHA256 must carry the body's sha256 as 64 "
+                    "hex digits",
+                    NULL);
+    return 0;
+  }
+  want[64] = '\0';
+  return 1;
+}
+
+/* Streams the request body into u; MW_OK when all of it arrived. */
+static mw_status upload_body(struct web_req *r, reg_upload *u, int64_t limit,
+                             mw_err *err) {
+  static const size_t chunk = 256 * 1024;
+  char *buf = malloc(chunk);
+  int64_t got = 0;
+  mw_status s = buf ? MW_OK : MW_ENOMEM;
+  while(!s) {
+    int n = web_read_some(r, buf, chunk);
+    if(n < 0) {
+      s = mw_errf(err, MW_EINVAL, "could not read the request body");
+      break;
+    }
+    if(n == 0)
+      break;
+    got += n;
+    s = reg_upload_write(u, buf, (size_t)n, limit, err);
+  }
+  free(buf);
+  if(!s && r->ri->content_length >= 0 && got != r->ri->content_length)
+    s = mw_errf(err, MW_EINVAL, "request body shorter than Content-Length");
+  return s;
+}
+
 static void h_artifact_put(struct web_req *r) {
   int64_t v;
   if(!version_param(r, &v))
@@ -159,24 +206,9 @@ static void h_artifact_put(struct web_req *r) {
                     NULL);
     return;
   }
-  const char *hdr = web_header(r, "X-Content-SHA256");
   char want[65];
-  size_t hl = hdr ? strlen(hdr) : 0;
-  int ok = hl == 64;
-  for(size_t i = 0; ok && i < 64; i++) {
-    if(!isxdigit((unsigned char)hdr[i]))
-      ok = 0;
-    else
-      want[i] = (char)tolower((unsigned char)hdr[i]);
-  }
-  if(!ok) {
-    web_reply_error(r, 400, "invalid",
-                    "header X-Content-SHA256 must carry the body's sha256 as 64 "
-                    "hex digits",
-                    NULL);
+  if(!want_sha256(r, want))
     return;
-  }
-  want[64] = '\0';
   int64_t limit = r->app->cfg.max_artifact;
   if(r->ri->content_length > limit) {
     char msg[160];
@@ -188,37 +220,20 @@ static void h_artifact_put(struct web_req *r) {
   struct reg_env env;
   web_reg_env(r, &env);
   reg_upload *u = NULL;
-  s = reg_upload_begin(&env, &u, &err);
-  if(s) {
-    web_reply_err(r, s, &err);
-    return;
-  }
-  static const size_t chunk = 256 * 1024;
-  char *buf = malloc(chunk);
-  int64_t got = 0;
-  s = buf ? MW_OK : MW_ENOMEM;
-  while(!s) {
-    int n = web_read_some(r, buf, chunk);
-    if(n < 0) {
-      s = mw_errf(&err, MW_EINVAL, "could not read the request body");
-      break;
-    }
-    if(n == 0)
-      break;
-    got += n;
-    s = reg_upload_write(u, buf, (size_t)n, limit, &err);
-  }
-  free(buf);
-  if(!s && r->ri->content_length >= 0 && got != r->ri->content_length)
-    s = mw_errf(&err, MW_EINVAL, "request body shorter than Content-Length");
-  if(s) {
+  s = reg_upload_begin(r->db, &env, &u, &err);
+  if(!s && (s = upload_body(r, u, limit, &err)))
     reg_upload_abort(u);
+  if(s) {
     web_reply_err(r, s, &err);
     return;
   }
   cJSON *out = NULL;
   s = reg_upload_commit(r->db, &env, u, model, v, want, r->actor, &out, &err);
   web_reply_result(r, s, 200, out, &err);
+}
+
+static mw_status artifact_read(void *ctx, const void **data, size_t *n) {
+  return reg_artifact_read(ctx, data, n);
 }
 
 static void h_artifact_get(struct web_req *r) {
@@ -238,7 +253,7 @@ static void h_artifact_get(struct web_req *r) {
     web_reply_error(r, 404, "not_found", "this version has no artifact yet", NULL);
     return;
   }
-  char etag[80], extra[300], path[1200];
+  char etag[80], extra[300];
   snprintf(etag, sizeof etag, "\"%s\"", vi.sha256);
   const char *inm = web_header(r, "If-None-Match");
   if(inm && strstr(inm, vi.sha256)) {
@@ -253,8 +268,17 @@ static void h_artifact_get(struct web_req *r) {
            etag, vi.sha256, web_param(r, "name"), (long long)v);
   struct reg_env env;
   web_reg_env(r, &env);
-  reg_artifact_path(&env, vi.sha256, path, sizeof path);
-  web_reply_file(r, path, vi.size, "application/octet-stream", extra);
+  /* Read from whichever store holds it, verified against its sha256 on
+   * the way (see web_reply_stream for what a client sees when it does not
+   * match). */
+  reg_artifact_reader *rd = NULL;
+  s = reg_artifact_open(r->db, &env, vi.sha256, vi.size, &rd, &err);
+  if(s)
+    web_reply_err(r, s, &err);
+  else
+    web_reply_stream(r, vi.size, "application/octet-stream", extra, artifact_read,
+                     rd);
+  reg_artifact_close(rd);
   reg_version_info_free(&vi);
 }
 
@@ -273,10 +297,10 @@ static void h_alias_put(struct web_req *r) {
     web_reg_env(r, &env);
     mw_err err = {0};
     cJSON *out = NULL;
-    mw_status s = reg_alias_set(
-        r->db, &env, web_param(r, "name"), web_param(r, "alias"), v,
-        cJSON_GetObjectItemCaseSensitive(body, "expected_version"), reason,
-        r->actor, &out, &err);
+    mw_status s =
+        reg_alias_set(r->db, &env, web_param(r, "name"), web_param(r, "alias"), v,
+                      cJSON_GetObjectItemCaseSensitive(body, "expected_version"),
+                      reason, r->actor, &out, &err);
     web_reply_result(r, s, 200, out, &err);
   }
   cJSON_Delete(body);
@@ -285,8 +309,8 @@ static void h_alias_put(struct web_req *r) {
 static void h_alias_get(struct web_req *r) {
   int64_t v = 0;
   mw_err err = {0};
-  mw_status s = reg_alias_lookup(r->db, web_param(r, "name"), web_param(r, "alias"),
-                                 &v, &err);
+  mw_status s =
+      reg_alias_lookup(r->db, web_param(r, "name"), web_param(r, "alias"), &v, &err);
   cJSON *out = NULL;
   if(!s) {
     out = cJSON_CreateObject();
@@ -318,8 +342,8 @@ static void h_alias_history(struct web_req *r) {
     return;
   mw_err err = {0};
   cJSON *out = NULL;
-  mw_status s = reg_alias_history(r->db, web_param(r, "name"),
-                                  web_param(r, "alias"), (int)limit, &out, &err);
+  mw_status s = reg_alias_history(r->db, web_param(r, "name"), web_param(r, "alias"),
+                                  (int)limit, &out, &err);
   web_reply_result(r, s, 200, out, &err);
 }
 
@@ -328,7 +352,8 @@ static void h_alias_rollback(struct web_req *r) {
   cJSON *body = NULL;
   if(web_read_json_opt(r, &body))
     return;
-  const cJSON *to = body ? cJSON_GetObjectItemCaseSensitive(body, "to_version") : NULL;
+  const cJSON *to =
+      body ? cJSON_GetObjectItemCaseSensitive(body, "to_version") : NULL;
   const char *reason = NULL;
   int64_t to_version = 0;
   if(to && !cJSON_IsNull(to) && (!mw_json_int(to, &to_version) || to_version < 1)) {
@@ -339,9 +364,9 @@ static void h_alias_rollback(struct web_req *r) {
     web_reg_env(r, &env);
     mw_err err = {0};
     cJSON *out = NULL;
-    mw_status s = reg_alias_rollback(
-        r->db, &env, web_param(r, "name"), web_param(r, "alias"),
-        to_version, reason, r->actor, &out, &err);
+    mw_status s =
+        reg_alias_rollback(r->db, &env, web_param(r, "name"), web_param(r, "alias"),
+                           to_version, reason, r->actor, &out, &err);
     web_reply_result(r, s, 200, out, &err);
   }
   cJSON_Delete(body);

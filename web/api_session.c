@@ -18,11 +18,11 @@ extern const struct mw_embedded_asset web_assets[];
 extern const size_t web_assets_count;
 
 /* The dashboard loads nothing from elsewhere and runs no inline script. */
-#define CSP_HEADERS                                                          \
-  "Content-Security-Policy: default-src 'self'; script-src 'self'; "       \
-  "style-src 'self'; img-src 'self' data:; connect-src 'self'; "           \
-  "object-src 'none'; base-uri 'none'; form-action 'self'; "               \
-  "frame-ancestors 'none'\r\n"                                             \
+#define CSP_HEADERS                                                  \
+  "Content-Security-Policy: default-src 'self'; script-src 'self'; " \
+  "style-src 'self'; img-src 'self' data:; connect-src 'self'; "     \
+  "object-src 'none'; base-uri 'none'; form-action 'self'; "         \
+  "frame-ancestors 'none'\r\n"                                       \
   "Referrer-Policy: no-referrer\r\nX-Frame-Options: DENY\r\n"
 
 static void session_json(struct web_req *r, const char *csrf, int status) {
@@ -104,8 +104,7 @@ static int sign_in_allowed(struct web_req *r) {
     if(site)
       cJSON_AddStringToObject(det, "sec_fetch_site", site);
     web_reply_error(r, 403, "cross_origin",
-                    "sign-in is accepted only from this server's own pages",
-                    det);
+                    "sign-in is accepted only from this server's own pages", det);
     return 0;
   }
   const char *ct = web_header(r, "Content-Type");
@@ -175,8 +174,14 @@ static void h_session_get(struct web_req *r) {
 static void h_session_delete(struct web_req *r) {
   char sid[64];
   const char *cookies = web_header(r, "Cookie");
-  if(cookies && mg_get_cookie(cookies, "mw_session", sid, sizeof sid) > 0)
-    mw_session_delete(r->db, sid);
+  if(cookies && mg_get_cookie(cookies, "mw_session", sid, sizeof sid) > 0) {
+    /* Signing out must not say it worked while the session still lives. */
+    mw_status st = mw_session_delete(r->db, sid);
+    if(st) {
+      web_reply_status(r, st, "could not end the session");
+      return;
+    }
+  }
   web_reply_raw(r, 200, "application/json", "{}", 2,
                 "Set-Cookie: mw_session=; Path=/; HttpOnly; SameSite=Strict; "
                 "Max-Age=0\r\n");

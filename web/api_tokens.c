@@ -11,19 +11,25 @@ static void h_create(struct web_req *r) {
   const cJSON *scopes = cJSON_GetObjectItemCaseSensitive(body, "scopes");
   cJSON *errs = cJSON_CreateArray();
   if(!name || !mw_name_valid(name))
-    cJSON_AddItemToArray(errs, cJSON_CreateString(
-        "name: 1-128 characters of A-Z a-z 0-9 . _ -, not starting with '.'"));
+    cJSON_AddItemToArray(
+        errs,
+        cJSON_CreateString(
+            "name: 1-128 characters of A-Z a-z 0-9 . _ -, not starting with '.'"));
   unsigned bits = 0;
   if(!cJSON_IsArray(scopes) || cJSON_GetArraySize(scopes) == 0) {
-    cJSON_AddItemToArray(errs, cJSON_CreateString(
-        "scopes: a non-empty array of read, ingest, promote, admin, metrics"));
+    cJSON_AddItemToArray(
+        errs,
+        cJSON_CreateString(
+            "scopes: a non-empty array of read, ingest, promote, admin, metrics"));
   } else {
     const cJSON *it;
     cJSON_ArrayForEach(it, scopes) {
       unsigned b = cJSON_IsString(it) ? mw_scope_parse(it->valuestring) : 0;
       if(!b) {
-        cJSON_AddItemToArray(errs, cJSON_CreateString(
-            "scopes: unknown scope (read, ingest, promote, admin, metrics)"));
+        cJSON_AddItemToArray(
+            errs,
+            cJSON_CreateString(
+                "scopes: unknown scope (read, ingest, promote, admin, metrics)"));
         break;
       }
       bits |= b;

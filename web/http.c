@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "registry/registry.h"
 
@@ -47,8 +45,8 @@ static enum web_query_result decode_value(const char *v, size_t n, char *buf,
   return WEB_QUERY_FOUND;
 }
 
-enum web_query_result web_query_get(const char *qs, const char *name,
-                                    char *buf, size_t cap) {
+enum web_query_result web_query_get(const char *qs, const char *name, char *buf,
+                                    size_t cap) {
   assert(cap > 0);
   buf[0] = '\0';
   size_t nlen = strlen(name);
@@ -86,15 +84,12 @@ int web_query(struct web_req *r, const char *name, char *buf, size_t cap) {
   char msg[200];
   if(res == WEB_QUERY_TOO_LONG)
     snprintf(msg, sizeof msg,
-             "query parameter %.64s is too long (at most %zu bytes)", name,
-             cap - 1);
+             "query parameter %.64s is too long (at most %zu bytes)", name, cap - 1);
   else if(res == WEB_QUERY_REPEATED)
-    snprintf(msg, sizeof msg, "query parameter %.64s is given more than once",
-             name);
+    snprintf(msg, sizeof msg, "query parameter %.64s is given more than once", name);
   else
     snprintf(msg, sizeof msg,
-             "query parameter %.64s is malformed (a bad %%-escape, or %%00)",
-             name);
+             "query parameter %.64s is malformed (a bad %%-escape, or %%00)", name);
   cJSON *det = cJSON_CreateObject();
   cJSON_AddStringToObject(det, "parameter", name);
   web_reply_error(r, 400, "invalid", msg, det);
@@ -155,6 +150,12 @@ static void send_headers(struct web_req *r, int status, const char *ctype,
   if(status == 401)
     mg_response_header_add(r->conn, "WWW-Authenticate",
                            "Bearer realm=\"modelwatch\"", -1);
+  /* 503 is the database being unreachable or busy (a restart, a
+   * failover): nothing was written, and the request can simply be sent
+   * again. A second is about what a PostgreSQL failover or a lock queue
+   * takes; clients that back off further are welcome to. */
+  if(status == 503 && !(extra && strstr(extra, "Retry-After")))
+    mg_response_header_add(r->conn, "Retry-After", "1", -1);
   if(extra && *extra)
     mg_response_header_add_lines(r->conn, extra);
   mg_response_header_send(r->conn);
@@ -170,7 +171,7 @@ static void send_headers(struct web_req *r, int status, const char *ctype,
 static int64_t stall_ns(struct web_req *r) {
   const mw_config *c = &r->app->cfg;
   int ms = c->header_timeout_ms < c->request_timeout_ms ? c->header_timeout_ms
-                                                         : c->request_timeout_ms;
+                                                        : c->request_timeout_ms;
   return (int64_t)ms * 500000;
 }
 
@@ -285,8 +286,8 @@ mw_status web_read_body(struct web_req *r, mw_buf *out) {
                   &values);
   long long clen = r->ri->content_length;
   /* The buffer grows to what was announced, not by doubling past it. */
-  mw_buf_init(out, clen >= 0 && (unsigned long long)clen < limit ? (size_t)clen
-                                                                  : limit);
+  mw_buf_init(out,
+              clen >= 0 && (unsigned long long)clen < limit ? (size_t)clen : limit);
   if(clen > (long long)limit) {
     char msg[128];
     snprintf(msg, sizeof msg, "request body of %lld bytes exceeds the limit of %zu",
@@ -307,7 +308,8 @@ mw_status web_read_body(struct web_req *r, mw_buf *out) {
     mw_status st = mw_buf_append(out, chunk, (size_t)n);
     if(st) {
       char msg[128];
-      snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes", limit);
+      snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes",
+               limit);
       web_reply_error(r, st == MW_ETOOBIG ? 413 : 500, mw_status_code(st), msg,
                       NULL);
       return st;
@@ -354,8 +356,8 @@ static int bad_char(const char *p, size_t off, const char **code, char *msg,
   return 400;
 }
 
-int web_json_scan(const char *p, size_t n, size_t max_values,
-                  const char **code, char *msg, size_t cap, cJSON **details) {
+int web_json_scan(const char *p, size_t n, size_t max_values, const char **code,
+                  char *msg, size_t cap, cJSON **details) {
   /* Commas seen in each open array or object: its items less one. */
   size_t commas[WEB_JSON_MAX_DEPTH + 1];
   /* Values a parser makes a node for: the root, and the items of each
@@ -404,7 +406,8 @@ int web_json_scan(const char *p, size_t n, size_t max_values,
     }
     if(values > max_values) {
       *code = "too_large";
-      snprintf(msg, cap, "the JSON body has more than %zu values, this route's limit",
+      snprintf(msg, cap,
+               "the JSON body has more than %zu values, this route's limit",
                max_values);
       *details = cJSON_CreateObject();
       cJSON_AddNumberToObject(*details, "max_values", (double)max_values);
@@ -424,8 +427,7 @@ int web_json_utf8(const char *data, size_t len, const char **code, char *msg,
    * stored and echoed, and a U+FFFD in place of a byte would change what
    * the client sent without telling it. */
   *code = "invalid_json";
-  snprintf(msg, cap, "request body is not valid UTF-8: bad byte at offset %zu",
-           bad);
+  snprintf(msg, cap, "request body is not valid UTF-8: bad byte at offset %zu", bad);
   *details = cJSON_CreateObject();
   cJSON_AddNumberToObject(*details, "offset", (double)bad);
   return 400;
@@ -472,8 +474,8 @@ static mw_status duplicate_key(const cJSON *j, const char **dup) {
   return MW_OK;
 }
 
-int web_json_unique_keys(const cJSON *root, const char **code, char *msg,
-                         size_t cap, cJSON **details) {
+int web_json_unique_keys(const cJSON *root, const char **code, char *msg, size_t cap,
+                         cJSON **details) {
   const char *dup = NULL;
   *details = NULL;
   if(duplicate_key(root, &dup)) {
@@ -492,9 +494,8 @@ int web_json_unique_keys(const cJSON *root, const char **code, char *msg,
   return 400;
 }
 
-int web_json_parse(const char *data, size_t len, size_t max_values,
-                   cJSON **out, const char **code, char *msg, size_t cap,
-                   cJSON **details) {
+int web_json_parse(const char *data, size_t len, size_t max_values, cJSON **out,
+                   const char **code, char *msg, size_t cap, cJSON **details) {
   *out = NULL;
   *details = NULL;
   *code = "invalid";
@@ -512,8 +513,8 @@ int web_json_parse(const char *data, size_t len, size_t max_values,
   size_t off = end ? (size_t)(end - data) : 0;
   if(json) {
     /* One value: nothing but whitespace may follow it. */
-    while(off < len && (data[off] == ' ' || data[off] == '\t' ||
-                        data[off] == '\n' || data[off] == '\r'))
+    while(off < len && (data[off] == ' ' || data[off] == '\t' || data[off] == '\n' ||
+                        data[off] == '\r'))
       off++;
     if(off < len) {
       cJSON_Delete(json);
@@ -524,8 +525,10 @@ int web_json_parse(const char *data, size_t len, size_t max_values,
     *details = cJSON_CreateObject();
     cJSON_AddNumberToObject(*details, "offset", (double)off);
     *code = "invalid_json";
-    snprintf(msg, cap, "request body is not valid JSON (or not one value): "
-                       "offset %zu", off);
+    snprintf(msg, cap,
+             "request body is not valid JSON (or not one value): "
+             "offset %zu",
+             off);
     return 400;
   }
   if(json_shape(json, msg, cap)) {
@@ -561,8 +564,8 @@ static int read_json(struct web_req *r, int optional, cJSON **out) {
   const char *code;
   char msg[160];
   cJSON *det;
-  int status = web_json_parse(body.data, body.len, values, out, &code, msg,
-                              sizeof msg, &det);
+  int status =
+      web_json_parse(body.data, body.len, values, out, &code, msg, sizeof msg, &det);
   mw_buf_free(&body);
   if(status) {
     web_reply_error(r, status, code, msg, det);
@@ -580,14 +583,9 @@ int web_read_json_opt(struct web_req *r, cJSON **out) {
   return read_json(r, 1, out);
 }
 
-void web_reply_file(struct web_req *r, const char *path, int64_t size,
-                    const char *ctype, const char *extra_headers) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if(fd < 0) {
-    mw_log(MW_LOG_ERROR, "http", "cannot open %s", path);
-    web_reply_error(r, 500, "io_error", "stored file is missing", NULL);
-    return;
-  }
+/* Sends the headers of a 200 streamed reply of size bytes. */
+static void stream_headers(struct web_req *r, int64_t size, const char *ctype,
+                           const char *extra_headers) {
   char lenbuf[32];
   snprintf(lenbuf, sizeof lenbuf, "%lld", (long long)size);
   if(has_body(r) && !r->body_done)
@@ -600,25 +598,38 @@ void web_reply_file(struct web_req *r, const char *path, int64_t size,
   mg_response_header_send(r->conn);
   r->status = 200;
   r->replied = 1;
-  if(strcmp(r->ri->request_method, "HEAD") == 0) {
-    close(fd);
-    return;
-  }
-  static const size_t chunk = 256 * 1024;
-  char *buf = malloc(chunk);
-  int64_t left = size;
-  while(buf && left > 0) {
-    ssize_t n = read(fd, buf, (size_t)(left < (int64_t)chunk ? left : (int64_t)chunk));
-    if(n <= 0 || web_write_all(r, buf, (size_t)n))
-      break;
-    left -= n;
-  }
-  free(buf);
-  close(fd);
 }
 
-int web_query_int(struct web_req *r, const char *name, int64_t dflt,
-                  int64_t *out) {
+void web_reply_stream(struct web_req *r, int64_t size, const char *ctype,
+                      const char *extra_headers, web_read_fn next, void *ctx) {
+  if(strcmp(r->ri->request_method, "HEAD") == 0) {
+    stream_headers(r, size, ctype, extra_headers);
+    return;
+  }
+  const void *data = NULL;
+  size_t n = 0;
+  mw_status s = next(ctx, &data, &n);
+  if(s) {
+    web_reply_status(r, s, "the stored bytes cannot be read or are damaged");
+    return;
+  }
+  stream_headers(r, size, ctype, extra_headers);
+  int64_t sent = 0;
+  while(n > 0 && !web_write_all(r, data, n)) {
+    sent += (int64_t)n;
+    if(sent >= size || (s = next(ctx, &data, &n)))
+      break;
+  }
+  if(sent != size) {
+    /* Short of Content-Length: only closing the connection tells the
+     * client, and keeps the next request from being read as this body. */
+    mw_log(MW_LOG_WARN, "http", "reply cut after %lld of %lld bytes (%s)",
+           (long long)sent, (long long)size, s ? mw_strerror(s) : "client gone");
+    mg_disable_connection_keep_alive(r->conn);
+  }
+}
+
+int web_query_int(struct web_req *r, const char *name, int64_t dflt, int64_t *out) {
   char buf[64];
   *out = dflt;
   int has = web_query(r, name, buf, sizeof buf);
@@ -648,4 +659,5 @@ mw_status web_query_time(char *s, int64_t *ms) {
 void web_reg_env(struct web_req *r, struct reg_env *env) {
   env->data_dir = r->app->cfg.data_dir;
   env->external_url = r->app->cfg.external_url;
+  env->artifacts = r->app->cfg.artifact_store;
 }

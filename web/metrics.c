@@ -5,9 +5,8 @@
 
 #include "web/web_internal.h"
 
-static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                 0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                 5,      10};
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 #define NCODES 500 /* status 100..599 */
 
@@ -121,8 +120,8 @@ mw_status web_metrics_render(struct web_metrics *m, mw_buf *out) {
           "modelwatch_http_request_duration_seconds_count{route=\"%s\","
           "method=\"%s\"} %llu\n",
           pattern, method,
-          (double)__atomic_load_n(&m->r[i].sum_us, __ATOMIC_RELAXED) / 1e6,
-          pattern, method, (unsigned long long)cum);
+          (double)__atomic_load_n(&m->r[i].sum_us, __ATOMIC_RELAXED) / 1e6, pattern,
+          method, (unsigned long long)cum);
   }
   return st;
 }

@@ -95,8 +95,7 @@ static void join_tables(void) {
   if(!joined || !joined_body)
     abort(); /* at start-up, before any request: nothing to save */
   for(size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-    memcpy(joined + njoined, tables[i].routes,
-           *tables[i].count * sizeof *joined);
+    memcpy(joined + njoined, tables[i].routes, *tables[i].count * sizeof *joined);
     njoined += *tables[i].count;
   }
   for(size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {

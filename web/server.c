@@ -2,6 +2,7 @@
  * dispatch entry point: body framing (400), route lookup (404/405), the
  * route's body cap (413), authentication and scopes (401/403), the
  * handler, then metrics and one access-log line per request. */
+#include <assert.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,7 @@ static void access_log(struct web_req *r, double secs) {
   char line[1024];
   char ts[40];
   mw_time_format(mw_now_ms(), ts, sizeof ts);
-  int n = snprintf(line, sizeof line,
-                   "%s ACCESS %s %s %s %d %lld %.3fms %s\n", ts,
+  int n = snprintf(line, sizeof line, "%s ACCESS %s %s %s %d %lld %.3fms %s\n", ts,
                    r->ri->remote_addr, r->ri->request_method,
                    r->ri->local_uri_raw ? r->ri->local_uri_raw : "-", r->status,
                    (long long)r->bytes_sent, secs * 1e3,
@@ -225,7 +225,10 @@ static int dispatch(struct mg_connection *conn) {
   const char *path = r.ri->local_uri_raw ? r.ri->local_uri_raw : "";
   if(!framing_ok(&r)) {
     /* replied */
-  } else if(!r.db) {
+  } else if(!r.db && strcmp(path, "/healthz") && strcmp(path, "/readyz")) {
+    /* Without a database connection (PostgreSQL unreachable) the process
+     * still answers /healthz (it is up) and /readyz (503 until the
+     * database is back); everything else is 503 with Retry-After. */
     web_reply_error(&r, 503, "unavailable", "database unavailable", NULL);
   } else {
     int path_known = 0;
@@ -293,8 +296,8 @@ static int copy_into(int fd, const char *path) {
   return rc;
 }
 
-static int join_pem(const char *cert, const char *key, const char *dir,
-                    char *out, size_t cap) {
+static int join_pem(const char *cert, const char *key, const char *dir, char *out,
+                    size_t cap) {
   snprintf(out, cap, "%s/tls.pem", dir);
   int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if(fd < 0 || fchmod(fd, 0600) || copy_into(fd, cert) || write(fd, "\n", 1) != 1 ||
@@ -361,92 +364,105 @@ static void defer_accept(struct mg_context *ctx) {
            "will hold workers for up to the header timeout");
 }
 
-mw_status web_server_start(struct mw_app *app, struct web_server **out) {
-  *out = NULL;
-  struct web_server *s = calloc(1, sizeof *s);
-  if(!s)
-    return MW_ENOMEM;
-  s->app = app;
-  size_t nroutes;
-  web_route_table(&nroutes);
-  app->metrics = web_metrics_new(nroutes);
-  app->ratelimit = web_ratelimit_new(app->cfg.rate_limit, app->cfg.rate_burst);
-  if(!app->metrics) {
-    free(s);
-    return MW_ENOMEM;
-  }
-  char threads[16], timeout[16], ports[300];
-  snprintf(threads, sizeof threads, "%d", app->cfg.threads);
+/* CivetWeb's options, as strings, and the buffers they point into. */
+struct civet_options {
+  char threads[16], timeout[16], ports[300], pem[1100];
+  int tls;
+  const char *v[32]; /* name, value, ..., NULL */
+};
+
+static void add_option(struct civet_options *o, int *k, const char *name,
+                       const char *value) {
+  assert(*k + 3 <= (int)(sizeof o->v / sizeof o->v[0]));
+  o->v[(*k)++] = name;
+  o->v[(*k)++] = value;
+}
+
+/* Fills o from the configuration; -1 (logged) when the TLS files cannot
+ * be joined. */
+static int civet_options(const struct mw_config *cfg, struct civet_options *o) {
+  memset(o, 0, sizeof *o);
+  snprintf(o->threads, sizeof o->threads, "%d", cfg->threads);
   /* CivetWeb 1.15 has one request_timeout_ms for the headers of a
    * connection's first request and for each read and write after them
    * (keep_alive_timeout_ms bounds the headers of later ones). It gets the
    * header timeout, short, so a client that trickles its headers gives
    * its worker back soon; web_read_some and web_write_all wait out the
    * longer --request-timeout-ms for bodies and replies that keep moving. */
-  int header_ms = app->cfg.header_timeout_ms < app->cfg.request_timeout_ms
-                      ? app->cfg.header_timeout_ms
-                      : app->cfg.request_timeout_ms;
-  snprintf(timeout, sizeof timeout, "%d", header_ms);
-  int tls = app->cfg.tls_cert[0] != '\0';
-  snprintf(ports, sizeof ports, "%s%s", app->cfg.listen, tls ? "s" : "");
-  const char *options[32];
+  int header_ms = cfg->header_timeout_ms < cfg->request_timeout_ms
+                      ? cfg->header_timeout_ms
+                      : cfg->request_timeout_ms;
+  snprintf(o->timeout, sizeof o->timeout, "%d", header_ms);
+  o->tls = cfg->tls_cert[0] != '\0';
+  snprintf(o->ports, sizeof o->ports, "%s%s", cfg->listen, o->tls ? "s" : "");
   int k = 0;
-  options[k++] = "listening_ports";
-  options[k++] = ports;
-  options[k++] = "num_threads";
-  options[k++] = threads;
-  options[k++] = "enable_keep_alive";
-  options[k++] = "yes";
-  options[k++] = "keep_alive_timeout_ms";
-  options[k++] = timeout;
-  options[k++] = "tcp_nodelay";
-  options[k++] = "1";
-  options[k++] = "request_timeout_ms";
-  options[k++] = timeout;
-  options[k++] = "listen_backlog";
-  options[k++] = "512";
-  options[k++] = "connection_queue";
-  options[k++] = "256";
-  options[k++] = "decode_url";
-  options[k++] = "no";
-  char pem[1100];
-  if(tls) {
+  add_option(o, &k, "listening_ports", o->ports);
+  add_option(o, &k, "num_threads", o->threads);
+  add_option(o, &k, "enable_keep_alive", "yes");
+  add_option(o, &k, "keep_alive_timeout_ms", o->timeout);
+  add_option(o, &k, "tcp_nodelay", "1");
+  add_option(o, &k, "request_timeout_ms", o->timeout);
+  add_option(o, &k, "listen_backlog", "512");
+  add_option(o, &k, "connection_queue", "256");
+  add_option(o, &k, "decode_url", "no");
+  if(o->tls) {
     /* CivetWeb reads certificate and key from one PEM file; with a separate
      * --tls-key both are joined into <data-dir>/tls.pem (mode 0600). */
-    if(app->cfg.tls_key[0]) {
-      if(join_pem(app->cfg.tls_cert, app->cfg.tls_key, app->cfg.data_dir, pem,
-                  sizeof pem)) {
-        web_metrics_free(app->metrics);
-        app->metrics = NULL;
-        free(s);
-        return MW_EIO;
-      }
-    } else {
-      mw_strlcpy(pem, app->cfg.tls_cert, sizeof pem);
-    }
-    options[k++] = "ssl_certificate";
-    options[k++] = pem;
-    options[k++] = "ssl_protocol_version";
-    options[k++] = "4";
+    if(!cfg->tls_key[0])
+      mw_strlcpy(o->pem, cfg->tls_cert, sizeof o->pem);
+    else if(join_pem(cfg->tls_cert, cfg->tls_key, cfg->data_dir, o->pem,
+                     sizeof o->pem))
+      return -1;
+    add_option(o, &k, "ssl_certificate", o->pem);
+    add_option(o, &k, "ssl_protocol_version", "4");
   }
-  options[k] = NULL;
+  o->v[k] = NULL;
+  return 0;
+}
+
+mw_status web_server_start(struct mw_app *app, struct web_server **out) {
+  *out = NULL;
+  struct web_server *s = calloc(1, sizeof *s);
+  struct civet_options *o = calloc(1, sizeof *o);
+  if(!s || !o) {
+    free(s);
+    free(o);
+    return MW_ENOMEM;
+  }
+  s->app = app;
+  size_t nroutes;
+  web_route_table(&nroutes);
+  app->metrics = web_metrics_new(nroutes);
+  app->ratelimit = web_ratelimit_new(app->cfg.rate_limit, app->cfg.rate_burst);
+  mw_status st = MW_ENOMEM;
+  if(!app->metrics)
+    goto fail;
+  st = MW_EIO;
+  if(civet_options(&app->cfg, o))
+    goto fail;
   struct mg_callbacks cb;
   memset(&cb, 0, sizeof cb);
   cb.begin_request = dispatch;
   cb.log_message = log_message;
-  s->ctx = mg_start(&cb, app, options);
+  s->ctx = mg_start(&cb, app, o->v);
   if(!s->ctx) {
-    mw_log(MW_LOG_ERROR, "http", "cannot listen on %s", ports);
-    web_metrics_free(app->metrics);
-    app->metrics = NULL;
-    free(s);
-    return MW_EIO;
+    mw_log(MW_LOG_ERROR, "http", "cannot listen on %s", o->ports);
+    goto fail;
   }
   defer_accept(s->ctx);
   mw_log(MW_LOG_INFO, "http", "listening on %s://%s (%s threads)",
-         tls ? "https" : "http", app->cfg.listen, threads);
+         o->tls ? "https" : "http", app->cfg.listen, o->threads);
+  free(o);
   *out = s;
   return MW_OK;
+fail:
+  web_metrics_free(app->metrics);
+  app->metrics = NULL;
+  web_ratelimit_free(app->ratelimit);
+  app->ratelimit = NULL;
+  free(o);
+  free(s);
+  return st;
 }
 
 void web_server_stop(struct web_server *s) {
@@ -459,3 +475,9 @@ void web_server_stop(struct web_server *s) {
   s->app->ratelimit = NULL;
   free(s);
 }
+
+void web_library_init(void) {
+  mg_init_library(MG_FEATURES_TLS | MG_FEATURES_WEBSOCKET);
+}
+
+void web_library_exit(void) { mg_exit_library(); }

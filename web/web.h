@@ -20,12 +20,19 @@ struct mw_app {
   char db_path[1100];
   int64_t started_ms;
   struct web_metrics *metrics;
-  struct mon_ctx *monitor; /* monitor subsystem (ingest lock, counters) */
-  struct web_ratelimit *ratelimit; /* NULL: no per-token limit */
+  struct mon_ctx *monitor;           /* monitor subsystem (ingest lock, counters) */
+  struct web_ratelimit *ratelimit;   /* NULL: no per-token limit */
   const struct alert_env *alert_env; /* NULL until the evaluator runs */
   struct alert_delivery *delivery;   /* the worker (outbox metrics); may be NULL */
+  mw_cluster *cluster;               /* this replica; NULL in tests */
   volatile int stopping;
 };
+
+/* Initialises and releases CivetWeb's process-wide state (TLS, websocket
+ * support): once in main(), before any thread starts and after the last
+ * one stopped. */
+void web_library_init(void);
+void web_library_exit(void);
 
 /* Starts the HTTP server on app->cfg.listen (and creates app->metrics).
  * Caller frees with
@@ -44,8 +51,7 @@ void web_server_stop(struct web_server *srv);
  * valcap bytes) with its name in names[i] (borrowed from pattern, length in
  * namelen[i]); *nparams receives the count. Returns 0 when the path does not
  * match, or a value does not fit. */
-int web_route_match(const char *pattern, const char *path,
-                    char vals[][256], const char *names[], size_t namelen[],
-                    int *nparams);
+int web_route_match(const char *pattern, const char *path, char vals[][256],
+                    const char *names[], size_t namelen[], int *nparams);
 
 #endif

@@ -40,8 +40,8 @@ void web_body_limits(enum web_body body, const mw_config *cfg, size_t *bytes,
 
 /* Each handler file owns the routes of its resource in a table declared
  * with WEB_ROUTES(name); web/routes.c lists the tables and joins them. */
-#define WEB_ROUTES(name)                                \
-  extern const struct web_route web_routes_##name[];    \
+#define WEB_ROUTES(name)                             \
+  extern const struct web_route web_routes_##name[]; \
   extern const size_t web_routes_##name##_count
 WEB_ROUTES(ops);
 WEB_ROUTES(tokens);
@@ -61,20 +61,20 @@ struct web_req {
   struct mg_connection *conn;
   const struct mg_request_info *ri;
   struct mw_app *app;
-  mw_conn *db;              /* this thread's database connection */
+  mw_conn *db; /* this thread's database connection */
   const struct web_route *route;
   int route_index;
   int nparams;
   const char *pnames[WEB_MAX_PARAMS];
   size_t pnamelen[WEB_MAX_PARAMS];
   char pvals[WEB_MAX_PARAMS][256];
-  mw_token_info token;      /* who is calling (when the route needs a scope) */
-  char actor[160];          /* "token:<name>" for audit rows */
-  int via_session;          /* authenticated by the dashboard's cookie */
-  int status;               /* status sent, for metrics and the access log */
+  mw_token_info token; /* who is calling (when the route needs a scope) */
+  char actor[160];     /* "token:<name>" for audit rows */
+  int via_session;     /* authenticated by the dashboard's cookie */
+  int status;          /* status sent, for metrics and the access log */
   int64_t bytes_sent;
   int replied;
-  int body_done;            /* the request body was read to its end */
+  int body_done; /* the request body was read to its end */
 };
 
 /* The value of a hexadecimal digit, or -1 (web/router.c). */
@@ -93,8 +93,8 @@ enum web_query_result {
  * does) in the query string qs (may be NULL) and percent-decodes its value
  * ('+' is a space) into buf (cap bytes, always NUL-terminated; empty
  * unless found). A value is never cut short to fit: that is TOO_LONG. */
-enum web_query_result web_query_get(const char *qs, const char *name,
-                                    char *buf, size_t cap);
+enum web_query_result web_query_get(const char *qs, const char *name, char *buf,
+                                    size_t cap);
 /* Query parameter by name, percent-decoded into buf: 1 if present, 0 if
  * absent, -1 when too long for buf, malformed or repeated, in which case
  * a 400 naming the parameter has been sent and the handler must return. */
@@ -127,9 +127,8 @@ int web_read_json_opt(struct web_req *r, cJSON **out);
  * an object at the top. Returns 0 with *out set (caller cJSON_Deletes);
  * otherwise the HTTP status for the error, with *code (static), msg (cap
  * bytes) and *details (caller frees; may be NULL) filled and *out NULL. */
-int web_json_parse(const char *data, size_t len, size_t max_values,
-                   cJSON **out, const char **code, char *msg, size_t cap,
-                   cJSON **details);
+int web_json_parse(const char *data, size_t len, size_t max_values, cJSON **out,
+                   const char **code, char *msg, size_t cap, cJSON **details);
 /* The checks on a JSON text that need no parser, in one pass: nesting
  * (WEB_JSON_MAX_DEPTH), items in one array or object
  * (WEB_JSON_MAX_ARRAY), values in all (max_values), and strings holding a
@@ -137,15 +136,15 @@ int web_json_parse(const char *data, size_t len, size_t max_values,
  * for the text. Returns 0 when within them; otherwise the HTTP status
  * (413 for counts, 422 for nesting, 400 invalid_json for characters) with
  * *code, msg and *details as web_json_parse's. */
-int web_json_scan(const char *data, size_t len, size_t max_values,
-                  const char **code, char *msg, size_t cap, cJSON **details);
+int web_json_scan(const char *data, size_t len, size_t max_values, const char **code,
+                  char *msg, size_t cap, cJSON **details);
 /* Checks that no object anywhere in a parsed body (cJSON nodes, from
  * cJSON or the monitor's parser) holds a key twice; objects of many keys
  * are sorted, not compared pairwise. Returns 0 when so; otherwise 400
  * with *code "invalid_json", msg naming the key and *details {"key"}
  * (caller frees), or 500 when out of memory. */
-int web_json_unique_keys(const cJSON *root, const char **code, char *msg,
-                         size_t cap, cJSON **details);
+int web_json_unique_keys(const cJSON *root, const char **code, char *msg, size_t cap,
+                         cJSON **details);
 /* Checks that a JSON request body (len bytes) is UTF-8, as RFC 8259
  * requires of JSON text, before any parser sees it: every JSON route's
  * body goes through here (web_json_parse, and the ingest routes of
@@ -173,20 +172,27 @@ void web_reply_error(struct web_req *r, int status, const char *code,
                      const char *message, cJSON *details);
 /* Maps a status from a lower layer to the HTTP error reply. */
 void web_reply_status(struct web_req *r, mw_status st, const char *message);
-/* Streams the file at path (size bytes) with content type and extra header
- * lines; 500 if it cannot be opened. */
-void web_reply_file(struct web_req *r, const char *path, int64_t size,
-                    const char *ctype, const char *extra_headers);
+/* A source of reply bytes for web_reply_stream: the next piece in *data
+ * (borrowed until the next call), *n bytes; *n = 0 at the end. */
+typedef mw_status (*web_read_fn)(void *ctx, const void **data, size_t *n);
+/* Streams a body of size bytes from next(ctx, ...) with content type and
+ * extra header lines. The first piece is read before anything is sent:
+ * when that read fails, the reply is the error of its status. A later
+ * failed read, or a source that ends early, cuts the reply short and
+ * closes the connection, so the client sees fewer bytes than
+ * Content-Length announced. HEAD sends the headers only. */
+void web_reply_stream(struct web_req *r, int64_t size, const char *ctype,
+                      const char *extra_headers, web_read_fn next, void *ctx);
 /* Integer query parameter: *out = dflt when absent; 0 on success, otherwise
  * a 400 reply has been sent. */
-int web_query_int(struct web_req *r, const char *name, int64_t dflt,
-                  int64_t *out);
+int web_query_int(struct web_req *r, const char *name, int64_t dflt, int64_t *out);
 /* Parses an RFC 3339 time from a query parameter's decoded value s,
  * first turning spaces after the seconds back into '+' (an offset's '+'
  * arrives as a space when the client did not encode it). MW_EINVAL when
  * malformed. */
 mw_status web_query_time(char *s, int64_t *ms);
-/* The registry's view of the app (data directory, external URL). */
+/* The registry's view of the app (data directory, external URL, artifact
+ * store). */
 struct reg_env;
 void web_reg_env(struct web_req *r, struct reg_env *env);
 /* Replies with st mapped to HTTP, e's message (or the default) and e's

@@ -1,9 +1,10 @@
-/* bench_ingest - prediction ingest over HTTP next to a straight SQLite
- * insert of the same rows, in the same run.
+/* bench_ingest - prediction ingest over HTTP next to a straight insert of
+ * the same rows into the database, in the same run: SQLite, or with
+ * --pg-url a PostgreSQL COPY.
  *
  *   bench_ingest --port P --token T [--model m] [--clients 4]
  *                [--seconds 10] [--batch 1000] [--ids none|seq|uuid]
- *                [--sqlite-dir DIR] [--sync full|normal]
+ *                [--sqlite-dir DIR] [--sync full|normal] [--pg-url URL]
  *
  * Each client is a thread with one keep-alive connection that POSTs batches
  * of `batch` predictions (10 numeric features + a numeric prediction,
@@ -16,9 +17,13 @@
  * as one row per prediction into a fresh WAL database with the same
  * synchronous setting, a prepared statement and one transaction per batch,
  * with a UNIQUE index on the id when the rows carry ids (what uniqueness
- * costs either way). Prints both rates and their ratio. Never fails on time.
- */
+ * costs either way). With --pg-url the same rows go instead into a fresh
+ * table of that PostgreSQL database with COPY ... FROM STDIN in binary
+ * format (the fastest way in), one COPY and one transaction per batch, the
+ * UNIQUE index likewise. Prints both rates and their ratio. Never fails on
+ * time. */
 #include <arpa/inet.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -36,7 +41,7 @@
 static int g_port = 8080, g_clients = 4, g_batch = 1000;
 static double g_seconds = 10;
 static const char *g_token = "", *g_model = "m", *g_ids = "seq";
-static const char *g_sqlite_dir = "/tmp", *g_sync = "full";
+static const char *g_sqlite_dir = "/tmp", *g_sync = "full", *g_pg_url = NULL;
 
 static double now_s(void) {
   struct timespec t;
@@ -286,6 +291,103 @@ static double straight_insert(struct client *cl, long nbatches) {
   return (double)nbatches * g_batch / dt;
 }
 
+/* ---------------------------------------------------- PostgreSQL COPY */
+
+static void pg_ex(PGconn *pg, const char *sql) {
+  PGresult *r = PQexec(pg, sql);
+  if(PQresultStatus(r) != PGRES_COMMAND_OK) {
+    fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(pg));
+    exit(1);
+  }
+  PQclear(r);
+}
+
+static void put_be(unsigned char *p, uint64_t v, int n) {
+  for(int i = 0; i < n; i++)
+    p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+}
+
+/* Appends one field (4-byte length, then the bytes) to a COPY buffer. */
+static size_t field(unsigned char *p, const void *data, size_t len) {
+  put_be(p, len, 4);
+  memcpy(p + 4, data, len);
+  return 4 + len;
+}
+
+/* The same rows, one row per prediction, COPYed (binary) into PostgreSQL. */
+static double straight_copy(struct client *cl, long nbatches) {
+  PGconn *pg = PQconnectdb(g_pg_url);
+  if(PQstatus(pg) != CONNECTION_OK) {
+    fprintf(stderr, "cannot connect: %s\n", PQerrorMessage(pg));
+    exit(1);
+  }
+  pg_ex(pg, "DROP TABLE IF EXISTS p");
+  pg_ex(pg, "CREATE TABLE p(ts bigint, id text, f0 float8, f1 float8, f2 float8, "
+            "f3 float8, f4 float8, f5 float8, f6 float8, f7 float8, f8 float8, "
+            "f9 float8, prediction float8)");
+  if(strcmp(g_ids, "none"))
+    pg_ex(pg, "CREATE UNIQUE INDEX p_id ON p(id)");
+  size_t cap = (size_t)g_batch * (2 + 13 * 4 + 8 + 64 + 11 * 8) + 64;
+  unsigned char *buf = malloc(cap);
+  char id[64];
+  double t0 = now_s();
+  for(long b = 0; b < nbatches; b++) {
+    struct client *c = &cl[b % g_clients];
+    size_t n = 0;
+    memcpy(buf, "PGCOPY\n\377\r\n\0", 11);
+    memset(buf + 11, 0, 8); /* flags, header extension */
+    n = 19;
+    for(int i = 0; i < g_batch; i++) {
+      unsigned char v[8];
+      put_be(buf + n, 13, 2);
+      n += 2;
+      put_be(v, (uint64_t)(1795766400000LL + b), 8);
+      n += field(buf + n, v, 8);
+      if(strcmp(g_ids, "none")) {
+        if(!strcmp(g_ids, "uuid"))
+          snprintf(id, sizeof id, "%016llx%016llx",
+                   (unsigned long long)rnd(&c->seed),
+                   (unsigned long long)rnd(&c->seed));
+        else
+          snprintf(id, sizeof id, "c%02d-%012llu-%04d", c->index,
+                   (unsigned long long)b, i);
+        n += field(buf + n, id, strlen(id));
+      } else {
+        put_be(buf + n, 0xffffffffu, 4); /* NULL */
+        n += 4;
+      }
+      for(int f = 0; f <= NFEAT; f++) {
+        uint64_t u;
+        memcpy(&u, &c->vals[i * (NFEAT + 1) + f], 8);
+        put_be(v, u, 8);
+        n += field(buf + n, v, 8);
+      }
+    }
+    put_be(buf + n, 0xffff, 2);
+    n += 2;
+    PGresult *r = PQexec(pg, "COPY p FROM STDIN (FORMAT binary)");
+    if(PQresultStatus(r) != PGRES_COPY_IN || PQputCopyData(pg, (char *)buf, (int)n) != 1 ||
+       PQputCopyEnd(pg, NULL) != 1) {
+      fprintf(stderr, "COPY: %s\n", PQerrorMessage(pg));
+      exit(1);
+    }
+    PQclear(r);
+    r = PQgetResult(pg);
+    if(PQresultStatus(r) != PGRES_COMMAND_OK) {
+      fprintf(stderr, "COPY: %s\n", PQerrorMessage(pg));
+      exit(1);
+    }
+    PQclear(r);
+    while((r = PQgetResult(pg)))
+      PQclear(r);
+  }
+  double dt = now_s() - t0;
+  free(buf);
+  pg_ex(pg, "DROP TABLE p");
+  PQfinish(pg);
+  return (double)nbatches * g_batch / dt;
+}
+
 int main(int argc, char **argv) {
   for(int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
@@ -307,6 +409,8 @@ int main(int argc, char **argv) {
       g_sqlite_dir = v;
     else if(!strcmp(k, "--sync"))
       g_sync = v;
+    else if(!strcmp(k, "--pg-url"))
+      g_pg_url = v;
     else {
       fprintf(stderr, "unknown option %s\n", k);
       return 2;
@@ -344,11 +448,19 @@ int main(int argc, char **argv) {
          "JSON)\n",
          batches, dt, errors, http_rate, (double)batches * body_bytes / dt / 1e6);
   long sb = batches < 50 ? 50 : batches;
-  double sq_rate = straight_insert(cl, sb);
-  printf("straight SQLite insert of the same rows (one row per prediction%s, "
-         "one transaction per batch, sync=%s): %.0f rows/s\n",
-         strcmp(g_ids, "none") ? ", UNIQUE id index" : "", g_sync, sq_rate);
-  printf("  ratio HTTP / straight insert: %.2f\n", http_rate / sq_rate);
+  if(g_pg_url) {
+    double cp_rate = straight_copy(cl, sb);
+    printf("straight PostgreSQL COPY of the same rows (binary, one row per "
+           "prediction%s, one COPY and transaction per batch): %.0f rows/s\n",
+           strcmp(g_ids, "none") ? ", UNIQUE id index" : "", cp_rate);
+    printf("  ratio HTTP / COPY: %.2f\n", http_rate / cp_rate);
+  } else {
+    double sq_rate = straight_insert(cl, sb);
+    printf("straight SQLite insert of the same rows (one row per prediction%s, "
+           "one transaction per batch, sync=%s): %.0f rows/s\n",
+           strcmp(g_ids, "none") ? ", UNIQUE id index" : "", g_sync, sq_rate);
+    printf("  ratio HTTP / straight insert: %.2f\n", http_rate / sq_rate);
+  }
   for(int i = 0; i < g_clients; i++) {
     free(cl[i].body);
     free(cl[i].id_off);

@@ -18,7 +18,7 @@
 
 #include <pcre2.h>
 
-#include "alerts/alerts_internal.h"
+#include "alerts/internal.h"
 
 static double now_us(void) {
   struct timespec ts;

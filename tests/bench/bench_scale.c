@@ -1,6 +1,9 @@
 /* bench_scale - a drift report over a window of 10 million predictions.
  *
- *   bench_scale populate DIR [ROWS]   builds DIR/modelwatch.db: model
+ * DIR is a data directory (SQLite: DIR/modelwatch.db) or a PostgreSQL URL
+ * (postgresql://...), the database the server is then started with.
+ *
+ *   bench_scale populate DIR [ROWS]   builds the database: model
  *       "scale" version 1 (8 numeric + 2 categorical features, a numeric
  *       prediction), a 100,000-row reference and ROWS (default 10,000,000)
  *       predictions over the last 50 minutes, written as the ingest path
@@ -15,6 +18,11 @@
  *       cache (monitor/wcache.c) and without; prints both medians, their
  *       ratio, and checks that the two reports are identical.
  *
+ *   bench_scale retention DIR   deletes every populated row the way the
+ *       leader's retention does (mon_retention_step: 32 blocks a
+ *       transaction) and prints the time, rows per second and the longest
+ *       transaction (the longest ingest waits behind it).
+ *
  * tests/bench/bench_scale.sh runs populate and report, then the same report
  * over HTTP from the real server with its peak RSS (VmHWM); bench_window.sh
  * runs slide. Never fails on time. */
@@ -25,6 +33,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "core/db_pg.h"
+#include "core/db_sqlite.h"
 #include "monitor/internal.h"
 
 #define NNUM 8
@@ -77,50 +87,48 @@ static void gen(uint64_t *s, double *vals, size_t n, int shifted) {
   }
 }
 
-/* A batch of BLOCK rows of NCOLS columns without ids, and the scratch
- * buffer mon__store_block packs it with. */
-static void batch_init(mon_batch *b, mw_buf *scratch) {
+/* A batch of BLOCK rows of NCOLS columns without ids. */
+static void batch_init(mon_batch *b) {
   memset(b, 0, sizeof *b);
   b->n = BLOCK;
   b->ncols = NCOLS;
   b->ts = malloc(BLOCK * sizeof *b->ts);
   b->vals = malloc(BLOCK * NCOLS * sizeof *b->vals);
   b->ids = calloc(BLOCK, sizeof *b->ids);
-  mw_buf_init(scratch, 1 << 24);
 }
 
+/* Runs sql on whichever backend the database is. */
+static mw_status exec_sql(mw_conn *c, const char *sql) {
+  return mw_conn_kind(c) == MW_DB_SQLITE ? mw_exec(c, sql) : mw_pg_exec(c, sql);
+}
+
+/* DIR/modelwatch.db, or the PostgreSQL database DIR names. */
 static int open_db(const char *dir, mw_db **db) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/modelwatch.db", dir);
+  if(mw_db_target_is_postgres(dir))
+    snprintf(path, sizeof path, "%s", dir);
+  else
+    snprintf(path, sizeof path, "%s/modelwatch.db", dir);
   if(mw_db_open(path, 0, db) || mw_migrate(mw_db_conn(*db), NULL)) {
-    fprintf(stderr, "cannot open %s\n", path);
+    fprintf(stderr, "cannot open %s\n", mw_db_target_is_postgres(dir) ? "the "
+                    "PostgreSQL database" : path);
     return 1;
   }
   return 0;
 }
 
-static int populate(const char *dir, size_t rows) {
-  mw_db *db;
-  if(open_db(dir, &db))
+/* The registry's rows of model "scale" version 1, the category
+ * dictionaries and a 100,000-row reference, precomputed once. */
+static int seed(mw_conn *c, const mon_schema *s, uint64_t *seedv) {
+  char sql[2048];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO models(id, name, created_at, updated_at) VALUES(1, "
+           "'scale', 0, 0); INSERT INTO model_versions(id, model_id, version, "
+           "schema, created_at, created_by) VALUES(1, 1, 1, '%s', 0, 'bench')",
+           SCHEMA);
+  if(exec_sql(c, sql) || mw_tx_begin(c))
     return 1;
-  mw_conn *c = mw_db_conn(db);
-  sqlite3_stmt *st = NULL;
-  mw_exec(c, "INSERT INTO models(id, name, created_at, updated_at) VALUES(1, "
-             "'scale', 0, 0)");
-  sqlite3_prepare_v2(mw_conn_handle(c),
-                     "INSERT INTO model_versions(id, model_id, version, schema, "
-                     "created_at, created_by) VALUES(1, 1, 1, ?, 0, 'bench')",
-                     -1, &st, NULL);
-  sqlite3_bind_text(st, 1, SCHEMA, -1, SQLITE_STATIC);
-  sqlite3_step(st);
-  sqlite3_finalize(st);
-  mon_version v = {1, 1, "scale", 1, SCHEMA};
-  mon_schema s;
-  if(mon__schema_parse(SCHEMA, &v, &s, NULL))
-    return 1;
-  uint64_t seed = 42;
   /* Category dictionaries: codes 0..4 are "k0".."k4". */
-  mw_tx_begin(c);
   for(int k = 0; k < NCAT; k++) {
     mon_dict d;
     mon__dict_init(&d);
@@ -130,13 +138,12 @@ static int populate(const char *dir, size_t rows) {
       snprintf(name, sizeof name, "k%d", j);
       mon__dict_intern(&d, name, &code);
     }
-    mon__store_dict_save(c, 1, (size_t)(NNUM + k), &d);
+    mon__dict_save(c, 1, (size_t)(NNUM + k), &d);
     mon__dict_free(&d);
   }
-  /* The reference: 100,000 unshifted rows, precomputed once. */
   size_t nref = 100000;
   double *rv = malloc(nref * NCOLS * sizeof *rv);
-  gen(&seed, rv, nref, 0);
+  gen(seedv, rv, nref, 0);
   mon_ref ref;
   memset(&ref, 0, sizeof ref);
   mw_strlcpy(ref.source, "rows", sizeof ref.source);
@@ -145,40 +152,56 @@ static int populate(const char *dir, size_t rows) {
   mw_strlcpy(ref.created_by, "bench", sizeof ref.created_by);
   ref.ncols = NCOLS;
   ref.cols = calloc(NCOLS, sizeof *ref.cols);
-  for(int k = 0; k < NCOLS; k++)
-    mon__refcol_build(s.cols[k].kind, rv + (size_t)k * nref, nref, &ref.cols[k]);
-  mon__store_ref_save(c, 1, &s, &ref);
-  mw_tx_commit(c);
+  const char *names[NCOLS];
+  for(int k = 0; k < NCOLS; k++) {
+    names[k] = s->cols[k].name;
+    mon__refcol_build(s->cols[k].kind, rv + (size_t)k * nref, nref, &ref.cols[k]);
+  }
+  int rc = mon__store(c)->ref_save(c, 1, &ref, names) || mw_tx_commit(c);
   mon__ref_free(&ref);
   free(rv);
+  return rc;
+}
+
+static int populate(const char *dir, size_t rows) {
+  mw_db *db;
+  if(open_db(dir, &db))
+    return 1;
+  mw_conn *c = mw_db_conn(db);
+  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  mon_schema s;
+  uint64_t seedv = 42;
+  if(mon__schema_parse(SCHEMA, &v, &s, NULL) || seed(c, &s, &seedv)) {
+    fprintf(stderr, "cannot seed the database\n");
+    return 1;
+  }
   /* The window: rows spread over the last 50 minutes, in 1000-row blocks,
    * 100 blocks per transaction. */
   double t0 = now_s();
   int64_t now = mw_now_ms(), span = 50LL * 60 * 1000;
   mon_batch b;
-  mw_buf scratch;
-  batch_init(&b, &scratch);
+  batch_init(&b);
   size_t nblocks = (rows + BLOCK - 1) / BLOCK;
   for(size_t k = 0; k < nblocks; k++) {
     if(k % 100 == 0)
       mw_tx_begin(c);
     size_t n = rows - k * BLOCK < BLOCK ? rows - k * BLOCK : BLOCK;
     b.n = n;
-    gen(&seed, b.vals, n, 1);
+    gen(&seedv, b.vals, n, 1);
     int64_t t = now - span + (int64_t)((double)k / (double)nblocks * (double)span);
     for(size_t i = 0; i < n; i++)
       b.ts[i] = t;
-    if(mon__store_block(c, 1, &b, NULL, n, now, &scratch)) {
+    if(mon__block_write(c, 1, &b, NULL, n, now)) {
       fprintf(stderr, "store failed\n");
       return 1;
     }
     if(k % 100 == 99 || k + 1 == nblocks)
       mw_tx_commit(c);
   }
-  mw_buf_free(&scratch);
   mon__batch_free(&b);
   mon__schema_free(&s);
-  mw_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
+  if(mw_conn_kind(c) == MW_DB_SQLITE)
+    mw_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
   printf("populated %zu rows in %zu blocks in %.1f s (%.0f rows/s; database %.0f "
          "MB)\n",
          rows, nblocks, now_s() - t0, (double)rows / (now_s() - t0),
@@ -191,7 +214,7 @@ static int report(const char *dir, int memory_mb) {
   mw_db *db;
   if(open_db(dir, &db))
     return 1;
-  mon_options o = {0, 3600, 0, memory_mb, 2, 0};
+  mon_options o = {0, 3600, 0, memory_mb, 2, 0, NULL};
   mon_ctx *m;
   mon_ctx_new(db, &o, &m);
   mon_version v = {1, 1, "scale", 1, SCHEMA};
@@ -265,14 +288,13 @@ static int slide(const char *dir, int steps, size_t new_rows) {
   if(open_db(dir, &db))
     return 1;
   mw_conn *c = mw_db_conn(db);
-  mon_options on = {0, 3600, 0, 256, 2, 0}, off = {0, 3600, 0, 256, 2, -1};
+  mon_options on = {0, 3600, 0, 256, 2, 0, NULL}, off = {0, 3600, 0, 256, 2, -1, NULL};
   mon_ctx *mc, *mu;
   mon_ctx_new(db, &on, &mc);
   mon_ctx_new(db, &off, &mu);
   mon_version v = {1, 1, "scale", 1, SCHEMA};
   mon_batch b;
-  mw_buf scratch;
-  batch_init(&b, &scratch);
+  batch_init(&b);
   uint64_t seed = 7;
   int64_t start = mw_now_ms() - 50LL * 60 * 1000;
   double *tc = calloc((size_t)steps, sizeof *tc), *tu = calloc((size_t)steps, sizeof *tu);
@@ -286,7 +308,7 @@ static int slide(const char *dir, int steps, size_t new_rows) {
       int64_t now = mw_now_ms();
       for(size_t i = 0; i < b.n; i++)
         b.ts[i] = now;
-      mon__store_block(c, 1, &b, NULL, b.n, now, &scratch);
+      mon__block_write(c, 1, &b, NULL, b.n, now);
     }
     mw_tx_commit(c);
     int64_t from = start + (int64_t)k * 3000, to = mw_now_ms() + 1;
@@ -321,16 +343,45 @@ static int slide(const char *dir, int steps, size_t new_rows) {
          "%.1f ms)\n", mc_ * 1e3, tc[steps - 1] * 1e3, first * 1e3);
   printf("  ratio uncached/cached %.1fx; identical reports %d/%d; cache %llu hits, "
          "%llu misses, %.1f MB\n", mu_ / mc_, same, steps,
-         (unsigned long long)mc->wc_hits, (unsigned long long)mc->wc_misses,
-         (double)mc->wc_bytes / 1048576.0);
+         (unsigned long long)mc->wc.hits, (unsigned long long)mc->wc.misses,
+         (double)mc->wc.bytes / 1048576.0);
   free(tc);
   free(tu);
-  mw_buf_free(&scratch);
   mon__batch_free(&b);
   mon_ctx_free(mc);
   mon_ctx_free(mu);
   mw_db_close(db);
   return same == steps ? 0 : 1;
+}
+
+static int retention(const char *dir) {
+  mw_db *db;
+  if(open_db(dir, &db))
+    return 1;
+  mw_conn *c = mw_db_conn(db);
+  mon_ctx *m;
+  mon_ctx_new(db, NULL, &m);
+  int64_t cutoff = mw_now_ms() + 3600000, deleted = 0, blocks = 0, steps = 0;
+  double t0 = now_s(), longest = 0;
+  do {
+    double s0 = now_s();
+    if(mon_retention_step(m, c, cutoff, 32, &deleted)) {
+      fprintf(stderr, "retention step failed\n");
+      return 1;
+    }
+    double dt = now_s() - s0;
+    longest = dt > longest ? dt : longest;
+    blocks += deleted;
+    steps++;
+  } while(deleted > 0);
+  double dt = now_s() - t0;
+  printf("retention by row deletes: %lld blocks (~%lld rows) in %.2f s, %lld "
+         "transactions of 32 blocks; %.0f rows/s; longest transaction %.1f ms\n",
+         (long long)blocks, (long long)blocks * BLOCK, dt, (long long)steps,
+         (double)blocks * BLOCK / dt, longest * 1e3);
+  mon_ctx_free(m);
+  mw_db_close(db);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -341,7 +392,9 @@ int main(int argc, char **argv) {
   if(argc >= 3 && !strcmp(argv[1], "slide"))
     return slide(argv[2], argc > 3 ? (int)strtol(argv[3], NULL, 10) : 30,
                  argc > 4 ? (size_t)strtoull(argv[4], NULL, 10) : 1000);
+  if(argc >= 3 && !strcmp(argv[1], "retention"))
+    return retention(argv[2]);
   fprintf(stderr, "usage: bench_scale populate DIR [ROWS] | report DIR [MB] | "
-                  "slide DIR [STEPS] [NEW_ROWS]\n");
+                  "slide DIR [STEPS] [NEW_ROWS] | retention DIR\n");
   return 2;
 }

@@ -4,27 +4,44 @@
 # (time, peak RSS), then asks the real server for the same report over HTTP
 # and reads the server's peak RSS (VmHWM). Target: peak RSS under 500 MB.
 # Usage: tests/bench/bench_scale.sh [build-dir]
-# Env: ROWS (10000000), MEMORY_MB (256), KEEP=1 keeps the data directory.
+# Env: ROWS (10000000), MEMORY_MB (256), KEEP=1 keeps the data directory,
+# BACKEND (sqlite, or postgres: a PostgreSQL 15 cluster this script starts,
+# tests/bench/pg_cluster.py).
 set -euo pipefail
 BUILD=${1:-${BUILD:-build}}
 ROWS=${ROWS:-10000000}
 MEMORY_MB=${MEMORY_MB:-256}
+BACKEND=${BACKEND:-sqlite}
+HERE=$(cd "$(dirname "$0")" && pwd)
 BIN="$BUILD/modelwatch"
 BENCH="$BUILD/tests/bench/bench_scale"
 [ -x "$BENCH" ] || { echo "bench_scale not built ($BENCH)"; exit 2; }
 data=$(mktemp -d)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$data"; true; }
+pg=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  [ -z "${KEEP:-}" ] && rm -rf "$data"
+  [ -n "$pg" ] && /usr/bin/python3 "$HERE/pg_cluster.py" stop $pg
+  true
+}
 trap cleanup EXIT
-echo "== bench_scale: $ROWS rows, $(nproc) cores, data in $data"
-"$BENCH" populate "$data" "$ROWS" 2>&1 | grep -v ' INFO '
-"$BENCH" report "$data" "$MEMORY_MB" 2>&1 | grep -v ' INFO '
+target=$data db=()
+if [ "$BACKEND" = postgres ]; then
+  pg=$(/usr/bin/python3 "$HERE/pg_cluster.py" start)
+  target=$(/usr/bin/python3 "$HERE/pg_cluster.py" db $pg)
+  db=(--database "$target")
+fi
+echo "== bench_scale: $BACKEND, $ROWS rows, $(nproc) cores, data in $data"
+"$BENCH" populate "$target" "$ROWS" 2>&1 | grep -v ' INFO '
+"$BENCH" report "$target" "$MEMORY_MB" 2>&1 | grep -v ' INFO '
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --access-log off \
+"$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --access-log off "${db[@]}" \
   --eval-interval-seconds 0 --drift-memory-mb "$MEMORY_MB" >"$data/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
-tok=$(cat "$data/admin.token")
+tok=$(cat "$data/admin.token" 2>/dev/null || true)
+[ -n "$tok" ] || { echo "no admin token: the server did not start:"; tail -5 "$data/server.log"; exit 1; }
 before=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 t=$(curl -s -o "$data/report.json" -w '%{time_total}' -H "Authorization: Bearer $tok" \
   "http://127.0.0.1:$port/api/v1/models/scale/versions/1/drift")

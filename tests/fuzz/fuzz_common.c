@@ -6,6 +6,7 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "core/db_sqlite.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "web/web_internal.h"
 
@@ -162,7 +163,7 @@ struct fuzz_env *fuzz_env(void) {
     abort();
   }
   seed(&env);
-  sqlite3 *h = mw_conn_handle(env.c);
+  sqlite3 *h = mw_sqlite(env.c);
   snapshot = sqlite3_serialize(h, "main", &snapshot_len, 0);
   if(!snapshot) {
     fprintf(stderr, "fuzz fixture: cannot serialize the database\n");
@@ -174,7 +175,7 @@ struct fuzz_env *fuzz_env(void) {
 }
 
 void fuzz_after(struct fuzz_env *e) {
-  sqlite3 *h = mw_conn_handle(e->c);
+  sqlite3 *h = mw_sqlite(e->c);
   /* Every public function ends its own transaction, failing or not. */
   FUZZ_CHECK(sqlite3_get_autocommit(h));
   if(sqlite3_total_changes64(h) == changes_at_snapshot)

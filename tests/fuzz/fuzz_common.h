@@ -18,7 +18,7 @@
 #include <stdlib.h>
 
 #include "alerts/alerts.h"
-#include "alerts/rules.h"
+#include "alerts/internal.h"
 #include "monitor/monitor.h"
 #include "registry/registry.h"
 

@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "alerts/delivery_internal.h"
+#include "alerts/internal.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define MAX_ALERTS 64

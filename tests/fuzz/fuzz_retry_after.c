@@ -6,7 +6,7 @@
  * the 30-day cap, whatever the clock says. */
 #include <string.h>
 
-#include "alerts/delivery_internal.h"
+#include "alerts/internal.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define CAP_MS (30LL * 86400 * 1000)

@@ -4,6 +4,17 @@ loopback port with a fresh data directory and talks HTTP to it.
 Only Python's standard library is used, so the tests run with the system
 /usr/bin/python3. Each test file calls `run(globals())`, which runs every
 function named test_* and ends with the line "N passed, M failed".
+
+Backends: with MW_BACKEND=postgres every Server keeps its state in a fresh
+database of a PostgreSQL cluster the test process starts (pgserver.py), so
+the same tests run against both backends (ctest registers each file twice:
+integration.* and integration_pg.*). A test that is about one backend only
+says so with `only_sqlite()` / `only_postgres()`.
+
+Artifact stores: with MW_ARTIFACT_STORE=database every Server keeps
+artifacts in the database (--artifact-store database) instead of its data
+directory; Server.stored_artifacts() and unfinished_uploads() look into
+whichever store a server uses.
 """
 import http.client
 import json
@@ -20,6 +31,84 @@ import traceback
 BIN = os.environ.get("MODELWATCH_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "modelwatch")
 SANITIZED = os.environ.get("MW_SANITIZE", "OFF").upper() in ("ON", "1", "TRUE")
+BACKEND = os.environ.get("MW_BACKEND", "sqlite")
+POSTGRES = BACKEND == "postgres"
+# Where servers keep artifacts (--artifact-store): "dir" (the default) or
+# "database"; ctest runs test_registry.py once more with the latter.
+ARTIFACT_STORE = os.environ.get("MW_ARTIFACT_STORE", "dir")
+
+# The database of each data directory, so that a server restarted on the
+# same data directory finds its state again (PostgreSQL only).
+_databases = {}
+
+
+class Skip(Exception):
+    """Raised by a test that does not apply to this backend."""
+
+
+def only_sqlite(why="the embedded SQLite database"):
+    if POSTGRES:
+        raise Skip("SQLite only: " + why)
+
+
+def only_postgres(why="PostgreSQL"):
+    if not POSTGRES:
+        raise Skip("PostgreSQL only: " + why)
+
+
+def pg():
+    """The PostgreSQL cluster of this test process (started on first use)."""
+    import pgserver
+    return pgserver.shared()
+
+
+def database_url(data_dir):
+    """The --database value of a data directory: a fresh PostgreSQL database
+    the first time, the same one afterwards."""
+    if data_dir not in _databases:
+        _databases[data_dir] = pg().create_database()
+    return pg().url(_databases[data_dir])
+
+
+def db_args(data_dir):
+    """The arguments that name the database of data_dir for a command
+    (serve, migrate, token create, backup): ["--database", URL] on
+    PostgreSQL, none on SQLite (the file in --data-dir)."""
+    return ["--database", database_url(data_dir)] if POSTGRES else []
+
+
+def sql_for(data_dir, query, params=()):
+    """Runs query (with ? placeholders) on the database of data_dir,
+    whichever the backend, and returns the rows as tuples of strings
+    (PostgreSQL: psql's unaligned output, NULL as "") or Python values
+    (SQLite). Needs no running server: for a stopped or killed one too."""
+    if not POSTGRES:
+        import sqlite3
+        db = sqlite3.connect(os.path.join(data_dir, "modelwatch.db"))
+        try:
+            rows = db.execute(query, params).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
+    assert data_dir in _databases, "no database made for %s yet" % data_dir
+    parts = query.split("?")
+    assert len(parts) == len(params) + 1, "placeholders and params differ"
+    text = parts[0]
+    for v, rest in zip(params, parts[1:]):
+        text += _sql_literal(v) + rest
+    out = pg().psql(_databases[data_dir], text)
+    return [tuple(line.split("|")) for line in out.splitlines() if line]
+
+
+def _sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
 
 
 def free_port():
@@ -68,9 +157,15 @@ class Server:
         env = dict(os.environ)
         env.update(self.env)
         self.log = open(self.log_path, "ab")
+        backend = []
+        if POSTGRES and not any(a.startswith("--database") for a in self.args):
+            backend = ["--database", database_url(self.data_dir)]
+        if ARTIFACT_STORE != "dir" and \
+                not any(a.startswith("--artifact-store") for a in self.args):
+            backend += ["--artifact-store", ARTIFACT_STORE]
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:%d" % self.port,
-             "--data-dir", self.data_dir] + self.args,
+             "--data-dir", self.data_dir] + backend + self.args,
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if expect_fail:
             return self.proc.wait(timeout=30)
@@ -122,6 +217,39 @@ class Server:
             self.stop(check=False)
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def sql(self, query, params=()):
+        """Runs query (with ? placeholders) on this server's database,
+        whichever the backend, and returns the rows as tuples of strings
+        (PostgreSQL) or Python values (SQLite). For assertions on stored
+        state; the server may be running."""
+        return sql_for(self.data_dir, query, params)
+
+    def artifact_store(self):
+        """The --artifact-store this server runs with."""
+        for i, a in enumerate(self.args):
+            if a.startswith("--artifact-store="):
+                return a.split("=", 1)[1]
+            if a == "--artifact-store" and i + 1 < len(self.args):
+                return self.args[i + 1]
+        return ARTIFACT_STORE
+
+    def stored_artifacts(self):
+        """Digests of the artifacts in the store, sorted."""
+        if self.artifact_store() == "database":
+            return sorted(r[0] for r in self.sql(
+                "SELECT sha256 FROM artifact_blobs WHERE sha256 IS NOT NULL"))
+        root = os.path.join(self.data_dir, "artifacts", "sha256")
+        return sorted(f for _, _, fs in os.walk(root) for f in fs)
+
+    def unfinished_uploads(self):
+        """How many uploads left something in the store that no artifact
+        name covers (in progress, or lost)."""
+        if self.artifact_store() == "database":
+            return int(self.sql("SELECT count(*) FROM artifact_blobs "
+                                "WHERE sha256 IS NULL")[0][0])
+        tmp = os.path.join(self.data_dir, "artifacts", "tmp")
+        return len(os.listdir(tmp)) if os.path.isdir(tmp) else 0
 
     def connection(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -200,6 +328,9 @@ def run(namespace):
             fn()
             passed += 1
             print("PASS %s (%.2fs)" % (name, time.time() - t0), flush=True)
+        except Skip as why:
+            passed += 1
+            print("SKIP %s (%s)" % (name, why), flush=True)
         except Exception:  # noqa: BLE001 - report every failure, go on
             failed += 1
             print("FAIL %s" % name, flush=True)

@@ -7,11 +7,9 @@ import hashlib
 import hmac
 import http.server
 import json
-import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import threading
 import time
@@ -269,11 +267,8 @@ def test_400_is_dead_and_manual_retry_requeues():
             assert [c["status"] for c in rec.calls_to("/strict")] == [400, 422, 200]
             e = expect(s.post(retry), 409, "conflict")
             assert "delivered" in e["error"]["message"]
-            import sqlite3
-            db = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"))
-            audit = db.execute("SELECT actor, action, target FROM audit_log "
-                               "WHERE action = 'delivery.retry'").fetchall()
-            db.close()
+            audit = s.sql("SELECT actor, action, target FROM audit_log "
+                          "WHERE action = 'delivery.retry'")
             assert audit[0] == ("token:ci", "delivery.retry", "delivery:%d" % did), audit
     finally:
         rec.close()
@@ -567,25 +562,22 @@ def test_outbox_metrics_and_retention():
         # the down node's waiting message too (waiting rows are never purged),
         # and only the queueing time of the second round's dead message:
         # its last attempt, its final time, stays recent.
-        db = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"))
-        with db:
-            ids = tuple(first.values())
-            q = ",".join("?" * len(ids))
-            db.execute("UPDATE outbox SET created_at = created_at - ?, "
-                       "next_attempt_at = next_attempt_at - ?, "
-                       "delivered_at = delivered_at - ? WHERE id IN (%s)" % q,
-                       (8 * DAY_MS,) * 3 + ids)
-            db.execute("UPDATE delivery_attempts SET at = at - ? WHERE outbox_id IN (%s)"
-                       % q, (8 * DAY_MS,) + ids)
-            db.execute("UPDATE outbox SET created_at = created_at - ? WHERE id = ?",
-                       (8 * DAY_MS, second["strict"]))
-            # The down node's first message, 8 days old, is not retried
-            # during the test (past the age budget it would go dead).
-            db.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ?",
-                       (int(time.time() * 1000) + DAY_MS, first["down"]))
-            n_att = dict(db.execute("SELECT outbox_id, count(*) FROM delivery_attempts "
-                                    "GROUP BY outbox_id").fetchall())
-        db.close()
+        ids = tuple(first.values())
+        q = ",".join("?" * len(ids))
+        s.sql("UPDATE outbox SET created_at = created_at - ?, "
+              "next_attempt_at = next_attempt_at - ?, "
+              "delivered_at = delivered_at - ? WHERE id IN (%s)" % q,
+              (8 * DAY_MS,) * 3 + ids)
+        s.sql("UPDATE delivery_attempts SET at = at - ? WHERE outbox_id IN (%s)" % q,
+              (8 * DAY_MS,) + ids)
+        s.sql("UPDATE outbox SET created_at = created_at - ? WHERE id = ?",
+              (8 * DAY_MS, second["strict"]))
+        # The down node's first message, 8 days old, is not retried
+        # during the test (past the age budget it would go dead).
+        s.sql("UPDATE outbox SET next_attempt_at = ? WHERE id = ?",
+              (int(time.time() * 1000) + DAY_MS, first["down"]))
+        n_att = {int(k): int(v) for k, v in s.sql(
+            "SELECT outbox_id, count(*) FROM delivery_attempts GROUP BY outbox_id")}
         assert n_att[first["ok"]] == 1 and n_att[first["strict"]] == 1, n_att
 
         # Kept forever with 0 days: nothing goes.
@@ -615,12 +607,10 @@ def test_outbox_metrics_and_retention():
         assert g["age"] >= 8 * 86400, g
         left = {d["id"] for d in deliveries(later)}
         assert left == {first["down"], second["ok"], second["strict"], second["down"]}, left
-        db = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"))
-        orphans = db.execute("SELECT count(*) FROM delivery_attempts WHERE outbox_id "
-                             "NOT IN (SELECT id FROM outbox)").fetchone()[0]
-        gone = db.execute("SELECT count(*) FROM delivery_attempts WHERE outbox_id IN (?, ?)",
-                          (first["ok"], first["strict"])).fetchone()[0]
-        db.close()
+        orphans = int(s.sql("SELECT count(*) FROM delivery_attempts WHERE outbox_id "
+                            "NOT IN (SELECT id FROM outbox)")[0][0])
+        gone = int(s.sql("SELECT count(*) FROM delivery_attempts WHERE outbox_id IN "
+                         "(?, ?)", (first["ok"], first["strict"]))[0][0])
         assert orphans == 0 and gone == 0, (orphans, gone)
         assert "retention removed 2 delivered or dead webhook(s)" in later.logtext()
         later.stop()
@@ -685,10 +675,8 @@ def test_channel_delete_refused_while_rules_name_it():
         expect(s.delete("/api/v1/alert-rules/r3"), 200)
         r = expect(s.delete("/api/v1/channels/c2"), 200)
         assert r == {"deleted": "c2", "detached_from_rules": []}, r
-        db = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"))
-        audit = db.execute("SELECT target, details FROM audit_log WHERE action = "
-                           "'channel.delete' ORDER BY id").fetchall()
-        db.close()
+        audit = s.sql("SELECT target, details FROM audit_log WHERE action = "
+                      "'channel.delete' ORDER BY id")
         assert [a[0] for a in audit] == ["lonely", "c1", "c2"], audit
         assert json.loads(audit[1][1]) == {"detached_from_rules": ["r1"]}, audit
 

@@ -1,13 +1,13 @@
 """Foundation over HTTP: health, readiness, metrics, errors, tokens, restart."""
 import os
 import shutil
-import sqlite3
 import stat
 import subprocess
 import tempfile
 import time
 
-from mwtest import BIN, Server, expect, run, served
+import mwtest
+from mwtest import BIN, Server, db_args, expect, run, served, sql_for
 
 
 def test_health_and_ready():
@@ -144,15 +144,15 @@ def test_token_lifecycle_and_restart():
         s2.stop()
 
         # Tokens are stored hashed and every mutation is audited.
-        db = sqlite3.connect(os.path.join(data, "modelwatch.db"))
-        hashes = [h for (h,) in db.execute("SELECT hash FROM tokens")]
+        hashes = [h for (h,) in sql_for(data, "SELECT hash FROM tokens")]
+        assert len(hashes) == 1, hashes  # the admin's: ci's was deleted
         assert all(len(h) == 64 and h != admin for h in hashes)
-        actions = [a for (a,) in db.execute("SELECT action FROM audit_log ORDER BY id")]
+        actions = [a for (a,) in sql_for(data, "SELECT action FROM audit_log ORDER BY id")]
         assert actions == ["token.create", "token.create", "token.delete"], actions
-        actors = [a for (a,) in db.execute("SELECT actor FROM audit_log ORDER BY id")]
+        actors = [a for (a,) in sql_for(data, "SELECT actor FROM audit_log ORDER BY id")]
         assert actors == ["system", "token:admin", "token:admin"], actors
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        db.close()
+        if not mwtest.POSTGRES:
+            assert sql_for(data, "PRAGMA journal_mode")[0][0] == "wal"
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
@@ -160,19 +160,20 @@ def test_token_lifecycle_and_restart():
 def test_cli_migrate_token_and_newer_schema():
     data = tempfile.mkdtemp(prefix="mwtest-")
     try:
-        p = subprocess.run([BIN, "migrate", "--data-dir", data], capture_output=True, text=True)
+        db = ["--data-dir", data] + db_args(data)
+        p = subprocess.run([BIN, "migrate"] + db, capture_output=True, text=True)
         assert p.returncode == 0 and "applied" in p.stdout, p
-        p = subprocess.run([BIN, "migrate", "--data-dir", data], capture_output=True, text=True)
+        p = subprocess.run([BIN, "migrate"] + db, capture_output=True, text=True)
         assert p.returncode == 0 and "applied 0 migration" in p.stdout, p
-        p = subprocess.run([BIN, "token", "create", "--name", "bot", "--scopes", "ingest,read",
-                            "--data-dir", data], capture_output=True, text=True)
+        p = subprocess.run([BIN, "token", "create", "--name", "bot", "--scopes", "ingest,read"] + db,
+                           capture_output=True, text=True)
         assert p.returncode == 0 and p.stdout.startswith("mw_"), p
         bot = p.stdout.strip()
-        p = subprocess.run([BIN, "token", "create", "--name", "bot", "--scopes", "read",
-                            "--data-dir", data], capture_output=True, text=True)
+        p = subprocess.run([BIN, "token", "create", "--name", "bot", "--scopes", "read"] + db,
+                           capture_output=True, text=True)
         assert p.returncode != 0 and "taken" in p.stderr, p
-        p = subprocess.run([BIN, "token", "create", "--name", "x", "--scopes", "god",
-                            "--data-dir", data], capture_output=True, text=True)
+        p = subprocess.run([BIN, "token", "create", "--name", "x", "--scopes", "god"] + db,
+                           capture_output=True, text=True)
         assert p.returncode != 0 and "unknown scope" in p.stderr, p
 
         # The CLI-made token works, and (tokens existing) no admin is minted.
@@ -183,10 +184,13 @@ def test_cli_migrate_token_and_newer_schema():
         s2.stop()
 
         # A database from a newer binary is refused with a clear message.
-        db = sqlite3.connect(os.path.join(data, "modelwatch.db"))
-        db.execute("PRAGMA user_version=9999")
-        db.commit()
-        db.close()
+        # Its schema version: SQLite's user_version, PostgreSQL's highest
+        # version in schema_migrations.
+        if mwtest.POSTGRES:
+            sql_for(data, "INSERT INTO schema_migrations(version, name, applied_at) "
+                    "VALUES (9999, '9999_from_a_newer_binary.sql', 0)")
+        else:
+            sql_for(data, "PRAGMA user_version=9999")
         s3 = Server(data_dir=data)
         rc = s3.start(expect_fail=True)
         assert rc != 0

@@ -1,4 +1,5 @@
-"""Hardening over the real binary: TLS, backup and restore."""
+"""Hardening over the real binary: TLS, backup and restore (of the SQLite
+database; PostgreSQL has its own tools, and the commands say so)."""
 import hashlib
 import os
 import shutil
@@ -9,7 +10,8 @@ import socket
 import threading
 import time
 
-from mwtest import BIN, Server, expect, free_port, run, served
+from mwtest import (BIN, Server, db_args, expect, free_port, only_postgres,
+                    only_sqlite, run, served)
 
 
 def test_tls_with_a_certificate_the_test_made():
@@ -25,7 +27,7 @@ def test_tls_with_a_certificate_the_test_made():
         s.port = free_port()
         log = open(s.log_path, "ab")
         s.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:%d" % s.port,
-                                   "--data-dir", s.data_dir] + s.args,
+                                   "--data-dir", s.data_dir] + db_args(s.data_dir) + s.args,
                                   stdout=log, stderr=subprocess.STDOUT)
         s.log = log
         url = "https://127.0.0.1:%d" % s.port
@@ -60,6 +62,7 @@ def test_tls_with_a_certificate_the_test_made():
 
 
 def test_backup_while_serving_and_restore():
+    only_sqlite("backup and restore copy the SQLite database file")
     out = tempfile.mkdtemp(prefix="mwbak-")
     try:
         with served() as s:
@@ -139,6 +142,31 @@ def test_backup_while_serving_and_restore():
             assert r.status == 200 and r.header("X-Content-SHA256") == hashlib.sha256(data).hexdigest()
         s3.stop()
         s3.cleanup()
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def test_backup_and_restore_refuse_postgresql():
+    """With a PostgreSQL database, backup and restore change nothing, exit
+    1 and name the tools that do the job (pg_dump, pg_restore)."""
+    only_postgres("backup and restore of a PostgreSQL database")
+    out = tempfile.mkdtemp(prefix="mwbak-")
+    try:
+        with served() as s:
+            expect(s.post("/api/v1/models", {"name": "fraud"}), 201)
+            bak = os.path.join(out, "mw.bak")
+            p = subprocess.run([BIN, "backup", bak, "--data-dir", s.data_dir] +
+                               db_args(s.data_dir), capture_output=True, text=True)
+            assert p.returncode == 1 and "pg_dump" in p.stderr, p
+            assert os.listdir(out) == [], os.listdir(out)
+            with open(bak, "wb") as f:
+                f.write(b"not a backup")
+            p = subprocess.run([BIN, "restore", bak, "--data-dir", s.data_dir, "--force"] +
+                               db_args(s.data_dir), capture_output=True, text=True)
+            assert p.returncode == 1 and "pg_restore" in p.stderr, p
+            assert not os.path.exists(os.path.join(s.data_dir, "modelwatch.db"))
+            assert [m["name"] for m in expect(s.get("/api/v1/models"), 200)["models"]] == \
+                ["fraud"]
     finally:
         shutil.rmtree(out, ignore_errors=True)
 

@@ -4,14 +4,13 @@ and configuration that GET shows and PUT takes back."""
 import hashlib
 import json
 import os
-import sqlite3
 import stat
 import subprocess
 import tempfile
 import threading
 import time
 
-from mwtest import BIN, Server, expect, run, served
+from mwtest import BIN, Server, expect, only_sqlite, run, served
 
 SCHEMA = {"features": [{"name": "amount", "type": "numeric"},
                        {"name": "country", "type": "categorical"}],
@@ -65,6 +64,7 @@ def loose_files(root, skip=("server.log",)):
 # ---------------------------------------------------------------- item 7
 
 def test_data_files_private_in_a_world_readable_directory():
+    only_sqlite("the modes of modelwatch.db and of a backup of it")
     data_dir = tempfile.mkdtemp(prefix="mwtest-perm-")
     os.chmod(data_dir, 0o755)
     old = os.umask(0o022)
@@ -326,16 +326,13 @@ def test_logs_name_model_and_version_not_row_ids():
         for _ in range(3):
             ready_version(s, "first", os.urandom(10), SCHEMA)
         ready_version(s, "named", b"n", SCHEMA)
-        db = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"), timeout=10)
-        row = db.execute("SELECT v.id FROM model_versions v JOIN models m ON "
-                         "m.id = v.model_id WHERE m.name = 'named'").fetchone()[0]
+        row = int(s.sql("SELECT v.id FROM model_versions v JOIN models m ON "
+                        "m.id = v.model_id WHERE m.name = 'named'")[0][0])
         assert row == 4
         # A row only a damaged or foreign database holds.
-        db.execute("INSERT INTO drift_config(version_id, config, updated_at, updated_by) "
-                   "VALUES(?, ?, 0, 'test')",
-                   (row, json.dumps({"columns": {"gone": {"method": "ks"}}})))
-        db.commit()
-        db.close()
+        s.sql("INSERT INTO drift_config(version_id, config, updated_at, updated_by) "
+              "VALUES(?, ?, 0, 'test')",
+              (row, json.dumps({"columns": {"gone": {"method": "ks"}}})))
         expect(s.get("/api/v1/models/named/versions/1/drift/config"), 200)
         log = s.logtext()
         assert "stored drift settings of model 'named' version 1 are not valid" \

@@ -1,19 +1,21 @@
 """Monitor over HTTP with the real binary: ingest validation, ids, labels and
 performance, reference sets both ways, drift against scipy, settings,
-history, /metrics gauges through promtool, and scopes."""
+history, /metrics gauges through promtool, and scopes; on PostgreSQL also
+replicas writing and deleting while another serves reports from its
+live-window cache."""
 import hashlib
+import json
 import math
-import os
 import shutil
-import sqlite3
 import subprocess
+import threading
 import time
 
 import numpy as np
 from scipy import stats
 from scipy.spatial import distance
 
-from mwtest import expect, run, served
+from mwtest import Server, database_url, expect, only_postgres, run, served
 
 SCHEMA = {"features": [{"name": "age", "type": "numeric"},
                        {"name": "income", "type": "numeric"},
@@ -48,11 +50,9 @@ def rows_of(rng, n, shift=0.0, cities=("a", "b", "c"), start_id=None, ts=None):
 
 
 def db_count(s, sql):
-    con = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"))
-    try:
-        return con.execute(sql).fetchone()[0]
-    finally:
-        con.close()
+    """The number sql answers, on whichever backend s runs."""
+    v = s.sql(sql)[0][0]
+    return None if v in (None, "") else int(v)
 
 
 def column(report, name):
@@ -332,6 +332,143 @@ def test_sliding_window_reports_from_the_cache_match_scipy():
         hits = metric(s, 'modelwatch_drift_cache_lookups_total{result="hit"}')
         assert hits - hits0 >= 8, (hits0, hits)
         assert metric(s, "modelwatch_drift_cache_bytes") > 0
+
+
+def iso_ms(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + \
+        ".%03dZ" % (ms % 1000)
+
+
+def test_replicas_writing_and_deleting_keep_the_cache_exact():
+    """Three replicas on one PostgreSQL database: two ingest at once (their
+    blocks commit interleaved) and delete (a whole model through the API,
+    old blocks as retention would, blocks inside the window as compaction
+    would) while the third serves sliding-window drift reports, also in the
+    middle of the writes, from its live-window cache (monitor/wcache.c).
+    Each time the writes pause, its report must equal the same report
+    computed afresh by a replica without cache."""
+    only_postgres("replicas share one PostgreSQL database")
+    with served() as a:
+        url = database_url(a.data_dir)
+        b = Server(args=["--database", url])
+        c = Server(args=["--database", url, "--drift-cache-mb", "0"])
+        try:
+            b.start()
+            c.start()
+            b.token = c.token = a.token
+            replicas_cache_run(a, b, c)
+        finally:
+            b.cleanup()
+            c.cleanup()
+
+
+def replicas_cache_run(a, b, c):
+    make_model(a)
+    make_model(a, "other")
+    rng = np.random.default_rng(11)
+    expect(a.put(base() + "/reference", {"rows": rows_of(rng, 300)}), 200)
+    version_id = int(a.sql("SELECT v.id FROM model_versions v JOIN models m ON "
+                           "m.id = v.model_id WHERE m.name = 'm'")[0][0])
+    start = int(time.time() * 1000) - 1_800_000
+    end = start + 3_600_000
+    errors = []
+
+    def write(s, seed, step):
+        r = np.random.default_rng(seed)
+        for _ in range(3):
+            batch = rows_of(r, 120, shift=step / 4)
+            for k, row in enumerate(batch):
+                # A tenth are old: blocks that end before every window.
+                at = start - 3_600_000 if k % 10 == 0 else start
+                row["timestamp"] = iso_ms(at + int(r.integers(0, 1_800_000)))
+            got = s.post(base() + "/predictions", {"predictions": batch})
+            if got.status != 200:
+                errors.append(got)
+        if step < 3:
+            s.post(base("other") + "/predictions",
+                   {"predictions": rows_of(r, 50)})
+
+    def drift(s, frm):
+        rep = expect(s.get(base() + "/drift?from=%s&to=%s" %
+                           (iso_ms(frm), iso_ms(end))), 200)
+        rep.pop("elapsed_ms")
+        return rep
+
+    compared = 0
+    for step in range(12):
+        frm = start + step * 20_000
+        writers = [threading.Thread(target=write, args=(w, step * 2 + k, step))
+                   for k, w in enumerate((a, c))]
+        for t in writers:
+            t.start()
+        # Reports while the others commit: the cache entry moves on with
+        # blocks that become visible in the middle of the writes.
+        while any(t.is_alive() for t in writers):
+            drift(b, frm)
+        for t in writers:
+            t.join()
+        assert not errors, errors
+        if step == 3:
+            expect(a.delete("/api/v1/models/other"), 200)
+        if step in (5, 9):
+            # Retention on another replica: at step 5 blocks that ended
+            # before the window (the cached entry stays valid), at step 9
+            # up to a little into it (the entry is read afresh).
+            cut = start - 1_000_000 if step == 5 else frm + 10_000
+            a.sql("DELETE FROM pred_blocks WHERE version_id = ? AND ts_max < ?",
+                  (version_id, cut))
+        if step == 7:
+            # Compaction on another replica: a block inside the window goes.
+            a.sql("DELETE FROM pred_blocks WHERE id = (SELECT min(id) FROM "
+                  "pred_blocks WHERE version_id = ? AND ts_min > ?)",
+                  (version_id, frm + 600_000))
+        cached, fresh = drift(b, frm), drift(c, frm)
+        assert cached["window"]["count"] > 0
+        assert json.dumps(cached, sort_keys=True) == json.dumps(fresh, sort_keys=True), \
+            (step, cached["window"], fresh["window"])
+        compared += 1
+    assert compared == 12
+    assert metric(b, 'modelwatch_drift_cache_lookups_total{result="hit"}') >= 12
+    assert metric(c, "modelwatch_drift_cache_bytes") == 0
+
+
+def test_scheduled_evaluation_runs_once_per_interval_across_replicas():
+    """Two replicas evaluating every 2 s: only the leader's scheduler
+    evaluates, so the stored scheduled evaluations are an interval apart
+    and the other replica has done none; when the leader is killed the
+    other takes over."""
+    only_postgres("replicas share one PostgreSQL database")
+    flags = ["--eval-interval-seconds", "2", "--eval-window-seconds", "600"]
+    with served(args=flags) as a:
+        b = Server(args=flags + ["--database", database_url(a.data_dir)])
+        try:
+            b.start()
+            b.token = a.token
+            make_model(a)
+            rng = np.random.default_rng(3)
+            expect(a.put(base() + "/reference", {"rows": rows_of(rng, 100)}), 200)
+            expect(a.post(base() + "/predictions", {"predictions": rows_of(rng, 50)}),
+                   200)
+            time.sleep(9)
+            counts = [metric(s, "modelwatch_drift_evaluations_total") for s in (a, b)]
+            assert min(counts) == 0 and max(counts) >= 2, counts
+            ats = [int(x[0]) for x in a.sql(
+                "SELECT at FROM drift_evals WHERE trigger_kind = 'schedule' "
+                "ORDER BY at")]
+            assert len(ats) == max(counts), (ats, counts)
+            gaps = [y - x for x, y in zip(ats, ats[1:])]
+            assert all(g >= 1900 for g in gaps), gaps
+            # The leader dies: the other leads within a heartbeat and an
+            # interval, and evaluates.
+            survivor = b if counts[0] else a
+            (a if counts[0] else b).kill()
+            deadline = time.time() + 15
+            while time.time() < deadline and \
+                    metric(survivor, "modelwatch_drift_evaluations_total") == 0:
+                time.sleep(0.5)
+            assert metric(survivor, "modelwatch_drift_evaluations_total") > 0
+        finally:
+            b.cleanup()
 
 
 def test_volume_and_performance_rules_without_a_reference():

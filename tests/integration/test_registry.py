@@ -1,12 +1,11 @@
 """Registry over HTTP: models, versions, artifacts, aliases, rollback, nodes."""
-import glob
 import hashlib
 import http.client
 import os
-import sqlite3
 import threading
 
-from mwtest import expect, run, served
+import mwtest
+from mwtest import Server, expect, only_postgres, run, served
 
 SCHEMA = {"features": [{"name": "age", "type": "numeric"},
                        {"name": "country", "type": "categorical"}],
@@ -103,9 +102,8 @@ def test_versions_and_artifacts():
         big = b"x" * 100001
         expect(s.request("PUT", url, raw=big, headers={
             "X-Content-SHA256": hashlib.sha256(big).hexdigest()}), 413, "too_large")
-        store = os.path.join(s.data_dir, "artifacts")
-        assert glob.glob(os.path.join(store, "sha256", "*", "*")) == []
-        assert os.listdir(os.path.join(store, "tmp")) == []
+        assert s.stored_artifacts() == []
+        assert s.unfinished_uploads() == 0
         assert expect(s.get("/api/v1/models/fraud/versions/1"), 200)["status"] == "pending"
         expect(s.get(url), 404)
         # Upper-case hex is accepted; the version becomes ready.
@@ -115,8 +113,7 @@ def test_versions_and_artifacts():
         # Identical content for version 2 is stored once.
         expect(s.request("PUT", "/api/v1/models/fraud/versions/2/artifact", raw=art,
                          headers={"X-Content-SHA256": digest}), 200)
-        files = glob.glob(os.path.join(store, "sha256", "*", "*"))
-        assert files == [os.path.join(store, "sha256", digest[:2], digest)], files
+        assert s.stored_artifacts() == [digest], s.stored_artifacts()
         # Download: bytes, ETag, digest header, conditional GET.
         c = http.client.HTTPConnection("127.0.0.1", s.port)
         c.request("GET", url, headers={"Authorization": "Bearer " + s.token})
@@ -155,7 +152,7 @@ def test_oversized_chunked_upload_leaves_nothing():
         assert resp.status == 413, resp.status
         resp.read()
         c.close()
-        assert os.listdir(os.path.join(s.data_dir, "artifacts", "tmp")) == []
+        assert s.unfinished_uploads() == 0
 
 
 def test_aliases_cas_history_rollback():
@@ -243,6 +240,51 @@ def test_concurrent_cas_exactly_one_wins():
         assert len(hist) == 6  # the first set plus one winner per round
 
 
+def test_cas_across_replicas_exactly_one_wins():
+    """Two servers sharing one PostgreSQL database are one registry: of N
+    compare-and-swap PUTs with the same expected_version, spread over both,
+    exactly one wins, whichever replica it reached."""
+    only_postgres("replicas share a PostgreSQL database")
+    with served() as s1:
+        s2 = Server(args=["--database", mwtest.database_url(s1.data_dir)])
+        try:
+            s2.start()
+            s2.token = s1.token  # the database's admin token (s1 created it)
+            expect(s1.post("/api/v1/models", {"name": "m"}), 201)
+            for i in range(3):
+                make_version(s1, "m", body=b"r%d" % i)
+            a = "/api/v1/models/m/aliases/production"
+            expect(s2.put(a, {"version": 1}), 200)
+            n = 12
+            for round_ in range(4):
+                cur = expect(s2.get(a), 200)["version"]
+                targets = [v for v in (1, 2, 3) if v != cur]
+                results = [None] * n
+                barrier = threading.Barrier(n)
+
+                def promote(i):
+                    srv = (s1, s2)[i % 2]
+                    barrier.wait()
+                    results[i] = srv.put(a, {"version": targets[i // 2 % 2],
+                                             "expected_version": cur}).status
+
+                ts = [threading.Thread(target=promote, args=(i,)) for i in range(n)]
+                for t in ts:
+                    t.start()
+                for t in ts:
+                    t.join()
+                assert results.count(200) == 1, (round_, results)
+                assert results.count(409) == n - 1, (round_, results)
+                # Both replicas read the winner's move.
+                assert expect(s1.get(a), 200) == expect(s2.get(a), 200)
+            hist = expect(s1.get(a + "/history"), 200)["history"]
+            assert len(hist) == 5, hist  # the first set, one winner per round
+            assert [h["previous_version"] for h in hist[:-1]] == \
+                [h["version"] for h in hist[1:]], hist
+        finally:
+            s2.cleanup()
+
+
 def test_scopes():
     with served() as s:
         reader = s.token_with("reader", ["read"])
@@ -262,9 +304,7 @@ def test_scopes():
         expect(s.get("/api/v1/models/m", token=ingest), 403)
         expect(s.get("/api/v1/models", token=None), 401)
         # Audit rows name the token that acted.
-        db = sqlite3.connect(os.path.join(s.data_dir, "modelwatch.db"))
-        rows = db.execute("SELECT actor, action FROM audit_log WHERE action LIKE 'alias%'").fetchall()
-        db.close()
+        rows = s.sql("SELECT actor, action FROM audit_log WHERE action LIKE 'alias%'")
         assert rows == [("token:ci", "alias.set")], rows
 
 

@@ -1,9 +1,12 @@
 /* Unit tests of the alert rules: the state machine (every transition,
  * `for`, flapping, nodata), whether an evaluation is still current,
- * metric extraction, and the evaluator on a real SQLite file with a report
+ * metric extraction, the decision of one evaluation without a database
+ * (alert__decide: episodes, rollback, stale bases), when a notification
+ * group is due, and the evaluator on a real SQLite file with a report
  * function the test controls (restart mid-pending, rollback action once
  * per firing, a stale evaluation changing nothing, silence, ack,
  * grouping). Matchers are tests/unit/test_matchers.c. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +16,8 @@
 
 #include <cmocka.h>
 
-#include "alerts/alerts_internal.h"
+#include "core/db_sqlite.h"
+#include "alerts/internal.h"
 #include "registry/registry.h"
 
 /* ---- state machine ---- */
@@ -163,6 +167,210 @@ static void test_eval_current(void **state) {
   assert_int_equal(alert_eval_stamp(0, 5), 5);
 }
 
+/* ---- the decision of one evaluation (alert__decide, no database) ---- */
+
+/* A rollback rule on m@production: fires at >= 0.5 after for_s. */
+static void rule_fixture(struct alert__rule *r, int64_t for_s) {
+  memset(r, 0, sizeof *r);
+  r->id = 7;
+  strcpy(r->name, "drift");
+  strcpy(r->model, "m");
+  strcpy(r->alias, "production");
+  strcpy(r->metric, "dataset_drift_share");
+  strcpy(r->op, ">=");
+  strcpy(r->severity, "critical");
+  r->threshold = 0.5;
+  r->for_s = for_s;
+  r->window_s = 3600;
+  r->interval_s = 60;
+  r->rollback = 1;
+  r->last_eval_at = 1000;
+  r->labels = strdup("{\"team\":\"risk\",\"model\":\"spoofed\"}");
+  r->annotations = strdup("{}");
+}
+
+/* What was computed on v3 at now with value (has_value < 0: nodata). */
+static struct alert__observation observed(int64_t now, double value, int cond) {
+  struct alert__observation o = {{1000, 3}, 3, (enum alert_cond)cond, value,
+                                 cond != ALERT_COND_NODATA, "", now};
+  return o;
+}
+
+static void test_decide_fire_with_rollback(void **state) {
+  (void)state;
+  struct alert__rule r;
+  rule_fixture(&r, 0);
+  struct alert__rule_state st = {"inactive", 0, 0, 1000};
+  struct alert__observation obs = observed(5000, 0.7, ALERT_COND_TRUE);
+  struct alert__decision d;
+  assert_int_equal(alert__decide(&r, &st, 3, &obs, &d), MW_OK);
+  assert_false(d.stale);
+  assert_int_equal(d.event, ALERT_EV_FIRED);
+  assert_int_equal(d.op, ALERT__EP_INSERT);
+  assert_string_equal(d.episode_state, "firing");
+  assert_true(d.rollback);
+  assert_int_equal(strlen(d.fingerprint), 16);
+  /* The identifying labels win over the rule's own. */
+  cJSON *l = cJSON_Parse(d.labels);
+  assert_string_equal(mw_json_str(l, "model"), "m");
+  assert_string_equal(mw_json_str(l, "team"), "risk");
+  assert_string_equal(mw_json_str(l, "version"), "3");
+  assert_string_equal(mw_json_str(l, "alias"), "production");
+  cJSON_Delete(l);
+  cJSON *a = cJSON_Parse(d.annotations);
+  assert_non_null(strstr(mw_json_str(a, "summary"), "is 0.7 (threshold >= 0.5)"));
+  cJSON_Delete(a);
+  assert_string_equal(d.save.state, "firing");
+  assert_int_equal(d.save.active_since, 5000);
+  assert_int_equal(d.save.current_alert_id, 0); /* the store gives it */
+  assert_int_equal(d.save.last_eval_at, 5000);
+  assert_int_equal(d.save.next_eval_at, 65000);
+  assert_true(d.save.last_value == 0.7);
+  assert_int_equal(d.save.last_version, 3);
+  assert_null(d.save.last_error);
+  alert__decision_clear(&d);
+  /* Without the action: the same firing, no rollback. */
+  r.rollback = 0;
+  assert_int_equal(alert__decide(&r, &st, 3, &obs, &d), MW_OK);
+  assert_false(d.rollback);
+  alert__decision_clear(&d);
+  alert__rule_clear(&r);
+}
+
+static void test_decide_pending_then_fire_existing(void **state) {
+  (void)state;
+  struct alert__rule r;
+  rule_fixture(&r, 10);
+  struct alert__rule_state st = {"inactive", 0, 0, 1000};
+  struct alert__observation obs = observed(5000, 0.7, ALERT_COND_TRUE);
+  struct alert__decision d;
+  assert_int_equal(alert__decide(&r, &st, 3, &obs, &d), MW_OK);
+  assert_int_equal(d.event, ALERT_EV_PENDING);
+  assert_int_equal(d.op, ALERT__EP_INSERT);
+  assert_string_equal(d.episode_state, "pending");
+  assert_false(d.rollback);
+  alert__decision_clear(&d);
+  /* Pending since 5000 with episode 42; held 10 s at 15000: it fires, the
+   * episode is updated (new annotations), and the rollback runs. */
+  struct alert__rule_state pend = {"pending", 5000, 42, 5000};
+  obs = observed(15000, 0.8, ALERT_COND_TRUE);
+  obs.seen.last_eval_at = 5000;
+  assert_int_equal(alert__decide(&r, &pend, 3, &obs, &d), MW_OK);
+  assert_int_equal(d.event, ALERT_EV_FIRED);
+  assert_int_equal(d.op, ALERT__EP_FIRE);
+  assert_int_equal(d.episode_id, 42);
+  assert_null(d.labels);
+  assert_non_null(d.annotations);
+  assert_true(d.rollback);
+  assert_int_equal(d.save.current_alert_id, 42);
+  assert_int_equal(d.save.active_since, 5000);
+  alert__decision_clear(&d);
+  alert__rule_clear(&r);
+}
+
+static void test_decide_resolve_discard_value_nodata(void **state) {
+  (void)state;
+  struct alert__rule r;
+  rule_fixture(&r, 10);
+  struct alert__decision d;
+  /* Firing, condition false: resolved, no open episode after. */
+  struct alert__rule_state firing = {"firing", 100, 42, 1000};
+  struct alert__observation obs = observed(5000, 0.1, ALERT_COND_FALSE);
+  assert_int_equal(alert__decide(&r, &firing, 3, &obs, &d), MW_OK);
+  assert_int_equal(d.event, ALERT_EV_RESOLVED);
+  assert_int_equal(d.op, ALERT__EP_RESOLVE);
+  assert_int_equal(d.episode_id, 42);
+  assert_int_equal(d.save.current_alert_id, 0);
+  assert_int_equal(d.save.active_since, -1);
+  assert_string_equal(d.save.state, "inactive");
+  assert_false(d.rollback);
+  alert__decision_clear(&d);
+  /* Firing and still true: only the value moves. */
+  obs = observed(5000, 0.9, ALERT_COND_TRUE);
+  assert_int_equal(alert__decide(&r, &firing, 3, &obs, &d), MW_OK);
+  assert_int_equal(d.event, ALERT_EV_NONE);
+  assert_int_equal(d.op, ALERT__EP_VALUE);
+  assert_int_equal(d.save.current_alert_id, 42);
+  alert__decision_clear(&d);
+  /* Firing with an empty window: still firing, nothing to update, and the
+   * problem is recorded. */
+  obs = observed(5000, 0, ALERT_COND_NODATA);
+  obs.problem = "cannot compute dataset_drift_share: no reference";
+  assert_int_equal(alert__decide(&r, &firing, 3, &obs, &d), MW_OK);
+  assert_int_equal(d.op, ALERT__EP_KEEP);
+  assert_string_equal(d.save.state, "firing");
+  assert_true(isnan(d.save.last_value));
+  assert_string_equal(d.save.last_error, obs.problem);
+  alert__decision_clear(&d);
+  /* Pending, then nodata: the pending episode is discarded. */
+  struct alert__rule_state pend = {"pending", 100, 43, 1000};
+  assert_int_equal(alert__decide(&r, &pend, 3, &obs, &d), MW_OK);
+  assert_int_equal(d.event, ALERT_EV_DISCARDED);
+  assert_int_equal(d.op, ALERT__EP_DISCARD);
+  assert_int_equal(d.episode_id, 43);
+  assert_string_equal(d.save.state, "nodata");
+  assert_int_equal(d.save.current_alert_id, 0);
+  alert__decision_clear(&d);
+  alert__rule_clear(&r);
+}
+
+/* What makes one firing roll back once: a decision on a stale basis
+ * writes nothing. */
+static void test_decide_stale(void **state) {
+  (void)state;
+  struct alert__rule r;
+  rule_fixture(&r, 0);
+  struct alert__decision d;
+  struct alert__observation obs = observed(5000, 0.9, ALERT_COND_TRUE);
+  /* Another evaluation was applied meanwhile (it fired and rolled back). */
+  struct alert__rule_state after = {"firing", 4000, 42, 4000};
+  assert_int_equal(alert__decide(&r, &after, 1, &obs, &d), MW_OK);
+  assert_true(d.stale);
+  assert_int_equal(d.event, ALERT_EV_NONE);
+  assert_int_equal(d.op, ALERT__EP_KEEP);
+  assert_false(d.rollback);
+  assert_int_equal(d.sm.state, ALERT_FIRING); /* as it stands */
+  assert_int_equal(d.episode_id, 42);
+  assert_int_equal(d.version_now, 1);
+  alert__decision_clear(&d);
+  /* Same basis, but the alias moved to v1 by hand. */
+  struct alert__rule_state same = {"inactive", 0, 0, 1000};
+  assert_int_equal(alert__decide(&r, &same, 1, &obs, &d), MW_OK);
+  assert_true(d.stale);
+  alert__decision_clear(&d);
+  /* The alias vanished. */
+  assert_int_equal(alert__decide(&r, &same, 0, &obs, &d), MW_OK);
+  assert_true(d.stale);
+  alert__decision_clear(&d);
+  /* A rule on a fixed version ignores the alias argument. */
+  r.alias[0] = '\0';
+  r.version = 3;
+  r.rollback = 0;
+  assert_int_equal(alert__decide(&r, &same, 0, &obs, &d), MW_OK);
+  assert_false(d.stale);
+  assert_int_equal(d.event, ALERT_EV_FIRED);
+  alert__decision_clear(&d);
+  alert__rule_clear(&r);
+}
+
+static void test_group_due(void **state) {
+  (void)state;
+  struct alert_env env = {0};
+  env.group_wait_ms = 30000;
+  env.group_interval_ms = 300000;
+  env.repeat_interval_ms = 4 * 3600000LL;
+  /* Never sent: after group_wait from the group's creation. */
+  assert_false(alert__group_due(&env, 29999, 0, -1, 1, 1));
+  assert_true(alert__group_due(&env, 30000, 0, -1, 1, 1));
+  /* Changed: after group_interval from the last send. */
+  assert_false(alert__group_due(&env, 299999, 0, 0, 1, 0));
+  assert_true(alert__group_due(&env, 300000, 0, 0, 1, 0));
+  /* Unchanged: repeated while an unacknowledged alert fires. */
+  assert_false(alert__group_due(&env, 4 * 3600000LL, 0, 0, 0, 0));
+  assert_true(alert__group_due(&env, 4 * 3600000LL, 0, 0, 0, 1));
+  assert_false(alert__group_due(&env, 4 * 3600000LL - 1, 0, 0, 0, 1));
+}
+
 /* ---- evaluator on a real database ---- */
 
 struct fix {
@@ -202,7 +410,7 @@ static mw_status fake_report(void *ctx, mw_conn *c, const char *model,
 
 static int64_t q(mw_conn *c, const char *sql) {
   sqlite3_stmt *st = NULL;
-  sqlite3_prepare_v2(mw_conn_handle(c), sql, -1, &st, NULL);
+  sqlite3_prepare_v2(mw_sqlite(c), sql, -1, &st, NULL);
   int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
   sqlite3_finalize(st);
   return n;
@@ -495,6 +703,11 @@ int main(void) {
       cmocka_unit_test(test_sm_flapping_never_fires_with_for),
       cmocka_unit_test(test_compare_and_metrics),
       cmocka_unit_test(test_eval_current),
+      cmocka_unit_test(test_decide_fire_with_rollback),
+      cmocka_unit_test(test_decide_pending_then_fire_existing),
+      cmocka_unit_test(test_decide_resolve_discard_value_nodata),
+      cmocka_unit_test(test_decide_stale),
+      cmocka_unit_test(test_group_due),
       cmocka_unit_test_setup_teardown(test_rule_validation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pending_survives_restart_then_fires_once,
                                       setup, teardown),

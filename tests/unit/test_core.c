@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/db_sqlite.h"
 #include "core/core.h"
 
 static void test_status_table(void **state) {
@@ -65,7 +66,7 @@ static void test_crypto_vectors(void **state) {
   assert_int_equal(mw_base64_decode("aGVsbG8=", dec, sizeof dec), 5);
   assert_memory_equal(dec, "hello", 5);
   assert_int_equal(mw_base64_decode("a$==", dec, sizeof dec), -1);
-  /* The Standard Webhooks test vector from API.md. */
+  /* The Standard Webhooks specification's own test vector. */
   char sig[64];
   const char *body = "{\"test\": 2432232314}";
   assert_int_equal(mw_webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",

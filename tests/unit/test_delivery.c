@@ -17,7 +17,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "alerts/delivery_internal.h"
+#include "core/db_sqlite.h"
+#include "alerts/internal.h"
 
 /* 1994-11-06T08:49:37Z, the RFC's example date. */
 #define RFC_DATE_MS 784111777000LL
@@ -576,8 +577,14 @@ static int64_t enqueue(mw_conn *c, const char *type, const char *target) {
   cJSON *p = cJSON_CreateObject();
   cJSON_AddStringToObject(p, "type", "test");
   int64_t id = 0;
+  /* The outbox is written inside the change that causes it. */
+  int own = mw_tx_state(c) == 0;
+  if(own)
+    assert_int_equal(mw_tx_begin(c), MW_OK);
   assert_int_equal(mw_outbox_enqueue(c, "test", type, target, "http://127.0.0.1:9/",
                                      p, &id), MW_OK);
+  if(own)
+    assert_int_equal(mw_tx_commit(c), MW_OK);
   cJSON_Delete(p);
   return id;
 }
@@ -604,6 +611,44 @@ static int has_id(const struct alert__job *j, int n, int64_t id) {
     if(j[i].id == id)
       return 1;
   return 0;
+}
+
+/* Which queue heads a worker claims (alert__pick, no database): due and
+ * unleased ones, oldest due first, at most max; the others say when to
+ * look again. */
+static void test_pick_heads(void **state) {
+  (void)state;
+  int64_t now = 1000000, ids[8], next = INT64_MAX;
+  int n = -1;
+  struct alert__head h[] = {
+      {10, now - 5, 0},          /* due */
+      {11, now + 700, 0},        /* a retry later */
+      {12, now - 50, now + 300}, /* in flight: its lease ends first */
+      {13, now - 50, 0},         /* due, older */
+      {14, now, now - 1},        /* due; an expired lease */
+      {15, now - 5, 0},          /* due, as old as 10: by id */
+  };
+  alert__pick(h, 6, now, 8, ids, &n, &next);
+  assert_int_equal(n, 4);
+  assert_int_equal(ids[0], 13);
+  assert_int_equal(ids[1], 10);
+  assert_int_equal(ids[2], 15);
+  assert_int_equal(ids[3], 14);
+  assert_int_equal(next, now + 300);
+  /* Room for two: the two oldest due; heads left for lack of room do not
+   * set the next look (a freed slot does). */
+  struct alert__head h2[] = {{1, now - 1, 0}, {2, now - 3, 0}, {3, now - 2, 0}};
+  next = INT64_MAX;
+  alert__pick(h2, 3, now, 2, ids, &n, &next);
+  assert_int_equal(n, 2);
+  assert_int_equal(ids[0], 2);
+  assert_int_equal(ids[1], 3);
+  assert_int_equal(next, INT64_MAX);
+  /* Nothing to take. */
+  next = INT64_MAX;
+  alert__pick(NULL, 0, now, 8, ids, &n, &next);
+  assert_int_equal(n, 0);
+  assert_int_equal(next, INT64_MAX);
 }
 
 static void test_claims_two_workers(void **state) {
@@ -715,9 +760,9 @@ static void test_claims_two_workers(void **state) {
   assert_int_equal(ja[0].cycle_attempts, 0); /* fresh budget */
   clear_jobs(ja, na);
   int64_t dv1, dv2;
-  assert_int_equal(alert__data_version(b, &dv1), MW_OK);
+  assert_int_equal(mw_db_data_version(b, &dv1), MW_OK);
   enqueue(a, "node", "n3");
-  assert_int_equal(alert__data_version(b, &dv2), MW_OK);
+  assert_int_equal(mw_db_data_version(b, &dv2), MW_OK);
   assert_true(dv1 != dv2); /* B notices A's commit */
 }
 
@@ -803,7 +848,7 @@ static void test_purge_steps(void **state) {
   struct dbfix *f = *state;
   mw_conn *a = mw_db_conn(f->a);
   const int64_t day = 86400000LL, now = mw_now_ms(), cutoff = now - 7 * day;
-  assert_int_equal(mw_exec(a, "BEGIN"), MW_OK);
+  assert_int_equal(mw_tx_begin(a), MW_OK);
   /* 2500 old delivered rows, each with an attempt. */
   for(int i = 0; i < 2500; i++) {
     int64_t id = enqueue(a, "node", "n1");
@@ -826,7 +871,7 @@ static void test_purge_steps(void **state) {
   age_row(a, young, "delivered", now - day, now - day, now - day);
   int64_t behind = enqueue(a, "node", "n1");
   age_row(a, behind, "delivered", cutoff + 1, cutoff - 30 * day, cutoff + 1);
-  assert_int_equal(mw_exec(a, "COMMIT"), MW_OK);
+  assert_int_equal(mw_tx_commit(a), MW_OK);
   assert_int_equal(count_sql(a, "SELECT count(*) FROM delivery_attempts"), 2506);
 
   /* Batches of 1000: three steps for the 2500 (and the old dead one),
@@ -996,6 +1041,7 @@ int main(void) {
       cmocka_unit_test(test_payload_webhook),
       cmocka_unit_test(test_payload_slack_mattermost_teams),
       cmocka_unit_test(test_payload_discord_limits),
+      cmocka_unit_test(test_pick_heads),
       cmocka_unit_test_setup_teardown(test_claims_two_workers, db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_worker_start_stop, db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_purge_steps, db_setup, db_teardown),

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "alerts/alerts_internal.h"
+#include "alerts/internal.h"
 
 /* alert_matchers_match on one matcher {name: "v", value, is_regex} and
  * labels {"v": text}. */

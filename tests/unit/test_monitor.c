@@ -1,8 +1,11 @@
 /* Unit tests of monitor/: schema and value parsing, dictionaries, chunk
  * packing, batch validation, ingest and labels, windows across block and
  * bucket boundaries, reference precomputation, drift reports, settings,
- * stored evaluations, /metrics text and retention - on a real SQLite file
- * in a temporary directory, with the registry's tables seeded by SQL. */
+ * stored evaluations, /metrics text and retention - on a real database with
+ * the registry's tables seeded by SQL: a SQLite file in a temporary
+ * directory, or, when MW_TEST_PG_URL names a PostgreSQL database to connect
+ * to (tests/unit/with_pg.py starts one), a fresh PostgreSQL database per
+ * test, so both store implementations pass the same tests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,8 @@
 #include <cmocka.h>
 #include <math.h>
 
+#include "core/db_pg.h"
+#include "core/db_sqlite.h"
 #include "monitor/internal.h"
 
 static const char *SCHEMA =
@@ -25,11 +30,68 @@ static const char *SCHEMA =
 struct fix {
   char dir[64];
   char path[128];
+  char pgdb[64]; /* PostgreSQL: the test's database ("" on SQLite) */
   mw_db *db;
   mw_conn *c;
   mon_ctx *m;
   mon_version v;
 };
+
+/* Runs sql (no result) on the test's database, whichever the backend. */
+static mw_status exec_sql(struct fix *f, const char *sql) {
+  if(mw_conn_kind(f->c) == MW_DB_SQLITE)
+    return mw_exec(f->c, sql);
+  return mw_pg_exec(f->c, sql);
+}
+
+/* The first column of the first row of sql as an integer (-1: no row). */
+static int64_t count_rows(struct fix *f, const char *sql) {
+  int64_t n = -1;
+  if(mw_conn_kind(f->c) == MW_DB_SQLITE) {
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(mw_sqlite(f->c), sql, -1, &st, NULL);
+    if(sqlite3_step(st) == SQLITE_ROW)
+      n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+  }
+  PGresult *r = PQexec(mw_pg(f->c), sql);
+  if(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+    n = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+  else
+    fprintf(stderr, "count_rows: %s: %s\n", sql, PQerrorMessage(mw_pg(f->c)));
+  PQclear(r);
+  return n;
+}
+
+/* Runs sql on the cluster's maintenance database (CREATE/DROP DATABASE). */
+static int pg_admin(const char *sql) {
+  PGconn *pc = PQconnectdb(getenv("MW_TEST_PG_URL"));
+  PGresult *r = PQexec(pc, sql);
+  int ok = PQstatus(pc) == CONNECTION_OK && PQresultStatus(r) == PGRES_COMMAND_OK;
+  if(!ok)
+    fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(pc));
+  PQclear(r);
+  PQfinish(pc);
+  return ok ? 0 : -1;
+}
+
+/* Opens the test's database: a SQLite file, or a new PostgreSQL database
+ * next to MW_TEST_PG_URL's. */
+static int open_db(struct fix *f) {
+  const char *pg = getenv("MW_TEST_PG_URL");
+  if(!pg || !*pg)
+    return mw_db_open(f->path, 0, &f->db) ? -1 : 0;
+  static int seq;
+  char sql[160], url[600];
+  snprintf(f->pgdb, sizeof f->pgdb, "mwunit_%d_%d", (int)getpid(), ++seq);
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->pgdb);
+  const char *slash = strrchr(pg, '/');
+  if(pg_admin(sql) || !slash)
+    return -1;
+  snprintf(url, sizeof url, "%.*s/%s", (int)(slash - pg), pg, f->pgdb);
+  return mw_db_open(url, 0, &f->db) ? -1 : 0;
+}
 
 static int setup(void **state) {
   struct fix *f = calloc(1, sizeof *f);
@@ -37,22 +99,22 @@ static int setup(void **state) {
   if(!mkdtemp(f->dir))
     return -1;
   snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
-  if(mw_db_open(f->path, 0, &f->db))
+  if(open_db(f))
     return -1;
   f->c = mw_db_conn(f->db);
   if(mw_migrate(f->c, NULL))
     return -1;
-  if(mw_exec(f->c, "INSERT INTO models(id, name, created_at, updated_at) "
-                   "VALUES(1, 'm', 0, 0);"
-                   "INSERT INTO model_versions(id, model_id, version, schema, "
-                   "created_at, created_by) VALUES(7, 1, 1, "
-                   "'{\"features\":[{\"name\":\"age\",\"type\":\"numeric\"},"
-                   "{\"name\":\"city\",\"type\":\"categorical\"}],"
-                   "\"prediction\":{\"type\":\"numeric\"}}', 0, 'test');"
-                   "INSERT INTO model_versions(id, model_id, version, "
-                   "created_at, created_by) VALUES(8, 1, 2, 0, 'test');"))
+  if(exec_sql(f, "INSERT INTO models(id, name, created_at, updated_at) "
+                 "VALUES(1, 'm', 0, 0);"
+                 "INSERT INTO model_versions(id, model_id, version, schema, "
+                 "created_at, created_by) VALUES(7, 1, 1, "
+                 "'{\"features\":[{\"name\":\"age\",\"type\":\"numeric\"},"
+                 "{\"name\":\"city\",\"type\":\"categorical\"}],"
+                 "\"prediction\":{\"type\":\"numeric\"}}', 0, 'test');"
+                 "INSERT INTO model_versions(id, model_id, version, "
+                 "created_at, created_by) VALUES(8, 1, 2, 0, 'test');"))
     return -1;
-  mon_options o = {0, 3600, 30, 64, 2, 0};
+  mon_options o = {0, 3600, 30, 64, 2, 0, NULL};
   if(mon_ctx_new(f->db, &o, &f->m))
     return -1;
   f->v = (mon_version){7, 1, "m", 1, SCHEMA};
@@ -64,22 +126,18 @@ static int teardown(void **state) {
   struct fix *f = *state;
   mon_ctx_free(f->m);
   mw_db_close(f->db);
+  if(f->pgdb[0]) {
+    char sql[160];
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", f->pgdb);
+    if(pg_admin(sql))
+      return -1;
+  }
   char cmd[200];
   snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
   if(system(cmd) != 0)
     return -1;
   free(f);
   return 0;
-}
-
-static int64_t count_rows(mw_conn *c, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  sqlite3_prepare_v2(mw_conn_handle(c), sql, -1, &st, NULL);
-  int64_t n = -1;
-  if(sqlite3_step(st) == SQLITE_ROW)
-    n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return n;
 }
 
 /* Finds an error {index, field} in err->details.errors. */
@@ -444,11 +502,11 @@ static void test_ingest_and_labels(void **state) {
                           &n, &err),
                    MW_OK);
   assert_int_equal(n, 2);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_blocks"), 1);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks"), 5);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 2);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM labels"), 1);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM mon_categories"), 2);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_blocks"), 1);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_chunks"), 5);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 2);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels"), 1);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories"), 2);
   /* A stored id and a type error: both listed, nothing stored. */
   assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"p3\",\"features\":"
                              "{\"age\":1,\"city\":\"c\"},\"prediction\":0.1},"
@@ -469,9 +527,9 @@ static void test_ingest_and_labels(void **state) {
   assert_true(has_error(&err, 1, "id"));
   assert_false(has_error(&err, 0, "id"));
   mw_err_clear(&err);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_blocks"), 1);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 2);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM mon_categories"), 2);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_blocks"), 1);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 2);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories"), 2);
   /* Body shape. */
   assert_int_equal(ingest(f, "{\"predictions\":[]}", &n, &err), MW_EVALIDATION);
   mw_err_clear(&err);
@@ -495,14 +553,14 @@ static void test_ingest_and_labels(void **state) {
   assert_true(has_error(&err, 2, "label"));
   mw_err_clear(&err);
   cJSON_Delete(body);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM labels"), 1);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels"), 1);
   body = parse("{\"labels\":[{\"id\":\"p1\",\"label\":0.5},{\"id\":\"p2\","
                "\"label\":0.25}]}");
   assert_int_equal(mon_ingest_labels(f->m, f->c, &f->v, body, &n, &err), MW_OK);
   assert_int_equal(n, 2);
   cJSON_Delete(body);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM labels"), 2);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM labels WHERE "
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels"), 2);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels WHERE "
                                     "ext_id = 'p2' AND label = 0.25"),
                    1);
 }
@@ -527,7 +585,7 @@ static void test_windows(void **state) {
   mw_err err = {{0}, NULL};
   assert_int_equal(ingest(f, body.data, &n, &err), MW_OK);
   mw_buf_free(&body);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_blocks"), 4);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_blocks"), 4);
   /* [08:03, 08:12) holds rows 3..11, cutting two blocks. */
   mon_window w;
   assert_int_equal(mon__read_begin(f->c), MW_OK);
@@ -656,7 +714,7 @@ static void test_reference_and_drift(void **state) {
   assert_int_equal((int)cJSON_GetObjectItem(out, "count")->valuedouble, 400);
   cJSON_Delete(out);
   mon_ref ref;
-  assert_int_equal(mon__store_ref_load(f->c, 7, 3, true, &ref), MW_OK);
+  assert_int_equal(mon__store(f->c)->ref_load(f->c, 7, 3, true, &ref), MW_OK);
   assert_int_equal(ref.cols[0].nsorted, 400);
   for(size_t i = 1; i < ref.cols[0].nsorted; i++)
     assert_true(ref.cols[0].sorted[i - 1] <= ref.cols[0].sorted[i]);
@@ -826,7 +884,7 @@ static void test_retention(void **state) {
   assert_int_equal(ingest(f, body.data, &n, &err), MW_OK);
   mw_buf_free(&body);
   log_rows(f, 5, 0, 3, true);
-  int64_t blocks = count_rows(f->c, "SELECT count(*) FROM pred_blocks");
+  int64_t blocks = count_rows(f, "SELECT count(*) FROM pred_blocks");
   assert_true(blocks > 2);
   int64_t deleted = 0, total = 0;
   do {
@@ -836,13 +894,20 @@ static void test_retention(void **state) {
     total += deleted;
   } while(deleted > 0);
   assert_true(total >= 2);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids WHERE ext_id "
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids WHERE ext_id "
                                     "LIKE 'old%'"),
                    0);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 5);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM labels"), 0);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks WHERE id / "
-                                    "4096 NOT IN (SELECT id FROM pred_blocks)"),
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 5);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels"), 0);
+  /* No chunk outlived its block (SQLite keys them by rowid, PostgreSQL by a
+   * foreign key). */
+  assert_int_equal(count_rows(f, mw_conn_kind(f->c) == MW_DB_SQLITE
+                                     ? "SELECT count(*) FROM pred_chunks WHERE "
+                                       "id / 4096 NOT IN (SELECT id FROM "
+                                       "pred_blocks)"
+                                     : "SELECT count(*) FROM pred_chunks WHERE "
+                                       "block_id NOT IN (SELECT id FROM "
+                                       "pred_blocks)"),
                    0);
   /* The same id may now be logged again. */
   assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"old1\",\"features\":"
@@ -904,11 +969,11 @@ static void test_concurrent_ingest(void **state) {
   assert_int_equal(ok, 39);
   assert_int_equal(rejected, 1);
   assert_int_equal(args[0].rejected, 1);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 39 * 50);
-  assert_int_equal(count_rows(f->c, "SELECT sum(n) FROM pred_blocks"), 39 * 50);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM mon_categories"), 7);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks"),
-                   count_rows(f->c, "SELECT count(*) * 5 FROM pred_blocks"));
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 39 * 50);
+  assert_int_equal(count_rows(f, "SELECT sum(n) FROM pred_blocks"), 39 * 50);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories"), 7);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_chunks"),
+                   count_rows(f, "SELECT count(*) * 5 FROM pred_blocks"));
 }
 
 struct one_arg {
@@ -949,13 +1014,14 @@ static void test_group_commit(void **state) {
       "\"d\"},\"prediction\":1}]}"};
   struct one_arg a[3];
   pthread_t th[3];
-  mon__lock(f->m);
+  /* Holding core's write lock (the only one) makes the three queue. */
+  assert_int_equal(mw_tx_begin(f->c), MW_OK);
   for(int k = 0; k < 3; k++) {
     a[k] = (struct one_arg){f, bodies[k], MW_EINTERNAL};
     pthread_create(&th[k], NULL, ingest_one, &a[k]);
     usleep(100000); /* the first becomes the leader, the others queue */
   }
-  mon__unlock(f->m);
+  mw_tx_rollback(f->c);
   for(int k = 0; k < 3; k++)
     pthread_join(th[k], NULL);
   assert_int_equal(a[0].st, MW_OK);
@@ -963,12 +1029,12 @@ static void test_group_commit(void **state) {
   assert_int_equal(a[2].st, MW_OK);
   /* Two transactions for three batches: the last two shared one. */
   assert_int_equal(f->m->n_commits - commits0, 2);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 3);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 3);
   /* The rolled-back batch's new category is gone, the others' stay. */
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM mon_categories WHERE "
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories WHERE "
                                     "value = 'c'"),
                    0);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM mon_categories WHERE "
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories WHERE "
                                     "value IN ('b', 'd')"),
                    2);
 }
@@ -993,7 +1059,7 @@ static void test_compaction(void **state) {
                "\"prediction\":%d}]}", ts, i, i % 3, i);
     assert_int_equal(ingest(f, body, &n, &err), MW_OK);
   }
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_blocks"), 30);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_blocks"), 30);
   int64_t merged = 0;
   /* The bucket is not closed yet for this cut-off: nothing happens. */
   assert_int_equal(mon__compact_step(f->m, f->c, base / MON_BUCKET_MS, &merged),
@@ -1002,8 +1068,8 @@ static void test_compaction(void **state) {
   assert_int_equal(mon__compact_step(f->m, f->c, base / MON_BUCKET_MS + 1, &merged),
                    MW_OK);
   assert_int_equal(merged, 30);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_blocks"), 1);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks"), 5);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_blocks"), 1);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_chunks"), 5);
   assert_int_equal(mon__compact_step(f->m, f->c, base / MON_BUCKET_MS + 1, &merged),
                    MW_OK);
   assert_int_equal(merged, 0);
@@ -1028,8 +1094,8 @@ static void test_compaction(void **state) {
   assert_int_equal(mon_retention_step(f->m, f->c, base + 3600000, 10, &deleted),
                    MW_OK);
   assert_int_equal(deleted, 1);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_ids"), 0);
-  assert_int_equal(count_rows(f->c, "SELECT count(*) FROM pred_chunks"), 0);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 0);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_chunks"), 0);
 }
 
 /* A six-row reference (cities "0".."2") for version 7. */
@@ -1062,8 +1128,6 @@ static void test_sampled_report(void **state) {
   b.ts = malloc(1000 * sizeof *b.ts);
   b.vals = malloc(3000 * sizeof *b.vals);
   b.ids = calloc(1000, sizeof *b.ids);
-  mw_buf scratch;
-  mw_buf_init(&scratch, 1 << 22);
   unsigned s = 7;
   assert_int_equal(mw_tx_begin(f->c), MW_OK);
   for(size_t k = 0; k < total / 1000; k++) {
@@ -1075,15 +1139,14 @@ static void test_sampled_report(void **state) {
       b.vals[1000 + i] = (double)((s >> 4) % 3);
       b.vals[2000 + i] = u;
     }
-    assert_int_equal(mon__store_block(f->c, 7, &b, NULL, 1000, now, &scratch), MW_OK);
+    assert_int_equal(mon__block_write(f->c, 7, &b, NULL, 1000, now), MW_OK);
   }
   assert_int_equal(mw_tx_commit(f->c), MW_OK);
-  mw_buf_free(&scratch);
   mon__batch_free(&b);
   /* Reference: the first rows' distribution. */
   put_small_reference(f);
   mw_err err = {{0}, NULL};
-  mon_options small = {0, 3600, 0, 1, 2, 0}, big = {0, 3600, 0, 1024, 2, 0};
+  mon_options small = {0, 3600, 0, 1, 2, 0, NULL}, big = {0, 3600, 0, 1024, 2, 0, NULL};
   mon_ctx *ms, *mb;
   assert_int_equal(mon_ctx_new(f->db, &small, &ms), MW_OK);
   assert_int_equal(mon_ctx_new(f->db, &big, &mb), MW_OK);
@@ -1152,8 +1215,6 @@ static void put_rows(struct fix *f, const int64_t *ts, size_t n, unsigned *seed)
      * the sign (min, quantiles), so the cache must keep that order. */
     b.vals[2 * n + i] = i % 31 == 7 ? INFINITY : i % 5 == 1 ? -0.0 : i % 5 == 2 ? 0.0 : u;
   }
-  mw_buf scratch;
-  mw_buf_init(&scratch, 1 << 22);
   assert_int_equal(mw_tx_begin(f->c), MW_OK);
   for(size_t i = 0; i < n; i++) {
     if(done[i])
@@ -1164,11 +1225,10 @@ static void put_rows(struct fix *f, const int64_t *ts, size_t n, unsigned *seed)
         rows[k++] = j;
         done[j] = true;
       }
-    assert_int_equal(mon__store_block(f->c, 7, &b, rows, k, mw_now_ms(), &scratch),
+    assert_int_equal(mon__block_write(f->c, 7, &b, rows, k, mw_now_ms()),
                      MW_OK);
   }
   assert_int_equal(mw_tx_commit(f->c), MW_OK);
-  mw_buf_free(&scratch);
   free(rows);
   free(done);
   free(b.ids);
@@ -1193,7 +1253,7 @@ static char *report_text(mon_ctx *m, struct fix *f, int64_t from, int64_t to) {
 static void test_window_cache(void **state) {
   struct fix *f = *state;
   put_small_reference(f);
-  mon_options off = {0, 3600, 0, 64, 2, -1};
+  mon_options off = {0, 3600, 0, 64, 2, -1, NULL};
   mon_ctx *mo;
   assert_int_equal(mon_ctx_new(f->db, &off, &mo), MW_OK);
   unsigned seed = 11;
@@ -1219,7 +1279,7 @@ static void test_window_cache(void **state) {
       put_rows(f, old_ts, 3, &seed);
       char *a = report_text(f->m, f, t - 60000, t + 1);
       free(a);
-      assert_int_equal(mw_exec(f->c, "DELETE FROM pred_blocks WHERE id = "
+      assert_int_equal(exec_sql(f, "DELETE FROM pred_blocks WHERE id = "
                                      "(SELECT max(id) FROM pred_blocks)"), MW_OK);
     }
     put_rows(f, ts, n, &seed);
@@ -1251,20 +1311,20 @@ static void test_window_cache(void **state) {
   }
   assert_true(compared > 120);
   /* The cache was used, and not only rebuilt. */
-  assert_true(f->m->wc_hits > 60);
-  assert_true(f->m->wc_misses > 3);
-  assert_int_equal(mo->wc_hits + mo->wc_misses, 0);
-  assert_true(f->m->wc_bytes > 0 && f->m->wc_bytes <= (size_t)256 << 20);
+  assert_true(f->m->wc.hits > 60);
+  assert_true(f->m->wc.misses > 3);
+  assert_int_equal(mo->wc.hits + mo->wc.misses, 0);
+  assert_true(f->m->wc.bytes > 0 && f->m->wc.bytes <= (size_t)256 << 20);
   /* Entries idle for 15 minutes go: age them all, then one report. */
-  uint64_t ev = f->m->wc_evictions;
+  uint64_t ev = f->m->wc.evictions;
   size_t entries = 0;
-  for(mon_wentry *e = f->m->wc_head; e; e = e->next, entries++)
+  for(mon_wentry *e = f->m->wc.head; e; e = e->next, entries++)
     e->used_ms -= 16LL * 60 * 1000;
   assert_true(entries > 0);
   free(report_text(f->m, f, t - 10000, t + 1));
-  assert_int_equal(f->m->wc_evictions, ev + entries);
-  assert_non_null(f->m->wc_head);
-  assert_null(f->m->wc_head->next); /* only the new report's entry */
+  assert_int_equal(f->m->wc.evictions, ev + entries);
+  assert_non_null(f->m->wc.head);
+  assert_null(f->m->wc.head->next); /* only the new report's entry */
   mon_ctx_free(mo);
 }
 

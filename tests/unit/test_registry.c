@@ -1,5 +1,6 @@
 /* Unit tests of registry/ on an in-memory SQLite database: the functions the
- * HTTP handlers call, without HTTP. */
+ * HTTP handlers call, without HTTP. The artifact tests run once per
+ * artifact store (directory and database). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,10 @@
 
 #include <cmocka.h>
 
+#include "core/db_sqlite.h"
+#include "registry/blobs.h"
 #include "registry/registry.h"
+#include "registry/store.h"
 
 struct fix {
   mw_db *db;
@@ -20,7 +24,7 @@ struct fix {
   struct reg_env env;
 };
 
-static int setup(void **state) {
+static int setup_store(void **state, enum mw_artifact_store store) {
   struct fix *f = calloc(1, sizeof *f);
   if(mw_db_open(":memory:", 0, &f->db))
     return -1;
@@ -32,8 +36,14 @@ static int setup(void **state) {
     return -1;
   f->env.data_dir = f->dir;
   f->env.external_url = "http://mw.test";
+  f->env.artifacts = store;
   *state = f;
   return 0;
+}
+
+static int setup(void **state) { return setup_store(state, MW_ARTIFACTS_DIR); }
+static int setup_db(void **state) {
+  return setup_store(state, MW_ARTIFACTS_DATABASE);
 }
 
 static int teardown(void **state) {
@@ -48,7 +58,7 @@ static int teardown(void **state) {
 
 static int64_t count(mw_conn *c, const char *sql) {
   sqlite3_stmt *st = NULL;
-  sqlite3_prepare_v2(mw_conn_handle(c), sql, -1, &st, NULL);
+  sqlite3_prepare_v2(mw_sqlite(c), sql, -1, &st, NULL);
   int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
   sqlite3_finalize(st);
   return n;
@@ -70,7 +80,7 @@ static void model_with_versions(struct fix *f, const char *name, int n) {
     snprintf(data, sizeof data, "%s-%d", name, i);
     mw_sha256_hex(data, strlen(data), hex);
     reg_upload *u = NULL;
-    assert_int_equal(reg_upload_begin(&f->env, &u, &err), MW_OK);
+    assert_int_equal(reg_upload_begin(f->c, &f->env, &u, &err), MW_OK);
     assert_int_equal(reg_upload_write(u, data, strlen(data), 1 << 20, &err), MW_OK);
     assert_int_equal(reg_upload_commit(f->c, &f->env, u, name, i, hex, "t", &out, &err),
                      MW_OK);
@@ -116,7 +126,7 @@ static mw_status upload_version(struct fix *f, const char *model, const char *da
   cJSON_Delete(body);
   mw_sha256_hex(data, strlen(data), hex);
   reg_upload *u = NULL;
-  assert_int_equal(reg_upload_begin(&f->env, &u, &err), MW_OK);
+  assert_int_equal(reg_upload_begin(f->c, &f->env, &u, &err), MW_OK);
   assert_int_equal(reg_upload_write(u, data, strlen(data), 1 << 20, &err), MW_OK);
   mw_status s = reg_upload_commit(f->c, &f->env, u, model, v, hex, "t", &out, &err);
   cJSON_Delete(out);
@@ -125,10 +135,51 @@ static mw_status upload_version(struct fix *f, const char *model, const char *da
 }
 
 static int exists(struct fix *f, const char *hex) {
-  char path[1200];
-  struct stat sb;
-  assert_int_equal(reg_artifact_path(&f->env, hex, path, sizeof path), MW_OK);
-  return stat(path, &sb) == 0;
+  int yes = -1;
+  assert_int_equal(reg__blobs(&f->env)->exists(f->c, &f->env, hex, &yes), MW_OK);
+  return yes;
+}
+
+/* Leaves what an upload that crashed leaves, written now; stale_upload_gone
+ * tells whether the sweep removed it. */
+static void stale_upload(struct fix *f) {
+  if(f->env.artifacts == MW_ARTIFACTS_DIR) {
+    char tmp[200];
+    snprintf(tmp, sizeof tmp, "%s/artifacts/tmp/upload-crashed", f->dir);
+    FILE *fp = fopen(tmp, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    return;
+  }
+  int64_t id = 0;
+  assert_int_equal(mw_tx_begin(f->c), MW_OK);
+  int64_t now = mw_now_ms();
+  assert_int_equal(reg__store(f->c)->blob_create(f->c, now, &id), MW_OK);
+  assert_int_equal(reg__store(f->c)->blob_chunk_put(f->c, id, 0, "xy", 2, now),
+                   MW_OK);
+  assert_int_equal(mw_tx_commit(f->c), MW_OK);
+}
+
+static int stale_upload_gone(struct fix *f) {
+  if(f->env.artifacts == MW_ARTIFACTS_DIR) {
+    char tmp[200];
+    snprintf(tmp, sizeof tmp, "%s/artifacts/tmp/upload-crashed", f->dir);
+    return access(tmp, F_OK) == -1;
+  }
+  return count(f->c, "SELECT count(*) FROM artifact_blobs WHERE sha256 IS NULL") ==
+             0 &&
+         count(f->c, "SELECT count(*) FROM artifact_chunks c WHERE NOT EXISTS "
+                     "(SELECT 1 FROM artifact_blobs b WHERE b.id = c.blob_id)") == 0;
+}
+
+/* Nothing of an upload that did not commit is left in the store. */
+static int no_upload_left(struct fix *f) {
+  if(f->env.artifacts == MW_ARTIFACTS_DATABASE)
+    return count(f->c, "SELECT count(*) FROM artifact_blobs WHERE sha256 IS NULL") ==
+           0;
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s/artifacts/tmp)\"", f->dir);
+  return system(cmd) == 0;
 }
 
 /* The sweep takes only blobs no version names, and only past the grace
@@ -152,18 +203,14 @@ static void test_artifact_sweep(void **state) {
   reg_upload *u = NULL;
   char lose[65];
   mw_sha256_hex("late", 4, lose);
-  assert_int_equal(reg_upload_begin(&f->env, &u, &err), MW_OK);
+  assert_int_equal(reg_upload_begin(f->c, &f->env, &u, &err), MW_OK);
   assert_int_equal(reg_upload_write(u, "late", 4, 100, &err), MW_OK);
   assert_int_equal(reg_upload_commit(f->c, &f->env, u, "c", 1, lose, "t", &out, &err),
                    MW_ECONFLICT);
   mw_err_clear(&err);
   assert_false(exists(f, lose));
-  /* A temporary file of an interrupted upload. */
-  char tmp[200];
-  snprintf(tmp, sizeof tmp, "%s/artifacts/tmp/upload-crashed", f->dir);
-  FILE *fp = fopen(tmp, "w");
-  assert_non_null(fp);
-  fclose(fp);
+  /* What an interrupted upload left. */
+  stale_upload(f);
   assert_int_equal(reg_model_delete(f->c, "a", "t", &err), MW_OK);
   assert_int_equal(reg_model_delete(f->c, "c", "t", &err), MW_OK);
   reg_sweep_stats st;
@@ -177,7 +224,7 @@ static void test_artifact_sweep(void **state) {
   assert_int_equal(st.temps_removed, 1);
   assert_true(exists(f, shared)); /* b still names it */
   assert_false(exists(f, alone));
-  assert_int_equal(access(tmp, F_OK), -1);
+  assert_true(stale_upload_gone(f));
   assert_int_equal(reg_model_delete(f->c, "b", "t", &err), MW_OK);
   assert_int_equal(reg_artifact_sweep(f->c, &f->env, 0, &st), MW_OK);
   assert_int_equal(st.blobs_removed, 1);
@@ -239,10 +286,10 @@ static void test_upload_digest_mismatch(void **state) {
   cJSON_Delete(out);
   cJSON_Delete(body);
   reg_upload *u = NULL;
-  assert_int_equal(reg_upload_begin(&f->env, &u, &err), MW_OK);
+  assert_int_equal(reg_upload_begin(f->c, &f->env, &u, &err), MW_OK);
   assert_int_equal(reg_upload_write(u, "abc", 3, 2, &err), MW_ETOOBIG);
   reg_upload_abort(u);
-  assert_int_equal(reg_upload_begin(&f->env, &u, &err), MW_OK);
+  assert_int_equal(reg_upload_begin(f->c, &f->env, &u, &err), MW_OK);
   assert_int_equal(reg_upload_write(u, "abc", 3, 100, &err), MW_OK);
   char zero[65];
   memset(zero, '0', 64);
@@ -255,9 +302,7 @@ static void test_upload_digest_mismatch(void **state) {
   assert_int_equal(reg_version_lookup(f->c, "m", 1, &vi, &err), MW_OK);
   assert_false(vi.ready);
   reg_version_info_free(&vi);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s/artifacts/tmp)\"", f->dir);
-  assert_int_equal(system(cmd), 0);
+  assert_true(no_upload_left(f));
 }
 
 static void test_alias_cas_and_rollback_stack(void **state) {
@@ -363,6 +408,111 @@ static void test_nodes_get_events(void **state) {
   cJSON_Delete(out);
 }
 
+/* Reads the artifact of model m version v whole through the reader into
+ * out (*len); the status of the first failure. */
+static mw_status read_back(struct fix *f, const char *m, int64_t v,
+                           unsigned char *out, size_t outcap, size_t *len) {
+  reg_version_info vi;
+  mw_err err = {0};
+  assert_int_equal(reg_version_lookup(f->c, m, v, &vi, &err), MW_OK);
+  reg_artifact_reader *rd = NULL;
+  mw_status s = reg_artifact_open(f->c, &f->env, vi.sha256, vi.size, &rd, &err);
+  *len = 0;
+  while(!s) {
+    size_t n = 0;
+    const void *data = NULL;
+    s = reg_artifact_read(rd, &data, &n);
+    if(!s && n == 0)
+      break;
+    assert_true(*len + n <= outcap);
+    memcpy(out + *len, data, n);
+    *len += n;
+  }
+  reg_artifact_close(rd);
+  reg_version_info_free(&vi);
+  mw_err_clear(&err);
+  return s;
+}
+
+/* Uploads bytes of any size (in pieces, as the web layer does) as the
+ * artifact of the next version of m. */
+static void upload_bytes(struct fix *f, const char *m, const unsigned char *data,
+                         size_t len) {
+  cJSON *out = NULL, *body = cJSON_CreateObject();
+  mw_err err = {0};
+  assert_int_equal(reg_version_create(f->c, m, body, "t", &out, &err), MW_OK);
+  int64_t v = (int64_t)cJSON_GetObjectItem(out, "version")->valuedouble;
+  cJSON_Delete(out);
+  cJSON_Delete(body);
+  char hex[65];
+  mw_sha256_hex(data, len, hex);
+  reg_upload *u = NULL;
+  assert_int_equal(reg_upload_begin(f->c, &f->env, &u, &err), MW_OK);
+  for(size_t off = 0; off < len; off += 300000) {
+    size_t n = len - off < 300000 ? len - off : 300000;
+    assert_int_equal(reg_upload_write(u, data + off, n, 1 << 30, &err), MW_OK);
+  }
+  assert_int_equal(reg_upload_commit(f->c, &f->env, u, m, v, hex, "t", &out, &err),
+                   MW_OK);
+  cJSON_Delete(out);
+}
+
+/* Artifacts across chunk boundaries (0 bytes, one chunk exactly, three and
+ * a half) come back as they went in. */
+static void test_artifact_round_trip(void **state) {
+  struct fix *f = *state;
+  model_with_versions(f, "m", 0);
+  size_t sizes[] = {0, REG_BLOB_CHUNK, 3 * REG_BLOB_CHUNK + REG_BLOB_CHUNK / 2};
+  size_t big = sizes[2];
+  unsigned char *data = malloc(big + 8), *back = malloc(big + REG_BLOB_CHUNK);
+  for(size_t i = 0; i < big + 8; i++)
+    data[i] = (unsigned char)(i * 2654435761u >> 13);
+  for(int k = 0; k < 3; k++) {
+    upload_bytes(f, "m", data + k, sizes[k]);
+    size_t len = 0;
+    assert_int_equal(read_back(f, "m", k + 1, back, big, &len), MW_OK);
+    assert_int_equal(len, sizes[k]);
+    if(sizes[k])
+      assert_memory_equal(back, data + k, sizes[k]);
+  }
+  assert_true(no_upload_left(f));
+  free(data);
+  free(back);
+}
+
+/* Stored bytes that no longer hash to their name are never handed out
+ * whole: the read that would complete them fails. */
+static void test_artifact_read_verifies(void **state) {
+  struct fix *f = *state;
+  model_with_versions(f, "m", 0);
+  size_t len = 2 * REG_BLOB_CHUNK + 10;
+  unsigned char *data = calloc(1, len), *back = malloc(len + REG_BLOB_CHUNK);
+  upload_bytes(f, "m", data, len);
+  char hex[65];
+  mw_sha256_hex(data, len, hex);
+  /* One byte of the last chunk flips. */
+  if(f->env.artifacts == MW_ARTIFACTS_DIR) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/artifacts/sha256/%.2s/%s", f->dir, hex, hex);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    fseek(fp, (long)len - 1, SEEK_SET);
+    fputc(1, fp);
+    fclose(fp);
+  } else {
+    assert_int_equal(mw_exec(f->c, "UPDATE artifact_chunks SET data = "
+                                   "zeroblob(9) || x'01' WHERE seq = 2"),
+                     MW_OK);
+  }
+  size_t got = 0;
+  assert_int_equal(read_back(f, "m", 1, back, len, &got), MW_EIO);
+  /* Everything but the last piece went out; the last is held back. */
+  assert_true(got < len && got >= len - REG_BLOB_CHUNK);
+  assert_memory_equal(back, data, got);
+  free(data);
+  free(back);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_models, setup, teardown),
@@ -373,6 +523,14 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_alias_cas_and_rollback_stack, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_nodes_get_events, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_upload_digest_mismatch, setup_db,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_artifact_sweep, setup_db, teardown),
+      cmocka_unit_test_setup_teardown(test_artifact_round_trip, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_artifact_round_trip, setup_db, teardown),
+      cmocka_unit_test_setup_teardown(test_artifact_read_verifies, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_artifact_read_verifies, setup_db,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

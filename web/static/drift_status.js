@@ -6,7 +6,7 @@
 import { api, path, isoAgo } from './api.js';
 
 const TTL_MS = 15000;
-const DEFAULT_SHARE = 0.5;   // DRIFT.md's default, when the version's config is unreadable
+const DEFAULT_SHARE = 0.5;   // the server's default (docs/drift.md), when the version's config is unreadable
 const cache = new Map();     // "model/version" -> {at, value}
 
 export function primaryVersion(m) {

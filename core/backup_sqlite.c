@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/db_sqlite.h"
 #include "core/core.h"
 
 static mw_status fail(char *err, size_t cap, mw_status st, const char *what,
@@ -154,8 +155,9 @@ mw_status mw_datadir_lock(const char *data_dir, int exclusive, int *fd, char *er
     close(f);
     if(e != EWOULDBLOCK)
       return fail(err, cap, MW_EIO, path, strerror(e));
-    snprintf(err, cap, exclusive ? "%s is in use by a running modelwatch server; stop it first"
-                                 : "%s is being restored; start the server when it is done",
+    snprintf(err, cap,
+             exclusive ? "%s is in use by a running modelwatch server; stop it first"
+                       : "%s is being restored; start the server when it is done",
              data_dir);
     return MW_ECONFLICT;
   }
@@ -194,8 +196,9 @@ static mw_status restore_locked(const char *src, const char *data_dir, int force
   snprintf(dest, sizeof dest, "%s/modelwatch.db", data_dir);
   if(stat(dest, &sb) == 0) {
     if(!force)
-      return fail(err, cap, MW_ECONFLICT, dest,
-                  "a database exists; stop the server and pass --force to replace it");
+      return fail(
+          err, cap, MW_ECONFLICT, dest,
+          "a database exists; stop the server and pass --force to replace it");
     char side[2100];
     unlink(dest);
     snprintf(side, sizeof side, "%s-wal", dest);

@@ -1,0 +1,8 @@
+/* core/valid.h - what a resource name may look like (URLs: core/url.h). */
+#ifndef MW_CORE_VALID_H
+#define MW_CORE_VALID_H
+
+/* Validates a resource name: 1-128 of [A-Za-z0-9._-], not starting with '.'. */
+int mw_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,76 @@
+/* monitor/columns.h - one column of a drift report: its values (streamed
+ * from the window or taken from the live-window cache) against its
+ * reference column, every statistic of monitor/stats.h, and its JSON; and
+ * the small pool of threads that computes the numeric columns of a report
+ * under a memory budget (monitor/columns.c). */
+#ifndef MW_MONITOR_COLUMNS_H
+#define MW_MONITOR_COLUMNS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "monitor/dict.h"
+#include "monitor/schema.h"
+#include "monitor/store.h"
+#include "monitor/wcache.h"
+#include "monitor/window.h"
+
+/* The work of one column. The reading thread fills the inputs; compute
+ * (on a pool thread for numeric columns) fills json, evaluated, drifted
+ * and st, and frees the values. */
+typedef struct mon_job {
+  struct mon_job *next;
+  size_t col;
+  const mon_column *column;
+  const mon_refcol *ref;
+  mon_drift_options opt;
+  double *vals; /* numeric, streamed: window values (sampled when sampled > 0) */
+  size_t n;
+  size_t reserve; /* doubles charged to the budget */
+  size_t sampled; /* 0: exact; else rows used for the sorted statistics */
+  mon_gather agg; /* exact aggregates when sampled */
+  /* The column's sorted values or counts by code: a live-window cache
+   * entry's column, or (categorical, streamed) own. */
+  mon_wcol *w;
+  mon_wcol own;
+  double *rem, *add; /* numeric, cached: values leaving and entering */
+  size_t nrem, nadd;
+  cJSON *json; /* the column's result */
+  bool evaluated, drifted;
+  mw_status st;
+} mon_job;
+
+/* Computes jb's statistics and JSON (see mon_job). */
+void mon__column_compute(mon_job *jb);
+/* The categorical "histogram" of jb (before mon__column_compute, which
+ * frees a streamed column's counts) with category names from d:
+ * counts per category in the reference and the window, the heaviest
+ * first. NULL when memory runs out. */
+cJSON *mon__column_histogram(const mon_job *jb, const mon_dict *d);
+/* Frees what jb owns. */
+void mon__column_free(mon_job *jb);
+
+/* Threads computing columns, with at most budget doubles in flight. */
+typedef struct mon_pool {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  mon_job *head, *tail;
+  size_t inflight, budget;
+  int stop;
+  int nthreads;
+  pthread_t th[16];
+} mon_pool;
+
+/* Starts up to n (at most 16) threads; returns how many started (0: none,
+ * compute on the calling thread). */
+int mon__pool_start(mon_pool *p, int n, size_t budget);
+/* Waits until reserve more doubles fit the budget (or nothing is in
+ * flight), then charges them: the caller then reads the column's values. */
+void mon__pool_reserve(mon_pool *p, size_t reserve);
+/* Queues jb (charged with jb->reserve) for a thread. */
+void mon__pool_submit(mon_pool *p, mon_job *jb);
+/* Lets the threads finish the queue, then joins them. */
+void mon__pool_finish(mon_pool *p);
+
+#endif

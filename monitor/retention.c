@@ -1,0 +1,246 @@
+/* monitor/retention.c - what the scheduler's leader removes and merges
+ * (monitor/retention.h): retention deletes the blocks whose rows are all
+ * older than --retention-days, with their prediction ids, and the labels,
+ * evaluations and series points of the same age; compaction merges the
+ * small blocks that single-row requests leave behind into one block per
+ * (version, bucket). Both run in small transactions (a few blocks each) so
+ * that ingest never waits long for the write lock; both delete blocks,
+ * which the live-window cache learns through migration 0007's epoch row.
+ *
+ * Row deletes rather than dropping time partitions: measured on
+ * PostgreSQL, see docs/drift.md ("Retention"). */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor/pack.h"
+#include "monitor/retention.h"
+#include "monitor/store.h"
+
+/* Retention runs at most this often (scheduler.c), and deletes this many
+ * blocks (about that many thousand predictions) per transaction. */
+#define RETENTION_BLOCKS 32
+/* At most so many blocks per retention transaction, whatever is asked. */
+#define RETENTION_MAX 256
+/* Blocks smaller than this are merged once their bucket is closed. */
+#define SMALL_BLOCK 1024
+/* Merged blocks hold at most about this many rows. */
+#define MERGED_BLOCK 8192
+
+/* ----------------------------------------------------------- retention */
+
+struct ids_chunk {
+  int64_t n;
+  char *copy; /* the chunk, NUL-terminated ids */
+  size_t len;
+};
+
+static mw_status copy_ids(void *ctx, size_t i, const void *data, size_t len) {
+  struct ids_chunk *x = ctx;
+  (void)i;
+  if(!data)
+    return MW_OK; /* no ids chunk: nothing to delete */
+  if(!(x->copy = malloc(len + 1)))
+    return MW_ENOMEM;
+  memcpy(x->copy, data, len);
+  x->len = len;
+  return MW_OK;
+}
+
+/* Removes the ids (and their labels) of one expiring block. */
+static mw_status drop_block_ids(mw_conn *c, const mon_expired *e) {
+  const struct mon_store *store = mon__store(c);
+  struct ids_chunk x = {e->b.n, NULL, 0};
+  mw_status s = store->chunks_read(c, mon__slot_ids((size_t)e->b.ncols), &e->b.id, 1,
+                                   copy_ids, &x);
+  const char **ids = NULL;
+  if(!s && x.copy && !(ids = malloc((size_t)(x.n ? x.n : 1) * sizeof *ids)))
+    s = MW_ENOMEM;
+  /* A damaged chunk leaves its ids to the model's lifetime. */
+  if(!s && ids && mon__unpack_ids(x.copy, x.len, (size_t)x.n, ids))
+    s = store->ids_delete(c, e->model_id, e->b.version_id, ids, (size_t)x.n);
+  free(ids);
+  free(x.copy);
+  return s;
+}
+
+mw_status mon_retention_step(mon_ctx *m, mw_conn *c, int64_t cutoff_ms,
+                             int max_blocks, int64_t *deleted) {
+  const struct mon_store *store = mon__store(c);
+  size_t max = max_blocks < 1               ? 1
+               : max_blocks > RETENTION_MAX ? RETENTION_MAX
+                                            : (size_t)max_blocks;
+  mon_expired rows[RETENTION_MAX];
+  int64_t ids[RETENTION_MAX];
+  size_t n = 0;
+  int more = 0;
+  *deleted = 0;
+  mw_status st = mw_tx_begin(c);
+  if(!st)
+    st = store->blocks_expired(c, cutoff_ms, max, rows, &n);
+  for(size_t i = 0; i < n && !st; i++) {
+    ids[i] = rows[i].b.id;
+    if(rows[i].b.has_ids)
+      st = drop_block_ids(c, &rows[i]);
+  }
+  if(!st && n)
+    st = store->blocks_delete(c, ids, n);
+  if(!st)
+    st = store->aged_delete(c, cutoff_ms, &more);
+  if(!st)
+    st = mw_tx_commit(c);
+  if(st) {
+    mw_tx_rollback(c);
+    return st;
+  }
+  /* More may be left when anything was deleted: the caller comes again. */
+  *deleted = n ? (int64_t)n : more;
+  if(m)
+    __atomic_add_fetch(&m->n_retained_blocks, (uint64_t)n, __ATOMIC_RELAXED);
+  return MW_OK;
+}
+
+void mon__retention_pass(mon_ctx *m, mw_conn *c) {
+  int64_t cutoff = mw_now_ms() - (int64_t)m->opt.retention_days * 86400000LL;
+  int64_t total = 0, n = 0;
+  do {
+    if(mon_retention_step(m, c, cutoff, RETENTION_BLOCKS, &n)) {
+      mw_log(MW_LOG_WARN, "monitor", "retention step failed; retrying later");
+      return;
+    }
+    total += n;
+  } while(n > 0 && !mon__stopping(m));
+  if(total > 0)
+    mw_log(MW_LOG_INFO, "monitor",
+           "retention removed %lld blocks older than "
+           "%d days",
+           (long long)total, m->opt.retention_days);
+}
+
+/* ---------------------------------------------------------- compaction */
+
+/* The merged block's chunks, slot by slot: the blocks' chunks of that slot
+ * one after the other (a chunk is a packed array, so concatenating them in
+ * block order packs the merged rows in that order). */
+struct merge {
+  const mon_block *blk; /* the blocks being merged */
+  mw_buf *slots;        /* ncols + 2 buffers */
+  int slot;
+};
+
+static mw_status append_chunk(void *ctx, size_t i, const void *data, size_t len) {
+  struct merge *x = ctx;
+  const mon_block *b = &x->blk[i];
+  mw_buf *out = &x->slots[x->slot];
+  if(x->slot == mon__slot_ids((size_t)b->ncols)) {
+    if(!b->has_ids || !data) {
+      /* Rows without ids: an empty id each. */
+      for(int64_t r = 0; r < b->n; r++)
+        if(mw_buf_append(out, "", 1))
+          return MW_ENOMEM;
+      return MW_OK;
+    }
+    const char **ids = malloc((size_t)b->n * sizeof *ids);
+    if(!ids)
+      return MW_ENOMEM;
+    int ok = mon__unpack_ids(data, len, (size_t)b->n, ids);
+    free(ids);
+    if(!ok)
+      return MW_EINTERNAL;
+  } else if(!data || len != (size_t)b->n * 8) {
+    return MW_EINTERNAL;
+  }
+  return mw_buf_append(out, data, len);
+}
+
+/* Reads the chunks of blk[0..n) and writes them as one block. */
+static mw_status merge_blocks(mw_conn *c, const mon_block *blk, size_t n) {
+  const struct mon_store *store = mon__store(c);
+  size_t ncols = (size_t)blk[0].ncols;
+  mon_block m = {0, blk[0].version_id, blk[0].bucket, INT64_MAX,  INT64_MIN,
+                 0, blk[0].ncols,      false,         mw_now_ms()};
+  int64_t *ids = malloc(n * sizeof *ids);
+  mw_buf *slots = calloc(ncols + 2, sizeof *slots);
+  mon_chunk *chunks = calloc(ncols + 2, sizeof *chunks);
+  mw_status s = ids && slots && chunks ? MW_OK : MW_ENOMEM;
+  for(size_t k = 0; !s && k < n; k++) {
+    assert(blk[k].ncols == blk[0].ncols && blk[k].bucket == blk[0].bucket);
+    ids[k] = blk[k].id;
+    m.n += blk[k].n;
+    m.ts_min = blk[k].ts_min < m.ts_min ? blk[k].ts_min : m.ts_min;
+    m.ts_max = blk[k].ts_max > m.ts_max ? blk[k].ts_max : m.ts_max;
+    m.has_ids |= blk[k].has_ids;
+  }
+  size_t nslots = ncols + 1 + (m.has_ids ? 1 : 0);
+  for(size_t k = 0; slots && k < ncols + 2; k++)
+    mw_buf_init(&slots[k], (size_t)1 << 30);
+  for(size_t k = 0; !s && k < nslots; k++) {
+    struct merge x = {blk, slots, (int)k};
+    s = store->chunks_read(c, (int)k, ids, n, append_chunk, &x);
+    chunks[k] = (mon_chunk){slots[k].data ? slots[k].data : "", slots[k].len};
+  }
+  if(!s)
+    s = store->block_insert(c, &m, chunks, nslots);
+  if(!s)
+    s = store->blocks_delete(c, ids, n);
+  for(size_t k = 0; slots && k < ncols + 2; k++)
+    mw_buf_free(&slots[k]);
+  free(slots);
+  free(chunks);
+  free(ids);
+  return s;
+}
+
+/* One (version, bucket) with several small blocks below before_bucket. */
+static mw_status compact(mw_conn *c, int64_t before_bucket, int64_t *merged) {
+  const struct mon_store *store = mon__store(c);
+  int64_t version_id, bucket, ncols;
+  int found = 0;
+  mw_status s = store->compaction_candidate(c, before_bucket, SMALL_BLOCK,
+                                            &version_id, &bucket, &ncols, &found);
+  if(s || !found)
+    return s;
+  enum { MAX_MERGE = 4096 }; /* blocks looked at per step */
+  mon_block *blk = malloc(MAX_MERGE * sizeof *blk);
+  size_t n = 0, take = 0;
+  int64_t total = 0;
+  if(!blk)
+    return MW_ENOMEM;
+  s = store->compaction_blocks(c, version_id, bucket, ncols, SMALL_BLOCK, MAX_MERGE,
+                               blk, &n);
+  while(take < n && total < MERGED_BLOCK)
+    total += blk[take++].n;
+  if(!s && take >= 2 && !(s = merge_blocks(c, blk, take)))
+    *merged = (int64_t)take;
+  free(blk);
+  return s;
+}
+
+mw_status mon__compact_step(mon_ctx *m, mw_conn *c, int64_t before_bucket,
+                            int64_t *merged) {
+  (void)m;
+  *merged = 0;
+  mw_status st = mw_tx_begin(c);
+  if(!st)
+    st = compact(c, before_bucket, merged);
+  if(!st)
+    st = mw_tx_commit(c);
+  if(st) {
+    mw_tx_rollback(c);
+    *merged = 0;
+  }
+  return st;
+}
+
+void mon__compaction_pass(mon_ctx *m, mw_conn *c) {
+  int64_t before = (mw_now_ms() - 60000) / MON_BUCKET_MS;
+  int64_t merged = 0;
+  for(int k = 0; k < 256 && !mon__stopping(m); k++) {
+    if(mon__compact_step(m, c, before, &merged)) {
+      mw_log(MW_LOG_WARN, "monitor", "compaction step failed; retrying later");
+      return;
+    }
+    if(merged == 0)
+      return;
+  }
+}

@@ -1,0 +1,51 @@
+/* monitor/store_sqlite.h - the operations of monitor/store.h that
+ * monitor/predictions_sqlite.c implements, for the table of
+ * monitor/store_sqlite.c (contracts in monitor/store.h). Only for those
+ * two files. */
+#ifndef MW_MONITOR_STORE_SQLITE_H
+#define MW_MONITOR_STORE_SQLITE_H
+
+#include "monitor/store.h"
+
+mw_status mon__sqlite_block_insert(mw_conn *c, mon_block *b, const mon_chunk *chunks,
+                                   size_t nchunks);
+mw_status mon__sqlite_blocks_list(mw_conn *c, int64_t version_id, int64_t from,
+                                  int64_t to, int64_t id_lo, int64_t id_hi,
+                                  mw_status (*fn)(void *, const mon_block *),
+                                  void *ctx);
+mw_status mon__sqlite_chunks_read(mw_conn *c, int slot, const int64_t *ids, size_t n,
+                                  mw_status (*fn)(void *, size_t, const void *,
+                                                  size_t),
+                                  void *ctx);
+mw_status mon__sqlite_blocks_delete(mw_conn *c, const int64_t *ids, size_t n);
+mw_status mon__sqlite_block_epoch(mw_conn *c, mon_epoch *e);
+mw_status mon__sqlite_blocks_expired(mw_conn *c, int64_t cutoff_ms, size_t max,
+                                     mon_expired *out, size_t *n);
+mw_status mon__sqlite_compaction_candidate(mw_conn *c, int64_t before_bucket,
+                                           int64_t small, int64_t *version_id,
+                                           int64_t *bucket, int64_t *ncols,
+                                           int *found);
+mw_status mon__sqlite_compaction_blocks(mw_conn *c, int64_t version_id,
+                                        int64_t bucket, int64_t ncols, int64_t small,
+                                        size_t max, mon_block *out, size_t *n);
+mw_status mon__sqlite_ids_insert(mw_conn *c, int64_t model_id, int64_t version_id,
+                                 const mon_id_row *rows, size_t n, uint8_t *conflict,
+                                 size_t *nconflict);
+mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id,
+                              const char *const *ext_ids, size_t n,
+                              mon_id_found *found);
+mw_status mon__sqlite_ids_delete(mw_conn *c, int64_t model_id, int64_t version_id,
+                                 const char *const *ext_ids, size_t n);
+mw_status mon__sqlite_labels_put(mw_conn *c, int64_t model_id, int64_t version_id,
+                                 const mon_label_row *rows, size_t n, int64_t at);
+mw_status mon__sqlite_labels_visit(mw_conn *c, int64_t version_id, int64_t from,
+                                   int64_t to, void (*fn)(void *, double, double),
+                                   void *ctx);
+mw_status mon__sqlite_categories_list(mw_conn *c, int64_t version_id, size_t col,
+                                      mw_status (*fn)(void *, int64_t, const char *),
+                                      void *ctx);
+mw_status mon__sqlite_categories_add(mw_conn *c, int64_t version_id, size_t col,
+                                     int64_t first_code, const char *const *values,
+                                     size_t n);
+
+#endif
