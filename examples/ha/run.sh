@@ -6,8 +6,9 @@
 #   PostgreSQL  a throwaway cluster (initdb into a temporary directory that
 #               the postgres user can reach), 127.0.0.1:$PG_PORT
 #   replicas    modelwatch serve --database postgresql://... on ports
-#               $PORT+1..$PORT+3, data dirs $DATA/r1..r3 (their own
-#               admin.token and logs; artifacts live in the database)
+#               $REPLICA_PORTS (default $PORT+1..$PORT+3), data dirs
+#               $DATA/r1..r3 (their own admin.token and logs; artifacts
+#               live in the database)
 #   haproxy     examples/ha/haproxy.cfg on 127.0.0.1:$PORT, round robin,
 #               health checks on /readyz
 #
@@ -20,6 +21,8 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 PORT=${PORT:-8080}
 PG_PORT=${PG_PORT:-55432}
+read -r -a RPORTS <<<"${REPLICA_PORTS:-$((PORT + 1)) $((PORT + 2)) $((PORT + 3))}"
+[ "${#RPORTS[@]}" = 3 ] || { echo "REPLICA_PORTS needs three ports" >&2; exit 2; }
 DATA=${DEMO_DATA_DIR:-$PWD/var-ha}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 pids=()
@@ -47,24 +50,31 @@ as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
 psql -h 127.0.0.1 -p "$PG_PORT" -U mw -d postgres -qc "CREATE DATABASE modelwatch"
 DB="postgresql://mw@127.0.0.1:$PG_PORT/modelwatch"
 
-echo "== three replicas on ports $((PORT + 1))-$((PORT + 3))"
+echo "== three replicas on ports ${RPORTS[*]}"
 for i in 1 2 3; do
   mkdir -p "$DATA/r$i"
-  "$BUILD/modelwatch" serve --listen "127.0.0.1:$((PORT + i))" --data-dir "$DATA/r$i" \
+  "$BUILD/modelwatch" serve --listen "127.0.0.1:${RPORTS[i - 1]}" --data-dir "$DATA/r$i" \
     --database "$DB" --artifact-store database \
     --external-url "http://127.0.0.1:$PORT" >"$DATA/r$i/modelwatch.log" 2>&1 &
   pids+=($!)
 done
 for i in 1 2 3; do
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$((PORT + i))/readyz" >/dev/null && break
+  ok=
+  for _ in $(seq 300); do
+    if curl -sf "http://127.0.0.1:${RPORTS[i - 1]}/readyz" >/dev/null; then ok=1; break; fi
+    kill -0 "${pids[i - 1]}" 2>/dev/null || break
     sleep 0.1
   done
+  if [ -z "$ok" ]; then
+    echo "replica $i did not become ready; the end of its log:" >&2
+    tail -20 "$DATA/r$i/modelwatch.log" >&2
+    exit 1
+  fi
 done
 
 echo "== haproxy on 127.0.0.1:$PORT"
-HA_PORT=$PORT REPLICA1_PORT=$((PORT + 1)) REPLICA2_PORT=$((PORT + 2)) \
-  REPLICA3_PORT=$((PORT + 3)) haproxy -db -f examples/ha/haproxy.cfg \
+HA_PORT=$PORT REPLICA1_PORT=${RPORTS[0]} REPLICA2_PORT=${RPORTS[1]} \
+  REPLICA3_PORT=${RPORTS[2]} haproxy -db -f examples/ha/haproxy.cfg \
   >"$DATA/haproxy.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done

@@ -428,6 +428,17 @@ def test_database_outage():
         s.cleanup()
 
 
+def show_logs(data):
+    """Prints the end of every log the demo wrote, so that a failure says
+    which part did not come up."""
+    for root, _, files in os.walk(data):
+        for f in files:
+            if f.endswith(".log"):
+                with open(os.path.join(root, f), "rb") as fh:
+                    tail = fh.read()[-3000:].decode("utf-8", "replace")
+                print("--- %s\n%s" % (os.path.relpath(os.path.join(root, f), data), tail))
+
+
 def test_demo_ha_starts():
     """examples/ha (make demo-ha): PostgreSQL, three replicas and haproxy
     come up, and the cluster lists three replicas, one leading."""
@@ -435,14 +446,19 @@ def test_demo_ha_starts():
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
     data = tempfile.mkdtemp(prefix="mwdemoha-")
     port = free_port()
+    # Each port asked of the kernel: PORT+1.. may be the source port of one
+    # of the many client connections the tests running beside this one make.
     env = dict(os.environ, BUILD=os.path.dirname(mwtest.BIN), PORT=str(port),
-               PG_PORT=str(free_port()), DEMO_DATA_DIR=os.path.join(data, "ha"))
+               PG_PORT=str(free_port()), DEMO_DATA_DIR=os.path.join(data, "ha"),
+               REPLICA_PORTS=" ".join(str(free_port()) for _ in range(3)))
     log = open(os.path.join(data, "run.log"), "wb")
     p = subprocess.Popen(["bash", os.path.join(root, "examples", "ha", "run.sh")],
                          env=env, stdout=log, stderr=subprocess.STDOUT,
                          start_new_session=True)
     try:
         def listed():
+            if p.poll() is not None:
+                raise RuntimeError("examples/ha/run.sh exited with %d" % p.returncode)
             token = open(os.path.join(data, "ha", "r1", "admin.token")).read().strip() \
                 if os.path.exists(os.path.join(data, "ha", "r1", "admin.token")) else None
             for i in (2, 3):
@@ -454,8 +470,12 @@ def test_demo_ha_starts():
             front = Front(port, token)
             reps = cluster(front)
             return reps if len(reps) == 3 else None
-        reps = wait_for(listed, 60, "three replicas behind the demo's haproxy")
-        assert sum(r["leader"] for r in reps) == 1, reps
+        try:
+            reps = wait_for(listed, 90, "three replicas behind the demo's haproxy")
+            assert sum(r["leader"] for r in reps) == 1, reps
+        except BaseException:
+            show_logs(data)
+            raise
     finally:
         os.killpg(p.pid, signal.SIGTERM)
         p.wait(60)
