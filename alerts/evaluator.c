@@ -105,6 +105,26 @@ static void observe(mw_conn *c, const struct alert_env *env,
 
 /* ------------------------------------------------------- applying */
 
+/* Records a rollback the protected alias refused (the refused move itself
+ * was rolled back to the savepoint). In a savepoint of its own: a failed
+ * write must not spoil the evaluation, which is stored either way. */
+static void audit_refusal(mw_conn *c, const struct alert__rule *r, const char *actor,
+                          const mw_err *err) {
+  mw_status s = mw_savepoint(c);
+  if(!s) {
+    s = reg_alias_audit_refusal(c, actor, r->model, r->alias, err);
+    if(s)
+      mw_savepoint_rollback(c);
+    else
+      s = mw_savepoint_release(c);
+  }
+  if(s)
+    mw_log(MW_LOG_WARN, "alerts",
+           "rule %s: the refused rollback of %s@%s is not in "
+           "the audit log: %s",
+           r->name, r->model, r->alias, mw_strerror(s));
+}
+
 /* Runs the rollback action inside the evaluation's transaction. The result
  * (or the reason it could not run, e.g. nothing older to return to) is
  * stored on the episode; it never fails the evaluation. */
@@ -126,7 +146,10 @@ static cJSON *run_rollback(mw_conn *c, const struct alert_env *env,
   if(s) {
     if(!sp)
       mw_savepoint_rollback(c);
+    if(s == MW_ENOTAPPROVED)
+      audit_refusal(c, r, actor, &err);
     cJSON_AddStringToObject(out, "status", "skipped");
+    cJSON_AddStringToObject(out, "code", mw_status_code(s));
     cJSON_AddStringToObject(out, "message", err.msg[0] ? err.msg : mw_strerror(s));
     mw_log(MW_LOG_WARN, "alerts", "rule %s: rollback of %s@%s not done: %s", r->name,
            r->model, r->alias, err.msg);

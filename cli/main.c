@@ -234,7 +234,7 @@ static int cmd_serve(mw_config *cfg) {
                           app.cfg.drift_cache_mb > 0 ? app.cfg.drift_cache_mb : -1,
                           app.cluster};
   struct reg_env reg_env = {app.cfg.data_dir, app.cfg.external_url,
-                            app.cfg.artifact_store};
+                            app.cfg.artifact_store, app.cfg.allow_self_approval};
   struct alert_env alert_env = {
       .reg = &reg_env,
       .cluster = app.cluster,

@@ -8,5 +8,11 @@
  * Call inside the transaction of the change it records. */
 mw_status mw_audit(mw_conn *c, const char *actor, const char *action,
                    const char *target, const cJSON *details);
+/* {entries: [{id, at, actor, action, target, details}], next_before}: rows
+ * with id < before (<= 0: from the newest), of action and target when not
+ * NULL, newest first, at most limit (1..1000). next_before is the id to
+ * pass for the next page, null after the last. */
+mw_status mw_audit_list(mw_conn *c, int64_t before, const char *action,
+                        const char *target, int limit, cJSON **out);
 
 #endif

@@ -151,6 +151,50 @@ mw_status mw_audit(mw_conn *c, const char *actor, const char *action,
   return s;
 }
 
+struct audit_page {
+  cJSON *arr;
+  int64_t last_id;
+  int n;
+};
+
+static mw_status add_audit(void *ctx, const struct mw_audit_row *a) {
+  struct audit_page *pg = ctx;
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddNumberToObject(j, "id", (double)a->id);
+  mw_json_add_time(j, "at", a->at);
+  cJSON_AddStringToObject(j, "actor", a->actor);
+  cJSON_AddStringToObject(j, "action", a->action);
+  if(a->target)
+    cJSON_AddStringToObject(j, "target", a->target);
+  else
+    cJSON_AddNullToObject(j, "target");
+  cJSON *det = a->details ? cJSON_Parse(a->details) : NULL;
+  cJSON_AddItemToObject(j, "details", det ? det : cJSON_CreateNull());
+  cJSON_AddItemToArray(pg->arr, j);
+  pg->last_id = a->id;
+  pg->n++;
+  return MW_OK;
+}
+
+mw_status mw_audit_list(mw_conn *c, int64_t before, const char *action,
+                        const char *target, int limit, cJSON **out) {
+  assert(limit >= 1 && limit <= 1000);
+  *out = cJSON_CreateObject();
+  struct audit_page pg = {cJSON_AddArrayToObject(*out, "entries"), 0, 0};
+  mw_status s = mw__store(c)->audit_list(c, before > 0 ? before : INT64_MAX, action,
+                                         target, limit, add_audit, &pg);
+  if(s) {
+    cJSON_Delete(*out);
+    *out = NULL;
+    return s;
+  }
+  if(pg.n == limit && pg.last_id > 1)
+    cJSON_AddNumberToObject(*out, "next_before", (double)pg.last_id);
+  else
+    cJSON_AddNullToObject(*out, "next_before");
+  return MW_OK;
+}
+
 mw_status mw_session_create(mw_conn *c, int64_t token_id, int64_t ttl_ms,
                             char sid[64], char csrf[64]) {
   if(mw_random_token(sid, 48) || mw_random_token(csrf, 32))

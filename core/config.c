@@ -81,6 +81,10 @@ static const struct opt opts[] = {
     {"--allow-private-webhooks", "MODELWATCH_ALLOW_PRIVATE_WEBHOOKS", OPT_BOOL,
      OFF(allow_private_webhooks), 0,
      "on|off: allow webhook and node URLs on loopback/private addresses"},
+    {"--allow-self-approval", "MODELWATCH_ALLOW_SELF_APPROVAL", OPT_BOOL,
+     OFF(allow_self_approval), 0,
+     "on|off: let the token that created a version approve or reject it "
+     "(default off: four eyes)"},
     {"--rate-limit", "MODELWATCH_RATE_LIMIT", OPT_INT, OFF(rate_limit), 0,
      "API requests per second per token, 0 = unlimited (default 1000)"},
     {"--rate-burst", "MODELWATCH_RATE_BURST", OPT_INT, OFF(rate_burst), 0,

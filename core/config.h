@@ -33,6 +33,7 @@ typedef struct mw_config {
   char tls_cert[1024];
   char tls_key[1024];
   int allow_private_webhooks;
+  int allow_self_approval;      /* a version's creator may approve it */
   int request_timeout_ms;       /* a body or reply making no progress (30000) */
   int header_timeout_ms;        /* receiving a request's headers (10000) */
   int metrics_public;           /* /metrics without a token */

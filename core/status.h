@@ -23,7 +23,10 @@
   X(MW_EBUSY, -11, "unavailable", "temporarily unavailable")                        \
   X(MW_ETOOMANY, -12, "rate_limited", "too many requests")                          \
   X(MW_ESCHEMA, -13, "schema_too_new", "database schema is newer than this binary") \
-  X(MW_EINTERNAL, -14, "internal", "internal error")
+  X(MW_EINTERNAL, -14, "internal", "internal error")                                \
+  X(MW_ENOTAPPROVED, -15, "not_approved", "version not approved")                   \
+  X(MW_ESELFAPPROVAL, -16, "self_approval",                                         \
+    "a version's creator cannot decide on it")
 
 typedef enum mw_status {
 #define MW_X_ENUM(name, val, code, msg) name = (val),

@@ -28,6 +28,12 @@ struct mw_token_row {
   const char *created_by;
 };
 
+/* A row of the audit log (details: JSON text or NULL). */
+struct mw_audit_row {
+  int64_t id, at;
+  const char *actor, *action, *target, *details;
+};
+
 /* An outbox row as the delivery list shows it (strings borrowed). */
 struct mw_outbox_row {
   int64_t id;
@@ -91,6 +97,13 @@ struct mw_core_store {
   mw_status (*audit_insert)(mw_conn *c, int64_t at, const char *actor,
                             const char *action, const char *target,
                             const char *details_json);
+  /* Rows with id < before_id, of action and target when not NULL, newest
+   * first, at most limit. O(limit) unfiltered (by id); a filter scans back
+   * until limit rows match. */
+  mw_status (*audit_list)(mw_conn *c, int64_t before_id, const char *action,
+                          const char *target, int limit,
+                          mw_status (*fn)(void *ctx, const struct mw_audit_row *a),
+                          void *ctx);
 
   /* ---- outbox ---- */
   mw_status (*outbox_insert)(mw_conn *c, const char *msg_id, const char *kind,

@@ -161,6 +161,39 @@ static mw_status audit_insert(mw_conn *c, int64_t at, const char *actor,
                   &p, NULL);
 }
 
+static mw_status audit_list(mw_conn *c, int64_t before_id, const char *action,
+                            const char *target, int limit,
+                            mw_status (*fn)(void *, const struct mw_audit_row *),
+                            void *ctx) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, before_id);
+  mw_pgp_text(&p, action);
+  mw_pgp_text(&p, target);
+  mw_pgp_i64(&p, limit);
+  mw_status s;
+  PGresult *r = mw_pg_run(c,
+                          "SELECT id, at, actor, action, target, details FROM "
+                          "audit_log WHERE id < $1 AND ($2::text IS NULL OR action "
+                          "= $2) AND ($3::text IS NULL OR target = $3) ORDER BY id "
+                          "DESC LIMIT $4",
+                          &p, &s);
+  if(!r)
+    return s;
+  s = MW_OK;
+  for(int i = 0; i < PQntuples(r) && !s; i++) {
+    struct mw_audit_row a = {mw_pg_i64(r, i, 0, 0),
+                             mw_pg_i64(r, i, 1, 0),
+                             mw_pg_text(r, i, 2),
+                             mw_pg_text(r, i, 3),
+                             mw_pg_null(r, i, 4) ? NULL : mw_pg_text(r, i, 4),
+                             mw_pg_null(r, i, 5) ? NULL : mw_pg_text(r, i, 5)};
+    s = fn(ctx, &a);
+  }
+  PQclear(r);
+  return s;
+}
+
 /* ---------------------------------------------------------------- outbox */
 
 static mw_status outbox_insert(mw_conn *c, const char *msg_id, const char *kind,
@@ -414,6 +447,7 @@ const struct mw_core_store mw_core_store_pg = {
     .session_get = session_get,
     .session_delete = session_delete,
     .audit_insert = audit_insert,
+    .audit_list = audit_list,
     .outbox_insert = outbox_insert,
     .outbox_list = outbox_list,
     .outbox_depth = outbox_depth,

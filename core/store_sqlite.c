@@ -154,6 +154,36 @@ static mw_status audit_insert(mw_conn *c, int64_t at, const char *actor,
   return mw_step_done(c, st);
 }
 
+static mw_status audit_list(mw_conn *c, int64_t before_id, const char *action,
+                            const char *target, int limit,
+                            mw_status (*fn)(void *, const struct mw_audit_row *),
+                            void *ctx) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT id, at, actor, action, target, details "
+                                "FROM audit_log WHERE id < ?1 AND (?2 IS NULL OR "
+                                "action = ?2) AND (?3 IS NULL OR target = ?3) "
+                                "ORDER BY id DESC LIMIT ?4");
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, before_id);
+  mw_bind_text(st, 2, action);
+  mw_bind_text(st, 3, target);
+  sqlite3_bind_int(st, 4, limit);
+  mw_status s = MW_OK;
+  while(!s && mw_step_next(c, st, &s) > 0) {
+    struct mw_audit_row a = {
+        sqlite3_column_int64(st, 0),
+        sqlite3_column_int64(st, 1),
+        mw_col_text(st, 2),
+        mw_col_text(st, 3),
+        sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL : mw_col_text(st, 4),
+        sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : mw_col_text(st, 5)};
+    s = fn(ctx, &a);
+    if(s)
+      sqlite3_reset(st);
+  }
+  return s;
+}
+
 /* ---------------------------------------------------------------- outbox */
 
 static mw_status outbox_insert(mw_conn *c, const char *msg_id, const char *kind,
@@ -398,6 +428,7 @@ const struct mw_core_store mw_core_store_sqlite = {
     .session_get = session_get,
     .session_delete = session_delete,
     .audit_insert = audit_insert,
+    .audit_list = audit_list,
     .outbox_insert = outbox_insert,
     .outbox_list = outbox_list,
     .outbox_depth = outbox_depth,

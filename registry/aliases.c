@@ -12,9 +12,11 @@
  * Operations and their cost (store calls, each an index lookup):
  *  - reg_alias_lookup: 1;
  *  - reg_alias_set, reg_alias_rollback: one write transaction: model id,
- *    current version, target version, then alias row, history row, audit
- *    row and one outbox row per node serving the model; a rollback to the
- *    previous version also replays the alias's history (O(its length));
+ *    current version, target version, the protection (governance.c), then
+ *    alias row, history row, audit row and one outbox row per node serving
+ *    the model; a rollback to the previous version also replays the
+ *    alias's history (O(its length)); a move a protected alias refuses
+ *    writes only its audit row, in a second transaction;
  *  - reg_alias_delete: one write transaction of 5 statements;
  *  - reg_alias_history: 2. */
 #include <assert.h>
@@ -76,12 +78,14 @@ static mw_status enqueue_one(void *ctx, const char *name, const char *url) {
 /* Writes move m to version `to` (alias row, history, audit, one outbox
  * event per serving node) inside the caller's write transaction. */
 static mw_status write_move(mw_conn *c, const struct reg_env *env,
-                            const struct move *m, const reg_version_info *to) {
+                            const struct move *m, const reg_version_info *to,
+                            int approved) {
   assert(mw_tx_state(c) == 1 && m->from != m->to);
   const struct reg_store *st = reg__store(c);
   int64_t now = mw_now_ms();
   struct reg_history_row h = {
-      m->to, m->from > 0 ? m->from : -1, m->kind, m->actor, m->reason, now};
+      m->to,   m->from > 0 ? m->from : -1, m->kind, m->actor, m->reason, now,
+      approved};
   mw_status s = st->alias_put(c, m->mid, m->alias, to->id, now);
   if(!s)
     s = st->history_insert(c, m->mid, m->alias, &h);
@@ -109,7 +113,8 @@ static mw_status write_move(mw_conn *c, const struct reg_env *env,
 
 /* Moves the alias (inside an open write transaction) as m says; fills out
  * with {alias, version, previous_version}. Only a ready version can be
- * aliased; moving to the version already held changes nothing. */
+ * aliased, and only an approved one where the alias is protected
+ * (governance.c); moving to the version already held changes nothing. */
 static mw_status move_alias(mw_conn *c, const struct reg_env *env,
                             const struct move *m, cJSON **out, mw_err *err) {
   assert(mw_tx_state(c) == 1);
@@ -128,8 +133,15 @@ static mw_status move_alias(mw_conn *c, const struct reg_env *env,
                    (long long)m->to);
   /* Already there: an idempotent retry changes nothing and notifies
    * nobody. */
-  if(m->from != m->to && (s = write_move(c, env, m, &to)))
-    return s;
+  if(m->from != m->to) {
+    int approved = 0;
+    s = reg__move_check(c, m->mid, m->model, m->alias, m->kind, m->to, to.approval,
+                        &approved, err);
+    if(!s)
+      s = write_move(c, env, m, &to, approved);
+    if(s)
+      return s;
+  }
   cJSON *res = cJSON_CreateObject();
   cJSON_AddStringToObject(res, "alias", m->alias);
   cJSON_AddNumberToObject(res, "version", (double)m->to);
@@ -144,11 +156,7 @@ static mw_status check_reason(const char *reason, mw_err *err) {
   return MW_OK;
 }
 
-/* The checks of reg_alias_set before any read: alias name, version,
- * expected_version (*want), reason. */
-static mw_status check_set(const char *alias, int64_t version, const cJSON *expected,
-                           const char *reason, int64_t *want, mw_err *err) {
-  *want = 0;
+mw_status reg__alias_name_check(const char *alias, mw_err *err) {
   if(!mw_name_valid(alias))
     return mw_errf(err, MW_EVALIDATION,
                    "alias must be 1-128 characters of A-Z a-z 0-9 . _ - and not "
@@ -158,6 +166,17 @@ static mw_status check_set(const char *alias, int64_t version, const cJSON *expe
                    "alias '%s' is all digits: in .../versions/{v} a number is a "
                    "version, so such an alias could never be named there",
                    alias);
+  return MW_OK;
+}
+
+/* The checks of reg_alias_set before any read: alias name, version,
+ * expected_version (*want), reason. */
+static mw_status check_set(const char *alias, int64_t version, const cJSON *expected,
+                           const char *reason, int64_t *want, mw_err *err) {
+  *want = 0;
+  mw_status s = reg__alias_name_check(alias, err);
+  if(s)
+    return s;
   if(version <= 0)
     return mw_errf(err, MW_EVALIDATION, "version must be a positive integer");
   if(expected && !cJSON_IsNull(expected) && !mw_json_int(expected, want))
@@ -183,6 +202,28 @@ static mw_status cas_refused(const char *alias, int64_t cur, mw_err *err) {
                  "alias '%s' does not exist, not the expected version", alias);
 }
 
+/* Ends a move's own transaction (reg__commit_answer). A move a protected
+ * alias refused was rolled back with everything else; the refusal is then
+ * written to the audit log in a transaction of its own. */
+static mw_status end_move(mw_conn *c, mw_status s, const char *model,
+                          const char *alias, const char *actor, cJSON **out,
+                          mw_err *err) {
+  s = reg__commit_answer(c, s, out);
+  if(s != MW_ENOTAPPROVED)
+    return s;
+  assert(mw_tx_state(c) == 0);
+  mw_status a = mw_tx_begin(c);
+  if(!a)
+    a = reg_alias_audit_refusal(c, actor, model, alias, err);
+  if(!a && !(a = mw_tx_commit(c)))
+    return s;
+  if(mw_tx_state(c) == 1)
+    mw_tx_rollback(c);
+  /* Unrecorded, the refusal is answered as the failure it became. */
+  mw_err_clear(err);
+  return a;
+}
+
 mw_status reg_alias_set(mw_conn *c, const struct reg_env *env, const char *model,
                         const char *alias, int64_t version, const cJSON *expected,
                         const char *reason, const char *actor, cJSON **out,
@@ -204,7 +245,7 @@ mw_status reg_alias_set(mw_conn *c, const struct reg_env *env, const char *model
     s = cas_refused(alias, m.from, err);
   if(!s)
     s = move_alias(c, env, &m, out, err);
-  return reg__commit_answer(c, s, out);
+  return end_move(c, s, model, alias, actor, out, err);
 }
 
 mw_status reg_alias_delete(mw_conn *c, const char *model, const char *alias,
@@ -222,7 +263,7 @@ mw_status reg_alias_delete(mw_conn *c, const char *model, const char *alias,
     s = st->alias_current(c, mid, alias, &cur);
   if(!s && cur == 0)
     s = mw_errf(err, MW_ENOTFOUND, "model '%s' has no alias '%s'", model, alias);
-  struct reg_history_row h = {-1, cur, "delete", actor, reason, mw_now_ms()};
+  struct reg_history_row h = {-1, cur, "delete", actor, reason, mw_now_ms(), 0};
   if(!s)
     s = st->alias_remove(c, mid, alias);
   if(!s)
@@ -245,6 +286,7 @@ static mw_status add_history(void *ctx, const struct reg_history_row *r) {
   cJSON_AddStringToObject(h, "actor", r->actor);
   reg__add_opt_string(h, "reason", r->reason);
   mw_json_add_time(h, "at", r->at);
+  cJSON_AddBoolToObject(h, "approved", r->approved);
   cJSON_AddItemToArray(ctx, h);
   return MW_OK;
 }
@@ -354,5 +396,5 @@ mw_status reg_alias_rollback(mw_conn *c, const struct reg_env *env,
     return s;
   s = reg_alias_rollback_tx(c, env, model, alias, to_version, reason, actor, out,
                             err);
-  return reg__commit_answer(c, s, out);
+  return end_move(c, s, model, alias, actor, out, err);
 }

@@ -18,6 +18,7 @@ struct reg_env {
   const char *data_dir;             /* the directory store: <data_dir>/artifacts */
   const char *external_url;         /* base of artifact URLs sent to nodes */
   enum mw_artifact_store artifacts; /* MW_ARTIFACTS_DIR when zeroed */
+  int allow_self_approval;          /* --allow-self-approval */
 };
 
 /* ---- models ---- */
@@ -64,6 +65,7 @@ typedef struct reg_version_info {
   char sha256[65];
   int64_t size;
   char *schema_json; /* malloc'd; NULL when the version has no schema */
+  char approval[16]; /* "none", "approved" or "rejected" */
 } reg_version_info;
 
 /* Looks a version up by model name and number. Caller frees with
@@ -196,6 +198,46 @@ mw_status reg_alias_rollback_tx(mw_conn *c, const struct reg_env *env,
                                 const char *model, const char *alias,
                                 int64_t to_version, const char *reason,
                                 const char *actor, cJSON **out, mw_err *err);
+
+/* ---- governance (registry/governance.c) ----
+ *
+ * Versions carry approval {state: none|approved|rejected, by, at,
+ * comment}. A protected alias with require_approval refuses, with
+ * MW_ENOTAPPROVED (403 not_approved) and nothing moved, every move to a
+ * version that is not approved, except a rollback to a version that was
+ * approved while it held the alias. */
+
+/* Decides on a ready version: decision "approved" or "rejected", comment
+ * optional (<= 4096 bytes). MW_ESELFAPPROVAL when actor created the
+ * version and env->allow_self_approval is off. Writes the version's
+ * approval, a row of its history and an audit row in one transaction; out
+ * is the version as reg_version_get answers it. */
+mw_status reg_version_decide(mw_conn *c, const struct reg_env *env,
+                             const char *model, int64_t version,
+                             const char *decision, const char *comment,
+                             const char *actor, cJSON **out, mw_err *err);
+/* {model, version, state, approvals: [{decision, by, at, comment}]},
+ * newest first. */
+mw_status reg_version_approvals(mw_conn *c, const char *model, int64_t version,
+                                cJSON **out, mw_err *err);
+/* Protects alias of model (it need not exist yet): out {alias,
+ * require_approval, by, at}. Audited. */
+mw_status reg_protect_set(mw_conn *c, const char *model, const char *alias,
+                          int require_approval, const char *actor, cJSON **out,
+                          mw_err *err);
+/* Lifts the protection (MW_ENOTFOUND when there is none). Audited. */
+mw_status reg_protect_delete(mw_conn *c, const char *model, const char *alias,
+                             const char *actor, mw_err *err);
+/* {protected_aliases: [...]} by alias; with alias non-NULL that one
+ * object, or MW_ENOTFOUND. */
+mw_status reg_protect_list(mw_conn *c, const char *model, const char *alias,
+                           cJSON **out, mw_err *err);
+/* Writes the audit row of a move refused with MW_ENOTAPPROVED (err as the
+ * refusal filled it), inside the caller's transaction. For callers that
+ * move inside their own transaction (reg_alias_rollback_tx) and roll the
+ * refused move back. */
+mw_status reg_alias_audit_refusal(mw_conn *c, const char *actor, const char *model,
+                                  const char *alias, const mw_err *err);
 
 /* ---- serving nodes ---- */
 

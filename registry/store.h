@@ -40,6 +40,9 @@
  *    O(log aliases); history_insert O(log history); history_list
  *    O(n log history), newest first; history_walk O(history of the alias),
  *    oldest first; model_nodes O(nodes serving the model).
+ *  - governance: approval_put, protect_put, protect_get, protect_remove,
+ *    history_approved O(log rows); approval_list O(n log approvals),
+ *    newest first; protect_list O(n log protected), by alias.
  *  - nodes: node_insert, node_follow, node_get, node_seen,
  *    node_status_put, node_delete O(log nodes); node_list O(nodes);
  *    node_models O(models the node serves).
@@ -96,6 +99,25 @@ struct reg_version_row {
   const char *created_by;
   const char *const *aliases;
   int n_aliases;
+  /* The current decision: approval_state "none", "approved" or
+   * "rejected"; by and comment NULL and at -1 while it is "none". */
+  const char *approval_state, *approval_by, *approval_comment;
+  int64_t approval_at;
+};
+
+/* One decision on a version. decision is "approved" or "rejected";
+ * comment may be NULL. */
+struct reg_approval_row {
+  const char *decision, *actor, *comment;
+  int64_t at;
+};
+
+/* A protected alias of a model (it need not exist yet). */
+struct reg_protected_row {
+  const char *alias;
+  int require_approval;
+  const char *actor;
+  int64_t at;
 };
 
 /* One move of an alias. kind is "set", "rollback" or "delete"; version is
@@ -105,6 +127,7 @@ struct reg_history_row {
   int64_t version, previous_version;
   const char *kind, *actor, *reason;
   int64_t at;
+  int approved; /* the version moved to was approved at that moment */
 };
 
 /* A serving node (its secret stays in the store). */
@@ -203,6 +226,35 @@ struct reg_store {
                            mw_status (*fn)(void *ctx, const char *name,
                                            const char *url),
                            void *ctx);
+
+  /* *yes = 1 when the alias once moved to version while that version was
+   * approved (history_insert's approved). */
+  mw_status (*history_approved)(mw_conn *c, int64_t model_id, const char *alias,
+                                int64_t version, int *yes);
+
+  /* ---- governance ---- */
+  /* Records a decision on the version (by id): its current approval and a
+   * row of its append-only history. */
+  mw_status (*approval_put)(mw_conn *c, int64_t version_id,
+                            const struct reg_approval_row *a);
+  /* The version's decisions, newest first. */
+  mw_status (*approval_list)(mw_conn *c, int64_t version_id,
+                             mw_status (*fn)(void *ctx,
+                                             const struct reg_approval_row *a),
+                             void *ctx);
+  /* Protects the alias (creating or replacing its row). */
+  mw_status (*protect_put)(mw_conn *c, int64_t model_id,
+                           const struct reg_protected_row *p);
+  /* MW_ENOTFOUND when the alias is not protected. */
+  mw_status (*protect_get)(mw_conn *c, int64_t model_id, const char *alias,
+                           int *require_approval);
+  /* MW_ENOTFOUND when the alias was not protected. */
+  mw_status (*protect_remove)(mw_conn *c, int64_t model_id, const char *alias);
+  /* The model's protected aliases, by alias. */
+  mw_status (*protect_list)(mw_conn *c, int64_t model_id,
+                            mw_status (*fn)(void *ctx,
+                                            const struct reg_protected_row *p),
+                            void *ctx);
 
   /* ---- serving nodes ---- */
   /* MW_ECONFLICT when the name is taken; *id gets the new node's id. */

@@ -228,7 +228,8 @@ static mw_status model_aliases(mw_conn *c, int64_t model_id,
   "v.id, v.model_id, m.name, v.version, v.description, v.source, v.run_id, " \
   "v.tags, v.metrics, v.params, v.schema, v.status, v.sha256, v.size, "      \
   "v.created_at, v.created_by, (SELECT string_agg(a.alias, ' ' ORDER BY "    \
-  "a.alias COLLATE \"C\") FROM aliases a WHERE a.version_id = v.id)"
+  "a.alias COLLATE \"C\") FROM aliases a WHERE a.version_id = v.id), "       \
+  "v.approval_state, v.approval_by, v.approval_comment, v.approval_at"
 
 static mw_status version_rows(PGresult *r, reg_version_fn fn, void *ctx) {
   mw_status s = MW_OK;
@@ -250,6 +251,10 @@ static mw_status version_rows(PGresult *r, reg_version_fn fn, void *ctx) {
         .size = mw_pg_i64(r, i, 13, -1),
         .created_at = mw_pg_i64(r, i, 14, 0),
         .created_by = mw_pg_text(r, i, 15),
+        .approval_state = mw_pg_text(r, i, 17),
+        .approval_by = col_opt(r, i, 18),
+        .approval_comment = col_opt(r, i, 19),
+        .approval_at = mw_pg_i64(r, i, 20, -1),
     };
     struct alias_set as;
     s = alias_set_parse(mw_pg_text(r, i, 16), &as);
@@ -322,7 +327,8 @@ static mw_status version_find(mw_conn *c, const char *model, int64_t version,
   mw_status s;
   PGresult *r = mw_pg_run(c,
                           "SELECT v.id, v.model_id, v.status, v.sha256, v.size, "
-                          "v.schema FROM model_versions v JOIN models m ON m.id = "
+                          "v.schema, v.approval_state FROM model_versions v JOIN "
+                          "models m ON m.id = "
                           "v.model_id WHERE m.name = $1 AND v.version = $2",
                           &p, &s);
   if(!r)
@@ -335,6 +341,7 @@ static mw_status version_find(mw_conn *c, const char *model, int64_t version,
     out->ready = !strcmp(mw_pg_text(r, 0, 2), "ready");
     mw_strlcpy(out->sha256, mw_pg_text(r, 0, 3), sizeof out->sha256);
     out->size = mw_pg_i64(r, 0, 4, 0);
+    mw_strlcpy(out->approval, mw_pg_text(r, 0, 6), sizeof out->approval);
     if(!mw_pg_null(r, 0, 5) && !(out->schema_json = mw_pg_dup(r, 0, 5)))
       s = MW_ENOMEM;
   }
@@ -461,11 +468,28 @@ static mw_status history_insert(mw_conn *c, int64_t model_id, const char *alias,
   mw_pgp_text(&p, h->actor);
   mw_pgp_text(&p, h->reason);
   mw_pgp_i64(&p, h->at);
+  mw_pgp_i64(&p, h->approved != 0);
   return mw_pg_do(c,
                   "INSERT INTO alias_history(model_id, alias, kind, version, "
-                  "previous_version, actor, reason, at) VALUES($1, $2, $3, $4, "
-                  "$5, $6, $7, $8)",
+                  "previous_version, actor, reason, at, approved) VALUES($1, $2, "
+                  "$3, $4, $5, $6, $7, $8, $9)",
                   &p, NULL);
+}
+
+static mw_status history_approved(mw_conn *c, int64_t model_id, const char *alias,
+                                  int64_t version, int *yes) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, model_id);
+  mw_pgp_text(&p, alias);
+  mw_pgp_i64(&p, version);
+  int64_t one = 0;
+  mw_status s = one_i64(c,
+                        "SELECT 1 FROM alias_history WHERE model_id = $1 AND "
+                        "alias = $2 AND version = $3 AND approved <> 0 LIMIT 1",
+                        &p, &one);
+  *yes = s == MW_OK;
+  return s == MW_ENOTFOUND ? MW_OK : s;
 }
 
 static mw_status
@@ -479,15 +503,17 @@ history_list(mw_conn *c, int64_t model_id, const char *alias, int limit,
   mw_status s;
   PGresult *r = mw_pg_run(c,
                           "SELECT version, previous_version, kind, actor, reason, "
-                          "at FROM alias_history WHERE model_id = $1 AND alias = "
+                          "at, approved FROM alias_history WHERE model_id = $1 AND "
+                          "alias = "
                           "$2 ORDER BY id DESC LIMIT $3",
                           &p, &s);
   if(!r)
     return s;
   for(int i = 0; i < PQntuples(r) && !s; i++) {
-    struct reg_history_row h = {mw_pg_i64(r, i, 0, -1), mw_pg_i64(r, i, 1, -1),
-                                mw_pg_text(r, i, 2),    mw_pg_text(r, i, 3),
-                                col_opt(r, i, 4),       mw_pg_i64(r, i, 5, 0)};
+    struct reg_history_row h = {mw_pg_i64(r, i, 0, -1),    mw_pg_i64(r, i, 1, -1),
+                                mw_pg_text(r, i, 2),       mw_pg_text(r, i, 3),
+                                col_opt(r, i, 4),          mw_pg_i64(r, i, 5, 0),
+                                mw_pg_i64(r, i, 6, 0) != 0};
     s = fn(ctx, &h);
   }
   PQclear(r);
@@ -530,6 +556,125 @@ static mw_status model_nodes(mw_conn *c, int64_t model_id,
     return s;
   for(int i = 0; i < PQntuples(r) && !s; i++)
     s = fn(ctx, mw_pg_text(r, i, 0), mw_pg_text(r, i, 1));
+  PQclear(r);
+  return s;
+}
+
+/* ------------------------------------------------------------ governance */
+
+static mw_status approval_put(mw_conn *c, int64_t version_id,
+                              const struct reg_approval_row *a) {
+  assert(mw_tx_state(c) == 1);
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_text(&p, a->decision);
+  mw_pgp_text(&p, a->actor);
+  mw_pgp_text(&p, a->comment);
+  mw_pgp_i64(&p, a->at);
+  mw_pgp_i64(&p, version_id);
+  int64_t n = 0;
+  /* The current decision and its history row in one statement. */
+  mw_status s = mw_pg_do(
+      c,
+      "WITH v AS (UPDATE model_versions SET approval_state = $1, approval_by = "
+      "$2, approval_comment = $3, approval_at = $4 WHERE id = $5 RETURNING id) "
+      "INSERT INTO version_approvals(version_id, decision, actor, comment, at) "
+      "SELECT id, $1, $2, $3, $4 FROM v",
+      &p, &n);
+  return !s && n == 0 ? MW_ENOTFOUND : s;
+}
+
+static mw_status
+approval_list(mw_conn *c, int64_t version_id,
+              mw_status (*fn)(void *, const struct reg_approval_row *), void *ctx) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, version_id);
+  mw_status s;
+  PGresult *r = mw_pg_run(c,
+                          "SELECT decision, actor, comment, at FROM "
+                          "version_approvals WHERE version_id = $1 ORDER BY id DESC",
+                          &p, &s);
+  if(!r)
+    return s;
+  s = MW_OK;
+  for(int i = 0; i < PQntuples(r) && !s; i++) {
+    struct reg_approval_row a = {mw_pg_text(r, i, 0), mw_pg_text(r, i, 1),
+                                 col_opt(r, i, 2), mw_pg_i64(r, i, 3, 0)};
+    s = fn(ctx, &a);
+  }
+  PQclear(r);
+  return s;
+}
+
+static mw_status protect_put(mw_conn *c, int64_t model_id,
+                             const struct reg_protected_row *pr) {
+  assert(mw_tx_state(c) == 1);
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, model_id);
+  mw_pgp_text(&p, pr->alias);
+  mw_pgp_i64(&p, pr->require_approval != 0);
+  mw_pgp_text(&p, pr->actor);
+  mw_pgp_i64(&p, pr->at);
+  return mw_pg_do(c,
+                  "INSERT INTO protected_aliases(model_id, alias, "
+                  "require_approval, actor, at) VALUES($1, $2, $3, $4, $5) ON "
+                  "CONFLICT(model_id, alias) DO UPDATE SET require_approval = "
+                  "EXCLUDED.require_approval, actor = EXCLUDED.actor, at = "
+                  "EXCLUDED.at",
+                  &p, NULL);
+}
+
+static mw_status protect_get(mw_conn *c, int64_t model_id, const char *alias,
+                             int *require_approval) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, model_id);
+  mw_pgp_text(&p, alias);
+  int64_t v = 0;
+  mw_status s = one_i64(c,
+                        "SELECT require_approval FROM protected_aliases WHERE "
+                        "model_id = $1 AND alias = $2",
+                        &p, &v);
+  *require_approval = !s && v;
+  return s;
+}
+
+static mw_status protect_remove(mw_conn *c, int64_t model_id, const char *alias) {
+  assert(mw_tx_state(c) == 1);
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, model_id);
+  mw_pgp_text(&p, alias);
+  int64_t n = 0;
+  mw_status s = mw_pg_do(c,
+                         "DELETE FROM protected_aliases WHERE model_id = $1 AND "
+                         "alias = $2",
+                         &p, &n);
+  return !s && n == 0 ? MW_ENOTFOUND : s;
+}
+
+static mw_status
+protect_list(mw_conn *c, int64_t model_id,
+             mw_status (*fn)(void *, const struct reg_protected_row *), void *ctx) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, model_id);
+  mw_status s;
+  PGresult *r = mw_pg_run(c,
+                          "SELECT alias, require_approval, actor, at FROM "
+                          "protected_aliases WHERE model_id = $1 ORDER BY alias "
+                          "COLLATE \"C\"",
+                          &p, &s);
+  if(!r)
+    return s;
+  s = MW_OK;
+  for(int i = 0; i < PQntuples(r) && !s; i++) {
+    struct reg_protected_row pr = {mw_pg_text(r, i, 0), mw_pg_i64(r, i, 1, 0) != 0,
+                                   mw_pg_text(r, i, 2), mw_pg_i64(r, i, 3, 0)};
+    s = fn(ctx, &pr);
+  }
   PQclear(r);
   return s;
 }
@@ -842,6 +987,13 @@ const struct reg_store reg_store_pg = {
     .history_insert = history_insert,
     .history_list = history_list,
     .history_walk = history_walk,
+    .history_approved = history_approved,
+    .approval_put = approval_put,
+    .approval_list = approval_list,
+    .protect_put = protect_put,
+    .protect_get = protect_get,
+    .protect_remove = protect_remove,
+    .protect_list = protect_list,
     .model_nodes = model_nodes,
     .node_insert = node_insert,
     .node_follow = node_follow,

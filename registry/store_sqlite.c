@@ -254,7 +254,8 @@ static mw_status model_list(mw_conn *c, const char *after, const char *q_lower,
 #define VERSION_COLS                                                         \
   "v.id, v.model_id, m.name, v.version, v.description, v.source, v.run_id, " \
   "v.tags, v.metrics, v.params, v.schema, v.status, v.sha256, v.size, "      \
-  "v.created_at, v.created_by"
+  "v.created_at, v.created_by, v.approval_state, v.approval_by, "            \
+  "v.approval_comment, v.approval_at"
 
 struct version_call {
   mw_conn *c;
@@ -302,6 +303,10 @@ static mw_status version_row(void *ctx, sqlite3_stmt *st) {
       .size = mw_col_i64(st, 13, -1),
       .created_at = sqlite3_column_int64(st, 14),
       .created_by = mw_col_text(st, 15),
+      .approval_state = mw_col_text(st, 16),
+      .approval_by = col_opt(st, 17),
+      .approval_comment = col_opt(st, 18),
+      .approval_at = mw_col_i64(st, 19, -1),
   };
   struct alias_set as = {0};
   mw_status s = version_aliases(vc->c, v.id, alias_name_add, &as);
@@ -366,10 +371,10 @@ static mw_status version_get(mw_conn *c, const char *model, int64_t version,
 
 static mw_status version_find(mw_conn *c, const char *model, int64_t version,
                               reg_version_info *out) {
-  sqlite3_stmt *st =
-      mw_stmt(c, "SELECT v.id, v.model_id, v.status, v.sha256, v.size, v.schema "
-                 "FROM model_versions v JOIN models m ON m.id = v.model_id "
-                 "WHERE m.name = ? AND v.version = ?");
+  sqlite3_stmt *st = mw_stmt(
+      c, "SELECT v.id, v.model_id, v.status, v.sha256, v.size, v.schema, "
+         "v.approval_state FROM model_versions v JOIN models m ON m.id = v.model_id "
+         "WHERE m.name = ? AND v.version = ?");
   if(st) {
     mw_bind_text(st, 1, model);
     sqlite3_bind_int64(st, 2, version);
@@ -383,6 +388,7 @@ static mw_status version_find(mw_conn *c, const char *model, int64_t version,
   out->ready = !strcmp(mw_col_text(st, 2), "ready");
   mw_strlcpy(out->sha256, mw_col_text(st, 3), sizeof out->sha256);
   out->size = sqlite3_column_int64(st, 4);
+  mw_strlcpy(out->approval, mw_col_text(st, 6), sizeof out->approval);
   if(sqlite3_column_type(st, 5) != SQLITE_NULL &&
      !(out->schema_json = mw_col_dup(st, 5)))
     s = MW_ENOMEM;
@@ -497,8 +503,8 @@ static mw_status history_insert(mw_conn *c, int64_t model_id, const char *alias,
                                 const struct reg_history_row *h) {
   assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO alias_history(model_id, alias, kind, "
-                                "version, previous_version, actor, reason, at) "
-                                "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+                                "version, previous_version, actor, reason, at, "
+                                "approved) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if(st) {
     sqlite3_bind_int64(st, 1, model_id);
     mw_bind_text(st, 2, alias);
@@ -508,8 +514,25 @@ static mw_status history_insert(mw_conn *c, int64_t model_id, const char *alias,
     mw_bind_text(st, 6, h->actor);
     mw_bind_text(st, 7, h->reason);
     sqlite3_bind_int64(st, 8, h->at);
+    sqlite3_bind_int(st, 9, h->approved != 0);
   }
   return mw_step_done(c, st);
+}
+
+static mw_status history_approved(mw_conn *c, int64_t model_id, const char *alias,
+                                  int64_t version, int *yes) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT EXISTS(SELECT 1 FROM alias_history WHERE "
+                                "model_id = ? AND alias = ? AND version = ? AND "
+                                "approved <> 0)");
+  if(st) {
+    sqlite3_bind_int64(st, 1, model_id);
+    mw_bind_text(st, 2, alias);
+    sqlite3_bind_int64(st, 3, version);
+  }
+  int64_t v = 0;
+  mw_status s = one_i64(c, st, &v);
+  *yes = !s && v;
+  return s;
 }
 
 struct history_call {
@@ -519,9 +542,13 @@ struct history_call {
 
 static mw_status history_row(void *ctx, sqlite3_stmt *st) {
   const struct history_call *hc = ctx;
-  struct reg_history_row h = {mw_col_i64(st, 0, -1), mw_col_i64(st, 1, -1),
-                              mw_col_text(st, 2),    mw_col_text(st, 3),
-                              col_opt(st, 4),        sqlite3_column_int64(st, 5)};
+  struct reg_history_row h = {mw_col_i64(st, 0, -1),
+                              mw_col_i64(st, 1, -1),
+                              mw_col_text(st, 2),
+                              mw_col_text(st, 3),
+                              col_opt(st, 4),
+                              sqlite3_column_int64(st, 5),
+                              sqlite3_column_int(st, 6) != 0};
   return hc->fn(hc->ctx, &h);
 }
 
@@ -529,8 +556,8 @@ static mw_status
 history_list(mw_conn *c, int64_t model_id, const char *alias, int limit,
              mw_status (*fn)(void *, const struct reg_history_row *), void *ctx) {
   sqlite3_stmt *st =
-      mw_stmt(c, "SELECT version, previous_version, kind, actor, reason, at "
-                 "FROM alias_history WHERE model_id = ? AND alias = ? "
+      mw_stmt(c, "SELECT version, previous_version, kind, actor, reason, at, "
+                 "approved FROM alias_history WHERE model_id = ? AND alias = ? "
                  "ORDER BY id DESC LIMIT ?");
   if(st) {
     sqlite3_bind_int64(st, 1, model_id);
@@ -584,6 +611,129 @@ static mw_status model_nodes(mw_conn *c, int64_t model_id,
     sqlite3_bind_int64(st, 1, model_id);
   struct pair_call pc = {fn, ctx};
   return each_row(c, st, pair_row, &pc);
+}
+
+/* ------------------------------------------------------------ governance */
+
+static mw_status approval_put(mw_conn *c, int64_t version_id,
+                              const struct reg_approval_row *a) {
+  assert(mw_tx_state(c) == 1);
+  sqlite3_stmt *st =
+      mw_stmt(c, "UPDATE model_versions SET approval_state = ?1, approval_by = ?2, "
+                 "approval_comment = ?3, approval_at = ?4 WHERE id = ?5");
+  if(st) {
+    mw_bind_text(st, 1, a->decision);
+    mw_bind_text(st, 2, a->actor);
+    mw_bind_text(st, 3, a->comment);
+    sqlite3_bind_int64(st, 4, a->at);
+    sqlite3_bind_int64(st, 5, version_id);
+  }
+  mw_status s = mw_step_done(c, st);
+  if(!s && mw_sqlite_changes(c) == 0)
+    s = MW_ENOTFOUND;
+  if(s)
+    return s;
+  st = mw_stmt(c, "INSERT INTO version_approvals(version_id, decision, actor, "
+                  "comment, at) VALUES(?, ?, ?, ?, ?)");
+  if(st) {
+    sqlite3_bind_int64(st, 1, version_id);
+    mw_bind_text(st, 2, a->decision);
+    mw_bind_text(st, 3, a->actor);
+    mw_bind_text(st, 4, a->comment);
+    sqlite3_bind_int64(st, 5, a->at);
+  }
+  return mw_step_done(c, st);
+}
+
+struct approval_call {
+  mw_status (*fn)(void *ctx, const struct reg_approval_row *a);
+  void *ctx;
+};
+
+static mw_status approval_row(void *ctx, sqlite3_stmt *st) {
+  const struct approval_call *ac = ctx;
+  struct reg_approval_row a = {mw_col_text(st, 0), mw_col_text(st, 1),
+                               col_opt(st, 2), sqlite3_column_int64(st, 3)};
+  return ac->fn(ac->ctx, &a);
+}
+
+static mw_status
+approval_list(mw_conn *c, int64_t version_id,
+              mw_status (*fn)(void *, const struct reg_approval_row *), void *ctx) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT decision, actor, comment, at FROM "
+                                "version_approvals WHERE version_id = ? "
+                                "ORDER BY id DESC");
+  if(st)
+    sqlite3_bind_int64(st, 1, version_id);
+  struct approval_call ac = {fn, ctx};
+  return each_row(c, st, approval_row, &ac);
+}
+
+static mw_status protect_put(mw_conn *c, int64_t model_id,
+                             const struct reg_protected_row *p) {
+  assert(mw_tx_state(c) == 1);
+  sqlite3_stmt *st = mw_stmt(
+      c, "INSERT INTO protected_aliases(model_id, alias, require_approval, actor, "
+         "at) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(model_id, alias) DO UPDATE "
+         "SET require_approval = ?3, actor = ?4, at = ?5");
+  if(st) {
+    sqlite3_bind_int64(st, 1, model_id);
+    mw_bind_text(st, 2, p->alias);
+    sqlite3_bind_int(st, 3, p->require_approval != 0);
+    mw_bind_text(st, 4, p->actor);
+    sqlite3_bind_int64(st, 5, p->at);
+  }
+  return mw_step_done(c, st);
+}
+
+static mw_status protect_get(mw_conn *c, int64_t model_id, const char *alias,
+                             int *require_approval) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT require_approval FROM protected_aliases "
+                                "WHERE model_id = ? AND alias = ?");
+  if(st) {
+    sqlite3_bind_int64(st, 1, model_id);
+    mw_bind_text(st, 2, alias);
+  }
+  int64_t v = 0;
+  mw_status s = one_i64(c, st, &v);
+  *require_approval = !s && v;
+  return s;
+}
+
+static mw_status protect_remove(mw_conn *c, int64_t model_id, const char *alias) {
+  assert(mw_tx_state(c) == 1);
+  sqlite3_stmt *st = mw_stmt(c, "DELETE FROM protected_aliases WHERE model_id = ? "
+                                "AND alias = ?");
+  if(st) {
+    sqlite3_bind_int64(st, 1, model_id);
+    mw_bind_text(st, 2, alias);
+  }
+  mw_status s = mw_step_done(c, st);
+  return !s && mw_sqlite_changes(c) == 0 ? MW_ENOTFOUND : s;
+}
+
+struct protect_call {
+  mw_status (*fn)(void *ctx, const struct reg_protected_row *p);
+  void *ctx;
+};
+
+static mw_status protect_row(void *ctx, sqlite3_stmt *st) {
+  const struct protect_call *pc = ctx;
+  struct reg_protected_row p = {mw_col_text(st, 0), sqlite3_column_int(st, 1) != 0,
+                                mw_col_text(st, 2), sqlite3_column_int64(st, 3)};
+  return pc->fn(pc->ctx, &p);
+}
+
+static mw_status
+protect_list(mw_conn *c, int64_t model_id,
+             mw_status (*fn)(void *, const struct reg_protected_row *), void *ctx) {
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT alias, require_approval, actor, at FROM "
+                 "protected_aliases WHERE model_id = ? ORDER BY alias");
+  if(st)
+    sqlite3_bind_int64(st, 1, model_id);
+  struct protect_call pc = {fn, ctx};
+  return each_row(c, st, protect_row, &pc);
 }
 
 /* ----------------------------------------------------------------- nodes */
@@ -881,6 +1031,13 @@ const struct reg_store reg_store_sqlite = {
     .history_insert = history_insert,
     .history_list = history_list,
     .history_walk = history_walk,
+    .history_approved = history_approved,
+    .approval_put = approval_put,
+    .approval_list = approval_list,
+    .protect_put = protect_put,
+    .protect_get = protect_get,
+    .protect_remove = protect_remove,
+    .protect_list = protect_list,
     .model_nodes = model_nodes,
     .node_insert = node_insert,
     .node_follow = node_follow,

@@ -91,6 +91,15 @@ static cJSON *version_json(const struct reg_version_row *v) {
   cJSON *aliases = cJSON_AddArrayToObject(j, "aliases");
   for(int i = 0; i < v->n_aliases; i++)
     cJSON_AddItemToArray(aliases, cJSON_CreateString(v->aliases[i]));
+  cJSON *ap = cJSON_AddObjectToObject(j, "approval");
+  cJSON_AddStringToObject(ap, "state",
+                          v->approval_state ? v->approval_state : "none");
+  reg__add_opt_string(ap, "by", v->approval_by);
+  if(v->approval_at >= 0)
+    mw_json_add_time(ap, "at", v->approval_at);
+  else
+    cJSON_AddNullToObject(ap, "at");
+  reg__add_opt_string(ap, "comment", v->approval_comment);
   return j;
 }
 

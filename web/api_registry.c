@@ -8,15 +8,6 @@
 #include "registry/registry.h"
 #include "web/web_internal.h"
 
-/* Path parameter {v} as a positive version number, or a 404 reply. */
-static int version_param(struct web_req *r, int64_t *v) {
-  if(mw_parse_i64(web_param(r, "v"), v) || *v <= 0) {
-    web_reply_error(r, 404, "not_found", "versions are positive integers", NULL);
-    return 0;
-  }
-  return 1;
-}
-
 /* Optional string field: absent/null -> NULL; a non-string -> 422 reply. */
 static int opt_string(struct web_req *r, const cJSON *body, const char *key,
                       const char **out) {
@@ -130,7 +121,7 @@ static void h_versions_list(struct web_req *r) {
 
 static void h_version_get(struct web_req *r) {
   int64_t v;
-  if(!version_param(r, &v))
+  if(!web_version_param(r, &v))
     return;
   mw_err err = {0};
   cJSON *out = NULL;
@@ -187,7 +178,7 @@ static mw_status upload_body(struct web_req *r, reg_upload *u, int64_t limit,
 
 static void h_artifact_put(struct web_req *r) {
   int64_t v;
-  if(!version_param(r, &v))
+  if(!web_version_param(r, &v))
     return;
   const char *model = web_param(r, "name");
   mw_err err = {0};
@@ -238,7 +229,7 @@ static mw_status artifact_read(void *ctx, const void **data, size_t *n) {
 
 static void h_artifact_get(struct web_req *r) {
   int64_t v;
-  if(!version_param(r, &v))
+  if(!web_version_param(r, &v))
     return;
   mw_err err = {0};
   reg_version_info vi;

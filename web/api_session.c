@@ -25,13 +25,20 @@ extern const size_t web_assets_count;
   "frame-ancestors 'none'\r\n"                                       \
   "Referrer-Policy: no-referrer\r\nX-Frame-Options: DENY\r\n"
 
-static void session_json(struct web_req *r, const char *csrf, int status) {
+/* Who the caller is, and what the dashboard needs to know to offer only
+ * what it may do. */
+static cJSON *session_obj(struct web_req *r, const char *csrf) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", r->token.name);
   mw_scope_to_json(r->token.scopes, cJSON_AddArrayToObject(o, "scopes"));
   if(csrf)
     cJSON_AddStringToObject(o, "csrf_token", csrf);
-  web_reply_json(r, status, o);
+  cJSON_AddBoolToObject(o, "allow_self_approval", r->app->cfg.allow_self_approval);
+  return o;
+}
+
+static void session_json(struct web_req *r, const char *csrf, int status) {
+  web_reply_json(r, status, session_obj(r, csrf));
 }
 
 /* Lower-cases an origin's or a Host header's authority (host[:port]) of
@@ -143,10 +150,7 @@ static void h_session_create(struct web_req *r) {
     web_reply_status(r, st, "could not start a session");
     return;
   }
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "name", r->token.name);
-  mw_scope_to_json(r->token.scopes, cJSON_AddArrayToObject(o, "scopes"));
-  cJSON_AddStringToObject(o, "csrf_token", csrf);
+  cJSON *o = session_obj(r, csrf);
   char *s = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   char hdr[300];

@@ -109,6 +109,8 @@ int web_http_status(mw_status st) {
   case MW_EUNAUTH:
     return 401;
   case MW_EFORBIDDEN:
+  case MW_ENOTAPPROVED:
+  case MW_ESELFAPPROVAL:
     return 403;
   case MW_ENOTFOUND:
     return 404;
@@ -656,8 +658,17 @@ mw_status web_query_time(char *s, int64_t *ms) {
   return mw_time_parse(s, ms);
 }
 
+int web_version_param(struct web_req *r, int64_t *v) {
+  if(mw_parse_i64(web_param(r, "v"), v) || *v <= 0) {
+    web_reply_error(r, 404, "not_found", "versions are positive integers", NULL);
+    return 0;
+  }
+  return 1;
+}
+
 void web_reg_env(struct web_req *r, struct reg_env *env) {
   env->data_dir = r->app->cfg.data_dir;
   env->external_url = r->app->cfg.external_url;
   env->artifacts = r->app->cfg.artifact_store;
+  env->allow_self_approval = r->app->cfg.allow_self_approval;
 }

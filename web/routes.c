@@ -17,6 +17,7 @@ static const struct {
     {web_routes_ops, &web_routes_ops_count},
     {web_routes_tokens, &web_routes_tokens_count},
     {web_routes_registry, &web_routes_registry_count},
+    {web_routes_governance, &web_routes_governance_count},
     {web_routes_nodes, &web_routes_nodes_count},
     {web_routes_monitor, &web_routes_monitor_count},
     {web_routes_alerts, &web_routes_alerts_count},

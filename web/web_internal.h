@@ -46,6 +46,7 @@ void web_body_limits(enum web_body body, const mw_config *cfg, size_t *bytes,
 WEB_ROUTES(ops);
 WEB_ROUTES(tokens);
 WEB_ROUTES(registry);
+WEB_ROUTES(governance);
 WEB_ROUTES(nodes);
 WEB_ROUTES(monitor);
 WEB_ROUTES(alerts);
@@ -195,6 +196,8 @@ mw_status web_query_time(char *s, int64_t *ms);
  * store). */
 struct reg_env;
 void web_reg_env(struct web_req *r, struct reg_env *env);
+/* Path parameter {v} as a positive version number; 0 after a 404 reply. */
+int web_version_param(struct web_req *r, int64_t *v);
 /* Replies with st mapped to HTTP, e's message (or the default) and e's
  * details (taken over), then clears e. */
 void web_reply_err(struct web_req *r, mw_status st, mw_err *e);

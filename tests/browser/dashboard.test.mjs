@@ -1,7 +1,8 @@
 // dashboard.test.mjs - the operator dashboard in headless Chromium (Debian's
 // /usr/bin/chromium driven by playwright-core) against the real binary:
 // sign in, see a model, promote a version, roll it back with a reason, see
-// the history entry and the node's desired version change, see a firing
+// the history entry and the node's desired version change, see a protected
+// alias offer only approved versions, approve one as a reviewer, see a firing
 // alert and silence it, retry a dead delivery, sign out. A screenshot of
 // each page goes to <build>/screenshots/.
 //
@@ -191,6 +192,21 @@ try {
   assert.equal((await srv.api('GET', '/api/v1/models/churn')).aliases.production, 2, 'a refused promotion changes nothing');
   await expectText(prodVersion, /^v2$/);
   await expectText(top, /moved by CI meanwhile/);
+  // A protected alias offers only what it accepts.
+  step('model page: protected alias');
+  await srv.api('PUT', '/api/v1/models/churn/protected-aliases/production', { require_approval: true });
+  await page.reload();
+  await page.waitForSelector('.alias-block[data-alias="production"] [data-role="protected"]');
+  await expectText(page.locator('#promote-current'), /protected/);
+  await page.waitForSelector('#promote-version option[value="3"][disabled]', { state: 'attached' });
+  // production went v1, v2, back to v1, v2 again: v1 was never approved,
+  // so the rollback to it is not offered.
+  assert.equal(await page.locator('.alias-block[data-alias="production"] [data-action="rollback"]').count(), 0,
+    'no rollback a protected alias would refuse');
+  // The admin token created every version: no decision on them is offered.
+  assert.equal(await page.locator('#versions-table [data-action="approve"]').count(), 0,
+    'no decision on the versions the token created');
+  await expectText(page.locator('#versions-table tr[data-version="3"] td.approval'), /undecided/);
   await loaded(page);
   await shot(page, 'model');
 
@@ -251,6 +267,35 @@ try {
   const after = await page.evaluate(async () => (await fetch('/api/v1/models')).status);
   assert.equal(after, 401, 'the session is gone after signing out');
 
+  // ---- a reviewer approves v3, which then goes to protected production ----
+  step('reviewer approves');
+  const rv = await srv.api('POST', '/api/v1/tokens', { name: 'reviewer', scopes: ['read', 'promote'] });
+  await page.fill('#token', rv.token);
+  await page.click('#signin-submit');
+  await page.waitForSelector('#models-table tr[data-model="churn"]');
+  await page.goto(srv.base + '/#/models/churn');
+  await page.click('#versions-table tr[data-version="3"] [data-action="approve"]');
+  await page.waitForSelector('#approval-dialog');
+  await page.fill('#approval-dialog textarea[name="comment"]', 'holdout AUC 0.91, checked by Ana');
+  await page.click('#approval-dialog [data-action="confirm"]');
+  await page.waitForSelector('#approval-dialog', { state: 'detached' });
+  const v3approval = page.locator('#versions-table tr[data-version="3"] td.approval');
+  await expectText(v3approval, /approved[\s\S]*token:reviewer[\s\S]*checked by Ana/);
+  await page.waitForSelector('#promote-version option[value="3"]:not([disabled])', { state: 'attached' });
+  await page.selectOption('#promote-version', '3');
+  await page.click('#promote-submit');
+  await page.waitForSelector('#promote-dialog');
+  await page.click('#promote-dialog [data-action="confirm"]');
+  await page.waitForSelector('#promote-dialog', { state: 'detached' });
+  await expectText(page.locator('.alias-block[data-alias="production"] [data-role="alias-version"]'), /^v3$/);
+  const decided = await srv.api('GET', '/api/v1/models/churn/versions/3/approvals');
+  assert.deepEqual(decided.approvals.map((a) => [a.decision, a.by, a.comment]),
+    [['approved', 'token:reviewer', 'holdout AUC 0.91, checked by Ana']]);
+  await loaded(page);
+  await shot(page, 'model-approved');
+  await page.click('#signout');
+  await page.waitForSelector('#signin-form');
+
   // ---- a read-only token sees no buttons that change anything ----
   step('read-only token');
   const ro = await srv.api('POST', '/api/v1/tokens', { name: 'viewer', scopes: ['read'] });
@@ -260,8 +305,9 @@ try {
   await page.goto(srv.base + '/#/models/churn');
   await page.waitForSelector('.alias-block[data-alias="production"]');
   await loaded(page);
-  assert.equal(await page.locator('#promote-form, [data-action="rollback"], [data-action="promote-version"]').count(), 0,
-    'no promote or rollback controls without the promote scope');
+  assert.equal(await page.locator('#promote-form, [data-action="rollback"], [data-action="promote-version"], ' +
+    '[data-action="approve"], [data-action="reject"]').count(), 0,
+    'no promote, rollback or approval controls without the promote scope');
   await page.goto(srv.base + '/#/alerts');
   await page.waitForSelector('#rules-table tr[data-rule="churn-volume"]');
   await loaded(page);

@@ -312,6 +312,28 @@ def case_alias_rollback(h, t):
             "body": {"reason": "bad"}}
 
 
+def case_approval(h, t):
+    m = model(h.s, "ap-" + t)
+    v = ready(h.s, m)
+    # Four eyes: the admin token created the version, a reviewer decides.
+    reviewer = h.s.token_with("reviewer-" + t, ["read", "promote"])
+    return {"method": "POST", "path": "/api/v1/models/%s/versions/%d/approval" % (m, v),
+            "body": {"decision": "approved", "comment": "ok"}, "token": reviewer}
+
+
+def case_protect_put(h, t):
+    m = model(h.s, "pp-" + t)
+    return {"method": "PUT", "path": "/api/v1/models/%s/protected-aliases/production" % m,
+            "body": {"require_approval": True}}
+
+
+def case_protect_delete(h, t):
+    m = model(h.s, "pd-" + t)
+    expect(h.s.put("/api/v1/models/%s/protected-aliases/production" % m, {}), 200)
+    return {"method": "DELETE",
+            "path": "/api/v1/models/%s/protected-aliases/production" % m}
+
+
 def case_nodes_create(h, t):
     m = model(h.s, "nc-" + t)
     return {"method": "POST", "path": "/api/v1/nodes",
@@ -479,6 +501,9 @@ CASES = {
     ("PUT", M + "/aliases/{alias}"): case_alias_put,
     ("DELETE", M + "/aliases/{alias}"): case_alias_delete,
     ("POST", M + "/aliases/{alias}/rollback"): case_alias_rollback,
+    ("POST", V + "/approval"): case_approval,
+    ("PUT", M + "/protected-aliases/{alias}"): case_protect_put,
+    ("DELETE", M + "/protected-aliases/{alias}"): case_protect_delete,
     ("POST", "/api/v1/nodes"): case_nodes_create,
     ("DELETE", "/api/v1/nodes/{name}"): case_node_delete,
     ("POST", "/api/v1/nodes/{name}/status"): case_node_status,

@@ -80,10 +80,15 @@ def test_readme_blocks_run():
             for needle in ("/artifact", "/reference", "/aliases/production",
                            "/predictions", "/drift", "/api/v1/tokens"):
                 assert needle in ran, needle
+            # The approval block: production protected, version 2 approved
+            # by the reviewer and promoted over version 1.
             m = expect(s.get("/api/v1/models/fraud"), 200)
-            assert m["aliases"] == {"production": 1}, m
+            assert m["aliases"] == {"production": 2}, m
             v = expect(s.get("/api/v1/models/fraud/versions/1"), 200)
             assert v["status"] == "ready" and v["metrics"] == {"auc": 0.91}, v
+            v2 = expect(s.get("/api/v1/models/fraud/versions/2"), 200)["approval"]
+            assert v2["state"] == "approved" and v2["by"] == "token:reviewer", v2
+            expect(s.get("/api/v1/models/fraud/protected-aliases/production"), 200)
             drift = expect(s.get("/api/v1/models/fraud/versions/1/drift"), 200)
             assert drift["window"]["count"] == 1 and drift["reference"]["count"] == 3, drift
     finally:

@@ -23,10 +23,11 @@ static void test_status_table(void **state) {
   assert_string_equal(mw_strerror(MW_ESCHEMA),
                       "database schema is newer than this binary");
   /* Every status has a distinct code. */
-  mw_status all[] = {MW_OK,        MW_EINVAL,   MW_ENOTFOUND,  MW_ECONFLICT,
-                     MW_ETOOBIG,   MW_EDB,      MW_EIO,        MW_ENOMEM,
-                     MW_EVALIDATION, MW_EUNAUTH, MW_EFORBIDDEN, MW_EBUSY,
-                     MW_ETOOMANY,  MW_ESCHEMA,  MW_EINTERNAL};
+  mw_status all[] = {MW_OK,           MW_EINVAL,  MW_ENOTFOUND,  MW_ECONFLICT,
+                     MW_ETOOBIG,      MW_EDB,     MW_EIO,        MW_ENOMEM,
+                     MW_EVALIDATION,  MW_EUNAUTH, MW_EFORBIDDEN, MW_EBUSY,
+                     MW_ETOOMANY,     MW_ESCHEMA, MW_EINTERNAL,  MW_ENOTAPPROVED,
+                     MW_ESELFAPPROVAL};
   size_t n = sizeof all / sizeof all[0];
   for(size_t i = 0; i < n; i++)
     for(size_t j = i + 1; j < n; j++)
@@ -70,8 +71,8 @@ static void test_crypto_vectors(void **state) {
   char sig[64];
   const char *body = "{\"test\": 2432232314}";
   assert_int_equal(mw_webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                                   "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
-                                   body, strlen(body), sig),
+                                   "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body,
+                                   strlen(body), sig),
                    MW_OK);
   assert_string_equal(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
   assert_int_equal(mw_webhook_sign("whsec_!!!", "m", 1, "x", 1, sig), MW_EINVAL);
@@ -111,10 +112,16 @@ static void test_json_int(void **state) {
     const char *text;
     int ok;
     int64_t want;
-  } cases[] = {{"3", 1, 3},          {"-42", 1, -42},       {"1e3", 1, 1000},
-               {"1.5", 0, 0},        {"1e300", 0, 0},       {"1e999", 0, 0},
-               {"-1e999", 0, 0},     {"9223372036854775808", 0, 0},
-               {"-9223372036854775808", 1, INT64_MIN},     {"\"3\"", 0, 0},
+  } cases[] = {{"3", 1, 3},
+               {"-42", 1, -42},
+               {"1e3", 1, 1000},
+               {"1.5", 0, 0},
+               {"1e300", 0, 0},
+               {"1e999", 0, 0},
+               {"-1e999", 0, 0},
+               {"9223372036854775808", 0, 0},
+               {"-9223372036854775808", 1, INT64_MIN},
+               {"\"3\"", 0, 0},
                {"null", 0, 0}};
   for(size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     cJSON *j = cJSON_Parse(cases[i].text);
@@ -265,7 +272,8 @@ static void test_stmt_cache_keeps_open_queries(void **state) {
   struct dbfix *f = *state;
   mw_conn *c = mw_db_conn(f->db);
   assert_int_equal(mw_exec(c, "CREATE TABLE r(x INTEGER);"
-                              "INSERT INTO r VALUES(1), (2), (3)"), MW_OK);
+                              "INSERT INTO r VALUES(1), (2), (3)"),
+                   MW_OK);
   static const char outer[] = "SELECT x FROM r ORDER BY x";
   sqlite3_stmt *q = mw_stmt(c, outer);
   int row = 0;
@@ -322,17 +330,17 @@ static void test_tokens_and_scopes(void **state) {
   mw_conn *c = mw_db_conn(f->db);
   assert_int_equal(mw_migrate(c, NULL), MW_OK);
   char secret[128];
-  assert_int_equal(mw_token_create(c, "ci", MW_SCOPE_READ | MW_SCOPE_PROMOTE,
-                                   "test", secret, sizeof secret),
+  assert_int_equal(mw_token_create(c, "ci", MW_SCOPE_READ | MW_SCOPE_PROMOTE, "test",
+                                   secret, sizeof secret),
                    MW_OK);
   assert_int_equal(strncmp(secret, "mw_", 3), 0);
   char again[128];
-  assert_int_equal(mw_token_create(c, "ci", MW_SCOPE_READ, "test", again,
-                                   sizeof again),
-                   MW_ECONFLICT);
-  assert_int_equal(mw_token_create(c, "bad name", MW_SCOPE_READ, "test", again,
-                                   sizeof again),
-                   MW_EINVAL);
+  assert_int_equal(
+      mw_token_create(c, "ci", MW_SCOPE_READ, "test", again, sizeof again),
+      MW_ECONFLICT);
+  assert_int_equal(
+      mw_token_create(c, "bad name", MW_SCOPE_READ, "test", again, sizeof again),
+      MW_EINVAL);
   assert_int_equal(mw_token_create(c, "none", 0, "test", again, sizeof again),
                    MW_EINVAL);
   mw_token_info info;
@@ -365,7 +373,8 @@ static void test_tokens_and_scopes(void **state) {
   assert_true(mw_scope_allows(MW_SCOPE_METRICS, MW_SCOPE_METRICS));
   assert_true(mw_scope_allows(MW_SCOPE_READ, MW_SCOPE_METRICS));
   assert_true(mw_scope_allows(MW_SCOPE_ADMIN, MW_SCOPE_METRICS));
-  assert_false(mw_scope_allows(MW_SCOPE_INGEST | MW_SCOPE_PROMOTE, MW_SCOPE_METRICS));
+  assert_false(
+      mw_scope_allows(MW_SCOPE_INGEST | MW_SCOPE_PROMOTE, MW_SCOPE_METRICS));
   assert_false(mw_scope_allows(MW_SCOPE_METRICS, MW_SCOPE_READ));
 
   assert_int_equal(mw_token_delete(c, "ci", "test"), MW_OK);
@@ -384,8 +393,8 @@ static void test_config(void **state) {
   mw_config_defaults(&cfg);
   unsetenv("MODELWATCH_LISTEN");
   assert_string_equal(cfg.listen, "127.0.0.1:9999");
-  char *argv[] = {"--listen", "127.0.0.1:1234", "--max-body=99", "--sync",
-                  "normal", "--allow-private-webhooks"};
+  char *argv[] = {"--listen", "127.0.0.1:1234", "--max-body=99",
+                  "--sync",   "normal",         "--allow-private-webhooks"};
   char err[128];
   assert_int_equal(mw_config_parse_args(&cfg, 6, argv, err, sizeof err), MW_OK);
   assert_string_equal(cfg.listen, "127.0.0.1:1234");
@@ -439,15 +448,14 @@ int main(void) {
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_json_int),
       cmocka_unit_test(test_config),
-      cmocka_unit_test_setup_teardown(test_migrations_fresh_and_existing,
-                                      db_setup, db_teardown),
+      cmocka_unit_test_setup_teardown(test_migrations_fresh_and_existing, db_setup,
+                                      db_teardown),
       cmocka_unit_test_setup_teardown(test_transactions, db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_step_helpers, db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_stmt_cache_keeps_open_queries, db_setup,
                                       db_teardown),
       cmocka_unit_test_setup_teardown(test_db_files_private, db_setup, db_teardown),
-      cmocka_unit_test_setup_teardown(test_tokens_and_scopes, db_setup,
-                                      db_teardown),
+      cmocka_unit_test_setup_teardown(test_tokens_and_scopes, db_setup, db_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

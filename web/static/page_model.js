@@ -1,21 +1,25 @@
-// page_model.js - #/models/<name>: versions, aliases with their history as
-// a timeline, promotion (compare-and-swap on the version shown), rollback
-// with a reason, and the serving nodes with desired vs reported version.
+// page_model.js - #/models/<name>: versions with their approval (approve or
+// reject with a comment), aliases with their history as a timeline and
+// protected ones marked, promotion (compare-and-swap on the version shown),
+// rollback with a reason, and the serving nodes with desired vs reported
+// version. A move the server would refuse is not offered: an unapproved
+// version to a protected alias, a rollback a protected alias would refuse,
+// a decision on a version the signed-in token created.
 
 import { h, fill, badge, stateKind, timeEl, fmtBytes, fmtNum, versionChip, empty, table } from './dom.js';
-import { api, path, can } from './api.js';
+import { api, path, can, session } from './api.js';
 import { card, dialog, toast } from './ui.js';
 
 export function mount(root, { model }, ctx) {
   const name = model;
-  let last = { model: null, versions: [], histories: {} };
+  let last = { model: null, versions: [], histories: {}, protectedAliases: {} };
 
   // ---- skeleton (built once; refresh() fills the parts) ----
   const title = h('h1', name);
   const desc = h('p.muted.model-desc');
   const tags = h('div.chips');
   const aliasesBox = h('div.aliases', { id: 'aliases' });
-  const { table: vtable, body: vbody } = table(['Version', 'Status', 'Aliases', 'SHA-256', 'Size', 'Metrics', 'Created', ''], 'versions-table');
+  const { table: vtable, body: vbody } = table(['Version', 'Status', 'Approval', 'Aliases', 'SHA-256', 'Size', 'Metrics', 'Created', ''], 'versions-table');
   vtable.id = 'versions-table';
   const { table: ntable, body: nbody } = table(['Node', 'Alias', 'Desired', 'Reported', 'State', 'Last report', ''], 'nodes-table');
   ntable.id = 'nodes-table';
@@ -56,9 +60,71 @@ export function mount(root, { model }, ctx) {
     const a = promoteAlias.value.trim();
     const cur = (last.model.aliases || {})[a];
     promoteCurrent.dataset.expected = cur === undefined ? 'null' : String(cur);
-    promoteCurrent.textContent = !a ? '' : cur === undefined
+    promoteCurrent.textContent = !a ? '' : (cur === undefined
       ? 'Alias "' + a + '" does not exist yet; it will be created.'
-      : 'Currently: ' + a + ' → v' + cur + '.';
+      : 'Currently: ' + a + ' → v' + cur + '.') +
+      (guarded(a) ? ' ' + a + ' is protected: only approved versions can go there.' : '');
+    // Versions the alias would refuse are not offered.
+    if (promoteVersion) {
+      for (const o of promoteVersion.options) {
+        const v = last.versions.find((x) => String(x.version) === o.value);
+        o.disabled = !!v && !movable(a, v.version);
+      }
+      if (promoteVersion.selectedOptions[0] && promoteVersion.selectedOptions[0].disabled) {
+        const ok = [...promoteVersion.options].find((o) => !o.disabled);
+        if (ok) promoteVersion.value = ok.value;
+      }
+    }
+  }
+
+  // The alias is protected and requires approval.
+  function guarded(alias) {
+    const p = last.protectedAliases[alias];
+    return !!(p && p.require_approval);
+  }
+
+  function approvalOf(version) {
+    const v = last.versions.find((x) => x.version === version);
+    return v && v.approval ? v.approval.state : 'none';
+  }
+
+  // Whether the server would let the alias move to version (by hand).
+  function movable(alias, version) {
+    return !guarded(alias) || approvalOf(version) === 'approved';
+  }
+
+  // Whether a rollback of alias to version would go through: also when the
+  // version was approved while it held the alias (the emergency exception).
+  function rollbackAllowed(alias, version) {
+    return movable(alias, version) ||
+      (last.histories[alias] || []).some((e) => e.version === version && e.approved);
+  }
+
+  // A decision on v is offered to promote tokens other than its creator's
+  // (unless the server lets creators decide).
+  function mayDecide(v) {
+    const s = session();
+    if (!can('promote') || v.status !== 'ready' || !s) return false;
+    return s.allow_self_approval || v.created_by !== 'token:' + s.name;
+  }
+
+  async function decide(v, decision) {
+    const approve = decision === 'approved';
+    const r = await dialog({
+      id: 'approval-dialog',
+      title: (approve ? 'Approve' : 'Reject') + ' v' + v.version,
+      intro: [h('p', approve
+        ? 'Records your approval of v' + v.version + ' (created by ' + v.created_by + '). Protected aliases accept only approved versions.'
+        : 'Records that v' + v.version + ' is rejected: protected aliases will refuse it.')],
+      fields: [{ name: 'comment', label: approve ? 'Comment (optional)' : 'Why', type: 'textarea', required: !approve, placeholder: approve ? 'what you checked' : 'what is wrong' }],
+      confirm: approve ? 'Approve' : 'Reject',
+      danger: !approve,
+      submit: (f) => api.post(path(['models', name, 'versions', String(v.version), 'approval']), { decision, comment: f.comment || undefined }),
+    });
+    if (r) {
+      toast('v' + v.version + (approve ? ' approved' : ' rejected'));
+      await ctx.refresh();
+    }
   }
 
   async function promote(presetVersion) {
@@ -66,6 +132,7 @@ export function mount(root, { model }, ctx) {
     const alias = promoteAlias.value.trim();
     const version = Number(promoteVersion.value);
     if (!alias || !version) { toast('Choose a version and an alias.', 'error'); return; }
+    if (!movable(alias, version)) { toast(alias + ' is protected: v' + version + ' is not approved.', 'error'); return; }
     const exp = promoteCurrent.dataset.expected;
     const expected = exp === 'null' || exp === undefined ? null : Number(exp);
     if (expected === version) { toast(alias + ' already points to v' + version + '.', 'warn'); return; }
@@ -123,10 +190,11 @@ export function mount(root, { model }, ctx) {
     fill(aliasesBox, aliases.map(([a, v]) => {
       const hist = last.histories[a] || [];
       const target = rollbackTarget(hist);
-      const canRollback = can('promote') && target !== null;
+      const canRollback = can('promote') && target !== null && rollbackAllowed(a, target);
       return h('div.alias-block', { dataset: { alias: a } },
         h('div.alias-head',
           h('span.alias-title', a), h('span.arrow', '→'), h('span.vchip.vchip-lg', { dataset: { role: 'alias-version' } }, 'v' + v),
+          guarded(a) ? h('span.badge.badge-warn', { dataset: { role: 'protected' }, title: 'only approved versions can be moved here' }, 'protected') : null,
           h('span.spacer'),
           canRollback ? h('button.btn.btn-small.btn-danger-ghost', {
             type: 'button', dataset: { action: 'rollback', alias: a }, onclick: () => rollback(a),
@@ -147,12 +215,13 @@ export function mount(root, { model }, ctx) {
 
   function renderVersions(versions) {
     if (!versions.length) {
-      fill(vbody, empty('No versions yet.', 8));
+      fill(vbody, empty('No versions yet.', 9));
       return;
     }
     fill(vbody, versions.map((v) => h('tr', { dataset: { version: v.version } },
       h('td', h('strong', 'v' + v.version), v.description ? h('div.muted.small', v.description) : null),
       h('td', badge(v.status, stateKind(v.status))),
+      h('td.approval', { dataset: { approval: v.approval ? v.approval.state : 'none' } }, approvalCell(v.approval)),
       h('td', v.aliases && v.aliases.length ? h('div.chips', v.aliases.map((a) => h('span.alias-chip', h('span.alias-name', a)))) : h('span.muted', '—')),
       h('td', v.sha256 ? h('code.sha', { title: v.sha256 }, v.sha256.slice(0, 12) + '…') : h('span.muted', 'no artifact')),
       h('td.num', fmtBytes(v.size)),
@@ -160,6 +229,12 @@ export function mount(root, { model }, ctx) {
       h('td', timeEl(v.created_at), h('div.muted.small', v.created_by)),
       h('td.actions',
         h('a.btn.btn-small.btn-ghost', { href: '#/models/' + encodeURIComponent(name) + '/versions/' + v.version + '/drift' }, 'Drift'),
+        mayDecide(v) && (!v.approval || v.approval.state !== 'approved') ? h('button.btn.btn-small', {
+          type: 'button', dataset: { action: 'approve', version: v.version }, onclick: () => decide(v, 'approved'),
+        }, 'Approve…') : null,
+        mayDecide(v) && (!v.approval || v.approval.state !== 'rejected') ? h('button.btn.btn-small.btn-danger-ghost', {
+          type: 'button', dataset: { action: 'reject', version: v.version }, onclick: () => decide(v, 'rejected'),
+        }, 'Reject…') : null,
         can('promote') && v.status === 'ready' ? h('button.btn.btn-small', {
           type: 'button', dataset: { action: 'promote-version', version: v.version },
           onclick: () => { promoteVersion.value = String(v.version); promoteAlias.focus(); promote(v.version); },
@@ -167,7 +242,9 @@ export function mount(root, { model }, ctx) {
     if (promoteVersion) {
       const keep = promoteVersion.value;
       const ready = versions.filter((v) => v.status === 'ready');
-      fill(promoteVersion, ready.map((v) => h('option', { value: v.version }, 'v' + v.version + (v.aliases.length ? ' (' + v.aliases.join(', ') + ')' : ''))));
+      fill(promoteVersion, ready.map((v) => h('option', { value: v.version }, 'v' + v.version +
+        (v.aliases.length ? ' (' + v.aliases.join(', ') + ')' : '') +
+        (v.approval && v.approval.state !== 'none' ? ' · ' + v.approval.state : ''))));
       if (!ready.length) promoteVersion.appendChild(h('option', { value: '' }, 'no ready version'));
       if (keep && ready.some((v) => String(v.version) === keep)) promoteVersion.value = keep;
     }
@@ -204,13 +281,19 @@ export function mount(root, { model }, ctx) {
       return;
     }
     const aliasNames = Object.keys(m.aliases || {});
-    const [vers, nodes, ...hists] = await Promise.all([
+    const [vers, nodes, prot, ...hists] = await Promise.all([
       api.get(path(['models', name, 'versions'], { limit: 200 })),
       api.get('/api/v1/nodes').catch(() => ({ nodes: [] })),
+      api.get(path(['models', name, 'protected-aliases'])).catch(() => ({ protected_aliases: [] })),
       ...aliasNames.map((a) => api.get(path(['models', name, 'aliases', a, 'history'], { limit: 1000 })).catch(() => ({ history: [] }))),
     ]);
     const versions = (vers.versions || []).slice().sort((a, b) => b.version - a.version);
-    last = { model: m, versions, histories: Object.fromEntries(aliasNames.map((a, i) => [a, hists[i].history || []])) };
+    last = {
+      model: m,
+      versions,
+      histories: Object.fromEntries(aliasNames.map((a, i) => [a, hists[i].history || []])),
+      protectedAliases: Object.fromEntries((prot.protected_aliases || []).map((p) => [p.alias, p])),
+    };
     desc.textContent = m.description || '';
     fill(tags, Object.entries(m.tags || {}).map(([k, v]) => h('span.tag', k + '=' + (typeof v === 'string' ? v : JSON.stringify(v)))));
     if (aliasList) fill(aliasList, [...new Set([...aliasNames, 'staging', 'production'])].map((a) => h('option', { value: a })));
@@ -236,6 +319,12 @@ export function rollbackTarget(historyNewestFirst) {
     } else stack.push(e.version);
   }
   return stack.length >= 2 ? stack[stack.length - 2] : null;
+}
+
+function approvalCell(a) {
+  if (!a || a.state === 'none') return h('span.muted', 'undecided');
+  return [badge(a.state, a.state === 'approved' ? 'ok' : 'bad'),
+    h('div.muted.small', a.by), a.comment ? h('div.small.approval-comment', a.comment) : null];
 }
 
 function metricsList(metrics) {

@@ -1,0 +1,285 @@
+"""Governance over the real binary: decisions on versions (four eyes, an
+append-only history, audited), protected aliases refusing every move to a
+version that is not approved - by hand, by the rollback endpoint and by an
+alert rule's rollback - with the emergency-rollback exception, and the
+audit log that records each refusal."""
+import hashlib
+
+from mwtest import expect, run, served
+
+FAST = ["--rate-limit", "0", "--access-log", "off"]
+SCHEMA = {"features": [{"name": "x", "type": "numeric"}],
+          "prediction": {"type": "numeric"}}
+
+
+def version(s, model, token, body=b"weights"):
+    """A ready version of model created by token; its number."""
+    v = expect(s.post("/api/v1/models/%s/versions" % model, {"schema": SCHEMA},
+                      token=token), 201)["version"]
+    expect(s.request("PUT", "/api/v1/models/%s/versions/%d/artifact" % (model, v),
+                     raw=body + b"%d" % v, token=token,
+                     headers={"X-Content-SHA256":
+                              hashlib.sha256(body + b"%d" % v).hexdigest()}), 200)
+    return v
+
+
+def decide(s, model, v, decision, token, comment=None):
+    body = {"decision": decision}
+    if comment is not None:
+        body["comment"] = comment
+    return s.post("/api/v1/models/%s/versions/%d/approval" % (model, v), body, token=token)
+
+
+def alias_of(s, model, alias):
+    r = s.get("/api/v1/models/%s/aliases/%s" % (model, alias))
+    return r.json["version"] if r.status == 200 else None
+
+
+def audit(s, action=None, target=None):
+    q = []
+    if action:
+        q.append("action=" + action)
+    if target:
+        q.append("target=" + target)
+    return expect(s.get("/api/v1/audit" + ("?" + "&".join(q) if q else "")), 200)["entries"]
+
+
+def team(s):
+    """A CI token that registers and promotes, and a reviewer's."""
+    return (s.token_with("ci", ["read", "promote"]),
+            s.token_with("reviewer", ["read", "promote"]))
+
+
+def test_decisions_on_versions():
+    with served(args=FAST) as s:
+        ci, reviewer = team(s)
+        reader = s.token_with("viewer", ["read"])
+        expect(s.post("/api/v1/models", {"name": "fraud"}, token=ci), 201)
+        v1 = version(s, "fraud", ci)
+        got = expect(s.get("/api/v1/models/fraud/versions/%d" % v1), 200)
+        assert got["approval"] == {"state": "none", "by": None, "at": None,
+                                   "comment": None}, got
+        # Four eyes: the creator may not decide, a read token may not either.
+        r = expect(decide(s, "fraud", v1, "approved", ci), 403, "self_approval")
+        assert "token:ci" in r["error"]["message"], r
+        expect(decide(s, "fraud", v1, "approved", reader), 403, "forbidden")
+        assert expect(s.get("/api/v1/models/fraud/versions/%d" % v1),
+                      200)["approval"]["state"] == "none"
+        # Bad decisions, versions that are not there or not ready.
+        expect(decide(s, "fraud", v1, "maybe", reviewer), 422, "validation_failed")
+        expect(s.post("/api/v1/models/fraud/versions/%d/approval" % v1,
+                      {"decision": "approved", "comment": 5}, token=reviewer), 422)
+        expect(decide(s, "fraud", v1, "approved", reviewer, "x" * 5000), 422)
+        expect(decide(s, "fraud", 99, "approved", reviewer), 404, "not_found")
+        expect(decide(s, "nope", 1, "approved", reviewer), 404, "not_found")
+        pending = expect(s.post("/api/v1/models/fraud/versions", {}, token=ci), 201)["version"]
+        expect(decide(s, "fraud", pending, "approved", reviewer), 422, "validation_failed")
+
+        ok = expect(decide(s, "fraud", v1, "approved", reviewer, "looks good"), 200)
+        assert ok["version"] == v1 and ok["approval"]["state"] == "approved", ok
+        assert ok["approval"]["by"] == "token:reviewer", ok
+        assert ok["approval"]["comment"] == "looks good" and ok["approval"]["at"], ok
+        again = expect(decide(s, "fraud", v1, "rejected", reviewer, "AUC regressed"), 200)
+        assert again["approval"]["state"] == "rejected", again
+        listed = expect(s.get("/api/v1/models/fraud/versions"), 200)["versions"]
+        assert [v["approval"]["state"] for v in listed if v["version"] == v1] == ["rejected"]
+        hist = expect(s.get("/api/v1/models/fraud/versions/%d/approvals" % v1), 200)
+        assert hist["state"] == "rejected", hist
+        assert [(h["decision"], h["by"], h["comment"]) for h in hist["approvals"]] == [
+            ("rejected", "token:reviewer", "AUC regressed"),
+            ("approved", "token:reviewer", "looks good")], hist
+        expect(s.get("/api/v1/models/fraud/versions/9/approvals"), 404)
+        # Each decision is in the audit log, which only admin reads.
+        rows = [a for a in audit(s, target="fraud/%d" % v1)
+                if a["action"].startswith("version.")
+                and a["action"] != "version.create"]
+        assert [(a["action"], a["actor"]) for a in rows] == [
+            ("version.reject", "token:reviewer"), ("version.approve", "token:reviewer")], rows
+        assert rows[0]["details"] == {"comment": "AUC regressed"}, rows
+        expect(s.get("/api/v1/audit", token=reviewer), 403, "forbidden")
+        expect(s.get("/api/v1/audit", token=None), 401)
+    # --allow-self-approval lets the creator decide.
+    with served(args=FAST + ["--allow-self-approval"]) as s:
+        ci, _ = team(s)
+        expect(s.post("/api/v1/models", {"name": "m"}, token=ci), 201)
+        v = version(s, "m", ci)
+        assert expect(decide(s, "m", v, "approved", ci), 200)["approval"]["by"] == "token:ci"
+
+
+def test_protected_alias_refuses_moves_by_hand():
+    with served(args=FAST) as s:
+        ci, reviewer = team(s)
+        expect(s.post("/api/v1/models", {"name": "fraud"}, token=ci), 201)
+        v1, v2 = version(s, "fraud", ci), version(s, "fraud", ci)
+        # Only admin protects; the alias need not exist yet.
+        expect(s.put("/api/v1/models/fraud/protected-aliases/production",
+                      {"require_approval": True}, token=ci), 403, "forbidden")
+        p = expect(s.put("/api/v1/models/fraud/protected-aliases/production",
+                         {"require_approval": True}), 200)
+        assert p["alias"] == "production" and p["require_approval"] is True, p
+        assert p["by"] == "token:admin" and p["at"], p
+        # A move to an undecided version: 403, nothing moved, no history,
+        # one audit row.
+        r = expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v1},
+                         token=ci), 403, "not_approved")
+        assert r["error"]["details"]["version"] == v1, r
+        assert r["error"]["details"]["approval"] == "none", r
+        assert alias_of(s, "fraud", "production") is None
+        assert expect(s.get("/api/v1/models/fraud/aliases/production/history"),
+                      200)["history"] == []
+        refused = audit(s, "alias.refused", "fraud@production")
+        assert len(refused) == 1 and refused[0]["actor"] == "token:ci", refused
+        assert refused[0]["details"]["code"] == "not_approved", refused
+        assert refused[0]["details"]["version"] == v1, refused
+        # Also with compare-and-swap, and for a rejected version.
+        expect(decide(s, "fraud", v1, "rejected", reviewer), 200)
+        expect(s.put("/api/v1/models/fraud/aliases/production",
+                     {"version": v1, "expected_version": None}, token=ci),
+               403, "not_approved")
+        # Approved: it moves, and its history row says it was approved.
+        expect(decide(s, "fraud", v1, "approved", reviewer), 200)
+        expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v1},
+                     token=ci), 200)
+        expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v2},
+                     token=ci), 403, "not_approved")
+        assert alias_of(s, "fraud", "production") == v1
+        # Other aliases of the model are not protected.
+        expect(s.put("/api/v1/models/fraud/aliases/staging", {"version": v2},
+                     token=ci), 200)
+        hist = expect(s.get("/api/v1/models/fraud/aliases/production/history"),
+                      200)["history"]
+        assert [(h["version"], h["approved"]) for h in hist] == [(v1, True)], hist
+        assert len(audit(s, "alias.refused", "fraud@production")) == 3
+        # require_approval false keeps the row but checks nothing; listing,
+        # one, removal.
+        expect(s.put("/api/v1/models/fraud/protected-aliases/staging",
+                     {"require_approval": False}), 200)
+        expect(s.put("/api/v1/models/fraud/aliases/staging", {"version": v1},
+                     token=ci), 200)
+        got = expect(s.get("/api/v1/models/fraud/protected-aliases", token=ci), 200)
+        assert [(p["alias"], p["require_approval"])
+                for p in got["protected_aliases"]] == [("production", True),
+                                                       ("staging", False)], got
+        one = expect(s.get("/api/v1/models/fraud/protected-aliases/production"), 200)
+        assert one["require_approval"] is True, one
+        expect(s.get("/api/v1/models/fraud/protected-aliases/canary"), 404, "not_found")
+        expect(s.delete("/api/v1/models/fraud/protected-aliases/production",
+                        token=ci), 403)
+        expect(s.delete("/api/v1/models/fraud/protected-aliases/production"), 200)
+        expect(s.delete("/api/v1/models/fraud/protected-aliases/production"), 404)
+        expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v2},
+                     token=ci), 200)
+        # Bad input.
+        expect(s.put("/api/v1/models/fraud/protected-aliases/production",
+                     {"require_approval": "yes"}), 422, "validation_failed")
+        expect(s.put("/api/v1/models/fraud/protected-aliases/123", {}), 422)
+        expect(s.put("/api/v1/models/nope/protected-aliases/production", {}), 404)
+        # An empty body protects with require_approval.
+        assert expect(s.put("/api/v1/models/fraud/protected-aliases/canary", None),
+                      200)["require_approval"] is True
+        actions = [a["action"] for a in audit(s, target="fraud@production")]
+        assert "alias.protect" in actions and "alias.unprotect" in actions, actions
+
+
+def test_rollback_endpoint_and_the_emergency_exception():
+    with served(args=FAST) as s:
+        ci, reviewer = team(s)
+        expect(s.post("/api/v1/models", {"name": "fraud"}, token=ci), 201)
+        v1, v2, v3 = (version(s, "fraud", ci) for _ in range(3))
+        # v1 approved while it held production; v2 never approved, set
+        # before the alias was protected; v3 approved.
+        expect(decide(s, "fraud", v1, "approved", reviewer), 200)
+        for v in (v1, v2):
+            expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v},
+                         token=ci), 200)
+        expect(decide(s, "fraud", v3, "approved", reviewer), 200)
+        expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v3},
+                     token=ci), 200)
+        expect(s.put("/api/v1/models/fraud/protected-aliases/production", {}), 200)
+        # Back to v2: it held the alias unapproved - refused, nothing moved.
+        r = expect(s.post("/api/v1/models/fraud/aliases/production/rollback", {},
+                          token=ci), 403, "not_approved")
+        assert r["error"]["details"]["kind"] == "rollback", r
+        assert alias_of(s, "fraud", "production") == v3
+        # v1 was approved while it held production: an emergency rollback to
+        # it stays allowed even after it was rejected since.
+        expect(decide(s, "fraud", v1, "rejected", reviewer, "too slow"), 200)
+        expect(s.post("/api/v1/models/fraud/aliases/production/rollback",
+                      {"to_version": v1, "reason": "incident 42"}, token=ci), 200)
+        assert alias_of(s, "fraud", "production") == v1
+        # ... but a move by hand to the rejected v1 would not be.
+        expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v3},
+                     token=ci), 200)
+        expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v1},
+                     token=ci), 403, "not_approved")
+        # Once v2 is approved, a rollback to it goes through.
+        expect(s.post("/api/v1/models/fraud/aliases/production/rollback",
+                      {"to_version": v2}, token=ci), 403, "not_approved")
+        expect(decide(s, "fraud", v2, "approved", reviewer), 200)
+        expect(s.post("/api/v1/models/fraud/aliases/production/rollback",
+                      {"to_version": v2}, token=ci), 200)
+        kinds = [a["details"]["kind"] for a in audit(s, "alias.refused",
+                                                     "fraud@production")]
+        assert kinds == ["rollback", "set", "rollback"], kinds
+
+
+def firing_rollback_rule(s, name, model):
+    """A rule on model@production that fires at once (prediction_count >= 0
+    holds on any window) and rolls back; evaluated once."""
+    expect(s.post("/api/v1/alert-rules", {
+        "name": name, "model": model, "alias": "production",
+        "metric": "prediction_count", "op": ">=", "threshold": 0, "for_seconds": 0,
+        "interval_seconds": 3600, "severity": "critical", "action": "rollback"}), 201)
+    ev = expect(s.post("/api/v1/alert-rules/%s/evaluate" % name), 200)
+    assert ev["state"] == "firing", ev
+    return ev
+
+
+def test_alert_rollback_respects_the_protection():
+    with served(args=FAST) as s:
+        ci, reviewer = team(s)
+        for m in ("fraud", "churn"):
+            expect(s.post("/api/v1/models", {"name": m}, token=ci), 201)
+            v1, v2 = version(s, m, ci), version(s, m, ci)
+            expect(decide(s, m, v2, "approved", reviewer), 200)
+            if m == "churn":
+                expect(decide(s, m, v1, "approved", reviewer), 200)
+            for v in (v1, v2):
+                expect(s.put("/api/v1/models/%s/aliases/production" % m,
+                             {"version": v}, token=ci), 200)
+            expect(s.put("/api/v1/models/%s/protected-aliases/production" % m, {}), 200)
+        # fraud's v1 held production unapproved: the rule's rollback is
+        # refused, recorded on the episode and in the audit log.
+        firing_rollback_rule(s, "fraud-down", "fraud")
+        assert alias_of(s, "fraud", "production") == 2
+        refused = audit(s, "alias.refused", "fraud@production")
+        assert [a["actor"] for a in refused] == ["rule:fraud-down"], refused
+        alerts = expect(s.get("/api/v1/alerts"), 200)["alerts"]
+        act = [a for a in alerts if a["rule"] == "fraud-down"][0]
+        assert "not_approved" in str(act), act
+        # churn's v1 was approved when it held production: the emergency
+        # rollback goes through even though v1 was rejected since.
+        expect(decide(s, "churn", 1, "rejected", reviewer), 200)
+        firing_rollback_rule(s, "churn-down", "churn")
+        assert alias_of(s, "churn", "production") == 1
+        assert audit(s, "alias.refused", "churn@production") == []
+
+
+def test_audit_pages():
+    with served(args=FAST) as s:
+        for i in range(5):
+            expect(s.post("/api/v1/models", {"name": "m%d" % i}), 201)
+        first = expect(s.get("/api/v1/audit?limit=2&action=model.create"), 200)
+        assert [e["target"] for e in first["entries"]] == ["m4", "m3"], first
+        nxt = expect(s.get("/api/v1/audit?limit=2&action=model.create&before=%d"
+                           % first["next_before"]), 200)
+        assert [e["target"] for e in nxt["entries"]] == ["m2", "m1"], nxt
+        last = expect(s.get("/api/v1/audit?limit=2&action=model.create&before=%d"
+                            % nxt["next_before"]), 200)
+        assert [e["target"] for e in last["entries"]] == ["m0"], last
+        assert last["next_before"] is None, last
+        expect(s.get("/api/v1/audit?limit=x"), 400, "invalid")
+
+
+if __name__ == "__main__":
+    run(globals())
