@@ -451,11 +451,13 @@ def test_scheduled_evaluation_runs_once_per_interval_across_replicas():
                    200)
             time.sleep(9)
             counts = [metric(s, "modelwatch_drift_evaluations_total") for s in (a, b)]
-            assert min(counts) == 0 and max(counts) >= 2, counts
             ats = [int(x[0]) for x in a.sql(
                 "SELECT at FROM drift_evals WHERE trigger_kind = 'schedule' "
                 "ORDER BY at")]
-            assert len(ats) == max(counts), (ats, counts)
+            # Read again: the leader may evaluate between the two reads.
+            after = [metric(s, "modelwatch_drift_evaluations_total") for s in (a, b)]
+            assert min(after) == 0 and max(counts) >= 2, (counts, after)
+            assert max(counts) <= len(ats) <= max(after), (ats, counts, after)
             gaps = [y - x for x, y in zip(ats, ats[1:])]
             assert all(g >= 1900 for g in gaps), gaps
             # The leader dies: the other leads within a heartbeat and an
