@@ -202,6 +202,48 @@ static mw_status write_episode(mw_conn *c, const struct alert__rule *r,
   return MW_OK;
 }
 
+/* Tells event subscribers (core/events.h) that the rule's alert fired or
+ * resolved, in the transaction that records it; a firing carries what its
+ * rollback action did. */
+static mw_status emit_event(mw_conn *c, const struct alert__rule *r,
+                            const struct alert__observation *obs,
+                            const struct alert__decision *d, const cJSON *action) {
+  if(d->event != ALERT_EV_FIRED && d->event != ALERT_EV_RESOLVED)
+    return MW_OK;
+  cJSON *data = cJSON_CreateObject();
+  cJSON_AddStringToObject(data, "rule", r->name);
+  cJSON_AddNumberToObject(data, "alert_id",
+                          (double)(d->op == ALERT__EP_INSERT
+                                       ? d->save.current_alert_id
+                                       : d->episode_id));
+  cJSON_AddStringToObject(data, "model", r->model);
+  if(r->alias[0])
+    cJSON_AddStringToObject(data, "alias", r->alias);
+  else
+    cJSON_AddNullToObject(data, "alias");
+  if(obs->version > 0)
+    cJSON_AddNumberToObject(data, "version", (double)obs->version);
+  else
+    cJSON_AddNullToObject(data, "version");
+  cJSON_AddStringToObject(data, "metric", r->metric);
+  cJSON_AddStringToObject(data, "op", r->op);
+  cJSON_AddNumberToObject(data, "threshold", r->threshold);
+  if(obs->has_value)
+    cJSON_AddNumberToObject(data, "value", obs->value);
+  else
+    cJSON_AddNullToObject(data, "value");
+  cJSON_AddStringToObject(data, "severity", r->severity);
+  cJSON *labels = r->labels ? cJSON_Parse(r->labels) : NULL;
+  cJSON_AddItemToObject(data, "labels", labels ? labels : cJSON_CreateObject());
+  if(action)
+    cJSON_AddItemToObject(data, "action", cJSON_Duplicate(action, 1));
+  mw_status s = mw_event_emit(
+      c, d->event == ALERT_EV_FIRED ? "alert.firing" : "alert.resolved", r->model,
+      data);
+  cJSON_Delete(data);
+  return s;
+}
+
 /* Inside the write transaction: re-reads what the decision rests on,
  * decides, and writes it (unless it is stale). *action receives the
  * rollback's result when it ran. */
@@ -236,6 +278,8 @@ static mw_status apply(mw_conn *c, const struct alert_env *env,
     s = txt ? st->episode_action(c, d->save.current_alert_id, txt) : MW_ENOMEM;
     cJSON_free(txt);
   }
+  if(!s)
+    s = emit_event(c, r, obs, d, *action);
   if(!s)
     s = st->rule_save(c, r->id, &d->save);
   return s;

@@ -816,7 +816,8 @@ static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
       "COALESCE(o.cycle_started_at, o.created_at), CASE o.target_type "
       "WHEN 'node' THEN (SELECT secret FROM nodes WHERE name = o.target_name) "
       "WHEN 'channel' THEN (SELECT secret FROM channels WHERE name = "
-      "o.target_name) END",
+      "o.target_name) WHEN 'subscription' THEN (SELECT secret FROM "
+      "subscriptions WHERE name = o.target_name) END",
       &p, &s);
   mw_buf_free(&arr);
   if(!res)

@@ -785,6 +785,8 @@ static mw_status load_secret(mw_conn *c, struct alert__job *j) {
     st = mw_stmt(c, "SELECT secret FROM nodes WHERE name = ?");
   else if(!strcmp(j->target_type, "channel"))
     st = mw_stmt(c, "SELECT secret FROM channels WHERE name = ?");
+  else if(!strcmp(j->target_type, "subscription"))
+    st = mw_stmt(c, "SELECT secret FROM subscriptions WHERE name = ?");
   else
     return MW_OK;
   if(st)

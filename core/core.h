@@ -17,6 +17,7 @@
  *   core/auth.h     scopes, API tokens, dashboard sessions
  *   core/audit.h    the audit log
  *   core/outbox.h   the transactional outbox of webhooks
+ *   core/events.h   event subscriptions (registry and alert events out)
  *   core/backup.h   backup, restore, the data-directory lock
  *   core/config.h   the server configuration */
 #ifndef MW_CORE_H
@@ -31,6 +32,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/db.h"
+#include "core/events.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/outbox.h"

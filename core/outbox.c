@@ -54,10 +54,11 @@ static mw_status list_row(void *p, const struct mw_outbox_row *r) {
   cJSON_AddStringToObject(d, "kind", r->kind);
   cJSON_AddStringToObject(d, "target_type", r->target_type);
   cJSON_AddStringToObject(d, "target", r->target_name);
-  /* Chat webhook URLs are credentials (Slack, Discord): show only where
-   * they point (scheme and host), never the userinfo, path or query that
-   * carry the key - to admins too, who read them at /api/v1/channels. */
-  if(!strcmp(r->target_type, "channel")) {
+  /* Chat webhook URLs are credentials (Slack, Discord), and so may be a
+   * subscriber's: show only where they point (scheme and host), never the
+   * userinfo, path or query that carry the key - to admins too, who read
+   * them at /api/v1/channels and /api/v1/subscriptions. */
+  if(!strcmp(r->target_type, "channel") || !strcmp(r->target_type, "subscription")) {
     char red[1100];
     cJSON_AddStringToObject(d, "url", mw_url_redact(r->url, red, sizeof red));
   } else {

@@ -34,6 +34,15 @@ struct mw_audit_row {
   const char *actor, *action, *target, *details;
 };
 
+/* An event subscription (its secret stays in the store). events and
+ * models are JSON arrays of patterns; models NULL: every model. */
+struct mw_subscription_row {
+  int64_t id;
+  const char *name, *url, *events, *models;
+  int64_t created_at;
+  const char *created_by;
+};
+
 /* An outbox row as the delivery list shows it (strings borrowed). */
 struct mw_outbox_row {
   int64_t id;
@@ -104,6 +113,18 @@ struct mw_core_store {
                           const char *target, int limit,
                           mw_status (*fn)(void *ctx, const struct mw_audit_row *a),
                           void *ctx);
+
+  /* ---- event subscriptions ---- */
+  /* MW_ECONFLICT when the name is taken. */
+  mw_status (*subscription_insert)(mw_conn *c, const struct mw_subscription_row *s,
+                                   const char *secret);
+  /* Every subscription by name (name NULL), or the one named name
+   * (MW_ENOTFOUND when absent). O(subscriptions). */
+  mw_status (*subscription_list)(
+      mw_conn *c, const char *name,
+      mw_status (*fn)(void *ctx, const struct mw_subscription_row *s), void *ctx);
+  /* MW_ENOTFOUND when absent. */
+  mw_status (*subscription_delete)(mw_conn *c, const char *name);
 
   /* ---- outbox ---- */
   mw_status (*outbox_insert)(mw_conn *c, const char *msg_id, const char *kind,

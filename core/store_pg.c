@@ -1,6 +1,8 @@
 /* core/store_pg.c - core's store interface (core/store.h) on PostgreSQL:
- * tokens, sessions, the audit log and the outbox. The statements mirror
+ * tokens, sessions, the audit log, event subscriptions and the outbox.
+ * The statements mirror
  * core/store_sqlite.c; where they differ it is said why. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +194,67 @@ static mw_status audit_list(mw_conn *c, int64_t before_id, const char *action,
   }
   PQclear(r);
   return s;
+}
+
+/* --------------------------------------------------------- subscriptions */
+
+static mw_status subscription_insert(mw_conn *c, const struct mw_subscription_row *r,
+                                     const char *secret) {
+  assert(mw_tx_state(c) == 1);
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_text(&p, r->name);
+  mw_pgp_text(&p, r->url);
+  mw_pgp_text(&p, secret);
+  mw_pgp_text(&p, r->events);
+  mw_pgp_text(&p, r->models);
+  mw_pgp_i64(&p, r->created_at);
+  mw_pgp_text(&p, r->created_by);
+  return mw_pg_do(c,
+                  "INSERT INTO subscriptions(name, url, secret, events, models, "
+                  "created_at, created_by) VALUES($1, $2, $3, $4, $5, $6, $7)",
+                  &p, NULL);
+}
+
+static mw_status
+subscription_list(mw_conn *c, const char *name,
+                  mw_status (*fn)(void *, const struct mw_subscription_row *),
+                  void *ctx) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_text(&p, name);
+  mw_status s;
+  PGresult *r = mw_pg_run(c,
+                          "SELECT id, name, url, events, models, created_at, "
+                          "created_by FROM subscriptions WHERE $1::text IS NULL OR "
+                          "name = $1 ORDER BY name COLLATE \"C\"",
+                          &p, &s);
+  if(!r)
+    return s;
+  s = name && !PQntuples(r) ? MW_ENOTFOUND : MW_OK;
+  for(int i = 0; i < PQntuples(r) && !s; i++) {
+    struct mw_subscription_row row = {mw_pg_i64(r, i, 0, 0),
+                                      mw_pg_text(r, i, 1),
+                                      mw_pg_text(r, i, 2),
+                                      mw_pg_text(r, i, 3),
+                                      mw_pg_null(r, i, 4) ? NULL
+                                                          : mw_pg_text(r, i, 4),
+                                      mw_pg_i64(r, i, 5, 0),
+                                      mw_pg_text(r, i, 6)};
+    s = fn(ctx, &row);
+  }
+  PQclear(r);
+  return s;
+}
+
+static mw_status subscription_delete(mw_conn *c, const char *name) {
+  assert(mw_tx_state(c) == 1);
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_text(&p, name);
+  int64_t n = 0;
+  mw_status s = mw_pg_do(c, "DELETE FROM subscriptions WHERE name = $1", &p, &n);
+  return !s && n == 0 ? MW_ENOTFOUND : s;
 }
 
 /* ---------------------------------------------------------------- outbox */
@@ -448,6 +511,9 @@ const struct mw_core_store mw_core_store_pg = {
     .session_delete = session_delete,
     .audit_insert = audit_insert,
     .audit_list = audit_list,
+    .subscription_insert = subscription_insert,
+    .subscription_list = subscription_list,
+    .subscription_delete = subscription_delete,
     .outbox_insert = outbox_insert,
     .outbox_list = outbox_list,
     .outbox_depth = outbox_depth,

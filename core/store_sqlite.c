@@ -1,5 +1,6 @@
 /* core/store_sqlite.c - core's store interface (core/store.h) on SQLite:
- * tokens, sessions, the audit log and the outbox. */
+ * tokens, sessions, the audit log, event subscriptions and the outbox. */
+#include <assert.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -182,6 +183,65 @@ static mw_status audit_list(mw_conn *c, int64_t before_id, const char *action,
       sqlite3_reset(st);
   }
   return s;
+}
+
+/* --------------------------------------------------------- subscriptions */
+
+static mw_status subscription_insert(mw_conn *c, const struct mw_subscription_row *r,
+                                     const char *secret) {
+  assert(mw_tx_state(c) == 1);
+  sqlite3_stmt *st =
+      mw_stmt(c, "INSERT INTO subscriptions(name, url, secret, events, "
+                 "models, created_at, created_by) "
+                 "VALUES(?, ?, ?, ?, ?, ?, ?)");
+  if(st) {
+    mw_bind_text(st, 1, r->name);
+    mw_bind_text(st, 2, r->url);
+    mw_bind_text(st, 3, secret);
+    mw_bind_text(st, 4, r->events);
+    mw_bind_text(st, 5, r->models);
+    sqlite3_bind_int64(st, 6, r->created_at);
+    mw_bind_text(st, 7, r->created_by);
+  }
+  return mw_step_done(c, st);
+}
+
+static mw_status
+subscription_list(mw_conn *c, const char *name,
+                  mw_status (*fn)(void *, const struct mw_subscription_row *),
+                  void *ctx) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT id, name, url, events, models, created_at, "
+                                "created_by FROM subscriptions WHERE ?1 IS NULL OR "
+                                "name = ?1 ORDER BY name");
+  if(!st)
+    return MW_EDB;
+  mw_bind_text(st, 1, name);
+  mw_status s = MW_OK;
+  int n = 0;
+  while(!s && mw_step_next(c, st, &s) > 0) {
+    struct mw_subscription_row r = {
+        sqlite3_column_int64(st, 0),
+        mw_col_text(st, 1),
+        mw_col_text(st, 2),
+        mw_col_text(st, 3),
+        sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL : mw_col_text(st, 4),
+        sqlite3_column_int64(st, 5),
+        mw_col_text(st, 6)};
+    n++;
+    s = fn(ctx, &r);
+    if(s)
+      sqlite3_reset(st);
+  }
+  return !s && name && !n ? MW_ENOTFOUND : s;
+}
+
+static mw_status subscription_delete(mw_conn *c, const char *name) {
+  assert(mw_tx_state(c) == 1);
+  sqlite3_stmt *st = mw_stmt(c, "DELETE FROM subscriptions WHERE name = ?");
+  if(st)
+    mw_bind_text(st, 1, name);
+  mw_status s = mw_step_done(c, st);
+  return !s && mw_sqlite_changes(c) == 0 ? MW_ENOTFOUND : s;
 }
 
 /* ---------------------------------------------------------------- outbox */
@@ -429,6 +489,9 @@ const struct mw_core_store mw_core_store_sqlite = {
     .session_delete = session_delete,
     .audit_insert = audit_insert,
     .audit_list = audit_list,
+    .subscription_insert = subscription_insert,
+    .subscription_list = subscription_list,
+    .subscription_delete = subscription_delete,
     .outbox_insert = outbox_insert,
     .outbox_list = outbox_list,
     .outbox_depth = outbox_depth,

@@ -107,6 +107,16 @@ static mw_status write_move(mw_conn *c, const struct reg_env *env,
     return s;
   struct enqueue_ctx e = {c, moved_payload(env, m, to, now)};
   s = st->model_nodes(c, m->mid, enqueue_one, &e);
+  if(!s) {
+    /* Subscribers hear what nodes hear, and who moved it how. */
+    cJSON *data = cJSON_Duplicate(e.payload, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(data, "type");
+    cJSON_DeleteItemFromObjectCaseSensitive(data, "at");
+    cJSON_AddStringToObject(data, "kind", m->kind);
+    cJSON_AddStringToObject(data, "actor", m->actor);
+    s = data ? mw_event_emit(c, "alias.moved", m->model, data) : MW_ENOMEM;
+    cJSON_Delete(data);
+  }
   cJSON_Delete((cJSON *)e.payload);
   return s;
 }

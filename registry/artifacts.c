@@ -188,7 +188,9 @@ static mw_status commit_version(mw_conn *c, reg_upload *u, const char *model,
   cJSON_Delete(det);
   /* The answer is read before COMMIT, so that an error always means
    * nothing was stored. */
-  return s ? s : reg_version_get(c, model, version, out, err);
+  if(!s)
+    s = reg_version_get(c, model, version, out, err);
+  return s ? s : mw_event_emit(c, "version.ready", model, *out);
 }
 
 mw_status reg_upload_commit(mw_conn *c, const struct reg_env *env, reg_upload *u,

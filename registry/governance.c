@@ -117,6 +117,10 @@ mw_status reg_version_decide(mw_conn *c, const struct reg_env *env,
   s = decide_tx(c, env, model, version, &a, err);
   if(!s)
     s = reg_version_get(c, model, version, out, err);
+  if(!s)
+    s = mw_event_emit(
+        c, !strcmp(decision, "approved") ? "version.approved" : "version.rejected",
+        model, *out);
   return reg__commit_answer(c, s, out);
 }
 

@@ -186,6 +186,8 @@ mw_status reg_model_create(mw_conn *c, const char *name, const char *description
     s = mw_audit(c, actor, "model.create", name, NULL);
   if(!s)
     s = reg_model_get(c, name, out, err);
+  if(!s)
+    s = mw_event_emit(c, "model.created", name, *out);
   return reg__commit_answer(c, s, out);
 }
 

@@ -167,7 +167,9 @@ static mw_status insert_version(mw_conn *c, const char *model,
   char target[300];
   snprintf(target, sizeof target, "%s/%lld", model, (long long)version);
   s = mw_audit(c, f->created_by, "version.create", target, NULL);
-  return s ? s : reg_version_get(c, model, version, out, err);
+  if(!s)
+    s = reg_version_get(c, model, version, out, err);
+  return s ? s : mw_event_emit(c, "version.created", model, *out);
 }
 
 mw_status reg_version_create(mw_conn *c, const char *model, const cJSON *body,

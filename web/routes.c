@@ -23,6 +23,7 @@ static const struct {
     {web_routes_alerts, &web_routes_alerts_count},
     {web_routes_session, &web_routes_session_count},
     {web_routes_channels, &web_routes_channels_count},
+    {web_routes_subscriptions, &web_routes_subscriptions_count},
 };
 
 #define VERSION_PATH "/api/v1/models/{name}/versions/{v}"

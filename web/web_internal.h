@@ -52,6 +52,7 @@ WEB_ROUTES(monitor);
 WEB_ROUTES(alerts);
 WEB_ROUTES(session);
 WEB_ROUTES(channels);
+WEB_ROUTES(subscriptions);
 
 /* The joined route table (built once, thread-safe); *n receives its size. */
 const struct web_route *web_route_table(size_t *n);

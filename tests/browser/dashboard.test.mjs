@@ -260,6 +260,26 @@ try {
   await loaded(page);
   await shot(page, 'alerts-silenced');
 
+  // ---- admin: subscribe a URL to events, see it, see the audit log ----
+  step('admin page: subscriptions');
+  await page.click('#nav a[data-nav="admin"]');
+  await page.click('#subscribe');
+  await page.waitForSelector('#subscribe-dialog');
+  await page.fill('#subscribe-dialog input[name="name"]', 'release-notes');
+  await page.fill('#subscribe-dialog input[name="url"]', nodeUrl + '/events');
+  await page.fill('#subscribe-dialog input[name="events"]', 'version.approved, alias.*');
+  await page.fill('#subscribe-dialog input[name="models"]', 'churn');
+  await page.click('#subscribe-dialog [data-action="confirm"]');
+  await page.waitForSelector('#secret-dialog');
+  await expectText(page.locator('#subscription-secret'), /^whsec_/);
+  await page.click('#secret-dialog [data-action="confirm"]');
+  const subRow = page.locator('#subscriptions-table tr[data-subscription="release-notes"]');
+  await expectText(subRow, /version\.approved, alias\.\*[\s\S]*churn/);
+  await page.waitForSelector('#audit-table tr[data-action="subscription.create"]');
+  await page.waitForSelector('#audit-table tr[data-action="alias.protect"]');
+  await loaded(page);
+  await shot(page, 'admin');
+
   // ---- sign out ----
   step('sign out');
   await page.click('#signout');
@@ -288,6 +308,11 @@ try {
   await page.click('#promote-dialog [data-action="confirm"]');
   await page.waitForSelector('#promote-dialog', { state: 'detached' });
   await expectText(page.locator('.alias-block[data-alias="production"] [data-role="alias-version"]'), /^v3$/);
+  // The subscription made on the admin page heard both.
+  await waitFor(() => received.filter((r) => r.url === '/node/events').length >= 2, 'the approval and move events');
+  const events = received.filter((r) => r.url === '/node/events').map((r) => JSON.parse(r.body));
+  assert.deepEqual(events.map((e) => e.type), ['version.approved', 'alias.moved']);
+  assert.equal(await page.locator('#nav a[data-nav="admin"]').isVisible(), false, 'no admin page below admin');
   const decided = await srv.api('GET', '/api/v1/models/churn/versions/3/approvals');
   assert.deepEqual(decided.approvals.map((a) => [a.decision, a.by, a.comment]),
     [['approved', 'token:reviewer', 'holdout AUC 0.91, checked by Ana']]);

@@ -697,4 +697,5 @@ def test_channel_delete_lists_at_most_20_rules():
         assert len(rules) == 25 and all(x["channels"] == [] for x in rules), rules
 
 
-run(globals())
+if __name__ == "__main__":
+    run(globals())

@@ -334,6 +334,18 @@ def case_protect_delete(h, t):
             "path": "/api/v1/models/%s/protected-aliases/production" % m}
 
 
+def case_subscription_create(h, t):
+    return {"method": "POST", "path": "/api/v1/subscriptions",
+            "body": {"name": "sub-" + t, "url": DEAD_URL, "events": ["version.*"],
+                     "models": ["fr*"]}}
+
+
+def case_subscription_delete(h, t):
+    post_ok(h.s, "/api/v1/subscriptions", {"name": "subd-" + t, "url": DEAD_URL,
+                                           "events": ["*"]})
+    return {"method": "DELETE", "path": "/api/v1/subscriptions/subd-" + t}
+
+
 def case_nodes_create(h, t):
     m = model(h.s, "nc-" + t)
     return {"method": "POST", "path": "/api/v1/nodes",
@@ -524,6 +536,8 @@ CASES = {
     ("POST", "/api/v1/deliveries/{id}/retry"): case_delivery_retry,
     ("POST", "/api/v1/session"): case_session_create,
     ("DELETE", "/api/v1/session"): case_session_delete,
+    ("POST", "/api/v1/subscriptions"): case_subscription_create,
+    ("DELETE", "/api/v1/subscriptions/{name}"): case_subscription_delete,
     ("POST", "/api/v1/tokens"): case_tokens_create,
     ("DELETE", "/api/v1/tokens/{name}"): case_token_delete,
 }

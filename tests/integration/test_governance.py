@@ -1,11 +1,15 @@
 """Governance over the real binary: decisions on versions (four eyes, an
 append-only history, audited), protected aliases refusing every move to a
 version that is not approved - by hand, by the rollback endpoint and by an
-alert rule's rollback - with the emergency-rollback exception, and the
-audit log that records each refusal."""
+alert rule's rollback - with the emergency-rollback exception, the audit
+log that records each refusal, and event subscriptions: registry and alert
+events delivered to a real receiver, signed, filtered by event and model
+pattern."""
 import hashlib
+import json
 
 from mwtest import expect, run, served
+from test_delivery import Receiver, verify_signature, wait_for
 
 FAST = ["--rate-limit", "0", "--access-log", "off"]
 SCHEMA = {"features": [{"name": "x", "type": "numeric"}],
@@ -279,6 +283,164 @@ def test_audit_pages():
         assert [e["target"] for e in last["entries"]] == ["m0"], last
         assert last["next_before"] is None, last
         expect(s.get("/api/v1/audit?limit=x"), 400, "invalid")
+
+
+def subscribe(s, name, url, events, models=None):
+    body = {"name": name, "url": url, "events": events}
+    if models is not None:
+        body["models"] = models
+    return expect(s.post("/api/v1/subscriptions", body), 201)
+
+
+def received(rec, path):
+    return [json.loads(c["body"]) for c in rec.calls_to(path)]
+
+
+def test_events_of_a_register_approve_promote_rollback_story():
+    rec = Receiver()
+    try:
+        with served(args=FAST + ["--allow-private-webhooks"]) as s:
+            ci, reviewer = team(s)
+            every = subscribe(s, "audit-bot", rec.url("/all"), ["*"])
+            assert every["secret"].startswith("whsec_"), every
+            assert every["events"] == ["*"] and every["models"] is None, every
+            approvals = subscribe(s, "release-notes", rec.url("/approvals"),
+                                  ["version.approved", "version.rejected", "alias.*"],
+                                  ["fraud*"])
+            subscribe(s, "other-team", rec.url("/churn"), ["*"], ["churn"])
+            # register -> approve -> promote -> rollback (v1 then v2)
+            expect(s.post("/api/v1/models", {"name": "fraud"}, token=ci), 201)
+            v1 = version(s, "fraud", ci)
+            expect(decide(s, "fraud", v1, "approved", reviewer, "baseline"), 200)
+            expect(s.put("/api/v1/models/fraud/protected-aliases/production", {}), 200)
+            expect(s.put("/api/v1/models/fraud/aliases/production",
+                         {"version": v1, "reason": "launch"}, token=ci), 200)
+            v2 = version(s, "fraud", ci)
+            expect(decide(s, "fraud", v2, "approved", reviewer, "AUC +0.02"), 200)
+            expect(s.put("/api/v1/models/fraud/aliases/production",
+                         {"version": v2, "expected_version": v1}, token=ci), 200)
+            expect(s.post("/api/v1/models/fraud/aliases/production/rollback",
+                          {"reason": "latency"}, token=ci), 200)
+            story = ["model.created", "version.created", "version.ready",
+                     "version.approved", "alias.moved", "version.created",
+                     "version.ready", "version.approved", "alias.moved", "alias.moved"]
+            wait_for(lambda: len(rec.calls_to("/all")) >= len(story), what="the story")
+            got = received(rec, "/all")
+            # Deliveries to one URL keep their order.
+            assert [e["type"] for e in got] == story, [e["type"] for e in got]
+            print("events delivered for register -> approve -> promote -> rollback:")
+            for e in got:
+                d = e["data"]
+                print("  %-17s %s" % (e["type"], json.dumps(
+                    {k: d[k] for k in ("name", "model", "version", "alias", "from_version",
+                                       "to_version", "kind", "actor", "reason")
+                     if k in d} | ({"approval": d["approval"]["state"]}
+                                   if "approval" in d else {}))))
+            for c in rec.calls_to("/all"):
+                verify_signature(every["secret"], c)
+                assert c["headers"]["webhook-id"].startswith("msg_"), c["headers"]
+            created = got[0]["data"]
+            assert created["name"] == "fraud" and got[0]["at"], got[0]
+            approved = got[3]["data"]
+            assert approved["version"] == v1 and approved["approval"]["by"] == "token:reviewer"
+            moves = [(e["data"]["from_version"], e["data"]["to_version"], e["data"]["kind"],
+                      e["data"]["actor"]) for e in got if e["type"] == "alias.moved"]
+            assert moves == [(None, v1, "set", "token:ci"), (v1, v2, "set", "token:ci"),
+                             (v2, v1, "rollback", "token:ci")], moves
+            assert got[4]["data"]["artifact"]["sha256"], got[4]
+            # Patterns: only decisions and moves, only for fraud*.
+            wait_for(lambda: len(rec.calls_to("/approvals")) >= 5, what="the filtered ones")
+            assert [e["type"] for e in received(rec, "/approvals")] == [
+                "version.approved", "alias.moved", "version.approved", "alias.moved",
+                "alias.moved"]
+            assert rec.calls_to("/churn") == []
+            # Deliveries list them; a subscriber's URL is shown redacted.
+            def delivered():
+                dels = expect(s.get("/api/v1/deliveries?limit=100"), 200)["deliveries"]
+                subs = [d for d in dels if d["target_type"] == "subscription"]
+                return subs if all(d["state"] == "delivered" for d in subs) else None
+            subs = wait_for(delivered, what="every delivery recorded as delivered")
+            assert len(subs) == len(story) + 5, len(subs)
+            assert {d["url"] for d in subs} == {"http://127.0.0.1:%d" % rec.port}, \
+                {d["url"] for d in subs}
+            # A refused move emits nothing.
+            expect(s.put("/api/v1/models/fraud/protected-aliases/production", {}), 200)
+            v3 = version(s, "fraud", ci)
+            expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v3},
+                         token=ci), 403, "not_approved")
+            expect(decide(s, "fraud", v3, "rejected", reviewer, "no"), 200)
+            wait_for(lambda: received(rec, "/all")[-1]["type"] == "version.rejected",
+                     what="the rejection")
+            assert [e["type"] for e in received(rec, "/all")][len(story):] == [
+                "version.created", "version.ready", "version.rejected"]
+    finally:
+        rec.close()
+
+
+def test_alert_events_and_subscription_admin():
+    rec = Receiver()
+    try:
+        with served(args=FAST + ["--allow-private-webhooks"]) as s:
+            ci, reviewer = team(s)
+            sub = subscribe(s, "pager", rec.url("/alerts"), ["alert.*"], ["churn"])
+            expect(s.post("/api/v1/models", {"name": "churn"}, token=ci), 201)
+            v1 = version(s, "churn", ci)
+            expect(s.post("/api/v1/alert-rules", {
+                "name": "volume", "model": "churn", "version": v1,
+                "metric": "prediction_count", "op": "<", "threshold": 5,
+                "for_seconds": 0, "interval_seconds": 3600, "severity": "warning",
+                "labels": {"team": "growth"}}), 201)
+            expect(s.post("/api/v1/alert-rules/volume/evaluate"), 200)
+            fired = wait_for(lambda: received(rec, "/alerts"), what="alert.firing")[0]
+            verify_signature(sub["secret"], rec.calls_to("/alerts")[0])
+            assert fired["type"] == "alert.firing", fired
+            d = fired["data"]
+            assert (d["rule"], d["model"], d["version"], d["metric"], d["value"],
+                    d["severity"], d["labels"]) == ("volume", "churn", v1,
+                                                    "prediction_count", 0, "warning",
+                                                    {"team": "growth"}), d
+            assert d["alert_id"] > 0, d
+            # Enough predictions: it resolves.
+            expect(s.post("/api/v1/models/churn/versions/%d/predictions" % v1,
+                          {"predictions": [{"features": {"x": i}, "prediction": i}
+                                           for i in range(10)]}), 200)
+            ev = expect(s.post("/api/v1/alert-rules/volume/evaluate"), 200)
+            assert ev["state"] == "inactive", ev
+            wait_for(lambda: len(rec.calls_to("/alerts")) >= 2, what="alert.resolved")
+            resolved = received(rec, "/alerts")[1]
+            assert resolved["type"] == "alert.resolved", resolved
+            assert resolved["data"]["alert_id"] == d["alert_id"], resolved
+            assert resolved["data"]["value"] == 10, resolved
+            # Admin: list, one, validation, delete; others may not.
+            listed = expect(s.get("/api/v1/subscriptions"), 200)["subscriptions"]
+            assert [x["name"] for x in listed] == ["pager"], listed
+            assert "secret" not in listed[0], listed
+            one = expect(s.get("/api/v1/subscriptions/pager"), 200)
+            assert one["models"] == ["churn"] and one["events"] == ["alert.*"], one
+            expect(s.get("/api/v1/subscriptions", token=ci), 403, "forbidden")
+            expect(s.post("/api/v1/subscriptions", {"name": "x", "url": rec.url("/x"),
+                                                    "events": ["*"]}, token=ci), 403)
+            expect(s.post("/api/v1/subscriptions", {"name": "pager", "url": rec.url("/x"),
+                                                    "events": ["*"]}), 409, "conflict")
+            for bad in ({"name": "b", "url": rec.url("/x"), "events": []},
+                        {"name": "b", "url": rec.url("/x"), "events": ["model.deleted"]},
+                        {"name": "b", "url": rec.url("/x"), "events": ["roll*"]},
+                        {"name": "b", "url": rec.url("/x"), "events": ["*"],
+                         "models": ["a/b"]},
+                        {"name": "b", "url": "ftp://127.0.0.1/x", "events": ["*"]},
+                        {"name": "b b", "url": rec.url("/x"), "events": ["*"]}):
+                expect(s.post("/api/v1/subscriptions", bad), 422, "validation_failed")
+            expect(s.delete("/api/v1/subscriptions/pager"), 200)
+            expect(s.delete("/api/v1/subscriptions/pager"), 404, "not_found")
+            expect(s.get("/api/v1/subscriptions/pager"), 404)
+            assert [a["action"] for a in audit(s, target="pager")] == [
+                "subscription.delete", "subscription.create"]
+        # Without --allow-private-webhooks a loopback subscriber is refused.
+        with served(args=FAST) as s:
+            expect(s.post("/api/v1/subscriptions", {"name": "x", "url": rec.url("/x"),
+                                                    "events": ["*"]}), 422)
+    finally:
+        rec.close()
 
 
 if __name__ == "__main__":

@@ -1,17 +1,18 @@
 // app.js - the dashboard's shell: session, hash routing, polling.
 //
 // Routes: #/models, #/models/<name>, #/models/<name>/versions/<v>/drift,
-// #/alerts, #/signin. Each page module exports mount(root, params) and
+// #/alerts, #/admin (admin tokens), #/signin. Each page module exports mount(root, params) and
 // returns {refresh(), destroy?()}; the shell calls refresh() at once and
 // then every POLL_MS while the tab is visible.
 
 import { h, fill } from './dom.js';
-import { api, loadSession, signIn, signOut, session, setUnauthenticatedHandler } from './api.js';
+import { api, can, loadSession, signIn, signOut, session, setUnauthenticatedHandler } from './api.js';
 import { toast } from './ui.js';
 import * as modelsPage from './page_models.js';
 import * as modelPage from './page_model.js';
 import * as driftPage from './page_drift.js';
 import * as alertsPage from './page_alerts.js';
+import * as adminPage from './page_admin.js';
 
 const POLL_MS = 5000;
 
@@ -20,6 +21,7 @@ const routes = [
   { re: /^#\/models\/([^/]+)$/, page: modelPage, nav: 'models', params: (m) => ({ model: decodeURIComponent(m[1]) }) },
   { re: /^#\/models\/?$/, page: modelsPage, nav: 'models', params: () => ({}) },
   { re: /^#\/alerts\/?$/, page: alertsPage, nav: 'alerts', params: () => ({}) },
+  { re: /^#\/admin\/?$/, page: adminPage, nav: 'admin', params: () => ({}) },
 ];
 
 let current = null;   // {page instance, timer}
@@ -83,6 +85,7 @@ function renderWho() {
     return;
   }
   document.getElementById('nav').hidden = false;
+  document.getElementById('nav-admin').hidden = !can('admin');
   fill(who,
     h('span.refresh-status', { id: 'refresh-status' }, ''),
     h('span.user', { title: 'scopes: ' + s.scopes.join(', ') }, h('span.user-name', s.name),
