@@ -301,11 +301,12 @@ static int cmd_migrate(mw_config *cfg) {
 static int cmd_token(mw_config *cfg, int argc, char **argv) {
   if(argc < 1 || strcmp(argv[0], "create") != 0) {
     fprintf(stderr, "usage: modelwatch token create --name NAME --scopes "
-                    "read,ingest,promote,admin [options]\n");
+                    "read,ingest,promote,admin [--models fraud,churn-*] "
+                    "[options]\n");
     return 2;
   }
   const char *name = NULL;
-  char scopes[256] = "";
+  char scopes[256] = "", models[4096] = "";
   char *rest[64];
   int nrest = 0;
   for(int i = 1; i < argc; i++) {
@@ -317,6 +318,10 @@ static int cmd_token(mw_config *cfg, int argc, char **argv) {
       mw_strlcpy(scopes, argv[++i], sizeof scopes);
     else if(!strncmp(argv[i], "--scopes=", 9))
       mw_strlcpy(scopes, argv[i] + 9, sizeof scopes);
+    else if(!strcmp(argv[i], "--models") && i + 1 < argc)
+      mw_strlcpy(models, argv[++i], sizeof models);
+    else if(!strncmp(argv[i], "--models=", 9))
+      mw_strlcpy(models, argv[i] + 9, sizeof models);
     else if(nrest < 64)
       rest[nrest++] = argv[i];
   }
@@ -343,13 +348,21 @@ static int cmd_token(mw_config *cfg, int argc, char **argv) {
   mw_db *db = NULL;
   if(open_db(cfg, path, sizeof path, &db))
     return 1;
+  /* --models a,b*: a token limited to those models. */
+  cJSON *limit = models[0] ? cJSON_CreateArray() : NULL;
+  for(char *s = strtok_r(models, ",", &save); s; s = strtok_r(NULL, ",", &save))
+    cJSON_AddItemToArray(limit, cJSON_CreateString(s));
   char secret[128];
-  mw_status st =
-      mw_token_create(mw_db_conn(db), name, bits, "cli", secret, sizeof secret);
+  mw_err e = {0};
+  mw_status st = mw_token_create_limited(mw_db_conn(db), name, bits, limit, "cli",
+                                         secret, sizeof secret, &e);
   mw_db_close(db);
+  cJSON_Delete(limit);
   if(st) {
     fprintf(stderr, "modelwatch: cannot create token: %s\n",
-            st == MW_ECONFLICT ? "the name is taken" : mw_strerror(st));
+            st == MW_ECONFLICT ? "the name is taken"
+            : e.msg[0]         ? e.msg
+                               : mw_strerror(st));
     return 1;
   }
   printf("%s\n", secret);

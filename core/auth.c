@@ -47,8 +47,73 @@ void mw_scope_to_json(unsigned scopes, cJSON *arr) {
 #define PREFIX_LEN 8
 #define SECRET_LEN 40
 
+/* The patterns of models (a JSON array) one per line into out[cap];
+ * MW_EINVAL with err when they are not 1..MW_TOKEN_MAX_MODELS patterns. */
+static mw_status models_text(const cJSON *models, char *out, size_t cap,
+                             mw_err *err) {
+  int n = cJSON_GetArraySize(models);
+  if(!cJSON_IsArray(models) || n < 1 || n > MW_TOKEN_MAX_MODELS)
+    return mw_errf(err, MW_EINVAL, "models must be an array of 1 to %d model names",
+                   MW_TOKEN_MAX_MODELS);
+  mw_buf b;
+  mw_buf_init(&b, cap - 1);
+  int i = 0;
+  const cJSON *it;
+  mw_status s = MW_OK;
+  cJSON_ArrayForEach(it, models) {
+    if(!cJSON_IsString(it) || !mw_name_pattern_valid(it->valuestring)) {
+      s = mw_errf(err, MW_EINVAL,
+                  "models[%d] is not a model name or a name prefix followed by '*'",
+                  i);
+      break;
+    }
+    if((i && (s = mw_buf_append(&b, "\n", 1))) ||
+       (s = mw_buf_append(&b, it->valuestring, strlen(it->valuestring))))
+      break;
+    i++;
+  }
+  if(!s)
+    mw_strlcpy(out, b.data ? b.data : "", cap);
+  mw_buf_free(&b);
+  return s;
+}
+
+int mw_token_sees(const mw_token_info *t, const char *model) {
+  if(!t->models[0])
+    return 1;
+  for(const char *p = t->models; *p;) {
+    const char *end = strchr(p, '\n');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char pat[130];
+    if(n < sizeof pat) {
+      memcpy(pat, p, n);
+      pat[n] = 0;
+      if(mw_pattern_match(pat, model))
+        return 1;
+    }
+    p += n + (end != NULL);
+  }
+  return 0;
+}
+
 mw_status mw_token_create(mw_conn *c, const char *name, unsigned scopes,
                           const char *actor, char *secret, size_t cap) {
+  return mw_token_create_limited(c, name, scopes, NULL, actor, secret, cap, NULL);
+}
+
+mw_status mw_token_create_limited(mw_conn *c, const char *name, unsigned scopes,
+                                  const cJSON *models, const char *actor,
+                                  char *secret, size_t cap, mw_err *err) {
+  char mtext[sizeof((mw_token_info *)0)->models];
+  mtext[0] = 0;
+  if(models) {
+    mw_status ms = models_text(models, mtext, sizeof mtext, err);
+    if(ms)
+      return ms;
+    if(scopes & MW_SCOPE_ADMIN)
+      return mw_errf(err, MW_EINVAL,
+                     "a token limited to models cannot hold the admin scope");
+  }
   if(!mw_name_valid(name) || scopes == 0 ||
      (scopes & ~(unsigned)(MW_SCOPE_READ | MW_SCOPE_INGEST | MW_SCOPE_PROMOTE |
                            MW_SCOPE_ADMIN | MW_SCOPE_METRICS)))
@@ -66,10 +131,13 @@ mw_status mw_token_create(mw_conn *c, const char *name, unsigned scopes,
   mw_status st = mw_tx_begin(c);
   if(st)
     return st;
-  st = mw__store(c)->token_insert(c, name, prefix, hash, scopes, mw_now_ms(), actor);
+  st = mw__store(c)->token_insert(c, name, prefix, hash, scopes,
+                                  models ? mtext : NULL, mw_now_ms(), actor);
   if(!st) {
     cJSON *wrap = cJSON_CreateObject();
     mw_scope_to_json(scopes, cJSON_AddArrayToObject(wrap, "scopes"));
+    if(models)
+      cJSON_AddItemToObject(wrap, "models", cJSON_Duplicate(models, 1));
     st = mw_audit(c, actor, "token.create", name, wrap);
     cJSON_Delete(wrap);
   }
@@ -114,12 +182,32 @@ mw_status mw_token_delete(mw_conn *c, const char *name, const char *actor) {
   return s;
 }
 
+void mw_token_models_json(const char *models, cJSON *obj) {
+  if(!models || !*models) {
+    cJSON_AddNullToObject(obj, "models");
+    return;
+  }
+  cJSON *arr = cJSON_AddArrayToObject(obj, "models");
+  for(const char *p = models; *p;) {
+    const char *end = strchr(p, '\n');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char pat[130];
+    if(n < sizeof pat) {
+      memcpy(pat, p, n);
+      pat[n] = 0;
+      cJSON_AddItemToArray(arr, cJSON_CreateString(pat));
+    }
+    p += n + (end != NULL);
+  }
+}
+
 static mw_status token_json(void *ctx, const struct mw_token_row *r) {
   cJSON *t = cJSON_CreateObject();
   cJSON_AddStringToObject(t, "name", r->name);
   mw_scope_to_json(r->scopes, cJSON_AddArrayToObject(t, "scopes"));
   mw_json_add_time(t, "created_at", r->created_at);
   cJSON_AddStringToObject(t, "created_by", r->created_by);
+  mw_token_models_json(r->models, t);
   cJSON_AddItemToArray(ctx, t);
   return MW_OK;
 }

@@ -26,17 +26,36 @@ int mw_scope_allows(unsigned have, unsigned need);
 /* Adds the scope names of `scopes` to a JSON array. */
 void mw_scope_to_json(unsigned scopes, cJSON *arr);
 
+/* At most this many model patterns limit a token. */
+#define MW_TOKEN_MAX_MODELS 32
+
 typedef struct mw_token_info {
   int64_t id;
   char name[129];
   unsigned scopes;
+  /* The model patterns the token is limited to, one per line; "" when it
+   * sees every model. */
+  char models[MW_TOKEN_MAX_MODELS * 130];
 } mw_token_info;
+
+/* Whether the token may see model (always, when it is not limited). */
+int mw_token_sees(const mw_token_info *t, const char *model);
+/* Adds "models": [patterns] (or null when models is NULL or "", every
+ * model) to obj; models as mw_token_info keeps them, one per line. */
+void mw_token_models_json(const char *models, cJSON *obj);
 
 /* Creates a token named name with scopes; writes the secret (shown once)
  * into secret (at least 64 bytes). MW_ECONFLICT when the name is taken,
  * MW_EINVAL for a bad name or no scope. Writes an audit row for actor. */
 mw_status mw_token_create(mw_conn *c, const char *name, unsigned scopes,
                           const char *actor, char *secret, size_t cap);
+/* As mw_token_create, limited to the model patterns in models (a JSON
+ * array of 1..MW_TOKEN_MAX_MODELS mw_name_pattern_valid strings; NULL:
+ * every model). A limited token may not hold the admin scope. MW_EINVAL
+ * with err saying what is wrong. */
+mw_status mw_token_create_limited(mw_conn *c, const char *name, unsigned scopes,
+                                  const cJSON *models, const char *actor,
+                                  char *secret, size_t cap, mw_err *err);
 /* Verifies a presented token; fills info. MW_EUNAUTH if unknown or wrong
  * (the comparison of digests is constant-time). */
 mw_status mw_token_verify(mw_conn *c, const char *token, mw_token_info *info);

@@ -104,6 +104,27 @@ int mw_name_valid(const char *name) {
   return 1;
 }
 
+int mw_name_pattern_valid(const char *p) {
+  size_t n = p ? strlen(p) : 0;
+  if(!n || n > 128)
+    return 0;
+  if(p[n - 1] != '*')
+    return mw_name_valid(p);
+  if(n == 1)
+    return 1;
+  char prefix[129];
+  memcpy(prefix, p, n - 1);
+  prefix[n - 1] = 0;
+  return mw_name_valid(prefix);
+}
+
+int mw_pattern_match(const char *pattern, const char *s) {
+  size_t n = strlen(pattern);
+  if(n && pattern[n - 1] == '*')
+    return !strncmp(pattern, s, n - 1);
+  return !strcmp(pattern, s);
+}
+
 const char *mw_json_str(const cJSON *obj, const char *key) {
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
   return cJSON_IsString(it) ? it->valuestring : NULL;

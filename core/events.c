@@ -44,13 +44,6 @@ int mw_event_type_known(const char *type) {
   return 0;
 }
 
-int mw_pattern_match(const char *pattern, const char *s) {
-  size_t n = strlen(pattern);
-  if(n && pattern[n - 1] == '*')
-    return !strncmp(pattern, s, n - 1);
-  return !strcmp(pattern, s);
-}
-
 /* An event pattern names at least one known type. */
 static int event_pattern_valid(const char *p) {
   size_t n = strlen(p);
@@ -62,21 +55,6 @@ static int event_pattern_valid(const char *p) {
     if(mw_pattern_match(p, event_types[i]))
       return 1;
   return 0;
-}
-
-/* A model pattern: a name, or a name's prefix followed by '*'. */
-static int model_pattern_valid(const char *p) {
-  size_t n = strlen(p);
-  if(n > 128 || !n)
-    return 0;
-  if(p[n - 1] != '*')
-    return mw_name_valid(p);
-  if(n == 1)
-    return 1;
-  char prefix[129];
-  memcpy(prefix, p, n - 1);
-  prefix[n - 1] = 0;
-  return mw_name_valid(prefix);
 }
 
 /* Checks an array of pattern strings (1..MAX_PATTERNS) field of body. */
@@ -143,7 +121,7 @@ static mw_status check_subscription(const cJSON *body, int allow_private,
     s = check_patterns(cJSON_GetObjectItemCaseSensitive(body, "events"), "events",
                        event_pattern_valid, err);
   if(!s && models && !cJSON_IsNull(models))
-    s = check_patterns(models, "models", model_pattern_valid, err);
+    s = check_patterns(models, "models", mw_name_pattern_valid, err);
   return s;
 }
 

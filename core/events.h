@@ -17,10 +17,6 @@
 /* The event types an emitter may send (see the list in events.c). */
 int mw_event_type_known(const char *type);
 
-/* Whether pattern matches s: equal, "*", or a prefix followed by "*"
- * ("churn-*", "rollout.*"). */
-int mw_pattern_match(const char *pattern, const char *s);
-
 /* Creates a subscription from {name, url, events: [...], models?: [...]}:
  * out is it with its secret (whsec_..., shown only here). The URL must
  * pass mw_url_check_target (allow_private: --allow-private-webhooks);

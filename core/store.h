@@ -26,6 +26,7 @@ struct mw_token_row {
   unsigned scopes;
   int64_t created_at;
   const char *created_by;
+  const char *models; /* one per line; NULL: every model */
 };
 
 /* A row of the audit log (details: JSON text or NULL). */
@@ -79,9 +80,10 @@ struct mw_replica_row {
 
 struct mw_core_store {
   /* ---- tokens ---- */
+  /* models: the patterns one per line, NULL for every model. */
   mw_status (*token_insert)(mw_conn *c, const char *name, const char *prefix,
-                            const char *hash, unsigned scopes, int64_t now,
-                            const char *actor);
+                            const char *hash, unsigned scopes, const char *models,
+                            int64_t now, const char *actor);
   /* The token whose prefix is prefix, with its stored digest (hash[65]). */
   mw_status (*token_by_prefix)(mw_conn *c, const char *prefix, mw_token_info *info,
                                char hash[65]);

@@ -13,8 +13,8 @@
 /* ---------------------------------------------------------------- tokens */
 
 static mw_status token_insert(mw_conn *c, const char *name, const char *prefix,
-                              const char *hash, unsigned scopes, int64_t now,
-                              const char *actor) {
+                              const char *hash, unsigned scopes, const char *models,
+                              int64_t now, const char *actor) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_text(&p, name);
@@ -23,9 +23,10 @@ static mw_status token_insert(mw_conn *c, const char *name, const char *prefix,
   mw_pgp_i64(&p, scopes);
   mw_pgp_i64(&p, now);
   mw_pgp_text(&p, actor);
+  mw_pgp_text(&p, models);
   return mw_pg_do(c,
                   "INSERT INTO tokens(name, prefix, hash, scopes, created_at, "
-                  "created_by) VALUES($1, $2, $3, $4, $5, $6)",
+                  "created_by, models) VALUES($1, $2, $3, $4, $5, $6, $7)",
                   &p, NULL);
 }
 
@@ -36,7 +37,8 @@ static mw_status token_by_prefix(mw_conn *c, const char *prefix, mw_token_info *
   mw_pgp_text(&p, prefix);
   mw_status s;
   PGresult *r = mw_pg_run(
-      c, "SELECT id, name, hash, scopes FROM tokens WHERE prefix = $1", &p, &s);
+      c, "SELECT id, name, hash, scopes, models FROM tokens WHERE prefix = $1", &p,
+      &s);
   if(!r)
     return s;
   s = PQntuples(r) ? MW_OK : MW_ENOTFOUND;
@@ -45,6 +47,7 @@ static mw_status token_by_prefix(mw_conn *c, const char *prefix, mw_token_info *
     mw_strlcpy(info->name, mw_pg_text(r, 0, 1), sizeof info->name);
     mw_strlcpy(hash, mw_pg_text(r, 0, 2), 65);
     info->scopes = (unsigned)mw_pg_i64(r, 0, 3, 0);
+    mw_strlcpy(info->models, mw_pg_text(r, 0, 4), sizeof info->models);
   }
   PQclear(r);
   return s;
@@ -64,15 +67,18 @@ static mw_status token_list(mw_conn *c,
                             void *ctx) {
   mw_status s;
   PGresult *r = mw_pg_run(c,
-                          "SELECT id, name, scopes, created_at, created_by "
-                          "FROM tokens ORDER BY name",
+                          "SELECT id, name, scopes, created_at, created_by, "
+                          "models FROM tokens ORDER BY name",
                           NULL, &s);
   if(!r)
     return s;
   for(int i = 0; i < PQntuples(r) && !s; i++) {
-    struct mw_token_row t = {mw_pg_i64(r, i, 0, 0), mw_pg_text(r, i, 1),
-                             (unsigned)mw_pg_i64(r, i, 2, 0), mw_pg_i64(r, i, 3, 0),
-                             mw_pg_text(r, i, 4)};
+    struct mw_token_row t = {mw_pg_i64(r, i, 0, 0),
+                             mw_pg_text(r, i, 1),
+                             (unsigned)mw_pg_i64(r, i, 2, 0),
+                             mw_pg_i64(r, i, 3, 0),
+                             mw_pg_text(r, i, 4),
+                             mw_pg_null(r, i, 5) ? NULL : mw_pg_text(r, i, 5)};
     s = fn(ctx, &t);
   }
   PQclear(r);
@@ -121,7 +127,8 @@ static mw_status session_get(mw_conn *c, const char *hash, int64_t now,
   mw_pgp_i64(&p, now);
   mw_status s;
   PGresult *r = mw_pg_run(c,
-                          "SELECT t.id, t.name, t.scopes, s.csrf FROM sessions s "
+                          "SELECT t.id, t.name, t.scopes, s.csrf, t.models FROM "
+                          "sessions s "
                           "JOIN tokens t ON t.id = s.token_id WHERE s.hash = $1 "
                           "AND s.expires_at > $2",
                           &p, &s);
@@ -133,6 +140,7 @@ static mw_status session_get(mw_conn *c, const char *hash, int64_t now,
     mw_strlcpy(info->name, mw_pg_text(r, 0, 1), sizeof info->name);
     info->scopes = (unsigned)mw_pg_i64(r, 0, 2, 0);
     mw_strlcpy(csrf, mw_pg_text(r, 0, 3), 64);
+    mw_strlcpy(info->models, mw_pg_text(r, 0, 4), sizeof info->models);
   }
   PQclear(r);
   return s;

@@ -10,11 +10,11 @@
 /* ---------------------------------------------------------------- tokens */
 
 static mw_status token_insert(mw_conn *c, const char *name, const char *prefix,
-                              const char *hash, unsigned scopes, int64_t now,
-                              const char *actor) {
-  sqlite3_stmt *st = mw_stmt(
-      c, "INSERT INTO tokens(name, prefix, hash, scopes, created_at, created_by)"
-         " VALUES(?, ?, ?, ?, ?, ?)");
+                              const char *hash, unsigned scopes, const char *models,
+                              int64_t now, const char *actor) {
+  sqlite3_stmt *st = mw_stmt(c, "INSERT INTO tokens(name, prefix, hash, scopes, "
+                                "created_at, created_by, models) "
+                                "VALUES(?, ?, ?, ?, ?, ?, ?)");
   if(st) {
     mw_bind_text(st, 1, name);
     mw_bind_text(st, 2, prefix);
@@ -22,14 +22,15 @@ static mw_status token_insert(mw_conn *c, const char *name, const char *prefix,
     sqlite3_bind_int(st, 4, (int)scopes);
     sqlite3_bind_int64(st, 5, now);
     mw_bind_text(st, 6, actor);
+    mw_bind_text(st, 7, models);
   }
   return mw_step_done(c, st);
 }
 
 static mw_status token_by_prefix(mw_conn *c, const char *prefix, mw_token_info *info,
                                  char hash[65]) {
-  sqlite3_stmt *st =
-      mw_stmt(c, "SELECT id, name, hash, scopes FROM tokens WHERE prefix = ?");
+  sqlite3_stmt *st = mw_stmt(
+      c, "SELECT id, name, hash, scopes, models FROM tokens WHERE prefix = ?");
   if(st)
     mw_bind_text(st, 1, prefix);
   int found;
@@ -40,6 +41,7 @@ static mw_status token_by_prefix(mw_conn *c, const char *prefix, mw_token_info *
   mw_strlcpy(info->name, mw_col_text(st, 1), sizeof info->name);
   mw_strlcpy(hash, mw_col_text(st, 2), 65);
   info->scopes = (unsigned)sqlite3_column_int(st, 3);
+  mw_strlcpy(info->models, mw_col_text(st, 4), sizeof info->models);
   sqlite3_reset(st);
   return MW_OK;
 }
@@ -57,16 +59,19 @@ static mw_status token_delete(mw_conn *c, const char *name) {
 static mw_status token_list(mw_conn *c,
                             mw_status (*fn)(void *, const struct mw_token_row *),
                             void *ctx) {
-  sqlite3_stmt *st = mw_stmt(
-      c,
-      "SELECT id, name, scopes, created_at, created_by FROM tokens ORDER BY name");
+  sqlite3_stmt *st = mw_stmt(c, "SELECT id, name, scopes, created_at, created_by, "
+                                "models FROM tokens ORDER BY name");
   if(!st)
     return MW_EDB;
   mw_status s = MW_OK;
   while(mw_step_next(c, st, &s) > 0) {
-    struct mw_token_row t = {sqlite3_column_int64(st, 0), mw_col_text(st, 1),
-                             (unsigned)sqlite3_column_int(st, 2),
-                             sqlite3_column_int64(st, 3), mw_col_text(st, 4)};
+    struct mw_token_row t = {
+        sqlite3_column_int64(st, 0),
+        mw_col_text(st, 1),
+        (unsigned)sqlite3_column_int(st, 2),
+        sqlite3_column_int64(st, 3),
+        mw_col_text(st, 4),
+        sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : mw_col_text(st, 5)};
     s = fn(ctx, &t);
     if(s) {
       sqlite3_reset(st);
@@ -113,8 +118,8 @@ static mw_status session_purge(mw_conn *c, int64_t now) {
 static mw_status session_get(mw_conn *c, const char *hash, int64_t now,
                              mw_token_info *info, char csrf[64]) {
   sqlite3_stmt *st = mw_stmt(
-      c, "SELECT t.id, t.name, t.scopes, s.csrf FROM sessions s JOIN tokens t "
-         "ON t.id = s.token_id WHERE s.hash = ? AND s.expires_at > ?");
+      c, "SELECT t.id, t.name, t.scopes, s.csrf, t.models FROM sessions s JOIN "
+         "tokens t ON t.id = s.token_id WHERE s.hash = ? AND s.expires_at > ?");
   if(st) {
     mw_bind_text(st, 1, hash);
     sqlite3_bind_int64(st, 2, now);
@@ -127,6 +132,7 @@ static mw_status session_get(mw_conn *c, const char *hash, int64_t now,
   mw_strlcpy(info->name, mw_col_text(st, 1), sizeof info->name);
   info->scopes = (unsigned)sqlite3_column_int(st, 2);
   mw_strlcpy(csrf, mw_col_text(st, 3), 64);
+  mw_strlcpy(info->models, mw_col_text(st, 4), sizeof info->models);
   sqlite3_reset(st);
   return MW_OK;
 }

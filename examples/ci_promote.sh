@@ -7,6 +7,10 @@
 #   4. point `staging` at the new version,
 #   5. point `production` at it with compare-and-swap, so two pipelines
 #      racing cannot silently overwrite each other's promotion.
+# When `production` is protected (it accepts only approved versions), the
+# job waits between 4 and 5 for a second person to approve the version -
+# examples/approve.sh, or Approve on the dashboard - and fails when it is
+# rejected or nobody decides in time: the two-person flow.
 #
 # Environment:
 #   MODELWATCH_URL    base URL (default http://127.0.0.1:8080)
@@ -16,6 +20,11 @@
 #   METRICS           JSON object of metrics (default {})
 #   SCHEMA            JSON file with the feature schema (optional)
 #   RUN_ID            the CI run id (default: $GITHUB_RUN_ID or "local")
+#   APPROVAL_TIMEOUT  seconds to wait for an approval (default 3600)
+#   APPROVAL_POLL     seconds between looks (default 10)
+#
+# Exit status: 0 promoted, 1 a request failed, 3 the version was rejected,
+# 4 nobody decided within APPROVAL_TIMEOUT.
 set -euo pipefail
 
 URL=${MODELWATCH_URL:-http://127.0.0.1:8080}
@@ -66,6 +75,27 @@ echo "uploaded $ARTIFACT (sha256 $digest)"
 api PUT "/models/$MODEL/aliases/staging" -H 'Content-Type: application/json' \
   -d "{\"version\":$version,\"reason\":\"CI run $RUN_ID\"}" >/dev/null
 echo "staging -> $version"
+
+# A protected production takes only approved versions: wait for a reviewer.
+if [ "$(status_of "/models/$MODEL/protected-aliases/production")" = 200 ] &&
+  api GET "/models/$MODEL/protected-aliases/production" | grep -q '"require_approval":true'; then
+  echo "production is protected: waiting for someone to approve version $version"
+  echo "  (examples/approve.sh $MODEL $version, or Approve on the dashboard)"
+  deadline=$(($(date +%s) + ${APPROVAL_TIMEOUT:-3600}))
+  while :; do
+    state=$(api GET "/models/$MODEL/versions/$version" |
+      sed -n 's/.*"approval":{"state":"\([a-z]*\)".*/\1/p')
+    case $state in
+    approved) echo "version $version approved"; break ;;
+    rejected) echo "version $version was rejected; not promoting" >&2; exit 3 ;;
+    esac
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "nobody decided on version $version in time" >&2
+      exit 4
+    fi
+    sleep "${APPROVAL_POLL:-10}"
+  done
+fi
 
 # Compare-and-swap: promote only if production still holds what we read.
 current=$(api GET "/models/$MODEL/aliases/production" 2>/dev/null | json_num version || true)

@@ -30,8 +30,13 @@ static void h_models_create(struct web_req *r) {
   if(!body)
     return;
   const char *desc;
-  if(opt_string(r, body, "description", &desc)) {
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
+  if(cJSON_IsString(name) && !mw_token_sees(&r->token, name->valuestring)) {
+    /* A token limited to models (web/model_access.c) creates only those. */
+    web_reply_error(r, 403, "forbidden",
+                    "this token is limited to models: the name is not among them",
+                    NULL);
+  } else if(opt_string(r, body, "description", &desc)) {
     mw_err err = {0};
     cJSON *out = NULL;
     mw_status s = reg_model_create(

@@ -34,6 +34,7 @@ static cJSON *session_obj(struct web_req *r, const char *csrf) {
   if(csrf)
     cJSON_AddStringToObject(o, "csrf_token", csrf);
   cJSON_AddBoolToObject(o, "allow_self_approval", r->app->cfg.allow_self_approval);
+  mw_token_models_json(r->token.models, o);
   return o;
 }
 

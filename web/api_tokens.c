@@ -44,7 +44,17 @@ static void h_create(struct web_req *r) {
   }
   cJSON_Delete(errs);
   char secret[128];
-  mw_status st = mw_token_create(r->db, name, bits, r->actor, secret, sizeof secret);
+  mw_err err = {0};
+  const cJSON *models = cJSON_GetObjectItemCaseSensitive(body, "models");
+  if(cJSON_IsNull(models))
+    models = NULL;
+  mw_status st = mw_token_create_limited(r->db, name, bits, models, r->actor, secret,
+                                         sizeof secret, &err);
+  if(st == MW_EINVAL && err.msg[0]) {
+    cJSON_Delete(body);
+    web_reply_error(r, 422, "validation_failed", err.msg, NULL);
+    return;
+  }
   if(st) {
     cJSON_Delete(body);
     web_reply_status(r, st,
@@ -55,6 +65,8 @@ static void h_create(struct web_req *r) {
   cJSON_AddStringToObject(o, "token", secret);
   cJSON_AddStringToObject(o, "name", name);
   mw_scope_to_json(bits, cJSON_AddArrayToObject(o, "scopes"));
+  cJSON_AddItemToObject(o, "models",
+                        models ? cJSON_Duplicate(models, 1) : cJSON_CreateNull());
   memset(secret, 0, sizeof secret);
   cJSON_Delete(body);
   web_reply_json(r, 201, o);

@@ -211,6 +211,10 @@ void web_reply_raw(struct web_req *r, int status, const char *ctype,
 }
 
 void web_reply_json(struct web_req *r, int status, cJSON *body) {
+  if(status < 300 && !web_model_access_filter(r, body)) {
+    cJSON_Delete(body); /* answered 404 */
+    return;
+  }
   if(!body) {
     web_reply_raw(r, status, "application/json", "{}", 2, NULL);
     return;

@@ -259,7 +259,8 @@ static int dispatch(struct mg_connection *conn) {
       if(need == MW_SCOPE_METRICS && r.app->cfg.metrics_public)
         need = MW_SCOPE_NONE;
       if(within_body_cap(&r) &&
-         (need == MW_SCOPE_NONE || (authenticate(&r, need) && within_rate(&r))))
+         (need == MW_SCOPE_NONE ||
+          (authenticate(&r, need) && within_rate(&r) && web_model_access(&r))))
         r.route->handler(&r);
       if(!r.replied)
         web_reply_error(&r, 500, "internal", "handler sent no reply", NULL);

@@ -197,6 +197,15 @@ mw_status web_query_time(char *s, int64_t *ms);
  * store). */
 struct reg_env;
 void web_reg_env(struct web_req *r, struct reg_env *env);
+/* ---- tokens limited to models (web/model_access.c) ---- */
+/* Before the handler: 1 when the token may reach the route (or is not
+ * limited), 0 after a 404 (a model it does not see) or 403 reply. */
+int web_model_access(struct web_req *r);
+/* On a JSON answer: filters its list to the models the token sees; 0
+ * after a 404 reply when the answer is one object of a model it does not
+ * see (worded as when the object does not exist). */
+int web_model_access_filter(struct web_req *r, cJSON *out);
+
 /* Path parameter {v} as a positive version number; 0 after a 404 reply. */
 int web_version_param(struct web_req *r, int64_t *v);
 /* Replies with st mapped to HTTP, e's message (or the default) and e's

@@ -51,6 +51,7 @@ let ctx = null;
 let userDir = null;
 let failed = false;
 const problems = [];
+let expect404 = false; // a step that asks for what the token may not see
 try {
   step('start modelwatch');
   srv = await startServer({
@@ -83,7 +84,8 @@ try {
   const problem = (text) => { problems.push(text); console.error('  PROBLEM ' + text); };
   page.on('pageerror', (e) => problem('page error: ' + e.message));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 40[139]/.test(m.text())) problem('console: ' + m.text());
+    if (m.type() === 'error' && !/status of 40[139]/.test(m.text()) &&
+      !(expect404 && /status of 404/.test(m.text()))) problem('console: ' + m.text());
   });
   page.on('response', (r) => {
     if (r.url().includes('/static/') && r.status() !== 200) problem('asset ' + r.url() + ' -> ' + r.status());
@@ -338,6 +340,26 @@ try {
   await loaded(page);
   assert.equal(await page.locator('[data-action="ack"], [data-action="silence"], [data-action="retry"], [data-action="expire"]').count(), 0,
     'no ack, silence, retry or expire without the promote scope');
+  await page.click('#signout');
+  await page.waitForSelector('#signin-form');
+
+  // ---- a token limited to one model sees only that model ----
+  step('token limited to a model');
+  const lim = await srv.api('POST', '/api/v1/tokens', { name: 'risk-team', scopes: ['read'], models: ['fraud-*'] });
+  await page.fill('#token', lim.token);
+  await page.click('#signin-submit');
+  await page.waitForSelector('#models-table tr[data-model="fraud-score"]');
+  await loaded(page);
+  assert.equal(await page.locator('#models-table tr[data-model="churn"]').count(), 0, 'churn is not listed');
+  await page.goto(srv.base + '/#/alerts');
+  await page.waitForSelector('#alerts-table');
+  await loaded(page);
+  assert.equal(await page.locator('#alerts-table tr[data-rule="churn-volume"]').count(), 0, 'nor are its alerts');
+  expect404 = true;
+  await page.goto(srv.base + '/#/models/churn');
+  await expectText(page.locator('#app'), /No such model/);
+  expect404 = false;
+  assert.equal(await page.locator('#nav a[data-nav="admin"]').isVisible(), false);
   await page.click('#signout');
   await page.waitForSelector('#signin-form');
 

@@ -175,12 +175,22 @@ def test_cli_migrate_token_and_newer_schema():
         p = subprocess.run([BIN, "token", "create", "--name", "x", "--scopes", "god"] + db,
                            capture_output=True, text=True)
         assert p.returncode != 0 and "unknown scope" in p.stderr, p
+        p = subprocess.run([BIN, "token", "create", "--name", "risk", "--scopes", "read",
+                            "--models", "fraud,churn-*"] + db, capture_output=True, text=True)
+        assert p.returncode == 0 and p.stdout.startswith("mw_"), p
+        risk = p.stdout.strip()
+        p = subprocess.run([BIN, "token", "create", "--name", "x", "--scopes", "admin",
+                            "--models", "fraud"] + db, capture_output=True, text=True)
+        assert p.returncode != 0 and "admin" in p.stderr, p
 
         # The CLI-made token works, and (tokens existing) no admin is minted.
         s2 = Server(data_dir=data).start()
         assert s2.token is None, "an admin token was minted though tokens exist"
         expect(s2.get("/healthz", token=bot), 200)
         expect(s2.get("/api/v1/tokens", token=bot), 403)
+        assert expect(s2.get("/api/v1/session", token=risk), 200)["models"] == [
+            "fraud", "churn-*"]
+        expect(s2.get("/api/v1/models/other", token=risk), 404)
         s2.stop()
 
         # A database from a newer binary is refused with a clear message.

@@ -443,5 +443,66 @@ def test_alert_events_and_subscription_admin():
         rec.close()
 
 
+def test_tokens_limited_to_models():
+    with served(args=FAST + ["--allow-private-webhooks"]) as s:
+        ci, _ = team(s)
+        for m in ("fraud", "churn-eu", "churn-us", "secret-project"):
+            expect(s.post("/api/v1/models", {"name": m}), 201)
+            version(s, m, ci)
+            expect(s.put("/api/v1/models/%s/aliases/production" % m, {"version": 1}), 200)
+            expect(s.post("/api/v1/alert-rules", {
+                "name": m + "-volume", "model": m, "alias": "production",
+                "metric": "prediction_count", "op": ">=", "threshold": 0,
+                "for_seconds": 0, "interval_seconds": 3600}), 201)
+            expect(s.post("/api/v1/alert-rules/%s-volume/evaluate" % m), 200)
+        r = expect(s.post("/api/v1/tokens", {"name": "team-a", "scopes": ["read", "promote"],
+                                             "models": ["fraud", "churn-*"]}), 201)
+        assert r["models"] == ["fraud", "churn-*"], r
+        t = r["token"]
+        listed = {x["name"]: x for x in expect(s.get("/api/v1/tokens"), 200)["tokens"]}
+        assert listed["team-a"]["models"] == ["fraud", "churn-*"], listed["team-a"]
+        assert listed["ci"]["models"] is None, listed["ci"]
+        # Lists are filtered; another model answers 404 as a missing one.
+        names = [m["name"] for m in expect(s.get("/api/v1/models", token=t), 200)["models"]]
+        assert names == ["churn-eu", "churn-us", "fraud"], names
+        missing = expect(s.get("/api/v1/models/nope", token=t), 404, "not_found")
+        hidden = expect(s.get("/api/v1/models/secret-project", token=t), 404, "not_found")
+        assert hidden["error"]["message"] == missing["error"]["message"].replace(
+            "nope", "secret-project"), (hidden, missing)
+        for path in ("/versions", "/versions/1", "/versions/1/artifact",
+                     "/aliases/production", "/aliases/production/history",
+                     "/versions/production/drift", "/protected-aliases"):
+            expect(s.get("/api/v1/models/secret-project" + path, token=t), 404)
+        expect(s.put("/api/v1/models/secret-project/aliases/staging", {"version": 1},
+                     token=t), 404)
+        # Its own models work as with any token.
+        expect(s.get("/api/v1/models/churn-eu/versions/1", token=t), 200)
+        expect(s.put("/api/v1/models/fraud/aliases/staging", {"version": 1}, token=t), 200)
+        expect(s.post("/api/v1/models", {"name": "churn-apac"}, token=t), 201)
+        expect(s.post("/api/v1/models", {"name": "other"}, token=t), 403, "forbidden")
+        rules = [x["name"] for x in expect(s.get("/api/v1/alert-rules", token=t),
+                                           200)["rules"]]
+        assert rules == ["churn-eu-volume", "churn-us-volume", "fraud-volume"], rules
+        expect(s.get("/api/v1/alert-rules/fraud-volume", token=t), 200)
+        r = expect(s.get("/api/v1/alert-rules/secret-project-volume", token=t), 404)
+        assert r["error"]["message"] == "no alert rule named 'secret-project-volume'", r
+        alerts = {a["model"] for a in expect(s.get("/api/v1/alerts", token=t), 200)["alerts"]}
+        assert alerts == {"fraud", "churn-eu", "churn-us"}, alerts
+        # What every model shares: 403.
+        expect(s.get("/api/v1/tokens", token=t), 403, "forbidden")  # admin anyway
+        for path in ("/api/v1/nodes", "/api/v1/deliveries", "/api/v1/silences",
+                     "/api/v1/cluster", "/metrics"):
+            r = expect(s.get(path, token=t), 403, "forbidden")
+            assert "limited to models" in r["error"]["message"], (path, r)
+        expect(s.get("/api/v1/session", token=t), 200)
+        assert expect(s.get("/api/v1/session", token=t), 200)["models"] == ["fraud", "churn-*"]
+        # Bad requests.
+        for bad in ({"name": "x", "scopes": ["read"], "models": []},
+                    {"name": "x", "scopes": ["read"], "models": ["a b"]},
+                    {"name": "x", "scopes": ["read"], "models": "fraud"},
+                    {"name": "x", "scopes": ["admin"], "models": ["fraud"]}):
+            expect(s.post("/api/v1/tokens", bad), 422, "validation_failed")
+
+
 if __name__ == "__main__":
     run(globals())

@@ -439,8 +439,41 @@ static void test_config(void **state) {
   assert_int_equal(cfg.delivery_retention_days, 0);
 }
 
+/* Name patterns (tokens limited to models, event subscriptions) and what a
+ * limited token sees. */
+static void test_name_patterns(void **state) {
+  (void)state;
+  assert_true(mw_name_pattern_valid("fraud"));
+  assert_true(mw_name_pattern_valid("churn-*"));
+  assert_true(mw_name_pattern_valid("*"));
+  assert_false(mw_name_pattern_valid(""));
+  assert_false(mw_name_pattern_valid("a*b"));
+  assert_false(mw_name_pattern_valid("a b*"));
+  assert_false(mw_name_pattern_valid(".x*"));
+  assert_true(mw_pattern_match("churn-*", "churn-eu"));
+  assert_true(mw_pattern_match("churn-*", "churn-"));
+  assert_false(mw_pattern_match("churn-*", "churn"));
+  assert_true(mw_pattern_match("fraud", "fraud"));
+  assert_false(mw_pattern_match("fraud", "fraud2"));
+  assert_true(mw_pattern_match("*", "anything"));
+  mw_token_info t = {0};
+  assert_true(mw_token_sees(&t, "anything")); /* not limited */
+  mw_strlcpy(t.models, "fraud\nchurn-*", sizeof t.models);
+  assert_true(mw_token_sees(&t, "fraud"));
+  assert_true(mw_token_sees(&t, "churn-us"));
+  assert_false(mw_token_sees(&t, "fraud2"));
+  assert_false(mw_token_sees(&t, "churn"));
+  cJSON *o = cJSON_CreateObject();
+  mw_token_models_json(t.models, o);
+  char *txt = cJSON_PrintUnformatted(o);
+  assert_string_equal(txt, "{\"models\":[\"fraud\",\"churn-*\"]}");
+  cJSON_free(txt);
+  cJSON_Delete(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_name_patterns),
       cmocka_unit_test(test_status_table),
       cmocka_unit_test(test_time_roundtrip),
       cmocka_unit_test(test_crypto_vectors),
