@@ -264,13 +264,15 @@ static mw_status add_audit(void *ctx, const struct mw_audit_row *a) {
   return MW_OK;
 }
 
-mw_status mw_audit_list(mw_conn *c, int64_t before, const char *action,
-                        const char *target, int limit, cJSON **out) {
+mw_status mw_audit_list(mw_conn *c, const mw_audit_query *q, int limit,
+                        cJSON **out) {
   assert(limit >= 1 && limit <= 1000);
   *out = cJSON_CreateObject();
   struct audit_page pg = {cJSON_AddArrayToObject(*out, "entries"), 0, 0};
-  mw_status s = mw__store(c)->audit_list(c, before > 0 ? before : INT64_MAX, action,
-                                         target, limit, add_audit, &pg);
+  mw_audit_query qq = *q;
+  if(qq.before <= 0)
+    qq.before = INT64_MAX;
+  mw_status s = mw__store(c)->audit_list(c, &qq, limit, add_audit, &pg);
   if(s) {
     cJSON_Delete(*out);
     *out = NULL;

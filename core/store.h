@@ -16,6 +16,7 @@
 #ifndef MW_CORE_STORE_H
 #define MW_CORE_STORE_H
 
+#include "core/audit.h"
 #include "core/auth.h"
 #include "core/outbox.h"
 
@@ -108,11 +109,10 @@ struct mw_core_store {
   mw_status (*audit_insert)(mw_conn *c, int64_t at, const char *actor,
                             const char *action, const char *target,
                             const char *details_json);
-  /* Rows with id < before_id, of action and target when not NULL, newest
-   * first, at most limit. O(limit) unfiltered (by id); a filter scans back
-   * until limit rows match. */
-  mw_status (*audit_list)(mw_conn *c, int64_t before_id, const char *action,
-                          const char *target, int limit,
+  /* The rows q asks for (q->before > 0), newest first, at most limit.
+   * O(limit) unfiltered (by id); a filter scans back until limit rows
+   * match, from q->to_ms on by the index on at. */
+  mw_status (*audit_list)(mw_conn *c, const mw_audit_query *q, int limit,
                           mw_status (*fn)(void *ctx, const struct mw_audit_row *a),
                           void *ctx);
 

@@ -171,23 +171,26 @@ static mw_status audit_insert(mw_conn *c, int64_t at, const char *actor,
                   &p, NULL);
 }
 
-static mw_status audit_list(mw_conn *c, int64_t before_id, const char *action,
-                            const char *target, int limit,
+static mw_status audit_list(mw_conn *c, const mw_audit_query *q, int limit,
                             mw_status (*fn)(void *, const struct mw_audit_row *),
                             void *ctx) {
   mw_pg_params p;
   mw_pgp_init(&p);
-  mw_pgp_i64(&p, before_id);
-  mw_pgp_text(&p, action);
-  mw_pgp_text(&p, target);
+  mw_pgp_i64(&p, q->before);
+  mw_pgp_text(&p, q->action);
+  mw_pgp_text(&p, q->target);
+  mw_pgp_text(&p, q->actor);
+  mw_pgp_i64(&p, q->from_ms);
+  mw_pgp_i64(&p, q->to_ms);
   mw_pgp_i64(&p, limit);
   mw_status s;
-  PGresult *r = mw_pg_run(c,
-                          "SELECT id, at, actor, action, target, details FROM "
-                          "audit_log WHERE id < $1 AND ($2::text IS NULL OR action "
-                          "= $2) AND ($3::text IS NULL OR target = $3) ORDER BY id "
-                          "DESC LIMIT $4",
-                          &p, &s);
+  PGresult *r = mw_pg_run(
+      c,
+      "SELECT id, at, actor, action, target, details FROM audit_log WHERE id < $1 "
+      "AND ($2::text IS NULL OR action = $2) AND ($3::text IS NULL OR target = $3) "
+      "AND ($4::text IS NULL OR actor = $4) AND ($5::bigint < 0 OR at >= $5) AND "
+      "($6::bigint < 0 OR at < $6) ORDER BY id DESC LIMIT $7",
+      &p, &s);
   if(!r)
     return s;
   s = MW_OK;

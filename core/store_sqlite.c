@@ -161,20 +161,24 @@ static mw_status audit_insert(mw_conn *c, int64_t at, const char *actor,
   return mw_step_done(c, st);
 }
 
-static mw_status audit_list(mw_conn *c, int64_t before_id, const char *action,
-                            const char *target, int limit,
+static mw_status audit_list(mw_conn *c, const mw_audit_query *q, int limit,
                             mw_status (*fn)(void *, const struct mw_audit_row *),
                             void *ctx) {
-  sqlite3_stmt *st = mw_stmt(c, "SELECT id, at, actor, action, target, details "
-                                "FROM audit_log WHERE id < ?1 AND (?2 IS NULL OR "
-                                "action = ?2) AND (?3 IS NULL OR target = ?3) "
-                                "ORDER BY id DESC LIMIT ?4");
+  sqlite3_stmt *st = mw_stmt(
+      c,
+      "SELECT id, at, actor, action, target, details FROM audit_log WHERE id < ?1 "
+      "AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR target = ?3) AND "
+      "(?4 IS NULL OR actor = ?4) AND (?5 < 0 OR at >= ?5) AND (?6 < 0 OR at < "
+      "?6) ORDER BY id DESC LIMIT ?7");
   if(!st)
     return MW_EDB;
-  sqlite3_bind_int64(st, 1, before_id);
-  mw_bind_text(st, 2, action);
-  mw_bind_text(st, 3, target);
-  sqlite3_bind_int(st, 4, limit);
+  sqlite3_bind_int64(st, 1, q->before);
+  mw_bind_text(st, 2, q->action);
+  mw_bind_text(st, 3, q->target);
+  mw_bind_text(st, 4, q->actor);
+  sqlite3_bind_int64(st, 5, q->from_ms);
+  sqlite3_bind_int64(st, 6, q->to_ms);
+  sqlite3_bind_int(st, 7, limit);
   mw_status s = MW_OK;
   while(!s && mw_step_next(c, st, &s) > 0) {
     struct mw_audit_row a = {

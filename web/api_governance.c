@@ -92,22 +92,45 @@ static void h_protected_delete(struct web_req *r) {
   web_reply_result(r, s, 200, out, &err);
 }
 
-/* GET /api/v1/audit?limit&before&action&target (admin) */
+/* Query parameter name as an RFC 3339 time into *ms (-1 when absent); 0
+ * on success, otherwise a 400 reply has been sent. */
+static int query_time(struct web_req *r, const char *name, int64_t *ms) {
+  char buf[64];
+  *ms = -1;
+  int has = web_query(r, name, buf, sizeof buf);
+  if(has <= 0)
+    return has;
+  if(web_query_time(buf, ms)) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "query parameter %s must be an RFC 3339 time", name);
+    web_reply_error(r, 400, "invalid", msg, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+/* GET /api/v1/audit?limit&before&actor&action&target&from&to (admin) */
 static void h_audit_list(struct web_req *r) {
-  int64_t limit, before;
+  int64_t limit;
+  mw_audit_query q = {0};
   if(web_query_int(r, "limit", 100, &limit) ||
-     web_query_int(r, "before", 0, &before))
+     web_query_int(r, "before", 0, &q.before) || query_time(r, "from", &q.from_ms) ||
+     query_time(r, "to", &q.to_ms))
     return;
-  char action[128], target[600];
-  int has_action = web_query(r, "action", action, sizeof action);
+  char actor[200], action[128], target[600];
+  int has_actor = web_query(r, "actor", actor, sizeof actor);
+  int has_action =
+      has_actor < 0 ? -1 : web_query(r, "action", action, sizeof action);
   int has_target =
       has_action < 0 ? -1 : web_query(r, "target", target, sizeof target);
   if(has_target < 0)
     return;
+  q.actor = has_actor ? actor : NULL;
+  q.action = has_action ? action : NULL;
+  q.target = has_target ? target : NULL;
   limit = limit < 1 ? 1 : limit > 1000 ? 1000 : limit; /* as every list */
   cJSON *out = NULL;
-  mw_status s = mw_audit_list(r->db, before, has_action ? action : NULL,
-                              has_target ? target : NULL, (int)limit, &out);
+  mw_status s = mw_audit_list(r->db, &q, (int)limit, &out);
   web_reply_result(r, s, 200, out, NULL);
 }
 

@@ -283,6 +283,17 @@ def test_audit_pages():
         assert [e["target"] for e in last["entries"]] == ["m0"], last
         assert last["next_before"] is None, last
         expect(s.get("/api/v1/audit?limit=x"), 400, "invalid")
+        # By actor and time.
+        ci = s.token_with("ci", ["read", "promote"])
+        expect(s.post("/api/v1/models", {"name": "by-ci"}, token=ci), 201)
+        mine = expect(s.get("/api/v1/audit?actor=token:ci"), 200)["entries"]
+        assert [(e["action"], e["target"]) for e in mine] == [("model.create", "by-ci")], mine
+        at = mine[0]["at"]
+        assert [e["target"] for e in expect(s.get(
+            "/api/v1/audit?action=model.create&from=" + at), 200)["entries"]] == ["by-ci"]
+        before = expect(s.get("/api/v1/audit?action=model.create&to=" + at), 200)["entries"]
+        assert "by-ci" not in [e["target"] for e in before] and len(before) == 5, before
+        expect(s.get("/api/v1/audit?from=yesterday"), 400, "invalid")
 
 
 def subscribe(s, name, url, events, models=None):
