@@ -348,7 +348,16 @@ static int cmd_token(mw_config *cfg, int argc, char **argv) {
   mw_db *db = NULL;
   if(open_db(cfg, path, sizeof path, &db))
     return 1;
-  /* --models a,b*: a token limited to those models. */
+  /* --models a,b*: a token limited to those models. An empty list would
+   * read as "every model": refused. */
+  int limited = 0;
+  for(int i = 1; i < argc; i++)
+    limited |= !strcmp(argv[i], "--models") || !strncmp(argv[i], "--models=", 9);
+  if(limited && !models[0]) {
+    fprintf(stderr, "modelwatch: --models needs at least one model name\n");
+    mw_db_close(db);
+    return 2;
+  }
   cJSON *limit = models[0] ? cJSON_CreateArray() : NULL;
   for(char *s = strtok_r(models, ",", &save); s; s = strtok_r(NULL, ",", &save))
     cJSON_AddItemToArray(limit, cJSON_CreateString(s));

@@ -202,6 +202,11 @@ mw_status mw_subscription_delete(mw_conn *c, const char *name, const char *actor
   s = mw__store(c)->subscription_delete(c, name);
   if(s == MW_ENOTFOUND)
     mw_errf(err, s, "no subscription '%s'", name);
+  /* Its queued events die now: a subscription made again under the same
+   * name must not receive them, signed with its new secret. */
+  if(!s)
+    s = mw__store(c)->outbox_kill_target(c, "subscription", name,
+                                         "the subscription was deleted");
   if(!s)
     s = mw_audit(c, actor, "subscription.delete", name, NULL);
   if(!s)

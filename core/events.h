@@ -27,7 +27,8 @@ mw_status mw_subscription_create(mw_conn *c, const cJSON *body, int allow_privat
 /* {subscriptions: [...]} by name, or (name non-NULL) that one object. */
 mw_status mw_subscription_list(mw_conn *c, const char *name, cJSON **out,
                                mw_err *err);
-/* Deletes it; its queued deliveries then die unsent. Audited. */
+/* Deletes it and marks its queued deliveries dead (never sent), in one
+ * transaction. Audited. */
 mw_status mw_subscription_delete(mw_conn *c, const char *name, const char *actor,
                                  mw_err *err);
 

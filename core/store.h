@@ -151,6 +151,10 @@ struct mw_core_store {
    * deleted; 16 bytes). */
   mw_status (*outbox_delete_finished)(mw_conn *c, int64_t id,
                                       char deleted_state[16]);
+  /* Marks the target's waiting rows (pending, failed) dead with error, so
+   * that nothing queued for it is sent. O(rows of the target). */
+  mw_status (*outbox_kill_target)(mw_conn *c, const char *target_type,
+                                  const char *target_name, const char *error);
 
   /* ---- replicas (core/cluster.c) ---- */
   /* Inserts or refreshes a replica's row. */

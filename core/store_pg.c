@@ -209,6 +209,21 @@ static mw_status audit_list(mw_conn *c, const mw_audit_query *q, int limit,
 
 /* --------------------------------------------------------- subscriptions */
 
+static mw_status outbox_kill_target(mw_conn *c, const char *target_type,
+                                    const char *target_name, const char *error) {
+  assert(mw_tx_state(c) == 1);
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_text(&p, target_type);
+  mw_pgp_text(&p, target_name);
+  mw_pgp_text(&p, error);
+  return mw_pg_do(c,
+                  "UPDATE outbox SET state = 'dead', last_error = $3 WHERE "
+                  "target_type = $1 AND target_name = $2 AND state IN ('pending', "
+                  "'failed')",
+                  &p, NULL);
+}
+
 static mw_status subscription_insert(mw_conn *c, const struct mw_subscription_row *r,
                                      const char *secret) {
   assert(mw_tx_state(c) == 1);
@@ -525,6 +540,7 @@ const struct mw_core_store mw_core_store_pg = {
     .subscription_insert = subscription_insert,
     .subscription_list = subscription_list,
     .subscription_delete = subscription_delete,
+    .outbox_kill_target = outbox_kill_target,
     .outbox_insert = outbox_insert,
     .outbox_list = outbox_list,
     .outbox_depth = outbox_depth,

@@ -197,6 +197,20 @@ static mw_status audit_list(mw_conn *c, const mw_audit_query *q, int limit,
 
 /* --------------------------------------------------------- subscriptions */
 
+static mw_status outbox_kill_target(mw_conn *c, const char *target_type,
+                                    const char *target_name, const char *error) {
+  assert(mw_tx_state(c) == 1);
+  sqlite3_stmt *st = mw_stmt(c, "UPDATE outbox SET state = 'dead', last_error = ?3 "
+                                "WHERE target_type = ?1 AND target_name = ?2 AND "
+                                "state IN ('pending', 'failed')");
+  if(st) {
+    mw_bind_text(st, 1, target_type);
+    mw_bind_text(st, 2, target_name);
+    mw_bind_text(st, 3, error);
+  }
+  return mw_step_done(c, st);
+}
+
 static mw_status subscription_insert(mw_conn *c, const struct mw_subscription_row *r,
                                      const char *secret) {
   assert(mw_tx_state(c) == 1);
@@ -502,6 +516,7 @@ const struct mw_core_store mw_core_store_sqlite = {
     .subscription_insert = subscription_insert,
     .subscription_list = subscription_list,
     .subscription_delete = subscription_delete,
+    .outbox_kill_target = outbox_kill_target,
     .outbox_insert = outbox_insert,
     .outbox_list = outbox_list,
     .outbox_depth = outbox_depth,

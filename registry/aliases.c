@@ -145,8 +145,8 @@ static mw_status move_alias(mw_conn *c, const struct reg_env *env,
    * nobody. */
   if(m->from != m->to) {
     int approved = 0;
-    s = reg__move_check(c, m->mid, m->model, m->alias, m->kind, m->to, to.approval,
-                        &approved, err);
+    s = reg__move_check(c, m->mid, m->model, m->alias, m->kind, m->from, m->to,
+                        to.approval, &approved, err);
     if(!s)
       s = write_move(c, env, m, &to, approved);
     if(s)
@@ -273,6 +273,15 @@ mw_status reg_alias_delete(mw_conn *c, const char *model, const char *alias,
     s = st->alias_current(c, mid, alias, &cur);
   if(!s && cur == 0)
     s = mw_errf(err, MW_ENOTFOUND, "model '%s' has no alias '%s'", model, alias);
+  int require = 0;
+  mw_status p = s ? MW_ENOTFOUND : st->protect_get(c, mid, alias, &require);
+  if(p == MW_OK)
+    s = mw_errf(err, MW_ECONFLICT,
+                "alias '%s' is protected: an admin lifts the protection "
+                "(DELETE .../protected-aliases/%s) before it can be deleted",
+                alias, alias);
+  else if(p != MW_ENOTFOUND)
+    s = p;
   struct reg_history_row h = {-1, cur, "delete", actor, reason, mw_now_ms(), 0};
   if(!s)
     s = st->alias_remove(c, mid, alias);

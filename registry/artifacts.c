@@ -163,8 +163,8 @@ static mw_status commit_version(mw_conn *c, reg_upload *u, const char *model,
                                 cJSON **out, int *placed, mw_err *err) {
   assert(mw_tx_state(c) == 1);
   int changed = 0;
-  mw_status s =
-      reg__store(c)->version_set_ready(c, model, version, hex, u->size, &changed);
+  mw_status s = reg__store(c)->version_set_ready(c, model, version, actor, hex,
+                                                 u->size, &changed);
   if(!s && !changed) {
     /* Either gone or already ready (a concurrent upload won): this upload
      * never reaches the store. */

@@ -9,10 +9,12 @@
  *
  * A protected alias with require_approval refuses every move (by hand, the
  * rollback endpoint, an alert's rollback, a rollout) to a version that is
- * not approved, with MW_ENOTAPPROVED. The one exception is a rollback to a
- * version that was approved while it held the alias: history rows record
- * the approval of the version they moved to, so an emergency rollback is
- * never blocked by a later rejection or by a protection added since.
+ * not approved, with MW_ENOTAPPROVED. The one exception is a rollback to an
+ * older version that was approved while it held the alias: history rows
+ * record the approval of the version they moved to, so an emergency
+ * rollback is never blocked by a later rejection or by a protection added
+ * since. Older only: "rolling back" to a newer version rejected since is a
+ * promotion, and is checked as one.
  * aliases.c asks reg__move_check inside the move's transaction, so the
  * check and the move see the same state. A refusal moves nothing; the
  * caller rolls its writes back and records the refusal with
@@ -38,7 +40,7 @@
 struct decided {
   int64_t id;
   char status[16];
-  char created_by[256];
+  char created_by[256], uploaded_by[256];
 };
 
 static mw_status got_decided(void *ctx, const struct reg_version_row *v) {
@@ -46,6 +48,8 @@ static mw_status got_decided(void *ctx, const struct reg_version_row *v) {
   d->id = v->id;
   mw_strlcpy(d->status, v->status, sizeof d->status);
   mw_strlcpy(d->created_by, v->created_by, sizeof d->created_by);
+  mw_strlcpy(d->uploaded_by, v->uploaded_by ? v->uploaded_by : "",
+             sizeof d->uploaded_by);
   return MW_OK;
 }
 
@@ -81,11 +85,17 @@ static mw_status decide_tx(mw_conn *c, const struct reg_env *env, const char *mo
                    "version %lld is pending: upload its artifact before deciding "
                    "on it (a decision is about those bytes)",
                    (long long)version);
-  if(!env->allow_self_approval && !strcmp(d.created_by, a->actor))
+  /* The bytes are chosen by whoever uploaded them: that actor is refused
+   * as well as the version's creator. */
+  if(!env->allow_self_approval &&
+     (!strcmp(d.created_by, a->actor) || !strcmp(d.uploaded_by, a->actor)))
     return mw_errf(err, MW_ESELFAPPROVAL,
-                   "%s created version %lld and may not decide on it: another "
-                   "token must (or run the server with --allow-self-approval)",
-                   a->actor, (long long)version);
+                   "%s %s version %lld and may not decide on it: another token "
+                   "must (or run the server with --allow-self-approval)",
+                   a->actor,
+                   !strcmp(d.created_by, a->actor) ? "created"
+                                                   : "uploaded the artifact of",
+                   (long long)version);
   s = st->approval_put(c, d.id, a);
   if(s)
     return s;
@@ -258,8 +268,9 @@ mw_status reg_protect_list(mw_conn *c, const char *model, const char *alias,
 /* ------------------------------------------------------ checks of a move */
 
 mw_status reg__move_check(mw_conn *c, int64_t mid, const char *model,
-                          const char *alias, const char *kind, int64_t version,
-                          const char *approval, int *approved, mw_err *err) {
+                          const char *alias, const char *kind, int64_t from,
+                          int64_t version, const char *approval, int *approved,
+                          mw_err *err) {
   assert(mw_tx_state(c) == 1);
   const struct reg_store *st = reg__store(c);
   *approved = !strcmp(approval, "approved");
@@ -270,7 +281,7 @@ mw_status reg__move_check(mw_conn *c, int64_t mid, const char *model,
   if(s || !require || *approved)
     return s;
   int held = 0;
-  if(!strcmp(kind, "rollback") &&
+  if(!strcmp(kind, "rollback") && version < from &&
      (s = st->history_approved(c, mid, alias, version, &held)))
     return s;
   if(held)

@@ -35,13 +35,15 @@ int reg__limit(int limit);
 mw_status reg__commit_answer(mw_conn *c, mw_status s, cJSON **out);
 /* An alias name: mw_name_valid and not all digits (MW_EVALIDATION). */
 mw_status reg__alias_name_check(const char *alias, mw_err *err);
-/* Whether the move of kind ("set", "rollback") of model's alias to
- * version, whose approval state is approval, is allowed where the alias is
- * protected (governance.c); inside the move's write transaction.
+/* Whether the move of kind ("set", "rollback") of model's alias from
+ * version from to version, whose approval state is approval, is allowed
+ * where the alias is protected (governance.c); inside the move's write
+ * transaction.
  * MW_ENOTAPPROVED with err (details: alias, version, approval, kind) when
  * refused. *approved: the version is approved now, for the history row. */
 mw_status reg__move_check(mw_conn *c, int64_t mid, const char *model,
-                          const char *alias, const char *kind, int64_t version,
-                          const char *approval, int *approved, mw_err *err);
+                          const char *alias, const char *kind, int64_t from,
+                          int64_t version, const char *approval, int *approved,
+                          mw_err *err);
 
 #endif

@@ -258,11 +258,19 @@ mw_status reg_model_delete(mw_conn *c, const char *name, const char *actor,
 struct list_ctx {
   cJSON *arr;
   int limit, n, more;
-  char last[300];
+  char last[300]; /* the last model of the page */
+  int (*keep)(void *ctx, const char *name);
+  void *keep_ctx;
+  int seen;          /* rows the store handed over in this batch */
+  char scanned[300]; /* the last of them, kept or not */
 };
 
 static mw_status listed_model(void *ctx, const struct reg_model_row *m) {
   struct list_ctx *l = ctx;
+  l->seen++;
+  mw_strlcpy(l->scanned, m->name, sizeof l->scanned);
+  if(l->more || (l->keep && !l->keep(l->keep_ctx, m->name)))
+    return MW_OK;
   if(l->n == l->limit) {
     l->more = 1; /* the row past the page: there is a next one */
     return MW_OK;
@@ -274,7 +282,9 @@ static mw_status listed_model(void *ctx, const struct reg_model_row *m) {
 }
 
 mw_status reg_model_list(mw_conn *c, const char *q, int limit,
-                         const char *page_token, cJSON **out, mw_err *err) {
+                         const char *page_token,
+                         int (*keep)(void *ctx, const char *name), void *keep_ctx,
+                         cJSON **out, mw_err *err) {
   *out = NULL;
   limit = reg__limit(limit);
   char after[300] = "", qlow[256];
@@ -287,9 +297,24 @@ mw_status reg_model_list(mw_conn *c, const char *q, int limit,
     qlow[i] = (char)tolower((unsigned char)q[i]);
   qlow[i] = '\0';
   cJSON *root = cJSON_CreateObject();
-  struct list_ctx l = {cJSON_AddArrayToObject(root, "models"), limit, 0, 0, ""};
-  mw_status s = reg__store(c)->model_list(c, after, i ? qlow : NULL, limit + 1,
-                                          listed_model, &l);
+  struct list_ctx l = {cJSON_AddArrayToObject(root, "models"),
+                       limit,
+                       0,
+                       0,
+                       "",
+                       keep,
+                       keep_ctx,
+                       0,
+                       ""};
+  mw_status s;
+  /* Skipped models do not fill the page: read on until it is full (and one
+   * more model is kept) or the store has no more. */
+  do {
+    l.seen = 0;
+    s = reg__store(c)->model_list(c, after, i ? qlow : NULL, limit + 1, listed_model,
+                                  &l);
+    mw_strlcpy(after, l.scanned, sizeof after);
+  } while(!s && keep && !l.more && l.seen == limit + 1);
   if(s) {
     cJSON_Delete(root);
     return s;

@@ -31,9 +31,14 @@ mw_status reg_model_create(mw_conn *c, const char *name, const char *description
 mw_status reg_model_get(mw_conn *c, const char *name, cJSON **out, mw_err *err);
 /* {models[], next_page_token}: ordered by name, q filters by substring
  * (case-insensitive), limit 1..1000 (default 100), page_token from a
- * previous page (NULL for the first). */
+ * previous page (NULL for the first). keep (NULL: every model) says which
+ * models the caller may see: the others are skipped while the page is
+ * filled, and the page token names only a model kept, so neither a page
+ * nor its token reveals a skipped one. */
 mw_status reg_model_list(mw_conn *c, const char *q, int limit,
-                         const char *page_token, cJSON **out, mw_err *err);
+                         const char *page_token,
+                         int (*keep)(void *ctx, const char *name), void *keep_ctx,
+                         cJSON **out, mw_err *err);
 /* Updates description and/or tags (NULL leaves a field unchanged). */
 mw_status reg_model_update(mw_conn *c, const char *name, const char *description,
                            const cJSON *tags, const char *actor, cJSON **out,

@@ -103,6 +103,7 @@ struct reg_version_row {
    * "rejected"; by and comment NULL and at -1 while it is "none". */
   const char *approval_state, *approval_by, *approval_comment;
   int64_t approval_at;
+  const char *uploaded_by; /* who uploaded the artifact; NULL: nobody yet */
 };
 
 /* One decision on a version. decision is "approved" or "rejected";
@@ -195,7 +196,8 @@ struct reg_store {
   /* Marks a pending version ready with its artifact; *changed = 0 when the
    * version is not there or not pending. */
   mw_status (*version_set_ready)(mw_conn *c, const char *model, int64_t version,
-                                 const char *sha256, int64_t size, int *changed);
+                                 const char *uploaded_by, const char *sha256,
+                                 int64_t size, int *changed);
   /* *yes = 1 when some version names the artifact sha256. */
   mw_status (*sha_referenced)(mw_conn *c, const char *sha256, int *yes);
 

@@ -229,7 +229,8 @@ static mw_status model_aliases(mw_conn *c, int64_t model_id,
   "v.tags, v.metrics, v.params, v.schema, v.status, v.sha256, v.size, "      \
   "v.created_at, v.created_by, (SELECT string_agg(a.alias, ' ' ORDER BY "    \
   "a.alias COLLATE \"C\") FROM aliases a WHERE a.version_id = v.id), "       \
-  "v.approval_state, v.approval_by, v.approval_comment, v.approval_at"
+  "v.approval_state, v.approval_by, v.approval_comment, v.approval_at, "     \
+  "v.uploaded_by"
 
 static mw_status version_rows(PGresult *r, reg_version_fn fn, void *ctx) {
   mw_status s = MW_OK;
@@ -255,6 +256,7 @@ static mw_status version_rows(PGresult *r, reg_version_fn fn, void *ctx) {
         .approval_by = col_opt(r, i, 18),
         .approval_comment = col_opt(r, i, 19),
         .approval_at = mw_pg_i64(r, i, 20, -1),
+        .uploaded_by = col_opt(r, i, 21),
     };
     struct alias_set as;
     s = alias_set_parse(mw_pg_text(r, i, 16), &as);
@@ -366,7 +368,8 @@ static mw_status version_list(mw_conn *c, int64_t model_id, int64_t before,
 }
 
 static mw_status version_set_ready(mw_conn *c, const char *model, int64_t version,
-                                   const char *sha256, int64_t size, int *changed) {
+                                   const char *uploaded_by, const char *sha256,
+                                   int64_t size, int *changed) {
   assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
@@ -374,12 +377,15 @@ static mw_status version_set_ready(mw_conn *c, const char *model, int64_t versio
   mw_pgp_i64(&p, size);
   mw_pgp_i64(&p, version);
   mw_pgp_text(&p, model);
+  mw_pgp_text(&p, uploaded_by);
   int64_t n = 0;
-  mw_status s = mw_pg_do(c,
-                         "UPDATE model_versions SET status = 'ready', sha256 = $1, "
-                         "size = $2 WHERE version = $3 AND status = 'pending' AND "
-                         "model_id = (SELECT id FROM models WHERE name = $4)",
-                         &p, &n);
+  mw_status s =
+      mw_pg_do(c,
+               "UPDATE model_versions SET status = 'ready', sha256 = $1, "
+               "size = $2, uploaded_by = $5 WHERE version = $3 AND status = "
+               "'pending' AND model_id = (SELECT id FROM models WHERE "
+               "name = $4)",
+               &p, &n);
   *changed = !s && n > 0;
   return s;
 }

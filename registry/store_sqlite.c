@@ -255,7 +255,7 @@ static mw_status model_list(mw_conn *c, const char *after, const char *q_lower,
   "v.id, v.model_id, m.name, v.version, v.description, v.source, v.run_id, " \
   "v.tags, v.metrics, v.params, v.schema, v.status, v.sha256, v.size, "      \
   "v.created_at, v.created_by, v.approval_state, v.approval_by, "            \
-  "v.approval_comment, v.approval_at"
+  "v.approval_comment, v.approval_at, v.uploaded_by"
 
 struct version_call {
   mw_conn *c;
@@ -307,6 +307,7 @@ static mw_status version_row(void *ctx, sqlite3_stmt *st) {
       .approval_by = col_opt(st, 17),
       .approval_comment = col_opt(st, 18),
       .approval_at = mw_col_i64(st, 19, -1),
+      .uploaded_by = col_opt(st, 20),
   };
   struct alias_set as = {0};
   mw_status s = version_aliases(vc->c, v.id, alias_name_add, &as);
@@ -412,17 +413,19 @@ static mw_status version_list(mw_conn *c, int64_t model_id, int64_t before,
 }
 
 static mw_status version_set_ready(mw_conn *c, const char *model, int64_t version,
-                                   const char *sha256, int64_t size, int *changed) {
+                                   const char *uploaded_by, const char *sha256,
+                                   int64_t size, int *changed) {
   assert(mw_tx_state(c) == 1);
   sqlite3_stmt *st = mw_stmt(
-      c, "UPDATE model_versions SET status = 'ready', sha256 = ?1, size = ?2 "
-         "WHERE version = ?3 AND status = 'pending' AND model_id = "
+      c, "UPDATE model_versions SET status = 'ready', sha256 = ?1, size = ?2, "
+         "uploaded_by = ?5 WHERE version = ?3 AND status = 'pending' AND model_id = "
          "(SELECT id FROM models WHERE name = ?4)");
   if(st) {
     mw_bind_text(st, 1, sha256);
     sqlite3_bind_int64(st, 2, size);
     sqlite3_bind_int64(st, 3, version);
     mw_bind_text(st, 4, model);
+    mw_bind_text(st, 5, uploaded_by);
   }
   mw_status s = mw_step_done(c, st);
   *changed = !s && mw_sqlite_changes(c) > 0;

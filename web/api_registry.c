@@ -47,6 +47,10 @@ static void h_models_create(struct web_req *r) {
   cJSON_Delete(body);
 }
 
+static int sees(void *token, const char *model) {
+  return mw_token_sees(token, model);
+}
+
 static void h_models_list(struct web_req *r) {
   int64_t limit;
   if(web_query_int(r, "limit", 100, &limit))
@@ -58,8 +62,10 @@ static void h_models_list(struct web_req *r) {
     return;
   mw_err err = {0};
   cJSON *out = NULL;
-  mw_status s = reg_model_list(r->db, has_q ? q : NULL, (int)limit,
-                               has_tok ? tok : NULL, &out, &err);
+  /* A token limited to models lists only those (web/model_access.c). */
+  mw_status s =
+      reg_model_list(r->db, has_q ? q : NULL, (int)limit, has_tok ? tok : NULL,
+                     r->token.models[0] ? sees : NULL, &r->token, &out, &err);
   web_reply_result(r, s, 200, out, &err);
 }
 

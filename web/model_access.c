@@ -30,7 +30,9 @@ static const struct {
   const char *key;     /* the model's name in each item */
   const char *missing; /* the 404 of a hidden answer, given {name} */
 } routes[] = {
-    {"GET", "/api/v1/models", ACCESS_FILTER, "models", "name", NULL},
+    /* Filtered by the registry's listing, so that pages and their tokens
+     * hold only models the token sees (web/api_registry.c). */
+    {"GET", "/api/v1/models", ACCESS_OPEN, NULL, NULL, NULL},
     {"POST", "/api/v1/models", ACCESS_OPEN, NULL, NULL, NULL},
     {"GET", "/api/v1/alert-rules", ACCESS_FILTER, "rules", "model", NULL},
     {"GET", "/api/v1/alert-rules/{name}", ACCESS_FILTER, NULL, "model",
@@ -77,6 +79,13 @@ int web_model_access(struct web_req *r) {
   return 0;
 }
 
+/* The channels a rule notifies are shared by every model: a limited token
+ * sees the list empty. */
+static void hide_channels(cJSON *item) {
+  if(cJSON_GetObjectItemCaseSensitive(item, "channels"))
+    cJSON_ReplaceItemInObjectCaseSensitive(item, "channels", cJSON_CreateArray());
+}
+
 /* Whether item's key names a model the token sees. */
 static int visible(const struct web_req *r, const cJSON *item, const char *key) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(item, key);
@@ -90,8 +99,10 @@ int web_model_access_filter(struct web_req *r, cJSON *out) {
   if(i < 0 || routes[i].access != ACCESS_FILTER)
     return 1;
   if(!routes[i].list) {
-    if(visible(r, out, routes[i].key))
+    if(visible(r, out, routes[i].key)) {
+      hide_channels(out);
       return 1;
+    }
     char msg[200];
     snprintf(msg, sizeof msg, routes[i].missing, web_param(r, "name"));
     web_reply_error(r, 404, "not_found", msg, NULL);
@@ -102,6 +113,8 @@ int web_model_access_filter(struct web_req *r, cJSON *out) {
     next = it->next;
     if(!visible(r, it, routes[i].key))
       cJSON_Delete(cJSON_DetachItemViaPointer(arr, it));
+    else
+      hide_channels(it);
   }
   return 1;
 }

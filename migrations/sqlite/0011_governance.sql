@@ -11,6 +11,9 @@ ALTER TABLE model_versions ADD COLUMN approval_state TEXT NOT NULL DEFAULT 'none
 ALTER TABLE model_versions ADD COLUMN approval_by TEXT;
 ALTER TABLE model_versions ADD COLUMN approval_at INTEGER;
 ALTER TABLE model_versions ADD COLUMN approval_comment TEXT;
+-- Who uploaded the artifact: four eyes refuse that actor a decision too,
+-- since it chose the bytes the decision is about.
+ALTER TABLE model_versions ADD COLUMN uploaded_by TEXT;
 
 CREATE TABLE version_approvals (
   id         INTEGER PRIMARY KEY,

@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if(web_query_get(query, "page_token", tok, sizeof tok) == WEB_QUERY_FOUND) {
     cJSON *out = NULL;
     mw_err err = {{0}, NULL};
-    if(!reg_model_list(e->c, NULL, 10, tok, &out, &err))
+    if(!reg_model_list(e->c, NULL, 10, tok, NULL, NULL, &out, &err))
       cJSON_Delete(out);
     if(!reg_version_list(e->c, "fraud", 10, tok, &out, &err))
       cJSON_Delete(out);

@@ -648,4 +648,5 @@ def test_every_mutating_route_survives_each_failed_statement():
         h.close()
 
 
-run(globals())
+if __name__ == "__main__":
+    run(globals())

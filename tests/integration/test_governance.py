@@ -78,6 +78,14 @@ def test_decisions_on_versions():
         expect(decide(s, "nope", 1, "approved", reviewer), 404, "not_found")
         pending = expect(s.post("/api/v1/models/fraud/versions", {}, token=ci), 201)["version"]
         expect(decide(s, "fraud", pending, "approved", reviewer), 422, "validation_failed")
+        # Whoever uploaded the artifact chose the bytes: refused too.
+        body = b"bytes chosen by the reviewer"
+        expect(s.request("PUT", "/api/v1/models/fraud/versions/%d/artifact" % pending,
+                         raw=body, token=reviewer,
+                         headers={"X-Content-SHA256": hashlib.sha256(body).hexdigest()}),
+               200)
+        r = expect(decide(s, "fraud", pending, "approved", reviewer), 403, "self_approval")
+        assert "uploaded the artifact" in r["error"]["message"], r
 
         ok = expect(decide(s, "fraud", v1, "approved", reviewer, "looks good"), 200)
         assert ok["version"] == v1 and ok["approval"]["state"] == "approved", ok
@@ -216,6 +224,21 @@ def test_rollback_endpoint_and_the_emergency_exception():
                      token=ci), 200)
         expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v1},
                      token=ci), 403, "not_approved")
+        # "Rolling back" to a newer version rejected since is a promotion.
+        v4 = version(s, "fraud", ci)
+        expect(decide(s, "fraud", v4, "approved", reviewer), 200)
+        expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v4},
+                     token=ci), 200)
+        expect(s.post("/api/v1/models/fraud/aliases/production/rollback", {},
+                      token=ci), 200)
+        assert alias_of(s, "fraud", "production") == v3
+        expect(decide(s, "fraud", v4, "rejected", reviewer), 200)
+        expect(s.post("/api/v1/models/fraud/aliases/production/rollback",
+                      {"to_version": v4}, token=ci), 403, "not_approved")
+        # A protected alias is not deleted until the protection is lifted.
+        expect(s.delete("/api/v1/models/fraud/aliases/production", token=ci),
+               409, "conflict")
+        assert alias_of(s, "fraud", "production") == v3
         # Once v2 is approved, a rollback to it goes through.
         expect(s.post("/api/v1/models/fraud/aliases/production/rollback",
                       {"to_version": v2}, token=ci), 403, "not_approved")
@@ -224,7 +247,7 @@ def test_rollback_endpoint_and_the_emergency_exception():
                       {"to_version": v2}, token=ci), 200)
         kinds = [a["details"]["kind"] for a in audit(s, "alias.refused",
                                                      "fraud@production")]
-        assert kinds == ["rollback", "set", "rollback"], kinds
+        assert kinds == ["rollback", "rollback", "set", "rollback"], kinds
 
 
 def firing_rollback_rule(s, name, model):
@@ -441,11 +464,24 @@ def test_alert_events_and_subscription_admin():
                         {"name": "b", "url": "ftp://127.0.0.1/x", "events": ["*"]},
                         {"name": "b b", "url": rec.url("/x"), "events": ["*"]}):
                 expect(s.post("/api/v1/subscriptions", bad), 422, "validation_failed")
+            # Deleting it kills what is still queued for it: a subscriber
+            # that does not answer, an event waiting for its retry.
+            down = "http://127.0.0.1:9/down"  # nothing listens
+            subscribe(s, "flaky", down, ["*"])
+            expect(s.post("/api/v1/models", {"name": "late"}), 201)
+            def queued():
+                d = expect(s.get("/api/v1/deliveries?limit=100"), 200)["deliveries"]
+                return [x for x in d if x["target"] == "flaky"]
+            wait_for(lambda: any(x["attempts"] >= 1 for x in queued()), what="a failed try")
+            expect(s.delete("/api/v1/subscriptions/flaky"), 200)
+            assert [(x["state"], x["last_error"]) for x in queued()] == [
+                ("dead", "the subscription was deleted")], queued()
             expect(s.delete("/api/v1/subscriptions/pager"), 200)
             expect(s.delete("/api/v1/subscriptions/pager"), 404, "not_found")
             expect(s.get("/api/v1/subscriptions/pager"), 404)
             assert [a["action"] for a in audit(s, target="pager")] == [
                 "subscription.delete", "subscription.create"]
+            expect(s.get("/api/v1/subscriptions/flaky"), 404)
         # Without --allow-private-webhooks a loopback subscriber is refused.
         with served(args=FAST) as s:
             expect(s.post("/api/v1/subscriptions", {"name": "x", "url": rec.url("/x"),
@@ -476,6 +512,23 @@ def test_tokens_limited_to_models():
         # Lists are filtered; another model answers 404 as a missing one.
         names = [m["name"] for m in expect(s.get("/api/v1/models", token=t), 200)["models"]]
         assert names == ["churn-eu", "churn-us", "fraud"], names
+        # Page by page: every page full, and no page token names a hidden
+        # model (a-secret-* sort first and in between).
+        for i in range(30):
+            expect(s.post("/api/v1/models", {"name": "a-secret-%02d" % i}), 201)
+            expect(s.post("/api/v1/models", {"name": "churn-f%02d" % i}), 201)
+        paged, tok = [], None
+        while True:
+            page = expect(s.get("/api/v1/models?limit=7" + ("&page_token=" + tok if tok else ""),
+                                token=t), 200)
+            paged += [m["name"] for m in page["models"]]
+            tok = page["next_page_token"]
+            if not tok:
+                break
+            assert len(page["models"]) == 7, page
+            assert not bytes.fromhex(tok).decode().startswith(("a-secret", "secret")), tok
+        assert paged == sorted(["churn-eu", "churn-us", "fraud"] +
+                               ["churn-f%02d" % i for i in range(30)]), paged
         missing = expect(s.get("/api/v1/models/nope", token=t), 404, "not_found")
         hidden = expect(s.get("/api/v1/models/secret-project", token=t), 404, "not_found")
         assert hidden["error"]["message"] == missing["error"]["message"].replace(
@@ -494,7 +547,8 @@ def test_tokens_limited_to_models():
         rules = [x["name"] for x in expect(s.get("/api/v1/alert-rules", token=t),
                                            200)["rules"]]
         assert rules == ["churn-eu-volume", "churn-us-volume", "fraud-volume"], rules
-        expect(s.get("/api/v1/alert-rules/fraud-volume", token=t), 200)
+        assert expect(s.get("/api/v1/alert-rules/fraud-volume", token=t),
+                      200)["channels"] == []
         r = expect(s.get("/api/v1/alert-rules/secret-project-volume", token=t), 404)
         assert r["error"]["message"] == "no alert rule named 'secret-project-volume'", r
         alerts = {a["model"] for a in expect(s.get("/api/v1/alerts", token=t), 200)["alerts"]}

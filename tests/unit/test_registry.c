@@ -106,7 +106,7 @@ static void test_models(void **state) {
                    MW_EVALIDATION);
   cJSON_Delete(tags);
   assert_int_equal(reg_model_get(f->c, "nope", &out, &err), MW_ENOTFOUND);
-  assert_int_equal(reg_model_list(f->c, "M", 10, NULL, &out, &err), MW_OK);
+  assert_int_equal(reg_model_list(f->c, "M", 10, NULL, NULL, NULL, &out, &err), MW_OK);
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "models")), 1);
   cJSON_Delete(out);
   assert_int_equal(reg_model_delete(f->c, "m", "t", &err), MW_OK);
