@@ -318,9 +318,12 @@ mw_status alert_rule_delete(mw_conn *c, const char *name, const char *actor,
  * of any replica at any time: the metric is computed outside the write
  * transaction, and the transaction that applies it re-reads the rule's
  * state and its alias and changes nothing when another evaluation got
- * there first ("superseded": true), so a firing rolls back once. */
+ * there first ("superseded": true), so a firing rolls back once. actor
+ * (NULL for the scheduler) is who asked: the applied evaluation then also
+ * writes an audit row (alert_rule.evaluate). */
 mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
-                              const char *name, cJSON **out, mw_err *err);
+                              const char *name, const char *actor, cJSON **out,
+                              mw_err *err);
 /* Evaluates every rule that is due and sends the grouped notifications
  * that are due. Returns the number of rules evaluated. */
 int alert_tick(mw_conn *c, const struct alert_env *env, int64_t now);

@@ -250,7 +250,8 @@ static mw_status emit_event(mw_conn *c, const struct alert__rule *r,
 static mw_status apply(mw_conn *c, const struct alert_env *env,
                        const struct alert__rule *r,
                        const struct alert__observation *obs,
-                       struct alert__decision *d, cJSON **action, mw_err *err) {
+                       struct alert__decision *d, const char *actor, cJSON **action,
+                       mw_err *err) {
   assert(mw_tx_state(c) == 1);
   const struct alert__store *st = alert__store(c);
   struct alert__rule_state stored;
@@ -282,6 +283,8 @@ static mw_status apply(mw_conn *c, const struct alert_env *env,
     s = emit_event(c, r, obs, d, *action);
   if(!s)
     s = st->rule_save(c, r->id, &d->save);
+  if(!s && actor)
+    s = mw_audit(c, actor, "alert_rule.evaluate", r->name, NULL);
   return s;
 }
 
@@ -316,7 +319,8 @@ static cJSON *reply(const struct alert__rule *r,
 }
 
 mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
-                              const char *name, cJSON **out, mw_err *err) {
+                              const char *name, const char *actor, cJSON **out,
+                              mw_err *err) {
   assert(c && env && name);
   if(out)
     *out = NULL;
@@ -332,7 +336,7 @@ mw_status alert_rule_evaluate(mw_conn *c, const struct alert_env *env,
   cJSON *action = NULL;
   s = mw_tx_begin(c);
   if(!s)
-    s = apply(c, env, &r, &obs, &d, &action, err);
+    s = apply(c, env, &r, &obs, &d, actor, &action, err);
   /* A stale evaluation changes nothing; the caller sees the state as it
    * stands. */
   if(!s && !d.stale)
@@ -374,7 +378,7 @@ int alert_tick(mw_conn *c, const struct alert_env *env, int64_t now) {
     mw_log(MW_LOG_WARN, "alerts", "cannot list the rules due: %s", mw_strerror(s));
   for(int i = 0; i < due->n; i++) {
     mw_err err = {0};
-    s = alert_rule_evaluate(c, env, due->names[i], NULL, &err);
+    s = alert_rule_evaluate(c, env, due->names[i], NULL, NULL, &err);
     if(s && s != MW_ENOTFOUND)
       mw_log(MW_LOG_WARN, "alerts", "evaluating rule %s failed: %s", due->names[i],
              err.msg[0] ? err.msg : mw_strerror(s));

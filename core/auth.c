@@ -285,8 +285,8 @@ mw_status mw_audit_list(mw_conn *c, const mw_audit_query *q, int limit,
   return MW_OK;
 }
 
-mw_status mw_session_create(mw_conn *c, int64_t token_id, int64_t ttl_ms,
-                            char sid[64], char csrf[64]) {
+mw_status mw_session_create(mw_conn *c, int64_t token_id, const char *actor,
+                            int64_t ttl_ms, char sid[64], char csrf[64]) {
   if(mw_random_token(sid, 48) || mw_random_token(csrf, 32))
     return MW_EINTERNAL;
   char hash[65];
@@ -300,6 +300,8 @@ mw_status mw_session_create(mw_conn *c, int64_t token_id, int64_t ttl_ms,
   st = store->session_purge(c, now);
   if(!st)
     st = store->session_insert(c, hash, token_id, csrf, now, now + ttl_ms);
+  if(!st)
+    st = mw_audit(c, actor, "session.create", NULL, NULL);
   if(!st)
     return mw_tx_commit(c);
   mw_tx_rollback(c);
@@ -316,10 +318,18 @@ mw_status mw_session_verify(mw_conn *c, const char *sid, mw_token_info *info,
   return s == MW_ENOTFOUND ? MW_EUNAUTH : s;
 }
 
-mw_status mw_session_delete(mw_conn *c, const char *sid) {
+mw_status mw_session_delete(mw_conn *c, const char *sid, const char *actor) {
   if(!sid || strlen(sid) != 48)
     return MW_OK;
   char hash[65];
   mw_sha256_hex(sid, 48, hash);
-  return mw__store(c)->session_delete(c, hash);
+  mw_status st = mw_tx_begin(c);
+  if(!st)
+    st = mw__store(c)->session_delete(c, hash);
+  if(!st)
+    st = mw_audit(c, actor, "session.delete", NULL, NULL);
+  if(!st)
+    return mw_tx_commit(c);
+  mw_tx_rollback(c);
+  return st;
 }

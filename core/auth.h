@@ -70,13 +70,14 @@ mw_status mw_token_count(mw_conn *c, int64_t *out);
 /* Starts a dashboard session for a verified token: writes a new session id
  * (the cookie value, 48 chars) and CSRF token (32 chars) into sid[64] and
  * csrf[64]. Sessions last ttl_ms and die with their token. */
-mw_status mw_session_create(mw_conn *c, int64_t token_id, int64_t ttl_ms,
-                            char sid[64], char csrf[64]);
+mw_status mw_session_create(mw_conn *c, int64_t token_id, const char *actor,
+                            int64_t ttl_ms, char sid[64], char csrf[64]);
 /* Resolves a session cookie to its token and CSRF token (csrf[64]).
  * MW_EUNAUTH when unknown or expired. */
 mw_status mw_session_verify(mw_conn *c, const char *sid, mw_token_info *info,
                             char csrf[64]);
-/* Ends a session (sign out); unknown ids are fine. */
-mw_status mw_session_delete(mw_conn *c, const char *sid);
+/* Ends a session (sign out); unknown ids are fine. Both write an audit row
+ * for actor (session.create, session.delete). */
+mw_status mw_session_delete(mw_conn *c, const char *sid, const char *actor);
 
 #endif

@@ -3,6 +3,7 @@
  * scheduled pass over the versions whose interval has passed. The report
  * is computed outside any write transaction (monitor/report.c); only its
  * storage takes the write lock. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,8 @@
  * (MW_ECONFLICT, nothing stored). */
 static mw_status evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
                           int64_t from_ms, int64_t to_ms, const char *trigger,
-                          int64_t expect_last, cJSON **out, mw_err *err) {
+                          const char *actor, int64_t expect_last, cJSON **out,
+                          mw_err *err) {
   *out = NULL;
   cJSON *rep = NULL;
   mw_status st = mon__report(m, c, v, from_ms, to_ms, &rep, err);
@@ -34,6 +36,11 @@ static mw_status evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
     st = MW_ECONFLICT;
   if(!st)
     st = mon__eval_store(c, v->id, mw_now_ms(), rep, trigger);
+  if(!st && actor) {
+    char target[300];
+    snprintf(target, sizeof target, "%s/%lld", v->model, (long long)v->version);
+    st = mw_audit(c, actor, "drift.evaluate", target, NULL);
+  }
   if(!st)
     st = mw_tx_commit(c);
   if(st) {
@@ -49,8 +56,8 @@ static mw_status evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
 
 mw_status mon_drift_evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
                              int64_t from_ms, int64_t to_ms, const char *trigger,
-                             cJSON **out, mw_err *err) {
-  return evaluate(m, c, v, from_ms, to_ms, trigger, -2, out, err);
+                             const char *actor, cJSON **out, mw_err *err) {
+  return evaluate(m, c, v, from_ms, to_ms, trigger, actor, -2, out, err);
 }
 
 /* Evaluates d when its schedule is due (settings from the listed text). */
@@ -74,7 +81,8 @@ static void evaluate_one(mon_ctx *m, mw_conn *c, const mon_due *d) {
     return;
   cJSON *rep = NULL;
   mw_err err = {{0}, NULL};
-  st = evaluate(m, c, &v, now - window, now, "schedule", d->last_at, &rep, &err);
+  st = evaluate(m, c, &v, now - window, now, "schedule", NULL, d->last_at, &rep,
+                &err);
   if(st == MW_ECONFLICT && !err.msg[0])
     mw_log(MW_LOG_INFO, "monitor",
            "%s/%lld was evaluated meanwhile by another "

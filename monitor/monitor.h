@@ -198,10 +198,11 @@ mw_status mon_drift_report_for(mon_ctx *m, mw_conn *c, const char *model,
                                int64_t version, int64_t from_ms, int64_t to_ms,
                                cJSON **out, mw_err *err);
 /* As mon_drift_report, then stores the report and its metrics as one point
- * of v's time series (trigger: "schedule" or "api"). */
+ * of v's time series (trigger: "schedule" or "api"); with actor non-NULL
+ * also an audit row (drift.evaluate), in the same transaction. */
 mw_status mon_drift_evaluate(mon_ctx *m, mw_conn *c, const mon_version *v,
                              int64_t from_ms, int64_t to_ms, const char *trigger,
-                             cJSON **out, mw_err *err);
+                             const char *actor, cJSON **out, mw_err *err);
 /* {column, metric, points: [{at, value, window: {from, to}}]} of stored
  * evaluations in [from_ms, to_ms], oldest first, at most limit (1..10000)
  * points. column NULL or "" selects dataset metrics (drift_share,

@@ -53,8 +53,8 @@ static void h_rule_evaluate(struct web_req *r) {
   cJSON *out = NULL;
   mw_status s = MW_EBUSY;
   if(r->app->alert_env)
-    s = alert_rule_evaluate(r->db, r->app->alert_env, web_param(r, "name"), &out,
-                            &err);
+    s = alert_rule_evaluate(r->db, r->app->alert_env, web_param(r, "name"), r->actor,
+                            &out, &err);
   else
     mw_errf(&err, s, "the alert evaluator is not running");
   web_reply_result(r, s, 200, out, &err);

@@ -301,7 +301,8 @@ static mw_status do_evaluate(struct web_req *r, const mon_version *mv,
                              const cJSON *body, int64_t from, int64_t to,
                              cJSON **out, mw_err *err) {
   (void)body;
-  return mon_drift_evaluate(r->app->monitor, r->db, mv, from, to, "api", out, err);
+  return mon_drift_evaluate(r->app->monitor, r->db, mv, from, to, "api", r->actor,
+                            out, err);
 }
 
 static void h_predictions(struct web_req *r) {

@@ -146,7 +146,9 @@ static void h_session_create(struct web_req *r) {
     return;
   }
   char sid[64], csrf[64];
-  st = mw_session_create(r->db, r->token.id, SESSION_TTL_MS, sid, csrf);
+  char actor[160];
+  snprintf(actor, sizeof actor, "token:%s", r->token.name);
+  st = mw_session_create(r->db, r->token.id, actor, SESSION_TTL_MS, sid, csrf);
   if(st) {
     web_reply_status(r, st, "could not start a session");
     return;
@@ -181,7 +183,7 @@ static void h_session_delete(struct web_req *r) {
   const char *cookies = web_header(r, "Cookie");
   if(cookies && mg_get_cookie(cookies, "mw_session", sid, sizeof sid) > 0) {
     /* Signing out must not say it worked while the session still lives. */
-    mw_status st = mw_session_delete(r->db, sid);
+    mw_status st = mw_session_delete(r->db, sid, r->actor);
     if(st) {
       web_reply_status(r, st, "could not end the session");
       return;

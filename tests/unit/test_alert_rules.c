@@ -486,7 +486,7 @@ static int teardown(void **state) {
 static const char *eval(struct fix *f, char *buf, size_t cap) {
   cJSON *out = NULL;
   mw_err err = {0};
-  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", &out, &err), MW_OK);
+  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", NULL, &out, &err), MW_OK);
   snprintf(buf, cap, "%s/%s", cJSON_GetObjectItem(out, "state")->valuestring,
            cJSON_GetObjectItem(out, "event")->valuestring);
   cJSON_Delete(out);
@@ -598,7 +598,7 @@ static void test_stale_evaluation_changes_nothing(void **state) {
   f->during_report = fire_rollback_resolve;
   cJSON *out = NULL;
   mw_err err = {0};
-  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", &out, &err), MW_OK);
+  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", NULL, &out, &err), MW_OK);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(out, "superseded")));
   assert_string_equal(cJSON_GetObjectItem(out, "state")->valuestring, "inactive");
   assert_string_equal(cJSON_GetObjectItem(out, "event")->valuestring, "none");
@@ -615,7 +615,7 @@ static void test_stale_evaluation_changes_nothing(void **state) {
    * on v3, fires and rolls back (a new episode). */
   f->value = 0.9;
   f->during_report = move_to_v3;
-  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", &out, &err), MW_OK);
+  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", NULL, &out, &err), MW_OK);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(out, "superseded")));
   cJSON_Delete(out);
   assert_int_equal(q(f->c, "SELECT count(*) FROM alerts"), 1);

@@ -779,7 +779,7 @@ static void test_reference_and_drift(void **state) {
                    3600);
   cJSON_Delete(out);
   assert_int_equal(mon_drift_evaluate(f->m, f->c, &f->v, now - 3600000,
-                                      now + 60000, "api", &out, &err),
+                                      now + 60000, "api", NULL, &out, &err),
                    MW_OK);
   age = column(out, "age");
   assert_string_equal(mw_json_str(age, "method"), "psi");
