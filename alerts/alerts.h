@@ -71,7 +71,8 @@ struct alert_group_notice {
 };
 
 /* Channel types, as stored and as accepted by the API. */
-#define ALERT_CHANNEL_TYPES "webhook, slack, mattermost, discord, teams"
+#define ALERT_CHANNEL_TYPES \
+  "webhook, slack, mattermost, discord, teams, alertmanager"
 /* 1 when type is one of ALERT_CHANNEL_TYPES. */
 int alert_channel_type_valid(const char *type);
 

@@ -234,8 +234,22 @@ mw_status alert__channel_enqueue_kind(mw_conn *c, const char *channel,
   cJSON *payload = NULL;
   if(!s && (s = alert_payload_build(t.type, channel, g, &payload)) != MW_OK)
     mw_errf(err, s, "cannot format the notification for channel '%s'", channel);
+  /* An Alertmanager channel names the server; alerts go to its API. */
+  char am[1200];
+  if(!s && !strcmp(t.type, "alertmanager")) {
+    size_t n = strlen(t.url);
+    while(n && t.url[n - 1] == '/')
+      n--;
+    if(n + sizeof "/api/v2/alerts" > sizeof am)
+      s = mw_errf(err, MW_EVALIDATION, "the URL of channel '%s' is too long",
+                  channel);
+    else
+      snprintf(am, sizeof am, "%.*s/api/v2/alerts", (int)n, t.url);
+  }
   if(!s)
-    s = mw_outbox_enqueue(c, kind, "channel", channel, t.url, payload, out_id);
+    s = mw_outbox_enqueue(c, kind, "channel", channel,
+                          !strcmp(t.type, "alertmanager") ? am : t.url, payload,
+                          out_id);
   cJSON_Delete(payload);
   free(t.url);
   return s;

@@ -117,6 +117,14 @@ const char *alert__event_name(enum alert_event ev);
  * group wait, group interval and repeat interval), as outbox rows. */
 void alert__notify_flush(mw_conn *c, const struct alert_env *env, int64_t now);
 
+/* An Alertmanager channel's firing group is re-sent at least this often,
+ * well within Alertmanager's default resolve_timeout (5 min), after which
+ * it would take an alert nobody re-sent as resolved. */
+#define ALERT__KEEPALIVE_MS 60000
+/* Whether a group sent before (last_sent_at >= 0) in which an alert fires
+ * (acknowledged or not) is due for its keep-alive at now. */
+int alert__keepalive_due(int64_t now, int64_t last_sent_at, int any_firing);
+
 /* Whether a group is due at now: never sent (last_sent_at < 0) after
  * group_wait from created_at; changed (its firing set or an unsent
  * resolved episode) after group_interval; else, while an unacknowledged

@@ -6,7 +6,11 @@
  *     group_interval;
  *   - an unchanged group that still fires is re-sent every repeat_interval,
  *     unless every firing alert in it is acknowledged;
- *   - silenced alerts are left out; resolved alerts are sent once.
+ *   - silenced alerts are left out; resolved alerts are sent once;
+ *   - to an Alertmanager channel a group that fires is re-sent every
+ *     ALERT__KEEPALIVE_MS whatever else holds, acknowledged or not:
+ *     Alertmanager resolves an alert nobody re-sends, and it keeps its own
+ *     grouping and repeats.
  * Everything (group timers, digests, resolved-sent marks) is in the
  * database. The group's members are read first; then one write
  * transaction creates the group's row if needed, decides from it whether
@@ -88,6 +92,11 @@ static mw_status add_member(void *ctx, const struct alert__member_row *r) {
   return MW_OK;
 }
 
+int alert__keepalive_due(int64_t now, int64_t last_sent_at, int any_firing) {
+  return any_firing && last_sent_at >= 0 &&
+         now - last_sent_at >= ALERT__KEEPALIVE_MS;
+}
+
 int alert__group_due(const struct alert_env *env, int64_t now, int64_t created_at,
                      int64_t last_sent_at, int changed, int unacked_firing) {
   if(last_sent_at < 0)
@@ -167,14 +176,15 @@ static mw_status send_group(mw_conn *c, const struct alert_env *env,
  * whether a resolved episode waits to be told and whether an
  * unacknowledged one fires. */
 static void digest_of(const struct members *ms, char digest[65],
-                      int *unsent_resolved, int *unacked_firing) {
+                      int *unsent_resolved, int *unacked_firing, int *any_firing) {
   mw_buf ids;
   mw_buf_init(&ids, 1 << 16);
-  *unsent_resolved = *unacked_firing = 0;
+  *unsent_resolved = *unacked_firing = *any_firing = 0;
   for(int i = 0; i < ms->n; i++) {
     if(ms->m[i].firing) {
       mw_buf_printf(&ids, "%lld,", (long long)ms->m[i].id);
       *unacked_firing |= !ms->m[i].acked;
+      *any_firing = 1;
     } else {
       *unsent_resolved = 1;
     }
@@ -186,12 +196,12 @@ static void digest_of(const struct members *ms, char digest[65],
 /* In one transaction: makes sure the group has its row, decides from it
  * whether the group is due, and sends it if so. */
 static mw_status flush_due(mw_conn *c, const struct alert_env *env,
-                           const char *channel, const char *model,
+                           const char *channel, int keepalive, const char *model,
                            const struct members *ms, int64_t now, mw_err *err) {
   const struct alert__store *st = alert__store(c);
   char digest[65];
-  int unsent_resolved, unacked_firing;
-  digest_of(ms, digest, &unsent_resolved, &unacked_firing);
+  int unsent_resolved, unacked_firing, any_firing;
+  digest_of(ms, digest, &unsent_resolved, &unacked_firing, &any_firing);
   struct alert__group_row g;
   mw_status s = mw_tx_begin(c);
   if(!s)
@@ -202,7 +212,8 @@ static mw_status flush_due(mw_conn *c, const struct alert_env *env,
     goto out;
   int changed = strcmp(g.digest, digest) != 0 || unsent_resolved;
   if(!alert__group_due(env, now, g.created_at, g.last_sent_at, changed,
-                       unacked_firing))
+                       unacked_firing) &&
+     !(keepalive && alert__keepalive_due(now, g.last_sent_at, any_firing)))
     goto out; /* nothing written but the new row, if any */
   s = send_group(c, env, channel, model, ms, digest, now, err);
 out:
@@ -210,6 +221,11 @@ out:
     s = mw_tx_commit(c);
   mw_tx_rollback(c);
   return s;
+}
+
+static mw_status take_type(void *ctx, const struct alert__channel_row *ch) {
+  mw_strlcpy(ctx, ch->type, 16);
+  return MW_OK;
 }
 
 /* Decides whether the group (channel, model) is due and sends it. */
@@ -231,7 +247,13 @@ static void flush_group(mw_conn *c, const struct alert_env *env,
       s = mw_tx_commit(c);
     mw_tx_rollback(c);
   } else if(!s) {
-    s = flush_due(c, env, channel, model, &ms, now, &err);
+    char type[16] = "";
+    s = st->channel_get(c, channel, take_type, type);
+    if(s == MW_ENOTFOUND)
+      s = MW_OK; /* a channel deleted meanwhile: its rows say so when sent */
+    if(!s)
+      s = flush_due(c, env, channel, !strcmp(type, "alertmanager"), model, &ms, now,
+                    &err);
   }
   if(s)
     mw_log(MW_LOG_WARN, "alerts", "notifying %s failed: %s", channel,

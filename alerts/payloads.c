@@ -165,8 +165,8 @@ static void add_text(cJSON *obj, const char *key, const char *text, size_t max_u
 /* ------------------------------------------------------- group facts */
 
 int alert_channel_type_valid(const char *type) {
-  static const char *const types[] = {"webhook", "slack", "mattermost", "discord",
-                                      "teams"};
+  static const char *const types[] = {"webhook", "slack", "mattermost",
+                                      "discord", "teams", "alertmanager"};
   if(!type)
     return 0;
   for(size_t i = 0; i < sizeof types / sizeof types[0]; i++)
@@ -966,6 +966,99 @@ static mw_status utf8_clean(cJSON *j) {
   return MW_OK;
 }
 
+/* A label name as Alertmanager takes it ([a-zA-Z_][a-zA-Z0-9_]*): other
+ * bytes become '_' (a rule's label "team-name" is sent as "team_name"). */
+static void am_label_name(const char *in, char *out, size_t cap) {
+  size_t i = 0;
+  for(; in[i] && i + 1 < cap; i++) {
+    char ch = in[i];
+    int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
+             (i > 0 && ch >= '0' && ch <= '9');
+    out[i] = ok ? ch : '_';
+  }
+  out[i] = 0;
+  if(!i && cap > 1) {
+    out[0] = '_';
+    out[1] = 0;
+  }
+}
+
+static void am_label(cJSON *labels, const char *name, const char *value) {
+  char k[130];
+  am_label_name(name, k, sizeof k);
+  cJSON_DeleteItemFromObjectCaseSensitive(labels, k);
+  cJSON_AddStringToObject(labels, k, value);
+}
+
+/* One postable alert of Alertmanager's API v2 (POST /api/v2/alerts): the
+ * rule's labels plus alertname, model, version, alias, metric and
+ * severity; summary, description and value as annotations. A firing alert
+ * has no endsAt: Alertmanager keeps it active for its resolve_timeout, and
+ * the notifier re-sends it well within that (ALERT__KEEPALIVE_MS). */
+static cJSON *am_alert(const struct alert_notice *a, const char *dash) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON *labels = cJSON_AddObjectToObject(o, "labels");
+  const cJSON *it;
+  cJSON_ArrayForEach(it, a->labels) {
+    if(cJSON_IsString(it) && it->string)
+      am_label(labels, it->string, it->valuestring);
+  }
+  char num[64];
+  am_label(labels, "alertname", rule_of(a));
+  am_label(labels, "model", a->model ? a->model : "");
+  snprintf(num, sizeof num, "%lld", (long long)(a->version > 0 ? a->version : 0));
+  if(a->version > 0)
+    am_label(labels, "version", num);
+  if(a->alias)
+    am_label(labels, "alias", a->alias);
+  am_label(labels, "metric", a->metric ? a->metric : "");
+  const char *sev = severity_of(a);
+  if(sev)
+    am_label(labels, "severity", sev);
+  cJSON *ann = cJSON_AddObjectToObject(o, "annotations");
+  cJSON_ArrayForEach(it, a->annotations) {
+    if(cJSON_IsString(it) && it->string)
+      cJSON_AddStringToObject(ann, it->string, it->valuestring);
+  }
+  struct sb s;
+  sb_init(&s);
+  sb_summary(&s, a);
+  if(!cJSON_GetObjectItemCaseSensitive(ann, "summary"))
+    cJSON_AddStringToObject(ann, "summary", sb_str(&s));
+  sb_reset(&s);
+  sb_model(&s, a);
+  sb_add(&s, ": ");
+  sb_add(&s, a->metric ? a->metric : "(no metric)");
+  fmt_number(a->value, num, sizeof num);
+  sb_fmt(&s, " = %s, threshold ", num);
+  sb_threshold(&s, a);
+  if(!cJSON_GetObjectItemCaseSensitive(ann, "description"))
+    cJSON_AddStringToObject(ann, "description", sb_str(&s));
+  cJSON_DeleteItemFromObjectCaseSensitive(ann, "value");
+  cJSON_AddStringToObject(ann, "value", num);
+  sb_free(&s);
+  char t[40];
+  cJSON_AddStringToObject(o, "startsAt",
+                          mw_time_format(a->starts_at_ms, t, sizeof t));
+  if(a->ends_at_ms > 0)
+    cJSON_AddStringToObject(o, "endsAt", mw_time_format(a->ends_at_ms, t, sizeof t));
+  cJSON_AddStringToObject(o, "generatorURL",
+                          a->generator_url ? a->generator_url
+                          : dash           ? dash
+                                           : "");
+  return o;
+}
+
+static mw_status build_alertmanager(const struct alert_group_notice *g,
+                                    cJSON **out) {
+  cJSON *arr = cJSON_CreateArray();
+  for(size_t i = 0; arr && i < g->nalerts; i++)
+    cJSON_AddItemToArray(arr,
+                         am_alert(&g->alerts[i], dashboard_of(g, &g->alerts[i])));
+  *out = arr;
+  return arr ? MW_OK : MW_ENOMEM;
+}
+
 static mw_status build(const char *type, const char *receiver,
                        const struct alert_group_notice *g, cJSON **out) {
   if(!strcmp(type, "webhook"))
@@ -978,6 +1071,8 @@ static mw_status build(const char *type, const char *receiver,
     return build_discord(g, out);
   if(!strcmp(type, "teams"))
     return build_teams(g, out);
+  if(!strcmp(type, "alertmanager"))
+    return build_alertmanager(g, out);
   return MW_EINVAL;
 }
 

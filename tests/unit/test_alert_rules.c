@@ -33,17 +33,20 @@ static void test_sm_transitions(void **state) {
   assert_int_equal(sm.state, ALERT_INACTIVE);
   assert_int_equal(alert_sm_step(&sm, ALERT_COND_FALSE, 4000, 0), ALERT_EV_NONE);
   /* for = 10 s: pending until it has held 10 s, counted from the start. */
-  assert_int_equal(alert_sm_step(&sm, ALERT_COND_TRUE, 10000, 10000), ALERT_EV_PENDING);
+  assert_int_equal(alert_sm_step(&sm, ALERT_COND_TRUE, 10000, 10000),
+                   ALERT_EV_PENDING);
   assert_int_equal(sm.state, ALERT_PENDING);
   assert_int_equal(sm.active_since, 10000);
   assert_int_equal(alert_sm_step(&sm, ALERT_COND_TRUE, 19999, 10000), ALERT_EV_NONE);
   assert_int_equal(sm.state, ALERT_PENDING);
-  assert_int_equal(alert_sm_step(&sm, ALERT_COND_TRUE, 20000, 10000), ALERT_EV_FIRED);
+  assert_int_equal(alert_sm_step(&sm, ALERT_COND_TRUE, 20000, 10000),
+                   ALERT_EV_FIRED);
   assert_int_equal(sm.state, ALERT_FIRING);
   assert_int_equal(sm.active_since, 10000);
   /* pending -> inactive when the condition stops before `for`. */
   sm.state = ALERT_INACTIVE;
-  assert_int_equal(alert_sm_step(&sm, ALERT_COND_TRUE, 30000, 10000), ALERT_EV_PENDING);
+  assert_int_equal(alert_sm_step(&sm, ALERT_COND_TRUE, 30000, 10000),
+                   ALERT_EV_PENDING);
   assert_int_equal(alert_sm_step(&sm, ALERT_COND_FALSE, 35000, 10000),
                    ALERT_EV_DISCARDED);
   assert_int_equal(sm.state, ALERT_INACTIVE);
@@ -70,8 +73,8 @@ static void test_sm_flapping_never_fires_with_for(void **state) {
   struct alert_sm sm = {ALERT_INACTIVE, 0};
   int fired = 0;
   for(int i = 0; i < 100; i++) {
-    enum alert_event ev = alert_sm_step(&sm, i % 2 ? ALERT_COND_FALSE : ALERT_COND_TRUE,
-                                        i * 1000LL, 5000);
+    enum alert_event ev = alert_sm_step(
+        &sm, i % 2 ? ALERT_COND_FALSE : ALERT_COND_TRUE, i * 1000LL, 5000);
     fired += ev == ALERT_EV_FIRED;
   }
   assert_int_equal(fired, 0);
@@ -79,8 +82,8 @@ static void test_sm_flapping_never_fires_with_for(void **state) {
   int resolved = 0;
   sm.state = ALERT_INACTIVE;
   for(int i = 0; i < 10; i++) {
-    enum alert_event ev = alert_sm_step(&sm, i % 2 ? ALERT_COND_FALSE : ALERT_COND_TRUE,
-                                        i * 1000LL, 0);
+    enum alert_event ev = alert_sm_step(
+        &sm, i % 2 ? ALERT_COND_FALSE : ALERT_COND_TRUE, i * 1000LL, 0);
     fired += ev == ALERT_EV_FIRED;
     resolved += ev == ALERT_EV_RESOLVED;
   }
@@ -109,11 +112,11 @@ static void test_compare_and_metrics(void **state) {
   assert_int_equal(alert_metric_check("f1", &col, &err), MW_OK);
   assert_int_equal(alert_metric_check("age.bogus", &col, &err), MW_EVALIDATION);
   assert_int_equal(alert_metric_check("bogus", &col, &err), MW_EVALIDATION);
-  cJSON *rep = cJSON_Parse(
-      "{\"window\":{\"count\":10},\"dataset\":{\"drift_share\":0.5},"
-      "\"columns\":[{\"name\":\"age\",\"psi\":0.3,\"drifted\":true,"
-      "\"ks\":{\"d\":0.2,\"p_value\":0.01},\"stats\":{\"mean\":3}}],"
-      "\"performance\":{\"accuracy\":0.9}}");
+  cJSON *rep =
+      cJSON_Parse("{\"window\":{\"count\":10},\"dataset\":{\"drift_share\":0.5},"
+                  "\"columns\":[{\"name\":\"age\",\"psi\":0.3,\"drifted\":true,"
+                  "\"ks\":{\"d\":0.2,\"p_value\":0.01},\"stats\":{\"mean\":3}}],"
+                  "\"performance\":{\"accuracy\":0.9}}");
   double v;
   assert_int_equal(alert_metric_value(rep, "age.psi", &v), MW_OK);
   assert_true(v == 0.3);
@@ -191,8 +194,9 @@ static void rule_fixture(struct alert__rule *r, int64_t for_s) {
 
 /* What was computed on v3 at now with value (has_value < 0: nodata). */
 static struct alert__observation observed(int64_t now, double value, int cond) {
-  struct alert__observation o = {{1000, 3}, 3, (enum alert_cond)cond, value,
-                                 cond != ALERT_COND_NODATA, "", now};
+  struct alert__observation o = {
+      {1000, 3}, 3,  (enum alert_cond)cond, value, cond != ALERT_COND_NODATA,
+      "",        now};
   return o;
 }
 
@@ -369,6 +373,11 @@ static void test_group_due(void **state) {
   assert_false(alert__group_due(&env, 4 * 3600000LL, 0, 0, 0, 0));
   assert_true(alert__group_due(&env, 4 * 3600000LL, 0, 0, 0, 1));
   assert_false(alert__group_due(&env, 4 * 3600000LL - 1, 0, 0, 0, 1));
+  /* An Alertmanager channel's firing group: every minute, acked or not. */
+  assert_false(alert__keepalive_due(59999, 0, 1));
+  assert_true(alert__keepalive_due(60000, 0, 1));
+  assert_false(alert__keepalive_due(600000, 0, 0));  /* nothing fires */
+  assert_false(alert__keepalive_due(600000, -1, 1)); /* never sent: group_wait */
 }
 
 /* ---- evaluator on a real database ---- */
@@ -379,8 +388,8 @@ struct fix {
   mw_conn *c;
   struct reg_env reg;
   struct alert_env env;
-  double value;   /* what the fake report says */
-  int64_t count;  /* rows in the window */
+  double value;  /* what the fake report says */
+  int64_t count; /* rows in the window */
   /* Runs once while the next report is computed: what other evaluators do
    * meanwhile. */
   void (*during_report)(struct fix *f);
@@ -442,30 +451,35 @@ static int setup(void **state) {
   f->count = 100;
   /* A model with three ready versions, production on v3, a node, a rule
    * with rollback and a webhook channel. */
-  run(f->c, "INSERT INTO models(id, name, created_at, updated_at) VALUES(1, 'm', 0, 0);"
-            "INSERT INTO model_versions(id, model_id, version, status, sha256, size,"
-            " created_at, created_by) VALUES"
-            " (1, 1, 1, 'ready', 'aa', 1, 0, 't'), (2, 1, 2, 'ready', 'bb', 1, 0, 't'),"
-            " (3, 1, 3, 'ready', 'cc', 1, 0, 't');"
-            "INSERT INTO nodes(id, name, url, secret, created_at) VALUES"
-            " (1, 'edge', 'http://127.0.0.1:1/', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0);"
-            "INSERT INTO node_models(node_id, model_id) VALUES(1, 1);"
-            "INSERT INTO channels(name, type, url, secret, created_at) VALUES"
-            " ('hook', 'webhook', 'http://127.0.0.1:1/hook', "
-            "'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0);");
+  run(f->c,
+      "INSERT INTO models(id, name, created_at, updated_at) VALUES(1, 'm', 0, 0);"
+      "INSERT INTO model_versions(id, model_id, version, status, sha256, size,"
+      " created_at, created_by) VALUES"
+      " (1, 1, 1, 'ready', 'aa', 1, 0, 't'), (2, 1, 2, 'ready', 'bb', 1, 0, 't'),"
+      " (3, 1, 3, 'ready', 'cc', 1, 0, 't');"
+      "INSERT INTO nodes(id, name, url, secret, created_at) VALUES"
+      " (1, 'edge', 'http://127.0.0.1:1/', "
+      "'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0);"
+      "INSERT INTO node_models(node_id, model_id) VALUES(1, 1);"
+      "INSERT INTO channels(name, type, url, secret, created_at) VALUES"
+      " ('hook', 'webhook', 'http://127.0.0.1:1/hook', "
+      "'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0);");
   mw_err err = {0};
   cJSON *out = NULL;
-  assert_int_equal(reg_alias_set(f->c, &f->reg, "m", "production", 1, NULL, NULL, "t",
-                                 &out, &err), MW_OK);
+  assert_int_equal(reg_alias_set(f->c, &f->reg, "m", "production", 1, NULL, NULL,
+                                 "t", &out, &err),
+                   MW_OK);
   cJSON_Delete(out);
-  assert_int_equal(reg_alias_set(f->c, &f->reg, "m", "production", 3, NULL, NULL, "t",
-                                 &out, &err), MW_OK);
+  assert_int_equal(reg_alias_set(f->c, &f->reg, "m", "production", 3, NULL, NULL,
+                                 "t", &out, &err),
+                   MW_OK);
   cJSON_Delete(out);
   cJSON *rule = cJSON_Parse(
       "{\"name\":\"drift\",\"model\":\"m\",\"alias\":\"production\","
       "\"metric\":\"dataset_drift_share\",\"op\":\">=\",\"threshold\":0.5,"
       "\"for_seconds\":2,\"interval_seconds\":1,\"severity\":\"critical\","
-      "\"labels\":{\"team\":\"risk\"},\"channels\":[\"hook\"],\"action\":\"rollback\"}");
+      "\"labels\":{\"team\":\"risk\"},\"channels\":[\"hook\"],\"action\":"
+      "\"rollback\"}");
   assert_int_equal(alert_rule_create(f->c, rule, "t", &out, &err), MW_OK);
   cJSON_Delete(out);
   cJSON_Delete(rule);
@@ -486,7 +500,8 @@ static int teardown(void **state) {
 static const char *eval(struct fix *f, char *buf, size_t cap) {
   cJSON *out = NULL;
   mw_err err = {0};
-  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", NULL, &out, &err), MW_OK);
+  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", NULL, &out, &err),
+                   MW_OK);
   snprintf(buf, cap, "%s/%s", cJSON_GetObjectItem(out, "state")->valuestring,
            cJSON_GetObjectItem(out, "event")->valuestring);
   cJSON_Delete(out);
@@ -545,16 +560,19 @@ static void test_pending_survives_restart_then_fires_once(void **state) {
   mw_err err = {0};
   assert_int_equal(reg_alias_lookup(f->c, "m", "production", &v, &err), MW_OK);
   assert_int_equal(v, 1);
-  assert_int_equal(q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"
-                           " AND kind='rollback'"), 1);
-  assert_int_equal(q(f->c, "SELECT count(*) FROM outbox WHERE kind='alias.moved'"), 3);
+  assert_int_equal(q(f->c,
+                     "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"
+                     " AND kind='rollback'"),
+                   1);
+  assert_int_equal(q(f->c, "SELECT count(*) FROM outbox WHERE kind='alias.moved'"),
+                   3);
   /* Still firing, evaluated again (and after a restart): no second rollback. */
   assert_string_equal(eval(f, buf, sizeof buf), "firing/none");
   mw_db_close(f->db);
   open_db(f);
   assert_string_equal(eval(f, buf, sizeof buf), "firing/none");
-  assert_int_equal(q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"),
-                   1);
+  assert_int_equal(
+      q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"), 1);
   /* Resolve, fire again: the second firing rolls back once more... but v1
    * is the oldest, so the action is skipped and says why. */
   f->value = 0.1;
@@ -563,10 +581,11 @@ static void test_pending_survives_restart_then_fires_once(void **state) {
   assert_string_equal(eval(f, buf, sizeof buf), "pending/pending");
   run(f->c, "UPDATE alert_rules SET active_since = active_since - 3000");
   assert_string_equal(eval(f, buf, sizeof buf), "firing/fired");
-  assert_int_equal(q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"),
-                   1);
+  assert_int_equal(
+      q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"), 1);
   assert_int_equal(q(f->c, "SELECT count(*) FROM alerts WHERE action_result LIKE "
-                           "'%skipped%'"), 1);
+                           "'%skipped%'"),
+                   1);
   assert_int_equal(reg_alias_lookup(f->c, "m", "production", &v, &err), MW_OK);
   assert_int_equal(v, 1);
 }
@@ -584,8 +603,9 @@ static void fire_rollback_resolve(struct fix *f) {
 static void move_to_v3(struct fix *f) {
   cJSON *out = NULL;
   mw_err err = {0};
-  assert_int_equal(reg_alias_set(f->c, &f->reg, "m", "production", 3, NULL, NULL, "t",
-                                 &out, &err), MW_OK);
+  assert_int_equal(reg_alias_set(f->c, &f->reg, "m", "production", 3, NULL, NULL,
+                                 "t", &out, &err),
+                   MW_OK);
   cJSON_Delete(out);
 }
 
@@ -598,7 +618,8 @@ static void test_stale_evaluation_changes_nothing(void **state) {
   f->during_report = fire_rollback_resolve;
   cJSON *out = NULL;
   mw_err err = {0};
-  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", NULL, &out, &err), MW_OK);
+  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", NULL, &out, &err),
+                   MW_OK);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(out, "superseded")));
   assert_string_equal(cJSON_GetObjectItem(out, "state")->valuestring, "inactive");
   assert_string_equal(cJSON_GetObjectItem(out, "event")->valuestring, "none");
@@ -606,8 +627,8 @@ static void test_stale_evaluation_changes_nothing(void **state) {
   int64_t v = 0;
   assert_int_equal(reg_alias_lookup(f->c, "m", "production", &v, &err), MW_OK);
   assert_int_equal(v, 1);
-  assert_int_equal(q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"),
-                   1);
+  assert_int_equal(
+      q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"), 1);
   assert_int_equal(q(f->c, "SELECT count(*) FROM alerts"), 1);
   assert_int_equal(q(f->c, "SELECT count(*) FROM alerts WHERE state='resolved'"), 1);
   /* A moved alias alone makes it stale too: computed for v1, applied
@@ -615,14 +636,15 @@ static void test_stale_evaluation_changes_nothing(void **state) {
    * on v3, fires and rolls back (a new episode). */
   f->value = 0.9;
   f->during_report = move_to_v3;
-  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", NULL, &out, &err), MW_OK);
+  assert_int_equal(alert_rule_evaluate(f->c, &f->env, "drift", NULL, &out, &err),
+                   MW_OK);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(out, "superseded")));
   cJSON_Delete(out);
   assert_int_equal(q(f->c, "SELECT count(*) FROM alerts"), 1);
   char buf[64];
   assert_string_equal(eval(f, buf, sizeof buf), "firing/fired");
-  assert_int_equal(q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"),
-                   2);
+  assert_int_equal(
+      q(f->c, "SELECT count(*) FROM alias_history WHERE actor='rule:drift'"), 2);
   assert_int_equal(reg_alias_lookup(f->c, "m", "production", &v, &err), MW_OK);
   assert_int_equal(v, 1);
 }
@@ -679,8 +701,9 @@ static void test_grouping_silence_ack_repeat(void **state) {
   alert_tick(f->c, &f->env, t + 31000 + 10 * 3600000LL);
   assert_int_equal(alert_outbox(f), 3);
   /* A silence matching the labels keeps a new firing quiet. */
-  cJSON *sil = cJSON_Parse("{\"matchers\":[{\"name\":\"team\",\"value\":\"risk\"}],"
-                           "\"ends_at\":\"2999-01-01T00:00:00Z\",\"comment\":\"x\"}");
+  cJSON *sil =
+      cJSON_Parse("{\"matchers\":[{\"name\":\"team\",\"value\":\"risk\"}],"
+                  "\"ends_at\":\"2999-01-01T00:00:00Z\",\"comment\":\"x\"}");
   assert_int_equal(alert_silence_create(f->c, sil, "t", &out, &err), MW_OK);
   cJSON_Delete(out);
   cJSON_Delete(sil);
