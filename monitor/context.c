@@ -21,6 +21,7 @@ mw_status mon_ctx_new(mw_db *db, const mon_options *opt, mon_ctx **out) {
   pthread_mutex_init(&m->q_mu, NULL);
   pthread_cond_init(&m->q_cv, NULL);
   pthread_mutex_init(&m->report_mu, NULL);
+  pthread_mutex_init(&m->vc_mu, NULL);
   pthread_cond_init(&m->report_cv, NULL);
   mon__wcache_init(&m->wc, m->opt.drift_cache_mb);
   pthread_mutex_init(&m->mu, NULL);
@@ -42,6 +43,8 @@ void mon_ctx_free(mon_ctx *m) {
   pthread_mutex_destroy(&m->q_mu);
   pthread_cond_destroy(&m->q_cv);
   pthread_mutex_destroy(&m->report_mu);
+  pthread_mutex_destroy(&m->vc_mu);
+  free(m->vc);
   pthread_cond_destroy(&m->report_cv);
   mon__wcache_destroy(&m->wc);
   pthread_mutex_destroy(&m->mu);

@@ -18,6 +18,18 @@
 #include "monitor/monitor.h"
 #include "monitor/wcache.h"
 
+#define MON_VCOUNT_MAX 10000
+
+struct mon_vcount {
+  int64_t version_id, version;
+  char model[129];
+  uint64_t predictions, labels;
+};
+
+/* Adds to v's counters (monitor/metrics.c). */
+void mon__vcount_add(mon_ctx *m, const mon_version *v, uint64_t predictions,
+                     uint64_t labels);
+
 struct mon_ctx {
   mw_db *db;
   mon_options opt; /* every field filled (mon__options_fill) */
@@ -33,6 +45,13 @@ struct mon_ctx {
   uint64_t n_evaluations;
   uint64_t n_retained_blocks;
   uint64_t n_batches, n_commits; /* group commit: batches per transaction */
+  /* Per version: predictions and labels accepted by this process, for
+   * modelwatch_predictions_total{model,version} (monitor/metrics.c). At
+   * most MON_VCOUNT_MAX versions; the counts of any more are dropped. */
+  pthread_mutex_t vc_mu;
+  struct mon_vcount *vc;
+  size_t vc_n, vc_cap;
+  uint64_t vc_dropped;
   /* Drift reports running now: at most opt.workers at a time, so the
    * memory in flight is bounded by workers x drift_memory_mb whatever the
    * number of concurrent requests (monitor/report.c). */

@@ -369,7 +369,7 @@ static mw_status body_array(const cJSON *body, const char *key, const char *what
   return MW_OK;
 }
 
-static void count_batch(mon_ctx *m, const mon_batch *b) {
+static void count_batch(mon_ctx *m, const mon_version *v, const mon_batch *b) {
   if(!m)
     return;
   __atomic_add_fetch(&m->n_predictions, b->n, __ATOMIC_RELAXED);
@@ -377,6 +377,7 @@ static void count_batch(mon_ctx *m, const mon_batch *b) {
   for(size_t i = 0; b->any_labels && i < b->n; i++)
     nl += b->has_label[i];
   __atomic_add_fetch(&m->n_labels, nl, __ATOMIC_RELAXED);
+  mon__vcount_add(m, v, b->n, nl);
 }
 
 mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
@@ -412,7 +413,7 @@ mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
                           "nothing was stored");
   if(!st) {
     *accepted = (int64_t)b.n;
-    count_batch(m, &b);
+    count_batch(m, v, &b);
   }
 out:
   if(m && st == MW_EVALIDATION)
@@ -585,8 +586,10 @@ mw_status mon_ingest_labels(mon_ctx *m, mw_conn *c, const mon_version *v,
     st = store_labels(c, v, &s, &q, &errs, err);
   if(!st) {
     *accepted = (int64_t)q.n;
-    if(m)
+    if(m) {
       __atomic_add_fetch(&m->n_labels, q.n, __ATOMIC_RELAXED);
+      mon__vcount_add(m, v, 0, q.n);
+    }
   }
   if(m && st == MW_EVALIDATION)
     __atomic_add_fetch(&m->n_rejected, 1, __ATOMIC_RELAXED);

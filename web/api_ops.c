@@ -31,6 +31,53 @@ static void h_readyz(struct web_req *r) {
   web_reply_json(r, 200, o);
 }
 
+/* Appends s as a Prometheus label value (backslash, quote, newline
+ * escaped). */
+static mw_status label_value(mw_buf *out, const char *s) {
+  mw_status st = MW_OK;
+  for(; s && *s && !st; s++)
+    st = *s == '\\'   ? mw_buf_append(out, "\\\\", 2)
+         : *s == '"'  ? mw_buf_append(out, "\\\"", 2)
+         : *s == '\n' ? mw_buf_append(out, "\\n", 2)
+                      : mw_buf_append(out, s, 1);
+  return st;
+}
+
+/* modelwatch_alerts{rule,model,state,severity} 1 per rule: its state now
+ * (inactive, pending, firing, nodata), as stored by the last evaluation of
+ * whichever replica ran it. */
+static mw_status render_alert_states(struct web_req *r, mw_buf *out) {
+  cJSON *list = NULL;
+  mw_err err = {0};
+  mw_status st = alert_rule_list(r->db, &list, &err);
+  mw_err_clear(&err);
+  if(!st)
+    st =
+        mw_buf_printf(out, "# HELP modelwatch_alerts Each alert rule's state now (1 "
+                           "for the state it is in).\n"
+                           "# TYPE modelwatch_alerts gauge\n");
+  const cJSON *rule;
+  cJSON_ArrayForEach(rule, cJSON_GetObjectItemCaseSensitive(list, "rules")) {
+    if(st)
+      break;
+    const char *state =
+        mw_json_str(cJSON_GetObjectItemCaseSensitive(rule, "evaluation"), "state");
+    const char *sev = mw_json_str(rule, "severity");
+    if((st = mw_buf_printf(out, "modelwatch_alerts{rule=\"")) ||
+       (st = label_value(out, mw_json_str(rule, "name"))) ||
+       (st = mw_buf_printf(out, "\",model=\"")) ||
+       (st = label_value(out, mw_json_str(rule, "model"))) ||
+       (st = mw_buf_printf(out, "\",state=\"")) ||
+       (st = label_value(out, state ? state : "inactive")) ||
+       (st = mw_buf_printf(out, "\",severity=\"")) ||
+       (st = label_value(out, sev ? sev : "")) ||
+       (st = mw_buf_printf(out, "\"} 1\n")))
+      break;
+  }
+  cJSON_Delete(list);
+  return st;
+}
+
 static void h_metrics(struct web_req *r) {
   mw_buf out;
   mw_buf_init(&out, 64u << 20);
@@ -53,6 +100,8 @@ static void h_metrics(struct web_req *r) {
         (long long)mw_db_size(r->app->db));
   if(!st)
     st = alert_delivery_metrics_render(r->app->delivery, r->db, &out);
+  if(!st)
+    st = render_alert_states(r, &out);
   if(!st)
     st = mon_metrics_render(r->app->monitor, r->db, &out);
   if(st) {
