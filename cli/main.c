@@ -264,8 +264,10 @@ static int cmd_serve(mw_config *cfg) {
   }
   app.stopping = 1;
   web_server_stop(srv);
-  mon_ctx_free(app.monitor); /* joins the scheduler before the db closes */
+  /* The alert scheduler's evaluations ask the monitor for reports: it
+   * stops first (ASan saw one read the freed monitor at shutdown). */
   alert_scheduler_stop(alerts);
+  mon_ctx_free(app.monitor); /* joins the scheduler before the db closes */
   alert_delivery_stop(app.delivery);
   app.delivery = NULL;
   mw_cluster_stop(app.cluster);
