@@ -78,21 +78,30 @@ static mw_status models_text(const cJSON *models, char *out, size_t cap,
   return s;
 }
 
+/* The next pattern of a list kept one per line (*p advances past it) into
+ * pat; 0 at the end. */
+static int next_pattern(const char **p, char pat[130]) {
+  while(**p) {
+    const char *end = strchr(*p, '\n');
+    size_t n = end ? (size_t)(end - *p) : strlen(*p);
+    const char *at = *p;
+    *p += n + (end != NULL);
+    if(n < 130) { /* longer lines are never stored (mw_name_pattern_valid) */
+      memcpy(pat, at, n);
+      pat[n] = 0;
+      return 1;
+    }
+  }
+  return 0;
+}
+
 int mw_token_sees(const mw_token_info *t, const char *model) {
   if(!t->models[0])
     return 1;
-  for(const char *p = t->models; *p;) {
-    const char *end = strchr(p, '\n');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    char pat[130];
-    if(n < sizeof pat) {
-      memcpy(pat, p, n);
-      pat[n] = 0;
-      if(mw_pattern_match(pat, model))
-        return 1;
-    }
-    p += n + (end != NULL);
-  }
+  char pat[130];
+  for(const char *p = t->models; next_pattern(&p, pat);)
+    if(mw_pattern_match(pat, model))
+      return 1;
   return 0;
 }
 
@@ -188,17 +197,9 @@ void mw_token_models_json(const char *models, cJSON *obj) {
     return;
   }
   cJSON *arr = cJSON_AddArrayToObject(obj, "models");
-  for(const char *p = models; *p;) {
-    const char *end = strchr(p, '\n');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    char pat[130];
-    if(n < sizeof pat) {
-      memcpy(pat, p, n);
-      pat[n] = 0;
-      cJSON_AddItemToArray(arr, cJSON_CreateString(pat));
-    }
-    p += n + (end != NULL);
-  }
+  char pat[130];
+  for(const char *p = models; next_pattern(&p, pat);)
+    cJSON_AddItemToArray(arr, cJSON_CreateString(pat));
 }
 
 static mw_status token_json(void *ctx, const struct mw_token_row *r) {

@@ -104,6 +104,21 @@ int mw_name_valid(const char *name) {
   return 1;
 }
 
+mw_status mw_buf_label(mw_buf *b, const char *s) {
+  mw_status st = MW_OK;
+  for(; s && *s && !st; s++) {
+    if(*s == '\\')
+      st = mw_buf_append(b, "\\\\", 2);
+    else if(*s == '"')
+      st = mw_buf_append(b, "\\\"", 2);
+    else if(*s == '\n')
+      st = mw_buf_append(b, "\\n", 2);
+    else
+      st = mw_buf_append(b, s, 1);
+  }
+  return st;
+}
+
 int mw_name_pattern_valid(const char *p) {
   size_t n = p ? strlen(p) : 0;
   if(!n || n > 128)

@@ -26,6 +26,9 @@ mw_status mw_buf_append(mw_buf *b, const void *p, size_t len);
 /* Appends a formatted string (length-checked). */
 mw_status mw_buf_printf(mw_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends s (NULL: nothing) as a Prometheus label value: backslash, quote
+ * and newline escaped. */
+mw_status mw_buf_label(mw_buf *b, const char *s);
 /* Frees the contents; the buffer can be reused after mw_buf_init. */
 void mw_buf_free(mw_buf *b);
 

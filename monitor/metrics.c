@@ -22,23 +22,6 @@ static const cJSON *get(const cJSON *o, const char *k) {
   return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
-/* Appends s as a Prometheus label value (backslash, quote and newline
- * escaped). */
-static mw_status label_value(mw_buf *out, const char *s) {
-  mw_status st = MW_OK;
-  for(; *s && !st; s++) {
-    if(*s == '\\')
-      st = mw_buf_append(out, "\\\\", 2);
-    else if(*s == '"')
-      st = mw_buf_append(out, "\\\"", 2);
-    else if(*s == '\n')
-      st = mw_buf_append(out, "\\n", 2);
-    else
-      st = mw_buf_append(out, s, 1);
-  }
-  return st;
-}
-
 static mw_status append(mw_buf *out, const char *s) {
   return mw_buf_append(out, s, strlen(s));
 }
@@ -82,14 +65,14 @@ static mw_status series(mw_buf *out, const char *name, const char *model,
                         double v) {
   mw_status st;
   if((st = append(out, name)) || (st = append(out, "{model=\"")) ||
-     (st = label_value(out, model)) ||
+     (st = mw_buf_label(out, model)) ||
      (st = mw_buf_printf(out, "\",version=\"%s\"", version)))
     return st;
   if(column && ((st = append(out, ",column=\"")) ||
-                (st = label_value(out, column)) || (st = append(out, "\""))))
+                (st = mw_buf_label(out, column)) || (st = append(out, "\""))))
     return st;
   if(method && ((st = append(out, ",method=\"")) ||
-                (st = label_value(out, method)) || (st = append(out, "\""))))
+                (st = mw_buf_label(out, method)) || (st = append(out, "\""))))
     return st;
   return mw_buf_printf(out, "} %.17g\n", v);
 }

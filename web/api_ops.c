@@ -31,18 +31,6 @@ static void h_readyz(struct web_req *r) {
   web_reply_json(r, 200, o);
 }
 
-/* Appends s as a Prometheus label value (backslash, quote, newline
- * escaped). */
-static mw_status label_value(mw_buf *out, const char *s) {
-  mw_status st = MW_OK;
-  for(; s && *s && !st; s++)
-    st = *s == '\\'   ? mw_buf_append(out, "\\\\", 2)
-         : *s == '"'  ? mw_buf_append(out, "\\\"", 2)
-         : *s == '\n' ? mw_buf_append(out, "\\n", 2)
-                      : mw_buf_append(out, s, 1);
-  return st;
-}
-
 /* modelwatch_alerts{rule,model,state,severity} 1 per rule: its state now
  * (inactive, pending, firing, nodata), as stored by the last evaluation of
  * whichever replica ran it. */
@@ -64,13 +52,13 @@ static mw_status render_alert_states(struct web_req *r, mw_buf *out) {
         mw_json_str(cJSON_GetObjectItemCaseSensitive(rule, "evaluation"), "state");
     const char *sev = mw_json_str(rule, "severity");
     if((st = mw_buf_printf(out, "modelwatch_alerts{rule=\"")) ||
-       (st = label_value(out, mw_json_str(rule, "name"))) ||
+       (st = mw_buf_label(out, mw_json_str(rule, "name"))) ||
        (st = mw_buf_printf(out, "\",model=\"")) ||
-       (st = label_value(out, mw_json_str(rule, "model"))) ||
+       (st = mw_buf_label(out, mw_json_str(rule, "model"))) ||
        (st = mw_buf_printf(out, "\",state=\"")) ||
-       (st = label_value(out, state ? state : "inactive")) ||
+       (st = mw_buf_label(out, state ? state : "inactive")) ||
        (st = mw_buf_printf(out, "\",severity=\"")) ||
-       (st = label_value(out, sev ? sev : "")) ||
+       (st = mw_buf_label(out, sev ? sev : "")) ||
        (st = mw_buf_printf(out, "\"} 1\n")))
       break;
   }

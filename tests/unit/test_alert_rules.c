@@ -176,12 +176,12 @@ static void test_eval_current(void **state) {
 static void rule_fixture(struct alert__rule *r, int64_t for_s) {
   memset(r, 0, sizeof *r);
   r->id = 7;
-  strcpy(r->name, "drift");
-  strcpy(r->model, "m");
-  strcpy(r->alias, "production");
-  strcpy(r->metric, "dataset_drift_share");
-  strcpy(r->op, ">=");
-  strcpy(r->severity, "critical");
+  mw_strlcpy(r->name, "drift", sizeof r->name);
+  mw_strlcpy(r->model, "m", sizeof r->model);
+  mw_strlcpy(r->alias, "production", sizeof r->alias);
+  mw_strlcpy(r->metric, "dataset_drift_share", sizeof r->metric);
+  mw_strlcpy(r->op, ">=", sizeof r->op);
+  mw_strlcpy(r->severity, "critical", sizeof r->severity);
   r->threshold = 0.5;
   r->for_s = for_s;
   r->window_s = 3600;
