@@ -217,6 +217,10 @@ class Server:
             self.stop(check=False)
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+            # mkdtemp may hand the same path out again: it must then get a
+            # fresh database, not this one with its tokens (a server on it
+            # would mint no admin token, and the test would send none).
+            _databases.pop(self.data_dir, None)
 
     def sql(self, query, params=()):
         """Runs query (with ? placeholders) on this server's database,
