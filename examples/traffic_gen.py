@@ -8,38 +8,21 @@ Usage:
   traffic_gen.py ... --reference 5000     (upload a reference set and exit)
 
 Features: amount (numeric, log-normal), age (numeric), country
-(categorical), channel (categorical); prediction: fraud score (numeric).
+(categorical), channel (categorical); prediction: fraud score (numeric);
+the rows come from fraud_sim.py, which demo_node.py's traffic shares.
 After --drift-after seconds, amounts grow 3x, ages shift by 15 years and
 the country mix changes, which every drift test notices. Sends batches
 once a second; --duration 0 runs until interrupted. Standard library only.
 """
 import argparse
 import json
-import math
 import random
 import sys
 import time
 import urllib.error
 import urllib.request
 
-SCHEMA = {"features": [{"name": "amount", "type": "numeric"},
-                       {"name": "age", "type": "numeric"},
-                       {"name": "country", "type": "categorical"},
-                       {"name": "channel", "type": "categorical"}],
-          "prediction": {"type": "numeric"}}
-
-
-def row(rng, drifted):
-    amount = math.exp(rng.gauss(3.5, 1.0)) * (3.0 if drifted else 1.0)
-    age = rng.gauss(52 if drifted else 37, 11)
-    countries = ["FR", "DE", "US", "BR"] if drifted else ["FR", "DE", "US", "UK"]
-    weights = [0.1, 0.1, 0.3, 0.5] if drifted else [0.4, 0.3, 0.2, 0.1]
-    country = rng.choices(countries, weights)[0]
-    channel = rng.choice(["web", "app", "pos"])
-    score = 1 / (1 + math.exp(-(amount / 200 - 1 + (age - 40) / 50)))
-    return {"features": {"amount": round(amount, 2), "age": round(age, 1),
-                         "country": country, "channel": channel},
-            "prediction": round(score, 4)}
+from fraud_sim import SCHEMA, row  # noqa: F401 - SCHEMA is used by the tests
 
 
 def post(base, token, path, body):
