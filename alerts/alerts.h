@@ -104,6 +104,14 @@ mw_status alert_channel_enqueue(mw_conn *c, const char *channel,
                                 const struct alert_group_notice *g, int64_t *out_id,
                                 mw_err *err);
 
+/* Queues notice g, formatted for each channel's type, for every channel
+ * that a rule of model names (each once), in the caller's open write
+ * transaction. For events that are not alerts but concern the people
+ * watching the model (a rollout aborted). *sent receives how many
+ * channels it was queued for. */
+mw_status alert_announce_model(mw_conn *c, const char *model,
+                               const struct alert_group_notice *g, int *sent);
+
 /* ---- channels (the API's /api/v1/channels) ---- */
 
 /* Creates a channel from {name, type, url}; generates its signing secret

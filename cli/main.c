@@ -15,6 +15,7 @@
 #include "alerts/alerts.h"
 #include "monitor/monitor.h"
 #include "registry/registry.h"
+#include "rollouts/rollouts.h"
 #include "web/web.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -244,6 +245,9 @@ static int cmd_serve(mw_config *cfg) {
       .group_interval_ms = (int64_t)app.cfg.alert_group_interval_s * 1000,
       .repeat_interval_ms = (int64_t)app.cfg.alert_repeat_interval_s * 1000,
   };
+  struct rollout_env rollout_env = {&reg_env, NULL, app.cluster,
+                                    app.cfg.external_url};
+  rollout_controller *rollouts = NULL;
   alert_scheduler *alerts = NULL;
   struct alert_delivery_opts delivery_opts;
   alert_delivery_opts_from_config(&app.cfg, &delivery_opts);
@@ -251,10 +255,13 @@ static int cmd_serve(mw_config *cfg) {
   int rc = 1;
   if(!mon_ctx_new(app.db, &mon_opts, &app.monitor)) {
     alert_env.report_ctx = app.monitor;
+    rollout_env.mon = app.monitor;
     app.alert_env = &alert_env;
     sweep_artifacts(app.db, &reg_env);
     if(!alert_scheduler_start(app.db, &alert_env, &alerts) &&
        !alert_delivery_start(app.db, &delivery_opts, &app.delivery) &&
+       !rollout_controller_start(app.db, &rollout_env, app.cfg.rollout_tick_ms,
+                                 &rollouts) &&
        !web_server_start(&app, &srv)) {
       mon_scheduler_start(app.monitor);
       serve_until_signal(&app, &reg_env);
@@ -267,7 +274,8 @@ static int cmd_serve(mw_config *cfg) {
   /* The alert scheduler's evaluations ask the monitor for reports: it
    * stops first (ASan saw one read the freed monitor at shutdown). */
   alert_scheduler_stop(alerts);
-  mon_ctx_free(app.monitor); /* joins the scheduler before the db closes */
+  rollout_controller_stop(rollouts); /* its analysis reads the monitor too */
+  mon_ctx_free(app.monitor);         /* joins the scheduler before the db closes */
   alert_delivery_stop(app.delivery);
   app.delivery = NULL;
   mw_cluster_stop(app.cluster);

@@ -98,6 +98,9 @@ static const struct opt opts[] = {
     {"--alert-repeat-interval-seconds", "MODELWATCH_ALERT_REPEAT_INTERVAL_SECONDS",
      OPT_INT, OFF(alert_repeat_interval_s), 0,
      "resend an unchanged firing group after this long (default 14400)"},
+    {"--rollout-tick-ms", "MODELWATCH_ROLLOUT_TICK_MS", OPT_INT,
+     OFF(rollout_tick_ms), 0,
+     "how often running rollouts are looked at, 50-60000 ms (default 1000)"},
     {"--delivery-workers", "MODELWATCH_DELIVERY_WORKERS", OPT_INT,
      OFF(delivery_workers), 0, "concurrent webhook transfers, 1-64 (default 8)"},
     {"--delivery-max-attempts", "MODELWATCH_DELIVERY_MAX_ATTEMPTS", OPT_INT,
@@ -195,6 +198,7 @@ void mw_config_defaults(mw_config *cfg) {
   cfg->rate_limit = 1000;
   cfg->rate_burst = 2000;
   cfg->alert_group_wait_s = 30;
+  cfg->rollout_tick_ms = 1000;
   cfg->alert_group_interval_s = 300;
   cfg->alert_repeat_interval_s = 4 * 3600;
   cfg->delivery_workers = 8;

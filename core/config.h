@@ -47,6 +47,7 @@ typedef struct mw_config {
   int delivery_max_age_seconds; /* age before dead (259200, 3 days) */
   int delivery_timeout_ms;      /* one webhook request, in all (15000) */
   int delivery_retention_days;  /* delivered/dead rows kept, 0 = forever (7) */
+  int rollout_tick_ms;          /* how often running rollouts are judged (1000) */
 } mw_config;
 
 /* Fills defaults, then applies MODELWATCH_* environment variables. */

@@ -53,26 +53,50 @@ static cJSON *moved_payload(const struct reg_env *env, const struct move *m,
   cJSON_AddStringToObject(p, "alias", m->alias);
   reg__add_opt_number(p, "from_version", m->from > 0 ? m->from : -1);
   cJSON_AddNumberToObject(p, "to_version", (double)m->to);
-  cJSON *art = cJSON_AddObjectToObject(p, "artifact");
-  char url[1400];
-  snprintf(url, sizeof url, "%s/api/v1/models/%s/versions/%lld/artifact",
-           env->external_url, m->model, (long long)m->to);
-  cJSON_AddStringToObject(art, "url", url);
-  cJSON_AddStringToObject(art, "sha256", to->sha256);
-  cJSON_AddNumberToObject(art, "size", (double)to->size);
+  cJSON_AddItemToObject(p, "artifact", reg_artifact_json(env, m->model, to));
   reg__add_opt_string(p, "reason", m->reason);
   mw_json_add_time(p, "at", at);
   return p;
 }
 
+cJSON *reg_artifact_json(const struct reg_env *env, const char *model,
+                         const reg_version_info *vi) {
+  cJSON *art = cJSON_CreateObject();
+  char url[1400];
+  snprintf(url, sizeof url, "%s/api/v1/models/%s/versions/%lld/artifact",
+           env->external_url, model, (long long)vi->version);
+  cJSON_AddStringToObject(art, "url", url);
+  cJSON_AddStringToObject(art, "sha256", vi->sha256);
+  cJSON_AddNumberToObject(art, "size", (double)vi->size);
+  return art;
+}
+
 struct enqueue_ctx {
   mw_conn *c;
+  const char *kind;
   const cJSON *payload;
 };
 
 static mw_status enqueue_one(void *ctx, const char *name, const char *url) {
   const struct enqueue_ctx *e = ctx;
-  return mw_outbox_enqueue(e->c, "alias.moved", "node", name, url, e->payload, NULL);
+  return mw_outbox_enqueue(e->c, e->kind, "node", name, url, e->payload, NULL);
+}
+
+mw_status reg_nodes_enqueue(mw_conn *c, const char *model, const char *kind,
+                            const cJSON *payload, mw_err *err) {
+  assert(mw_tx_state(c) == 1);
+  int64_t mid;
+  mw_status s = reg__model_id(c, model, &mid, err);
+  struct enqueue_ctx e = {c, kind, payload};
+  return s ? s : reg__store(c)->model_nodes(c, mid, enqueue_one, &e);
+}
+
+mw_status reg_nodes_candidate(mw_conn *c, const char *model, int64_t version,
+                              int64_t *nodes, int64_t *loaded, mw_err *err) {
+  int64_t mid;
+  mw_status s = reg__model_id(c, model, &mid, err);
+  return s ? s
+           : reg__store(c)->candidate_count(c, mid, model, version, nodes, loaded);
 }
 
 /* Writes move m to version `to` (alias row, history, audit, one outbox
@@ -100,12 +124,14 @@ static mw_status write_move(mw_conn *c, const struct reg_env *env,
   if(m->reason)
     cJSON_AddStringToObject(det, "reason", m->reason);
   s = mw_audit(c, m->actor,
-               !strcmp(m->kind, "rollback") ? "alias.rollback" : "alias.set", target,
-               det);
+               !strcmp(m->kind, "rollback")  ? "alias.rollback"
+               : !strcmp(m->kind, "rollout") ? "alias.rollout"
+                                             : "alias.set",
+               target, det);
   cJSON_Delete(det);
   if(s)
     return s;
-  struct enqueue_ctx e = {c, moved_payload(env, m, to, now)};
+  struct enqueue_ctx e = {c, "alias.moved", moved_payload(env, m, to, now)};
   s = st->model_nodes(c, m->mid, enqueue_one, &e);
   if(!s) {
     /* Subscribers hear what nodes hear, and who moved it how. */
@@ -256,6 +282,26 @@ mw_status reg_alias_set(mw_conn *c, const struct reg_env *env, const char *model
   if(!s)
     s = move_alias(c, env, &m, out, err);
   return end_move(c, s, model, alias, actor, out, err);
+}
+
+mw_status reg_alias_move_tx(mw_conn *c, const struct reg_env *env, const char *model,
+                            const char *alias, int64_t version, int64_t expected,
+                            const char *kind, const char *reason, const char *actor,
+                            cJSON **out, mw_err *err) {
+  assert(mw_tx_state(c) == 1);
+  assert(!strcmp(kind, "set") || !strcmp(kind, "rollout"));
+  *out = NULL;
+  int64_t want = 0;
+  mw_status s = check_set(alias, version, NULL, reason, &want, err);
+  if(s)
+    return s;
+  struct move m = {model, alias, 0, 0, version, kind, reason, actor};
+  s = reg__model_id(c, model, &m.mid, err);
+  if(!s)
+    s = reg__store(c)->alias_current(c, m.mid, alias, &m.from);
+  if(!s && expected >= 0 && expected != m.from)
+    s = cas_refused(alias, m.from, err);
+  return s ? s : move_alias(c, env, &m, out, err);
 }
 
 mw_status reg_alias_delete(mw_conn *c, const char *model, const char *alias,

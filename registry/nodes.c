@@ -44,6 +44,13 @@ static mw_status add_node_model(void *ctx, const struct reg_node_model_row *r) {
   if(!in_sync)
     m->all_in_sync = 0;
   cJSON_AddBoolToObject(e, "in_sync", in_sync);
+  if(r->candidate_version >= 0 || r->candidate_state) {
+    /* A rollout's candidate, run beside the alias's version. */
+    cJSON *cand = cJSON_AddObjectToObject(e, "candidate");
+    reg__add_opt_number(cand, "version", r->candidate_version);
+    reg__add_opt_string(cand, "state", r->candidate_state);
+    reg__add_opt_number(cand, "weight_percent", r->candidate_weight);
+  }
   cJSON_AddItemToArray(m->arr, e);
   return MW_OK;
 }
@@ -174,7 +181,36 @@ mw_status reg_node_create(mw_conn *c, const cJSON *body, int allow_private,
   return reg__commit_answer(c, s, out);
 }
 
-/* Checks a status report {models: [{name, version, state}]}. */
+/* An optional integer key of a report item: absent or null is -1; 1 when
+ * present and within [lo, hi]. */
+static int opt_int(const cJSON *m, const char *key, int64_t lo, int64_t hi,
+                   int64_t *v) {
+  const cJSON *j = cJSON_GetObjectItemCaseSensitive(m, key);
+  *v = -1;
+  if(!j || cJSON_IsNull(j))
+    return 1;
+  return mw_json_int(j, v) && *v >= lo && *v <= hi;
+}
+
+/* Fills row from a checked report item m. */
+static int report_row(const cJSON *m, struct reg_node_status_row *r) {
+  const char *state = mw_json_str(m, "state");
+  const char *cstate = mw_json_str(m, "candidate_state");
+  r->model = mw_json_str(m, "name");
+  r->state = state ? state : "loaded";
+  r->candidate_state = cstate;
+  const cJSON *cs = cJSON_GetObjectItemCaseSensitive(m, "candidate_state");
+  return mw_name_valid(r->model) &&
+         opt_int(m, "version", 1, INT64_MAX, &r->version) &&
+         cJSON_GetObjectItemCaseSensitive(m, "version") &&
+         (!state || strlen(state) <= 64) &&
+         opt_int(m, "candidate_version", 1, INT64_MAX, &r->candidate_version) &&
+         opt_int(m, "candidate_weight_percent", 0, 100, &r->candidate_weight) &&
+         (!cs || cJSON_IsNull(cs) || (cstate && strlen(cstate) <= 64));
+}
+
+/* Checks a status report {models: [{name, version, state?,
+ * candidate_version?, candidate_state?, candidate_weight_percent?}]}. */
 static mw_status check_report(const cJSON *models, mw_err *err) {
   if(!cJSON_IsArray(models))
     return mw_errf(err, MW_EVALIDATION,
@@ -183,15 +219,13 @@ static mw_status check_report(const cJSON *models, mw_err *err) {
   int i = 0;
   const cJSON *m;
   cJSON_ArrayForEach(m, models) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "version");
-    const char *state = mw_json_str(m, "state");
-    int64_t ver;
-    if(!mw_name_valid(mw_json_str(m, "name")) ||
-       !(cJSON_IsNull(v) || (mw_json_int(v, &ver) && ver >= 1)) ||
-       (state && strlen(state) > 64))
+    struct reg_node_status_row r;
+    if(!report_row(m, &r))
       return mw_errf(err, MW_EVALIDATION,
                      "models[%d] must be {name, version: integer >= 1 or null, "
-                     "state?: string}",
+                     "state?: string, candidate_version?: integer >= 1 or null, "
+                     "candidate_state?: string, candidate_weight_percent?: "
+                     "0..100}",
                      i);
     i++;
   }
@@ -217,12 +251,9 @@ mw_status reg_node_report(mw_conn *c, const char *name, const cJSON *body,
   cJSON_ArrayForEach(m, models) {
     if(s)
       break;
-    int64_t ver;
-    const char *state = mw_json_str(m, "state");
-    if(!mw_json_int(cJSON_GetObjectItemCaseSensitive(m, "version"), &ver))
-      ver = -1; /* null: the node runs no version of it */
-    s = st->node_status_put(c, nid, mw_json_str(m, "name"), ver,
-                            state ? state : "loaded", now);
+    struct reg_node_status_row r; /* version -1: the node runs none of it */
+    report_row(m, &r);
+    s = st->node_status_put(c, nid, &r, now);
   }
   if(!s)
     s = reg_node_get(c, name, out, err);

@@ -179,6 +179,16 @@ mw_status reg_alias_set(mw_conn *c, const struct reg_env *env, const char *model
                         const char *alias, int64_t version, const cJSON *expected,
                         const char *reason, const char *actor, cJSON **out,
                         mw_err *err);
+/* As reg_alias_set inside a transaction the caller has open and will
+ * commit (rollouts promote in the transaction that ends them). kind:
+ * "set" or "rollout" (the history row's kind); expected: the version the
+ * alias must hold (0: must not exist; < 0: no compare-and-swap). A move a
+ * protected alias refuses (MW_ENOTAPPROVED) is not audited here: the
+ * caller rolls back and may call reg_alias_audit_refusal. */
+mw_status reg_alias_move_tx(mw_conn *c, const struct reg_env *env, const char *model,
+                            const char *alias, int64_t version, int64_t expected,
+                            const char *kind, const char *reason, const char *actor,
+                            cJSON **out, mw_err *err);
 /* Removes an alias (history keeps a 'delete' row). */
 mw_status reg_alias_delete(mw_conn *c, const char *model, const char *alias,
                            const char *reason, const char *actor, mw_err *err);
@@ -262,5 +272,18 @@ mw_status reg_node_report(mw_conn *c, const char *name, const cJSON *body,
                           cJSON **out, mw_err *err);
 mw_status reg_node_delete(mw_conn *c, const char *name, const char *actor,
                           mw_err *err);
+/* Queues payload (kind: its outbox kind, e.g. "rollout.step") for every
+ * node serving model, in the caller's open write transaction. */
+mw_status reg_nodes_enqueue(mw_conn *c, const char *model, const char *kind,
+                            const cJSON *payload, mw_err *err);
+/* Of the nodes serving model: *nodes all of them, *loaded those whose last
+ * status report says candidate `version` is loaded ({candidate_version,
+ * candidate_state: "loaded"} in its item for the model). */
+mw_status reg_nodes_candidate(mw_conn *c, const char *model, int64_t version,
+                              int64_t *nodes, int64_t *loaded, mw_err *err);
+/* {url, sha256, size} of vi's artifact, as node commands name it: the URL
+ * under env->external_url. Caller frees with cJSON_Delete. */
+cJSON *reg_artifact_json(const struct reg_env *env, const char *model,
+                         const reg_version_info *vi);
 
 #endif

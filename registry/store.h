@@ -45,6 +45,7 @@
  *    newest first; protect_list O(n log protected), by alias.
  *  - nodes: node_insert, node_follow, node_get, node_seen,
  *    node_status_put, node_delete O(log nodes); node_list O(nodes);
+ *    candidate_count O(nodes serving the model);
  *    node_models O(models the node serves).
  *  - artifact chunks: blob_create, blob_chunk_put (one chunk of at most
  *    1 MiB), blob_find, blob_name, blob_chunk_get, blob_delete
@@ -147,6 +148,22 @@ struct reg_node_model_row {
   int64_t desired_version, reported_version;
   const char *state;
   int64_t reported_at;
+  /* A candidate the node runs beside it during a rollout (-1, NULL, -1:
+   * none reported). */
+  int64_t candidate_version;
+  const char *candidate_state;
+  int64_t candidate_weight;
+};
+
+/* What a node reports of one model it serves (versions and weight -1:
+ * none; candidate_state NULL: none). */
+struct reg_node_status_row {
+  const char *model;
+  int64_t version;
+  const char *state;
+  int64_t candidate_version;
+  const char *candidate_state;
+  int64_t candidate_weight;
 };
 
 /* A named blob of the database artifact store, as the collector lists it. */
@@ -281,8 +298,13 @@ struct reg_store {
   /* Records that the node reported at now; *id gets its id. */
   mw_status (*node_seen)(mw_conn *c, const char *name, int64_t now, int64_t *id);
   /* What the node runs of a model (version -1: none). */
-  mw_status (*node_status_put)(mw_conn *c, int64_t node_id, const char *model,
-                               int64_t version, const char *state, int64_t now);
+  mw_status (*node_status_put)(mw_conn *c, int64_t node_id,
+                               const struct reg_node_status_row *r, int64_t now);
+  /* Of the nodes serving model_id (named model), *nodes counts them all
+   * and *loaded those whose last report says candidate `version` is
+   * loaded. */
+  mw_status (*candidate_count)(mw_conn *c, int64_t model_id, const char *model,
+                               int64_t version, int64_t *nodes, int64_t *loaded);
   /* Deletes the node with its links and reports. */
   mw_status (*node_delete)(mw_conn *c, const char *name);
 

@@ -772,7 +772,8 @@ node_models(mw_conn *c, int64_t node_id,
   mw_status s;
   PGresult *r = mw_pg_run(
       c,
-      "SELECT m.name, nm.alias, v.version, ns.version, ns.state, ns.reported_at "
+      "SELECT m.name, nm.alias, v.version, ns.version, ns.state, ns.reported_at, "
+      "ns.candidate_version, ns.candidate_state, ns.candidate_weight "
       "FROM node_models nm JOIN models m ON m.id = nm.model_id LEFT JOIN aliases "
       "a ON a.model_id = nm.model_id AND a.alias = nm.alias LEFT JOIN "
       "model_versions v ON v.id = a.version_id LEFT JOIN node_status ns ON "
@@ -782,9 +783,10 @@ node_models(mw_conn *c, int64_t node_id,
   if(!r)
     return s;
   for(int i = 0; i < PQntuples(r) && !s; i++) {
-    struct reg_node_model_row m = {mw_pg_text(r, i, 0),    mw_pg_text(r, i, 1),
-                                   mw_pg_i64(r, i, 2, -1), mw_pg_i64(r, i, 3, -1),
-                                   col_opt(r, i, 4),       mw_pg_i64(r, i, 5, -1)};
+    struct reg_node_model_row m = {
+        mw_pg_text(r, i, 0),    mw_pg_text(r, i, 1), mw_pg_i64(r, i, 2, -1),
+        mw_pg_i64(r, i, 3, -1), col_opt(r, i, 4),    mw_pg_i64(r, i, 5, -1),
+        mw_pg_i64(r, i, 6, -1), col_opt(r, i, 7),    mw_pg_i64(r, i, 8, -1)};
     s = fn(ctx, &m);
   }
   PQclear(r);
@@ -801,22 +803,52 @@ static mw_status node_seen(mw_conn *c, const char *name, int64_t now, int64_t *i
       c, "UPDATE nodes SET last_seen_at = $1 WHERE name = $2 RETURNING id", &p, id);
 }
 
-static mw_status node_status_put(mw_conn *c, int64_t node_id, const char *model,
-                                 int64_t version, const char *state, int64_t now) {
+static mw_status node_status_put(mw_conn *c, int64_t node_id,
+                                 const struct reg_node_status_row *r, int64_t now) {
   assert(mw_tx_state(c) == 1);
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, node_id);
-  mw_pgp_text(&p, model);
-  mw_pgp_id(&p, version);
-  mw_pgp_text(&p, state);
+  mw_pgp_text(&p, r->model);
+  mw_pgp_id(&p, r->version);
+  mw_pgp_text(&p, r->state);
   mw_pgp_i64(&p, now);
-  return mw_pg_do(c,
-                  "INSERT INTO node_status(node_id, model_name, version, state, "
-                  "reported_at) VALUES($1, $2, $3, $4, $5) ON CONFLICT(node_id, "
-                  "model_name) DO UPDATE SET version = EXCLUDED.version, state = "
-                  "EXCLUDED.state, reported_at = EXCLUDED.reported_at",
-                  &p, NULL);
+  mw_pgp_id(&p, r->candidate_version);
+  mw_pgp_text(&p, r->candidate_state);
+  mw_pgp_id(&p, r->candidate_weight);
+  return mw_pg_do(
+      c,
+      "INSERT INTO node_status(node_id, model_name, version, state, reported_at, "
+      "candidate_version, candidate_state, candidate_weight) VALUES($1, $2, $3, "
+      "$4, $5, $6, $7, $8) ON CONFLICT(node_id, model_name) DO UPDATE SET version "
+      "= EXCLUDED.version, state = EXCLUDED.state, reported_at = "
+      "EXCLUDED.reported_at, candidate_version = EXCLUDED.candidate_version, "
+      "candidate_state = EXCLUDED.candidate_state, candidate_weight = "
+      "EXCLUDED.candidate_weight",
+      &p, NULL);
+}
+
+static mw_status candidate_count(mw_conn *c, int64_t model_id, const char *model,
+                                 int64_t version, int64_t *nodes, int64_t *loaded) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, model_id);
+  mw_pgp_text(&p, model);
+  mw_pgp_i64(&p, version);
+  mw_status s;
+  PGresult *r = mw_pg_run(
+      c,
+      "SELECT count(*), count(ns.node_id) FROM node_models nm LEFT JOIN "
+      "node_status ns ON ns.node_id = nm.node_id AND ns.model_name = $2 AND "
+      "ns.candidate_version = $3 AND ns.candidate_state = 'loaded' WHERE "
+      "nm.model_id = $1",
+      &p, &s);
+  if(!r)
+    return s;
+  *nodes = mw_pg_i64(r, 0, 0, 0);
+  *loaded = mw_pg_i64(r, 0, 1, 0);
+  PQclear(r);
+  return MW_OK;
 }
 
 static mw_status node_delete(mw_conn *c, const char *name) {
@@ -1008,6 +1040,7 @@ const struct reg_store reg_store_pg = {
     .node_models = node_models,
     .node_seen = node_seen,
     .node_status_put = node_status_put,
+    .candidate_count = candidate_count,
     .node_delete = node_delete,
     .blob_create = blob_create,
     .blob_chunk_put = blob_chunk_put,

@@ -817,9 +817,10 @@ struct node_model_call {
 
 static mw_status node_model_row(void *ctx, sqlite3_stmt *st) {
   const struct node_model_call *nc = ctx;
-  struct reg_node_model_row m = {mw_col_text(st, 0),    mw_col_text(st, 1),
-                                 mw_col_i64(st, 2, -1), mw_col_i64(st, 3, -1),
-                                 col_opt(st, 4),        mw_col_i64(st, 5, -1)};
+  struct reg_node_model_row m = {
+      mw_col_text(st, 0),    mw_col_text(st, 1), mw_col_i64(st, 2, -1),
+      mw_col_i64(st, 3, -1), col_opt(st, 4),     mw_col_i64(st, 5, -1),
+      mw_col_i64(st, 6, -1), col_opt(st, 7),     mw_col_i64(st, 8, -1)};
   return nc->fn(nc->ctx, &m);
 }
 
@@ -827,12 +828,14 @@ static mw_status
 node_models(mw_conn *c, int64_t node_id,
             mw_status (*fn)(void *, const struct reg_node_model_row *), void *ctx) {
   sqlite3_stmt *st = mw_stmt(
-      c, "SELECT m.name, nm.alias, v.version, ns.version, ns.state, "
-         "ns.reported_at FROM node_models nm JOIN models m ON m.id = nm.model_id "
-         "LEFT JOIN aliases a ON a.model_id = nm.model_id AND a.alias = nm.alias "
-         "LEFT JOIN model_versions v ON v.id = a.version_id "
-         "LEFT JOIN node_status ns ON ns.node_id = nm.node_id "
-         "AND ns.model_name = m.name WHERE nm.node_id = ? ORDER BY m.name");
+      c,
+      "SELECT m.name, nm.alias, v.version, ns.version, ns.state, "
+      "ns.reported_at, ns.candidate_version, ns.candidate_state, "
+      "ns.candidate_weight FROM node_models nm JOIN models m ON m.id = nm.model_id "
+      "LEFT JOIN aliases a ON a.model_id = nm.model_id AND a.alias = nm.alias "
+      "LEFT JOIN model_versions v ON v.id = a.version_id "
+      "LEFT JOIN node_status ns ON ns.node_id = nm.node_id "
+      "AND ns.model_name = m.name WHERE nm.node_id = ? ORDER BY m.name");
   if(st)
     sqlite3_bind_int64(st, 1, node_id);
   struct node_model_call nc = {fn, ctx};
@@ -855,21 +858,47 @@ static mw_status node_seen(mw_conn *c, const char *name, int64_t now, int64_t *i
   return mw_step_done(c, st);
 }
 
-static mw_status node_status_put(mw_conn *c, int64_t node_id, const char *model,
-                                 int64_t version, const char *state, int64_t now) {
+static mw_status node_status_put(mw_conn *c, int64_t node_id,
+                                 const struct reg_node_status_row *r, int64_t now) {
   assert(mw_tx_state(c) == 1);
-  sqlite3_stmt *st =
-      mw_stmt(c, "INSERT INTO node_status(node_id, model_name, version, state, "
-                 "reported_at) VALUES(?1, ?2, ?3, ?4, ?5) "
-                 "ON CONFLICT(node_id, model_name) DO UPDATE SET "
-                 "version = ?3, state = ?4, reported_at = ?5");
+  sqlite3_stmt *st = mw_stmt(
+      c, "INSERT INTO node_status(node_id, model_name, version, state, "
+         "reported_at, candidate_version, candidate_state, candidate_weight) "
+         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+         "ON CONFLICT(node_id, model_name) DO UPDATE SET version = ?3, state = ?4, "
+         "reported_at = ?5, candidate_version = ?6, candidate_state = ?7, "
+         "candidate_weight = ?8");
   if(st) {
     sqlite3_bind_int64(st, 1, node_id);
-    mw_bind_text(st, 2, model);
-    mw_bind_id(st, 3, version);
-    mw_bind_text(st, 4, state);
+    mw_bind_text(st, 2, r->model);
+    mw_bind_id(st, 3, r->version);
+    mw_bind_text(st, 4, r->state);
     sqlite3_bind_int64(st, 5, now);
+    mw_bind_id(st, 6, r->candidate_version);
+    mw_bind_text(st, 7, r->candidate_state);
+    mw_bind_id(st, 8, r->candidate_weight);
   }
+  return mw_step_done(c, st);
+}
+
+static mw_status candidate_count(mw_conn *c, int64_t model_id, const char *model,
+                                 int64_t version, int64_t *nodes, int64_t *loaded) {
+  sqlite3_stmt *st = mw_stmt(
+      c,
+      "SELECT count(*), count(ns.node_id) FROM node_models nm "
+      "LEFT JOIN node_status ns ON ns.node_id = nm.node_id AND ns.model_name = ?2 "
+      "AND ns.candidate_version = ?3 AND ns.candidate_state = 'loaded' "
+      "WHERE nm.model_id = ?1");
+  if(st) {
+    sqlite3_bind_int64(st, 1, model_id);
+    mw_bind_text(st, 2, model);
+    sqlite3_bind_int64(st, 3, version);
+  }
+  mw_status s = mw_step_one(c, st);
+  if(s)
+    return s;
+  *nodes = sqlite3_column_int64(st, 0);
+  *loaded = sqlite3_column_int64(st, 1);
   return mw_step_done(c, st);
 }
 
@@ -1049,6 +1078,7 @@ const struct reg_store reg_store_sqlite = {
     .node_models = node_models,
     .node_seen = node_seen,
     .node_status_put = node_status_put,
+    .candidate_count = candidate_count,
     .node_delete = node_delete,
     .blob_create = blob_create,
     .blob_chunk_put = blob_chunk_put,

@@ -24,6 +24,7 @@ static const struct {
     {web_routes_session, &web_routes_session_count},
     {web_routes_channels, &web_routes_channels_count},
     {web_routes_subscriptions, &web_routes_subscriptions_count},
+    {web_routes_rollouts, &web_routes_rollouts_count},
 };
 
 #define VERSION_PATH "/api/v1/models/{name}/versions/{v}"

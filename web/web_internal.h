@@ -53,6 +53,7 @@ WEB_ROUTES(alerts);
 WEB_ROUTES(session);
 WEB_ROUTES(channels);
 WEB_ROUTES(subscriptions);
+WEB_ROUTES(rollouts);
 
 /* The joined route table (built once, thread-safe); *n receives its size. */
 const struct web_route *web_route_table(size_t *n);

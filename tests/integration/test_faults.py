@@ -497,6 +497,46 @@ def case_tokens_create(h, t):
             "body": {"name": "tok-" + t, "scopes": ["read", "ingest"]}}
 
 
+ROLLOUT = {"alias": "production", "candidate_version": 2, "mode": "canary",
+           "steps": [{"weight_percent": 10, "hold_seconds": 3600},
+                     {"weight_percent": 100, "hold_seconds": 3600}],
+           "analysis": {"min_predictions": 10}}
+
+
+def case_rollout_create(h, t):
+    m = "ro-" + t
+    aliased(h, m)
+    return {"method": "POST", "path": "/api/v1/models/%s/rollouts" % m, "body": ROLLOUT}
+
+
+def rollout_case(h, m, action, paused=False):
+    """A running rollout (hold of an hour: the controller leaves it alone
+    while the faults run), and the request that does `action` to it."""
+    aliased(h, m)
+    rid = post_ok(h.s, "/api/v1/models/%s/rollouts" % m, ROLLOUT)["id"]
+    if paused:
+        expect(h.s.post("/api/v1/models/%s/rollouts/%d/pause" % (m, rid), {}), 200)
+    h.wait_idle()
+    return {"method": "POST", "path": "/api/v1/models/%s/rollouts/%d/%s" % (m, rid, action),
+            "body": {"reason": "test"}}
+
+
+def case_rollout_pause(h, t):
+    return rollout_case(h, "rop-" + t, "pause")
+
+
+def case_rollout_resume(h, t):
+    return rollout_case(h, "ror-" + t, "resume", paused=True)
+
+
+def case_rollout_abort(h, t):
+    return rollout_case(h, "roa-" + t, "abort")
+
+
+def case_rollout_promote(h, t):
+    return rollout_case(h, "rom-" + t, "promote")
+
+
 def case_token_delete(h, t):
     h.s.token_with("tokd-" + t, ["read"])
     return {"method": "DELETE", "path": "/api/v1/tokens/tokd-" + t}
@@ -538,6 +578,11 @@ CASES = {
     ("DELETE", "/api/v1/session"): case_session_delete,
     ("POST", "/api/v1/subscriptions"): case_subscription_create,
     ("DELETE", "/api/v1/subscriptions/{name}"): case_subscription_delete,
+    ("POST", M + "/rollouts"): case_rollout_create,
+    ("POST", M + "/rollouts/{id}/pause"): case_rollout_pause,
+    ("POST", M + "/rollouts/{id}/resume"): case_rollout_resume,
+    ("POST", M + "/rollouts/{id}/abort"): case_rollout_abort,
+    ("POST", M + "/rollouts/{id}/promote"): case_rollout_promote,
     ("POST", "/api/v1/tokens"): case_tokens_create,
     ("DELETE", "/api/v1/tokens/{name}"): case_token_delete,
 }

@@ -14,8 +14,8 @@ set -u
 cd "$(dirname "$0")/../.."
 fail=0
 src=$(git ls-files 'core/*.[ch]' 'registry/*.[ch]' 'monitor/*.[ch]' \
-      'alerts/*.[ch]' 'web/*.[ch]' 'cli/*.[ch]' 2>/dev/null ||
-      find core registry monitor alerts web cli -name '*.[ch]')
+      'alerts/*.[ch]' 'rollouts/*.[ch]' 'web/*.[ch]' 'cli/*.[ch]' 2>/dev/null ||
+      find core registry monitor alerts rollouts web cli -name '*.[ch]')
 
 for f in $src; do
   case "$f" in

@@ -1,0 +1,2 @@
+-- placeholder until the ids-per-version migration merges
+SELECT 1;

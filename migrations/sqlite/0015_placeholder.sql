@@ -1,0 +1,1 @@
+-- placeholder until the ids-per-version migration merges
