@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# `make demo`: modelwatch with live data in under a minute.
+# `make demo`: modelwatch with live data, in two acts, in about two minutes.
 #
-# Starts modelwatch (data in ./var-demo, fresh each run), the demo serving
-# node and a chat receiver from examples/, registers model `fraud` with two
-# versions and their reference sets, promotes v1 then v2, sets a drift rule
-# with the rollback action, and runs the traffic generator, which drifts
-# after 20 s: the rule fires, chat gets the alert and production rolls back
-# to v1, which the node loads. Ctrl-C stops everything.
+# Starts modelwatch (data in ./var-demo, fresh each run), a chat receiver
+# and the demo serving node from examples/ (it serves its own synthetic
+# traffic, posts labels and follows modelwatch's commands), registers model
+# `fraud` with three versions and their reference sets, and launches v1.
+#  Act 1, rollouts: a canary of v3, whose predictions drift, is aborted by
+#    its own analysis (the node goes back to weight 0, chat is told); a
+#    canary of v2 passes every step and production moves to v2.
+#  Act 2, alerts: the traffic drifts; the rule fraud-drift fires, chat gets
+#    the alert and production rolls back to v1, which the node loads.
+# Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -29,10 +33,13 @@ for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; 
 TOKEN=$(cat "$DATA/admin.token")
 api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 
-echo "== registering model fraud with two versions"
-schema='{"features":[{"name":"amount","type":"numeric"},{"name":"age","type":"numeric"},{"name":"country","type":"categorical"},{"name":"channel","type":"categorical"}],"prediction":{"type":"numeric"}}'
+echo "== registering model fraud with three versions"
+schema=$($PY -c 'import json,sys; sys.path.insert(0,"examples"); import fraud_sim; print(json.dumps(fraud_sim.SCHEMA))')
+# Per column a drift flag at p < 0.001: five columns tested at 0.05 would
+# flag a healthy canary about one time in four.
+strict='{"columns":{"amount":{"method":"ks","threshold":0.001},"age":{"method":"ks","threshold":0.001},"prediction":{"method":"ks","threshold":0.001},"country":{"method":"chi2","threshold":0.001},"channel":{"method":"chi2","threshold":0.001}}}'
 api -X POST "$URL/api/v1/models" -d '{"name":"fraud","description":"card fraud scorer","tags":{"team":"risk"}}' >/dev/null
-for v in 1 2; do
+for v in 1 2 3; do
   api -X POST "$URL/api/v1/models/fraud/versions" \
     -d "{\"description\":\"gradient boosting v$v\",\"run_id\":\"demo-$v\",\"metrics\":{\"auc\":0.9$v},\"schema\":$schema}" >/dev/null
   head -c $((200000 * v)) /dev/urandom >"$DATA/model-v$v.bin"
@@ -41,9 +48,10 @@ for v in 1 2; do
     "$URL/api/v1/models/fraud/versions/$v/artifact" >/dev/null
   $PY examples/traffic_gen.py --modelwatch "$URL" --token "$TOKEN" --model fraud \
     --version "$v" --reference 5000 --seed "$v" >/dev/null
+  api -X PUT "$URL/api/v1/models/fraud/versions/$v/drift/config" -d "$strict" >/dev/null
 done
 
-echo "== chat receiver and demo serving node"
+echo "== chat receiver and demo serving node (200 requests/s, labels 2 s later)"
 secret=$(api -X POST "$URL/api/v1/channels" \
   -d "{\"name\":\"ops-chat\",\"type\":\"slack\",\"url\":\"http://127.0.0.1:$((PORT + 1120))/hook\"}" \
   | sed 's/.*"secret":"\([^"]*\)".*/\1/')
@@ -52,16 +60,13 @@ pids+=($!)
 NODE_TOKEN=$("$BUILD/modelwatch" token create --name demo-node --scopes read,ingest,promote \
   --data-dir "$DATA" 2>/dev/null)
 $PY examples/demo_node.py --modelwatch "$URL" --token "$NODE_TOKEN" --name edge-1 \
-  --model fraud --port $((PORT + 1020)) &
+  --model fraud --port $((PORT + 1020)) --traffic 200 --labels --label-delay 2 \
+  --drifting-versions 3 >"$DATA/node.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do api "$URL/api/v1/nodes/edge-1" >/dev/null 2>&1 && break; sleep 0.1; done
 
-echo "== promoting: staging and production -> v1, then production -> v2"
 api -X PUT "$URL/api/v1/models/fraud/aliases/staging" -d '{"version":1,"reason":"first candidate"}' >/dev/null
 api -X PUT "$URL/api/v1/models/fraud/aliases/production" -d '{"version":1,"expected_version":null,"reason":"launch"}' >/dev/null
-api -X PUT "$URL/api/v1/models/fraud/aliases/staging" -d '{"version":2,"reason":"retrained"}' >/dev/null
-api -X PUT "$URL/api/v1/models/fraud/aliases/production" -d '{"version":2,"expected_version":1,"reason":"better AUC"}' >/dev/null
-
 api -X POST "$URL/api/v1/alert-rules" -d '{"name":"fraud-drift","model":"fraud","alias":"production",
   "metric":"dataset_drift_share","op":">=","threshold":0.5,"for_seconds":10,"window_seconds":60,
   "interval_seconds":5,"severity":"critical","labels":{"team":"risk"},"channels":["ops-chat"],
@@ -70,24 +75,40 @@ api -X POST "$URL/api/v1/alert-rules" -d '{"name":"fraud-amount-psi","model":"fr
   "metric":"amount.psi","op":">=","threshold":0.25,"for_seconds":0,"window_seconds":60,
   "interval_seconds":5,"severity":"warning","channels":["ops-chat"]}' >/dev/null
 
-echo "== traffic: healthy for 20 s, then drifted"
-$PY examples/traffic_gen.py --modelwatch "$URL" --token "$TOKEN" --model fraud --version 2 \
-  --rate 300 --drift-after 20 &
-pids+=($!)
-$PY examples/traffic_gen.py --modelwatch "$URL" --token "$TOKEN" --model fraud --version 1 \
-  --rate 100 --drift-after -1 --seed 99 >/dev/null &
-pids+=($!)
+canary() { # canary VERSION: starts a three-step canary onto production, prints its id
+  api -X POST "$URL/api/v1/models/fraud/rollouts" -d "{\"alias\":\"production\",
+    \"candidate_version\":$1,\"mode\":\"canary\",
+    \"steps\":[{\"weight_percent\":10,\"hold_seconds\":6},{\"weight_percent\":50,\"hold_seconds\":6},
+               {\"weight_percent\":100,\"hold_seconds\":6}],
+    \"analysis\":{\"max_drift_share\":0.1,\"max_candidate_vs_baseline_drift_share\":0.1,
+                  \"metric\":{\"name\":\"mae\",\"max_drop\":0.02},\"label_delay_seconds\":2,
+                  \"min_predictions\":100}}" | sed 's/^{"id":\([0-9]*\).*/\1/'
+}
+watch() { $PY examples/watch_rollout.py --modelwatch "$URL" --token "$TOKEN" --model fraud --id "$1" || true; }
 
 cat <<TXT
 
 modelwatch demo is running (ready in $(( $(date +%s) - t0 )) s).
   Dashboard: $URL/
   Token:     $TOKEN   (paste it on the sign-in page)
-Tour: Models -> fraud shows versions, aliases with their history and the node
-(desired vs reported). Open v2's drift page: the drift share climbs after
-~20 s; about 15 s later the rule fraud-drift fires (Alerts page), chat
-prints the message below and production rolls back to v1, which edge-1
-loads. Ctrl-C stops the demo.
+
+TXT
+echo "== act 1: a canary of v3 (its predictions drift), then one of v2"
+watch "$(canary 3)"
+echo
+watch "$(canary 2)"
+echo
+echo "== act 2: the traffic of production drifts after 20 s"
+$PY examples/traffic_gen.py --modelwatch "$URL" --token "$TOKEN" --model fraud --version 2 \
+  --rate 300 --drift-after 20 &
+pids+=($!)
+cat <<TXT
+
+Tour: Models -> fraud shows versions, aliases with their history (v2 came by
+rollout), the rollouts and the node (desired vs reported). Open v2's drift
+page: the drift share climbs after ~20 s; about 15 s later the rule
+fraud-drift fires (Alerts page), chat prints it and production rolls back to
+v1, which edge-1 loads. Ctrl-C stops the demo.
 
 TXT
 wait "${pids[0]}"

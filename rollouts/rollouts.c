@@ -552,6 +552,12 @@ static mw_status check_start(mw_conn *c, const char *model, const char *alias,
     return mw_errf(err, MW_EVALIDATION,
                    "version %lld is pending: upload its artifact first",
                    (long long)cand);
+  if(!vi->schema_json)
+    return mw_errf(err, MW_EVALIDATION,
+                   "version %lld has no schema: a rollout judges the candidate on "
+                   "the predictions it logs, and a version without a schema "
+                   "cannot log any",
+                   (long long)cand);
   if(cand == *base)
     return mw_errf(err, MW_EVALIDATION, "alias '%s' already points to version %lld",
                    alias, (long long)cand);
@@ -572,7 +578,7 @@ static mw_status check_start(mw_conn *c, const char *model, const char *alias,
   if(!isnan(cfg->a.max_drift_share)) {
     mon_version mv = {vi->id, vi->model_id, model, cand, vi->schema_json};
     cJSON *ref = NULL;
-    s = mon_reference_get(c, &mv, &ref, NULL);
+    s = mon_reference_get(c, &mv, &ref, err);
     cJSON_Delete(ref);
     if(s == MW_ENOTFOUND)
       return mw_errf(err, MW_EVALIDATION,
@@ -872,18 +878,25 @@ static int tick_one(mw_conn *c, const struct rollout_env *env, int64_t id,
     ro_free(&o);
     return 0;
   }
+  /* Waiting (or failing to read) past the step's hold and max_wait makes
+   * the step inconclusive: the rollout pauses instead of waiting forever. */
   s = rollout__progress_read(c, env, &o.r, &cfg, now, &p);
   enum rollout__wait w =
       s ? ROLLOUT__WAIT_HOLD : rollout__step_wait(&cfg, (int)o.r.step, &p);
-  int timed_out =
-      w != ROLLOUT__READY && rollout__step_timed_out(&cfg, (int)o.r.step, &p);
   if(!s && w == ROLLOUT__READY)
     s = rollout__analyse(c, env, &o.r, &cfg, now, ck, &n);
-  if(s || (w != ROLLOUT__READY && !timed_out)) {
-    if(s)
-      mw_log(MW_LOG_WARN, "rollouts",
-             "rollout %lld: reading its progress failed: %s", (long long)id,
+  int timed_out =
+      (s || w != ROLLOUT__READY) && rollout__step_timed_out(&cfg, (int)o.r.step, &p);
+  char what[96];
+  if(s) {
+    mw_log(MW_LOG_WARN, "rollouts", "rollout %lld: its analysis failed: %s",
+           (long long)id, mw_status_code(s));
+    snprintf(what, sizeof what, "an analysis that kept failing (%s)",
              mw_status_code(s));
+  } else {
+    mw_strlcpy(what, w != ROLLOUT__READY ? rollout__wait_name(w) : "", sizeof what);
+  }
+  if((s || w != ROLLOUT__READY) && !timed_out) {
     ro_free(&o);
     return 0;
   }
@@ -896,7 +909,7 @@ static int tick_one(mw_conn *c, const struct rollout_env *env, int64_t id,
     if(!s && (cur.r.revision != revision || !is(&cur, "running")))
       s = MW_ECONFLICT; /* someone else decided first */
     if(!s)
-      s = timed_out ? pause_inconclusive(c, env, &cur, rollout__wait_name(w), now)
+      s = timed_out ? pause_inconclusive(c, env, &cur, what, now)
                     : end_step(c, env, &cur, &cfg, ck, n, now);
     if(!s && !(s = mw_tx_commit(c)))
       changed = 1;

@@ -152,8 +152,11 @@ class Server:
         self.token = None
         self.log_path = os.path.join(self.data_dir, "server.log")
 
-    def start(self, expect_fail=False):
-        self.port = free_port()
+    def start(self, expect_fail=False, same_port=False):
+        """same_port: listen where the previous start did (clients that
+        hold the URL, like a demo node, find the restarted server)."""
+        if not (same_port and self.port):
+            self.port = free_port()
         env = dict(os.environ)
         env.update(self.env)
         self.log = open(self.log_path, "ab")

@@ -83,7 +83,11 @@ def test_readme_blocks_run():
             # The approval block: production protected, version 2 approved
             # by the reviewer and promoted over version 1.
             m = expect(s.get("/api/v1/models/fraud"), 200)
-            assert m["aliases"] == {"production": 2}, m
+            assert m["aliases"]["production"] == 2, m
+            # The rollout block: a canary of version 3 onto staging, running.
+            ro = expect(s.get("/api/v1/models/fraud/rollouts"), 200)["rollouts"]
+            assert [(r["alias"], r["candidate_version"], r["state"]) for r in ro] == [
+                ("staging", 3, "running")], ro
             v = expect(s.get("/api/v1/models/fraud/versions/1"), 200)
             assert v["status"] == "ready" and v["metrics"] == {"auc": 0.91}, v
             v2 = expect(s.get("/api/v1/models/fraud/versions/2"), 200)["approval"]
