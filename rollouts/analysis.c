@@ -79,8 +79,14 @@ mw_status rollout__progress_read(mw_conn *c, const struct rollout_env *env,
   p->now = now;
   p->started = r->step_started_at;
   struct ver base, cand;
-  mw_status s = reg_nodes_candidate(c, r->model, r->candidate_version, &p->nodes,
-                                    &p->loaded, NULL);
+  mw_status s = reg_alias_lookup(c, r->model, r->alias, &p->alias_version, NULL);
+  if(s == MW_ENOTFOUND) {
+    p->alias_version = 0;
+    s = MW_OK;
+  }
+  if(!s)
+    s = reg_nodes_candidate(c, r->model, r->candidate_version, &p->nodes, &p->loaded,
+                            NULL);
   if(!s)
     s = ver_load(c, r->model, r->candidate_version, &cand);
   if(!s)

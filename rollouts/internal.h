@@ -66,6 +66,7 @@ struct rollout__progress {
   int64_t nodes, loaded; /* nodes serving the model; those with the candidate */
   int64_t predictions;   /* on the candidate since the step started */
   int labels_ready;      /* both versions have labels in the window */
+  int64_t alias_version; /* where the alias points now (0: nowhere) */
 };
 
 /* The first thing step `step` of cfg still waits for, given p. */

@@ -804,6 +804,22 @@ static mw_status pause_inconclusive(mw_conn *c, const struct rollout_env *env,
   return apply(c, env, o, &ch, now);
 }
 
+/* Aborts o, whose alias moved to `now_at` (0: deleted) outside it. */
+static mw_status abort_moved(mw_conn *c, const struct rollout_env *env, struct ro *o,
+                             int64_t now_at, int64_t now) {
+  char why[300];
+  if(now_at > 0)
+    snprintf(why, sizeof why,
+             "alias '%s' moved from v%lld to v%lld outside the rollout", o->r.alias,
+             (long long)o->r.baseline_version, (long long)now_at);
+  else
+    snprintf(why, sizeof why, "alias '%s' was deleted during the rollout",
+             o->r.alias);
+  struct change ab = abort_change(o, why, "rollout-controller");
+  mw_status s = apply(c, env, o, &ab, now);
+  return s ? s : announce_abort(c, env, o, NULL, why, now);
+}
+
 /* Ends o's current step with its checks (in the caller's transaction). */
 static mw_status end_step(mw_conn *c, const struct rollout_env *env, struct ro *o,
                           const struct rollout__config *cfg,
@@ -881,9 +897,14 @@ static int tick_one(mw_conn *c, const struct rollout_env *env, int64_t id,
   /* Waiting (or failing to read) past the step's hold and max_wait makes
    * the step inconclusive: the rollout pauses instead of waiting forever. */
   s = rollout__progress_read(c, env, &o.r, &cfg, now, &p);
+  /* The alias moved outside the rollout (by hand, by an alert rule's
+   * rollback): what it would replace is gone, so it ends now. */
+  int moved = !s && p.alias_version != o.r.baseline_version;
   enum rollout__wait w =
       s ? ROLLOUT__WAIT_HOLD : rollout__step_wait(&cfg, (int)o.r.step, &p);
-  if(!s && w == ROLLOUT__READY)
+  if(moved)
+    w = ROLLOUT__READY;
+  else if(!s && w == ROLLOUT__READY)
     s = rollout__analyse(c, env, &o.r, &cfg, now, ck, &n);
   int timed_out =
       (s || w != ROLLOUT__READY) && rollout__step_timed_out(&cfg, (int)o.r.step, &p);
@@ -909,8 +930,9 @@ static int tick_one(mw_conn *c, const struct rollout_env *env, int64_t id,
     if(!s && (cur.r.revision != revision || !is(&cur, "running")))
       s = MW_ECONFLICT; /* someone else decided first */
     if(!s)
-      s = timed_out ? pause_inconclusive(c, env, &cur, what, now)
-                    : end_step(c, env, &cur, &cfg, ck, n, now);
+      s = moved       ? abort_moved(c, env, &cur, p.alias_version, now)
+          : timed_out ? pause_inconclusive(c, env, &cur, what, now)
+                      : end_step(c, env, &cur, &cfg, ck, n, now);
     if(!s && !(s = mw_tx_commit(c)))
       changed = 1;
     else if(mw_tx_state(c) == 1)

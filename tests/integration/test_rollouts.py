@@ -347,12 +347,17 @@ def test_pause_resume_abort_and_promote_by_hand():
             for a in ("rollout.start", "rollout.pause", "rollout.resume", "rollout.abort",
                       "rollout.promote", "alias.rollout"):
                 assert a in actions, (a, actions)
-            # The alias moved under a rollout: its promotion is refused.
+            # The alias moved under a rollout (by hand here; an alert
+            # rule's rollback does the same): a promotion by hand is refused
+            # (compare-and-swap) and the controller ends the rollout.
             expect(s.put("/api/v1/models/%s/aliases/production" % M, {"version": st.v1}), 200)
             rid = st.start({"steps": slow})["id"]
-            expect(s.put("/api/v1/models/%s/aliases/production" % M, {"version": version(s)}), 200)
+            v3 = version(s)
+            expect(s.put("/api/v1/models/%s/aliases/production" % M, {"version": v3}), 200)
             expect(s.post("/api/v1/models/%s/rollouts/%d/promote" % (M, rid)), 409)
-            assert st.get(rid)["state"] == "running"
+            r = st.wait_state(rid, ("aborted",))
+            assert "moved from v%d to v%d outside the rollout" % (st.v1, v3) in r["reason"], r
+            assert alias_history(s)[0]["version"] == v3
         finally:
             st.close()
 
