@@ -2,9 +2,12 @@
 // /usr/bin/chromium driven by playwright-core) against the real binary:
 // sign in, see a model, promote a version, roll it back with a reason, see
 // the history entry and the node's desired version change, see a protected
-// alias offer only approved versions, approve one as a reviewer, see a firing
-// alert and silence it, retry a dead delivery, sign out. A screenshot of
-// each page goes to <build>/screenshots/.
+// alias offer only approved versions, approve one as a reviewer, follow a
+// model's rollouts (the list, a promoted one's steps, checks and weight
+// chart, an aborted one's failed check, pause and resume a running one, its
+// 2 s polling that stops when the page is left), see a firing alert and
+// silence it, retry a dead delivery, sign out; a read-only token sees no
+// control. A screenshot of each page goes to <build>/screenshots/.
 //
 // Run by ctest (tests/CMakeLists.txt) with MODELWATCH_BIN and MW_BUILD_DIR;
 // by hand: node tests/browser/dashboard.test.mjs (uses build/modelwatch).
@@ -17,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer, freePort } from './server.mjs';
-import { seed } from './seed.mjs';
+import { seed, seedRollouts } from './seed.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -57,10 +60,14 @@ try {
   srv = await startServer({
     bin: BIN,
     args: ['--alert-group-wait-seconds', '0', '--allow-private-webhooks', 'on',
-      '--delivery-max-attempts', '1', '--access-log', 'off'],
+      '--delivery-max-attempts', '1', '--access-log', 'off', '--rollout-tick-ms', '200'],
   });
   step('seed through the API');
   await seed(srv, { nodeUrl, deadUrl });
+  // The rollouts take a few seconds of the controller's time: seeded while
+  // the browser starts and the first pages are checked.
+  const rolloutsSeeded = seedRollouts(srv);
+  rolloutsSeeded.catch(() => {}); // awaited (and so thrown) where it is used
   await waitFor(async () => {
     const d = await srv.api('GET', '/api/v1/deliveries?state=dead');
     return d.deliveries.length > 0;
@@ -228,6 +235,120 @@ try {
   await loaded(page);
   await shot(page, 'drift');
 
+  // ---- rollouts: the model's list, a promoted, an aborted and a running one ----
+  step('model page: rollouts');
+  const { running, promoted, aborted } = await rolloutsSeeded;
+  assert.equal(running.state, 'running');
+  assert.equal(promoted.state, 'promoted');
+  assert.equal(aborted.state, 'aborted');
+  await page.goto(srv.base + '/#/models/upsell');
+  const rolloutRow = (r) => page.locator(`#rollouts-table tr[data-rollout-id="${r.id}"]`);
+  await rolloutRow(promoted).waitFor();
+  await rolloutRow(aborted).waitFor();
+  // The running one first and highlighted though it is the oldest; then
+  // newest first.
+  assert.deepEqual(await page.locator('#rollouts-table tbody tr').evaluateAll((trs) => trs.map((t) => t.dataset.rolloutId)),
+    [running.id, aborted.id, promoted.id].map(String));
+  await page.waitForSelector(`#rollouts-table tr.rollout-active[data-rollout-id="${running.id}"]`);
+  await expectText(rolloutRow(running), /running[\s\S]*staging[\s\S]*v1[\s\S]*v3[\s\S]*step 1\/3 · 5 %/);
+  await expectText(rolloutRow(promoted), /promoted[\s\S]*every step passed[\s\S]*production[\s\S]*v1[\s\S]*v2[\s\S]*step 2\/2 · 100 %/);
+  await expectText(rolloutRow(aborted), /aborted[\s\S]*candidate_drift_share failed[\s\S]*production[\s\S]*v2[\s\S]*v3/);
+  assert.equal(await page.locator('#rollouts-table tr.rollout-active').count(), 1, 'only the running rollout is highlighted');
+  // The alias under rollout says so and links to it.
+  await expectText(page.locator('.alias-block[data-alias="staging"] [data-role="alias-rollout"]'), /canary running[\s\S]*v3[\s\S]*5 %/);
+  assert.equal(await page.locator('.alias-block[data-alias="production"] [data-role="alias-rollout"]').count(), 0);
+  await loaded(page);
+  await shot(page, 'model-rollouts');
+
+  step('rollout page: promoted');
+  await rolloutRow(promoted).locator('a.rollout-link').click();
+  await page.waitForSelector('#rollout-steps .step-block[data-step="1"]');
+  assert.equal(new URL(page.url()).hash, '#/models/upsell/rollouts/' + promoted.id);
+  await expectText(page.locator('h1'), new RegExp('Rollout #' + promoted.id + '\\s*promoted'));
+  await expectText(page.locator('#rollout-subtitle'), /canary of\s*v2\s*onto production, replacing\s*v1\s*· started by token:admin/);
+  await expectText(page.locator('#rollout-reason'), /Promoted: every step passed its checks/);
+  for (const [i, w] of [[0, 10], [1, 50]]) {
+    const blk = page.locator(`#rollout-steps .step-block[data-step="${i}"][data-state="passed"]`);
+    await expectText(blk.locator('.step-head'), new RegExp('Step ' + (i + 1) + '\\s*passed\\s*' + w + ' %'));
+    await expectText(blk.locator('tr[data-check="candidate_drift_share"][data-passed="true"]'),
+      /Candidate drift share[\s\S]*≤ 0\.5[\s\S]*pass[\s\S]*columns drifted; \d+ candidate rows/);
+  }
+  await page.waitForSelector('#weight-chart .uplot');
+  assert.match(await page.locator('#weight-chart').getAttribute('aria-label'), /^candidate weight over time: 10 % from .*, 50 % from .*, 100 % from [^,]*$/);
+  assert.deepEqual(await page.locator('#rollout-events li').evaluateAll((lis) => lis.map((l) => l.dataset.kind)), ['started', 'step', 'promoted']);
+  await expectText(page.locator('#rollout-events li[data-kind="promoted"]'), /step 2[\s\S]*100 %[\s\S]*rollout-controller[\s\S]*candidate_drift_share/);
+  assert.equal(await page.locator('#rollout-controls button').count(), 0, 'nothing to do to an ended rollout');
+  await loaded(page);
+  await shot(page, 'rollout-promoted');
+
+  step('rollout page: aborted');
+  await page.goto(srv.base + '/#/models/upsell/rollouts/' + aborted.id);
+  const failedStep = page.locator('#rollout-steps .step-block[data-step="0"][data-state="failed"]');
+  await expectText(failedStep.locator('tr.check-failed[data-check="candidate_drift_share"][data-passed="false"]'), /≤ 0\.3[\s\S]*fail/);
+  await expectText(page.locator('#rollout-steps .step-block[data-step="1"]'), /skipped[\s\S]*aborted before this step/);
+  await expectText(page.locator('#rollout-reason'), /Aborted: step 0 check candidate_drift_share failed/);
+  await expectText(page.locator('#rollout-summary .tile-weight'), /0 %/);
+  await loaded(page);
+
+  // The exact route of a chat notice's link; polled every 2 s while it runs.
+  step('rollout page: running, pause and resume');
+  const runningPath = '/api/v1/models/upsell/rollouts/' + running.id;
+  const polls = [];
+  const onRequest = (req) => { if (new URL(req.url()).pathname === runningPath && req.method() === 'GET') polls.push(Date.now()); };
+  page.on('request', onRequest);
+  await page.goto(srv.base + '/#/models/upsell/rollouts/' + running.id);
+  const stateTile = page.locator('#rollout-summary .tile-state');
+  await expectText(stateTile, /running/);
+  await expectText(page.locator('#rollout-summary .tile-step'), /1 of 3[\s\S]*hold ends in (59|60) min/);
+  await page.waitForSelector('#weight-chart .uplot');
+  await expectText(page.locator('#rollout-steps .step-block.step-current[data-step="0"]'), /running[\s\S]*5 %[\s\S]*Runs now/);
+  await page.waitForSelector('#rollout-pause');
+  await page.waitForSelector('#rollout-promote');
+  await page.waitForSelector('#rollout-abort');
+  assert.equal(await page.locator('#rollout-resume').count(), 0, 'no resume of a running rollout');
+  await waitFor(() => polls.length >= 3, 'two refreshes of the running rollout within 6 s', 6000);
+  await loaded(page);
+  await shot(page, 'rollout-running');
+  await page.click('#rollout-pause');
+  await page.waitForSelector('#rollout-dialog');
+  await expectText(page.locator('#rollout-dialog'), /keep sending 5 % to v3/);
+  await page.fill('#rollout-dialog textarea[name="reason"]', 'latency check by Ana');
+  await page.click('#rollout-dialog [data-action="confirm"]');
+  await page.waitForSelector('#rollout-dialog', { state: 'detached' });
+  await expectText(stateTile, /paused/);
+  let got = await srv.api('GET', runningPath);
+  assert.equal(got.state, 'paused', 'the page paused the rollout');
+  assert.match(got.reason, /latency check by Ana/);
+  await expectText(page.locator('#rollout-reason'), /Paused:[\s\S]*latency check by Ana/);
+  await page.waitForSelector('#rollout-events li[data-kind="paused"]');
+  await page.waitForSelector('#rollout-resume');
+  assert.equal(await page.locator('#rollout-pause').count(), 0, 'no pause of a paused rollout');
+  await page.click('#rollout-resume');
+  await page.waitForSelector('#rollout-dialog');
+  await page.click('#rollout-dialog [data-action="confirm"]'); // the reason is optional
+  await page.waitForSelector('#rollout-dialog', { state: 'detached' });
+  await expectText(stateTile, /running/);
+  got = await srv.api('GET', runningPath);
+  assert.equal(got.state, 'running', 'the page resumed the rollout');
+  assert.deepEqual(got.events.map((e) => e.kind), ['started', 'paused', 'resumed']);
+  assert.deepEqual(got.events.slice(1).map((e) => e.actor), ['token:admin', 'token:admin']);
+  await page.waitForSelector('#rollout-events li[data-kind="resumed"]');
+  await page.waitForSelector('#rollout-pause');
+  // A pause the page did not see coming (someone else's) is refused with
+  // the server's reason, and the page catches up.
+  await page.click('#rollout-pause');
+  await page.waitForSelector('#rollout-dialog');
+  await srv.api('POST', runningPath + '/pause', { reason: 'paused from the CLI' });
+  await page.click('#rollout-dialog [data-action="confirm"]');
+  await expectText(page.locator('#rollout-dialog .form-error'), /Refused:[\s\S]*cannot pause/);
+  await page.click('#rollout-dialog [data-action="cancel"]');
+  await page.waitForSelector('#rollout-dialog', { state: 'detached' });
+  await expectText(stateTile, /paused/);
+  await srv.api('POST', runningPath + '/resume', {});
+  await page.goto(srv.base + '/#/models/upsell');
+  await page.waitForSelector(`#rollouts-table tr[data-rollout-id="${running.id}"]`);
+  const leftAt = Date.now();
+
   // ---- alerts: firing, silence, dead delivery retry ----
   step('alerts page');
   await page.click('#nav a[data-nav="alerts"]');
@@ -323,6 +444,11 @@ try {
   await page.click('#signout');
   await page.waitForSelector('#signin-form');
 
+  // The rollout page stopped polling when it was left, seconds ago.
+  assert.ok(Date.now() - leftAt > 2500);
+  assert.deepEqual(polls.filter((t) => t > leftAt + 500), [], 'no refresh of a rollout page that was left');
+  page.off('request', onRequest);
+
   // ---- a read-only token sees no buttons that change anything ----
   step('read-only token');
   const ro = await srv.api('POST', '/api/v1/tokens', { name: 'viewer', scopes: ['read'] });
@@ -340,6 +466,15 @@ try {
   await loaded(page);
   assert.equal(await page.locator('[data-action="ack"], [data-action="silence"], [data-action="retry"], [data-action="expire"]').count(), 0,
     'no ack, silence, retry or expire without the promote scope');
+  await page.goto(srv.base + '/#/models/upsell');
+  await page.waitForSelector(`#rollouts-table tr[data-rollout-id="${running.id}"]`);
+  await page.goto(srv.base + '/#/models/upsell/rollouts/' + running.id);
+  await expectText(page.locator('#rollout-summary .tile-state'), /running/);
+  await page.waitForSelector('#rollout-steps .step-block[data-step="0"]');
+  await loaded(page);
+  await expectText(page.locator('#rollout-controls'), /no promote scope/);
+  assert.equal(await page.locator('#rollout-controls button, #rollout-pause, #rollout-resume, #rollout-abort, #rollout-promote').count(), 0,
+    'no pause, resume, abort or promote without the promote scope');
   await page.click('#signout');
   await page.waitForSelector('#signin-form');
 

@@ -1,7 +1,9 @@
 // seed.mjs - fills a fresh modelwatch with what the dashboard shows: two
 // models, versions with artifacts and metrics, aliases with history, serving
 // nodes, a reference set, drifting predictions with stored evaluations, a
-// channel, rules and a firing alert. Everything through the REST API.
+// channel, rules and a firing alert (seed); a third model with a running, a
+// promoted and an aborted rollout (seedRollouts). Everything through the
+// REST API.
 
 import crypto from 'node:crypto';
 
@@ -123,4 +125,66 @@ export async function seed(srv, { nodeUrl, deadUrl }) {
   const ev = await A('POST', '/api/v1/alert-rules/churn-volume/evaluate');
   await A('POST', '/api/v1/alert-rules/churn-drift/evaluate');
   return { firing: ev };
+}
+
+// Rollouts of a third model, `upsell`, which has no serving node (a step
+// then waits for none) and no alert rule (an abort tells no chat channel),
+// so nothing here reaches the webhook receiver the other checks count:
+//  1. v3 onto staging (v1) with holds of an hour: still running when the
+//     test looks, and the oldest of the three (the model page lists it
+//     first all the same);
+//  2. v2 onto production (v1) in two short steps, its drift checked
+//     against its reference set while matching predictions arrive:
+//     promoted by the controller;
+//  3. v3 onto production (now v2), its predictions far from its
+//     reference: the drift check fails and the controller aborts it.
+// Needs the server's controller ticking fast (--rollout-tick-ms 200).
+// Returns {running, promoted, aborted} as they ended up.
+export async function seedRollouts(srv) {
+  const A = (m, p, b, o) => srv.api(m, p, b, o);
+  const base = '/api/v1/models/upsell';
+  await A('POST', '/api/v1/models', { name: 'upsell', description: 'Propensity to take the next plan up', tags: { team: 'growth' } });
+  for (let i = 1; i <= 3; i++)
+    await version(srv, 'upsell', { description: 'upsell v' + i, metrics: { auc: 0.8 + i / 100 }, schema: SCHEMA }, Buffer.from('upsell weights v' + i));
+  await A('PUT', base + '/aliases/production', { version: 1, expected_version: null, reason: 'first release' });
+  await A('PUT', base + '/aliases/staging', { version: 1, expected_version: null, reason: 'first release' });
+  const r = rng(7);
+  const ref = [];
+  for (let i = 0; i < 200; i++) ref.push(row(r, 0));
+  await A('PUT', base + '/versions/2/reference', { rows: ref });
+  await A('PUT', base + '/versions/3/reference', { rows: ref });
+
+  const running = await A('POST', base + '/rollouts', {
+    alias: 'staging', candidate_version: 3, mode: 'canary',
+    steps: [{ weight_percent: 5, hold_seconds: 3600 }, { weight_percent: 25, hold_seconds: 3600 }, { weight_percent: 100, hold_seconds: 3600 }],
+    analysis: { min_predictions: 0, max_drift_share: 0.5 },
+  });
+  // Logs predictions under `version` (timestamped now, so inside the
+  // running step's window) until the rollout leaves `running`.
+  let n = 0;
+  const feed = async (id, version, shift) => {
+    const end = Date.now() + 30000;
+    for (;;) {
+      const batch = [];
+      for (let i = 0; i < 40; i++) batch.push({ id: 'u' + (n++), timestamp: new Date().toISOString(), ...row(r, shift) });
+      await A('POST', base + '/versions/' + version + '/predictions', { predictions: batch });
+      const ro = await A('GET', base + '/rollouts/' + id);
+      if (ro.state !== 'running') return ro;
+      if (Date.now() > end) throw new Error('rollout ' + id + ' still running after 30 s: ' + JSON.stringify(ro).slice(0, 600));
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  };
+  const p = await A('POST', base + '/rollouts', {
+    alias: 'production', candidate_version: 2, mode: 'canary',
+    steps: [{ weight_percent: 10, hold_seconds: 1 }, { weight_percent: 50, hold_seconds: 1 }],
+    analysis: { min_predictions: 40, max_drift_share: 0.5 },
+  });
+  const promoted = await feed(p.id, 2, 0);
+  const a = await A('POST', base + '/rollouts', {
+    alias: 'production', candidate_version: 3, mode: 'canary',
+    steps: [{ weight_percent: 5, hold_seconds: 1 }, { weight_percent: 100, hold_seconds: 1 }],
+    analysis: { min_predictions: 40, max_drift_share: 0.3 },
+  });
+  const aborted = await feed(a.id, 3, 1);
+  return { running, promoted, aborted };
 }

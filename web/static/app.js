@@ -1,9 +1,11 @@
 // app.js - the dashboard's shell: session, hash routing, polling.
 //
 // Routes: #/models, #/models/<name>, #/models/<name>/versions/<v>/drift,
-// #/alerts, #/admin (admin tokens), #/signin. Each page module exports mount(root, params) and
-// returns {refresh(), destroy?()}; the shell calls refresh() at once and
-// then every POLL_MS while the tab is visible.
+// #/models/<name>/rollouts/<id> (the link chat notices carry), #/alerts,
+// #/admin (admin tokens), #/signin. Each page module exports mount(root,
+// params) and returns {refresh(), destroy?(), pollMs?()}; the shell calls
+// refresh() at once and then again POLL_MS (or what pollMs() asks for, asked
+// after every refresh) after each one ends, while the tab is visible.
 
 import { h, fill } from './dom.js';
 import { api, can, loadSession, signIn, signOut, session, setUnauthenticatedHandler } from './api.js';
@@ -11,6 +13,7 @@ import { toast } from './ui.js';
 import * as modelsPage from './page_models.js';
 import * as modelPage from './page_model.js';
 import * as driftPage from './page_drift.js';
+import * as rolloutPage from './page_rollout.js';
 import * as alertsPage from './page_alerts.js';
 import * as adminPage from './page_admin.js';
 
@@ -18,13 +21,14 @@ const POLL_MS = 5000;
 
 const routes = [
   { re: /^#\/models\/([^/]+)\/versions\/(\d+)\/drift$/, page: driftPage, nav: 'models', params: (m) => ({ model: decodeURIComponent(m[1]), version: Number(m[2]) }) },
+  { re: /^#\/models\/([^/]+)\/rollouts\/(\d+)$/, page: rolloutPage, nav: 'models', params: (m) => ({ model: decodeURIComponent(m[1]), id: Number(m[2]) }) },
   { re: /^#\/models\/([^/]+)$/, page: modelPage, nav: 'models', params: (m) => ({ model: decodeURIComponent(m[1]) }) },
   { re: /^#\/models\/?$/, page: modelsPage, nav: 'models', params: () => ({}) },
   { re: /^#\/alerts\/?$/, page: alertsPage, nav: 'alerts', params: () => ({}) },
   { re: /^#\/admin\/?$/, page: adminPage, nav: 'admin', params: () => ({}) },
 ];
 
-let current = null;   // {page instance, timer}
+let current = null;   // {inst: page instance, timer: the next refresh}
 let refreshing = false;
 let again = false;    // a refresh was asked for while one ran
 
@@ -32,7 +36,7 @@ function root() { return document.getElementById('app'); }
 
 function stopPage() {
   if (!current) return;
-  clearInterval(current.timer);
+  clearTimeout(current.timer);
   if (current.inst && current.inst.destroy) current.inst.destroy();
   current = null;
 }
@@ -58,9 +62,20 @@ async function refresh() {
     }
   } finally {
     refreshing = false;
+    if (mine === current) schedule();
   }
   updateFiringCount();
   if (again) refresh();
+}
+
+// The next refresh of the current page: after POLL_MS, or sooner when the
+// page asks (a running rollout). A hidden tab stops the chain; showing it
+// again refreshes and so restarts it.
+function schedule() {
+  clearTimeout(current.timer);
+  const ms = (current.inst.pollMs && current.inst.pollMs()) || POLL_MS;
+  const mine = current;
+  current.timer = setTimeout(() => { if (mine === current) refresh(); }, ms);
 }
 
 async function updateFiringCount() {
@@ -161,7 +176,7 @@ function route() {
     const el = root();
     el.replaceChildren();
     const inst = r.page.mount(el, r.params(m), { refresh });
-    current = { inst, timer: setInterval(refresh, POLL_MS) };
+    current = { inst, timer: null };
     refresh();
     window.scrollTo(0, 0);
     return;

@@ -10,6 +10,11 @@ const COLORS = {
   line: '#2563eb',
 };
 
+// Time axis ticks of whole seconds and up (a rollout of short holds spans
+// a few seconds: no ".500" ticks).
+const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
+  86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400];
+
 function lib() { return window.uPlot; }
 
 function missing(container) {
@@ -140,6 +145,64 @@ export class Chart {
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
     }, data);
+  }
+
+  // A step line over time: each value holds until the next point (what a
+  // rollout's nodes were told). points: [{at (RFC 3339), value}] in time
+  // order; opts: {label, unit?, yMin?, yMax?, marks?: how many points
+  // from the start get a dot (the rest, e.g. "now", get none), emptyText?}.
+  // New points on the same chart only replace its data, so polling does
+  // not rebuild it.
+  steps(points, opts = {}) {
+    if (!lib()) return missing(this.container);
+    const xs = points.map((p) => Date.parse(p.at) / 1000);
+    const ys = points.map((p) => (typeof p.value === 'number' ? p.value : null));
+    const shape = JSON.stringify(['steps', opts]);
+    const dataKey = JSON.stringify([xs, ys]);
+    if (!xs.length || xs.some((t) => !Number.isFinite(t))) {
+      this.reset();
+      fill(this.container, h('p.muted.chart-empty', opts.emptyText || 'Nothing to show yet.'));
+      return;
+    }
+    if (this.plot && this.key === shape) {
+      if (this.dataKey !== dataKey) this.plot.setData([xs, ys]);
+      this.dataKey = dataKey;
+      return;
+    }
+    const U = lib();
+    const unit = opts.unit ? ' ' + opts.unit : '';
+    const marks = opts.marks === undefined ? Infinity : opts.marks;
+    const xRange = (u, min, max) => {
+      const pad = max > min ? (max - min) * 0.04 : 30;
+      return [min - pad, max + pad];
+    };
+    const yRange = (u, min, max) => [
+      opts.yMin !== undefined ? Math.min(opts.yMin, min) : min,
+      opts.yMax !== undefined ? Math.max(opts.yMax, max) : max,
+    ];
+    this.render(shape, {
+      height: this.height,
+      series: [{}, {
+        label: opts.label || 'value',
+        stroke: COLORS.line,
+        fill: COLORS.line + '1f',
+        width: 2,
+        paths: U.paths.stepped({ align: 1 }),
+        points: {
+          show: true, size: 7,
+          filter: (u) => [...Array(Math.min(marks, u.data[0].length)).keys()],
+        },
+        value: (u, v) => (v === null || v === undefined ? '—' : fmtNum(v) + unit),
+      }],
+      scales: { x: { time: true, range: xRange }, y: { range: yRange } },
+      axes: [
+        { stroke: '#475569', grid: { stroke: '#e2e8f0' }, incrs: TIME_INCRS },
+        { stroke: '#475569', grid: { stroke: '#e2e8f0' }, label: opts.yLabel, values: (u, vals) => vals.map((v) => fmtNum(v, 3) + unit) },
+      ],
+      legend: { show: true },
+      cursor: { drag: { x: false, y: false } },
+    }, [xs, ys]);
+    this.dataKey = dataKey;
   }
 
   // Forgets the chart (the caller is about to show something else here).

@@ -1,18 +1,20 @@
 // page_model.js - #/models/<name>: versions with their approval (approve or
 // reject with a comment), aliases with their history as a timeline and
 // protected ones marked, promotion (compare-and-swap on the version shown),
-// rollback with a reason, and the serving nodes with desired vs reported
-// version. A move the server would refuse is not offered: an unapproved
+// rollback with a reason, the model's rollouts (a running or paused one
+// first and highlighted, each linking to its page), and the serving nodes
+// with desired vs reported version. A move the server would refuse is not offered: an unapproved
 // version to a protected alias, a rollback a protected alias would refuse,
 // a decision on a version the signed-in token created.
 
 import { h, fill, badge, stateKind, timeEl, fmtBytes, fmtNum, versionChip, empty, table } from './dom.js';
 import { api, path, can, session } from './api.js';
 import { card, dialog, toast } from './ui.js';
+import { rolloutStateKind, rolloutProgress } from './page_rollout.js';
 
 export function mount(root, { model }, ctx) {
   const name = model;
-  let last = { model: null, versions: [], histories: {}, protectedAliases: {} };
+  let last = { model: null, versions: [], histories: {}, protectedAliases: {}, rollouts: [] };
 
   // ---- skeleton (built once; refresh() fills the parts) ----
   const title = h('h1', name);
@@ -23,6 +25,9 @@ export function mount(root, { model }, ctx) {
   vtable.id = 'versions-table';
   const { table: ntable, body: nbody } = table(['Node', 'Alias', 'Desired', 'Reported', 'State', 'Last report', ''], 'nodes-table');
   ntable.id = 'nodes-table';
+  const { table: rtable, body: rbody } = table(['Rollout', 'State', 'Alias', 'Baseline → candidate', 'Progress', 'Mode', 'Started', 'Ended', ''], 'rollouts-table');
+  rtable.id = 'rollouts-table';
+  const rolloutsNote = h('p.muted.small', { hidden: true });
 
   let promoteVersion, promoteAlias, promoteCurrent, aliasList;
   const promoteCard = can('promote') ? buildPromote() : null;
@@ -33,6 +38,7 @@ export function mount(root, { model }, ctx) {
     h('div.grid-2',
       card('Aliases', null, aliasesBox),
       promoteCard || card('Promote', null, h('p.muted', 'Your token has no promote scope: aliases are read-only here.'))),
+    card('Rollouts', null, h('div.table-wrap', rtable), rolloutsNote),
     card('Versions', null, h('div.table-wrap', vtable)),
     card('Serving nodes', null, h('div.table-wrap', ntable),
       h('p.muted.small', 'Desired is the version the node\'s alias points to; reported is what the node last said it loaded. Rows where they differ are highlighted.')));
@@ -64,6 +70,9 @@ export function mount(root, { model }, ctx) {
       ? 'Alias "' + a + '" does not exist yet; it will be created.'
       : 'Currently: ' + a + ' → v' + cur + '.') +
       (guarded(a) ? ' ' + a + ' is protected: only approved versions can go there.' : '');
+    const ro = activeRollout(a);
+    if (ro) promoteCurrent.textContent += ' Rollout #' + ro.id + ' (' + ro.state + ', v' + ro.baseline_version + ' → v' + ro.candidate_version +
+      ') is on ' + a + ': a move by hand makes it abort when it would promote.';
     // Versions the alias would refuse are not offered.
     if (promoteVersion) {
       for (const o of promoteVersion.options) {
@@ -195,6 +204,7 @@ export function mount(root, { model }, ctx) {
         h('div.alias-head',
           h('span.alias-title', a), h('span.arrow', '→'), h('span.vchip.vchip-lg', { dataset: { role: 'alias-version' } }, 'v' + v),
           guarded(a) ? h('span.badge.badge-warn', { dataset: { role: 'protected' }, title: 'only approved versions can be moved here' }, 'protected') : null,
+          rolloutChip(activeRollout(a)),
           h('span.spacer'),
           canRollback ? h('button.btn.btn-small.btn-danger-ghost', {
             type: 'button', dataset: { action: 'rollback', alias: a }, onclick: () => rollback(a),
@@ -250,6 +260,48 @@ export function mount(root, { model }, ctx) {
     }
   }
 
+  function rolloutHref(r) {
+    return '#/models/' + encodeURIComponent(name) + '/rollouts/' + r.id;
+  }
+
+  // The running or paused rollout of alias, if any (one at a time).
+  function activeRollout(alias) {
+    return last.rollouts.find((r) => r.alias === alias && (r.state === 'running' || r.state === 'paused')) || null;
+  }
+
+  function rolloutChip(r) {
+    if (!r) return null;
+    return h('a.rollout-chip', { href: rolloutHref(r), dataset: { role: 'alias-rollout', rolloutId: r.id }, title: 'rollout #' + r.id + ' (' + r.state + ')' },
+      badge(r.mode + ' ' + r.state, rolloutStateKind(r.state)), versionChip(r.candidate_version), h('span.small', ' at ' + r.weight_percent + ' %'));
+  }
+
+  // Running first, then paused (both highlighted), then the ended ones,
+  // newest first.
+  function renderRollouts(list, more) {
+    const rank = (r) => (r.state === 'running' ? 0 : r.state === 'paused' ? 1 : 2);
+    const rows = list.slice().sort((a, b) => rank(a) - rank(b) || b.id - a.id);
+    rolloutsNote.hidden = !more;
+    rolloutsNote.textContent = more ? 'Older rollouts are not shown.' : '';
+    if (!rows.length) {
+      fill(rbody, empty('No rollouts yet. A rollout brings a candidate version onto an alias step by step (POST /api/v1/models/' + name + '/rollouts).', 9));
+      return;
+    }
+    fill(rbody, rows.map((r) => {
+      const live = r.state === 'running' || r.state === 'paused';
+      return h('tr', { class: live ? 'rollout-active' : null, dataset: { rolloutId: r.id, state: r.state } },
+        h('td', h('a.rollout-link', { href: rolloutHref(r) }, h('strong', '#' + r.id))),
+        h('td', badge(r.state, rolloutStateKind(r.state)),
+          r.reason ? h('div.muted.small.rollout-reason', { title: r.reason }, r.reason.length > 90 ? r.reason.slice(0, 89) + '…' : r.reason) : null),
+        h('td', h('span.alias-chip', h('span.alias-name', r.alias))),
+        h('td.nowrap', versionChip(r.baseline_version), h('span.arrow', ' → '), versionChip(r.candidate_version)),
+        h('td.nowrap.rollout-progress', rolloutProgress(r)),
+        h('td', r.mode),
+        h('td', timeEl(r.created_at), h('div.muted.small', r.created_by)),
+        h('td', r.ended_at ? timeEl(r.ended_at) : h('span.muted', '—')),
+        h('td.actions', h('a.btn.btn-small', { href: rolloutHref(r), class: live ? 'btn-primary' : 'btn-ghost' }, live ? 'Follow' : 'View')));
+    }));
+  }
+
   function renderNodes(nodes) {
     const rows = [];
     for (const n of nodes) {
@@ -281,10 +333,14 @@ export function mount(root, { model }, ctx) {
       return;
     }
     const aliasNames = Object.keys(m.aliases || {});
-    const [vers, nodes, prot, ...hists] = await Promise.all([
+    const [vers, nodes, prot, rolls, ...hists] = await Promise.all([
       api.get(path(['models', name, 'versions'], { limit: 200 })),
       api.get('/api/v1/nodes').catch(() => ({ nodes: [] })),
       api.get(path(['models', name, 'protected-aliases'])).catch(() => ({ protected_aliases: [] })),
+      api.get(path(['models', name, 'rollouts'], { limit: 50 })).catch((e) => {
+        if (e.status === 401) throw e;
+        return { rollouts: [], next_page_token: null };
+      }),
       ...aliasNames.map((a) => api.get(path(['models', name, 'aliases', a, 'history'], { limit: 1000 })).catch(() => ({ history: [] }))),
     ]);
     const versions = (vers.versions || []).slice().sort((a, b) => b.version - a.version);
@@ -293,11 +349,13 @@ export function mount(root, { model }, ctx) {
       versions,
       histories: Object.fromEntries(aliasNames.map((a, i) => [a, hists[i].history || []])),
       protectedAliases: Object.fromEntries((prot.protected_aliases || []).map((p) => [p.alias, p])),
+      rollouts: rolls.rollouts || [],
     };
     desc.textContent = m.description || '';
     fill(tags, Object.entries(m.tags || {}).map(([k, v]) => h('span.tag', k + '=' + (typeof v === 'string' ? v : JSON.stringify(v)))));
     if (aliasList) fill(aliasList, [...new Set([...aliasNames, 'staging', 'production'])].map((a) => h('option', { value: a })));
     renderAliases(m);
+    renderRollouts(last.rollouts, !!rolls.next_page_token);
     renderVersions(versions);
     renderNodes(nodes.nodes || []);
     showCurrent();
