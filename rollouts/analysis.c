@@ -127,8 +127,13 @@ static double drift_share(const cJSON *rep, char *detail, size_t cap) {
   double share = num_at(rep, "dataset", "drift_share");
   double k = num_at(rep, "dataset", "drifted_columns");
   double cnt = num_at(rep, "window", "count");
+  if(isnan(cnt) || cnt < 1) {
+    /* No rows is no evidence either way: the check cannot pass on it. */
+    snprintf(detail, cap, "no candidate predictions in the step's window");
+    return NAN;
+  }
   snprintf(detail, cap, "%.0f columns drifted; %.0f candidate rows",
-           isnan(k) ? 0 : k, isnan(cnt) ? 0 : cnt);
+           isnan(k) ? 0 : k, cnt);
   return share;
 }
 

@@ -417,7 +417,7 @@ static mw_status apply(mw_conn *c, const struct rollout_env *env, struct ro *o,
     cJSON *data = cJSON_Duplicate(cmd, 1);
     cJSON_DeleteItemFromObjectCaseSensitive(data, "type");
     cJSON_DeleteItemFromObjectCaseSensitive(data, "at");
-    if(ch->detail)
+    if(cJSON_IsArray(ch->detail))
       cJSON_AddItemToObject(data, "checks", cJSON_Duplicate(ch->detail, 1));
     s = mw_event_emit(c, ch->emit, o->r.model, data);
     cJSON_Delete(data);
@@ -710,8 +710,18 @@ static mw_status control_tx(mw_conn *c, const struct rollout_env *env, struct ro
                       NULL,
                       0,
                       actor};
+  /* The timeline keeps the reason of every hand on the rollout. */
+  cJSON *det = NULL;
+  if(reason) {
+    det = cJSON_CreateObject();
+    cJSON_AddStringToObject(det, "reason", reason);
+  }
+  ch.detail = det;
+  char why[600];
+  mw_status s;
   if(!strcmp(action, "pause")) {
     ch.state = "paused";
+    s = apply(c, env, o, &ch, now);
   } else if(!strcmp(action, "resume")) {
     ch.event = "resumed";
     /* The step starts again: its window and hold begin now. */
@@ -720,23 +730,25 @@ static mw_status control_tx(mw_conn *c, const struct rollout_env *env, struct ro
     ch.tell_nodes = 1;
     ch.emit = "rollout.step";
     ch.reason = NULL;
+    s = apply(c, env, o, &ch, now);
   } else if(!strcmp(action, "abort")) {
-    char why[600];
     snprintf(why, sizeof why, "aborted by %s%s%s", actor, reason ? ": " : "",
              reason ? reason : "");
     ch = abort_change(o, why, actor);
-    mw_status s = apply(c, env, o, &ch, now);
-    return s ? s : announce_abort(c, env, o, NULL, why, now);
+    ch.detail = det;
+    s = apply(c, env, o, &ch, now);
+    if(!s)
+      s = announce_abort(c, env, o, NULL, why, now);
   } else {
     assert(!strcmp(action, "promote"));
-    char why[600];
     snprintf(why, sizeof why, "promoted by %s%s%s", actor, reason ? ": " : "",
              reason ? reason : "");
     ch.reason = why;
-    return promote(c, env, o, &ch, now, err);
+    s = promote(c, env, o, &ch, now, err);
   }
   (void)cfg;
-  return apply(c, env, o, &ch, now);
+  cJSON_Delete(det);
+  return s;
 }
 
 mw_status rollout_control(mw_conn *c, const struct rollout_env *env,
@@ -789,7 +801,7 @@ static mw_status pause_inconclusive(mw_conn *c, const struct rollout_env *env,
   snprintf(why, sizeof why,
            "inconclusive: step %lld waited past its hold and max_wait_seconds for "
            "%s; resume to try the step again, or abort",
-           (long long)o->r.step, what);
+           (long long)o->r.step + 1, what);
   struct change ch = {"paused",
                       o->r.step,
                       o->r.weight_percent,
@@ -846,8 +858,8 @@ static mw_status end_step(mw_conn *c, const struct rollout_env *env, struct ro *
     char why[600];
     snprintf(
         why, sizeof why, "step %lld check %s failed: %.6g %s threshold %.6g%s%s%s",
-        (long long)o->r.step, f->name, f->value, f->upper ? ">" : "<", f->threshold,
-        f->detail[0] ? " (" : "", f->detail, f->detail[0] ? ")" : "");
+        (long long)o->r.step + 1, f->name, f->value, f->upper ? ">" : "<",
+        f->threshold, f->detail[0] ? " (" : "", f->detail, f->detail[0] ? ")" : "");
     struct change ab = abort_change(o, why, actor);
     ab.result = ch.result;
     ab.detail = checks;
