@@ -286,7 +286,7 @@ try {
   const failedStep = page.locator('#rollout-steps .step-block[data-step="0"][data-state="failed"]');
   await expectText(failedStep.locator('tr.check-failed[data-check="candidate_drift_share"][data-passed="false"]'), /≤ 0\.3[\s\S]*fail/);
   await expectText(page.locator('#rollout-steps .step-block[data-step="1"]'), /skipped[\s\S]*aborted before this step/);
-  await expectText(page.locator('#rollout-reason'), /Aborted: step 0 check candidate_drift_share failed/);
+  await expectText(page.locator('#rollout-reason'), /Aborted: step 1 check candidate_drift_share failed/);
   await expectText(page.locator('#rollout-summary .tile-weight'), /0 %/);
   await loaded(page);
 
