@@ -30,9 +30,12 @@
  *    column and version (a wider column is not a category).
  *  - A version without a schema cannot log predictions (422 saying so): a
  *    guessed schema would silently decide the tests.
- *  - Prediction ids are optional, unique per model (across its versions)
- *    while the prediction is retained; labels find their prediction by id,
- *    must be sent to the version that logged it, and replace earlier ones.
+ *  - Prediction ids are optional, unique per version while the prediction
+ *    is retained (migration 0015; they were unique per model): a shadow
+ *    candidate may log its predictions under the baseline's ids. Labels
+ *    find their prediction by id, must be sent to the version that logged
+ *    it (else 422 naming the version that did), and replace earlier ones
+ *    of that version.
  *  - GET .../drift with no reference set: 409. An empty window: 200 with
  *    window.count 0 and every column "status": "no_data", "drifted": false.
  *    Each column has a status: "ok", "no_data" (no values in the window) or
@@ -136,7 +139,7 @@ void mon_doc_free(mon_doc *d);
 /* Logs a batch {predictions: [{id?, timestamp?, features: {col: value},
  * prediction, label?}]} for version v. The whole batch is validated first
  * (types against the schema, unknown and missing columns, timestamps, ids
- * unique in the batch and against the model's stored ids); any bad row
+ * unique in the batch and against the version's stored ids); any bad row
  * gives MW_EVALIDATION with every error in err->details and stores nothing.
  * Numbers may be null or "NaN"/"Infinity"/"-Infinity" strings: stored as
  * missing. A version without schema is refused (MW_EVALIDATION). On MW_OK

@@ -258,19 +258,25 @@ mw_status mon__sqlite_ids_insert(mw_conn *c, int64_t model_id, int64_t version_i
   return s;
 }
 
-mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id,
+mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id, int64_t version_id,
                               const char *const *ext_ids, size_t n,
                               mon_id_found *found) {
   mw_status s = MW_OK;
   for(size_t i = 0; i < n && !s; i++) {
     found[i].version_id = -1;
-    if(!ext_ids[i])
+    if(!ext_ids[i] || !ext_ids[i][0])
       continue;
-    sqlite3_stmt *st = mw_stmt(c, "SELECT version_id, ts, prediction FROM "
-                                  "pred_ids WHERE model_id = ? AND ext_id = ?");
+    /* The id's rows of every version are one range of the primary key
+     * (model_id, ext_id, version_id): the asked version's row sorts
+     * first, else any other. */
+    sqlite3_stmt *st =
+        mw_stmt(c, "SELECT version_id, ts, prediction FROM pred_ids WHERE "
+                   "model_id = ? AND ext_id = ? ORDER BY version_id = ? DESC "
+                   "LIMIT 1");
     if(st) {
       sqlite3_bind_int64(st, 1, model_id);
       mw_bind_text(st, 2, ext_ids[i]);
+      sqlite3_bind_int64(st, 3, version_id);
     }
     int row = 0;
     if((s = mw_step_row(c, st, &row)) || !row)
@@ -310,8 +316,8 @@ mw_status mon__sqlite_labels_put(mw_conn *c, int64_t model_id, int64_t version_i
   for(size_t i = 0; i < n && !s; i++) {
     sqlite3_stmt *st = mw_stmt(
         c, "INSERT INTO labels(model_id, ext_id, version_id, ts, prediction, "
-           "label, at) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(model_id, ext_id) "
-           "DO UPDATE SET label = excluded.label, at = excluded.at, "
+           "label, at) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(model_id, ext_id, "
+           "version_id) DO UPDATE SET label = excluded.label, at = excluded.at, "
            "prediction = excluded.prediction, ts = excluded.ts");
     if(st) {
       sqlite3_bind_int64(st, 1, model_id);

@@ -98,7 +98,9 @@ typedef struct mon_id_row {
   double prediction;
 } mon_id_row;
 
-/* A stored id as ids_get finds it; version_id -1 when there is none. */
+/* A stored id as ids_get finds it: the row of the version asked for, else
+ * the row of another version of the model with that id; version_id -1 when
+ * there is none. */
 typedef struct mon_id_found {
   int64_t version_id, ts;
   double prediction;
@@ -230,18 +232,23 @@ struct mon_store {
                                  int64_t ncols, int64_t small, size_t max,
                                  mon_block *out, size_t *n);
 
-  /* ---- prediction ids (unique per model) ---- */
+  /* ---- prediction ids (unique per version; migration 0015) ---- */
 
-  /* Inserts rows[0..n) for model_id/version_id. An id the model already
+  /* Inserts rows[0..n) for model_id/version_id. An id the version already
    * has is not inserted: conflict[i] is set to 1 for it (0 otherwise) and
    * *nconflict counts them; no error, so that the caller can list them
-   * all (the caller's transaction then holds the others: roll back). */
+   * all (the caller's transaction then holds the others: roll back). The
+   * same id under another version of the model is no conflict (a shadow
+   * candidate logs the baseline's ids). */
   mw_status (*ids_insert)(mw_conn *c, int64_t model_id, int64_t version_id,
                           const mon_id_row *rows, size_t n, uint8_t *conflict,
                           size_t *nconflict);
-  /* Looks ext_ids[0..n) up for model_id into found[0..n). */
-  mw_status (*ids_get)(mw_conn *c, int64_t model_id, const char *const *ext_ids,
-                       size_t n, mon_id_found *found);
+  /* Looks ext_ids[0..n) (NULL or "" entries are skipped) up for model_id
+   * into found[0..n): version_id's row of each, else another version's row
+   * (so that a label sent to the wrong version is told which one logged
+   * it). */
+  mw_status (*ids_get)(mw_conn *c, int64_t model_id, int64_t version_id,
+                       const char *const *ext_ids, size_t n, mon_id_found *found);
   /* Deletes the ids ext_ids[0..n) of version_id (NULL or "" entries are
    * skipped). */
   mw_status (*ids_delete)(mw_conn *c, int64_t model_id, int64_t version_id,
@@ -249,7 +256,7 @@ struct mon_store {
 
   /* ---- labels ---- */
 
-  /* Inserts rows[0..n), replacing the label of an id the model has one
+  /* Inserts rows[0..n), replacing the label of an id version_id has one
    * for (ext_ids unique within rows). at: when they arrived. */
   mw_status (*labels_put)(mw_conn *c, int64_t model_id, int64_t version_id,
                           const mon_label_row *rows, size_t n, int64_t at);

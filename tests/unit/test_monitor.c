@@ -651,7 +651,11 @@ static void test_refcol_build(void **state) {
 
 /* Logs n rows: age ~ N(mu, 1) by a fixed pseudo-random sequence, cities by
  * weight, at times spread over the last 30 minutes. */
-static void log_rows(struct fix *f, int n, double mu, int seed, bool ids) {
+/* Logs n rows for version v over the last half hour: age ~ N(mu, 1), city
+ * "a" or "b", prediction 2 mu + the same noise; ids "s<seed>-<i>" when
+ * ids. The same seed gives the same values. */
+static void log_rows_to(struct fix *f, const mon_version *v, int n, double mu,
+                        int seed, bool ids) {
   mw_buf body;
   mw_buf_init(&body, 64 << 20);
   mw_buf_printf(&body, "{\"predictions\":[");
@@ -677,9 +681,15 @@ static void log_rows(struct fix *f, int n, double mu, int seed, bool ids) {
   mw_buf_printf(&body, "]}");
   int64_t got;
   mw_err err = {{0}, NULL};
-  assert_int_equal(ingest(f, body.data, &got, &err), MW_OK);
+  cJSON *b = parse(body.data);
+  assert_int_equal(mon_ingest_predictions(f->m, f->c, v, b, &got, &err), MW_OK);
+  cJSON_Delete(b);
   assert_int_equal(got, n);
   mw_buf_free(&body);
+}
+
+static void log_rows(struct fix *f, int n, double mu, int seed, bool ids) {
+  log_rows_to(f, &f->v, n, mu, seed, ids);
 }
 
 static const cJSON *column(const cJSON *rep, const char *name) {
@@ -913,6 +923,158 @@ static void test_retention(void **state) {
   assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"old1\",\"features\":"
                              "{\"age\":1,\"city\":\"k\"},\"prediction\":5}]}",
                           &n, &err),
+                   MW_OK);
+}
+
+/* ---------------------------------------------- comparing two versions */
+
+/* Adds version row id (number version of model 1) with schema. */
+static void add_version(struct fix *f, int64_t id, int64_t version,
+                        const char *schema) {
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO model_versions(id, model_id, version, schema, created_at, "
+           "created_by) VALUES(%lld, 1, %lld, '%s', 0, 'test')",
+           (long long)id, (long long)version, schema);
+  assert_int_equal(exec_sql(f, sql), MW_OK);
+}
+
+static mw_status ingest_to(struct fix *f, const mon_version *v, const char *json,
+                           int64_t *n, mw_err *err) {
+  cJSON *body = parse(json);
+  mw_status st = mon_ingest_predictions(f->m, f->c, v, body, n, err);
+  cJSON_Delete(body);
+  return st;
+}
+
+static mw_status labels_to(struct fix *f, const mon_version *v, const char *json,
+                           mw_err *err) {
+  cJSON *body = parse(json);
+  int64_t n = 0;
+  mw_status st = mon_ingest_labels(f->m, f->c, v, body, &n, err);
+  cJSON_Delete(body);
+  return st;
+}
+
+/* The message of error {index, field} in err->details.errors, or NULL. */
+static const char *error_message(const mw_err *err, long index, const char *field) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItem(err->details, "errors")) {
+    const cJSON *i = cJSON_GetObjectItem(e, "index");
+    const char *fl = mw_json_str(e, "field");
+    if(i && (long)i->valuedouble == index && fl && !strcmp(fl, field))
+      return mw_json_str(e, "message");
+  }
+  return NULL;
+}
+
+/* Ids are unique per version (migration 0015): a shadow candidate logs the
+ * baseline's ids; each version labels its own; retention deletes a
+ * version's ids and leaves the other's. */
+static void test_ids_per_version(void **state) {
+  struct fix *f = *state;
+  add_version(f, 9, 3, SCHEMA);
+  mon_version v3 = {9, 1, "m", 3, SCHEMA};
+  int64_t n = 0;
+  mw_err err = {{0}, NULL};
+  const char *two = "{\"predictions\":[{\"id\":\"p1\",\"features\":{\"age\":1,"
+                    "\"city\":\"a\"},\"prediction\":0.1},{\"id\":\"p2\","
+                    "\"features\":{\"age\":2,\"city\":\"b\"},\"prediction\":0.2}]}";
+  assert_int_equal(ingest_to(f, &f->v, two, &n, &err), MW_OK);
+  assert_int_equal(ingest_to(f, &v3, two, &n, &err), MW_OK);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 4);
+  /* Within one version an id is still unique: inside the transaction... */
+  assert_int_equal(ingest_to(f, &v3,
+                             "{\"predictions\":[{\"id\":\"p3\",\"features\":{"
+                             "\"age\":1,\"city\":\"a\"},\"prediction\":1},{\"id\":"
+                             "\"p2\",\"features\":{\"age\":1,\"city\":\"a\"},"
+                             "\"prediction\":1}]}",
+                             &n, &err),
+                   MW_EVALIDATION);
+  assert_true(has_error(&err, 1, "id"));
+  assert_false(has_error(&err, 0, "id"));
+  assert_non_null(strstr(error_message(&err, 1, "id"), "this version"));
+  mw_err_clear(&err);
+  /* ...and next to type errors. */
+  assert_int_equal(ingest_to(f, &v3,
+                             "{\"predictions\":[{\"id\":\"p1\",\"features\":{"
+                             "\"age\":true,\"city\":\"a\"},\"prediction\":1}]}",
+                             &n, &err),
+                   MW_EVALIDATION);
+  assert_true(has_error(&err, 0, "id"));
+  assert_true(has_error(&err, 0, "features.age"));
+  mw_err_clear(&err);
+  /* An id only another version logged is no conflict there either. */
+  assert_int_equal(ingest_to(f, &f->v,
+                             "{\"predictions\":[{\"id\":\"p9\",\"features\":{"
+                             "\"age\":true,\"city\":\"a\"},\"prediction\":1}]}",
+                             &n, &err),
+                   MW_EVALIDATION);
+  assert_false(has_error(&err, 0, "id"));
+  mw_err_clear(&err);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 4);
+
+  /* Labels per version: the same id labelled under both. */
+  assert_int_equal(labels_to(f, &f->v, "{\"labels\":[{\"id\":\"p1\",\"label\":1}]}",
+                             &err),
+                   MW_OK);
+  assert_int_equal(labels_to(f, &v3, "{\"labels\":[{\"id\":\"p1\",\"label\":2}]}",
+                             &err),
+                   MW_OK);
+  assert_int_equal(labels_to(f, &v3, "{\"labels\":[{\"id\":\"p1\",\"label\":3}]}",
+                             &err),
+                   MW_OK);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels WHERE ext_id = 'p1'"),
+                   2);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels WHERE ext_id = 'p1' "
+                                 "AND version_id = 7 AND label = 1"),
+                   1);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels WHERE ext_id = 'p1' "
+                                 "AND version_id = 9 AND label = 3"),
+                   1);
+  /* A label for an id only version 1 logged names version 1. */
+  assert_int_equal(ingest_to(f, &f->v,
+                             "{\"predictions\":[{\"id\":\"p7\",\"features\":{"
+                             "\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
+                             &n, &err),
+                   MW_OK);
+  assert_int_equal(labels_to(f, &v3, "{\"labels\":[{\"id\":\"p7\",\"label\":2}]}",
+                             &err),
+                   MW_EVALIDATION);
+  assert_non_null(strstr(error_message(&err, 0, "id"), "logged by version 1"));
+  mw_err_clear(&err);
+
+  /* Retention: version 1's old rows go with their ids; version 3's rows of
+   * the same ids, logged now, stay. */
+  int64_t old = mw_now_ms() - 40LL * 86400000;
+  char ts[40], body[512];
+  mw_time_format(old, ts, sizeof ts);
+  snprintf(body, sizeof body,
+           "{\"predictions\":[{\"id\":\"r1\",\"timestamp\":\"%s\",\"features\":{"
+           "\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
+           ts);
+  assert_int_equal(ingest_to(f, &f->v, body, &n, &err), MW_OK);
+  assert_int_equal(ingest_to(f, &v3,
+                             "{\"predictions\":[{\"id\":\"r1\",\"features\":{"
+                             "\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
+                             &n, &err),
+                   MW_OK);
+  int64_t deleted = 0;
+  do
+    assert_int_equal(mon_retention_step(f->m, f->c, old + 86400000, 8, &deleted),
+                     MW_OK);
+  while(deleted > 0);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids WHERE ext_id = 'r1' "
+                                 "AND version_id = 7"),
+                   0);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids WHERE ext_id = 'r1' "
+                                 "AND version_id = 9"),
+                   1);
+  /* Version 1 may log r1 again. */
+  assert_int_equal(ingest_to(f, &f->v,
+                             "{\"predictions\":[{\"id\":\"r1\",\"features\":{"
+                             "\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
+                             &n, &err),
                    MW_OK);
 }
 
@@ -1375,6 +1537,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sampled_report, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window_cache, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ids_per_version, setup, teardown),
       cmocka_unit_test(test_wcol_apply),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
