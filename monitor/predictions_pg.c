@@ -4,7 +4,8 @@
  * dictionaries, and the binary arrays every PostgreSQL store file of the
  * monitor builds its parameters with. monitor/store_pg.c says why each
  * statement is shaped as it is. Costs: one round trip per block written,
- * per 64 chunks read, and per batch of ids, labels or categories. */
+ * per 64 chunks read, per batch of ids, labels or categories, and per
+ * 50,000 pairs of ids_pairs (a cursor). */
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
@@ -542,6 +543,55 @@ mw_status mon__pg_ids_delete(mw_conn *c, int64_t model_id, int64_t version_id,
     mw_buf_free(&a.b);
   free(at);
   return s;
+}
+
+/* Pairs fetched per round trip: bounds a result (libpq holds it whole).
+ * FETCH takes no parameter for its count: it is written into the SQL. */
+#define PAIRS_PER_FETCH 50000
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+mw_status mon__pg_ids_pairs(mw_conn *c, int64_t cand_model, int64_t cand_version,
+                            int64_t base_model, int64_t base_version, int64_t from,
+                            int64_t to, mw_status (*fn)(void *, double, double),
+                            void *ctx) {
+  assert(mw_tx_state(c) != 0); /* a cursor lives in a transaction */
+  /* A cursor over one join, fetched a page at a time: a window of
+   * millions of ids never sits in one result, and the join runs once (pages
+   * by keyset re-sorted what was left of the window for each page: a
+   * quadratic cost). The caller's read transaction is its snapshot. */
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, cand_model);
+  mw_pgp_i64(&p, cand_version);
+  mw_pgp_i64(&p, base_model);
+  mw_pgp_i64(&p, base_version);
+  mw_pgp_i64(&p, from);
+  mw_pgp_i64(&p, to);
+  mw_status s = mw_pg_do(
+      c,
+      "DECLARE mw_pairs NO SCROLL CURSOR FOR SELECT p.prediction, b.prediction "
+      "FROM pred_ids p JOIN pred_ids b ON b.model_id = $3::int8 AND b.ext_id = "
+      "p.ext_id AND b.version_id = $4::int8 WHERE p.version_id = $2::int8 AND "
+      "p.model_id = $1::int8 AND p.ts >= $5::int8 AND p.ts < $6::int8",
+      &p, NULL);
+  if(s)
+    return s;
+  mw_status fs = MW_OK; /* fn's */
+  for(int rows = PAIRS_PER_FETCH; !fs && rows == PAIRS_PER_FETCH;) {
+    PGresult *r =
+        mw_pg_run_bin(c, "FETCH " STR(PAIRS_PER_FETCH) " FROM mw_pairs", NULL, &s);
+    if(!r)
+      return s; /* the transaction is aborted; its end drops the cursor */
+    rows = PQntuples(r);
+    for(int i = 0; i < rows && !fs; i++)
+      fs = fn(ctx, mw_pg_bin_double(r, i, 0), mw_pg_bin_double(r, i, 1));
+    PQclear(r);
+  }
+  /* Closed also when fn stopped early, so that the transaction can go on
+   * (and declare it again). */
+  s = mw_pg_do(c, "CLOSE mw_pairs", NULL, NULL);
+  return fs ? fs : s;
 }
 
 /* ------------------------------------------------------------- labels */

@@ -12,7 +12,7 @@
  * Costs: block_insert is one INSERT per chunk; chunks_read one rowid
  * lookup per block; ids_insert, ids_get and labels_put one statement per
  * row (SQLite runs in-process: a statement is a function call, not a round
- * trip). */
+ * trip); ids_pairs one stepped statement. */
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
@@ -304,6 +304,34 @@ mw_status mon__sqlite_ids_delete(mw_conn *c, int64_t model_id, int64_t version_i
     }
     s = mw_step_done(c, st);
   }
+  return s;
+}
+
+mw_status mon__sqlite_ids_pairs(mw_conn *c, int64_t cand_model, int64_t cand_version,
+                                int64_t base_model, int64_t base_version,
+                                int64_t from, int64_t to,
+                                mw_status (*fn)(void *, double, double), void *ctx) {
+  /* The candidate's window through pred_ids_by_version, the baseline's row
+   * of each id through the primary key; stepped, so a large window is
+   * never held in memory. */
+  sqlite3_stmt *st = mw_stmt(
+      c, "SELECT p.prediction, b.prediction FROM pred_ids p JOIN pred_ids b ON "
+         "b.model_id = ? AND b.ext_id = p.ext_id AND b.version_id = ? WHERE "
+         "p.version_id = ? AND p.ts >= ? AND p.ts < ? AND p.model_id = ?");
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, base_model);
+  sqlite3_bind_int64(st, 2, base_version);
+  sqlite3_bind_int64(st, 3, cand_version);
+  sqlite3_bind_int64(st, 4, from);
+  sqlite3_bind_int64(st, 5, to);
+  sqlite3_bind_int64(st, 6, cand_model);
+  mw_status s = MW_OK;
+  while(mw_step_next(c, st, &s) == 1)
+    if((s = fn(ctx, mw_col_double(st, 0), mw_col_double(st, 1)))) {
+      sqlite3_reset(st);
+      break;
+    }
   return s;
 }
 

@@ -30,7 +30,9 @@
  *              blocks_delete, block_epoch, blocks_expired,
  *              compaction_candidate, compaction_blocks
  *  ids:        ids_insert, ids_get, ids_delete (bulk: one statement per
- *              call on PostgreSQL)
+ *              call on PostgreSQL), ids_pairs (one index range on (version,
+ *              ts) and a primary key lookup per id; PostgreSQL: a cursor,
+ *              a round trip per 50,000 pairs)
  *  labels:     labels_put (bulk), labels_visit
  *  dictionary: categories_list, categories_add
  *  reference:  ref_save, ref_load
@@ -253,6 +255,17 @@ struct mon_store {
    * skipped). */
   mw_status (*ids_delete)(mw_conn *c, int64_t model_id, int64_t version_id,
                           const char *const *ext_ids, size_t n);
+  /* Pairs the ids of cand_version (of cand_model) whose prediction time is
+   * in [from, to) with the rows of base_version (of base_model) carrying
+   * the same id, whatever their time: fn(ctx, cand_prediction,
+   * base_prediction) for each pair (NaN for a missing prediction), in no
+   * particular order; stops at fn's first non-zero status. Ids the
+   * baseline never logged are left out. Read in the caller's transaction
+   * (one snapshot). */
+  mw_status (*ids_pairs)(mw_conn *c, int64_t cand_model, int64_t cand_version,
+                         int64_t base_model, int64_t base_version, int64_t from,
+                         int64_t to, mw_status (*fn)(void *ctx, double, double),
+                         void *ctx);
 
   /* ---- labels ---- */
 
