@@ -95,6 +95,18 @@ static cJSON *column_head(const mon_job *jb, const char *status) {
 static cJSON *column_verdict(mon_job *jb, bool has_data, int rc,
                              const mon_drift_result *r, bool ref_empty,
                              const char *insufficient) {
+  /* Against another version's window: a column it lacks says so whatever
+   * the data (the reference is empty, so the tests did not run); an empty
+   * baseline window leaves nothing to compare, as an empty window does. */
+  if(jb->unmatched) {
+    assert(rc != MON_STATS_OK);
+    has_data = true;
+    ref_empty = false;
+    insufficient = jb->unmatched;
+  } else if(jb->baseline_empty) {
+    assert(rc != MON_STATS_OK);
+    has_data = false;
+  }
   const char *status = !has_data            ? "no_data"
                        : rc == MON_STATS_OK ? "ok"
                                             : "insufficient_data";
@@ -109,7 +121,10 @@ static cJSON *column_verdict(mon_job *jb, bool has_data, int rc,
     if(has_data)
       cJSON_AddStringToObject(
           j, "reason",
-          ref_empty ? "the reference has no values in this column" : insufficient);
+          !ref_empty     ? insufficient
+          : jb->baseline ? "the baseline version's window has no values in this "
+                           "column"
+                         : "the reference has no values in this column");
   }
   return j;
 }

@@ -36,6 +36,13 @@ typedef struct mon_job {
   mon_wcol own;
   double *rem, *add; /* numeric, cached: values leaving and entering */
   size_t nrem, nadd;
+  /* mon_drift_compare: the reference is the baseline version's window
+   * (reasons say so); baseline_empty: that window has no rows (the column
+   * is no_data); unmatched: why the column cannot be compared (the
+   * baseline has no such column, or one of another kind), which makes it
+   * insufficient_data with that reason (borrowed; NULL: comparable). */
+  bool baseline, baseline_empty;
+  const char *unmatched;
   cJSON *json; /* the column's result */
   bool evaluated, drifted;
   mw_status st;

@@ -176,8 +176,9 @@ out:
 
 /* ---------------------------------------------------------------- ids */
 
-/* Stores the batch's ids; an id the model already has is a validation
- * error of this batch (listed, not stored). */
+/* Stores the batch's ids; an id the version already has is a validation
+ * error of this batch (listed, not stored). Another version's use of the
+ * same id is not: a shadow candidate logs the baseline's ids. */
 static mw_status write_ids(mw_conn *c, const mon_version *v, const mon_batch *b,
                            mon_errors *errs) {
   size_t pc = (b->ncols - 1) * b->n;
@@ -194,7 +195,7 @@ static mw_status write_ids(mw_conn *c, const mon_version *v, const mon_batch *b,
     if(conflict[i])
       mon__errors_add(errs, (long)i, "id",
                       "a prediction with this id is already stored for this "
-                      "model");
+                      "version");
   free(rows);
   free(conflict);
   return st;
@@ -202,16 +203,17 @@ static mw_status write_ids(mw_conn *c, const mon_version *v, const mon_batch *b,
 
 /* With type errors the batch is refused anyway; still name the ids that
  * are already stored, so the client sees every problem at once. */
-static mw_status check_stored_ids(mw_conn *c, int64_t model_id, const mon_batch *b,
-                                  mon_errors *errs) {
+static mw_status check_stored_ids(mw_conn *c, const mon_version *v,
+                                  const mon_batch *b, mon_errors *errs) {
   mon_id_found *found = malloc(b->n * sizeof *found);
   if(!found)
     return MW_ENOMEM;
-  mw_status st = mon__store(c)->ids_get(c, model_id, b->ids, b->n, found);
+  mw_status st = mon__store(c)->ids_get(c, v->model_id, v->id, b->ids, b->n, found);
   for(size_t i = 0; !st && i < b->n; i++)
-    if(b->ids[i] && found[i].version_id >= 0)
+    if(b->ids[i] && found[i].version_id == v->id)
       mon__errors_add(errs, (long)i, "id",
-                      "a prediction with this id is already stored for this model");
+                      "a prediction with this id is already stored for this "
+                      "version");
   free(found);
   return st;
 }
@@ -400,7 +402,7 @@ mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
   if((st = mon__batch_parse(&s, rows, false, now, &b, &errs)))
     goto out;
   if(errs.count) {
-    if(!b.any_ids || !(st = check_stored_ids(c, v->model_id, &b, &errs)))
+    if(!b.any_ids || !(st = check_stored_ids(c, v, &b, &errs)))
       st = MW_EVALIDATION;
   } else {
     mon_wjob job = {NULL, v, &s, &b, now, &errs, MW_OK, false};
@@ -503,20 +505,47 @@ static mw_status parse_labels(const mon_schema *s, const cJSON *arr,
   return mon__batch_check_ids(&q->ids, errs);
 }
 
-/* Looks every id up (unknown ids and ids of another version are listed
- * with the type errors) and fills in the prediction's time and value. */
+/* The number of version row id version_id, for a message; -1 when it is
+ * gone. last holds the previous lookup {version_id, number}: a batch sent
+ * to the wrong version names the same one again and again. */
+static int64_t version_number(mw_conn *c, int64_t version_id, int64_t last[2]) {
+  if(last[0] == version_id)
+    return last[1];
+  char model[200];
+  int64_t number = -1;
+  if(mon__store(c)->version_name(c, version_id, model, sizeof model, &number))
+    number = -1;
+  last[0] = version_id;
+  last[1] = number;
+  return number;
+}
+
+/* Looks every id up (unknown ids and ids only another version logged are
+ * listed with the type errors) and fills in the prediction's time and
+ * value. Ids are unique per version: the lookup prefers v's row, so the
+ * same id logged by a shadow candidate and its baseline labels each. */
 static mw_status lookup_ids(mw_conn *c, const mon_version *v, struct label_req *q,
                             mon_errors *errs) {
-  mw_status st = mon__store(c)->ids_get(c, v->model_id, q->ids.ids, q->n, q->found);
+  mw_status st =
+      mon__store(c)->ids_get(c, v->model_id, v->id, q->ids.ids, q->n, q->found);
+  int64_t last[2] = {-1, -1};
   for(size_t i = 0; !st && i < q->n; i++) {
     if(!q->ids.ids[i])
       continue;
-    if(q->found[i].version_id < 0)
+    if(q->found[i].version_id < 0) {
       mon__errors_add(errs, (long)i, "id", "no prediction with this id");
-    else if(q->found[i].version_id != v->id)
-      mon__errors_add(errs, (long)i, "id",
-                      "this prediction was logged for another version of the "
-                      "model; send its label to that version");
+    } else if(q->found[i].version_id != v->id) {
+      int64_t other = version_number(c, q->found[i].version_id, last);
+      if(other > 0)
+        mon__errors_add(errs, (long)i, "id",
+                        "this prediction was logged by version %lld of the "
+                        "model, not this one; send its label to that version",
+                        (long long)other);
+      else
+        mon__errors_add(errs, (long)i, "id",
+                        "this prediction was logged by another version of the "
+                        "model; send its label to that version");
+    }
     q->rows[i].ext_id = q->ids.ids[i];
     q->rows[i].ts = q->found[i].ts;
     q->rows[i].prediction = q->found[i].prediction;

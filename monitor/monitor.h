@@ -30,9 +30,12 @@
  *    column and version (a wider column is not a category).
  *  - A version without a schema cannot log predictions (422 saying so): a
  *    guessed schema would silently decide the tests.
- *  - Prediction ids are optional, unique per model (across its versions)
- *    while the prediction is retained; labels find their prediction by id,
- *    must be sent to the version that logged it, and replace earlier ones.
+ *  - Prediction ids are optional, unique per version while the prediction
+ *    is retained (migration 0015; they were unique per model): a shadow
+ *    candidate may log its predictions under the baseline's ids, and GET
+ *    .../shadow pairs the two by id. Labels find their prediction by id,
+ *    must be sent to the version that logged it (else 422 naming the
+ *    version that did), and replace earlier ones of that version.
  *  - GET .../drift with no reference set: 409. An empty window: 200 with
  *    window.count 0 and every column "status": "no_data", "drifted": false.
  *    Each column has a status: "ok", "no_data" (no values in the window) or
@@ -136,7 +139,7 @@ void mon_doc_free(mon_doc *d);
 /* Logs a batch {predictions: [{id?, timestamp?, features: {col: value},
  * prediction, label?}]} for version v. The whole batch is validated first
  * (types against the schema, unknown and missing columns, timestamps, ids
- * unique in the batch and against the model's stored ids); any bad row
+ * unique in the batch and against the version's stored ids); any bad row
  * gives MW_EVALIDATION with every error in err->details and stores nothing.
  * Numbers may be null or "NaN"/"Infinity"/"-Infinity" strings: stored as
  * missing. A version without schema is refused (MW_EVALIDATION). On MW_OK
@@ -221,6 +224,44 @@ mw_status mon_drift_history(mw_conn *c, const mon_version *v, const char *column
  * a statistic the latest evaluation did not have). */
 mw_status mon_metric_latest(mw_conn *c, int64_t version_id, const char *column,
                             const char *metric, double *value, int64_t *at_ms);
+
+/* ---- comparing two versions (canary and shadow rollouts) ---- */
+
+/* Drift of cand's window [from_ms, to_ms) against base's window [from_ms,
+ * to_ms) as the reference: the statistics, methods and thresholds of
+ * cand's drift settings, computed as mon_drift_report computes them, with
+ * base's window read into an in-memory reference (never stored; no
+ * live-window cache). Columns are matched by name and kind; a column of
+ * cand that base lacks, or has with another kind, is "insufficient_data"
+ * with a reason. Categorical codes are mapped by value (values only base
+ * has count as categories cand never saw). An empty window on either side
+ * is no error: its columns are "no_data" and drift_share 0. The shape of
+ * GET .../drift (web/static/openapi.json, DriftComparison) with
+ * "baseline": {version, count, sampled?} instead of "reference" and no
+ * performance. Memory: the window gets half the drift memory budget (read
+ * as a report reads it, sampled beyond, "sampled" on the column), base's
+ * numeric columns a quarter between them (an evenly strided sample beyond,
+ * baseline.sampled: rows kept per column). m may be NULL (defaults, no
+ * admission). Nothing is stored. */
+mw_status mon_drift_compare(mon_ctx *m, mw_conn *c, const mon_version *base,
+                            const mon_version *cand, int64_t from_ms, int64_t to_ms,
+                            cJSON **out, mw_err *err);
+/* Pairs cand's predictions logged in [from_ms, to_ms) with base's
+ * predictions of the same ids (whenever base logged them), in one read
+ * snapshot, and answers {model, version, baseline: {version}, window:
+ * {from, to}, pairs, missing, kind: "categorical"|"numeric"}, plus for a
+ * categorical prediction agreement (share of pairs whose predictions are
+ * the same value; null without pairs), for a numeric one mean_abs_diff
+ * (null without pairs) and rank_correlation (Spearman, average ranks for
+ * ties; null with fewer than 2 pairs or a constant side) and, when the
+ * correlation used an evenly strided sample of more than 2 M pairs,
+ * sampled (pairs used). Pairs where either prediction is missing are left
+ * out of everything and counted in missing. MW_ECONFLICT when one version
+ * predicts categories and the other numbers; MW_EVALIDATION when either
+ * has no schema. Nothing is stored. */
+mw_status mon_shadow_compare(mw_conn *c, const mon_version *base,
+                             const mon_version *cand, int64_t from_ms, int64_t to_ms,
+                             cJSON **out, mw_err *err);
 
 /* ---- operations ---- */
 

@@ -4,7 +4,8 @@
  * dictionaries, and the binary arrays every PostgreSQL store file of the
  * monitor builds its parameters with. monitor/store_pg.c says why each
  * statement is shaped as it is. Costs: one round trip per block written,
- * per 64 chunks read, and per batch of ids, labels or categories. */
+ * per 64 chunks read, per batch of ids, labels or categories, and per
+ * 50,000 pairs of ids_pairs (a cursor). */
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
@@ -393,18 +394,19 @@ mw_status mon__pg_compaction_blocks(mw_conn *c, int64_t version_id, int64_t buck
 
 /* ---------------------------------------------------------------- ids */
 
-/* After a refused insert: the rows whose id the model already has. */
-static mw_status find_conflicts(mw_conn *c, int64_t model_id, const mon_id_row *rows,
-                                size_t n, uint8_t *conflict, size_t *nconflict) {
+/* After a refused insert: the rows whose id the version already has. */
+static mw_status find_conflicts(mw_conn *c, int64_t model_id, int64_t version_id,
+                                const mon_id_row *rows, size_t n, uint8_t *conflict,
+                                size_t *nconflict) {
   const char **ids = calloc(n ? n : 1, sizeof *ids);
   mon_id_found *found = calloc(n ? n : 1, sizeof *found);
   mw_status s = ids && found ? MW_OK : MW_ENOMEM;
   for(size_t i = 0; !s && i < n; i++)
     ids[i] = rows[i].ext_id;
   if(!s)
-    s = mon__pg_ids_get(c, model_id, ids, n, found);
+    s = mon__pg_ids_get(c, model_id, version_id, ids, n, found);
   for(size_t i = 0; !s && i < n; i++)
-    if(rows[i].ext_id && found[i].version_id >= 0) {
+    if(rows[i].ext_id && found[i].version_id == version_id) {
       conflict[i] = 1;
       (*nconflict)++;
     }
@@ -455,7 +457,7 @@ mw_status mon__pg_ids_insert(mw_conn *c, int64_t model_id, int64_t version_id,
                  "unnest($3::text[], $4::int8[], $5::float8[]) AS u(e, t, p)",
                  &p, NULL);
     if(s == MW_ECONFLICT && !(s = mw_pg_exec(c, "ROLLBACK TO SAVEPOINT mw_ids")))
-      s = find_conflicts(c, model_id, rows, n, conflict, nconflict);
+      s = find_conflicts(c, model_id, version_id, rows, n, conflict, nconflict);
     if(!s)
       s = mw_pg_exec(c, "RELEASE SAVEPOINT mw_ids");
   }
@@ -479,8 +481,9 @@ static mw_status ids_array(const char *const *ext_ids, size_t n, pgarr *a,
   return a->st;
 }
 
-mw_status mon__pg_ids_get(mw_conn *c, int64_t model_id, const char *const *ext_ids,
-                          size_t n, mon_id_found *found) {
+mw_status mon__pg_ids_get(mw_conn *c, int64_t model_id, int64_t version_id,
+                          const char *const *ext_ids, size_t n,
+                          mon_id_found *found) {
   for(size_t i = 0; i < n; i++)
     found[i].version_id = -1;
   size_t *at = malloc((n ? n : 1) * sizeof *at), given = 0;
@@ -498,12 +501,18 @@ mw_status mon__pg_ids_get(mw_conn *c, int64_t model_id, const char *const *ext_i
                       "pred_ids p ON p.model_id = $1 AND p.ext_id = u.e",
                       &p, &s);
   }
+  /* An id may come back once per version that logged it (a shadow
+   * candidate reuses the baseline's ids): version_id's row wins, else the
+   * first. */
   for(int k = 0; r && k < PQntuples(r); k++) {
     int64_t pos = mw_pg_bin_i64(r, k, 0, 0) - 1;
     if(pos < 0 || (size_t)pos >= given)
       continue;
     mon_id_found *f = &found[at[pos]];
-    f->version_id = mw_pg_bin_i64(r, k, 1, 0);
+    int64_t row_version = mw_pg_bin_i64(r, k, 1, 0);
+    if(f->version_id >= 0 && row_version != version_id)
+      continue;
+    f->version_id = row_version;
     f->ts = mw_pg_bin_i64(r, k, 2, 0);
     f->prediction = mw_pg_bin_double(r, k, 3);
   }
@@ -536,6 +545,55 @@ mw_status mon__pg_ids_delete(mw_conn *c, int64_t model_id, int64_t version_id,
   return s;
 }
 
+/* Pairs fetched per round trip: bounds a result (libpq holds it whole).
+ * FETCH takes no parameter for its count: it is written into the SQL. */
+#define PAIRS_PER_FETCH 50000
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+mw_status mon__pg_ids_pairs(mw_conn *c, int64_t cand_model, int64_t cand_version,
+                            int64_t base_model, int64_t base_version, int64_t from,
+                            int64_t to, mw_status (*fn)(void *, double, double),
+                            void *ctx) {
+  assert(mw_tx_state(c) != 0); /* a cursor lives in a transaction */
+  /* A cursor over one join, fetched a page at a time: a window of
+   * millions of ids never sits in one result, and the join runs once (pages
+   * by keyset re-sorted what was left of the window for each page: a
+   * quadratic cost). The caller's read transaction is its snapshot. */
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, cand_model);
+  mw_pgp_i64(&p, cand_version);
+  mw_pgp_i64(&p, base_model);
+  mw_pgp_i64(&p, base_version);
+  mw_pgp_i64(&p, from);
+  mw_pgp_i64(&p, to);
+  mw_status s = mw_pg_do(
+      c,
+      "DECLARE mw_pairs NO SCROLL CURSOR FOR SELECT p.prediction, b.prediction "
+      "FROM pred_ids p JOIN pred_ids b ON b.model_id = $3::int8 AND b.ext_id = "
+      "p.ext_id AND b.version_id = $4::int8 WHERE p.version_id = $2::int8 AND "
+      "p.model_id = $1::int8 AND p.ts >= $5::int8 AND p.ts < $6::int8",
+      &p, NULL);
+  if(s)
+    return s;
+  mw_status fs = MW_OK; /* fn's */
+  for(int rows = PAIRS_PER_FETCH; !fs && rows == PAIRS_PER_FETCH;) {
+    PGresult *r =
+        mw_pg_run_bin(c, "FETCH " STR(PAIRS_PER_FETCH) " FROM mw_pairs", NULL, &s);
+    if(!r)
+      return s; /* the transaction is aborted; its end drops the cursor */
+    rows = PQntuples(r);
+    for(int i = 0; i < rows && !fs; i++)
+      fs = fn(ctx, mw_pg_bin_double(r, i, 0), mw_pg_bin_double(r, i, 1));
+    PQclear(r);
+  }
+  /* Closed also when fn stopped early, so that the transaction can go on
+   * (and declare it again). */
+  s = mw_pg_do(c, "CLOSE mw_pairs", NULL, NULL);
+  return fs ? fs : s;
+}
+
 /* ------------------------------------------------------------- labels */
 
 mw_status mon__pg_labels_put(mw_conn *c, int64_t model_id, int64_t version_id,
@@ -565,14 +623,15 @@ mw_status mon__pg_labels_put(mw_conn *c, int64_t model_id, int64_t version_id,
     mon__pgarr_finish(&t, &p);
     mon__pgarr_finish(&pr, &p);
     mon__pgarr_finish(&l, &p);
-    s = mw_pg_do(c,
-                 "INSERT INTO labels(model_id, ext_id, version_id, ts, prediction, "
-                 "label, at) SELECT $1, u.e, $2, u.t, u.p, u.l, $3 FROM "
-                 "unnest($4::text[], $5::int8[], $6::float8[], $7::float8[]) AS "
-                 "u(e, t, p, l) ON CONFLICT (model_id, ext_id) DO UPDATE SET "
-                 "label = excluded.label, at = excluded.at, "
-                 "prediction = excluded.prediction, ts = excluded.ts",
-                 &p, NULL);
+    s = mw_pg_do(
+        c,
+        "INSERT INTO labels(model_id, ext_id, version_id, ts, prediction, "
+        "label, at) SELECT $1, u.e, $2, u.t, u.p, u.l, $3 FROM "
+        "unnest($4::text[], $5::int8[], $6::float8[], $7::float8[]) AS "
+        "u(e, t, p, l) ON CONFLICT (model_id, ext_id, version_id) DO UPDATE SET "
+        "label = excluded.label, at = excluded.at, "
+        "prediction = excluded.prediction, ts = excluded.ts",
+        &p, NULL);
   }
   mw_buf_free(&e.b);
   mw_buf_free(&t.b);

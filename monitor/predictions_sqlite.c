@@ -12,7 +12,7 @@
  * Costs: block_insert is one INSERT per chunk; chunks_read one rowid
  * lookup per block; ids_insert, ids_get and labels_put one statement per
  * row (SQLite runs in-process: a statement is a function call, not a round
- * trip). */
+ * trip); ids_pairs one stepped statement. */
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
@@ -258,19 +258,25 @@ mw_status mon__sqlite_ids_insert(mw_conn *c, int64_t model_id, int64_t version_i
   return s;
 }
 
-mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id,
+mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id, int64_t version_id,
                               const char *const *ext_ids, size_t n,
                               mon_id_found *found) {
   mw_status s = MW_OK;
   for(size_t i = 0; i < n && !s; i++) {
     found[i].version_id = -1;
-    if(!ext_ids[i])
+    if(!ext_ids[i] || !ext_ids[i][0])
       continue;
-    sqlite3_stmt *st = mw_stmt(c, "SELECT version_id, ts, prediction FROM "
-                                  "pred_ids WHERE model_id = ? AND ext_id = ?");
+    /* The id's rows of every version are one range of the primary key
+     * (model_id, ext_id, version_id): the asked version's row sorts
+     * first, else any other. */
+    sqlite3_stmt *st =
+        mw_stmt(c, "SELECT version_id, ts, prediction FROM pred_ids WHERE "
+                   "model_id = ? AND ext_id = ? ORDER BY version_id = ? DESC "
+                   "LIMIT 1");
     if(st) {
       sqlite3_bind_int64(st, 1, model_id);
       mw_bind_text(st, 2, ext_ids[i]);
+      sqlite3_bind_int64(st, 3, version_id);
     }
     int row = 0;
     if((s = mw_step_row(c, st, &row)) || !row)
@@ -301,6 +307,34 @@ mw_status mon__sqlite_ids_delete(mw_conn *c, int64_t model_id, int64_t version_i
   return s;
 }
 
+mw_status mon__sqlite_ids_pairs(mw_conn *c, int64_t cand_model, int64_t cand_version,
+                                int64_t base_model, int64_t base_version,
+                                int64_t from, int64_t to,
+                                mw_status (*fn)(void *, double, double), void *ctx) {
+  /* The candidate's window through pred_ids_by_version, the baseline's row
+   * of each id through the primary key; stepped, so a large window is
+   * never held in memory. */
+  sqlite3_stmt *st = mw_stmt(
+      c, "SELECT p.prediction, b.prediction FROM pred_ids p JOIN pred_ids b ON "
+         "b.model_id = ? AND b.ext_id = p.ext_id AND b.version_id = ? WHERE "
+         "p.version_id = ? AND p.ts >= ? AND p.ts < ? AND p.model_id = ?");
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, base_model);
+  sqlite3_bind_int64(st, 2, base_version);
+  sqlite3_bind_int64(st, 3, cand_version);
+  sqlite3_bind_int64(st, 4, from);
+  sqlite3_bind_int64(st, 5, to);
+  sqlite3_bind_int64(st, 6, cand_model);
+  mw_status s = MW_OK;
+  while(mw_step_next(c, st, &s) == 1)
+    if((s = fn(ctx, mw_col_double(st, 0), mw_col_double(st, 1)))) {
+      sqlite3_reset(st);
+      break;
+    }
+  return s;
+}
+
 /* ------------------------------------------------------------- labels */
 
 mw_status mon__sqlite_labels_put(mw_conn *c, int64_t model_id, int64_t version_id,
@@ -310,8 +344,8 @@ mw_status mon__sqlite_labels_put(mw_conn *c, int64_t model_id, int64_t version_i
   for(size_t i = 0; i < n && !s; i++) {
     sqlite3_stmt *st = mw_stmt(
         c, "INSERT INTO labels(model_id, ext_id, version_id, ts, prediction, "
-           "label, at) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(model_id, ext_id) "
-           "DO UPDATE SET label = excluded.label, at = excluded.at, "
+           "label, at) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(model_id, ext_id, "
+           "version_id) DO UPDATE SET label = excluded.label, at = excluded.at, "
            "prediction = excluded.prediction, ts = excluded.ts");
     if(st) {
       sqlite3_bind_int64(st, 1, model_id);

@@ -3,7 +3,10 @@
  * reduced once to what every test needs (sorted finite values, moments and
  * PSI quantile bins for numeric columns; counts per category otherwise), so
  * that an evaluation never sorts the reference again. Stored and loaded
- * through the store's ref_save / ref_load. */
+ * through the store's ref_save / ref_load; or, for mon_drift_compare,
+ * built column by column from another version's window and never
+ * stored. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +17,6 @@
 #include "monitor/reference.h"
 #include "monitor/store.h"
 #include "monitor/window.h"
-
-/* A reference taken from a window keeps at most this many rows (an evenly
- * strided sample beyond): 2 M sorted float64 per column is 16 MB, and the
- * tests' resolution does not improve past it. */
-#define MON_MAX_REF_ROWS 2000000
 
 mw_status mon__refcol_build(mon_column_kind kind, double *vals, size_t n,
                             mon_refcol *out) {
@@ -63,6 +61,79 @@ mw_status mon__refcol_build(mon_column_kind kind, double *vals, size_t n,
   out->has_bins =
       mon_stats_bins_from_sorted(vals, nf, 0, &out->bins) == MON_STATS_OK;
   return MW_OK;
+}
+
+/* mon_visit_fn counting a categorical column's codes through a map. */
+struct mapped_count {
+  mon_refcol *rc;
+  const long *map;
+  size_t nmap;
+};
+
+static mw_status count_mapped(void *ctx, const double *v, size_t n) {
+  struct mapped_count *mc = ctx;
+  mon_refcol *rc = mc->rc;
+  for(size_t i = 0; i < n; i++) {
+    if(isnan(v[i])) {
+      rc->missing++;
+      continue;
+    }
+    /* Every code of a window is in its version's dictionary, read in the
+     * same snapshot: anything else is damage. */
+    if(!(v[i] >= 0) || v[i] >= (double)mc->nmap || mc->map[(size_t)v[i]] < 0)
+      return MW_EINTERNAL;
+    size_t code = (size_t)mc->map[(size_t)v[i]];
+    if(code >= rc->ncat) {
+      size_t nc = rc->ncat ? rc->ncat : 16;
+      while(nc <= code)
+        nc *= 2;
+      double *cc = realloc(rc->cat_counts, nc * sizeof *cc);
+      if(!cc)
+        return MW_ENOMEM;
+      memset(cc + rc->ncat, 0, (nc - rc->ncat) * sizeof *cc);
+      rc->cat_counts = cc;
+      rc->ncat = nc;
+    }
+    rc->cat_counts[code] += 1.0;
+    rc->count++;
+  }
+  return MW_OK;
+}
+
+mw_status mon__refcol_from_window(mw_conn *c, const mon_window *w, size_t col,
+                                  mon_column_kind kind, size_t max_rows,
+                                  const long *map, size_t nmap, mon_refcol *out,
+                                  size_t *sampled) {
+  assert(max_rows >= 1 && (kind == MON_COLUMN_NUMERIC || map || !nmap));
+  memset(out, 0, sizeof *out);
+  out->kind = kind;
+  if(sampled)
+    *sampled = 0;
+  if(kind == MON_COLUMN_CATEGORICAL) {
+    /* Counts only: exact whatever the window's size, as a report's
+     * categorical columns are. */
+    struct mapped_count mc = {out, map, nmap};
+    return mon__window_visit(c, w, col, count_mapped, &mc);
+  }
+  size_t stride = 1, rows = (size_t)w->count;
+  if(rows > max_rows) {
+    stride = (rows + max_rows - 1) / max_rows;
+    rows = (rows + stride - 1) / stride;
+  }
+  double *vals = malloc((rows ? rows : 1) * sizeof *vals);
+  if(!vals)
+    return MW_ENOMEM;
+  mon_gather g;
+  mon__gather_init(&g, vals, rows, stride, false, NULL);
+  mw_status st = mon__window_visit(c, w, col, mon__gather_visit, &g);
+  if(!st && g.n != rows)
+    st = MW_EINTERNAL;
+  if(!st)
+    st = mon__refcol_build(kind, vals, g.n, out);
+  if(!st && sampled && stride > 1)
+    *sampled = g.n;
+  free(vals);
+  return st;
 }
 
 /* Fills r's columns from column-major values (NaN = missing). */

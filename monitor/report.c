@@ -8,11 +8,13 @@
  * is sampled.
  *
  * Operations: mon__report and the public mon_drift_report,
- * mon_drift_report_for, mon_window_summary (nothing is stored). Cost: one
- * read of every column of the window (or of the difference to a cached
- * window), one sort per numeric column; at most opt.workers reports run at
- * once. */
+ * mon_drift_report_for, mon_drift_compare, mon_window_summary (nothing is
+ * stored). Cost: one read of every column of the window (or of the
+ * difference to a cached window), one sort per numeric column; a
+ * comparison also reads the baseline's window once and sorts its numeric
+ * columns; at most opt.workers reports run at once. */
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +89,16 @@ struct rep {
   size_t cap_rows; /* rows of a column that are read whole (else sampled) */
   int64_t count;   /* rows in the window */
   cJSON *perf;
+  /* mon_drift_compare: the baseline version whose window [from, to) is the
+   * reference (NULL: the stored reference), its schema, and per column of
+   * v: the dictionary of v extended by the baseline's values (categorical
+   * columns), why the column cannot be compared (NULL: it can), and the
+   * rows each numeric reference column was sampled to (0: every row). */
+  const mon_version *base;
+  mon_schema bs;
+  mon_dict *dicts;
+  char **unmatched;
+  size_t ref_sampled;
 };
 
 /* Reads column col of the window for a cached entry: the rows leaving go
@@ -156,12 +168,15 @@ static mw_status categorical_column(struct rep *r, mon_job *jb) {
     st = mon__window_visit(r->c, &r->w, jb->col, mon__wcol_count, &in);
   }
   mon_dict d;
-  /* The names come from the database: a failed read fails the report. */
-  if(st || (st = mon__dict_load(r->c, r->v->id, jb->col, &d)))
+  /* The names come from the database: a failed read fails the report. A
+   * comparison has them already, with the baseline's own values after
+   * v's (the codes its reference was counted under). */
+  if(st || (!r->base && (st = mon__dict_load(r->c, r->v->id, jb->col, &d))))
     return st;
   /* Before the computation, which frees a streamed column's counts. */
-  cJSON *hist = mon__column_histogram(jb, &d);
-  mon__dict_free(&d);
+  cJSON *hist = mon__column_histogram(jb, r->base ? &r->dicts[jb->col] : &d);
+  if(!r->base)
+    mon__dict_free(&d);
   mon__column_compute(jb);
   st = jb->st ? jb->st : hist ? MW_OK : MW_ENOMEM;
   if(jb->json && hist)
@@ -181,6 +196,9 @@ static mw_status report_column(struct rep *r, size_t col) {
   jb->opt.threshold = r->cfg.cols[col].threshold;
   jb->opt.all_pvalues = true;
   jb->w = r->wp.e ? &r->wp.e->cols[col] : &jb->own;
+  jb->baseline = r->base != NULL;
+  jb->baseline_empty = r->base && r->ref.rows == 0;
+  jb->unmatched = r->unmatched ? r->unmatched[col] : NULL;
   mw_status st = MW_OK;
   if(r->wp.e && (st = read_cached(r->c, &r->wp, jb)))
     return st;
@@ -201,21 +219,130 @@ static mw_status report_column(struct rep *r, size_t col) {
   return jb->st;
 }
 
-/* Everything the report reads, in one read transaction: the reference and
- * settings, the window (or its difference to the cache entry), every
- * column and the performance. Columns computing on the pool may still run
- * when it returns. */
-static mw_status report_read(struct rep *r, bool use_cache, mw_err *err) {
-  mw_status st =
-      mon__store(r->c)->ref_load(r->c, r->v->id, r->s.ncols, true, &r->ref);
+/* Why a column of v cannot be compared with the baseline's column bk (-1:
+ * none of that name; else one of another kind), malloc'd (NULL when memory
+ * runs out). */
+static char *unmatched_reason(const struct rep *r, long bk) {
+  char why[200];
+  if(bk < 0)
+    snprintf(why, sizeof why, "version %lld has no column of this name",
+             (long long)r->base->version);
+  else
+    snprintf(why, sizeof why, "the column is %s in version %lld",
+             mon__kind_name(r->bs.cols[bk].kind), (long long)r->base->version);
+  return strdup(why);
+}
+
+/* The dictionary of v's categorical column col extended by the values of
+ * the baseline's column bk, which get fresh codes after v's own (in the
+ * baseline's code order), into r->dicts[col]; map[c] (nmap entries, caller
+ * frees) receives the code under which the baseline's code c is counted.
+ * MW_ETOOBIG when the two together pass MON_MAX_CATEGORIES. */
+static mw_status map_categories(struct rep *r, size_t col, size_t bk, long **map,
+                                size_t *nmap) {
+  *map = NULL;
+  *nmap = 0;
+  mon_dict bd;
+  mw_status st = mon__dict_load(r->c, r->base->id, bk, &bd);
+  if(st)
+    return st;
+  if(!(*map = malloc((bd.n ? bd.n : 1) * sizeof **map)))
+    st = MW_ENOMEM;
+  for(size_t k = 0; !st && k < bd.n; k++)
+    st = mon__dict_intern(&r->dicts[col], bd.values[k], &(*map)[k]);
+  if(!st)
+    *nmap = bd.n;
+  mon__dict_free(&bd);
+  return st;
+}
+
+/* mon_drift_compare's reference, in the report's snapshot: the baseline's
+ * window read column by column into reference columns matched to v's by
+ * name and kind (monitor/reference.c builds them as it builds a stored
+ * one), held in memory for this report only. Its numeric columns share a
+ * quarter of the memory budget (half is the window's, report_run): each
+ * keeps at most that share's rows, an evenly strided sample beyond. */
+static mw_status compare_reference(struct rep *r, size_t budget) {
+  size_t n = r->s.ncols, nnumeric = 0;
+  r->dicts = calloc(n, sizeof *r->dicts);
+  r->unmatched = calloc(n, sizeof *r->unmatched);
+  r->ref.cols = calloc(n, sizeof *r->ref.cols);
+  long *bcol = malloc(n * sizeof *bcol);
+  mw_status st = r->dicts && r->unmatched && r->ref.cols && bcol ? MW_OK : MW_ENOMEM;
+  if(!st)
+    r->ref.ncols = n;
+  mw_strlcpy(r->ref.source, "window", sizeof r->ref.source);
+  r->ref.from = r->from;
+  r->ref.to = r->to;
+  for(size_t k = 0; !st && k < n; k++) {
+    const mon_column *cc = &r->s.cols[k];
+    r->ref.cols[k].kind = cc->kind;
+    long bk = mon__schema_find(&r->bs, cc->name, strlen(cc->name));
+    if(bk < 0 || r->bs.cols[bk].kind != cc->kind) {
+      if(!(r->unmatched[k] = unmatched_reason(r, bk)))
+        st = MW_ENOMEM;
+      bk = -1;
+    }
+    bcol[k] = bk;
+    if(!st && cc->kind == MON_COLUMN_CATEGORICAL)
+      st = mon__dict_load(r->c, r->v->id, k, &r->dicts[k]);
+    nnumeric += bcol[k] >= 0 && cc->kind == MON_COLUMN_NUMERIC;
+  }
+  mon_window bw;
+  memset(&bw, 0, sizeof bw);
+  if(!st)
+    st = mon__window_open(r->c, r->base->id, r->bs.ncols, r->from, r->to, &bw);
+  r->ref.rows = bw.count;
+  size_t max_rows = budget / 4 / (nnumeric ? nnumeric : 1);
+  if(max_rows > MON_MAX_REF_ROWS)
+    max_rows = MON_MAX_REF_ROWS;
+  if(max_rows < 1)
+    max_rows = 1;
+  for(size_t k = 0; !st && k < n; k++) {
+    if(bcol[k] < 0)
+      continue;
+    long *map = NULL;
+    size_t nmap = 0, sampled = 0;
+    if(r->s.cols[k].kind == MON_COLUMN_CATEGORICAL &&
+       (st = map_categories(r, k, (size_t)bcol[k], &map, &nmap)) == MW_ETOOBIG) {
+      char why[200];
+      snprintf(why, sizeof why,
+               "more than %d categories in this version and version %lld "
+               "together",
+               MON_MAX_CATEGORIES, (long long)r->base->version);
+      st = (r->unmatched[k] = strdup(why)) ? MW_OK : MW_ENOMEM;
+      free(map);
+      continue;
+    }
+    if(!st)
+      st = mon__refcol_from_window(r->c, &bw, (size_t)bcol[k], r->s.cols[k].kind,
+                                   max_rows, map, nmap, &r->ref.cols[k], &sampled);
+    if(sampled > r->ref_sampled)
+      r->ref_sampled = sampled;
+    free(map);
+  }
+  mon__window_free(&bw);
+  free(bcol);
+  return st;
+}
+
+/* Everything the report reads, in one read transaction: the reference (or
+ * the baseline's window) and settings, the window (or its difference to
+ * the cache entry), every column and the performance. Columns computing on
+ * the pool may still run when it returns. */
+static mw_status report_read(struct rep *r, bool use_cache, size_t budget,
+                             mw_err *err) {
+  mw_status st = r->base ? compare_reference(r, budget)
+                         : mon__store(r->c)->ref_load(r->c, r->v->id, r->s.ncols,
+                                                      true, &r->ref);
   /* The reference first: without one nothing is read or cached (alert
    * rules on such versions ask every evaluation). */
-  if(st == MW_ENOTFOUND)
+  if(st == MW_ENOTFOUND && !r->base)
     return mw_errf(err, MW_ECONFLICT,
                    "version %lld of model '%s' has no reference set: PUT "
                    ".../versions/%lld/reference first",
                    (long long)r->v->version, r->v->model, (long long)r->v->version);
-  if(st == MW_EINTERNAL)
+  if(st == MW_EINTERNAL && !r->base)
     mon__ref_mismatch(r->c, r->v->id);
   if(st || (st = mon__dcfg_load(&r->opt, r->c, r->v, &r->s, &r->cfg)))
     return st;
@@ -237,7 +364,9 @@ static mw_status report_read(struct rep *r, bool use_cache, mw_err *err) {
     r->threads = mon__pool_start(&r->pool, r->opt.workers, r->budget);
   for(size_t col = 0; col < r->s.ncols && !st; col++)
     st = report_column(r, col);
-  if(!st)
+  /* A comparison is about the two windows' data; v's own performance is
+   * its ordinary report's. */
+  if(!st && !r->base)
     st = mon__performance(r->c, r->v->id, &r->s.cols[r->s.ncols - 1], r->from, r->to,
                           &r->perf);
   return st;
@@ -246,10 +375,18 @@ static mw_status report_read(struct rep *r, bool use_cache, mw_err *err) {
 /* The report's JSON from its computed columns (takes them over). */
 static cJSON *report_json(struct rep *r, int64_t t0) {
   cJSON *o = report_head(r->v, r->from, r->to, r->count);
-  cJSON *jr = cJSON_AddObjectToObject(o, "reference");
-  cJSON_AddNumberToObject(jr, "count", (double)r->ref.rows);
-  cJSON_AddStringToObject(jr, "source", r->ref.source);
-  mw_json_add_time(jr, "created_at", r->ref.created_at);
+  if(r->base) {
+    cJSON *jb = cJSON_AddObjectToObject(o, "baseline");
+    cJSON_AddNumberToObject(jb, "version", (double)r->base->version);
+    cJSON_AddNumberToObject(jb, "count", (double)r->ref.rows);
+    if(r->ref_sampled)
+      cJSON_AddNumberToObject(jb, "sampled", (double)r->ref_sampled);
+  } else {
+    cJSON *jr = cJSON_AddObjectToObject(o, "reference");
+    cJSON_AddNumberToObject(jr, "count", (double)r->ref.rows);
+    cJSON_AddStringToObject(jr, "source", r->ref.source);
+    mw_json_add_time(jr, "created_at", r->ref.created_at);
+  }
   size_t nevaluated = 0, ndrifted = 0;
   for(size_t col = 0; col < r->s.ncols; col++) {
     nevaluated += r->jobs[col].evaluated;
@@ -286,12 +423,24 @@ static void report_free(struct rep *r) {
   mon__window_free(&r->w);
   mon__dcfg_free(&r->cfg);
   mon__ref_free(&r->ref);
+  for(size_t col = 0; col < r->s.ncols; col++) {
+    if(r->dicts)
+      mon__dict_free(&r->dicts[col]);
+    if(r->unmatched)
+      free(r->unmatched[col]);
+  }
+  free(r->dicts);
+  free(r->unmatched);
+  mon__schema_free(&r->bs);
   mon__schema_free(&r->s);
 }
 
+/* The report of v's window [from, to) against its stored reference, or
+ * with base against base's window [from, to) (no cache then). */
 static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
-                            int64_t from, int64_t to, bool use_cache, bool *cached,
-                            cJSON **out, mw_err *err) {
+                            const mon_version *base, int64_t from, int64_t to,
+                            bool use_cache, bool *cached, cJSON **out, mw_err *err) {
+  assert(!base || !use_cache);
   *out = NULL;
   int64_t t0 = mw_mono_ns();
   struct rep r;
@@ -299,14 +448,23 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   r.m = m;
   r.c = c;
   r.v = v;
+  r.base = base;
   r.from = from;
   r.to = to;
   r.opt = mon__options(m);
   mw_status st = mon__schema_parse(v->schema_json, v, &r.s, err);
-  if(st)
+  if(!st && base)
+    st = mon__schema_parse(base->schema_json, base, &r.bs, err);
+  if(st) {
+    report_free(&r);
     return st;
+  }
   r.nnumeric = mon__schema_numeric(&r.s);
-  r.budget = (size_t)r.opt.drift_memory_mb * ((size_t)1 << 20) / sizeof(double);
+  /* A comparison holds its reference in memory too: the window gets half
+   * the budget, the reference a quarter (compare_reference), and the
+   * remaining quarter covers building one reference column at a time. */
+  size_t total = (size_t)r.opt.drift_memory_mb * ((size_t)1 << 20) / sizeof(double);
+  r.budget = base ? total / 2 : total;
   r.cap_rows = r.budget / 2;
   /* Taken before the snapshot, so an entry another report is updating is
    * waited for and continued from rather than read again. */
@@ -314,7 +472,7 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
     r.wp.e = mon__wcache_acquire(m ? &m->wc : NULL, v->id, r.s.ncols, from, to);
   admit(m);
   if(!(st = mon__read_begin(c))) {
-    st = report_read(&r, use_cache, err);
+    st = report_read(&r, use_cache, total, err);
     mon__read_end(c);
   }
   *cached = r.wp.e != NULL;
@@ -333,13 +491,23 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
 mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v, int64_t from,
                       int64_t to, cJSON **out, mw_err *err) {
   bool cached = false;
-  mw_status st = report_run(m, c, v, from, to, true, &cached, out, err);
+  mw_status st = report_run(m, c, v, NULL, from, to, true, &cached, out, err);
   if(st == MW_EINTERNAL && cached) {
     /* The cache lost track of its rows (a bug, logged): the entry is gone;
      * the client still gets the report, read afresh. */
-    st = report_run(m, c, v, from, to, false, &cached, out, err);
+    st = report_run(m, c, v, NULL, from, to, false, &cached, out, err);
   }
   return st;
+}
+
+mw_status mon_drift_compare(mon_ctx *m, mw_conn *c, const mon_version *base,
+                            const mon_version *cand, int64_t from_ms, int64_t to_ms,
+                            cJSON **out, mw_err *err) {
+  assert(base && cand);
+  /* No live-window cache: its entries are per version and window, and a
+   * comparison would evict the ordinary reports' entries for a one-off. */
+  bool cached = false;
+  return report_run(m, c, cand, base, from_ms, to_ms, false, &cached, out, err);
 }
 
 mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,

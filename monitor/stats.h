@@ -396,4 +396,18 @@ int mon_stats_numeric_drift(const double *ref, size_t nr, const double *cur,
 int mon_stats_categorical_drift(const double *ref, const double *cur, size_t k,
                                 const mon_drift_options *opt, mon_drift_result *out);
 
+/* ---------------------------------------------------------------------- */
+/* Rank correlation                                                        */
+/* ---------------------------------------------------------------------- */
+
+/* scipy.stats.spearmanr(x, y).statistic of n pairs (x[i], y[i]), all finite:
+ * the Pearson correlation of the two samples' average ranks (ties share
+ * the mean of the ranks they span, as scipy.stats.rankdata's 'average';
+ * -0.0 ties with +0.0). *rho in [-1, 1]. Returns MON_STATS_INSUFFICIENT
+ * (*rho = 0) when n < 2 or a side is constant (scipy: NaN), MON_STATS_EINVAL
+ * for a non-finite value or NULL arrays with n > 0, MON_STATS_ENOMEM when
+ * its scratch (32 bytes per pair, freed before return) cannot be had.
+ * O(n log n) (monitor/stats_rank.c). */
+int mon_stats_spearman(const double *x, const double *y, size_t n, double *rho);
+
 #endif /* MW_MONITOR_STATS_H */

@@ -30,7 +30,9 @@
  *              blocks_delete, block_epoch, blocks_expired,
  *              compaction_candidate, compaction_blocks
  *  ids:        ids_insert, ids_get, ids_delete (bulk: one statement per
- *              call on PostgreSQL)
+ *              call on PostgreSQL), ids_pairs (one index range on (version,
+ *              ts) and a primary key lookup per id; PostgreSQL: a cursor,
+ *              a round trip per 50,000 pairs)
  *  labels:     labels_put (bulk), labels_visit
  *  dictionary: categories_list, categories_add
  *  reference:  ref_save, ref_load
@@ -98,7 +100,9 @@ typedef struct mon_id_row {
   double prediction;
 } mon_id_row;
 
-/* A stored id as ids_get finds it; version_id -1 when there is none. */
+/* A stored id as ids_get finds it: the row of the version asked for, else
+ * the row of another version of the model with that id; version_id -1 when
+ * there is none. */
 typedef struct mon_id_found {
   int64_t version_id, ts;
   double prediction;
@@ -230,26 +234,42 @@ struct mon_store {
                                  int64_t ncols, int64_t small, size_t max,
                                  mon_block *out, size_t *n);
 
-  /* ---- prediction ids (unique per model) ---- */
+  /* ---- prediction ids (unique per version; migration 0015) ---- */
 
-  /* Inserts rows[0..n) for model_id/version_id. An id the model already
+  /* Inserts rows[0..n) for model_id/version_id. An id the version already
    * has is not inserted: conflict[i] is set to 1 for it (0 otherwise) and
    * *nconflict counts them; no error, so that the caller can list them
-   * all (the caller's transaction then holds the others: roll back). */
+   * all (the caller's transaction then holds the others: roll back). The
+   * same id under another version of the model is no conflict (a shadow
+   * candidate logs the baseline's ids). */
   mw_status (*ids_insert)(mw_conn *c, int64_t model_id, int64_t version_id,
                           const mon_id_row *rows, size_t n, uint8_t *conflict,
                           size_t *nconflict);
-  /* Looks ext_ids[0..n) up for model_id into found[0..n). */
-  mw_status (*ids_get)(mw_conn *c, int64_t model_id, const char *const *ext_ids,
-                       size_t n, mon_id_found *found);
+  /* Looks ext_ids[0..n) (NULL or "" entries are skipped) up for model_id
+   * into found[0..n): version_id's row of each, else another version's row
+   * (so that a label sent to the wrong version is told which one logged
+   * it). */
+  mw_status (*ids_get)(mw_conn *c, int64_t model_id, int64_t version_id,
+                       const char *const *ext_ids, size_t n, mon_id_found *found);
   /* Deletes the ids ext_ids[0..n) of version_id (NULL or "" entries are
    * skipped). */
   mw_status (*ids_delete)(mw_conn *c, int64_t model_id, int64_t version_id,
                           const char *const *ext_ids, size_t n);
+  /* Pairs the ids of cand_version (of cand_model) whose prediction time is
+   * in [from, to) with the rows of base_version (of base_model) carrying
+   * the same id, whatever their time: fn(ctx, cand_prediction,
+   * base_prediction) for each pair (NaN for a missing prediction), in no
+   * particular order; stops at fn's first non-zero status. Ids the
+   * baseline never logged are left out. Read in the caller's transaction
+   * (one snapshot). */
+  mw_status (*ids_pairs)(mw_conn *c, int64_t cand_model, int64_t cand_version,
+                         int64_t base_model, int64_t base_version, int64_t from,
+                         int64_t to, mw_status (*fn)(void *ctx, double, double),
+                         void *ctx);
 
   /* ---- labels ---- */
 
-  /* Inserts rows[0..n), replacing the label of an id the model has one
+  /* Inserts rows[0..n), replacing the label of an id version_id has one
    * for (ext_ids unique within rows). at: when they arrived. */
   mw_status (*labels_put)(mw_conn *c, int64_t model_id, int64_t version_id,
                           const mon_label_row *rows, size_t n, int64_t at);

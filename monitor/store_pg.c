@@ -535,6 +535,7 @@ const struct mon_store mon__store_pg = {
     .ids_insert = mon__pg_ids_insert,
     .ids_get = mon__pg_ids_get,
     .ids_delete = mon__pg_ids_delete,
+    .ids_pairs = mon__pg_ids_pairs,
     .labels_put = mon__pg_labels_put,
     .labels_visit = mon__pg_labels_visit,
     .categories_list = mon__pg_categories_list,

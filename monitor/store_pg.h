@@ -61,8 +61,12 @@ mw_status mon__pg_compaction_blocks(mw_conn *c, int64_t version_id, int64_t buck
 mw_status mon__pg_ids_insert(mw_conn *c, int64_t model_id, int64_t version_id,
                              const mon_id_row *rows, size_t n, uint8_t *conflict,
                              size_t *nconflict);
-mw_status mon__pg_ids_get(mw_conn *c, int64_t model_id, const char *const *ext_ids,
-                          size_t n, mon_id_found *found);
+mw_status mon__pg_ids_get(mw_conn *c, int64_t model_id, int64_t version_id,
+                          const char *const *ext_ids, size_t n, mon_id_found *found);
+mw_status mon__pg_ids_pairs(mw_conn *c, int64_t cand_model, int64_t cand_version,
+                            int64_t base_model, int64_t base_version, int64_t from,
+                            int64_t to, mw_status (*fn)(void *, double, double),
+                            void *ctx);
 mw_status mon__pg_ids_delete(mw_conn *c, int64_t model_id, int64_t version_id,
                              const char *const *ext_ids, size_t n);
 mw_status mon__pg_labels_put(mw_conn *c, int64_t model_id, int64_t version_id,

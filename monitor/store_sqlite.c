@@ -489,6 +489,7 @@ const struct mon_store mon__store_sqlite = {
     .ids_insert = mon__sqlite_ids_insert,
     .ids_get = mon__sqlite_ids_get,
     .ids_delete = mon__sqlite_ids_delete,
+    .ids_pairs = mon__sqlite_ids_pairs,
     .labels_put = mon__sqlite_labels_put,
     .labels_visit = mon__sqlite_labels_visit,
     .categories_list = mon__sqlite_categories_list,

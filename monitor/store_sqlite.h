@@ -31,9 +31,13 @@ mw_status mon__sqlite_compaction_blocks(mw_conn *c, int64_t version_id,
 mw_status mon__sqlite_ids_insert(mw_conn *c, int64_t model_id, int64_t version_id,
                                  const mon_id_row *rows, size_t n, uint8_t *conflict,
                                  size_t *nconflict);
-mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id,
+mw_status mon__sqlite_ids_get(mw_conn *c, int64_t model_id, int64_t version_id,
                               const char *const *ext_ids, size_t n,
                               mon_id_found *found);
+mw_status mon__sqlite_ids_pairs(mw_conn *c, int64_t cand_model, int64_t cand_version,
+                                int64_t base_model, int64_t base_version,
+                                int64_t from, int64_t to,
+                                mw_status (*fn)(void *, double, double), void *ctx);
 mw_status mon__sqlite_ids_delete(mw_conn *c, int64_t model_id, int64_t version_id,
                                  const char *const *ext_ids, size_t n);
 mw_status mon__sqlite_labels_put(mw_conn *c, int64_t model_id, int64_t version_id,

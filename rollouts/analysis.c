@@ -23,13 +23,6 @@
 #include "registry/registry.h"
 #include "rollouts/internal.h"
 
-mw_status mon_drift_compare(mon_ctx *m, mw_conn *c, const mon_version *base,
-                            const mon_version *cand, int64_t from_ms, int64_t to_ms,
-                            cJSON **out, mw_err *err);
-mw_status mon_shadow_compare(mw_conn *c, const mon_version *base,
-                             const mon_version *cand, int64_t from_ms, int64_t to_ms,
-                             cJSON **out, mw_err *err); /* TMP */
-
 /* A version as both the registry and the monitor name it. */
 struct ver {
   reg_version_info vi;
@@ -71,6 +64,22 @@ static mw_status summary(mw_conn *c, const struct rollout_env *env,
   return MW_OK;
 }
 
+/* Where the comparisons with the baseline start. The step's window,
+ * unless the baseline served too little of it to compare with (a canary
+ * step at 100 % sends it nothing): then the whole rollout so far, for both
+ * versions alike. *widened says which. */
+static mw_status compare_from(mw_conn *c, const struct rollout_env *env,
+                              const struct rollout__row *r,
+                              const struct rollout__config *cfg,
+                              const struct ver *base, int64_t now, int64_t *from,
+                              int *widened) {
+  int64_t n = 0, least = cfg->a.min_predictions > 0 ? cfg->a.min_predictions : 1;
+  mw_status s = summary(c, env, base, r->step_started_at, now, NULL, &n, NULL, NULL);
+  *widened = !s && n < least && r->created_at < r->step_started_at;
+  *from = *widened ? r->created_at : r->step_started_at;
+  return s;
+}
+
 mw_status rollout__progress_read(mw_conn *c, const struct rollout_env *env,
                                  const struct rollout__row *r,
                                  const struct rollout__config *cfg, int64_t now,
@@ -96,13 +105,15 @@ mw_status rollout__progress_read(mw_conn *c, const struct rollout_env *env,
      rollout__step_wait(cfg, (int)r->step, p) == ROLLOUT__WAIT_LABELS) {
     int64_t cut = rollout__label_cutoff(cfg, now), n, lb = 0, lc = 0;
     double pb, pc;
+    int64_t from = r->step_started_at;
+    int wide;
     s = ver_load(c, r->model, r->baseline_version, &base);
     if(!s)
-      s = summary(c, env, &base, r->step_started_at, cut, cfg->a.metric, &n, &pb,
-                  &lb);
+      s = compare_from(c, env, r, cfg, &base, now, &from, &wide);
     if(!s)
-      s = summary(c, env, &cand, r->step_started_at, cut, cfg->a.metric, &n, &pc,
-                  &lc);
+      s = summary(c, env, &base, from, cut, cfg->a.metric, &n, &pb, &lb);
+    if(!s)
+      s = summary(c, env, &cand, from, cut, cfg->a.metric, &n, &pc, &lc);
     p->labels_ready = !s && lb > 0 && lc > 0 && !isnan(pb) && !isnan(pc);
     reg_version_info_free(&base.vi);
   }
@@ -141,7 +152,8 @@ static mw_status drift_checks(mw_conn *c, const struct rollout_env *env,
                               const struct rollout__row *r,
                               const struct rollout__config *cfg,
                               const struct ver *base, const struct ver *cand,
-                              int64_t now, struct rollout__check *checks, int *n) {
+                              int64_t from, int64_t now,
+                              struct rollout__check *checks, int *n) {
   cJSON *rep = NULL;
   mw_status s = MW_OK;
   if(!isnan(cfg->a.max_drift_share)) {
@@ -163,8 +175,7 @@ static mw_status drift_checks(mw_conn *c, const struct rollout_env *env,
   if(!isnan(cfg->a.max_cvb_drift_share)) {
     mw_err err = {0};
     rep = NULL;
-    s = mon_drift_compare(env->mon, c, &base->mv, &cand->mv, r->step_started_at, now,
-                          &rep, &err);
+    s = mon_drift_compare(env->mon, c, &base->mv, &cand->mv, from, now, &rep, &err);
     struct rollout__check *ck =
         add_check(checks, n, "candidate_vs_baseline_drift_share", NAN,
                   cfg->a.max_cvb_drift_share, 1);
@@ -179,16 +190,15 @@ static mw_status drift_checks(mw_conn *c, const struct rollout_env *env,
 }
 
 static mw_status metric_check(mw_conn *c, const struct rollout_env *env,
-                              const struct rollout__row *r,
                               const struct rollout__config *cfg,
                               const struct ver *base, const struct ver *cand,
-                              int64_t now, struct rollout__check *checks, int *n) {
+                              int64_t from, int64_t now,
+                              struct rollout__check *checks, int *n) {
   int64_t cut = rollout__label_cutoff(cfg, now), cb, cc, lb = 0, lc = 0;
   double pb = NAN, pc = NAN;
-  mw_status s =
-      summary(c, env, base, r->step_started_at, cut, cfg->a.metric, &cb, &pb, &lb);
+  mw_status s = summary(c, env, base, from, cut, cfg->a.metric, &cb, &pb, &lb);
   if(!s)
-    s = summary(c, env, cand, r->step_started_at, cut, cfg->a.metric, &cc, &pc, &lc);
+    s = summary(c, env, cand, from, cut, cfg->a.metric, &cc, &pc, &lc);
   if(s)
     return s;
   char name[48];
@@ -202,13 +212,12 @@ static mw_status metric_check(mw_conn *c, const struct rollout_env *env,
   return MW_OK;
 }
 
-static mw_status shadow_checks(mw_conn *c, const struct rollout__row *r,
-                               const struct rollout__config *cfg,
+static mw_status shadow_checks(mw_conn *c, const struct rollout__config *cfg,
                                const struct ver *base, const struct ver *cand,
-                               int64_t now, struct rollout__check *checks, int *n) {
+                               int64_t from, int64_t now,
+                               struct rollout__check *checks, int *n) {
   cJSON *o = NULL;
-  mw_status s =
-      mon_shadow_compare(c, &base->mv, &cand->mv, r->step_started_at, now, &o, NULL);
+  mw_status s = mon_shadow_compare(c, &base->mv, &cand->mv, from, now, &o, NULL);
   if(s)
     return s;
   const cJSON *jp = cJSON_GetObjectItemCaseSensitive(o, "pairs");
@@ -242,15 +251,27 @@ mw_status rollout__analyse(mw_conn *c, const struct rollout_env *env,
                            struct rollout__check *checks, int *n) {
   *n = 0;
   struct ver base, cand;
+  int64_t from = r->step_started_at;
+  int wide = 0;
   mw_status s = ver_load(c, r->model, r->baseline_version, &base);
   if(!s)
     s = ver_load(c, r->model, r->candidate_version, &cand);
   if(!s)
-    s = drift_checks(c, env, r, cfg, &base, &cand, now, checks, n);
+    s = compare_from(c, env, r, cfg, &base, now, &from, &wide);
+  if(!s)
+    s = drift_checks(c, env, r, cfg, &base, &cand, from, now, checks, n);
   if(!s && cfg->a.metric[0])
-    s = metric_check(c, env, r, cfg, &base, &cand, now, checks, n);
+    s = metric_check(c, env, cfg, &base, &cand, from, now, checks, n);
   if(!s && cfg->shadow)
-    s = shadow_checks(c, r, cfg, &base, &cand, now, checks, n);
+    s = shadow_checks(c, cfg, &base, &cand, from, now, checks, n);
+  for(int i = 0; i < *n && wide; i++)
+    if(strcmp(checks[i].name, "candidate_drift_share")) {
+      size_t len = strlen(checks[i].detail);
+      snprintf(checks[i].detail + len, sizeof checks[i].detail - len, "%s%s",
+               len ? "; " : "",
+               "over the whole rollout: the baseline served too little of this "
+               "step to compare with");
+    }
   for(int i = 0; i < *n; i++)
     rollout__check_judge(&checks[i]);
   reg_version_info_free(&base.vi);

@@ -3,6 +3,9 @@
  * the registry ({v} is a version number or an alias name), parse HTTP and
  * map the monitor's status to a reply; no SQL here.
  *
+ * Comparisons of two versions of a model (canary and shadow rollouts) are
+ * read-only: GET .../drift?baseline=<version> and GET .../shadow.
+ *
  * Scopes: ingest for predictions and labels, promote for the reference
  * set, the drift settings and storing an evaluation on demand (they change
  * what every later verdict means), read for everything else. */
@@ -62,35 +65,67 @@ static void finish(struct web_req *r, mw_status s, int ok_status, cJSON *out,
   web_reply_json(r, ok_status, out);
 }
 
-/* Resolves {name} and {v} (a number, or an alias such as "production") into
- * vi and mv (mv borrows from vi and the request). On failure the reply is
- * sent and 0 returned; the caller frees vi with reg_version_info_free in
- * every case. */
-static int resolve(struct web_req *r, reg_version_info *vi, mon_version *mv) {
+/* Resolves version vs of model (a number, or an alias such as
+ * "production") into vi and mv (mv borrows from vi and model). The caller
+ * frees vi with reg_version_info_free in every case. */
+static mw_status resolve_version(struct web_req *r, const char *model,
+                                 const char *vs, reg_version_info *vi,
+                                 mon_version *mv, mw_err *err) {
   memset(vi, 0, sizeof *vi);
-  const char *model = web_param(r, "name");
-  const char *vs = web_param(r, "v");
-  mw_err err = {{0}, NULL};
   int64_t version;
   mw_status s = MW_OK;
-  if(mw_parse_i64(vs, &version)) {
-    s = reg_alias_lookup(r->db, model, vs, &version, &err);
-  } else if(version <= 0) {
-    web_reply_error(r, 404, "not_found",
-                    "versions are positive integers or alias names", NULL);
-    return 0;
-  }
+  if(mw_parse_i64(vs, &version))
+    s = reg_alias_lookup(r->db, model, vs, &version, err);
+  else if(version <= 0)
+    return mw_errf(err, MW_ENOTFOUND,
+                   "versions are positive integers or alias names");
   if(!s)
-    s = reg_version_lookup(r->db, model, version, vi, &err);
-  if(s) {
-    web_reply_err(r, s, &err);
-    return 0;
-  }
+    s = reg_version_lookup(r->db, model, version, vi, err);
+  if(s)
+    return s;
   mv->id = vi->id;
   mv->model_id = vi->model_id;
   mv->model = model;
   mv->version = vi->version;
   mv->schema_json = vi->schema_json;
+  return MW_OK;
+}
+
+/* Resolves {name} and {v} into vi and mv (resolve_version). On failure
+ * the reply is sent and 0 returned; the caller frees vi with
+ * reg_version_info_free in every case. */
+static int resolve(struct web_req *r, reg_version_info *vi, mon_version *mv) {
+  mw_err err = {{0}, NULL};
+  mw_status s =
+      resolve_version(r, web_param(r, "name"), web_param(r, "v"), vi, mv, &err);
+  if(s) {
+    web_reply_err(r, s, &err);
+    return 0;
+  }
+  return 1;
+}
+
+/* Resolves the baseline of a comparison, version name (a number or an
+ * alias of the same model), into vi and mv. On failure the reply is sent
+ * and 0 returned; the caller frees vi with reg_version_info_free in every
+ * case. */
+static int resolve_baseline(struct web_req *r, const char *name,
+                            reg_version_info *vi, mon_version *mv) {
+  mw_err err = {{0}, NULL};
+  mw_status s = resolve_version(r, web_param(r, "name"), name, vi, mv, &err);
+  if(s == MW_ENOTFOUND) {
+    /* The path's version exists: say that the baseline is the one
+     * missing. */
+    char msg[sizeof err.msg + 16];
+    snprintf(msg, sizeof msg, "baseline: %s", err.msg);
+    mw_err_clear(&err);
+    web_reply_error(r, 404, "not_found", msg, NULL);
+    return 0;
+  }
+  if(s) {
+    web_reply_err(r, s, &err);
+    return 0;
+  }
   return 1;
 }
 
@@ -315,7 +350,68 @@ static void h_reference_put(struct web_req *r) {
 static void h_reference_get(struct web_req *r) {
   run_version(r, do_reference_get, false, false);
 }
-static void h_drift(struct web_req *r) { run_version(r, do_drift, false, true); }
+/* What a comparison of the path's version with ?baseline=<version> does
+ * once both are resolved. */
+typedef mw_status (*compare_fn)(struct web_req *r, const mon_version *base,
+                                const mon_version *cand, int64_t from, int64_t to,
+                                cJSON **out, mw_err *err);
+
+/* Resolves the path's version, the baseline named by baseline and the
+ * window, runs fn and replies. */
+static void run_compare(struct web_req *r, const char *baseline, compare_fn fn) {
+  reg_version_info vi, bvi;
+  mon_version mv, bmv;
+  int64_t from = 0, to = 0;
+  memset(&bvi, 0, sizeof bvi);
+  if(resolve(r, &vi, &mv) && resolve_baseline(r, baseline, &bvi, &bmv) &&
+     window_params(r, &from, &to)) {
+    mw_err err = {{0}, NULL};
+    cJSON *out = NULL;
+    mw_status s = fn(r, &bmv, &mv, from, to, &out, &err);
+    finish(r, s, 200, out, &err);
+  }
+  reg_version_info_free(&vi);
+  reg_version_info_free(&bvi);
+}
+
+static mw_status do_drift_compare(struct web_req *r, const mon_version *base,
+                                  const mon_version *cand, int64_t from, int64_t to,
+                                  cJSON **out, mw_err *err) {
+  return mon_drift_compare(r->app->monitor, r->db, base, cand, from, to, out, err);
+}
+
+static mw_status do_shadow(struct web_req *r, const mon_version *base,
+                           const mon_version *cand, int64_t from, int64_t to,
+                           cJSON **out, mw_err *err) {
+  return mon_shadow_compare(r->db, base, cand, from, to, out, err);
+}
+
+/* GET .../drift: the report against the reference set, or with
+ * ?baseline=<version> against that version's window of the same time
+ * (mon_drift_compare: what a canary is judged by). */
+static void h_drift(struct web_req *r) {
+  char baseline[160];
+  int has = web_query(r, "baseline", baseline, sizeof baseline);
+  if(has > 0)
+    run_compare(r, baseline, do_drift_compare);
+  else if(has == 0)
+    run_version(r, do_drift, false, true);
+}
+
+/* GET .../shadow?baseline=<version>: the version's predictions of the
+ * window paired by id with the baseline's (mon_shadow_compare). */
+static void h_shadow(struct web_req *r) {
+  char baseline[160];
+  int has = web_query(r, "baseline", baseline, sizeof baseline);
+  if(has > 0)
+    run_compare(r, baseline, do_shadow);
+  else if(has == 0)
+    web_reply_error(r, 400, "invalid",
+                    "baseline is required: the version whose predictions of "
+                    "the same ids this one is compared with",
+                    NULL);
+}
+
 static void h_evaluate(struct web_req *r) {
   run_version(r, do_evaluate, false, true);
 }
@@ -393,6 +489,7 @@ const struct web_route web_routes_monitor[] = {
     {"PUT", VERSION_PATH "/reference", MW_SCOPE_PROMOTE, h_reference_put},
     {"GET", VERSION_PATH "/reference", MW_SCOPE_READ, h_reference_get},
     {"GET", VERSION_PATH "/drift", MW_SCOPE_READ, h_drift},
+    {"GET", VERSION_PATH "/shadow", MW_SCOPE_READ, h_shadow},
     {"POST", VERSION_PATH "/drift/evaluate", MW_SCOPE_PROMOTE, h_evaluate},
     {"GET", VERSION_PATH "/drift/history", MW_SCOPE_READ, h_history},
     {"GET", VERSION_PATH "/drift/config", MW_SCOPE_READ, h_config_get},

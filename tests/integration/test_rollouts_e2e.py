@@ -138,8 +138,10 @@ def test_canary_promotes_a_healthy_candidate(w):
     st = w.state()
     # The node really split the traffic: both versions served in the rollout.
     assert st["served"].get("1", 0) > 0 and st["served"].get(str(GOOD), 0) > 0, st
-    weights = [(c.get("weight"), c.get("state")) for c in st["commands"]
-               if c["type"] == "rollout.step"]
+    steps = lambda: [(c.get("weight"), c.get("state")) for c in w.state()["commands"]
+                     if c["type"] == "rollout.step"]
+    weights = wait_for(lambda: (lambda x: x if len(x) >= 3 else None)(steps()), 20,
+                       "the promotion command")
     assert weights[:3] == [(25, "running"), (100, "running"), (100, "promoted")], weights
 
 

@@ -6,6 +6,7 @@
  *   counts <id> <ref.f64> <cur.f64>    statistics on aligned counts
  *   kstwo <id> <n> <d>                 mon_stats_kstwo_sf(d, n)
  *   kspval <id> <n1> <n2> <d>          mon_stats_ks_pvalue(n1, n2, d)
+ *   spearman <id> <x.f64> <y.f64>      mon_stats_spearman of the pairs
  * Each command's output starts with "begin <id>" and ends with "end <id>".
  * Doubles are printed with %.17g so they round-trip exactly. */
 #include <errno.h>
@@ -188,6 +189,23 @@ static int cmd_counts(const char *ref_path, const char *cur_path) {
   return 0;
 }
 
+static int cmd_spearman(const char *x_path, const char *y_path) {
+  size_t nx, ny;
+  double *x = read_f64(x_path, &nx);
+  double *y = read_f64(y_path, &ny);
+  if (x == NULL || y == NULL || nx != ny) {
+    free(x);
+    free(y);
+    return -1;
+  }
+  double rho = 0;
+  put("rc", mon_stats_spearman(x, y, nx, &rho));
+  put("rho", rho);
+  free(x);
+  free(y);
+  return 0;
+}
+
 int main(void) {
   char line[4096];
   int failures = 0;
@@ -199,6 +217,8 @@ int main(void) {
     int rc = -1;
     if (strcmp(cmd, "numeric") == 0 && nf >= 4) {
       rc = cmd_numeric(a, b);
+    } else if (strcmp(cmd, "spearman") == 0 && nf >= 4) {
+      rc = cmd_spearman(a, b);
     } else if (strcmp(cmd, "counts") == 0 && nf >= 4) {
       rc = cmd_counts(a, b);
     } else if (strcmp(cmd, "kstwo") == 0 && nf >= 4) {

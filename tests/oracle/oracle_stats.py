@@ -195,6 +195,38 @@ def count_cases(rng):
     ]
 
 
+def spearman_cases(rng):
+    """Pairs for mon_stats_spearman: continuous, ties on one or both sides
+    (rankdata's average ranks), -0.0 next to 0.0, monotone, constant sides
+    and fewer than two pairs (scipy: NaN, the C library: insufficient)."""
+    n = rng.normal
+    x = n(0, 1, 2000)
+    cases = [
+        ("sp_normal_500", n(0, 1, 500), n(0, 1, 500)),
+        ("sp_linear_noise_2000", x, 0.5 * x + n(0, 1, 2000)),
+        ("sp_negative_1500", x[:1500], -np.exp(x[:1500]) + n(0, 0.1, 1500)),
+        ("sp_ties_x_800", np.round(n(0, 1, 800), 1), n(0, 1, 800)),
+        ("sp_ties_both_1200", rng.integers(0, 5, 1200).astype(float),
+         rng.integers(0, 3, 1200).astype(float)),
+        ("sp_ties_related_1000", np.round(x[:1000] * 2) / 2,
+         np.round(x[:1000] + n(0, 0.5, 1000))),
+        ("sp_binary_400", rng.integers(0, 2, 400).astype(float),
+         (rng.random(400) < 0.3).astype(float)),
+        ("sp_negzero", np.array([-0.0, 0.0, 1.0, -1.0, 0.0, 2.0, -0.0]),
+         np.array([3.0, 1.0, 2.0, 0.0, 1.0, 5.0, 4.0])),
+        ("sp_monotone", np.arange(50.0), np.arange(50.0) ** 3),
+        ("sp_two", np.array([1.0, 2.0]), np.array([5.0, 3.0])),
+        ("sp_huge_scale", n(0, 1e300, 300), n(0, 1e-300, 300)),
+        ("sp_big_100k", n(0, 1, 100000), n(0, 1, 100000)),
+        ("sp_big_ties_200k", rng.integers(0, 100, 200000).astype(float),
+         rng.integers(0, 7, 200000).astype(float)),
+        ("sp_constant_x", np.full(30, 2.0), n(0, 1, 30)),
+        ("sp_constant_y", n(0, 1, 30), np.full(30, -1.0)),
+        ("sp_one", np.array([1.0]), np.array([2.0])),
+    ]
+    return cases
+
+
 def kstwo_grid():
     grid = []
     ns = [1, 2, 3, 4, 5, 7, 10, 25, 60, 100, 139, 140, 141, 200, 500, 1000,
@@ -319,6 +351,13 @@ def main():
         pg = kspval_grid(rng)
         for i, (n1, n2, d) in enumerate(pg):
             commands.append(f"kspval kspval_{i} {n1} {n2} {d!r}")
+        sp = spearman_cases(rng)
+        for name, x, y in sp:
+            xp = os.path.join(tmp, name + "_x.f64")
+            yp = os.path.join(tmp, name + "_y.f64")
+            np.asarray(x, dtype="<f8").tofile(xp)
+            np.asarray(y, dtype="<f8").tofile(yp)
+            commands.append(f"spearman {name} {xp} {yp}")
         tc = time.time()
         blocks, rc = run_driver(driver, commands)
         t_c = time.time() - tc
@@ -330,6 +369,9 @@ def main():
                           blocks.get(name))
         for name, ref, cur in cnt:
             check_counts(chk, name, ref, cur, blocks.get(name))
+        for name, x, y in sp:
+            check_spearman(chk, name, np.asarray(x, float), np.asarray(y, float),
+                           blocks.get(name))
         for i, (n, d) in enumerate(kg):
             b = blocks.get(f"kstwo_{i}")
             if b is None:
@@ -437,6 +479,21 @@ def check_numeric(chk, name, ref_raw, cur_raw, b):
     for key in ("drift_score", "drift_psi", "drift_js", "drift_wnorm"):
         if not math.isfinite(b[key]):
             chk.fail(f"{name}: {key} not finite")
+
+
+def check_spearman(chk, name, x, y, b):
+    if b is None or "error" in b:
+        chk.fail(f"{name}: driver failed")
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant input: scipy warns, NaN
+        want = float(stats.spearmanr(x, y).statistic) if len(x) > 1 else math.nan
+    if math.isnan(want):
+        chk.equal("spearman undefined", name, int(b["rc"]), 1)
+        chk.equal("spearman undefined", name, b["rho"], 0.0)
+        return
+    chk.equal("spearman rc", name, int(b["rc"]), 0)
+    chk.check("spearman rho", name, b["rho"], want)
 
 
 def check_counts(chk, name, ref, cur, b):

@@ -651,7 +651,11 @@ static void test_refcol_build(void **state) {
 
 /* Logs n rows: age ~ N(mu, 1) by a fixed pseudo-random sequence, cities by
  * weight, at times spread over the last 30 minutes. */
-static void log_rows(struct fix *f, int n, double mu, int seed, bool ids) {
+/* Logs n rows for version v over the last half hour: age ~ N(mu, 1), city
+ * "a" or "b", prediction 2 mu + the same noise; ids "s<seed>-<i>" when
+ * ids. The same seed gives the same values. */
+static void log_rows_to(struct fix *f, const mon_version *v, int n, double mu,
+                        int seed, bool ids) {
   mw_buf body;
   mw_buf_init(&body, 64 << 20);
   mw_buf_printf(&body, "{\"predictions\":[");
@@ -677,9 +681,15 @@ static void log_rows(struct fix *f, int n, double mu, int seed, bool ids) {
   mw_buf_printf(&body, "]}");
   int64_t got;
   mw_err err = {{0}, NULL};
-  assert_int_equal(ingest(f, body.data, &got, &err), MW_OK);
+  cJSON *b = parse(body.data);
+  assert_int_equal(mon_ingest_predictions(f->m, f->c, v, b, &got, &err), MW_OK);
+  cJSON_Delete(b);
   assert_int_equal(got, n);
   mw_buf_free(&body);
+}
+
+static void log_rows(struct fix *f, int n, double mu, int seed, bool ids) {
+  log_rows_to(f, &f->v, n, mu, seed, ids);
 }
 
 static const cJSON *column(const cJSON *rep, const char *name) {
@@ -914,6 +924,441 @@ static void test_retention(void **state) {
                              "{\"age\":1,\"city\":\"k\"},\"prediction\":5}]}",
                           &n, &err),
                    MW_OK);
+}
+
+/* ---------------------------------------------- comparing two versions */
+
+/* Adds version row id (number version of model 1) with schema. */
+static void add_version(struct fix *f, int64_t id, int64_t version,
+                        const char *schema) {
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO model_versions(id, model_id, version, schema, created_at, "
+           "created_by) VALUES(%lld, 1, %lld, '%s', 0, 'test')",
+           (long long)id, (long long)version, schema);
+  assert_int_equal(exec_sql(f, sql), MW_OK);
+}
+
+static mw_status ingest_to(struct fix *f, const mon_version *v, const char *json,
+                           int64_t *n, mw_err *err) {
+  cJSON *body = parse(json);
+  mw_status st = mon_ingest_predictions(f->m, f->c, v, body, n, err);
+  cJSON_Delete(body);
+  return st;
+}
+
+static mw_status labels_to(struct fix *f, const mon_version *v, const char *json,
+                           mw_err *err) {
+  cJSON *body = parse(json);
+  int64_t n = 0;
+  mw_status st = mon_ingest_labels(f->m, f->c, v, body, &n, err);
+  cJSON_Delete(body);
+  return st;
+}
+
+/* The message of error {index, field} in err->details.errors, or NULL. */
+static const char *error_message(const mw_err *err, long index, const char *field) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItem(err->details, "errors")) {
+    const cJSON *i = cJSON_GetObjectItem(e, "index");
+    const char *fl = mw_json_str(e, "field");
+    if(i && (long)i->valuedouble == index && fl && !strcmp(fl, field))
+      return mw_json_str(e, "message");
+  }
+  return NULL;
+}
+
+/* Ids are unique per version (migration 0015): a shadow candidate logs the
+ * baseline's ids; each version labels its own; retention deletes a
+ * version's ids and leaves the other's. */
+static void test_ids_per_version(void **state) {
+  struct fix *f = *state;
+  add_version(f, 9, 3, SCHEMA);
+  mon_version v3 = {9, 1, "m", 3, SCHEMA};
+  int64_t n = 0;
+  mw_err err = {{0}, NULL};
+  const char *two = "{\"predictions\":[{\"id\":\"p1\",\"features\":{\"age\":1,"
+                    "\"city\":\"a\"},\"prediction\":0.1},{\"id\":\"p2\","
+                    "\"features\":{\"age\":2,\"city\":\"b\"},\"prediction\":0.2}]}";
+  assert_int_equal(ingest_to(f, &f->v, two, &n, &err), MW_OK);
+  assert_int_equal(ingest_to(f, &v3, two, &n, &err), MW_OK);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 4);
+  /* Within one version an id is still unique: inside the transaction... */
+  assert_int_equal(ingest_to(f, &v3,
+                             "{\"predictions\":[{\"id\":\"p3\",\"features\":{"
+                             "\"age\":1,\"city\":\"a\"},\"prediction\":1},{\"id\":"
+                             "\"p2\",\"features\":{\"age\":1,\"city\":\"a\"},"
+                             "\"prediction\":1}]}",
+                             &n, &err),
+                   MW_EVALIDATION);
+  assert_true(has_error(&err, 1, "id"));
+  assert_false(has_error(&err, 0, "id"));
+  assert_non_null(strstr(error_message(&err, 1, "id"), "this version"));
+  mw_err_clear(&err);
+  /* ...and next to type errors. */
+  assert_int_equal(ingest_to(f, &v3,
+                             "{\"predictions\":[{\"id\":\"p1\",\"features\":{"
+                             "\"age\":true,\"city\":\"a\"},\"prediction\":1}]}",
+                             &n, &err),
+                   MW_EVALIDATION);
+  assert_true(has_error(&err, 0, "id"));
+  assert_true(has_error(&err, 0, "features.age"));
+  mw_err_clear(&err);
+  /* An id only another version logged is no conflict there either. */
+  assert_int_equal(ingest_to(f, &f->v,
+                             "{\"predictions\":[{\"id\":\"p9\",\"features\":{"
+                             "\"age\":true,\"city\":\"a\"},\"prediction\":1}]}",
+                             &n, &err),
+                   MW_EVALIDATION);
+  assert_false(has_error(&err, 0, "id"));
+  mw_err_clear(&err);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 4);
+
+  /* Labels per version: the same id labelled under both. */
+  assert_int_equal(labels_to(f, &f->v, "{\"labels\":[{\"id\":\"p1\",\"label\":1}]}",
+                             &err),
+                   MW_OK);
+  assert_int_equal(labels_to(f, &v3, "{\"labels\":[{\"id\":\"p1\",\"label\":2}]}",
+                             &err),
+                   MW_OK);
+  assert_int_equal(labels_to(f, &v3, "{\"labels\":[{\"id\":\"p1\",\"label\":3}]}",
+                             &err),
+                   MW_OK);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels WHERE ext_id = 'p1'"),
+                   2);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels WHERE ext_id = 'p1' "
+                                 "AND version_id = 7 AND label = 1"),
+                   1);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels WHERE ext_id = 'p1' "
+                                 "AND version_id = 9 AND label = 3"),
+                   1);
+  /* A label for an id only version 1 logged names version 1. */
+  assert_int_equal(ingest_to(f, &f->v,
+                             "{\"predictions\":[{\"id\":\"p7\",\"features\":{"
+                             "\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
+                             &n, &err),
+                   MW_OK);
+  assert_int_equal(labels_to(f, &v3, "{\"labels\":[{\"id\":\"p7\",\"label\":2}]}",
+                             &err),
+                   MW_EVALIDATION);
+  assert_non_null(strstr(error_message(&err, 0, "id"), "logged by version 1"));
+  mw_err_clear(&err);
+
+  /* Retention: version 1's old rows go with their ids; version 3's rows of
+   * the same ids, logged now, stay. */
+  int64_t old = mw_now_ms() - 40LL * 86400000;
+  char ts[40], body[512];
+  mw_time_format(old, ts, sizeof ts);
+  snprintf(body, sizeof body,
+           "{\"predictions\":[{\"id\":\"r1\",\"timestamp\":\"%s\",\"features\":{"
+           "\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
+           ts);
+  assert_int_equal(ingest_to(f, &f->v, body, &n, &err), MW_OK);
+  assert_int_equal(ingest_to(f, &v3,
+                             "{\"predictions\":[{\"id\":\"r1\",\"features\":{"
+                             "\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
+                             &n, &err),
+                   MW_OK);
+  int64_t deleted = 0;
+  do
+    assert_int_equal(mon_retention_step(f->m, f->c, old + 86400000, 8, &deleted),
+                     MW_OK);
+  while(deleted > 0);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids WHERE ext_id = 'r1' "
+                                 "AND version_id = 7"),
+                   0);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids WHERE ext_id = 'r1' "
+                                 "AND version_id = 9"),
+                   1);
+  /* Version 1 may log r1 again. */
+  assert_int_equal(ingest_to(f, &f->v,
+                             "{\"predictions\":[{\"id\":\"r1\",\"features\":{"
+                             "\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
+                             &n, &err),
+                   MW_OK);
+}
+
+static const cJSON *jget(const cJSON *o, const char *a, const char *b) {
+  const cJSON *x = cJSON_GetObjectItem(o, a);
+  return b ? cJSON_GetObjectItem(x, b) : x;
+}
+
+/* mon_drift_compare: the report's code against another version's window;
+ * identical data against a stored reference of the same data gives the
+ * same columns, dictionaries in another order included. */
+static void test_drift_compare(void **state) {
+  struct fix *f = *state;
+  add_version(f, 9, 3, SCHEMA);
+  mon_version v3 = {9, 1, "m", 3, SCHEMA};
+  static const char *OTHER =
+      "{\"features\":[{\"name\":\"age\",\"type\":\"numeric\"},"
+      "{\"name\":\"city\",\"type\":\"numeric\"},{\"name\":\"x\",\"type\":"
+      "\"numeric\"}],\"prediction\":{\"type\":\"numeric\"}}";
+  add_version(f, 10, 4, OTHER);
+  mon_version v4 = {10, 1, "m", 4, OTHER};
+  int64_t now = mw_now_ms(), n = 0;
+  mw_err err = {{0}, NULL};
+  cJSON *out = NULL, *rep = NULL;
+  /* Version 3 sees "b" first (2 hours ago, outside the window): its codes
+   * of a and b are the other way round from version 1's. */
+  char ts[40], body[512];
+  mw_time_format(now - 7200000, ts, sizeof ts);
+  snprintf(body, sizeof body,
+           "{\"predictions\":[{\"timestamp\":\"%s\",\"features\":{\"age\":1,"
+           "\"city\":\"b\"},\"prediction\":1}]}",
+           ts);
+  assert_int_equal(ingest_to(f, &v3, body, &n, &err), MW_OK);
+  log_rows_to(f, &f->v, 400, 0.0, 1, true);
+  log_rows_to(f, &v3, 400, 0.0, 1, true);
+  int64_t from = now - 3600000, to = mw_now_ms() + 60000;
+
+  assert_int_equal(mon_drift_compare(f->m, f->c, &f->v, &v3, from, to, &out, &err),
+                   MW_OK);
+  assert_int_equal((int)jget(out, "version", NULL)->valuedouble, 3);
+  assert_int_equal((int)jget(out, "baseline", "version")->valuedouble, 1);
+  assert_int_equal((int)jget(out, "baseline", "count")->valuedouble, 400);
+  assert_null(jget(out, "baseline", "sampled"));
+  assert_null(jget(out, "reference", NULL));
+  assert_int_equal((int)jget(out, "window", "count")->valuedouble, 400);
+  assert_true(jget(out, "dataset", "drift_share")->valuedouble == 0);
+  assert_int_equal((int)jget(out, "dataset", "evaluated_columns")->valuedouble, 3);
+  assert_true(cJSON_GetObjectItem(jget(column(out, "age"), "ks", NULL), "d")
+                  ->valuedouble == 0);
+  assert_string_equal(mw_json_str(column(out, "city"), "status"), "ok");
+  assert_true(jget(column(out, "city"), "chi2", "statistic")->valuedouble == 0);
+
+  /* The ordinary report of version 3 against its own window, as a stored
+   * reference, holds the same data: the same columns, to the bit. */
+  char fr[40], tr[40];
+  mw_time_format(from, fr, sizeof fr);
+  mw_time_format(to, tr, sizeof tr);
+  snprintf(body, sizeof body, "{\"from\":\"%s\",\"to\":\"%s\"}", fr, tr);
+  cJSON *rb = parse(body);
+  cJSON *refout = NULL;
+  assert_int_equal(mon_reference_put(f->m, f->c, &v3, rb, "test", &refout, &err),
+                   MW_OK);
+  cJSON_Delete(rb);
+  cJSON_Delete(refout);
+  assert_int_equal(mon_drift_report(f->m, f->c, &v3, from, to, &rep, &err), MW_OK);
+  const cJSON *rc, *cc;
+  cJSON_ArrayForEach(rc, cJSON_GetObjectItem(rep, "columns")) {
+    cc = column(out, mw_json_str(rc, "name"));
+    assert_non_null(cc);
+    char *a = cJSON_PrintUnformatted(rc), *b = cJSON_PrintUnformatted(cc);
+    if(strcmp(a, b))
+      print_error("report %s\ncompare %s\n", a, b);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+  }
+  cJSON_Delete(rep);
+  cJSON_Delete(out);
+
+  /* Shifted rows in the candidate's window drift. */
+  log_rows_to(f, &v3, 400, 1.0, 2, false);
+  to = mw_now_ms() + 60000;
+  assert_int_equal(mon_drift_compare(f->m, f->c, &f->v, &v3, from, to, &out, &err),
+                   MW_OK);
+  assert_true(cJSON_IsTrue(jget(column(out, "age"), "drifted", NULL)));
+  assert_true(jget(out, "dataset", "drift_share")->valuedouble > 0);
+  cJSON_Delete(out);
+
+  /* Columns matched by name and kind: version 4's city is numeric and x
+   * is its own. */
+  assert_int_equal(ingest_to(f, &v4,
+                             "{\"predictions\":[{\"features\":{\"age\":1,\"city\":"
+                             "2,\"x\":3},\"prediction\":1},{\"features\":{\"age\":"
+                             "2,\"city\":3,\"x\":4},\"prediction\":2}]}",
+                             &n, &err),
+                   MW_OK);
+  to = mw_now_ms() + 60000;
+  assert_int_equal(mon_drift_compare(f->m, f->c, &f->v, &v4, from, to, &out, &err),
+                   MW_OK);
+  const cJSON *city = column(out, "city"), *x = column(out, "x");
+  assert_string_equal(mw_json_str(city, "status"), "insufficient_data");
+  assert_non_null(strstr(mw_json_str(city, "reason"), "categorical in version 1"));
+  assert_string_equal(mw_json_str(x, "status"), "insufficient_data");
+  assert_non_null(strstr(mw_json_str(x, "reason"), "no column"));
+  assert_false(cJSON_IsTrue(cJSON_GetObjectItem(x, "drifted")));
+  assert_string_equal(mw_json_str(column(out, "age"), "status"), "ok");
+  assert_int_equal((int)jget(out, "dataset", "evaluated_columns")->valuedouble, 2);
+  cJSON_Delete(out);
+
+  /* An empty baseline window: no_data columns, no error. */
+  assert_int_equal(mon_drift_compare(f->m, f->c, &f->v, &v3, now - 3 * 3600000LL,
+                                     now - 5400000, &out, &err),
+                   MW_OK);
+  assert_int_equal((int)jget(out, "window", "count")->valuedouble, 1);
+  assert_int_equal((int)jget(out, "baseline", "count")->valuedouble, 0);
+  assert_string_equal(mw_json_str(column(out, "age"), "status"), "no_data");
+  assert_string_equal(mw_json_str(column(out, "city"), "status"), "no_data");
+  assert_true(jget(out, "dataset", "drift_share")->valuedouble == 0);
+  cJSON_Delete(out);
+  /* A baseline without a schema is refused as a version without one is. */
+  mon_version nos = {8, 1, "m", 2, NULL};
+  assert_int_equal(mon_drift_compare(f->m, f->c, &nos, &v3, from, to, &out, &err),
+                   MW_EVALIDATION);
+  assert_null(out);
+  mw_err_clear(&err);
+}
+
+/* A small budget samples the baseline's numeric columns and says so. */
+static void test_drift_compare_sampled(void **state) {
+  struct fix *f = *state;
+  add_version(f, 9, 3, SCHEMA);
+  mon_version v3 = {9, 1, "m", 3, SCHEMA};
+  mon_ctx *small = NULL;
+  /* 1 MB: 131072 doubles, a quarter of them for 2 numeric columns is
+   * 16384 rows each. */
+  mon_options o = {0, 3600, 30, 1, 2, -1, NULL};
+  assert_int_equal(mon_ctx_new(f->db, &o, &small), MW_OK);
+  log_rows_to(f, &f->v, 20000, 0.0, 1, false);
+  log_rows_to(f, &v3, 300, 0.0, 2, false);
+  int64_t now = mw_now_ms();
+  cJSON *out = NULL;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(mon_drift_compare(small, f->c, &f->v, &v3, now - 3600000,
+                                     now + 60000, &out, &err),
+                   MW_OK);
+  assert_int_equal((int)jget(out, "baseline", "count")->valuedouble, 20000);
+  assert_int_equal((int)jget(out, "baseline", "sampled")->valuedouble, 10000);
+  assert_string_equal(mw_json_str(column(out, "age"), "status"), "ok");
+  cJSON_Delete(out);
+  mon_ctx_free(small);
+}
+
+/* mon_shadow_compare: pairs by id, missing predictions left out, codes
+ * mapped by value. */
+static void test_shadow_compare(void **state) {
+  struct fix *f = *state;
+  add_version(f, 9, 3, SCHEMA);
+  mon_version v3 = {9, 1, "m", 3, SCHEMA};
+  int64_t n = 0, now = mw_now_ms();
+  mw_err err = {{0}, NULL};
+  cJSON *out = NULL;
+  /* Baseline b_i = i, candidate 2 i + 1: monotone, rank correlation 1; q4
+   * is missing in the baseline, q5 only the candidate logged. */
+  assert_int_equal(
+      ingest_to(f, &f->v,
+                "{\"predictions\":[{\"id\":\"q0\",\"features\":{\"age\":1,\"city\":"
+                "\"a\"},\"prediction\":0},{\"id\":\"q1\",\"features\":{\"age\":1,"
+                "\"city\":\"a\"},\"prediction\":1},{\"id\":\"q2\",\"features\":{"
+                "\"age\":1,\"city\":\"a\"},\"prediction\":2},{\"id\":\"q3\","
+                "\"features\":{\"age\":1,\"city\":\"a\"},\"prediction\":3},{\"id\":"
+                "\"q4\",\"features\":{\"age\":1,\"city\":\"a\"},\"prediction\":null}]}",
+                &n, &err),
+      MW_OK);
+  assert_int_equal(
+      ingest_to(f, &v3,
+                "{\"predictions\":[{\"id\":\"q0\",\"features\":{\"age\":1,\"city\":"
+                "\"a\"},\"prediction\":1},{\"id\":\"q1\",\"features\":{\"age\":1,"
+                "\"city\":\"a\"},\"prediction\":3},{\"id\":\"q2\",\"features\":{"
+                "\"age\":1,\"city\":\"a\"},\"prediction\":5},{\"id\":\"q3\","
+                "\"features\":{\"age\":1,\"city\":\"a\"},\"prediction\":7},{\"id\":"
+                "\"q4\",\"features\":{\"age\":1,\"city\":\"a\"},\"prediction\":9},"
+                "{\"id\":\"q5\",\"features\":{\"age\":1,\"city\":\"a\"},"
+                "\"prediction\":11}]}",
+                &n, &err),
+      MW_OK);
+  int64_t from = now - 60000, to = mw_now_ms() + 60000;
+  assert_int_equal(mon_shadow_compare(f->c, &f->v, &v3, from, to, &out, &err), MW_OK);
+  assert_string_equal(mw_json_str(out, "kind"), "numeric");
+  assert_int_equal((int)jget(out, "pairs", NULL)->valuedouble, 4);
+  assert_int_equal((int)jget(out, "missing", NULL)->valuedouble, 1);
+  /* |1-0| + |3-1| + |5-2| + |7-3| = 10 over 4 pairs. */
+  assert_true(jget(out, "mean_abs_diff", NULL)->valuedouble == 2.5);
+  assert_true(jget(out, "rank_correlation", NULL)->valuedouble == 1.0);
+  assert_null(jget(out, "agreement", NULL));
+  assert_null(jget(out, "sampled", NULL));
+  assert_int_equal((int)jget(out, "baseline", "version")->valuedouble, 1);
+  cJSON_Delete(out);
+  /* The other way round: the baseline's ids the candidate logged. */
+  assert_int_equal(mon_shadow_compare(f->c, &v3, &f->v, from, to, &out, &err), MW_OK);
+  assert_int_equal((int)jget(out, "pairs", NULL)->valuedouble, 4);
+  cJSON_Delete(out);
+  /* No pairs in an empty window: nulls. */
+  assert_int_equal(mon_shadow_compare(f->c, &f->v, &v3, now - 7200000,
+                                      now - 3600000, &out, &err),
+                   MW_OK);
+  assert_int_equal((int)jget(out, "pairs", NULL)->valuedouble, 0);
+  assert_true(cJSON_IsNull(jget(out, "mean_abs_diff", NULL)));
+  assert_true(cJSON_IsNull(jget(out, "rank_correlation", NULL)));
+  cJSON_Delete(out);
+
+  /* Categorical predictions, dictionaries in another order. */
+  static const char *CAT = "{\"features\":[{\"name\":\"x\",\"type\":\"numeric\"}],"
+                           "\"prediction\":{\"type\":\"categorical\"}}";
+  add_version(f, 11, 5, CAT);
+  add_version(f, 12, 6, CAT);
+  mon_version c5 = {11, 1, "m", 5, CAT}, c6 = {12, 1, "m", 6, CAT};
+  assert_int_equal(ingest_to(f, &c5,
+                             "{\"predictions\":[{\"id\":\"k0\",\"features\":{\"x\":"
+                             "1},\"prediction\":\"yes\"},{\"id\":\"k1\",\"features\":"
+                             "{\"x\":1},\"prediction\":\"no\"},{\"id\":\"k2\","
+                             "\"features\":{\"x\":1},\"prediction\":\"no\"},{\"id\":"
+                             "\"k3\",\"features\":{\"x\":1},\"prediction\":\"maybe\"}"
+                             "]}",
+                             &n, &err),
+                   MW_OK);
+  assert_int_equal(ingest_to(f, &c6,
+                             "{\"predictions\":[{\"id\":\"k0\",\"features\":{\"x\":"
+                             "1},\"prediction\":\"no\"},{\"id\":\"k1\",\"features\":"
+                             "{\"x\":1},\"prediction\":\"no\"},{\"id\":\"k2\","
+                             "\"features\":{\"x\":1},\"prediction\":\"yes\"},{\"id\":"
+                             "\"k3\",\"features\":{\"x\":1},\"prediction\":\"other\"}"
+                             "]}",
+                             &n, &err),
+                   MW_OK);
+  to = mw_now_ms() + 60000;
+  assert_int_equal(mon_shadow_compare(f->c, &c5, &c6, from, to, &out, &err), MW_OK);
+  assert_string_equal(mw_json_str(out, "kind"), "categorical");
+  assert_int_equal((int)jget(out, "pairs", NULL)->valuedouble, 4);
+  /* Only k1 agrees ("no"): codes differ (yes=0 in 5, no=0 in 6). */
+  assert_true(jget(out, "agreement", NULL)->valuedouble == 0.25);
+  assert_null(jget(out, "mean_abs_diff", NULL));
+  cJSON_Delete(out);
+  /* Kinds that differ cannot be paired. */
+  assert_int_equal(mon_shadow_compare(f->c, &c5, &v3, from, to, &out, &err),
+                   MW_ECONFLICT);
+  assert_null(out);
+  assert_non_null(strstr(err.msg, "cannot be paired"));
+  mw_err_clear(&err);
+}
+
+/* More pairs than PostgreSQL's store reads a statement (50,000), all at
+ * one time: its pages continue by id after equal timestamps. */
+static void test_shadow_compare_pages(void **state) {
+  struct fix *f = *state;
+  add_version(f, 9, 3, SCHEMA);
+  mon_version v3 = {9, 1, "m", 3, SCHEMA};
+  enum { N = 60000 };
+  int64_t now = mw_now_ms();
+  char ts[40];
+  mw_time_format(now - 1000, ts, sizeof ts);
+  for(int side = 0; side < 2; side++) {
+    mw_buf body;
+    mw_buf_init(&body, 64 << 20);
+    mw_buf_printf(&body, "{\"predictions\":[");
+    for(int i = 0; i < N; i++)
+      mw_buf_printf(&body, "%s{\"id\":\"t%d\",\"timestamp\":\"%s\",\"features\":"
+                           "{\"age\":1,\"city\":\"a\"},\"prediction\":%d}",
+                    i ? "," : "", i, ts, side ? 2 * i : i);
+    mw_buf_printf(&body, "]}");
+    int64_t n = 0;
+    mw_err err = {{0}, NULL};
+    assert_int_equal(ingest_to(f, side ? &v3 : &f->v, body.data, &n, &err), MW_OK);
+    mw_buf_free(&body);
+  }
+  cJSON *out = NULL;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(
+      mon_shadow_compare(f->c, &f->v, &v3, now - 60000, now + 60000, &out, &err),
+      MW_OK);
+  assert_int_equal((int)jget(out, "pairs", NULL)->valuedouble, N);
+  /* mean of |2i - i| over i < N */
+  assert_true(jget(out, "mean_abs_diff", NULL)->valuedouble == (N - 1) / 2.0);
+  assert_true(jget(out, "rank_correlation", NULL)->valuedouble == 1.0);
+  cJSON_Delete(out);
 }
 
 struct worker_arg {
@@ -1375,6 +1820,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sampled_report, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window_cache, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ids_per_version, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_drift_compare, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_drift_compare_sampled, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shadow_compare, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shadow_compare_pages, setup, teardown),
       cmocka_unit_test(test_wcol_apply),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -542,6 +542,44 @@ static void test_categorical_drift(void **state) {
   assert_false(r.drifted);
 }
 
+static void test_spearman(void **state) {
+  (void)state;
+  double rho = 0;
+  /* stats.spearmanr([1,2,2,3,5,4], [2,1,4,4,6,3]).statistic: ties on both
+   * sides get average ranks. */
+  const double x1[] = {1, 2, 2, 3, 5, 4}, y1[] = {2, 1, 4, 4, 6, 3};
+  assert_int_equal(mon_stats_spearman(x1, y1, 6, &rho), MON_STATS_OK);
+  assert_rel(rho, 0.6617647058823529, 1e-15);
+  /* stats.spearmanr([3.5,-1,0,-0.0,2,2,2,7], [1,1,1,2,2,3,3,3]).statistic:
+   * -0.0 ties with 0.0, runs of three. */
+  const double x2[] = {3.5, -1, 0, -0.0, 2, 2, 2, 7}, y2[] = {1, 1, 1, 2, 2, 3, 3, 3};
+  assert_int_equal(mon_stats_spearman(x2, y2, 8, &rho), MON_STATS_OK);
+  assert_rel(rho, 0.4871773518462232, 1e-15);
+  /* A monotone decreasing relation is exactly -1, an increasing one 1
+   * (scipy: 0.9999999999999999 for the second; the ranks are exact here). */
+  const double x3[] = {1, 2, 3, 4}, y3[] = {8, 6, 4, 2};
+  assert_int_equal(mon_stats_spearman(x3, y3, 4, &rho), MON_STATS_OK);
+  assert_true(rho == -1.0);
+  const double x4[] = {0.1, 0.4, 0.2, 0.9, 0.5}, y4[] = {10, 30, 20, 50, 40};
+  assert_int_equal(mon_stats_spearman(x4, y4, 5, &rho), MON_STATS_OK);
+  assert_rel(rho, 1.0, 1e-15);
+  /* Undefined: fewer than two pairs, a constant side. */
+  assert_int_equal(mon_stats_spearman(x1, y1, 1, &rho), MON_STATS_INSUFFICIENT);
+  assert_true(rho == 0.0);
+  assert_int_equal(mon_stats_spearman(NULL, NULL, 0, &rho), MON_STATS_INSUFFICIENT);
+  const double c[] = {2, 2, 2, 2};
+  assert_int_equal(mon_stats_spearman(x3, c, 4, &rho), MON_STATS_INSUFFICIENT);
+  assert_int_equal(mon_stats_spearman(c, x3, 4, &rho), MON_STATS_INSUFFICIENT);
+  assert_true(rho == 0.0);
+  /* Bad arguments: missing values are the caller's to leave out. */
+  const double bad[] = {1, NAN, 3, 4};
+  assert_int_equal(mon_stats_spearman(x3, bad, 4, &rho), MON_STATS_EINVAL);
+  const double inf[] = {1, INFINITY, 3, 4};
+  assert_int_equal(mon_stats_spearman(inf, x3, 4, &rho), MON_STATS_EINVAL);
+  assert_int_equal(mon_stats_spearman(NULL, x3, 4, &rho), MON_STATS_EINVAL);
+  assert_int_equal(mon_stats_spearman(x3, x3, 4, NULL), MON_STATS_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ks_small_exact),
@@ -565,6 +603,7 @@ int main(void) {
       cmocka_unit_test(test_numeric_drift_default_and_override),
       cmocka_unit_test(test_numeric_drift_degenerate),
       cmocka_unit_test(test_categorical_drift),
+      cmocka_unit_test(test_spearman),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,2 +1,0 @@
--- placeholder until the ids-per-version migration merges
-SELECT 1;

@@ -1,1 +1,0 @@
--- placeholder until the ids-per-version migration merges
