@@ -148,43 +148,44 @@ static double drift_share(const cJSON *rep, char *detail, size_t cap) {
   return share;
 }
 
+/* Adds check `name` from a drift report's outcome (s, rep, err; rep and
+ * err are freed here). A report refused as a conflict (no reference set
+ * any more, versions whose columns cannot be compared) is a failed check
+ * with the refusal as its detail, not an error of the analysis. */
+static mw_status drift_result(struct rollout__check *checks, int *n,
+                              const char *name, double threshold, mw_status s,
+                              cJSON *rep, mw_err *err) {
+  struct rollout__check *ck = add_check(checks, n, name, NAN, threshold, 1);
+  if(!s)
+    ck->value = drift_share(rep, ck->detail, sizeof ck->detail);
+  else
+    mw_strlcpy(ck->detail, err->msg, sizeof ck->detail);
+  mw_err_clear(err);
+  cJSON_Delete(rep);
+  return s == MW_ECONFLICT ? MW_OK : s;
+}
+
 static mw_status drift_checks(mw_conn *c, const struct rollout_env *env,
                               const struct rollout__row *r,
                               const struct rollout__config *cfg,
                               const struct ver *base, const struct ver *cand,
                               int64_t from, int64_t now,
                               struct rollout__check *checks, int *n) {
-  cJSON *rep = NULL;
   mw_status s = MW_OK;
   if(!isnan(cfg->a.max_drift_share)) {
     mw_err err = {0};
+    cJSON *rep = NULL;
     s = mon_drift_report(env->mon, c, &cand->mv, r->step_started_at, now, &rep,
                          &err);
-    struct rollout__check *ck = add_check(checks, n, "candidate_drift_share", NAN,
-                                          cfg->a.max_drift_share, 1);
-    if(!s)
-      ck->value = drift_share(rep, ck->detail, sizeof ck->detail);
-    else
-      mw_strlcpy(ck->detail, err.msg, sizeof ck->detail);
-    mw_err_clear(&err);
-    cJSON_Delete(rep);
-    if(s && s != MW_ECONFLICT)
-      return s;
-    s = MW_OK;
+    s = drift_result(checks, n, "candidate_drift_share", cfg->a.max_drift_share, s,
+                     rep, &err);
   }
-  if(!isnan(cfg->a.max_cvb_drift_share)) {
+  if(!s && !isnan(cfg->a.max_cvb_drift_share)) {
     mw_err err = {0};
-    rep = NULL;
+    cJSON *rep = NULL;
     s = mon_drift_compare(env->mon, c, &base->mv, &cand->mv, from, now, &rep, &err);
-    struct rollout__check *ck =
-        add_check(checks, n, "candidate_vs_baseline_drift_share", NAN,
-                  cfg->a.max_cvb_drift_share, 1);
-    if(!s)
-      ck->value = drift_share(rep, ck->detail, sizeof ck->detail);
-    else
-      mw_strlcpy(ck->detail, err.msg, sizeof ck->detail);
-    mw_err_clear(&err);
-    cJSON_Delete(rep);
+    s = drift_result(checks, n, "candidate_vs_baseline_drift_share",
+                     cfg->a.max_cvb_drift_share, s, rep, &err);
   }
   return s;
 }
