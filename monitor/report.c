@@ -195,6 +195,8 @@ static mw_status report_column(struct rep *r, size_t col) {
   jb->opt.method = r->cfg.cols[col].method;
   jb->opt.threshold = r->cfg.cols[col].threshold;
   jb->opt.all_pvalues = true;
+  /* Against another version's live window, not an exact reference. */
+  jb->opt.two_sample = r->base != NULL;
   jb->w = r->wp.e ? &r->wp.e->cols[col] : &jb->own;
   jb->baseline = r->base != NULL;
   jb->baseline_empty = r->base && r->ref.rows == 0;

@@ -7,6 +7,7 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_sf_gamma.h>
+#include <assert.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -492,6 +493,53 @@ int mon_stats_chisquare(const double *ref, const double *cur, size_t k,
   return MON_STATS_OK;
 }
 
+int mon_stats_chisquare_2sample(const double *ref, const double *cur, size_t k,
+                                mon_test_result *out) {
+  if(out == NULL)
+    return MON_STATS_EINVAL;
+  test_result_init(out);
+  if(k > 0 && (ref == NULL || cur == NULL))
+    return MON_STATS_EINVAL;
+  if(!counts_valid(ref, k) || !counts_valid(cur, k))
+    return MON_STATS_EINVAL;
+  double *t = malloc((2 * k + 1) * sizeof *t);
+  if(t == NULL)
+    return MON_STATS_ENOMEM;
+  size_t kk = 0;
+  double n_ref = 0, n_cur = 0;
+  for(size_t i = 0; i < k; i++) {
+    if(ref[i] == 0.0 && cur[i] == 0.0)
+      continue; /* not in the union */
+    kk++;
+    n_ref += ref[i];
+    n_cur += cur[i];
+  }
+  if(kk < 2 || !(n_ref > 0.0) || !(n_cur > 0.0)) {
+    free(t);
+    return MON_STATS_INSUFFICIENT;
+  }
+  const double n = n_ref + n_cur;
+  size_t j = 0;
+  for(size_t i = 0; i < k; i++) {
+    const double col = ref[i] + cur[i];
+    if(col == 0.0)
+      continue;
+    const double er = n_ref * col / n, ec = n_cur * col / n;
+    t[j++] = (ref[i] - er) * (ref[i] - er) / er;
+    t[j++] = (cur[i] - ec) * (cur[i] - ec) / ec;
+  }
+  assert(j == 2 * kk);
+  const double stat = mon__np_sum(t, j);
+  free(t);
+  if(!isfinite(stat))
+    return MON_STATS_INSUFFICIENT;
+  out->statistic = stat;
+  out->dof = (double)(kk - 1);
+  out->pvalue = chisq_q(stat, out->dof);
+  out->available = true;
+  return MON_STATS_OK;
+}
+
 int mon_stats_ztest_2prop(double ref_a, double ref_n, double cur_a, double cur_n,
                           mon_test_result *out) {
   if(out == NULL)
@@ -667,7 +715,8 @@ static int drift_verdict(mon_drift_result *out) {
 
 /* PSI, JS and (when wanted) chi-squared / Z over aligned counts. */
 static int drift_on_counts(mon_drift_result *out, const double *ref,
-                           const double *cur, size_t k, bool want_chi, bool want_z) {
+                           const double *cur, size_t k, bool want_chi, bool want_z,
+                           bool two_sample) {
   int rc = mon_stats_psi(ref, cur, k, &out->psi);
   if(rc < 0)
     return rc;
@@ -677,7 +726,8 @@ static int drift_on_counts(mon_drift_result *out, const double *ref,
     return rc;
   out->jensenshannon_ok = rc == MON_STATS_OK;
   if(want_chi) {
-    rc = mon_stats_chisquare(ref, cur, k, &out->chisquare);
+    rc = two_sample ? mon_stats_chisquare_2sample(ref, cur, k, &out->chisquare)
+                    : mon_stats_chisquare(ref, cur, k, &out->chisquare);
     if(rc < 0)
       return rc;
   }
@@ -746,7 +796,8 @@ int mon_stats_numeric_drift(const double *ref, size_t nr, const double *cur,
   if(out->as_categories) {
     /* Few distinct values: compare value counts, as for a categorical
      * column (both tests are cheap on <= 5 counts). */
-    rc = drift_on_counts(out, vca, vcb, out->n_values, true, out->n_values == 2);
+    rc = drift_on_counts(out, vca, vcb, out->n_values, true, out->n_values == 2,
+                         opt->two_sample);
   } else {
     /* Chi-squared or Z over the reference bins only when asked for. */
     const bool want_chi = out->method == MON_DRIFT_CHISQUARE;
@@ -762,7 +813,7 @@ int mon_stats_numeric_drift(const double *ref, size_t nr, const double *cur,
       double cur_counts[MON_STATS_MAX_BINS] = {0};
       mon_stats_bins_count_sorted(bins, cur, nc, cur_counts);
       rc = drift_on_counts(out, bins->ref_counts, cur_counts, bins->n_bins, want_chi,
-                           want_z);
+                           want_z, opt->two_sample);
     }
   }
   if(rc < 0)
@@ -807,7 +858,8 @@ int mon_stats_categorical_drift(const double *ref, const double *cur, size_t k,
   drift_choose(out, opt, MON_COLUMN_CATEGORICAL, (size_t)n_ref);
   if(!(n_ref > 0) || !(n_cur > 0))
     return MON_STATS_INSUFFICIENT;
-  int rc = drift_on_counts(out, ref, cur, k, true, out->n_values == 2);
+  int rc =
+      drift_on_counts(out, ref, cur, k, true, out->n_values == 2, opt->two_sample);
   if(rc < 0)
     return rc;
   return drift_verdict(out);

@@ -174,6 +174,11 @@ static int cmd_counts(const char *ref_path, const char *cur_path) {
   put("chi_p", chi.pvalue);
   put("chi_dof", chi.dof);
   put("chi_pseudo", chi.pseudo_counts);
+  mon_test_result chi2s;
+  put("chi2s_rc", mon_stats_chisquare_2sample(ref, cur, k1, &chi2s));
+  put("chi2s_stat", chi2s.statistic);
+  put("chi2s_p", chi2s.pvalue);
+  put("chi2s_dof", chi2s.dof);
   mon_drift_result dr;
   int rc = mon_stats_categorical_drift(ref, cur, k1, NULL, &dr);
   put("drift_rc", rc);

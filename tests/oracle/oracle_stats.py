@@ -509,6 +509,14 @@ def check_counts(chk, name, ref, cur, b):
     chk.check("chisquare p", name, b["chi_p"], p)
     chk.equal("chisquare dof", name, int(b["chi_dof"]), dof)
     chk.equal("chisquare pseudo", name, bool(b["chi_pseudo"]), pseudo)
+    # Two samples (a rollout's candidate against the baseline's live
+    # window): the test of homogeneity of the 2 x k table.
+    keep2 = ~((ref == 0) & (cur == 0))
+    if keep2.sum() >= 2 and ref.sum() > 0 and cur.sum() > 0:
+        res2 = stats.chi2_contingency(np.vstack([ref[keep2], cur[keep2]]), correction=False)
+        chk.check("chisquare 2-sample stat", name, b["chi2s_stat"], res2[0])
+        chk.check("chisquare 2-sample p", name, b["chi2s_p"], res2[1])
+        chk.equal("chisquare 2-sample dof", name, int(b["chi2s_dof"]), int(res2[2]))
     keep = ~((ref == 0) & (cur == 0))
     if keep.sum() == 2:
         r2, c2 = ref[keep], cur[keep]

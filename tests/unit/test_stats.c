@@ -373,8 +373,25 @@ static void test_chisquare(void **state) {
   assert_int_equal(mon_stats_chisquare(r3, c3, 2, &r), MON_STATS_OK);
   assert_rel(r.pvalue, 0.0, 0);
   assert_true(isfinite(r.statistic));
+  /* Two live samples (a canary's and its baseline's, measured): goodness
+   * of fit takes the baseline's proportions as exact and gives 5.21 (p
+   * 0.074); the test of homogeneity, stats.chi2_contingency([[710, 650,
+   * 692], [716, 643, 620]], correction=False), half of it. */
+  const double rb[] = {710, 650, 692}, cb[] = {716, 643, 620};
+  assert_int_equal(mon_stats_chisquare(rb, cb, 3, &r), MON_STATS_OK);
+  assert_rel(r.statistic, 5.20563031514771, 1e-12);
+  assert_int_equal(mon_stats_chisquare_2sample(rb, cb, 3, &r), MON_STATS_OK);
+  assert_rel(r.statistic, 2.693240127138682, 1e-13);
+  assert_rel(r.pvalue, 0.2601179586933787, 1e-12);
+  assert_rel(r.dof, 2, 0);
+  /* A category only one side has needs no pseudo-count there. */
+  const double ru[] = {50, 30, 0}, cu[] = {40, 30, 10};
+  assert_int_equal(mon_stats_chisquare_2sample(ru, cu, 3, &r), MON_STATS_OK);
+  assert_false(r.pseudo_counts);
+  assert_true(isfinite(r.statistic));
   /* One category only: nothing to test. */
   const double r4[] = {10, 0}, c4[] = {5, 0};
+  assert_int_equal(mon_stats_chisquare_2sample(r4, c4, 2, &r), MON_STATS_INSUFFICIENT);
   assert_int_equal(mon_stats_chisquare(r4, c4, 2, &r), MON_STATS_INSUFFICIENT);
   assert_false(r.available);
   assert_rel(r.pvalue, 1.0, 0);
