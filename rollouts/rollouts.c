@@ -339,7 +339,8 @@ struct change {
   int64_t step, weight;
   int64_t step_started_at;
   const char *reason;
-  cJSON *result;     /* a step result to append (taken over); NULL: none */
+  cJSON *result;     /* a step result to append (apply takes it over and
+                        sets it NULL); NULL: none */
   const char *event; /* timeline kind */
   cJSON *detail;     /* timeline detail (borrowed); NULL: none */
   const char *emit;  /* subscription event type; NULL: none */
@@ -378,13 +379,14 @@ static mw_status step_command(mw_conn *c, const struct rollout_env *env,
 }
 
 static mw_status apply(mw_conn *c, const struct rollout_env *env, struct ro *o,
-                       const struct change *ch, int64_t now) {
+                       struct change *ch, int64_t now) {
   assert(mw_tx_state(c) == 1);
   cJSON *results = cJSON_Parse(o->r.results);
   if(!results)
     results = cJSON_CreateArray();
   if(ch->result)
     cJSON_AddItemToArray(results, ch->result);
+  ch->result = NULL;
   char *rtext = cJSON_PrintUnformatted(results);
   cJSON_Delete(results);
   if(!rtext)
@@ -863,6 +865,7 @@ static mw_status end_step(mw_conn *c, const struct rollout_env *env, struct ro *
     struct change ab = abort_change(o, why, actor);
     ab.result = ch.result;
     ab.detail = checks;
+    ch.result = NULL;
     s = apply(c, env, o, &ab, now);
     if(!s)
       s = announce_abort(c, env, o, f, why, now);
@@ -873,12 +876,19 @@ static mw_status end_step(mw_conn *c, const struct rollout_env *env, struct ro *
     if(s == MW_ECONFLICT || s == MW_ENOTAPPROVED || s == MW_EVALIDATION) {
       /* The alias moved under the rollout, or the candidate lost its
        * approval: the rollout cannot promote and ends. The move was
-       * refused whole, so the transaction is still usable. */
+       * refused by a check before any write, so the transaction is still
+       * usable; a refusal of the protection is audited like any other. */
       char why[700];
       snprintf(why, sizeof why, "promotion refused: %s", err.msg);
+      s = s == MW_ENOTAPPROVED
+              ? reg_alias_audit_refusal(c, actor, o->r.model, o->r.alias, &err)
+              : MW_OK;
       struct change ab = abort_change(o, why, actor);
-      ab.result = ch.result; /* apply did not run: still ours */
-      s = apply(c, env, o, &ab, now);
+      ab.result = ch.result; /* the move failed before apply: still ours */
+      ch.result = NULL;
+      if(!s)
+        s = apply(c, env, o, &ab, now);
+      cJSON_Delete(ab.result);
       if(!s)
         s = announce_abort(c, env, o, NULL, why, now);
     }
@@ -889,6 +899,7 @@ static mw_status end_step(mw_conn *c, const struct rollout_env *env, struct ro *
     ch.step_started_at = now;
     s = apply(c, env, o, &ch, now);
   }
+  cJSON_Delete(ch.result); /* NULL once apply took it */
   cJSON_Delete(checks);
   return s;
 }

@@ -189,6 +189,8 @@ def test_protected_alias_needs_an_approved_candidate():
             assert r["state"] == "aborted", r
             assert "promotion refused" in r["reason"] and "approved" in r["reason"], r
             assert alias_history(s)[0]["version"] == st.v1
+            refused = expect(s.get("/api/v1/audit?action=alias.refused"), 200)["entries"]
+            assert [e["actor"] for e in refused] == ["rollout-controller"], refused
         finally:
             st.close()
 
