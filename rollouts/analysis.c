@@ -88,11 +88,16 @@ mw_status rollout__progress_read(mw_conn *c, const struct rollout_env *env,
   p->now = now;
   p->started = r->step_started_at;
   struct ver base, cand;
+  memset(&cand, 0, sizeof cand);
   mw_status s = reg_alias_lookup(c, r->model, r->alias, &p->alias_version, NULL);
   if(s == MW_ENOTFOUND) {
     p->alias_version = 0;
     s = MW_OK;
   }
+  /* While the step holds, nothing else decides anything: the counts below
+   * (a window summary reads the window) wait for its end. */
+  if(!s && !rollout__hold_over(cfg, (int)r->step, r->step_started_at, now))
+    return MW_OK;
   if(!s)
     s = reg_nodes_candidate(c, r->model, r->candidate_version, &p->nodes, &p->loaded,
                             NULL);
@@ -252,6 +257,8 @@ mw_status rollout__analyse(mw_conn *c, const struct rollout_env *env,
                            struct rollout__check *checks, int *n) {
   *n = 0;
   struct ver base, cand;
+  memset(&base, 0, sizeof base);
+  memset(&cand, 0, sizeof cand);
   int64_t from = r->step_started_at;
   int wide = 0;
   mw_status s = ver_load(c, r->model, r->baseline_version, &base);

@@ -72,6 +72,10 @@ struct rollout__progress {
 /* The first thing step `step` of cfg still waits for, given p. */
 enum rollout__wait rollout__step_wait(const struct rollout__config *cfg, int step,
                                       const struct rollout__progress *p);
+/* 1 when step `step`, started at `started`, has held long enough at now
+ * (its hold, plus the label delay when a metric is compared). */
+int rollout__hold_over(const struct rollout__config *cfg, int step, int64_t started,
+                       int64_t now);
 /* 1 when a step that still waits has waited past its hold, its label
  * delay and max_wait: the rollout pauses as inconclusive. */
 int rollout__step_timed_out(const struct rollout__config *cfg, int step,

@@ -25,6 +25,11 @@ static int64_t hold_end(const struct rollout__config *cfg, int step,
   return end;
 }
 
+int rollout__hold_over(const struct rollout__config *cfg, int step, int64_t started,
+                       int64_t now) {
+  return now >= hold_end(cfg, step, started);
+}
+
 enum rollout__wait rollout__step_wait(const struct rollout__config *cfg, int step,
                                       const struct rollout__progress *p) {
   if(p->now < hold_end(cfg, step, p->started))

@@ -37,7 +37,9 @@ static void test_wait_order(void **state) {
                                 .loaded = 1,
                                 .predictions = 0};
   assert_int_equal(rollout__step_wait(&cfg, 0, &p), ROLLOUT__WAIT_HOLD);
+  assert_false(rollout__hold_over(&cfg, 0, p.started, p.now));
   p.now = 1000 + 60000; /* the hold is over at its last millisecond */
+  assert_true(rollout__hold_over(&cfg, 0, p.started, p.now));
   assert_int_equal(rollout__step_wait(&cfg, 0, &p), ROLLOUT__WAIT_NODES);
   p.loaded = 2;
   assert_int_equal(rollout__step_wait(&cfg, 0, &p), ROLLOUT__WAIT_PREDICTIONS);
