@@ -402,8 +402,9 @@ def test_rate_limited_calls_are_retried():
 
 class Fake:
     """A scripted HTTP server: `script` maps (method, path) to a list of
-    answers used in order: (status, headers, body) or "drop" (read the
-    request, close without an answer: the answer was lost)."""
+    answers used in order (the last one repeats): (status, headers, body),
+    "drop" (read the request, close without an answer: the answer was
+    lost) or ("sleep", seconds, answer)."""
 
     def __init__(self, script):
         self.script = {k: list(v) for k, v in script.items()}
@@ -429,15 +430,21 @@ class Fake:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
+                if a[0] == "sleep":
+                    time.sleep(a[1])
+                    a = a[2]
                 status, headers, doc = a
                 out = json.dumps(doc).encode()
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                try:
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                except OSError:  # the client gave up (its timeout)
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = answer
 
@@ -495,6 +502,10 @@ def test_retries_against_a_scripted_server():
         ("POST", "/api/v1/models/m/rollouts"): [
             (422, {}, err("validation_failed", "2 problems",
                           {"errors": ["steps[1] goes down", "analysis.x unknown"]}))],
+        # Answers slower than --request-timeout.
+        ("GET", "/api/v1/models/late"): [("sleep", 1.5, (200, {}, {"name": "late"}))],
+        ("POST", "/api/v1/models/late/versions/1/approval"): [
+            ("sleep", 1.5, (200, {}, {"version": 1}))],
         # A long Retry-After is not waited for.
         ("GET", "/api/v1/models/slow"): [(429, {"Retry-After": "3600"},
                                           err("rate_limited", "too many requests"))],
@@ -530,6 +541,13 @@ def test_retries_against_a_scripted_server():
         assert "422 validation_failed: 2 problems" in p.stderr
         assert 'details: {"errors":["steps[1] goes down","analysis.x unknown"]}' in p.stderr
 
+        # Timeouts: an idempotent call is tried again, a decision is not.
+        p = ok(fake_cli(fake, "get", "models/late", "--request-timeout", "0.3",
+                        "--retries", "1"), 3)
+        assert fake.count("GET", "/api/v1/models/late") == 2, p.stderr
+        assert "Timeout was reached" in p.stderr or "timed out" in p.stderr, p.stderr
+        p = ok(fake_cli(fake, "approve", "late", 1, "--request-timeout", "0.3"), 3)
+        assert fake.count("POST", "/api/v1/models/late/versions/1/approval") == 1, p.stderr
         t0 = time.time()
         p = ok(fake_cli(fake, "get", "models/slow"), 3)
         assert time.time() - t0 < 5 and fake.count("GET", "/api/v1/models/slow") == 1
