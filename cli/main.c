@@ -1,4 +1,5 @@
-/* cli/main.c - the modelwatch command: serve, migrate, token, version. */
+/* cli/main.c - the modelwatch command: serve, migrate, token, backup,
+ * restore, version, and the client commands of cli/client.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -13,6 +14,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "alerts/alerts.h"
+#include "cli/client.h"
 #include "monitor/monitor.h"
 #include "registry/registry.h"
 #include "rollouts/rollouts.h"
@@ -43,6 +45,9 @@ static void usage(FILE *out) {
       "  modelwatch version              print the version\n"
       "  modelwatch --help               this help\n\n",
       MW_VERSION);
+  cli_usage(out);
+  fprintf(out, "serve, migrate, token, backup and restore take the server "
+               "options.\n");
   mw_config_usage(out);
 }
 
@@ -459,7 +464,9 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   int rc;
-  if(!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+  if(cli_is_command(argc - 1, argv + 1)) {
+    rc = cli_main(argc - 1, argv + 1);
+  } else if(!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("modelwatch %s (schema %d)\n", MW_VERSION, mw_migrations_latest());
     rc = 0;
   } else if(!strcmp(cmd, "backup") || !strcmp(cmd, "restore")) {

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # What a CI job runs to register and promote a model with modelwatch, using
-# only curl, sha256sum and sed:
+# the modelwatch CLI (its exit codes: README.md, "CLI for CI"):
 #   1. create the model if it does not exist,
-#   2. create a version with its metrics, params and feature schema,
-#   3. upload the artifact with its sha256 (the server verifies it),
-#   4. point `staging` at the new version,
-#   5. point `production` at it with compare-and-swap, so two pipelines
+#   2. create a version with its metrics, run id and feature schema, and
+#      upload the artifact (the CLI sends its sha256, the server verifies
+#      it, the CLI checks the server's answer),
+#   3. point `staging` at the new version,
+#   4. point `production` at it with compare-and-swap, so two pipelines
 #      racing cannot silently overwrite each other's promotion.
 # When `production` is protected (it accepts only approved versions), the
-# job waits between 4 and 5 for a second person to approve the version -
-# examples/approve.sh, or Approve on the dashboard - and fails when it is
-# rejected or nobody decides in time: the two-person flow.
+# job waits between 3 and 4 for a second person to approve the version -
+# `modelwatch approve`, examples/approve.sh, or Approve on the dashboard -
+# and fails when it is rejected or nobody decides in time: the two-person
+# flow.
 #
 # Environment:
 #   MODELWATCH_URL    base URL (default http://127.0.0.1:8080)
 #   MODELWATCH_TOKEN  a token with the promote scope (default: var/admin.token)
+#   MODELWATCH_BIN    the modelwatch binary (default: modelwatch on PATH,
+#                     else build/modelwatch of this checkout)
 #   MODEL             model name (default: demo-model)
 #   ARTIFACT          file to upload (required)
 #   METRICS           JSON object of metrics (default {})
@@ -23,68 +27,62 @@
 #   APPROVAL_TIMEOUT  seconds to wait for an approval (default 3600)
 #   APPROVAL_POLL     seconds between looks (default 10)
 #
-# Exit status: 0 promoted, 1 a request failed, 3 the version was rejected,
-# 4 nobody decided within APPROVAL_TIMEOUT.
+# Exit status: 0 promoted, 1 a request failed (the CLI's message says
+# which and why), 3 the version was rejected, 4 nobody decided within
+# APPROVAL_TIMEOUT.
 set -euo pipefail
 
-URL=${MODELWATCH_URL:-http://127.0.0.1:8080}
-TOKEN=${MODELWATCH_TOKEN:-$(cat var/admin.token 2>/dev/null || true)}
+HERE=$(cd "$(dirname "$0")" && pwd)
+MW=${MODELWATCH_BIN:-$(command -v modelwatch || echo "$HERE/../build/modelwatch")}
+export MODELWATCH_URL=${MODELWATCH_URL:-http://127.0.0.1:8080}
+export MODELWATCH_TOKEN=${MODELWATCH_TOKEN:-$(cat var/admin.token 2>/dev/null || true)}
 MODEL=${MODEL:-demo-model}
 METRICS=${METRICS:-{\}}
 RUN_ID=${RUN_ID:-${GITHUB_RUN_ID:-local}}
 : "${ARTIFACT:?set ARTIFACT to the model file}"
-[ -n "$TOKEN" ] || { echo "set MODELWATCH_TOKEN" >&2; exit 2; }
+[ -n "$MODELWATCH_TOKEN" ] || { echo "set MODELWATCH_TOKEN" >&2; exit 2; }
 
-api() { # api METHOD PATH [curl args...] -> body on stdout, fails on >= 400
-  local method=$1 path=$2; shift 2
-  local out code
-  out=$(curl -sS -X "$method" -H "Authorization: Bearer $TOKEN" \
-        -w '\n%{http_code}' "$URL/api/v1$path" "$@")
-  code=${out##*$'\n'}
-  out=${out%$'\n'*}
-  if [ "$code" -ge 400 ]; then
-    echo "modelwatch: $method $path -> $code $out" >&2
-    return 1
-  fi
-  printf '%s' "$out"
-}
-status_of() { # status_of PATH -> HTTP status of a GET
-  curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/api/v1$1"
-}
+errs=$(mktemp)
+metrics=$(mktemp)
+trap 'rm -f "$errs" "$metrics"' EXIT
+printf '%s' "$METRICS" >"$metrics"
 json_num() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" | head -n1; }
 
-if [ "$(status_of "/models/$MODEL")" = 404 ]; then
-  api POST /models -H 'Content-Type: application/json' \
-    -d "{\"name\":\"$MODEL\",\"description\":\"registered by CI\"}" >/dev/null
-  echo "created model $MODEL"
-fi
+# 1. Created now, or there already (exit 7: conflict).
+rc=0
+"$MW" model create "$MODEL" --description "registered by CI" >/dev/null 2>"$errs" || rc=$?
+case $rc in
+0) echo "created model $MODEL" ;;
+7) ;;
+*) cat "$errs" >&2; exit 1 ;;
+esac
 
-schema=null
-[ -n "${SCHEMA:-}" ] && schema=$(cat "$SCHEMA")
-version=$(api POST "/models/$MODEL/versions" -H 'Content-Type: application/json' \
-  -d "{\"run_id\":\"$RUN_ID\",\"source\":\"$ARTIFACT\",\"metrics\":$METRICS,\"schema\":$schema}" \
-  | json_num version)
+# 2. The version and its artifact; the CLI prints the version number.
+args=(version create "$MODEL" --artifact "$ARTIFACT" --metrics-file "$metrics"
+  --run-id "$RUN_ID" --source "$ARTIFACT")
+[ -n "${SCHEMA:-}" ] && args+=(--schema "$SCHEMA")
+version=$("$MW" "${args[@]}") || exit 1
 echo "created version $version"
+echo "uploaded $ARTIFACT (sha256 verified by the server)"
 
-digest=$(sha256sum "$ARTIFACT" | cut -d' ' -f1)
-api PUT "/models/$MODEL/versions/$version/artifact" \
-  -H "X-Content-SHA256: $digest" -H 'Content-Type: application/octet-stream' \
-  --data-binary @"$ARTIFACT" >/dev/null
-echo "uploaded $ARTIFACT (sha256 $digest)"
-
-api PUT "/models/$MODEL/aliases/staging" -H 'Content-Type: application/json' \
-  -d "{\"version\":$version,\"reason\":\"CI run $RUN_ID\"}" >/dev/null
+# 3. staging.
+"$MW" promote "$MODEL" staging "$version" --reason "CI run $RUN_ID" >/dev/null || exit 1
 echo "staging -> $version"
 
 # A protected production takes only approved versions: wait for a reviewer.
-if [ "$(status_of "/models/$MODEL/protected-aliases/production")" = 200 ] &&
-  api GET "/models/$MODEL/protected-aliases/production" | grep -q '"require_approval":true'; then
+rc=0
+protection=$("$MW" get "models/$MODEL/protected-aliases/production" 2>"$errs") || rc=$?
+case $rc in
+0 | 6) ;; # 6: not protected
+*) cat "$errs" >&2; exit 1 ;;
+esac
+if [ $rc = 0 ] && printf '%s' "$protection" | grep -q '"require_approval":true'; then
   echo "production is protected: waiting for someone to approve version $version"
-  echo "  (examples/approve.sh $MODEL $version, or Approve on the dashboard)"
+  echo "  (modelwatch approve $MODEL $version, examples/approve.sh, or Approve on the dashboard)"
   deadline=$(($(date +%s) + ${APPROVAL_TIMEOUT:-3600}))
   while :; do
-    state=$(api GET "/models/$MODEL/versions/$version" |
-      sed -n 's/.*"approval":{"state":"\([a-z]*\)".*/\1/p')
+    answer=$("$MW" get "models/$MODEL/versions/$version") || exit 1
+    state=$(printf '%s' "$answer" | sed -n 's/.*"approval":{"state":"\([a-z]*\)".*/\1/p')
     case $state in
     approved) echo "version $version approved"; break ;;
     rejected) echo "version $version was rejected; not promoting" >&2; exit 3 ;;
@@ -97,9 +95,15 @@ if [ "$(status_of "/models/$MODEL/protected-aliases/production")" = 200 ] &&
   done
 fi
 
-# Compare-and-swap: promote only if production still holds what we read.
-current=$(api GET "/models/$MODEL/aliases/production" 2>/dev/null | json_num version || true)
-expected=${current:-null}
-api PUT "/models/$MODEL/aliases/production" -H 'Content-Type: application/json' \
-  -d "{\"version\":$version,\"expected_version\":$expected,\"reason\":\"CI run $RUN_ID\"}" >/dev/null
+# 4. Compare-and-swap: promote only if production still holds what we read
+# (6: it does not exist yet, so it must still not exist).
+rc=0
+answer=$("$MW" get "models/$MODEL/aliases/production" 2>"$errs") || rc=$?
+case $rc in
+0) current=$(printf '%s' "$answer" | json_num version) ;;
+6) current= ;;
+*) cat "$errs" >&2; exit 1 ;;
+esac
+"$MW" promote "$MODEL" production "$version" --expect "${current:-none}" \
+  --reason "CI run $RUN_ID" >/dev/null || exit 1
 echo "production -> $version (was ${current:-unset})"

@@ -4,7 +4,8 @@ the README's commands cannot rot.
 Each block runs under bash with `set -euo pipefail` and a `curl` that fails
 on any HTTP status of 400 or more (--fail-with-body), from a directory that
 holds what the README assumes: var/admin.token (as `make run` leaves it),
-model.bin, and T, a token. localhost:8080 is the server the test started.
+model.bin, T, a token, and `modelwatch` on PATH (the binary under test,
+for the CLI blocks). localhost:8080 is the server the test started.
 A block right after an HTML comment starting with `not-run` is skipped
 (`make run` would start a second server); keep that rare.
 """
@@ -14,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 
-from mwtest import expect, run, served
+from mwtest import BIN, expect, run, served
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 FENCE = re.compile(r"^```(\S*)\s*$")
@@ -64,7 +65,10 @@ def test_readme_blocks_run():
             with open(os.path.join(work, "model.bin"), "wb") as f:
                 f.write(os.urandom(4096))
             token = s.token_with("readme", ["promote", "ingest", "read"])
-            env = dict(os.environ, T=token)
+            env = dict(os.environ, T=token,
+                       PATH=os.path.dirname(os.path.abspath(BIN)) + ":" + os.environ["PATH"])
+            for k in ("MODELWATCH_URL", "MODELWATCH_TOKEN", "MODELWATCH_CACERT"):
+                env.pop(k, None)
             ran = ""
             for lang, code, _, line in runnable:
                 script = PRELUDE + code.replace("localhost:8080", "127.0.0.1:%d" % s.port)
@@ -93,6 +97,13 @@ def test_readme_blocks_run():
             v2 = expect(s.get("/api/v1/models/fraud/versions/2"), 200)["approval"]
             assert v2["state"] == "approved" and v2["by"] == "token:reviewer", v2
             expect(s.get("/api/v1/models/fraud/protected-aliases/production"), 200)
+            # The CLI block: churn registered, rolled out to version 2, and
+            # the stale compare-and-swap refused.
+            m = expect(s.get("/api/v1/models/churn"), 200)
+            assert m["aliases"] == {"production": 2} and m["tags"] == {"team": "growth"}, m
+            ro = expect(s.get("/api/v1/models/churn/rollouts"), 200)["rollouts"]
+            assert [(r["candidate_version"], r["state"]) for r in ro] == [(2, "promoted")], ro
+            assert "modelwatch rollout wait" in ran
             drift = expect(s.get("/api/v1/models/fraud/versions/1/drift"), 200)
             assert drift["window"]["count"] == 1 and drift["reference"]["count"] == 3, drift
     finally:
