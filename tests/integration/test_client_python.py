@@ -592,7 +592,9 @@ def test_logger_queue_full_drops_and_counts():
             ids, took = timed_logs(lg, sample_rows(1000))
             st = lg.stats()
             kept = [i for i in ids if i]
-            assert st["dropped_queue_full"] == 1000 - len(kept) >= 850, st
+            # The queue's 100, plus at most three batches of 50: in flight,
+            # built and waiting, being built.
+            assert st["dropped_queue_full"] == 1000 - len(kept) >= 750, st
             assert st["queued"] == len(kept), (st, len(kept))
             assert max(took) < 0.25
         finally:

@@ -62,7 +62,7 @@ class Uuid7:
     __call__ = next
 
 
-_default = Uuid7()
+_default = Uuid7()  # the process's generator: uuid7() and every logger
 
 
 def uuid7():

@@ -1,9 +1,9 @@
 """Prediction and label logging for serving processes.
 
 PredictionLogger.log() puts a row on a bounded in-memory queue and returns:
-it never blocks on the network and never raises. A background thread
-batches the rows (by size and by time), POSTs them and retries what did
-not arrive (5xx, 429 after Retry-After, connection errors and timeouts)
+it never blocks on the network and never raises. Background threads
+batch the rows (by size and by time), encode and POST them, and retry what
+did not arrive (5xx, 429 after Retry-After, connection errors and timeouts)
 with the same rows and ids, so a batch stored before its answer was lost
 is not stored twice: the server refuses ids it already has, and that
 refusal of a re-sent batch counts as delivered (duplicates_on_retry).
@@ -12,6 +12,7 @@ import atexit
 import collections
 import json
 import logging
+import queue
 import random
 import threading
 import time
@@ -20,7 +21,7 @@ import urllib.parse
 from .client import format_time
 from .errors import (ModelwatchError, PayloadTooLarge, RateLimited, ServerError,
                      Unreachable, ValidationError)
-from .ids import Uuid7
+from .ids import _default as _ids
 
 __all__ = ["PredictionLogger", "LabelLogger"]
 
@@ -30,7 +31,6 @@ log.addHandler(logging.NullHandler())
 _PRED = 0
 _LABEL = 1
 _KIND = ("predictions", "labels")
-_ids = Uuid7()  # one generator per process: ids of every logger in order
 
 
 class _Marker:
@@ -116,16 +116,24 @@ class _BatchLogger:
         self._stop = False         # the worker ends once nothing is left
         self._abandon = threading.Event()  # the worker gives up what it holds
         self._lock = threading.Lock()
-        self._held = 0             # rows the worker took off the queue, not settled
+        self._taken = 0            # rows the builder took off the queue ...
+        self._settled = 0          # ... and of those, the ones settled
+        # Batches built (JSON) and waiting for the sender: one, so the next
+        # is encoded while the previous one is on the wire.
+        self._handoff = queue.Queue(maxsize=1)
+        self._builder_done = False
         self._tt = _TimeText()
         self._warned = 0.0
         self._c = {"sent": 0, "batches": 0, "retries": 0, "dropped_queue_full": 0,
                    "dropped_closed": 0, "rejected": 0, "duplicates_on_retry": 0,
                    "labels_sent": 0, "labels_rejected": 0, "abandoned": 0}
         self._last_error = None
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name="modelwatch-logger-%s-%s" % (model, version))
+        name = "modelwatch-logger-%s-%s" % (model, version)
+        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
+        self._sender = threading.Thread(target=self._send_loop, daemon=True,
+                                        name=name + "-sender")
         self._thread.start()
+        self._sender.start()
         self._atexit = flush_at_exit
         if flush_at_exit:
             atexit.register(self._at_exit)
@@ -170,13 +178,15 @@ class _BatchLogger:
         abandoned). Later log() calls drop their rows (dropped_closed).
         Returns True if everything was sent."""
         if self._closed and not self._thread.is_alive():
-            return not self._dq and not self._held
+            return not self._dq and self._taken == self._settled
         self._closed = True
         ok = self.flush(timeout)
         self._stop = True
         self._abandon.set()
         self._wake.set()
-        self._thread.join(max(1.0, self._timeout + 1) if not ok else 5.0)
+        wait = 5.0 if ok else max(1.0, self._timeout + 1)
+        self._thread.join(wait)
+        self._sender.join(wait)
         if self._atexit:
             try:
                 atexit.unregister(self._at_exit)
@@ -210,7 +220,7 @@ class _BatchLogger:
         with self._lock:
             s = dict(self._c)
             s["last_error"] = self._last_error
-            held = self._held
+            held = self._taken - self._settled
         s["queued"] = held + sum(1 for x in list(self._dq) if x.__class__ is not _Marker)
         return s
 
@@ -226,16 +236,19 @@ class _BatchLogger:
                     self._give_up(batch)
                     return
                 marker = None
+                taken = 0
                 while dq and len(batch[0]) < bs and len(batch[1]) < bs:
                     item = dq.popleft()
                     if item.__class__ is _Marker:
                         marker = item
                         break
                     batch[item[0]].append(item)
+                    taken += 1
                     if started is None:
                         started = time.monotonic()
-                with self._lock:
-                    self._held = len(batch[0]) + len(batch[1])
+                if taken:
+                    with self._lock:
+                        self._taken += taken
                 full = len(batch[0]) >= bs or len(batch[1]) >= bs
                 due = started is not None and (
                     self._stop or time.monotonic() - started >= self._interval)
@@ -243,15 +256,18 @@ class _BatchLogger:
                     self._wake_at = 1 << 62
                     for kind in (_PRED, _LABEL):  # predictions first: labels name them
                         if batch[kind]:
-                            self._deliver(kind, batch[kind])
+                            job = self._build(kind, batch[kind])
                             del batch[kind][:]
-                            with self._lock:
-                                self._held = len(batch[0]) + len(batch[1])
+                            if not self._hand(job):
+                                self._note(abandoned=len(job[1]))
+                                self._settle_taken(job[3])
                     started = None
-                    if marker is not None:
+                    if marker is not None and not self._hand(marker):
                         marker.event.set()
                     continue
                 if self._stop and not dq:
+                    self._builder_done = True
+                    self._hand(None)
                     return
                 # Nothing to send yet: sleep until enough rows arrive (any,
                 # with an empty batch) or the oldest one's time is up.
@@ -270,7 +286,8 @@ class _BatchLogger:
 
     def _give_up(self, batch):
         """close() ran out of time: what is left is abandoned."""
-        n = len(batch[0]) + len(batch[1])
+        held = len(batch[0]) + len(batch[1])
+        n = held
         while self._dq:
             item = self._dq.popleft()
             if item.__class__ is _Marker:
@@ -279,7 +296,52 @@ class _BatchLogger:
                 n += 1
         with self._lock:
             self._c["abandoned"] += n
-            self._held = 0
+            self._taken += n - held
+            self._settled += n
+        self._builder_done = True
+        try:
+            self._handoff.put_nowait(None)
+        except queue.Full:
+            pass  # the sender sees _builder_done
+
+    def _hand(self, job):
+        """Gives the sender a job (waits while it has one waiting); False
+        when close() gave up meanwhile."""
+        while True:
+            try:
+                self._handoff.put(job, timeout=0.2)
+                return True
+            except queue.Full:
+                if self._abandon.is_set():
+                    return False
+
+    def _settle_taken(self, n):
+        with self._lock:
+            self._settled += n
+
+    def _send_loop(self):
+        """The sender: POSTs the built batches in order, each until it is
+        stored or refused."""
+        while True:
+            try:
+                job = self._handoff.get(timeout=0.5)
+            except queue.Empty:
+                if self._builder_done:
+                    return
+                continue
+            if job is None:
+                return
+            if job.__class__ is _Marker:
+                job.event.set()
+                continue
+            kind, rows, body, n = job
+            try:
+                if rows:
+                    self._send(kind, rows, body)
+            except Exception:  # noqa: BLE001 - the sender must not die
+                log.exception("modelwatch logger: unexpected error sending a batch")
+            finally:
+                self._settle_taken(n)
 
     def _note(self, **add):
         with self._lock:
@@ -339,16 +401,18 @@ class _BatchLogger:
             return ra + random.uniform(0, 0.1 * max(ra, 0.5))
         return min(self._max_backoff, 0.1 * 2 ** min(attempt, 16)) * random.uniform(0.5, 1.0)
 
-    def _deliver(self, kind, items):
+    def _build(self, kind, items):
+        """A job for the sender: (kind, rows, their JSON body, rows taken)."""
         rows = []
         for it in items:
             try:
                 rows.append(self._row(kind, it))
             except Exception as e:  # noqa: BLE001 - e.g. a timestamp that is no time
                 self._reject(kind, [{"id": it[1]}], "bad row: %s" % e)
-        self._send(kind, rows, retried=False)
+        body, rows = self._body(kind, rows) if rows else (b"", rows)
+        return kind, rows, body, len(items)
 
-    def _send(self, kind, rows, retried):
+    def _send(self, kind, rows, body=None, retried=False):
         """Sends rows until they are stored or refused; retried: an earlier
         attempt of these very rows may have been stored."""
         if self._abandon.is_set():
@@ -357,7 +421,8 @@ class _BatchLogger:
         path = self._base + _KIND[kind]
         attempt = 0
         first_failure = None
-        body, rows = self._body(kind, rows)
+        if body is None:
+            body, rows = self._body(kind, rows)
         while rows:
             try:
                 self.client.request("POST", path, data=body,
@@ -376,8 +441,8 @@ class _BatchLogger:
                     self._reject(kind, rows, e)
                     return
                 half = len(rows) // 2
-                self._send(kind, rows[:half], retried)
-                self._send(kind, rows[half:], retried)
+                self._send(kind, rows[:half], retried=retried)
+                self._send(kind, rows[half:], retried=retried)
                 return
             except (RateLimited, ServerError, Unreachable) as e:
                 attempt += 1
@@ -448,16 +513,18 @@ class PredictionLogger(_BatchLogger):
     """Logs a version's predictions from a serving process.
 
     log() queues a row and returns at once (microseconds); a background
-    thread POSTs batches of batch_size rows, or what has waited
-    flush_interval seconds, to .../versions/{version}/predictions. Each row
-    gets an ordered id (UUIDv7) unless the caller gives one, and the time
-    of the log() call as its timestamp. A full queue (queue_size rows)
-    drops the row and counts it. Transient failures are retried for ever
+    thread makes batches of batch_size rows, or of what has waited
+    flush_interval seconds, and a second one POSTs them in order to
+    .../versions/{version}/predictions (the next batch is encoded while
+    one is on the wire). Each row gets an ordered id (UUIDv7) unless the
+    caller gives one, and the time of the log() call as its timestamp. A
+    full queue (queue_size rows waiting; at most three batches more are
+    being built or sent) drops the row and counts it. Transient failures are retried for ever
     (max_retry_seconds to give up) with the same rows: backoff up to
     max_backoff seconds, Retry-After honoured. Rows the server refuses
     (422 other than already stored ids, 400, 401, 403, 404) are counted as
     rejected and not sent again. on_result(kind, outcome, rows, error), if
-    given, is called from the thread for each settled group: kind
+    given, is called from the logger's threads for each settled group: kind
     "predictions" or "labels", outcome "sent", "duplicate" (a re-sent batch
     the server already had) or "rejected" (error: why), rows the dicts sent.
     The thread flushes at interpreter exit (up to exit_timeout seconds)
