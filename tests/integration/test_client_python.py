@@ -12,14 +12,18 @@ import http.server
 import io
 import os
 import random
+import re
+import shutil
 import signal
 import socketserver
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tracemalloc
 
-from mwtest import Server, expect, run, served
+from mwtest import Server, only_sqlite, run, served
 from test_delivery import Receiver, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -603,6 +607,34 @@ def test_logger_queue_full_drops_and_counts():
         assert stored_ids(s) == len(kept) == lg.stats()["sent"] + \
             lg.stats()["duplicates_on_retry"]
         lg.close()
+
+
+def test_installs_offline_and_its_readme_compiles():
+    """pip builds and installs the package with no index (Debian's
+    setuptools, no build isolation); the README's Python blocks compile."""
+    only_sqlite("packaging does not depend on the backend")
+    tmp = tempfile.mkdtemp(prefix="mwpip-")
+    try:
+        src = os.path.join(tmp, "src")  # a copy: pip writes build/ next to it
+        shutil.copytree(os.path.join(ROOT, "clients", "python"), src,
+                        ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+        target = os.path.join(tmp, "site")
+        p = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation",
+                            "--no-index", "--quiet", src, "--target", target],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        p = subprocess.run([sys.executable, "-I", "-c",
+                            "import sys; sys.path.insert(0, %r); import modelwatch; "
+                            "print(modelwatch.__file__, modelwatch.__version__)" % target],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0 and p.stdout.startswith(target), p.stdout + p.stderr
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    with open(os.path.join(ROOT, "clients", "python", "README.md")) as f:
+        blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+    assert len(blocks) >= 2
+    for b in blocks:
+        compile(b, "clients/python/README.md", "exec")
 
 
 if __name__ == "__main__":
