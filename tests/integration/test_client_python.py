@@ -365,6 +365,13 @@ def test_logger_batches_ids_labels_and_refusals():
         # 200 go at once (two full batches); the last 50 within the interval.
         wait_for(lambda: lg.stats()["sent"] == 250, 5, "time-based batch")
         assert lg.stats()["batches"] == 3 and ("predictions", "sent", 100) in seen, seen
+        # A trickle: each row leaves within the interval, alone.
+        for k in range(3):
+            t0 = time.time()
+            lg.log(rows[k], 0.5)
+            wait_for(lambda: lg.stats()["sent"] == 251 + k, 5, "a lone row")
+            assert time.time() - t0 < 1.5
+        assert lg.stats()["batches"] == 6
         for i in ids[:20]:
             lg.log_label(i, 0.3)
         lg.log_label("never-logged", 0.3)
@@ -376,10 +383,10 @@ def test_logger_batches_ids_labels_and_refusals():
         lg.log(rows[2], float("nan"), id="given-id", timestamp=time.time() - 60)
         assert lg.flush(10)
         st = lg.stats()
-        assert st["sent"] == 251 and st["rejected"] == 2 and st["duplicates_on_retry"] == 0, st
+        assert st["sent"] == 254 and st["rejected"] == 2 and st["duplicates_on_retry"] == 0, st
         assert st["labels_sent"] == 20 and st["labels_rejected"] == 1, st
         assert st["last_error"], st
-        assert stored_ids(s) == 251 == window_count(c)
+        assert stored_ids(s) == 254 == window_count(c)
         assert int(s.sql("SELECT count(*) FROM labels")[0][0]) == 20
         assert lg.close(5) and lg.log(rows[0], 0.5) is None
         assert lg.stats()["dropped_closed"] == 1

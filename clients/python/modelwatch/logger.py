@@ -221,7 +221,7 @@ class _BatchLogger:
             s = dict(self._c)
             s["last_error"] = self._last_error
             held = self._taken - self._settled
-        s["queued"] = held + sum(1 for x in list(self._dq) if x.__class__ is not _Marker)
+        s["queued"] = held + len(self._dq)  # (a flush() waiting adds one for a moment)
         return s
 
     # ------------------------------------------------------------ the worker
@@ -271,7 +271,7 @@ class _BatchLogger:
                     return
                 # Nothing to send yet: sleep until enough rows arrive (any,
                 # with an empty batch) or the oldest one's time is up.
-                need = bs - max(len(batch[0]), len(batch[1]))
+                need = 1 if started is None else bs - max(len(batch[0]), len(batch[1]))
                 self._wake_at = need
                 self._wake.clear()
                 if len(dq) >= need or self._stop or self._abandon.is_set():
