@@ -592,6 +592,27 @@ def test_logger_honours_retry_after():
         lg.close()
 
 
+def test_logger_splits_a_batch_over_the_body_cap():
+    """--max-body 20000: a 500-row batch (about 90 KB) is refused with 413
+    on its Content-Length; the logger halves it until the parts fit."""
+    with served(args=FAST + ["--max-body", "20000"]) as s:
+        c = client(s)
+        fraud_model(c, reference=False)
+        try:
+            c.log_predictions(M, 1, [fraud_sim.row(random.Random(4), False)] * 500)
+            raise AssertionError("no 413")
+        except mw.PayloadTooLarge as e:
+            assert e.status == 413 and e.code == "too_large", e
+        lg = mw.PredictionLogger(c, M, 1, batch_size=500, flush_interval=0.05)
+        for f in sample_rows(1000):
+            lg.log(f, 0.5)
+        assert lg.flush(20), lg.stats()
+        st = lg.stats()
+        assert st["sent"] == 1000 and st["rejected"] == 0 and st["batches"] >= 8, st
+        assert stored_ids(s) == 1000
+        lg.close()
+
+
 def test_logger_queue_full_drops_and_counts():
     with served(args=FAST) as s:
         c = client(s)

@@ -199,8 +199,22 @@ class Client:
         for attempt in (0, 1):
             conn, reused = self._take(timeout)
             try:
-                conn.request(method, full, body=data, headers=h)
-                resp = conn.getresponse()
+                try:
+                    conn.request(method, full, body=data, headers=h)
+                except (BrokenPipeError, ConnectionResetError) as e:
+                    # The server may have answered early (a 413 on the
+                    # Content-Length) and closed: read that answer.
+                    if conn.sock is None:
+                        raise
+                    sent_err = e
+                else:
+                    sent_err = None
+                try:
+                    resp = conn.getresponse()
+                except (OSError, http.client.HTTPException):
+                    if sent_err is not None:
+                        raise sent_err
+                    raise
                 payload = resp.read()
             except (OSError, http.client.HTTPException) as e:
                 conn.close()
