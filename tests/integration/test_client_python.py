@@ -355,7 +355,7 @@ def test_logger_batches_ids_labels_and_refusals():
         c = client(s)
         fraud_model(c)
         seen = []
-        lg = mw.PredictionLogger(c, M, 1, batch_size=100, flush_interval=0.2,
+        lg = mw.PredictionLogger(c, M, 1, batch_size=100, flush_interval=0.5,
                                  on_result=lambda *a: seen.append(a[:2] + (len(a[2]),)))
         rows = sample_rows(250)
         ids = [lg.log(f, 0.5) for f in rows]
@@ -517,7 +517,8 @@ def test_logger_resends_a_batch_whose_answer_was_lost():
         try:
             c = mw.Client("http://127.0.0.1:%d" % proxy.port, s.token)
             seen = []
-            lg = mw.PredictionLogger(c, M, 1, batch_size=250, flush_interval=0.1,
+            # Full batches only (the interval is longer than the test).
+            lg = mw.PredictionLogger(c, M, 1, batch_size=250, flush_interval=30,
                                      max_backoff=0.2, on_result=lambda *a: seen.append(
                                          (a[1], len(a[2]))))
             ids = [lg.log(f, 0.5) for f in sample_rows(1000)]
@@ -565,7 +566,7 @@ def test_logger_when_the_server_stalls():
                   max(stalled, 1.5), med * 1e6, p99 * 1e6, worst * 1e3, st["retries"],
                   st["duplicates_on_retry"]))
         # Microseconds, not the stall: generous bounds for a loaded machine.
-        assert med < 200e-6 and worst < 0.25, (med, worst)
+        assert med < 200e-6 and worst < 0.5, (med, worst)
         lg.close()
 
 
@@ -628,7 +629,7 @@ def test_logger_queue_full_drops_and_counts():
             # built and waiting, being built.
             assert st["dropped_queue_full"] == 1000 - len(kept) >= 750, st
             assert st["queued"] == len(kept), (st, len(kept))
-            assert max(took) < 0.25
+            assert max(took) < 0.5
         finally:
             s.proc.send_signal(signal.SIGCONT)
         assert lg.flush(30)
