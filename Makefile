@@ -14,11 +14,13 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # 268 s for the normal build's suite on 2 cores).
 TEST_JOBS  ?= $(shell echo $$(( $(JOBS) * 2 )))
 
-# Debian packages the build, the tests and the benchmarks need.
+# Debian packages the build, the tests and the benchmarks need (pip,
+# setuptools and wheel: `pip install ./clients/python` offline).
 DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
   libcivetweb-dev libsqlite3-dev libgsl-dev libcjson-dev \
   libcurl4-openssl-dev libssl-dev libcmocka-dev libre2-dev libpcre2-dev \
   python3 python3-numpy python3-scipy prometheus prometheus-alertmanager haproxy wrk \
+  python3-pip python3-setuptools python3-wheel \
   openssl chromium \
   postgresql libpq-dev \
   clang libclang-rt-14-dev clang-format

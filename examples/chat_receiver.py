@@ -1,17 +1,24 @@
 #!/usr/bin/python3
 """A stand-in for a chat webhook (Slack, Mattermost, Discord, Teams or a
 plain webhook): verifies each notification's Standard Webhooks signature
-with the channel's secret and prints what a chat room would show.
+with the channel's secret (modelwatch.verify_webhook, clients/python) and
+prints what a chat room would show.
 
 Usage: chat_receiver.py [--port 9200] [--secret whsec_...]
 """
 import argparse
-import base64
-import hashlib
-import hmac
 import http.server
 import json
+import os
+import sys
 import time
+
+try:
+    import modelwatch as mw
+except ImportError:  # not installed: the package of this tree
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "clients", "python"))
+    import modelwatch as mw
 
 
 def main():
@@ -25,12 +32,13 @@ def main():
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             verdict = "unchecked"
             if args.secret:
-                key = base64.b64decode(args.secret.split("_", 1)[1])
-                msg = b"%s.%s.%s" % (self.headers.get("webhook-id", "").encode(),
-                                     self.headers.get("webhook-timestamp", "").encode(), body)
-                want = "v1," + base64.b64encode(hmac.new(key, msg, hashlib.sha256).digest()).decode()
-                verdict = "valid" if want in self.headers.get("webhook-signature", "").split() \
-                    else "INVALID"
+                try:
+                    mw.verify_webhook(args.secret, self.headers, body)
+                    verdict = "valid"
+                except mw.WebhookVerificationError as e:
+                    verdict = "INVALID: %s" % e
+                except ValueError:  # signed, not JSON
+                    verdict = "valid"
             try:
                 payload = json.loads(body)
             except ValueError:
@@ -38,7 +46,7 @@ def main():
             text = payload.get("text") or payload.get("content") or json.dumps(payload)[:300]
             print("[%s chat] (signature %s) %s" % (time.strftime("%H:%M:%S"), verdict, text),
                   flush=True)
-            self.send_response(200 if verdict != "INVALID" else 401)
+            self.send_response(401 if verdict.startswith("INVALID") else 200)
             self.end_headers()
 
         def log_message(self, *a):

@@ -27,17 +27,20 @@ one already applied, is answered "stale" and changes nothing.
 With --traffic RATE the node is also a serving process: it synthesises
 RATE requests a second (examples/fraud_sim.py, the rows traffic_gen.py
 logs), gives each an ordered id (a UUIDv7), routes it by the current split
-and logs the predictions in batches (every 0.25 s or 200 rows per version)
-to POST /api/v1/models/{model}/versions/{v}/predictions from a background
-thread behind a bounded queue: a full queue drops rows (counted), a failed
-POST is counted and printed, and serving never waits for modelwatch.
+and logs the predictions through modelwatch.PredictionLogger
+(clients/python), one per version: batches every 0.25 s or 200 rows to
+POST /api/v1/models/{model}/versions/{v}/predictions from a background
+thread behind a bounded queue. A full queue drops rows (counted); a batch
+that did not arrive (modelwatch down, restarting, 5xx, 429) is sent again
+until it does; rows modelwatch refuses are counted and printed; serving
+never waits for modelwatch.
 --drifting-versions and --bad-versions simulate broken models (see
 fraud_sim.predict): a drifting version's predictions drift clearly, a bad
 version's keep the good model's distribution but are unrelated to the
 truth. With --labels, each logged prediction gets its ground truth (the
-request's true score plus small noise) --label-delay seconds after it was
-logged, POSTed in batches to .../versions/{v}/labels of every version that
-logged the id (in shadow mode both).
+request's true score plus small noise) --label-delay seconds after
+modelwatch stored it, through the same logger to .../versions/{v}/labels of
+every version that logged the id (in shadow mode both).
 
 GET /state on the node's port answers JSON for tests and humans: current
 (the baseline), candidate, weight_percent, mode, rollout_id, rollout_state;
@@ -45,8 +48,9 @@ served (requests by the version that answered them), shadowed (copies the
 candidate predicted), logged and labeled (rows modelwatch accepted), each
 {version: count}; dropped (predictions lost to a full queue),
 labels_dropped, unserved (requests before any version was loaded), failed
-({predictions: {version: rows}, labels: {version: rows}} POSTs refused or
-unreachable), last_error; commands (the last 1000 verified commands: type,
+({predictions: {version: rows}, labels: {version: rows}} refused by
+modelwatch), last_error, loggers ({version: PredictionLogger.stats()});
+commands (the last 1000 verified commands: type,
 at_ms = time.time() * 1000 when received, rollout_id, step, weight, state,
 mode, to_version, result: "loaded", "applied", "duplicate", "stale: ...",
 "ignored", "failed: ..."); shadow_pairs (shadowed ids whose two POSTs were
@@ -64,56 +68,37 @@ On start it registers itself (POST /api/v1/nodes, needs a promote token)
 unless --secret is given for an already registered node; then it serves
 POST / (commands) and GET /state on 127.0.0.1:PORT. The token also needs
 read (artifacts) and, with --traffic, ingest. examples/send_step.py signs
-and sends a rollout.step by hand. Only Python's standard library is used.
+and sends a rollout.step by hand. Only Python's standard library and the
+modelwatch package (clients/python, found there when not installed) are
+used.
 """
 import argparse
-import base64
 import collections
 import datetime
 import hashlib
-import hmac
 import http.server
 import json
 import os
-import queue
 import random
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
-import uuid
 
 import fraud_sim
+
+try:
+    import modelwatch as mw
+except ImportError:  # not installed: the package of this tree
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "clients", "python"))
+    import modelwatch as mw
 
 TOLERANCE_S = 300  # Standard Webhooks: reject timestamps older/newer than 5 min
 BATCH_ROWS = 200   # a version's predictions are POSTed at 200 rows ...
 BATCH_S = 0.25     # ... or every 0.25 s, whichever comes first
-QUEUE_ROWS = 20000  # predictions waiting for the logger; more are dropped
+QUEUE_ROWS = 20000  # rows waiting for a version's logger; more are dropped
 LABEL_ROWS = 200000  # labels waiting for their delay; more are dropped
-LABEL_BATCH = 1000
-
-
-def verify(secret, headers, body):
-    """Returns None when the signature is valid, else the reason."""
-    msg_id = headers.get("webhook-id")
-    ts = headers.get("webhook-timestamp")
-    sigs = headers.get("webhook-signature")
-    if not (msg_id and ts and sigs):
-        return "missing webhook headers"
-    try:
-        if abs(time.time() - int(ts)) > TOLERANCE_S:
-            return "timestamp outside tolerance"
-    except ValueError:
-        return "bad timestamp"
-    key = base64.b64decode(secret.split("_", 1)[1])
-    signed = b"%s.%s.%s" % (msg_id.encode(), ts.encode(), body)
-    want = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    for sig in sigs.split():
-        version, _, value = sig.partition(",")
-        if version == "v1" and hmac.compare_digest(value, want):
-            return None
-    return "signature mismatch"
 
 
 def parse_at(text):
@@ -132,28 +117,6 @@ def version_list(text):
         raise argparse.ArgumentTypeError("expected version numbers separated by commas")
 
 
-class Uuid7:
-    """UUIDv7 (RFC 9562): 48-bit Unix ms, then a 12-bit counter that keeps
-    ids of one millisecond in order, then 62 random bits. Ids of this
-    process sort (as text too) in the order they were made."""
-
-    def __init__(self):
-        self.ms = 0
-        self.seq = 0
-
-    def next(self):
-        ms = int(time.time() * 1000)
-        if ms <= self.ms:
-            ms, self.seq = self.ms, self.seq + 1
-            if self.seq > 0xFFF:  # 4096 ids in one ms: borrow the next ms
-                ms, self.seq = ms + 1, 0
-        else:
-            self.seq = 0
-        self.ms = ms
-        rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-        return str(uuid.UUID(int=(ms << 80) | (7 << 76) | (self.seq << 64) | (2 << 62) | rand))
-
-
 class DigestMismatch(Exception):
     def __init__(self, version):
         super().__init__("artifact digest mismatch")
@@ -164,6 +127,7 @@ class Node:
     def __init__(self, args):
         self.args = args
         self.base = args.modelwatch.rstrip("/")
+        self.client = mw.Client(self.base, args.token, timeout=30)
         self.secret = args.secret
         self.seen = set()  # webhook-ids already applied (deliveries repeat)
         self.lock = threading.Lock()  # one command at a time
@@ -186,7 +150,6 @@ class Node:
         self.logged = collections.Counter()
         self.labeled = collections.Counter()
         self.failed = {"predictions": collections.Counter(), "labels": collections.Counter()}
-        self.dropped = 0
         self.labels_dropped = 0
         self.unserved = 0
         self.last_error = None
@@ -196,21 +159,20 @@ class Node:
         self.shadow_pending = collections.OrderedDict()
         self.recent_shadow = collections.deque(maxlen=50)
         self.shadow_pairs = collections.Counter()  # settled pairs by outcome
-        self.q = queue.Queue(maxsize=QUEUE_ROWS)
+        # One PredictionLogger per version that served (they carry its
+        # labels too); their threads report back through on_result.
+        self.loggers = {}
+        self.loggers_lock = threading.Lock()
+        self.results = threading.Lock()  # counters and shadow pairs above
+        self.truth = {}  # (version, id) -> label, until the prediction is stored
         self.pending_labels = collections.deque()  # (due, version, [(id, label)])
         self.pending_label_rows = 0
         self.label_lock = threading.Lock()
         self.err_printed = {}
 
     # ------------------------------------------------------------ plumbing
-    def api(self, method, path, body=None, raw=False, timeout=30):
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": "Bearer " + self.args.token,
-                                              "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            data = r.read()
-            return data if raw else json.loads(data or b"{}")
+    def api(self, method, path, body=None):
+        return self.client.request(method, path, body if body is not None else mw.UNSET) or {}
 
     def log(self, *a):
         print("[%s %s]" % (time.strftime("%H:%M:%S"), self.args.name), *a, flush=True)
@@ -223,9 +185,8 @@ class Node:
                 "models": [{"name": self.args.model, "alias": self.args.alias}]})
             self.secret = node["secret"]
             self.log("registered at", url)
-        except urllib.error.HTTPError as e:
-            sys.exit("cannot register node: %s %s (pass --secret for an existing node)"
-                     % (e.code, e.read().decode()))
+        except mw.ModelwatchError as e:
+            sys.exit("cannot register node: %s (pass --secret for an existing node)" % e)
 
     def report(self, state="loaded", candidate=None):
         """Reports what the node serves; `candidate` overrides the
@@ -253,7 +214,7 @@ class Node:
 
     def artifact_of(self, version):
         """The artifact {url, sha256} of a version, asked of modelwatch."""
-        v = self.api("GET", "/api/v1/models/%s/versions/%d" % (self.args.model, version))
+        v = self.client.get_version(self.args.model, version)
         return {"url": "%s/api/v1/models/%s/versions/%d/artifact" % (self.base, self.args.model, version),
                 "sha256": v["sha256"]}
 
@@ -362,7 +323,6 @@ class Node:
     def serve_loop(self):
         """Makes --traffic requests a second, routed by the current split."""
         rng = random.Random(self.args.seed)
-        ids = Uuid7()
         start, made = time.monotonic(), 0
         while True:
             due = int((time.monotonic() - start) * self.args.traffic)
@@ -370,14 +330,14 @@ class Node:
                 made = due - int(self.args.traffic)
             while made < due:
                 made += 1
-                self.serve_one(rng, ids)
+                self.serve_one(rng)
             time.sleep(0.005)
 
     def predict(self, rng, version, score):
         return fraud_sim.predict(rng, score, drifting=version in self.args.drifting_versions,
                                  bad=version in self.args.bad_versions)
 
-    def serve_one(self, rng, ids):
+    def serve_one(self, rng):
         features, score = fraud_sim.sample(rng)
         with self.state:
             cur, cand, weight, mode = self.current, self.candidate, self.weight, self.mode
@@ -387,32 +347,44 @@ class Node:
         split = cand is not None and weight > 0
         version = cand if split and mode == "canary" and rng.random() * 100 < weight else cur
         shadow = split and mode == "shadow" and rng.random() * 100 < weight
-        rid = ids.next()
+        rid = mw.uuid7()  # ordered; a shadow copy is logged under the same id
         truth = fraud_sim.label(rng, score) if self.args.labels else None
         self.served[version] += 1
-        self.enqueue(version, rid, features, self.predict(rng, version, score), truth)
         if shadow:
             self.shadowed[cand] += 1
-            self.shadow_pending[rid] = {"id": rid, "baseline": cur, "candidate": cand,
-                                        "logged": [], "refused": []}
-            while len(self.shadow_pending) > QUEUE_ROWS:  # dropped from the queue
-                self.shadow_pending.popitem(last=False)
+            with self.results:
+                self.shadow_pending[rid] = {"id": rid, "baseline": cur, "candidate": cand,
+                                            "logged": [], "refused": []}
+                while len(self.shadow_pending) > QUEUE_ROWS:  # dropped from a queue
+                    self.shadow_pending.popitem(last=False)
+        self.enqueue(version, rid, features, self.predict(rng, version, score), truth)
+        if shadow:
             self.enqueue(cand, rid, features, self.predict(rng, cand, score), truth)
 
-    def enqueue(self, version, rid, features, prediction, truth):
-        try:
-            self.q.put_nowait((version, rid, features, prediction, truth))
-        except queue.Full:
-            self.dropped += 1
+    def logger(self, version):
+        lg = self.loggers.get(version)
+        if lg is None:
+            with self.loggers_lock:
+                lg = self.loggers.get(version)
+                if lg is None:
+                    lg = self.loggers[version] = mw.PredictionLogger(
+                        self.client, self.args.model, version, batch_size=BATCH_ROWS,
+                        flush_interval=BATCH_S, queue_size=QUEUE_ROWS,
+                        on_result=lambda *a: self.on_result(version, *a))
+        return lg
 
-    def problem(self, kind, version, e):
-        """Remembers a failed POST of kind (predictions or labels); prints
-        at most one of each kind every 2 s."""
-        if isinstance(e, urllib.error.HTTPError):
-            detail = "%s %s" % (e.code, e.read().decode(errors="replace")[:300])
-        else:
-            detail = str(e)
-        self.last_error = "%s of v%d not logged: %s" % (kind, version, detail)
+    def enqueue(self, version, rid, features, prediction, truth):
+        if truth is not None:
+            with self.results:
+                self.truth[(version, rid)] = truth
+        if self.logger(version).log(features, prediction, id=rid) is None and truth is not None:
+            with self.results:  # dropped: a full queue (counted by the logger)
+                self.truth.pop((version, rid), None)
+
+    def problem(self, kind, version, error):
+        """Remembers rows modelwatch refused (kind: predictions or labels);
+        prints at most one of each kind every 2 s."""
+        self.last_error = "%s of v%d not logged: %s" % (kind, version, str(error)[:300])
         now = time.monotonic()
         if now - self.err_printed.get(kind, 0) >= 2:
             self.err_printed[kind] = now
@@ -420,49 +392,40 @@ class Node:
                 self.last_error, sum(self.failed["predictions"].values()),
                 sum(self.failed["labels"].values())))
 
-    def logger_loop(self):
-        """Drains the queue into per-version batches and POSTs them."""
-        bufs = {}
-        last = time.monotonic()
-        while True:
-            try:
-                item = self.q.get(timeout=max(0.0, last + BATCH_S - time.monotonic()))
-                buf = bufs.setdefault(item[0], [])
-                buf.append(item)
-                if len(buf) >= BATCH_ROWS:
-                    self.flush(item[0], bufs.pop(item[0]))
-            except queue.Empty:
-                pass
-            if time.monotonic() - last >= BATCH_S:
-                for version in list(bufs):
-                    self.flush(version, bufs.pop(version))
-                last = time.monotonic()
-
-    def flush(self, version, items):
-        path = "/api/v1/models/%s/versions/%d/predictions" % (self.args.model, version)
-        try:
-            self.api("POST", path, {"predictions": [
-                {"id": rid, "features": f, "prediction": p} for _, rid, f, p, _ in items]},
-                timeout=10)
-        except (OSError, ValueError) as e:  # HTTPError and URLError are OSErrors
-            self.failed["predictions"][version] += len(items)
-            self.problem("predictions", version, e)
-            self.settle_shadow(version, items, "refused")
+    def on_result(self, version, kind, outcome, rows, error):
+        """A logger settled rows: "sent" or "duplicate" (stored by an
+        earlier attempt) count as logged; "rejected" as failed."""
+        ids = [r["id"] for r in rows]
+        with self.results:
+            if kind == "labels":
+                if outcome == "rejected":
+                    self.failed["labels"][version] += len(rows)
+                else:
+                    self.labeled[version] += len(rows)
+            else:
+                stored = outcome != "rejected"
+                if stored:
+                    self.logged[version] += len(rows)
+                else:
+                    self.failed["predictions"][version] += len(rows)
+                self.settle_shadow(version, ids, "logged" if stored else "refused")
+                truths = [(rid, self.truth.pop((version, rid), None)) for rid in ids]
+        if outcome == "rejected":
+            self.problem(kind, version, error)
             return
-        self.logged[version] += len(items)
-        self.settle_shadow(version, items, "logged")
-        if self.args.labels:
+        if kind == "predictions" and self.args.labels:
+            pairs = [(rid, t) for rid, t in truths if t is not None]
             with self.label_lock:
-                if self.pending_label_rows + len(items) > LABEL_ROWS:
-                    self.labels_dropped += len(items)
+                if self.pending_label_rows + len(pairs) > LABEL_ROWS:
+                    self.labels_dropped += len(pairs)
                     return
-                self.pending_label_rows += len(items)
-                self.pending_labels.append((time.monotonic() + self.args.label_delay, version,
-                                            [(rid, t) for _, rid, _, _, t in items]))
+                self.pending_label_rows += len(pairs)
+                self.pending_labels.append((time.monotonic() + self.args.label_delay,
+                                            version, pairs))
 
-    def settle_shadow(self, version, items, outcome):
+    def settle_shadow(self, version, ids, outcome):
         """Notes which shadowed ids a version's POST logged or not."""
-        for _, rid, _, _, _ in items:
+        for rid in ids:
             pair = self.shadow_pending.get(rid)
             if pair is None:
                 continue
@@ -476,26 +439,21 @@ class Node:
                                   "both_refused"] += 1
 
     def label_loop(self):
-        """POSTs each logged prediction's label once its delay is over."""
+        """Hands each stored prediction's label to its version's logger
+        once the label delay is over."""
         while True:
             time.sleep(BATCH_S)
-            now, due = time.monotonic(), {}
+            now, due = time.monotonic(), []
             with self.label_lock:
                 while self.pending_labels and self.pending_labels[0][0] <= now:
                     _, version, pairs = self.pending_labels.popleft()
                     self.pending_label_rows -= len(pairs)
-                    due.setdefault(version, []).extend(pairs)
-            for version, pairs in due.items():
-                path = "/api/v1/models/%s/versions/%d/labels" % (self.args.model, version)
-                for i in range(0, len(pairs), LABEL_BATCH):
-                    chunk = pairs[i:i + LABEL_BATCH]
-                    try:
-                        self.api("POST", path, {"labels": [{"id": rid, "label": t}
-                                                           for rid, t in chunk]}, timeout=10)
-                        self.labeled[version] += len(chunk)
-                    except (OSError, ValueError) as e:
-                        self.failed["labels"][version] += len(chunk)
-                        self.problem("labels", version, e)
+                    due.append((version, pairs))
+            for version, pairs in due:
+                lg = self.logger(version)
+                for rid, t in pairs:
+                    if not lg.log_label(rid, t):
+                        self.labels_dropped += 1
 
     def status_loop(self):
         while True:
@@ -508,20 +466,27 @@ class Node:
     def snapshot(self):
         def by_version(c):
             return {str(k): v for k, v in sorted(dict(c).items())}
+        loggers = {str(v): lg.stats() for v, lg in sorted(dict(self.loggers).items())}
         with self.state:
             s = {"current": self.current, "candidate": self.candidate,
                  "weight_percent": self.weight, "mode": self.mode,
                  "rollout_id": self.rollout_id, "rollout_state": self.rollout_state}
+        with self.results:
+            logged, labeled = by_version(self.logged), by_version(self.labeled)
+            failed = {k: by_version(v) for k, v in self.failed.items()}
+            shadow_pairs, recent = dict(self.shadow_pairs), list(self.recent_shadow)
         s.update({
             "served": by_version(self.served), "shadowed": by_version(self.shadowed),
-            "logged": by_version(self.logged), "labeled": by_version(self.labeled),
-            "dropped": self.dropped, "labels_dropped": self.labels_dropped,
+            "logged": logged, "labeled": labeled,
+            "dropped": sum(st["dropped_queue_full"] for st in loggers.values()),
+            "labels_dropped": self.labels_dropped,
             "unserved": self.unserved,
-            "failed": {k: by_version(v) for k, v in self.failed.items()},
+            "failed": failed,
             "last_error": self.last_error,
             "commands": list(self.commands),
-            "shadow_pairs": dict(self.shadow_pairs),
-            "recent_shadow": list(self.recent_shadow)})
+            "shadow_pairs": shadow_pairs,
+            "recent_shadow": recent,
+            "loggers": loggers})
         return s
 
 
@@ -546,16 +511,15 @@ def make_handler(node):
         def do_POST(self):
             at_ms = time.time() * 1000
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            problem = verify(node.secret, self.headers, body)
-            if problem:
-                node.log("rejected:", problem)
+            try:
+                cmd = mw.verify_webhook(node.secret, self.headers, body, tolerance=TOLERANCE_S)
+            except mw.WebhookVerificationError as e:
+                node.log("rejected:", e)
                 self.reply(401)
                 return
-            msg_id = self.headers["webhook-id"]
-            try:
-                cmd = json.loads(body)
-            except ValueError:
+            except ValueError:  # signed, but not JSON
                 cmd = None
+            msg_id = self.headers["webhook-id"]
             with node.lock:
                 if msg_id in node.seen:
                     result = "duplicate"
@@ -607,7 +571,7 @@ def main():
         node.register()
     node.log("listening on 127.0.0.1:%d, following %s@%s" % (args.port, args.model, args.alias))
     if args.traffic > 0:
-        loops = [node.serve_loop, node.logger_loop, node.status_loop]
+        loops = [node.serve_loop, node.status_loop]
         if args.labels:
             loops.append(node.label_loop)
         for fn in loops:

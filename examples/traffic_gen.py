@@ -11,26 +11,28 @@ Features: amount (numeric, log-normal), age (numeric), country
 (categorical), channel (categorical); prediction: fraud score (numeric);
 the rows come from fraud_sim.py, which demo_node.py's traffic shares.
 After --drift-after seconds, amounts grow 3x, ages shift by 15 years and
-the country mix changes, which every drift test notices. Sends batches
-once a second; --duration 0 runs until interrupted. Standard library only.
+the country mix changes, which every drift test notices. Rows are logged
+through modelwatch.PredictionLogger (clients/python, found there when not
+installed): ordered ids, batches of up to 500, re-sent while modelwatch is
+unreachable; a refused batch ends the run (exit 1). Logs --rate rows once
+a second; --duration 0 runs until interrupted, otherwise it waits (up to
+60 s) for everything to be stored before exiting. Standard library and the
+modelwatch package only.
 """
 import argparse
-import json
+import os
 import random
 import sys
 import time
-import urllib.error
-import urllib.request
 
 from fraud_sim import SCHEMA, row  # noqa: F401 - SCHEMA is used by the tests
 
-
-def post(base, token, path, body):
-    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Authorization": "Bearer " + token,
-                                          "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
+try:
+    import modelwatch as mw
+except ImportError:  # not installed: the package of this tree
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "clients", "python"))
+    import modelwatch as mw
 
 
 def main():
@@ -47,34 +49,43 @@ def main():
                    help="upload this many undrifted rows as the version's reference set, then exit")
     args = p.parse_args()
     rng = random.Random(args.seed)
-    base = args.modelwatch.rstrip("/")
+    client = mw.Client(args.modelwatch, args.token, timeout=60)
     if args.reference > 0:
         rows = [row(rng, False) for _ in range(args.reference)]
-        req = urllib.request.Request(
-            base + "/api/v1/models/%s/versions/%d/reference" % (args.model, args.version),
-            data=json.dumps({"rows": rows}).encode(), method="PUT",
-            headers={"Authorization": "Bearer " + args.token, "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as r:
-            r.read()
+        try:
+            client.set_reference(args.model, args.version, rows=rows)
+        except mw.ModelwatchError as e:
+            sys.exit("reference set refused: %s" % e)
         print("[traffic] reference set of %d rows uploaded" % args.reference, flush=True)
         return
-    path = "/api/v1/models/%s/versions/%d/predictions" % (args.model, args.version)
+    refused = []
+    logger = mw.PredictionLogger(
+        client, args.model, args.version, batch_size=500, flush_interval=0.5,
+        on_result=lambda kind, outcome, rows, error:
+            refused.append(error) if outcome == "rejected" else None)
     start = time.time()
-    sent = 0
+    seconds, retries = 0, 0
     while args.duration <= 0 or time.time() - start < args.duration:
+        if refused:
+            sys.exit("ingest refused: %s" % refused[0])
         drifted = 0 <= args.drift_after <= time.time() - start
-        batch = [row(rng, drifted) for _ in range(args.rate)]
-        try:
-            post(base, args.token, path, {"predictions": batch})
-            sent += len(batch)
-        except urllib.error.HTTPError as e:
-            sys.exit("ingest refused: %s %s" % (e.code, e.read().decode()[:500]))
-        except OSError as e:
-            print("modelwatch unreachable (%s); retrying" % e, flush=True)
-        if sent % (args.rate * 10) == 0:
-            print("[traffic] %d predictions sent%s" % (sent, " (drifted)" if drifted else ""),
-                  flush=True)
+        for _ in range(args.rate):
+            r = row(rng, drifted)
+            logger.log(r["features"], r["prediction"])
+        seconds += 1
+        st = logger.stats()
+        if st["retries"] > retries:
+            print("modelwatch unreachable (%s); retrying" % st["last_error"], flush=True)
+            retries = st["retries"]
+        if seconds % 10 == 0:
+            print("[traffic] %d predictions sent%s" % (st["sent"], " (drifted)" if drifted
+                                                       else ""), flush=True)
         time.sleep(max(0.0, 1.0 - (time.time() - start) % 1.0))
+    done = logger.close(timeout=60)
+    if refused:
+        sys.exit("ingest refused: %s" % refused[0])
+    if not done:
+        sys.exit("modelwatch unreachable: %d predictions not sent" % logger.stats()["abandoned"])
 
 
 if __name__ == "__main__":
