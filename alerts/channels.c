@@ -248,19 +248,18 @@ mw_status alert_channel_enqueue(mw_conn *c, const char *channel,
   return alert__channel_enqueue_kind(c, channel, "alert", g, out_id, err);
 }
 
-/* A channel's type and URL (decrypted), copied. */
+/* A channel's type and where its URL points (scheme, host and port). */
 struct target {
   mw_conn *c;
-  mw_err *err;
   char type[16];
-  char *url;
+  char shown[1100];
 };
 
 static mw_status take_target(void *ctx, const struct alert__channel_row *ch) {
   struct target *t = ctx;
   mw_strlcpy(t->type, ch->type, sizeof t->type);
-  return mw_secret_get(t->c, MW_SECRET_CHANNEL_URL, ch->name, ch->url, &t->url,
-                       t->err);
+  return mw_secret_url_shown(t->c, MW_SECRET_CHANNEL_URL, ch->name, ch->url,
+                             t->shown, sizeof t->shown);
 }
 
 mw_status alert__channel_post_url(const char *type, const char *url, char **out) {
@@ -283,7 +282,7 @@ mw_status alert__channel_enqueue_kind(mw_conn *c, const char *channel,
                                       const struct alert_group_notice *g,
                                       int64_t *out_id, mw_err *err) {
   assert(mw_tx_state(c) == 1); /* sent if and only if the caller commits */
-  struct target t = {c, err, "", NULL};
+  struct target t = {c, "", ""};
   mw_status s = alert__store(c)->channel_get(c, channel, take_target, &t);
   if(s == MW_ENOTFOUND)
     mw_errf(err, s, "no channel named '%s'", channel);
@@ -293,9 +292,8 @@ mw_status alert__channel_enqueue_kind(mw_conn *c, const char *channel,
   /* The outbox keeps where it goes (scheme and host); the delivery worker
    * reads the URL from the channel when it sends (alert__channel_post_url). */
   if(!s)
-    s = mw_outbox_enqueue(c, kind, "channel", channel, t.url, payload, out_id);
+    s = mw_outbox_enqueue(c, kind, "channel", channel, t.shown, payload, out_id);
   cJSON_Delete(payload);
-  mw_secret_free(t.url);
   return s;
 }
 

@@ -282,14 +282,12 @@ static mw_status emit_one(void *ctx, const struct mw_subscription_row *r) {
   if(!any_match(r->events, e->type) || (e->model && !any_match(r->models, e->model)))
     return MW_OK;
   /* The outbox keeps where it goes (scheme and host), not the URL. */
-  char *url = NULL;
-  mw_status s =
-      mw_secret_get(e->c, MW_SECRET_SUBSCRIPTION_URL, r->name, r->url, &url, NULL);
-  if(!s)
-    s = mw_outbox_enqueue(e->c, e->type, "subscription", r->name, url, e->payload,
-                          NULL);
-  mw_secret_free(url);
-  return s;
+  char shown[1100];
+  mw_status s = mw_secret_url_shown(e->c, MW_SECRET_SUBSCRIPTION_URL, r->name,
+                                    r->url, shown, sizeof shown);
+  return s ? s
+           : mw_outbox_enqueue(e->c, e->type, "subscription", r->name, shown,
+                               e->payload, NULL);
 }
 
 mw_status mw_event_emit(mw_conn *c, const char *type, const char *model,

@@ -109,6 +109,14 @@ mw_status mw_secret_put(mw_conn *c, enum mw_secret_col col, const char *row,
 mw_status mw_secret_get(mw_conn *c, enum mw_secret_col col, const char *row,
                         const char *stored, char **out, mw_err *err);
 
+/* Where the stored (encrypted) URL of a target points, as the outbox keeps
+ * it (scheme, host and port: mw_url_redact), into out (cap bytes); "" when
+ * it cannot be decrypted (logged), so that the change queueing a delivery
+ * (an alert's rollback, say) still happens and the delivery fails with the
+ * reason when it is sent. MW_ENOMEM is the only failure. */
+mw_status mw_secret_url_shown(mw_conn *c, enum mw_secret_col col, const char *row,
+                              const char *stored, char *out, size_t cap);
+
 /* The id of the key the database's credentials are encrypted with, into
  * id[16] ("" when none is recorded yet: a fresh database, or one an older
  * binary wrote). */

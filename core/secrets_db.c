@@ -66,6 +66,18 @@ mw_status mw_secret_get(mw_conn *c, enum mw_secret_col col, const char *row,
                  mw_secret_col_name(col), row, why);
 }
 
+mw_status mw_secret_url_shown(mw_conn *c, enum mw_secret_col col, const char *row,
+                              const char *stored, char *out, size_t cap) {
+  assert(cap > 0);
+  out[0] = 0;
+  char *url = NULL;
+  mw_status s = mw_secret_get(c, col, row, stored, &url, NULL);
+  if(!s)
+    mw_url_redact(url, out, cap);
+  mw_secret_free(url);
+  return s == MW_ENOMEM ? s : MW_OK;
+}
+
 mw_status mw_secrets_db_key_id(mw_conn *c, char id[16]) {
   id[0] = 0;
   mw_status s = mw__store(c)->secret_key_get(c, id);

@@ -171,6 +171,40 @@ def test_stored_encrypted_delivered_in_clear():
         rec.close()
 
 
+def test_tampered_value_fails_its_delivery_only():
+    """A ciphertext moved into another row is refused (the associated data
+    names the row): the alias still moves - a rollback must never be
+    blocked by a node's stored URL - and that node's delivery dies saying
+    why, while the others are sent."""
+    rec = Receiver()
+    s = Server(args=ARGS)
+    try:
+        s.start()
+        secrets = targets(s, rec)
+        node(s, "edge2", rec.url("/node2"))
+        s.sql("UPDATE nodes SET url = (SELECT url FROM nodes WHERE name = 'edge') "
+              "WHERE name = 'edge2'")
+        promote(s, 1)
+        calls = wait_for(lambda: rec.calls_to(NODE_PATH), what="edge's command")
+        verify_signature(secrets["edge"], calls[0])
+
+        def dead():
+            return [d for d in expect(s.get("/api/v1/deliveries?state=dead"),
+                                      200)["deliveries"] if d["target"] == "edge2"]
+        d = wait_for(dead, what="edge2's delivery to die")[0]
+        assert "nodes.url of 'edge2' cannot be decrypted" in d["last_error"], d
+        assert "authentication failed" in d["last_error"], d
+        assert d["url"] == "", d
+        assert not rec.calls_to("/node2")
+        # Reading it is refused the same way, naming the row, not the value.
+        r = s.get("/api/v1/nodes/edge2")
+        expect(r, 500, "secret_unreadable")
+        assert "nodes.url of 'edge2'" in r.json["error"]["message"], r.json
+    finally:
+        s.cleanup()
+        rec.close()
+
+
 def test_rotate_key():
     rec = Receiver()
     s = Server(args=ARGS)
