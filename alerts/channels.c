@@ -12,55 +12,94 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "alerts/store.h"
 
-/* JSON of a channel (name, type, url, created_at); never the secret. */
-static cJSON *channel_json(const struct alert__channel_row *ch) {
-  cJSON *o = cJSON_CreateObject();
-  if(!o)
-    return NULL;
-  cJSON_AddStringToObject(o, "name", ch->name);
-  cJSON_AddStringToObject(o, "type", ch->type);
-  cJSON_AddStringToObject(o, "url", ch->url);
-  mw_json_add_time(o, "created_at", ch->created_at);
-  return o;
+/* What the callbacks of a channel read need: the connection (to decrypt
+ * the URL), where the JSON goes, and the error of a failed decryption. */
+struct read_ctx {
+  mw_conn *c;
+  cJSON *out; /* an object (get) or an array (list) */
+  mw_err *err;
+};
+
+/* JSON of a channel (name, type, url, created_at), its URL decrypted;
+ * never the secret. */
+static mw_status channel_json(const struct read_ctx *x,
+                              const struct alert__channel_row *ch, cJSON **out) {
+  *out = NULL;
+  char *url = NULL;
+  mw_status s =
+      mw_secret_get(x->c, MW_SECRET_CHANNEL_URL, ch->name, ch->url, &url, x->err);
+  cJSON *o = s ? NULL : cJSON_CreateObject();
+  if(!s && !o)
+    s = MW_ENOMEM;
+  if(!s) {
+    cJSON_AddStringToObject(o, "name", ch->name);
+    cJSON_AddStringToObject(o, "type", ch->type);
+    cJSON_AddStringToObject(o, "url", url);
+    mw_json_add_time(o, "created_at", ch->created_at);
+    *out = o;
+  }
+  mw_secret_free(url);
+  return s;
 }
 
 static mw_status take_json(void *ctx, const struct alert__channel_row *ch) {
-  cJSON **out = ctx;
-  *out = channel_json(ch);
-  return *out ? MW_OK : MW_ENOMEM;
+  struct read_ctx *x = ctx;
+  return channel_json(x, ch, &x->out);
 }
 
 mw_status alert_channel_get(mw_conn *c, const char *name, cJSON **out, mw_err *err) {
   *out = NULL;
-  mw_status s = alert__store(c)->channel_get(c, name, take_json, out);
+  struct read_ctx x = {c, NULL, err};
+  mw_status s = alert__store(c)->channel_get(c, name, take_json, &x);
   if(s == MW_ENOTFOUND)
     return mw_errf(err, s, "no channel named '%s'", name);
+  if(s)
+    cJSON_Delete(x.out);
+  else
+    *out = x.out;
   return s;
 }
 
 static mw_status add_json(void *ctx, const struct alert__channel_row *ch) {
-  cJSON *o = channel_json(ch);
-  if(!o || !cJSON_AddItemToArray(ctx, o)) {
+  struct read_ctx *x = ctx;
+  cJSON *o = NULL;
+  mw_status s = channel_json(x, ch, &o);
+  if(!s && !cJSON_AddItemToArray(x->out, o)) {
     cJSON_Delete(o);
-    return MW_ENOMEM;
+    s = MW_ENOMEM;
   }
-  return MW_OK;
+  return s;
 }
 
 mw_status alert_channel_list(mw_conn *c, cJSON **out, mw_err *err) {
-  (void)err;
   *out = NULL;
   cJSON *root = cJSON_CreateObject();
-  cJSON *arr = cJSON_AddArrayToObject(root, "channels");
-  mw_status s = arr ? alert__store(c)->channel_list(c, add_json, arr) : MW_ENOMEM;
+  struct read_ctx x = {c, cJSON_AddArrayToObject(root, "channels"), err};
+  mw_status s = x.out ? alert__store(c)->channel_list(c, add_json, &x) : MW_ENOMEM;
   if(s) {
     cJSON_Delete(root);
     return s;
   }
   *out = root;
   return MW_OK;
+}
+
+/* Inserts a channel with its URL and secret encrypted (core/secrets.h). */
+static mw_status insert_sealed(mw_conn *c, const char *name, const char *type,
+                               const char *url, const char *secret) {
+  char *u = NULL, *sec = NULL;
+  mw_status s = mw_secret_put(c, MW_SECRET_CHANNEL_URL, name, url, &u);
+  if(!s)
+    s = mw_secret_put(c, MW_SECRET_CHANNEL_SECRET, name, secret, &sec);
+  if(!s)
+    s = alert__store(c)->channel_insert(c, name, type, u, sec, mw_now_ms());
+  free(u);
+  free(sec);
+  return s;
 }
 
 mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
@@ -83,7 +122,7 @@ mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
     return MW_EINTERNAL;
   s = mw_tx_begin(c);
   if(!s) {
-    s = alert__store(c)->channel_insert(c, name, type, url, secret, mw_now_ms());
+    s = insert_sealed(c, name, type, url, secret);
     if(s == MW_ECONFLICT)
       mw_errf(err, s, "a channel named '%s' already exists", name);
   }
@@ -104,7 +143,7 @@ mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
     cJSON_Delete(*out);
     *out = NULL;
   }
-  memset(secret, 0, sizeof secret);
+  OPENSSL_cleanse(secret, sizeof secret);
   return s;
 }
 
@@ -209,17 +248,33 @@ mw_status alert_channel_enqueue(mw_conn *c, const char *channel,
   return alert__channel_enqueue_kind(c, channel, "alert", g, out_id, err);
 }
 
-/* A channel's type and URL, copied. */
+/* A channel's type and where its URL points (scheme, host and port). */
 struct target {
+  mw_conn *c;
   char type[16];
-  char *url;
+  char shown[1100];
 };
 
 static mw_status take_target(void *ctx, const struct alert__channel_row *ch) {
   struct target *t = ctx;
   mw_strlcpy(t->type, ch->type, sizeof t->type);
-  t->url = strdup(ch->url);
-  return t->url ? MW_OK : MW_ENOMEM;
+  return mw_secret_url_shown(t->c, MW_SECRET_CHANNEL_URL, ch->name, ch->url,
+                             t->shown, sizeof t->shown);
+}
+
+mw_status alert__channel_post_url(const char *type, const char *url, char **out) {
+  *out = NULL;
+  if(strcmp(type, "alertmanager"))
+    return (*out = strdup(url)) ? MW_OK : MW_ENOMEM;
+  /* An Alertmanager channel names the server; alerts go to its API. */
+  size_t n = strlen(url);
+  while(n && url[n - 1] == '/')
+    n--;
+  size_t cap = n + sizeof "/api/v2/alerts";
+  if(!(*out = malloc(cap)))
+    return MW_ENOMEM;
+  snprintf(*out, cap, "%.*s/api/v2/alerts", (int)n, url);
+  return MW_OK;
 }
 
 mw_status alert__channel_enqueue_kind(mw_conn *c, const char *channel,
@@ -227,31 +282,18 @@ mw_status alert__channel_enqueue_kind(mw_conn *c, const char *channel,
                                       const struct alert_group_notice *g,
                                       int64_t *out_id, mw_err *err) {
   assert(mw_tx_state(c) == 1); /* sent if and only if the caller commits */
-  struct target t = {"", NULL};
+  struct target t = {c, "", ""};
   mw_status s = alert__store(c)->channel_get(c, channel, take_target, &t);
   if(s == MW_ENOTFOUND)
     mw_errf(err, s, "no channel named '%s'", channel);
   cJSON *payload = NULL;
   if(!s && (s = alert_payload_build(t.type, channel, g, &payload)) != MW_OK)
     mw_errf(err, s, "cannot format the notification for channel '%s'", channel);
-  /* An Alertmanager channel names the server; alerts go to its API. */
-  char am[1200];
-  if(!s && !strcmp(t.type, "alertmanager")) {
-    size_t n = strlen(t.url);
-    while(n && t.url[n - 1] == '/')
-      n--;
-    if(n + sizeof "/api/v2/alerts" > sizeof am)
-      s = mw_errf(err, MW_EVALIDATION, "the URL of channel '%s' is too long",
-                  channel);
-    else
-      snprintf(am, sizeof am, "%.*s/api/v2/alerts", (int)n, t.url);
-  }
+  /* The outbox keeps where it goes (scheme and host); the delivery worker
+   * reads the URL from the channel when it sends (alert__channel_post_url). */
   if(!s)
-    s = mw_outbox_enqueue(c, kind, "channel", channel,
-                          !strcmp(t.type, "alertmanager") ? am : t.url, payload,
-                          out_id);
+    s = mw_outbox_enqueue(c, kind, "channel", channel, t.shown, payload, out_id);
   cJSON_Delete(payload);
-  free(t.url);
   return s;
 }
 

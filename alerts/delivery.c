@@ -205,7 +205,11 @@ static int start_xfer(struct alert_delivery *d, struct xfer *x, char *err,
   x->refused_why[0] = 0;
   x->started_ms = mw_now_ms();
   x->started_ns = mw_mono_ns();
-  if(!j->secret) {
+  if(j->error[0]) {
+    snprintf(err, cap, "cannot send: %s", j->error);
+    return 1;
+  }
+  if(!j->secret || !j->url) {
     snprintf(err, cap, "%s '%s' no longer exists", j->target_type, j->target_name);
     return 1;
   }

@@ -284,6 +284,9 @@ mw_status alert__channel_enqueue_kind(mw_conn *c, const char *channel,
                                       const char *kind,
                                       const struct alert_group_notice *g,
                                       int64_t *out_id, mw_err *err);
+/* Where a channel of type with URL url (plain) is POSTed: the URL itself,
+ * or an Alertmanager's alerts API under it. Caller frees *out. */
+mw_status alert__channel_post_url(const char *type, const char *url, char **out);
 
 /* ---- the delivery queue (alerts/queue.c) ---- */
 
@@ -294,10 +297,16 @@ struct alert__job {
   char kind[64];
   char target_type[16];
   char target_name[136];
-  char *url;     /* malloc'd */
-  char *payload; /* malloc'd, the exact body to send and sign */
+  /* The target's URL and signing secret, read from its row when claimed
+   * (the outbox keeps neither): as stored (encrypted) when the store
+   * fills the job, in plain text once alert__claim has opened them.
+   * malloc'd; NULL when the target no longer exists. */
+  char *url;
+  char *secret;
+  char channel_type[16]; /* a channel's type; "" for other targets */
+  char error[200];       /* "" or why url and secret cannot be used */
+  char *payload;         /* malloc'd, the exact body to send and sign */
   size_t payload_len;
-  char *secret;       /* malloc'd; NULL when the target no longer exists */
   int cycle_attempts; /* attempts already made in the current budget */
   int64_t cycle_started_at;
 };

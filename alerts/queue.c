@@ -29,12 +29,9 @@
 void alert__job_clear(struct alert__job *j) {
   if(!j)
     return;
-  free(j->url);
+  mw_secret_free(j->url); /* a chat service's URL is its key */
+  mw_secret_free(j->secret);
   free(j->payload);
-  if(j->secret) {
-    OPENSSL_cleanse(j->secret, strlen(j->secret));
-    free(j->secret);
-  }
   memset(j, 0, sizeof *j);
 }
 
@@ -125,6 +122,52 @@ mw_status alert__record(mw_conn *c, const char *claim_token,
 
 /* ----------------------------------------------------------- claiming */
 
+/* Decrypts the URL and secret the store read from j's target (core/
+ * secrets.h). A value that cannot be decrypted fails this delivery alone
+ * (j->error, recorded as its attempt), not the claim. */
+static mw_status open_job(mw_conn *c, struct alert__job *j) {
+  static const struct {
+    const char *type;
+    enum mw_secret_col url, secret;
+  } cols[] = {
+      {"node", MW_SECRET_NODE_URL, MW_SECRET_NODE_SECRET},
+      {"channel", MW_SECRET_CHANNEL_URL, MW_SECRET_CHANNEL_SECRET},
+      {"subscription", MW_SECRET_SUBSCRIPTION_URL, MW_SECRET_SUBSCRIPTION_SECRET},
+  };
+  size_t k = 0;
+  while(k < sizeof cols / sizeof cols[0] && strcmp(cols[k].type, j->target_type))
+    k++;
+  if(k == sizeof cols / sizeof cols[0] || !j->url || !j->secret) {
+    mw_secret_free(j->url); /* no such target (any more) */
+    mw_secret_free(j->secret);
+    j->url = j->secret = NULL;
+    return MW_OK;
+  }
+  char *url = NULL, *secret = NULL, *post = NULL;
+  mw_err err = {0};
+  mw_status s = mw_secret_get(c, cols[k].url, j->target_name, j->url, &url, &err);
+  if(!s)
+    s = mw_secret_get(c, cols[k].secret, j->target_name, j->secret, &secret, &err);
+  if(!s && j->channel_type[0])
+    s = alert__channel_post_url(j->channel_type, url, &post);
+  mw_secret_free(j->url);
+  mw_secret_free(j->secret);
+  j->url = j->secret = NULL;
+  if(s) {
+    snprintf(j->error, sizeof j->error, "%.199s",
+             err.msg[0] ? err.msg : mw_strerror(s));
+    mw_secret_free(url);
+    mw_secret_free(secret);
+    mw_err_clear(&err);
+    return s == MW_ENOMEM ? s : MW_OK;
+  }
+  if(post)
+    mw_secret_free(url);
+  j->url = post ? post : url;
+  j->secret = secret;
+  return MW_OK;
+}
+
 /* Inside the claim transaction: the heads, the pick, the claim. */
 static mw_status claim_in(mw_conn *c, const char *claim_token, int64_t now,
                           int64_t lease_ms, int max, struct alert__job *jobs, int *n,
@@ -139,6 +182,8 @@ static mw_status claim_in(mw_conn *c, const char *claim_token, int64_t now,
     s = st->queue_claim(c, ids, nids, max, claim_token, now, now + lease_ms, jobs,
                         n);
   }
+  for(int i = 0; i < *n && !s; i++)
+    s = open_job(c, &jobs[i]);
   free(hs.v);
   free(ids);
   return s;

@@ -256,8 +256,9 @@ struct alert__store {
                            void *ctx);
   /* Claims for claim_token until `until` up to max of ids[0..n) - those
    * still pending or failed, due at now and under no live lease - oldest
-   * due first, and fills jobs[0..*njobs) with them and their target's
-   * signing secret (NULL when the target no longer exists). A row another
+   * due first, and fills jobs[0..*njobs) with them and their target's URL,
+   * signing secret (both as stored: encrypted; NULL when the target no
+   * longer exists) and channel type. A row another
    * transaction is claiming at the same moment is skipped (PostgreSQL:
    * SKIP LOCKED), never waited for. On failure the jobs filled so far are
    * cleared and *njobs is 0. */

@@ -7,7 +7,8 @@
  *    SQLite's statements do one seek at a time (one round trip, one
  *    index probe per target);
  *  - a claim is one statement that locks the rows it takes with FOR UPDATE
- *    SKIP LOCKED and returns them with their target's secret: workers of
+ *    SKIP LOCKED and returns them with their target's URL, secret and
+ *    type (as stored, encrypted): workers of
  *    several replicas claiming at once each get other rows, and none
  *    waits for another (the claiming transaction need not hold the
  *    database-wide write lock, see mw_tx_begin_rows);
@@ -766,14 +767,17 @@ static mw_status job_fill(const PGresult *res, int i, struct alert__job *j) {
   mw_strlcpy(j->kind, mw_pg_text(res, i, 2), sizeof j->kind);
   mw_strlcpy(j->target_type, mw_pg_text(res, i, 3), sizeof j->target_type);
   mw_strlcpy(j->target_name, mw_pg_text(res, i, 4), sizeof j->target_name);
-  j->url = strdup(mw_pg_text(res, i, 5));
-  j->payload = strdup(mw_pg_text(res, i, 6));
-  j->payload_len = (size_t)PQgetlength(res, i, 6);
-  j->cycle_attempts = (int)mw_pg_i64(res, i, 7, 0);
-  j->cycle_started_at = mw_pg_i64(res, i, 8, 0);
+  j->payload = strdup(mw_pg_text(res, i, 5));
+  j->payload_len = (size_t)PQgetlength(res, i, 5);
+  j->cycle_attempts = (int)mw_pg_i64(res, i, 6, 0);
+  j->cycle_started_at = mw_pg_i64(res, i, 7, 0);
+  /* The target's URL and secret as stored (NULL: the target is gone). */
+  if(!mw_pg_null(res, i, 8) && !(j->url = strdup(mw_pg_text(res, i, 8))))
+    return MW_ENOMEM;
   if(!mw_pg_null(res, i, 9) && !(j->secret = strdup(mw_pg_text(res, i, 9))))
     return MW_ENOMEM;
-  return j->url && j->payload ? MW_OK : MW_ENOMEM;
+  mw_strlcpy(j->channel_type, mw_pg_text(res, i, 10), sizeof j->channel_type);
+  return j->payload ? MW_OK : MW_ENOMEM;
 }
 
 static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
@@ -812,12 +816,18 @@ static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
       "'failed') AND next_attempt_at <= $4 AND COALESCE(claim_until, 0) <= $4 "
       "ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) picked "
       "WHERE o.id = picked.id RETURNING o.id, o.msg_id, o.kind, o.target_type, "
-      "o.target_name, o.url, o.payload, o.cycle_attempts, "
+      "o.target_name, o.payload, o.cycle_attempts, "
       "COALESCE(o.cycle_started_at, o.created_at), CASE o.target_type "
+      "WHEN 'node' THEN (SELECT url FROM nodes WHERE name = o.target_name) "
+      "WHEN 'channel' THEN (SELECT url FROM channels WHERE name = "
+      "o.target_name) WHEN 'subscription' THEN (SELECT url FROM "
+      "subscriptions WHERE name = o.target_name) END, CASE o.target_type "
       "WHEN 'node' THEN (SELECT secret FROM nodes WHERE name = o.target_name) "
       "WHEN 'channel' THEN (SELECT secret FROM channels WHERE name = "
       "o.target_name) WHEN 'subscription' THEN (SELECT secret FROM "
-      "subscriptions WHERE name = o.target_name) END",
+      "subscriptions WHERE name = o.target_name) END, CASE o.target_type "
+      "WHEN 'channel' THEN (SELECT type FROM channels WHERE name = "
+      "o.target_name) END",
       &p, &s);
   mw_buf_free(&arr);
   if(!res)

@@ -777,16 +777,18 @@ static mw_status queue_heads(mw_conn *c,
   return s;
 }
 
-/* Looks up the signing secret of the job's target, at claim time so that a
- * rotated secret is used at once. NULL secret when the target is gone. */
-static mw_status load_secret(mw_conn *c, struct alert__job *j) {
+/* Reads the job's target: its URL, its signing secret (both as stored,
+ * encrypted) and a channel's type - at claim time, so a message goes where
+ * its target points when it is sent. NULL URL and secret when the target
+ * is gone. */
+static mw_status load_target(mw_conn *c, struct alert__job *j) {
   sqlite3_stmt *st;
   if(!strcmp(j->target_type, "node"))
-    st = mw_stmt(c, "SELECT secret FROM nodes WHERE name = ?");
+    st = mw_stmt(c, "SELECT url, secret, '' FROM nodes WHERE name = ?");
   else if(!strcmp(j->target_type, "channel"))
-    st = mw_stmt(c, "SELECT secret FROM channels WHERE name = ?");
+    st = mw_stmt(c, "SELECT url, secret, type FROM channels WHERE name = ?");
   else if(!strcmp(j->target_type, "subscription"))
-    st = mw_stmt(c, "SELECT secret FROM subscriptions WHERE name = ?");
+    st = mw_stmt(c, "SELECT url, secret, '' FROM subscriptions WHERE name = ?");
   else
     return MW_OK;
   if(st)
@@ -795,9 +797,11 @@ static mw_status load_secret(mw_conn *c, struct alert__job *j) {
   mw_status s = mw_step_row(c, st, &found);
   if(s || !found)
     return s;
-  j->secret = mw_col_dup(st, 0);
+  j->url = mw_col_dup(st, 0);
+  j->secret = mw_col_dup(st, 1);
+  mw_strlcpy(j->channel_type, mw_col_text(st, 2), sizeof j->channel_type);
   sqlite3_reset(st);
-  return j->secret ? MW_OK : MW_ENOMEM;
+  return j->url && j->secret ? MW_OK : MW_ENOMEM;
 }
 
 static mw_status job_fill(sqlite3_stmt *st, struct alert__job *j) {
@@ -807,10 +811,9 @@ static mw_status job_fill(sqlite3_stmt *st, struct alert__job *j) {
   mw_strlcpy(j->kind, mw_col_text(st, 2), sizeof j->kind);
   mw_strlcpy(j->target_type, mw_col_text(st, 3), sizeof j->target_type);
   mw_strlcpy(j->target_name, mw_col_text(st, 4), sizeof j->target_name);
-  j->url = strdup(mw_col_text(st, 5));
   /* The payload is sent and signed byte for byte. */
-  size_t n = (size_t)sqlite3_column_bytes(st, 6);
-  const void *p = sqlite3_column_text(st, 6);
+  size_t n = (size_t)sqlite3_column_bytes(st, 5);
+  const void *p = sqlite3_column_text(st, 5);
   j->payload = malloc(n + 1);
   if(j->payload) {
     if(n)
@@ -818,9 +821,9 @@ static mw_status job_fill(sqlite3_stmt *st, struct alert__job *j) {
     j->payload[n] = 0;
     j->payload_len = n;
   }
-  j->cycle_attempts = sqlite3_column_int(st, 7);
-  j->cycle_started_at = sqlite3_column_int64(st, 8);
-  return j->url && j->payload ? MW_OK : MW_ENOMEM;
+  j->cycle_attempts = sqlite3_column_int(st, 6);
+  j->cycle_started_at = sqlite3_column_int64(st, 7);
+  return j->payload ? MW_OK : MW_ENOMEM;
 }
 
 static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
@@ -834,7 +837,7 @@ static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
         c, "UPDATE outbox SET claim_token = ?1, claim_until = ?2 WHERE id = ?3 "
            "AND state IN ('pending', 'failed') AND next_attempt_at <= ?4 "
            "AND COALESCE(claim_until, 0) <= ?4 RETURNING id, msg_id, kind, "
-           "target_type, target_name, url, payload, cycle_attempts, "
+           "target_type, target_name, payload, cycle_attempts, "
            "COALESCE(cycle_started_at, created_at)");
     if(st) {
       mw_bind_text(st, 1, claim_token);
@@ -855,7 +858,7 @@ static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
     if(!s && rc != SQLITE_DONE)
       s = mw_sqlite_error(c, rc);
     if(!s)
-      s = load_secret(c, j);
+      s = load_target(c, j);
   }
   if(s) {
     for(int i = 0; i < *njobs; i++)

@@ -1,5 +1,5 @@
 /* cli/main.c - the modelwatch command: serve, migrate, token, backup,
- * restore, version, and the client commands of cli/client.h. */
+ * restore, rotate-key, version, and the client commands of cli/client.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -42,6 +42,10 @@ static void usage(FILE *out) {
       "serving\n"
       "  modelwatch restore FILE [--data-dir DIR] [--force]\n"
       "                                  restore a backup into a data directory\n"
+      "  modelwatch rotate-key --new-key-file PATH [options]\n"
+      "                                  re-encrypt the stored credentials under\n"
+      "                                  a new key (servers stopped; PATH is\n"
+      "                                  created when missing)\n"
       "  modelwatch version              print the version\n"
       "  modelwatch --help               this help\n\n",
       MW_VERSION);
@@ -190,6 +194,13 @@ static int serve_open(struct mw_app *app, int *lock) {
     return -1;
   }
   if(open_db(&app->cfg, app->db_path, sizeof app->db_path, &app->db)) {
+    mw_datadir_unlock(*lock);
+    return -1;
+  }
+  char kpath[1100], kerr[1500];
+  if(mw_secrets_open(app->db, &app->cfg, kpath, sizeof kpath, kerr, sizeof kerr)) {
+    fprintf(stderr, "modelwatch: %s\n", kerr);
+    mw_db_close(app->db);
     mw_datadir_unlock(*lock);
     return -1;
   }
@@ -393,6 +404,45 @@ static int cmd_token(mw_config *cfg, int argc, char **argv) {
   return 0;
 }
 
+/* After a backup or a restore: the key that opens the copy's credentials
+ * is in neither, and where it must be for a server to start on it. */
+static void key_note(const mw_config *cfg, const char *db_file, int restore) {
+  char id[16] = "", path[1100], err[1500];
+  int explicit_file;
+  if(mw_backup_key_id(db_file, id) ||
+     mw_secret_key_path(cfg, path, sizeof path, &explicit_file))
+    return;
+  if(!id[0]) {
+    fprintf(stderr, "modelwatch: this database was not yet served by a modelwatch "
+                    "that encrypts credentials: its channel URLs and webhook "
+                    "secrets are in plain text until the next start\n");
+    return;
+  }
+  mw_secret_key k;
+  int here = !mw_secret_key_load(path, &k, err, sizeof err) && !strcmp(k.id, id);
+  mw_secret_key_wipe(&k);
+  if(!restore)
+    fprintf(stderr,
+            "modelwatch: the secret key is NOT in the backup. Its channel URLs and "
+            "the signing secrets of its channels, nodes and subscriptions are "
+            "encrypted with key %s (%s%s): keep a copy of that key file apart "
+            "from the backups (a password manager or a secret store). Without it "
+            "they cannot be read and must be entered again; a restore needs it "
+            "at <data-dir>/secret.key or named by --secret-key-file.\n",
+            id, here ? "" : "not the key in ", path);
+  else if(here)
+    fprintf(stderr,
+            "modelwatch: its credentials are encrypted with key %s, the "
+            "key in %s\n",
+            id, path);
+  else
+    fprintf(stderr,
+            "modelwatch: its credentials are encrypted with key %s, which is not "
+            "the key in %s: put the key file kept with this backup there (or "
+            "name it with --secret-key-file) before starting the server\n",
+            id, path);
+}
+
 /* backup FILE / restore FILE [--force], with the usual options. */
 static int cmd_backup(mw_config *cfg, int restore, int argc, char **argv) {
   const char *file = NULL;
@@ -422,7 +472,10 @@ static int cmd_backup(mw_config *cfg, int restore, int argc, char **argv) {
             "modelwatch: %s works on the embedded SQLite database only. With "
             "PostgreSQL use its tools: pg_dump -Fc (and pg_restore) for a "
             "consistent copy, or continuous archiving (WAL) for point-in-time "
-            "recovery; artifacts kept in --data-dir are copied with it.\n",
+            "recovery; artifacts kept in --data-dir are copied with it. The "
+            "secret key (--secret-key-file, or secret.key in --data-dir) is in "
+            "neither: keep it apart, the credentials in a dump cannot be read "
+            "without it.\n",
             restore ? "restore" : "backup");
     return 1;
   }
@@ -435,7 +488,128 @@ static int cmd_backup(mw_config *cfg, int restore, int argc, char **argv) {
   }
   printf("modelwatch: %s %s %s\n", restore ? "restored" : "backed up",
          restore ? "into" : "to", restore ? cfg->data_dir : file);
+  fflush(stdout);
+  char db_file[1100];
+  snprintf(db_file, sizeof db_file, "%s/modelwatch.db", cfg->data_dir);
+  key_note(cfg, restore ? db_file : file, restore);
   return 0;
+}
+
+/* rotate-key runs with every server stopped: the leadership every
+ * running server holds or competes for (SQLite: a flock beside the file,
+ * PostgreSQL: an advisory lock) must be free, and no replica may have
+ * beaten in the last 10 s. 0 when none runs; the lock is then held. */
+static int no_server_running(mw_db *db) {
+  mw_conn *c = mw_db_conn(db);
+  int held = 0;
+  if(!c || mw_db_leader(c, 1, &held) || !held) {
+    fprintf(stderr, "modelwatch: a modelwatch server is running on this database "
+                    "(one holds the cluster's leadership): stop every replica, "
+                    "then run rotate-key again\n");
+    return -1;
+  }
+  cJSON *list = NULL;
+  int n =
+      mw_cluster_list(c, &list)
+          ? -1
+          : cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "replicas"));
+  cJSON_Delete(list);
+  if(n != 0) {
+    fprintf(stderr,
+            n < 0 ? "modelwatch: cannot read the list of replicas\n"
+                  : "modelwatch: a replica was seen in the last 10 seconds "
+                    "(GET /api/v1/cluster): stop every replica (one that was "
+                    "killed drops out after 10 s), then run rotate-key again\n");
+    mw_db_leader(c, 0, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+/* The key in use (it must exist) and the new one (created when missing). */
+static int rotate_keys(const mw_config *cfg, const char *new_path,
+                       mw_secret_key *old_key, mw_secret_key *new_key) {
+  char path[1100], err[1500] = "";
+  int explicit_file;
+  if(mw_secret_key_path(cfg, path, sizeof path, &explicit_file) ||
+     mw_secret_key_load(path, old_key, err, sizeof err)) {
+    fprintf(stderr, "modelwatch: the key in use: %s\n",
+            err[0] ? err : "the path is too long");
+    return -1;
+  }
+  struct stat sb;
+  mw_status st = stat(new_path, &sb) == 0
+                     ? mw_secret_key_load(new_path, new_key, err, sizeof err)
+                     : mw_secret_key_create(new_path, new_key, err, sizeof err);
+  if(st) {
+    fprintf(stderr, "modelwatch: the new key: %s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+/* Re-encrypts under the new key, with every server stopped. */
+static int rotate_locked(mw_config *cfg, const char *new_path) {
+  char dbpath[1100], err[1500] = "";
+  mw_db *db = NULL;
+  if(open_db(cfg, dbpath, sizeof dbpath, &db))
+    return 1;
+  mw_secret_key old_key, new_key;
+  memset(&old_key, 0, sizeof old_key);
+  memset(&new_key, 0, sizeof new_key);
+  int rc = 1;
+  if(!no_server_running(db)) {
+    mw_secrets_stats st;
+    if(!rotate_keys(cfg, new_path, &old_key, &new_key) &&
+       !mw_secrets_rotate(db, &old_key, &new_key, &st, err, sizeof err)) {
+      printf("modelwatch: re-encrypted %ld credential(s) under key %s (was %s), "
+             "in one transaction.\n"
+             "Now give every replica the new key file before starting it: "
+             "replace %s/secret.key with %s, or name it with --secret-key-file "
+             "(MODELWATCH_SECRET_KEY_FILE). The old key opens nothing any more.\n",
+             st.resealed, new_key.id, old_key.id, cfg->data_dir, new_path);
+      rc = 0;
+    } else if(err[0]) {
+      fprintf(stderr, "modelwatch: rotate-key failed, nothing changed: %s\n", err);
+    }
+    mw_db_leader(mw_db_conn(db), 0, NULL);
+  }
+  mw_secret_key_wipe(&old_key);
+  mw_secret_key_wipe(&new_key);
+  mw_db_close(db);
+  return rc;
+}
+
+static int cmd_rotate_key(mw_config *cfg, int argc, char **argv) {
+  const char *new_path = NULL;
+  char *rest[64];
+  int nrest = 0;
+  for(int i = 0; i < argc; i++) {
+    if(!strcmp(argv[i], "--new-key-file") && i + 1 < argc)
+      new_path = argv[++i];
+    else if(!strncmp(argv[i], "--new-key-file=", 15))
+      new_path = argv[i] + 15;
+    else if(nrest < 64)
+      rest[nrest++] = argv[i];
+  }
+  char err[512];
+  if(!new_path || mw_config_parse_args(cfg, nrest, rest, err, sizeof err)) {
+    fprintf(stderr, "usage: modelwatch rotate-key --new-key-file PATH [--data-dir "
+                    "DIR] [--database URL] [--secret-key-file OLD]\n");
+    return 2;
+  }
+  /* A server on this data directory holds its lock shared. */
+  int lock = -1;
+  err[0] = 0;
+  if(ensure_dir(cfg->data_dir) ||
+     mw_datadir_lock(cfg->data_dir, 1, &lock, err, sizeof err)) {
+    if(err[0])
+      fprintf(stderr, "modelwatch: %s\n", err);
+    return 1;
+  }
+  int rc = rotate_locked(cfg, new_path);
+  mw_datadir_unlock(lock);
+  return rc;
 }
 
 int main(int argc, char **argv) {
@@ -471,6 +645,8 @@ int main(int argc, char **argv) {
     rc = 0;
   } else if(!strcmp(cmd, "backup") || !strcmp(cmd, "restore")) {
     rc = cmd_backup(&cfg, !strcmp(cmd, "restore"), argc - 2, argv + 2);
+  } else if(!strcmp(cmd, "rotate-key")) {
+    rc = cmd_rotate_key(&cfg, argc - 2, argv + 2);
   } else if(!strcmp(cmd, "token")) {
     rc = cmd_token(&cfg, argc - 2, argv + 2);
   } else if(!strcmp(cmd, "serve") || !strcmp(cmd, "migrate")) {

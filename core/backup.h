@@ -29,5 +29,10 @@ void mw_datadir_unlock(int fd);
  * use by a server (mw_datadir_lock). */
 mw_status mw_restore(const char *src, const char *data_dir, int force, char *err,
                      size_t errcap);
+/* The id of the key that encrypts the credentials in the SQLite database
+ * file db_file (a backup, or a data directory's), into id[16]: "" when it
+ * records none (never served by a binary with encryption at rest). The
+ * key itself is never in a backup (core/secrets.h). */
+mw_status mw_backup_key_id(const char *db_file, char id[16]);
 
 #endif

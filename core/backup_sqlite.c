@@ -217,3 +217,22 @@ static mw_status restore_locked(const char *src, const char *data_dir, int force
     return fail(err, cap, MW_EIO, art, strerror(errno));
   return MW_OK;
 }
+
+mw_status mw_backup_key_id(const char *db_file, char id[16]) {
+  id[0] = 0;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  mw_status s = MW_OK;
+  if(sqlite3_open_v2(db_file, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    s = MW_EIO;
+  sqlite3_busy_timeout(db, 10000);
+  /* No such table: a database from before migration 0017, in plain text. */
+  if(!s &&
+     sqlite3_prepare_v2(db, "SELECT key_id FROM secret_key WHERE id = 1", -1, &st,
+                        NULL) == SQLITE_OK &&
+     sqlite3_step(st) == SQLITE_ROW)
+    mw_strlcpy(id, (const char *)sqlite3_column_text(st, 0), 16);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return s;
+}

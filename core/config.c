@@ -37,6 +37,11 @@ static const struct opt opts[] = {
     {"--database", "MODELWATCH_DATABASE_URL", OPT_STR, OFF(database), SZ(database),
      "PostgreSQL database shared by every replica, as a postgresql:// URL or "
      "libpq key=value settings; empty (default) = SQLite in --data-dir"},
+    {"--secret-key-file", "MODELWATCH_SECRET_KEY_FILE", OPT_STR,
+     OFF(secret_key_file), SZ(secret_key_file),
+     "key (mode 0600) that encrypts channel URLs and webhook secrets in the "
+     "database; the same file on every replica (default "
+     "<data-dir>/secret.key, created on first start)"},
     {"--threads", "MODELWATCH_THREADS", OPT_INT, OFF(threads), 0,
      "HTTP worker threads; each keep-alive connection holds one (default 64)"},
     {"--max-body", "MODELWATCH_MAX_BODY", OPT_SIZE, OFF(max_body), 0,

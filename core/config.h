@@ -14,12 +14,13 @@
 enum mw_artifact_store { MW_ARTIFACTS_DIR = 0, MW_ARTIFACTS_DATABASE = 1 };
 
 typedef struct mw_config {
-  char listen[256];     /* host:port, "127.0.0.1:8080" */
-  char data_dir[1024];  /* "./var" */
-  char database[1024];  /* PostgreSQL URL; "" = SQLite in data_dir */
-  int threads;          /* CivetWeb worker threads */
-  size_t max_body;      /* JSON request bodies, bytes */
-  int64_t max_artifact; /* artifact uploads, bytes */
+  char listen[256];           /* host:port, "127.0.0.1:8080" */
+  char data_dir[1024];        /* "./var" */
+  char database[1024];        /* PostgreSQL URL; "" = SQLite in data_dir */
+  char secret_key_file[1024]; /* "" = <data_dir>/secret.key */
+  int threads;                /* CivetWeb worker threads */
+  size_t max_body;            /* JSON request bodies, bytes */
+  int64_t max_artifact;       /* artifact uploads, bytes */
   enum mw_artifact_store artifact_store; /* dir (default) or database */
   int sync_full;                         /* synchronous=FULL */
   int access_log;                        /* one line per request on stderr */

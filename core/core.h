@@ -18,6 +18,7 @@
  *   core/audit.h    the audit log
  *   core/outbox.h   the transactional outbox of webhooks
  *   core/events.h   event subscriptions (registry and alert events out)
+ *   core/secrets.h  credentials encrypted at rest, the key and its file
  *   core/backup.h   backup, restore, the data-directory lock
  *   core/config.h   the server configuration */
 #ifndef MW_CORE_H
@@ -36,6 +37,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/outbox.h"
+#include "core/secrets.h"
 #include "core/status.h"
 #include "core/url.h"
 #include "core/utf8.h"

@@ -11,6 +11,7 @@
 #include "core/db_backend.h"
 #include "core/fault.h"
 #include "core/log.h"
+#include "core/secrets.h"
 
 static void conn_destructor(void *p) {
   mw_conn *c = p;
@@ -72,9 +73,21 @@ void mw_db_close(mw_db *d) {
   pthread_key_delete(d->key);
   d->be->close(d);
   pthread_mutex_destroy(&d->write_lock);
+  mw_secret_key_wipe(d->secret_key);
+  free(d->secret_key);
   free(d->target);
   free(d);
 }
+
+mw_status mw_secrets_attach(mw_db *d, const mw_secret_key *k) {
+  assert(d && k);
+  if(!d->secret_key && !(d->secret_key = malloc(sizeof *d->secret_key)))
+    return MW_ENOMEM;
+  *d->secret_key = *k;
+  return MW_OK;
+}
+
+const mw_secret_key *mw_secrets_key(mw_conn *c) { return c->db->secret_key; }
 
 enum mw_db_kind mw_db_kind(const mw_db *d) { return d->be->kind; }
 enum mw_db_kind mw_conn_kind(const mw_conn *c) { return c->be->kind; }

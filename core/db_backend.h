@@ -80,6 +80,9 @@ struct mw_db {
   /* Counters of mw_db_stats (atomic builtins). */
   uint64_t tx_count, wait_ns, held_ns;
   void *impl; /* the backend's own state */
+  /* The key of the credentials stored in it (core/secrets.h); owned,
+   * wiped on close; NULL until mw_secrets_attach. */
+  struct mw_secret_key *secret_key;
 };
 
 /* The head of every backend's connection struct. */

@@ -15,7 +15,10 @@
  *  - mw_subscription_list: one statement. */
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "core/audit.h"
 #include "core/clock.h"
@@ -23,6 +26,7 @@
 #include "core/events.h"
 #include "core/json.h"
 #include "core/outbox.h"
+#include "core/secrets.h"
 #include "core/store.h"
 #include "core/url.h"
 #include "core/valid.h"
@@ -90,10 +94,12 @@ static mw_status check_patterns(const cJSON *arr, const char *field,
   return MW_OK;
 }
 
-static cJSON *subscription_json(const struct mw_subscription_row *r) {
+/* JSON of subscription r, whose URL in plain text is url. */
+static cJSON *subscription_json(const struct mw_subscription_row *r,
+                                const char *url) {
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "name", r->name);
-  cJSON_AddStringToObject(j, "url", r->url);
+  cJSON_AddStringToObject(j, "url", url);
   cJSON *ev = cJSON_Parse(r->events);
   cJSON_AddItemToObject(j, "events", ev ? ev : cJSON_CreateArray());
   cJSON *mo = r->models ? cJSON_Parse(r->models) : NULL;
@@ -125,6 +131,23 @@ static mw_status check_subscription(const cJSON *body, int allow_private,
   return s;
 }
 
+/* Inserts r with its URL and secret encrypted (core/secrets.h). */
+static mw_status insert_sealed(mw_conn *c, const struct mw_subscription_row *r,
+                               const char *secret) {
+  char *url = NULL, *sec = NULL;
+  mw_status s = mw_secret_put(c, MW_SECRET_SUBSCRIPTION_URL, r->name, r->url, &url);
+  if(!s)
+    s = mw_secret_put(c, MW_SECRET_SUBSCRIPTION_SECRET, r->name, secret, &sec);
+  if(!s) {
+    struct mw_subscription_row sealed = *r;
+    sealed.url = url;
+    s = mw__store(c)->subscription_insert(c, &sealed, sec);
+  }
+  free(url);
+  free(sec);
+  return s;
+}
+
 mw_status mw_subscription_create(mw_conn *c, const cJSON *body, int allow_private,
                                  const char *actor, cJSON **out, mw_err *err) {
   *out = NULL;
@@ -151,7 +174,7 @@ mw_status mw_subscription_create(mw_conn *c, const cJSON *body, int allow_privat
   if(!s)
     s = mw_tx_begin(c);
   if(!s) {
-    s = mw__store(c)->subscription_insert(c, &r, secret);
+    s = insert_sealed(c, &r, secret);
     if(s == MW_ECONFLICT)
       mw_errf(err, s, "subscription '%s' exists", r.name);
     if(!s)
@@ -162,23 +185,37 @@ mw_status mw_subscription_create(mw_conn *c, const cJSON *body, int allow_privat
       mw_tx_rollback(c);
   }
   if(!s) {
-    *out = subscription_json(&r);
+    *out = subscription_json(&r, r.url);
     cJSON_AddStringToObject(*out, "secret", secret);
   }
+  OPENSSL_cleanse(secret, sizeof secret);
   cJSON_free(events);
   cJSON_free(mtext);
   return s;
 }
 
+struct list_ctx {
+  mw_conn *c;
+  cJSON *arr;
+  mw_err *err;
+};
+
 static mw_status add_subscription(void *ctx, const struct mw_subscription_row *r) {
-  cJSON_AddItemToArray(ctx, subscription_json(r));
-  return MW_OK;
+  struct list_ctx *x = ctx;
+  char *url = NULL;
+  mw_status s =
+      mw_secret_get(x->c, MW_SECRET_SUBSCRIPTION_URL, r->name, r->url, &url, x->err);
+  if(!s)
+    cJSON_AddItemToArray(x->arr, subscription_json(r, url));
+  mw_secret_free(url);
+  return s;
 }
 
 mw_status mw_subscription_list(mw_conn *c, const char *name, cJSON **out,
                                mw_err *err) {
   cJSON *arr = cJSON_CreateArray();
-  mw_status s = mw__store(c)->subscription_list(c, name, add_subscription, arr);
+  struct list_ctx x = {c, arr, err};
+  mw_status s = mw__store(c)->subscription_list(c, name, add_subscription, &x);
   if(s) {
     cJSON_Delete(arr);
     *out = NULL;
@@ -244,8 +281,13 @@ static mw_status emit_one(void *ctx, const struct mw_subscription_row *r) {
   const struct emit_ctx *e = ctx;
   if(!any_match(r->events, e->type) || (e->model && !any_match(r->models, e->model)))
     return MW_OK;
-  return mw_outbox_enqueue(e->c, e->type, "subscription", r->name, r->url,
-                           e->payload, NULL);
+  /* The outbox keeps where it goes (scheme and host), not the URL. */
+  char shown[1100];
+  mw_status s = mw_secret_url_shown(e->c, MW_SECRET_SUBSCRIPTION_URL, r->name,
+                                    r->url, shown, sizeof shown);
+  return s ? s
+           : mw_outbox_enqueue(e->c, e->type, "subscription", r->name, shown,
+                               e->payload, NULL);
 }
 
 mw_status mw_event_emit(mw_conn *c, const char *type, const char *model,

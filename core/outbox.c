@@ -22,11 +22,17 @@ mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_typ
   if(mw_random_token(rnd, 24))
     return MW_EINTERNAL;
   snprintf(msg_id, sizeof msg_id, "msg_%s", rnd);
+  /* Where it goes, for the delivery log: scheme, host and port. The rest
+   * of a URL may be a credential (a chat service's key in its path, a
+   * password before the host), which lives only in the target's row,
+   * encrypted; the delivery worker reads it from there when it sends. */
+  char shown[1100];
+  mw_url_redact(url, shown, sizeof shown);
   char *body = cJSON_PrintUnformatted(payload);
   if(!body)
     return MW_ENOMEM;
   mw_status s = mw__store(c)->outbox_insert(
-      c, msg_id, kind, target_type, target_name, url, body, mw_now_ms(), out_id);
+      c, msg_id, kind, target_type, target_name, shown, body, mw_now_ms(), out_id);
   cJSON_free(body);
   return s;
 }
@@ -54,16 +60,11 @@ static mw_status list_row(void *p, const struct mw_outbox_row *r) {
   cJSON_AddStringToObject(d, "kind", r->kind);
   cJSON_AddStringToObject(d, "target_type", r->target_type);
   cJSON_AddStringToObject(d, "target", r->target_name);
-  /* Chat webhook URLs are credentials (Slack, Discord), and so may be a
-   * subscriber's: show only where they point (scheme and host), never the
-   * userinfo, path or query that carry the key - to admins too, who read
-   * them at /api/v1/channels and /api/v1/subscriptions. */
-  if(!strcmp(r->target_type, "channel") || !strcmp(r->target_type, "subscription")) {
-    char red[1100];
-    cJSON_AddStringToObject(d, "url", mw_url_redact(r->url, red, sizeof red));
-  } else {
-    cJSON_AddStringToObject(d, "url", r->url);
-  }
+  /* Scheme, host and port, as kept (mw_outbox_enqueue): to admins too,
+   * who read the whole URL at /api/v1/channels, /api/v1/nodes and
+   * /api/v1/subscriptions. Rows queued before migration 0017 were cut
+   * down at the first start after it. */
+  cJSON_AddStringToObject(d, "url", r->url);
   cJSON *payload = cJSON_Parse(r->payload);
   cJSON_AddItemToObject(d, "payload", payload ? payload : cJSON_CreateNull());
   cJSON_AddStringToObject(d, "state", r->state);

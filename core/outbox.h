@@ -11,7 +11,10 @@
  * transaction, so it is sent if and only if the change that caused it
  * commits. kind: "alias.moved", "alert", ...; target_type/name say who
  * receives it ("node"/"edge-1", "channel"/"ops-slack"). The message id
- * (webhook-id) is generated here and stays stable across retries. */
+ * (webhook-id) is generated here and stays stable across retries. Only
+ * url's scheme, host and port are kept (for the delivery log): the
+ * delivery worker sends to the URL the target holds when it sends, with
+ * the target's secret (so a credential lives in one row, encrypted). */
 mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_type,
                             const char *target_name, const char *url,
                             const cJSON *payload, int64_t *out_id);
@@ -19,8 +22,8 @@ mw_status mw_outbox_enqueue(mw_conn *c, const char *kind, const char *target_typ
 /* {deliveries: [...], next_page_token}: outbox rows newest first, each with
  * its attempts; state filters (pending|delivered|failed|dead) when not
  * NULL; page_token is the id to continue below. Payload secrets never
- * appear (the payload is what receivers see anyway); channel URLs are
- * shown redacted (mw_url_redact), node URLs in full. */
+ * appear (the payload is what receivers see anyway); every URL is its
+ * scheme, host and port (mw_url_redact). */
 mw_status mw_outbox_list(mw_conn *c, const char *state, int limit, int64_t before_id,
                          cJSON **out);
 

@@ -26,7 +26,9 @@
   X(MW_EINTERNAL, -14, "internal", "internal error")                                \
   X(MW_ENOTAPPROVED, -15, "not_approved", "version not approved")                   \
   X(MW_ESELFAPPROVAL, -16, "self_approval",                                         \
-    "a version's creator cannot decide on it")
+    "a version's creator cannot decide on it")                                      \
+  X(MW_ESECRET, -17, "secret_unreadable",                                           \
+    "a stored secret cannot be decrypted with this key")
 
 typedef enum mw_status {
 #define MW_X_ENUM(name, val, code, msg) name = (val),

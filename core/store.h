@@ -19,6 +19,7 @@
 #include "core/audit.h"
 #include "core/auth.h"
 #include "core/outbox.h"
+#include "core/secrets.h"
 
 /* A token as stored: its secret only as a digest. */
 struct mw_token_row {
@@ -71,6 +72,22 @@ struct mw_outbox_age {
   int64_t id, created_at, final_at;
   char state[16];
 };
+
+/* A stored credential as the passes of core/secrets_db.c read it:
+ * copies, freed by mw__secret_rows_free. */
+struct mw_secret_row {
+  int64_t id;
+  char *name;  /* the row's name (in the outbox: its msg_id) */
+  char *value; /* what the column holds */
+};
+
+/* The columns those passes walk: every credential (enum mw_secret_col),
+ * then the outbox's url, which keeps no credential (scheme, host, port). */
+#define MW__COL_OUTBOX_URL MW_SECRET_COLS
+#define MW__COLS (MW_SECRET_COLS + 1)
+
+/* Frees rows[0..n) of a secret_page. */
+void mw__secret_rows_free(struct mw_secret_row *rows, int n);
 
 /* A replica as listed (strings borrowed). */
 struct mw_replica_row {
@@ -155,6 +172,26 @@ struct mw_core_store {
    * that nothing queued for it is sent. O(rows of the target). */
   mw_status (*outbox_kill_target)(mw_conn *c, const char *target_type,
                                   const char *target_name, const char *error);
+
+  /* ---- secrets at rest (core/secrets_db.c) ---- */
+  /* The id of the key the credentials are encrypted with (id[16]);
+   * MW_ENOTFOUND when none is recorded. */
+  mw_status (*secret_key_get)(mw_conn *c, char id[16]);
+  /* Records key_id as that key since now (replacing any). */
+  mw_status (*secret_key_put)(mw_conn *c, const char *key_id, int64_t now);
+  /* Up to max rows of column col (< MW__COLS) with id > after_id, in id
+   * order, into rows[0..*n). On failure *n is 0 and nothing is held.
+   * O(max log rows). */
+  mw_status (*secret_page)(mw_conn *c, int col, int64_t after_id, int max,
+                           struct mw_secret_row *rows, int *n);
+  /* Writes value into column col (< MW__COLS) of row id. */
+  mw_status (*secret_set)(mw_conn *c, int col, int64_t id, const char *value);
+  /* Making sure what a pass replaced leaves the files: stage 0, before
+   * its transaction, has freed space overwritten from then on; stage 1,
+   * after it, empties the log of old page images and stops overwriting.
+   * SQLite: secure_delete, then a TRUNCATE checkpoint. PostgreSQL:
+   * nothing can be done from here (old row versions stay until VACUUM). */
+  mw_status (*secret_scrub)(mw_conn *c, int stage);
 
   /* ---- replicas (core/cluster.c) ---- */
   /* Inserts or refreshes a replica's row. */

@@ -525,6 +525,103 @@ static mw_status replica_list(mw_conn *c, int64_t since,
   return s;
 }
 
+/* ------------------------------------------------------ secrets at rest */
+
+static mw_status secret_key_get(mw_conn *c, char id[16]) {
+  mw_status s;
+  PGresult *r = mw_pg_run(c, "SELECT key_id FROM secret_key WHERE id = 1", NULL, &s);
+  if(!r)
+    return s;
+  s = PQntuples(r) != 1                         ? MW_ENOTFOUND
+      : mw_strlcpy(id, mw_pg_text(r, 0, 0), 16) ? MW_EINVAL
+                                                : MW_OK;
+  PQclear(r);
+  return s;
+}
+
+static mw_status secret_key_put(mw_conn *c, const char *key_id, int64_t now) {
+  assert(mw_tx_state(c) == 1);
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_text(&p, key_id);
+  mw_pgp_i64(&p, now);
+  return mw_pg_do(c,
+                  "INSERT INTO secret_key(id, key_id, since) VALUES(1, $1, $2) "
+                  "ON CONFLICT(id) DO UPDATE SET key_id = EXCLUDED.key_id, "
+                  "since = EXCLUDED.since",
+                  &p, NULL);
+}
+
+/* The statements of each column the passes walk (MW__COLS of them, in the
+ * order of enum mw_secret_col, then the outbox's url). */
+static const char *const secret_page_sql[MW__COLS] = {
+    "SELECT id, name, url FROM channels WHERE id > $1 ORDER BY id LIMIT $2",
+    "SELECT id, name, secret FROM channels WHERE id > $1 ORDER BY id LIMIT $2",
+    "SELECT id, name, url FROM nodes WHERE id > $1 ORDER BY id LIMIT $2",
+    "SELECT id, name, secret FROM nodes WHERE id > $1 ORDER BY id LIMIT $2",
+    "SELECT id, name, url FROM subscriptions WHERE id > $1 ORDER BY id LIMIT $2",
+    "SELECT id, name, secret FROM subscriptions WHERE id > $1 ORDER BY id "
+    "LIMIT $2",
+    "SELECT id, msg_id, url FROM outbox WHERE id > $1 ORDER BY id LIMIT $2",
+};
+static const char *const secret_set_sql[MW__COLS] = {
+    "UPDATE channels SET url = $2 WHERE id = $1",
+    "UPDATE channels SET secret = $2 WHERE id = $1",
+    "UPDATE nodes SET url = $2 WHERE id = $1",
+    "UPDATE nodes SET secret = $2 WHERE id = $1",
+    "UPDATE subscriptions SET url = $2 WHERE id = $1",
+    "UPDATE subscriptions SET secret = $2 WHERE id = $1",
+    "UPDATE outbox SET url = $2 WHERE id = $1",
+};
+
+static mw_status secret_page(mw_conn *c, int col, int64_t after_id, int max,
+                             struct mw_secret_row *rows, int *n) {
+  assert(col >= 0 && col < MW__COLS && max > 0);
+  *n = 0;
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, after_id);
+  mw_pgp_i64(&p, max);
+  mw_status s;
+  PGresult *r = mw_pg_run(c, secret_page_sql[col], &p, &s);
+  if(!r)
+    return s;
+  s = MW_OK;
+  for(int i = 0; i < PQntuples(r) && i < max && !s; i++) {
+    struct mw_secret_row *row = &rows[(*n)++];
+    row->id = mw_pg_i64(r, i, 0, 0);
+    row->name = mw_pg_dup(r, i, 1);
+    row->value = mw_pg_dup(r, i, 2);
+    if(!row->name || !row->value)
+      s = MW_ENOMEM;
+  }
+  PQclear(r);
+  if(s) {
+    mw__secret_rows_free(rows, *n);
+    *n = 0;
+  }
+  return s;
+}
+
+static mw_status secret_set(mw_conn *c, int col, int64_t id, const char *value) {
+  assert(col >= 0 && col < MW__COLS && mw_tx_state(c) == 1);
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, id);
+  mw_pgp_text(&p, value);
+  int64_t n = 0;
+  mw_status s = mw_pg_do(c, secret_set_sql[col], &p, &n);
+  return !s && n != 1 ? MW_ENOTFOUND : s;
+}
+
+/* Old row versions stay in the table's files until VACUUM reuses their
+ * space, and in the WAL archive: nothing a transaction can clear (the
+ * README says what an operator does). */
+static mw_status secret_scrub(mw_conn *c, int stage) {
+  (void)c, (void)stage;
+  return MW_OK;
+}
+
 const struct mw_core_store mw_core_store_pg = {
     .token_insert = token_insert,
     .token_by_prefix = token_by_prefix,
@@ -551,4 +648,9 @@ const struct mw_core_store mw_core_store_pg = {
     .replica_delete = replica_delete,
     .replica_purge = replica_purge,
     .replica_list = replica_list,
+    .secret_key_get = secret_key_get,
+    .secret_key_put = secret_key_put,
+    .secret_page = secret_page,
+    .secret_set = secret_set,
+    .secret_scrub = secret_scrub,
 };

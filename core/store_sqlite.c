@@ -501,6 +501,103 @@ static mw_status replica_list(mw_conn *c, int64_t since,
   return s;
 }
 
+/* ------------------------------------------------------ secrets at rest */
+
+static mw_status secret_key_get(mw_conn *c, char id[16]) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT key_id FROM secret_key WHERE id = 1");
+  mw_status s = mw_step_one(c, st);
+  if(s)
+    return s;
+  s = mw_strlcpy(id, mw_col_text(st, 0), 16) ? MW_EINVAL : MW_OK;
+  sqlite3_reset(st);
+  return s;
+}
+
+static mw_status secret_key_put(mw_conn *c, const char *key_id, int64_t now) {
+  assert(mw_tx_state(c) == 1);
+  sqlite3_stmt *st =
+      mw_stmt(c, "INSERT INTO secret_key(id, key_id, since) VALUES(1, ?1, ?2) "
+                 "ON CONFLICT(id) DO UPDATE SET key_id = excluded.key_id, since = "
+                 "excluded.since");
+  if(st) {
+    mw_bind_text(st, 1, key_id);
+    sqlite3_bind_int64(st, 2, now);
+  }
+  return mw_step_done(c, st);
+}
+
+/* The statements of each column the passes walk (MW__COLS of them, in the
+ * order of enum mw_secret_col, then the outbox's url). */
+static const char *const secret_page_sql[MW__COLS] = {
+    "SELECT id, name, url FROM channels WHERE id > ?1 ORDER BY id LIMIT ?2",
+    "SELECT id, name, secret FROM channels WHERE id > ?1 ORDER BY id LIMIT ?2",
+    "SELECT id, name, url FROM nodes WHERE id > ?1 ORDER BY id LIMIT ?2",
+    "SELECT id, name, secret FROM nodes WHERE id > ?1 ORDER BY id LIMIT ?2",
+    "SELECT id, name, url FROM subscriptions WHERE id > ?1 ORDER BY id LIMIT ?2",
+    "SELECT id, name, secret FROM subscriptions WHERE id > ?1 ORDER BY id "
+    "LIMIT ?2",
+    "SELECT id, msg_id, url FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
+};
+static const char *const secret_set_sql[MW__COLS] = {
+    "UPDATE channels SET url = ?2 WHERE id = ?1",
+    "UPDATE channels SET secret = ?2 WHERE id = ?1",
+    "UPDATE nodes SET url = ?2 WHERE id = ?1",
+    "UPDATE nodes SET secret = ?2 WHERE id = ?1",
+    "UPDATE subscriptions SET url = ?2 WHERE id = ?1",
+    "UPDATE subscriptions SET secret = ?2 WHERE id = ?1",
+    "UPDATE outbox SET url = ?2 WHERE id = ?1",
+};
+
+static mw_status secret_page(mw_conn *c, int col, int64_t after_id, int max,
+                             struct mw_secret_row *rows, int *n) {
+  assert(col >= 0 && col < MW__COLS && max > 0);
+  *n = 0;
+  sqlite3_stmt *st = mw_stmt(c, secret_page_sql[col]);
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, after_id);
+  sqlite3_bind_int(st, 2, max);
+  mw_status s = MW_OK;
+  while(!s && *n < max && mw_step_next(c, st, &s) > 0) {
+    struct mw_secret_row *r = &rows[(*n)++];
+    r->id = sqlite3_column_int64(st, 0);
+    r->name = mw_col_dup(st, 1);
+    r->value = mw_col_dup(st, 2);
+    if(!r->name || !r->value)
+      s = MW_ENOMEM;
+  }
+  sqlite3_reset(st);
+  if(s) {
+    mw__secret_rows_free(rows, *n);
+    *n = 0;
+  }
+  return s;
+}
+
+static mw_status secret_set(mw_conn *c, int col, int64_t id, const char *value) {
+  assert(col >= 0 && col < MW__COLS && mw_tx_state(c) == 1);
+  sqlite3_stmt *st = mw_stmt(c, secret_set_sql[col]);
+  if(st) {
+    sqlite3_bind_int64(st, 1, id);
+    mw_bind_text(st, 2, value);
+  }
+  mw_status s = mw_step_done(c, st);
+  return !s && mw_sqlite_changes(c) != 1 ? MW_ENOTFOUND : s;
+}
+
+/* secure_delete zeroes what a statement frees (cells, pages), so a value
+ * replaced by its ciphertext is not left in the database file; the
+ * checkpoint then copies the new pages in and truncates the WAL, which
+ * held the old ones. */
+static mw_status secret_scrub(mw_conn *c, int stage) {
+  assert(mw_tx_state(c) == 0);
+  if(stage == 0)
+    return mw_exec(c, "PRAGMA secure_delete = ON");
+  mw_status s = mw_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
+  mw_status off = mw_exec(c, "PRAGMA secure_delete = OFF");
+  return s ? s : off;
+}
+
 const struct mw_core_store mw_core_store_sqlite = {
     .token_insert = token_insert,
     .token_by_prefix = token_by_prefix,
@@ -527,4 +624,9 @@ const struct mw_core_store mw_core_store_sqlite = {
     .replica_delete = replica_delete,
     .replica_purge = replica_purge,
     .replica_list = replica_list,
+    .secret_key_get = secret_key_get,
+    .secret_key_put = secret_key_put,
+    .secret_page = secret_page,
+    .secret_set = secret_set,
+    .secret_scrub = secret_scrub,
 };

@@ -79,7 +79,12 @@ struct enqueue_ctx {
 
 static mw_status enqueue_one(void *ctx, const char *name, const char *url) {
   const struct enqueue_ctx *e = ctx;
-  return mw_outbox_enqueue(e->c, e->kind, "node", name, url, e->payload, NULL);
+  /* The outbox keeps where it goes (scheme and host), not the URL. */
+  char shown[1100];
+  mw_status s =
+      mw_secret_url_shown(e->c, MW_SECRET_NODE_URL, name, url, shown, sizeof shown);
+  return s ? s
+           : mw_outbox_enqueue(e->c, e->kind, "node", name, shown, e->payload, NULL);
 }
 
 mw_status reg_nodes_enqueue(mw_conn *c, const char *model, const char *kind,

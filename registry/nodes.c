@@ -13,7 +13,10 @@
  * reg__commit_answer). */
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "registry/internal.h"
 
@@ -55,15 +58,21 @@ static mw_status add_node_model(void *ctx, const struct reg_node_model_row *r) {
   return MW_OK;
 }
 
-/* JSON of node n with the models it serves. */
-static mw_status node_json(mw_conn *c, const struct reg_node_row *n, cJSON **out) {
+/* JSON of node n with the models it serves, its URL decrypted. */
+static mw_status node_json(mw_conn *c, const struct reg_node_row *n, cJSON **out,
+                           mw_err *err) {
+  char *url = NULL;
+  mw_status s = mw_secret_get(c, MW_SECRET_NODE_URL, n->name, n->url, &url, err);
+  if(s)
+    return s;
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "name", n->name);
-  cJSON_AddStringToObject(j, "url", n->url);
+  cJSON_AddStringToObject(j, "url", url);
+  mw_secret_free(url);
   mw_json_add_time(j, "created_at", n->created_at);
   mw_json_add_time(j, "last_seen_at", n->last_seen_at);
   struct models_ctx m = {cJSON_AddArrayToObject(j, "models"), 1};
-  mw_status s = reg__store(c)->node_models(c, n->id, add_node_model, &m);
+  s = reg__store(c)->node_models(c, n->id, add_node_model, &m);
   if(s) {
     cJSON_Delete(j);
     return s;
@@ -76,16 +85,17 @@ static mw_status node_json(mw_conn *c, const struct reg_node_row *n, cJSON **out
 struct get_ctx {
   mw_conn *c;
   cJSON *out;
+  mw_err *err;
 };
 
 static mw_status got_node(void *ctx, const struct reg_node_row *n) {
   struct get_ctx *g = ctx;
-  return node_json(g->c, n, &g->out);
+  return node_json(g->c, n, &g->out, g->err);
 }
 
 mw_status reg_node_get(mw_conn *c, const char *name, cJSON **out, mw_err *err) {
   *out = NULL;
-  struct get_ctx g = {c, NULL};
+  struct get_ctx g = {c, NULL, err};
   mw_status s = reg__store(c)->node_get(c, name, got_node, &g);
   if(s == MW_ENOTFOUND)
     return mw_errf(err, s, "no node named '%s'", name);
@@ -97,17 +107,16 @@ mw_status reg_node_get(mw_conn *c, const char *name, cJSON **out, mw_err *err) {
 static mw_status listed_node(void *ctx, const struct reg_node_row *n) {
   struct get_ctx *g = ctx;
   cJSON *j = NULL;
-  mw_status s = node_json(g->c, n, &j);
+  mw_status s = node_json(g->c, n, &j, g->err);
   if(!s)
     cJSON_AddItemToArray(g->out, j);
   return s;
 }
 
 mw_status reg_node_list(mw_conn *c, cJSON **out, mw_err *err) {
-  (void)err;
   *out = NULL;
   cJSON *root = cJSON_CreateObject();
-  struct get_ctx g = {c, cJSON_AddArrayToObject(root, "nodes")};
+  struct get_ctx g = {c, cJSON_AddArrayToObject(root, "nodes"), err};
   mw_status s = reg__store(c)->node_list(c, listed_node, &g);
   if(s) {
     cJSON_Delete(root);
@@ -115,6 +124,20 @@ mw_status reg_node_list(mw_conn *c, cJSON **out, mw_err *err) {
   }
   *out = root;
   return MW_OK;
+}
+
+/* Inserts a node with its URL and secret encrypted (core/secrets.h). */
+static mw_status insert_sealed(mw_conn *c, const char *name, const char *url,
+                               const char *secret, int64_t *nid) {
+  char *u = NULL, *sec = NULL;
+  mw_status s = mw_secret_put(c, MW_SECRET_NODE_URL, name, url, &u);
+  if(!s)
+    s = mw_secret_put(c, MW_SECRET_NODE_SECRET, name, secret, &sec);
+  if(!s)
+    s = reg__store(c)->node_insert(c, name, u, sec, mw_now_ms(), nid);
+  free(u);
+  free(sec);
+  return s;
 }
 
 /* Links node nid to each model of models (names or {name, alias}), inside
@@ -167,7 +190,7 @@ mw_status reg_node_create(mw_conn *c, const cJSON *body, int allow_private,
   if(s)
     return s;
   int64_t nid = 0;
-  s = reg__store(c)->node_insert(c, name, url, secret, mw_now_ms(), &nid);
+  s = insert_sealed(c, name, url, secret, &nid);
   if(s == MW_ECONFLICT)
     mw_errf(err, s, "a node named '%s' already exists", name);
   if(!s)
@@ -178,6 +201,7 @@ mw_status reg_node_create(mw_conn *c, const cJSON *body, int allow_private,
     s = reg_node_get(c, name, out, err);
   if(!s)
     cJSON_AddStringToObject(*out, "secret", secret);
+  OPENSSL_cleanse(secret, sizeof secret);
   return reg__commit_answer(c, s, out);
 }
 

@@ -8,7 +8,10 @@
 #   replicas    modelwatch serve --database postgresql://... on ports
 #               $REPLICA_PORTS (default $PORT+1..$PORT+3), data dirs
 #               $DATA/r1..r3 (their own admin.token and logs; artifacts
-#               live in the database)
+#               live in the database), all with --secret-key-file
+#               $DATA/secret.key: the one key that encrypts the channel
+#               URLs and webhook secrets in the database (a real
+#               deployment gives each host a copy from its secret store)
 #   haproxy     examples/ha/haproxy.cfg on 127.0.0.1:$PORT, round robin,
 #               health checks on /readyz
 #
@@ -50,11 +53,15 @@ as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
 psql -h 127.0.0.1 -p "$PG_PORT" -U mw -d postgres -qc "CREATE DATABASE modelwatch"
 DB="postgresql://mw@127.0.0.1:$PG_PORT/modelwatch"
 
+# Every replica must use the same key: made once, before any starts (each
+# would otherwise create its own, and all but the first would be refused).
+(umask 077 && openssl rand -hex 32 >"$DATA/secret.key")
+
 echo "== three replicas on ports ${RPORTS[*]}"
 for i in 1 2 3; do
   mkdir -p "$DATA/r$i"
   "$BUILD/modelwatch" serve --listen "127.0.0.1:${RPORTS[i - 1]}" --data-dir "$DATA/r$i" \
-    --database "$DB" --artifact-store database \
+    --database "$DB" --artifact-store database --secret-key-file "$DATA/secret.key" \
     --external-url "http://127.0.0.1:$PORT" >"$DATA/r$i/modelwatch.log" 2>&1 &
   pids+=($!)
 done

@@ -16,10 +16,10 @@ static unsigned char *snapshot;
 static sqlite3_int64 snapshot_len;
 static sqlite3_int64 changes_at_snapshot;
 
-#define SEED_FAIL(what)                                                       \
-  do {                                                                        \
-    fprintf(stderr, "fuzz fixture: %s failed (%s)\n", what, err.msg);         \
-    abort();                                                                  \
+#define SEED_FAIL(what)                                               \
+  do {                                                                \
+    fprintf(stderr, "fuzz fixture: %s failed (%s)\n", what, err.msg); \
+    abort();                                                          \
   } while(0)
 
 void fuzz_quiet(void) {
@@ -72,10 +72,12 @@ static void seed(struct fuzz_env *e) {
   }
   /* Ready without an artifact upload: the fixture needs the state, not the
    * file. */
-  exec_or_die(e->c, "UPDATE model_versions SET status = 'ready', size = 3, sha256 = "
-                    "'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'");
-  cJSON *node = parse_or_die("{\"name\":\"edge-1\",\"url\":\"http://127.0.0.1:9/hook\","
-                             "\"models\":[\"fraud\"]}");
+  exec_or_die(e->c,
+              "UPDATE model_versions SET status = 'ready', size = 3, sha256 = "
+              "'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'");
+  cJSON *node =
+      parse_or_die("{\"name\":\"edge-1\",\"url\":\"http://127.0.0.1:9/hook\","
+                   "\"models\":[\"fraud\"]}");
   if(reg_node_create(e->c, node, 1, "fuzz", &out, &err))
     SEED_FAIL("node");
   cJSON_Delete(node);
@@ -157,8 +159,10 @@ struct fuzz_env *fuzz_env(void) {
   fuzz_quiet();
   env.reg.data_dir = "/nonexistent/modelwatch-fuzz";
   env.reg.external_url = "http://modelwatch.test";
+  mw_secret_key key; /* channel and node credentials are stored encrypted */
   if(mw_db_open(":memory:", 0, &env.db) || !(env.c = mw_db_conn(env.db)) ||
-     mw_migrate(env.c, NULL) || mon_ctx_new(env.db, NULL, &env.mon)) {
+     mw_migrate(env.c, NULL) || mw_secret_key_new(&key) ||
+     mw_secrets_attach(env.db, &key) || mon_ctx_new(env.db, NULL, &env.mon)) {
     fprintf(stderr, "fuzz fixture: cannot open the database\n");
     abort();
   }

@@ -139,6 +139,26 @@ class Response:
         return "<%d %r>" % (self.status, self.raw[:300])
 
 
+def shared_key_file(args, data_dir):
+    """The key file a server must be given when args name the database of
+    another data directory (replicas sharing one PostgreSQL database): the
+    secret.key its first server created. Every replica must use the key the
+    database is encrypted with; None when args name no such database."""
+    url = None
+    for i, a in enumerate(args):
+        if a.startswith("--database="):
+            url = a.split("=", 1)[1]
+        elif a == "--database" and i + 1 < len(args):
+            url = args[i + 1]
+    if url is None or not POSTGRES:
+        return None
+    for d, db in _databases.items():
+        if d != data_dir and pg().url(db) == url:
+            path = os.path.join(d, "secret.key")
+            return path if os.path.exists(path) else None
+    return None
+
+
 class Server:
     """A modelwatch process. `data_dir` survives stop() for restart tests."""
 
@@ -166,6 +186,9 @@ class Server:
         if ARTIFACT_STORE != "dir" and \
                 not any(a.startswith("--artifact-store") for a in self.args):
             backend += ["--artifact-store", ARTIFACT_STORE]
+        key = shared_key_file(self.args, self.data_dir)
+        if key and not any(a.startswith("--secret-key-file") for a in self.args):
+            backend += ["--secret-key-file", key]
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:%d" % self.port,
              "--data-dir", self.data_dir] + backend + self.args,

@@ -97,6 +97,9 @@ def test_backup_while_serving_and_restore():
             t.join()
             assert p.returncode == 0, p
             assert written, "the writer made no progress during the backup"
+            # The key is not in the backup, and the backup says so.
+            assert "NOT in the backup" in p.stderr, p.stderr
+            key = open(os.path.join(s.data_dir, "secret.key")).read()
             p2 = subprocess.run([BIN, "backup", bak, "--data-dir", s.data_dir],
                                 capture_output=True, text=True)
             assert p2.returncode != 0 and "exists" in p2.stderr
@@ -106,8 +109,18 @@ def test_backup_while_serving_and_restore():
         target = os.path.join(out, "restored")
         p = subprocess.run([BIN, "restore", bak, "--data-dir", target], capture_output=True, text=True)
         assert p.returncode == 0, p
+        assert "secret.key" in p.stderr, p.stderr  # where the key must go
         p = subprocess.run([BIN, "restore", bak, "--data-dir", target], capture_output=True, text=True)
         assert p.returncode != 0 and "--force" in p.stderr, p
+        # Without the key the restored credentials cannot be read: the
+        # server refuses to start and says where the key goes.
+        rc = Server(data_dir=target).start(expect_fail=True)
+        log = open(os.path.join(target, "server.log")).read()
+        assert rc != 0 and "no key file at" in log, log[-2000:]
+        keyfile = os.path.join(target, "secret.key")
+        fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, key.encode())
+        os.close(fd)
         # Not even --force replaces the database under a running server:
         # its files stay as they are and it keeps answering.
         s1 = Server(data_dir=target).start()

@@ -270,14 +270,15 @@ def test_urls_redacted_below_admin():
                        200)
         assert again["url"] == "https://localhost:8443", again
         no_secret(json.dumps(again))
-        # Admin: node URLs in full; a channel's URL in a delivery is always
-        # scheme and host (admins read it at /api/v1/channels).
+        # Admin: node URLs in full at /api/v1/nodes; a URL in a delivery is
+        # always scheme and host (the outbox keeps no more of it: the whole
+        # URL lives, encrypted, in the node's or channel's row only).
         full = expect(s.get("/api/v1/nodes/edge"), 200)
         assert full["url"] == SECRET_NODE_URL
         deliveries = expect(s.get("/api/v1/deliveries"), 200)["deliveries"]
         urls = {d["target"]: d["url"] for d in deliveries}
         assert urls["chat"] == "https://localhost:9443", urls
-        assert urls["edge"] == SECRET_NODE_URL, urls
+        assert urls["edge"] == "https://localhost:8443", urls
         assert expect(s.get("/api/v1/channels/chat"), 200)["url"] == SECRET_CHAT_URL
 
         # The dashboard signs in with a token and gets what the API gives

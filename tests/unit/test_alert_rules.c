@@ -433,6 +433,15 @@ static void open_db(struct fix *f) {
   assert_int_equal(mw_db_open(f->path, 0, &f->db), MW_OK);
   f->c = mw_db_conn(f->db);
   assert_int_equal(mw_migrate(f->c, NULL), MW_OK);
+  /* Node and channel URLs and secrets are stored encrypted: one key
+   * across restarts, as a server's key file gives it. The plain values
+   * setup() inserts are encrypted by the pass a first start runs. */
+  static const char key_hex[] =
+      "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+  mw_secret_key k;
+  char err[512];
+  assert_int_equal(mw_secret_key_parse(key_hex, sizeof key_hex - 1, &k), MW_OK);
+  assert_int_equal(mw_secrets_check(f->db, &k, NULL, err, sizeof err), MW_OK);
 }
 
 static int setup(void **state) {
@@ -463,7 +472,10 @@ static int setup(void **state) {
       "INSERT INTO node_models(node_id, model_id) VALUES(1, 1);"
       "INSERT INTO channels(name, type, url, secret, created_at) VALUES"
       " ('hook', 'webhook', 'http://127.0.0.1:1/hook', "
-      "'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0);");
+      "'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0);"
+      "DELETE FROM secret_key;");
+  mw_db_close(f->db); /* a first start on what an older binary left */
+  open_db(f);
   mw_err err = {0};
   cJSON *out = NULL;
   assert_int_equal(reg_alias_set(f->c, &f->reg, "m", "production", 1, NULL, NULL,

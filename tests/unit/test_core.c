@@ -23,11 +23,11 @@ static void test_status_table(void **state) {
   assert_string_equal(mw_strerror(MW_ESCHEMA),
                       "database schema is newer than this binary");
   /* Every status has a distinct code. */
-  mw_status all[] = {MW_OK,           MW_EINVAL,  MW_ENOTFOUND,  MW_ECONFLICT,
-                     MW_ETOOBIG,      MW_EDB,     MW_EIO,        MW_ENOMEM,
-                     MW_EVALIDATION,  MW_EUNAUTH, MW_EFORBIDDEN, MW_EBUSY,
-                     MW_ETOOMANY,     MW_ESCHEMA, MW_EINTERNAL,  MW_ENOTAPPROVED,
-                     MW_ESELFAPPROVAL};
+  mw_status all[] = {
+      MW_OK,           MW_EINVAL,        MW_ENOTFOUND, MW_ECONFLICT,   MW_ETOOBIG,
+      MW_EDB,          MW_EIO,           MW_ENOMEM,    MW_EVALIDATION, MW_EUNAUTH,
+      MW_EFORBIDDEN,   MW_EBUSY,         MW_ETOOMANY,  MW_ESCHEMA,     MW_EINTERNAL,
+      MW_ENOTAPPROVED, MW_ESELFAPPROVAL, MW_ESECRET};
   size_t n = sizeof all / sizeof all[0];
   for(size_t i = 0; i < n; i++)
     for(size_t j = i + 1; j < n; j++)
@@ -474,6 +474,254 @@ static void test_name_patterns(void **state) {
   cJSON_Delete(o);
 }
 
+/* ------------------------------------------------- secrets at rest */
+
+#define KEY_HEX "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define SLACK_URL "https://hooks.slack.com/services/T0SECRET/B0SECRET/xyzSECRET"
+
+static void key_of(const char *text, mw_secret_key *k) {
+  assert_int_equal(mw_secret_key_parse(text, strlen(text), k), MW_OK);
+}
+
+/* Keys: 64 hex digits or the base64 of 32 bytes; the id is the first 8
+ * hex digits of the sha256 of the key's bytes. */
+static void test_secret_keys(void **state) {
+  (void)state;
+  mw_secret_key a, b, c;
+  key_of(KEY_HEX, &a);
+  assert_string_equal(a.id, "630dcd29");
+  key_of("  AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", &b);
+  assert_memory_equal(a.bytes, b.bytes, 32);
+  assert_string_equal(b.id, "630dcd29");
+  char hex[65];
+  mw_secret_key_hex(&a, hex);
+  assert_string_equal(hex, KEY_HEX);
+  const char *bad[] = {
+      "", "00", KEY_HEX "00",
+      "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg=="};
+  for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_int_equal(mw_secret_key_parse(bad[i], strlen(bad[i]), &c), MW_EINVAL);
+  assert_int_equal(mw_secret_key_new(&c), MW_OK);
+  assert_int_equal(strlen(c.id), 8);
+  assert_string_not_equal(c.id, a.id);
+}
+
+/* Round trip; the stored text says its format and key, never the value. */
+static void test_secret_round_trip(void **state) {
+  (void)state;
+  mw_secret_key k;
+  key_of(KEY_HEX, &k);
+  const char *values[] = {SLACK_URL, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "",
+                          "\xc3\xa9t\xc3\xa9"};
+  for(size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+    char *sealed = NULL, *plain = NULL, id[9];
+    assert_int_equal(
+        mw_secret_seal(&k, MW_SECRET_CHANNEL_URL, "ops", values[i], &sealed), MW_OK);
+    assert_int_equal(strncmp(sealed, "enc:v1:630dcd29:", 16), 0);
+    assert_true(mw_secret_is_sealed(sealed));
+    assert_int_equal(mw_secret_key_id_of(sealed, id), MW_OK);
+    assert_string_equal(id, "630dcd29");
+    if(values[i][0])
+      assert_null(strstr(sealed, values[i]));
+    assert_int_equal(
+        mw_secret_open(&k, MW_SECRET_CHANNEL_URL, "ops", sealed, &plain, NULL, 0),
+        MW_OK);
+    assert_string_equal(plain, values[i]);
+    mw_secret_free(plain);
+    free(sealed);
+  }
+  assert_false(mw_secret_is_sealed(SLACK_URL));
+}
+
+/* Another key is told apart from a tampered value: the key ids differ, and
+ * the message names both. */
+static void test_secret_wrong_key(void **state) {
+  (void)state;
+  mw_secret_key k, other;
+  key_of(KEY_HEX, &k);
+  assert_int_equal(mw_secret_key_new(&other), MW_OK);
+  char *sealed = NULL, *plain = (char *)1, why[256];
+  assert_int_equal(
+      mw_secret_seal(&k, MW_SECRET_NODE_SECRET, "edge", "whsec_AAAA", &sealed),
+      MW_OK);
+  assert_int_equal(mw_secret_open(&other, MW_SECRET_NODE_SECRET, "edge", sealed,
+                                  &plain, why, sizeof why),
+                   MW_ECONFLICT);
+  assert_null(plain);
+  assert_non_null(strstr(why, "630dcd29"));
+  assert_non_null(strstr(why, other.id));
+  /* Plain text and garbage are not sealed values. */
+  assert_int_equal(mw_secret_open(&k, MW_SECRET_NODE_SECRET, "edge", "whsec_AAAA",
+                                  &plain, why, sizeof why),
+                   MW_EINVAL);
+  assert_int_equal(mw_secret_open(&k, MW_SECRET_NODE_SECRET, "edge",
+                                  "enc:v1:630dcd29:AAAA", &plain, why, sizeof why),
+                   MW_EINVAL);
+  free(sealed);
+}
+
+/* A changed byte, or a value moved to another row or column, fails
+ * authentication. */
+static void test_secret_tampered(void **state) {
+  (void)state;
+  mw_secret_key k;
+  key_of(KEY_HEX, &k);
+  char *sealed = NULL, *plain = NULL, why[256];
+  assert_int_equal(
+      mw_secret_seal(&k, MW_SECRET_CHANNEL_URL, "ops", SLACK_URL, &sealed), MW_OK);
+  /* Moved: another row, another column, another table. */
+  assert_int_equal(mw_secret_open(&k, MW_SECRET_CHANNEL_URL, "ops2", sealed, &plain,
+                                  why, sizeof why),
+                   MW_ESECRET);
+  assert_non_null(strstr(why, "authentication failed"));
+  assert_int_equal(mw_secret_open(&k, MW_SECRET_CHANNEL_SECRET, "ops", sealed,
+                                  &plain, why, sizeof why),
+                   MW_ESECRET);
+  assert_int_equal(mw_secret_open(&k, MW_SECRET_SUBSCRIPTION_URL, "ops", sealed,
+                                  &plain, why, sizeof why),
+                   MW_ESECRET);
+  /* Every byte of nonce, ciphertext and tag counts: one changed base64
+   * digit at each position (but the last group's, where a digit may
+   * carry padding bits the decoder drops). */
+  size_t n = strlen(sealed);
+  for(size_t i = 16; i + 4 < n; i++) {
+    char saved = sealed[i];
+    sealed[i] = saved == 'A' ? 'B' : 'A';
+    assert_int_not_equal(
+        mw_secret_open(&k, MW_SECRET_CHANNEL_URL, "ops", sealed, &plain, NULL, 0),
+        MW_OK);
+    assert_null(plain);
+    sealed[i] = saved;
+  }
+  /* Cut short: no tag. */
+  sealed[20] = 0;
+  assert_int_equal(mw_secret_open(&k, MW_SECRET_CHANNEL_URL, "ops", sealed, &plain,
+                                  why, sizeof why),
+                   MW_EINVAL);
+  free(sealed);
+}
+
+/* A fresh nonce per value: the same value sealed again never repeats its
+ * nonce or its text. */
+static void test_secret_nonces(void **state) {
+  (void)state;
+  mw_secret_key k;
+  key_of(KEY_HEX, &k);
+  enum { N = 2000 };
+  static char nonces[N][17];
+  for(int i = 0; i < N; i++) {
+    char *sealed = NULL;
+    assert_int_equal(
+        mw_secret_seal(&k, MW_SECRET_NODE_URL, "edge", "https://e/x", &sealed),
+        MW_OK);
+    /* The first 16 base64 digits are the 12 bytes of the nonce. */
+    memcpy(nonces[i], sealed + 16, 16);
+    nonces[i][16] = 0;
+    free(sealed);
+  }
+  qsort(nonces, N, sizeof nonces[0], (int (*)(const void *, const void *))strcmp);
+  for(int i = 1; i < N; i++)
+    assert_string_not_equal(nonces[i - 1], nonces[i]);
+}
+
+/* Key files: created 0600 and whole; never replaced; refused when group or
+ * others may read them. */
+static void test_secret_key_file(void **state) {
+  (void)state;
+  char dir[64], path[128], err[512];
+  snprintf(dir, sizeof dir, "/tmp/mwkeyXXXXXX");
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/secret.key", dir);
+  mw_secret_key made, again, loaded;
+  assert_int_equal(mw_secret_key_load(path, &loaded, err, sizeof err), MW_ENOTFOUND);
+  assert_int_equal(mw_secret_key_create(path, &made, err, sizeof err), MW_OK);
+  struct stat sb;
+  assert_int_equal(stat(path, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  assert_int_equal(sb.st_size, 65);
+  assert_int_equal(mw_secret_key_create(path, &again, err, sizeof err),
+                   MW_ECONFLICT);
+  assert_int_equal(mw_secret_key_load(path, &loaded, err, sizeof err), MW_OK);
+  assert_string_equal(loaded.id, made.id);
+  assert_int_equal(chmod(path, 0640), 0);
+  assert_int_equal(mw_secret_key_load(path, &loaded, err, sizeof err), MW_EINVAL);
+  assert_non_null(strstr(err, "chmod 600"));
+  assert_int_equal(chmod(path, 0600), 0);
+  FILE *f = fopen(path, "w");
+  fputs("not a key\n", f);
+  fclose(f);
+  assert_int_equal(mw_secret_key_load(path, &loaded, err, sizeof err), MW_EINVAL);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static char *column(mw_conn *c, const char *sql) {
+  sqlite3_stmt *st = mw_stmt(c, sql);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  char *v = mw_col_dup(st, 0);
+  sqlite3_reset(st);
+  return v;
+}
+
+/* The first start encrypts what an older binary stored in plain text and
+ * cuts outbox URLs down; another key is refused; rotation re-encrypts
+ * everything, after which only the new key is accepted. */
+static void test_secrets_first_start_and_rotation(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *c = mw_db_conn(f->db);
+  assert_int_equal(mw_migrate(c, NULL), MW_OK);
+  assert_int_equal(
+      mw_exec(c, "INSERT INTO channels(name, type, url, secret, created_at) "
+                 "VALUES('ops', 'slack', '" SLACK_URL "', 'whsec_AAAA', 0);"
+                 "INSERT INTO outbox(msg_id, kind, target_type, target_name, url, "
+                 "payload, next_attempt_at, created_at) VALUES('m1', 'alert', "
+                 "'channel', 'ops', '" SLACK_URL "', '{}', 0, 0)"),
+      MW_OK);
+  mw_secret_key k1, k2;
+  key_of(KEY_HEX, &k1);
+  assert_int_equal(mw_secret_key_new(&k2), MW_OK);
+  mw_secrets_stats st;
+  char err[512], id[16];
+  assert_int_equal(mw_secrets_check(f->db, &k1, &st, err, sizeof err), MW_OK);
+  assert_int_equal(st.sealed, 2);
+  assert_int_equal(st.outbox, 1);
+  assert_int_equal(mw_secrets_db_key_id(c, id), MW_OK);
+  assert_string_equal(id, k1.id);
+  char *url = column(c, "SELECT url FROM channels"), *plain = NULL;
+  assert_int_equal(strncmp(url, "enc:v1:630dcd29:", 16), 0);
+  assert_int_equal(mw_secret_get(c, MW_SECRET_CHANNEL_URL, "ops", url, &plain, NULL),
+                   MW_OK);
+  assert_string_equal(plain, SLACK_URL);
+  mw_secret_free(plain);
+  free(url);
+  url = column(c, "SELECT url FROM outbox");
+  assert_string_equal(url, "https://hooks.slack.com");
+  free(url);
+  /* Again with the same key: nothing to do. With another: refused. */
+  assert_int_equal(mw_secrets_check(f->db, &k1, &st, err, sizeof err), MW_OK);
+  assert_int_equal(st.sealed, 0);
+  assert_int_equal(mw_secrets_check(f->db, &k2, &st, err, sizeof err), MW_ECONFLICT);
+  assert_non_null(strstr(err, k1.id));
+  /* Rotation: refused from a key not in use, then done. */
+  assert_int_equal(mw_secrets_rotate(f->db, &k2, &k1, &st, err, sizeof err),
+                   MW_ECONFLICT);
+  assert_int_equal(mw_secrets_rotate(f->db, &k1, &k2, &st, err, sizeof err), MW_OK);
+  assert_int_equal(st.resealed, 2);
+  assert_int_equal(mw_secrets_db_key_id(c, id), MW_OK);
+  assert_string_equal(id, k2.id);
+  char *sec = column(c, "SELECT secret FROM channels");
+  assert_int_equal(strncmp(sec + 7, k2.id, 8), 0);
+  assert_int_equal(
+      mw_secret_get(c, MW_SECRET_CHANNEL_SECRET, "ops", sec, &plain, NULL), MW_OK);
+  assert_string_equal(plain, "whsec_AAAA");
+  mw_secret_free(plain);
+  free(sec);
+  assert_int_equal(mw_secrets_check(f->db, &k1, &st, err, sizeof err), MW_ECONFLICT);
+  assert_int_equal(mw_secrets_check(f->db, &k2, &st, err, sizeof err), MW_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_name_patterns),
@@ -484,6 +732,14 @@ int main(void) {
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_json_int),
       cmocka_unit_test(test_config),
+      cmocka_unit_test(test_secret_keys),
+      cmocka_unit_test(test_secret_round_trip),
+      cmocka_unit_test(test_secret_wrong_key),
+      cmocka_unit_test(test_secret_tampered),
+      cmocka_unit_test(test_secret_nonces),
+      cmocka_unit_test(test_secret_key_file),
+      cmocka_unit_test_setup_teardown(test_secrets_first_start_and_rotation,
+                                      db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_migrations_fresh_and_existing, db_setup,
                                       db_teardown),
       cmocka_unit_test_setup_teardown(test_transactions, db_setup, db_teardown),

@@ -35,7 +35,8 @@ static void test_retry_after_seconds(void **state) {
   assert_int_equal(alert__retry_after_parse("0", 0, &d), MW_OK);
   assert_int_equal(d, 0);
   /* Absurd values are capped at 30 days, not overflowed. */
-  assert_int_equal(alert__retry_after_parse("99999999999999999999999", 0, &d), MW_OK);
+  assert_int_equal(alert__retry_after_parse("99999999999999999999999", 0, &d),
+                   MW_OK);
   assert_int_equal(d, 30LL * 86400 * 1000);
 }
 
@@ -43,37 +44,50 @@ static void test_retry_after_http_date(void **state) {
   (void)state;
   int64_t d = -1;
   /* IMF-fixdate, 3 s ahead of now. */
-  assert_int_equal(alert__retry_after_parse("Sun, 06 Nov 1994 08:49:40 GMT",
-                                            RFC_DATE_MS, &d), MW_OK);
+  assert_int_equal(
+      alert__retry_after_parse("Sun, 06 Nov 1994 08:49:40 GMT", RFC_DATE_MS, &d),
+      MW_OK);
   assert_int_equal(d, 3000);
   /* RFC 850 and asctime forms of the same instant. */
-  assert_int_equal(alert__retry_after_parse("Sunday, 06-Nov-94 08:49:47 GMT",
-                                            RFC_DATE_MS, &d), MW_OK);
+  assert_int_equal(
+      alert__retry_after_parse("Sunday, 06-Nov-94 08:49:47 GMT", RFC_DATE_MS, &d),
+      MW_OK);
   assert_int_equal(d, 10000);
-  assert_int_equal(alert__retry_after_parse("Sun Nov  6 08:50:37 1994",
-                                            RFC_DATE_MS, &d), MW_OK);
+  assert_int_equal(
+      alert__retry_after_parse("Sun Nov  6 08:50:37 1994", RFC_DATE_MS, &d), MW_OK);
   assert_int_equal(d, 60000);
   /* A date in the past means now. */
-  assert_int_equal(alert__retry_after_parse("Sun, 06 Nov 1994 08:49:00 GMT",
-                                            RFC_DATE_MS, &d), MW_OK);
+  assert_int_equal(
+      alert__retry_after_parse("Sun, 06 Nov 1994 08:49:00 GMT", RFC_DATE_MS, &d),
+      MW_OK);
   assert_int_equal(d, 0);
   /* Sub-second now: the delay is measured from it exactly. */
   assert_int_equal(alert__retry_after_parse("Sun, 06 Nov 1994 08:49:40 GMT",
-                                            RFC_DATE_MS + 400, &d), MW_OK);
+                                            RFC_DATE_MS + 400, &d),
+                   MW_OK);
   assert_int_equal(d, 2600);
 }
 
 static void test_retry_after_garbage(void **state) {
   (void)state;
   const char *bad[] = {
-      "", "   ", "abc", "-1", "1.5", "2 s", "0x10", "+3",
-      "Sun, 06 Nov 1994 08:49:37 UTC",  /* must be GMT */
-      "Sun, 32 Nov 1994 08:49:37 GMT",  /* no such day */
-      "Sun, 06 Foo 1994 08:49:37 GMT",  /* no such month */
-      "Sun, 06 Nov 1994 25:49:37 GMT",  /* no such hour */
-      "Sun, 6 Nov 1994 08:49:37 GMT",   /* two-digit day required */
-      "Sun, 06 Nov 1994 08:49:37 GMT x", "06 Nov 1994 08:49:37 GMT",
-      "Sun Nov 06 08:49:37", "Sunday, 06-Nov-1994 08:49:37 GMT",
+      "",
+      "   ",
+      "abc",
+      "-1",
+      "1.5",
+      "2 s",
+      "0x10",
+      "+3",
+      "Sun, 06 Nov 1994 08:49:37 UTC", /* must be GMT */
+      "Sun, 32 Nov 1994 08:49:37 GMT", /* no such day */
+      "Sun, 06 Foo 1994 08:49:37 GMT", /* no such month */
+      "Sun, 06 Nov 1994 25:49:37 GMT", /* no such hour */
+      "Sun, 6 Nov 1994 08:49:37 GMT",  /* two-digit day required */
+      "Sun, 06 Nov 1994 08:49:37 GMT x",
+      "06 Nov 1994 08:49:37 GMT",
+      "Sun Nov 06 08:49:37",
+      "Sunday, 06-Nov-1994 08:49:37 GMT",
   };
   for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int64_t d = 77;
@@ -90,8 +104,8 @@ static void test_retry_after_garbage(void **state) {
 static void test_backoff_schedule_and_jitter(void **state) {
   (void)state;
   /* Standard Webhooks: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
-  const int64_t want[] = {5000, 300000, 1800000, 7200000, 18000000, 36000000,
-                          36000000, 36000000, 36000000};
+  const int64_t want[] = {5000,     300000,   1800000,  7200000, 18000000,
+                          36000000, 36000000, 36000000, 36000000};
   for(int n = 1; n <= 9; n++)
     assert_int_equal(alert__backoff_base_ms(n), want[n - 1]);
   assert_int_equal(alert__backoff_base_ms(0), 5000);
@@ -144,8 +158,8 @@ static void test_classify(void **state) {
 
 static void test_plan_next(void **state) {
   (void)state;
-  struct alert_delivery_opts o = {.concurrency = 4, .max_attempts = 8,
-                                  .max_age_ms = 3LL * 86400 * 1000};
+  struct alert_delivery_opts o = {
+      .concurrency = 4, .max_attempts = 8, .max_age_ms = 3LL * 86400 * 1000};
   struct alert__plan p;
   int64_t t0 = 1000000000000LL, now = t0 + 10;
   alert__plan_next(&o, ALERT__DELIVERED, 1, t0, now, -1, 5, &p);
@@ -172,8 +186,8 @@ static void test_plan_next(void **state) {
   assert_string_equal(p.state, "dead");
   assert_non_null(strstr(p.why, "8 attempts"));
   /* Age: a Retry-After that lands past the maximum age ends it. */
-  alert__plan_next(&o, ALERT__RETRY, 2, t0, t0 + 2LL * 86400 * 1000, 2LL * 86400 * 1000,
-                   0, &p);
+  alert__plan_next(&o, ALERT__RETRY, 2, t0, t0 + 2LL * 86400 * 1000,
+                   2LL * 86400 * 1000, 0, &p);
   assert_string_equal(p.state, "dead");
   assert_non_null(strstr(p.why, "maximum age"));
 }
@@ -188,7 +202,10 @@ static int utf8_valid(const char *s) {
       p++;
       continue;
     }
-    int n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+    int n = (*p & 0xe0) == 0xc0   ? 2
+            : (*p & 0xf0) == 0xe0 ? 3
+            : (*p & 0xf8) == 0xf0 ? 4
+                                  : 0;
     if(!n)
       return 0;
     uint32_t v = *p & (0x7f >> n);
@@ -223,13 +240,18 @@ static void test_utf8_truncation(void **state) {
   append_cut("h\xc3\xa9llo", 3, out, sizeof out); /* héllo */
   assert_string_equal(out, "h\xc3\xa9\xe2\x80\xa6");
   /* An emoji is two UTF-16 units: it does not fit in one slot. */
-  append_cut("a\xf0\x9f\x98\x80" "b", 3, out, sizeof out);
+  append_cut("a\xf0\x9f\x98\x80"
+             "b",
+             3, out, sizeof out);
   assert_string_equal(out, "a\xe2\x80\xa6");
   append_cut("a\xf0\x9f\x98\x80", 3, out, sizeof out);
   assert_string_equal(out, "a\xf0\x9f\x98\x80");
   assert_int_equal(alert__utf16_len("a\xf0\x9f\x98\x80\xc3\xa9"), 4);
   /* Invalid bytes become U+FFFD; overlong and surrogate forms too. */
-  append_cut("a\xff" "b\xc0\xaf" "c\xed\xa0\x80", 100, out, sizeof out);
+  append_cut("a\xff"
+             "b\xc0\xaf"
+             "c\xed\xa0\x80",
+             100, out, sizeof out);
   assert_true(utf8_valid(out));
   assert_non_null(strstr(out, "\xef\xbf\xbd"));
   assert_int_equal(out[0], 'a');
@@ -346,7 +368,8 @@ static void test_payload_webhook(void **state) {
   assert_string_not_equal(str_at(a0, "fingerprint"),
                           str_at(cJSON_GetArrayItem(alerts, 1), "fingerprint"));
   assert_non_null(cJSON_GetObjectItem(a0, "generatorURL"));
-  assert_string_equal(str_at(cJSON_GetObjectItem(a0, "labels"), "team"), "risk & <fraud>");
+  assert_string_equal(str_at(cJSON_GetObjectItem(a0, "labels"), "team"),
+                      "risk & <fraud>");
   cJSON *mw = cJSON_GetObjectItem(a0, "modelwatch");
   assert_string_equal(str_at(mw, "model"), "fraud");
   assert_int_equal(cJSON_GetObjectItem(mw, "version")->valueint, 2);
@@ -354,7 +377,8 @@ static void test_payload_webhook(void **state) {
   assert_true(fabs(cJSON_GetObjectItem(mw, "value")->valuedouble - 0.3125) < 1e-12);
   assert_true(fabs(cJSON_GetObjectItem(mw, "threshold")->valuedouble - 0.2) < 1e-12);
   assert_string_equal(str_at(mw, "state"), "firing");
-  assert_string_equal(str_at(mw, "dashboardURL"), "http://mw.example/#/models/fraud");
+  assert_string_equal(str_at(mw, "dashboardURL"),
+                      "http://mw.example/#/models/fraud");
   cJSON_Delete(w);
   /* All resolved -> group resolved; explicit group key and labels kept. */
   s.a[0].status = s.a[1].status = "resolved";
@@ -372,7 +396,8 @@ static void test_payload_webhook(void **state) {
   w = build("webhook", &s.g, NULL);
   cJSON *v = cJSON_GetObjectItem(
       cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(w, "alerts"), 0),
-                          "modelwatch"), "value");
+                          "modelwatch"),
+      "value");
   assert_true(cJSON_IsNull(v));
   cJSON_Delete(w);
   sample_free(&s);
@@ -381,7 +406,12 @@ static void test_payload_webhook(void **state) {
 /* Every chat payload names model, version, metric, value, threshold, state
  * and links the dashboard somewhere in its text. */
 static void assert_names_facts(const char *text) {
-  const char *needles[] = {"fraud", "2", "age.psi", "0.3125", "0.2", "firing",
+  const char *needles[] = {"fraud",
+                           "2",
+                           "age.psi",
+                           "0.3125",
+                           "0.2",
+                           "firing",
                            "http://mw.example/#/models/fraud"};
   for(size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
     if(!strstr(text, needles[i]))
@@ -401,7 +431,8 @@ static void test_payload_slack_mattermost_teams(void **state) {
   assert_true(cJSON_IsArray(blocks) && cJSON_GetArraySize(blocks) <= 50);
   cJSON *hdr = cJSON_GetArrayItem(blocks, 0);
   assert_string_equal(str_at(hdr, "type"), "header");
-  assert_true(alert__utf16_len(str_at(cJSON_GetObjectItem(hdr, "text"), "text")) <= 150);
+  assert_true(alert__utf16_len(str_at(cJSON_GetObjectItem(hdr, "text"), "text")) <=
+              150);
   cJSON *sec = cJSON_GetArrayItem(blocks, 1);
   assert_string_equal(str_at(sec, "type"), "section");
   cJSON *fields = cJSON_GetObjectItem(sec, "fields");
@@ -431,7 +462,8 @@ static void test_payload_slack_mattermost_teams(void **state) {
   free(text);
   assert_string_equal(str_at(p, "type"), "message");
   cJSON *att = cJSON_GetArrayItem(cJSON_GetObjectItem(p, "attachments"), 0);
-  assert_string_equal(str_at(att, "contentType"), "application/vnd.microsoft.card.adaptive");
+  assert_string_equal(str_at(att, "contentType"),
+                      "application/vnd.microsoft.card.adaptive");
   cJSON *card = cJSON_GetObjectItem(att, "content");
   assert_string_equal(str_at(card, "type"), "AdaptiveCard");
   assert_non_null(mw_json_str(card, "version"));
@@ -541,21 +573,49 @@ struct dbfix {
   mw_db *a, *b; /* two connections, as two workers would have */
 };
 
+/* A node (type "node") or a channel of type named name at
+ * http://127.0.0.1:9/, its URL and secret encrypted as the API stores
+ * them. */
+static int put_target(mw_conn *c, const char *type, const char *name,
+                      const char *secret) {
+  int node = !strcmp(type, "node");
+  char *u = NULL, *sec = NULL, sql[1024];
+  if(mw_secret_put(c, node ? MW_SECRET_NODE_URL : MW_SECRET_CHANNEL_URL, name,
+                   "http://127.0.0.1:9/", &u) ||
+     mw_secret_put(c, node ? MW_SECRET_NODE_SECRET : MW_SECRET_CHANNEL_SECRET, name,
+                   secret, &sec))
+    return -1;
+  if(node)
+    snprintf(sql, sizeof sql,
+             "INSERT INTO nodes(name, url, secret, created_at) "
+             "VALUES('%s', '%s', '%s', 0)",
+             name, u, sec);
+  else
+    snprintf(sql, sizeof sql,
+             "INSERT INTO channels(name, type, url, secret, created_at) "
+             "VALUES('%s', '%s', '%s', '%s', 0)",
+             name, type, u, sec);
+  free(u);
+  free(sec);
+  return mw_exec(c, sql) ? -1 : 0;
+}
+
 static int db_setup(void **state) {
   struct dbfix *f = calloc(1, sizeof *f);
   mw_strlcpy(f->dir, "/tmp/mwdelivXXXXXX", sizeof f->dir);
   if(!mkdtemp(f->dir))
     return -1;
   snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  mw_secret_key k;
   if(mw_db_open(f->path, 0, &f->a) || mw_migrate(mw_db_conn(f->a), NULL) ||
-     mw_db_open(f->path, 0, &f->b))
+     mw_db_open(f->path, 0, &f->b) || mw_secret_key_new(&k) ||
+     mw_secrets_attach(f->a, &k) || mw_secrets_attach(f->b, &k))
     return -1;
   mw_conn *c = mw_db_conn(f->a);
-  if(mw_exec(c, "INSERT INTO nodes(name, url, secret, created_at) VALUES"
-                "('n1', 'http://127.0.0.1:9/', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0),"
-                "('n2', 'http://127.0.0.1:9/', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0);"
-                "INSERT INTO channels(name, type, url, secret, created_at) VALUES"
-                "('ops', 'slack', 'http://127.0.0.1:9/', 'whsec_AAAA', 0);"))
+  if(put_target(c, "node", "n1", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") ||
+     put_target(c, "node", "n2", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") ||
+     put_target(c, "slack", "ops", "whsec_AAAA") ||
+     put_target(c, "alertmanager", "am", "whsec_AAAA"))
     return -1;
   *state = f;
   return 0;
@@ -581,8 +641,9 @@ static int64_t enqueue(mw_conn *c, const char *type, const char *target) {
   int own = mw_tx_state(c) == 0;
   if(own)
     assert_int_equal(mw_tx_begin(c), MW_OK);
-  assert_int_equal(mw_outbox_enqueue(c, "test", type, target, "http://127.0.0.1:9/",
-                                     p, &id), MW_OK);
+  assert_int_equal(
+      mw_outbox_enqueue(c, "test", type, target, "http://127.0.0.1:9/", p, &id),
+      MW_OK);
   if(own)
     assert_int_equal(mw_tx_commit(c), MW_OK);
   cJSON_Delete(p);
@@ -661,7 +722,8 @@ static void test_claims_two_workers(void **state) {
   int64_t now = mw_now_ms(), lease = 20000, due;
   struct alert__job ja[8], jb[8];
   int na = 0, nb = 0;
-  assert_int_equal(alert__claim(a, "wA", now, lease, NULL, 0, 8, ja, &na, &due), MW_OK);
+  assert_int_equal(alert__claim(a, "wA", now, lease, NULL, 0, 8, ja, &na, &due),
+                   MW_OK);
   /* The head of each target's queue: n1a, n2, the channel, the orphan. */
   assert_int_equal(na, 4);
   assert_true(has_id(ja, na, n1a) && has_id(ja, na, n2) && has_id(ja, na, ch) &&
@@ -677,25 +739,36 @@ static void test_claims_two_workers(void **state) {
       assert_int_equal(strncmp(ja[i].msg_id, "msg_", 4), 0);
       assert_int_equal(ja[i].cycle_attempts, 0);
     }
-    if(ja[i].id == ch)
+    /* The target's URL and secret, decrypted; the outbox keeps neither. */
+    if(ja[i].id == ch) {
       assert_string_equal(ja[i].secret, "whsec_AAAA");
-    if(ja[i].id == gone)
+      assert_string_equal(ja[i].url, "http://127.0.0.1:9/");
+      assert_string_equal(ja[i].channel_type, "slack");
+      assert_string_equal(ja[i].error, "");
+    }
+    if(ja[i].id == gone) {
       assert_null(ja[i].secret);
+      assert_null(ja[i].url);
+    }
   }
   /* The second worker gets nothing: every head is in flight, and the rows
    * behind them wait their turn. It learns when the leases end. */
-  assert_int_equal(alert__claim(b, "wB", now, lease, NULL, 0, 8, jb, &nb, &due), MW_OK);
+  assert_int_equal(alert__claim(b, "wB", now, lease, NULL, 0, 8, jb, &nb, &due),
+                   MW_OK);
   assert_int_equal(nb, 0);
   assert_int_equal(due, now + lease);
   /* Worker A dies (its claims are never released); after the lease, B
    * takes the same rows over - not the newer ones behind them. */
-  assert_int_equal(alert__claim(b, "wB", now + lease, lease, NULL, 0, 8, jb, &nb, &due),
-                   MW_OK);
+  assert_int_equal(
+      alert__claim(b, "wB", now + lease, lease, NULL, 0, 8, jb, &nb, &due), MW_OK);
   assert_int_equal(nb, 4);
   assert_true(has_id(jb, nb, n1a) && !has_id(jb, nb, n1b) && !has_id(jb, nb, n2b));
   /* A's late result is logged as an attempt but does not change state. */
-  struct alert__result r = {.id = n1a, .at = now, .status_code = 200,
-                            .latency_ms = 3, .state = "delivered",
+  struct alert__result r = {.id = n1a,
+                            .at = now,
+                            .status_code = 200,
+                            .latency_ms = 3,
+                            .state = "delivered",
                             .next_attempt_at = now};
   assert_int_equal(alert__record(a, "wA", &r, 1), MW_OK);
   int attempts;
@@ -703,15 +776,21 @@ static void test_claims_two_workers(void **state) {
   assert_int_equal(attempts, 0);
   /* B's results count: n1a delivered, n2 failed until now + 60 s. */
   r.latency_ms = 4;
-  struct alert__result rs[2] = {r, {.id = n2, .at = now, .status_code = 503,
-                                    .latency_ms = 5, .error = "HTTP 503",
-                                    .state = "failed", .next_attempt_at = now + 60000}};
+  struct alert__result rs[2] = {r,
+                                {.id = n2,
+                                 .at = now,
+                                 .status_code = 503,
+                                 .latency_ms = 5,
+                                 .error = "HTTP 503",
+                                 .state = "failed",
+                                 .next_attempt_at = now + 60000}};
   assert_int_equal(alert__record(b, "wB", rs, 2), MW_OK);
   assert_string_equal(state_of(a, n1a, &attempts), "delivered");
   assert_int_equal(attempts, 1);
   assert_string_equal(state_of(a, n2, &attempts), "failed");
   assert_int_equal(attempts, 1);
-  sqlite3_stmt *st = mw_stmt(a, "SELECT count(*) FROM delivery_attempts WHERE outbox_id = ?");
+  sqlite3_stmt *st =
+      mw_stmt(a, "SELECT count(*) FROM delivery_attempts WHERE outbox_id = ?");
   sqlite3_bind_int64(st, 1, n1a);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
   assert_int_equal(sqlite3_column_int(st, 0), 2); /* A's late one and B's */
@@ -719,8 +798,8 @@ static void test_claims_two_workers(void **state) {
   clear_jobs(ja, na);
   /* n1's next message is its head now. n2's head waits for its retry, and
    * first in, first out holds n2b behind it; B still holds ch and gone. */
-  assert_int_equal(alert__claim(a, "wA", now + lease, lease, NULL, 0, 8, ja, &na, &due),
-                   MW_OK);
+  assert_int_equal(
+      alert__claim(a, "wA", now + lease, lease, NULL, 0, 8, ja, &na, &due), MW_OK);
   assert_int_equal(na, 1);
   assert_int_equal(ja[0].id, n1b);
   assert_int_equal(due, now + 2 * lease);
@@ -728,8 +807,8 @@ static void test_claims_two_workers(void **state) {
   /* Releasing gives rows back at once. */
   int64_t ids[] = {ch, gone};
   assert_int_equal(alert__release(b, "wB", ids, 2), MW_OK);
-  assert_int_equal(alert__claim(a, "wA", now + lease, lease, NULL, 0, 8, ja, &na, &due),
-                   MW_OK);
+  assert_int_equal(
+      alert__claim(a, "wA", now + lease, lease, NULL, 0, 8, ja, &na, &due), MW_OK);
   assert_int_equal(na, 2);
   assert_true(has_id(ja, na, ch) && has_id(ja, na, gone));
   assert_int_equal(due, now + 2 * lease); /* n1b, in flight with A */
@@ -749,11 +828,14 @@ static void test_claims_two_workers(void **state) {
   cJSON_Delete(out);
   /* Recording and claiming in one transaction: n1b's result goes in, and
    * the re-queued n2 is claimed (n2b still behind it). */
-  struct alert__result r1b = {.id = n1b, .at = now, .status_code = 204,
-                              .latency_ms = 1, .state = "delivered",
+  struct alert__result r1b = {.id = n1b,
+                              .at = now,
+                              .status_code = 204,
+                              .latency_ms = 1,
+                              .state = "delivered",
                               .next_attempt_at = now};
-  assert_int_equal(alert__claim(a, "wA", now + lease, lease, &r1b, 1, 8, ja, &na, &due),
-                   MW_OK);
+  assert_int_equal(
+      alert__claim(a, "wA", now + lease, lease, &r1b, 1, 8, ja, &na, &due), MW_OK);
   assert_string_equal(state_of(a, n1b, NULL), "delivered");
   assert_int_equal(na, 1);
   assert_int_equal(ja[0].id, n2);
@@ -766,15 +848,56 @@ static void test_claims_two_workers(void **state) {
   assert_true(dv1 != dv2); /* B notices A's commit */
 }
 
+/* A claim reads each target's URL and secret from its row and decrypts
+ * them; the outbox itself keeps the URL's scheme and host only. A value
+ * that cannot be decrypted (here: a ciphertext copied from another row)
+ * fails its delivery alone, with the reason, not the claim. */
+static void test_claim_opens_targets(void **state) {
+  struct dbfix *f = *state;
+  mw_conn *a = mw_db_conn(f->a);
+  int64_t am = enqueue(a, "channel", "am"), ops = enqueue(a, "channel", "ops");
+  sqlite3_stmt *st = mw_stmt(a, "SELECT url FROM outbox WHERE id = ?");
+  sqlite3_bind_int64(st, 1, am);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal(mw_col_text(st, 0), "http://127.0.0.1:9");
+  sqlite3_reset(st);
+  assert_int_equal(mw_exec(a, "UPDATE channels SET secret = (SELECT secret FROM "
+                              "channels WHERE name = 'am') WHERE name = 'ops'"),
+                   MW_OK);
+  struct alert__job j[8];
+  int n = 0;
+  int64_t due;
+  assert_int_equal(
+      alert__claim(a, "wA", mw_now_ms(), 20000, NULL, 0, 8, j, &n, &due), MW_OK);
+  assert_int_equal(n, 2);
+  for(int i = 0; i < n; i++) {
+    if(j[i].id == am) {
+      assert_string_equal(j[i].url, "http://127.0.0.1:9/api/v2/alerts");
+      assert_string_equal(j[i].secret, "whsec_AAAA");
+      assert_string_equal(j[i].error, "");
+    } else {
+      assert_int_equal(j[i].id, ops);
+      assert_null(j[i].url);
+      assert_null(j[i].secret);
+      assert_non_null(strstr(j[i].error, "channels.secret of 'ops'"));
+      assert_non_null(strstr(j[i].error, "authentication failed"));
+    }
+  }
+  clear_jobs(j, n);
+}
+
 /* The worker itself, against a URL nothing listens on: it claims, fails to
  * connect, records a failed attempt and stops cleanly. */
 static void test_worker_start_stop(void **state) {
   struct dbfix *f = *state;
   mw_conn *a = mw_db_conn(f->a);
   int64_t id = enqueue(a, "node", "n1");
-  struct alert_delivery_opts o = {.concurrency = 2, .max_attempts = 8,
-                                  .max_age_ms = 86400000, .connect_timeout_ms = 1000,
-                                  .timeout_ms = 2000, .allow_private = 1};
+  struct alert_delivery_opts o = {.concurrency = 2,
+                                  .max_attempts = 8,
+                                  .max_age_ms = 86400000,
+                                  .connect_timeout_ms = 1000,
+                                  .timeout_ms = 2000,
+                                  .allow_private = 1};
   alert_delivery *d = NULL;
   assert_int_equal(alert_delivery_start(f->a, &o, &d), MW_OK);
   alert_delivery_kick(d);
@@ -801,8 +924,9 @@ static void test_worker_start_stop(void **state) {
  * that long ago; adds one attempt at attempt_at (< 0: none). */
 static void age_row(mw_conn *c, int64_t id, const char *state, int64_t created,
                     int64_t delivered, int64_t attempt_at) {
-  sqlite3_stmt *st = mw_stmt(c, "UPDATE outbox SET state = ?, created_at = ?, "
-                                "next_attempt_at = ?, delivered_at = ? WHERE id = ?");
+  sqlite3_stmt *st =
+      mw_stmt(c, "UPDATE outbox SET state = ?, created_at = ?, "
+                 "next_attempt_at = ?, delivered_at = ? WHERE id = ?");
   mw_bind_text(st, 1, state);
   sqlite3_bind_int64(st, 2, created);
   sqlite3_bind_int64(st, 3, created);
@@ -879,7 +1003,8 @@ static void test_purge_steps(void **state) {
   int64_t cursor = 0, nd = -1, nx = -1, total_d = 0, total_x = 0;
   int steps = 0;
   do {
-    assert_int_equal(mw_outbox_purge_step(a, cutoff, 1000, &cursor, &nd, &nx), MW_OK);
+    assert_int_equal(mw_outbox_purge_step(a, cutoff, 1000, &cursor, &nd, &nx),
+                     MW_OK);
     assert_true(nd + nx <= 1000);
     total_d += nd;
     total_x += nx;
@@ -900,7 +1025,8 @@ static void test_purge_steps(void **state) {
   /* The attempts went with their rows; the survivors keep theirs. */
   assert_int_equal(count_sql(a, "SELECT count(*) FROM delivery_attempts"), 5);
   assert_int_equal(count_sql(a, "SELECT count(*) FROM delivery_attempts WHERE "
-                                "outbox_id NOT IN (SELECT id FROM outbox)"), 0);
+                                "outbox_id NOT IN (SELECT id FROM outbox)"),
+                   0);
   /* A second pass finds nothing; a later cutoff takes the young row but
    * never the waiting ones, nor the newest row (behind): outbox ids are
    * public, and SQLite would hand the highest one out again. */
@@ -936,10 +1062,14 @@ static void test_outbox_metrics(void **state) {
   mw_buf_init(&out, 1 << 20);
   assert_int_equal(alert_delivery_metrics_render(NULL, a, &out), MW_OK);
   assert_non_null(strstr(out.data, "# TYPE modelwatch_outbox_messages gauge\n"));
-  assert_non_null(strstr(out.data, "modelwatch_outbox_messages{state=\"pending\"} 0\n"));
-  assert_non_null(strstr(out.data, "modelwatch_outbox_oldest_pending_age_seconds 0.000\n"));
-  assert_non_null(strstr(out.data, "# TYPE modelwatch_outbox_purged_total counter\n"));
-  assert_non_null(strstr(out.data, "modelwatch_outbox_purged_total{state=\"dead\"} 0\n"));
+  assert_non_null(
+      strstr(out.data, "modelwatch_outbox_messages{state=\"pending\"} 0\n"));
+  assert_non_null(
+      strstr(out.data, "modelwatch_outbox_oldest_pending_age_seconds 0.000\n"));
+  assert_non_null(
+      strstr(out.data, "# TYPE modelwatch_outbox_purged_total counter\n"));
+  assert_non_null(
+      strstr(out.data, "modelwatch_outbox_purged_total{state=\"dead\"} 0\n"));
   mw_buf_free(&out);
   const int64_t now = mw_now_ms();
   int64_t p1 = enqueue(a, "node", "n1"), p2 = enqueue(a, "node", "n1");
@@ -958,7 +1088,8 @@ static void test_outbox_metrics(void **state) {
   assert_int_equal(q.dead, 1);
   assert_int_equal(q.oldest_queued_ms, now - 90000);
   /* A row re-queued by hand counts from then. */
-  sqlite3_stmt *st = mw_stmt(a, "UPDATE outbox SET cycle_started_at = ? WHERE id = ?");
+  sqlite3_stmt *st =
+      mw_stmt(a, "UPDATE outbox SET cycle_started_at = ? WHERE id = ?");
   sqlite3_bind_int64(st, 1, now - 2000);
   sqlite3_bind_int64(st, 2, p1);
   assert_int_equal(sqlite3_step(st), SQLITE_DONE);
@@ -967,10 +1098,14 @@ static void test_outbox_metrics(void **state) {
   assert_int_equal(q.oldest_queued_ms, now - 50000);
   mw_buf_init(&out, 1 << 20);
   assert_int_equal(alert_delivery_metrics_render(NULL, a, &out), MW_OK);
-  assert_non_null(strstr(out.data, "modelwatch_outbox_messages{state=\"pending\"} 2\n"));
-  assert_non_null(strstr(out.data, "modelwatch_outbox_messages{state=\"failed\"} 1\n"));
-  assert_non_null(strstr(out.data, "modelwatch_outbox_messages{state=\"delivered\"} 1\n"));
-  assert_non_null(strstr(out.data, "modelwatch_outbox_messages{state=\"dead\"} 1\n"));
+  assert_non_null(
+      strstr(out.data, "modelwatch_outbox_messages{state=\"pending\"} 2\n"));
+  assert_non_null(
+      strstr(out.data, "modelwatch_outbox_messages{state=\"failed\"} 1\n"));
+  assert_non_null(
+      strstr(out.data, "modelwatch_outbox_messages{state=\"delivered\"} 1\n"));
+  assert_non_null(
+      strstr(out.data, "modelwatch_outbox_messages{state=\"dead\"} 1\n"));
   const char *name = "\nmodelwatch_outbox_oldest_pending_age_seconds ";
   const char *age = strstr(out.data, name); /* the sample, not its HELP */
   assert_non_null(age);
@@ -993,7 +1128,8 @@ static void test_worker_purges(void **state) {
   /* The failed row must not be sent during the test: due in an hour. */
   assert_int_equal(mw_exec(a, "UPDATE outbox SET next_attempt_at = "
                               "(strftime('%s','now') + 3600) * 1000 "
-                              "WHERE state = 'failed'"), MW_OK);
+                              "WHERE state = 'failed'"),
+                   MW_OK);
   mw_config cfg;
   mw_config_defaults(&cfg);
   cfg.allow_private_webhooks = 1;
@@ -1042,7 +1178,10 @@ int main(void) {
       cmocka_unit_test(test_payload_slack_mattermost_teams),
       cmocka_unit_test(test_payload_discord_limits),
       cmocka_unit_test(test_pick_heads),
-      cmocka_unit_test_setup_teardown(test_claims_two_workers, db_setup, db_teardown),
+      cmocka_unit_test_setup_teardown(test_claims_two_workers, db_setup,
+                                      db_teardown),
+      cmocka_unit_test_setup_teardown(test_claim_opens_targets, db_setup,
+                                      db_teardown),
       cmocka_unit_test_setup_teardown(test_worker_start_stop, db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_purge_steps, db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_outbox_metrics, db_setup, db_teardown),

@@ -29,7 +29,8 @@ static int setup_store(void **state, enum mw_artifact_store store) {
   if(mw_db_open(":memory:", 0, &f->db))
     return -1;
   f->c = mw_db_conn(f->db);
-  if(mw_migrate(f->c, NULL))
+  mw_secret_key k; /* node URLs and secrets are stored encrypted */
+  if(mw_migrate(f->c, NULL) || mw_secret_key_new(&k) || mw_secrets_attach(f->db, &k))
     return -1;
   snprintf(f->dir, sizeof f->dir, "/tmp/mwregXXXXXX");
   if(!mkdtemp(f->dir))
@@ -82,8 +83,8 @@ static void model_with_versions(struct fix *f, const char *name, int n) {
     reg_upload *u = NULL;
     assert_int_equal(reg_upload_begin(f->c, &f->env, &u, &err), MW_OK);
     assert_int_equal(reg_upload_write(u, data, strlen(data), 1 << 20, &err), MW_OK);
-    assert_int_equal(reg_upload_commit(f->c, &f->env, u, name, i, hex, "t", &out, &err),
-                     MW_OK);
+    assert_int_equal(
+        reg_upload_commit(f->c, &f->env, u, name, i, hex, "t", &out, &err), MW_OK);
     assert_string_equal(cJSON_GetObjectItem(out, "status")->valuestring, "ready");
     cJSON_Delete(out);
   }
@@ -106,7 +107,8 @@ static void test_models(void **state) {
                    MW_EVALIDATION);
   cJSON_Delete(tags);
   assert_int_equal(reg_model_get(f->c, "nope", &out, &err), MW_ENOTFOUND);
-  assert_int_equal(reg_model_list(f->c, "M", 10, NULL, NULL, NULL, &out, &err), MW_OK);
+  assert_int_equal(reg_model_list(f->c, "M", 10, NULL, NULL, NULL, &out, &err),
+                   MW_OK);
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "models")), 1);
   cJSON_Delete(out);
   assert_int_equal(reg_model_delete(f->c, "m", "t", &err), MW_OK);
@@ -205,8 +207,9 @@ static void test_artifact_sweep(void **state) {
   mw_sha256_hex("late", 4, lose);
   assert_int_equal(reg_upload_begin(f->c, &f->env, &u, &err), MW_OK);
   assert_int_equal(reg_upload_write(u, "late", 4, 100, &err), MW_OK);
-  assert_int_equal(reg_upload_commit(f->c, &f->env, u, "c", 1, lose, "t", &out, &err),
-                   MW_ECONFLICT);
+  assert_int_equal(
+      reg_upload_commit(f->c, &f->env, u, "c", 1, lose, "t", &out, &err),
+      MW_ECONFLICT);
   mw_err_clear(&err);
   assert_false(exists(f, lose));
   /* What an interrupted upload left. */
@@ -215,7 +218,8 @@ static void test_artifact_sweep(void **state) {
   assert_int_equal(reg_model_delete(f->c, "c", "t", &err), MW_OK);
   reg_sweep_stats st;
   /* Within the grace period nothing goes. */
-  assert_int_equal(reg_artifact_sweep(f->c, &f->env, REG_ARTIFACT_GRACE_MS, &st), MW_OK);
+  assert_int_equal(reg_artifact_sweep(f->c, &f->env, REG_ARTIFACT_GRACE_MS, &st),
+                   MW_OK);
   assert_int_equal(st.blobs_seen, 2);
   assert_int_equal(st.blobs_removed + st.temps_removed, 0);
   assert_true(exists(f, alone));
@@ -240,16 +244,16 @@ static void test_alias_names_not_numbers(void **state) {
   mw_err err = {0};
   const char *refused[] = {"2", "007", "1234567890123", ".x", ""};
   for(size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-    assert_int_equal(reg_alias_set(f->c, &f->env, "m", refused[i], 1, NULL, NULL, "t",
-                                   &out, &err),
+    assert_int_equal(reg_alias_set(f->c, &f->env, "m", refused[i], 1, NULL, NULL,
+                                   "t", &out, &err),
                      MW_EVALIDATION);
     assert_null(out);
   }
   const char *fine[] = {"v2", "2a", "1.5", "-1", "prod"};
   for(size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
-    assert_int_equal(reg_alias_set(f->c, &f->env, "m", fine[i], 1, NULL, NULL, "t",
-                                   &out, &err),
-                     MW_OK);
+    assert_int_equal(
+        reg_alias_set(f->c, &f->env, "m", fine[i], 1, NULL, NULL, "t", &out, &err),
+        MW_OK);
     cJSON_Delete(out);
   }
 }
@@ -260,7 +264,9 @@ static void test_schema_validation(void **state) {
   const char *good = "{\"features\":[{\"name\":\"a b\",\"type\":\"numeric\"}],"
                      "\"prediction\":{\"type\":\"categorical\"}}";
   const char *bad[] = {
-      "[]", "{\"features\":{}}", "{\"features\":[],\"prediction\":{}}",
+      "[]",
+      "{\"features\":{}}",
+      "{\"features\":[],\"prediction\":{}}",
       "{\"features\":[{\"name\":\"prediction\",\"type\":\"numeric\"}],"
       "\"prediction\":{\"type\":\"numeric\"}}",
       "{\"features\":[{\"name\":\"\",\"type\":\"numeric\"}],"
@@ -294,8 +300,9 @@ static void test_upload_digest_mismatch(void **state) {
   char zero[65];
   memset(zero, '0', 64);
   zero[64] = '\0';
-  assert_int_equal(reg_upload_commit(f->c, &f->env, u, "m", 1, zero, "t", &out, &err),
-                   MW_EVALIDATION);
+  assert_int_equal(
+      reg_upload_commit(f->c, &f->env, u, "m", 1, zero, "t", &out, &err),
+      MW_EVALIDATION);
   assert_non_null(err.details);
   mw_err_clear(&err);
   reg_version_info vi;
@@ -320,48 +327,49 @@ static void test_alias_cas_and_rollback_stack(void **state) {
                                  "t", &out, &err),
                    MW_ECONFLICT);
   mw_err_clear(&err);
-  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "prod", 2, two, NULL, "t", &out,
-                                 &err),
-                   MW_ECONFLICT);
+  assert_int_equal(
+      reg_alias_set(f->c, &f->env, "m", "prod", 2, two, NULL, "t", &out, &err),
+      MW_ECONFLICT);
   mw_err_clear(&err);
-  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "prod", 2, NULL, NULL, "t", &out,
-                                 &err),
-                   MW_OK);
+  assert_int_equal(
+      reg_alias_set(f->c, &f->env, "m", "prod", 2, NULL, NULL, "t", &out, &err),
+      MW_OK);
   cJSON_Delete(out);
-  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "prod", 3, two, NULL, "t", &out,
-                                 &err),
-                   MW_OK);
+  assert_int_equal(
+      reg_alias_set(f->c, &f->env, "m", "prod", 3, two, NULL, "t", &out, &err),
+      MW_OK);
   cJSON_Delete(out);
   int64_t v = 0;
   int64_t expect_back[] = {2, 1};
   for(int i = 0; i < 2; i++) {
-    assert_int_equal(reg_alias_rollback(f->c, &f->env, "m", "prod", 0, "r",
-                                        "rule:x", &out, &err),
-                     MW_OK);
+    assert_int_equal(
+        reg_alias_rollback(f->c, &f->env, "m", "prod", 0, "r", "rule:x", &out, &err),
+        MW_OK);
     assert_int_equal((int64_t)cJSON_GetObjectItem(out, "version")->valuedouble,
                      expect_back[i]);
     cJSON_Delete(out);
   }
-  assert_int_equal(reg_alias_rollback(f->c, &f->env, "m", "prod", 0, "r", "t", &out,
-                                      &err),
-                   MW_ECONFLICT);
+  assert_int_equal(
+      reg_alias_rollback(f->c, &f->env, "m", "prod", 0, "r", "t", &out, &err),
+      MW_ECONFLICT);
   assert_int_equal(reg_alias_lookup(f->c, "m", "prod", &v, &err), MW_OK);
   assert_int_equal(v, 1);
   /* After a new set, rollback returns to the version before it. */
-  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "prod", 3, NULL, NULL, "t", &out,
-                                 &err),
-                   MW_OK);
+  assert_int_equal(
+      reg_alias_set(f->c, &f->env, "m", "prod", 3, NULL, NULL, "t", &out, &err),
+      MW_OK);
   cJSON_Delete(out);
-  assert_int_equal(reg_alias_rollback(f->c, &f->env, "m", "prod", 0, NULL, "t", &out,
-                                      &err),
-                   MW_OK);
+  assert_int_equal(
+      reg_alias_rollback(f->c, &f->env, "m", "prod", 0, NULL, "t", &out, &err),
+      MW_OK);
   assert_int_equal((int64_t)cJSON_GetObjectItem(out, "version")->valuedouble, 1);
   cJSON_Delete(out);
   assert_int_equal(reg_alias_history(f->c, "m", "prod", 0, &out, &err), MW_OK);
   cJSON *h = cJSON_GetObjectItem(out, "history");
   assert_int_equal(cJSON_GetArraySize(h), 7);
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(h, 0), "kind")->valuestring,
-                      "rollback");
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(h, 0), "kind")->valuestring,
+      "rollback");
   cJSON_Delete(out);
   /* No node serves m: no events. */
   assert_int_equal(count(f->c, "SELECT count(*) FROM outbox"), 0);
@@ -381,21 +389,21 @@ static void test_nodes_get_events(void **state) {
   for(int i = 0; i < 2; i++) {
     cJSON *b = cJSON_Parse(nodes[i]);
     assert_int_equal(reg_node_create(f->c, b, 1, "t", &out, &err), MW_OK);
-    assert_int_equal(strncmp(cJSON_GetObjectItem(out, "secret")->valuestring, "whsec_", 6),
-                     0);
+    assert_int_equal(
+        strncmp(cJSON_GetObjectItem(out, "secret")->valuestring, "whsec_", 6), 0);
     cJSON_Delete(out);
     cJSON_Delete(b);
   }
-  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "production", 1, NULL, NULL, "t",
-                                 &out, &err),
+  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "production", 1, NULL, NULL,
+                                 "t", &out, &err),
                    MW_OK);
   cJSON_Delete(out);
-  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "production", 2, NULL, NULL, "t",
-                                 &out, &err),
+  assert_int_equal(reg_alias_set(f->c, &f->env, "m", "production", 2, NULL, NULL,
+                                 "t", &out, &err),
                    MW_OK);
   cJSON_Delete(out);
-  assert_int_equal(count(f->c, "SELECT count(*) FROM outbox WHERE kind='alias.moved'"),
-                   4);
+  assert_int_equal(
+      count(f->c, "SELECT count(*) FROM outbox WHERE kind='alias.moved'"), 4);
   assert_int_equal(count(f->c, "SELECT count(DISTINCT msg_id) FROM outbox"), 4);
   cJSON *rep = cJSON_Parse("{\"models\":[{\"name\":\"m\",\"version\":2}]}");
   assert_int_equal(reg_node_report(f->c, "a", rep, &out, &err), MW_OK);
