@@ -49,11 +49,26 @@ struct alert_notice {
   const char *alias;  /* alias the rule follows, if any */
   const char *metric; /* "age.psi", "dataset_drift_share", ... */
   const char *op;     /* ">", ">=", "<", "<=", "==", "!=" */
-  double value;       /* NAN when the window had no data */
+  double value;       /* the value it fired with (not the latest); NAN when
+                         the window had no data */
   double threshold;
   const char *state;         /* "pending" | "firing" | "resolved" | "nodata" */
   const char *severity;      /* NULL: taken from labels.severity if present */
   const char *dashboard_url; /* NULL: the group's external_url */
+  /* A resolved alert: the value it resolved with (when has_resolved_value)
+   * and the version that was measured on (<= 0: unknown; after a rollback
+   * it is not the version that fired). */
+  int has_resolved_value;
+  double resolved_value;
+  int64_t resolved_version;
+  /* What the rule's action did, one line ("rolled production back v2 ->
+   * v1", or why it did not); NULL: no action ran. */
+  const char *action;
+  /* > 0 on the firing of an alert that already resolved (ms) before this
+   * channel was told it fired: the group tells the firing, then its
+   * resolution (another notice). The Alertmanager channel sends only the
+   * resolution. */
+  int64_t resolved_since_ms;
 };
 
 /* A group of alerts notified together (Alertmanager's notification). */
@@ -80,18 +95,25 @@ int alert_channel_type_valid(const char *type);
  *   webhook    Alertmanager v4 ({version: "4", groupKey, truncatedAlerts,
  *              status, receiver, groupLabels, commonLabels,
  *              commonAnnotations, externalURL, alerts[]}), each alert with
- *              an extra "modelwatch" object (model, version, metric,
- *              value, threshold, state, dashboardURL);
+ *              an extra "modelwatch" object (rule, model, version, alias,
+ *              metric, op, value, threshold, state, action, dashboardURL;
+ *              resolvedValue and resolvedVersion once resolved,
+ *              resolvedSince on a firing told after it resolved) and the
+ *              annotation "action" when its rule's action ran;
  *   slack      {text, blocks[]} (header, one section per alert, a button);
  *   mattermost {text, attachments[]} with fields;
  *   discord    {content, embeds: [one embed]} within Discord's limits
  *              (content 2000, title 256, description 4096, 25 fields of
  *              256/1024, 6000 in all), cut on UTF-8 boundaries;
- *   teams      {type: "message", attachments: [Adaptive Card]}.
- * Every variant names model, version, metric, value, threshold and state
- * and links the dashboard. `receiver` names the channel when g->receiver
- * is NULL. Caller frees *out with cJSON_Delete. MW_EINVAL for an unknown
- * type or a group without alerts. */
+ *   teams      {type: "message", attachments: [Adaptive Card]};
+ *   alertmanager  [postable alerts] for Alertmanager's /api/v2/alerts.
+ * Every variant names model, version, metric, value (the value it fired
+ * with), threshold, state and what the rule's action did, and links the
+ * dashboard; firing alerts come first, whatever order g lists them in
+ * (so the line phones show - Slack's text, Discord's content - is about a
+ * firing one). `receiver` names the channel when g->receiver is NULL.
+ * Caller frees *out with cJSON_Delete. MW_EINVAL for an unknown type or a
+ * group without alerts. */
 mw_status alert_payload_build(const char *type, const char *receiver,
                               const struct alert_group_notice *g, cJSON **out);
 

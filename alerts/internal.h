@@ -4,8 +4,9 @@
  *
  * Sections: the rule as the evaluator holds it and the pure decision of
  * one evaluation (alerts/decision.c); notification grouping
- * (alerts/notify.c); regular expressions, label matchers and silences
- * (alerts/re2_shim.cc, alerts/matchers.c, alerts/silences.c); the retry
+ * (alerts/notify.c); what a notification tells (alerts/story.c);
+ * regular expressions, label matchers and silences (alerts/re2_shim.cc,
+ * alerts/matchers.c, alerts/silences.c); the retry
  * policy (alerts/retry.c); text for chat services (alerts/payloads.c);
  * channels (alerts/channels.c); the delivery queue (alerts/queue.c). */
 #ifndef MW_ALERTS_INTERNAL_H
@@ -131,6 +132,56 @@ int alert__keepalive_due(int64_t now, int64_t last_sent_at, int any_firing);
  * episode fires, after repeat_interval. */
 int alert__group_due(const struct alert_env *env, int64_t now, int64_t created_at,
                      int64_t last_sent_at, int changed, int unacked_firing);
+
+/* ---- what a notification tells (alerts/story.c, pure) ---- */
+
+/* Room for one line of action text. */
+#define ALERT__ACTION_TEXT 600
+
+/* One episode of a notification group, as the flush read it. labels and
+ * annotations are owned by whoever filled it (notify.c frees them). */
+struct alert__member {
+  int64_t id;
+  int firing;     /* else resolved, not yet told to this channel */
+  int acked;      /* acknowledged (no repeats) */
+  int told_fired; /* the channel was told that it fires */
+  cJSON *labels, *annotations;
+  char rule[129], model[129], alias[129], metric[301], op[8], severity[33];
+  char fingerprint[17];
+  int64_t version;                  /* the version that fired */
+  int64_t started, fired, resolved; /* ms; 0: not yet */
+  double value;                     /* the latest value */
+  double threshold;
+  double fired_value;              /* NAN: unknown (value stands in) */
+  double resolved_value;           /* NAN: none */
+  int64_t resolved_version;        /* 0: unknown */
+  char action[ALERT__ACTION_TEXT]; /* alert__action_text; "": none ran */
+};
+
+/* One line telling what a rule's action did, from the JSON text the
+ * evaluator stored on the episode ({action, alias, status, result | code,
+ * message}): "rolled production back v2 -> v1", "did not roll production
+ * back: refused, not approved - <why>", "... nothing older to roll back
+ * to - <why>", "... error - <why>". "" when json is NULL or says no
+ * action. Cut to cap bytes (cap > 0), possibly inside a UTF-8 character:
+ * the payload builders replace what is invalid. */
+void alert__action_text(const char *json, char *out, size_t cap);
+
+/* What a group of members tells, into out[0..2n) (strings borrowed from m
+ * and dash; dash is the dashboard link): first a firing notice for each
+ * member that fires, and for each resolved member the channel was never
+ * told fired (resolved_since_ms set: it fired and resolved before the
+ * group was sent); then a resolved notice for each resolved member. Each
+ * carries the value its episode fired with, the action text, and a
+ * resolved one its resolved value and version. Returns the count. */
+size_t alert__group_notices(const struct alert__member *m, size_t n,
+                            const char *dash, struct alert_notice *out);
+
+/* Copies in[0..n) to out (distinct, n entries): firing notices first,
+ * then resolved ones, each in their order (a stable partition). Every
+ * payload is built from alerts so ordered. */
+void alert__notices_order(const struct alert_notice *in, size_t n,
+                          struct alert_notice *out);
 
 /* ---- regular expressions (alerts/re2_shim.cc, C++ over RE2) ---- */
 

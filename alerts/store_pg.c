@@ -279,8 +279,9 @@ static mw_status episode_insert(mw_conn *c, const struct alert__episode_new *e,
       mw_pg_run(c,
                 "INSERT INTO alerts(rule_id, fingerprint, state, labels, "
                 "annotations, version, value, threshold, started_at, "
-                "fired_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                "$10) RETURNING id",
+                "fired_at, fired_value) VALUES($1, $2, $3, $4, $5, $6, $7, $8, "
+                "$9, $10, CASE WHEN $10::bigint IS NULL THEN NULL ELSE "
+                "$7::double precision END) RETURNING id",
                 &p, &s);
   if(!res)
     return s;
@@ -299,19 +300,22 @@ static mw_status episode_fire(mw_conn *c, int64_t id, int64_t now, double value,
   mw_pgp_i64(&p, id);
   return mw_pg_do(c,
                   "UPDATE alerts SET state = 'firing', fired_at = $1, value = $2, "
-                  "annotations = $3 WHERE id = $4",
+                  "fired_value = $2, annotations = $3 WHERE id = $4",
                   &p, NULL);
 }
 
-static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now, double value) {
+static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now, double value,
+                                 int64_t version) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, now);
   mw_pgp_double(&p, value);
+  mw_pgp_id(&p, version > 0 ? version : -1);
   mw_pgp_i64(&p, id);
   return mw_pg_do(c,
-                  "UPDATE alerts SET state = 'resolved', resolved_at = $1, "
-                  "value = $2 WHERE id = $3",
+                  "UPDATE alerts SET state = 'resolved', resolved_at = $1, value = "
+                  "coalesce($2::double precision, value), resolved_value = $2, "
+                  "resolved_version = $3 WHERE id = $4",
                   &p, NULL);
 }
 
@@ -351,7 +355,8 @@ episode_list(mw_conn *c, const char *state, int limit,
       c,
       "SELECT a.id, r.name, a.state, a.labels, a.annotations, a.version, a.value, "
       "a.threshold, a.started_at, a.fired_at, a.resolved_at, a.acked_at, "
-      "a.acked_by, a.fingerprint, a.action_result, r.metric, r.op, r.model "
+      "a.acked_by, a.fingerprint, a.action_result, r.metric, r.op, r.model, "
+      "a.fired_value, a.resolved_value, a.resolved_version "
       "FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
       "WHERE ($1::text IS NULL OR a.state = $1) ORDER BY a.id DESC LIMIT $2",
       &p, &s);
@@ -380,6 +385,9 @@ episode_list(mw_conn *c, const char *state, int limit,
         .metric = mw_pg_text(res, i, 15),
         .op = mw_pg_text(res, i, 16),
         .model = mw_pg_text(res, i, 17),
+        .fired_value = mw_pg_double(res, i, 18),
+        .resolved_value = mw_pg_double(res, i, 19),
+        .resolved_version = mw_pg_i64(res, i, 20, 0),
     };
     s = fn(ctx, &e);
   }
@@ -445,8 +453,11 @@ notify_members(mw_conn *c, const char *channel, const char *model, int limit,
       "SELECT a.id, a.state, a.labels, a.annotations, a.version, a.value, "
       "a.threshold, a.started_at, a.fired_at, a.resolved_at, a.acked_at IS NOT "
       "NULL, a.fingerprint, r.name, r.model, coalesce(r.alias, ''), r.metric, "
-      "r.op, r.severity FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
-      "WHERE r.model = $2 AND EXISTS (SELECT 1 FROM alert_rule_channels rc "
+      "r.op, r.severity, a.fired_value, a.resolved_value, a.resolved_version, "
+      "a.action_result, EXISTS (SELECT 1 FROM alert_fired_sent f WHERE "
+      "f.alert_id = a.id AND f.channel = $1) FROM alerts a "
+      "JOIN alert_rules r ON r.id = a.rule_id WHERE r.model = $2 AND EXISTS (SELECT "
+      "1 FROM alert_rule_channels rc "
       "WHERE rc.rule_id = r.id AND rc.channel = $1) AND (a.state = 'firing' OR "
       "(a.state = 'resolved' AND a.fired_at IS NOT NULL AND NOT EXISTS (SELECT 1 "
       "FROM alert_resolved_sent s WHERE s.alert_id = a.id AND s.channel = $1))) "
@@ -475,6 +486,11 @@ notify_members(mw_conn *c, const char *channel, const char *model, int limit,
         .metric = mw_pg_text(res, i, 15),
         .op = mw_pg_text(res, i, 16),
         .severity = mw_pg_text(res, i, 17),
+        .fired_value = mw_pg_double(res, i, 18),
+        .resolved_value = mw_pg_double(res, i, 19),
+        .resolved_version = mw_pg_i64(res, i, 20, 0),
+        .action_result = col_opt(res, i, 21),
+        .told_fired = !strcmp(mw_pg_text(res, i, 22), "t"),
     };
     s = fn(ctx, &m);
   }
@@ -549,6 +565,17 @@ static mw_status resolved_sent(mw_conn *c, int64_t alert_id, const char *channel
   mw_pgp_text(&p, channel);
   return mw_pg_do(c,
                   "INSERT INTO alert_resolved_sent(alert_id, channel) "
+                  "VALUES($1, $2) ON CONFLICT DO NOTHING",
+                  &p, NULL);
+}
+
+static mw_status fired_sent(mw_conn *c, int64_t alert_id, const char *channel) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, alert_id);
+  mw_pgp_text(&p, channel);
+  return mw_pg_do(c,
+                  "INSERT INTO alert_fired_sent(alert_id, channel) "
                   "VALUES($1, $2) ON CONFLICT DO NOTHING",
                   &p, NULL);
 }
@@ -953,6 +980,7 @@ const struct alert__store alert__store_pg = {
     .group_sent = group_sent,
     .group_forget = group_forget,
     .resolved_sent = resolved_sent,
+    .fired_sent = fired_sent,
     .silence_insert = silence_insert,
     .silence_list = silence_list,
     .silence_expire = silence_expire,

@@ -258,8 +258,9 @@ static mw_status episode_insert(mw_conn *c, const struct alert__episode_new *e,
                                 int64_t *id) {
   sqlite3_stmt *st = mw_stmt(
       c, "INSERT INTO alerts(rule_id, fingerprint, state, labels, annotations, "
-         "version, value, threshold, started_at, fired_at) "
-         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         "version, value, threshold, started_at, fired_at, fired_value) "
+         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+         "CASE WHEN ?10 IS NULL THEN NULL ELSE ?7 END)");
   if(st) {
     sqlite3_bind_int64(st, 1, e->rule_id);
     mw_bind_text(st, 2, e->fingerprint);
@@ -280,8 +281,9 @@ static mw_status episode_insert(mw_conn *c, const struct alert__episode_new *e,
 
 static mw_status episode_fire(mw_conn *c, int64_t id, int64_t now, double value,
                               const char *annotations) {
-  sqlite3_stmt *st = mw_stmt(c, "UPDATE alerts SET state = 'firing', fired_at = ?, "
-                                "value = ?, annotations = ? WHERE id = ?");
+  sqlite3_stmt *st =
+      mw_stmt(c, "UPDATE alerts SET state = 'firing', fired_at = ?1, value = ?2, "
+                 "fired_value = ?2, annotations = ?3 WHERE id = ?4");
   if(st) {
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_double(st, 2, value);
@@ -291,13 +293,17 @@ static mw_status episode_fire(mw_conn *c, int64_t id, int64_t now, double value,
   return mw_step_done(c, st);
 }
 
-static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now, double value) {
-  sqlite3_stmt *st = mw_stmt(c, "UPDATE alerts SET state = 'resolved', "
-                                "resolved_at = ?, value = ? WHERE id = ?");
+static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now, double value,
+                                 int64_t version) {
+  sqlite3_stmt *st =
+      mw_stmt(c, "UPDATE alerts SET state = 'resolved', resolved_at = ?1, value = "
+                 "coalesce(?2, value), resolved_value = ?2, resolved_version = ?3 "
+                 "WHERE id = ?4");
   if(st) {
     sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_double(st, 2, value);
-    sqlite3_bind_int64(st, 3, id);
+    mw_bind_double(st, 2, value);
+    mw_bind_id(st, 3, version > 0 ? version : -1);
+    sqlite3_bind_int64(st, 4, id);
   }
   return mw_step_done(c, st);
 }
@@ -335,7 +341,8 @@ episode_list(mw_conn *c, const char *state, int limit,
       c, "SELECT a.id, r.name, a.state, a.labels, a.annotations, a.version, "
          "a.value, a.threshold, a.started_at, a.fired_at, a.resolved_at, "
          "a.acked_at, a.acked_by, a.fingerprint, a.action_result, r.metric, "
-         "r.op, r.model FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
+         "r.op, r.model, a.fired_value, a.resolved_value, a.resolved_version "
+         "FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
          "WHERE (?1 IS NULL OR a.state = ?1) ORDER BY a.id DESC LIMIT ?2");
   if(!st)
     return MW_EDB;
@@ -362,6 +369,9 @@ episode_list(mw_conn *c, const char *state, int limit,
         .metric = mw_col_text(st, 15),
         .op = mw_col_text(st, 16),
         .model = mw_col_text(st, 17),
+        .fired_value = mw_col_double(st, 18),
+        .resolved_value = mw_col_double(st, 19),
+        .resolved_version = mw_col_i64(st, 20, 0),
     };
     if((s = fn(ctx, &e)) != MW_OK) {
       sqlite3_reset(st);
@@ -418,8 +428,11 @@ notify_members(mw_conn *c, const char *channel, const char *model, int limit,
       c, "SELECT a.id, a.state, a.labels, a.annotations, a.version, a.value, "
          "a.threshold, a.started_at, a.fired_at, a.resolved_at, a.acked_at, "
          "a.fingerprint, r.name, r.model, coalesce(r.alias, ''), r.metric, r.op, "
-         "r.severity FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
-         "WHERE r.model = ?2 AND EXISTS (SELECT 1 FROM alert_rule_channels rc "
+         "r.severity, a.fired_value, a.resolved_value, a.resolved_version, "
+         "a.action_result, EXISTS (SELECT 1 FROM alert_fired_sent f WHERE "
+         "f.alert_id = a.id AND f.channel = ?1) FROM alerts a "
+         "JOIN alert_rules r ON r.id = a.rule_id WHERE r.model = ?2 AND EXISTS "
+         "(SELECT 1 FROM alert_rule_channels rc "
          "WHERE rc.rule_id = r.id AND rc.channel = ?1) AND (a.state = 'firing' "
          "OR (a.state = 'resolved' AND a.fired_at IS NOT NULL AND NOT EXISTS "
          "(SELECT 1 FROM alert_resolved_sent s WHERE s.alert_id = a.id AND "
@@ -450,6 +463,11 @@ notify_members(mw_conn *c, const char *channel, const char *model, int limit,
         .metric = mw_col_text(st, 15),
         .op = mw_col_text(st, 16),
         .severity = mw_col_text(st, 17),
+        .fired_value = mw_col_double(st, 18),
+        .resolved_value = mw_col_double(st, 19),
+        .resolved_version = mw_col_i64(st, 20, 0),
+        .action_result = col_opt(st, 21),
+        .told_fired = sqlite3_column_int(st, 22) != 0,
     };
     if((s = fn(ctx, &m)) != MW_OK) {
       sqlite3_reset(st);
@@ -517,6 +535,16 @@ static mw_status group_forget(mw_conn *c, const char *channel, const char *key) 
 
 static mw_status resolved_sent(mw_conn *c, int64_t alert_id, const char *channel) {
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO alert_resolved_sent(alert_id, channel) "
+                                "VALUES(?, ?) ON CONFLICT DO NOTHING");
+  if(st) {
+    sqlite3_bind_int64(st, 1, alert_id);
+    mw_bind_text(st, 2, channel);
+  }
+  return mw_step_done(c, st);
+}
+
+static mw_status fired_sent(mw_conn *c, int64_t alert_id, const char *channel) {
+  sqlite3_stmt *st = mw_stmt(c, "INSERT INTO alert_fired_sent(alert_id, channel) "
                                 "VALUES(?, ?) ON CONFLICT DO NOTHING");
   if(st) {
     sqlite3_bind_int64(st, 1, alert_id);
@@ -990,6 +1018,7 @@ const struct alert__store alert__store_sqlite = {
     .group_sent = group_sent,
     .group_forget = group_forget,
     .resolved_sent = resolved_sent,
+    .fired_sent = fired_sent,
     .silence_insert = silence_insert,
     .silence_list = silence_list,
     .silence_expire = silence_expire,
