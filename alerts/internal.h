@@ -4,9 +4,10 @@
  *
  * Sections: the rule as the evaluator holds it and the pure decision of
  * one evaluation (alerts/decision.c); notification grouping
- * (alerts/notify.c); what a notification tells (alerts/story.c);
- * regular expressions, label matchers and silences (alerts/re2_shim.cc,
- * alerts/matchers.c, alerts/silences.c); the retry
+ * (alerts/notify.c); what a notification tells (alerts/story.c); the
+ * mail of an email channel (alerts/email.c); regular expressions, label
+ * matchers and silences (alerts/re2_shim.cc, alerts/matchers.c,
+ * alerts/silences.c); the retry
  * policy (alerts/retry.c); text for chat services (alerts/payloads.c);
  * channels (alerts/channels.c); the delivery queue (alerts/queue.c). */
 #ifndef MW_ALERTS_INTERNAL_H
@@ -279,6 +280,15 @@ enum alert__outcome {
  * egress policy blocked the address. */
 enum alert__outcome alert__classify(long http_status, int curl_code, int refused);
 
+/* Classifies an attempt of an email channel (SMTP): smtp_code is the last
+ * reply code the server sent (CURLINFO_RESPONSE_CODE; 0: none), curl_code
+ * the transfer's CURLcode, refused as for alert__classify. 2xx with no
+ * error is delivered; a 4xx reply is transient (retry), a 5xx reply
+ * permanent (dead: a refused recipient, sender or login); an error with
+ * no reply - the connection, TLS, a timeout - is retried, except a URL
+ * curl cannot speak. */
+enum alert__outcome alert__classify_smtp(long smtp_code, int curl_code, int refused);
+
 /* Standard Webhooks' schedule: the delay before attempt n+1 after n failed
  * attempts (n >= 1): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then 10 h. */
 int64_t alert__backoff_base_ms(int failed_attempts);
@@ -327,6 +337,26 @@ mw_status alert__utf8_append(mw_buf *out, const char *s, size_t max_units);
 /* Length of s in UTF-16 code units (invalid bytes count one each). */
 size_t alert__utf16_len(const char *s);
 
+/* ---- email (alerts/email.c, pure) ---- */
+
+/* 1 when addr is an address an email channel may name: local@domain, an
+ * ASCII local part of 1-64 bytes of RFC 5322 atext and single dots, a
+ * domain of letters, digits, '-' and dots, at most 254 bytes in all (no
+ * display name, no quoting, no comments). */
+int alert__email_address_valid(const char *addr);
+
+/* Appends to out the message an email channel sends for payload {from,
+ * to: [...], subject, text} (what alert_payload_build("email") wrote,
+ * with the channel's sender and recipients): RFC 5322 headers From, To,
+ * Subject (RFC 2047 when not ASCII), Date (now_ms), Message-ID
+ * (<msg_id@the sender's domain>), MIME-Version, Content-Type text/plain
+ * charset utf-8, Content-Transfer-Encoding quoted-printable,
+ * Auto-Submitted; then the text, quoted-printable, with CRLF line ends.
+ * MW_EINVAL when the payload is not such an object (an address invalid,
+ * no recipient) or msg_id is not made of atext; MW_ENOMEM. */
+mw_status alert__email_compose(const cJSON *payload, const char *msg_id,
+                               int64_t now_ms, mw_buf *out);
+
 /* ---- channels (alerts/channels.c) ---- */
 
 /* alert_channel_enqueue with the outbox kind chosen ("alert",
@@ -349,12 +379,14 @@ struct alert__job {
   char *payload; /* malloc'd, the exact body to send and sign */
   size_t payload_len;
   char *secret;       /* malloc'd; NULL when the target no longer exists */
+  char *username;     /* malloc'd; a channel's login (email), else NULL */
+  char *password;     /* malloc'd secret; NULL when none */
   int cycle_attempts; /* attempts already made in the current budget */
   int64_t cycle_started_at;
 };
 
-/* Frees the job's strings (the secret is wiped first); safe on a zeroed
- * job and twice. */
+/* Frees the job's strings (the secret and password are wiped first); safe
+ * on a zeroed job and twice. */
 void alert__job_clear(struct alert__job *j);
 
 /* The outcome of one attempt, as recorded. */

@@ -1,10 +1,10 @@
 /* alerts/payloads.c - what each kind of channel receives: the Alertmanager
  * v4 webhook payload, Slack blocks, Mattermost attachments, a Discord
- * embed, a Teams Adaptive Card and Alertmanager's postable alerts, built
- * with cJSON from one alert group. Every kind lists firing alerts first
- * (alert__notices_order) and says of each the value it fired with and
- * what its rule's action did; the line phones show (sb_headline) is the
- * title and the first firing alert.
+ * embed, a Teams Adaptive Card, Alertmanager's postable alerts and an
+ * email's subject and text, built with cJSON from one alert group. Every
+ * kind lists firing alerts first (alert__notices_order) and says of each
+ * the value it fired with and what its rule's action did; the line phones
+ * show (sb_headline) is the title and the first firing alert.
  *
  * Chat services reject (or silently cut) messages past their length
  * limits, so every user-supplied string (labels, annotations, names) is
@@ -169,8 +169,8 @@ static void add_text(cJSON *obj, const char *key, const char *text, size_t max_u
 /* ------------------------------------------------------- group facts */
 
 int alert_channel_type_valid(const char *type) {
-  static const char *const types[] = {"webhook", "slack", "mattermost",
-                                      "discord", "teams", "alertmanager"};
+  static const char *const types[] = {
+      "webhook", "slack", "mattermost", "discord", "teams", "alertmanager", "email"};
   if(!type)
     return 0;
   for(size_t i = 0; i < sizeof types / sizeof types[0]; i++)
@@ -1029,6 +1029,74 @@ static mw_status build_teams(const struct alert_group_notice *g, cJSON **out) {
   return payload_done(&s, err, root, out);
 }
 
+/* ------------------------------------------------------------- email */
+
+/* One alert in a mail: its summary line, its facts one per line (the
+ * action in full), its summary annotation, its labels and its dashboard
+ * link. */
+static void email_alert(struct sb *s, const struct alert_group_notice *g,
+                        const struct alert_notice *a) {
+  sb_add(s, is_firing(a) ? "FIRING - " : "RESOLVED - ");
+  sb_summary(s, a);
+  sb_add(s, "\n");
+  struct fact f[MAX_FACTS];
+  size_t nf = facts_of(a, f);
+  for(size_t k = 0; k < nf; k++) {
+    int action = !strcmp(f[k].title, "Action");
+    sb_fmt(s, "  %s:%*s", f[k].title, (int)(11 - strlen(f[k].title)), "");
+    sb_add(s, action ? a->action : f[k].value);
+    sb_add(s, "\n");
+  }
+  const char *blurb = blurb_of(a);
+  if(blurb) {
+    sb_add(s, "  Summary:    ");
+    sb_text(s, blurb, 2000);
+    sb_add(s, "\n");
+  }
+  size_t nl;
+  const cJSON **labels = sorted_members(a->labels, &nl);
+  for(size_t k = 0; k < nl; k++) {
+    sb_add(s, k ? ", " : "  Labels:     ");
+    sb_text(s, labels[k]->string, 200);
+    sb_add(s, "=");
+    sb_text(s, member_str(labels[k]), 500);
+  }
+  free(labels);
+  if(nl)
+    sb_add(s, "\n");
+  sb_add(s, "  Dashboard:  ");
+  sb_add(s, dashboard_of(g, a));
+  sb_add(s, "\n\n");
+}
+
+/* {subject, text}: the subject is the line phones show, the text names
+ * every fact of each alert (at most CHAT_MAX_ALERTS) and links the
+ * dashboard. The channel adds {from, to} (alerts/channels.c); the worker
+ * composes the mail (alerts/email.c). */
+static mw_status build_email(const struct alert_group_notice *g, cJSON **out) {
+  mw_status err = MW_OK;
+  cJSON *root = cJSON_CreateObject();
+  struct sb s;
+  sb_init(&s);
+  sb_headline(&s, g);
+  add_text(root, "subject", sb_str(&s), 200, &err);
+  sb_reset(&s);
+  sb_title(&s, g);
+  sb_add(&s, "\n\n");
+  size_t shown = g->nalerts < CHAT_MAX_ALERTS ? g->nalerts : CHAT_MAX_ALERTS;
+  for(size_t i = 0; i < shown; i++)
+    email_alert(&s, g, &g->alerts[i]);
+  size_t more = g->nalerts - shown +
+                (size_t)(g->truncated_alerts > 0 ? g->truncated_alerts : 0);
+  if(more)
+    sb_fmt(&s, "and %zu more alert(s)\n\n", more);
+  sb_add(&s, "Open in the dashboard: ");
+  sb_add(&s, dashboard_of(g, &g->alerts[0]));
+  sb_add(&s, "\n\n-- \nmodelwatch\n");
+  add_text(root, "text", sb_str(&s), 100000, &err);
+  return payload_done(&s, err, root, out);
+}
+
 /* 1 when s is valid UTF-8. */
 static int utf8_ok(const char *s) {
   return mw_utf8_check(s, strlen(s), NULL) == MW_OK;
@@ -1200,6 +1268,8 @@ static mw_status build(const char *type, const char *receiver,
     return build_teams(g, out);
   if(!strcmp(type, "alertmanager"))
     return build_alertmanager(g, out);
+  if(!strcmp(type, "email"))
+    return build_email(g, out);
   return MW_EINVAL;
 }
 

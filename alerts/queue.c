@@ -35,6 +35,11 @@ void alert__job_clear(struct alert__job *j) {
     OPENSSL_cleanse(j->secret, strlen(j->secret));
     free(j->secret);
   }
+  if(j->password) {
+    OPENSSL_cleanse(j->password, strlen(j->password));
+    free(j->password);
+  }
+  free(j->username);
   memset(j, 0, sizeof *j);
 }
 

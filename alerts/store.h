@@ -145,9 +145,23 @@ struct alert__silence_row {
   const char *comment, *created_by;
 };
 
+/* A new channel (strings borrowed). */
+struct alert__channel_new {
+  const char *name, *type, *url;
+  const char *secret;              /* signing secret */
+  const char *settings;            /* JSON object text of the type's settings (email:
+                           {to, from}); NULL: none */
+  const char *username, *password; /* NULL: none; password is a secret */
+  int64_t created_at;
+};
+
+/* A channel as the API shows it (strings borrowed): never its secret or
+ * password. */
 struct alert__channel_row {
   const char *name, *type, *url;
   int64_t created_at;
+  const char *settings; /* NULL: none */
+  const char *username; /* NULL: none */
 };
 
 struct alert__store {
@@ -248,8 +262,7 @@ struct alert__store {
 
   /* ---- channels ---- */
   /* MW_ECONFLICT when the name is taken. */
-  mw_status (*channel_insert)(mw_conn *c, const char *name, const char *type,
-                              const char *url, const char *secret, int64_t now);
+  mw_status (*channel_insert)(mw_conn *c, const struct alert__channel_new *ch);
   mw_status (*channel_get)(mw_conn *c, const char *name,
                            mw_status (*fn)(void *ctx,
                                            const struct alert__channel_row *ch),
@@ -274,7 +287,8 @@ struct alert__store {
   /* Claims for claim_token until `until` up to max of ids[0..n) - those
    * still pending or failed, due at now and under no live lease - oldest
    * due first, and fills jobs[0..*njobs) with them and their target's
-   * signing secret (NULL when the target no longer exists). A row another
+   * signing secret (NULL when the target no longer exists) and, for a
+   * channel, the username and password it logs in with. A row another
    * transaction is claiming at the same moment is skipped (PostgreSQL:
    * SKIP LOCKED), never waited for. On failure the jobs filled so far are
    * cleared and *njobs is 0. */

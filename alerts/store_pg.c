@@ -664,18 +664,21 @@ static mw_status silences_active(mw_conn *c, int64_t now,
 
 /* -------------------------------------------------------------- channels */
 
-static mw_status channel_insert(mw_conn *c, const char *name, const char *type,
-                                const char *url, const char *secret, int64_t now) {
+static mw_status channel_insert(mw_conn *c, const struct alert__channel_new *ch) {
   mw_pg_params p;
   mw_pgp_init(&p);
-  mw_pgp_text(&p, name);
-  mw_pgp_text(&p, type);
-  mw_pgp_text(&p, url);
-  mw_pgp_text(&p, secret);
-  mw_pgp_i64(&p, now);
+  mw_pgp_text(&p, ch->name);
+  mw_pgp_text(&p, ch->type);
+  mw_pgp_text(&p, ch->url);
+  mw_pgp_text(&p, ch->secret);
+  mw_pgp_i64(&p, ch->created_at);
+  mw_pgp_text(&p, ch->settings);
+  mw_pgp_text(&p, ch->username);
+  mw_pgp_text(&p, ch->password);
   return mw_pg_do(c,
-                  "INSERT INTO channels(name, type, url, secret, created_at) "
-                  "VALUES($1, $2, $3, $4, $5)",
+                  "INSERT INTO channels(name, type, url, secret, created_at, "
+                  "settings, username, password) VALUES($1, $2, $3, $4, $5, $6, "
+                  "$7, $8)",
                   &p, NULL);
 }
 
@@ -686,7 +689,8 @@ each_channel(PGresult *res,
   mw_status s = MW_OK;
   for(int i = 0; i < PQntuples(res) && !s; i++) {
     struct alert__channel_row r = {mw_pg_text(res, i, 0), mw_pg_text(res, i, 1),
-                                   mw_pg_text(res, i, 2), mw_pg_i64(res, i, 3, 0)};
+                                   mw_pg_text(res, i, 2), mw_pg_i64(res, i, 3, 0),
+                                   col_opt(res, i, 4),    col_opt(res, i, 5)};
     s = fn(ctx, &r);
   }
   PQclear(res);
@@ -700,8 +704,10 @@ channel_get(mw_conn *c, const char *name,
   mw_pgp_init(&p);
   mw_pgp_text(&p, name);
   mw_status s;
-  PGresult *res = mw_pg_run(
-      c, "SELECT name, type, url, created_at FROM channels WHERE name = $1", &p, &s);
+  PGresult *res = mw_pg_run(c,
+                            "SELECT name, type, url, created_at, settings, username "
+                            "FROM channels WHERE name = $1",
+                            &p, &s);
   if(!res)
     return s;
   if(!PQntuples(res)) {
@@ -716,8 +722,8 @@ channel_list(mw_conn *c, mw_status (*fn)(void *, const struct alert__channel_row
              void *ctx) {
   mw_status s;
   PGresult *res = mw_pg_run(c,
-                            "SELECT name, type, url, created_at FROM channels "
-                            "ORDER BY name COLLATE \"C\"",
+                            "SELECT name, type, url, created_at, settings, username "
+                            "FROM channels ORDER BY name COLLATE \"C\"",
                             NULL, &s);
   return res ? each_channel(res, fn, ctx) : s;
 }
@@ -800,6 +806,10 @@ static mw_status job_fill(const PGresult *res, int i, struct alert__job *j) {
   j->cycle_started_at = mw_pg_i64(res, i, 8, 0);
   if(!mw_pg_null(res, i, 9) && !(j->secret = strdup(mw_pg_text(res, i, 9))))
     return MW_ENOMEM;
+  if(!mw_pg_null(res, i, 10) && !(j->username = strdup(mw_pg_text(res, i, 10))))
+    return MW_ENOMEM;
+  if(!mw_pg_null(res, i, 11) && !(j->password = strdup(mw_pg_text(res, i, 11))))
+    return MW_ENOMEM;
   return j->url && j->payload ? MW_OK : MW_ENOMEM;
 }
 
@@ -844,7 +854,10 @@ static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
       "WHEN 'node' THEN (SELECT secret FROM nodes WHERE name = o.target_name) "
       "WHEN 'channel' THEN (SELECT secret FROM channels WHERE name = "
       "o.target_name) WHEN 'subscription' THEN (SELECT secret FROM "
-      "subscriptions WHERE name = o.target_name) END",
+      "subscriptions WHERE name = o.target_name) END, CASE o.target_type "
+      "WHEN 'channel' THEN (SELECT username FROM channels WHERE name = "
+      "o.target_name) END, CASE o.target_type WHEN 'channel' THEN (SELECT "
+      "password FROM channels WHERE name = o.target_name) END",
       &p, &s);
   mw_buf_free(&arr);
   if(!res)

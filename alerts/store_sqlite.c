@@ -628,16 +628,19 @@ static mw_status silences_active(mw_conn *c, int64_t now,
 
 /* -------------------------------------------------------------- channels */
 
-static mw_status channel_insert(mw_conn *c, const char *name, const char *type,
-                                const char *url, const char *secret, int64_t now) {
+static mw_status channel_insert(mw_conn *c, const struct alert__channel_new *ch) {
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO channels(name, type, url, secret, "
-                                "created_at) VALUES(?, ?, ?, ?, ?)");
+                                "created_at, settings, username, password) "
+                                "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
   if(st) {
-    mw_bind_text(st, 1, name);
-    mw_bind_text(st, 2, type);
-    mw_bind_text(st, 3, url);
-    mw_bind_text(st, 4, secret);
-    sqlite3_bind_int64(st, 5, now);
+    mw_bind_text(st, 1, ch->name);
+    mw_bind_text(st, 2, ch->type);
+    mw_bind_text(st, 3, ch->url);
+    mw_bind_text(st, 4, ch->secret);
+    sqlite3_bind_int64(st, 5, ch->created_at);
+    mw_bind_text(st, 6, ch->settings);
+    mw_bind_text(st, 7, ch->username);
+    mw_bind_text(st, 8, ch->password);
   }
   return mw_step_done(c, st);
 }
@@ -650,15 +653,16 @@ struct channel_cb {
 static mw_status channel_fill(sqlite3_stmt *st, void *arg) {
   struct channel_cb *cb = arg;
   struct alert__channel_row r = {mw_col_text(st, 0), mw_col_text(st, 1),
-                                 mw_col_text(st, 2), sqlite3_column_int64(st, 3)};
+                                 mw_col_text(st, 2), sqlite3_column_int64(st, 3),
+                                 col_opt(st, 4),     col_opt(st, 5)};
   return cb->fn(cb->ctx, &r);
 }
 
 static mw_status
 channel_get(mw_conn *c, const char *name,
             mw_status (*fn)(void *, const struct alert__channel_row *), void *ctx) {
-  sqlite3_stmt *st =
-      mw_stmt(c, "SELECT name, type, url, created_at FROM channels WHERE name = ?");
+  sqlite3_stmt *st = mw_stmt(c, "SELECT name, type, url, created_at, settings, "
+                                "username FROM channels WHERE name = ?");
   if(st)
     mw_bind_text(st, 1, name);
   struct channel_cb cb = {fn, ctx};
@@ -668,8 +672,8 @@ channel_get(mw_conn *c, const char *name,
 static mw_status
 channel_list(mw_conn *c, mw_status (*fn)(void *, const struct alert__channel_row *),
              void *ctx) {
-  sqlite3_stmt *st =
-      mw_stmt(c, "SELECT name, type, url, created_at FROM channels ORDER BY name");
+  sqlite3_stmt *st = mw_stmt(c, "SELECT name, type, url, created_at, settings, "
+                                "username FROM channels ORDER BY name");
   if(!st)
     return MW_EDB;
   struct channel_cb cb = {fn, ctx};
@@ -805,16 +809,26 @@ static mw_status queue_heads(mw_conn *c,
   return s;
 }
 
-/* Looks up the signing secret of the job's target, at claim time so that a
- * rotated secret is used at once. NULL secret when the target is gone. */
+/* Copies column col into *dst unless it is NULL. */
+static mw_status dup_opt(sqlite3_stmt *st, int col, char **dst) {
+  if(sqlite3_column_type(st, col) == SQLITE_NULL)
+    return MW_OK;
+  *dst = mw_col_dup(st, col);
+  return *dst ? MW_OK : MW_ENOMEM;
+}
+
+/* Looks up the signing secret of the job's target (and a channel's login),
+ * at claim time so that a rotated secret is used at once. NULL secret when
+ * the target is gone. */
 static mw_status load_secret(mw_conn *c, struct alert__job *j) {
   sqlite3_stmt *st;
   if(!strcmp(j->target_type, "node"))
-    st = mw_stmt(c, "SELECT secret FROM nodes WHERE name = ?");
+    st = mw_stmt(c, "SELECT secret, NULL, NULL FROM nodes WHERE name = ?");
   else if(!strcmp(j->target_type, "channel"))
-    st = mw_stmt(c, "SELECT secret FROM channels WHERE name = ?");
+    st = mw_stmt(c, "SELECT secret, username, password FROM channels "
+                    "WHERE name = ?");
   else if(!strcmp(j->target_type, "subscription"))
-    st = mw_stmt(c, "SELECT secret FROM subscriptions WHERE name = ?");
+    st = mw_stmt(c, "SELECT secret, NULL, NULL FROM subscriptions WHERE name = ?");
   else
     return MW_OK;
   if(st)
@@ -824,8 +838,13 @@ static mw_status load_secret(mw_conn *c, struct alert__job *j) {
   if(s || !found)
     return s;
   j->secret = mw_col_dup(st, 0);
+  s = j->secret ? MW_OK : MW_ENOMEM;
+  if(!s)
+    s = dup_opt(st, 1, &j->username);
+  if(!s)
+    s = dup_opt(st, 2, &j->password);
   sqlite3_reset(st);
-  return j->secret ? MW_OK : MW_ENOMEM;
+  return s;
 }
 
 static mw_status job_fill(sqlite3_stmt *st, struct alert__job *j) {

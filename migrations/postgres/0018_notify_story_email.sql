@@ -22,3 +22,14 @@ INSERT INTO alert_fired_sent(alert_id, channel)
   JOIN alert_rule_channels rc ON rc.rule_id = a.rule_id
   WHERE a.fired_at IS NOT NULL;
 
+-- Email channels: the type, and what a channel of a type needs beyond its
+-- URL: settings (JSON text: an email channel's {to, from}) and the
+-- credentials it logs in with (username, password: a secret, never
+-- returned by the API).
+ALTER TABLE channels DROP CONSTRAINT channels_type_check;
+ALTER TABLE channels ADD CONSTRAINT channels_type_check
+  CHECK (type IN ('webhook', 'slack', 'mattermost', 'discord', 'teams', 'alertmanager',
+                  'email'));
+ALTER TABLE channels ADD COLUMN settings TEXT;
+ALTER TABLE channels ADD COLUMN username TEXT;
+ALTER TABLE channels ADD COLUMN password TEXT;

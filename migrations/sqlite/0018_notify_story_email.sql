@@ -22,3 +22,26 @@ INSERT INTO alert_fired_sent(alert_id, channel)
   JOIN alert_rule_channels rc ON rc.rule_id = a.rule_id
   WHERE a.fired_at IS NOT NULL;
 
+-- Email channels: the type, and what a channel of a type needs beyond its
+-- URL: settings (JSON text: an email channel's {to, from}) and the
+-- credentials it logs in with (username, password: a secret, never
+-- returned by the API). SQLite cannot change a CHECK constraint in place:
+-- the table is rebuilt with the same rows (nothing references channels by
+-- id; rules and notification groups name them).
+CREATE TABLE channels_new (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL UNIQUE,
+  type       TEXT NOT NULL
+             CHECK (type IN ('webhook', 'slack', 'mattermost', 'discord', 'teams',
+                             'alertmanager', 'email')),
+  url        TEXT NOT NULL,
+  secret     TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  settings   TEXT,
+  username   TEXT,
+  password   TEXT
+);
+INSERT INTO channels_new(id, name, type, url, secret, created_at)
+  SELECT id, name, type, url, secret, created_at FROM channels;
+DROP TABLE channels;
+ALTER TABLE channels_new RENAME TO channels;

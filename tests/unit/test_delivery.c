@@ -442,11 +442,12 @@ static void test_payload_slack_mattermost_teams(void **state) {
 
   /* Errors: unknown type, no alerts. */
   cJSON *out = (cJSON *)1;
-  assert_int_equal(alert_payload_build("email", "x", &s.g, &out), MW_EINVAL);
+  assert_int_equal(alert_payload_build("pager", "x", &s.g, &out), MW_EINVAL);
   assert_null(out);
   struct alert_group_notice empty = {0};
   assert_int_equal(alert_payload_build("slack", "x", &empty, &out), MW_EINVAL);
   assert_true(alert_channel_type_valid("discord"));
+  assert_true(alert_channel_type_valid("email"));
   assert_false(alert_channel_type_valid("Discord"));
   assert_false(alert_channel_type_valid(NULL));
   sample_free(&s);
@@ -754,6 +755,195 @@ static void test_payload_tells_the_story(void **state) {
                       "dataset_drift_share = 0.8 (threshold >= 0.5), firing");
   cJSON_Delete(p);
   cJSON_Delete(gl);
+}
+
+/* ------------------------------------------------------------ email */
+
+/* SMTP replies: 4xx retried, 5xx dead, no reply retried. */
+static void test_classify_smtp(void **state) {
+  (void)state;
+  assert_int_equal(alert__classify_smtp(250, CURLE_OK, 0), ALERT__DELIVERED);
+  assert_int_equal(alert__classify_smtp(221, CURLE_OK, 0), ALERT__DELIVERED);
+  assert_int_equal(alert__classify_smtp(451, CURLE_SEND_ERROR, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(421, CURLE_WEIRD_SERVER_REPLY, 0),
+                   ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(452, CURLE_SEND_ERROR, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(550, CURLE_SEND_ERROR, 0), ALERT__PERMANENT);
+  assert_int_equal(alert__classify_smtp(554, CURLE_WEIRD_SERVER_REPLY, 0),
+                   ALERT__PERMANENT);
+  assert_int_equal(alert__classify_smtp(535, CURLE_LOGIN_DENIED, 0),
+                   ALERT__PERMANENT);
+  /* No reply: the network, TLS, a timeout. */
+  assert_int_equal(alert__classify_smtp(0, CURLE_COULDNT_CONNECT, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(0, CURLE_OPERATION_TIMEDOUT, 0),
+                   ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(0, CURLE_USE_SSL_FAILED, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(0, CURLE_UNSUPPORTED_PROTOCOL, 0),
+                   ALERT__PERMANENT);
+  /* The egress policy refused the address: dead, whatever else. */
+  assert_int_equal(alert__classify_smtp(0, CURLE_COULDNT_CONNECT, 1),
+                   ALERT__PERMANENT);
+}
+
+static void test_email_addresses(void **state) {
+  (void)state;
+  const char *ok[] = {"ops@example.com", "a.b+alerts@mail.example.co.uk",
+                      "x@localhost", "o'brien@example.com", "1@2.3"};
+  for(size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+    if(!alert__email_address_valid(ok[i]))
+      fail_msg("%s refused", ok[i]);
+  const char *bad[] = {NULL, "", "ops", "@example.com", "ops@", "a@b@c",
+                       ".a@example.com", "a.@example.com", "a..b@example.com",
+                       "a b@example.com", "a@exa mple.com", "a@-example.com",
+                       "a@example-.com", "a@example..com", "a@example.com.",
+                       "Ops <ops@example.com>", "a@example.com\r\nBcc: x@y.z",
+                       "\"q\"@example.com", "caf\xc3\xa9@example.com"};
+  for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    if(alert__email_address_valid(bad[i]))
+      fail_msg("%s accepted", bad[i] ? bad[i] : "(null)");
+  char longest[300];
+  memset(longest, 'a', 64);
+  snprintf(longest + 64, sizeof longest - 64, "@example.com");
+  assert_true(alert__email_address_valid(longest));
+  memset(longest, 'a', 65);
+  snprintf(longest + 65, sizeof longest - 65, "@example.com");
+  assert_false(alert__email_address_valid(longest));
+}
+
+/* The header block of a composed mail (up to the blank line), and the
+ * body after it. */
+static void split_mail(const mw_buf *b, char **head, char **body) {
+  assert_non_null(b->data);
+  const char *sep = strstr(b->data, "\r\n\r\n");
+  assert_non_null(sep);
+  *head = strndup(b->data, (size_t)(sep - b->data) + 2);
+  *body = strdup(sep + 4);
+}
+
+static cJSON *mail_payload(const char *subject, const char *text) {
+  cJSON *p = cJSON_CreateObject();
+  cJSON_AddStringToObject(p, "from", "modelwatch@example.com");
+  cJSON *to = cJSON_AddArrayToObject(p, "to");
+  cJSON_AddItemToArray(to, cJSON_CreateString("ops@example.com"));
+  cJSON_AddItemToArray(to, cJSON_CreateString("oncall@example.org"));
+  cJSON_AddStringToObject(p, "subject", subject);
+  cJSON_AddStringToObject(p, "text", text);
+  return p;
+}
+
+static void test_email_compose(void **state) {
+  (void)state;
+  cJSON *p = mail_payload("[FIRING:1] fraud - drift\r\nBcc: evil@example.com",
+                          "Line one = 1\n.starts with a dot\ntrailing space \n");
+  mw_buf b;
+  mw_buf_init(&b, 1 << 20);
+  /* 1994-11-06 08:49:37 UTC was a Sunday. */
+  assert_int_equal(alert__email_compose(p, "msg_2abcDEF", RFC_DATE_MS, &b), MW_OK);
+  char *head, *body;
+  split_mail(&b, &head, &body);
+  const char *want_head =
+      "From: modelwatch@example.com\r\n"
+      "To: ops@example.com,\r\n oncall@example.org\r\n"
+      /* The line break of user text cannot start a header of its own. */
+      "Subject: [FIRING:1] fraud - drift  Bcc: evil@example.com\r\n"
+      "Date: Sun, 06 Nov 1994 08:49:37 +0000\r\n"
+      "Message-ID: <msg_2abcDEF@example.com>\r\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n"
+      "Auto-Submitted: auto-generated\r\n";
+  assert_string_equal(head, want_head);
+  assert_string_equal(body, "Line one =3D 1\r\n=2Estarts with a dot\r\n"
+                            "trailing space=20\r\n");
+  free(head);
+  free(body);
+  cJSON_Delete(p);
+
+  /* Non-ASCII subjects are encoded words of at most 75 characters, each on
+   * its own folded line, never splitting a character; long body lines get
+   * soft breaks at 76; 8-bit bytes are =XX. */
+  char subject[400] = "", text[400] = "";
+  for(int i = 0; i < 40; i++)
+    strcat(subject, "d\xc3\xa9riv\xc3\xa9 ");
+  for(int i = 0; i < 30; i++)
+    strcat(text, "caf\xc3\xa9 ");
+  p = mail_payload(subject, text);
+  mw_buf_free(&b);
+  mw_buf_init(&b, 1 << 20);
+  assert_int_equal(alert__email_compose(p, "msg_x", RFC_DATE_MS, &b), MW_OK);
+  split_mail(&b, &head, &body);
+  char *subj = strstr(head, "Subject: ");
+  assert_non_null(subj);
+  assert_non_null(strstr(subj, "Subject: =?utf-8?B?"));
+  size_t nwords = 0;
+  for(char *w = strstr(subj, "=?utf-8?B?"); w; w = strstr(w + 1, "=?utf-8?B?")) {
+    char *end = strstr(w, "?=");
+    assert_non_null(end);
+    assert_true(end + 2 - w <= 75);
+    nwords++;
+  }
+  assert_true(nwords >= 3);
+  assert_non_null(strstr(body, "caf=C3=A9 "));
+  for(char *line = body; *line;) {
+    char *eol = strstr(line, "\r\n");
+    size_t len = eol ? (size_t)(eol - line) : strlen(line);
+    assert_true(len <= 76);
+    for(size_t k = 0; k < len; k++)
+      assert_true((unsigned char)line[k] < 0x80 && line[k] != '\n' && line[k] != '\r');
+    line += len + (eol ? 2 : 0);
+  }
+  free(head);
+  free(body);
+  cJSON_Delete(p);
+
+  /* Not an email payload: refused. */
+  const char *bad[] = {"{}", "{\"from\":\"a@b.c\",\"to\":[],\"text\":\"x\"}",
+                       "{\"from\":\"a@b.c\",\"to\":[\"x\"],\"text\":\"x\"}",
+                       "{\"from\":\"nobody\",\"to\":[\"a@b.c\"],\"text\":\"x\"}",
+                       "{\"from\":\"a@b.c\",\"to\":[\"a@b.c\"]}"};
+  for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    cJSON *j = cJSON_Parse(bad[i]);
+    mw_buf_free(&b);
+    mw_buf_init(&b, 1 << 20);
+    assert_int_equal(alert__email_compose(j, "msg_x", 0, &b), MW_EINVAL);
+    cJSON_Delete(j);
+  }
+  p = mail_payload("s", "t");
+  assert_int_equal(alert__email_compose(p, "msg>x", 0, &b), MW_EINVAL);
+  cJSON_Delete(p);
+  mw_buf_free(&b);
+}
+
+/* The email payload: the line phones show as subject, every fact and the
+ * link in the text. */
+static void test_payload_email(void **state) {
+  (void)state;
+  struct sample s;
+  sample_init(&s, 3, NULL);
+  s.a[0].action = "rolled production back v2 -> v1";
+  cJSON *p = build("email", &s.g, NULL);
+  cJSON *slack = build("slack", &s.g, NULL);
+  assert_string_equal(str_at(p, "subject"), str_at(slack, "text"));
+  const char *text = str_at(p, "text");
+  assert_names_facts(text);
+  const char *needles[] = {"FIRING - drift-high: fraud v2 (production) - age.psi",
+                           "  Model:      fraud (production)\n",
+                           "  Threshold:  > 0.2\n",
+                           "  Action:     rolled production back v2 -> v1\n",
+                           "  Summary:    PSI of age went up\n",
+                           "  Labels:     alertname=drift-high, column=age",
+                           "  Dashboard:  http://mw.example/#/models/fraud\n",
+                           "RESOLVED - drift-high",
+                           "Open in the dashboard: http://mw.example/#/models/fraud"};
+  for(size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
+    if(!strstr(text, needles[i]))
+      fail_msg("email text lacks '%s':\n%s", needles[i], text);
+  /* Firing before resolved. */
+  assert_true(strstr(text, "FIRING - ") < strstr(text, "RESOLVED - "));
+  assert_null(cJSON_GetObjectItem(p, "from"));
+  cJSON_Delete(slack);
+  cJSON_Delete(p);
+  sample_free(&s);
 }
 
 /* --------------------------------------------------- claims on SQLite */
@@ -1268,6 +1458,10 @@ int main(void) {
       cmocka_unit_test(test_group_notices),
       cmocka_unit_test(test_notices_order),
       cmocka_unit_test(test_payload_tells_the_story),
+      cmocka_unit_test(test_classify_smtp),
+      cmocka_unit_test(test_email_addresses),
+      cmocka_unit_test(test_email_compose),
+      cmocka_unit_test(test_payload_email),
       cmocka_unit_test(test_pick_heads),
       cmocka_unit_test_setup_teardown(test_claims_two_workers, db_setup, db_teardown),
       cmocka_unit_test_setup_teardown(test_worker_start_stop, db_setup, db_teardown),
