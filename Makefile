@@ -19,7 +19,8 @@ TEST_JOBS  ?= $(shell echo $$(( $(JOBS) * 2 )))
 DEB_PACKAGES = build-essential cmake pkg-config curl sqlite3 \
   libcivetweb-dev libsqlite3-dev libgsl-dev libcjson-dev \
   libcurl4-openssl-dev libssl-dev libcmocka-dev libre2-dev libpcre2-dev \
-  python3 python3-numpy python3-scipy prometheus prometheus-alertmanager haproxy wrk \
+  python3 python3-numpy python3-scipy python3-aiosmtpd \
+  prometheus prometheus-alertmanager haproxy wrk \
   python3-pip python3-setuptools python3-wheel \
   openssl chromium \
   postgresql libpq-dev \

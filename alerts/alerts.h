@@ -49,11 +49,26 @@ struct alert_notice {
   const char *alias;  /* alias the rule follows, if any */
   const char *metric; /* "age.psi", "dataset_drift_share", ... */
   const char *op;     /* ">", ">=", "<", "<=", "==", "!=" */
-  double value;       /* NAN when the window had no data */
+  double value;       /* the value it fired with (not the latest); NAN when
+                         the window had no data */
   double threshold;
   const char *state;         /* "pending" | "firing" | "resolved" | "nodata" */
   const char *severity;      /* NULL: taken from labels.severity if present */
   const char *dashboard_url; /* NULL: the group's external_url */
+  /* A resolved alert: the value it resolved with (when has_resolved_value)
+   * and the version that was measured on (<= 0: unknown; after a rollback
+   * it is not the version that fired). */
+  int has_resolved_value;
+  double resolved_value;
+  int64_t resolved_version;
+  /* What the rule's action did, one line ("rolled production back v2 ->
+   * v1", or why it did not); NULL: no action ran. */
+  const char *action;
+  /* > 0 on the firing of an alert that already resolved (ms) before this
+   * channel was told it fired: the group tells the firing, then its
+   * resolution (another notice). The Alertmanager channel sends only the
+   * resolution. */
+  int64_t resolved_since_ms;
 };
 
 /* A group of alerts notified together (Alertmanager's notification). */
@@ -72,7 +87,7 @@ struct alert_group_notice {
 
 /* Channel types, as stored and as accepted by the API. */
 #define ALERT_CHANNEL_TYPES \
-  "webhook, slack, mattermost, discord, teams, alertmanager"
+  "webhook, slack, mattermost, discord, teams, alertmanager, email"
 /* 1 when type is one of ALERT_CHANNEL_TYPES. */
 int alert_channel_type_valid(const char *type);
 
@@ -80,18 +95,28 @@ int alert_channel_type_valid(const char *type);
  *   webhook    Alertmanager v4 ({version: "4", groupKey, truncatedAlerts,
  *              status, receiver, groupLabels, commonLabels,
  *              commonAnnotations, externalURL, alerts[]}), each alert with
- *              an extra "modelwatch" object (model, version, metric,
- *              value, threshold, state, dashboardURL);
+ *              an extra "modelwatch" object (rule, model, version, alias,
+ *              metric, op, value, threshold, state, action, dashboardURL;
+ *              resolvedValue and resolvedVersion once resolved,
+ *              resolvedSince on a firing told after it resolved) and the
+ *              annotation "action" when its rule's action ran;
  *   slack      {text, blocks[]} (header, one section per alert, a button);
  *   mattermost {text, attachments[]} with fields;
  *   discord    {content, embeds: [one embed]} within Discord's limits
  *              (content 2000, title 256, description 4096, 25 fields of
  *              256/1024, 6000 in all), cut on UTF-8 boundaries;
- *   teams      {type: "message", attachments: [Adaptive Card]}.
- * Every variant names model, version, metric, value, threshold and state
- * and links the dashboard. `receiver` names the channel when g->receiver
- * is NULL. Caller frees *out with cJSON_Delete. MW_EINVAL for an unknown
- * type or a group without alerts. */
+ *   teams      {type: "message", attachments: [Adaptive Card]};
+ *   alertmanager  [postable alerts] for Alertmanager's /api/v2/alerts;
+ *   email      {subject, text}: the line phones show, and plain text
+ *              naming every fact of each alert (the channel adds from and
+ *              to; the delivery worker composes the mail).
+ * Every variant names model, version, metric, value (the value it fired
+ * with), threshold, state and what the rule's action did, and links the
+ * dashboard; firing alerts come first, whatever order g lists them in
+ * (so the line phones show - Slack's text, Discord's content - is about a
+ * firing one). `receiver` names the channel when g->receiver is NULL.
+ * Caller frees *out with cJSON_Delete. MW_EINVAL for an unknown type or a
+ * group without alerts. */
 mw_status alert_payload_build(const char *type, const char *receiver,
                               const struct alert_group_notice *g, cJSON **out);
 
@@ -114,16 +139,20 @@ mw_status alert_announce_model(mw_conn *c, const char *model,
 
 /* ---- channels (the API's /api/v1/channels) ---- */
 
-/* Creates a channel from {name, type, url}; generates its signing secret
- * ("whsec_..."), returned once in the result's "secret". One transaction
- * with its audit row. MW_ECONFLICT when the name is taken,
- * MW_EVALIDATION for a bad name, type or URL: the URL must pass
- * mw_url_check_target (allow_private: the server runs with
- * --allow-private-webhooks). */
+/* Creates a channel from {name, type, url} - for type email also {to: [1-20
+ * addresses], from, username?, password?}, which no other type takes;
+ * generates its signing secret ("whsec_..."), returned once in the
+ * result's "secret" (not for email: mail is not signed). The password is
+ * stored and never returned. One transaction with its audit row.
+ * MW_ECONFLICT when the name is taken, MW_EVALIDATION for a bad name,
+ * type, URL or email field: the URL must pass mw_url_check_target
+ * (mw_url_check_smtp_target for email; allow_private: the server runs
+ * with --allow-private-webhooks). */
 mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
                                const char *actor, cJSON **out, mw_err *err);
-/* {channels: [{name, type, url, created_at}]}, ordered by name; never the
- * secret. */
+/* {channels: [{name, type, url, created_at}]} (an email channel's also
+ * with to, from and username), ordered by name; never the secret, never
+ * the password. */
 mw_status alert_channel_list(mw_conn *c, cJSON **out, mw_err *err);
 /* One channel (no secret); MW_ENOTFOUND when absent. */
 mw_status alert_channel_get(mw_conn *c, const char *name, cJSON **out, mw_err *err);
@@ -147,9 +176,11 @@ mw_status alert_channel_test(mw_conn *c, const char *name, const char *external_
 /* Delivery states (outbox.state):
  *   pending    queued, not yet attempted (or re-queued by hand);
  *   failed     the last attempt failed with a retryable error (network,
- *              5xx, 408, 429); next_attempt_at says when it runs again;
- *   delivered  a 2xx answer was received;
- *   dead       no further attempt: a non-retryable answer (other 4xx, 3xx),
+ *              5xx, 408, 429; for mail, a 4xx SMTP reply);
+ *              next_attempt_at says when it runs again;
+ *   delivered  a 2xx answer was received (for mail: the server took it);
+ *   dead       no further attempt: a non-retryable answer (other 4xx, 3xx;
+ *              for mail, a 5xx SMTP reply),
  *              a refused URL, its target deleted, or the attempt/age
  *              budget spent. Only POST .../retry revives it. */
 
@@ -179,7 +210,8 @@ void alert_delivery_opts_from_config(const mw_config *cfg,
 typedef struct alert_delivery alert_delivery;
 
 /* Starts the delivery worker: one thread driving up to opts->concurrency
- * libcurl transfers. It claims due outbox rows (pending, or failed with
+ * libcurl transfers (signed POSTs; a mail over SMTP for an email
+ * channel, its Message-ID made of the webhook-id). It claims due outbox rows (pending, or failed with
  * next_attempt_at <= now) under a lease, so that no two workers - threads,
  * processes or replicas on one PostgreSQL database - send one row at once
  * and a row claimed by a process that died is sent again, with the same

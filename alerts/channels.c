@@ -1,5 +1,6 @@
 /* alerts/channels.c - notification channels: create (with the signing
- * secret shown once), list, get, delete (refused while rules name the
+ * secret shown once; an email channel's sender, recipients and login,
+ * whose password is never shown), list, get, delete (refused while rules name the
  * channel, unless forced), a test notification, and queueing a
  * notification for a channel into the outbox, formatted for its type by
  * alerts/payloads.c.
@@ -24,8 +25,9 @@ struct read_ctx {
   mw_err *err;
 };
 
-/* JSON of a channel (name, type, url, created_at), its URL decrypted;
- * never the secret. */
+/* JSON of a channel (name, type, url, created_at; an email channel's to,
+ * from and username), its URL decrypted; never the secret, never the
+ * password. */
 static mw_status channel_json(const struct read_ctx *x,
                               const struct alert__channel_row *ch, cJSON **out) {
   *out = NULL;
@@ -39,6 +41,15 @@ static mw_status channel_json(const struct read_ctx *x,
     cJSON_AddStringToObject(o, "name", ch->name);
     cJSON_AddStringToObject(o, "type", ch->type);
     cJSON_AddStringToObject(o, "url", url);
+    cJSON *settings = ch->settings ? cJSON_Parse(ch->settings) : NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, settings) {
+      if(it->string)
+        cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, 1));
+    }
+    cJSON_Delete(settings);
+    if(ch->username)
+      cJSON_AddStringToObject(o, "username", ch->username);
     mw_json_add_time(o, "created_at", ch->created_at);
     *out = o;
   }
@@ -88,41 +99,141 @@ mw_status alert_channel_list(mw_conn *c, cJSON **out, mw_err *err) {
   return MW_OK;
 }
 
-/* Inserts a channel with its URL and secret encrypted (core/secrets.h). */
-static mw_status insert_sealed(mw_conn *c, const char *name, const char *type,
-                               const char *url, const char *secret) {
-  char *u = NULL, *sec = NULL;
-  mw_status s = mw_secret_put(c, MW_SECRET_CHANNEL_URL, name, url, &u);
+/* Inserts channel ch with its URL, signing secret and (email) password
+ * encrypted (core/secrets.h). */
+static mw_status insert_sealed(mw_conn *c, const struct alert__channel_new *ch) {
+  char *u = NULL, *sec = NULL, *pw = NULL;
+  mw_status s = mw_secret_put(c, MW_SECRET_CHANNEL_URL, ch->name, ch->url, &u);
   if(!s)
-    s = mw_secret_put(c, MW_SECRET_CHANNEL_SECRET, name, secret, &sec);
+    s = mw_secret_put(c, MW_SECRET_CHANNEL_SECRET, ch->name, ch->secret, &sec);
+  if(!s && ch->password)
+    s = mw_secret_put(c, MW_SECRET_CHANNEL_PASSWORD, ch->name, ch->password, &pw);
+  struct alert__channel_new sealed = *ch;
+  sealed.url = u;
+  sealed.secret = sec;
+  sealed.password = pw;
   if(!s)
-    s = alert__store(c)->channel_insert(c, name, type, u, sec, mw_now_ms());
+    s = alert__store(c)->channel_insert(c, &sealed);
   free(u);
   free(sec);
+  if(pw) {
+    OPENSSL_cleanse(pw, strlen(pw));
+    free(pw);
+  }
   return s;
+}
+
+/* Recipients an email channel may have at most. */
+#define EMAIL_MAX_TO 20
+
+/* An email channel's {to, from} as settings JSON text (*settings, freed
+ * with cJSON_free), checked: 1-EMAIL_MAX_TO distinct recipients and a
+ * sender, each an address alert__email_address_valid takes. */
+static mw_status email_settings(const cJSON *body, char **settings, mw_err *err) {
+  const cJSON *to = cJSON_GetObjectItemCaseSensitive(body, "to");
+  const char *from = mw_json_str(body, "from");
+  int n = cJSON_GetArraySize(to);
+  if(!cJSON_IsArray(to) || n < 1 || n > EMAIL_MAX_TO)
+    return mw_errf(err, MW_EVALIDATION,
+                   "to must be an array of 1-%d email addresses", EMAIL_MAX_TO);
+  for(int i = 0; i < n; i++) {
+    const cJSON *a = cJSON_GetArrayItem(to, i);
+    if(!cJSON_IsString(a) || !alert__email_address_valid(a->valuestring))
+      return mw_errf(err, MW_EVALIDATION,
+                     "to[%d] must be an email address (local@domain, ASCII)", i);
+    for(int k = 0; k < i; k++)
+      if(!strcmp(cJSON_GetArrayItem(to, k)->valuestring, a->valuestring))
+        return mw_errf(err, MW_EVALIDATION, "to[%d] repeats to[%d]", i, k);
+  }
+  if(!alert__email_address_valid(from))
+    return mw_errf(err, MW_EVALIDATION,
+                   "from must be an email address (local@domain, ASCII)");
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "to", cJSON_Duplicate(to, 1));
+  cJSON_AddStringToObject(o, "from", from);
+  *settings = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return *settings ? MW_OK : MW_ENOMEM;
+}
+
+/* An email channel's login: username and password both or neither;
+ * printable, no line breaks (they go into SMTP commands). */
+static mw_status email_login(const cJSON *body, const char **user, const char **pass,
+                             mw_err *err) {
+  const cJSON *u = cJSON_GetObjectItemCaseSensitive(body, "username");
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "password");
+  *user = *pass = NULL;
+  if((!u || cJSON_IsNull(u)) && (!p || cJSON_IsNull(p)))
+    return MW_OK;
+  if(!cJSON_IsString(u) || !cJSON_IsString(p))
+    return mw_errf(err, MW_EVALIDATION,
+                   "username and password are strings, given both or neither");
+  const char *v[2] = {u->valuestring, p->valuestring};
+  for(int i = 0; i < 2; i++) {
+    size_t len = strlen(v[i]);
+    int ok = len >= 1 && len <= 512;
+    for(size_t k = 0; ok && k < len; k++)
+      ok = (unsigned char)v[i][k] >= 0x20 && v[i][k] != 0x7f;
+    if(!ok)
+      return mw_errf(err, MW_EVALIDATION,
+                     "%s must be 1-512 bytes without control characters",
+                     i ? "password" : "username");
+  }
+  *user = v[0];
+  *pass = v[1];
+  return MW_OK;
+}
+
+/* What a channel of the body's type needs beyond name and url: an email
+ * channel's settings and login; any other type takes none of them. */
+static mw_status type_fields(const cJSON *body, const char *type,
+                             struct alert__channel_new *ch, char **settings,
+                             mw_err *err) {
+  static const char *const email_only[] = {"to", "from", "username", "password"};
+  if(!strcmp(type, "email")) {
+    mw_status s = email_settings(body, settings, err);
+    if(!s)
+      s = email_login(body, &ch->username, &ch->password, err);
+    ch->settings = *settings;
+    return s;
+  }
+  for(size_t i = 0; i < sizeof email_only / sizeof email_only[0]; i++)
+    if(cJSON_GetObjectItemCaseSensitive(body, email_only[i]))
+      return mw_errf(err, MW_EVALIDATION, "%s is only for channels of type email",
+                     email_only[i]);
+  return MW_OK;
 }
 
 mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
                                const char *actor, cJSON **out, mw_err *err) {
   *out = NULL;
-  const char *name = mw_json_str(body, "name");
-  const char *type = mw_json_str(body, "type");
-  const char *url = mw_json_str(body, "url");
+  struct alert__channel_new ch = {.name = mw_json_str(body, "name"),
+                                  .type = mw_json_str(body, "type"),
+                                  .url = mw_json_str(body, "url")};
+  const char *name = ch.name, *type = ch.type;
   if(!mw_name_valid(name))
     return mw_errf(err, MW_EVALIDATION,
                    "name must be 1-128 characters of A-Z a-z 0-9 . _ - and not "
                    "start with '.'");
   if(!alert_channel_type_valid(type))
     return mw_errf(err, MW_EVALIDATION, "type must be one of " ALERT_CHANNEL_TYPES);
-  mw_status s = mw_url_check_target(url, allow_private, err);
-  if(s)
-    return s;
+  int email = !strcmp(type, "email");
+  mw_status s = email ? mw_url_check_smtp_target(ch.url, allow_private, err)
+                      : mw_url_check_target(ch.url, allow_private, err);
+  char *settings = NULL;
+  if(!s)
+    s = type_fields(body, type, &ch, &settings, err);
+  /* Every channel has a signing secret; mail is not signed, so an email
+   * channel's is never shown. */
   char secret[48];
-  if(mw_webhook_secret_new(secret))
-    return MW_EINTERNAL;
-  s = mw_tx_begin(c);
+  if(!s && mw_webhook_secret_new(secret))
+    s = MW_EINTERNAL;
+  ch.secret = secret;
+  ch.created_at = mw_now_ms();
+  if(!s)
+    s = mw_tx_begin(c);
   if(!s) {
-    s = insert_sealed(c, name, type, url, secret);
+    s = insert_sealed(c, &ch);
     if(s == MW_ECONFLICT)
       mw_errf(err, s, "a channel named '%s' already exists", name);
   }
@@ -134,7 +245,7 @@ mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
   }
   if(!s)
     s = alert_channel_get(c, name, out, err);
-  if(!s && !cJSON_AddStringToObject(*out, "secret", secret))
+  if(!s && !email && !cJSON_AddStringToObject(*out, "secret", secret))
     s = MW_ENOMEM;
   if(!s)
     s = mw_tx_commit(c);
@@ -144,6 +255,7 @@ mw_status alert_channel_create(mw_conn *c, const cJSON *body, int allow_private,
     *out = NULL;
   }
   OPENSSL_cleanse(secret, sizeof secret);
+  cJSON_free(settings);
   return s;
 }
 
@@ -248,16 +360,20 @@ mw_status alert_channel_enqueue(mw_conn *c, const char *channel,
   return alert__channel_enqueue_kind(c, channel, "alert", g, out_id, err);
 }
 
-/* A channel's type and where its URL points (scheme, host and port). */
+/* A channel's type, where its URL points (scheme, host and port) and its
+ * settings (copied). */
 struct target {
   mw_conn *c;
   char type[16];
   char shown[1100];
+  char *settings; /* NULL: none */
 };
 
 static mw_status take_target(void *ctx, const struct alert__channel_row *ch) {
   struct target *t = ctx;
   mw_strlcpy(t->type, ch->type, sizeof t->type);
+  if(ch->settings && !(t->settings = strdup(ch->settings)))
+    return MW_ENOMEM;
   return mw_secret_url_shown(t->c, MW_SECRET_CHANNEL_URL, ch->name, ch->url,
                              t->shown, sizeof t->shown);
 }
@@ -277,23 +393,43 @@ mw_status alert__channel_post_url(const char *type, const char *url, char **out)
   return MW_OK;
 }
 
+/* An email's payload takes the channel's sender and recipients as they
+ * are when it is queued, as a webhook takes the URL. */
+static mw_status add_envelope(cJSON *payload, const char *settings) {
+  cJSON *set = settings ? cJSON_Parse(settings) : NULL;
+  const char *from = mw_json_str(set, "from");
+  cJSON *to = cJSON_DetachItemFromObjectCaseSensitive(set, "to");
+  mw_status s = from && cJSON_IsArray(to) ? MW_OK : MW_EINTERNAL;
+  if(!s && (!cJSON_AddStringToObject(payload, "from", from) ||
+            !cJSON_AddItemToObject(payload, "to", to)))
+    s = MW_ENOMEM;
+  if(s)
+    cJSON_Delete(to);
+  cJSON_Delete(set);
+  return s;
+}
+
 mw_status alert__channel_enqueue_kind(mw_conn *c, const char *channel,
                                       const char *kind,
                                       const struct alert_group_notice *g,
                                       int64_t *out_id, mw_err *err) {
   assert(mw_tx_state(c) == 1); /* sent if and only if the caller commits */
-  struct target t = {c, "", ""};
+  struct target t = {c, "", "", NULL};
   mw_status s = alert__store(c)->channel_get(c, channel, take_target, &t);
   if(s == MW_ENOTFOUND)
     mw_errf(err, s, "no channel named '%s'", channel);
   cJSON *payload = NULL;
   if(!s && (s = alert_payload_build(t.type, channel, g, &payload)) != MW_OK)
     mw_errf(err, s, "cannot format the notification for channel '%s'", channel);
+  if(!s && !strcmp(t.type, "email") &&
+     (s = add_envelope(payload, t.settings)) != MW_OK)
+    mw_errf(err, s, "channel '%s' has no sender or recipients", channel);
   /* The outbox keeps where it goes (scheme and host); the delivery worker
    * reads the URL from the channel when it sends (alert__channel_post_url). */
   if(!s)
     s = mw_outbox_enqueue(c, kind, "channel", channel, t.shown, payload, out_id);
   cJSON_Delete(payload);
+  free(t.settings);
   return s;
 }
 

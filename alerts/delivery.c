@@ -1,7 +1,9 @@
 /* alerts/delivery.c - the delivery worker: one thread that claims due
  * outbox rows and POSTs them with libcurl's multi interface, several at a
- * time, each signed per Standard Webhooks, then records every attempt and
- * plans the next one (alerts/retry.c).
+ * time, each signed per Standard Webhooks - or, for an email channel
+ * (smtp:// or smtps://), sends them as a mail over SMTP, another easy
+ * handle of the same multi - then records every attempt and plans the
+ * next one (alerts/retry.c).
  *
  * Why one thread with curl multi rather than a thread per transfer: the
  * transfers are I/O-bound, one database connection carries the claims and
@@ -40,6 +42,8 @@
 #define IDLE_NAP_MS 100
 /* Longest a stopping worker waits for transfers in flight. */
 #define STOP_GRACE_MS 1000
+/* The largest mail composed (quoted-printable of a payload's text). */
+#define MAIL_MAX (4u << 20)
 /* Response bytes kept for the error text of a failed attempt. */
 #define RESP_KEEP 512
 /* A claim outlives the longest transfer by this much. */
@@ -65,6 +69,13 @@ struct xfer {
   char refused_why[200];
   int64_t started_ms;
   int64_t started_ns;
+  /* An email channel's mail (smtp): the message, how much curl read, the
+   * envelope. */
+  int smtp;
+  mw_buf mail;
+  size_t mail_off;
+  char mail_from[300];
+  struct curl_slist *rcpt;
 };
 
 struct alert_delivery {
@@ -169,6 +180,15 @@ static void describe(const struct xfer *x, CURLcode cc, long code, char *out,
                      size_t cap) {
   if(x->refused) {
     mw_strlcpy(out, x->refused_why, cap);
+  } else if(x->smtp && (cc != CURLE_OK || code < 200 || code > 299)) {
+    /* curl's message names the step that failed ("RCPT failed: 550"). */
+    const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
+    if(code >= 400)
+      snprintf(out, cap, "SMTP %ld: %.200s", code, why);
+    else if(cc != CURLE_OK)
+      snprintf(out, cap, "mail not sent: %.200s", why);
+    else
+      snprintf(out, cap, "SMTP %ld: unexpected reply", code);
   } else if(cc != CURLE_OK) {
     snprintf(out, cap, "network error: %.200s",
              x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
@@ -191,28 +211,27 @@ static void describe(const struct xfer *x, CURLcode cc, long code, char *out,
   }
 }
 
-/* Prepares and adds the transfer of x->job. On failure fills err and
- * returns non-zero (the caller records a dead attempt). */
-static int start_xfer(struct alert_delivery *d, struct xfer *x, char *err,
-                      size_t cap) {
+/* The options every transfer shares: where (never through a proxy: the
+ * egress check judges the address we connect to, through a proxy that
+ * would be the proxy's), how long, and the egress check itself. */
+static void common_opts(struct alert_delivery *d, struct xfer *x) {
+  CURL *e = x->easy;
+  curl_easy_reset(e);
+  curl_easy_setopt(e, CURLOPT_URL, x->job.url);
+  curl_easy_setopt(e, CURLOPT_PROXY, "");
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, d->o.connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, d->o.timeout_ms);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+}
+
+/* A signed POST of the job's payload. */
+static int setup_webhook(struct alert_delivery *d, struct xfer *x, char *err,
+                         size_t cap) {
   struct alert__job *j = &x->job;
-  assert(!x->busy && j->id > 0);
-  x->errbuf[0] = 0;
-  x->resp_len = 0;
-  x->resp[0] = 0;
-  x->retry_after_ms = -1;
-  x->refused = 0;
-  x->refused_why[0] = 0;
-  x->started_ms = mw_now_ms();
-  x->started_ns = mw_mono_ns();
-  if(j->error[0]) {
-    snprintf(err, cap, "cannot send: %s", j->error);
-    return 1;
-  }
-  if(!j->secret || !j->url) {
-    snprintf(err, cap, "%s '%s' no longer exists", j->target_type, j->target_name);
-    return 1;
-  }
   char sig[64], hdr[160];
   int64_t ts = x->started_ms / 1000;
   if(mw_webhook_sign(j->secret, j->msg_id, ts, j->payload, j->payload_len, sig)) {
@@ -239,16 +258,9 @@ static int start_xfer(struct alert_delivery *d, struct xfer *x, char *err,
 #undef ADD_HEADER
   x->headers = h;
   CURL *e = x->easy;
-  curl_easy_reset(e);
-  curl_easy_setopt(e, CURLOPT_URL, j->url);
+  common_opts(d, x);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  /* The egress check judges the address we connect to; through a proxy
-   * that would be the proxy's, so proxies from the environment are off. */
-  curl_easy_setopt(e, CURLOPT_PROXY, "");
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, d->o.connect_timeout_ms);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, d->o.timeout_ms);
   curl_easy_setopt(e, CURLOPT_POST, 1L);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->payload);
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->payload_len);
@@ -258,23 +270,117 @@ static int start_xfer(struct alert_delivery *d, struct xfer *x, char *err,
   curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-  if(curl_multi_add_handle(d->multi, e) != CURLM_OK) {
-    snprintf(err, cap, "internal error: cannot start the transfer");
-    curl_slist_free_all(x->headers);
-    x->headers = NULL;
-    return 1;
-  }
-  x->busy = 1;
-  d->inflight++;
   return 0;
 nomem:
   curl_slist_free_all(h);
   snprintf(err, cap, "internal error: out of memory");
   return 1;
+}
+
+/* Hands curl the composed mail, a piece at a time. */
+static size_t on_read_mail(char *buf, size_t size, size_t n, void *ud) {
+  struct xfer *x = ud;
+  size_t left = x->mail.len - x->mail_off, room = size * n;
+  size_t k = left < room ? left : room;
+  if(k)
+    memcpy(buf, x->mail.data + x->mail_off, k);
+  x->mail_off += k;
+  return k;
+}
+
+/* Composes the mail of an email channel (alerts/email.c) and its
+ * envelope: MAIL FROM the sender, RCPT TO each recipient. */
+static int compose_mail(struct xfer *x, char *err, size_t cap) {
+  struct alert__job *j = &x->job;
+  cJSON *p = cJSON_ParseWithLength(j->payload, j->payload_len);
+  mw_buf_init(&x->mail, MAIL_MAX);
+  x->mail_off = 0;
+  mw_status s =
+      p ? alert__email_compose(p, j->msg_id, x->started_ms, &x->mail) : MW_EINVAL;
+  /* Composing checked every address. */
+  const cJSON *it;
+  const cJSON *to = s ? NULL : cJSON_GetObjectItemCaseSensitive(p, "to");
+  cJSON_ArrayForEach(it, to) {
+    char rcpt[300];
+    snprintf(rcpt, sizeof rcpt, "<%s>", it->valuestring);
+    struct curl_slist *t = curl_slist_append(x->rcpt, rcpt);
+    if(!t) {
+      s = MW_ENOMEM;
+      break;
+    }
+    x->rcpt = t;
+  }
+  if(!s)
+    snprintf(x->mail_from, sizeof x->mail_from, "<%s>", mw_json_str(p, "from"));
+  cJSON_Delete(p);
+  if(s)
+    snprintf(err, cap, "%s",
+             s == MW_ENOMEM ? "internal error: out of memory"
+                            : "cannot compose the mail: the payload is not an "
+                              "email channel's {from, to, subject, text}");
+  return s != MW_OK;
+}
+
+/* The mail over SMTP: STARTTLS when the server offers it (smtp://), TLS
+ * from the start (smtps://). A channel that logs in never sends its
+ * password in clear: over smtp:// it requires STARTTLS. */
+static int setup_mail(struct alert_delivery *d, struct xfer *x, char *err,
+                      size_t cap) {
+  struct alert__job *j = &x->job;
+  if(compose_mail(x, err, cap))
+    return 1;
+  CURL *e = x->easy;
+  common_opts(d, x);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+  if(!strncmp(j->url, "smtp://", 7))
+    curl_easy_setopt(e, CURLOPT_USE_SSL,
+                     (long)(j->password ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+  if(j->username && j->password) {
+    curl_easy_setopt(e, CURLOPT_USERNAME, j->username);
+    curl_easy_setopt(e, CURLOPT_PASSWORD, j->password);
+  }
+  curl_easy_setopt(e, CURLOPT_MAIL_FROM, x->mail_from);
+  curl_easy_setopt(e, CURLOPT_MAIL_RCPT, x->rcpt);
+  curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read_mail);
+  curl_easy_setopt(e, CURLOPT_READDATA, x);
+  curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->mail.len);
+  return 0;
+}
+
+/* Prepares and adds the transfer of x->job: a webhook, or a mail when the
+ * target's URL is smtp:// or smtps:// (an email channel). On failure fills
+ * err and returns non-zero (the caller records a dead attempt). */
+static int start_xfer(struct alert_delivery *d, struct xfer *x, char *err,
+                      size_t cap) {
+  struct alert__job *j = &x->job;
+  assert(!x->busy && j->id > 0);
+  x->errbuf[0] = 0;
+  x->resp_len = 0;
+  x->resp[0] = 0;
+  x->retry_after_ms = -1;
+  x->refused = 0;
+  x->refused_why[0] = 0;
+  x->started_ms = mw_now_ms();
+  x->started_ns = mw_mono_ns();
+  if(j->error[0]) {
+    snprintf(err, cap, "cannot send: %s", j->error);
+    return 1;
+  }
+  if(!j->secret || !j->url) {
+    snprintf(err, cap, "%s '%s' no longer exists", j->target_type, j->target_name);
+    return 1;
+  }
+  x->smtp = !strncmp(j->url, "smtp://", 7) || !strncmp(j->url, "smtps://", 8);
+  if(x->smtp ? setup_mail(d, x, err, cap) : setup_webhook(d, x, err, cap))
+    return 1;
+  if(curl_multi_add_handle(d->multi, x->easy) != CURLM_OK) {
+    snprintf(err, cap, "internal error: cannot start the transfer");
+    return 1;
+  }
+  x->busy = 1;
+  d->inflight++;
+  return 0;
 }
 
 /* Releases x after its transfer (or its failed start). */
@@ -286,6 +392,10 @@ static void finish_xfer(struct alert_delivery *d, struct xfer *x) {
   }
   curl_slist_free_all(x->headers);
   x->headers = NULL;
+  curl_slist_free_all(x->rcpt);
+  x->rcpt = NULL;
+  mw_buf_free(&x->mail);
+  x->mail_off = 0;
   alert__job_clear(&x->job);
 }
 
@@ -400,10 +510,12 @@ static int collect(struct alert_delivery *d, mw_conn *c, struct batch *b) {
       continue;
     CURLcode cc = m->data.result;
     long code = 0;
-    if(cc == CURLE_OK)
+    /* A mail server's reply matters most when the transfer failed. */
+    if(cc == CURLE_OK || x->smtp)
       curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
     int64_t latency = (mw_mono_ns() - x->started_ns) / 1000000;
-    enum alert__outcome oc = alert__classify(code, cc, x->refused);
+    enum alert__outcome oc = x->smtp ? alert__classify_smtp(code, cc, x->refused)
+                                     : alert__classify(code, cc, x->refused);
     char err[256];
     describe(x, cc, code, err, sizeof err);
     add_result(d, c, b, &x->job, x->started_ms, code, latency, oc,

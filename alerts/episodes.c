@@ -5,6 +5,7 @@
  * Cost: a list is one statement plus one load of the active silences
  * (their matchers compiled once for the whole list, not once per alert). */
 #include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,14 @@ struct list_ctx {
   cJSON *arr;
   const struct alert__silence_set *silences;
 };
+
+/* o[key] = v, or null when v is not a number (NAN: none). */
+static void add_opt_number(cJSON *o, const char *key, double v) {
+  if(isfinite(v))
+    cJSON_AddNumberToObject(o, key, v);
+  else
+    cJSON_AddNullToObject(o, key);
+}
 
 static mw_status add_episode(void *ctx, const struct alert__episode_row *e) {
   struct list_ctx *x = ctx;
@@ -38,6 +47,12 @@ static mw_status add_episode(void *ctx, const struct alert__episode_row *e) {
   cJSON_AddStringToObject(o, "op", e->op);
   cJSON_AddNumberToObject(o, "value", e->value);
   cJSON_AddNumberToObject(o, "threshold", e->threshold);
+  add_opt_number(o, "fired_value", e->fired_value);
+  add_opt_number(o, "resolved_value", e->resolved_value);
+  if(e->resolved_version > 0)
+    cJSON_AddNumberToObject(o, "resolved_version", (double)e->resolved_version);
+  else
+    cJSON_AddNullToObject(o, "resolved_version");
   mw_json_add_time(o, "started_at", e->started_at);
   mw_json_add_time(o, "fired_at", e->fired_at);
   mw_json_add_time(o, "resolved_at", e->resolved_at);

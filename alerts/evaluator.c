@@ -14,6 +14,7 @@
  * moves it on under the write lock (database-wide, so across replicas
  * too), and the second then finds its basis changed and writes nothing. */
 #include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,9 @@ static cJSON *run_rollback(mw_conn *c, const struct alert_env *env,
                                            reason, actor, &res, &err);
   cJSON *out = cJSON_CreateObject();
   cJSON_AddStringToObject(out, "action", "rollback");
+  /* Named here too, so that a skipped rollback says which alias it left
+   * (notifications tell it: alert__action_text). */
+  cJSON_AddStringToObject(out, "alias", r->alias);
   if(s) {
     if(!sp)
       mw_savepoint_rollback(c);
@@ -191,7 +195,10 @@ static mw_status write_episode(mw_conn *c, const struct alert__rule *r,
   case ALERT__EP_FIRE:
     return st->episode_fire(c, d->episode_id, obs->now, obs->value, d->annotations);
   case ALERT__EP_RESOLVE:
-    return st->episode_resolve(c, d->episode_id, obs->now, obs->value);
+    /* The value it resolved with, measured on the version the rule watches
+     * now: after its rollback, not the version that fired. */
+    return st->episode_resolve(c, d->episode_id, obs->now,
+                               obs->has_value ? obs->value : NAN, obs->version);
   case ALERT__EP_DISCARD:
     return st->episode_discard(c, d->episode_id);
   case ALERT__EP_VALUE:

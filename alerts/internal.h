@@ -4,8 +4,10 @@
  *
  * Sections: the rule as the evaluator holds it and the pure decision of
  * one evaluation (alerts/decision.c); notification grouping
- * (alerts/notify.c); regular expressions, label matchers and silences
- * (alerts/re2_shim.cc, alerts/matchers.c, alerts/silences.c); the retry
+ * (alerts/notify.c); what a notification tells (alerts/story.c); the
+ * mail of an email channel (alerts/email.c); regular expressions, label
+ * matchers and silences (alerts/re2_shim.cc, alerts/matchers.c,
+ * alerts/silences.c); the retry
  * policy (alerts/retry.c); text for chat services (alerts/payloads.c);
  * channels (alerts/channels.c); the delivery queue (alerts/queue.c). */
 #ifndef MW_ALERTS_INTERNAL_H
@@ -132,6 +134,56 @@ int alert__keepalive_due(int64_t now, int64_t last_sent_at, int any_firing);
 int alert__group_due(const struct alert_env *env, int64_t now, int64_t created_at,
                      int64_t last_sent_at, int changed, int unacked_firing);
 
+/* ---- what a notification tells (alerts/story.c, pure) ---- */
+
+/* Room for one line of action text. */
+#define ALERT__ACTION_TEXT 600
+
+/* One episode of a notification group, as the flush read it. labels and
+ * annotations are owned by whoever filled it (notify.c frees them). */
+struct alert__member {
+  int64_t id;
+  int firing;     /* else resolved, not yet told to this channel */
+  int acked;      /* acknowledged (no repeats) */
+  int told_fired; /* the channel was told that it fires */
+  cJSON *labels, *annotations;
+  char rule[129], model[129], alias[129], metric[301], op[8], severity[33];
+  char fingerprint[17];
+  int64_t version;                  /* the version that fired */
+  int64_t started, fired, resolved; /* ms; 0: not yet */
+  double value;                     /* the latest value */
+  double threshold;
+  double fired_value;              /* NAN: unknown (value stands in) */
+  double resolved_value;           /* NAN: none */
+  int64_t resolved_version;        /* 0: unknown */
+  char action[ALERT__ACTION_TEXT]; /* alert__action_text; "": none ran */
+};
+
+/* One line telling what a rule's action did, from the JSON text the
+ * evaluator stored on the episode ({action, alias, status, result | code,
+ * message}): "rolled production back v2 -> v1", "did not roll production
+ * back: refused, not approved - <why>", "... nothing older to roll back
+ * to - <why>", "... error - <why>". "" when json is NULL or says no
+ * action. Cut to cap bytes (cap > 0), possibly inside a UTF-8 character:
+ * the payload builders replace what is invalid. */
+void alert__action_text(const char *json, char *out, size_t cap);
+
+/* What a group of members tells, into out[0..2n) (strings borrowed from m
+ * and dash; dash is the dashboard link): first a firing notice for each
+ * member that fires, and for each resolved member the channel was never
+ * told fired (resolved_since_ms set: it fired and resolved before the
+ * group was sent); then a resolved notice for each resolved member. Each
+ * carries the value its episode fired with, the action text, and a
+ * resolved one its resolved value and version. Returns the count. */
+size_t alert__group_notices(const struct alert__member *m, size_t n,
+                            const char *dash, struct alert_notice *out);
+
+/* Copies in[0..n) to out (distinct, n entries): firing notices first,
+ * then resolved ones, each in their order (a stable partition). Every
+ * payload is built from alerts so ordered. */
+void alert__notices_order(const struct alert_notice *in, size_t n,
+                          struct alert_notice *out);
+
 /* ---- regular expressions (alerts/re2_shim.cc, C++ over RE2) ---- */
 
 /* A compiled RE2 expression. Matching one from several threads at once is
@@ -228,6 +280,15 @@ enum alert__outcome {
  * egress policy blocked the address. */
 enum alert__outcome alert__classify(long http_status, int curl_code, int refused);
 
+/* Classifies an attempt of an email channel (SMTP): smtp_code is the last
+ * reply code the server sent (CURLINFO_RESPONSE_CODE; 0: none), curl_code
+ * the transfer's CURLcode, refused as for alert__classify. 2xx with no
+ * error is delivered; a 4xx reply is transient (retry), a 5xx reply
+ * permanent (dead: a refused recipient, sender or login); an error with
+ * no reply - the connection, TLS, a timeout - is retried, except a URL
+ * curl cannot speak. */
+enum alert__outcome alert__classify_smtp(long smtp_code, int curl_code, int refused);
+
 /* Standard Webhooks' schedule: the delay before attempt n+1 after n failed
  * attempts (n >= 1): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then 10 h. */
 int64_t alert__backoff_base_ms(int failed_attempts);
@@ -276,6 +337,26 @@ mw_status alert__utf8_append(mw_buf *out, const char *s, size_t max_units);
 /* Length of s in UTF-16 code units (invalid bytes count one each). */
 size_t alert__utf16_len(const char *s);
 
+/* ---- email (alerts/email.c, pure) ---- */
+
+/* 1 when addr is an address an email channel may name: local@domain, an
+ * ASCII local part of 1-64 bytes of RFC 5322 atext and single dots, a
+ * domain of letters, digits, '-' and dots, at most 254 bytes in all (no
+ * display name, no quoting, no comments). */
+int alert__email_address_valid(const char *addr);
+
+/* Appends to out the message an email channel sends for payload {from,
+ * to: [...], subject, text} (what alert_payload_build("email") wrote,
+ * with the channel's sender and recipients): RFC 5322 headers From, To,
+ * Subject (RFC 2047 when not ASCII), Date (now_ms), Message-ID
+ * (<msg_id@the sender's domain>), MIME-Version, Content-Type text/plain
+ * charset utf-8, Content-Transfer-Encoding quoted-printable,
+ * Auto-Submitted; then the text, quoted-printable, with CRLF line ends.
+ * MW_EINVAL when the payload is not such an object (an address invalid,
+ * no recipient) or msg_id is not made of atext; MW_ENOMEM. */
+mw_status alert__email_compose(const cJSON *payload, const char *msg_id,
+                               int64_t now_ms, mw_buf *out);
+
 /* ---- channels (alerts/channels.c) ---- */
 
 /* alert_channel_enqueue with the outbox kind chosen ("alert",
@@ -307,12 +388,15 @@ struct alert__job {
   char error[200];       /* "" or why url and secret cannot be used */
   char *payload;         /* malloc'd, the exact body to send and sign */
   size_t payload_len;
+  char *username;     /* malloc'd; a channel's login (email), else NULL */
+  char *password;     /* malloc'd secret, in plain text once claimed; NULL:
+                         none */
   int cycle_attempts; /* attempts already made in the current budget */
   int64_t cycle_started_at;
 };
 
-/* Frees the job's strings (the secret is wiped first); safe on a zeroed
- * job and twice. */
+/* Frees the job's strings (the secret and password are wiped first); safe
+ * on a zeroed job and twice. */
 void alert__job_clear(struct alert__job *j);
 
 /* The outcome of one attempt, as recorded. */

@@ -6,13 +6,16 @@
  *     group_interval;
  *   - an unchanged group that still fires is re-sent every repeat_interval,
  *     unless every firing alert in it is acknowledged;
- *   - silenced alerts are left out; resolved alerts are sent once;
+ *   - silenced alerts are left out; resolved alerts are sent once, and an
+ *     alert that fired and resolved before the channel heard of it is told
+ *     as a firing, then its resolution (alerts/story.c says what a
+ *     notification tells);
  *   - to an Alertmanager channel a group that fires is re-sent every
  *     ALERT__KEEPALIVE_MS whatever else holds, acknowledged or not:
  *     Alertmanager resolves an alert nobody re-sends, and it keeps its own
  *     grouping and repeats.
- * Everything (group timers, digests, resolved-sent marks) is in the
- * database. The group's members are read first; then one write
+ * Everything (group timers, digests, fired-sent and resolved-sent marks)
+ * is in the database. The group's members are read first; then one write
  * transaction creates the group's row if needed, decides from it whether
  * the group is due (alert__group_due) and, if so, queues the notification
  * and records it, so a restart - or a second replica flushing at the same
@@ -30,19 +33,8 @@
 #define MAX_MEMBERS 256
 #define MAX_GROUPS 512
 
-struct member {
-  int64_t id;
-  int firing; /* else resolved, not yet sent to this channel */
-  int acked;
-  cJSON *labels, *annotations;
-  char rule[129], model[129], alias[129], metric[301], op[8], severity[33];
-  char fingerprint[17];
-  int64_t version, started, fired, resolved;
-  double value, threshold;
-};
-
 struct members {
-  struct member *m;
+  struct alert__member *m;
   int n;
   const struct alert__silence_set *silences;
 };
@@ -59,13 +51,14 @@ static mw_status add_member(void *ctx, const struct alert__member_row *r) {
   struct members *ms = ctx;
   if(ms->n == MAX_MEMBERS)
     return MW_OK;
-  struct member *x = &ms->m[ms->n];
+  struct alert__member *x = &ms->m[ms->n];
   memset(x, 0, sizeof *x);
   x->labels = cJSON_Parse(r->labels);
   if(!x->labels)
     x->labels = cJSON_CreateObject();
+  int silenced = alert__silences_match(ms->silences, x->labels);
   /* A silenced firing alert is not part of what the group says. */
-  if(r->firing && alert__silences_match(ms->silences, x->labels)) {
+  if(r->firing && silenced) {
     cJSON_Delete(x->labels);
     return MW_OK;
   }
@@ -75,9 +68,15 @@ static mw_status add_member(void *ctx, const struct alert__member_row *r) {
   x->id = r->id;
   x->firing = r->firing;
   x->acked = r->acked;
+  /* A firing nobody heard of because it was silenced stays unheard of: its
+   * resolution is told alone. */
+  x->told_fired = r->told_fired || (!r->firing && silenced);
   x->version = r->version;
   x->value = r->value;
   x->threshold = r->threshold;
+  x->fired_value = r->fired_value;
+  x->resolved_value = r->resolved_value;
+  x->resolved_version = r->resolved_version;
   x->started = r->started_at;
   x->fired = r->fired_at;
   x->resolved = r->resolved_at;
@@ -88,6 +87,7 @@ static mw_status add_member(void *ctx, const struct alert__member_row *r) {
   mw_strlcpy(x->metric, r->metric, sizeof x->metric);
   mw_strlcpy(x->op, r->op, sizeof x->op);
   mw_strlcpy(x->severity, r->severity, sizeof x->severity);
+  alert__action_text(r->action_result, x->action, sizeof x->action);
   ms->n++;
   return MW_OK;
 }
@@ -106,65 +106,35 @@ int alert__group_due(const struct alert_env *env, int64_t now, int64_t created_a
   return unacked_firing && now - last_sent_at >= env->repeat_interval_ms;
 }
 
-/* The notice of member m (its strings borrowed from m and dash). */
-static void notice_of(const struct member *m, const char *dash,
-                      struct alert_notice *a) {
-  memset(a, 0, sizeof *a);
-  a->status = m->firing ? "firing" : "resolved";
-  a->labels = m->labels;
-  a->annotations = m->annotations;
-  a->starts_at_ms = m->fired ? m->fired : m->started;
-  a->ends_at_ms = m->firing ? 0 : m->resolved;
-  a->fingerprint = m->fingerprint;
-  a->generator_url = dash;
-  a->rule = m->rule;
-  a->model = m->model;
-  a->version = m->version;
-  a->alias = m->alias[0] ? m->alias : NULL;
-  a->metric = m->metric;
-  a->op = m->op;
-  a->value = m->value;
-  a->threshold = m->threshold;
-  a->state = a->status;
-  a->severity = m->severity;
-  a->dashboard_url = dash;
-}
-
 /* Inside the flush's transaction: queues one notification for the group
- * and records it (the resolved episodes told, the group's timer and
- * digest). */
+ * (alert__group_notices: what it tells) and records it - the firing and
+ * resolved episodes told, the group's timer and digest. */
 static mw_status send_group(mw_conn *c, const struct alert_env *env,
                             const char *channel, const char *model,
                             const struct members *ms, const char *digest,
                             int64_t now, mw_err *err) {
   assert(mw_tx_state(c) == 1);
   const struct alert__store *st = alert__store(c);
-  struct alert_notice *notes = calloc((size_t)ms->n, sizeof *notes);
+  struct alert_notice *notes = calloc(2 * (size_t)ms->n, sizeof *notes);
   cJSON *gl = cJSON_CreateObject();
   mw_status s = notes && gl ? MW_OK : MW_ENOMEM;
   char dash[1400], key[400];
   snprintf(dash, sizeof dash, "%s/#/models/%s", env->external_url, model);
   snprintf(key, sizeof key, "{}:{model=\"%s\"}", model);
-  int any_firing = 0;
-  for(int i = 0; i < ms->n && !s; i++) {
-    notice_of(&ms->m[i], dash, &notes[i]);
-    any_firing |= ms->m[i].firing;
-  }
   if(!s) {
     cJSON_AddStringToObject(gl, "model", model);
     struct alert_group_notice g = {0};
-    g.status = any_firing ? "firing" : "resolved";
     g.receiver = channel;
     g.group_key = key;
     g.group_labels = gl;
     g.external_url = env->external_url;
     g.alerts = notes;
-    g.nalerts = (size_t)ms->n;
+    g.nalerts = alert__group_notices(ms->m, (size_t)ms->n, dash, notes);
     s = alert_channel_enqueue(c, channel, &g, NULL, err);
   }
   for(int i = 0; i < ms->n && !s; i++)
-    if(!ms->m[i].firing)
-      s = st->resolved_sent(c, ms->m[i].id, channel);
+    s = ms->m[i].firing ? st->fired_sent(c, ms->m[i].id, channel)
+                        : st->resolved_sent(c, ms->m[i].id, channel);
   if(!s)
     s = st->group_sent(c, channel, model, now, digest);
   cJSON_Delete(gl);
@@ -233,7 +203,8 @@ static void flush_group(mw_conn *c, const struct alert_env *env,
                         const struct alert__silence_set *silences,
                         const char *channel, const char *model, int64_t now) {
   const struct alert__store *st = alert__store(c);
-  struct members ms = {calloc(MAX_MEMBERS, sizeof(struct member)), 0, silences};
+  struct members ms = {calloc(MAX_MEMBERS, sizeof(struct alert__member)), 0,
+                       silences};
   mw_err err = {0};
   mw_status s =
       ms.m ? st->notify_members(c, channel, model, MAX_MEMBERS, add_member, &ms)

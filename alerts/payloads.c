@@ -1,6 +1,10 @@
 /* alerts/payloads.c - what each kind of channel receives: the Alertmanager
- * v4 webhook payload, Slack blocks, Mattermost attachments, a Discord embed
- * and a Teams Adaptive Card, built with cJSON from one alert group.
+ * v4 webhook payload, Slack blocks, Mattermost attachments, a Discord
+ * embed, a Teams Adaptive Card, Alertmanager's postable alerts and an
+ * email's subject and text, built with cJSON from one alert group. Every
+ * kind lists firing alerts first (alert__notices_order) and says of each
+ * the value it fired with and what its rule's action did; the line phones
+ * show (sb_headline) is the title and the first firing alert.
  *
  * Chat services reject (or silently cut) messages past their length
  * limits, so every user-supplied string (labels, annotations, names) is
@@ -165,8 +169,8 @@ static void add_text(cJSON *obj, const char *key, const char *text, size_t max_u
 /* ------------------------------------------------------- group facts */
 
 int alert_channel_type_valid(const char *type) {
-  static const char *const types[] = {"webhook", "slack", "mattermost",
-                                      "discord", "teams", "alertmanager"};
+  static const char *const types[] = {
+      "webhook", "slack", "mattermost", "discord", "teams", "alertmanager", "email"};
   if(!type)
     return 0;
   for(size_t i = 0; i < sizeof types / sizeof types[0]; i++)
@@ -357,8 +361,22 @@ static void sb_threshold(struct sb *s, const struct alert_notice *a) {
   sb_add(s, num);
 }
 
-/* One line naming everything: "drift-high: fraud v2 - age.psi = 0.31
- * (threshold > 0.2), firing". */
+/* "now 0 on v1": what a resolved alert resolved with ("" when unknown). */
+static void sb_resolved_with(struct sb *s, const struct alert_notice *a) {
+  char num[64];
+  if(a->has_resolved_value) {
+    fmt_number(a->resolved_value, num, sizeof num);
+    sb_fmt(s, "now %s", num);
+  }
+  if(a->resolved_version > 0 && a->resolved_version != a->version)
+    sb_fmt(s, "%son v%lld", a->has_resolved_value ? " " : "",
+           (long long)a->resolved_version);
+}
+
+/* One line naming everything, with the value it fired with and what its
+ * action did: "drift-high: fraud v2 (production) - age.psi = 0.31
+ * (threshold > 0.2), firing; rolled production back v2 -> v1"; a resolved
+ * one adds what it resolved with: "..., resolved (now 0.01 on v1); ...". */
 static void sb_summary(struct sb *s, const struct alert_notice *a) {
   char num[64];
   fmt_number(a->value, num, sizeof num);
@@ -371,6 +389,15 @@ static void sb_summary(struct sb *s, const struct alert_notice *a) {
   sb_threshold(s, a);
   sb_add(s, "), ");
   sb_add(s, a->state ? a->state : notice_status(a));
+  if(!is_firing(a) && (a->has_resolved_value || a->resolved_version > 0)) {
+    sb_add(s, " (");
+    sb_resolved_with(s, a);
+    sb_add(s, ")");
+  }
+  if(a->action) {
+    sb_add(s, "; ");
+    sb_add(s, a->action);
+  }
 }
 
 /* "[FIRING:2] drift-high fraud": Alertmanager's default title, falling back
@@ -396,6 +423,34 @@ static void sb_title(struct sb *s, const struct alert_group_notice *g) {
   }
 }
 
+/* The resolution of the firing notice `first` in g, if g holds it: it is
+ * told together with its firing and not counted as another alert. */
+static int resolution_of(const struct alert_group_notice *g,
+                         const struct alert_notice *first, size_t i) {
+  if(!first->resolved_since_ms || is_firing(&g->alerts[i]))
+    return 0;
+  char a[17], b[17];
+  fingerprint_of(first, a);
+  fingerprint_of(&g->alerts[i], b);
+  return !strcmp(a, b);
+}
+
+/* The line phones show, on the firing first: "[FIRING:1] fraud - <the
+ * first alert's summary>; resolved since (+2 more)". */
+static void sb_headline(struct sb *s, const struct alert_group_notice *g) {
+  const struct alert_notice *first = &g->alerts[0];
+  sb_title(s, g);
+  sb_add(s, " - ");
+  sb_summary(s, first);
+  size_t more = 0;
+  for(size_t i = 1; i < g->nalerts; i++)
+    more += !resolution_of(g, first, i);
+  if(first->resolved_since_ms)
+    sb_add(s, "; resolved since");
+  if(more)
+    sb_fmt(s, " (+%zu more)", more);
+}
+
 /* The facts each chat message names, as (title, value) pairs. */
 struct fact {
   const char *title;
@@ -418,7 +473,10 @@ static void fact_set(struct fact *f, const char *title, const char *text) {
   mw_buf_free(&b);
 }
 
-static size_t facts_of(const struct alert_notice *a, struct fact f[7]) {
+/* The most facts an alert has. */
+#define MAX_FACTS 9
+
+static size_t facts_of(const struct alert_notice *a, struct fact f[MAX_FACTS]) {
   size_t n = 0;
   char num[64];
   struct sb s;
@@ -443,10 +501,18 @@ static size_t facts_of(const struct alert_notice *a, struct fact f[7]) {
   fact_set(&f[n++], "Threshold", sb_str(&s));
   sb_reset(&s);
   fact_set(&f[n++], "State", a->state ? a->state : notice_status(a));
+  if(!is_firing(a) && (a->has_resolved_value || a->resolved_version > 0)) {
+    sb_resolved_with(&s, a);
+    fact_set(&f[n++], "Resolved", sb_str(&s));
+    sb_reset(&s);
+  }
   const char *sev = severity_of(a);
   if(sev)
     fact_set(&f[n++], "Severity", sev);
+  if(a->action)
+    fact_set(&f[n++], "Action", a->action);
   sb_free(&s);
+  assert(n <= MAX_FACTS);
   return n;
 }
 
@@ -474,6 +540,41 @@ static mw_status payload_done(struct sb *s, mw_status err, cJSON *root,
 }
 
 /* ------------------------------------------------ webhook (Alertmanager) */
+
+/* The alert's annotations, with `action` (what its rule's action did)
+ * when one ran: Alertmanager receivers' templates read annotations. */
+static cJSON *annotations_with_action(const struct alert_notice *a) {
+  cJSON *ann = dup_object(a->annotations);
+  if(ann && a->action) {
+    cJSON_DeleteItemFromObjectCaseSensitive(ann, "action");
+    cJSON_AddStringToObject(ann, "action", a->action);
+  }
+  return ann;
+}
+
+/* The modelwatch object's story: what it resolved with (resolvedValue,
+ * resolvedVersion), resolvedSince on a firing told after it resolved, and
+ * action (null when none ran). `value` is the value it fired with. */
+static void webhook_story(cJSON *mw, const struct alert_notice *a) {
+  char t[40];
+  if(!is_firing(a)) {
+    if(a->has_resolved_value && isfinite(a->resolved_value))
+      cJSON_AddNumberToObject(mw, "resolvedValue", a->resolved_value);
+    else
+      cJSON_AddNullToObject(mw, "resolvedValue");
+    if(a->resolved_version > 0)
+      cJSON_AddNumberToObject(mw, "resolvedVersion", (double)a->resolved_version);
+    else
+      cJSON_AddNullToObject(mw, "resolvedVersion");
+  } else if(a->resolved_since_ms > 0) {
+    cJSON_AddStringToObject(mw, "resolvedSince",
+                            mw_time_format(a->resolved_since_ms, t, sizeof t));
+  }
+  if(a->action)
+    cJSON_AddStringToObject(mw, "action", a->action);
+  else
+    cJSON_AddNullToObject(mw, "action");
+}
 
 static mw_status build_webhook(const char *receiver,
                                const struct alert_group_notice *g, cJSON **out) {
@@ -503,7 +604,7 @@ static mw_status build_webhook(const char *receiver,
     char t[40], fp[17];
     cJSON_AddStringToObject(o, "status", notice_status(a));
     cJSON_AddItemToObject(o, "labels", dup_object(a->labels));
-    cJSON_AddItemToObject(o, "annotations", dup_object(a->annotations));
+    cJSON_AddItemToObject(o, "annotations", annotations_with_action(a));
     cJSON_AddStringToObject(o, "startsAt",
                             mw_time_format(a->starts_at_ms, t, sizeof t));
     /* Alertmanager's zero time marks an alert that has not ended. */
@@ -541,6 +642,7 @@ static mw_status build_webhook(const char *receiver,
     else
       cJSON_AddNullToObject(mw, "threshold");
     cJSON_AddStringToObject(mw, "state", a->state ? a->state : notice_status(a));
+    webhook_story(mw, a);
     cJSON_AddStringToObject(mw, "dashboardURL", dashboard_of(g, a));
     cJSON_AddItemToArray(arr, o);
   }
@@ -566,17 +668,64 @@ static cJSON *slack_text(const char *type, const char *text) {
   return t;
 }
 
+/* One alert's section: "*rule* - state (what it resolved with)", its
+ * summary, the dashboard link, and its facts as fields. A failure sticks
+ * in *err. */
+static cJSON *slack_section(const struct alert_group_notice *g,
+                            const struct alert_notice *a, mw_status *err) {
+  struct sb s;
+  sb_init(&s);
+  cJSON *sec = cJSON_CreateObject();
+  cJSON_AddStringToObject(sec, "type", "section");
+  sb_add(&s, "*");
+  sb_mrkdwn(&s, rule_of(a), 500);
+  sb_add(&s, "* - ");
+  sb_mrkdwn(&s, a->state ? a->state : notice_status(a), 50);
+  if(!is_firing(a) && (a->has_resolved_value || a->resolved_version > 0)) {
+    struct sb r;
+    sb_init(&r);
+    sb_resolved_with(&r, a);
+    sb_add(&s, " (");
+    sb_mrkdwn(&s, sb_str(&r), 200);
+    sb_add(&s, ")");
+    if(r.err && !s.err)
+      s.err = r.err;
+    sb_free(&r);
+  }
+  const char *blurb = blurb_of(a);
+  if(blurb) {
+    sb_add(&s, "\n");
+    sb_mrkdwn(&s, blurb, 2000);
+  }
+  sb_add(&s, "\n<");
+  sb_add(&s, dashboard_of(g, a));
+  sb_add(&s, "|Open in the dashboard>");
+  cJSON *st = cJSON_CreateObject();
+  cJSON_AddStringToObject(st, "type", "mrkdwn");
+  add_text(st, "text", sb_str(&s), 3000, err);
+  cJSON_AddItemToObject(sec, "text", st);
+  cJSON *fields = cJSON_AddArrayToObject(sec, "fields");
+  struct fact f[MAX_FACTS];
+  size_t nf = facts_of(a, f);
+  for(size_t k = 0; k < nf; k++) {
+    sb_reset(&s);
+    sb_fmt(&s, "*%s*\n", f[k].title);
+    sb_mrkdwn(&s, f[k].value, 1900);
+    cJSON_AddItemToArray(fields, slack_text("mrkdwn", sb_str(&s)));
+  }
+  if(s.err && !*err)
+    *err = s.err;
+  sb_free(&s);
+  return sec;
+}
+
 static mw_status build_slack(const struct alert_group_notice *g, cJSON **out) {
   mw_status err = MW_OK;
   cJSON *root = cJSON_CreateObject();
   struct sb s;
   sb_init(&s);
   /* `text` is the notification and fallback: title plus the first alert. */
-  sb_title(&s, g);
-  sb_add(&s, " - ");
-  sb_summary(&s, &g->alerts[0]);
-  if(g->nalerts > 1)
-    sb_fmt(&s, " (+%zu more)", g->nalerts - 1);
+  sb_headline(&s, g);
   add_text(root, "text", sb_str(&s), 3000, &err);
   cJSON *blocks = cJSON_AddArrayToObject(root, "blocks");
   sb_reset(&s);
@@ -588,38 +737,8 @@ static mw_status build_slack(const struct alert_group_notice *g, cJSON **out) {
   add_text(ht, "text", sb_str(&s), 150, &err);
   cJSON_AddItemToArray(blocks, h);
   size_t shown = g->nalerts < CHAT_MAX_ALERTS ? g->nalerts : CHAT_MAX_ALERTS;
-  for(size_t i = 0; i < shown; i++) {
-    const struct alert_notice *a = &g->alerts[i];
-    cJSON *sec = cJSON_CreateObject();
-    cJSON_AddStringToObject(sec, "type", "section");
-    sb_reset(&s);
-    sb_add(&s, "*");
-    sb_mrkdwn(&s, rule_of(a), 500);
-    sb_add(&s, "* - ");
-    sb_mrkdwn(&s, a->state ? a->state : notice_status(a), 50);
-    const char *blurb = blurb_of(a);
-    if(blurb) {
-      sb_add(&s, "\n");
-      sb_mrkdwn(&s, blurb, 2000);
-    }
-    sb_add(&s, "\n<");
-    sb_add(&s, dashboard_of(g, a));
-    sb_add(&s, "|Open in the dashboard>");
-    cJSON *st = cJSON_CreateObject();
-    cJSON_AddStringToObject(st, "type", "mrkdwn");
-    add_text(st, "text", sb_str(&s), 3000, &err);
-    cJSON_AddItemToObject(sec, "text", st);
-    cJSON *fields = cJSON_AddArrayToObject(sec, "fields");
-    struct fact f[7];
-    size_t nf = facts_of(a, f);
-    for(size_t k = 0; k < nf; k++) {
-      sb_reset(&s);
-      sb_fmt(&s, "*%s*\n", f[k].title);
-      sb_mrkdwn(&s, f[k].value, 1900);
-      cJSON_AddItemToArray(fields, slack_text("mrkdwn", sb_str(&s)));
-    }
-    cJSON_AddItemToArray(blocks, sec);
-  }
+  for(size_t i = 0; i < shown; i++)
+    cJSON_AddItemToArray(blocks, slack_section(g, &g->alerts[i], &err));
   if(g->nalerts > shown || g->truncated_alerts > 0) {
     cJSON *ctx = cJSON_CreateObject();
     cJSON_AddStringToObject(ctx, "type", "context");
@@ -654,11 +773,7 @@ static mw_status build_mattermost(const struct alert_group_notice *g, cJSON **ou
   struct sb s;
   sb_init(&s);
   sb_add(&s, "#### ");
-  sb_title(&s, g);
-  sb_add(&s, "\n");
-  sb_summary(&s, &g->alerts[0]);
-  if(g->nalerts > 1)
-    sb_fmt(&s, " (+%zu more)", g->nalerts - 1);
+  sb_headline(&s, g);
   /* Mattermost posts hold 16383 characters. */
   add_text(root, "text", sb_str(&s), 4000, &err);
   cJSON *atts = cJSON_AddArrayToObject(root, "attachments");
@@ -681,7 +796,7 @@ static mw_status build_mattermost(const struct alert_group_notice *g, cJSON **ou
     const char *blurb = blurb_of(a);
     add_text(at, "text", blurb ? blurb : "", 2000, &err);
     cJSON *fields = cJSON_AddArrayToObject(at, "fields");
-    struct fact f[7];
+    struct fact f[MAX_FACTS];
     size_t nf = facts_of(a, f);
     for(size_t k = 0; k < nf; k++) {
       cJSON *fo = cJSON_CreateObject();
@@ -723,7 +838,7 @@ static cJSON *discord_fields(const struct alert_notice *a, size_t used,
   cJSON *fields = cJSON_CreateArray();
   size_t nfields = 0;
   *units = 0;
-  struct fact f[7];
+  struct fact f[MAX_FACTS];
   size_t nf = facts_of(a, f);
   for(size_t k = 0; k < nf && nfields < DISCORD_FIELDS; k++) {
     cJSON *fo = cJSON_CreateObject();
@@ -790,11 +905,7 @@ static mw_status build_discord(const struct alert_group_notice *g, cJSON **out) 
   struct sb s;
   sb_init(&s);
   int firing = !strcmp(group_status(g), "firing");
-  sb_title(&s, g);
-  sb_add(&s, " - ");
-  sb_summary(&s, &g->alerts[0]);
-  if(g->nalerts > 1)
-    sb_fmt(&s, " (+%zu more)", g->nalerts - 1);
+  sb_headline(&s, g);
   add_text(root, "content", sb_str(&s), DISCORD_CONTENT, &err);
   /* Label values are user text: they must not ping @everyone. */
   cJSON *am = cJSON_AddObjectToObject(root, "allowed_mentions");
@@ -857,8 +968,10 @@ static mw_status build_teams(const struct alert_group_notice *g, cJSON **out) {
   int firing = !strcmp(group_status(g), "firing");
   cJSON_AddStringToObject(root, "type", "message");
   /* Some Teams connectors show `summary` in notifications. */
-  sb_title(&s, g);
+  sb_headline(&s, g);
   add_text(root, "summary", sb_str(&s), 200, &err);
+  sb_reset(&s);
+  sb_title(&s, g);
   cJSON *atts = cJSON_AddArrayToObject(root, "attachments");
   cJSON *att = cJSON_CreateObject();
   cJSON_AddItemToArray(atts, att);
@@ -889,7 +1002,7 @@ static mw_status build_teams(const struct alert_group_notice *g, cJSON **out) {
     cJSON *fs = cJSON_CreateObject();
     cJSON_AddStringToObject(fs, "type", "FactSet");
     cJSON *facts = cJSON_AddArrayToObject(fs, "facts");
-    struct fact f[7];
+    struct fact f[MAX_FACTS];
     size_t nf = facts_of(a, f);
     for(size_t k = 0; k < nf; k++) {
       cJSON *fo = cJSON_CreateObject();
@@ -913,6 +1026,74 @@ static mw_status build_teams(const struct alert_group_notice *g, cJSON **out) {
     cJSON_AddStringToObject(act, "url", dash);
     cJSON_AddItemToArray(actions, act);
   }
+  return payload_done(&s, err, root, out);
+}
+
+/* ------------------------------------------------------------- email */
+
+/* One alert in a mail: its summary line, its facts one per line (the
+ * action in full), its summary annotation, its labels and its dashboard
+ * link. */
+static void email_alert(struct sb *s, const struct alert_group_notice *g,
+                        const struct alert_notice *a) {
+  sb_add(s, is_firing(a) ? "FIRING - " : "RESOLVED - ");
+  sb_summary(s, a);
+  sb_add(s, "\n");
+  struct fact f[MAX_FACTS];
+  size_t nf = facts_of(a, f);
+  for(size_t k = 0; k < nf; k++) {
+    int action = !strcmp(f[k].title, "Action");
+    sb_fmt(s, "  %s:%*s", f[k].title, (int)(11 - strlen(f[k].title)), "");
+    sb_add(s, action ? a->action : f[k].value);
+    sb_add(s, "\n");
+  }
+  const char *blurb = blurb_of(a);
+  if(blurb) {
+    sb_add(s, "  Summary:    ");
+    sb_text(s, blurb, 2000);
+    sb_add(s, "\n");
+  }
+  size_t nl;
+  const cJSON **labels = sorted_members(a->labels, &nl);
+  for(size_t k = 0; k < nl; k++) {
+    sb_add(s, k ? ", " : "  Labels:     ");
+    sb_text(s, labels[k]->string, 200);
+    sb_add(s, "=");
+    sb_text(s, member_str(labels[k]), 500);
+  }
+  free(labels);
+  if(nl)
+    sb_add(s, "\n");
+  sb_add(s, "  Dashboard:  ");
+  sb_add(s, dashboard_of(g, a));
+  sb_add(s, "\n\n");
+}
+
+/* {subject, text}: the subject is the line phones show, the text names
+ * every fact of each alert (at most CHAT_MAX_ALERTS) and links the
+ * dashboard. The channel adds {from, to} (alerts/channels.c); the worker
+ * composes the mail (alerts/email.c). */
+static mw_status build_email(const struct alert_group_notice *g, cJSON **out) {
+  mw_status err = MW_OK;
+  cJSON *root = cJSON_CreateObject();
+  struct sb s;
+  sb_init(&s);
+  sb_headline(&s, g);
+  add_text(root, "subject", sb_str(&s), 200, &err);
+  sb_reset(&s);
+  sb_title(&s, g);
+  sb_add(&s, "\n\n");
+  size_t shown = g->nalerts < CHAT_MAX_ALERTS ? g->nalerts : CHAT_MAX_ALERTS;
+  for(size_t i = 0; i < shown; i++)
+    email_alert(&s, g, &g->alerts[i]);
+  size_t more = g->nalerts - shown +
+                (size_t)(g->truncated_alerts > 0 ? g->truncated_alerts : 0);
+  if(more)
+    sb_fmt(&s, "and %zu more alert(s)\n\n", more);
+  sb_add(&s, "Open in the dashboard: ");
+  sb_add(&s, dashboard_of(g, &g->alerts[0]));
+  sb_add(&s, "\n\n-- \nmodelwatch\n");
+  add_text(root, "text", sb_str(&s), 100000, &err);
   return payload_done(&s, err, root, out);
 }
 
@@ -992,9 +1173,11 @@ static void am_label(cJSON *labels, const char *name, const char *value) {
 
 /* One postable alert of Alertmanager's API v2 (POST /api/v2/alerts): the
  * rule's labels plus alertname, model, version, alias, metric and
- * severity; summary, description and value as annotations. A firing alert
- * has no endsAt: Alertmanager keeps it active for its resolve_timeout, and
- * the notifier re-sends it well within that (ALERT__KEEPALIVE_MS). */
+ * severity; summary, description, value (the value it fired with),
+ * resolved_value (once resolved) and action (what the rule's action did)
+ * as annotations. A firing alert has no endsAt: Alertmanager keeps it
+ * active for its resolve_timeout, and the notifier re-sends it well within
+ * that (ALERT__KEEPALIVE_MS). */
 static cJSON *am_alert(const struct alert_notice *a, const char *dash) {
   cJSON *o = cJSON_CreateObject();
   cJSON *labels = cJSON_AddObjectToObject(o, "labels");
@@ -1020,6 +1203,10 @@ static cJSON *am_alert(const struct alert_notice *a, const char *dash) {
     if(cJSON_IsString(it) && it->string)
       cJSON_AddStringToObject(ann, it->string, it->valuestring);
   }
+  if(a->action) {
+    cJSON_DeleteItemFromObjectCaseSensitive(ann, "action");
+    cJSON_AddStringToObject(ann, "action", a->action);
+  }
   struct sb s;
   sb_init(&s);
   sb_summary(&s, a);
@@ -1036,6 +1223,11 @@ static cJSON *am_alert(const struct alert_notice *a, const char *dash) {
     cJSON_AddStringToObject(ann, "description", sb_str(&s));
   cJSON_DeleteItemFromObjectCaseSensitive(ann, "value");
   cJSON_AddStringToObject(ann, "value", num);
+  if(!is_firing(a) && a->has_resolved_value) {
+    fmt_number(a->resolved_value, num, sizeof num);
+    cJSON_DeleteItemFromObjectCaseSensitive(ann, "resolved_value");
+    cJSON_AddStringToObject(ann, "resolved_value", num);
+  }
   sb_free(&s);
   char t[40];
   cJSON_AddStringToObject(o, "startsAt",
@@ -1052,9 +1244,12 @@ static cJSON *am_alert(const struct alert_notice *a, const char *dash) {
 static mw_status build_alertmanager(const struct alert_group_notice *g,
                                     cJSON **out) {
   cJSON *arr = cJSON_CreateArray();
+  /* A firing that has resolved since goes as its resolution only: in one
+   * request Alertmanager would merge the two into the latter anyway. */
   for(size_t i = 0; arr && i < g->nalerts; i++)
-    cJSON_AddItemToArray(arr,
-                         am_alert(&g->alerts[i], dashboard_of(g, &g->alerts[i])));
+    if(!g->alerts[i].resolved_since_ms)
+      cJSON_AddItemToArray(arr,
+                           am_alert(&g->alerts[i], dashboard_of(g, &g->alerts[i])));
   *out = arr;
   return arr ? MW_OK : MW_ENOMEM;
 }
@@ -1073,6 +1268,8 @@ static mw_status build(const char *type, const char *receiver,
     return build_teams(g, out);
   if(!strcmp(type, "alertmanager"))
     return build_alertmanager(g, out);
+  if(!strcmp(type, "email"))
+    return build_email(g, out);
   return MW_EINVAL;
 }
 
@@ -1087,10 +1284,18 @@ mw_status alert_payload_build(const char *type, const char *receiver,
     receiver = "";
   if(!type)
     return MW_EINVAL;
-  mw_status st = build(type, receiver, g, out);
+  /* Firing alerts first, in every payload and in the line phones show. */
+  struct alert_notice *ordered = malloc(g->nalerts * sizeof *ordered);
+  if(!ordered)
+    return MW_ENOMEM;
+  alert__notices_order(g->alerts, g->nalerts, ordered);
+  struct alert_group_notice og = *g;
+  og.alerts = ordered;
+  mw_status st = build(type, receiver, &og, out);
   if(!st && (st = utf8_clean(*out))) {
     cJSON_Delete(*out);
     *out = NULL;
   }
+  free(ordered);
   return st;
 }

@@ -32,6 +32,8 @@ void alert__job_clear(struct alert__job *j) {
   mw_secret_free(j->url); /* a chat service's URL is its key */
   mw_secret_free(j->secret);
   free(j->payload);
+  mw_secret_free(j->password);
+  free(j->username);
   memset(j, 0, sizeof *j);
 }
 
@@ -122,8 +124,8 @@ mw_status alert__record(mw_conn *c, const char *claim_token,
 
 /* ----------------------------------------------------------- claiming */
 
-/* Decrypts the URL and secret the store read from j's target (core/
- * secrets.h). A value that cannot be decrypted fails this delivery alone
+/* Decrypts the URL, secret and (email channel) password the store read
+ * from j's target (core/secrets.h). A value that cannot be decrypted fails this delivery alone
  * (j->error, recorded as its attempt), not the claim. */
 static mw_status open_job(mw_conn *c, struct alert__job *j) {
   static const struct {
@@ -148,6 +150,12 @@ static mw_status open_job(mw_conn *c, struct alert__job *j) {
   mw_status s = mw_secret_get(c, cols[k].url, j->target_name, j->url, &url, &err);
   if(!s)
     s = mw_secret_get(c, cols[k].secret, j->target_name, j->secret, &secret, &err);
+  char *password = NULL;
+  if(!s && j->password && !strcmp(j->target_type, "channel"))
+    s = mw_secret_get(c, MW_SECRET_CHANNEL_PASSWORD, j->target_name, j->password,
+                      &password, &err);
+  mw_secret_free(j->password); /* as stored; the plain one replaces it */
+  j->password = password;
   if(!s && j->channel_type[0])
     s = alert__channel_post_url(j->channel_type, url, &post);
   mw_secret_free(j->url);

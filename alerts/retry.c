@@ -1,6 +1,7 @@
 /* alerts/retry.c - the delivery worker's policies, kept free of I/O so the
- * unit tests can pin them down: which answers are retried, the backoff
- * schedule with jitter, Retry-After parsing and when a message goes dead.
+ * unit tests can pin them down: which answers are retried (HTTP answers,
+ * and a mail server's SMTP replies), the backoff schedule with jitter,
+ * Retry-After parsing and when a message goes dead.
  * (Which addresses a webhook may connect to is core/url.c's
  * mw_addr_classify, shared with the URL check at creation.) */
 #include <assert.h>
@@ -36,6 +37,28 @@ enum alert__outcome alert__classify(long http_status, int curl_code, int refused
      http_status == 0)
     return ALERT__RETRY;
   return ALERT__PERMANENT;
+}
+
+enum alert__outcome alert__classify_smtp(long smtp_code, int curl_code,
+                                         int refused) {
+  if(refused)
+    return ALERT__PERMANENT;
+  /* The server's reply decides when there is one: RFC 5321 section 4.2.1,
+   * 4yz is a transient failure, 5yz a permanent one. */
+  if(smtp_code >= 500 && smtp_code <= 599)
+    return ALERT__PERMANENT;
+  if(smtp_code >= 400 && smtp_code <= 499)
+    return ALERT__RETRY;
+  if(curl_code == CURLE_OK)
+    return ALERT__DELIVERED;
+  switch(curl_code) {
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_URL_MALFORMAT:
+  case CURLE_NOT_BUILT_IN:
+    return ALERT__PERMANENT;
+  default:
+    return ALERT__RETRY;
+  }
 }
 
 /* Standard Webhooks (Svix) schedule, as delays after each failed attempt:

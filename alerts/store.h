@@ -25,7 +25,7 @@
  *             episode_discard, episode_value, episode_action,
  *             episode_list, episode_ack
  *   groups    notify_pairs, notify_members, group_touch, group_get,
- *             group_sent, group_forget, resolved_sent
+ *             group_sent, group_forget, resolved_sent, fired_sent
  *   silences  silence_insert, silence_list, silence_expire, silences_active
  *   channels  channel_insert, channel_get, channel_list, channel_delete,
  *             channel_rules, channel_detach
@@ -88,7 +88,8 @@ struct alert__episode_new {
   int64_t rule_id;
   const char *fingerprint, *state, *labels, *annotations;
   int64_t version;
-  double value, threshold;
+  double value; /* also the value it fired with when fired_at >= 0 */
+  double threshold;
   int64_t started_at;
   int64_t fired_at; /* < 0: not fired */
 };
@@ -98,7 +99,11 @@ struct alert__episode_row {
   int64_t id;
   const char *rule, *state, *labels, *annotations, *model, *metric, *op;
   int64_t version; /* 0 when unknown */
-  double value, threshold;
+  double value;    /* the latest value */
+  double threshold;
+  double fired_value;       /* NAN: not fired */
+  double resolved_value;    /* NAN: not resolved (or no data then) */
+  int64_t resolved_version; /* 0: not resolved, or unknown */
   int64_t started_at;
   int64_t fired_at, resolved_at, acked_at; /* -1: not yet */
   const char *acked_by;                    /* NULL: not acknowledged */
@@ -111,11 +116,17 @@ struct alert__member_row {
   int64_t id;
   int firing; /* else resolved, not yet told to this channel */
   int acked;
+  int told_fired; /* the channel was told that it fires (fired_sent) */
   const char *labels, *annotations;
   int64_t version;
-  double value, threshold;
+  double value; /* the latest value */
+  double threshold;
+  double fired_value;                        /* NAN: unknown (fired before 0018) */
+  double resolved_value;                     /* NAN: not resolved, or no data then */
+  int64_t resolved_version;                  /* 0: not resolved, or unknown */
   int64_t started_at, fired_at, resolved_at; /* 0: not yet */
   const char *fingerprint, *rule, *model, *alias /* "" */, *metric, *op, *severity;
+  const char *action_result; /* JSON text; NULL: no action ran */
 };
 
 /* A notification group's timers. */
@@ -134,9 +145,23 @@ struct alert__silence_row {
   const char *comment, *created_by;
 };
 
+/* A new channel (strings borrowed). */
+struct alert__channel_new {
+  const char *name, *type, *url;
+  const char *secret;              /* signing secret */
+  const char *settings;            /* JSON object text of the type's settings (email:
+                           {to, from}); NULL: none */
+  const char *username, *password; /* NULL: none; password is a secret */
+  int64_t created_at;
+};
+
+/* A channel as the API shows it (strings borrowed): never its secret or
+ * password. */
 struct alert__channel_row {
   const char *name, *type, *url;
   int64_t created_at;
+  const char *settings; /* NULL: none */
+  const char *username; /* NULL: none */
 };
 
 struct alert__store {
@@ -169,10 +194,14 @@ struct alert__store {
   /* ---- episodes ---- */
   mw_status (*episode_insert)(mw_conn *c, const struct alert__episode_new *e,
                               int64_t *id);
-  /* A pending episode fires at now with value and new annotations. */
+  /* A pending episode fires at now with value (its value and the value
+   * it fired with) and new annotations. */
   mw_status (*episode_fire)(mw_conn *c, int64_t id, int64_t now, double value,
                             const char *annotations);
-  mw_status (*episode_resolve)(mw_conn *c, int64_t id, int64_t now, double value);
+  /* A firing episode resolves at now with value (NAN: none), measured on
+   * version (<= 0: unknown): its value and its resolved value. */
+  mw_status (*episode_resolve)(mw_conn *c, int64_t id, int64_t now, double value,
+                               int64_t version);
   /* Deletes episode id if it is still pending. */
   mw_status (*episode_discard)(mw_conn *c, int64_t id);
   mw_status (*episode_value)(mw_conn *c, int64_t id, double value);
@@ -197,7 +226,7 @@ struct alert__store {
                             void *ctx);
   /* The episodes of rules of model that notify channel: firing ones and
    * resolved ones (that fired) channel was not told about; by id, at most
-   * limit. */
+   * limit. Each says whether channel was told that it fires. */
   mw_status (*notify_members)(
       mw_conn *c, const char *channel, const char *model, int limit,
       mw_status (*fn)(void *ctx, const struct alert__member_row *m), void *ctx);
@@ -211,6 +240,8 @@ struct alert__store {
   mw_status (*group_forget)(mw_conn *c, const char *channel, const char *key);
   /* Notes that channel was told episode alert_id resolved (idempotent). */
   mw_status (*resolved_sent)(mw_conn *c, int64_t alert_id, const char *channel);
+  /* Notes that channel was told episode alert_id fires (idempotent). */
+  mw_status (*fired_sent)(mw_conn *c, int64_t alert_id, const char *channel);
 
   /* ---- silences ---- */
   mw_status (*silence_insert)(mw_conn *c, const char *matchers, int64_t starts_at,
@@ -231,8 +262,7 @@ struct alert__store {
 
   /* ---- channels ---- */
   /* MW_ECONFLICT when the name is taken. */
-  mw_status (*channel_insert)(mw_conn *c, const char *name, const char *type,
-                              const char *url, const char *secret, int64_t now);
+  mw_status (*channel_insert)(mw_conn *c, const struct alert__channel_new *ch);
   mw_status (*channel_get)(mw_conn *c, const char *name,
                            mw_status (*fn)(void *ctx,
                                            const struct alert__channel_row *ch),
@@ -258,7 +288,8 @@ struct alert__store {
    * still pending or failed, due at now and under no live lease - oldest
    * due first, and fills jobs[0..*njobs) with them and their target's URL,
    * signing secret (both as stored: encrypted; NULL when the target no
-   * longer exists) and channel type. A row another
+   * longer exists), channel type and, for a channel, the username and
+   * password it logs in with (the password as stored). A row another
    * transaction is claiming at the same moment is skipped (PostgreSQL:
    * SKIP LOCKED), never waited for. On failure the jobs filled so far are
    * cleared and *njobs is 0. */

@@ -280,8 +280,9 @@ static mw_status episode_insert(mw_conn *c, const struct alert__episode_new *e,
       mw_pg_run(c,
                 "INSERT INTO alerts(rule_id, fingerprint, state, labels, "
                 "annotations, version, value, threshold, started_at, "
-                "fired_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                "$10) RETURNING id",
+                "fired_at, fired_value) VALUES($1, $2, $3, $4, $5, $6, $7, $8, "
+                "$9, $10, CASE WHEN $10::bigint IS NULL THEN NULL ELSE "
+                "$7::double precision END) RETURNING id",
                 &p, &s);
   if(!res)
     return s;
@@ -300,19 +301,22 @@ static mw_status episode_fire(mw_conn *c, int64_t id, int64_t now, double value,
   mw_pgp_i64(&p, id);
   return mw_pg_do(c,
                   "UPDATE alerts SET state = 'firing', fired_at = $1, value = $2, "
-                  "annotations = $3 WHERE id = $4",
+                  "fired_value = $2, annotations = $3 WHERE id = $4",
                   &p, NULL);
 }
 
-static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now, double value) {
+static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now, double value,
+                                 int64_t version) {
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, now);
   mw_pgp_double(&p, value);
+  mw_pgp_id(&p, version > 0 ? version : -1);
   mw_pgp_i64(&p, id);
   return mw_pg_do(c,
-                  "UPDATE alerts SET state = 'resolved', resolved_at = $1, "
-                  "value = $2 WHERE id = $3",
+                  "UPDATE alerts SET state = 'resolved', resolved_at = $1, value = "
+                  "coalesce($2::double precision, value), resolved_value = $2, "
+                  "resolved_version = $3 WHERE id = $4",
                   &p, NULL);
 }
 
@@ -352,7 +356,8 @@ episode_list(mw_conn *c, const char *state, int limit,
       c,
       "SELECT a.id, r.name, a.state, a.labels, a.annotations, a.version, a.value, "
       "a.threshold, a.started_at, a.fired_at, a.resolved_at, a.acked_at, "
-      "a.acked_by, a.fingerprint, a.action_result, r.metric, r.op, r.model "
+      "a.acked_by, a.fingerprint, a.action_result, r.metric, r.op, r.model, "
+      "a.fired_value, a.resolved_value, a.resolved_version "
       "FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
       "WHERE ($1::text IS NULL OR a.state = $1) ORDER BY a.id DESC LIMIT $2",
       &p, &s);
@@ -381,6 +386,9 @@ episode_list(mw_conn *c, const char *state, int limit,
         .metric = mw_pg_text(res, i, 15),
         .op = mw_pg_text(res, i, 16),
         .model = mw_pg_text(res, i, 17),
+        .fired_value = mw_pg_double(res, i, 18),
+        .resolved_value = mw_pg_double(res, i, 19),
+        .resolved_version = mw_pg_i64(res, i, 20, 0),
     };
     s = fn(ctx, &e);
   }
@@ -446,8 +454,11 @@ notify_members(mw_conn *c, const char *channel, const char *model, int limit,
       "SELECT a.id, a.state, a.labels, a.annotations, a.version, a.value, "
       "a.threshold, a.started_at, a.fired_at, a.resolved_at, a.acked_at IS NOT "
       "NULL, a.fingerprint, r.name, r.model, coalesce(r.alias, ''), r.metric, "
-      "r.op, r.severity FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
-      "WHERE r.model = $2 AND EXISTS (SELECT 1 FROM alert_rule_channels rc "
+      "r.op, r.severity, a.fired_value, a.resolved_value, a.resolved_version, "
+      "a.action_result, EXISTS (SELECT 1 FROM alert_fired_sent f WHERE "
+      "f.alert_id = a.id AND f.channel = $1) FROM alerts a "
+      "JOIN alert_rules r ON r.id = a.rule_id WHERE r.model = $2 AND EXISTS (SELECT "
+      "1 FROM alert_rule_channels rc "
       "WHERE rc.rule_id = r.id AND rc.channel = $1) AND (a.state = 'firing' OR "
       "(a.state = 'resolved' AND a.fired_at IS NOT NULL AND NOT EXISTS (SELECT 1 "
       "FROM alert_resolved_sent s WHERE s.alert_id = a.id AND s.channel = $1))) "
@@ -476,6 +487,11 @@ notify_members(mw_conn *c, const char *channel, const char *model, int limit,
         .metric = mw_pg_text(res, i, 15),
         .op = mw_pg_text(res, i, 16),
         .severity = mw_pg_text(res, i, 17),
+        .fired_value = mw_pg_double(res, i, 18),
+        .resolved_value = mw_pg_double(res, i, 19),
+        .resolved_version = mw_pg_i64(res, i, 20, 0),
+        .action_result = col_opt(res, i, 21),
+        .told_fired = !strcmp(mw_pg_text(res, i, 22), "t"),
     };
     s = fn(ctx, &m);
   }
@@ -550,6 +566,17 @@ static mw_status resolved_sent(mw_conn *c, int64_t alert_id, const char *channel
   mw_pgp_text(&p, channel);
   return mw_pg_do(c,
                   "INSERT INTO alert_resolved_sent(alert_id, channel) "
+                  "VALUES($1, $2) ON CONFLICT DO NOTHING",
+                  &p, NULL);
+}
+
+static mw_status fired_sent(mw_conn *c, int64_t alert_id, const char *channel) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, alert_id);
+  mw_pgp_text(&p, channel);
+  return mw_pg_do(c,
+                  "INSERT INTO alert_fired_sent(alert_id, channel) "
                   "VALUES($1, $2) ON CONFLICT DO NOTHING",
                   &p, NULL);
 }
@@ -638,18 +665,21 @@ static mw_status silences_active(mw_conn *c, int64_t now,
 
 /* -------------------------------------------------------------- channels */
 
-static mw_status channel_insert(mw_conn *c, const char *name, const char *type,
-                                const char *url, const char *secret, int64_t now) {
+static mw_status channel_insert(mw_conn *c, const struct alert__channel_new *ch) {
   mw_pg_params p;
   mw_pgp_init(&p);
-  mw_pgp_text(&p, name);
-  mw_pgp_text(&p, type);
-  mw_pgp_text(&p, url);
-  mw_pgp_text(&p, secret);
-  mw_pgp_i64(&p, now);
+  mw_pgp_text(&p, ch->name);
+  mw_pgp_text(&p, ch->type);
+  mw_pgp_text(&p, ch->url);
+  mw_pgp_text(&p, ch->secret);
+  mw_pgp_i64(&p, ch->created_at);
+  mw_pgp_text(&p, ch->settings);
+  mw_pgp_text(&p, ch->username);
+  mw_pgp_text(&p, ch->password);
   return mw_pg_do(c,
-                  "INSERT INTO channels(name, type, url, secret, created_at) "
-                  "VALUES($1, $2, $3, $4, $5)",
+                  "INSERT INTO channels(name, type, url, secret, created_at, "
+                  "settings, username, password) VALUES($1, $2, $3, $4, $5, $6, "
+                  "$7, $8)",
                   &p, NULL);
 }
 
@@ -660,7 +690,8 @@ each_channel(PGresult *res,
   mw_status s = MW_OK;
   for(int i = 0; i < PQntuples(res) && !s; i++) {
     struct alert__channel_row r = {mw_pg_text(res, i, 0), mw_pg_text(res, i, 1),
-                                   mw_pg_text(res, i, 2), mw_pg_i64(res, i, 3, 0)};
+                                   mw_pg_text(res, i, 2), mw_pg_i64(res, i, 3, 0),
+                                   col_opt(res, i, 4),    col_opt(res, i, 5)};
     s = fn(ctx, &r);
   }
   PQclear(res);
@@ -674,8 +705,10 @@ channel_get(mw_conn *c, const char *name,
   mw_pgp_init(&p);
   mw_pgp_text(&p, name);
   mw_status s;
-  PGresult *res = mw_pg_run(
-      c, "SELECT name, type, url, created_at FROM channels WHERE name = $1", &p, &s);
+  PGresult *res = mw_pg_run(c,
+                            "SELECT name, type, url, created_at, settings, username "
+                            "FROM channels WHERE name = $1",
+                            &p, &s);
   if(!res)
     return s;
   if(!PQntuples(res)) {
@@ -690,8 +723,8 @@ channel_list(mw_conn *c, mw_status (*fn)(void *, const struct alert__channel_row
              void *ctx) {
   mw_status s;
   PGresult *res = mw_pg_run(c,
-                            "SELECT name, type, url, created_at FROM channels "
-                            "ORDER BY name COLLATE \"C\"",
+                            "SELECT name, type, url, created_at, settings, username "
+                            "FROM channels ORDER BY name COLLATE \"C\"",
                             NULL, &s);
   return res ? each_channel(res, fn, ctx) : s;
 }
@@ -777,6 +810,10 @@ static mw_status job_fill(const PGresult *res, int i, struct alert__job *j) {
   if(!mw_pg_null(res, i, 9) && !(j->secret = strdup(mw_pg_text(res, i, 9))))
     return MW_ENOMEM;
   mw_strlcpy(j->channel_type, mw_pg_text(res, i, 10), sizeof j->channel_type);
+  if(!mw_pg_null(res, i, 11) && !(j->username = strdup(mw_pg_text(res, i, 11))))
+    return MW_ENOMEM;
+  if(!mw_pg_null(res, i, 12) && !(j->password = strdup(mw_pg_text(res, i, 12))))
+    return MW_ENOMEM;
   return j->payload ? MW_OK : MW_ENOMEM;
 }
 
@@ -827,7 +864,10 @@ static mw_status queue_claim(mw_conn *c, const int64_t *ids, int n, int max,
       "o.target_name) WHEN 'subscription' THEN (SELECT secret FROM "
       "subscriptions WHERE name = o.target_name) END, CASE o.target_type "
       "WHEN 'channel' THEN (SELECT type FROM channels WHERE name = "
-      "o.target_name) END",
+      "o.target_name) END, CASE o.target_type "
+      "WHEN 'channel' THEN (SELECT username FROM channels WHERE name = "
+      "o.target_name) END, CASE o.target_type WHEN 'channel' THEN (SELECT "
+      "password FROM channels WHERE name = o.target_name) END",
       &p, &s);
   mw_buf_free(&arr);
   if(!res)
@@ -963,6 +1003,7 @@ const struct alert__store alert__store_pg = {
     .group_sent = group_sent,
     .group_forget = group_forget,
     .resolved_sent = resolved_sent,
+    .fired_sent = fired_sent,
     .silence_insert = silence_insert,
     .silence_list = silence_list,
     .silence_expire = silence_expire,

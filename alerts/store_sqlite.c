@@ -258,8 +258,9 @@ static mw_status episode_insert(mw_conn *c, const struct alert__episode_new *e,
                                 int64_t *id) {
   sqlite3_stmt *st = mw_stmt(
       c, "INSERT INTO alerts(rule_id, fingerprint, state, labels, annotations, "
-         "version, value, threshold, started_at, fired_at) "
-         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         "version, value, threshold, started_at, fired_at, fired_value) "
+         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+         "CASE WHEN ?10 IS NULL THEN NULL ELSE ?7 END)");
   if(st) {
     sqlite3_bind_int64(st, 1, e->rule_id);
     mw_bind_text(st, 2, e->fingerprint);
@@ -280,8 +281,9 @@ static mw_status episode_insert(mw_conn *c, const struct alert__episode_new *e,
 
 static mw_status episode_fire(mw_conn *c, int64_t id, int64_t now, double value,
                               const char *annotations) {
-  sqlite3_stmt *st = mw_stmt(c, "UPDATE alerts SET state = 'firing', fired_at = ?, "
-                                "value = ?, annotations = ? WHERE id = ?");
+  sqlite3_stmt *st =
+      mw_stmt(c, "UPDATE alerts SET state = 'firing', fired_at = ?1, value = ?2, "
+                 "fired_value = ?2, annotations = ?3 WHERE id = ?4");
   if(st) {
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_double(st, 2, value);
@@ -291,13 +293,17 @@ static mw_status episode_fire(mw_conn *c, int64_t id, int64_t now, double value,
   return mw_step_done(c, st);
 }
 
-static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now, double value) {
-  sqlite3_stmt *st = mw_stmt(c, "UPDATE alerts SET state = 'resolved', "
-                                "resolved_at = ?, value = ? WHERE id = ?");
+static mw_status episode_resolve(mw_conn *c, int64_t id, int64_t now, double value,
+                                 int64_t version) {
+  sqlite3_stmt *st =
+      mw_stmt(c, "UPDATE alerts SET state = 'resolved', resolved_at = ?1, value = "
+                 "coalesce(?2, value), resolved_value = ?2, resolved_version = ?3 "
+                 "WHERE id = ?4");
   if(st) {
     sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_double(st, 2, value);
-    sqlite3_bind_int64(st, 3, id);
+    mw_bind_double(st, 2, value);
+    mw_bind_id(st, 3, version > 0 ? version : -1);
+    sqlite3_bind_int64(st, 4, id);
   }
   return mw_step_done(c, st);
 }
@@ -335,7 +341,8 @@ episode_list(mw_conn *c, const char *state, int limit,
       c, "SELECT a.id, r.name, a.state, a.labels, a.annotations, a.version, "
          "a.value, a.threshold, a.started_at, a.fired_at, a.resolved_at, "
          "a.acked_at, a.acked_by, a.fingerprint, a.action_result, r.metric, "
-         "r.op, r.model FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
+         "r.op, r.model, a.fired_value, a.resolved_value, a.resolved_version "
+         "FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
          "WHERE (?1 IS NULL OR a.state = ?1) ORDER BY a.id DESC LIMIT ?2");
   if(!st)
     return MW_EDB;
@@ -362,6 +369,9 @@ episode_list(mw_conn *c, const char *state, int limit,
         .metric = mw_col_text(st, 15),
         .op = mw_col_text(st, 16),
         .model = mw_col_text(st, 17),
+        .fired_value = mw_col_double(st, 18),
+        .resolved_value = mw_col_double(st, 19),
+        .resolved_version = mw_col_i64(st, 20, 0),
     };
     if((s = fn(ctx, &e)) != MW_OK) {
       sqlite3_reset(st);
@@ -418,8 +428,11 @@ notify_members(mw_conn *c, const char *channel, const char *model, int limit,
       c, "SELECT a.id, a.state, a.labels, a.annotations, a.version, a.value, "
          "a.threshold, a.started_at, a.fired_at, a.resolved_at, a.acked_at, "
          "a.fingerprint, r.name, r.model, coalesce(r.alias, ''), r.metric, r.op, "
-         "r.severity FROM alerts a JOIN alert_rules r ON r.id = a.rule_id "
-         "WHERE r.model = ?2 AND EXISTS (SELECT 1 FROM alert_rule_channels rc "
+         "r.severity, a.fired_value, a.resolved_value, a.resolved_version, "
+         "a.action_result, EXISTS (SELECT 1 FROM alert_fired_sent f WHERE "
+         "f.alert_id = a.id AND f.channel = ?1) FROM alerts a "
+         "JOIN alert_rules r ON r.id = a.rule_id WHERE r.model = ?2 AND EXISTS "
+         "(SELECT 1 FROM alert_rule_channels rc "
          "WHERE rc.rule_id = r.id AND rc.channel = ?1) AND (a.state = 'firing' "
          "OR (a.state = 'resolved' AND a.fired_at IS NOT NULL AND NOT EXISTS "
          "(SELECT 1 FROM alert_resolved_sent s WHERE s.alert_id = a.id AND "
@@ -450,6 +463,11 @@ notify_members(mw_conn *c, const char *channel, const char *model, int limit,
         .metric = mw_col_text(st, 15),
         .op = mw_col_text(st, 16),
         .severity = mw_col_text(st, 17),
+        .fired_value = mw_col_double(st, 18),
+        .resolved_value = mw_col_double(st, 19),
+        .resolved_version = mw_col_i64(st, 20, 0),
+        .action_result = col_opt(st, 21),
+        .told_fired = sqlite3_column_int(st, 22) != 0,
     };
     if((s = fn(ctx, &m)) != MW_OK) {
       sqlite3_reset(st);
@@ -517,6 +535,16 @@ static mw_status group_forget(mw_conn *c, const char *channel, const char *key) 
 
 static mw_status resolved_sent(mw_conn *c, int64_t alert_id, const char *channel) {
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO alert_resolved_sent(alert_id, channel) "
+                                "VALUES(?, ?) ON CONFLICT DO NOTHING");
+  if(st) {
+    sqlite3_bind_int64(st, 1, alert_id);
+    mw_bind_text(st, 2, channel);
+  }
+  return mw_step_done(c, st);
+}
+
+static mw_status fired_sent(mw_conn *c, int64_t alert_id, const char *channel) {
+  sqlite3_stmt *st = mw_stmt(c, "INSERT INTO alert_fired_sent(alert_id, channel) "
                                 "VALUES(?, ?) ON CONFLICT DO NOTHING");
   if(st) {
     sqlite3_bind_int64(st, 1, alert_id);
@@ -600,16 +628,19 @@ static mw_status silences_active(mw_conn *c, int64_t now,
 
 /* -------------------------------------------------------------- channels */
 
-static mw_status channel_insert(mw_conn *c, const char *name, const char *type,
-                                const char *url, const char *secret, int64_t now) {
+static mw_status channel_insert(mw_conn *c, const struct alert__channel_new *ch) {
   sqlite3_stmt *st = mw_stmt(c, "INSERT INTO channels(name, type, url, secret, "
-                                "created_at) VALUES(?, ?, ?, ?, ?)");
+                                "created_at, settings, username, password) "
+                                "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
   if(st) {
-    mw_bind_text(st, 1, name);
-    mw_bind_text(st, 2, type);
-    mw_bind_text(st, 3, url);
-    mw_bind_text(st, 4, secret);
-    sqlite3_bind_int64(st, 5, now);
+    mw_bind_text(st, 1, ch->name);
+    mw_bind_text(st, 2, ch->type);
+    mw_bind_text(st, 3, ch->url);
+    mw_bind_text(st, 4, ch->secret);
+    sqlite3_bind_int64(st, 5, ch->created_at);
+    mw_bind_text(st, 6, ch->settings);
+    mw_bind_text(st, 7, ch->username);
+    mw_bind_text(st, 8, ch->password);
   }
   return mw_step_done(c, st);
 }
@@ -622,15 +653,16 @@ struct channel_cb {
 static mw_status channel_fill(sqlite3_stmt *st, void *arg) {
   struct channel_cb *cb = arg;
   struct alert__channel_row r = {mw_col_text(st, 0), mw_col_text(st, 1),
-                                 mw_col_text(st, 2), sqlite3_column_int64(st, 3)};
+                                 mw_col_text(st, 2), sqlite3_column_int64(st, 3),
+                                 col_opt(st, 4),     col_opt(st, 5)};
   return cb->fn(cb->ctx, &r);
 }
 
 static mw_status
 channel_get(mw_conn *c, const char *name,
             mw_status (*fn)(void *, const struct alert__channel_row *), void *ctx) {
-  sqlite3_stmt *st =
-      mw_stmt(c, "SELECT name, type, url, created_at FROM channels WHERE name = ?");
+  sqlite3_stmt *st = mw_stmt(c, "SELECT name, type, url, created_at, settings, "
+                                "username FROM channels WHERE name = ?");
   if(st)
     mw_bind_text(st, 1, name);
   struct channel_cb cb = {fn, ctx};
@@ -640,8 +672,8 @@ channel_get(mw_conn *c, const char *name,
 static mw_status
 channel_list(mw_conn *c, mw_status (*fn)(void *, const struct alert__channel_row *),
              void *ctx) {
-  sqlite3_stmt *st =
-      mw_stmt(c, "SELECT name, type, url, created_at FROM channels ORDER BY name");
+  sqlite3_stmt *st = mw_stmt(c, "SELECT name, type, url, created_at, settings, "
+                                "username FROM channels ORDER BY name");
   if(!st)
     return MW_EDB;
   struct channel_cb cb = {fn, ctx};
@@ -777,18 +809,28 @@ static mw_status queue_heads(mw_conn *c,
   return s;
 }
 
+/* Copies column col into *dst unless it is NULL. */
+static mw_status dup_opt(sqlite3_stmt *st, int col, char **dst) {
+  if(sqlite3_column_type(st, col) == SQLITE_NULL)
+    return MW_OK;
+  *dst = mw_col_dup(st, col);
+  return *dst ? MW_OK : MW_ENOMEM;
+}
+
 /* Reads the job's target: its URL, its signing secret (both as stored,
- * encrypted) and a channel's type - at claim time, so a message goes where
- * its target points when it is sent. NULL URL and secret when the target
- * is gone. */
+ * encrypted), a channel's type and login (username, password as stored) -
+ * at claim time, so a message goes where its target points when it is
+ * sent. NULL URL and secret when the target is gone. */
 static mw_status load_target(mw_conn *c, struct alert__job *j) {
   sqlite3_stmt *st;
   if(!strcmp(j->target_type, "node"))
-    st = mw_stmt(c, "SELECT url, secret, '' FROM nodes WHERE name = ?");
+    st = mw_stmt(c, "SELECT url, secret, '', NULL, NULL FROM nodes WHERE name = ?");
   else if(!strcmp(j->target_type, "channel"))
-    st = mw_stmt(c, "SELECT url, secret, type FROM channels WHERE name = ?");
+    st = mw_stmt(c, "SELECT url, secret, type, username, password FROM channels "
+                    "WHERE name = ?");
   else if(!strcmp(j->target_type, "subscription"))
-    st = mw_stmt(c, "SELECT url, secret, '' FROM subscriptions WHERE name = ?");
+    st = mw_stmt(c, "SELECT url, secret, '', NULL, NULL FROM subscriptions WHERE "
+                    "name = ?");
   else
     return MW_OK;
   if(st)
@@ -800,8 +842,13 @@ static mw_status load_target(mw_conn *c, struct alert__job *j) {
   j->url = mw_col_dup(st, 0);
   j->secret = mw_col_dup(st, 1);
   mw_strlcpy(j->channel_type, mw_col_text(st, 2), sizeof j->channel_type);
+  s = j->url && j->secret ? MW_OK : MW_ENOMEM;
+  if(!s)
+    s = dup_opt(st, 3, &j->username);
+  if(!s)
+    s = dup_opt(st, 4, &j->password);
   sqlite3_reset(st);
-  return j->url && j->secret ? MW_OK : MW_ENOMEM;
+  return s;
 }
 
 static mw_status job_fill(sqlite3_stmt *st, struct alert__job *j) {
@@ -993,6 +1040,7 @@ const struct alert__store alert__store_sqlite = {
     .group_sent = group_sent,
     .group_forget = group_forget,
     .resolved_sent = resolved_sent,
+    .fired_sent = fired_sent,
     .silence_insert = silence_insert,
     .silence_list = silence_list,
     .silence_expire = silence_expire,

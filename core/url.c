@@ -1,6 +1,6 @@
-/* core/url.c - URLs of webhook targets (channels, serving nodes): which
- * are acceptable, which addresses a webhook may reach, and the redacted
- * form shown below admin.
+/* core/url.c - URLs of webhook targets (channels, serving nodes) and of
+ * mail servers (email channels): which are acceptable, which addresses a
+ * webhook or a mail may reach, and the redacted form shown below admin.
  *
  * One definition of "forbidden": mw_addr_classify is both the delivery
  * worker's connect-time check (alerts/delivery.c judges every address curl
@@ -321,20 +321,15 @@ static mw_status host_address(const char *url, const struct url_parts *p,
   return MW_OK;
 }
 
-mw_status mw_url_check_target(const char *url, int allow_private, mw_err *err) {
-  if(!mw_url_valid(url))
-    return mw_errf(err, MW_EVALIDATION,
-                   "url must be an http:// or https:// URL of at most 1000 bytes");
-  struct url_parts p;
-  if(!url_split(url, &p))
-    return mw_errf(err, MW_EVALIDATION, "url is not a URL");
+/* The egress policy on a split URL's host, when it is an IP literal; a
+ * name passes (it is judged where it resolves, at connect time). */
+static mw_status check_host_policy(const char *url, const struct url_parts *p,
+                                   int allow_private, mw_err *err) {
   unsigned char addr[16];
   int family = 0;
-  mw_status s = check_authority(url, &p, err);
-  if(!s)
-    s = host_address(url, &p, addr, &family, err);
+  mw_status s = host_address(url, p, addr, &family, err);
   if(s || !family)
-    return s; /* a name is judged where it resolves, at connect time */
+    return s;
   const char *why = "";
   enum mw_addr_class cls;
   char shown[INET6_ADDRSTRLEN] = "?";
@@ -355,4 +350,48 @@ mw_status mw_url_check_target(const char *url, int allow_private, mw_err *err) {
                    "--allow-private-webhooks",
                    shown, why);
   return MW_OK;
+}
+
+mw_status mw_url_check_target(const char *url, int allow_private, mw_err *err) {
+  if(!mw_url_valid(url))
+    return mw_errf(err, MW_EVALIDATION,
+                   "url must be an http:// or https:// URL of at most 1000 bytes");
+  struct url_parts p;
+  if(!url_split(url, &p))
+    return mw_errf(err, MW_EVALIDATION, "url is not a URL");
+  mw_status s = check_authority(url, &p, err);
+  return s ? s : check_host_policy(url, &p, allow_private, err);
+}
+
+int mw_url_valid_smtp(const char *url) {
+  size_t n = url ? strlen(url) : 0;
+  if(n < 8 || n > 1000)
+    return 0;
+  if(strncmp(url, "smtp://", 7) && strncmp(url, "smtps://", 8))
+    return 0;
+  for(const char *p = url; *p; p++)
+    if((unsigned char)*p <= 0x20 || *p == 0x7f)
+      return 0;
+  return 1;
+}
+
+mw_status mw_url_check_smtp_target(const char *url, int allow_private, mw_err *err) {
+  if(!mw_url_valid_smtp(url))
+    return mw_errf(err, MW_EVALIDATION,
+                   "url must be an smtp:// or smtps:// URL of at most 1000 bytes");
+  struct url_parts p;
+  if(!url_split(url, &p))
+    return mw_errf(err, MW_EVALIDATION, "url is not a URL");
+  if(p.ats)
+    return mw_errf(err, MW_EVALIDATION,
+                   "url may not hold a user name or password: give them as "
+                   "username and password");
+  /* Nothing after the host and port: curl would take a path for the name
+   * it greets the server with, and a query or fragment means nothing. */
+  if(url[p.auth_end] && strcmp(url + p.auth_end, "/"))
+    return mw_errf(err, MW_EVALIDATION,
+                   "url must be smtp://host[:port] or smtps://host[:port], "
+                   "without a path, query or fragment");
+  mw_status s = check_authority(url, &p, err);
+  return s ? s : check_host_policy(url, &p, allow_private, err);
 }

@@ -1,6 +1,6 @@
-/* core/url.h - webhook targets: where a webhook may connect (the egress
- * address policy), which URLs a channel or node may have, and how they are
- * shown below admin (core/url.c). */
+/* core/url.h - webhook and mail targets: where a webhook or a mail may
+ * connect (the egress address policy), which URLs a channel or node may
+ * have, and how they are shown below admin (core/url.c). */
 #ifndef MW_CORE_URL_H
 #define MW_CORE_URL_H
 
@@ -38,6 +38,17 @@ int mw_url_valid(const char *url);
  * resolves to is checked when the webhook connects. MW_EVALIDATION with
  * err saying why otherwise. */
 mw_status mw_url_check_target(const char *url, int allow_private, mw_err *err);
+/* 1 when url is an smtp:// or smtps:// URL of 8..1000 bytes without
+ * spaces or control characters (email channels). */
+int mw_url_valid_smtp(const char *url);
+/* Checks the URL of an email channel's mail server at creation:
+ * mw_url_valid_smtp, no userinfo (credentials are given apart, as
+ * secrets), nothing after "host[:port]" but an optional "/", a port of
+ * 1-65535 when one is given, and the egress policy on a host that is an IP
+ * literal, as mw_url_check_target (a host name is checked where it
+ * resolves, when the mail is sent). MW_EVALIDATION with err saying why
+ * otherwise. */
+mw_status mw_url_check_smtp_target(const char *url, int allow_private, mw_err *err);
 /* Writes url's scheme, host and port ("https://hooks.example.com:8443")
  * into out (cap bytes, cap > 0): no userinfo, path, query or fragment.
  * "" when url has no "scheme://host" or the result does not fit. Returns

@@ -165,8 +165,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if(mw_json_int(cJSON_GetObjectItemCaseSensitive(in, "truncated"), &trunc) &&
      trunc >= 0 && trunc < 1000000)
     g.truncated_alerts = (int)trunc;
-  static const char *const types[] = {"webhook", "slack", "mattermost", "discord",
-                                      "teams"};
+  static const char *const types[] = {"webhook", "slack",        "mattermost",
+                                      "discord", "teams",        "alertmanager",
+                                      "email"};
   for(size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
     cJSON *out = NULL;
     mw_status st = alert_payload_build(types[t], "ops", &g, &out);

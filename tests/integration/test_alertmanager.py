@@ -122,5 +122,42 @@ def test_alert_appears_in_alertmanager_then_resolves():
         am.close()
 
 
+def test_rollback_action_is_an_annotation():
+    """A rule whose rollback ran: Alertmanager's alert says what it did,
+    with the value the rule fired with."""
+    if not BIN:
+        raise AssertionError("prometheus-alertmanager is missing: make deps installs it")
+    am = Alertmanager()
+    try:
+        with served(args=["--allow-private-webhooks", "--alert-group-wait-seconds", "0",
+                          "--alert-group-interval-seconds", "1", "--rate-limit", "0"]) as s:
+            expect(s.post("/api/v1/channels", {"name": "am", "type": "alertmanager",
+                                               "url": am.url("/")}), 201)
+            expect(s.post("/api/v1/models", {"name": "fraud"}), 201)
+            for v in (1, 2):
+                expect(s.post("/api/v1/models/fraud/versions", {"schema": SCHEMA}), 201)
+                blob = b"weights-%d" % v
+                expect(s.request("PUT", "/api/v1/models/fraud/versions/%d/artifact" % v,
+                                 raw=blob, headers={
+                                     "X-Content-SHA256": hashlib.sha256(blob).hexdigest()}),
+                       200)
+                expect(s.put("/api/v1/models/fraud/aliases/production", {"version": v}),
+                       200)
+            expect(s.post("/api/v1/alert-rules", {
+                "name": "fraud-quiet", "model": "fraud", "alias": "production",
+                "metric": "prediction_count", "op": "<", "threshold": 5,
+                "for_seconds": 0, "interval_seconds": 3600, "action": "rollback",
+                "channels": ["am"]}), 201)
+            ev = expect(s.post("/api/v1/alert-rules/fraud-quiet/evaluate"), 200)
+            assert ev["state"] == "firing" and ev["action"]["status"] == "done", ev
+            got = wait_for(lambda: am.alerts("fraud-quiet"), "the alert in Alertmanager")
+            ann = got[0]["annotations"]
+            assert ann["action"] == "rolled production back v2 -> v1", ann
+            assert ann["value"] == "0", ann
+            assert got[0]["labels"]["version"] == "2", got[0]["labels"]
+    finally:
+        am.close()
+
+
 if __name__ == "__main__":
     run(globals())

@@ -413,7 +413,10 @@ def test_channels_crud_and_every_payload():
                 secrets[t] = c["secret"]
             expect(s.post("/api/v1/channels", {"name": "c-slack", "type": "slack",
                                                "url": rec.url("/x")}), 409, "conflict")
-            for bad in [{"name": "x", "type": "email", "url": rec.url("/x")},
+            for bad in [{"name": "x", "type": "pager", "url": rec.url("/x")},
+                        # An email channel needs an smtp:// URL, to and from.
+                        {"name": "x", "type": "email", "url": rec.url("/x"),
+                         "to": ["ops@example.com"], "from": "mw@example.com"},
                         {"name": "x", "type": "slack", "url": "ftp://x/y"},
                         {"name": "x", "type": "slack"},
                         {"name": "../x", "type": "slack", "url": rec.url("/x")},

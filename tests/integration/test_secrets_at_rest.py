@@ -59,7 +59,8 @@ def assert_nothing_in_clear(s, secrets):
         assert needle not in data, "%r is stored in plain text" % needle
     # The base64 part of each secret, too (what signs the webhooks).
     for x in secrets:
-        assert x[len("whsec_"):].encode() not in data, x
+        if x.startswith("whsec_"):
+            assert x[len("whsec_"):].encode() not in data, x
     return data
 
 
@@ -127,8 +128,16 @@ def test_stored_encrypted_delivered_in_clear():
         assert expect(s.get("/api/v1/nodes/edge"), 200)["url"] == rec.url(NODE_PATH)
         assert expect(s.get("/api/v1/subscriptions/audit"), 200)["url"] == \
             rec.url(SUB_PATH)
-        data = assert_nothing_in_clear(s, secrets.values())
+        # An email channel's SMTP password is a credential too.
+        password = "Sm7pPassw0rd-kept-secret"
+        expect(s.post("/api/v1/channels", {
+            "name": "mail", "type": "email", "url": "smtp://127.0.0.1:2525",
+            "to": ["ops@example.com"], "from": "modelwatch@example.com",
+            "username": "modelwatch", "password": password}), 201)
+        data = assert_nothing_in_clear(s, list(secrets.values()) + [password])
         kid = key_id_of(s)
+        (stored,), = s.sql("SELECT password FROM channels WHERE name = 'mail'")
+        assert stored.startswith("enc:v1:%s:" % kid), stored
         assert data.count(b"enc:v1:" + kid.encode() + b":") >= 6
         for table in ("channels", "nodes", "subscriptions"):
             for url, secret in s.sql("SELECT url, secret FROM %s" % table):

@@ -474,11 +474,12 @@ static void test_payload_slack_mattermost_teams(void **state) {
 
   /* Errors: unknown type, no alerts. */
   cJSON *out = (cJSON *)1;
-  assert_int_equal(alert_payload_build("email", "x", &s.g, &out), MW_EINVAL);
+  assert_int_equal(alert_payload_build("pager", "x", &s.g, &out), MW_EINVAL);
   assert_null(out);
   struct alert_group_notice empty = {0};
   assert_int_equal(alert_payload_build("slack", "x", &empty, &out), MW_EINVAL);
   assert_true(alert_channel_type_valid("discord"));
+  assert_true(alert_channel_type_valid("email"));
   assert_false(alert_channel_type_valid("Discord"));
   assert_false(alert_channel_type_valid(NULL));
   sample_free(&s);
@@ -562,6 +563,418 @@ static void test_payload_discord_limits(void **state) {
   }
   cJSON_Delete(gl);
   free(big);
+  sample_free(&s);
+}
+
+/* ------------------------------------------------------------ story */
+
+/* What a rule's action did, in one line (alert__action_text). */
+static void test_action_text(void **state) {
+  (void)state;
+  char out[ALERT__ACTION_TEXT];
+  alert__action_text("{\"action\":\"rollback\",\"alias\":\"production\",\"status\":"
+                     "\"done\",\"result\":{\"alias\":\"production\",\"version\":1,"
+                     "\"previous_version\":2}}",
+                     out, sizeof out);
+  assert_string_equal(out, "rolled production back v2 -> v1");
+  /* Stored before the alias was kept at the top: taken from the result. */
+  alert__action_text("{\"action\":\"rollback\",\"status\":\"done\",\"result\":"
+                     "{\"alias\":\"prod\",\"version\":3}}",
+                     out, sizeof out);
+  assert_string_equal(out, "rolled prod back to v3");
+  alert__action_text("{\"action\":\"rollback\",\"alias\":\"production\",\"status\":"
+                     "\"skipped\",\"code\":\"not_approved\",\"message\":\"version 1 "
+                     "is not approved\"}",
+                     out, sizeof out);
+  assert_string_equal(out, "did not roll production back: refused, not approved - "
+                           "version 1 is not approved");
+  alert__action_text("{\"action\":\"rollback\",\"alias\":\"production\",\"status\":"
+                     "\"skipped\",\"code\":\"conflict\",\"message\":\"alias "
+                     "'production' has no earlier version to roll back to\"}",
+                     out, sizeof out);
+  assert_string_equal(out, "did not roll production back: nothing older to roll "
+                           "back to - alias 'production' has no earlier version "
+                           "to roll back to");
+  alert__action_text("{\"action\":\"rollback\",\"status\":\"skipped\",\"code\":"
+                     "\"unavailable\",\"message\":\"database busy\"}",
+                     out, sizeof out);
+  assert_string_equal(out, "did not roll back: error - database busy");
+  /* No action, or nothing readable: nothing to say. */
+  alert__action_text(NULL, out, sizeof out);
+  assert_string_equal(out, "");
+  alert__action_text("not json", out, sizeof out);
+  assert_string_equal(out, "");
+  alert__action_text("{\"status\":\"done\"}", out, sizeof out);
+  assert_string_equal(out, "");
+  /* Cut to the room given. */
+  char small[12];
+  alert__action_text("{\"action\":\"rollback\",\"alias\":\"production\",\"status\":"
+                     "\"done\",\"result\":{\"version\":1,\"previous_version\":2}}",
+                     small, sizeof small);
+  assert_string_equal(small, "rolled prod");
+}
+
+/* An episode of a group as the flush reads it. */
+static void member(struct alert__member *m, int64_t id, int firing, int told_fired,
+                   double fired_value, double latest) {
+  memset(m, 0, sizeof *m);
+  m->id = id;
+  m->firing = firing;
+  m->told_fired = told_fired;
+  snprintf(m->rule, sizeof m->rule, "rule-%lld", (long long)id);
+  mw_strlcpy(m->model, "fraud", sizeof m->model);
+  mw_strlcpy(m->alias, "production", sizeof m->alias);
+  mw_strlcpy(m->metric, "dataset_drift_share", sizeof m->metric);
+  mw_strlcpy(m->op, ">=", sizeof m->op);
+  mw_strlcpy(m->severity, "critical", sizeof m->severity);
+  snprintf(m->fingerprint, sizeof m->fingerprint, "%016llx", (unsigned long long)id);
+  m->version = 2;
+  m->started = 1795766400000LL;
+  m->fired = 1795766400000LL;
+  m->resolved = firing ? 0 : 1795766401000LL;
+  m->value = latest;
+  m->threshold = 0.5;
+  m->fired_value = fired_value;
+  m->resolved_value = firing ? NAN : 0;
+  m->resolved_version = firing ? 0 : 1;
+}
+
+/* Which notices a group tells (alert__group_notices): firing first, an
+ * episode that fired and resolved before the channel heard of it as its
+ * firing and then its resolution, each with the value it fired with. */
+static void test_group_notices(void **state) {
+  (void)state;
+  struct alert__member m[4];
+  member(&m[0], 1, 0, 1, 0.9, 0.1);  /* resolved, its firing was told */
+  member(&m[1], 2, 1, 1, 0.8, 0.95); /* fires; latest value differs */
+  member(&m[2], 3, 0, 0, 0.7, 0);    /* fired and resolved unheard of */
+  member(&m[3], 4, 1, 0, NAN, 0.6);  /* fired before 0018: no fired value */
+  mw_strlcpy(m[2].action, "rolled production back v2 -> v1", sizeof m[2].action);
+  struct alert_notice n[8];
+  size_t k = alert__group_notices(m, 4, "http://mw/#/models/fraud", n);
+  assert_int_equal(k, 5);
+  const char *want_rule[] = {"rule-2", "rule-3", "rule-4", "rule-1", "rule-3"};
+  const char *want_status[] = {"firing", "firing", "firing", "resolved", "resolved"};
+  const double want_value[] = {0.8, 0.7, 0.6, 0.9, 0.7};
+  for(size_t i = 0; i < k; i++) {
+    assert_string_equal(n[i].rule, want_rule[i]);
+    assert_string_equal(n[i].status, want_status[i]);
+    assert_string_equal(n[i].state, want_status[i]);
+    assert_true(fabs(n[i].value - want_value[i]) < 1e-12);
+    assert_string_equal(n[i].dashboard_url, "http://mw/#/models/fraud");
+  }
+  /* The firing told late knows it is over; the one still firing does not. */
+  assert_int_equal(n[0].resolved_since_ms, 0);
+  assert_int_equal(n[1].resolved_since_ms, 1795766401000LL);
+  assert_int_equal(n[1].ends_at_ms, 0);
+  assert_string_equal(n[1].action, "rolled production back v2 -> v1");
+  assert_null(n[0].action);
+  /* A resolution: what it resolved with, on which version, and when. */
+  assert_true(n[4].has_resolved_value && n[4].resolved_value == 0);
+  assert_int_equal(n[4].resolved_version, 1);
+  assert_int_equal(n[4].ends_at_ms, 1795766401000LL);
+  assert_string_equal(n[4].action, "rolled production back v2 -> v1");
+  assert_int_equal(alert__group_notices(m, 0, "", n), 0);
+}
+
+/* Firing first, whatever order they come in (alert__notices_order). */
+static void test_notices_order(void **state) {
+  (void)state;
+  struct alert_notice in[5], out[5];
+  memset(in, 0, sizeof in);
+  const char *st[] = {"resolved", "firing", "resolved", NULL, "firing"};
+  const char *rules[] = {"a", "b", "c", "d", "e"};
+  for(int i = 0; i < 5; i++) {
+    in[i].status = st[i];
+    in[i].rule = rules[i];
+  }
+  in[3].state = "firing"; /* no status: its state says */
+  alert__notices_order(in, 5, out);
+  const char *want[] = {"b", "d", "e", "a", "c"};
+  for(int i = 0; i < 5; i++)
+    assert_string_equal(out[i].rule, want[i]);
+}
+
+/* The group of make demo: a rule with its rollback fired at 0.8 and
+ * resolved (on v1, at 0) within the group wait. Every channel kind tells
+ * the firing with its value and what the rollback did, title first. */
+static void test_payload_tells_the_story(void **state) {
+  (void)state;
+  struct alert__member m[1];
+  member(&m[0], 7, 0, 0, 0.8, 0);
+  mw_strlcpy(m[0].rule, "fraud-drift", sizeof m[0].rule);
+  mw_strlcpy(m[0].action, "rolled production back v2 -> v1", sizeof m[0].action);
+  struct alert_notice n[2];
+  size_t k = alert__group_notices(m, 1, "http://mw.example/#/models/fraud", n);
+  assert_int_equal(k, 2);
+  /* Handed over resolution first: the payloads still put the firing first. */
+  struct alert_notice swapped[2] = {n[1], n[0]};
+  cJSON *gl = cJSON_CreateObject();
+  cJSON_AddStringToObject(gl, "model", "fraud");
+  struct alert_group_notice g = {0};
+  g.group_labels = gl;
+  g.external_url = "http://mw.example";
+  g.alerts = swapped;
+  g.nalerts = 2;
+
+  cJSON *p = build("slack", &g, NULL);
+  const char *text = str_at(p, "text");
+  assert_string_equal(text,
+                      "[FIRING:1] fraud - fraud-drift: fraud v2 (production) - "
+                      "dataset_drift_share = 0.8 (threshold >= 0.5), firing; "
+                      "rolled production back v2 -> v1; resolved since");
+  char *all = cJSON_PrintUnformatted(p);
+  assert_non_null(strstr(all, "*fraud-drift* - resolved (now 0 on v1)"));
+  assert_non_null(strstr(all, "*Action*\\nrolled production back v2 -&gt; v1"));
+  free(all);
+  cJSON_Delete(p);
+
+  p = build("mattermost", &g, NULL);
+  assert_non_null(strstr(str_at(p, "text"), "[FIRING:1] fraud - fraud-drift"));
+  assert_non_null(strstr(str_at(p, "text"), "v2 -> v1; resolved since"));
+  cJSON_Delete(p);
+  p = build("discord", &g, NULL);
+  assert_non_null(strstr(str_at(p, "content"), "= 0.8 (threshold >= 0.5), firing; "
+                                               "rolled production back v2 -> v1"));
+  check_discord_limits(p);
+  cJSON_Delete(p);
+  p = build("teams", &g, &all);
+  assert_non_null(strstr(str_at(p, "summary"), "[FIRING:1]"));
+  assert_non_null(strstr(all, "rolled production back v2 -> v1"));
+  free(all);
+  cJSON_Delete(p);
+
+  p = build("webhook", &g, NULL);
+  assert_string_equal(str_at(p, "status"), "firing");
+  cJSON *alerts = cJSON_GetObjectItem(p, "alerts");
+  assert_int_equal(cJSON_GetArraySize(alerts), 2);
+  cJSON *a0 = cJSON_GetArrayItem(alerts, 0), *a1 = cJSON_GetArrayItem(alerts, 1);
+  assert_string_equal(str_at(a0, "status"), "firing");
+  assert_string_equal(str_at(a1, "status"), "resolved");
+  assert_string_equal(str_at(cJSON_GetObjectItem(a0, "annotations"), "action"),
+                      "rolled production back v2 -> v1");
+  cJSON *mw0 = cJSON_GetObjectItem(a0, "modelwatch");
+  cJSON *mw1 = cJSON_GetObjectItem(a1, "modelwatch");
+  assert_true(fabs(cJSON_GetObjectItem(mw0, "value")->valuedouble - 0.8) < 1e-12);
+  assert_string_equal(str_at(mw0, "action"), "rolled production back v2 -> v1");
+  assert_string_equal(str_at(mw0, "resolvedSince"), "2026-11-27T08:00:01.000Z");
+  assert_true(fabs(cJSON_GetObjectItem(mw1, "value")->valuedouble - 0.8) < 1e-12);
+  assert_true(cJSON_GetObjectItem(mw1, "resolvedValue")->valuedouble == 0);
+  assert_int_equal(cJSON_GetObjectItem(mw1, "resolvedVersion")->valueint, 1);
+  cJSON_Delete(p);
+
+  /* Alertmanager: the episode once, as it stands, with the story in its
+   * annotations. */
+  p = build("alertmanager", &g, NULL);
+  assert_int_equal(cJSON_GetArraySize(p), 1);
+  cJSON *am = cJSON_GetArrayItem(p, 0);
+  cJSON *ann = cJSON_GetObjectItem(am, "annotations");
+  assert_string_equal(str_at(ann, "action"), "rolled production back v2 -> v1");
+  assert_string_equal(str_at(ann, "value"), "0.8");
+  assert_string_equal(str_at(ann, "resolved_value"), "0");
+  assert_string_equal(str_at(am, "endsAt"), "2026-11-27T08:00:01.000Z");
+  cJSON_Delete(p);
+
+  /* Still firing: one alert, no "resolved since", the title counts it. */
+  member(&m[0], 7, 1, 0, 0.8, 0.2);
+  mw_strlcpy(m[0].rule, "fraud-drift", sizeof m[0].rule);
+  g.nalerts = alert__group_notices(m, 1, "http://mw.example/#/models/fraud", n);
+  g.alerts = n;
+  assert_int_equal(g.nalerts, 1);
+  p = build("slack", &g, NULL);
+  assert_string_equal(str_at(p, "text"),
+                      "[FIRING:1] fraud - fraud-drift: fraud v2 (production) - "
+                      "dataset_drift_share = 0.8 (threshold >= 0.5), firing");
+  cJSON_Delete(p);
+  cJSON_Delete(gl);
+}
+
+/* ------------------------------------------------------------ email */
+
+/* SMTP replies: 4xx retried, 5xx dead, no reply retried. */
+static void test_classify_smtp(void **state) {
+  (void)state;
+  assert_int_equal(alert__classify_smtp(250, CURLE_OK, 0), ALERT__DELIVERED);
+  assert_int_equal(alert__classify_smtp(221, CURLE_OK, 0), ALERT__DELIVERED);
+  assert_int_equal(alert__classify_smtp(451, CURLE_SEND_ERROR, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(421, CURLE_WEIRD_SERVER_REPLY, 0),
+                   ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(452, CURLE_SEND_ERROR, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(550, CURLE_SEND_ERROR, 0), ALERT__PERMANENT);
+  assert_int_equal(alert__classify_smtp(554, CURLE_WEIRD_SERVER_REPLY, 0),
+                   ALERT__PERMANENT);
+  assert_int_equal(alert__classify_smtp(535, CURLE_LOGIN_DENIED, 0),
+                   ALERT__PERMANENT);
+  /* No reply: the network, TLS, a timeout. */
+  assert_int_equal(alert__classify_smtp(0, CURLE_COULDNT_CONNECT, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(0, CURLE_OPERATION_TIMEDOUT, 0),
+                   ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(0, CURLE_USE_SSL_FAILED, 0), ALERT__RETRY);
+  assert_int_equal(alert__classify_smtp(0, CURLE_UNSUPPORTED_PROTOCOL, 0),
+                   ALERT__PERMANENT);
+  /* The egress policy refused the address: dead, whatever else. */
+  assert_int_equal(alert__classify_smtp(0, CURLE_COULDNT_CONNECT, 1),
+                   ALERT__PERMANENT);
+}
+
+static void test_email_addresses(void **state) {
+  (void)state;
+  const char *ok[] = {"ops@example.com", "a.b+alerts@mail.example.co.uk",
+                      "x@localhost", "o'brien@example.com", "1@2.3"};
+  for(size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+    if(!alert__email_address_valid(ok[i]))
+      fail_msg("%s refused", ok[i]);
+  const char *bad[] = {NULL, "", "ops", "@example.com", "ops@", "a@b@c",
+                       ".a@example.com", "a.@example.com", "a..b@example.com",
+                       "a b@example.com", "a@exa mple.com", "a@-example.com",
+                       "a@example-.com", "a@example..com", "a@example.com.",
+                       "Ops <ops@example.com>", "a@example.com\r\nBcc: x@y.z",
+                       "\"q\"@example.com", "caf\xc3\xa9@example.com"};
+  for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    if(alert__email_address_valid(bad[i]))
+      fail_msg("%s accepted", bad[i] ? bad[i] : "(null)");
+  char longest[300];
+  memset(longest, 'a', 64);
+  snprintf(longest + 64, sizeof longest - 64, "@example.com");
+  assert_true(alert__email_address_valid(longest));
+  memset(longest, 'a', 65);
+  snprintf(longest + 65, sizeof longest - 65, "@example.com");
+  assert_false(alert__email_address_valid(longest));
+}
+
+/* The header block of a composed mail (up to the blank line), and the
+ * body after it. */
+static void split_mail(const mw_buf *b, char **head, char **body) {
+  assert_non_null(b->data);
+  const char *sep = strstr(b->data, "\r\n\r\n");
+  assert_non_null(sep);
+  *head = strndup(b->data, (size_t)(sep - b->data) + 2);
+  *body = strdup(sep + 4);
+}
+
+static cJSON *mail_payload(const char *subject, const char *text) {
+  cJSON *p = cJSON_CreateObject();
+  cJSON_AddStringToObject(p, "from", "modelwatch@example.com");
+  cJSON *to = cJSON_AddArrayToObject(p, "to");
+  cJSON_AddItemToArray(to, cJSON_CreateString("ops@example.com"));
+  cJSON_AddItemToArray(to, cJSON_CreateString("oncall@example.org"));
+  cJSON_AddStringToObject(p, "subject", subject);
+  cJSON_AddStringToObject(p, "text", text);
+  return p;
+}
+
+static void test_email_compose(void **state) {
+  (void)state;
+  cJSON *p = mail_payload("[FIRING:1] fraud - drift\r\nBcc: evil@example.com",
+                          "Line one = 1\n.starts with a dot\ntrailing space \n");
+  mw_buf b;
+  mw_buf_init(&b, 1 << 20);
+  /* 1994-11-06 08:49:37 UTC was a Sunday. */
+  assert_int_equal(alert__email_compose(p, "msg_2abcDEF", RFC_DATE_MS, &b), MW_OK);
+  char *head, *body;
+  split_mail(&b, &head, &body);
+  const char *want_head =
+      "From: modelwatch@example.com\r\n"
+      "To: ops@example.com,\r\n oncall@example.org\r\n"
+      /* The line break of user text cannot start a header of its own. */
+      "Subject: [FIRING:1] fraud - drift  Bcc: evil@example.com\r\n"
+      "Date: Sun, 06 Nov 1994 08:49:37 +0000\r\n"
+      "Message-ID: <msg_2abcDEF@example.com>\r\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n"
+      "Auto-Submitted: auto-generated\r\n";
+  assert_string_equal(head, want_head);
+  assert_string_equal(body, "Line one =3D 1\r\n=2Estarts with a dot\r\n"
+                            "trailing space=20\r\n");
+  free(head);
+  free(body);
+  cJSON_Delete(p);
+
+  /* Non-ASCII subjects are encoded words of at most 75 characters, each on
+   * its own folded line, never splitting a character; long body lines get
+   * soft breaks at 76; 8-bit bytes are =XX. */
+  char subject[400] = "", text[400] = "";
+  for(int i = 0; i < 40; i++)
+    strcat(subject, "d\xc3\xa9riv\xc3\xa9 ");
+  for(int i = 0; i < 30; i++)
+    strcat(text, "caf\xc3\xa9 ");
+  p = mail_payload(subject, text);
+  mw_buf_free(&b);
+  mw_buf_init(&b, 1 << 20);
+  assert_int_equal(alert__email_compose(p, "msg_x", RFC_DATE_MS, &b), MW_OK);
+  split_mail(&b, &head, &body);
+  char *subj = strstr(head, "Subject: ");
+  assert_non_null(subj);
+  assert_non_null(strstr(subj, "Subject: =?utf-8?B?"));
+  size_t nwords = 0;
+  for(char *w = strstr(subj, "=?utf-8?B?"); w; w = strstr(w + 1, "=?utf-8?B?")) {
+    char *end = strstr(w, "?=");
+    assert_non_null(end);
+    assert_true(end + 2 - w <= 75);
+    nwords++;
+  }
+  assert_true(nwords >= 3);
+  assert_non_null(strstr(body, "caf=C3=A9 "));
+  for(char *line = body; *line;) {
+    char *eol = strstr(line, "\r\n");
+    size_t len = eol ? (size_t)(eol - line) : strlen(line);
+    assert_true(len <= 76);
+    for(size_t k = 0; k < len; k++)
+      assert_true((unsigned char)line[k] < 0x80 && line[k] != '\n' && line[k] != '\r');
+    line += len + (eol ? 2 : 0);
+  }
+  free(head);
+  free(body);
+  cJSON_Delete(p);
+
+  /* Not an email payload: refused. */
+  const char *bad[] = {"{}", "{\"from\":\"a@b.c\",\"to\":[],\"text\":\"x\"}",
+                       "{\"from\":\"a@b.c\",\"to\":[\"x\"],\"text\":\"x\"}",
+                       "{\"from\":\"nobody\",\"to\":[\"a@b.c\"],\"text\":\"x\"}",
+                       "{\"from\":\"a@b.c\",\"to\":[\"a@b.c\"]}"};
+  for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    cJSON *j = cJSON_Parse(bad[i]);
+    mw_buf_free(&b);
+    mw_buf_init(&b, 1 << 20);
+    assert_int_equal(alert__email_compose(j, "msg_x", 0, &b), MW_EINVAL);
+    cJSON_Delete(j);
+  }
+  p = mail_payload("s", "t");
+  assert_int_equal(alert__email_compose(p, "msg>x", 0, &b), MW_EINVAL);
+  cJSON_Delete(p);
+  mw_buf_free(&b);
+}
+
+/* The email payload: the line phones show as subject, every fact and the
+ * link in the text. */
+static void test_payload_email(void **state) {
+  (void)state;
+  struct sample s;
+  sample_init(&s, 3, NULL);
+  s.a[0].action = "rolled production back v2 -> v1";
+  cJSON *p = build("email", &s.g, NULL);
+  cJSON *slack = build("slack", &s.g, NULL);
+  assert_string_equal(str_at(p, "subject"), str_at(slack, "text"));
+  const char *text = str_at(p, "text");
+  assert_names_facts(text);
+  const char *needles[] = {"FIRING - drift-high: fraud v2 (production) - age.psi",
+                           "  Model:      fraud (production)\n",
+                           "  Threshold:  > 0.2\n",
+                           "  Action:     rolled production back v2 -> v1\n",
+                           "  Summary:    PSI of age went up\n",
+                           "  Labels:     alertname=drift-high, column=age",
+                           "  Dashboard:  http://mw.example/#/models/fraud\n",
+                           "RESOLVED - drift-high",
+                           "Open in the dashboard: http://mw.example/#/models/fraud"};
+  for(size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
+    if(!strstr(text, needles[i]))
+      fail_msg("email text lacks '%s':\n%s", needles[i], text);
+  /* Firing before resolved. */
+  assert_true(strstr(text, "FIRING - ") < strstr(text, "RESOLVED - "));
+  assert_null(cJSON_GetObjectItem(p, "from"));
+  cJSON_Delete(slack);
+  cJSON_Delete(p);
   sample_free(&s);
 }
 
@@ -1177,6 +1590,14 @@ int main(void) {
       cmocka_unit_test(test_payload_webhook),
       cmocka_unit_test(test_payload_slack_mattermost_teams),
       cmocka_unit_test(test_payload_discord_limits),
+      cmocka_unit_test(test_action_text),
+      cmocka_unit_test(test_group_notices),
+      cmocka_unit_test(test_notices_order),
+      cmocka_unit_test(test_payload_tells_the_story),
+      cmocka_unit_test(test_classify_smtp),
+      cmocka_unit_test(test_email_addresses),
+      cmocka_unit_test(test_email_compose),
+      cmocka_unit_test(test_payload_email),
       cmocka_unit_test(test_pick_heads),
       cmocka_unit_test_setup_teardown(test_claims_two_workers, db_setup,
                                       db_teardown),

@@ -191,6 +191,60 @@ static void test_check_malformed(void **state) {
   assert_int_equal(check("HTTP://example.com/", 1, "http"), MW_EVALIDATION);
 }
 
+/* ---- mail servers (email channels) ---- */
+
+static mw_status check_smtp(const char *url, int allow_private, const char *needle) {
+  mw_err err = {0};
+  mw_status s = mw_url_check_smtp_target(url, allow_private, &err);
+  if(s && needle && !strstr(err.msg, needle))
+    fail_msg("%s: '%s' does not say '%s'", url, err.msg, needle);
+  if(s && !err.msg[0])
+    fail_msg("%s: refused without a reason", url);
+  mw_err_clear(&err);
+  return s;
+}
+
+static void test_check_smtp(void **state) {
+  (void)state;
+  /* smtp:// and smtps://, a host and perhaps a port. */
+  const char *ok[] = {"smtp://mail.example.com", "smtp://mail.example.com:587",
+                      "smtps://mail.example.com:465", "smtp://mail.example.com/",
+                      "smtp://[2001:db8::1]:25"};
+  for(size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+    if(check_smtp(ok[i], 0, NULL) != MW_OK)
+      fail_msg("%s refused", ok[i]);
+  assert_true(mw_url_valid_smtp("smtps://a.b"));
+  assert_false(mw_url_valid_smtp("https://a.b"));
+  /* The egress policy, as for webhooks. */
+  assert_int_equal(check_smtp("smtp://127.0.0.1:2525", 0, "--allow-private-webhooks"),
+                   MW_EVALIDATION);
+  assert_int_equal(check_smtp("smtp://127.0.0.1:2525", 1, NULL), MW_OK);
+  assert_int_equal(check_smtp("smtp://0x7f.0.0.1:2525", 0, "loopback"), MW_EVALIDATION);
+  assert_int_equal(check_smtp("smtp://169.254.169.254:25", 1, "metadata"),
+                   MW_EVALIDATION);
+  assert_int_equal(check_smtp("smtps://[fe80::1]:465", 1, "link-local"),
+                   MW_EVALIDATION);
+  /* Other schemes, credentials in the URL, paths, bad ports. */
+  assert_int_equal(check_smtp("http://mail.example.com", 0, "smtp://"),
+                   MW_EVALIDATION);
+  assert_int_equal(check_smtp("smtp://user:pw@mail.example.com", 0, "username"),
+                   MW_EVALIDATION);
+  assert_int_equal(check_smtp("smtp://mail.example.com/helo.example", 0, "path"),
+                   MW_EVALIDATION);
+  assert_int_equal(check_smtp("smtp://mail.example.com?x=1", 0, "path"),
+                   MW_EVALIDATION);
+  assert_int_equal(check_smtp("smtp://mail.example.com:0", 0, "port"),
+                   MW_EVALIDATION);
+  assert_int_equal(check_smtp("smtp://mail example.com", 0, NULL), MW_EVALIDATION);
+  assert_int_equal(check_smtp(NULL, 0, NULL), MW_EVALIDATION);
+  /* A webhook's check takes no SMTP URL. */
+  assert_int_equal(check("smtp://mail.example.com", 1, "http"), MW_EVALIDATION);
+  /* Redacted like any URL: scheme, host and port. */
+  char out[64];
+  assert_string_equal(mw_url_redact("smtp://mail.example.com:587/", out, sizeof out),
+                      "smtp://mail.example.com:587");
+}
+
 /* ---- redaction ---- */
 
 static void expect_redacted(const char *url, const char *want) {
@@ -266,6 +320,7 @@ int main(void) {
       cmocka_unit_test(test_egress_classes),
       cmocka_unit_test(test_check_literals),
       cmocka_unit_test(test_check_malformed),
+      cmocka_unit_test(test_check_smtp),
       cmocka_unit_test(test_redact),
       cmocka_unit_test(test_json_redact),
   };
