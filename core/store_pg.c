@@ -560,11 +560,11 @@ static const char *const secret_page_sql[MW__COLS] = {
     "SELECT id, name, url FROM nodes WHERE id > $1 ORDER BY id LIMIT $2",
     "SELECT id, name, secret FROM nodes WHERE id > $1 ORDER BY id LIMIT $2",
     "SELECT id, name, url FROM subscriptions WHERE id > $1 ORDER BY id LIMIT $2",
-    "SELECT id, name, secret FROM subscriptions WHERE id > $1 ORDER BY id "
-    "LIMIT $2",
+    ("SELECT id, name, secret FROM subscriptions WHERE id > $1 ORDER BY id "
+     "LIMIT $2"),
     /* Only email channels log in: the others have no password. */
-    "SELECT id, name, password FROM channels WHERE id > $1 AND password IS NOT "
-    "NULL ORDER BY id LIMIT $2",
+    ("SELECT id, name, password FROM channels WHERE id > $1 AND password IS NOT "
+     "NULL ORDER BY id LIMIT $2"),
     "SELECT id, msg_id, url FROM outbox WHERE id > $1 ORDER BY id LIMIT $2",
 };
 static const char *const secret_set_sql[MW__COLS] = {
