@@ -766,6 +766,12 @@ void alert_delivery_stop(alert_delivery *d) {
 }
 
 mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c, mw_buf *out) {
+  /* The purge counters first: they grow after the purge commits, so the
+   * counts read next already miss what they count (read the other way
+   * round, a scrape could count a purged row twice: gone from the total,
+   * still in its state - seen once by integration_pg.test_delivery). */
+  uint64_t pd = d ? atomic_load(&d->purged_delivered) : 0;
+  uint64_t px = d ? atomic_load(&d->purged_dead) : 0;
   mw_outbox_depth q;
   mw_status st = mw_outbox_stats(c, &q);
   if(st)
@@ -775,8 +781,6 @@ mw_status alert_delivery_metrics_render(alert_delivery *d, mw_conn *c, mw_buf *o
     int64_t ms = mw_now_ms() - q.oldest_queued_ms;
     age = ms > 0 ? (double)ms / 1000.0 : 0;
   }
-  uint64_t pd = d ? atomic_load(&d->purged_delivered) : 0;
-  uint64_t px = d ? atomic_load(&d->purged_dead) : 0;
   return mw_buf_printf(
       out,
       "# HELP modelwatch_outbox_messages Webhooks in the outbox by delivery "
