@@ -154,7 +154,11 @@ def test_canary_aborts_a_drifting_candidate(w):
     assert failed and failed[0]["value"] > 0.1, r["steps"][0]
     assert expect(w.s.get("/api/v1/models/%s/aliases/production" % M), 200)["version"] == 1
     wait_for(lambda: w.state()["weight_percent"] == 0, 20, "the node at weight 0")
-    cmds = [c for c in w.state()["commands"] if c["type"] == "rollout.step"]
+    # The node records a command after applying it (and reporting its state
+    # over HTTP): wait for the record, as the promotion test does.
+    steps = lambda: [c for c in w.state()["commands"] if c["type"] == "rollout.step"]
+    cmds = wait_for(lambda: (lambda x: x if any(c.get("weight") == 0 for c in x)
+                             else None)(steps()), 20, "the abort command recorded")
     zero = [c for c in cmds if c.get("weight") == 0][0]
     first = cmds[0]
     hold_end = first["at_ms"] + 2000
