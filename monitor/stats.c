@@ -440,8 +440,9 @@ static void test_result_init(mon_test_result *r) {
   r->pseudo_counts = false;
 }
 
-int mon_stats_chisquare(const double *ref, const double *cur, size_t k,
-                        mon_test_result *out) {
+/* What both chi-squared tests check first: out reset, valid counts. */
+static int chisq_begin(const double *ref, const double *cur, size_t k,
+                       mon_test_result *out) {
   if(out == NULL)
     return MON_STATS_EINVAL;
   test_result_init(out);
@@ -449,6 +450,25 @@ int mon_stats_chisquare(const double *ref, const double *cur, size_t k,
     return MON_STATS_EINVAL;
   if(!counts_valid(ref, k) || !counts_valid(cur, k))
     return MON_STATS_EINVAL;
+  return MON_STATS_OK;
+}
+
+/* Records statistic stat over kk categories (dof kk - 1) and its p-value. */
+static int chisq_end(mon_test_result *out, double stat, size_t kk) {
+  if(!isfinite(stat))
+    return MON_STATS_INSUFFICIENT;
+  out->statistic = stat;
+  out->dof = (double)(kk - 1);
+  out->pvalue = chisq_q(stat, out->dof);
+  out->available = true;
+  return MON_STATS_OK;
+}
+
+int mon_stats_chisquare(const double *ref, const double *cur, size_t k,
+                        mon_test_result *out) {
+  int rc = chisq_begin(ref, cur, k, out);
+  if(rc != MON_STATS_OK)
+    return rc;
   double *buf = malloc((3 * k + 1) * sizeof *buf);
   if(buf == NULL)
     return MON_STATS_ENOMEM;
@@ -484,24 +504,14 @@ int mon_stats_chisquare(const double *ref, const double *cur, size_t k,
   }
   const double stat = mon__np_sum(t, kk);
   free(buf);
-  if(!isfinite(stat))
-    return MON_STATS_INSUFFICIENT;
-  out->statistic = stat;
-  out->dof = (double)(kk - 1);
-  out->pvalue = chisq_q(stat, out->dof);
-  out->available = true;
-  return MON_STATS_OK;
+  return chisq_end(out, stat, kk);
 }
 
 int mon_stats_chisquare_2sample(const double *ref, const double *cur, size_t k,
                                 mon_test_result *out) {
-  if(out == NULL)
-    return MON_STATS_EINVAL;
-  test_result_init(out);
-  if(k > 0 && (ref == NULL || cur == NULL))
-    return MON_STATS_EINVAL;
-  if(!counts_valid(ref, k) || !counts_valid(cur, k))
-    return MON_STATS_EINVAL;
+  int rc = chisq_begin(ref, cur, k, out);
+  if(rc != MON_STATS_OK)
+    return rc;
   double *t = malloc((2 * k + 1) * sizeof *t);
   if(t == NULL)
     return MON_STATS_ENOMEM;
@@ -531,13 +541,7 @@ int mon_stats_chisquare_2sample(const double *ref, const double *cur, size_t k,
   assert(j == 2 * kk);
   const double stat = mon__np_sum(t, j);
   free(t);
-  if(!isfinite(stat))
-    return MON_STATS_INSUFFICIENT;
-  out->statistic = stat;
-  out->dof = (double)(kk - 1);
-  out->pvalue = chisq_q(stat, out->dof);
-  out->available = true;
-  return MON_STATS_OK;
+  return chisq_end(out, stat, kk);
 }
 
 int mon_stats_ztest_2prop(double ref_a, double ref_n, double cur_a, double cur_n,

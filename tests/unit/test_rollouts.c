@@ -55,7 +55,7 @@ static void test_wait_order(void **state) {
 static void test_labels_and_delay(void **state) {
   (void)state;
   struct rollout__config cfg = two_steps();
-  strcpy(cfg.a.metric, "accuracy");
+  mw_strlcpy(cfg.a.metric, "accuracy", sizeof cfg.a.metric);
   cfg.a.max_drop = 0.05;
   cfg.a.label_delay_ms = 20000;
   struct rollout__progress p = {.now = 60000,
