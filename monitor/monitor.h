@@ -187,6 +187,17 @@ mw_status mon_drift_config_put(mon_ctx *m, mw_conn *c, const mon_version *v,
  * v has no reference set. Nothing is stored. */
 mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,
                            int64_t from_ms, int64_t to_ms, cJSON **out, mw_err *err);
+/* The drift report of the window [from_ms, to_ms) against the window of
+ * the same length just before it, [2 from - to, from), of the same version
+ * (GET .../drift?baseline=previous_window): computed as mon_drift_compare
+ * computes a comparison (two-sample tests, the version's own settings and
+ * correction), with "baseline": {type: "previous_window", version, from,
+ * to, count, sampled?} instead of "reference", and the version's
+ * performance as in mon_drift_report. No reference set is needed. An empty
+ * previous window makes every column "no_data". Nothing is stored. */
+mw_status mon_drift_report_previous(mon_ctx *m, mw_conn *c, const mon_version *v,
+                                    int64_t from_ms, int64_t to_ms, cJSON **out,
+                                    mw_err *err);
 /* What a window says without a reference set: {model, version, window:
  * {from, to, count}, note, performance} (performance only when labels fall
  * in the window; note says why drift is missing). Lets alert rules on prediction_count and on performance metrics

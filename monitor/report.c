@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "monitor/baseline.h"
 #include "monitor/columns.h"
 #include "monitor/context.h"
 #include "monitor/reference.h"
@@ -95,6 +96,14 @@ struct rep {
    * columns), why the column cannot be compared (NULL: it can), and the
    * rows each numeric reference column was sampled to (0: every row). */
   const mon_version *base;
+  /* The baseline's window: [from, to) for a comparison of two versions;
+   * with previous, base is v itself and [bfrom, bto) the window of the
+   * same length just before (?baseline=previous_window). */
+  int64_t bfrom, bto;
+  bool previous;
+  /* The window whose labels the performance covers (monitor/baseline.h:
+   * moved back by the version's label delay). */
+  int64_t pfrom, pto;
   mon_schema bs;
   mon_dict *dicts;
   char **unmatched;
@@ -274,8 +283,8 @@ static mw_status compare_reference(struct rep *r, size_t budget) {
   if(!st)
     r->ref.ncols = n;
   mw_strlcpy(r->ref.source, "window", sizeof r->ref.source);
-  r->ref.from = r->from;
-  r->ref.to = r->to;
+  r->ref.from = r->bfrom;
+  r->ref.to = r->bto;
   for(size_t k = 0; !st && k < n; k++) {
     const mon_column *cc = &r->s.cols[k];
     r->ref.cols[k].kind = cc->kind;
@@ -293,7 +302,7 @@ static mw_status compare_reference(struct rep *r, size_t budget) {
   mon_window bw;
   memset(&bw, 0, sizeof bw);
   if(!st)
-    st = mon__window_open(r->c, r->base->id, r->bs.ncols, r->from, r->to, &bw);
+    st = mon__window_open(r->c, r->base->id, r->bs.ncols, r->bfrom, r->bto, &bw);
   r->ref.rows = bw.count;
   size_t max_rows = budget / 4 / (nnumeric ? nnumeric : 1);
   if(max_rows > MON_MAX_REF_ROWS)
@@ -366,18 +375,62 @@ static mw_status report_read(struct rep *r, bool use_cache, size_t budget,
     r->threads = mon__pool_start(&r->pool, r->opt.workers, r->budget);
   for(size_t col = 0; col < r->s.ncols && !st; col++)
     st = report_column(r, col);
-  /* A comparison is about the two windows' data; v's own performance is
-   * its ordinary report's. */
-  if(!st && !r->base)
-    st = mon__performance(r->c, r->v->id, &r->s.cols[r->s.ncols - 1], r->from, r->to,
-                          &r->perf);
+  /* A comparison of two versions is about the two windows' data; v's own
+   * performance is its ordinary report's (which previous_window is). */
+  mon__label_window(r->from, r->to, (int64_t)r->cfg.label_delay_seconds * 1000,
+                    mw_now_ms(), &r->pfrom, &r->pto);
+  if(!st && (!r->base || r->previous))
+    st = mon__performance(r->c, r->v->id, &r->s.cols[r->s.ncols - 1], r->pfrom,
+                          r->pto, &r->perf);
+  return st;
+}
+
+/* "performance_window" {from, to, label_delay_seconds}: the window whose
+ * labels a report's performance covers when the version has a label
+ * delay (said also when no label fell in it, so performance is absent). */
+static void add_performance_window(cJSON *o, int64_t from, int64_t to, int delay) {
+  cJSON *j = cJSON_AddObjectToObject(o, "performance_window");
+  mw_json_add_time(j, "from", from);
+  mw_json_add_time(j, "to", to);
+  cJSON_AddNumberToObject(j, "label_delay_seconds", delay);
+}
+
+/* Applies the version's multiple-testing correction to the computed
+ * columns (their JSON and verdicts) before the dataset verdict. */
+static mw_status correct(struct rep *r) {
+  size_t n = r->s.ncols;
+  if(r->cfg.correction == MON_CORRECTION_NONE || n == 0)
+    return MW_OK;
+  cJSON **cols = malloc(n * sizeof *cols);
+  bool *ev = malloc(n * sizeof *ev), *dr = malloc(n * sizeof *dr);
+  mw_status st = cols && ev && dr ? MW_OK : MW_ENOMEM;
+  for(size_t k = 0; !st && k < n; k++) {
+    cols[k] = r->jobs[k].json;
+    ev[k] = r->jobs[k].evaluated;
+    dr[k] = r->jobs[k].drifted;
+  }
+  if(!st && !(st = mon__correction_apply(r->cfg.correction, cols, ev, dr, n)))
+    for(size_t k = 0; k < n; k++)
+      r->jobs[k].drifted = dr[k];
+  free(cols);
+  free(ev);
+  free(dr);
   return st;
 }
 
 /* The report's JSON from its computed columns (takes them over). */
 static cJSON *report_json(struct rep *r, int64_t t0) {
   cJSON *o = report_head(r->v, r->from, r->to, r->count);
-  if(r->base) {
+  if(r->previous) {
+    cJSON *jb = cJSON_AddObjectToObject(o, "baseline");
+    cJSON_AddStringToObject(jb, "type", "previous_window");
+    cJSON_AddNumberToObject(jb, "version", (double)r->v->version);
+    mw_json_add_time(jb, "from", r->bfrom);
+    mw_json_add_time(jb, "to", r->bto);
+    cJSON_AddNumberToObject(jb, "count", (double)r->ref.rows);
+    if(r->ref_sampled)
+      cJSON_AddNumberToObject(jb, "sampled", (double)r->ref_sampled);
+  } else if(r->base) {
     cJSON *jb = cJSON_AddObjectToObject(o, "baseline");
     cJSON_AddNumberToObject(jb, "version", (double)r->base->version);
     cJSON_AddNumberToObject(jb, "count", (double)r->ref.rows);
@@ -403,6 +456,7 @@ static cJSON *report_json(struct rep *r, int64_t t0) {
   cJSON_AddNumberToObject(jd, "threshold", r->cfg.drift_share);
   cJSON_AddNumberToObject(jd, "drifted_columns", (double)ndrifted);
   cJSON_AddNumberToObject(jd, "evaluated_columns", (double)nevaluated);
+  cJSON_AddStringToObject(jd, "correction", mon__correction_name(r->cfg.correction));
   cJSON *jc = cJSON_AddArrayToObject(o, "columns");
   for(size_t col = 0; col < r->s.ncols; col++) {
     cJSON_AddItemToArray(jc, r->jobs[col].json);
@@ -412,6 +466,8 @@ static cJSON *report_json(struct rep *r, int64_t t0) {
     cJSON_AddItemToObject(o, "performance", r->perf);
     r->perf = NULL;
   }
+  if(r->cfg.label_delay_seconds > 0 && (!r->base || r->previous))
+    add_performance_window(o, r->pfrom, r->pto, r->cfg.label_delay_seconds);
   cJSON_AddNumberToObject(o, "elapsed_ms",
                           (double)((mw_mono_ns() - t0) / 1000) / 1000.0);
   return o;
@@ -440,9 +496,11 @@ static void report_free(struct rep *r) {
 /* The report of v's window [from, to) against its stored reference, or
  * with base against base's window [from, to) (no cache then). */
 static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
-                            const mon_version *base, int64_t from, int64_t to,
-                            bool use_cache, bool *cached, cJSON **out, mw_err *err) {
+                            const mon_version *base, bool previous, int64_t from,
+                            int64_t to, bool use_cache, bool *cached, cJSON **out,
+                            mw_err *err) {
   assert(!base || !use_cache);
+  assert(!previous || base == v);
   *out = NULL;
   int64_t t0 = mw_mono_ns();
   struct rep r;
@@ -453,6 +511,11 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   r.base = base;
   r.from = from;
   r.to = to;
+  r.previous = previous;
+  if(previous)
+    mon__previous_window(from, to, &r.bfrom, &r.bto);
+  else
+    r.bfrom = from, r.bto = to;
   r.opt = mon__options(m);
   mw_status st = mon__schema_parse(v->schema_json, v, &r.s, err);
   if(!st && base)
@@ -485,6 +548,8 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   mon__wcache_done(m ? &m->wc : NULL, &r.wp, !st, r.nnumeric);
   leave(m);
   if(!st)
+    st = correct(&r);
+  if(!st)
     *out = report_json(&r, t0);
   report_free(&r);
   return st;
@@ -493,11 +558,11 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
 mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v, int64_t from,
                       int64_t to, cJSON **out, mw_err *err) {
   bool cached = false;
-  mw_status st = report_run(m, c, v, NULL, from, to, true, &cached, out, err);
+  mw_status st = report_run(m, c, v, NULL, false, from, to, true, &cached, out, err);
   if(st == MW_EINTERNAL && cached) {
     /* The cache lost track of its rows (a bug, logged): the entry is gone;
      * the client still gets the report, read afresh. */
-    st = report_run(m, c, v, NULL, from, to, false, &cached, out, err);
+    st = report_run(m, c, v, NULL, false, from, to, false, &cached, out, err);
   }
   return st;
 }
@@ -509,7 +574,17 @@ mw_status mon_drift_compare(mon_ctx *m, mw_conn *c, const mon_version *base,
   /* No live-window cache: its entries are per version and window, and a
    * comparison would evict the ordinary reports' entries for a one-off. */
   bool cached = false;
-  return report_run(m, c, cand, base, from_ms, to_ms, false, &cached, out, err);
+  return report_run(m, c, cand, base, false, from_ms, to_ms, false, &cached, out,
+                    err);
+}
+
+mw_status mon_drift_report_previous(mon_ctx *m, mw_conn *c, const mon_version *v,
+                                    int64_t from_ms, int64_t to_ms, cJSON **out,
+                                    mw_err *err) {
+  /* The version against itself, one window earlier: a comparison of two
+   * windows (two-sample tests, no live-window cache). */
+  bool cached = false;
+  return report_run(m, c, v, v, true, from_ms, to_ms, false, &cached, out, err);
 }
 
 mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,
@@ -521,12 +596,15 @@ mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,
 mw_status mon_window_summary(mon_ctx *m, mw_conn *c, const mon_version *v,
                              int64_t from_ms, int64_t to_ms, cJSON **out,
                              mw_err *err) {
-  (void)m;
   *out = NULL;
   mon_schema s;
   mon_window w;
+  mon_dcfg cfg;
   cJSON *perf = NULL;
+  int64_t pfrom = from_ms, pto = to_ms;
   memset(&w, 0, sizeof w);
+  memset(&cfg, 0, sizeof cfg);
+  mon_options opt = mon__options(m);
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
   if(st)
     return st;
@@ -536,7 +614,12 @@ mw_status mon_window_summary(mon_ctx *m, mw_conn *c, const mon_version *v,
   }
   st = mon__window_open(c, v->id, s.ncols, from_ms, to_ms, &w);
   if(!st)
-    st = mon__performance(c, v->id, &s.cols[s.ncols - 1], from_ms, to_ms, &perf);
+    st = mon__dcfg_load(&opt, c, v, &s, &cfg);
+  if(!st) {
+    mon__label_window(from_ms, to_ms, (int64_t)cfg.label_delay_seconds * 1000,
+                      mw_now_ms(), &pfrom, &pto);
+    st = mon__performance(c, v->id, &s.cols[s.ncols - 1], pfrom, pto, &perf);
+  }
   mon__read_end(c);
   if(!st) {
     cJSON *o = report_head(v, from_ms, to_ms, w.count);
@@ -547,9 +630,12 @@ mw_status mon_window_summary(mon_ctx *m, mw_conn *c, const mon_version *v,
       cJSON_AddItemToObject(o, "performance", perf);
       perf = NULL;
     }
+    if(cfg.label_delay_seconds > 0)
+      add_performance_window(o, pfrom, pto, cfg.label_delay_seconds);
     *out = o;
   }
   cJSON_Delete(perf);
+  mon__dcfg_free(&cfg);
   mon__window_free(&w);
   mon__schema_free(&s);
   return st;

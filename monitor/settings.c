@@ -20,6 +20,7 @@
 #define MON_MAX_INTERVAL (7 * 86400)
 #define MON_MIN_WINDOW 1
 #define MON_MAX_WINDOW (366 * 86400)
+#define MON_MAX_LABEL_DELAY (366 * 86400)
 
 static const struct {
   const char *name;
@@ -178,6 +179,17 @@ mw_status mon__dcfg_parse(const mon_options *o, const cJSON *doc,
         mon__errors_add(errs, -1, key, "expected true or false");
       else
         out->schedule = cJSON_IsTrue(k);
+    } else if(!strcmp(key, "correction")) {
+      if(!cJSON_IsString(k) ||
+         !mon__correction_parse(k->valuestring, &out->correction))
+        mon__errors_add(errs, -1, key,
+                        "expected \"none\", \"bonferroni\" or \"bh\"");
+    } else if(!strcmp(key, "label_delay_seconds")) {
+      if(!is_int_in(k, 0, MON_MAX_LABEL_DELAY))
+        mon__errors_add(errs, -1, key, "expected an integer in [0, %d]",
+                        MON_MAX_LABEL_DELAY);
+      else
+        out->label_delay_seconds = (int)k->valuedouble;
     } else if(!strcmp(key, "columns")) {
       parse_columns(k, s, out, errs);
     } else {
@@ -185,7 +197,8 @@ mw_status mon__dcfg_parse(const mon_options *o, const cJSON *doc,
       snprintf(field, sizeof field, "%.200s", key);
       mon__errors_add(errs, -1, field,
                       "unknown setting (expected columns, drift_share, "
-                      "interval_seconds, window_seconds, schedule)");
+                      "interval_seconds, window_seconds, schedule, correction, "
+                      "label_delay_seconds)");
     }
   }
   return MW_OK;
@@ -212,6 +225,10 @@ static cJSON *stored_json(const mon_dcfg *d, const mon_dcfg *dflt,
     cJSON_DeleteItemFromObjectCaseSensitive(o, "window_seconds");
   if(d->schedule == dflt->schedule)
     cJSON_DeleteItemFromObjectCaseSensitive(o, "schedule");
+  if(d->correction == dflt->correction)
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "correction");
+  if(d->label_delay_seconds == dflt->label_delay_seconds)
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "label_delay_seconds");
   return o;
 }
 
@@ -231,6 +248,8 @@ cJSON *mon__dcfg_json(const mon_dcfg *d, const mon_schema *s) {
   cJSON_AddNumberToObject(o, "interval_seconds", d->interval_seconds);
   cJSON_AddNumberToObject(o, "window_seconds", d->window_seconds);
   cJSON_AddBoolToObject(o, "schedule", d->schedule);
+  cJSON_AddStringToObject(o, "correction", mon__correction_name(d->correction));
+  cJSON_AddNumberToObject(o, "label_delay_seconds", d->label_delay_seconds);
   return o;
 }
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "monitor/correction.h"
 #include "monitor/schema.h"
 
 typedef struct mon_colcfg {
@@ -19,6 +20,13 @@ typedef struct mon_dcfg {
   int interval_seconds;
   int window_seconds;
   bool schedule;
+  /* The multiple-testing correction of the dataset verdict
+   * (monitor/correction.h). */
+  mon_correction correction;
+  /* Labels arrive this long after their predictions: a report's
+   * performance covers the window of the same length ending at most this
+   * long ago (0: the window itself). */
+  int label_delay_seconds;
   size_t ncols;
   mon_colcfg *cols; /* by schema column */
 } mon_dcfg;

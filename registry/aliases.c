@@ -207,6 +207,13 @@ mw_status reg__alias_name_check(const char *alias, mw_err *err) {
                    "alias '%s' is all digits: in .../versions/{v} a number is a "
                    "version, so such an alias could never be named there",
                    alias);
+  /* GET .../drift?baseline= takes a version, an alias or one of these
+   * keywords: an alias of that name could not be named there. */
+  if(!strcmp(alias, "reference") || !strcmp(alias, "previous_window"))
+    return mw_errf(err, MW_EVALIDATION,
+                   "alias '%s' is reserved: ?baseline=%s of GET .../drift names "
+                   "that baseline, not an alias",
+                   alias, alias);
   return MW_OK;
 }
 

@@ -332,6 +332,13 @@ static mw_status do_drift(struct web_req *r, const mon_version *mv,
   return mon_drift_report(r->app->monitor, r->db, mv, from, to, out, err);
 }
 
+static mw_status do_drift_previous(struct web_req *r, const mon_version *mv,
+                                   const cJSON *body, int64_t from, int64_t to,
+                                   cJSON **out, mw_err *err) {
+  (void)body;
+  return mon_drift_report_previous(r->app->monitor, r->db, mv, from, to, out, err);
+}
+
 static mw_status do_evaluate(struct web_req *r, const mon_version *mv,
                              const cJSON *body, int64_t from, int64_t to,
                              cJSON **out, mw_err *err) {
@@ -392,9 +399,14 @@ static mw_status do_shadow(struct web_req *r, const mon_version *base,
 static void h_drift(struct web_req *r) {
   char baseline[160];
   int has = web_query(r, "baseline", baseline, sizeof baseline);
-  if(has > 0)
+  /* The keywords are reserved alias names (registry/aliases.c), so they
+   * never hide an alias made since; one older than that is shadowed here
+   * and can still be named by its version number. */
+  if(has > 0 && !strcmp(baseline, "previous_window"))
+    run_version(r, do_drift_previous, false, true);
+  else if(has > 0 && strcmp(baseline, "reference"))
     run_compare(r, baseline, do_drift_compare);
-  else if(has == 0)
+  else if(has >= 0)
     run_version(r, do_drift, false, true);
 }
 
