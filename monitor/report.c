@@ -456,7 +456,9 @@ static cJSON *report_json(struct rep *r, int64_t t0) {
   cJSON_AddNumberToObject(jd, "threshold", r->cfg.drift_share);
   cJSON_AddNumberToObject(jd, "drifted_columns", (double)ndrifted);
   cJSON_AddNumberToObject(jd, "evaluated_columns", (double)nevaluated);
-  cJSON_AddStringToObject(jd, "correction", mon__correction_name(r->cfg.correction));
+  if(r->cfg.correction != MON_CORRECTION_NONE)
+    cJSON_AddStringToObject(jd, "correction",
+                            mon__correction_name(r->cfg.correction));
   cJSON *jc = cJSON_AddArrayToObject(o, "columns");
   for(size_t col = 0; col < r->s.ncols; col++) {
     cJSON_AddItemToArray(jc, r->jobs[col].json);
