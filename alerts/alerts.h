@@ -319,11 +319,13 @@ mw_status alert_metric_value(const cJSON *report, const char *metric, double *va
 /* ---- wiring ---- */
 
 /* Computes the drift report of model/version over [from_ms, to_ms) — the
- * JSON of GET .../drift — for the evaluator. Supplied by the caller (the
- * monitor), so alerts/ does not depend on monitor/. */
+ * JSON of GET .../drift — for the evaluator; with segment (a rule's
+ * {"column": "value"} as JSON text; NULL: none) the report of that segment
+ * only (its window count, dataset, columns and performance). Supplied by
+ * the caller (the monitor), so alerts/ does not depend on monitor/. */
 typedef mw_status (*alert_report_fn)(void *ctx, mw_conn *c, const char *model,
-                                     int64_t version, int64_t from_ms, int64_t to_ms,
-                                     cJSON **report);
+                                     int64_t version, const char *segment,
+                                     int64_t from_ms, int64_t to_ms, cJSON **report);
 
 struct alert_env {
   const struct reg_env *reg; /* for the rollback action */

@@ -22,7 +22,8 @@ void alert__rule_clear(struct alert__rule *r) {
     return;
   free(r->labels);
   free(r->annotations);
-  r->labels = r->annotations = NULL;
+  free(r->segment);
+  r->labels = r->annotations = r->segment = NULL;
 }
 
 void alert__decision_clear(struct alert__decision *d) {

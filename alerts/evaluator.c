@@ -42,7 +42,9 @@ static mw_status copy_rule(void *ctx, const struct alert__rule_row *row) {
   r->last_eval_at = row->last_eval_at < 0 ? 0 : row->last_eval_at;
   r->labels = strdup(row->labels);
   r->annotations = strdup(row->annotations);
-  return r->labels && r->annotations ? MW_OK : MW_ENOMEM;
+  r->segment = row->segment ? strdup(row->segment) : NULL;
+  return r->labels && r->annotations && (r->segment || !row->segment) ? MW_OK
+                                                                      : MW_ENOMEM;
 }
 
 static mw_status load_rule(mw_conn *c, const char *name, struct alert__rule *r,
@@ -82,10 +84,11 @@ static void observe(mw_conn *c, const struct alert_env *env,
   if(problem[0])
     return;
   cJSON *report = NULL;
-  mw_status rs = env->report
-                     ? env->report(env->report_ctx, c, r->model, obs->version,
-                                   obs->now - r->window_s * 1000, obs->now, &report)
-                     : MW_EINTERNAL;
+  mw_status rs =
+      env->report
+          ? env->report(env->report_ctx, c, r->model, obs->version, r->segment,
+                        obs->now - r->window_s * 1000, obs->now, &report)
+          : MW_EINTERNAL;
   if(rs) {
     snprintf(problem, 512, "cannot compute %s: %s", r->metric, mw_strerror(rs));
   } else if(alert_metric_value(report, r->metric, &obs->value) == MW_OK) {

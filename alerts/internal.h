@@ -32,6 +32,7 @@ struct alert__rule {
   int64_t last_eval_at; /* when loaded; 0: never evaluated */
   char *labels;         /* JSON object text, malloc'd */
   char *annotations;    /* JSON object text, malloc'd */
+  char *segment;        /* {"column": "value"} JSON text, malloc'd; NULL: none */
 };
 void alert__rule_clear(struct alert__rule *r);
 

@@ -22,6 +22,8 @@ struct rule_body {
   double threshold;
   int64_t version, for_s, window_s, interval_s;
   const cJSON *labels, *annotations, *channels;
+  /* segment {column: value}: the column and value (NULL: none). */
+  const char *seg_column, *seg_value;
 };
 
 static int64_t opt_int(const cJSON *body, const char *key, int64_t dflt, int *bad) {
@@ -105,7 +107,53 @@ static mw_status parse_body(const cJSON *body, struct rule_body *b, mw_err *err)
   if(!string_map(b->labels) || !string_map(b->annotations))
     return mw_errf(err, MW_EVALIDATION,
                    "labels and annotations must be objects of strings");
+  const cJSON *seg = cJSON_GetObjectItemCaseSensitive(body, "segment");
+  if(seg && !cJSON_IsNull(seg)) {
+    if(!cJSON_IsObject(seg) || !seg->child || seg->child->next ||
+       !cJSON_IsString(seg->child) || !mw_name_valid(seg->child->string) ||
+       strlen(seg->child->valuestring) > 1024)
+      return mw_errf(err, MW_EVALIDATION,
+                     "segment must be {\"<categorical column>\": \"<value>\"}: "
+                     "one column and one value (a string of at most 1024 bytes)");
+    b->seg_column = seg->child->string;
+    b->seg_value = seg->child->valuestring;
+  }
   return MW_OK;
+}
+
+/* The segment column must be a categorical column of the version's
+ * schema (a feature, or the prediction when it is categorical). */
+static mw_status check_segment(mw_conn *c, const char *model, int64_t version,
+                               const char *column, mw_err *err) {
+  reg_version_info vi;
+  mw_status s = reg_version_lookup(c, model, version, &vi, err);
+  if(s) {
+    reg_version_info_free(&vi);
+    return s == MW_ENOTFOUND ? MW_EVALIDATION : s;
+  }
+  cJSON *schema = vi.schema_json ? cJSON_Parse(vi.schema_json) : NULL;
+  const char *type = NULL;
+  if(!strcmp(column, "prediction"))
+    type =
+        mw_json_str(cJSON_GetObjectItemCaseSensitive(schema, "prediction"), "type");
+  const cJSON *f;
+  cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(schema, "features")) {
+    const char *n = mw_json_str(f, "name");
+    if(n && !strcmp(n, column))
+      type = mw_json_str(f, "type");
+  }
+  if(!type)
+    s = mw_errf(err, MW_EVALIDATION,
+                "segment: model '%s' version %lld has no column '%s' in its schema",
+                model, (long long)version, column);
+  else if(strcmp(type, "categorical"))
+    s = mw_errf(err, MW_EVALIDATION,
+                "segment: column '%s' is %s; segments are the values of a "
+                "categorical column",
+                column, type);
+  cJSON_Delete(schema);
+  reg_version_info_free(&vi);
+  return s;
 }
 
 /* The column must be a feature of the version's schema or "prediction". */
@@ -151,6 +199,8 @@ static mw_status check_target(mw_conn *c, const struct rule_body *b, mw_err *err
   }
   if(!s && column)
     s = check_column(c, b->model, target, column, err);
+  if(!s && b->seg_column)
+    s = check_segment(c, b->model, target, b->seg_column, err);
   if(!s && !column) {
     reg_version_info vi;
     s = reg_version_lookup(c, b->model, target, &vi, err);
@@ -198,6 +248,12 @@ static mw_status insert_rule(mw_conn *c, const struct rule_body *b,
   int has_ann = b->annotations && !cJSON_IsNull(b->annotations);
   char *lab = has_labels ? cJSON_PrintUnformatted(b->labels) : NULL;
   char *ann = has_ann ? cJSON_PrintUnformatted(b->annotations) : NULL;
+  cJSON *jseg = NULL;
+  char *seg = NULL;
+  if(b->seg_column && (jseg = cJSON_CreateObject()) &&
+     cJSON_AddStringToObject(jseg, b->seg_column, b->seg_value))
+    seg = cJSON_PrintUnformatted(jseg);
+  cJSON_Delete(jseg);
   int64_t now = mw_now_ms(), id = 0;
   struct alert__rule_new r = {.name = b->name,
                               .model = b->model,
@@ -215,9 +271,11 @@ static mw_status insert_rule(mw_conn *c, const struct rule_body *b,
                               .action = b->action,
                               .created_at = now,
                               .created_by = actor,
-                              .next_eval_at = now + b->interval_s * 1000};
-  mw_status s =
-      (has_labels && !lab) || (has_ann && !ann) ? MW_ENOMEM : mw_tx_begin(c);
+                              .next_eval_at = now + b->interval_s * 1000,
+                              .segment = seg};
+  mw_status s = (has_labels && !lab) || (has_ann && !ann) || (b->seg_column && !seg)
+                    ? MW_ENOMEM
+                    : mw_tx_begin(c);
   if(s)
     goto out;
   s = check_channels(c, b->channels, err);
@@ -248,6 +306,7 @@ out:
   mw_tx_rollback(c);
   cJSON_free(lab);
   cJSON_free(ann);
+  cJSON_free(seg);
   return s;
 }
 
@@ -294,6 +353,11 @@ static cJSON *rule_json(const struct alert__rule_row *r) {
     cJSON_AddStringToObject(o, "action", r->action);
   else
     cJSON_AddNullToObject(o, "action");
+  if(r->segment) {
+    cJSON *seg = cJSON_Parse(r->segment);
+    if(seg)
+      cJSON_AddItemToObject(o, "segment", seg);
+  }
   mw_json_add_time(o, "created_at", r->created_at);
   cJSON_AddStringToObject(o, "created_by", r->created_by);
   cJSON *ev = cJSON_AddObjectToObject(o, "evaluation");

@@ -54,6 +54,7 @@ struct alert__rule_new {
   int64_t created_at;
   const char *created_by;
   int64_t next_eval_at;
+  const char *segment; /* {"column": "value"} as JSON text; NULL: none */
 };
 
 /* A rule as stored, with its evaluation state (strings borrowed). */
@@ -76,6 +77,7 @@ struct alert__rule_row {
   int64_t last_version;   /* -1: none */
   const char *last_error; /* NULL: none */
   int64_t next_eval_at;
+  const char *segment; /* {"column": "value"} as JSON text; NULL: none */
 };
 
 typedef mw_status (*alert__rule_fn)(void *ctx, const struct alert__rule_row *r);

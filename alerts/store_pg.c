@@ -59,13 +59,15 @@ static mw_status rule_insert(mw_conn *c, const struct alert__rule_new *r,
   mw_pgp_i64(&p, r->created_at);
   mw_pgp_text(&p, r->created_by);
   mw_pgp_i64(&p, r->next_eval_at);
+  mw_pgp_text(&p, r->segment);
   mw_status s;
   PGresult *res = mw_pg_run(
       c,
       "INSERT INTO alert_rules(name, model, alias, version, metric, op, threshold, "
       "for_seconds, window_seconds, interval_seconds, severity, labels, "
-      "annotations, action, created_at, created_by, next_eval_at) VALUES($1, $2, "
-      "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+      "annotations, action, created_at, created_by, next_eval_at, segment) "
+      "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+      "$16, $17, $18) "
       "RETURNING id",
       &p, &s);
   if(!res)
@@ -92,7 +94,7 @@ static mw_status rule_add_channel(mw_conn *c, int64_t rule_id, int pos,
   "id, name, model, alias, version, metric, op, threshold, for_seconds, "     \
   "window_seconds, interval_seconds, severity, labels, annotations, action, " \
   "created_at, created_by, state, active_since, last_eval_at, last_value, "   \
-  "last_version, last_error, next_eval_at"
+  "last_version, last_error, next_eval_at, segment"
 
 static void rule_row(const PGresult *res, int i, struct alert__rule_row *r) {
   r->id = mw_pg_i64(res, i, 0, 0);
@@ -119,6 +121,7 @@ static void rule_row(const PGresult *res, int i, struct alert__rule_row *r) {
   r->last_version = mw_pg_i64(res, i, 21, -1);
   r->last_error = col_opt(res, i, 22);
   r->next_eval_at = mw_pg_i64(res, i, 23, 0);
+  r->segment = col_opt(res, i, 24);
 }
 
 /* Hands every rule row of res to fn. */

@@ -49,8 +49,8 @@ static mw_status rule_insert(mw_conn *c, const struct alert__rule_new *r,
   sqlite3_stmt *st = mw_stmt(
       c, "INSERT INTO alert_rules(name, model, alias, version, metric, op, "
          "threshold, for_seconds, window_seconds, interval_seconds, severity, "
-         "labels, annotations, action, created_at, created_by, next_eval_at) "
-         "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+         "labels, annotations, action, created_at, created_by, next_eval_at, "
+         "segment) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if(st) {
     mw_bind_text(st, 1, r->name);
     mw_bind_text(st, 2, r->model);
@@ -69,6 +69,7 @@ static mw_status rule_insert(mw_conn *c, const struct alert__rule_new *r,
     sqlite3_bind_int64(st, 15, r->created_at);
     mw_bind_text(st, 16, r->created_by);
     sqlite3_bind_int64(st, 17, r->next_eval_at);
+    mw_bind_text(st, 18, r->segment);
   }
   mw_status s = mw_step_done(c, st);
   if(!s)
@@ -92,7 +93,7 @@ static mw_status rule_add_channel(mw_conn *c, int64_t rule_id, int pos,
   "id, name, model, alias, version, metric, op, threshold, for_seconds, "     \
   "window_seconds, interval_seconds, severity, labels, annotations, action, " \
   "created_at, created_by, state, active_since, last_eval_at, last_value, "   \
-  "last_version, last_error, next_eval_at"
+  "last_version, last_error, next_eval_at, segment"
 
 static void rule_row(sqlite3_stmt *st, struct alert__rule_row *r) {
   r->id = sqlite3_column_int64(st, 0);
@@ -119,6 +120,7 @@ static void rule_row(sqlite3_stmt *st, struct alert__rule_row *r) {
   r->last_version = mw_col_i64(st, 21, -1);
   r->last_error = col_opt(st, 22);
   r->next_eval_at = sqlite3_column_int64(st, 23);
+  r->segment = col_opt(st, 24);
 }
 
 struct rule_cb {

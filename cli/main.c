@@ -142,13 +142,18 @@ static mw_status bootstrap_admin(const mw_config *cfg, mw_db *db) {
 /* The drift report an alert rule reads its metric from: the monitor's
  * report of the version over the rule's window. */
 static mw_status alert_report(void *ctx, mw_conn *c, const char *model,
-                              int64_t version, int64_t from_ms, int64_t to_ms,
-                              cJSON **report) {
+                              int64_t version, const char *segment, int64_t from_ms,
+                              int64_t to_ms, cJSON **report) {
   *report = NULL;
   reg_version_info vi;
   mw_err err = {0};
   mw_status st = reg_version_lookup(c, model, version, &vi, &err);
-  if(!st) {
+  if(!st && segment) {
+    /* A rule on one segment: that segment's report, which needs a
+     * reference set (as drift does). */
+    mon_version v = {vi.id, vi.model_id, model, vi.version, vi.schema_json};
+    st = mon_drift_report_segment(ctx, c, &v, from_ms, to_ms, segment, report, &err);
+  } else if(!st) {
     mon_version v = {vi.id, vi.model_id, model, vi.version, vi.schema_json};
     st = mon_drift_report(ctx, c, &v, from_ms, to_ms, report, &err);
     /* No reference set: volume and performance rules still get their

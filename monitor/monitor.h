@@ -53,6 +53,8 @@
 #ifndef MW_MONITOR_H
 #define MW_MONITOR_H
 
+#include <stdbool.h>
+
 #include "core/core.h"
 
 /* A model version as the monitor sees it. Strings are borrowed. */
@@ -198,6 +200,36 @@ mw_status mon_drift_report(mon_ctx *m, mw_conn *c, const mon_version *v,
 mw_status mon_drift_report_previous(mon_ctx *m, mw_conn *c, const mon_version *v,
                                     int64_t from_ms, int64_t to_ms, cJSON **out,
                                     mw_err *err);
+/* MW_OK when column is a categorical column of v's schema (a segment
+ * column); else MW_EVALIDATION saying what it is. */
+mw_status mon_segment_column_check(const mon_version *v, const char *column,
+                                   mw_err *err);
+/* The drift report of [from_ms, to_ms) (against the reference, or with
+ * previous against the previous window: mon_drift_report_previous) with
+ * "segment": {column, top | value, baseline, sampled?, baseline_sampled?}
+ * and "segments": [{value, count, reference: {count}, dataset, columns,
+ * performance?}]: per value of the categorical column, the window's rows
+ * of that value against the reference's (or previous window's) rows of
+ * that value, with v's methods, thresholds and correction (monitor/
+ * segments.c). value NULL: the MON_SEGMENTS_TOP values with most rows in
+ * the window (value null for missing values) and "__other__" for the
+ * rest; else that value only (alert rules). The segment column is left out
+ * of its segments' columns. MW_EVALIDATION for a column that is unknown
+ * or numeric; MW_ECONFLICT when there is no reference set, or it was
+ * stored before segments existed (migration 0021: PUT it again). Nothing
+ * is stored. */
+mw_status mon_drift_report_segments(mon_ctx *m, mw_conn *c, const mon_version *v,
+                                    int64_t from_ms, int64_t to_ms, bool previous,
+                                    const char *column, const char *value,
+                                    cJSON **out, mw_err *err);
+/* The report of one segment for an alert rule: segment is {"column":
+ * "value"} as JSON text; mon_drift_report_segments with that value, then
+ * the segment's count, dataset, columns and performance in place of the
+ * whole window's (window.count is the segment's rows), "segment" saying
+ * which. Errors as mon_drift_report_segments. */
+mw_status mon_drift_report_segment(mon_ctx *m, mw_conn *c, const mon_version *v,
+                                   int64_t from_ms, int64_t to_ms,
+                                   const char *segment, cJSON **out, mw_err *err);
 /* What a window says without a reference set: {model, version, window:
  * {from, to, count}, note, performance} (performance only when labels fall
  * in the window; note says why drift is missing). Lets alert rules on prediction_count and on performance metrics

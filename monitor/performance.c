@@ -10,7 +10,7 @@
 #include "monitor/report.h"
 #include "monitor/store.h"
 
-struct perf {
+struct mon_perf {
   bool categorical;
   int64_t n;
   double abs_sum, sq_sum;
@@ -21,7 +21,7 @@ struct perf {
 };
 
 static void perf_add(void *ctx, double pred, double label) {
-  struct perf *p = ctx;
+  struct mon_perf *p = ctx;
   if(!isfinite(pred) || !isfinite(label))
     return;
   if(!p->categorical) {
@@ -56,17 +56,12 @@ static void perf_add(void *ctx, double pred, double label) {
   }
 }
 
-mw_status mon__performance(mw_conn *c, int64_t version_id, const mon_column *pcol,
-                           int64_t from, int64_t to, cJSON **out) {
-  *out = NULL;
-  struct perf p;
-  memset(&p, 0, sizeof p);
-  p.categorical = pcol->kind == MON_COLUMN_CATEGORICAL;
-  mw_status st = mon__store(c)->labels_visit(c, version_id, from, to, perf_add, &p);
-  if(!st && p.oom)
-    st = MW_ENOMEM;
-  if(!st && p.n > 0) {
-    cJSON *o = cJSON_CreateObject();
+/* The JSON of p's metrics; NULL when no pair counted. */
+static cJSON *perf_json(const struct mon_perf *pp) {
+  const struct mon_perf p = *pp;
+  cJSON *o = NULL;
+  if(p.n > 0) {
+    o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "count", (double)p.n);
     if(!p.categorical) {
       mon__json_add_number(o, "mae", p.abs_sum / (double)p.n);
@@ -93,10 +88,53 @@ mw_status mon__performance(mw_conn *c, int64_t version_id, const mon_column *pco
       cJSON_AddStringToObject(o, "average", "macro");
       cJSON_AddNumberToObject(o, "classes", (double)k);
     }
-    *out = o;
   }
+  return o;
+}
+
+mw_status mon__performance(mw_conn *c, int64_t version_id, const mon_column *pcol,
+                           int64_t from, int64_t to, cJSON **out) {
+  *out = NULL;
+  struct mon_perf p;
+  memset(&p, 0, sizeof p);
+  p.categorical = pcol->kind == MON_COLUMN_CATEGORICAL;
+  mw_status st = mon__store(c)->labels_visit(c, version_id, from, to, perf_add, &p);
+  if(!st && p.oom)
+    st = MW_ENOMEM;
+  if(!st)
+    *out = perf_json(&p);
   free(p.tp);
   free(p.fp);
   free(p.fn);
   return st;
+}
+
+mon_perf *mon__perf_new(const mon_column *pcol) {
+  struct mon_perf *p = calloc(1, sizeof *p);
+  if(p)
+    p->categorical = pcol->kind == MON_COLUMN_CATEGORICAL;
+  return p;
+}
+
+void mon__perf_add(mon_perf *p, double pred, double label) {
+  perf_add(p, pred, label);
+}
+
+mw_status mon__perf_json(const mon_perf *p, cJSON **out) {
+  const struct mon_perf *pp = p;
+  *out = NULL;
+  if(pp->oom)
+    return MW_ENOMEM;
+  *out = perf_json(pp);
+  return MW_OK;
+}
+
+void mon__perf_free(mon_perf *p) {
+  struct mon_perf *pp = p;
+  if(!pp)
+    return;
+  free(pp->tp);
+  free(pp->fp);
+  free(pp->fn);
+  free(pp);
 }

@@ -14,6 +14,7 @@
 
 #include "monitor/batch.h"
 #include "monitor/dict.h"
+#include "monitor/pack.h"
 #include "monitor/reference.h"
 #include "monitor/store.h"
 #include "monitor/window.h"
@@ -136,15 +137,20 @@ mw_status mon__refcol_from_window(mw_conn *c, const mon_window *w, size_t col,
   return st;
 }
 
-/* Fills r's columns from column-major values (NaN = missing). */
+/* Fills r's columns from column-major values (NaN = missing), and raw[c]
+ * (one mw_buf per column, initialised by the caller) with column c packed
+ * in row order before building it reorders the values: the reference's
+ * rows, which segments split (monitor/segments.c). */
 static mw_status build_columns(const mon_schema *s, double *vals, size_t n,
-                               mon_ref *r) {
+                               mon_ref *r, mw_buf *raw) {
   r->cols = calloc(s->ncols, sizeof *r->cols);
   if(!r->cols)
     return MW_ENOMEM;
   r->ncols = s->ncols;
   for(size_t c = 0; c < s->ncols; c++) {
-    mw_status st = mon__refcol_build(s->cols[c].kind, vals + c * n, n, &r->cols[c]);
+    mw_status st = mon__pack_doubles(&raw[c], vals + c * n, NULL, n);
+    if(!st)
+      st = mon__refcol_build(s->cols[c].kind, vals + c * n, n, &r->cols[c]);
     if(st)
       return st;
   }
@@ -201,7 +207,7 @@ out:
  * transaction that stores it (new categories are stored with it). */
 static mw_status ref_from_rows(mw_conn *c, const mon_version *v, const mon_schema *s,
                                const cJSON *rows, int64_t now, mon_ref *r,
-                               mon_errors *errs, mw_err *err) {
+                               mw_buf *raw, mon_errors *errs, mw_err *err) {
   if(!cJSON_IsArray(rows) || cJSON_GetArraySize(rows) == 0 ||
      cJSON_GetArraySize(rows) > MON_MAX_BATCH)
     return mw_errf(err, MW_EVALIDATION,
@@ -214,7 +220,7 @@ static mw_status ref_from_rows(mw_conn *c, const mon_version *v, const mon_schem
     return st;
   if(!errs->count && !(st = mw_tx_begin(c)) &&
      !(st = mon__batch_encode(c, v->id, s, &b, errs)) && !errs->count)
-    st = build_columns(s, b.vals, b.n, r);
+    st = build_columns(s, b.vals, b.n, r, raw);
   if(!st && errs->count)
     st = mon__errors_fail(errs, err,
                           "the reference has invalid rows; nothing was stored");
@@ -228,7 +234,8 @@ static mw_status ref_from_rows(mw_conn *c, const mon_version *v, const mon_schem
  * then opens the write transaction that stores it. */
 static mw_status ref_from_window(mw_conn *c, const mon_version *v,
                                  const mon_schema *s, const cJSON *jfrom,
-                                 const cJSON *jto, mon_ref *r, mw_err *err) {
+                                 const cJSON *jto, mon_ref *r, mw_buf *raw,
+                                 mw_err *err) {
   if(!cJSON_IsString(jfrom) || !cJSON_IsString(jto) ||
      mw_time_parse(jfrom->valuestring, &r->from) ||
      mw_time_parse(jto->valuestring, &r->to) || r->from >= r->to)
@@ -246,7 +253,7 @@ static mw_status ref_from_window(mw_conn *c, const mon_version *v,
   mw_strlcpy(r->source, "window", sizeof r->source);
   r->rows = (int64_t)n;
   if(!st)
-    st = build_columns(s, vals, n, r);
+    st = build_columns(s, vals, n, r, raw);
   free(vals);
   if(!st)
     st = mw_tx_begin(c);
@@ -272,13 +279,19 @@ mw_status mon_reference_put(mon_ctx *m, mw_conn *c, const mon_version *v,
   int64_t now = mw_now_ms();
   r.created_at = now;
   mw_strlcpy(r.created_by, actor ? actor : "", sizeof r.created_by);
-  if(rows && (jfrom || jto))
+  /* 8 bytes per value: 2 M rows of a column are 16 MB, within the cap. */
+  mw_buf *raw = calloc(s.ncols ? s.ncols : 1, sizeof *raw);
+  for(size_t k = 0; raw && k < s.ncols; k++)
+    mw_buf_init(&raw[k], (size_t)1 << 30);
+  if(!raw)
+    st = MW_ENOMEM;
+  else if(rows && (jfrom || jto))
     st = mw_errf(err, MW_EVALIDATION,
                  "give either rows or a time range {from, to}, not both");
   else if(rows)
-    st = ref_from_rows(c, v, &s, rows, now, &r, &errs, err);
+    st = ref_from_rows(c, v, &s, rows, now, &r, raw, &errs, err);
   else
-    st = ref_from_window(c, v, &s, jfrom, jto, &r, err);
+    st = ref_from_window(c, v, &s, jfrom, jto, &r, raw, err);
   /* Now inside the write transaction (unless st). */
   const char **names = st ? NULL : malloc(s.ncols * sizeof *names);
   if(!st && !names)
@@ -288,6 +301,11 @@ mw_status mon_reference_put(mon_ctx *m, mw_conn *c, const mon_version *v,
   if(!st)
     st = mon__store(c)->ref_save(c, v->id, &r, names);
   free(names);
+  for(size_t k = 0; !st && k < s.ncols; k++)
+    st = mon__store(c)->refrows_put(c, v->id, k, raw[k].data, raw[k].len);
+  for(size_t k = 0; raw && k < s.ncols; k++)
+    mw_buf_free(&raw[k]);
+  free(raw);
   char target[200];
   snprintf(target, sizeof target, "%s/%lld", v->model, (long long)v->version);
   if(!st)

@@ -20,4 +20,13 @@ mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v, int64_t from
 mw_status mon__performance(mw_conn *c, int64_t version_id, const mon_column *pcol,
                            int64_t from, int64_t to, cJSON **out);
 
+/* The same metrics accumulated pair by pair (segments pair labels with
+ * rows themselves): new (NULL when memory runs out), add each (prediction,
+ * label) pair (missing ones are skipped), json (*out NULL when no pair
+ * counted; MW_ENOMEM when the accumulator ran out of memory), free. */
+typedef struct mon_perf mon_perf;
+mon_perf *mon__perf_new(const mon_column *pcol);
+void mon__perf_add(mon_perf *p, double pred, double label);
+mw_status mon__perf_json(const mon_perf *p, cJSON **out);
+void mon__perf_free(mon_perf *p);
 #endif

@@ -33,9 +33,9 @@
  *              call on PostgreSQL), ids_pairs (one index range on (version,
  *              ts) and a primary key lookup per id; PostgreSQL: a cursor,
  *              a round trip per 50,000 pairs)
- *  labels:     labels_put (bulk), labels_visit
+ *  labels:     labels_put (bulk), labels_visit, labels_visit_ids
  *  dictionary: categories_list, categories_add
- *  reference:  ref_save, ref_load
+ *  reference:  ref_save, ref_load, refrows_put, refrows_get (one row each)
  *  settings:   dcfg_get, dcfg_put
  *  evaluation: eval_insert (with its series points), eval_last_at,
  *              series_visit, series_latest, evals_latest, aged_delete
@@ -302,6 +302,24 @@ struct mon_store {
    * match ncols (stored under another schema). */
   mw_status (*ref_load)(mw_conn *c, int64_t version_id, size_t ncols, bool with_data,
                         mon_ref *out);
+
+  /* The reference's column col in row order (packed float64 bytes,
+   * data[0..len)), for segments; inside ref_save's transaction, after it
+   * (ref_save's replacement of the set removes the old rows). */
+  mw_status (*refrows_put)(mw_conn *c, int64_t version_id, size_t col,
+                           const void *data, size_t len);
+  /* Column col of the reference's rows into *vals (malloc'd, *n values);
+   * MW_ENOTFOUND when the reference has none (stored before segments). */
+  mw_status (*refrows_get)(mw_conn *c, int64_t version_id, size_t col, double **vals,
+                           size_t *n);
+  /* The labels of version_id whose prediction's ts is in [from, to) with
+   * their ids: fn(ctx, ext_id (NULL for a label sent inline without an
+   * id), prediction, label) for each (segments pair them with rows). */
+  mw_status (*labels_visit_ids)(mw_conn *c, int64_t version_id, int64_t from,
+                                int64_t to,
+                                void (*fn)(void *ctx, const char *ext_id,
+                                           double prediction, double label),
+                                void *ctx);
 
   /* ---- drift settings (a JSON document stored as text) ---- */
 

@@ -222,6 +222,64 @@ static mw_status ref_load(mw_conn *c, int64_t version_id, size_t ncols,
   return s;
 }
 
+static mw_status refrows_put(mw_conn *c, int64_t version_id, size_t col,
+                             const void *data, size_t len) {
+  assert(mw_tx_state(c) == 1);
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, version_id);
+  mw_pgp_i64(&p, (int64_t)col);
+  mw_pgp_bytes(&p, len ? data : "", len);
+  return mw_pg_do(c,
+                  "INSERT INTO reference_rows(version_id, col, data) "
+                  "VALUES($1, $2::int4, $3::bytea)",
+                  &p, NULL);
+}
+
+static mw_status refrows_get(mw_conn *c, int64_t version_id, size_t col,
+                             double **vals, size_t *n) {
+  *vals = NULL;
+  *n = 0;
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, version_id);
+  mw_pgp_i64(&p, (int64_t)col);
+  mw_status s;
+  PGresult *r =
+      mw_pg_run_bin(c,
+                    "SELECT data FROM reference_rows WHERE version_id = $1 "
+                    "AND col = $2::int4",
+                    &p, &s);
+  if(!r)
+    return s;
+  s = PQntuples(r) ? bin_doubles(r, 0, 0, vals, n) : MW_ENOTFOUND;
+  PQclear(r);
+  return s;
+}
+
+static mw_status labels_visit_ids(mw_conn *c, int64_t version_id, int64_t from,
+                                  int64_t to,
+                                  void (*fn)(void *, const char *, double, double),
+                                  void *ctx) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, version_id);
+  mw_pgp_i64(&p, from);
+  mw_pgp_i64(&p, to);
+  mw_status s;
+  PGresult *r = mw_pg_run_bin(c,
+                              "SELECT ext_id, prediction, label FROM labels WHERE "
+                              "version_id = $1 AND ts >= $2 AND ts < $3",
+                              &p, &s);
+  if(!r)
+    return s;
+  for(int i = 0; i < PQntuples(r); i++)
+    fn(ctx, PQgetisnull(r, i, 0) ? NULL : PQgetvalue(r, i, 0),
+       mw_pg_bin_double(r, i, 1), mw_pg_bin_double(r, i, 2));
+  PQclear(r);
+  return MW_OK;
+}
+
 /* ------------------------------------------------------ drift settings */
 
 static mw_status dcfg_get(mw_conn *c, int64_t version_id, char **json) {
@@ -542,6 +600,9 @@ const struct mon_store mon__store_pg = {
     .categories_add = mon__pg_categories_add,
     .ref_save = ref_save,
     .ref_load = ref_load,
+    .refrows_put = refrows_put,
+    .refrows_get = refrows_get,
+    .labels_visit_ids = labels_visit_ids,
     .dcfg_get = dcfg_get,
     .dcfg_put = dcfg_put,
     .eval_insert = eval_insert,

@@ -396,13 +396,41 @@ static mw_status do_shadow(struct web_req *r, const mon_version *base,
 /* GET .../drift: the report against the reference set, or with
  * ?baseline=<version> against that version's window of the same time
  * (mon_drift_compare: what a canary is judged by). */
+/* GET .../drift?segment=<column>[&baseline=previous_window]: the report
+ * with drift per segment (mon_drift_report_segments). */
+static mw_status do_drift_segments(struct web_req *r, const mon_version *mv,
+                                   const cJSON *body, int64_t from, int64_t to,
+                                   cJSON **out, mw_err *err) {
+  (void)body;
+  char seg[160], baseline[160];
+  if(web_query(r, "segment", seg, sizeof seg) <= 0)
+    return mw_errf(err, MW_EINVAL, "segment: a column name is required");
+  bool previous = web_query(r, "baseline", baseline, sizeof baseline) > 0 &&
+                  !strcmp(baseline, "previous_window");
+  return mon_drift_report_segments(r->app->monitor, r->db, mv, from, to, previous,
+                                   seg, NULL, out, err);
+}
+
 static void h_drift(struct web_req *r) {
   char baseline[160];
   int has = web_query(r, "baseline", baseline, sizeof baseline);
   /* The keywords are reserved alias names (registry/aliases.c), so they
    * never hide an alias made since; one older than that is shadowed here
    * and can still be named by its version number. */
-  if(has > 0 && !strcmp(baseline, "previous_window"))
+  char seg[160];
+  int hs = web_query(r, "segment", seg, sizeof seg);
+  if(hs < 0 || has < 0)
+    return;
+  if(hs > 0 && has > 0 && strcmp(baseline, "reference") &&
+     strcmp(baseline, "previous_window"))
+    web_reply_error(r, 400, "invalid",
+                    "segment: segments compare with the reference or the "
+                    "previous window (baseline=reference|previous_window), not "
+                    "with another version",
+                    NULL);
+  else if(hs > 0)
+    run_version(r, do_drift_segments, false, true);
+  else if(has > 0 && !strcmp(baseline, "previous_window"))
     run_version(r, do_drift_previous, false, true);
   else if(has > 0 && strcmp(baseline, "reference"))
     run_compare(r, baseline, do_drift_compare);

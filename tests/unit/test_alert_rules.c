@@ -396,9 +396,9 @@ struct fix {
 };
 
 static mw_status fake_report(void *ctx, mw_conn *c, const char *model,
-                             int64_t version, int64_t from, int64_t to,
-                             cJSON **report) {
-  (void)c, (void)model, (void)version, (void)from, (void)to;
+                             int64_t version, const char *segment, int64_t from,
+                             int64_t to, cJSON **report) {
+  (void)c, (void)model, (void)version, (void)segment, (void)from, (void)to;
   struct fix *f = ctx;
   void (*during)(struct fix *) = f->during_report;
   double value = f->value;
