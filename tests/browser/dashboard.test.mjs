@@ -235,6 +235,25 @@ try {
   await loaded(page);
   await shot(page, 'drift');
 
+  // Segments: split by region, every value a row, one shown on the page.
+  step('drift page: segments');
+  await page.selectOption('#segment-column', 'region');
+  await page.waitForSelector('#segments-table tr[data-segment="eu"]');
+  assert.equal(await page.locator('#segments-table tbody tr').count(), 3, 'eu, us and apac');
+  await page.click('#segments-table tr[data-segment="apac"]');
+  await page.waitForSelector('#segments-table tr.selected[data-segment="apac"]');
+  await expectText(page.locator('#drift-summary .tile-segment'), /apac[\s\S]*region/);
+  // The segment's own columns: region is left out of its segments.
+  await page.waitForSelector('#columns-table tr[data-column="age"]');
+  assert.equal(await page.locator('#columns-table tr[data-column="region"]').count(), 0);
+  await loaded(page);
+  await shot(page, 'drift-segments');
+  await page.selectOption('#segment-value', 's:eu');
+  await expectText(page.locator('#drift-summary .tile-segment'), /eu/);
+  await page.selectOption('#segment-column', '');
+  await page.waitForSelector('#columns-table tr[data-column="region"]');
+  await page.waitForSelector('#segments-card', { state: 'hidden' });
+
   // ---- rollouts: the model's list, a promoted, an aborted and a running one ----
   step('model page: rollouts');
   const { running, promoted, aborted } = await rolloutsSeeded;

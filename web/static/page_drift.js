@@ -7,6 +7,7 @@ import { h, fill, badge, fmtNum, fmtRange, empty, table } from './dom.js';
 import { api, path, isoAgo } from './api.js';
 import { card } from './ui.js';
 import { Chart } from './charts.js';
+import { segmentControls, segmentView, segmentLabel } from './segments_ui.js';
 
 const WINDOWS = [['3600', 'last hour'], ['21600', 'last 6 hours'], ['86400', 'last 24 hours'], ['604800', 'last 7 days']];
 const RANGES = [['86400', '24 hours'], ['604800', '7 days'], ['2592000', '30 days']];
@@ -23,6 +24,18 @@ export function mount(root, { model, version }, ctx) {
   let reportAt = 0;
   let reportErr = null;
   let reference = null;
+  let baseline = 'reference';
+
+  // Segments: the report split by a categorical column; the page shows the
+  // whole window or one segment (view()).
+  const seg = segmentControls(({ column: c }) => {
+    if (c !== (report && report.segment ? report.segment.column : '')) reportAt = 0;
+    ctx.refresh();
+  });
+  const view = () => segmentView(report, seg.value);
+  const selBaseline = h('select', { id: 'drift-baseline', 'aria-label': 'compared with' },
+    h('option', { value: 'reference' }, 'reference set'), h('option', { value: 'previous_window' }, 'previous window'));
+  selBaseline.addEventListener('change', () => { baseline = selBaseline.value; reportAt = 0; ctx.refresh(); });
 
   const selWindow = h('select', { id: 'drift-window', 'aria-label': 'report window' }, WINDOWS.map(([v, l]) => h('option', { value: v }, l)));
   selWindow.addEventListener('change', () => { windowS = Number(selWindow.value); reportAt = 0; ctx.refresh(); });
@@ -51,9 +64,12 @@ export function mount(root, { model, version }, ctx) {
       h('a', { href: '#/models/' + encodeURIComponent(model) }, model), h('span', '/'), h('span', 'v' + version + ' drift')),
     h('div.page-head',
       h('div', h('h1', 'Drift of ', model, ' v' + version), h('p.muted', 'Current window compared with this version\'s reference set.')),
-      h('div.controls', h('label.inline', 'Report ', selWindow), h('label.inline', 'History ', selRange))),
+      h('div.controls', h('label.inline', 'Report ', selWindow), h('label.inline', 'vs ', selBaseline),
+        h('label.inline', 'Segment by ', seg.selColumn), h('label.inline', 'Show ', seg.selValue),
+        h('label.inline', 'History ', selRange))),
     notice,
     summary,
+    seg.card,
     card('Dataset drift share over time', null, shareChartBox),
     card('Columns', h('span.muted.small', 'click a row for its distribution and history'), h('div.table-wrap', ctable)),
     colCard);
@@ -68,23 +84,27 @@ export function mount(root, { model, version }, ctx) {
   }
 
   function renderSummary() {
-    if (!report) {
+    const r = view();
+    if (!r) {
       fill(summary);
       return;
     }
-    const d = report.dataset || {};
-    const cols = report.columns || [];
+    const d = r.dataset || {};
+    const cols = r.columns || [];
     const nDrift = cols.filter((c) => c.drifted).length;
-    const w = report.window || {};
+    const w = r.window || {};
+    const side = r.baseline && r.baseline.type === 'previous_window' ? 'Previous window rows' : 'Reference rows';
     fill(summary,
       tile('Dataset drift share', fmtNum(d.drift_share, 3), d.drifted ? badge('drifting', 'bad') : badge('no drift', 'ok'), 'tile-share'),
       tile('Drifted columns', nDrift + ' / ' + cols.length, null),
       tile('Current rows', fmtNum(w.count), h('span.muted', fmtRange(w.from, w.to))),
-      tile('Reference rows', fmtNum((report.reference || {}).count), null),
-      report.performance ? tile('Performance', perfText(report.performance), null) : null);
+      tile(side, fmtNum((r.reference || r.baseline || {}).count), null),
+      seg.value !== undefined ? tile('Segment', segmentLabel(seg.value), h('span.muted', seg.column), 'tile-segment') : null,
+      r.performance ? tile('Performance', perfText(r.performance), null) : null);
   }
 
   function renderColumns() {
+    const report = view();
     const cols = (report && report.columns) || [];
     if (!cols.length) {
       fill(cbody, empty(report ? 'The report has no columns.' : 'No report.', 10));
@@ -114,7 +134,8 @@ export function mount(root, { model, version }, ctx) {
   }
 
   function renderColumnCard(colPoints) {
-    const c = report && (report.columns || []).find((x) => x.name === column);
+    const r = view();
+    const c = r && (r.columns || []).find((x) => x.name === column);
     colCard.hidden = !c;
     if (!c) return;
     colTitle.textContent = 'Column ' + c.name + ' (' + c.type + ', ' + c.method + ')';
@@ -128,7 +149,9 @@ export function mount(root, { model, version }, ctx) {
     } else {
       renderFallback(c);
     }
-    document.getElementById('column-chart-title').textContent = metric + ' over time';
+    // Stored evaluations cover the whole window, not a segment.
+    document.getElementById('column-chart-title').textContent = metric + ' over time' +
+      (seg.value !== undefined ? ' (all rows)' : '');
     colChart.timeSeries([{ label: metric, points: byWindowEnd(colPoints) }],
       { threshold: metric === 'score' ? c.threshold : undefined });
   }
@@ -163,7 +186,10 @@ export function mount(root, { model, version }, ctx) {
     const now = Date.now();
     if (now - reportAt > REPORT_EVERY_MS) {
       try {
-        report = await api.get(path(base, { from: isoAgo(windowS) }));
+        const q = { from: isoAgo(windowS) };
+        if (baseline !== 'reference') q.baseline = baseline;
+        if (seg.column) q.segment = seg.column;
+        report = await api.get(path(base, q));
         reportErr = null;
       } catch (e) {
         if (e.status === 401) throw e;
@@ -187,6 +213,7 @@ export function mount(root, { model, version }, ctx) {
     } else {
       showNotice('');
     }
+    seg.render(report);
     renderSummary();
     renderColumns();
     const shareThreshold = report && report.dataset && typeof report.dataset.threshold === 'number' ? report.dataset.threshold : 0.5;
