@@ -318,5 +318,38 @@ mw_status mon_metrics_render(mon_ctx *m, mw_conn *c, mw_buf *out);
  * receives the number of blocks removed (0 when nothing is left). */
 mw_status mon_retention_step(mon_ctx *m, mw_conn *c, int64_t cutoff_ms,
                              int max_blocks, int64_t *deleted);
+/* The same for model model_id alone (a model with a retention of its
+ * own). mon_retention_step leaves such models out. */
+mw_status mon_retention_step_model(mon_ctx *m, mw_conn *c, int64_t model_id,
+                                   int64_t cutoff_ms, int max_blocks,
+                                   int64_t *deleted);
+
+/* ---- privacy (monitor/privacy.c, monitor/erasure.c) ---- */
+
+/* Most ids one erasure takes. */
+#define MON_ERASE_MAX_IDS 10000
+/* Longest retention a model may be given, in days (100 years). */
+#define MON_RETENTION_MAX_DAYS 36500
+
+/* A model's own retention in days (*days 0: none, --retention-days
+ * applies). MW_ENOTFOUND for an unknown model. */
+mw_status mon_model_retention_get(mw_conn *c, const char *model, int64_t *days);
+/* PUT /api/v1/models/{name}/retention: body {days: 1..36500 | null} (null
+ * removes the model's own retention). Audited (model.retention). out:
+ * {model, retention_days (null: none), default_retention_days}. */
+mw_status mon_model_retention_put(mon_ctx *m, mw_conn *c, const char *model,
+                                  const cJSON *body, const char *actor, cJSON **out,
+                                  mw_err *err);
+/* POST /api/v1/models/{name}/erasure: body {ids: [1..MON_ERASE_MAX_IDS
+ * strings or integers]}. Removes the predictions and labels with those
+ * ids from every version of the model in one transaction - rows of
+ * blocks (rewritten without them), prediction ids, labels, and dictionary
+ * values no row of the version uses any more - then takes the deleted
+ * bytes out of the database files (monitor/store.h: erase_scrub).
+ * Audited (model.erasure, with the counts, never the ids). out: {model,
+ * ids, found, versions: [{version, predictions, labels}], predictions,
+ * labels, categories}. */
+mw_status mon_erase(mon_ctx *m, mw_conn *c, const char *model, const cJSON *body,
+                    const char *actor, cJSON **out, mw_err *err);
 
 #endif

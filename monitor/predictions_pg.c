@@ -315,21 +315,24 @@ mw_status mon__pg_block_epoch(mw_conn *c, mon_epoch *e) {
   return s;
 }
 
-mw_status mon__pg_blocks_expired(mw_conn *c, int64_t cutoff_ms, size_t max,
-                                 mon_expired *out, size_t *n) {
+mw_status mon__pg_blocks_expired(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
+                                 size_t max, mon_expired *out, size_t *n) {
   *n = 0;
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, cutoff_ms / MON_BUCKET_MS);
   mw_pgp_i64(&p, cutoff_ms);
   mw_pgp_i64(&p, (int64_t)max);
+  mw_pgp_i64(&p, model_id);
   mw_status s;
   PGresult *r = mw_pg_run(
       c,
       "SELECT b.id, b.version_id, b.bucket, b.ts_min, b.ts_max, b.n, b.ncols, "
       "b.has_ids, b.created_at, v.model_id FROM pred_blocks b JOIN "
       "model_versions v ON v.id = b.version_id WHERE b.bucket < $1 AND "
-      "b.ts_max < $2 ORDER BY b.bucket LIMIT $3",
+      "b.ts_max < $2 AND CASE WHEN $4::int8 = 0 THEN v.model_id NOT IN (SELECT "
+      "model_id FROM model_retention) ELSE v.model_id = $4::int8 END ORDER BY "
+      "b.bucket LIMIT $3",
       &p, &s);
   if(!r)
     return s;

@@ -161,19 +161,22 @@ mw_status mon__sqlite_block_epoch(mw_conn *c, mon_epoch *e) {
   return MW_OK;
 }
 
-mw_status mon__sqlite_blocks_expired(mw_conn *c, int64_t cutoff_ms, size_t max,
-                                     mon_expired *out, size_t *n) {
+mw_status mon__sqlite_blocks_expired(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
+                                     size_t max, mon_expired *out, size_t *n) {
   *n = 0;
   sqlite3_stmt *st = mw_stmt(
       c, "SELECT b.id, b.version_id, b.bucket, b.ts_min, b.ts_max, b.n, "
          "b.ncols, b.has_ids, b.created_at, v.model_id FROM pred_blocks b "
-         "JOIN model_versions v ON v.id = b.version_id WHERE b.bucket < ? AND "
-         "b.ts_max < ? ORDER BY b.bucket LIMIT ?");
+         "JOIN model_versions v ON v.id = b.version_id WHERE b.bucket < ?1 AND "
+         "b.ts_max < ?2 AND CASE WHEN ?4 = 0 THEN v.model_id NOT IN (SELECT "
+         "model_id FROM model_retention) ELSE v.model_id = ?4 END ORDER BY "
+         "b.bucket LIMIT ?3");
   if(!st)
     return MW_EDB;
   sqlite3_bind_int64(st, 1, cutoff_ms / MON_BUCKET_MS);
   sqlite3_bind_int64(st, 2, cutoff_ms);
   sqlite3_bind_int64(st, 3, (int64_t)max);
+  sqlite3_bind_int64(st, 4, model_id);
   mw_status s = MW_OK;
   while(*n < max && mw_step_next(c, st, &s) == 1) {
     read_block(st, &out[*n].b);

@@ -1,7 +1,8 @@
 /* monitor/retention.c - what the scheduler's leader removes and merges
  * (monitor/retention.h): retention deletes the blocks whose rows are all
- * older than --retention-days, with their prediction ids, and the labels,
- * evaluations and series points of the same age; compaction merges the
+ * older than --retention-days (or the model's own retention, migration
+ * 0019: PUT /api/v1/models/{name}/retention), with their prediction ids,
+ * and the labels, evaluations and series points of the same age; compaction merges the
  * small blocks that single-row requests leave behind into one block per
  * (version, bucket). Both run in small transactions (a few blocks each) so
  * that ingest never waits long for the write lock; both delete blocks,
@@ -22,6 +23,8 @@
 #define RETENTION_BLOCKS 32
 /* At most so many blocks per retention transaction, whatever is asked. */
 #define RETENTION_MAX 256
+/* Models with a retention of their own handled per pass. */
+#define RETENTION_MODELS 4096
 /* Blocks smaller than this are merged once their bucket is closed. */
 #define SMALL_BLOCK 1024
 /* Merged blocks hold at most about this many rows. */
@@ -64,8 +67,11 @@ static mw_status drop_block_ids(mw_conn *c, const mon_expired *e) {
   return s;
 }
 
-mw_status mon_retention_step(mon_ctx *m, mw_conn *c, int64_t cutoff_ms,
-                             int max_blocks, int64_t *deleted) {
+/* One retention transaction over the blocks of model_id (0: of every
+ * model without a retention of its own) older than cutoff_ms. */
+static mw_status retention_step(mon_ctx *m, mw_conn *c, int64_t model_id,
+                                int64_t cutoff_ms, int max_blocks,
+                                int64_t *deleted) {
   const struct mon_store *store = mon__store(c);
   size_t max = max_blocks < 1               ? 1
                : max_blocks > RETENTION_MAX ? RETENTION_MAX
@@ -77,7 +83,7 @@ mw_status mon_retention_step(mon_ctx *m, mw_conn *c, int64_t cutoff_ms,
   *deleted = 0;
   mw_status st = mw_tx_begin(c);
   if(!st)
-    st = store->blocks_expired(c, cutoff_ms, max, rows, &n);
+    st = store->blocks_expired(c, model_id, cutoff_ms, max, rows, &n);
   for(size_t i = 0; i < n && !st; i++) {
     ids[i] = rows[i].b.id;
     if(rows[i].b.has_ids)
@@ -86,7 +92,7 @@ mw_status mon_retention_step(mon_ctx *m, mw_conn *c, int64_t cutoff_ms,
   if(!st && n)
     st = store->blocks_delete(c, ids, n);
   if(!st)
-    st = store->aged_delete(c, cutoff_ms, &more);
+    st = store->aged_delete(c, model_id, cutoff_ms, &more);
   if(!st)
     st = mw_tx_commit(c);
   if(st) {
@@ -100,21 +106,92 @@ mw_status mon_retention_step(mon_ctx *m, mw_conn *c, int64_t cutoff_ms,
   return MW_OK;
 }
 
-void mon__retention_pass(mon_ctx *m, mw_conn *c) {
-  int64_t cutoff = mw_now_ms() - (int64_t)m->opt.retention_days * 86400000LL;
-  int64_t total = 0, n = 0;
+mw_status mon_retention_step(mon_ctx *m, mw_conn *c, int64_t cutoff_ms,
+                             int max_blocks, int64_t *deleted) {
+  return retention_step(m, c, 0, cutoff_ms, max_blocks, deleted);
+}
+
+mw_status mon_retention_step_model(mon_ctx *m, mw_conn *c, int64_t model_id,
+                                   int64_t cutoff_ms, int max_blocks,
+                                   int64_t *deleted) {
+  assert(model_id > 0);
+  return retention_step(m, c, model_id, cutoff_ms, max_blocks, deleted);
+}
+
+/* Steps until nothing older than cutoff is left (or the server stops);
+ * *total: blocks removed. */
+static mw_status retention_run(mon_ctx *m, mw_conn *c, int64_t model_id,
+                               int64_t cutoff, int64_t *total) {
+  int64_t n = 0;
   do {
-    if(mon_retention_step(m, c, cutoff, RETENTION_BLOCKS, &n)) {
-      mw_log(MW_LOG_WARN, "monitor", "retention step failed; retrying later");
-      return;
-    }
-    total += n;
+    mw_status st = retention_step(m, c, model_id, cutoff, RETENTION_BLOCKS, &n);
+    if(st)
+      return st;
+    *total += n;
   } while(n > 0 && !mon__stopping(m));
+  return MW_OK;
+}
+
+/* The models with a retention of their own (migration 0019), read before
+ * their passes run (a pass holds the connection in its own transactions). */
+struct own_retention {
+  int64_t model_id[RETENTION_MODELS], days[RETENTION_MODELS];
+  size_t n;
+};
+
+static mw_status add_own(void *ctx, int64_t model_id, int64_t days) {
+  struct own_retention *o = ctx;
+  if(o->n == RETENTION_MODELS)
+    return MW_ETOOBIG; /* the rest next pass, after the ones read */
+  o->model_id[o->n] = model_id;
+  o->days[o->n++] = days;
+  return MW_OK;
+}
+
+void mon__retention_pass(mon_ctx *m, mw_conn *c) {
+  int64_t now = mw_now_ms();
+  int64_t cutoff = now - (int64_t)m->opt.retention_days * 86400000LL;
+  int64_t total = 0;
+  if(m->opt.retention_days > 0 && retention_run(m, c, 0, cutoff, &total)) {
+    mw_log(MW_LOG_WARN, "monitor", "retention step failed; retrying later");
+    return;
+  }
   if(total > 0)
     mw_log(MW_LOG_INFO, "monitor",
            "retention removed %lld blocks older than "
            "%d days",
            (long long)total, m->opt.retention_days);
+  /* Then every model with its own retention, at its own cutoff. */
+  struct own_retention *own = calloc(1, sizeof *own);
+  if(!own)
+    return;
+  mw_status st = mon__store(c)->retention_list(c, add_own, own);
+  if(st && st != MW_ETOOBIG) {
+    mw_log(MW_LOG_WARN, "monitor", "cannot read the models' retention: %s",
+           mw_status_code(st));
+    free(own);
+    return;
+  }
+  if(st == MW_ETOOBIG)
+    mw_log(MW_LOG_WARN, "monitor",
+           "more than %d models have a retention of their own; the others "
+           "wait for a later pass",
+           RETENTION_MODELS);
+  for(size_t i = 0; i < own->n && !mon__stopping(m); i++) {
+    int64_t removed = 0;
+    if(retention_run(m, c, own->model_id[i], now - own->days[i] * 86400000LL,
+                     &removed)) {
+      mw_log(MW_LOG_WARN, "monitor", "retention step failed; retrying later");
+      break;
+    }
+    if(removed > 0)
+      mw_log(MW_LOG_INFO, "monitor",
+             "retention removed %lld blocks of model id %lld older than its "
+             "%lld days",
+             (long long)removed, (long long)own->model_id[i],
+             (long long)own->days[i]);
+  }
+  free(own);
 }
 
 /* ---------------------------------------------------------- compaction */

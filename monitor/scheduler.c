@@ -46,8 +46,8 @@ static void *thread_main(void *arg) {
   while(!nap(m, 1000)) {
     int64_t now = mw_now_ms();
     if(now - last_retention >= RETENTION_PERIOD_MS && mon__is_leader(m)) {
-      if(m->opt.retention_days > 0)
-        mon__retention_pass(m, c);
+      /* Also with --retention-days 0 (forever): models may have their own. */
+      mon__retention_pass(m, c);
       if(mon__is_leader(m))
         mon__compaction_pass(m, c);
       last_retention = now;

@@ -220,9 +220,10 @@ struct mon_store {
   /* The delete epoch and the highest block id, in the caller's snapshot. */
   mw_status (*block_epoch)(mw_conn *c, mon_epoch *e);
   /* Up to max blocks whose rows all lie before cutoff_ms, oldest bucket
-   * first, into out[] (*n). */
-  mw_status (*blocks_expired)(mw_conn *c, int64_t cutoff_ms, size_t max,
-                              mon_expired *out, size_t *n);
+   * first, into out[] (*n): of model model_id, or with model_id 0 of every
+   * model without a retention of its own (migration 0019). */
+  mw_status (*blocks_expired)(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
+                              size_t max, mon_expired *out, size_t *n);
   /* A (version, bucket, ncols) below before_bucket with more than one
    * block of fewer than small rows: *found 0 when there is none. */
   mw_status (*compaction_candidate)(mw_conn *c, int64_t before_bucket, int64_t small,
@@ -352,8 +353,11 @@ struct mon_store {
                                             int64_t version, const char *report),
                             void *ctx);
   /* Deletes a bounded number of labels, series points and evaluations
-   * older than cutoff_ms; *more is set when it deleted any (call again). */
-  mw_status (*aged_delete)(mw_conn *c, int64_t cutoff_ms, int *more);
+   * older than cutoff_ms of model model_id (0: of every model without a
+   * retention of its own); *more is set when it deleted any (call
+   * again). */
+  mw_status (*aged_delete)(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
+                           int *more);
 
   /* ---- the registry's rows, read only ---- */
 
@@ -366,6 +370,40 @@ struct mon_store {
   /* Every version with a reference set, with its model, schema, settings
    * and last evaluation, by version id (caller frees with mon__due_free). */
   mw_status (*due_list)(mw_conn *c, mon_due **out, size_t *n);
+
+  /* ---- privacy (migration 0019; monitor/privacy_sqlite.c, _pg.c) ---- */
+
+  /* A model's row id by name (MW_ENOTFOUND: none). */
+  mw_status (*model_find)(mw_conn *c, const char *name, int64_t *model_id);
+  /* A model's own retention in days (*days 0: none, the server's). */
+  mw_status (*retention_get)(mw_conn *c, int64_t model_id, int64_t *days);
+  /* Sets it (days 0 removes it). In the caller's write transaction. */
+  mw_status (*retention_put)(mw_conn *c, int64_t model_id, int64_t days,
+                             int64_t now);
+  /* fn(ctx, model_id, days) for every model with a retention of its own. */
+  mw_status (*retention_list)(mw_conn *c,
+                              mw_status (*fn)(void *ctx, int64_t, int64_t),
+                              void *ctx);
+  /* fn(ctx, version_id, version) for every version of model_id. */
+  mw_status (*model_versions)(mw_conn *c, int64_t model_id,
+                              mw_status (*fn)(void *ctx, int64_t, int64_t),
+                              void *ctx);
+  /* Delete the prediction ids / labels of model_id (every version) whose
+   * id is among ext_ids[0..n) (distinct, non-empty): fn(ctx, version_id)
+   * for each row deleted. One statement per id on SQLite, one in all on
+   * PostgreSQL. */
+  mw_status (*ids_erase)(mw_conn *c, int64_t model_id, const char *const *ext_ids,
+                         size_t n, void (*fn)(void *ctx, int64_t), void *ctx);
+  mw_status (*labels_erase)(mw_conn *c, int64_t model_id, const char *const *ext_ids,
+                            size_t n, void (*fn)(void *ctx, int64_t), void *ctx);
+  /* Replaces the text of dictionary entry code of (version_id, col). */
+  mw_status (*category_replace)(mw_conn *c, int64_t version_id, size_t col,
+                                int64_t code, const char *value);
+  /* Takes what an erasure deleted out of the database's files, outside any
+   * transaction: stage 0 before it, stage 1 after it commits. SQLite:
+   * secure_delete on, then a TRUNCATE checkpoint and secure_delete off.
+   * PostgreSQL: nothing, then a VACUUM of the tables it touched. */
+  mw_status (*erase_scrub)(mw_conn *c, int stage);
 };
 
 extern const struct mon_store mon__store_sqlite;

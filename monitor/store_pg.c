@@ -470,23 +470,32 @@ static mw_status evals_latest(mw_conn *c,
   return s;
 }
 
-static mw_status aged_delete(mw_conn *c, int64_t cutoff_ms, int *more) {
+static mw_status aged_delete(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
+                             int *more) {
   assert(mw_tx_state(c) == 1);
+  /* model_id 0: every model without a retention of its own (0019). */
+#define VERSION_OF_MODEL                                                      \
+  "CASE WHEN $2::int8 = 0 THEN version_id NOT IN (SELECT v.id FROM "          \
+  "model_versions v JOIN model_retention r ON r.model_id = v.model_id) ELSE " \
+  "version_id IN (SELECT id FROM model_versions WHERE model_id = $2::int8) END"
   static const char *const sql[] = {
-      "DELETE FROM labels WHERE id IN (SELECT id FROM labels WHERE ts < $1 "
-      "LIMIT 5000)",
-      "DELETE FROM drift_series WHERE (version_id, col, metric, at, eval_id) IN "
-      "(SELECT version_id, col, metric, at, eval_id FROM drift_series WHERE "
-      "at < $1 LIMIT 5000)",
-      "DELETE FROM drift_evals WHERE id IN (SELECT id FROM drift_evals WHERE "
-      "at < $1 LIMIT 500)",
+      ("DELETE FROM labels WHERE id IN (SELECT id FROM labels WHERE ts < $1 "
+       "AND CASE WHEN $2::int8 = 0 THEN model_id NOT IN (SELECT model_id FROM "
+       "model_retention) ELSE model_id = $2::int8 END LIMIT 5000)"),
+      ("DELETE FROM drift_series WHERE (version_id, col, metric, at, eval_id) IN "
+       "(SELECT version_id, col, metric, at, eval_id FROM drift_series WHERE "
+       "at < $1 AND " VERSION_OF_MODEL " LIMIT 5000)"),
+      ("DELETE FROM drift_evals WHERE id IN (SELECT id FROM drift_evals WHERE "
+       "at < $1 AND " VERSION_OF_MODEL " LIMIT 500)"),
   };
+#undef VERSION_OF_MODEL
   *more = 0;
   mw_status s = MW_OK;
   for(size_t k = 0; k < sizeof sql / sizeof sql[0] && !s; k++) {
     mw_pg_params p;
     mw_pgp_init(&p);
     mw_pgp_i64(&p, cutoff_ms);
+    mw_pgp_i64(&p, model_id);
     int64_t changed = 0;
     if(!(s = mw_pg_do(c, sql[k], &p, &changed)) && changed > 0)
       *more = 1;
@@ -614,4 +623,13 @@ const struct mon_store mon__store_pg = {
     .version_find = version_find,
     .version_name = version_name,
     .due_list = due_list,
+    .model_find = mon__pg_model_find,
+    .retention_get = mon__pg_retention_get,
+    .retention_put = mon__pg_retention_put,
+    .retention_list = mon__pg_retention_list,
+    .model_versions = mon__pg_model_versions,
+    .ids_erase = mon__pg_ids_erase,
+    .labels_erase = mon__pg_labels_erase,
+    .category_replace = mon__pg_category_replace,
+    .erase_scrub = mon__pg_erase_scrub,
 };

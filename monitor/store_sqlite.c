@@ -15,6 +15,13 @@
 #include "monitor/pack.h"
 #include "monitor/store_sqlite.h"
 
+/* version_id belongs to model ?2, or with ?2 = 0 to a model without a
+ * retention of its own. */
+#define MON__VERSION_OF_MODEL                                                 \
+  "CASE WHEN ?2 = 0 THEN version_id NOT IN (SELECT v.id FROM model_versions " \
+  "v JOIN model_retention r ON r.model_id = v.model_id) ELSE version_id IN "  \
+  "(SELECT id FROM model_versions WHERE model_id = ?2) END"
+
 static const char *kind_text(mon_column_kind k) {
   return k == MON_COLUMN_CATEGORICAL ? "categorical" : "numeric";
 }
@@ -414,25 +421,30 @@ static mw_status evals_latest(mw_conn *c,
   return s;
 }
 
-static mw_status aged_delete(mw_conn *c, int64_t cutoff_ms, int *more) {
+static mw_status aged_delete(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
+                             int *more) {
   assert(mw_tx_state(c) == 1);
   /* Labels, evaluations and their series age out with the cutoff of the
-   * raw rows, a bounded number per transaction. */
+   * raw rows, a bounded number per transaction; model_id 0 means every
+   * model without a retention of its own (migration 0019). */
   static const char *const sql[] = {
-      "DELETE FROM labels WHERE id IN (SELECT id FROM labels WHERE ts < ? "
-      "LIMIT 5000)",
-      "DELETE FROM drift_series WHERE (version_id, col, metric, at, eval_id) IN "
-      "(SELECT version_id, col, metric, at, eval_id FROM drift_series WHERE "
-      "at < ? LIMIT 5000)",
-      "DELETE FROM drift_evals WHERE id IN (SELECT id FROM drift_evals WHERE "
-      "at < ? LIMIT 500)",
+      ("DELETE FROM labels WHERE id IN (SELECT id FROM labels WHERE ts < ?1 "
+       "AND CASE WHEN ?2 = 0 THEN model_id NOT IN (SELECT model_id FROM "
+       "model_retention) ELSE model_id = ?2 END LIMIT 5000)"),
+      ("DELETE FROM drift_series WHERE (version_id, col, metric, at, eval_id) IN "
+       "(SELECT version_id, col, metric, at, eval_id FROM drift_series WHERE "
+       "at < ?1 AND " MON__VERSION_OF_MODEL " LIMIT 5000)"),
+      ("DELETE FROM drift_evals WHERE id IN (SELECT id FROM drift_evals WHERE "
+       "at < ?1 AND " MON__VERSION_OF_MODEL " LIMIT 500)"),
   };
   *more = 0;
   mw_status s = MW_OK;
   for(size_t k = 0; k < sizeof sql / sizeof sql[0] && !s; k++) {
     sqlite3_stmt *st = mw_stmt(c, sql[k]);
-    if(st)
+    if(st) {
       sqlite3_bind_int64(st, 1, cutoff_ms);
+      sqlite3_bind_int64(st, 2, model_id);
+    }
     if(!(s = mw_step_done(c, st)) && mw_sqlite_changes(c) > 0)
       *more = 1;
   }
@@ -559,4 +571,13 @@ const struct mon_store mon__store_sqlite = {
     .version_find = version_find,
     .version_name = version_name,
     .due_list = due_list,
+    .model_find = mon__sqlite_model_find,
+    .retention_get = mon__sqlite_retention_get,
+    .retention_put = mon__sqlite_retention_put,
+    .retention_list = mon__sqlite_retention_list,
+    .model_versions = mon__sqlite_model_versions,
+    .ids_erase = mon__sqlite_ids_erase,
+    .labels_erase = mon__sqlite_labels_erase,
+    .category_replace = mon__sqlite_category_replace,
+    .erase_scrub = mon__sqlite_erase_scrub,
 };

@@ -19,8 +19,8 @@ mw_status mon__sqlite_chunks_read(mw_conn *c, int slot, const int64_t *ids, size
                                   void *ctx);
 mw_status mon__sqlite_blocks_delete(mw_conn *c, const int64_t *ids, size_t n);
 mw_status mon__sqlite_block_epoch(mw_conn *c, mon_epoch *e);
-mw_status mon__sqlite_blocks_expired(mw_conn *c, int64_t cutoff_ms, size_t max,
-                                     mon_expired *out, size_t *n);
+mw_status mon__sqlite_blocks_expired(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
+                                     size_t max, mon_expired *out, size_t *n);
 mw_status mon__sqlite_compaction_candidate(mw_conn *c, int64_t before_bucket,
                                            int64_t small, int64_t *version_id,
                                            int64_t *bucket, int64_t *ncols,
@@ -51,5 +51,26 @@ mw_status mon__sqlite_categories_list(mw_conn *c, int64_t version_id, size_t col
 mw_status mon__sqlite_categories_add(mw_conn *c, int64_t version_id, size_t col,
                                      int64_t first_code, const char *const *values,
                                      size_t n);
+
+/* monitor/privacy_sqlite.c */
+mw_status mon__sqlite_model_find(mw_conn *c, const char *name, int64_t *model_id);
+mw_status mon__sqlite_retention_get(mw_conn *c, int64_t model_id, int64_t *days);
+mw_status mon__sqlite_retention_put(mw_conn *c, int64_t model_id, int64_t days,
+                                    int64_t now);
+mw_status mon__sqlite_retention_list(mw_conn *c,
+                                     mw_status (*fn)(void *, int64_t, int64_t),
+                                     void *ctx);
+mw_status mon__sqlite_model_versions(mw_conn *c, int64_t model_id,
+                                     mw_status (*fn)(void *, int64_t, int64_t),
+                                     void *ctx);
+mw_status mon__sqlite_ids_erase(mw_conn *c, int64_t model_id,
+                                const char *const *ext_ids, size_t n,
+                                void (*fn)(void *, int64_t), void *ctx);
+mw_status mon__sqlite_labels_erase(mw_conn *c, int64_t model_id,
+                                   const char *const *ext_ids, size_t n,
+                                   void (*fn)(void *, int64_t), void *ctx);
+mw_status mon__sqlite_category_replace(mw_conn *c, int64_t version_id, size_t col,
+                                       int64_t code, const char *value);
+mw_status mon__sqlite_erase_scrub(mw_conn *c, int stage);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "monitor/monitor.h"
 #include "registry/registry.h"
 #include "web/web_internal.h"
 
@@ -73,6 +74,14 @@ static void h_model_get(struct web_req *r) {
   mw_err err = {0};
   cJSON *out = NULL;
   mw_status s = reg_model_get(r->db, web_param(r, "name"), &out, &err);
+  int64_t days = 0;
+  /* The model's own retention (PUT .../retention); null: the server's. */
+  if(!s)
+    s = mon_model_retention_get(r->db, web_param(r, "name"), &days);
+  if(!s && days > 0)
+    cJSON_AddNumberToObject(out, "retention_days", (double)days);
+  else if(!s)
+    cJSON_AddNullToObject(out, "retention_days");
   web_reply_result(r, s, 200, out, &err);
 }
 

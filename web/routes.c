@@ -25,6 +25,7 @@ static const struct {
     {web_routes_channels, &web_routes_channels_count},
     {web_routes_subscriptions, &web_routes_subscriptions_count},
     {web_routes_rollouts, &web_routes_rollouts_count},
+    {web_routes_privacy, &web_routes_privacy_count},
 };
 
 #define VERSION_PATH "/api/v1/models/{name}/versions/{v}"
@@ -49,6 +50,8 @@ static const struct {
     {"POST", VERSION_PATH "/predictions", WEB_BODY_BULK},
     {"POST", VERSION_PATH "/labels", WEB_BODY_BULK},
     {"PUT", VERSION_PATH "/reference", WEB_BODY_BULK},
+    /* up to 10,000 ids of up to 256 bytes */
+    {"POST", "/api/v1/models/{name}/erasure", WEB_BODY_METADATA},
 };
 
 void web_body_limits(enum web_body body, const mw_config *cfg, size_t *bytes,

@@ -54,6 +54,7 @@ WEB_ROUTES(session);
 WEB_ROUTES(channels);
 WEB_ROUTES(subscriptions);
 WEB_ROUTES(rollouts);
+WEB_ROUTES(privacy);
 
 /* The joined route table (built once, thread-safe); *n receives its size. */
 const struct web_route *web_route_table(size_t *n);
