@@ -47,7 +47,15 @@ def evaluation_recorded(r):
             str(r.json.get("error", "")).startswith("cannot compute"))
 
 
-TOLERATED = {("POST", "/api/v1/alert-rules/{name}/evaluate"): evaluation_recorded}
+def erased_unscrubbed(r):
+    """An erasure whose fault hit the scrub after its commit (the WAL
+    checkpoint, PostgreSQL's VACUUM): the rows are erased for good and the
+    answer says so, with files_scrubbed false."""
+    return r.status == 200 and (r.json or {}).get("files_scrubbed") is False
+
+
+TOLERATED = {("POST", "/api/v1/alert-rules/{name}/evaluate"): evaluation_recorded,
+             ("POST", "/api/v1/models/{name}/erasure"): erased_unscrubbed}
 
 
 def iso(ms):
@@ -537,6 +545,27 @@ def case_rollout_promote(h, t):
     return rollout_case(h, "rom-" + t, "promote")
 
 
+def case_erasure(h, t):
+    m = model(h.s, "era-" + t)
+    ready(h.s, m)
+    ready(h.s, m)
+    predictions(h.s, m, ids="p")
+    expect(h.s.post(vpath(m, 2) + "/predictions",
+                    {"predictions": rows(10, "p", int(time.time() * 1000) - 60000)}),
+           200)
+    expect(h.s.post(vpath(m) + "/labels",
+                    {"labels": [{"id": "p-%d" % i, "label": 1.0} for i in range(3)]}),
+           200)
+    return {"method": "POST", "path": "/api/v1/models/%s/erasure" % m,
+            "body": {"ids": ["p-1", "p-2", "p-20"]}}
+
+
+def case_retention_put(h, t):
+    m = model(h.s, "ret-" + t)
+    return {"method": "PUT", "path": "/api/v1/models/%s/retention" % m,
+            "body": {"days": 7}}
+
+
 def case_token_delete(h, t):
     h.s.token_with("tokd-" + t, ["read"])
     return {"method": "DELETE", "path": "/api/v1/tokens/tokd-" + t}
@@ -585,6 +614,8 @@ CASES = {
     ("POST", M + "/rollouts/{id}/promote"): case_rollout_promote,
     ("POST", "/api/v1/tokens"): case_tokens_create,
     ("DELETE", "/api/v1/tokens/{name}"): case_token_delete,
+    ("POST", M + "/erasure"): case_erasure,
+    ("PUT", M + "/retention"): case_retention_put,
 }
 
 
