@@ -23,8 +23,9 @@
 #define HEAD_LEN (PREFIX_LEN + 8 + 1)
 
 static const char *const col_names[MW_SECRET_COLS] = {
-    "channels.url",      "channels.secret",      "nodes.url",         "nodes.secret",
-    "subscriptions.url", "subscriptions.secret", "channels.password",
+    "channels.url",      "channels.secret",    "nodes.url",
+    "nodes.secret",      "subscriptions.url",  "subscriptions.secret",
+    "channels.password", "privacy_key.secret",
 };
 
 const char *mw_secret_col_name(enum mw_secret_col col) {

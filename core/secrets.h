@@ -49,6 +49,7 @@ enum mw_secret_col {
   MW_SECRET_SUBSCRIPTION_URL,
   MW_SECRET_SUBSCRIPTION_SECRET,
   MW_SECRET_CHANNEL_PASSWORD, /* an email channel's SMTP login */
+  MW_SECRET_PRIVACY_KEY,      /* the key of hashed columns (monitor/privacy.c) */
   MW_SECRET_COLS
 };
 

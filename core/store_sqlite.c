@@ -539,6 +539,7 @@ static const char *const secret_page_sql[MW__COLS] = {
     /* Only email channels log in: the others have no password. */
     ("SELECT id, name, password FROM channels WHERE id > ?1 AND password IS NOT "
      "NULL ORDER BY id LIMIT ?2"),
+    "SELECT id, name, secret FROM privacy_key WHERE id > ?1 ORDER BY id LIMIT ?2",
     "SELECT id, msg_id, url FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
 };
 static const char *const secret_set_sql[MW__COLS] = {
@@ -549,6 +550,7 @@ static const char *const secret_set_sql[MW__COLS] = {
     "UPDATE subscriptions SET url = ?2 WHERE id = ?1",
     "UPDATE subscriptions SET secret = ?2 WHERE id = ?1",
     "UPDATE channels SET password = ?2 WHERE id = ?1",
+    "UPDATE privacy_key SET secret = ?2 WHERE id = ?1",
     "UPDATE outbox SET url = ?2 WHERE id = ?1",
 };
 

@@ -10,6 +10,7 @@
 
 #include "monitor/batch.h"
 #include "monitor/dict.h"
+#include "monitor/privacy.h"
 
 void mon__batch_free(mon_batch *b) {
   if(!b)
@@ -52,10 +53,50 @@ const char *mon__batch_field(const mon_schema *s, size_t col, char *buf,
 }
 
 /* Stores the value of column col for row i, or records why it cannot. */
+/* A value of a hashed or dropped column (monitor/privacy.c): validated as
+ * the schema declares it, then stored as the hex HMAC of its canonical
+ * text (a category) or as missing. The value itself goes nowhere: not in
+ * the batch, nor in an error message. */
+static mw_status set_private(const mon_schema *s, mon_batch *b, size_t col, size_t i,
+                             const cJSON *it, mon_errors *errs) {
+  const mon_column *c = &s->cols[col];
+  char fb[256], num[64];
+  size_t at = col * b->n + i;
+  bool missing = false;
+  const char *t = NULL;
+  if(c->declared == MON_COLUMN_NUMERIC) {
+    double d;
+    if(!mon__json_number(it, &d)) {
+      mon__errors_add(errs, (long)i, mon__batch_field(s, col, fb, sizeof fb),
+                      "expected a number, null or \"NaN\"");
+      return MW_OK;
+    }
+    missing = isnan(d);
+    if(!missing)
+      t = mon__json_category(it, num, sizeof num, &missing);
+  } else if(!(t = mon__json_category(it, num, sizeof num, &missing))) {
+    mon__errors_add(errs, (long)i, mon__batch_field(s, col, fb, sizeof fb),
+                    "expected a string (or a number or boolean) of at most %d "
+                    "bytes for a categorical column",
+                    MON_MAX_CAT_LEN);
+    return MW_OK;
+  }
+  b->vals[at] = NAN; /* dropped or missing; a hash's code comes with encode */
+  if(c->privacy == MON_PRIVACY_DROP || missing || !t)
+    return MW_OK;
+  char hex[65];
+  mw_status st = mon__privacy_hash(c, t, hex);
+  if(!st && !(b->cats[at] = mon__batch_keep(b, hex)))
+    st = MW_ENOMEM;
+  return st;
+}
+
 static mw_status set_value(const mon_schema *s, mon_batch *b, size_t col, size_t i,
                            const cJSON *it, mon_errors *errs) {
   char fb[256];
   size_t at = col * b->n + i;
+  if(s->cols[col].privacy != MON_PRIVACY_KEEP)
+    return set_private(s, b, col, i, it, errs);
   if(s->cols[col].kind == MON_COLUMN_NUMERIC) {
     if(!mon__json_number(it, &b->vals[at]))
       mon__errors_add(errs, (long)i, mon__batch_field(s, col, fb, sizeof fb),

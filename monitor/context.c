@@ -1,6 +1,7 @@
 /* monitor/context.c - creating and freeing the monitor's context
  * (monitor/context.h). */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "monitor/context.h"
@@ -25,6 +26,7 @@ mw_status mon_ctx_new(mw_db *db, const mon_options *opt, mon_ctx **out) {
   pthread_cond_init(&m->report_cv, NULL);
   mon__wcache_init(&m->wc, m->opt.drift_cache_mb);
   pthread_mutex_init(&m->mu, NULL);
+  pthread_mutex_init(&m->pk_mu, NULL);
   /* The scheduler naps on a monotonic clock: a wall clock step must not
    * make it sleep for hours or spin. */
   pthread_condattr_t ca;
@@ -49,5 +51,7 @@ void mon_ctx_free(mon_ctx *m) {
   mon__wcache_destroy(&m->wc);
   pthread_mutex_destroy(&m->mu);
   pthread_cond_destroy(&m->cv);
+  pthread_mutex_destroy(&m->pk_mu);
+  explicit_bzero(m->pk, sizeof m->pk);
   free(m);
 }

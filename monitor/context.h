@@ -66,6 +66,11 @@ struct mon_ctx {
   pthread_t thread;
   int running;
   int stop;
+  /* The privacy key of hashed columns, once read (monitor/privacy.c): it
+   * never changes once made (rotate-key re-encrypts, keeps it). */
+  pthread_mutex_t pk_mu;
+  bool pk_loaded;
+  unsigned char pk[32];
 };
 
 /* The defaults of every option that is 0 (or out of range) in o: no

@@ -25,6 +25,7 @@
 #include "monitor/dict.h"
 #include "monitor/ingest.h"
 #include "monitor/pack.h"
+#include "monitor/privacy.h"
 #include "monitor/store.h"
 
 /* ------------------------------------------------------------- blocks */
@@ -392,6 +393,8 @@ mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
   memset(&b, 0, sizeof b);
   const cJSON *rows;
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
+  if(!st && (st = mon__privacy_attach(m, c, v->model, &s)))
+    mon__schema_free(&s);
   if(st)
     return st;
   if((st =

@@ -164,3 +164,29 @@ mw_status mon__pg_erase_scrub(mw_conn *c, int stage) {
                   "mon_categories",
                   NULL, NULL);
 }
+
+mw_status mon__pg_privacy_key_get(mw_conn *c, char **sealed) {
+  *sealed = NULL;
+  mw_status s;
+  PGresult *r =
+      mw_pg_run(c, "SELECT secret FROM privacy_key WHERE id = 1", NULL, &s);
+  if(!r)
+    return s;
+  s = PQntuples(r) == 1 ? MW_OK : MW_ENOTFOUND;
+  if(!s && !(*sealed = strdup(mw_pg_text(r, 0, 0))))
+    s = MW_ENOMEM;
+  PQclear(r);
+  return s;
+}
+
+mw_status mon__pg_privacy_key_put(mw_conn *c, const char *sealed, int64_t now) {
+  assert(mw_tx_state(c) == 1);
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_text(&p, sealed);
+  mw_pgp_i64(&p, now);
+  return mw_pg_do(c,
+                  "INSERT INTO privacy_key(id, name, secret, created_at) VALUES(1, "
+                  "'privacy', $1, $2) ON CONFLICT(id) DO NOTHING",
+                  &p, NULL);
+}

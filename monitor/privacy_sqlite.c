@@ -167,3 +167,26 @@ mw_status mon__sqlite_erase_scrub(mw_conn *c, int stage) {
   mw_status off = mw_exec(c, "PRAGMA secure_delete = OFF");
   return s ? s : off;
 }
+
+mw_status mon__sqlite_privacy_key_get(mw_conn *c, char **sealed) {
+  *sealed = NULL;
+  sqlite3_stmt *st = mw_stmt(c, "SELECT secret FROM privacy_key WHERE id = 1");
+  mw_status s = mw_step_one(c, st);
+  if(s)
+    return s;
+  *sealed = strdup(mw_col_text(st, 0));
+  sqlite3_reset(st);
+  return *sealed ? MW_OK : MW_ENOMEM;
+}
+
+mw_status mon__sqlite_privacy_key_put(mw_conn *c, const char *sealed, int64_t now) {
+  assert(mw_tx_state(c) == 1);
+  sqlite3_stmt *st =
+      mw_stmt(c, "INSERT INTO privacy_key(id, name, secret, created_at) VALUES(1, "
+                 "'privacy', ?, ?) ON CONFLICT(id) DO NOTHING");
+  if(st) {
+    mw_bind_text(st, 1, sealed);
+    sqlite3_bind_int64(st, 2, now);
+  }
+  return mw_step_done(c, st);
+}

@@ -15,6 +15,7 @@
 #include "monitor/batch.h"
 #include "monitor/dict.h"
 #include "monitor/pack.h"
+#include "monitor/privacy.h"
 #include "monitor/reference.h"
 #include "monitor/store.h"
 #include "monitor/window.h"
@@ -263,7 +264,6 @@ static mw_status ref_from_window(mw_conn *c, const mon_version *v,
 mw_status mon_reference_put(mon_ctx *m, mw_conn *c, const mon_version *v,
                             const cJSON *body, const char *actor, cJSON **out,
                             mw_err *err) {
-  (void)m;
   *out = NULL;
   mon_schema s;
   mon_ref r;
@@ -271,6 +271,8 @@ mw_status mon_reference_put(mon_ctx *m, mw_conn *c, const mon_version *v,
   memset(&r, 0, sizeof r);
   mon__errors_init(&errs);
   mw_status st = mon__schema_parse(v->schema_json, v, &s, err);
+  if(!st && (st = mon__privacy_attach(m, c, v->model, &s)))
+    mon__schema_free(&s);
   if(st)
     return st;
   const cJSON *rows = cJSON_GetObjectItemCaseSensitive(body, "rows");

@@ -28,11 +28,29 @@ static int parse_kind(const cJSON *obj, mon_column_kind *out) {
   return 1;
 }
 
+static int parse_privacy(const cJSON *obj, mon_privacy *out) {
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(obj, "privacy");
+  *out = MON_PRIVACY_KEEP;
+  if(!p || cJSON_IsNull(p))
+    return 1;
+  if(!cJSON_IsString(p))
+    return 0;
+  if(!strcmp(p->valuestring, "hash"))
+    *out = MON_PRIVACY_HASH;
+  else if(!strcmp(p->valuestring, "drop"))
+    *out = MON_PRIVACY_DROP;
+  else if(strcmp(p->valuestring, "keep"))
+    return 0;
+  return 1;
+}
+
 void mon__schema_free(mon_schema *s) {
   if(!s)
     return;
   for(size_t i = 0; i < s->ncols; i++)
     free(s->cols[i].name);
+  if(s->cols)
+    explicit_bzero(s->cols, s->ncols * sizeof *s->cols); /* the columns' keys */
   free(s->cols);
   s->cols = NULL;
   s->ncols = 0;
@@ -74,7 +92,8 @@ mw_status mon__schema_parse(const char *json, const mon_version *v, mon_schema *
   cJSON_ArrayForEach(f, feats) {
     const char *name = mw_json_str(f, "name");
     mon_column *col = &out->cols[out->ncols];
-    if(!name || !*name || strlen(name) > 128 || !parse_kind(f, &col->kind)) {
+    if(!name || !*name || strlen(name) > 128 || !parse_kind(f, &col->kind) ||
+       !parse_privacy(f, &col->privacy)) {
       st = mw_errf(err, MW_EVALIDATION,
                    "the schema of version %lld has a malformed feature",
                    (long long)v->version);
@@ -88,13 +107,16 @@ mw_status mon__schema_parse(const char *json, const mon_version *v, mon_schema *
                    (long long)v->version, name);
       goto out;
     }
+    col->declared = col->kind;
+    if(col->privacy == MON_PRIVACY_HASH)
+      col->kind = MON_COLUMN_CATEGORICAL; /* drift on the hashes' counts */
     if(!(col->name = strdup(name))) {
       st = MW_ENOMEM;
       goto out;
     }
     out->ncols++;
   }
-  out->cols[out->ncols].kind = pk;
+  out->cols[out->ncols].kind = out->cols[out->ncols].declared = pk;
   if(!(out->cols[out->ncols].name = strdup("prediction"))) {
     st = MW_ENOMEM;
     goto out;

@@ -24,9 +24,21 @@
 /* How far in the future a prediction's timestamp may lie. */
 #define MON_FUTURE_SLACK_MS (24LL * 3600 * 1000)
 
+/* What is stored of a feature's values ("privacy" in the schema;
+ * monitor/privacy.c). */
+typedef enum mon_privacy {
+  MON_PRIVACY_KEEP, /* the value */
+  MON_PRIVACY_HASH, /* HMAC-SHA256 of the value, as a category */
+  MON_PRIVACY_DROP  /* nothing (validated, then stored as missing) */
+} mon_privacy;
+
 typedef struct mon_column {
   char *name;
-  mon_column_kind kind;
+  mon_column_kind kind;     /* as stored: categorical for a hashed column */
+  mon_column_kind declared; /* as the schema says: how values validate */
+  mon_privacy privacy;
+  bool has_hkey;          /* hkey set (mon__privacy_attach) */
+  unsigned char hkey[32]; /* the column's HMAC key, when hashed */
 } mon_column;
 
 /* The version's columns: features in schema order, then the prediction. */
@@ -35,8 +47,9 @@ typedef struct mon_schema {
   mon_column *cols;
 } mon_schema;
 
-/* Parses a registry schema {"features": [{name, type}], "prediction":
- * {type}}. NULL json -> MW_EVALIDATION ("no schema"). Caller frees with
+/* Parses a registry schema {"features": [{name, type, privacy?}],
+ * "prediction": {type}} (privacy: "keep", "hash" or "drop"; a hashed
+ * column is categorical; its key is attached by mon__privacy_attach). NULL json -> MW_EVALIDATION ("no schema"). Caller frees with
  * mon__schema_free (also after a failure). */
 mw_status mon__schema_parse(const char *json, const mon_version *v, mon_schema *out,
                             mw_err *err);

@@ -404,6 +404,11 @@ struct mon_store {
    * secure_delete on, then a TRUNCATE checkpoint and secure_delete off.
    * PostgreSQL: nothing, then a VACUUM of the tables it touched. */
   mw_status (*erase_scrub)(mw_conn *c, int stage);
+  /* The sealed privacy key (*sealed malloc'd; MW_ENOTFOUND: none yet). */
+  mw_status (*privacy_key_get)(mw_conn *c, char **sealed);
+  /* Stores it unless one is there already (then nothing changes: the
+   * caller reads the one that won). In the caller's write transaction. */
+  mw_status (*privacy_key_put)(mw_conn *c, const char *sealed, int64_t now);
 };
 
 extern const struct mon_store mon__store_sqlite;

@@ -632,4 +632,6 @@ const struct mon_store mon__store_pg = {
     .labels_erase = mon__pg_labels_erase,
     .category_replace = mon__pg_category_replace,
     .erase_scrub = mon__pg_erase_scrub,
+    .privacy_key_get = mon__pg_privacy_key_get,
+    .privacy_key_put = mon__pg_privacy_key_put,
 };

@@ -101,4 +101,7 @@ mw_status mon__pg_category_replace(mw_conn *c, int64_t version_id, size_t col,
                                    int64_t code, const char *value);
 mw_status mon__pg_erase_scrub(mw_conn *c, int stage);
 
+mw_status mon__pg_privacy_key_get(mw_conn *c, char **sealed);
+mw_status mon__pg_privacy_key_put(mw_conn *c, const char *sealed, int64_t now);
+
 #endif

@@ -580,4 +580,6 @@ const struct mon_store mon__store_sqlite = {
     .labels_erase = mon__sqlite_labels_erase,
     .category_replace = mon__sqlite_category_replace,
     .erase_scrub = mon__sqlite_erase_scrub,
+    .privacy_key_get = mon__sqlite_privacy_key_get,
+    .privacy_key_put = mon__sqlite_privacy_key_put,
 };

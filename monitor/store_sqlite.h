@@ -73,4 +73,7 @@ mw_status mon__sqlite_category_replace(mw_conn *c, int64_t version_id, size_t co
                                        int64_t code, const char *value);
 mw_status mon__sqlite_erase_scrub(mw_conn *c, int stage);
 
+mw_status mon__sqlite_privacy_key_get(mw_conn *c, char **sealed);
+mw_status mon__sqlite_privacy_key_put(mw_conn *c, const char *sealed, int64_t now);
+
 #endif

@@ -44,6 +44,15 @@ mw_status reg_schema_validate(const cJSON *schema, mw_err *err) {
     if(!type || (strcmp(type, "numeric") && strcmp(type, "categorical")))
       return mw_errf(err, MW_EVALIDATION,
                      "schema.features[%d].type must be numeric or categorical", i);
+    /* What is stored of the values (monitor/privacy.h); a version's schema
+     * never changes, so neither does a column's privacy. */
+    const cJSON *priv = cJSON_GetObjectItemCaseSensitive(f, "privacy");
+    if(priv && !cJSON_IsNull(priv) &&
+       (!cJSON_IsString(priv) ||
+        (strcmp(priv->valuestring, "keep") && strcmp(priv->valuestring, "hash") &&
+         strcmp(priv->valuestring, "drop"))))
+      return mw_errf(err, MW_EVALIDATION,
+                     "schema.features[%d].privacy must be keep, hash or drop", i);
     for(const cJSON *g = feats->child; g != f; g = g->next)
       if(!strcmp(mw_json_str(g, "name"), name))
         return mw_errf(err, MW_EVALIDATION,
@@ -54,6 +63,14 @@ mw_status reg_schema_validate(const cJSON *schema, mw_err *err) {
   if(!ptype || (strcmp(ptype, "numeric") && strcmp(ptype, "categorical")))
     return mw_errf(err, MW_EVALIDATION,
                    "schema.prediction.type must be numeric or categorical");
+  /* The prediction is kept as it is: labels, performance and shadow
+   * comparisons need its values. */
+  const cJSON *ppriv = cJSON_GetObjectItemCaseSensitive(pred, "privacy");
+  if(ppriv && !cJSON_IsNull(ppriv) &&
+     !(cJSON_IsString(ppriv) && !strcmp(ppriv->valuestring, "keep")))
+    return mw_errf(err, MW_EVALIDATION,
+                   "schema.prediction.privacy can only be keep (privacy applies "
+                   "to features)");
   return MW_OK;
 }
 

@@ -12,11 +12,13 @@ neither the database file nor its WAL; on PostgreSQL in no pg_dump.
 Retention per model: PUT /api/v1/models/{name}/retention {days} (admin),
 shown on GET of the model; the retention pass keeps less for a model with
 1 day and more for one with 60 days than the server's --retention-days."""
+import os
 import struct
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
-from mwtest import Server, expect, run, served
+from mwtest import BIN, Server, db_args, expect, run, served
 from test_secrets_at_rest import stored_bytes
 
 
@@ -253,6 +255,121 @@ def test_retention_per_model_with_forever_default():
             time.sleep(0.5)
         assert window_count(s, "short", 1, hours=24 * 5)[0] == 0
         assert window_count(s, "dflt", 1, hours=24 * 5)[0] == 10
+
+
+# ------------------------------------------------------- sensitive columns
+
+PSCHEMA = {"features": [{"name": "email", "type": "categorical", "privacy": "hash"},
+                        {"name": "zip", "type": "numeric", "privacy": "hash"},
+                        {"name": "income", "type": "numeric", "privacy": "drop"},
+                        {"name": "note", "type": "categorical", "privacy": "drop"},
+                        {"name": "age", "type": "numeric", "privacy": "keep"}],
+           "prediction": {"type": "categorical"}}
+EMAILS = ["alice.SECRET1@example.org", "bob.SECRET2@example.org",
+          "carol.SECRET3@example.org"]
+NEW_EMAIL = "mallory.SECRET9@example.org"
+INCOME = 987654.321
+ZIP = 94110777
+
+
+def prow(i, email=None):
+    return {"features": {"email": email or EMAILS[i % 3], "zip": ZIP + i % 2,
+                         "income": INCOME + i % 2, "note": "NOTE-SECRET-%d" % (i % 2),
+                         "age": 30 + i % 7},
+            "prediction": "yes" if i % 2 else "no"}
+
+
+def is_hash(x):
+    return isinstance(x, str) and len(x) == 64 and all(c in "0123456789abcdef" for c in x)
+
+
+def hashes_of(s, model, v=1):
+    """The dictionary of each hashed column, as the reference shows it."""
+    ref = expect(s.get(base(model, v) + "/reference"), 200)
+    return {c["name"]: c for c in ref["columns"]}
+
+
+def test_sensitive_columns_hash_and_drop():
+    with served(args=ARGS) as s:
+        expect(s.post("/api/v1/models", {"name": "pii"}), 201)
+        bad = {"features": [{"name": "a", "type": "numeric", "privacy": "encrypt"}],
+               "prediction": {"type": "numeric"}}
+        expect(s.post("/api/v1/models/pii/versions", {"schema": bad}), 422)
+        bad = {"features": [{"name": "a", "type": "numeric"}],
+               "prediction": {"type": "numeric", "privacy": "hash"}}
+        expect(s.post("/api/v1/models/pii/versions", {"schema": bad}), 422)
+        expect(s.post("/api/v1/models/pii/versions", {"schema": PSCHEMA}), 201)
+        ref = [prow(i) for i in range(300)]
+        expect(s.put(base("pii", 1) + "/reference", {"rows": ref}), 200)
+        # Validated as declared; the value never appears in the error.
+        r = s.post(base("pii", 1) + "/predictions",
+                   {"predictions": [dict(prow(0), features=dict(
+                       prow(0)["features"], zip="ZIP-SECRET-TEXT",
+                       income="INCOME-SECRET-TEXT"))]})
+        expect(r, 422)
+        fields = sorted(e["field"] for e in r.json["error"]["details"]["errors"])
+        assert fields == ["features.income", "features.zip"], r.json
+        assert "SECRET" not in r.raw, r.raw
+        now = datetime.now(timezone.utc)
+        batch = [dict(prow(i), timestamp=iso(now)) for i in range(200)]
+        batch += [dict(prow(i, NEW_EMAIL), timestamp=iso(now)) for i in range(200)]
+        expect(s.post(base("pii", 1) + "/predictions", {"predictions": batch}), 200)
+        n, rep = window_count(s, "pii", 1)
+        assert n == 400
+        cols = {c["name"]: c for c in rep["columns"]}
+        # Hashed: categorical, drift on the hashes - the new address shows up.
+        assert cols["email"]["type"] == "categorical", cols["email"]
+        assert cols["zip"]["type"] == "categorical", cols["zip"]
+        assert cols["email"]["drifted"] is True, cols["email"]
+        assert cols["zip"]["drifted"] is False, cols["zip"]
+        cats = cols["email"]["histogram"]["categories"]
+        assert len(cats) == 4 and all(is_hash(c) for c in cats), cats
+        # Dropped: validated and counted as rows, stored as nothing.
+        assert cols["income"]["stats"]["count"] == 0, cols["income"]
+        assert cols["income"]["drifted"] is False, cols["income"]
+        assert cols["age"]["stats"]["count"] == 400
+        ref_cols = hashes_of(s, "pii")
+        assert ref_cols["email"]["type"] == "categorical"
+        # Nowhere in the files, the server's log or an answer.
+        data = stored_bytes(s)
+        for needle in [e.encode() for e in EMAILS + [NEW_EMAIL]] + [
+                b"NOTE-SECRET", str(ZIP).encode(), struct.pack("<d", INCOME),
+                struct.pack("<d", float(ZIP))]:
+            assert not stored(data, needle), needle
+        assert stored(data, struct.pack("<d", 30.0))  # age is kept
+        assert "SECRET" not in s.logtext()
+        assert "SECRET" not in str(rep) and str(ZIP) not in str(rep)
+
+
+def test_hashes_stable_across_rotate_key():
+    with served(args=ARGS) as s:
+        expect(s.post("/api/v1/models", {"name": "pii"}), 201)
+        expect(s.post("/api/v1/models/pii/versions", {"schema": PSCHEMA}), 201)
+        expect(s.put(base("pii", 1) + "/reference",
+                     {"rows": [prow(i) for i in range(60)]}), 200)
+        before = s.sql("SELECT col, code, value FROM mon_categories ORDER BY col, code")
+        sealed = s.sql("SELECT secret FROM privacy_key")[0][0]
+        assert sealed.startswith("enc:v1:"), sealed
+        s.stop()
+        new_key = os.path.join(s.data_dir, "new.key")
+        p = subprocess.run([BIN, "rotate-key", "--new-key-file", new_key,
+                            "--data-dir", s.data_dir] + db_args(s.data_dir),
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p
+        after_sealed = s.sql("SELECT secret FROM privacy_key")[0][0]
+        assert after_sealed != sealed and after_sealed.startswith("enc:v1:")
+        os.replace(new_key, os.path.join(s.data_dir, "secret.key"))
+        s.start()
+        now = datetime.now(timezone.utc)
+        expect(s.post(base("pii", 1) + "/predictions",
+                      {"predictions": [dict(prow(i), timestamp=iso(now))
+                                       for i in range(60)]}), 200)
+        after = s.sql("SELECT col, code, value FROM mon_categories ORDER BY col, code")
+        # The same values gave the same hashes: no new dictionary entry.
+        assert after == before, (before, after)
+        n, rep = window_count(s, "pii", 1)
+        email = next(c for c in rep["columns"] if c["name"] == "email")
+        assert n == 60 and email["drifted"] is False, email
 
 
 if __name__ == "__main__":
