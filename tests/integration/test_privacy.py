@@ -327,6 +327,8 @@ def test_sensitive_columns_hash_and_drop():
         # Dropped: validated and counted as rows, stored as nothing.
         assert cols["income"]["stats"]["count"] == 0, cols["income"]
         assert cols["income"]["drifted"] is False, cols["income"]
+        assert cols["income"]["status"] != "ok", cols["income"]
+        assert cols["note"]["stats"]["count"] == 0, cols["note"]
         assert cols["age"]["stats"]["count"] == 400
         ref_cols = hashes_of(s, "pii")
         assert ref_cols["email"]["type"] == "categorical"

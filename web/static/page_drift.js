@@ -165,7 +165,7 @@ export function mount(root, { model, version }, ctx) {
     if (rc && rc.categories && Object.keys(rc.categories).length) {
       const cats = Object.entries(rc.categories).sort((a, b) => b[1] - a[1]);
       const total = cats.reduce((t, [, n]) => t + n, 0) || 1;
-      histChart.bars(cats.map(([k]) => k), [{ label: 'reference', values: cats.map(([, n]) => n / total), color: '#94a3b8' }],
+      histChart.bars(cats.map(([k]) => shortLabel(k)), [{ label: 'reference', values: cats.map(([, n]) => n / total), color: '#94a3b8' }],
         { yLabel: 'share of rows', xLabel: 'category' });
       histNote.textContent = 'Reference shares per category. The drift report has no per-category counts of the current window (only ' +
         fmtNum(cs.unique) + ' distinct values in ' + fmtNum(cs.count) + ' rows), so only the reference side is drawn.';
@@ -250,6 +250,10 @@ function perfText(p) {
   return Object.entries(p).filter(([, v]) => typeof v === 'number').slice(0, 3).map(([k, v]) => k + ' ' + fmtNum(v, 3)).join(' · ') || '—';
 }
 
+// A hashed column's categories are 64 hex digits (docs/privacy.md): the
+// first 12 tell them apart on an axis; the rest is noise to a reader.
+const shortLabel = (s) => (/^[0-9a-f]{64}$/.test(s) ? s.slice(0, 12) + '…' : s);
+
 // Normalises whatever per-bin data the report carries for a column into
 // {labels, reference, current} shares; null when it has none.
 export function histogramOf(c) {
@@ -264,7 +268,7 @@ export function histogramOf(c) {
     if (!labels && Array.isArray(hsrc.edges) && hsrc.edges.length === n + 1)
       labels = hsrc.reference.map((_, i) => fmtNum(hsrc.edges[i], 3) + '–' + fmtNum(hsrc.edges[i + 1], 3));
     if (!labels) labels = hsrc.reference.map((_, i) => String(i + 1));
-    return { labels: labels.map(String), reference: toShares(hsrc.reference), current: toShares(hsrc.current) };
+    return { labels: labels.map(String).map(shortLabel), reference: toShares(hsrc.reference), current: toShares(hsrc.current) };
   }
   if (Array.isArray(hsrc)) {
     // [{lo, hi, reference, current}] or [{value|category, reference, current}]
