@@ -407,7 +407,8 @@ static mw_status parse_ids(const cJSON *body, mon_batch *ids, mon_errors *errs,
   const cJSON *arr =
       cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "ids") : NULL;
   const cJSON *k;
-  cJSON_ArrayForEach(k, body) {
+  const cJSON *obj = cJSON_IsObject(body) ? body : NULL;
+  cJSON_ArrayForEach(k, obj) {
     if(strcmp(k->string, "ids")) {
       char fb[256];
       snprintf(fb, sizeof fb, "%.200s", k->string);

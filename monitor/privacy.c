@@ -43,7 +43,8 @@ mw_status mon_model_retention_put(mon_ctx *m, mw_conn *c, const char *model,
   *out = NULL;
   const cJSON *k, *d = NULL;
   bool have = false;
-  cJSON_ArrayForEach(k, body) {
+  const cJSON *obj = cJSON_IsObject(body) ? body : NULL;
+  cJSON_ArrayForEach(k, obj) {
     if(strcmp(k->string, "days"))
       return mw_errf(err, MW_EVALIDATION, "unknown field '%.64s' (expected days)",
                      k->string);

@@ -17,7 +17,13 @@
  * the same value gives the same hash in every version of the model (drift
  * and comparisons work) and different hashes in another column or model
  * (they cannot be joined). Cost: two HMAC passes per value; the key is
- * read once per process. */
+ * read once per process.
+ *
+ * Every path that stores feature values must attach the keys and go
+ * through mon__batch_parse, which hashes and drops: ingest and reference
+ * rows today. The quarantine of invalid rows (?on_invalid=quarantine, not
+ * on this branch) must store rows as parsed, never the request's JSON, and
+ * erasure (monitor/erasure.c) must delete quarantined rows by id too. */
 #ifndef MW_MONITOR_PRIVACY_H
 #define MW_MONITOR_PRIVACY_H
 

@@ -104,6 +104,10 @@ def test_erasure_removes_rows_everywhere():
         expect(s.post("/api/v1/models/fraud/erasure", {"ids": []}), 422)
         expect(s.post("/api/v1/models/fraud/erasure", {"ids": [{"x": 1}]}), 422)
         expect(s.post("/api/v1/models/fraud/erasure", {"idz": ["a"]}), 422)
+        expect(s.post("/api/v1/models/fraud/erasure", ["a"]), 400)
+        expect(s.post("/api/v1/models/fraud/erasure", "a"), 400)
+        expect(s.post("/api/v1/models/fraud/erasure", {"ids": "a"}), 422)
+        expect(s.post("/api/v1/models/fraud/erasure", {"ids": ["x" * 257]}), 422)
         expect(s.post("/api/v1/models/fraud/erasure",
                       {"ids": ["x%d" % i for i in range(10001)]}), 422)
         expect(s.post("/api/v1/models/nope/erasure", {"ids": ["a"]}), 404)
@@ -210,6 +214,8 @@ def test_retention_per_model():
         expect(s.put("/api/v1/models/short/retention", {"days": 1.5}), 422)
         expect(s.put("/api/v1/models/short/retention", {"days": "1"}), 422)
         expect(s.put("/api/v1/models/short/retention", {"dayz": 1}), 422)
+        expect(s.put("/api/v1/models/short/retention", [1]), 400)
+        expect(s.put("/api/v1/models/short/retention", {}), 422)
         expect(s.put("/api/v1/models/short/retention", {"days": 36501}), 422)
         expect(s.put("/api/v1/models/nope/retention", {"days": 1}), 404)
         tok = s.token_with("promoter", ["read", "ingest", "promote"])
@@ -299,6 +305,13 @@ def test_sensitive_columns_hash_and_drop():
                "prediction": {"type": "numeric", "privacy": "hash"}}
         expect(s.post("/api/v1/models/pii/versions", {"schema": bad}), 422)
         expect(s.post("/api/v1/models/pii/versions", {"schema": PSCHEMA}), 201)
+        # No route changes a version's schema, so none changes its privacy.
+        kept = dict(PSCHEMA, features=[dict(f, privacy="keep") for f in PSCHEMA["features"]])
+        for method in ("PATCH", "PUT"):
+            r = s.request(method, "/api/v1/models/pii/versions/1", {"schema": kept})
+            assert r.status in (404, 405), r
+        got = expect(s.get("/api/v1/models/pii/versions/1"), 200)["schema"]
+        assert got == PSCHEMA, got
         ref = [prow(i) for i in range(300)]
         expect(s.put(base("pii", 1) + "/reference", {"rows": ref}), 200)
         # Validated as declared; the value never appears in the error.
