@@ -43,10 +43,19 @@ typedef struct mon_job {
    * insufficient_data with that reason (borrowed; NULL: comparable). */
   bool baseline, baseline_empty;
   const char *unmatched;
-  cJSON *json; /* the column's result */
+  bool keep_vals; /* compute leaves vals to the caller (a pool's spare) */
+  cJSON *json;    /* the column's result */
   bool evaluated, drifted;
   mw_status st;
 } mon_job;
+
+/* The array of a streamed column's values (jb->vals): n doubles,
+ * uninitialised; large ones mapped with huge pages asked for. NULL when
+ * memory runs out. Freed only by mon__vals_free (NULL is fine). */
+double *mon__vals_alloc(size_t n);
+void mon__vals_free(double *v);
+/* The doubles v has room for (0 for small arrays, which are not reused). */
+size_t mon__vals_cap(const double *v);
 
 /* Computes jb's statistics and JSON (see mon_job). */
 void mon__column_compute(mon_job *jb);
@@ -66,6 +75,9 @@ typedef struct mon_pool {
   size_t inflight, budget;
   int stop;
   int nthreads;
+#define MON_POOL_SPARES 4
+  double *spare[MON_POOL_SPARES]; /* computed columns' arrays, for reuse */
+  int nspare;
   pthread_t th[16];
 } mon_pool;
 
@@ -75,6 +87,9 @@ int mon__pool_start(mon_pool *p, int n, size_t budget);
 /* Waits until reserve more doubles fit the budget (or nothing is in
  * flight), then charges them: the caller then reads the column's values. */
 void mon__pool_reserve(mon_pool *p, size_t reserve);
+/* An array for n values: a computed column's spare, else a new one
+ * (mon__vals_alloc). NULL when memory runs out. */
+double *mon__pool_vals(mon_pool *p, size_t n);
 /* Queues jb (charged with jb->reserve) for a thread. */
 void mon__pool_submit(mon_pool *p, mon_job *jb);
 /* Lets the threads finish the queue, then joins them. */

@@ -12,8 +12,8 @@
  *
  * What is exact and what is approximate in a drift report: every statistic
  * is computed on all rows of the window, exactly, as long as one numeric
- * column of the window fits half the memory budget (--drift-memory-mb,
- * default 256 MB: 16 M rows). Above that, count, missing, mean, std, min,
+ * column of the window fits the memory budget (--drift-memory-mb,
+ * default 256 MB: 32 M rows). Above that, count, missing, mean, std, min,
  * max, PSI and Jensen-Shannon (bin and category counts) stay exact and are
  * streamed; KS, Wasserstein and the quantiles are computed on an evenly
  * strided sample of the window that fits the budget, and the column says

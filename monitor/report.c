@@ -153,10 +153,11 @@ static mw_status read_streamed(struct rep *r, mon_job *jb) {
     rows = (rows + stride - 1) / stride;
     jb->sampled = rows;
   }
-  jb->reserve = 2 * (rows ? rows : 1); /* values + the sort's scratch */
+  jb->reserve = rows ? rows : 1; /* the values; the sort needs no scratch */
   if(r->threads)
     mon__pool_reserve(&r->pool, jb->reserve);
-  if(!(jb->vals = malloc((rows ? rows : 1) * sizeof *jb->vals)))
+  if(!(jb->vals =
+           r->threads ? mon__pool_vals(&r->pool, rows) : mon__vals_alloc(rows)))
     return MW_ENOMEM;
   mon__gather_init(&jb->agg, jb->vals, rows, stride, jb->sampled > 0,
                    jb->ref->has_bins ? &jb->ref->bins : NULL);
@@ -532,7 +533,7 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
    * remaining quarter covers building one reference column at a time. */
   size_t total = (size_t)r.opt.drift_memory_mb * ((size_t)1 << 20) / sizeof(double);
   r.budget = base ? total / 2 : total;
-  r.cap_rows = r.budget / 2;
+  r.cap_rows = r.budget; /* a column in flight is its values alone */
   /* Taken before the snapshot, so an entry another report is updating is
    * waited for and continued from rather than read again. */
   if(use_cache)

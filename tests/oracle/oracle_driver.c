@@ -7,6 +7,7 @@
  *   kstwo <id> <n> <d>                 mon_stats_kstwo_sf(d, n)
  *   kspval <id> <n1> <n2> <d>          mon_stats_ks_pvalue(n1, n2, d)
  *   spearman <id> <x.f64> <y.f64>      mon_stats_spearman of the pairs
+ *   sort <id> <in.f64> <out.f64>       mon_stats_sort of in, written to out
  * Each command's output starts with "begin <id>" and ends with "end <id>".
  * Doubles are printed with %.17g so they round-trip exactly. */
 #include <errno.h>
@@ -211,6 +212,19 @@ static int cmd_spearman(const char *x_path, const char *y_path) {
   return 0;
 }
 
+static int cmd_sort(const char *in_path, const char *out_path) {
+  size_t n;
+  double *x = read_f64(in_path, &n);
+  if (x == NULL) return -1;
+  int rc = mon_stats_sort(x, n);
+  put("rc", rc);
+  FILE *f = fopen(out_path, "wb");
+  int ok = f != NULL && fwrite(x, sizeof *x, n, f) == n;
+  if (f != NULL && fclose(f) != 0) ok = 0;
+  free(x);
+  return ok ? 0 : -1;
+}
+
 int main(void) {
   char line[4096];
   int failures = 0;
@@ -224,6 +238,8 @@ int main(void) {
       rc = cmd_numeric(a, b);
     } else if (strcmp(cmd, "spearman") == 0 && nf >= 4) {
       rc = cmd_spearman(a, b);
+    } else if (strcmp(cmd, "sort") == 0 && nf >= 4) {
+      rc = cmd_sort(a, b);
     } else if (strcmp(cmd, "counts") == 0 && nf >= 4) {
       rc = cmd_counts(a, b);
     } else if (strcmp(cmd, "kstwo") == 0 && nf >= 4) {

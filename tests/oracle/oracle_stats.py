@@ -165,6 +165,24 @@ def numeric_cases(rng):
         ("tiny_scale", n(0, 1e-9, 600), n(0, 1e-9, 500)),
         ("negzero", np.array([-0.0, 0.0, 1.0, -1.0, 2.0, 0.0, 3.0]), np.array([0.0, -0.0, 5.0, 6.0])),
     ]
+    # Large enough for several levels of the in-place MSD radix sort
+    # (monitor/stats.c: 8-bit digits, insertion sort below 48 keys), with
+    # many ties, both signs, zeros of both signs, subnormals, and values that
+    # differ only in their lowest mantissa bits.
+    lowbits = 1.0 + np.arange(5000) * np.finfo(float).eps
+    cases += [
+        ("radix_ties_200k_150k", np.round(n(0, 1, 200000), 1),
+         np.round(n(0.05, 1, 150000), 1)),
+        ("radix_heavy_ties_120k", rng.integers(-40, 40, 120000) * 0.25,
+         rng.integers(-38, 42, 90000) * 0.25),
+        ("radix_lowbits", rng.permutation(np.repeat(lowbits, 3)),
+         rng.permutation(lowbits[::2] + 2 * np.finfo(float).eps)),
+        ("radix_mixed_range", np.concatenate([n(0, 1, 30000), rng.lognormal(0, 8, 30000),
+                                              -rng.lognormal(0, 8, 30000),
+                                              np.full(500, -0.0), np.full(500, 0.0),
+                                              np.full(200, 5e-324)]),
+         np.concatenate([n(0.1, 1, 20000), rng.lognormal(0, 8, 20000)])),
+    ]
     # Tiny samples, every size pair 1..5 (exact path, including the n1 == n2
     # square formula).
     for a in range(1, 6):
@@ -193,6 +211,34 @@ def count_cases(rng):
         ("cat_tiny_props", [1_000_000, 1, 3, 0], [999_990, 0, 8, 2]),
         ("cat_huge_shift", [1000, 1000, 1000], [2900, 50, 50]),
     ]
+
+
+def sort_cases(rng):
+    """Arrays for mon_stats_sort alone: the result must be numpy's order of
+    the IEEE-754 keys (so -0.0 before +0.0), bit for bit."""
+    n = rng.normal
+    return [
+        ("sort_normal_300k", n(0, 1, 300000)),
+        ("sort_ties_300k", np.round(n(0, 3, 300000), 0)),
+        ("sort_one_value", np.full(100000, 2.5)),
+        ("sort_two_values_zeros", rng.permutation(np.concatenate(
+            [np.full(70000, -0.0), np.full(50000, 0.0)]))),
+        ("sort_subnormal", rng.integers(1, 1000, 50000) * 5e-324),
+        ("sort_wide", np.concatenate([rng.lognormal(0, 30, 60000), -rng.lognormal(0, 30, 60000),
+                                      rng.integers(-3, 3, 60000).astype(float)])),
+        ("sort_sorted_desc", -np.arange(200000, dtype=float)),
+        ("sort_small_47", n(0, 1, 47)),
+        ("sort_small_49", np.round(n(0, 1, 49))),
+        ("sort_empty", np.array([], dtype=float)),
+    ]
+
+
+def key_sorted(x):
+    """x sorted by mon_stats_sort_key: the sign-flipped IEEE-754 bits."""
+    u = np.asarray(x, dtype="<f8").view("<u8")
+    neg = (u >> np.uint64(63)) == 1
+    k = np.where(neg, ~u, u | np.uint64(1 << 63))
+    return np.asarray(x, dtype="<f8")[np.argsort(k, kind="stable")]
 
 
 def spearman_cases(rng):
@@ -358,6 +404,11 @@ def main():
             np.asarray(x, dtype="<f8").tofile(xp)
             np.asarray(y, dtype="<f8").tofile(yp)
             commands.append(f"spearman {name} {xp} {yp}")
+        so = sort_cases(rng)
+        for name, x in so:
+            xp = os.path.join(tmp, name + "_in.f64")
+            np.asarray(x, dtype="<f8").tofile(xp)
+            commands.append(f"sort {name} {xp} {os.path.join(tmp, name + '_out.f64')}")
         tc = time.time()
         blocks, rc = run_driver(driver, commands)
         t_c = time.time() - tc
@@ -372,6 +423,15 @@ def main():
         for name, x, y in sp:
             check_spearman(chk, name, np.asarray(x, float), np.asarray(y, float),
                            blocks.get(name))
+        for name, x in so:
+            b = blocks.get(name)
+            if b is None or "error" in b:
+                chk.fail(f"{name}: driver failed")
+                continue
+            got = np.fromfile(os.path.join(tmp, name + "_out.f64"), dtype="<f8")
+            want = key_sorted(x)
+            chk.equal("sort (bits)", name, got.tobytes() == want.tobytes(), True)
+            chk.equal("sort (numpy order)", name, bool(np.array_equal(got, np.sort(x))), True)
         for i, (n, d) in enumerate(kg):
             b = blocks.get(f"kstwo_{i}")
             if b is None:
