@@ -539,6 +539,7 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   if(use_cache)
     r.wp.e = mon__wcache_acquire(m ? &m->wc : NULL, v->id, r.s.ncols, from, to);
   admit(m);
+  mon__flight_seal(); /* later requests would miss rows committed from now */
   if(!(st = mon__read_begin(c))) {
     st = report_read(&r, use_cache, total, err);
     mon__read_end(c);
@@ -558,8 +559,19 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
   return st;
 }
 
-mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v, int64_t from,
-                      int64_t to, cJSON **out, mw_err *err) {
+struct report_args {
+  mon_ctx *m;
+  mw_conn *c;
+  const mon_version *v;
+  int64_t from, to;
+};
+
+static mw_status report_flight(void *ctx, cJSON **out, mw_err *err) {
+  struct report_args *a = ctx;
+  mon_ctx *m = a->m;
+  mw_conn *c = a->c;
+  const mon_version *v = a->v;
+  int64_t from = a->from, to = a->to;
   bool cached = false;
   mw_status st = report_run(m, c, v, NULL, false, from, to, true, &cached, out, err);
   if(st == MW_EINTERNAL && cached) {
@@ -568,6 +580,15 @@ mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v, int64_t from
     st = report_run(m, c, v, NULL, false, from, to, false, &cached, out, err);
   }
   return st;
+}
+
+/* Requests for the same window that arrive while its report waits to
+ * start share it (monitor/flight.c). */
+mw_status mon__report(mon_ctx *m, mw_conn *c, const mon_version *v, int64_t from,
+                      int64_t to, cJSON **out, mw_err *err) {
+  struct report_args a = {m, c, v, from, to};
+  return mon__flight_do(m ? &m->wc.flights : NULL, v->id, from, to, mw_now_ms(),
+                        report_flight, &a, out, err);
 }
 
 mw_status mon_drift_compare(mon_ctx *m, mw_conn *c, const mon_version *base,

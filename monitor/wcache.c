@@ -401,6 +401,7 @@ void mon__wcache_init(mon_wcache *wc, int budget_mb) {
   wc->budget_mb = budget_mb;
   pthread_mutex_init(&wc->mu, NULL);
   pthread_cond_init(&wc->cv, NULL);
+  mon__flights_init(&wc->flights);
 }
 
 void mon__wcache_destroy(mon_wcache *wc) {
@@ -412,6 +413,7 @@ void mon__wcache_destroy(mon_wcache *wc) {
   pthread_mutex_unlock(&wc->mu);
   pthread_mutex_destroy(&wc->mu);
   pthread_cond_destroy(&wc->cv);
+  mon__flights_destroy(&wc->flights);
 }
 
 void mon__wcache_stats(mon_wcache *wc, mon_wcache_stats *out) {

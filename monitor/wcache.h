@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "monitor/flight.h"
 #include "monitor/window.h"
 
 /* One column of a cached window. */
@@ -42,6 +43,10 @@ typedef struct mon_wcache {
   mon_wentry *head;
   size_t bytes;
   uint64_t hits, misses, evictions;
+  /* Reports waiting to start that others may join (monitor/flight.c);
+   * kept here, with the entries they will use, also when the cache is
+   * off. */
+  mon_flights flights;
 } mon_wcache;
 
 /* budget_mb < 0 turns the cache off. */

@@ -22,10 +22,9 @@
 #include "core/db_sqlite.h"
 #include "monitor/internal.h"
 
-static const char *SCHEMA =
-    "{\"features\":[{\"name\":\"age\",\"type\":\"numeric\"},"
-    "{\"name\":\"city\",\"type\":\"categorical\"}],"
-    "\"prediction\":{\"type\":\"numeric\"}}";
+static const char *SCHEMA = "{\"features\":[{\"name\":\"age\",\"type\":\"numeric\"},"
+                            "{\"name\":\"city\",\"type\":\"categorical\"}],"
+                            "\"prediction\":{\"type\":\"numeric\"}}";
 
 struct fix {
   char dir[64];
@@ -204,14 +203,14 @@ static void test_json_values(void **state) {
   a = parse("[\"red\", 3, 2.5, false, null, {}]");
   char buf[64];
   bool missing;
-  assert_string_equal(mon__json_category(cJSON_GetArrayItem(a, 0), buf, 64, &missing),
-                      "red");
-  assert_string_equal(mon__json_category(cJSON_GetArrayItem(a, 1), buf, 64, &missing),
-                      "3");
-  assert_string_equal(mon__json_category(cJSON_GetArrayItem(a, 2), buf, 64, &missing),
-                      "2.5");
-  assert_string_equal(mon__json_category(cJSON_GetArrayItem(a, 3), buf, 64, &missing),
-                      "false");
+  assert_string_equal(
+      mon__json_category(cJSON_GetArrayItem(a, 0), buf, 64, &missing), "red");
+  assert_string_equal(
+      mon__json_category(cJSON_GetArrayItem(a, 1), buf, 64, &missing), "3");
+  assert_string_equal(
+      mon__json_category(cJSON_GetArrayItem(a, 2), buf, 64, &missing), "2.5");
+  assert_string_equal(
+      mon__json_category(cJSON_GetArrayItem(a, 3), buf, 64, &missing), "false");
   assert_non_null(mon__json_category(cJSON_GetArrayItem(a, 4), buf, 64, &missing));
   assert_true(missing);
   assert_null(mon__json_category(cJSON_GetArrayItem(a, 5), buf, 64, &missing));
@@ -230,9 +229,10 @@ static mon_doc *doc_of(const char *text, char *buf, size_t cap) {
 static void test_json_parser(void **state) {
   (void)state;
   char buf[512];
-  mon_doc *d = doc_of(" {\"a\": [1, -2.5e3, true, false, null, NaN, -Infinity],"
-                      " \"b\\u00e9\\n\": \"x\\\"y\\u20ac\\ud83d\\ude00\", \"c\": {}} ",
-                      buf, sizeof buf);
+  mon_doc *d =
+      doc_of(" {\"a\": [1, -2.5e3, true, false, null, NaN, -Infinity],"
+             " \"b\\u00e9\\n\": \"x\\\"y\\u20ac\\ud83d\\ude00\", \"c\": {}} ",
+             buf, sizeof buf);
   assert_non_null(d);
   const cJSON *root = mon_doc_root(d);
   assert_true(cJSON_IsObject(root));
@@ -247,15 +247,30 @@ static void test_json_parser(void **state) {
   assert_string_equal(b->valuestring, "x\"y\xe2\x82\xac\xf0\x9f\x98\x80");
   assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "c")));
   mon_doc_free(d);
-  static const char *const bad[] = {
-      "", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "[01]", "[1.]", "[.5]",
-      "[1e]", "[-]", "[\"\\x\"]", "[\"a\tb\"]", "[\"\\ud800\"]", "[1] x",
-      "[tru]", "{\"a\":nul}", "[\"\\u0000\"]", "[+1]"};
+  static const char *const bad[] = {"",
+                                    "{",
+                                    "[1,]",
+                                    "{\"a\":1,}",
+                                    "{\"a\" 1}",
+                                    "[01]",
+                                    "[1.]",
+                                    "[.5]",
+                                    "[1e]",
+                                    "[-]",
+                                    "[\"\\x\"]",
+                                    "[\"a\tb\"]",
+                                    "[\"\\ud800\"]",
+                                    "[1] x",
+                                    "[tru]",
+                                    "{\"a\":nul}",
+                                    "[\"\\u0000\"]",
+                                    "[+1]"};
   for(size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     mw_strlcpy(buf, bad[i], sizeof buf);
     size_t off = 99;
     int why = 0;
-    assert_int_equal(mon_doc_parse(buf, strlen(buf), NULL, &d, &why, &off), MW_EINVAL);
+    assert_int_equal(mon_doc_parse(buf, strlen(buf), NULL, &d, &why, &off),
+                     MW_EINVAL);
     assert_int_equal(why, MON_DOC_SYNTAX);
     assert_null(d);
     assert_true(off <= strlen(bad[i]));
@@ -267,7 +282,8 @@ static void test_json_parser(void **state) {
   deep[1199] = '\0';
   deep[1198] = ']';
   int why = 0;
-  assert_int_equal(mon_doc_parse(deep, 1200 - 1, NULL, &d, &why, NULL), MW_EVALIDATION);
+  assert_int_equal(mon_doc_parse(deep, 1200 - 1, NULL, &d, &why, NULL),
+                   MW_EVALIDATION);
   assert_int_equal(why, MON_DOC_DEPTH);
   /* The caps of an HTTP body. */
   mon_doc_limits lim = {4, 8, 3};
@@ -287,7 +303,8 @@ static void test_json_parser(void **state) {
                    MW_EVALIDATION);
   assert_int_equal(why, MON_DOC_KEY);
   mw_strlcpy(buf, "{\"a\":[1,2,3,4]}", sizeof buf);
-  assert_int_equal(mon_doc_parse(buf, strlen(buf), &lim, &d, &why, NULL), MW_ETOOBIG);
+  assert_int_equal(mon_doc_parse(buf, strlen(buf), &lim, &d, &why, NULL),
+                   MW_ETOOBIG);
   assert_int_equal(why, MON_DOC_ITEMS);
   /* Every number is the double strtod gives (correctly rounded), on
    * random doubles printed with 15-17 digits, random digit strings with
@@ -315,17 +332,19 @@ static void test_json_parser(void **state) {
                (double)(s >> 11) / 9007199254740992.0 * 100 - 50);
       break;
     case 2:
-      snprintf(num, sizeof num, "%llue%d", (unsigned long long)(s % 10000000000000000000ULL),
+      snprintf(num, sizeof num, "%llue%d",
+               (unsigned long long)(s % 10000000000000000000ULL),
                (int)(s >> 40) % 60 - 30);
       break;
     default: {
       /* 19 digits right at, just below and just above the halfway point
        * between two doubles: where rounding twice (to 64 bits, then 53)
        * goes wrong unless the parser notices. */
-      double base = ldexp(1.0 + (double)(s >> 12) / 4503599627370496.0,
-                          (int)(s % 170) - 30);
-      long double h = (long double)base +
-                      ((long double)nextafter(base, INFINITY) - (long double)base) / 2;
+      double base =
+          ldexp(1.0 + (double)(s >> 12) / 4503599627370496.0, (int)(s % 170) - 30);
+      long double h =
+          (long double)base +
+          ((long double)nextafter(base, INFINITY) - (long double)base) / 2;
       char t[64];
       snprintf(t, sizeof t, "%.18Le", h);
       char digits19[20];
@@ -333,7 +352,8 @@ static void test_json_parser(void **state) {
       memcpy(digits19 + 1, t + 2, 18);
       digits19[19] = '\0';
       long long x = strtoll(strchr(t, 'e') + 1, NULL, 10);
-      unsigned long long mm = strtoull(digits19, NULL, 10) + (unsigned long long)(i % 3) - 1;
+      unsigned long long mm =
+          strtoull(digits19, NULL, 10) + (unsigned long long)(i % 3) - 1;
       snprintf(num, sizeof num, "%llue%lld", mm, x - 18);
     }
     }
@@ -431,12 +451,14 @@ static void test_batch_validation(void **state) {
       /* 2: missing column, missing prediction, bad timestamp */
       "{\"timestamp\":\"yesterday\",\"features\":{\"age\":1}},"
       /* 3: duplicate id of row 0, NaN and null are fine */
-      "{\"id\":\"a\",\"features\":{\"age\":\"NaN\",\"city\":null},\"prediction\":null},"
+      "{\"id\":\"a\",\"features\":{\"age\":\"NaN\",\"city\":null},\"prediction\":"
+      "null},"
       /* 4: not an object; 5: far future, unknown field, features array */
       "7,{\"timestamp\":\"2999-01-01T00:00:00Z\",\"extra\":1,\"features\":[],"
       "\"prediction\":2},"
       /* 6: categorical given an object, integer id, a label */
-      "{\"id\":42,\"features\":{\"city\":{},\"age\":2},\"prediction\":3,\"label\":4}]");
+      "{\"id\":42,\"features\":{\"city\":{},\"age\":2},\"prediction\":3,\"label\":4}"
+      "]");
   mon_batch b;
   mon_errors e;
   mon__errors_init(&e);
@@ -495,10 +517,11 @@ static void test_ingest_and_labels(void **state) {
   struct fix *f = *state;
   int64_t n = 0;
   mw_err err = {{0}, NULL};
-  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"p1\",\"features\":"
-                             "{\"age\":1,\"city\":\"a\"},\"prediction\":0.1},"
-                             "{\"id\":\"p2\",\"features\":{\"age\":2,\"city\":"
-                             "\"b\"},\"prediction\":0.2,\"label\":1}]}",
+  assert_int_equal(ingest(f,
+                          "{\"predictions\":[{\"id\":\"p1\",\"features\":"
+                          "{\"age\":1,\"city\":\"a\"},\"prediction\":0.1},"
+                          "{\"id\":\"p2\",\"features\":{\"age\":2,\"city\":"
+                          "\"b\"},\"prediction\":0.2,\"label\":1}]}",
                           &n, &err),
                    MW_OK);
   assert_int_equal(n, 2);
@@ -508,20 +531,22 @@ static void test_ingest_and_labels(void **state) {
   assert_int_equal(count_rows(f, "SELECT count(*) FROM labels"), 1);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories"), 2);
   /* A stored id and a type error: both listed, nothing stored. */
-  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"p3\",\"features\":"
-                             "{\"age\":1,\"city\":\"c\"},\"prediction\":0.1},"
-                             "{\"id\":\"p1\",\"features\":{\"age\":true,\"city\":"
-                             "\"b\"},\"prediction\":0.2}]}",
+  assert_int_equal(ingest(f,
+                          "{\"predictions\":[{\"id\":\"p3\",\"features\":"
+                          "{\"age\":1,\"city\":\"c\"},\"prediction\":0.1},"
+                          "{\"id\":\"p1\",\"features\":{\"age\":true,\"city\":"
+                          "\"b\"},\"prediction\":0.2}]}",
                           &n, &err),
                    MW_EVALIDATION);
   assert_true(has_error(&err, 1, "id"));
   assert_true(has_error(&err, 1, "features.age"));
   mw_err_clear(&err);
   /* Only a stored id: caught inside the transaction, rolled back. */
-  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"p4\",\"features\":"
-                             "{\"age\":1,\"city\":\"new\"},\"prediction\":0.1},"
-                             "{\"id\":\"p2\",\"features\":{\"age\":3,\"city\":"
-                             "\"b\"},\"prediction\":0.2}]}",
+  assert_int_equal(ingest(f,
+                          "{\"predictions\":[{\"id\":\"p4\",\"features\":"
+                          "{\"age\":1,\"city\":\"new\"},\"prediction\":0.1},"
+                          "{\"id\":\"p2\",\"features\":{\"age\":3,\"city\":"
+                          "\"b\"},\"prediction\":0.2}]}",
                           &n, &err),
                    MW_EVALIDATION);
   assert_true(has_error(&err, 1, "id"));
@@ -561,7 +586,7 @@ static void test_ingest_and_labels(void **state) {
   cJSON_Delete(body);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM labels"), 2);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM labels WHERE "
-                                    "ext_id = 'p2' AND label = 0.25"),
+                                 "ext_id = 'p2' AND label = 0.25"),
                    1);
 }
 
@@ -576,8 +601,9 @@ static void test_windows(void **state) {
   for(int i = 0; i < 20; i++) {
     char ts[40];
     mw_time_format(base + i * 60000LL, ts, sizeof ts);
-    mw_buf_printf(&body, "%s{\"timestamp\":\"%s\",\"features\":{\"age\":%d,"
-                         "\"city\":\"c%d\"},\"prediction\":%d}",
+    mw_buf_printf(&body,
+                  "%s{\"timestamp\":\"%s\",\"features\":{\"age\":%d,"
+                  "\"city\":\"c%d\"},\"prediction\":%d}",
                   i ? "," : "", ts, i, i % 3, i * 10);
   }
   mw_buf_printf(&body, "]}");
@@ -589,9 +615,8 @@ static void test_windows(void **state) {
   /* [08:03, 08:12) holds rows 3..11, cutting two blocks. */
   mon_window w;
   assert_int_equal(mon__read_begin(f->c), MW_OK);
-  assert_int_equal(mon__window_open(f->c, 7, 3, base + 3 * 60000, base + 12 * 60000,
-                                    &w),
-                   MW_OK);
+  assert_int_equal(
+      mon__window_open(f->c, 7, 3, base + 3 * 60000, base + 12 * 60000, &w), MW_OK);
   assert_int_equal(w.count, 9);
   assert_int_equal(w.nblocks, 3);
   double vals[32];
@@ -673,8 +698,9 @@ static void log_rows_to(struct fix *f, const mon_version *v, int n, double mu,
     char id[32] = "";
     if(ids)
       snprintf(id, sizeof id, "\"id\":\"s%d-%d\",", seed, i);
-    mw_buf_printf(&body, "%s{%s\"timestamp\":\"%s\",\"features\":{\"age\":%.17g,"
-                         "\"city\":\"%s\"},\"prediction\":%.17g}",
+    mw_buf_printf(&body,
+                  "%s{%s\"timestamp\":\"%s\",\"features\":{\"age\":%.17g,"
+                  "\"city\":\"%s\"},\"prediction\":%.17g}",
                   i ? "," : "", id, ts, mu + z, (s >> 4) % 4 ? "a" : "b",
                   mu * 2 + z);
   }
@@ -694,9 +720,9 @@ static void log_rows(struct fix *f, int n, double mu, int seed, bool ids) {
 
 static const cJSON *column(const cJSON *rep, const char *name) {
   const cJSON *c;
-  cJSON_ArrayForEach(c, cJSON_GetObjectItem(rep, "columns"))
-    if(!strcmp(mw_json_str(c, "name"), name))
-      return c;
+  cJSON_ArrayForEach(
+      c, cJSON_GetObjectItem(rep, "columns")) if(!strcmp(mw_json_str(c, "name"),
+                                                         name)) return c;
   return NULL;
 }
 
@@ -706,9 +732,9 @@ static void test_reference_and_drift(void **state) {
   cJSON *out = NULL;
   int64_t now = mw_now_ms();
   /* No reference yet: a conflict with a clear message. */
-  assert_int_equal(mon_drift_report(f->m, f->c, &f->v, now - 3600000, now, &out,
-                                    &err),
-                   MW_ECONFLICT);
+  assert_int_equal(
+      mon_drift_report(f->m, f->c, &f->v, now - 3600000, now, &out, &err),
+      MW_ECONFLICT);
   assert_non_null(strstr(err.msg, "reference"));
   mw_err_clear(&err);
   log_rows(f, 400, 0.0, 1, true);
@@ -734,14 +760,14 @@ static void test_reference_and_drift(void **state) {
   mon__ref_free(&ref);
 
   /* The same window: nothing drifts. */
-  assert_int_equal(mon_drift_report(f->m, f->c, &f->v, now - 3600000, now + 60000,
-                                    &out, &err),
-                   MW_OK);
+  assert_int_equal(
+      mon_drift_report(f->m, f->c, &f->v, now - 3600000, now + 60000, &out, &err),
+      MW_OK);
   const cJSON *age = column(out, "age");
   assert_string_equal(mw_json_str(age, "method"), "ks");
   assert_false(cJSON_IsTrue(cJSON_GetObjectItem(age, "drifted")));
-  assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(age, "ks"), "d")->valuedouble ==
-              0);
+  assert_true(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(age, "ks"), "d")->valuedouble == 0);
   assert_false(cJSON_IsTrue(
       cJSON_GetObjectItem(cJSON_GetObjectItem(out, "dataset"), "drifted")));
   assert_non_null(cJSON_GetObjectItem(column(out, "city"), "chi2"));
@@ -755,15 +781,16 @@ static void test_reference_and_drift(void **state) {
   /* Only the new rows: they were logged after 'now'. */
   int64_t t1 = mw_now_ms() + 1;
   (void)t1;
-  assert_int_equal(mon_drift_report(f->m, f->c, &v, now - 3600000, now + 60000, &out,
-                                    &err),
-                   MW_OK);
-  assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(out, "window"),
-                                            "count")
-                       ->valuedouble,
-                   800);
+  assert_int_equal(
+      mon_drift_report(f->m, f->c, &v, now - 3600000, now + 60000, &out, &err),
+      MW_OK);
+  assert_int_equal(
+      (int)cJSON_GetObjectItem(cJSON_GetObjectItem(out, "window"), "count")
+          ->valuedouble,
+      800);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(column(out, "age"), "drifted")));
-  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(column(out, "prediction"), "drifted")));
+  assert_true(
+      cJSON_IsTrue(cJSON_GetObjectItem(column(out, "prediction"), "drifted")));
   cJSON_Delete(out);
 
   /* Settings: a bad document is refused with every problem; a good one
@@ -788,8 +815,8 @@ static void test_reference_and_drift(void **state) {
   assert_int_equal((int)cJSON_GetObjectItem(out, "window_seconds")->valuedouble,
                    3600);
   cJSON_Delete(out);
-  assert_int_equal(mon_drift_evaluate(f->m, f->c, &f->v, now - 3600000,
-                                      now + 60000, "api", NULL, &out, &err),
+  assert_int_equal(mon_drift_evaluate(f->m, f->c, &f->v, now - 3600000, now + 60000,
+                                      "api", NULL, &out, &err),
                    MW_OK);
   age = column(out, "age");
   assert_string_equal(mw_json_str(age, "method"), "psi");
@@ -804,7 +831,8 @@ static void test_reference_and_drift(void **state) {
   int64_t at;
   assert_int_equal(mon_metric_latest(f->c, 7, "age", "psi", &val, &at), MW_OK);
   assert_true(val == psi);
-  assert_int_equal(mon_metric_latest(f->c, 7, "age", "ks_p_value", &val, &at), MW_OK);
+  assert_int_equal(mon_metric_latest(f->c, 7, "age", "ks_p_value", &val, &at),
+                   MW_OK);
   assert_int_equal(mon_metric_latest(f->c, 7, "", "prediction_count", &val, &at),
                    MW_OK);
   assert_true(val == 800);
@@ -833,8 +861,9 @@ static void test_degenerate_columns(void **state) {
   mw_buf_init(&body, 1 << 20);
   mw_buf_printf(&body, "{\"rows\":[");
   for(int i = 0; i < 30; i++)
-    mw_buf_printf(&body, "%s{\"features\":{\"age\":null,\"city\":\"k\"},"
-                         "\"prediction\":5}",
+    mw_buf_printf(&body,
+                  "%s{\"features\":{\"age\":null,\"city\":\"k\"},"
+                  "\"prediction\":5}",
                   i ? "," : "");
   mw_buf_printf(&body, "]}");
   cJSON *b = parse(body.data);
@@ -846,25 +875,25 @@ static void test_degenerate_columns(void **state) {
   cJSON_Delete(out);
   int64_t now = mw_now_ms();
   /* Empty window: 200-style report, columns marked no_data. */
-  assert_int_equal(mon_drift_report(f->m, f->c, &f->v, now - 3600000, now, &out,
-                                    &err),
-                   MW_OK);
-  assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(out, "window"),
-                                            "count")
-                       ->valuedouble,
-                   0);
+  assert_int_equal(
+      mon_drift_report(f->m, f->c, &f->v, now - 3600000, now, &out, &err), MW_OK);
+  assert_int_equal(
+      (int)cJSON_GetObjectItem(cJSON_GetObjectItem(out, "window"), "count")
+          ->valuedouble,
+      0);
   assert_string_equal(mw_json_str(column(out, "age"), "status"), "no_data");
   assert_false(cJSON_IsTrue(cJSON_GetObjectItem(column(out, "age"), "drifted")));
   cJSON_Delete(out);
   /* One row, constant columns. */
   int64_t n;
-  assert_int_equal(ingest(f, "{\"predictions\":[{\"features\":{\"age\":1,\"city\":"
-                             "\"k\"},\"prediction\":5}]}",
+  assert_int_equal(ingest(f,
+                          "{\"predictions\":[{\"features\":{\"age\":1,\"city\":"
+                          "\"k\"},\"prediction\":5}]}",
                           &n, &err),
                    MW_OK);
-  assert_int_equal(mon_drift_report(f->m, f->c, &f->v, now - 3600000, now + 60000,
-                                    &out, &err),
-                   MW_OK);
+  assert_int_equal(
+      mon_drift_report(f->m, f->c, &f->v, now - 3600000, now + 60000, &out, &err),
+      MW_OK);
   assert_string_equal(mw_json_str(column(out, "age"), "status"),
                       "insufficient_data");
   char *text = cJSON_PrintUnformatted(out);
@@ -884,8 +913,9 @@ static void test_retention(void **state) {
   for(int i = 0; i < 10; i++) {
     char ts[40];
     mw_time_format(base - 40LL * 86400000 + i * 600000LL, ts, sizeof ts);
-    mw_buf_printf(&body, "%s{\"id\":\"old%d\",\"timestamp\":\"%s\",\"features\":"
-                         "{\"age\":%d,\"city\":\"c\"},\"prediction\":1,\"label\":2}",
+    mw_buf_printf(&body,
+                  "%s{\"id\":\"old%d\",\"timestamp\":\"%s\",\"features\":"
+                  "{\"age\":%d,\"city\":\"c\"},\"prediction\":1,\"label\":2}",
                   i ? "," : "", i, ts, i);
   }
   mw_buf_printf(&body, "]}");
@@ -898,14 +928,13 @@ static void test_retention(void **state) {
   assert_true(blocks > 2);
   int64_t deleted = 0, total = 0;
   do {
-    assert_int_equal(mon_retention_step(f->m, f->c, base - 30LL * 86400000, 2,
-                                        &deleted),
-                     MW_OK);
+    assert_int_equal(
+        mon_retention_step(f->m, f->c, base - 30LL * 86400000, 2, &deleted), MW_OK);
     total += deleted;
   } while(deleted > 0);
   assert_true(total >= 2);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids WHERE ext_id "
-                                    "LIKE 'old%'"),
+                                 "LIKE 'old%'"),
                    0);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 5);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM labels"), 0);
@@ -920,8 +949,9 @@ static void test_retention(void **state) {
                                        "pred_blocks)"),
                    0);
   /* The same id may now be logged again. */
-  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"old1\",\"features\":"
-                             "{\"age\":1,\"city\":\"k\"},\"prediction\":5}]}",
+  assert_int_equal(ingest(f,
+                          "{\"predictions\":[{\"id\":\"old1\",\"features\":"
+                          "{\"age\":1,\"city\":\"k\"},\"prediction\":5}]}",
                           &n, &err),
                    MW_OK);
 }
@@ -1015,15 +1045,13 @@ static void test_ids_per_version(void **state) {
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 4);
 
   /* Labels per version: the same id labelled under both. */
-  assert_int_equal(labels_to(f, &f->v, "{\"labels\":[{\"id\":\"p1\",\"label\":1}]}",
-                             &err),
-                   MW_OK);
-  assert_int_equal(labels_to(f, &v3, "{\"labels\":[{\"id\":\"p1\",\"label\":2}]}",
-                             &err),
-                   MW_OK);
-  assert_int_equal(labels_to(f, &v3, "{\"labels\":[{\"id\":\"p1\",\"label\":3}]}",
-                             &err),
-                   MW_OK);
+  assert_int_equal(
+      labels_to(f, &f->v, "{\"labels\":[{\"id\":\"p1\",\"label\":1}]}", &err),
+      MW_OK);
+  assert_int_equal(
+      labels_to(f, &v3, "{\"labels\":[{\"id\":\"p1\",\"label\":2}]}", &err), MW_OK);
+  assert_int_equal(
+      labels_to(f, &v3, "{\"labels\":[{\"id\":\"p1\",\"label\":3}]}", &err), MW_OK);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM labels WHERE ext_id = 'p1'"),
                    2);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM labels WHERE ext_id = 'p1' "
@@ -1038,9 +1066,9 @@ static void test_ids_per_version(void **state) {
                              "\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
                              &n, &err),
                    MW_OK);
-  assert_int_equal(labels_to(f, &v3, "{\"labels\":[{\"id\":\"p7\",\"label\":2}]}",
-                             &err),
-                   MW_EVALIDATION);
+  assert_int_equal(
+      labels_to(f, &v3, "{\"labels\":[{\"id\":\"p7\",\"label\":2}]}", &err),
+      MW_EVALIDATION);
   assert_non_null(strstr(error_message(&err, 0, "id"), "logged by version 1"));
   mw_err_clear(&err);
 
@@ -1122,8 +1150,9 @@ static void test_drift_compare(void **state) {
   assert_int_equal((int)jget(out, "window", "count")->valuedouble, 400);
   assert_true(jget(out, "dataset", "drift_share")->valuedouble == 0);
   assert_int_equal((int)jget(out, "dataset", "evaluated_columns")->valuedouble, 3);
-  assert_true(cJSON_GetObjectItem(jget(column(out, "age"), "ks", NULL), "d")
-                  ->valuedouble == 0);
+  assert_true(
+      cJSON_GetObjectItem(jget(column(out, "age"), "ks", NULL), "d")->valuedouble ==
+      0);
   assert_string_equal(mw_json_str(column(out, "city"), "status"), "ok");
   assert_true(jget(column(out, "city"), "chi2", "statistic")->valuedouble == 0);
 
@@ -1239,14 +1268,15 @@ static void test_shadow_compare(void **state) {
   /* Baseline b_i = i, candidate 2 i + 1: monotone, rank correlation 1; q4
    * is missing in the baseline, q5 only the candidate logged. */
   assert_int_equal(
-      ingest_to(f, &f->v,
-                "{\"predictions\":[{\"id\":\"q0\",\"features\":{\"age\":1,\"city\":"
-                "\"a\"},\"prediction\":0},{\"id\":\"q1\",\"features\":{\"age\":1,"
-                "\"city\":\"a\"},\"prediction\":1},{\"id\":\"q2\",\"features\":{"
-                "\"age\":1,\"city\":\"a\"},\"prediction\":2},{\"id\":\"q3\","
-                "\"features\":{\"age\":1,\"city\":\"a\"},\"prediction\":3},{\"id\":"
-                "\"q4\",\"features\":{\"age\":1,\"city\":\"a\"},\"prediction\":null}]}",
-                &n, &err),
+      ingest_to(
+          f, &f->v,
+          "{\"predictions\":[{\"id\":\"q0\",\"features\":{\"age\":1,\"city\":"
+          "\"a\"},\"prediction\":0},{\"id\":\"q1\",\"features\":{\"age\":1,"
+          "\"city\":\"a\"},\"prediction\":1},{\"id\":\"q2\",\"features\":{"
+          "\"age\":1,\"city\":\"a\"},\"prediction\":2},{\"id\":\"q3\","
+          "\"features\":{\"age\":1,\"city\":\"a\"},\"prediction\":3},{\"id\":"
+          "\"q4\",\"features\":{\"age\":1,\"city\":\"a\"},\"prediction\":null}]}",
+          &n, &err),
       MW_OK);
   assert_int_equal(
       ingest_to(f, &v3,
@@ -1261,7 +1291,8 @@ static void test_shadow_compare(void **state) {
                 &n, &err),
       MW_OK);
   int64_t from = now - 60000, to = mw_now_ms() + 60000;
-  assert_int_equal(mon_shadow_compare(f->c, &f->v, &v3, from, to, &out, &err), MW_OK);
+  assert_int_equal(mon_shadow_compare(f->c, &f->v, &v3, from, to, &out, &err),
+                   MW_OK);
   assert_string_equal(mw_json_str(out, "kind"), "numeric");
   assert_int_equal((int)jget(out, "pairs", NULL)->valuedouble, 4);
   assert_int_equal((int)jget(out, "missing", NULL)->valuedouble, 1);
@@ -1273,13 +1304,14 @@ static void test_shadow_compare(void **state) {
   assert_int_equal((int)jget(out, "baseline", "version")->valuedouble, 1);
   cJSON_Delete(out);
   /* The other way round: the baseline's ids the candidate logged. */
-  assert_int_equal(mon_shadow_compare(f->c, &v3, &f->v, from, to, &out, &err), MW_OK);
+  assert_int_equal(mon_shadow_compare(f->c, &v3, &f->v, from, to, &out, &err),
+                   MW_OK);
   assert_int_equal((int)jget(out, "pairs", NULL)->valuedouble, 4);
   cJSON_Delete(out);
   /* No pairs in an empty window: nulls. */
-  assert_int_equal(mon_shadow_compare(f->c, &f->v, &v3, now - 7200000,
-                                      now - 3600000, &out, &err),
-                   MW_OK);
+  assert_int_equal(
+      mon_shadow_compare(f->c, &f->v, &v3, now - 7200000, now - 3600000, &out, &err),
+      MW_OK);
   assert_int_equal((int)jget(out, "pairs", NULL)->valuedouble, 0);
   assert_true(cJSON_IsNull(jget(out, "mean_abs_diff", NULL)));
   assert_true(cJSON_IsNull(jget(out, "rank_correlation", NULL)));
@@ -1291,24 +1323,26 @@ static void test_shadow_compare(void **state) {
   add_version(f, 11, 5, CAT);
   add_version(f, 12, 6, CAT);
   mon_version c5 = {11, 1, "m", 5, CAT}, c6 = {12, 1, "m", 6, CAT};
-  assert_int_equal(ingest_to(f, &c5,
-                             "{\"predictions\":[{\"id\":\"k0\",\"features\":{\"x\":"
-                             "1},\"prediction\":\"yes\"},{\"id\":\"k1\",\"features\":"
-                             "{\"x\":1},\"prediction\":\"no\"},{\"id\":\"k2\","
-                             "\"features\":{\"x\":1},\"prediction\":\"no\"},{\"id\":"
-                             "\"k3\",\"features\":{\"x\":1},\"prediction\":\"maybe\"}"
-                             "]}",
-                             &n, &err),
-                   MW_OK);
-  assert_int_equal(ingest_to(f, &c6,
-                             "{\"predictions\":[{\"id\":\"k0\",\"features\":{\"x\":"
-                             "1},\"prediction\":\"no\"},{\"id\":\"k1\",\"features\":"
-                             "{\"x\":1},\"prediction\":\"no\"},{\"id\":\"k2\","
-                             "\"features\":{\"x\":1},\"prediction\":\"yes\"},{\"id\":"
-                             "\"k3\",\"features\":{\"x\":1},\"prediction\":\"other\"}"
-                             "]}",
-                             &n, &err),
-                   MW_OK);
+  assert_int_equal(
+      ingest_to(f, &c5,
+                "{\"predictions\":[{\"id\":\"k0\",\"features\":{\"x\":"
+                "1},\"prediction\":\"yes\"},{\"id\":\"k1\",\"features\":"
+                "{\"x\":1},\"prediction\":\"no\"},{\"id\":\"k2\","
+                "\"features\":{\"x\":1},\"prediction\":\"no\"},{\"id\":"
+                "\"k3\",\"features\":{\"x\":1},\"prediction\":\"maybe\"}"
+                "]}",
+                &n, &err),
+      MW_OK);
+  assert_int_equal(
+      ingest_to(f, &c6,
+                "{\"predictions\":[{\"id\":\"k0\",\"features\":{\"x\":"
+                "1},\"prediction\":\"no\"},{\"id\":\"k1\",\"features\":"
+                "{\"x\":1},\"prediction\":\"no\"},{\"id\":\"k2\","
+                "\"features\":{\"x\":1},\"prediction\":\"yes\"},{\"id\":"
+                "\"k3\",\"features\":{\"x\":1},\"prediction\":\"other\"}"
+                "]}",
+                &n, &err),
+      MW_OK);
   to = mw_now_ms() + 60000;
   assert_int_equal(mon_shadow_compare(f->c, &c5, &c6, from, to, &out, &err), MW_OK);
   assert_string_equal(mw_json_str(out, "kind"), "categorical");
@@ -1340,8 +1374,9 @@ static void test_shadow_compare_pages(void **state) {
     mw_buf_init(&body, 64 << 20);
     mw_buf_printf(&body, "{\"predictions\":[");
     for(int i = 0; i < N; i++)
-      mw_buf_printf(&body, "%s{\"id\":\"t%d\",\"timestamp\":\"%s\",\"features\":"
-                           "{\"age\":1,\"city\":\"a\"},\"prediction\":%d}",
+      mw_buf_printf(&body,
+                    "%s{\"id\":\"t%d\",\"timestamp\":\"%s\",\"features\":"
+                    "{\"age\":1,\"city\":\"a\"},\"prediction\":%d}",
                     i ? "," : "", i, ts, side ? 2 * i : i);
     mw_buf_printf(&body, "]}");
     int64_t n = 0;
@@ -1376,9 +1411,11 @@ static void *ingest_worker(void *p) {
     mw_buf_printf(&body, "{\"predictions\":[");
     for(int i = 0; i < 50; i++)
       /* Thread 0's batch 5 repeats the ids of its batch 0. */
-      mw_buf_printf(&body, "%s{\"id\":\"t%d-b%d-r%d\",\"features\":{\"age\":%d,"
-                           "\"city\":\"c%d\"},\"prediction\":1}",
-                    i ? "," : "", a->k, a->k == 0 && j == 5 ? 0 : j, i, i, (i + j) % 7);
+      mw_buf_printf(&body,
+                    "%s{\"id\":\"t%d-b%d-r%d\",\"features\":{\"age\":%d,"
+                    "\"city\":\"c%d\"},\"prediction\":1}",
+                    i ? "," : "", a->k, a->k == 0 && j == 5 ? 0 : j, i, i,
+                    (i + j) % 7);
     mw_buf_printf(&body, "]}");
     cJSON *b = cJSON_Parse(body.data);
     mw_buf_free(&body);
@@ -1432,8 +1469,8 @@ static void *ingest_one(void *p) {
   cJSON *b = cJSON_Parse(a->json);
   int64_t n;
   mw_err err = {{0}, NULL};
-  a->st = mon_ingest_predictions(a->f->m, mw_db_conn(a->f->db), &a->f->v, b, &n,
-                                 &err);
+  a->st =
+      mon_ingest_predictions(a->f->m, mw_db_conn(a->f->db), &a->f->v, b, &n, &err);
   mw_err_clear(&err);
   cJSON_Delete(b);
   return NULL;
@@ -1445,8 +1482,9 @@ static void test_group_commit(void **state) {
   struct fix *f = *state;
   int64_t n;
   mw_err err = {{0}, NULL};
-  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"x\",\"features\":"
-                             "{\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
+  assert_int_equal(ingest(f,
+                          "{\"predictions\":[{\"id\":\"x\",\"features\":"
+                          "{\"age\":1,\"city\":\"a\"},\"prediction\":1}]}",
                           &n, &err),
                    MW_OK);
   uint64_t commits0 = f->m->n_commits;
@@ -1477,10 +1515,10 @@ static void test_group_commit(void **state) {
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 3);
   /* The rolled-back batch's new category is gone, the others' stay. */
   assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories WHERE "
-                                    "value = 'c'"),
+                                 "value = 'c'"),
                    0);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories WHERE "
-                                    "value IN ('b', 'd')"),
+                                 "value IN ('b', 'd')"),
                    2);
 }
 
@@ -1495,13 +1533,17 @@ static void test_compaction(void **state) {
     char body[400], ts[40];
     mw_time_format(base + i * 1000, ts, sizeof ts);
     if(i % 2)
-      snprintf(body, sizeof body, "{\"predictions\":[{\"id\":\"r%d\",\"timestamp\":"
+      snprintf(body, sizeof body,
+               "{\"predictions\":[{\"id\":\"r%d\",\"timestamp\":"
                "\"%s\",\"features\":{\"age\":%d,\"city\":\"c%d\"},"
-               "\"prediction\":%d}]}", i, ts, i, i % 3, i);
+               "\"prediction\":%d}]}",
+               i, ts, i, i % 3, i);
     else
-      snprintf(body, sizeof body, "{\"predictions\":[{\"timestamp\":\"%s\","
+      snprintf(body, sizeof body,
+               "{\"predictions\":[{\"timestamp\":\"%s\","
                "\"features\":{\"age\":%d,\"city\":\"c%d\"},"
-               "\"prediction\":%d}]}", ts, i, i % 3, i);
+               "\"prediction\":%d}]}",
+               ts, i, i % 3, i);
     assert_int_equal(ingest(f, body, &n, &err), MW_OK);
   }
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_blocks"), 30);
@@ -1521,7 +1563,8 @@ static void test_compaction(void **state) {
   /* The window reads the same rows in the same order. */
   mon_window w;
   assert_int_equal(mon__read_begin(f->c), MW_OK);
-  assert_int_equal(mon__window_open(f->c, 7, 3, base + 5000, base + 25000, &w), MW_OK);
+  assert_int_equal(mon__window_open(f->c, 7, 3, base + 5000, base + 25000, &w),
+                   MW_OK);
   assert_int_equal(w.count, 20);
   double vals[32];
   mon_gather g;
@@ -1554,7 +1597,8 @@ static void put_small_reference(struct fix *f) {
                       "\"prediction\":0.2}]}");
   mw_err err = {{0}, NULL};
   cJSON *out = NULL;
-  assert_int_equal(mon_reference_put(f->m, f->c, &f->v, body, "t", &out, &err), MW_OK);
+  assert_int_equal(mon_reference_put(f->m, f->c, &f->v, body, "t", &out, &err),
+                   MW_OK);
   cJSON_Delete(body);
   cJSON_Delete(out);
 }
@@ -1591,7 +1635,8 @@ static void test_sampled_report(void **state) {
   /* Reference: the first rows' distribution. */
   put_small_reference(f);
   mw_err err = {{0}, NULL};
-  mon_options small = {0, 3600, 0, 1, 2, 0, NULL}, big = {0, 3600, 0, 1024, 2, 0, NULL};
+  mon_options small = {0, 3600, 0, 1, 2, 0, NULL},
+              big = {0, 3600, 0, 1024, 2, 0, NULL};
   mon_ctx *ms, *mb;
   assert_int_equal(mon_ctx_new(f->db, &small, &ms), MW_OK);
   assert_int_equal(mon_ctx_new(f->db, &big, &mb), MW_OK);
@@ -1605,8 +1650,10 @@ static void test_sampled_report(void **state) {
   assert_null(cJSON_GetObjectItem(cb, "sampled"));
   /* 1 MB: 131072 doubles, one column's values (the sort is in place). */
   assert_true(cJSON_GetObjectItem(cs, "sampled")->valuedouble <= 131072);
-  const cJSON *ss = cJSON_GetObjectItem(cs, "stats"), *sb = cJSON_GetObjectItem(cb, "stats");
-  assert_true(cJSON_GetObjectItem(ss, "count")->valuedouble == total - total / 1000 / 7);
+  const cJSON *ss = cJSON_GetObjectItem(cs, "stats"),
+              *sb = cJSON_GetObjectItem(cb, "stats");
+  assert_true(cJSON_GetObjectItem(ss, "count")->valuedouble ==
+              total - total / 1000 / 7);
   assert_true(cJSON_GetObjectItem(ss, "count")->valuedouble ==
               cJSON_GetObjectItem(sb, "count")->valuedouble);
   assert_true(cJSON_GetObjectItem(ss, "missing")->valuedouble ==
@@ -1655,11 +1702,15 @@ static void put_rows(struct fix *f, const int64_t *ts, size_t n, unsigned *seed)
     *seed = *seed * 1103515245u + 12345u;
     double u = (*seed >> 8) / 16777216.0;
     b.ts[i] = ts[i];
-    b.vals[i] = i % 17 == 3 ? NAN : floor(u * 40) / 4 + (double)(ts[i] % 600000) / 1e5;
+    b.vals[i] =
+        i % 17 == 3 ? NAN : floor(u * 40) / 4 + (double)(ts[i] % 600000) / 1e5;
     b.vals[n + i] = i % 23 == 5 ? NAN : (double)((*seed >> 4) % 3);
     /* Zeros of both signs: a full sort puts -0.0 first, and the JSON shows
      * the sign (min, quantiles), so the cache must keep that order. */
-    b.vals[2 * n + i] = i % 31 == 7 ? INFINITY : i % 5 == 1 ? -0.0 : i % 5 == 2 ? 0.0 : u;
+    b.vals[2 * n + i] = i % 31 == 7  ? INFINITY
+                        : i % 5 == 1 ? -0.0
+                        : i % 5 == 2 ? 0.0
+                                     : u;
   }
   assert_int_equal(mw_tx_begin(f->c), MW_OK);
   for(size_t i = 0; i < n; i++) {
@@ -1671,8 +1722,7 @@ static void put_rows(struct fix *f, const int64_t *ts, size_t n, unsigned *seed)
         rows[k++] = j;
         done[j] = true;
       }
-    assert_int_equal(mon__block_write(f->c, 7, &b, rows, k, mw_now_ms()),
-                     MW_OK);
+    assert_int_equal(mon__block_write(f->c, 7, &b, rows, k, mw_now_ms()), MW_OK);
   }
   assert_int_equal(mw_tx_commit(f->c), MW_OK);
   free(rows);
@@ -1726,7 +1776,8 @@ static void test_window_cache(void **state) {
       char *a = report_text(f->m, f, t - 60000, t + 1);
       free(a);
       assert_int_equal(exec_sql(f, "DELETE FROM pred_blocks WHERE id = "
-                                     "(SELECT max(id) FROM pred_blocks)"), MW_OK);
+                                   "(SELECT max(id) FROM pred_blocks)"),
+                       MW_OK);
     }
     put_rows(f, ts, n, &seed);
     if(step % 37 == 36) {
@@ -1793,13 +1844,250 @@ static void test_wcol_apply(void **state) {
   assert_int_equal(mon__wcol_apply(&w, rem, 3, add, 2), MW_OK);
   assert_int_equal(w.n, 4);
   assert_int_equal(w.missing, 1);
-  assert_true(w.vals[0] == 0 && w.vals[1] == 1 && w.vals[2] == 2 && w.vals[3] == 2.5);
+  assert_true(w.vals[0] == 0 && w.vals[1] == 1 && w.vals[2] == 2 &&
+              w.vals[3] == 2.5);
   /* A value the column does not hold: the entry cannot be trusted. */
   rem = malloc(sizeof *rem);
   rem[0] = 7;
   add = malloc(sizeof *add);
   assert_int_equal(mon__wcol_apply(&w, rem, 1, add, 0), MW_EINTERNAL);
   free(w.vals);
+}
+
+/* ----------------------------------------------------------- single-flight */
+
+struct flight_env {
+  mon_flights *f;
+  int computations; /* atomic */
+  int wait_joiners; /* the leader waits until this many joined */
+  mw_status fail;   /* what the computation returns */
+};
+
+static mw_status flight_compute(void *ctx, cJSON **out, mw_err *err) {
+  struct flight_env *e = ctx;
+  int k = __atomic_add_fetch(&e->computations, 1, __ATOMIC_SEQ_CST);
+  /* Hold the flight open until the others have joined (bounded: 10 s). */
+  for(int i = 0; i < 10000; i++) {
+    pthread_mutex_lock(&e->f->mu);
+    uint64_t j = e->f->joined;
+    pthread_mutex_unlock(&e->f->mu);
+    if(j >= (uint64_t)e->wait_joiners)
+      break;
+    usleep(1000);
+  }
+  if(e->fail)
+    return mw_errf(err, e->fail, "computation %d failed", k);
+  *out = cJSON_CreateObject();
+  cJSON_AddNumberToObject(*out, "computation", k);
+  return MW_OK;
+}
+
+struct flight_call {
+  struct flight_env *e;
+  int64_t to, now;
+  mw_status st;
+  cJSON *out;
+  mw_err err;
+};
+
+static void *flight_thread(void *arg) {
+  struct flight_call *c = arg;
+  c->st = mon__flight_do(c->e->f, 7, 1000, c->to, c->now, flight_compute, c->e,
+                         &c->out, &c->err);
+  return NULL;
+}
+
+/* N requests for one window while its computation runs: one computation,
+ * every request gets its own copy of the result. */
+static void test_flight_shared(void **state) {
+  (void)state;
+  enum { N = 8 };
+  mon_flights f;
+  mon__flights_init(&f);
+  struct flight_env e = {&f, 0, N - 1, MW_OK};
+  struct flight_call calls[N];
+  pthread_t th[N];
+  memset(calls, 0, sizeof calls);
+  for(int i = 0; i < N; i++) {
+    calls[i].e = &e;
+    calls[i].to = 5000;
+    calls[i].now = 100000; /* a window in the past: only the same end joins */
+    assert_int_equal(pthread_create(&th[i], NULL, flight_thread, &calls[i]), 0);
+  }
+  for(int i = 0; i < N; i++)
+    pthread_join(th[i], NULL);
+  assert_int_equal(e.computations, 1);
+  assert_int_equal(f.led, 1);
+  assert_int_equal(f.joined, N - 1);
+  for(int i = 0; i < N; i++) {
+    assert_int_equal(calls[i].st, MW_OK);
+    assert_non_null(calls[i].out);
+    for(int j = 0; j < i; j++)
+      assert_ptr_not_equal(calls[i].out, calls[j].out); /* own copies */
+    assert_int_equal(cJSON_GetObjectItem(calls[i].out, "computation")->valueint, 1);
+    cJSON_Delete(calls[i].out);
+  }
+  assert_null(f.head); /* nothing kept */
+  /* The next request computes again: a result is not cached. */
+  e.wait_joiners = 0;
+  struct flight_call one = {&e, 5000, 100000, MW_OK, NULL, {{0}, NULL}};
+  flight_thread(&one);
+  assert_int_equal(one.st, MW_OK);
+  assert_int_equal(cJSON_GetObjectItem(one.out, "computation")->valueint, 2);
+  cJSON_Delete(one.out);
+  mon__flights_destroy(&f);
+}
+
+/* An error reaches every request that joined, with its message, and is not
+ * kept: the next request computes again (and succeeds). */
+static void test_flight_error(void **state) {
+  (void)state;
+  enum { N = 5 };
+  mon_flights f;
+  mon__flights_init(&f);
+  struct flight_env e = {&f, 0, N - 1, MW_ECONFLICT};
+  struct flight_call calls[N];
+  pthread_t th[N];
+  memset(calls, 0, sizeof calls);
+  for(int i = 0; i < N; i++) {
+    calls[i].e = &e;
+    calls[i].to = 5000;
+    calls[i].now = 100000;
+    assert_int_equal(pthread_create(&th[i], NULL, flight_thread, &calls[i]), 0);
+  }
+  for(int i = 0; i < N; i++)
+    pthread_join(th[i], NULL);
+  assert_int_equal(e.computations, 1);
+  for(int i = 0; i < N; i++) {
+    assert_int_equal(calls[i].st, MW_ECONFLICT);
+    assert_null(calls[i].out);
+    assert_string_equal(calls[i].err.msg, "computation 1 failed");
+    mw_err_clear(&calls[i].err);
+  }
+  assert_null(f.head);
+  e.fail = MW_OK;
+  e.wait_joiners = 0;
+  struct flight_call one = {&e, 5000, 100000, MW_OK, NULL, {{0}, NULL}};
+  flight_thread(&one);
+  assert_int_equal(one.st, MW_OK);
+  assert_int_equal(e.computations, 2);
+  cJSON_Delete(one.out);
+  mon__flights_destroy(&f);
+}
+
+/* Which requests may join: a window ending "now" joins one that ends up to
+ * MON_FLIGHT_SLACK_MS earlier; a past window only the very same one; other
+ * starts or versions never; and none after the flight's snapshot (seal). */
+struct seal_env {
+  mon_flights *f;
+  int computations;
+  int stage; /* 0 open, 1 sealed, 2 release */
+};
+
+static mw_status seal_compute(void *ctx, cJSON **out, mw_err *err) {
+  (void)err;
+  struct seal_env *e = ctx;
+  int k = __atomic_add_fetch(&e->computations, 1, __ATOMIC_SEQ_CST);
+  if(k == 1) { /* the first flight: seal, then wait for release */
+    mon__flight_seal();
+    __atomic_store_n(&e->stage, 1, __ATOMIC_SEQ_CST);
+    for(int i = 0; i < 10000 && __atomic_load_n(&e->stage, __ATOMIC_SEQ_CST) < 2;
+        i++)
+      usleep(1000);
+  }
+  *out = cJSON_CreateNumber(k);
+  return MW_OK;
+}
+
+static void *seal_thread(void *arg) {
+  struct seal_env *e = arg;
+  cJSON *out = NULL;
+  mw_err err = {{0}, NULL};
+  mw_status st =
+      mon__flight_do(e->f, 7, 1000, 5000, 5000, seal_compute, e, &out, &err);
+  assert_int_equal(st, MW_OK);
+  cJSON_Delete(out);
+  return NULL;
+}
+
+static mw_status no_compute(void *ctx, cJSON **out, mw_err *err) {
+  (void)ctx, (void)err;
+  *out = cJSON_CreateNumber(-1);
+  return MW_OK;
+}
+
+static void test_flight_rules(void **state) {
+  (void)state;
+  mon_flights f;
+  mon__flights_init(&f);
+  struct seal_env e = {&f, 0, 0};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, seal_thread, &e), 0);
+  for(int i = 0; i < 10000 && __atomic_load_n(&e.stage, __ATOMIC_SEQ_CST) < 1; i++)
+    usleep(1000);
+  assert_int_equal(e.stage, 1);
+  /* Sealed: the same window computes on its own. */
+  cJSON *out = NULL;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(
+      mon__flight_do(&f, 7, 1000, 5000, 5000, seal_compute, &e, &out, &err), MW_OK);
+  assert_int_equal((int)out->valuedouble, 2);
+  cJSON_Delete(out);
+  __atomic_store_n(&e.stage, 2, __ATOMIC_SEQ_CST);
+  pthread_join(th, NULL);
+  assert_int_equal(f.joined, 0);
+  mon__flights_destroy(&f);
+
+  /* Matching, on a table with one open flight put there by hand through a
+   * computation that asks the table again (nested calls compute directly,
+   * so the questions go from another thread). */
+  struct {
+    int64_t version, from, to, now;
+    bool joins;
+  } cases[] = {
+      {7, 1000, 5000, 100000, true},  /* the same past window */
+      {7, 1000, 5001, 100000, false}, /* a past window ending later */
+      {7, 1000, 5500, 5500, true},    /* "now", 500 ms after the flight's end */
+      {7, 1000, 6001, 6001, false},   /* "now", more than the slack after */
+      {7, 1000, 4999, 4999, false},   /* ending before the flight */
+      {7, 1001, 5000, 100000, false}, /* another start */
+      {8, 1000, 5000, 100000, false}, /* another version */
+  };
+  for(size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    mon__flights_init(&f);
+    struct flight_env fe = {&f, 0, 1, MW_OK};
+    struct flight_call lead = {&fe, 5000, 5000, MW_OK, NULL, {{0}, NULL}};
+    pthread_t lt;
+    assert_int_equal(pthread_create(&lt, NULL, flight_thread, &lead), 0);
+    for(int i = 0; i < 10000; i++) { /* until the flight is in the air */
+      pthread_mutex_lock(&f.mu);
+      bool up = f.head != NULL;
+      pthread_mutex_unlock(&f.mu);
+      if(up)
+        break;
+      usleep(1000);
+    }
+    cJSON *o = NULL;
+    mw_err e2 = {{0}, NULL};
+    assert_int_equal(mon__flight_do(&f, cases[k].version, cases[k].from, cases[k].to,
+                                    cases[k].now, no_compute, NULL, &o, &e2),
+                     MW_OK);
+    /* Joined: the flight's result (computation 1); else our own (-1). */
+    if(cases[k].joins)
+      assert_int_equal(cJSON_GetObjectItem(o, "computation")->valueint, 1);
+    else
+      assert_true(cJSON_IsNumber(o) && o->valuedouble == -1);
+    cJSON_Delete(o);
+    if(!cases[k].joins) { /* let the leader go: it waits for one joiner */
+      pthread_mutex_lock(&f.mu);
+      f.joined++;
+      pthread_mutex_unlock(&f.mu);
+    }
+    pthread_join(lt, NULL);
+    assert_int_equal(lead.st, MW_OK);
+    cJSON_Delete(lead.out);
+    mon__flights_destroy(&f);
+  }
 }
 
 int main(void) {
@@ -1827,6 +2115,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_shadow_compare, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shadow_compare_pages, setup, teardown),
       cmocka_unit_test(test_wcol_apply),
+      cmocka_unit_test(test_flight_shared),
+      cmocka_unit_test(test_flight_error),
+      cmocka_unit_test(test_flight_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
