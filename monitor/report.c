@@ -153,7 +153,8 @@ static mw_status read_streamed(struct rep *r, mon_job *jb) {
     rows = (rows + stride - 1) / stride;
     jb->sampled = rows;
   }
-  jb->reserve = rows ? rows : 1; /* the values; the sort needs no scratch */
+  /* The values and the sort's scratch (none for large columns). */
+  jb->reserve = (rows ? rows : 1) + mon_stats_sort_scratch(rows);
   if(r->threads)
     mon__pool_reserve(&r->pool, jb->reserve);
   if(!(jb->vals =

@@ -58,12 +58,17 @@ const char *mon_stats_strerror(int status);
 int mon_stats_filter_finite(const double *in, size_t n, double *out, size_t *n_out,
                             size_t *n_missing);
 
-/* Sorts x[0..n) ascending in place (in-place MSD radix sort, 8-bit
- * digits, on the IEEE-754 bit pattern: ~30 ms per million values, no
- * scratch memory beyond 6 KiB of stack per level; digits shared by all
- * values are skipped; -0.0 sorts before +0.0, which every function here
- * treats as equal). x must be finite. Returns MON_STATS_EINVAL if x is
- * NULL with n > 0; never fails otherwise. */
+/* Sorts x[0..n) ascending in place, by the IEEE-754 bit pattern (-0.0
+ * before +0.0, which every function here treats as equal; digits shared
+ * by all values are skipped). x must be finite. Up to
+ * MON_STATS_SORT_LSD_MAX values: an LSD radix sort with a scratch of n
+ * values (mon_stats_sort_scratch), ~8 ns per value; above, or when that
+ * scratch cannot be had: an in-place MSD radix sort, no scratch, ~30 ns
+ * per value. Returns MON_STATS_EINVAL if x is NULL with n > 0; never
+ * fails otherwise. */
+#define MON_STATS_SORT_LSD_MAX ((size_t)1 << 21)
+/* The doubles of scratch mon_stats_sort(x, n) allocates (and frees). */
+size_t mon_stats_sort_scratch(size_t n);
 int mon_stats_sort(double *x, size_t n);
 
 /* The key mon_stats_sort orders by (the IEEE-754 bit pattern made

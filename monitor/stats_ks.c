@@ -58,6 +58,7 @@ int mon__two_sample_pass(const double *a, size_t na, const double *b, size_t nb,
   size_t i = 0, j = 0, i0 = 0, j0 = 0, nd = 0;
   int has_a = 0, has_b = 0;
   double x = a[0], y = b[0];
+  double qa = 0.0, qb = 0.0; /* i / fa and j / fb */
   if(w != NULL)
     mon__np_stream_init(w, n - 1);
   for(size_t k = 0; k < n; k++) {
@@ -70,8 +71,13 @@ int mon__two_sample_pass(const double *a, size_t na, const double *b, size_t nb,
     x = i < na ? a[i] : INFINITY; /* inputs are finite: inf is a sentinel */
     y = j < nb ? b[j] : INFINITY;
     const double next = x <= y ? x : y;
-    /* Same rounding as scipy: each CDF is count / n, then the difference. */
-    const double diff = (double)i / fa - (double)j / fb;
+    /* Same rounding as scipy: each CDF is count / n, then the difference.
+     * Only the count that moved is divided again: one division a step
+     * instead of two (the division bounded the loop). */
+    const double q = (double)(ta ? i : j) / (ta ? fa : fb);
+    qa = ta ? q : qa;
+    qb = ta ? qb : q;
+    const double diff = qa - qb;
     /* Wasserstein: scipy's term k is |F_a - F_b|(all[k]) * (all[k+1] -
      * all[k]); inside a run of ties the width is 0, so the partial counts
      * used there do not matter, but the zero terms are kept: they shape
