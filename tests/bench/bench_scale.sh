@@ -5,6 +5,8 @@
 # and reads the server's peak RSS (VmHWM). Target: peak RSS under 500 MB.
 # Usage: tests/bench/bench_scale.sh [build-dir]
 # Env: ROWS (10000000), MEMORY_MB (256), KEEP=1 keeps the data directory,
+# BASE_BUILD (a build directory of an older commit: its in-process report is
+# run RUNS (3) times alternated with this one's, for a same-run baseline),
 # BACKEND (sqlite, or postgres: a PostgreSQL 15 cluster this script starts,
 # tests/bench/pg_cluster.py).
 set -euo pipefail
@@ -34,6 +36,26 @@ if [ "$BACKEND" = postgres ]; then
 fi
 echo "== bench_scale: $BACKEND, $ROWS rows, $(nproc) cores, data in $data"
 "$BENCH" populate "$target" "$ROWS" 2>&1 | grep -v ' INFO '
+if [ -n "${BASE_BUILD:-}" ]; then
+  # Same-run baseline: RUNS (3) reports with the base build's bench_scale
+  # and with this one, alternated, on the same database; medians, ratio
+  # and the load average (the machine may be shared).
+  base="$BASE_BUILD/tests/bench/bench_scale"
+  [ -x "$base" ] || { echo "no $base"; exit 2; }
+  tb=() tn=()
+  for i in $(seq "${RUNS:-3}"); do
+    for which in base new; do
+      b=$BENCH; [ $which = base ] && b=$base
+      line=$("$b" report "$target" "$MEMORY_MB" 2>&1 | grep 'in-process')
+      echo "  $which: $line"
+      s=$(echo "$line" | sed -E 's/.* in ([0-9.]+) s.*/\1/')
+      if [ $which = base ]; then tb+=("$s"); else tn+=("$s"); fi
+    done
+  done
+  med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  mb=$(med "${tb[@]}") mn=$(med "${tn[@]}")
+  echo "median in-process report: base $mb s, this build $mn s ($(awk -v a="$mb" -v b="$mn" 'BEGIN {printf "%.2fx", a / b}') faster); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 "$BENCH" report "$target" "$MEMORY_MB" 2>&1 | grep -v ' INFO '
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --access-log off "${db[@]}" \
