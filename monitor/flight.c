@@ -12,10 +12,11 @@
  *    joiner's answer then includes every row committed before it asked,
  *    as its own report would: a client that wrote and then asks sees its
  *    rows. After the seal, newcomers start a flight of their own.
- *  - Same version and same start; the same end, or, for a window that
- *    ends "now" (within MON_FLIGHT_SLACK_MS of the request's time), an
- *    end at most MON_FLIGHT_SLACK_MS before it. The answer's window says
- *    which end it has.
+ *  - Same version and the same window; or, for a window that ends "now"
+ *    (within MON_FLIGHT_SLACK_MS of the request's time), a window whose
+ *    start and end are each at most MON_FLIGHT_SLACK_MS earlier (the
+ *    default window "the last hour" asked a moment later, or a fixed start
+ *    and the end moved on). The answer's window says which it is.
  *  - Nothing outlives the flight: an error reaches the requests that
  *    joined (they would have met the same state), and the next request
  *    computes afresh; a result is not a cache entry either.
@@ -68,10 +69,14 @@ static mon_flight *find(mon_flights *f, int64_t version_id, int64_t from, int64_
   const bool ends_now =
       to >= now_ms - MON_FLIGHT_SLACK_MS && to <= now_ms + MON_FLIGHT_SLACK_MS;
   for(mon_flight *fl = f->head; fl; fl = fl->next) {
-    if(fl->sealed || fl->version_id != version_id || fl->from != from)
+    if(fl->sealed || fl->version_id != version_id)
       continue;
-    if(fl->to == to ||
-       (ends_now && fl->to < to && to - fl->to <= MON_FLIGHT_SLACK_MS))
+    if(fl->from == from && fl->to == to)
+      return fl;
+    /* "The last hour" asked a moment later: both ends may have moved on
+     * (the default window), or only the end (a fixed start). */
+    if(ends_now && fl->to <= to && to - fl->to <= MON_FLIGHT_SLACK_MS &&
+       fl->from <= from && from - fl->from <= MON_FLIGHT_SLACK_MS)
       return fl;
   }
   return NULL;

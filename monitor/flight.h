@@ -20,9 +20,10 @@
 
 #include "core/status.h"
 
-/* A request whose window ends at most this long after a waiting flight's
- * (same version and start, ending within this of the time it was asked)
- * joins it: "the last hour" asked twice within a second is one report. */
+/* A request for a window ending "now" (within this of the time it was
+ * asked) joins a waiting flight of the same version whose start and end
+ * are each at most this much earlier: "the last hour" asked twice within a
+ * second is one report. */
 #define MON_FLIGHT_SLACK_MS 1000
 
 typedef struct mon_flight mon_flight;

@@ -2048,6 +2048,9 @@ static void test_flight_rules(void **state) {
       {7, 1000, 5000, 100000, true},  /* the same past window */
       {7, 1000, 5001, 100000, false}, /* a past window ending later */
       {7, 1000, 5500, 5500, true},    /* "now", 500 ms after the flight's end */
+      {7, 1500, 5500, 5500, true},    /* "now", both ends 500 ms later */
+      {7, 900, 5500, 5500, false},    /* "now", but starting earlier */
+      {7, 2001, 5500, 5500, false},   /* "now", starting > the slack later */
       {7, 1000, 6001, 6001, false},   /* "now", more than the slack after */
       {7, 1000, 4999, 4999, false},   /* ending before the flight */
       {7, 1001, 5000, 100000, false}, /* another start */
