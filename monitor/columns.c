@@ -368,6 +368,14 @@ void mon__vals_free(double *v) {
     munmap(p, len);
 }
 
+/* jb->vals from mon__vals_alloc (vals_mapped) or from malloc. */
+static void job_vals_free(mon_job *jb) {
+  if(jb->vals_mapped)
+    mon__vals_free(jb->vals);
+  else
+    free(jb->vals);
+}
+
 void mon__column_compute(mon_job *jb) {
   assert(jb->column && jb->ref && !jb->json);
   if(jb->column->kind == MON_COLUMN_NUMERIC)
@@ -375,7 +383,7 @@ void mon__column_compute(mon_job *jb) {
   else
     compute_categorical(jb);
   if(!jb->keep_vals) {
-    mon__vals_free(jb->vals);
+    job_vals_free(jb);
     jb->vals = NULL;
   }
   free(jb->own.counts);
@@ -383,7 +391,7 @@ void mon__column_compute(mon_job *jb) {
 }
 
 void mon__column_free(mon_job *jb) {
-  mon__vals_free(jb->vals);
+  job_vals_free(jb);
   free(jb->own.counts);
   free(jb->rem);
   free(jb->add);
@@ -456,7 +464,7 @@ static void *worker(void *arg) {
     jb->keep_vals = true;
     mon__column_compute(jb);
     pthread_mutex_lock(&p->mu);
-    if(jb->vals && p->nspare < MON_POOL_SPARES) {
+    if(jb->vals && jb->vals_mapped && p->nspare < MON_POOL_SPARES) {
       p->spare[p->nspare++] = jb->vals; /* the next column's array */
       jb->vals = NULL;
     }

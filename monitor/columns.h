@@ -25,7 +25,8 @@ typedef struct mon_job {
   const mon_column *column;
   const mon_refcol *ref;
   mon_drift_options opt;
-  double *vals; /* numeric, streamed: window values (sampled when sampled > 0) */
+  double *vals;     /* numeric, streamed: window values (sampled when sampled > 0) */
+  bool vals_mapped; /* vals is from mon__vals_alloc (else from malloc) */
   size_t n;
   size_t reserve; /* doubles charged to the budget */
   size_t sampled; /* 0: exact; else rows used for the sorted statistics */

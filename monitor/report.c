@@ -160,6 +160,7 @@ static mw_status read_streamed(struct rep *r, mon_job *jb) {
   if(!(jb->vals =
            r->threads ? mon__pool_vals(&r->pool, rows) : mon__vals_alloc(rows)))
     return MW_ENOMEM;
+  jb->vals_mapped = true;
   mon__gather_init(&jb->agg, jb->vals, rows, stride, jb->sampled > 0,
                    jb->ref->has_bins ? &jb->ref->bins : NULL);
   mw_status st =
@@ -534,7 +535,10 @@ static mw_status report_run(mon_ctx *m, mw_conn *c, const mon_version *v,
    * remaining quarter covers building one reference column at a time. */
   size_t total = (size_t)r.opt.drift_memory_mb * ((size_t)1 << 20) / sizeof(double);
   r.budget = base ? total / 2 : total;
-  r.cap_rows = r.budget; /* a column in flight is its values alone */
+  /* A column in flight is its values plus the sort's scratch up to
+   * MON_STATS_SORT_LSD_MAX rows, its values alone above: a budget of more
+   * than twice that reads a column of up to the whole budget exactly. */
+  r.cap_rows = r.budget > 2 * MON_STATS_SORT_LSD_MAX ? r.budget : r.budget / 2;
   /* Taken before the snapshot, so an entry another report is updating is
    * waited for and continued from rather than read again. */
   if(use_cache)
