@@ -8,6 +8,7 @@
  * then every rule's channel list) in one read snapshot. */
 #include <assert.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,10 +122,23 @@ static mw_status parse_body(const cJSON *body, struct rule_body *b, mw_err *err)
   return MW_OK;
 }
 
+/* A segment value of a hashed column is its hash as the dictionary holds
+ * it (monitor/privacy.h): 64 lower-case hex digits. */
+static bool is_hash_text(const char *v) {
+  size_t n = 0;
+  for(; v[n]; n++)
+    if(!((v[n] >= '0' && v[n] <= '9') || (v[n] >= 'a' && v[n] <= 'f')))
+      return false;
+  return n == 64;
+}
+
 /* The segment column must be a categorical column of the version's
- * schema (a feature, or the prediction when it is categorical). */
+ * schema (a feature, or the prediction when it is categorical); a hashed
+ * one (treated as categorical by the monitor) is named by the hash of its
+ * value, never the value, which would be stored and audited in clear and
+ * never match; a dropped one has no values. The value is never echoed. */
 static mw_status check_segment(mw_conn *c, const char *model, int64_t version,
-                               const char *column, mw_err *err) {
+                               const char *column, const char *value, mw_err *err) {
   reg_version_info vi;
   mw_status s = reg_version_lookup(c, model, version, &vi, err);
   if(s) {
@@ -132,17 +146,32 @@ static mw_status check_segment(mw_conn *c, const char *model, int64_t version,
     return s == MW_ENOTFOUND ? MW_EVALIDATION : s;
   }
   cJSON *schema = vi.schema_json ? cJSON_Parse(vi.schema_json) : NULL;
-  const char *type = NULL;
+  const char *type = NULL, *privacy = NULL;
   if(!strcmp(column, "prediction"))
     type =
         mw_json_str(cJSON_GetObjectItemCaseSensitive(schema, "prediction"), "type");
   const cJSON *f;
   cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(schema, "features")) {
     const char *n = mw_json_str(f, "name");
-    if(n && !strcmp(n, column))
+    if(n && !strcmp(n, column)) {
       type = mw_json_str(f, "type");
+      privacy = mw_json_str(f, "privacy");
+    }
   }
-  if(!type)
+  if(type && privacy && !strcmp(privacy, "hash"))
+    type = "categorical";
+  if(type && privacy && !strcmp(privacy, "drop"))
+    s = mw_errf(err, MW_EVALIDATION,
+                "segment: column '%s' is dropped (privacy \"drop\"): no row "
+                "has a value of it",
+                column);
+  else if(type && privacy && !strcmp(privacy, "hash") && !is_hash_text(value))
+    s = mw_errf(err, MW_EVALIDATION,
+                "segment: column '%s' is hashed (privacy \"hash\"): give the "
+                "value's hash (64 hex digits, as drift reports show it), not "
+                "the value",
+                column);
+  else if(!type)
     s = mw_errf(err, MW_EVALIDATION,
                 "segment: model '%s' version %lld has no column '%s' in its schema",
                 model, (long long)version, column);
@@ -200,7 +229,7 @@ static mw_status check_target(mw_conn *c, const struct rule_body *b, mw_err *err
   if(!s && column)
     s = check_column(c, b->model, target, column, err);
   if(!s && b->seg_column)
-    s = check_segment(c, b->model, target, b->seg_column, err);
+    s = check_segment(c, b->model, target, b->seg_column, b->seg_value, err);
   if(!s && !column) {
     reg_version_info vi;
     s = reg_version_lookup(c, b->model, target, &vi, err);

@@ -356,6 +356,44 @@ def test_sensitive_columns_hash_and_drop():
         assert "SECRET" not in str(rep) and str(ZIP) not in str(rep)
 
 
+def test_segment_rule_on_private_column_keeps_no_raw_value():
+    """An alert rule's segment value on a hashed column is matched against
+    the dictionary, which holds hashes: a raw value would never match (the
+    rule silently never fires) and would be stored, returned and audited in
+    clear. On a dropped column no row has a value. Both are refused, the
+    value named nowhere; a hash (as the drift page shows it) is accepted."""
+    with served(args=ARGS) as s:
+        expect(s.post("/api/v1/models", {"name": "pr"}), 201)
+        expect(s.post("/api/v1/models/pr/versions", {"schema": PSCHEMA}), 201)
+        expect(s.put(base("pr", 1) + "/reference",
+                     {"rows": [prow(i) for i in range(60)]}), 200)
+
+        def rule(name, seg):
+            return s.post("/api/v1/alert-rules", {
+                "name": name, "model": "pr", "version": 1,
+                "metric": "dataset_drift_share", "op": ">", "threshold": 0.3,
+                "for_seconds": 0, "window_seconds": 600, "interval_seconds": 3600,
+                "segment": seg})
+
+        r = rule("raw", {"email": EMAILS[0]})
+        expect(r, 422, "validation_failed")
+        assert "hash" in r.json["error"]["message"], r.json
+        assert "SECRET" not in r.raw, r.raw
+        r = rule("dropped", {"note": "NOTE-SECRET-0"})
+        expect(r, 422, "validation_failed")
+        assert "drop" in r.json["error"]["message"], r.json
+        assert "SECRET" not in r.raw, r.raw
+        h = sorted(hashes_of(s, "pr")["email"]["categories"])[0]
+        assert is_hash(h), h
+        made = expect(rule("hashed", {"email": h}), 201)
+        assert made["segment"] == {"email": h}, made
+        ev = expect(s.post("/api/v1/alert-rules/hashed/evaluate"), 200)
+        assert ev["state"] != "firing", ev
+        assert "SECRET" not in str(s.sql("SELECT segment FROM alert_rules"))
+        assert "SECRET" not in str(s.sql("SELECT details FROM audit_log"))
+        assert "SECRET" not in s.logtext()
+
+
 def test_hashes_stable_across_rotate_key():
     with served(args=ARGS) as s:
         expect(s.post("/api/v1/models", {"name": "pii"}), 201)
