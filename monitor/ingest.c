@@ -26,6 +26,7 @@
 #include "monitor/ingest.h"
 #include "monitor/pack.h"
 #include "monitor/privacy.h"
+#include "monitor/sketch_block.h"
 #include "monitor/store.h"
 
 /* ------------------------------------------------------------- blocks */
@@ -49,6 +50,7 @@ struct chunk_buf {
   mw_buf vals; /* packed columns of a block that is a subset of the batch */
   mw_buf part; /* one of them */
   mw_buf ids;
+  mw_buf sk; /* the block's column summaries (monitor/sketch_block.h) */
   mon_chunk *chunks;
 };
 
@@ -56,7 +58,8 @@ static mw_status chunk_buf_init(struct chunk_buf *cb, size_t ncols) {
   mw_buf_init(&cb->vals, (size_t)MON_MAX_BATCH * 8 * (MON_MAX_COLS + 1));
   mw_buf_init(&cb->part, (size_t)MON_MAX_BATCH * 8);
   mw_buf_init(&cb->ids, (size_t)MON_MAX_BATCH * (MON_MAX_ID_LEN + 1));
-  cb->chunks = malloc((ncols + 2) * sizeof *cb->chunks);
+  mw_buf_init(&cb->sk, (size_t)1 << 30);
+  cb->chunks = malloc((2 * ncols + 2) * sizeof *cb->chunks);
   return cb->chunks ? MW_OK : MW_ENOMEM;
 }
 
@@ -65,6 +68,7 @@ static void chunk_buf_free(struct chunk_buf *cb) {
   mw_buf_free(&cb->vals);
   mw_buf_free(&cb->part);
   mw_buf_free(&cb->ids);
+  mw_buf_free(&cb->sk);
 }
 
 /* The chunks of rows[0..nrows) of b (rows NULL: the whole batch). A whole
@@ -101,10 +105,34 @@ static mw_status block_chunks(const mon_batch *b, const size_t *rows, size_t nro
   return st;
 }
 
-/* Writes rows[0..nrows) of b (rows NULL: all) as one block. */
-static mw_status write_block(mw_conn *c, int64_t version_id, const mon_batch *b,
-                             const size_t *rows, size_t nrows, int64_t now_ms,
-                             struct chunk_buf *cb) {
+/* What mon__sketch_chunks asks about a block being written. */
+struct sketch_src {
+  const mon_schema *s;
+  const mon_batch *b;
+  const size_t *rows;
+  size_t nrows;
+};
+
+static bool sketch_numeric(void *ctx, size_t col) {
+  const struct sketch_src *x = ctx;
+  return x->s && x->s->cols[col].kind == MON_COLUMN_NUMERIC;
+}
+
+static const double *sketch_column(void *ctx, size_t col, double *scratch) {
+  const struct sketch_src *x = ctx;
+  const double *v = x->b->vals + col * x->b->n;
+  if(!x->rows)
+    return v;
+  for(size_t k = 0; k < x->nrows; k++)
+    scratch[k] = v[x->rows[k]];
+  return scratch;
+}
+
+/* Writes rows[0..nrows) of b (rows NULL: all) as one block, with the
+ * summaries of its numeric columns when s is given. */
+static mw_status write_block(mw_conn *c, int64_t version_id, const mon_schema *s,
+                             const mon_batch *b, const size_t *rows, size_t nrows,
+                             int64_t now_ms, struct chunk_buf *cb) {
   assert(nrows >= 1);
   mon_block blk = {
       0,     version_id, 0, INT64_MAX, INT64_MIN, (int64_t)nrows, (int64_t)b->ncols,
@@ -120,25 +148,35 @@ static mw_status write_block(mw_conn *c, int64_t version_id, const mon_batch *b,
   }
   blk.bucket = bucket_of(blk.ts_min);
   mw_status st = block_chunks(b, rows, nrows, blk.has_ids, cb);
+  struct sketch_src src = {s, b, rows, nrows};
+  size_t nchunks = 0;
+  if(!st)
+    st = mon__sketch_chunks(b->ncols, nrows, blk.has_ids, sketch_numeric,
+                            sketch_column, &src, &cb->sk, cb->chunks, &nchunks);
   if(st)
     return st;
-  return mon__store(c)->block_insert(c, &blk, cb->chunks,
-                                     b->ncols + 1 + (blk.has_ids ? 1 : 0));
+  return mon__store(c)->block_insert(c, &blk, cb->chunks, nchunks);
 }
 
 mw_status mon__block_write(mw_conn *c, int64_t version_id, const mon_batch *b,
                            const size_t *rows, size_t nrows, int64_t now_ms) {
+  return mon__block_write_s(c, version_id, NULL, b, rows, nrows, now_ms);
+}
+
+mw_status mon__block_write_s(mw_conn *c, int64_t version_id, const mon_schema *s,
+                             const mon_batch *b, const size_t *rows, size_t nrows,
+                             int64_t now_ms) {
   struct chunk_buf cb;
   mw_status st = chunk_buf_init(&cb, b->ncols);
   if(!st)
-    st = write_block(c, version_id, b, rows, nrows, now_ms, &cb);
+    st = write_block(c, version_id, s, b, rows, nrows, now_ms, &cb);
   chunk_buf_free(&cb);
   return st;
 }
 
 /* Writes b as blocks, one per 5-minute bucket it touches. */
-static mw_status write_blocks(mw_conn *c, int64_t version_id, const mon_batch *b,
-                              int64_t now_ms) {
+static mw_status write_blocks(mw_conn *c, int64_t version_id, const mon_schema *s,
+                              const mon_batch *b, int64_t now_ms) {
   struct chunk_buf cb;
   struct bucket_key *keys = NULL;
   size_t *rows = NULL;
@@ -147,7 +185,7 @@ static mw_status write_blocks(mw_conn *c, int64_t version_id, const mon_batch *b
   for(size_t i = 1; i < b->n && one; i++)
     one = bucket_of(b->ts[i]) == bucket_of(b->ts[0]);
   if(!st && one) {
-    st = write_block(c, version_id, b, NULL, b->n, now_ms, &cb);
+    st = write_block(c, version_id, s, b, NULL, b->n, now_ms, &cb);
     goto out;
   }
   keys = malloc(b->n * sizeof *keys);
@@ -165,7 +203,7 @@ static mw_status write_blocks(mw_conn *c, int64_t version_id, const mon_batch *b
     size_t hi = lo + 1;
     while(hi < b->n && keys[hi].bucket == keys[lo].bucket)
       hi++;
-    st = write_block(c, version_id, b, rows + lo, hi - lo, now_ms, &cb);
+    st = write_block(c, version_id, s, b, rows + lo, hi - lo, now_ms, &cb);
     lo = hi;
   }
 out:
@@ -256,7 +294,7 @@ static mw_status write_job(mw_conn *c, mon_wjob *j) {
   mon_batch *b = j->b;
   mw_status st = mon__batch_encode(c, v->id, j->s, b, j->errs);
   if(!st && !j->errs->count)
-    st = write_blocks(c, v->id, b, j->now);
+    st = write_blocks(c, v->id, j->s, b, j->now);
   if(!st && b->any_ids)
     st = write_ids(c, v, b, j->errs);
   if(!st && j->errs->count)

@@ -11,5 +11,10 @@
  * a 5-minute bucket (the block is filed under its earliest row's). */
 mw_status mon__block_write(mw_conn *c, int64_t version_id, const mon_batch *b,
                            const size_t *rows, size_t nrows, int64_t now_ms);
+/* The same with the summaries of s's numeric columns (monitor/sketch.h),
+ * as ingest writes blocks; mon__block_write writes none (s NULL). */
+mw_status mon__block_write_s(mw_conn *c, int64_t version_id, const mon_schema *s,
+                             const mon_batch *b, const size_t *rows, size_t nrows,
+                             int64_t now_ms);
 
 #endif

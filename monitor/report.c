@@ -24,6 +24,7 @@
 #include "monitor/reference.h"
 #include "monitor/report.h"
 #include "monitor/settings.h"
+#include "monitor/sketch_report.h"
 
 /* Windows smaller than this (rows x columns) are computed on the calling
  * thread: starting threads would cost more than it saves. */
@@ -218,6 +219,10 @@ static mw_status report_column(struct rep *r, size_t col) {
     return st;
   if(jb->column->kind == MON_COLUMN_CATEGORICAL)
     return categorical_column(r, jb);
+  /* Beyond the memory budget: the blocks' merged quantile summaries
+   * (monitor/sketch_report.c), with their error bounds. */
+  if(!r->wp.e && !r->base && (size_t)r->w.count > r->cap_rows)
+    return mon__sketch_job(r->c, &r->w, jb);
   if(!r->wp.e) {
     jb->w = NULL;
     if((st = read_streamed(r, jb)))

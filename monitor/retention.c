@@ -16,6 +16,7 @@
 
 #include "monitor/pack.h"
 #include "monitor/retention.h"
+#include "monitor/sketch_block.h"
 #include "monitor/store.h"
 
 /* Retention runs at most this often (scheduler.c), and deletes this many
@@ -230,6 +231,51 @@ static mw_status append_chunk(void *ctx, size_t i, const void *data, size_t len)
   return mw_buf_append(out, data, len);
 }
 
+/* The merged block's summaries (monitor/sketch_block.h) are rebuilt from
+ * its merged columns, for the columns whose blocks had one: that tells a
+ * numeric column from a categorical one without the schema, and a rebuilt
+ * summary is as accurate as one built at ingest (merging the blocks'
+ * summaries would add their errors). */
+struct resketch {
+  const mw_buf *slots; /* the merged chunks by slot */
+  uint8_t *has;        /* per column: some block had a summary */
+  size_t ncols;
+};
+
+static mw_status note_summary(void *ctx, size_t i, const void *data, size_t len) {
+  (void)i;
+  (void)data;
+  *(uint8_t *)ctx |= len > 0;
+  return MW_OK;
+}
+
+static bool resketch_numeric(void *ctx, size_t col) {
+  return ((struct resketch *)ctx)->has[col];
+}
+
+static const double *resketch_column(void *ctx, size_t col, double *scratch) {
+  const struct resketch *x = ctx;
+  const mw_buf *b = &x->slots[col + 1];
+  mon__unpack_doubles(b->data, b->len / 8, scratch);
+  return scratch;
+}
+
+static mw_status resketch(mw_conn *c, const int64_t *ids, size_t n,
+                          const mon_block *m, const mw_buf *slots, mon_chunk *chunks,
+                          size_t *nchunks, mw_buf *buf) {
+  size_t ncols = (size_t)m->ncols;
+  struct resketch x = {slots, calloc(ncols ? ncols : 1, 1), ncols};
+  mw_status s = x.has ? MW_OK : MW_ENOMEM;
+  for(size_t col = 0; !s && col < ncols && ncols <= MON_SKETCH_MAX_COLS; col++)
+    s = mon__store(c)->chunks_read(c, mon__slot_sketch(ncols, col), ids, n,
+                                   note_summary, &x.has[col]);
+  if(!s)
+    s = mon__sketch_chunks(ncols, (size_t)m->n, m->has_ids, resketch_numeric,
+                           resketch_column, &x, buf, chunks, nchunks);
+  free(x.has);
+  return s;
+}
+
 /* Reads the chunks of blk[0..n) and writes them as one block. */
 static mw_status merge_blocks(mw_conn *c, const mon_block *blk, size_t n) {
   const struct mon_store *store = mon__store(c);
@@ -238,7 +284,9 @@ static mw_status merge_blocks(mw_conn *c, const mon_block *blk, size_t n) {
                  0, blk[0].ncols,      false,         mw_now_ms()};
   int64_t *ids = malloc(n * sizeof *ids);
   mw_buf *slots = calloc(ncols + 2, sizeof *slots);
-  mon_chunk *chunks = calloc(ncols + 2, sizeof *chunks);
+  mon_chunk *chunks = calloc(2 * ncols + 2, sizeof *chunks);
+  mw_buf sk;
+  mw_buf_init(&sk, (size_t)1 << 30);
   mw_status s = ids && slots && chunks ? MW_OK : MW_ENOMEM;
   for(size_t k = 0; !s && k < n; k++) {
     assert(blk[k].ncols == blk[0].ncols && blk[k].bucket == blk[0].bucket);
@@ -257,6 +305,8 @@ static mw_status merge_blocks(mw_conn *c, const mon_block *blk, size_t n) {
     chunks[k] = (mon_chunk){slots[k].data ? slots[k].data : "", slots[k].len};
   }
   if(!s)
+    s = resketch(c, ids, n, &m, slots, chunks, &nslots, &sk);
+  if(!s)
     s = store->block_insert(c, &m, chunks, nslots);
   if(!s)
     s = store->blocks_delete(c, ids, n);
@@ -265,6 +315,7 @@ static mw_status merge_blocks(mw_conn *c, const mon_block *blk, size_t n) {
   free(slots);
   free(chunks);
   free(ids);
+  mw_buf_free(&sk);
   return s;
 }
 

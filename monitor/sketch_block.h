@@ -1,0 +1,42 @@
+/* monitor/sketch_block.h - the quantile summaries (monitor/sketch.h) of a
+ * block's numeric columns as chunks (monitor/sketch_block.c): built at
+ * ingest from the block's values while they are in memory, rebuilt by
+ * compaction for a merged block, and gathered by a report over a window
+ * larger than its memory budget (monitor/sketch_report.c). */
+#ifndef MW_MONITOR_SKETCH_BLOCK_H
+#define MW_MONITOR_SKETCH_BLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "monitor/schema.h"
+#include "monitor/sketch.h"
+#include "monitor/store.h"
+#include "monitor/window.h"
+
+/* Serialises into buf (replacing its contents) the summary of every
+ * numeric column col < ncols for which numeric(ctx, col) is true, of the
+ * block's values column(ctx, col, scratch) (nrows values; the function
+ * may fill scratch[0..nrows) and return it), and points chunks[ncols + 2
+ * + col] at them (an empty chunk for other columns; chunks[ncols + 1],
+ * the ids slot, empty when !has_ids). *nchunks receives the chunks to
+ * write: ncols + 2 + the last summarised column + 1, or ncols + 1 (+1
+ * with ids) when there is none (schemas wider than MON_SKETCH_MAX_COLS
+ * get none). chunks has room for 2 * ncols + 2. */
+typedef const double *(*mon_sketch_col_fn)(void *ctx, size_t col, double *scratch);
+mw_status mon__sketch_chunks(size_t ncols, size_t nrows, bool has_ids,
+                             bool (*numeric)(void *ctx, size_t col),
+                             mon_sketch_col_fn column, void *ctx, mw_buf *buf,
+                             mon_chunk *chunks, size_t *nchunks);
+
+/* The summary of column col over the window w: the blocks' summaries
+ * merged, and the rows of blocks that straddle the window's ends or have
+ * no summary of col added exactly; compressed (not pruned) into out
+ * (initialised here; caller frees, also after a failure). *exact_rows
+ * receives the rows read row by row. MW_EINTERNAL (logged) for a damaged
+ * chunk. */
+mw_status mon__sketch_window(mw_conn *c, const mon_window *w, size_t col,
+                             mon_sketch *out, int64_t *exact_rows);
+
+#endif
