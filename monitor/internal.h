@@ -20,6 +20,8 @@
 #include "monitor/schema.h"
 #include "monitor/series.h"
 #include "monitor/settings.h"
+#include "monitor/sketch.h"
+#include "monitor/sketch_block.h"
 #include "monitor/stats.h"
 #include "monitor/store.h"
 #include "monitor/wcache.h"

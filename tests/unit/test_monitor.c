@@ -526,7 +526,9 @@ static void test_ingest_and_labels(void **state) {
                    MW_OK);
   assert_int_equal(n, 2);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_blocks"), 1);
-  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_chunks"), 5);
+  /* ts, 3 columns, ids, and the summaries of age, (city: empty) and the
+   * prediction (monitor/sketch_block.h). */
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_chunks"), 8);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 2);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM labels"), 1);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories"), 2);
@@ -1455,7 +1457,7 @@ static void test_concurrent_ingest(void **state) {
   assert_int_equal(count_rows(f, "SELECT sum(n) FROM pred_blocks"), 39 * 50);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories"), 7);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_chunks"),
-                   count_rows(f, "SELECT count(*) * 5 FROM pred_blocks"));
+                   count_rows(f, "SELECT count(*) * 8 FROM pred_blocks"));
 }
 
 struct one_arg {
@@ -1556,7 +1558,8 @@ static void test_compaction(void **state) {
                    MW_OK);
   assert_int_equal(merged, 30);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_blocks"), 1);
-  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_chunks"), 5);
+  /* The merged block's summaries are rebuilt (8 chunks, as at ingest). */
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_chunks"), 8);
   assert_int_equal(mon__compact_step(f->m, f->c, base / MON_BUCKET_MS + 1, &merged),
                    MW_OK);
   assert_int_equal(merged, 0);
@@ -1603,13 +1606,18 @@ static void put_small_reference(struct fix *f) {
   cJSON_Delete(out);
 }
 
-/* Past the memory budget a numeric column is sampled for KS, Wasserstein
- * and quantiles while counts, moments, extremes, PSI and Jensen-Shannon
- * stay exact: compare a 1 MB-budget report with an unbounded one. */
-static void test_sampled_report(void **state) {
-  struct fix *f = *state;
+/* Past the memory budget a numeric column comes from the blocks' merged
+ * quantile summaries (monitor/sketch_report.c): counts, moments and
+ * extremes exact, KS, Wasserstein and bin counts within the bounds the
+ * column states, compared with an unbounded (exact) report. Blocks
+ * written without summaries are read row by row: then everything is
+ * exact (rank_error 0). */
+static void beyond_budget(struct fix *f, bool summaries) {
   int64_t now = mw_now_ms();
   size_t total = 150000;
+  mon_schema sc;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(mon__schema_parse(f->v.schema_json, &f->v, &sc, &err), MW_OK);
   mon_batch b;
   memset(&b, 0, sizeof b);
   b.ncols = 3;
@@ -1628,13 +1636,15 @@ static void test_sampled_report(void **state) {
       b.vals[1000 + i] = (double)((s >> 4) % 3);
       b.vals[2000 + i] = u;
     }
-    assert_int_equal(mon__block_write(f->c, 7, &b, NULL, 1000, now), MW_OK);
+    assert_int_equal(
+        mon__block_write_s(f->c, 7, summaries ? &sc : NULL, &b, NULL, 1000, now),
+        MW_OK);
   }
   assert_int_equal(mw_tx_commit(f->c), MW_OK);
   mon__batch_free(&b);
+  mon__schema_free(&sc);
   /* Reference: the first rows' distribution. */
   put_small_reference(f);
-  mw_err err = {{0}, NULL};
   mon_options small = {0, 3600, 0, 1, 2, 0, NULL},
               big = {0, 3600, 0, 1024, 2, 0, NULL};
   mon_ctx *ms, *mb;
@@ -1646,11 +1656,18 @@ static void test_sampled_report(void **state) {
   assert_int_equal(mon_drift_report(mb, f->c, &f->v, now - 3600000, now, &rb, &err),
                    MW_OK);
   const cJSON *cs = column(rs, "age"), *cb = column(rb, "age");
-  assert_non_null(cJSON_GetObjectItem(cs, "sampled"));
-  assert_null(cJSON_GetObjectItem(cb, "sampled"));
-  /* 1 MB: 131072 doubles, half for a column's values, half for the sort's
-   * scratch. */
-  assert_true(cJSON_GetObjectItem(cs, "sampled")->valuedouble <= 65536);
+  const cJSON *ap = cJSON_GetObjectItem(cs, "approximate");
+  assert_non_null(ap);
+  assert_null(cJSON_GetObjectItem(cb, "approximate"));
+  assert_null(cJSON_GetObjectItem(cs, "sampled"));
+  assert_string_equal(cJSON_GetObjectItem(ap, "method")->valuestring,
+                      "merged_quantile_summaries");
+  double eps = cJSON_GetObjectItem(ap, "rank_error")->valuedouble;
+  if(summaries)
+    assert_true(eps > 0 && eps <= 0.002);
+  else
+    assert_true(eps == 0 &&
+                cJSON_GetObjectItem(ap, "exact_rows")->valuedouble == 150000);
   const cJSON *ss = cJSON_GetObjectItem(cs, "stats"),
               *sb = cJSON_GetObjectItem(cb, "stats");
   assert_true(cJSON_GetObjectItem(ss, "count")->valuedouble ==
@@ -1669,14 +1686,36 @@ static void test_sampled_report(void **state) {
   double sds = cJSON_GetObjectItem(ss, "std")->valuedouble;
   double sdb = cJSON_GetObjectItem(sb, "std")->valuedouble;
   assert_true(fabs(sds - sdb) <= 1e-9 * sdb);
-  assert_true(fabs(cJSON_GetObjectItem(cs, "psi")->valuedouble -
-                   cJSON_GetObjectItem(cb, "psi")->valuedouble) <= 1e-12);
-  assert_true(fabs(cJSON_GetObjectItem(cs, "jensen_shannon")->valuedouble -
-                   cJSON_GetObjectItem(cb, "jensen_shannon")->valuedouble) <= 1e-12);
-  double ds = cJSON_GetObjectItem(cJSON_GetObjectItem(cs, "ks"), "d")->valuedouble;
+  const cJSON *ks = cJSON_GetObjectItem(cs, "ks");
+  double ds = cJSON_GetObjectItem(ks, "d")->valuedouble;
   double db = cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "ks"), "d")->valuedouble;
-  assert_true(fabs(ds - db) < 0.01);
+  assert_true(cJSON_GetObjectItem(ks, "d_error")->valuedouble == eps);
+  assert_true(fabs(ds - db) <= eps + 1e-12);
+  /* The exact p-value lies in the stated range. */
+  const cJSON *pr = cJSON_GetObjectItem(ks, "p_value_range");
+  double pb =
+      cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "ks"), "p_value")->valuedouble;
+  assert_true(cJSON_GetArrayItem(pr, 0)->valuedouble <= pb * (1 + 1e-9) + 1e-300);
+  assert_true(pb <= cJSON_GetArrayItem(pr, 1)->valuedouble * (1 + 1e-9) + 1e-300);
+  double ws = cJSON_GetObjectItem(cs, "wasserstein")->valuedouble;
+  double wb = cJSON_GetObjectItem(cb, "wasserstein")->valuedouble;
+  assert_true(fabs(ws - wb) <=
+              cJSON_GetObjectItem(ap, "wasserstein_error")->valuedouble + 1e-9 * wb);
+  /* Bin counts within 2 err of the exact ones. */
+  const cJSON *hs =
+      cJSON_GetObjectItem(cJSON_GetObjectItem(cs, "histogram"), "current");
+  const cJSON *hb =
+      cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "histogram"), "current");
+  double berr = cJSON_GetObjectItem(ap, "bin_count_error")->valuedouble;
+  assert_int_equal(cJSON_GetArraySize(hs), cJSON_GetArraySize(hb));
+  for(int k = 0; k < cJSON_GetArraySize(hs); k++)
+    assert_true(fabs(cJSON_GetArrayItem(hs, k)->valuedouble -
+                     cJSON_GetArrayItem(hb, k)->valuedouble) <= berr);
+  if(!summaries)
+    assert_true(fabs(cJSON_GetObjectItem(cs, "psi")->valuedouble -
+                     cJSON_GetObjectItem(cb, "psi")->valuedouble) <= 1e-12);
   /* Categorical columns are exact whatever the budget. */
+  assert_null(cJSON_GetObjectItem(column(rs, "city"), "approximate"));
   assert_true(cJSON_GetObjectItem(column(rs, "city"), "psi")->valuedouble ==
               cJSON_GetObjectItem(column(rb, "city"), "psi")->valuedouble);
   cJSON_Delete(rs);
@@ -1684,6 +1723,12 @@ static void test_sampled_report(void **state) {
   mon_ctx_free(ms);
   mon_ctx_free(mb);
 }
+
+static void test_beyond_budget_summaries(void **state) {
+  beyond_budget(*state, true);
+}
+
+static void test_beyond_budget_rows(void **state) { beyond_budget(*state, false); }
 
 /* Writes n rows with timestamps ts[] (one block per 5-minute bucket, as
  * ingest does): age ~ U(0,10) drifting with t, city code 0..2, prediction
@@ -2111,7 +2156,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_concurrent_ingest, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_sampled_report, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_beyond_budget_summaries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_beyond_budget_rows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ids_per_version, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drift_compare, setup, teardown),
