@@ -113,9 +113,11 @@ struct sketch_src {
   size_t nrows;
 };
 
-static bool sketch_numeric(void *ctx, size_t col) {
+static int sketch_kind(void *ctx, size_t col) {
   const struct sketch_src *x = ctx;
-  return x->s && x->s->cols[col].kind == MON_COLUMN_NUMERIC;
+  return !x->s                                        ? MON_SKETCH_NONE
+         : x->s->cols[col].kind == MON_COLUMN_NUMERIC ? MON_SKETCH_QUANTILES
+                                                      : MON_SKETCH_COUNTS;
 }
 
 static const double *sketch_column(void *ctx, size_t col, double *scratch) {
@@ -129,7 +131,7 @@ static const double *sketch_column(void *ctx, size_t col, double *scratch) {
 }
 
 /* Writes rows[0..nrows) of b (rows NULL: all) as one block, with the
- * summaries of its numeric columns when s is given. */
+ * summaries of its columns when s is given. */
 static mw_status write_block(mw_conn *c, int64_t version_id, const mon_schema *s,
                              const mon_batch *b, const size_t *rows, size_t nrows,
                              int64_t now_ms, struct chunk_buf *cb) {
@@ -151,8 +153,8 @@ static mw_status write_block(mw_conn *c, int64_t version_id, const mon_schema *s
   struct sketch_src src = {s, b, rows, nrows};
   size_t nchunks = 0;
   if(!st)
-    st = mon__sketch_chunks(b->ncols, nrows, blk.has_ids, sketch_numeric,
-                            sketch_column, &src, &cb->sk, cb->chunks, &nchunks);
+    st = mon__sketch_chunks(b->ncols, nrows, blk.has_ids, sketch_kind, sketch_column,
+                            &src, &cb->sk, cb->chunks, &nchunks);
   if(st)
     return st;
   return mon__store(c)->block_insert(c, &blk, cb->chunks, nchunks);

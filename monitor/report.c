@@ -24,6 +24,7 @@
 #include "monitor/reference.h"
 #include "monitor/report.h"
 #include "monitor/settings.h"
+#include "monitor/sketch_block.h"
 #include "monitor/sketch_report.h"
 
 /* Windows smaller than this (rows x columns) are computed on the calling
@@ -176,7 +177,11 @@ static mw_status read_streamed(struct rep *r, mon_job *jb) {
  * names (which only the reading thread can look up). */
 static mw_status categorical_column(struct rep *r, mon_job *jb) {
   mw_status st = MW_OK;
-  if(!r->wp.e) {
+  if(!r->wp.e && !r->base && (size_t)r->w.count > r->cap_rows) {
+    /* Beyond the memory budget: the blocks' exact counts by code
+     * (monitor/sketch_block.h) rather than every row. */
+    st = mon__sketch_counts(r->c, &r->w, jb->col, jb->w);
+  } else if(!r->wp.e) {
     mon_wcount in = {jb->w, 1};
     st = mon__window_visit(r->c, &r->w, jb->col, mon__wcol_count, &in);
   }

@@ -232,24 +232,25 @@ static mw_status append_chunk(void *ctx, size_t i, const void *data, size_t len)
 }
 
 /* The merged block's summaries (monitor/sketch_block.h) are rebuilt from
- * its merged columns, for the columns whose blocks had one: that tells a
- * numeric column from a categorical one without the schema, and a rebuilt
- * summary is as accurate as one built at ingest (merging the blocks'
- * summaries would add their errors). */
+ * its merged columns, for the columns whose blocks had one, of the same
+ * kind (a chunk's header tells a numeric column's from a categorical one's
+ * without the schema); a rebuilt summary is as accurate as one built at
+ * ingest (merging the blocks' summaries would add their errors). */
 struct resketch {
   const mw_buf *slots; /* the merged chunks by slot */
-  uint8_t *has;        /* per column: some block had a summary */
+  uint8_t *has;        /* per column: the kind of summary its blocks have */
   size_t ncols;
 };
 
 static mw_status note_summary(void *ctx, size_t i, const void *data, size_t len) {
   (void)i;
-  (void)data;
-  *(uint8_t *)ctx |= len > 0;
+  uint8_t *kind = ctx;
+  if(*kind == MON_SKETCH_NONE)
+    *kind = (uint8_t)mon__sketch_chunk_kind(data, len);
   return MW_OK;
 }
 
-static bool resketch_numeric(void *ctx, size_t col) {
+static int resketch_kind(void *ctx, size_t col) {
   return ((struct resketch *)ctx)->has[col];
 }
 
@@ -270,7 +271,7 @@ static mw_status resketch(mw_conn *c, const int64_t *ids, size_t n,
     s = mon__store(c)->chunks_read(c, mon__slot_sketch(ncols, col), ids, n,
                                    note_summary, &x.has[col]);
   if(!s)
-    s = mon__sketch_chunks(ncols, (size_t)m->n, m->has_ids, resketch_numeric,
+    s = mon__sketch_chunks(ncols, (size_t)m->n, m->has_ids, resketch_kind,
                            resketch_column, &x, buf, chunks, nchunks);
   free(x.has);
   return s;

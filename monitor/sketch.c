@@ -57,7 +57,8 @@
  *   16 i64 count         24 i64 missing   32 i64 err
  *   40 f64 mean          48 f64 m2        56 f64 min     64 f64 max
  *   72 f64 values[items], then the weights: none when every weight is 1
- *      (flags 0), u32 each (flags 1) or u64 each (flags 2). */
+ *      (flags 0), u32 each (flags 1) or u64 each (flags 2);
+ *   flags | 4: counts by value (a categorical column), err 0. */
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@
 #define HEADER 72
 #define FLAG_W32 1
 #define FLAG_W64 2
+#define FLAG_COUNTS 4
 
 void mon_sketch_init(mon_sketch *s) {
   memset(s, 0, sizeof *s);
@@ -246,7 +248,7 @@ int mon_sketch_compress(mon_sketch *s, size_t k) {
     s->compressed = true;
     free(it);
   }
-  if(k < 2 || s->n <= k)
+  if(k < 2 || s->n <= k || s->counts)
     return 0;
   /* Prune (see the top of the file): runs closed at weight t, each kept
    * as its weighted median. */
@@ -340,7 +342,7 @@ size_t mon_sketch_serialize(const mon_sketch *s, void *out, size_t cap) {
   memset(p, 0, HEADER);
   memcpy(p, "MWSK", 4);
   p[4] = MON_SKETCH_VERSION;
-  p[5] = (unsigned char)flags;
+  p[5] = (unsigned char)(flags | (s->counts ? FLAG_COUNTS : 0));
   x__put32(p + 8, (uint32_t)s->n);
   x__put64(p + 16, (uint64_t)s->count);
   x__put64(p + 24, (uint64_t)s->missing);
@@ -367,7 +369,8 @@ int mon_sketch_deserialize(mon_sketch *s, const void *data, size_t len) {
   if(!data || len < HEADER || memcmp(p, "MWSK", 4) || p[4] != MON_SKETCH_VERSION ||
      p[6] || p[7] || x__get32(p + 12))
     return -1;
-  int flags = p[5];
+  int flags = p[5] & ~FLAG_COUNTS;
+  bool counts = p[5] & FLAG_COUNTS;
   if(flags != 0 && flags != FLAG_W32 && flags != FLAG_W64)
     return -1;
   size_t n = x__get32(p + 8), wb = x__wbytes(flags);
@@ -377,7 +380,8 @@ int mon_sketch_deserialize(mon_sketch *s, const void *data, size_t len) {
           err = (int64_t)x__get64(p + 32);
   double mean = x__getd(p + 40), m2 = x__getd(p + 48), mn = x__getd(p + 56),
          mx = x__getd(p + 64);
-  if(count < 0 || missing < 0 || err < 0 || err > count || (count == 0) != (n == 0))
+  if(count < 0 || missing < 0 || err < 0 || err > count ||
+     (count == 0) != (n == 0) || (counts && err))
     return -1;
   if(count > 0 && !(isfinite(mean) && isfinite(m2) && m2 >= 0 && isfinite(mn) &&
                     isfinite(mx) && mn <= mx))
@@ -410,6 +414,7 @@ int mon_sketch_deserialize(mon_sketch *s, const void *data, size_t len) {
   s->count = count;
   s->missing = missing;
   s->err = err;
+  s->counts = counts;
   s->compressed = true;
   if(count > 0) {
     s->mean = mean;

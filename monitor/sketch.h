@@ -51,7 +51,10 @@ typedef struct mon_sketch {
   double *v;  /* item values; after compress ascending and distinct */
   int64_t *w; /* item weights, >= 1 */
   size_t n, cap;
-  bool compressed;           /* v sorted and distinct since the last change */
+  bool compressed; /* v sorted and distinct since the last change */
+  /* Counts by value, never pruned (err stays 0): a categorical column's
+   * rows by category code. Set by the caller after init. */
+  bool counts;
   int64_t count;             /* finite values summarised (= sum of w) */
   int64_t missing;           /* non-finite values seen */
   int64_t err;               /* rank-error bound, in values */
@@ -72,7 +75,7 @@ int mon_sketch_merge(mon_sketch *dst, const mon_sketch *src);
 
 /* Sorts the items, merges equal values and, when more than k (>= 2)
  * remain, prunes them to at most k, adding the pruning's error to err.
- * k 0: never prune. Returns 0 or -1 (no memory; s unchanged). */
+ * k 0 or s->counts: never prune. Returns 0 or -1 (no memory; s unchanged). */
 int mon_sketch_compress(mon_sketch *s, size_t k);
 
 /* The serialised size of a compressed s, and s into out[0..cap) (returns

@@ -19,7 +19,7 @@
 #include "monitor/sketch_block.h"
 
 mw_status mon__sketch_chunks(size_t ncols, size_t nrows, bool has_ids,
-                             bool (*numeric)(void *ctx, size_t col),
+                             int (*kind)(void *ctx, size_t col),
                              mon_sketch_col_fn column, void *ctx, mw_buf *buf,
                              mon_chunk *chunks, size_t *nchunks) {
   *nchunks = ncols + 1 + (has_ids ? 1 : 0);
@@ -28,7 +28,7 @@ mw_status mon__sketch_chunks(size_t ncols, size_t nrows, bool has_ids,
     return MW_OK;
   size_t last = SIZE_MAX;
   for(size_t col = 0; col < ncols; col++)
-    if(numeric(ctx, col))
+    if(kind(ctx, col) != MON_SKETCH_NONE)
       last = col;
   if(last == SIZE_MAX)
     return MW_OK;
@@ -40,10 +40,12 @@ mw_status mon__sketch_chunks(size_t ncols, size_t nrows, bool has_ids,
   mon_sketch_init(&s);
   for(size_t col = 0; col <= last && !st; col++) {
     off[col] = buf->len;
-    if(!numeric(ctx, col))
+    int k = kind(ctx, col);
+    if(k == MON_SKETCH_NONE)
       continue;
     const double *x = column(ctx, col, scratch);
     mon_sketch_free(&s);
+    s.counts = k == MON_SKETCH_COUNTS;
     if(mon_sketch_update(&s, x, nrows) ||
        mon_sketch_compress(&s, MON_SKETCH_BLOCK_K)) {
       st = MW_ENOMEM;
@@ -75,6 +77,13 @@ mw_status mon__sketch_chunks(size_t ncols, size_t nrows, bool has_ids,
   free(scratch);
   free(off);
   return st;
+}
+
+int mon__sketch_chunk_kind(const void *data, size_t len) {
+  const unsigned char *p = data;
+  if(!data || len < 8 || memcmp(p, "MWSK", 4))
+    return MON_SKETCH_NONE;
+  return p[5] & 4 ? MON_SKETCH_COUNTS : MON_SKETCH_QUANTILES;
 }
 
 /* ---------------------------------------------------------------- read */
@@ -123,8 +132,9 @@ static mw_status add_summary(void *ctx, size_t i, const void *data, size_t len) 
 }
 
 mw_status mon__sketch_window(mw_conn *c, const mon_window *w, size_t col,
-                             mon_sketch *out, int64_t *exact_rows) {
+                             bool counts, mon_sketch *out, int64_t *exact_rows) {
   mon_sketch_init(out);
+  out->counts = counts;
   *exact_rows = 0;
   size_t nb = w->nblocks;
   struct gather g = {w, malloc((nb ? nb : 1) * sizeof *g.blocks),
@@ -172,5 +182,38 @@ mw_status mon__sketch_window(mw_conn *c, const mon_window *w, size_t col,
   free(g.missing);
   free(g.index);
   free(ids);
+  return st;
+}
+
+mw_status mon__sketch_counts(mw_conn *c, const mon_window *w, size_t col,
+                             mon_wcol *out) {
+  mon_sketch s;
+  int64_t exact_rows;
+  mw_status st = mon__sketch_window(c, w, col, true, &s, &exact_rows);
+  if(!st)
+    out->missing += s.missing;
+  for(size_t i = 0; !st && i < s.n; i++) {
+    double x = s.v[i];
+    if(!(x >= 0) || x >= MON_MAX_CATEGORIES) {
+      out->missing += s.w[i];
+      continue;
+    }
+    size_t code = (size_t)x;
+    if(code >= out->ncounts) {
+      size_t nc = out->ncounts ? out->ncounts : 16;
+      while(nc <= code)
+        nc *= 2;
+      double *cc = realloc(out->counts, nc * sizeof *cc);
+      if(!cc) {
+        st = MW_ENOMEM;
+        break;
+      }
+      memset(cc + out->ncounts, 0, (nc - out->ncounts) * sizeof *cc);
+      out->counts = cc;
+      out->ncounts = nc;
+    }
+    out->counts[code] += (double)s.w[i];
+  }
+  mon_sketch_free(&s);
   return st;
 }

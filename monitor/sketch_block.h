@@ -13,10 +13,16 @@
 #include "monitor/schema.h"
 #include "monitor/sketch.h"
 #include "monitor/store.h"
+#include "monitor/wcache.h"
 #include "monitor/window.h"
 
+/* What a block keeps of a column: nothing, a quantile summary pruned to
+ * MON_SKETCH_BLOCK_K items (numeric), or exact counts by code
+ * (categorical; at most MON_MAX_CATEGORIES items). */
+enum { MON_SKETCH_NONE = 0, MON_SKETCH_QUANTILES, MON_SKETCH_COUNTS };
+
 /* Serialises into buf (replacing its contents) the summary of every
- * numeric column col < ncols for which numeric(ctx, col) is true, of the
+ * column col < ncols of kind(ctx, col) other than MON_SKETCH_NONE, of the
  * block's values column(ctx, col, scratch) (nrows values; the function
  * may fill scratch[0..nrows) and return it), and points chunks[ncols + 2
  * + col] at them (an empty chunk for other columns; chunks[ncols + 1],
@@ -26,17 +32,26 @@
  * get none). chunks has room for 2 * ncols + 2. */
 typedef const double *(*mon_sketch_col_fn)(void *ctx, size_t col, double *scratch);
 mw_status mon__sketch_chunks(size_t ncols, size_t nrows, bool has_ids,
-                             bool (*numeric)(void *ctx, size_t col),
+                             int (*kind)(void *ctx, size_t col),
                              mon_sketch_col_fn column, void *ctx, mw_buf *buf,
                              mon_chunk *chunks, size_t *nchunks);
 
+/* The kind of a stored summary chunk (MON_SKETCH_NONE for an empty or
+ * malformed one), read from its header. */
+int mon__sketch_chunk_kind(const void *data, size_t len);
+
 /* The summary of column col over the window w: the blocks' summaries
  * merged, and the rows of blocks that straddle the window's ends or have
- * no summary of col added exactly; compressed (not pruned) into out
- * (initialised here; caller frees, also after a failure). *exact_rows
- * receives the rows read row by row. MW_EINTERNAL (logged) for a damaged
- * chunk. */
+ * no summary of col added exactly; compressed (not pruned, unless the
+ * union passes 4 M items) into out (initialised here, out->counts set to
+ * counts; caller frees, also after a failure). *exact_rows receives the
+ * rows read row by row. MW_EINTERNAL (logged) for a damaged chunk. */
 mw_status mon__sketch_window(mw_conn *c, const mon_window *w, size_t col,
-                             mon_sketch *out, int64_t *exact_rows);
+                             bool counts, mon_sketch *out, int64_t *exact_rows);
+
+/* A categorical column's rows by code over w, exact, from the blocks'
+ * counts (mon__sketch_window) into out, as mon__wcol_count counts them. */
+mw_status mon__sketch_counts(mw_conn *c, const mon_window *w, size_t col,
+                             mon_wcol *out);
 
 #endif

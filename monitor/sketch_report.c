@@ -309,7 +309,7 @@ mw_status mon__sketch_job(mw_conn *c, const mon_window *w, mon_job *jb) {
   assert(jb->column->kind == MON_COLUMN_NUMERIC && !jb->json);
   mon_sketch s;
   int64_t exact_rows = 0;
-  mw_status st = mon__sketch_window(c, w, jb->col, &s, &exact_rows);
+  mw_status st = mon__sketch_window(c, w, jb->col, false, &s, &exact_rows);
   if(!st) {
     struct approx *a = malloc(sizeof *a);
     int rc = a ? compute(jb, &s, a) : MON_STATS_ENOMEM;
