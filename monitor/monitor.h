@@ -13,11 +13,13 @@
  * What is exact and what is approximate in a drift report: every statistic
  * is computed on all rows of the window, exactly, as long as one numeric
  * column of the window fits the memory budget (--drift-memory-mb,
- * default 256 MB: 32 M rows). Above that, count, missing, mean, std, min,
- * max, PSI and Jensen-Shannon (bin and category counts) stay exact and are
- * streamed; KS, Wasserstein and the quantiles are computed on an evenly
- * strided sample of the window that fits the budget, and the column says
- * so ("sampled": rows used). Categorical columns are always exact.
+ * default 256 MB: 32 M rows). Above that, a report merges the quantile
+ * summaries stored with every block (monitor/sketch.h) instead of reading
+ * every row: count, missing, mean, std, min and max stay exact, KS,
+ * Wasserstein, quantiles and bin counts come within the bounds the column
+ * states in "approximate" {method, rank_error, ...} (docs/drift.md).
+ * Categorical columns are always exact (counts by code per block). A
+ * comparison of two versions samples instead (mon_drift_compare).
  *
  * Decisions a client can see:
  *  - Missing values: null, and for numeric columns the strings "NaN",

@@ -40,9 +40,9 @@
 #include <stdint.h>
 
 /* Items a block's summary keeps (ingest and compaction): rank error at
- * most floor(ceil(n / k) / 2) rows of a block of n rows, i.e. a relative
- * error of about 1 / (2k) = 0.1 %, 8 KiB per column at most. */
-#define MON_SKETCH_BLOCK_K 512
+ * most floor((floor(n / k) + 1) / 2) rows of a block of n rows, i.e. a
+ * relative error of about 1 / (2k) = 0.2 %, at most 3 KiB per column. */
+#define MON_SKETCH_BLOCK_K 256
 
 /* Format version written by mon_sketch_serialize. */
 #define MON_SKETCH_VERSION 1

@@ -4,13 +4,13 @@
  * Write side: one summary per numeric column, built from the values the
  * ingest path already holds (a radix sort of the block's column and one
  * pass), at most MON_SKETCH_BLOCK_K items: 8 bytes a value for a block of
- * fewer distinct values (exact), about 6 KiB otherwise.
+ * fewer distinct values (exact), about 3 KiB otherwise.
  *
  * Read side: one chunks_read of the summary slot for the blocks wholly
  * inside the window, then the column's values of the others (straddling
  * an end, or written before summaries existed) through
  * mon__window_visit, added as exact items. Cost: the window's blocks'
- * summaries (B x at most 6 KiB) instead of its rows (8 bytes each). */
+ * summaries (B x at most 3 KiB) instead of its rows (8 bytes each). */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>

@@ -22,7 +22,7 @@
  * A column of at most 5 distinct values is summarised exactly (err 0), so
  * its value-count tests are exact.
  *
- * Cost: reading B block summaries (at most 6 KiB each) and one radix sort
+ * Cost: reading B block summaries (at most 3 KiB each) and one radix sort
  * of their items (at most MON_SKETCH_BLOCK_K per block), instead of every
  * row. */
 #include <assert.h>

@@ -1,0 +1,315 @@
+/* bench_sketch - a drift report over a window beyond the memory budget
+ * from merged block summaries (monitor/sketch.h), beside the exact path
+ * over the same window in the same run.
+ *
+ * DIR is a data directory (SQLite: DIR/modelwatch.db) or a PostgreSQL URL.
+ *
+ *   bench_sketch populate DIR ROWS [BLOCK]   model "scale" version 1 (8
+ *       numeric + 2 categorical features, a numeric prediction, as
+ *       bench_scale), a 100,000-row reference, and ROWS predictions over
+ *       the last 50 minutes in BLOCK-row blocks (default 8192, the size
+ *       compaction merges small blocks into), written as ingest writes
+ *       them: with their summaries. Prints the time spent building the
+ *       summaries beside the time of the whole populate.
+ *   bench_sketch report DIR [EXACT_MB]   the report of the last hour with
+ *       a 1 MB budget (so every column comes from summaries) and, when
+ *       EXACT_MB (default 4096) holds the window, exactly; prints both
+ *       times, each column's stated rank error and, for KS, the sketch's
+ *       distance from the exact D beside the stated bound.
+ *
+ * tests/bench/bench_sketch.sh runs both. Never fails on time. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core/db_pg.h"
+#include "core/db_sqlite.h"
+#include "monitor/internal.h"
+
+#define NNUM 8
+#define NCAT 2
+#define NCOLS (NNUM + NCAT + 1)
+
+static const char *SCHEMA =
+    "{\"features\":[{\"name\":\"n0\",\"type\":\"numeric\"},{\"name\":\"n1\","
+    "\"type\":\"numeric\"},{\"name\":\"n2\",\"type\":\"numeric\"},{\"name\":"
+    "\"n3\",\"type\":\"numeric\"},{\"name\":\"n4\",\"type\":\"numeric\"},"
+    "{\"name\":\"n5\",\"type\":\"numeric\"},{\"name\":\"n6\",\"type\":"
+    "\"numeric\"},{\"name\":\"n7\",\"type\":\"numeric\"},{\"name\":\"c0\","
+    "\"type\":\"categorical\"},{\"name\":\"c1\",\"type\":\"categorical\"}],"
+    "\"prediction\":{\"type\":\"numeric\"}}";
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static uint64_t rnd(uint64_t *s) {
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 2685821657736338717ULL;
+}
+
+static double unif(uint64_t *s) {
+  return ((double)(rnd(s) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double normal(uint64_t *s) {
+  return sqrt(-2 * log(unif(s))) * cos(6.283185307179586 * unif(s));
+}
+
+/* Fills column-major values for n rows; shifted moves half the numeric
+ * columns and one categorical column. */
+static void gen(uint64_t *s, double *vals, size_t n, int shifted) {
+  for(size_t i = 0; i < n; i++) {
+    for(int c = 0; c < NNUM; c++)
+      vals[c * n + i] =
+          10 * c + normal(s) * (1 + c) + (shifted && c % 2 ? 0.3 * (1 + c) : 0);
+    for(int c = 0; c < NCAT; c++) {
+      double u = unif(s);
+      double p0 = shifted && c == 1 ? 0.4 : 0.2;
+      vals[(NNUM + c) * n + i] = u < p0     ? 0
+                                 : u < 0.6  ? 1
+                                 : u < 0.8  ? 2
+                                 : u < 0.95 ? 3
+                                            : 4;
+    }
+    vals[(NCOLS - 1) * n + i] = vals[0 * n + i] * 0.5 + normal(s);
+  }
+}
+
+/* A batch of block rows of NCOLS columns without ids. */
+static void batch_init(mon_batch *b, size_t block) {
+  memset(b, 0, sizeof *b);
+  b->n = block;
+  b->ncols = NCOLS;
+  b->ts = malloc(block * sizeof *b->ts);
+  b->vals = malloc(block * NCOLS * sizeof *b->vals);
+  b->ids = calloc(block, sizeof *b->ids);
+}
+
+/* Runs sql on whichever backend the database is. */
+static mw_status exec_sql(mw_conn *c, const char *sql) {
+  return mw_conn_kind(c) == MW_DB_SQLITE ? mw_exec(c, sql) : mw_pg_exec(c, sql);
+}
+
+/* DIR/modelwatch.db, or the PostgreSQL database DIR names. */
+static int open_db(const char *dir, mw_db **db) {
+  char path[1024];
+  if(mw_db_target_is_postgres(dir))
+    snprintf(path, sizeof path, "%s", dir);
+  else
+    snprintf(path, sizeof path, "%s/modelwatch.db", dir);
+  if(mw_db_open(path, 0, db) || mw_migrate(mw_db_conn(*db), NULL)) {
+    fprintf(stderr, "cannot open %s\n",
+            mw_db_target_is_postgres(dir) ? "the "
+                                            "PostgreSQL database"
+                                          : path);
+    return 1;
+  }
+  return 0;
+}
+
+/* The registry's rows of model "scale" version 1, the category
+ * dictionaries and a 100,000-row reference, precomputed once. */
+static int seed(mw_conn *c, const mon_schema *s, uint64_t *seedv) {
+  char sql[2048];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO models(id, name, created_at, updated_at) VALUES(1, "
+           "'scale', 0, 0); INSERT INTO model_versions(id, model_id, version, "
+           "schema, created_at, created_by) VALUES(1, 1, 1, '%s', 0, 'bench')",
+           SCHEMA);
+  if(exec_sql(c, sql) || mw_tx_begin(c))
+    return 1;
+  /* Category dictionaries: codes 0..4 are "k0".."k4". */
+  for(int k = 0; k < NCAT; k++) {
+    mon_dict d;
+    mon__dict_init(&d);
+    long code;
+    char name[8];
+    for(int j = 0; j < 5; j++) {
+      snprintf(name, sizeof name, "k%d", j);
+      mon__dict_intern(&d, name, &code);
+    }
+    mon__dict_save(c, 1, (size_t)(NNUM + k), &d);
+    mon__dict_free(&d);
+  }
+  size_t nref = 100000;
+  double *rv = malloc(nref * NCOLS * sizeof *rv);
+  gen(seedv, rv, nref, 0);
+  mon_ref ref;
+  memset(&ref, 0, sizeof ref);
+  mw_strlcpy(ref.source, "rows", sizeof ref.source);
+  ref.rows = (int64_t)nref;
+  ref.created_at = mw_now_ms();
+  mw_strlcpy(ref.created_by, "bench", sizeof ref.created_by);
+  ref.ncols = NCOLS;
+  ref.cols = calloc(NCOLS, sizeof *ref.cols);
+  const char *names[NCOLS];
+  for(int k = 0; k < NCOLS; k++) {
+    names[k] = s->cols[k].name;
+    mon__refcol_build(s->cols[k].kind, rv + (size_t)k * nref, nref, &ref.cols[k]);
+  }
+  int rc = mon__store(c)->ref_save(c, 1, &ref, names) || mw_tx_commit(c);
+  mon__ref_free(&ref);
+  free(rv);
+  return rc;
+}
+
+static int populate(const char *dir, size_t rows, size_t block) {
+  mw_db *db;
+  if(open_db(dir, &db))
+    return 1;
+  mw_conn *c = mw_db_conn(db);
+  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  mon_schema s;
+  uint64_t seedv = 42;
+  if(mon__schema_parse(SCHEMA, &v, &s, NULL) || seed(c, &s, &seedv)) {
+    fprintf(stderr, "cannot seed the database\n");
+    return 1;
+  }
+  double t0 = now_s(), tsk = 0;
+  int64_t now = mw_now_ms(), span = 50LL * 60 * 1000;
+  mon_batch b;
+  batch_init(&b, block);
+  size_t nblocks = (rows + block - 1) / block, sbytes = 0;
+  size_t per_tx = 1 + 800000 / block;
+  for(size_t k = 0; k < nblocks; k++) {
+    if(k % per_tx == 0)
+      mw_tx_begin(c);
+    size_t n = rows - k * block < block ? rows - k * block : block;
+    b.n = n;
+    gen(&seedv, b.vals, n, 1);
+    int64_t t = now - span + (int64_t)((double)k / (double)nblocks * (double)span);
+    for(size_t i = 0; i < n; i++)
+      b.ts[i] = t;
+    /* The summaries alone, timed apart (ingest builds them the same way). */
+    double t1 = now_s();
+    for(int col = 0; col < NCOLS; col++) {
+      mon_sketch sk;
+      mon_sketch_init(&sk);
+      sk.counts = s.cols[col].kind == MON_COLUMN_CATEGORICAL;
+      mon_sketch_update(&sk, b.vals + (size_t)col * n, n);
+      mon_sketch_compress(&sk, MON_SKETCH_BLOCK_K);
+      sbytes += mon_sketch_size(&sk);
+      mon_sketch_free(&sk);
+    }
+    tsk += now_s() - t1;
+    if(mon__block_write_s(c, 1, &s, &b, NULL, n, now)) {
+      fprintf(stderr, "store failed\n");
+      return 1;
+    }
+    if(k % per_tx == per_tx - 1 || k + 1 == nblocks)
+      mw_tx_commit(c);
+  }
+  mon__batch_free(&b);
+  mon__schema_free(&s);
+  if(mw_conn_kind(c) == MW_DB_SQLITE)
+    mw_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
+  double dt = now_s() - t0;
+  printf("populated %zu rows in %zu blocks of %zu in %.1f s (database %.0f MB)\n",
+         rows, nblocks, block, dt, (double)mw_db_size(db) / 1e6);
+  printf("  summaries: %.2f s to build (%.1f%% of populate, which builds them "
+         "once more inside the block write), %.1f MB (%.1f%% of the %.0f MB of "
+         "column values)\n",
+         tsk, 100 * tsk / dt, (double)sbytes / 1e6,
+         100.0 * (double)sbytes / ((double)rows * NCOLS * 8),
+         (double)rows * NCOLS * 8 / 1e6);
+  mw_db_close(db);
+  return 0;
+}
+
+static cJSON *run_report(mw_db *db, int memory_mb, double *secs) {
+  mon_options o = {0, 3600, 0, memory_mb, 2, 0, NULL};
+  mon_ctx *m;
+  if(mon_ctx_new(db, &o, &m))
+    return NULL;
+  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  cJSON *out = NULL;
+  mw_err err = {{0}, NULL};
+  int64_t now = mw_now_ms();
+  double t0 = now_s();
+  mw_status st =
+      mon_drift_report(m, mw_db_conn(db), &v, now - 3600000, now + 1, &out, &err);
+  *secs = now_s() - t0;
+  mon_ctx_free(m);
+  if(st)
+    fprintf(stderr, "report failed: %s\n", err.msg[0] ? err.msg : mw_strerror(st));
+  return st ? NULL : out;
+}
+
+static double num(const cJSON *o, const char *a, const char *b) {
+  const cJSON *x = cJSON_GetObjectItem(o, a);
+  if(x && b)
+    x = cJSON_GetObjectItem(x, b);
+  return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
+static int report(const char *dir, int exact_mb) {
+  mw_db *db;
+  if(open_db(dir, &db))
+    return 1;
+  double ts = 0, te = 0;
+  /* The sketch path first, so that the exact path cannot warm the page
+   * cache for it; then the sketch path again (warm), then the exact one. */
+  cJSON *cold = run_report(db, 1, &ts);
+  double tcold = ts;
+  cJSON_Delete(cold);
+  cJSON *sk = run_report(db, 1, &ts);
+  if(!sk)
+    return 1;
+  double rows = num(sk, "window", "count");
+  size_t exact_cap = (size_t)exact_mb * ((size_t)1 << 20) / 16;
+  cJSON *ex = rows <= (double)exact_cap ? run_report(db, exact_mb, &te) : NULL;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("window of %.0f rows x %d columns\n", rows, NCOLS);
+  printf("  sketch path (1 MB budget): %.3f s (first run %.3f s)\n", ts, tcold);
+  if(ex)
+    printf("  exact path (%d MB budget): %.3f s   ratio exact/sketch %.1fx\n",
+           exact_mb, te, te / ts);
+  else
+    printf("  exact path: not run (the window needs a budget above %d MB)\n",
+           exact_mb);
+  printf("  peak RSS of this process %.0f MB\n", (double)ru.ru_maxrss / 1024.0);
+  printf("  %-10s %-12s %-11s %-11s %-11s %s\n", "column", "method", "rank_error",
+         "ks d", "|d - exact|", "verdict (exact)");
+  const cJSON *col;
+  int i = 0;
+  cJSON_ArrayForEach(col, cJSON_GetObjectItem(sk, "columns")) {
+    const cJSON *ec =
+        ex ? cJSON_GetArrayItem(cJSON_GetObjectItem(ex, "columns"), i) : NULL;
+    double eps = num(col, "approximate", "rank_error");
+    double d = num(col, "ks", "d"), de = ec ? num(ec, "ks", "d") : NAN;
+    printf("  %-10s %-12s %-11.2e %-11.6f %-11.2e %s (%s)\n",
+           mw_json_str(col, "name"), mw_json_str(col, "method"), eps, d,
+           fabs(d - de),
+           cJSON_IsTrue(cJSON_GetObjectItem(col, "drifted")) ? "drift" : "-",
+           !ec                                                ? "?"
+           : cJSON_IsTrue(cJSON_GetObjectItem(ec, "drifted")) ? "drift"
+                                                              : "-");
+    if(ec && isfinite(eps) && fabs(d - de) > eps + 1e-12)
+      printf("    ^ outside the stated bound\n");
+    i++;
+  }
+  cJSON_Delete(sk);
+  cJSON_Delete(ex);
+  mw_db_close(db);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if(argc >= 4 && !strcmp(argv[1], "populate"))
+    return populate(argv[2], strtoull(argv[3], NULL, 10),
+                    argc >= 5 ? strtoull(argv[4], NULL, 10) : 8192);
+  if(argc >= 3 && !strcmp(argv[1], "report"))
+    return report(argv[2], argc >= 4 ? (int)strtol(argv[3], NULL, 10) : 4096);
+  fprintf(stderr, "usage: bench_sketch populate DIR ROWS [BLOCK] | report DIR "
+                  "[EXACT_MB]\n");
+  return 2;
+}
