@@ -79,6 +79,8 @@
 #define FLAG_W64 2
 #define FLAG_COUNTS 4
 
+static int x__reserve(mon_sketch *s, size_t more);
+
 void mon_sketch_init(mon_sketch *s) {
   memset(s, 0, sizeof *s);
   s->compressed = true;
@@ -93,6 +95,8 @@ void mon_sketch_free(mon_sketch *s) {
   free(s->w);
   mon_sketch_init(s);
 }
+
+int mon_sketch_reserve(mon_sketch *s, size_t more) { return x__reserve(s, more); }
 
 static int x__reserve(mon_sketch *s, size_t more) {
   if(more > SIZE_MAX / 16 - s->n)
@@ -186,29 +190,41 @@ struct x__item {
   int64_t w;
 };
 
-/* LSD radix sort of items by key, 8-bit digits; digits every key shares
- * are skipped (a block of similar values sorts in few passes). */
+/* LSD radix sort of items by key: 11-bit digits, six passes, the
+ * histograms of all six counted in one pass first; digits every key
+ * shares are skipped. A report sorts a window's union of block summaries
+ * with it (millions of items). */
+#define RADIX_BITS 11
+#define RADIX_PASSES 6
+#define RADIX_SIZE (1 << RADIX_BITS)
+
 static int x__radix(struct x__item *a, size_t n) {
   if(n < 2)
     return 0;
   struct x__item *tmp = malloc(n * sizeof *tmp);
-  if(!tmp)
+  size_t *cnt = calloc(RADIX_PASSES * RADIX_SIZE, sizeof *cnt);
+  if(!tmp || !cnt) {
+    free(tmp);
+    free(cnt);
     return -1;
+  }
+  for(size_t i = 0; i < n; i++)
+    for(int p = 0; p < RADIX_PASSES; p++)
+      cnt[p * RADIX_SIZE + ((a[i].key >> (p * RADIX_BITS)) & (RADIX_SIZE - 1))]++;
   struct x__item *src = a, *dst = tmp;
-  for(int shift = 0; shift < 64; shift += 8) {
-    size_t cnt[256] = {0};
-    for(size_t i = 0; i < n; i++)
-      cnt[(src[i].key >> shift) & 255]++;
-    if(cnt[(src[0].key >> shift) & 255] == n)
+  for(int p = 0; p < RADIX_PASSES; p++) {
+    size_t *c = cnt + p * RADIX_SIZE;
+    int shift = p * RADIX_BITS;
+    if(c[(src[0].key >> shift) & (RADIX_SIZE - 1)] == n)
       continue;
     size_t pos = 0;
-    for(int d = 0; d < 256; d++) {
-      size_t c = cnt[d];
-      cnt[d] = pos;
-      pos += c;
+    for(int d = 0; d < RADIX_SIZE; d++) {
+      size_t k = c[d];
+      c[d] = pos;
+      pos += k;
     }
     for(size_t i = 0; i < n; i++)
-      dst[cnt[(src[i].key >> shift) & 255]++] = src[i];
+      dst[c[(src[i].key >> shift) & (RADIX_SIZE - 1)]++] = src[i];
     struct x__item *t = src;
     src = dst;
     dst = t;
@@ -216,6 +232,7 @@ static int x__radix(struct x__item *a, size_t n) {
   if(src != a)
     memcpy(a, src, n * sizeof *a);
   free(tmp);
+  free(cnt);
   return 0;
 }
 

@@ -64,6 +64,10 @@ typedef struct mon_sketch {
 void mon_sketch_init(mon_sketch *s);
 void mon_sketch_free(mon_sketch *s);
 
+/* Makes room for more items (so that merging many summaries does not
+ * grow the arrays step by step). Returns 0 or -1 (no memory). */
+int mon_sketch_reserve(mon_sketch *s, size_t more);
+
 /* Adds x[0..n): finite values as items of weight 1, the others counted as
  * missing. Returns 0, or -1 when memory runs out (s unchanged then). */
 int mon_sketch_update(mon_sketch *s, const double *x, size_t n);

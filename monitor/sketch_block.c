@@ -156,6 +156,12 @@ mw_status mon__sketch_window(mw_conn *c, const mon_window *w, size_t col,
     g.blocks[k] = b;
     g.index[k++] = i;
   }
+  /* Room for every summary at once: no step-by-step growth. */
+  if(!st && k && !counts &&
+     mon_sketch_reserve(out, k * (size_t)MON_SKETCH_BLOCK_K < UNION_MAX
+                                 ? k * (size_t)MON_SKETCH_BLOCK_K
+                                 : UNION_MAX))
+    st = MW_ENOMEM;
   if(!st && k)
     st = mon__store(c)->chunks_read(c, mon__slot_sketch(w->ncols, col), ids, k,
                                     add_summary, &g);
