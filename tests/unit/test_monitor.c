@@ -1526,6 +1526,25 @@ static void test_group_commit(void **state) {
 
 /* Single-row requests leave a block per row; compaction merges a closed
  * bucket's small blocks into one without changing what a window reads. */
+struct summary_check {
+  int ok;
+  int64_t rows;
+  int kind;
+};
+
+/* chunks_read callback: a summary of the expected kind over rows rows. */
+static mw_status summary_ok(void *ctx, size_t i, const void *data, size_t len) {
+  struct summary_check *x = ctx;
+  (void)i;
+  mon_sketch s;
+  mon_sketch_init(&s);
+  x->ok = data && mon__sketch_chunk_kind(data, len) == x->kind &&
+          !mon_sketch_deserialize(&s, data, len) && s.count + s.missing == x->rows &&
+          s.err == 0;
+  mon_sketch_free(&s);
+  return MW_OK;
+}
+
 static void test_compaction(void **state) {
   struct fix *f = *state;
   int64_t base = 1795766400000LL; /* 08:00, a bucket boundary */
@@ -1558,8 +1577,19 @@ static void test_compaction(void **state) {
                    MW_OK);
   assert_int_equal(merged, 30);
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_blocks"), 1);
-  /* The merged block's summaries are rebuilt (8 chunks, as at ingest). */
+  /* The merged block's summaries are rebuilt (8 chunks, as at ingest):
+   * age's a quantile summary of its 30 values, city's counts by code. */
   assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_chunks"), 8);
+  int64_t bid = count_rows(f, "SELECT id FROM pred_blocks");
+  struct summary_check age = {0, 30, MON_SKETCH_QUANTILES}, city = {0, 30,
+                                                                   MON_SKETCH_COUNTS};
+  assert_int_equal(mw_tx_read(f->c), MW_OK);
+  assert_int_equal(mon__store(f->c)->chunks_read(f->c, mon__slot_sketch(3, 0), &bid, 1,
+                                                 summary_ok, &age), MW_OK);
+  assert_int_equal(mon__store(f->c)->chunks_read(f->c, mon__slot_sketch(3, 1), &bid, 1,
+                                                 summary_ok, &city), MW_OK);
+  mw_tx_rollback(f->c);
+  assert_true(age.ok && city.ok);
   assert_int_equal(mon__compact_step(f->m, f->c, base / MON_BUCKET_MS + 1, &merged),
                    MW_OK);
   assert_int_equal(merged, 0);
