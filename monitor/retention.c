@@ -232,26 +232,21 @@ static mw_status append_chunk(void *ctx, size_t i, const void *data, size_t len)
 }
 
 /* The merged block's summaries (monitor/sketch_block.h) are rebuilt from
- * its merged columns, for the columns whose blocks had one, of the same
- * kind (a chunk's header tells a numeric column's from a categorical one's
- * without the schema); a rebuilt summary is as accurate as one built at
- * ingest (merging the blocks' summaries would add their errors). */
+ * its merged columns, of the kind the version's schema gives each column
+ * (blocks of few rows have none to tell it); a rebuilt summary is as
+ * accurate as one built at ingest (merging the blocks' summaries would add
+ * their errors). Without the schema (a version deleted meanwhile, or
+ * blocks of another width) the block gets none and reports read its
+ * rows. */
 struct resketch {
   const mw_buf *slots; /* the merged chunks by slot */
-  uint8_t *has;        /* per column: the kind of summary its blocks have */
-  size_t ncols;
+  const mon_schema *s;
 };
 
-static mw_status note_summary(void *ctx, size_t i, const void *data, size_t len) {
-  (void)i;
-  uint8_t *kind = ctx;
-  if(*kind == MON_SKETCH_NONE)
-    *kind = (uint8_t)mon__sketch_chunk_kind(data, len);
-  return MW_OK;
-}
-
 static int resketch_kind(void *ctx, size_t col) {
-  return ((struct resketch *)ctx)->has[col];
+  const mon_schema *s = ((struct resketch *)ctx)->s;
+  return s->cols[col].kind == MON_COLUMN_NUMERIC ? MON_SKETCH_QUANTILES
+                                                 : MON_SKETCH_COUNTS;
 }
 
 static const double *resketch_column(void *ctx, size_t col, double *scratch) {
@@ -261,19 +256,29 @@ static const double *resketch_column(void *ctx, size_t col, double *scratch) {
   return scratch;
 }
 
-static mw_status resketch(mw_conn *c, const int64_t *ids, size_t n,
-                          const mon_block *m, const mw_buf *slots, mon_chunk *chunks,
-                          size_t *nchunks, mw_buf *buf) {
-  size_t ncols = (size_t)m->ncols;
-  struct resketch x = {slots, calloc(ncols ? ncols : 1, 1), ncols};
-  mw_status s = x.has ? MW_OK : MW_ENOMEM;
-  for(size_t col = 0; !s && col < ncols && ncols <= MON_SKETCH_MAX_COLS; col++)
-    s = mon__store(c)->chunks_read(c, mon__slot_sketch(ncols, col), ids, n,
-                                   note_summary, &x.has[col]);
+static mw_status resketch(mw_conn *c, const mon_block *m, const mw_buf *slots,
+                          mon_chunk *chunks, size_t *nchunks, mw_buf *buf) {
+  const struct mon_store *store = mon__store(c);
+  char model[256];
+  int64_t version = 0, id = 0, model_id = 0;
+  char *schema = NULL;
+  mon_schema sc;
+  memset(&sc, 0, sizeof sc);
+  mw_status s = store->version_name(c, m->version_id, model, sizeof model, &version);
   if(!s)
-    s = mon__sketch_chunks(ncols, (size_t)m->n, m->has_ids, resketch_kind,
+    s = store->version_find(c, model, version, &id, &model_id, &schema);
+  mon_version v = {m->version_id, model_id, model, version, schema};
+  bool have = !s && schema && !mon__schema_parse(schema, &v, &sc, NULL) &&
+              sc.ncols == (size_t)m->ncols;
+  if(s == MW_ENOTFOUND)
+    s = MW_OK;
+  if(!s && have) {
+    struct resketch x = {slots, &sc};
+    s = mon__sketch_chunks(sc.ncols, (size_t)m->n, m->has_ids, resketch_kind,
                            resketch_column, &x, buf, chunks, nchunks);
-  free(x.has);
+  }
+  mon__schema_free(&sc);
+  free(schema);
   return s;
 }
 
@@ -306,7 +311,7 @@ static mw_status merge_blocks(mw_conn *c, const mon_block *blk, size_t n) {
     chunks[k] = (mon_chunk){slots[k].data ? slots[k].data : "", slots[k].len};
   }
   if(!s)
-    s = resketch(c, ids, n, &m, slots, chunks, &nslots, &sk);
+    s = resketch(c, &m, slots, chunks, &nslots, &sk);
   if(!s)
     s = store->block_insert(c, &m, chunks, nslots);
   if(!s)

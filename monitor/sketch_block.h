@@ -29,7 +29,8 @@ enum { MON_SKETCH_NONE = 0, MON_SKETCH_QUANTILES, MON_SKETCH_COUNTS };
  * the ids slot, empty when !has_ids). *nchunks receives the chunks to
  * write: ncols + 2 + the last summarised column + 1, or ncols + 1 (+1
  * with ids) when there is none (schemas wider than MON_SKETCH_MAX_COLS
- * get none). chunks has room for 2 * ncols + 2. */
+ * and blocks of at most MON_SKETCH_BLOCK_K rows get none). chunks has
+ * room for 2 * ncols + 2. */
 typedef const double *(*mon_sketch_col_fn)(void *ctx, size_t col, double *scratch);
 mw_status mon__sketch_chunks(size_t ncols, size_t nrows, bool has_ids,
                              int (*kind)(void *ctx, size_t col),

@@ -60,11 +60,13 @@
 #define MON_SLOT_TS 0
 static inline int mon__slot_col(size_t col) { return (int)col + 1; }
 static inline int mon__slot_ids(size_t ncols) { return (int)ncols + 1; }
-/* The quantile summary (monitor/sketch.h) of numeric column col, when the
- * block has one: blocks written by ingest or compaction under a schema of at
- * most MON_SKETCH_MAX_COLS columns. Chunks are written slot after slot, so
- * a block with sketches but no ids holds an empty ids chunk. A block
- * without a sketch of a column is read row by row instead. */
+/* The summary (monitor/sketch.h) of column col - quantiles of a numeric
+ * column, counts by code of a categorical one - when the block has one:
+ * blocks of more than MON_SKETCH_BLOCK_K rows written by ingest or
+ * compaction under a schema of at most MON_SKETCH_MAX_COLS columns.
+ * Chunks are written slot after slot, so a block with summaries but no ids
+ * holds an empty ids chunk. A block without a summary of a column is read
+ * row by row instead. */
 #define MON_SKETCH_MAX_COLS 2000
 static inline int mon__slot_sketch(size_t ncols, size_t col) {
   return (int)ncols + 2 + (int)col;
