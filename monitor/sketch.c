@@ -64,7 +64,10 @@
  *   16 i64 count         24 i64 missing   32 i64 err
  *   40 f64 mean          48 f64 m2        56 f64 min     64 f64 max
  *   72 f64 values[items], then the weights: none when every weight is 1
- *      (flags 0), u32 each (flags 1) or u64 each (flags 2);
+ *      (flags 0), u32 each (flags 1), u64 each (flags 2), or one u64 t
+ *      (flags 3: every item weighs t but the last, which weighs count -
+ *      t (items - 1), in [1, t]: a block's distinct values pruned);
+ *      the writer picks the shortest that fits, the reader takes any;
  *   flags | 4: counts by value (a categorical column), err 0. */
 #include <assert.h>
 #include <math.h>
@@ -77,6 +80,7 @@
 #define HEADER 72
 #define FLAG_W32 1
 #define FLAG_W64 2
+#define FLAG_UNIFORM 3
 #define FLAG_COUNTS 4
 
 static int x__reserve(mon_sketch *s, size_t more);
@@ -401,24 +405,31 @@ static double x__getd(const unsigned char *p) {
 
 static int x__flags(const mon_sketch *s) {
   int64_t wmax = 0;
-  for(size_t i = 0; i < s->n; i++)
+  bool uniform = s->n >= 2 && s->w[0] >= 2 && s->w[s->n - 1] <= s->w[0];
+  for(size_t i = 0; i < s->n; i++) {
     wmax = s->w[i] > wmax ? s->w[i] : wmax;
-  return wmax <= 1 ? 0 : wmax <= (int64_t)UINT32_MAX ? FLAG_W32 : FLAG_W64;
+    uniform &= i + 1 == s->n || s->w[i] == s->w[0];
+  }
+  return wmax <= 1                     ? 0
+         : uniform                     ? FLAG_UNIFORM
+         : wmax <= (int64_t)UINT32_MAX ? FLAG_W32
+                                       : FLAG_W64;
 }
 
-static size_t x__wbytes(int flags) {
-  return flags == FLAG_W32 ? 4 : flags == FLAG_W64 ? 8 : 0;
+/* Bytes of the weights of n items under flags. */
+static size_t x__wbytes(int flags, size_t n) {
+  return flags == FLAG_W32 ? 4 * n : flags == FLAG_W64 ? 8 * n : flags ? 8 : 0;
 }
 
 size_t mon_sketch_size(const mon_sketch *s) {
-  return HEADER + s->n * (8 + x__wbytes(x__flags(s)));
+  return HEADER + 8 * s->n + x__wbytes(x__flags(s), s->n);
 }
 
 size_t mon_sketch_serialize(const mon_sketch *s, void *out, size_t cap) {
   if(!s->compressed || s->n > UINT32_MAX)
     return 0;
   int flags = x__flags(s);
-  size_t wb = x__wbytes(flags), size = HEADER + s->n * (8 + wb);
+  size_t size = HEADER + 8 * s->n + x__wbytes(flags, s->n);
   if(cap < size)
     return 0;
   unsigned char *p = out;
@@ -443,6 +454,8 @@ size_t mon_sketch_serialize(const mon_sketch *s, void *out, size_t cap) {
     else if(flags == FLAG_W64)
       x__put64(qw + 8 * i, (uint64_t)s->w[i]);
   }
+  if(flags == FLAG_UNIFORM)
+    x__put64(qw, (uint64_t)s->w[0]);
   return size;
 }
 
@@ -454,10 +467,9 @@ int mon_sketch_deserialize(mon_sketch *s, const void *data, size_t len) {
     return -1;
   int flags = p[5] & ~FLAG_COUNTS;
   bool counts = p[5] & FLAG_COUNTS;
-  if(flags != 0 && flags != FLAG_W32 && flags != FLAG_W64)
-    return -1;
-  size_t n = x__get32(p + 8), wb = x__wbytes(flags);
-  if(n > (len - HEADER) / (8 + wb) || len != HEADER + n * (8 + wb))
+  size_t n = x__get32(p + 8);
+  if(flags > FLAG_UNIFORM || n > (len - HEADER) / 8 ||
+     len != HEADER + 8 * n + x__wbytes(flags, n))
     return -1;
   int64_t count = (int64_t)x__get64(p + 16), missing = (int64_t)x__get64(p + 24),
           err = (int64_t)x__get64(p + 32);
@@ -472,16 +484,20 @@ int mon_sketch_deserialize(mon_sketch *s, const void *data, size_t len) {
   if(x__reserve(s, n))
     return -1;
   const unsigned char *q = p + HEADER, *qw = q + 8 * n;
-  int64_t total = 0;
+  int64_t total = 0, t = flags == FLAG_UNIFORM ? (int64_t)x__get64(qw) : 0;
+  if(flags == FLAG_UNIFORM && (n < 2 || t < 1 || t > count / (int64_t)(n - 1)))
+    return -1;
   for(size_t i = 0; i < n; i++) {
     double v = x__getd(q + 8 * i);
     int64_t w = flags == FLAG_W32   ? (int64_t)x__get32(qw + 4 * i)
                 : flags == FLAG_W64 ? (int64_t)x__get64(qw + 8 * i)
-                                    : 1;
+                : flags == 0        ? 1
+                : i + 1 < n         ? t
+                                    : count - total;
     /* Items are distinct and ascending, inside [min, max] (every item is
      * a summarised value); -0.0 is written as +0.0. */
     if(!isfinite(v) || w < 1 || (i > 0 && !(v > s->v[i - 1])) || v < mn || v > mx ||
-       w > count - total) {
+       w > count - total || (flags == FLAG_UNIFORM && w > t)) {
       mon_sketch_free(s);
       return -1;
     }
@@ -489,16 +505,13 @@ int mon_sketch_deserialize(mon_sketch *s, const void *data, size_t len) {
     s->v[i] = v;
     s->w[i] = w;
   }
-  /* One encoding per summary: the narrowest weights, zeros when empty. */
-  int64_t wmax = 0;
-  for(size_t i = 0; i < n; i++)
-    wmax = s->w[i] > wmax ? s->w[i] : wmax;
-  bool narrowest = flags == (wmax <= 1                     ? 0
-                             : wmax <= (int64_t)UINT32_MAX ? FLAG_W32
-                                                           : FLAG_W64);
+  /* Any of the weight encodings is read (the writer picks the shortest,
+   * but data written under another choice stays readable); an empty
+   * summary has zero statistics. */
+  s->n = n;
   bool zeros = count > 0 || (x__get64(p + 40) == 0 && x__get64(p + 48) == 0 &&
                              x__get64(p + 56) == 0 && x__get64(p + 64) == 0);
-  if(total != count || !narrowest || !zeros) {
+  if(total != count || !zeros) {
     mon_sketch_free(s);
     return -1;
   }
