@@ -171,9 +171,11 @@ int mon_sketch_merge(mon_sketch *dst, const mon_sketch *src) {
   assert(dst != src);
   if(x__reserve(dst, src->n))
     return -1;
-  memcpy(dst->v + dst->n, src->v, src->n * sizeof *src->v);
-  memcpy(dst->w + dst->n, src->w, src->n * sizeof *src->w);
-  dst->n += src->n;
+  if(src->n) {
+    memcpy(dst->v + dst->n, src->v, src->n * sizeof *src->v);
+    memcpy(dst->w + dst->n, src->w, src->n * sizeof *src->w);
+    dst->n += src->n;
+  }
   x__moments(dst, src->count, src->mean, src->m2);
   dst->count += src->count;
   dst->missing += src->missing;
@@ -481,12 +483,14 @@ int mon_sketch_deserialize(mon_sketch *s, const void *data, size_t len) {
   if(count > 0 && !(isfinite(mean) && isfinite(m2) && m2 >= 0 && isfinite(mn) &&
                     isfinite(mx) && mn <= mx))
     return -1;
-  if(x__reserve(s, n))
-    return -1;
   const unsigned char *q = p + HEADER, *qw = q + 8 * n;
   int64_t total = 0, t = flags == FLAG_UNIFORM ? (int64_t)x__get64(qw) : 0;
   if(flags == FLAG_UNIFORM && (n < 2 || t < 1 || t > count / (int64_t)(n - 1)))
     return -1;
+  if(x__reserve(s, n)) {
+    mon_sketch_free(s);
+    return -1;
+  }
   for(size_t i = 0; i < n; i++) {
     double v = x__getd(q + 8 * i);
     int64_t w = flags == FLAG_W32   ? (int64_t)x__get32(qw + 4 * i)

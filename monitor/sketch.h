@@ -88,7 +88,7 @@ size_t mon_sketch_size(const mon_sketch *s);
 size_t mon_sketch_serialize(const mon_sketch *s, void *out, size_t cap);
 
 /* Reads a summary written by mon_sketch_serialize into s (initialised by
- * the call; free it also after a failure). Returns 0, or -1 when the
+ * the call; empty, owning nothing, after a failure). Returns 0, or -1 when the
  * bytes are not a well-formed summary of a known version: wrong length,
  * unknown version or flags, values unsorted or not finite, weights not
  * summing to count, err outside [0, count], inconsistent statistics. */
