@@ -4,7 +4,7 @@
  * Write side: one summary per numeric column, built from the values the
  * ingest path already holds (a radix sort of the block's column and one
  * pass), at most MON_SKETCH_BLOCK_K items: 8 bytes a value for a block of
- * fewer distinct values (exact), about 3 KiB otherwise.
+ * fewer distinct values (exact), about 2 KiB otherwise (3 KiB with ties).
  *
  * Read side: one chunks_read of the summary slot for the blocks wholly
  * inside the window, then the column's values of the others (straddling
