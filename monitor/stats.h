@@ -418,6 +418,23 @@ int mon_stats_categorical_drift(const double *ref, const double *cur, size_t k,
                                 const mon_drift_options *opt, mon_drift_result *out);
 
 /* ---------------------------------------------------------------------- */
+/* Data quality (monitor/stats_quality.c)                                  */
+/* ---------------------------------------------------------------------- */
+
+/* Values of the sorted array x[0..n) outside the closed range [lo, hi]
+ * (a reference's min..max): x < lo or x > hi, found by two binary
+ * searches, O(log n). lo <= hi, both finite; 0 when n == 0. As
+ * numpy.count_nonzero((x < lo) | (x > hi)). */
+size_t mon_stats_out_of_range_sorted(const double *x, size_t n, double lo,
+                                     double hi);
+
+/* The weight of categories seen in cur but never in ref: the sum of cur[i]
+ * over the codes i < ncur with i >= nref or ref[i] <= 0 (counts by
+ * category code, as a drift report keeps them). */
+double mon_stats_unseen(const double *ref, size_t nref, const double *cur,
+                        size_t ncur);
+
+/* ---------------------------------------------------------------------- */
 /* Rank correlation                                                        */
 /* ---------------------------------------------------------------------- */
 

@@ -8,6 +8,8 @@
  *   kspval <id> <n1> <n2> <d>          mon_stats_ks_pvalue(n1, n2, d)
  *   spearman <id> <x.f64> <y.f64>      mon_stats_spearman of the pairs
  *   sort <id> <in.f64> <out.f64>       mon_stats_sort of in, written to out
+ * numeric and counts also print the quality shares of a drift column
+ * (missing, outside the reference's range, categories unseen in it).
  * Each command's output starts with "begin <id>" and ends with "end <id>".
  * Doubles are printed with %.17g so they round-trip exactly. */
 #include <errno.h>
@@ -100,6 +102,13 @@ static int cmd_numeric(const char *ref_path, const char *cur_path) {
   put_summary("ref", &sr);
   put_summary("cur", &sc);
   put("wasserstein_norm", mon_stats_wasserstein_normed(w, sr.std_pop));
+  /* Quality as a drift report computes it: missing among all rows, out of
+   * range among the non-missing ones. */
+  put("q_missing_share", nc_raw ? (double)mc / (double)nc_raw : 0.0);
+  if (nr > 0 && nc > 0)
+    put("q_out_of_range_share",
+        (double)mon_stats_out_of_range_sorted(cur, nc, ref[0], ref[nr - 1]) /
+            (double)nc);
 
   mon_bins bins;
   rc = mon_stats_bins_from_sorted(ref, nr, 10, &bins);
@@ -180,6 +189,14 @@ static int cmd_counts(const char *ref_path, const char *cur_path) {
   put("chi2s_stat", chi2s.statistic);
   put("chi2s_p", chi2s.pvalue);
   put("chi2s_dof", chi2s.dof);
+  double total = 0;
+  for (size_t i = 0; i < k2; i++) total += cur[i];
+  if (total > 0) {
+    put("q_unseen_share", mon_stats_unseen(ref, k1, cur, k2) / total);
+    /* A reference dictionary shorter than the window's: codes past it
+     * are unseen. */
+    put("q_unseen_short", mon_stats_unseen(ref, k1 - 1, cur, k2) / total);
+  }
   mon_drift_result dr;
   int rc = mon_stats_categorical_drift(ref, cur, k1, NULL, &dr);
   put("drift_rc", rc);

@@ -163,6 +163,10 @@ def numeric_cases(rng):
         ("constant_both_diff", np.full(50, 1.0), np.full(60, 2.0)),
         ("huge_scale", n(0, 1e12, 600), n(1e11, 1e12, 500)),
         ("tiny_scale", n(0, 1e-9, 600), n(0, 1e-9, 500)),
+        ("quality_out_of_range", n(0, 1, 1000),
+         np.concatenate([n(0.5, 1.5, 800), [np.nan] * 30, [np.inf, -np.inf]])),
+        ("quality_at_edges", np.array([1.0, 2.0, 3.0, 4.0]),
+         np.array([1.0, 4.0, 0.999, 4.001, 2.5, -0.0, np.nan])),
         ("negzero", np.array([-0.0, 0.0, 1.0, -1.0, 2.0, 0.0, 3.0]), np.array([0.0, -0.0, 5.0, 6.0])),
     ]
     # Large enough for several levels of the in-place MSD radix sort
@@ -499,6 +503,15 @@ def check_numeric(chk, name, ref_raw, cur_raw, b):
         for i, q in enumerate(ref_quantiles(x, qs)):
             chk.check("quantile", f"{name}/{side}/q{qs[i]}", b[f"{side}_q{i}"], q)
 
+    # Quality: missing among all rows; outside the reference's min..max
+    # among the non-missing ones (numpy on the same data).
+    chk.check("quality missing_share", name, b["q_missing_share"],
+              np.count_nonzero(~np.isfinite(cur_raw)) / len(cur_raw) if len(cur_raw) else 0.0)
+    if len(ref) and len(cur):
+        oor = np.count_nonzero((cur < ref.min()) | (cur > ref.max()))
+        chk.check("quality out_of_range_share", name, b["q_out_of_range_share"],
+                  oor / len(cur))
+
     rb = ref_bins(ref, cur)
     if rb is None:
         chk.equal("psi bins available", name, b["bins_rc"], 1.0)
@@ -564,6 +577,13 @@ def check_counts(chk, name, ref, cur, b):
     cur = np.asarray(cur, float)
     chk.check("psi (counts)", name, b["psi"], evidently_psi(ref, cur))
     chk.check("jensenshannon (counts)", name, b["js"], distance.jensenshannon(ref, cur))
+    if cur.sum() > 0:
+        chk.check("quality unseen_share", name, b["q_unseen_share"],
+                  cur[ref <= 0].sum() / cur.sum())
+        short = ref.copy()
+        short[-1] = 0  # the last code unknown to the reference
+        chk.check("quality unseen_share", name + "/short", b["q_unseen_short"],
+                  cur[short <= 0].sum() / cur.sum())
     st, p, dof, pseudo = chisq_with_rule(ref, cur)
     chk.check("chisquare stat", name, b["chi_stat"], st)
     chk.check("chisquare p", name, b["chi_p"], p)
