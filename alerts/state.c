@@ -133,6 +133,10 @@ static const struct {
     {"std", "stats", "std"},
     {"min", "stats", "min"},
     {"max", "stats", "max"},
+    {"missing_share", "quality", "missing_share"},
+    {"out_of_range_share", "quality", "out_of_range_share"},
+    {"unseen_share", "quality", "unseen_share"},
+    {"invalid_count", "quality", "invalid_count"},
 };
 #define NCOLSTATS (sizeof col_stats / sizeof col_stats[0])
 
@@ -167,7 +171,8 @@ mw_status alert_metric_check(const char *metric, char **column, mw_err *err) {
                  "unknown statistic '%s' (psi, jensen_shannon, wasserstein, "
                  "wasserstein_norm, ks, ks_p_value, chi2, chi2_p_value, z, "
                  "z_p_value, statistic, p_value, drifted, count, missing, "
-                 "mean, std, min, max)",
+                 "mean, std, min, max, missing_share, out_of_range_share, "
+                 "unseen_share, invalid_count)",
                  dot + 1);
 }
 
@@ -189,7 +194,11 @@ mw_status alert_metric_value(const cJSON *report, const char *metric,
   const cJSON *count = cJSON_GetObjectItemCaseSensitive(window, "count");
   if(!strcmp(metric, "prediction_count"))
     return number_of(count, value) ? MW_OK : MW_ENOTFOUND;
-  if(!cJSON_IsNumber(count) || count->valuedouble <= 0)
+  /* Invalid values are counted in the quarantine, not the window: a
+   * window whose every row was invalid has a count for them. */
+  const char *dot0 = strrchr(metric, '.');
+  int invalid = dot0 && !strcmp(dot0 + 1, "invalid_count");
+  if(!invalid && (!cJSON_IsNumber(count) || count->valuedouble <= 0))
     return MW_ENOTFOUND;
   if(!strcmp(metric, "dataset_drift_share")) {
     const cJSON *ds = cJSON_GetObjectItemCaseSensitive(report, "dataset");

@@ -28,6 +28,38 @@ void mon__batch_free(mon_batch *b) {
   memset(b, 0, sizeof *b);
 }
 
+void mon__batch_compact(mon_batch *b, const uint8_t *keep) {
+  size_t n = b->n, k = 0;
+  bool ids = false, labels = false;
+  /* Column-major arrays keep their stride n while rows move, then close
+   * up to the new stride k. */
+  for(size_t i = 0; i < n; i++) {
+    if(!keep[i])
+      continue;
+    b->ts[k] = b->ts[i];
+    b->ids[k] = b->ids[i];
+    b->has_label[k] = b->has_label[i];
+    b->labels[k] = b->labels[i];
+    b->label_cats[k] = b->label_cats[i];
+    for(size_t c = 0; c < b->ncols; c++) {
+      b->vals[c * n + k] = b->vals[c * n + i];
+      if(b->cats)
+        b->cats[c * n + k] = b->cats[c * n + i];
+    }
+    ids |= b->ids[k] != NULL;
+    labels |= b->has_label[k];
+    k++;
+  }
+  for(size_t c = 1; c < b->ncols; c++) {
+    memmove(b->vals + c * k, b->vals + c * n, k * sizeof *b->vals);
+    if(b->cats)
+      memmove(b->cats + c * k, b->cats + c * n, k * sizeof *b->cats);
+  }
+  b->n = k;
+  b->any_ids = ids;
+  b->any_labels = labels;
+}
+
 const char *mon__batch_keep(mon_batch *b, const char *s) {
   if(b->narena == b->arena_cap) {
     size_t ncap = b->arena_cap ? b->arena_cap * 2 : 64;

@@ -38,6 +38,9 @@ mw_status mon__batch_parse(const mon_schema *s, const cJSON *rows,
 mw_status mon__batch_encode(mw_conn *c, int64_t version_id, const mon_schema *s,
                             mon_batch *b, mon_errors *errs);
 void mon__batch_free(mon_batch *b);
+/* Keeps the rows i with keep[i] set, in order, moving them to the front
+ * (before mon__batch_encode); b->n becomes their number. */
+void mon__batch_compact(mon_batch *b, const uint8_t *keep);
 
 /* Keeps a copy of s alive as long as b; NULL when memory runs out. */
 const char *mon__batch_keep(mon_batch *b, const char *s);

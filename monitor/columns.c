@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "monitor/columns.h"
+#include "monitor/quality.h"
 #include "monitor/settings.h"
 
 static void add_num(cJSON *o, const char *key, double v) {
@@ -235,6 +236,19 @@ static void numeric_stats(cJSON *j, const mon_drift_result *r, int64_t count,
   }
 }
 
+/* The column's quality: values outside the reference's range are counted
+ * over every row (exact also when sampled: the gather counts them). */
+static void numeric_quality(cJSON *j, const mon_job *jb, int64_t count,
+                            int64_t missing, const double *x, size_t nf) {
+  const mon_refcol *ref = jb->ref;
+  mon_quality q = {count, missing, -1, jb->invalid};
+  if(ref->nsorted > 0)
+    q.flagged = jb->sampled ? jb->agg.out_of_range
+                            : (int64_t)mon_stats_out_of_range_sorted(x, nf, ref->min,
+                                                                     ref->max);
+  mon__quality_json(j, MON_COLUMN_NUMERIC, &q);
+}
+
 static void compute_numeric(mon_job *jb) {
   size_t nf = 0, nmiss = 0;
   const double *x = NULL;
@@ -267,6 +281,7 @@ static void compute_numeric(mon_job *jb) {
     cJSON_AddNumberToObject(j, "sampled", (double)jb->sampled);
   if(ref->has_bins && count > 0)
     add_numeric_histogram(j, jb, x, nf);
+  numeric_quality(j, jb, count, missing, x, nf);
   jb->json = j;
 }
 
@@ -315,6 +330,11 @@ static void compute_categorical(mon_job *jb) {
   cJSON_AddNumberToObject(stats, "count", total);
   cJSON_AddNumberToObject(stats, "missing", (double)w->missing);
   cJSON_AddNumberToObject(stats, "unique", (double)unique);
+  mon_quality q = {(int64_t)total, w->missing, -1, jb->invalid};
+  if(ref->count > 0)
+    q.flagged =
+        (int64_t)mon_stats_unseen(ref->cat_counts, ref->ncat, w->counts, w->ncounts);
+  mon__quality_json(j, MON_COLUMN_CATEGORICAL, &q);
   jb->json = j;
 }
 

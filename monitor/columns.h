@@ -45,7 +45,10 @@ typedef struct mon_job {
   bool baseline, baseline_empty;
   const char *unmatched;
   bool keep_vals; /* compute leaves vals to the caller (a pool's spare) */
-  cJSON *json;    /* the column's result */
+  /* Quarantined rows of the window with an invalid value in the column
+   * (the column's quality; set by the reading thread). */
+  int64_t invalid;
+  cJSON *json; /* the column's result */
   bool evaluated, drifted;
   mw_status st;
 } mon_job;

@@ -42,6 +42,7 @@ struct mon_ctx {
   uint64_t n_predictions;
   uint64_t n_labels;
   uint64_t n_rejected;
+  uint64_t n_quarantined; /* rows kept in a quarantine */
   uint64_t n_evaluations;
   uint64_t n_retained_blocks;
   uint64_t n_batches, n_commits; /* group commit: batches per transaction */

@@ -26,6 +26,7 @@
 #include "monitor/ingest.h"
 #include "monitor/pack.h"
 #include "monitor/privacy.h"
+#include "monitor/quarantine.h"
 #include "monitor/sketch_block.h"
 #include "monitor/store.h"
 
@@ -285,6 +286,11 @@ typedef struct mon_wjob {
   mon_batch *b;
   int64_t now;
   mon_errors *errs;
+  /* ?on_invalid=quarantine: the batch's invalid rows, stored with its
+   * valid ones (NULL: none); held receives what the quarantine held when
+   * it was too full for them (MW_ECONFLICT). */
+  const mon_qset *q;
+  int64_t held;
   mw_status st;
   bool done;
 } mon_wjob;
@@ -294,7 +300,12 @@ typedef struct mon_wjob {
 static mw_status write_job(mw_conn *c, mon_wjob *j) {
   const mon_version *v = j->v;
   mon_batch *b = j->b;
-  mw_status st = mon__batch_encode(c, v->id, j->s, b, j->errs);
+  mw_status st = MW_OK;
+  if(j->q && (st = mon__quarantine_write(c, v->id, j->q, &j->held)))
+    return st;
+  if(b->n == 0)
+    return MW_OK; /* every row quarantined */
+  st = mon__batch_encode(c, v->id, j->s, b, j->errs);
   if(!st && !j->errs->count)
     st = write_blocks(c, v->id, j->s, b, j->now);
   if(!st && b->any_ids)
@@ -423,9 +434,100 @@ static void count_batch(mon_ctx *m, const mon_version *v, const mon_batch *b) {
   mon__vcount_add(m, v, b->n, nl);
 }
 
-mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
-                                 const cJSON *body, int64_t *accepted, mw_err *err) {
+/* The row indexes of errs back to the batch's before compaction
+ * (orig[k]: the index of row k), so that errors found while writing the
+ * valid rows name the rows as the client sent them. */
+static void renumber_errors(mon_errors *errs, const size_t *orig, size_t n) {
+  cJSON *e;
+  cJSON_ArrayForEach(e, errs->list) {
+    cJSON *ix = cJSON_GetObjectItemCaseSensitive(e, "index");
+    if(cJSON_IsNumber(ix) && ix->valuedouble >= 0 && ix->valuedouble < (double)n)
+      cJSON_SetNumberValue(ix, (double)orig[(size_t)ix->valuedouble]);
+  }
+}
+
+/* ?on_invalid=quarantine once the batch is parsed with its errors tracked
+ * per row: rows with errors of their own go to the quarantine, the others
+ * are written, in one transaction. errs is the parse's (handed to err when
+ * the batch is refused after all). */
+static mw_status ingest_quarantine(mon_ctx *m, mw_conn *c, const mon_version *v,
+                                   const mon_schema *s, const cJSON *rows,
+                                   mon_batch *b, int64_t now, mon_errors *errs,
+                                   int64_t *quarantined, mw_err *err) {
+  /* Ids already stored are errors of their rows too: looked up before the
+   * write (a concurrent batch that stores one meanwhile makes write_ids
+   * refuse this batch whole, as without quarantine). */
+  mw_status st = b->any_ids ? check_stored_ids(c, v, b, errs) : MW_OK;
+  if(st)
+    return st;
+  if(errs->batch)
+    return mon__errors_fail(errs, err,
+                            "the body is invalid as a whole; nothing was stored");
+  size_t nbad = 0;
+  for(size_t i = 0; i < b->n; i++)
+    nbad += errs->per_row[i] > 0;
+  if(nbad > MON_MAX_QUARANTINE) {
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "%zu rows are invalid, more than the quarantine takes from a "
+             "batch (%d); nothing was stored",
+             nbad, MON_MAX_QUARANTINE);
+    return mon__errors_fail(errs, err, msg);
+  }
+  size_t n0 = b->n;
+  uint8_t *keep = malloc(n0 ? n0 : 1);
+  size_t *orig = malloc((n0 ? n0 : 1) * sizeof *orig);
+  mon_qset q;
+  memset(&q, 0, sizeof q);
+  if(!keep || !orig)
+    st = MW_ENOMEM;
+  if(!st)
+    st = mon__quarantine_build(s, rows, b, errs, now, &q, keep);
+  size_t k = 0;
+  for(size_t i = 0; !st && i < n0; i++)
+    if(keep[i])
+      orig[k++] = i;
+  if(!st)
+    mon__batch_compact(b, keep);
+  /* Errors found while writing (a full dictionary, an id stored
+   * meanwhile) refuse the batch: they are collected apart. */
+  mon_errors werrs;
+  mon__errors_init(&werrs);
+  if(!st) {
+    mon_wjob job = {NULL, v, s, b, now, &werrs, &q, 0, MW_OK, false};
+    submit(m, c, &job);
+    st = job.st;
+    if(st == MW_ECONFLICT) {
+      char msg[300];
+      snprintf(msg, sizeof msg,
+               "the quarantine of this version holds %lld rows and takes at "
+               "most %d: the batch's %zu invalid rows do not fit; nothing was "
+               "stored (GET .../quarantine lists them; retention removes old "
+               "ones)",
+               (long long)job.held, MON_MAX_QUARANTINE, q.n);
+      st = mon__errors_fail(errs, err, msg);
+    } else if(st == MW_EVALIDATION) {
+      renumber_errors(&werrs, orig, k);
+      st = mon__errors_fail(&werrs, err,
+                            "the batch has invalid predictions; nothing was "
+                            "stored");
+    }
+  }
+  if(!st)
+    *quarantined = (int64_t)q.n;
+  mon__errors_free(&werrs);
+  mon__quarantine_free(&q);
+  free(keep);
+  free(orig);
+  return st;
+}
+
+mw_status mon_ingest_predictions_ex(mon_ctx *m, mw_conn *c, const mon_version *v,
+                                    const cJSON *body, mon_on_invalid mode,
+                                    int64_t *accepted, int64_t *quarantined,
+                                    mw_err *err) {
   *accepted = 0;
+  *quarantined = 0;
   mon_schema s;
   mon_batch b;
   mon_errors errs;
@@ -442,23 +544,33 @@ mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
                      "{id?, timestamp?, features, prediction, label?}", &rows, err)))
     goto out;
   int64_t now = mw_now_ms();
+  if(mode == MON_INVALID_QUARANTINE &&
+     (st = mon__errors_track(&errs, (size_t)cJSON_GetArraySize(rows))))
+    goto out;
   if((st = mon__batch_parse(&s, rows, false, now, &b, &errs)))
     goto out;
-  if(errs.count) {
+  bool told = false; /* err already says why the batch was refused */
+  if(mode == MON_INVALID_QUARANTINE && errs.count) {
+    st = ingest_quarantine(m, c, v, &s, rows, &b, now, &errs, quarantined, err);
+    told = true;
+  } else if(errs.count) {
     if(!b.any_ids || !(st = check_stored_ids(c, v, &b, &errs)))
       st = MW_EVALIDATION;
   } else {
-    mon_wjob job = {NULL, v, &s, &b, now, &errs, MW_OK, false};
+    mon_wjob job = {NULL, v, &s, &b, now, &errs, NULL, 0, MW_OK, false};
     submit(m, c, &job);
     st = job.st;
   }
-  if(st == MW_EVALIDATION)
+  if(st == MW_EVALIDATION && !told)
     st = mon__errors_fail(&errs, err,
                           "the batch has invalid predictions; "
                           "nothing was stored");
   if(!st) {
     *accepted = (int64_t)b.n;
     count_batch(m, v, &b);
+    if(m)
+      __atomic_add_fetch(&m->n_quarantined, (uint64_t)*quarantined,
+                         __ATOMIC_RELAXED);
   }
 out:
   if(m && st == MW_EVALIDATION)
@@ -467,6 +579,13 @@ out:
   mon__batch_free(&b);
   mon__schema_free(&s);
   return st;
+}
+
+mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
+                                 const cJSON *body, int64_t *accepted, mw_err *err) {
+  int64_t quarantined = 0;
+  return mon_ingest_predictions_ex(m, c, v, body, MON_INVALID_REJECT, accepted,
+                                   &quarantined, err);
 }
 
 /* ------------------------------------------------------------- labels */

@@ -215,6 +215,11 @@ static mw_status render_counters(mon_ctx *m, mw_buf *out) {
       "refused by validation.\n"
       "# TYPE modelwatch_ingest_rejected_total counter\n"
       "modelwatch_ingest_rejected_total %llu\n"
+      "# HELP modelwatch_predictions_quarantined_total Invalid prediction "
+      "rows kept in a quarantine (?on_invalid=quarantine) since the process "
+      "started.\n"
+      "# TYPE modelwatch_predictions_quarantined_total counter\n"
+      "modelwatch_predictions_quarantined_total %llu\n"
       "# HELP modelwatch_drift_evaluations_total Drift evaluations stored.\n"
       "# TYPE modelwatch_drift_evaluations_total counter\n"
       "modelwatch_drift_evaluations_total %llu\n"
@@ -238,6 +243,7 @@ static mw_status render_counters(mon_ctx *m, mw_buf *out) {
       (unsigned long long)__atomic_load_n(&m->n_predictions, __ATOMIC_RELAXED),
       (unsigned long long)__atomic_load_n(&m->n_labels, __ATOMIC_RELAXED),
       (unsigned long long)__atomic_load_n(&m->n_rejected, __ATOMIC_RELAXED),
+      (unsigned long long)__atomic_load_n(&m->n_quarantined, __ATOMIC_RELAXED),
       (unsigned long long)__atomic_load_n(&m->n_evaluations, __ATOMIC_RELAXED),
       (unsigned long long)__atomic_load_n(&m->n_batches, __ATOMIC_RELAXED),
       (unsigned long long)__atomic_load_n(&m->n_commits, __ATOMIC_RELAXED),

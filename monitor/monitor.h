@@ -152,6 +152,47 @@ void mon_doc_free(mon_doc *d);
  * counters). */
 mw_status mon_ingest_predictions(mon_ctx *m, mw_conn *c, const mon_version *v,
                                  const cJSON *body, int64_t *accepted, mw_err *err);
+
+/* What ingest does with invalid rows: refuse the whole batch (the default,
+ * as mon_ingest_predictions), or store the valid rows and keep the invalid
+ * ones with their errors in the version's quarantine. */
+typedef enum mon_on_invalid {
+  MON_INVALID_REJECT = 0,
+  MON_INVALID_QUARANTINE
+} mon_on_invalid;
+
+/* Parses "reject" / "quarantine"; 0 when it is neither. */
+int mon_on_invalid_parse(const char *s, mon_on_invalid *out);
+
+/* The rows a version's quarantine holds at most: a batch whose invalid
+ * rows would pass it is refused whole (MW_EVALIDATION, nothing stored),
+ * as with MON_INVALID_REJECT. */
+#define MON_MAX_QUARANTINE 10000
+/* A quarantined row's JSON text is kept up to this size; a larger row is
+ * kept as its errors and size only (row_kept false). */
+#define MON_MAX_QUARANTINE_ROW 65536
+
+/* mon_ingest_predictions with a choice of what invalid rows do. With
+ * MON_INVALID_QUARANTINE, rows with errors of their own (types, missing
+ * or unknown columns, timestamps, ids duplicated in the batch or already
+ * stored) go to the quarantine in the same transaction as the valid rows;
+ * *quarantined receives their count. Errors of the batch as a whole (the
+ * body's shape), a full quarantine, more than MON_MAX_QUARANTINE invalid
+ * rows, or a dictionary overflow while writing still refuse the whole
+ * batch (MW_EVALIDATION, nothing stored). */
+mw_status mon_ingest_predictions_ex(mon_ctx *m, mw_conn *c, const mon_version *v,
+                                    const cJSON *body, mon_on_invalid mode,
+                                    int64_t *accepted, int64_t *quarantined,
+                                    mw_err *err);
+
+/* GET .../quarantine: {rows: [{id, timestamp, received_at, index, row?,
+ * row_kept, row_bytes, errors, error_count}], count, next_page_token} of
+ * the rows with timestamp in [from_ms, to_ms), by id, at most limit
+ * (1..1000) with id > after_id (the page token: the last id of the
+ * previous page; 0 for the first). count: rows the version holds. */
+mw_status mon_quarantine_list(mw_conn *c, const mon_version *v, int64_t from_ms,
+                              int64_t to_ms, int limit, int64_t after_id,
+                              cJSON **out, mw_err *err);
 /* Attaches ground truth {labels: [{id, label}]} to logged predictions of v
  * by id; a label replaces an earlier one. All or nothing, like ingest:
  * unknown ids, ids of another version and wrong types are listed in

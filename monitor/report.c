@@ -21,6 +21,7 @@
 #include "monitor/baseline.h"
 #include "monitor/columns.h"
 #include "monitor/context.h"
+#include "monitor/quarantine.h"
 #include "monitor/reference.h"
 #include "monitor/report.h"
 #include "monitor/settings.h"
@@ -91,6 +92,9 @@ struct rep {
   size_t budget;   /* doubles in flight */
   size_t cap_rows; /* rows of a column that are read whole (else sampled) */
   int64_t count;   /* rows in the window */
+  /* Quarantined rows of v in the window: all, and by column invalid in */
+  int64_t quarantined;
+  int64_t *invalid;
   cJSON *perf;
   /* mon_drift_compare: the baseline version whose window [from, to) is the
    * reference (NULL: the stored reference), its schema, and per column of
@@ -165,6 +169,8 @@ static mw_status read_streamed(struct rep *r, mon_job *jb) {
   jb->vals_mapped = true;
   mon__gather_init(&jb->agg, jb->vals, rows, stride, jb->sampled > 0,
                    jb->ref->has_bins ? &jb->ref->bins : NULL);
+  if(jb->ref->nsorted > 0)
+    mon__gather_range(&jb->agg, jb->ref->min, jb->ref->max);
   mw_status st =
       mon__window_visit(r->c, &r->w, jb->col, mon__gather_visit, &jb->agg);
   jb->n = jb->agg.n;
@@ -219,6 +225,7 @@ static mw_status report_column(struct rep *r, size_t col) {
   jb->baseline = r->base != NULL;
   jb->baseline_empty = r->base && r->ref.rows == 0;
   jb->unmatched = r->unmatched ? r->unmatched[col] : NULL;
+  jb->invalid = r->invalid[col];
   mw_status st = MW_OK;
   if(r->wp.e && (st = read_cached(r->c, &r->wp, jb)))
     return st;
@@ -382,8 +389,13 @@ static mw_status report_read(struct rep *r, bool use_cache, size_t budget,
      (st = mon__window_open(r->c, r->v->id, r->s.ncols, r->from, r->to, &r->w)))
     return st;
   r->count = r->wp.e ? r->wp.count : r->w.count;
-  if(!(r->jobs = calloc(r->s.ncols, sizeof *r->jobs)))
+  if(!(r->jobs = calloc(r->s.ncols, sizeof *r->jobs)) ||
+     !(r->invalid = calloc(r->s.ncols, sizeof *r->invalid)))
     return MW_ENOMEM;
+  /* The quality's invalid counts: v's quarantined rows of the window. */
+  if((st = mon__quarantine_invalid(r->c, r->v->id, r->from, r->to, r->invalid,
+                                   r->s.ncols, &r->quarantined)))
+    return st;
   if((double)r->count * (double)r->s.ncols >= MON_PARALLEL_MIN_VALUES)
     r->threads = mon__pool_start(&r->pool, r->opt.workers, r->budget);
   for(size_t col = 0; col < r->s.ncols && !st; col++)
@@ -434,6 +446,8 @@ static mw_status correct(struct rep *r) {
 /* The report's JSON from its computed columns (takes them over). */
 static cJSON *report_json(struct rep *r, int64_t t0) {
   cJSON *o = report_head(r->v, r->from, r->to, r->count);
+  cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(o, "window"),
+                          "quarantined", (double)r->quarantined);
   if(r->previous) {
     cJSON *jb = cJSON_AddObjectToObject(o, "baseline");
     cJSON_AddStringToObject(jb, "type", "previous_window");
@@ -492,6 +506,7 @@ static void report_free(struct rep *r) {
   for(size_t col = 0; r->jobs && col < r->s.ncols; col++)
     mon__column_free(&r->jobs[col]);
   free(r->jobs);
+  free(r->invalid);
   cJSON_Delete(r->perf);
   mon__window_free(&r->w);
   mon__dcfg_free(&r->cfg);

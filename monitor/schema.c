@@ -1,5 +1,6 @@
 /* monitor/schema.c - a version's columns, the list of validation errors,
  * and how JSON values become column values (monitor/schema.h). */
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,15 +147,25 @@ long mon__schema_find(const mon_schema *s, const char *name, size_t len) {
 
 /* -------------------------------------------------------------- errors */
 
-void mon__errors_init(mon_errors *e) {
-  e->list = NULL;
-  e->count = 0;
+void mon__errors_init(mon_errors *e) { memset(e, 0, sizeof *e); }
+
+mw_status mon__errors_track(mon_errors *e, size_t nrows) {
+  assert(!e->per_row && e->count == 0);
+  if(!(e->per_row = calloc(nrows ? nrows : 1, sizeof *e->per_row)))
+    return MW_ENOMEM;
+  e->nrows = nrows;
+  return MW_OK;
 }
 
 void mon__errors_add(mon_errors *e, long index, const char *field, const char *fmt,
                      ...) {
   e->count++;
-  if(e->count > MON_MAX_ERRORS)
+  bool row = e->per_row && index >= 0 && (size_t)index < e->nrows;
+  if(row && e->per_row[index] < UINT32_MAX)
+    e->per_row[index]++;
+  if(e->per_row && !row)
+    e->batch++;
+  if(e->listed >= MON_MAX_ERRORS || (row && e->per_row[index] > MON_ROW_ERRORS))
     return;
   if(!e->list && !(e->list = cJSON_CreateArray()))
     return;
@@ -171,6 +182,7 @@ void mon__errors_add(mon_errors *e, long index, const char *field, const char *f
   cJSON_AddStringToObject(o, "field", field);
   cJSON_AddStringToObject(o, "message", msg);
   cJSON_AddItemToArray(e->list, o);
+  e->listed++;
 }
 
 static double err_index(const cJSON *o) {
@@ -225,7 +237,7 @@ mw_status mon__errors_fail(mon_errors *e, mw_err *err, const char *msg) {
                             e->list ? e->list : cJSON_CreateArray());
       e->list = NULL;
       cJSON_AddNumberToObject(err->details, "error_count", (double)e->count);
-      cJSON_AddBoolToObject(err->details, "truncated", e->count > MON_MAX_ERRORS);
+      cJSON_AddBoolToObject(err->details, "truncated", e->count > e->listed);
     }
   }
   mon__errors_free(e);
@@ -235,6 +247,9 @@ mw_status mon__errors_fail(mon_errors *e, mw_err *err, const char *msg) {
 void mon__errors_free(mon_errors *e) {
   cJSON_Delete(e->list);
   e->list = NULL;
+  free(e->per_row);
+  e->per_row = NULL;
+  e->nrows = 0;
 }
 
 /* --------------------------------------------------------- JSON values */

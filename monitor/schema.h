@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "monitor/monitor.h"
 #include "monitor/stats.h"
@@ -64,11 +65,21 @@ const char *mon__kind_name(mon_column_kind k);
 /* ---- errors listed in details.errors ---- */
 
 typedef struct mon_errors {
-  cJSON *list;  /* array, owned until handed to mw_err */
-  size_t count; /* all errors, also those past MON_MAX_ERRORS */
+  cJSON *list;   /* array, owned until handed to mw_err */
+  size_t count;  /* all errors, also those past MON_MAX_ERRORS */
+  size_t listed; /* errors in list */
+  /* With mon__errors_track: errors per row index (nrows entries), and
+   * errors of no row (index < 0: the batch as a whole). */
+  uint32_t *per_row;
+  size_t nrows, batch;
 } mon_errors;
 
 void mon__errors_init(mon_errors *e);
+/* Counts errors per row of a batch of nrows rows (quarantine): every row
+ * with an error is known even past MON_MAX_ERRORS; the list then keeps at
+ * most MON_ROW_ERRORS errors of each row. MW_ENOMEM. */
+#define MON_ROW_ERRORS 8
+mw_status mon__errors_track(mon_errors *e, size_t nrows);
 /* Adds {index, field, message}; index < 0 leaves index out. */
 void mon__errors_add(mon_errors *e, long index, const char *field, const char *fmt,
                      ...) __attribute__((format(printf, 4, 5)));

@@ -35,6 +35,18 @@ const cJSON *mon__column_score(const cJSON *col) {
   return get(col, "statistic");
 }
 
+/* The column's data quality (monitor/quality.h): whatever the column's
+ * status, a missing share is worth a point of its own. */
+static void quality_metrics(const cJSON *col, const char *name,
+                            void (*fn)(void *, const char *, const char *, double),
+                            void *ctx) {
+  const cJSON *q = get(col, "quality");
+  emit(fn, ctx, name, "missing_share", get(q, "missing_share"));
+  emit(fn, ctx, name, "out_of_range_share", get(q, "out_of_range_share"));
+  emit(fn, ctx, name, "unseen_share", get(q, "unseen_share"));
+  emit(fn, ctx, name, "invalid_count", get(q, "invalid_count"));
+}
+
 /* Calls fn(ctx, column, metric, value) for every metric of a report
  * (column "" for dataset metrics); the names of mon_drift_history. */
 static void report_metrics(const cJSON *report,
@@ -45,6 +57,7 @@ static void report_metrics(const cJSON *report,
   emit(fn, ctx, "", "dataset_drifted", get(ds, "drifted"));
   emit(fn, ctx, "", "drifted_columns", get(ds, "drifted_columns"));
   emit(fn, ctx, "", "prediction_count", get(get(report, "window"), "count"));
+  emit(fn, ctx, "", "quarantined_count", get(get(report, "window"), "quarantined"));
   const cJSON *perf = get(report, "performance");
   if(perf) {
     emit(fn, ctx, "", "labelled_count", get(perf, "count"));
@@ -66,6 +79,7 @@ static void report_metrics(const cJSON *report,
     emit(fn, ctx, name, "min", get(stats, "min"));
     emit(fn, ctx, name, "max", get(stats, "max"));
     emit(fn, ctx, name, "drifted", get(col, "drifted"));
+    quality_metrics(col, name, fn, ctx);
     if(strcmp(mw_json_str(col, "status") ? mw_json_str(col, "status") : "", "ok"))
       continue;
     emit(fn, ctx, name, "score", mon__column_score(col));
@@ -103,11 +117,16 @@ static const char *const column_metrics[] = {"score",
                                              "mean",
                                              "std",
                                              "min",
-                                             "max"};
+                                             "max",
+                                             "missing_share",
+                                             "out_of_range_share",
+                                             "unseen_share",
+                                             "invalid_count"};
 static const char *const dataset_metrics[] = {"drift_share",
                                               "dataset_drifted",
                                               "drifted_columns",
                                               "prediction_count",
+                                              "quarantined_count",
                                               "labelled_count",
                                               "accuracy",
                                               "precision",

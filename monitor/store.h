@@ -39,6 +39,10 @@
  *  settings:   dcfg_get, dcfg_put
  *  evaluation: eval_insert (with its series points), eval_last_at,
  *              series_visit, series_latest, evals_latest, aged_delete
+ *  quarantine: quarantine_insert (PostgreSQL: a round trip per row; rows
+ *              are at most MON_MAX_QUARANTINE per version), quarantine_count,
+ *              quarantine_list (by id), quarantine_cols (one index range
+ *              on (version, ts)); aged out by aged_delete
  *  registry:   version_find, version_name, due_list (read only) */
 #ifndef MW_MONITOR_STORE_H
 #define MW_MONITOR_STORE_H
@@ -184,6 +188,18 @@ typedef struct mon_series_row {
   double value;
   int64_t window_from, window_to;
 } mon_series_row;
+
+/* A quarantined row (strings borrowed; migration 0020). */
+typedef struct mon_qrow {
+  int64_t id; /* assigned by quarantine_insert */
+  int64_t ts, received_at;
+  int64_t index;      /* in its request */
+  const char *row;    /* the row's JSON; NULL when it was not kept */
+  int64_t row_bytes;  /* its size */
+  const char *errors; /* JSON array of {field, message} */
+  int64_t error_count;
+  const char *cols; /* ",0,3,": schema columns with an invalid value */
+} mon_qrow;
 
 /* A version with a reference set, for the scheduled evaluation. */
 typedef struct mon_due {
@@ -369,6 +385,26 @@ struct mon_store {
    * again). */
   mw_status (*aged_delete)(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
                            int *more);
+
+  /* ---- quarantine ---- */
+
+  /* Inserts rows[0..n) for version_id (ids are not reported back). */
+  mw_status (*quarantine_insert)(mw_conn *c, int64_t version_id,
+                                 const mon_qrow *rows, size_t n);
+  /* The rows version_id holds. */
+  mw_status (*quarantine_count)(mw_conn *c, int64_t version_id, int64_t *n);
+  /* Rows of version_id with ts in [from, to) and id > after_id, by id, at
+   * most limit: fn(ctx, row) for each; stops at fn's first non-zero
+   * status. */
+  mw_status (*quarantine_list)(mw_conn *c, int64_t version_id, int64_t from,
+                               int64_t to, int64_t after_id, int limit,
+                               mw_status (*fn)(void *ctx, const mon_qrow *r),
+                               void *ctx);
+  /* fn(ctx, cols) for every row of version_id with ts in [from, to). */
+  mw_status (*quarantine_cols)(mw_conn *c, int64_t version_id, int64_t from,
+                               int64_t to,
+                               mw_status (*fn)(void *ctx, const char *cols),
+                               void *ctx);
 
   /* ---- the registry's rows, read only ---- */
 

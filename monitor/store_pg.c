@@ -487,6 +487,8 @@ static mw_status aged_delete(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
        "at < $1 AND " VERSION_OF_MODEL " LIMIT 5000)"),
       ("DELETE FROM drift_evals WHERE id IN (SELECT id FROM drift_evals WHERE "
        "at < $1 AND " VERSION_OF_MODEL " LIMIT 500)"),
+      ("DELETE FROM mon_quarantine WHERE id IN (SELECT id FROM mon_quarantine "
+       "WHERE ts < $1 AND " VERSION_OF_MODEL " LIMIT 5000)"),
   };
 #undef VERSION_OF_MODEL
   *more = 0;
@@ -500,6 +502,105 @@ static mw_status aged_delete(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
     if(!(s = mw_pg_do(c, sql[k], &p, &changed)) && changed > 0)
       *more = 1;
   }
+  return s;
+}
+
+/* ---------------------------------------------------------- quarantine */
+
+static mw_status quarantine_insert(mw_conn *c, int64_t version_id,
+                                   const mon_qrow *rows, size_t n) {
+  assert(mw_tx_state(c) == 1);
+  mw_status s = MW_OK;
+  for(size_t i = 0; i < n && !s; i++) {
+    const mon_qrow *r = &rows[i];
+    mw_pg_params p;
+    mw_pgp_init(&p);
+    mw_pgp_i64(&p, version_id);
+    mw_pgp_i64(&p, r->ts);
+    mw_pgp_i64(&p, r->received_at);
+    mw_pgp_i64(&p, r->index);
+    mw_pgp_text(&p, r->row);
+    mw_pgp_i64(&p, r->row_bytes);
+    mw_pgp_text(&p, r->errors);
+    mw_pgp_i64(&p, r->error_count);
+    mw_pgp_text(&p, r->cols);
+    s = mw_pg_do(c,
+                 "INSERT INTO mon_quarantine(version_id, ts, received_at, idx, "
+                 "row_json, row_bytes, errors, error_count, cols) VALUES "
+                 "($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 &p, NULL);
+  }
+  return s;
+}
+
+static mw_status quarantine_count(mw_conn *c, int64_t version_id, int64_t *n) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, version_id);
+  mw_status s;
+  PGresult *r = mw_pg_run(
+      c, "SELECT count(*) FROM mon_quarantine WHERE version_id = $1", &p, &s);
+  if(!r)
+    return s;
+  *n = mw_pg_i64(r, 0, 0, 0);
+  PQclear(r);
+  return MW_OK;
+}
+
+static mw_status quarantine_list(mw_conn *c, int64_t version_id, int64_t from,
+                                 int64_t to, int64_t after_id, int limit,
+                                 mw_status (*fn)(void *, const mon_qrow *),
+                                 void *ctx) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, version_id);
+  mw_pgp_i64(&p, from);
+  mw_pgp_i64(&p, to);
+  mw_pgp_i64(&p, after_id);
+  mw_pgp_i64(&p, limit);
+  mw_status s;
+  PGresult *r =
+      mw_pg_run(c,
+                "SELECT id, ts, received_at, idx, row_json, row_bytes, errors, "
+                "error_count, cols FROM mon_quarantine WHERE version_id = $1 AND "
+                "ts >= $2 AND ts < $3 AND id > $4 ORDER BY id LIMIT $5",
+                &p, &s);
+  if(!r)
+    return s;
+  for(int i = 0; i < PQntuples(r) && !s; i++) {
+    mon_qrow q = {mw_pg_i64(r, i, 0, 0),
+                  mw_pg_i64(r, i, 1, 0),
+                  mw_pg_i64(r, i, 2, 0),
+                  mw_pg_i64(r, i, 3, 0),
+                  mw_pg_null(r, i, 4) ? NULL : mw_pg_text(r, i, 4),
+                  mw_pg_i64(r, i, 5, 0),
+                  mw_pg_text(r, i, 6),
+                  mw_pg_i64(r, i, 7, 0),
+                  mw_pg_text(r, i, 8)};
+    s = fn(ctx, &q);
+  }
+  PQclear(r);
+  return s;
+}
+
+static mw_status quarantine_cols(mw_conn *c, int64_t version_id, int64_t from,
+                                 int64_t to, mw_status (*fn)(void *, const char *),
+                                 void *ctx) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, version_id);
+  mw_pgp_i64(&p, from);
+  mw_pgp_i64(&p, to);
+  mw_status s;
+  PGresult *r = mw_pg_run(c,
+                          "SELECT cols FROM mon_quarantine WHERE version_id = $1 "
+                          "AND ts >= $2 AND ts < $3",
+                          &p, &s);
+  if(!r)
+    return s;
+  for(int i = 0; i < PQntuples(r) && !s; i++)
+    s = fn(ctx, mw_pg_text(r, i, 0));
+  PQclear(r);
   return s;
 }
 
@@ -620,6 +721,10 @@ const struct mon_store mon__store_pg = {
     .series_latest = series_latest,
     .evals_latest = evals_latest,
     .aged_delete = aged_delete,
+    .quarantine_insert = quarantine_insert,
+    .quarantine_count = quarantine_count,
+    .quarantine_list = quarantine_list,
+    .quarantine_cols = quarantine_cols,
     .version_find = version_find,
     .version_name = version_name,
     .due_list = due_list,

@@ -436,6 +436,8 @@ static mw_status aged_delete(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
        "at < ?1 AND " MON__VERSION_OF_MODEL " LIMIT 5000)"),
       ("DELETE FROM drift_evals WHERE id IN (SELECT id FROM drift_evals WHERE "
        "at < ?1 AND " MON__VERSION_OF_MODEL " LIMIT 500)"),
+      ("DELETE FROM mon_quarantine WHERE id IN (SELECT id FROM mon_quarantine "
+       "WHERE ts < ?1 AND " MON__VERSION_OF_MODEL " LIMIT 5000)"),
   };
   *more = 0;
   mw_status s = MW_OK;
@@ -447,6 +449,102 @@ static mw_status aged_delete(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
     }
     if(!(s = mw_step_done(c, st)) && mw_sqlite_changes(c) > 0)
       *more = 1;
+  }
+  return s;
+}
+
+/* ---------------------------------------------------------- quarantine */
+
+static mw_status quarantine_insert(mw_conn *c, int64_t version_id,
+                                   const mon_qrow *rows, size_t n) {
+  assert(mw_tx_state(c) == 1);
+  mw_status s = MW_OK;
+  for(size_t i = 0; i < n && !s; i++) {
+    sqlite3_stmt *st =
+        mw_stmt(c, "INSERT INTO mon_quarantine(version_id, ts, received_at, idx, "
+                   "row_json, row_bytes, errors, error_count, cols) VALUES "
+                   "(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if(st) {
+      const mon_qrow *r = &rows[i];
+      sqlite3_bind_int64(st, 1, version_id);
+      sqlite3_bind_int64(st, 2, r->ts);
+      sqlite3_bind_int64(st, 3, r->received_at);
+      sqlite3_bind_int64(st, 4, r->index);
+      mw_bind_text(st, 5, r->row);
+      sqlite3_bind_int64(st, 6, r->row_bytes);
+      mw_bind_text(st, 7, r->errors);
+      sqlite3_bind_int64(st, 8, r->error_count);
+      mw_bind_text(st, 9, r->cols);
+    }
+    s = mw_step_done(c, st);
+  }
+  return s;
+}
+
+static mw_status quarantine_count(mw_conn *c, int64_t version_id, int64_t *n) {
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT count(*) FROM mon_quarantine WHERE version_id = ?");
+  if(st)
+    sqlite3_bind_int64(st, 1, version_id);
+  mw_status s = mw_step_one(c, st);
+  if(s)
+    return s;
+  *n = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return MW_OK;
+}
+
+static mw_status quarantine_list(mw_conn *c, int64_t version_id, int64_t from,
+                                 int64_t to, int64_t after_id, int limit,
+                                 mw_status (*fn)(void *, const mon_qrow *),
+                                 void *ctx) {
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT id, ts, received_at, idx, row_json, row_bytes, errors, "
+                 "error_count, cols FROM mon_quarantine WHERE version_id = ? AND "
+                 "ts >= ? AND ts < ? AND id > ? ORDER BY id LIMIT ?");
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, version_id);
+  sqlite3_bind_int64(st, 2, from);
+  sqlite3_bind_int64(st, 3, to);
+  sqlite3_bind_int64(st, 4, after_id);
+  sqlite3_bind_int(st, 5, limit);
+  mw_status s = MW_OK;
+  while(mw_step_next(c, st, &s) == 1) {
+    mon_qrow r = {sqlite3_column_int64(st, 0),
+                  sqlite3_column_int64(st, 1),
+                  sqlite3_column_int64(st, 2),
+                  sqlite3_column_int64(st, 3),
+                  sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL
+                                                            : mw_col_text(st, 4),
+                  sqlite3_column_int64(st, 5),
+                  mw_col_text(st, 6),
+                  sqlite3_column_int64(st, 7),
+                  mw_col_text(st, 8)};
+    if((s = fn(ctx, &r))) {
+      sqlite3_reset(st);
+      break;
+    }
+  }
+  return s;
+}
+
+static mw_status quarantine_cols(mw_conn *c, int64_t version_id, int64_t from,
+                                 int64_t to, mw_status (*fn)(void *, const char *),
+                                 void *ctx) {
+  sqlite3_stmt *st = mw_stmt(c, "SELECT cols FROM mon_quarantine WHERE "
+                                "version_id = ? AND ts >= ? AND ts < ?");
+  if(!st)
+    return MW_EDB;
+  sqlite3_bind_int64(st, 1, version_id);
+  sqlite3_bind_int64(st, 2, from);
+  sqlite3_bind_int64(st, 3, to);
+  mw_status s = MW_OK;
+  while(mw_step_next(c, st, &s) == 1) {
+    if((s = fn(ctx, mw_col_text(st, 0)))) {
+      sqlite3_reset(st);
+      break;
+    }
   }
   return s;
 }
@@ -568,6 +666,10 @@ const struct mon_store mon__store_sqlite = {
     .series_latest = series_latest,
     .evals_latest = evals_latest,
     .aged_delete = aged_delete,
+    .quarantine_insert = quarantine_insert,
+    .quarantine_count = quarantine_count,
+    .quarantine_list = quarantine_list,
+    .quarantine_cols = quarantine_cols,
     .version_find = version_find,
     .version_name = version_name,
     .due_list = due_list,

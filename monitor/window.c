@@ -207,6 +207,13 @@ void mon__gather_init(mon_gather *g, double *vals, size_t cap, size_t stride,
   g->max = -INFINITY;
 }
 
+void mon__gather_range(mon_gather *g, double lo, double hi) {
+  assert(lo <= hi);
+  g->has_range = true;
+  g->lo = lo;
+  g->hi = hi;
+}
+
 mw_status mon__gather_visit(void *ctx, const double *v, size_t n) {
   mon_gather *g = ctx;
   assert(g->n <= g->cap);
@@ -238,6 +245,8 @@ mw_status mon__gather_visit(void *ctx, const double *v, size_t n) {
       g->max = x;
     if(g->bins)
       g->bin_counts[mon_stats_bins_index(g->bins, x)] += 1.0;
+    if(g->has_range && (x < g->lo || x > g->hi))
+      g->out_of_range++;
   }
   return MW_OK;
 }

@@ -62,10 +62,17 @@ typedef struct mon_gather {
   double bin_counts[MON_STATS_MAX_BINS];
   int64_t count, missing; /* finite / non-finite values seen */
   double mean, m2, min, max;
+  /* With mon__gather_range: finite values outside [lo, hi] (the
+   * reference's range), for the column's quality. */
+  bool has_range;
+  double lo, hi;
+  int64_t out_of_range;
 } mon_gather;
 
 void mon__gather_init(mon_gather *g, double *vals, size_t cap, size_t stride,
                       bool aggregate, const mon_bins *bins);
+/* Also counts (when aggregating) the values outside [lo, hi]. */
+void mon__gather_range(mon_gather *g, double lo, double hi);
 /* mon_visit_fn of a mon_gather. */
 mw_status mon__gather_visit(void *ctx, const double *v, size_t n);
 

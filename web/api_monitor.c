@@ -289,14 +289,38 @@ static cJSON *accepted(int64_t n) {
   return out;
 }
 
+/* ?on_invalid=reject|quarantine (absent: reject). 0 after a 400 reply. */
+static int on_invalid_param(struct web_req *r, mon_on_invalid *mode) {
+  char v[32];
+  *mode = MON_INVALID_REJECT;
+  int has = web_query(r, "on_invalid", v, sizeof v);
+  if(has < 0)
+    return 0;
+  if(has > 0 && !mon_on_invalid_parse(v, mode)) {
+    web_reply_error(r, 400, "invalid",
+                    "on_invalid must be reject (the default: an invalid row "
+                    "refuses the whole batch) or quarantine",
+                    NULL);
+    return 0;
+  }
+  return 1;
+}
+
 static mw_status do_predictions(struct web_req *r, const mon_version *mv,
                                 const cJSON *body, int64_t from, int64_t to,
                                 cJSON **out, mw_err *err) {
   (void)from, (void)to;
-  int64_t n = 0;
-  mw_status s = mon_ingest_predictions(r->app->monitor, r->db, mv, body, &n, err);
-  if(!s)
+  int64_t n = 0, nq = 0;
+  mon_on_invalid mode;
+  if(!on_invalid_param(r, &mode)) /* checked by h_predictions already */
+    return mw_errf(err, MW_EINVAL, "on_invalid is invalid");
+  mw_status s = mon_ingest_predictions_ex(r->app->monitor, r->db, mv, body, mode, &n,
+                                          &nq, err);
+  if(!s) {
     *out = accepted(n);
+    if(mode == MON_INVALID_QUARANTINE)
+      cJSON_AddNumberToObject(*out, "quarantined", (double)nq);
+  }
   return s;
 }
 
@@ -348,7 +372,34 @@ static mw_status do_evaluate(struct web_req *r, const mon_version *mv,
 }
 
 static void h_predictions(struct web_req *r) {
-  run_version(r, do_predictions, true, false);
+  mon_on_invalid mode;
+  if(on_invalid_param(r, &mode))
+    run_version(r, do_predictions, true, false);
+}
+
+/* GET .../quarantine?from&to&limit&page_token: the invalid rows kept by
+ * ?on_invalid=quarantine (default window: everything retention kept). */
+static void h_quarantine(struct web_req *r) {
+  reg_version_info vi;
+  mon_version mv;
+  int64_t from, to, limit, after;
+  if(resolve(r, &vi, &mv) && time_param(r, "to", INT64_MAX / 2, &to) &&
+     time_param(r, "from", 0, &from) && !web_query_int(r, "limit", 100, &limit) &&
+     !web_query_int(r, "page_token", 0, &after)) {
+    if(limit < 1 || limit > 1000 || after < 0) {
+      web_reply_error(r, 400, "invalid",
+                      limit < 1 || limit > 1000 ? "limit must be 1-1000"
+                                                : "page_token is invalid",
+                      NULL);
+    } else {
+      mw_err err = {{0}, NULL};
+      cJSON *out = NULL;
+      mw_status s =
+          mon_quarantine_list(r->db, &mv, from, to, (int)limit, after, &out, &err);
+      finish(r, s, 200, out, &err);
+    }
+  }
+  reg_version_info_free(&vi);
 }
 static void h_labels(struct web_req *r) { run_version(r, do_labels, true, false); }
 static void h_reference_put(struct web_req *r) {
@@ -530,6 +581,7 @@ const struct web_route web_routes_monitor[] = {
     {"GET", VERSION_PATH "/reference", MW_SCOPE_READ, h_reference_get},
     {"GET", VERSION_PATH "/drift", MW_SCOPE_READ, h_drift},
     {"GET", VERSION_PATH "/shadow", MW_SCOPE_READ, h_shadow},
+    {"GET", VERSION_PATH "/quarantine", MW_SCOPE_READ, h_quarantine},
     {"POST", VERSION_PATH "/drift/evaluate", MW_SCOPE_PROMOTE, h_evaluate},
     {"GET", VERSION_PATH "/drift/history", MW_SCOPE_READ, h_history},
     {"GET", VERSION_PATH "/drift/config", MW_SCOPE_READ, h_config_get},

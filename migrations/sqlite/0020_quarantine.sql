@@ -1,0 +1,24 @@
+-- Quarantine (POST .../predictions?on_invalid=quarantine): the rows of a
+-- batch that failed validation, kept with their errors instead of being
+-- refused with the rest of the batch. A row's values are stored as the JSON
+-- it was sent as (row_json; NULL when it was larger than the cap, with its
+-- size in row_bytes), because an invalid row may not fit the column blocks
+-- at all (a string in a numeric column, a missing feature). ts is the row's
+-- timestamp, or its time of arrival when the timestamp itself was invalid:
+-- retention deletes by it, and a drift report counts the rows of its window
+-- per column (cols: the schema columns with an invalid value, as
+-- ",0,3,") in the quality's invalid_count.
+CREATE TABLE mon_quarantine (
+  id          INTEGER PRIMARY KEY,
+  version_id  INTEGER NOT NULL REFERENCES model_versions(id) ON DELETE CASCADE,
+  ts          INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  idx         INTEGER NOT NULL,
+  row_json    TEXT,
+  row_bytes   INTEGER NOT NULL,
+  errors      TEXT NOT NULL,
+  error_count INTEGER NOT NULL,
+  cols        TEXT NOT NULL
+);
+CREATE INDEX mon_quarantine_window ON mon_quarantine(version_id, ts);
+CREATE INDEX mon_quarantine_ts ON mon_quarantine(ts);
