@@ -382,6 +382,22 @@ def case_predictions(h, t):
             "body": {"predictions": rows(20, "p", int(time.time() * 1000) - 30000)}}
 
 
+def case_predictions_quarantine(h, t):
+    """POST .../predictions?on_invalid=quarantine: valid rows stored, the
+    invalid ones (a type, a duplicate id, an id stored before) kept in the
+    quarantine, all in one transaction."""
+    m = model(h.s, "predq-" + t)
+    ready(h.s, m)
+    expect(h.s.post(vpath(m) + "/predictions",
+                    {"predictions": rows(2, "old", int(time.time() * 1000) - 40000)}), 200)
+    batch = rows(20, "p", int(time.time() * 1000) - 30000)
+    batch[3]["features"]["amount"] = "many"
+    batch[5]["id"] = batch[4]["id"]
+    batch[7]["id"] = "old-1"
+    return {"method": "POST", "path": vpath(m) + "/predictions?on_invalid=quarantine",
+            "body": {"predictions": batch}}
+
+
 def case_labels(h, t):
     m = model(h.s, "lab-" + t)
     ready(h.s, m)
@@ -719,6 +735,27 @@ def exercise(h, key, fn, t):
         problems.append("without a fault afterwards: %r" % r)
     h.wait_idle()
     return prepares, steps, problems
+
+
+def test_quarantine_ingest_survives_each_failed_statement():
+    """The quarantine's variant of POST .../predictions (its own
+    statements: the stored ids looked up, the quarantine counted and
+    written with the valid rows): each failed statement refuses the batch
+    whole and leaves the database as it was."""
+    if not FAULT_BUILD:
+        print("skipped: built without MW_FAULT_INJECTION")
+        return
+    h = Harness()
+    try:
+        h.start()
+        key = ("POST", V + "/predictions")
+        prepares, steps, problems = exercise(h, key, case_predictions_quarantine, "q")
+        print("quarantine ingest: %d prepares %d steps" % (prepares, steps))
+        assert not problems, "\n".join(problems[:6])
+    finally:
+        if h.s.proc:
+            h.s.stop()
+        h.close()
 
 
 def test_every_mutating_route_survives_each_failed_statement():
