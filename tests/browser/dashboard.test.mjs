@@ -232,6 +232,17 @@ try {
   await expectText(page.locator('#column-card h2'), /plan/);
   await page.waitForSelector('#column-hist .uplot');
   await page.waitForSelector('#column-chart .uplot');
+  // Data quality: the seeded window has missing incomes, a plan the
+  // reference never saw and rows quarantined for a broken tenure; the
+  // chosen column's histogram draws the window's categories next to the
+  // reference's.
+  await expectText(page.locator('#drift-summary .tile-quarantine'), /Quarantined rows[\s\S]*[1-9]/i);
+  await expectText(page.locator('#columns-table tr[data-column="income"] td.q-missing'), /^[0-9.]+ %$/);
+  assert.ok(await page.locator('#columns-table tr[data-column="income"] td.q-missing.warn').count() === 1, 'missing incomes flagged');
+  assert.ok(await page.locator('#columns-table tr[data-column="plan"] td.q-flagged.warn').count() === 1, 'unseen plan flagged');
+  await expectText(page.locator('#columns-table tr[data-column="tenure_months"] td.q-invalid'), /^[1-9]/);
+  await expectText(page.locator('#quality-table'), /Categories unseen in the reference[\s\S]*%/);
+  await expectText(page.locator('#column-hist'), /reference[\s\S]*current/);
   await loaded(page);
   await shot(page, 'drift');
 

@@ -94,14 +94,21 @@ export async function seed(srv, { nodeUrl, deadUrl }) {
   const slices = 8;
   const shifts = [0, 0, 0.05, 0.1, 0.25, 0.45, 0.7, 1.0];
   let id = 0;
+  // Data quality going wrong with the drift (its own generator, so the
+  // rows above stay as they were): missing incomes, a plan the reference
+  // never saw, and rows with a broken tenure that go to the quarantine.
+  const q = rng(7);
   for (let s = 0; s < slices; s++) {
     const start = now - (slices - s) * 5 * 60000;
     const batch = [];
     for (let i = 0; i < 150; i++) {
       const x = row(r, shifts[s]);
+      if (s >= 5 && q.next() < 0.06) x.features.income = null;
+      if (s >= 6 && q.next() < 0.08) x.features.plan = 'enterprise';
+      if (s >= 6 && i % 50 === 7) x.features.tenure_months = 'n/a';
       batch.push({ id: 'p' + (id++), timestamp: new Date(start + i * 1900).toISOString(), ...x });
     }
-    await A('POST', '/api/v1/models/churn/versions/1/predictions', { predictions: batch });
+    await A('POST', '/api/v1/models/churn/versions/1/predictions?on_invalid=quarantine', { predictions: batch });
   }
   for (let s = 0; s < slices; s++) {
     const from = new Date(now - (slices - s) * 5 * 60000).toISOString();

@@ -1,7 +1,7 @@
 // page_drift.js - #/models/<name>/versions/<v>/drift: the dataset drift
 // share over time, the report's columns (method, statistic, threshold,
-// verdict) and, for a chosen column, its reference vs current distribution
-// and a statistic over time.
+// verdict, data quality) and, for a chosen column, its reference vs current
+// distribution, its quality figures and a statistic over time.
 
 import { h, fill, badge, fmtNum, fmtRange, empty, table } from './dom.js';
 import { api, path, isoAgo } from './api.js';
@@ -11,7 +11,8 @@ import { segmentControls, segmentView, segmentLabel } from './segments_ui.js';
 
 const WINDOWS = [['3600', 'last hour'], ['21600', 'last 6 hours'], ['86400', 'last 24 hours'], ['604800', 'last 7 days']];
 const RANGES = [['86400', '24 hours'], ['604800', '7 days'], ['2592000', '30 days']];
-const COLUMN_METRICS = ['score', 'statistic', 'p_value', 'psi', 'jensen_shannon', 'ks_d', 'ks_p_value', 'wasserstein_norm', 'chi2_p_value', 'mean', 'missing'];
+const COLUMN_METRICS = ['score', 'statistic', 'p_value', 'psi', 'jensen_shannon', 'ks_d', 'ks_p_value', 'wasserstein_norm', 'chi2_p_value', 'mean', 'missing',
+  'missing_share', 'out_of_range_share', 'unseen_share', 'invalid_count'];
 const REPORT_EVERY_MS = 15000;
 
 export function mount(root, { model, version }, ctx) {
@@ -47,16 +48,17 @@ export function mount(root, { model, version }, ctx) {
   const summary = h('div.tiles', { id: 'drift-summary' });
   const notice = h('div.notice', { hidden: true });
   const shareChartBox = h('div.chart', { id: 'share-chart' });
-  const { table: ctable, body: cbody } = table(['Column', 'Type', 'Method', 'Statistic', 'p-value', 'Threshold', 'Drifted', 'PSI', 'Jensen-Shannon', 'Missing'], 'columns-table');
+  const { table: ctable, body: cbody } = table(['Column', 'Type', 'Method', 'Statistic', 'p-value', 'Threshold', 'Drifted', 'PSI', 'Jensen-Shannon', ...QUALITY_HEADERS], 'columns-table');
   ctable.id = 'columns-table';
   const colTitle = h('h2', 'Column');
   const histBox = h('div.chart', { id: 'column-hist' });
   const histNote = h('p.muted.small');
+  const qualityBox = h('div.quality', { id: 'column-quality' });
   const colChartBox = h('div.chart', { id: 'column-chart' });
   const colCard = h('section.card', { id: 'column-card', hidden: true },
     h('div.card-head', colTitle, h('div.card-actions', h('label.inline', 'statistic ', selMetric))),
     h('div.grid-2',
-      h('div', h('h3', 'Reference vs current'), histBox, histNote),
+      h('div', h('h3', 'Reference vs current'), histBox, histNote, qualityBox),
       h('div', h('h3', { id: 'column-chart-title' }, 'Over time'), colChartBox)));
 
   fill(root,
@@ -100,6 +102,7 @@ export function mount(root, { model, version }, ctx) {
       tile('Current rows', fmtNum(w.count), h('span.muted', fmtRange(w.from, w.to))),
       tile(side, fmtNum((r.reference || r.baseline || {}).count), null),
       seg.value !== undefined ? tile('Segment', segmentLabel(seg.value), h('span.muted', seg.column), 'tile-segment') : null,
+      quarantineTile(w),
       r.performance ? tile('Performance', perfText(r.performance), null) : null);
   }
 
@@ -107,7 +110,7 @@ export function mount(root, { model, version }, ctx) {
     const report = view();
     const cols = (report && report.columns) || [];
     if (!cols.length) {
-      fill(cbody, empty(report ? 'The report has no columns.' : 'No report.', 10));
+      fill(cbody, empty(report ? 'The report has no columns.' : 'No report.', 9 + QUALITY_HEADERS.length));
       return;
     }
     if (!column || !cols.some((c) => c.name === column)) {
@@ -125,7 +128,7 @@ export function mount(root, { model, version }, ctx) {
         h('td', c.drifted ? badge('drifted', 'bad') : badge('no', 'ok')),
         h('td.num', fmtNum(c.psi)),
         h('td.num', fmtNum(c.jensen_shannon)),
-        h('td.num', c.stats ? fmtNum(c.stats.missing) : '—'));
+        ...qualityCells(c));
       const pick = () => { column = c.name; renderColumns(); ctx.refresh(); };
       tr.addEventListener('click', pick);
       tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') pick(); });
@@ -149,6 +152,7 @@ export function mount(root, { model, version }, ctx) {
     } else {
       renderFallback(c);
     }
+    fill(qualityBox, qualityPanel(c));
     // Stored evaluations cover the whole window, not a segment.
     document.getElementById('column-chart-title').textContent = metric + ' over time' +
       (seg.value !== undefined ? ' (all rows)' : '');
@@ -240,6 +244,55 @@ export function mount(root, { model, version }, ctx) {
 // window's end rather than at the moment it was computed.
 function byWindowEnd(points) {
   return (points || []).map((p) => ({ at: (p.window && p.window.to) || p.at, value: p.value }));
+}
+
+// ---- data quality (the report's columns[].quality, window.quarantined) ----
+
+const QUALITY_HEADERS = ['Missing', 'Out of range or unseen', 'Invalid'];
+
+function pct(share) {
+  return typeof share === 'number' ? fmtNum(100 * share, 3) + ' %' : '—';
+}
+
+// The quality share of a column that is not about missing values: out of
+// the reference's range (numeric) or unseen in it (categorical).
+function flaggedShare(q) {
+  return q.out_of_range_share !== undefined ? q.out_of_range_share : q.unseen_share;
+}
+
+// The table cells of a column's quality: missing, out of range or unseen,
+// invalid (quarantined) values.
+function qualityCells(c) {
+  const q = c.quality || {};
+  const bad = (v) => (typeof v === 'number' && v > 0 ? 'td.num.warn' : 'td.num');
+  return [
+    h(bad(q.missing_share), { class: 'q-missing' }, pct(q.missing_share)),
+    h(bad(flaggedShare(q)), { class: 'q-flagged' }, pct(flaggedShare(q))),
+    h(bad(q.invalid_count), { class: 'q-invalid' }, fmtNum(q.invalid_count)),
+  ];
+}
+
+// The quality figures of the chosen column, each with its count.
+function qualityPanel(c) {
+  const q = c.quality;
+  if (!q) return null;
+  const numeric = c.type === 'numeric';
+  const rows = [
+    ['Missing (null or NaN)', pct(q.missing_share), fmtNum(q.missing_count), 'share of all rows'],
+    numeric
+      ? ['Outside the reference range', pct(q.out_of_range_share), fmtNum(q.out_of_range_count), 'share of non-missing values']
+      : ['Categories unseen in the reference', pct(q.unseen_share), fmtNum(q.unseen_count), 'share of non-missing values'],
+    ['Invalid (quarantined)', '—', fmtNum(q.invalid_count), 'rows of the window kept in the quarantine'],
+  ];
+  const { table: t, body } = table(['Quality', 'Share', 'Count', ''], 'quality-table');
+  t.id = 'quality-table';
+  fill(body, rows.map(([k, share, n, note]) => h('tr', h('td', k), h('td.num', share), h('td.num', n), h('td.muted.small', note))));
+  return [h('h3', 'Data quality'), t];
+}
+
+function quarantineTile(w) {
+  if (!w || !w.quarantined) return null;
+  return tile('Quarantined rows', fmtNum(w.quarantined), h('span.muted', 'invalid, kept with their errors'), 'tile-quarantine');
 }
 
 function tile(label, value, extra, cls) {
