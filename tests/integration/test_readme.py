@@ -105,7 +105,14 @@ def test_readme_blocks_run():
             assert [(r["candidate_version"], r["state"]) for r in ro] == [(2, "promoted")], ro
             assert "modelwatch rollout wait" in ran
             drift = expect(s.get("/api/v1/models/fraud/versions/1/drift"), 200)
-            assert drift["window"]["count"] == 1 and drift["reference"]["count"] == 3, drift
+            # p1, then p2 of the quarantine block (its amount missing);
+            # p3 ("n/a") is in the quarantine.
+            assert drift["window"]["count"] == 2 and drift["reference"]["count"] == 3, drift
+            amount = drift["columns"][0]
+            assert amount["quality"]["missing_share"] == 0.5, amount
+            assert amount["quality"]["invalid_count"] == 1, amount
+            q = expect(s.get("/api/v1/models/fraud/versions/1/quarantine"), 200)
+            assert [r["row"]["id"] for r in q["rows"]] == ["p3"], q
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
