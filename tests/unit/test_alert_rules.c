@@ -137,6 +137,29 @@ static void test_compare_and_metrics(void **state) {
   assert_int_equal(alert_metric_value(rep, "prediction_count", &v), MW_OK);
   assert_true(v == 0);
   cJSON_Delete(rep);
+  /* Data quality: shares like any column statistic; invalid values also
+   * in a window without a valid row (they are in the quarantine). */
+  assert_int_equal(alert_metric_check("age.missing_share", &col, &err), MW_OK);
+  free(col);
+  assert_int_equal(alert_metric_check("city.unseen_share", &col, &err), MW_OK);
+  free(col);
+  assert_int_equal(alert_metric_check("age.out_of_range_share", &col, &err), MW_OK);
+  free(col);
+  assert_int_equal(alert_metric_check("age.invalid_count", &col, &err), MW_OK);
+  free(col);
+  rep = cJSON_Parse("{\"window\":{\"count\":4},\"columns\":[{\"name\":\"age\","
+                    "\"quality\":{\"missing_share\":0.25,\"invalid_count\":2}}]}");
+  assert_int_equal(alert_metric_value(rep, "age.missing_share", &v), MW_OK);
+  assert_true(v == 0.25);
+  assert_int_equal(alert_metric_value(rep, "age.out_of_range_share", &v),
+                   MW_ENOTFOUND);
+  cJSON_Delete(rep);
+  rep = cJSON_Parse("{\"window\":{\"count\":0},\"columns\":[{\"name\":\"age\","
+                    "\"quality\":{\"missing_count\":0,\"invalid_count\":7}}]}");
+  assert_int_equal(alert_metric_value(rep, "age.invalid_count", &v), MW_OK);
+  assert_true(v == 7);
+  assert_int_equal(alert_metric_value(rep, "age.missing_share", &v), MW_ENOTFOUND);
+  cJSON_Delete(rep);
 }
 
 /* Whether an evaluation computed outside the transaction may still be

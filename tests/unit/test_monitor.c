@@ -958,6 +958,88 @@ static void test_retention(void **state) {
                    MW_OK);
 }
 
+/* ?on_invalid=quarantine: the valid rows stored (and only their
+ * categories and ids), the invalid ones kept with their errors and
+ * columns, counted in the report's quality, aged out by retention. */
+static void test_quarantine(void **state) {
+  struct fix *f = *state;
+  int64_t n = 0, nq = 0;
+  mw_err err = {{0}, NULL};
+  assert_int_equal(ingest(f, "{\"predictions\":[{\"id\":\"p0\",\"features\":"
+                             "{\"age\":1,\"city\":\"a\"},\"prediction\":0.1}]}",
+                          &n, &err),
+                   MW_OK);
+  cJSON *body = parse(
+      "{\"predictions\":["
+      "{\"id\":\"p1\",\"features\":{\"age\":2,\"city\":\"b\"},\"prediction\":1},"
+      "{\"id\":\"p2\",\"features\":{\"age\":\"x\",\"city\":\"new\"},"
+      "\"prediction\":2},"
+      "{\"id\":\"p0\",\"features\":{\"age\":3,\"city\":\"a\"},\"prediction\":3},"
+      "{\"features\":{\"age\":4,\"city\":\"c\"},\"prediction\":4,\"label\":5},"
+      "{\"features\":{\"age\":5},\"prediction\":true}]}");
+  assert_int_equal(mon_ingest_predictions_ex(f->m, f->c, &f->v, body,
+                                             MON_INVALID_QUARANTINE, &n, &nq, &err),
+                   MW_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(nq, 3);
+  cJSON_Delete(body);
+  /* Only the valid rows' ids and categories ("new" was in a bad row). */
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM pred_ids"), 2);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_categories WHERE "
+                                 "value = 'new'"),
+                   0);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM labels"), 1);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_quarantine"), 3);
+  /* Columns invalid per row: age (col 0); none (a stored id); city (1)
+   * and prediction (2). */
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_quarantine WHERE "
+                                 "cols = ',0,' AND idx = 1"),
+                   1);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_quarantine WHERE "
+                                 "cols = ',' AND idx = 2"),
+                   1);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_quarantine WHERE "
+                                 "cols = ',1,2,' AND idx = 4 AND error_count = 2"),
+                   1);
+  cJSON *out = NULL;
+  assert_int_equal(mon_quarantine_list(f->c, &f->v, 0, INT64_MAX / 2, 2, 0, &out,
+                                       &err),
+                   MW_OK);
+  const cJSON *rows = cJSON_GetObjectItemCaseSensitive(out, "rows");
+  assert_int_equal(cJSON_GetArraySize(rows), 2);
+  assert_true(cJSON_GetObjectItemCaseSensitive(out, "count")->valuedouble == 3);
+  const char *tok = mw_json_str(out, "next_page_token");
+  assert_non_null(tok);
+  const cJSON *r0 = cJSON_GetArrayItem(rows, 0);
+  assert_string_equal(mw_json_str(cJSON_GetObjectItemCaseSensitive(r0, "row"), "id"),
+                      "p2");
+  int64_t after = 0;
+  assert_int_equal(mw_parse_i64(tok, &after), MW_OK);
+  cJSON_Delete(out);
+  assert_int_equal(mon_quarantine_list(f->c, &f->v, 0, INT64_MAX / 2, 2, after,
+                                       &out, &err),
+                   MW_OK);
+  rows = cJSON_GetObjectItemCaseSensitive(out, "rows");
+  assert_int_equal(cJSON_GetArraySize(rows), 1);
+  assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(out, "next_page_token")));
+  cJSON_Delete(out);
+  /* The rejecting default is unchanged: nothing more is stored. */
+  body = parse("{\"predictions\":[{\"features\":{\"age\":\"y\",\"city\":\"a\"},"
+               "\"prediction\":1},{\"features\":{\"age\":1,\"city\":\"a\"},"
+               "\"prediction\":1}]}");
+  assert_int_equal(mon_ingest_predictions_ex(f->m, f->c, &f->v, body,
+                                             MON_INVALID_REJECT, &n, &nq, &err),
+                   MW_EVALIDATION);
+  mw_err_clear(&err);
+  cJSON_Delete(body);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_quarantine"), 3);
+  /* Retention takes quarantined rows by their time. */
+  int64_t deleted = 0;
+  assert_int_equal(mon_retention_step(f->m, f->c, mw_now_ms() + 60000, 8, &deleted),
+                   MW_OK);
+  assert_int_equal(count_rows(f, "SELECT count(*) FROM mon_quarantine"), 0);
+}
+
 /* ---------------------------------------------- comparing two versions */
 
 /* Adds version row id (number version of model 1) with schema. */
@@ -2224,6 +2306,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_compaction_summaries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ids_per_version, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drift_compare, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drift_compare_sampled, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shadow_compare, setup, teardown),

@@ -597,6 +597,26 @@ static void test_spearman(void **state) {
   assert_int_equal(mon_stats_spearman(x3, x3, 4, NULL), MON_STATS_EINVAL);
 }
 
+/* Data quality counts: values outside [lo, hi] of a sorted array (the
+ * edges themselves inside, -0.0 equal to 0.0), categories a reference
+ * lacks (zero count or past its dictionary). */
+static void test_quality_counts(void **state) {
+  (void)state;
+  const double x[] = {-3, -0.0, 0.0, 1, 2, 2, 5, 9};
+  assert_int_equal(mon_stats_out_of_range_sorted(x, 8, 0.0, 2), 3);
+  assert_int_equal(mon_stats_out_of_range_sorted(x, 8, -0.0, 2), 3);
+  assert_int_equal(mon_stats_out_of_range_sorted(x, 8, -3, 9), 0);
+  assert_int_equal(mon_stats_out_of_range_sorted(x, 8, 10, 11), 8);
+  assert_int_equal(mon_stats_out_of_range_sorted(x, 8, 2, 2), 6);
+  assert_int_equal(mon_stats_out_of_range_sorted(NULL, 0, 0, 1), 0);
+  const double ref[] = {5, 0, 3};
+  const double cur[] = {1, 4, 2, 7, 0};
+  assert_true(mon_stats_unseen(ref, 3, cur, 5) == 4 + 7);
+  assert_true(mon_stats_unseen(ref, 1, cur, 5) == 4 + 2 + 7);
+  assert_true(mon_stats_unseen(NULL, 0, cur, 5) == 14);
+  assert_true(mon_stats_unseen(ref, 3, cur, 1) == 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ks_small_exact),
@@ -621,6 +641,7 @@ int main(void) {
       cmocka_unit_test(test_numeric_drift_degenerate),
       cmocka_unit_test(test_categorical_drift),
       cmocka_unit_test(test_spearman),
+      cmocka_unit_test(test_quality_counts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
