@@ -200,6 +200,11 @@ def test_typed_errors_and_registry_calls():
         assert c.log_predictions(M, 1, [dict(good, id="a"), dict(good, id="b")]) == {
             "accepted": 2}
         assert c.log_labels(M, 1, [("a", 0.1), {"id": "b", "label": 0.9}]) == {"accepted": 2}
+        # The quarantine: the valid row stored, the bad one kept.
+        assert c.log_predictions(M, 1, [dict(good, id="c"), bad], on_invalid="quarantine") == {
+            "accepted": 1, "quarantined": 1}
+        q = c.list_quarantine(M, 1)
+        assert [(x["index"], x["errors"][0]["field"]) for x in q] == [(1, "features.age")], q
         # 401 and 403 (scope).
         try:
             client(s, token="mw_not_a_token").get_model(M)

@@ -534,13 +534,25 @@ class Client:
         return self.request("PUT", "/api/v1/models/%s/versions/%s/drift/config" % (
             _quote(model), _quote(version)), config)
 
-    def log_predictions(self, model, version, rows):
+    def log_predictions(self, model, version, rows, on_invalid=None):
         """One POST of prediction rows [{id?, timestamp?, features,
         prediction, label?}] (all stored or none: ValidationError lists
-        every bad row). For a serving process, PredictionLogger batches,
-        retries and never blocks. Returns {"accepted": n}."""
+        every bad row). on_invalid="quarantine" stores the valid rows and
+        keeps the invalid ones with their errors (list_quarantine) and
+        returns {"accepted": n, "quarantined": k}. For a serving process,
+        PredictionLogger batches, retries and never blocks. Returns
+        {"accepted": n}."""
         return self.request("POST", "/api/v1/models/%s/versions/%s/predictions" % (
-            _quote(model), _quote(version)), {"predictions": list(rows)})
+            _quote(model), _quote(version)), {"predictions": list(rows)},
+            query={"on_invalid": on_invalid})
+
+    def list_quarantine(self, model, version, since=None, until=None):
+        """The invalid rows kept by log_predictions(on_invalid="quarantine"),
+        oldest first, every page: [{id, timestamp, received_at, index, row,
+        row_kept, row_bytes, errors, error_count}]; since/until (RFC 3339)
+        bound their timestamps."""
+        return self._pages("/api/v1/models/%s/versions/%s/quarantine" % (
+            _quote(model), _quote(version)), "rows", {"from": since, "to": until})
 
     def log_labels(self, model, version, labels):
         """One POST of labels: [{"id", "label"}] or [(id, label)]."""
