@@ -454,12 +454,7 @@ static mw_status ingest_quarantine(mon_ctx *m, mw_conn *c, const mon_version *v,
                                    const mon_schema *s, const cJSON *rows,
                                    mon_batch *b, int64_t now, mon_errors *errs,
                                    int64_t *quarantined, mw_err *err) {
-  /* Ids already stored are errors of their rows too: looked up before the
-   * write (a concurrent batch that stores one meanwhile makes write_ids
-   * refuse this batch whole, as without quarantine). */
-  mw_status st = b->any_ids ? check_stored_ids(c, v, b, errs) : MW_OK;
-  if(st)
-    return st;
+  mw_status st = MW_OK;
   if(errs->batch)
     return mon__errors_fail(errs, err,
                             "the body is invalid as a whole; nothing was stored");
@@ -550,6 +545,12 @@ mw_status mon_ingest_predictions_ex(mon_ctx *m, mw_conn *c, const mon_version *v
   if((st = mon__batch_parse(&s, rows, false, now, &b, &errs)))
     goto out;
   bool told = false; /* err already says why the batch was refused */
+  /* Quarantine: ids already stored are errors of their rows too, looked up
+   * before the write (a concurrent batch that stores one meanwhile makes
+   * write_ids refuse this batch whole, as without quarantine). */
+  if(mode == MON_INVALID_QUARANTINE && b.any_ids &&
+     (st = check_stored_ids(c, v, &b, &errs)))
+    goto out;
   if(mode == MON_INVALID_QUARANTINE && errs.count) {
     st = ingest_quarantine(m, c, v, &s, rows, &b, now, &errs, quarantined, err);
     told = true;

@@ -186,7 +186,11 @@ def test_quarantine_keeps_invalid_rows_with_their_errors():
             "interval_seconds": 60, "severity": "warning", "channels": []}), 201)
         assert expect(s.post("/api/v1/alert-rules/bad-age/evaluate"), 200)["state"] == "firing"
         m = s.get("/metrics").raw
-        assert "modelwatch_predictions_quarantined_total 9" in m
+        assert "modelwatch_predictions_quarantined_total 9" in m, m
+        # A row whose only fault is an id stored before goes alone.
+        r = expect(s.post(base() + "/predictions?on_invalid=quarantine",
+                          {"predictions": [row(40, "a", id="p1"), row(41, "a", id="p9")]}), 200)
+        assert r == {"accepted": 1, "quarantined": 1}, r
         # A batch that is invalid as a whole is refused in any mode.
         expect(s.post(base() + "/predictions?on_invalid=quarantine",
                       {"predictions": "x"}), 422)
