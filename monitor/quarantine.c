@@ -14,7 +14,7 @@
  * predictions of that age.
  *
  * Operations: mon__quarantine_build (one pass over the batch's errors and
- * rows), mon__quarantine_write (a count and an insert per row),
+ * rows), mon__quarantine_write (a count and a bulk insert),
  * mon__quarantine_invalid (one index range), mon_quarantine_list (one
  * index range by id). */
 #include <assert.h>

@@ -39,8 +39,8 @@
  *  settings:   dcfg_get, dcfg_put
  *  evaluation: eval_insert (with its series points), eval_last_at,
  *              series_visit, series_latest, evals_latest, aged_delete
- *  quarantine: quarantine_insert (PostgreSQL: a round trip per row; rows
- *              are at most MON_MAX_QUARANTINE per version), quarantine_count,
+ *  quarantine: quarantine_insert (bulk: one statement on PostgreSQL),
+ *              quarantine_count,
  *              quarantine_list (by id), quarantine_cols (one index range
  *              on (version, ts)); aged out by aged_delete
  *  registry:   version_find, version_name, due_list (read only) */

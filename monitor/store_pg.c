@@ -507,29 +507,48 @@ static mw_status aged_delete(mw_conn *c, int64_t model_id, int64_t cutoff_ms,
 
 /* ---------------------------------------------------------- quarantine */
 
+/* One statement: the rows as arrays through unnest(), as labels go in. */
 static mw_status quarantine_insert(mw_conn *c, int64_t version_id,
                                    const mon_qrow *rows, size_t n) {
   assert(mw_tx_state(c) == 1);
-  mw_status s = MW_OK;
-  for(size_t i = 0; i < n && !s; i++) {
+  if(n == 0)
+    return MW_OK;
+  enum { TS, AT, IDX, BYTES, COUNT, ROW, ERRS, COLS, NARR };
+  static const uint32_t oid[NARR] = {OID_INT8, OID_INT8, OID_INT8, OID_INT8,
+                                     OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT};
+  pgarr a[NARR];
+  for(int k = 0; k < NARR; k++)
+    mon__pgarr_init(&a[k], oid[k], (size_t)1 << 30);
+  for(size_t i = 0; i < n; i++) {
     const mon_qrow *r = &rows[i];
+    mon__pgarr_i64(&a[TS], r->ts);
+    mon__pgarr_i64(&a[AT], r->received_at);
+    mon__pgarr_i64(&a[IDX], r->index);
+    mon__pgarr_i64(&a[BYTES], r->row_bytes);
+    mon__pgarr_i64(&a[COUNT], r->error_count);
+    mon__pgarr_text(&a[ROW], r->row);
+    mon__pgarr_text(&a[ERRS], r->errors);
+    mon__pgarr_text(&a[COLS], r->cols);
+  }
+  mw_status s = MW_OK;
+  for(int k = 0; k < NARR && !s; k++)
+    s = a[k].st;
+  if(!s) {
     mw_pg_params p;
     mw_pgp_init(&p);
     mw_pgp_i64(&p, version_id);
-    mw_pgp_i64(&p, r->ts);
-    mw_pgp_i64(&p, r->received_at);
-    mw_pgp_i64(&p, r->index);
-    mw_pgp_text(&p, r->row);
-    mw_pgp_i64(&p, r->row_bytes);
-    mw_pgp_text(&p, r->errors);
-    mw_pgp_i64(&p, r->error_count);
-    mw_pgp_text(&p, r->cols);
+    for(int k = 0; k < NARR; k++)
+      mon__pgarr_finish(&a[k], &p);
     s = mw_pg_do(c,
                  "INSERT INTO mon_quarantine(version_id, ts, received_at, idx, "
-                 "row_json, row_bytes, errors, error_count, cols) VALUES "
-                 "($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 "row_bytes, error_count, row_json, errors, cols) SELECT $1, "
+                 "u.t, u.a, u.i, u.b, u.n, u.r, u.e, u.c FROM unnest($2::int8[], "
+                 "$3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::text[], "
+                 "$8::text[], $9::text[]) AS u(t, a, i, b, n, r, e, c)",
                  &p, NULL);
   }
+  for(int k = 0; k < NARR; k++)
+    mw_buf_free(&a[k].b);
   return s;
 }
 
