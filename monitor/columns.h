@@ -46,7 +46,8 @@ typedef struct mon_job {
   const char *unmatched;
   bool keep_vals; /* compute leaves vals to the caller (a pool's spare) */
   /* Quarantined rows of the window with an invalid value in the column
-   * (the column's quality; set by the reading thread). */
+   * (the column's quality; set by the reading thread); -1: not known
+   * (a segment's column), left out of the quality. */
   int64_t invalid;
   cJSON *json; /* the column's result */
   bool evaluated, drifted;

@@ -8,7 +8,7 @@
 #include "monitor/quality.h"
 
 void mon__quality_json(cJSON *col, mon_column_kind kind, const mon_quality *q) {
-  assert(q->present >= 0 && q->missing >= 0 && q->invalid >= 0);
+  assert(q->present >= 0 && q->missing >= 0);
   cJSON *j = cJSON_AddObjectToObject(col, "quality");
   int64_t rows = q->present + q->missing;
   if(rows > 0)
@@ -24,5 +24,6 @@ void mon__quality_json(cJSON *col, mon_column_kind kind, const mon_quality *q) {
       mon__json_add_number(j, share, (double)q->flagged / (double)q->present);
     cJSON_AddNumberToObject(j, count, (double)q->flagged);
   }
-  cJSON_AddNumberToObject(j, "invalid_count", (double)q->invalid);
+  if(q->invalid >= 0)
+    cJSON_AddNumberToObject(j, "invalid_count", (double)q->invalid);
 }

@@ -18,12 +18,15 @@ typedef struct mon_quality {
    * categorical: present values of categories the reference lacks; -1 when
    * the reference has no values in the column (nothing to compare with) */
   int64_t flagged;
-  int64_t invalid; /* quarantined rows of the window invalid in the column */
+  /* quarantined rows of the window invalid in the column; -1 when not
+   * known (a segment: quarantined rows are not split by segment) */
+  int64_t invalid;
 } mon_quality;
 
 /* Adds "quality": {missing_share, missing_count, out_of_range_share and
  * out_of_range_count (numeric) or unseen_share and unseen_count
- * (categorical), invalid_count} to the column object col. A share whose
+ * (categorical), invalid_count (unless q->invalid < 0)} to the column
+ * object col. A share whose
  * denominator is 0 (no rows; no present values) or that has nothing to
  * compare with (flagged -1) is left out, so an alert rule on it sees no
  * data rather than a made-up 0. */

@@ -248,6 +248,7 @@ static mw_status group_column(struct seg *S, size_t col, long g, const double *c
   jb.opt.two_sample = S->previous;
   jb.baseline = S->previous;
   jb.baseline_empty = S->previous && nr == 0;
+  jb.invalid = -1; /* quarantined rows are not split by segment */
   cJSON *hist = NULL;
   if(!st && cc->kind == MON_COLUMN_NUMERIC) {
     if(!(jb.vals = malloc((nc ? nc : 1) * sizeof *jb.vals)))

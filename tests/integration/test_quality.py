@@ -93,6 +93,18 @@ def test_quality_matches_numpy_and_is_a_rule_metric():
             assert cur[c] == sum(1 for x in city if x == c), (c, cur)
         assert refc["d"] == 0 and refc["a"] == np.count_nonzero(ref_city == "a")
 
+        # A segment's columns carry quality against the same segment of
+        # the reference; quarantined rows are not split by segment.
+        seg = expect(s.get(base() + "/drift?segment=city"), 200)
+        sa = next(g for g in seg["segments"] if g["value"] == "a")
+        qs = column(sa, "age")["quality"]
+        in_a = np.array([c == "a" for c in city])
+        assert close(qs["missing_share"], np.count_nonzero(np.isnan(age[in_a])) / in_a.sum()), qs
+        ref_a = ref_age[ref_city == "a"]
+        pa = age[in_a & np.isfinite(age)]
+        assert qs["out_of_range_count"] == np.count_nonzero((pa < ref_a.min()) | (pa > ref_a.max())), qs
+        assert "invalid_count" not in qs
+
         # Stored series and alert rules know the names.
         expect(s.post(base() + "/drift/evaluate"), 200)
         hist = expect(s.get(base() + "/drift/history?column=age&metric=missing_share"), 200)
