@@ -90,11 +90,15 @@ def same(a, b):
 
 
 def strip(col):
-    """A column without its histogram (categories are listed by value) and
-    with the Z statistic's sign dropped: which of two categories counts as
-    the first follows each version's own dictionary order."""
+    """A column without its histogram (categories are listed by value),
+    with the Z statistic's sign dropped (which of two categories counts as
+    the first follows each version's own dictionary order), and without
+    the quality's invalid_count (a report's columns count quarantined rows,
+    a segment's do not: they are not split by segment)."""
     col = dict(col)
     col.pop("histogram", None)
+    if "quality" in col:
+        col["quality"] = {k: v for k, v in col["quality"].items() if k != "invalid_count"}
     if "z" in col:
         col["z"] = dict(col["z"], statistic=abs(col["z"]["statistic"]))
         if col.get("method") == "z":

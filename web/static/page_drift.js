@@ -102,7 +102,7 @@ export function mount(root, { model, version }, ctx) {
       tile('Current rows', fmtNum(w.count), h('span.muted', fmtRange(w.from, w.to))),
       tile(side, fmtNum((r.reference || r.baseline || {}).count), null),
       seg.value !== undefined ? tile('Segment', segmentLabel(seg.value), h('span.muted', seg.column), 'tile-segment') : null,
-      quarantineTile(w),
+      seg.value === undefined ? quarantineTile(w) : null, // not split by segment
       r.performance ? tile('Performance', perfText(r.performance), null) : null);
   }
 
