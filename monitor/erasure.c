@@ -53,6 +53,7 @@ struct erase {
   struct erased_version *v;
   size_t nv, capv;
   int64_t categories;
+  int64_t quarantined; /* quarantined rows that carried the ids */
 };
 
 static int cmp_str(const void *a, const void *b) {
@@ -479,6 +480,7 @@ static cJSON *answer(const char *model, const struct erase *e, size_t asked,
   cJSON_AddNumberToObject(o, "labels", (double)labels);
   cJSON_AddNumberToObject(o, "prediction_ids", (double)found);
   cJSON_AddNumberToObject(o, "categories", (double)e->categories);
+  cJSON_AddNumberToObject(o, "quarantined", (double)e->quarantined);
   cJSON_AddBoolToObject(o, "files_scrubbed", scrubbed);
   return o;
 }
@@ -491,7 +493,7 @@ mw_status mon_erase(mon_ctx *m, mw_conn *c, const char *model, const cJSON *body
   memset(&ids, 0, sizeof ids);
   mon_errors errs;
   mon__errors_init(&errs);
-  struct erase e = {c, mon__store(c), NULL, 0, NULL, 0, 0, 0};
+  struct erase e = {c, mon__store(c), NULL, 0, NULL, 0, 0, 0, 0};
   mw_status st = parse_ids(body, &ids, &errs, err);
   size_t asked = ids.n;
   e.ids = ids.ids;
@@ -513,6 +515,9 @@ mw_status mon_erase(mon_ctx *m, mw_conn *c, const char *model, const cJSON *body
       st = e.store->ids_erase(c, model_id, e.ids, e.nids, count_id, &e);
     if(!st)
       st = e.store->labels_erase(c, model_id, e.ids, e.nids, count_label, &e);
+    /* Invalid rows kept by ?on_invalid=quarantine that carried the ids. */
+    if(!st)
+      st = e.store->quarantine_erase(c, model_id, e.ids, e.nids, &e.quarantined);
     cJSON *details = st ? NULL : answer(model, &e, asked, false);
     if(!st && !details)
       st = MW_ENOMEM;

@@ -21,9 +21,10 @@
  *
  * Every path that stores feature values must attach the keys and go
  * through mon__batch_parse, which hashes and drops: ingest and reference
- * rows today. The quarantine of invalid rows (?on_invalid=quarantine, not
- * on this branch) must store rows as parsed, never the request's JSON, and
- * erasure (monitor/erasure.c) must delete quarantined rows by id too. */
+ * rows today. The quarantine of invalid rows (?on_invalid=quarantine)
+ * stores a row as sent except that it hashes and drops these columns
+ * likewise (monitor/quarantine.c: row_values), and erasure
+ * (monitor/erasure.c) deletes quarantined rows by id too. */
 #ifndef MW_MONITOR_PRIVACY_H
 #define MW_MONITOR_PRIVACY_H
 

@@ -13,6 +13,11 @@
  * size). Retention removes rows older than --retention-days with the
  * predictions of that age.
  *
+ * Privacy: a hashed column's value is stored as its hash and a dropped
+ * column's not at all (row_values), as in the column blocks; the row's
+ * prediction id is kept apart so that erasure (monitor/erasure.c) deletes
+ * the quarantined rows that carried it.
+ *
  * Operations: mon__quarantine_build (one pass over the batch's errors and
  * rows), mon__quarantine_write (a count and a bulk insert),
  * mon__quarantine_invalid (one index range), mon_quarantine_list (one
@@ -23,18 +28,67 @@
 #include <string.h>
 
 #include "monitor/monitor.h"
+#include "monitor/privacy.h"
 #include "monitor/quarantine.h"
 #include "monitor/window.h"
 
-/* The values of a quarantined row as stored: the row as it was sent. This
- * is the ONE place where a quarantined row's values are written: a policy
- * per column (hashing or dropping values) applies here, to the members of
- * "features" (schema column mon__schema_find(s, name)) and to
- * "prediction" (column s->ncols - 1). Returns malloc'd text, NULL when
- * memory runs out; *len its length. */
-static char *row_values(const mon_schema *s, const cJSON *row, size_t *len) {
-  (void)s; /* every column kept as sent */
-  char *text = cJSON_PrintUnformatted(row);
+/* A feature's value as a hashed or dropped column stores it: the hash of
+ * its canonical text, or null (dropped, or a value that cannot be a
+ * category and so has no hash). NULL when memory runs out. */
+static cJSON *private_value(const mon_column *col, const cJSON *it, mw_status *st) {
+  char num[64], hex[65];
+  bool missing = false;
+  const char *t = col->privacy == MON_PRIVACY_HASH
+                      ? mon__json_category(it, num, sizeof num, &missing)
+                      : NULL;
+  if(!t || missing)
+    return cJSON_CreateNull();
+  if((*st = mon__privacy_hash(col, t, hex)))
+    return NULL;
+  return cJSON_CreateString(hex);
+}
+
+/* The values of a quarantined row as stored: the row as it was sent,
+ * except that the columns whose schema says "privacy": "hash" or "drop"
+ * hold what the column blocks would (the hash, or null). This is the ONE
+ * place where a quarantined row's values are written. Returns malloc'd
+ * text (*len its length), NULL with *st set on failure. */
+static char *row_values(const mon_schema *s, const cJSON *row, size_t *len,
+                        mw_status *st) {
+  *st = MW_OK;
+  *len = 0;
+  cJSON *copy = cJSON_Duplicate(row, true);
+  if(!copy) {
+    *st = MW_ENOMEM;
+    return NULL;
+  }
+  cJSON *features = cJSON_IsObject(copy)
+                        ? cJSON_GetObjectItemCaseSensitive(copy, "features")
+                        : NULL;
+  cJSON *f = cJSON_IsObject(features) ? features->child : NULL;
+  for(; f && !*st; f = f->next) {
+    long col = mon__schema_find(s, f->string, strlen(f->string));
+    if(col < 0 || (size_t)col + 1 == s->ncols ||
+       s->cols[col].privacy == MON_PRIVACY_KEEP)
+      continue;
+    cJSON *v = private_value(&s->cols[col], f, st);
+    if(!v) {
+      *st = *st ? *st : MW_ENOMEM;
+      break;
+    }
+    /* Replacing by key gives v the member's name (the pointer's form
+     * would leave it nameless). */
+    if(!cJSON_ReplaceItemInObjectCaseSensitive(features, f->string, v)) {
+      cJSON_Delete(v);
+      *st = MW_ENOMEM;
+      break;
+    }
+    f = v;
+  }
+  char *text = *st ? NULL : cJSON_PrintUnformatted(copy);
+  cJSON_Delete(copy);
+  if(!*st && !text)
+    *st = MW_ENOMEM;
   *len = text ? strlen(text) : 0;
   return text;
 }
@@ -167,11 +221,9 @@ mw_status mon__quarantine_build(const mon_schema *s, const cJSON *rows,
       continue;
     }
     size_t k = q->n, len = 0;
-    char *text = row_values(s, row, &len);
-    if(!text) {
-      st = MW_ENOMEM;
+    char *text = row_values(s, row, &len, &st);
+    if(!text)
       break;
-    }
     if(len > MON_MAX_QUARANTINE_ROW) {
       free(text);
       text = NULL;
@@ -183,6 +235,7 @@ mw_status mon__quarantine_build(const mon_schema *s, const cJSON *rows,
                             b->ts[i],
                             now_ms,
                             (int64_t)i,
+                            b->ids[i],
                             q->texts[3 * k],
                             (int64_t)len,
                             q->texts[3 * k + 1],

@@ -194,6 +194,7 @@ typedef struct mon_qrow {
   int64_t id; /* assigned by quarantine_insert */
   int64_t ts, received_at;
   int64_t index;      /* in its request */
+  const char *ext_id; /* its prediction id; NULL when it had no valid one */
   const char *row;    /* the row's JSON; NULL when it was not kept */
   int64_t row_bytes;  /* its size */
   const char *errors; /* JSON array of {field, message} */
@@ -400,6 +401,11 @@ struct mon_store {
                                int64_t to, int64_t after_id, int limit,
                                mw_status (*fn)(void *ctx, const mon_qrow *r),
                                void *ctx);
+  /* Deletes the rows of model_id's versions carrying ext_ids[0..n)
+   * (erasure); *deleted counts them. */
+  mw_status (*quarantine_erase)(mw_conn *c, int64_t model_id,
+                                const char *const *ext_ids, size_t n,
+                                int64_t *deleted);
   /* fn(ctx, cols) for every row of version_id with ts in [from, to). */
   mw_status (*quarantine_cols)(mw_conn *c, int64_t version_id, int64_t from,
                                int64_t to,

@@ -513,9 +513,10 @@ static mw_status quarantine_insert(mw_conn *c, int64_t version_id,
   assert(mw_tx_state(c) == 1);
   if(n == 0)
     return MW_OK;
-  enum { TS, AT, IDX, BYTES, COUNT, ROW, ERRS, COLS, NARR };
-  static const uint32_t oid[NARR] = {OID_INT8, OID_INT8, OID_INT8, OID_INT8,
-                                     OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT};
+  enum { TS, AT, IDX, BYTES, COUNT, ROW, ERRS, COLS, EXT, NARR };
+  static const uint32_t oid[NARR] = {OID_INT8, OID_INT8, OID_INT8,
+                                     OID_INT8, OID_INT8, OID_TEXT,
+                                     OID_TEXT, OID_TEXT, OID_TEXT};
   pgarr a[NARR];
   for(int k = 0; k < NARR; k++)
     mon__pgarr_init(&a[k], oid[k], (size_t)1 << 30);
@@ -529,6 +530,7 @@ static mw_status quarantine_insert(mw_conn *c, int64_t version_id,
     mon__pgarr_text(&a[ROW], r->row);
     mon__pgarr_text(&a[ERRS], r->errors);
     mon__pgarr_text(&a[COLS], r->cols);
+    mon__pgarr_text(&a[EXT], r->ext_id);
   }
   mw_status s = MW_OK;
   for(int k = 0; k < NARR && !s; k++)
@@ -541,10 +543,11 @@ static mw_status quarantine_insert(mw_conn *c, int64_t version_id,
       mon__pgarr_finish(&a[k], &p);
     s = mw_pg_do(c,
                  "INSERT INTO mon_quarantine(version_id, ts, received_at, idx, "
-                 "row_bytes, error_count, row_json, errors, cols) SELECT $1, "
-                 "u.t, u.a, u.i, u.b, u.n, u.r, u.e, u.c FROM unnest($2::int8[], "
-                 "$3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::text[], "
-                 "$8::text[], $9::text[]) AS u(t, a, i, b, n, r, e, c)",
+                 "row_bytes, error_count, row_json, errors, cols, ext_id) SELECT "
+                 "$1, u.t, u.a, u.i, u.b, u.n, u.r, u.e, u.c, u.x FROM "
+                 "unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[], "
+                 "$6::int8[], $7::text[], $8::text[], $9::text[], $10::text[]) "
+                 "AS u(t, a, i, b, n, r, e, c, x)",
                  &p, NULL);
   }
   for(int k = 0; k < NARR; k++)
@@ -591,6 +594,7 @@ static mw_status quarantine_list(mw_conn *c, int64_t version_id, int64_t from,
                   mw_pg_i64(r, i, 1, 0),
                   mw_pg_i64(r, i, 2, 0),
                   mw_pg_i64(r, i, 3, 0),
+                  NULL, /* the id stays inside: erasure's only */
                   mw_pg_null(r, i, 4) ? NULL : mw_pg_text(r, i, 4),
                   mw_pg_i64(r, i, 5, 0),
                   mw_pg_text(r, i, 6),
@@ -599,6 +603,32 @@ static mw_status quarantine_list(mw_conn *c, int64_t version_id, int64_t from,
     s = fn(ctx, &q);
   }
   PQclear(r);
+  return s;
+}
+
+static mw_status quarantine_erase(mw_conn *c, int64_t model_id,
+                                  const char *const *ext_ids, size_t n,
+                                  int64_t *deleted) {
+  assert(mw_tx_state(c) == 1);
+  *deleted = 0;
+  pgarr a;
+  mon__pgarr_init(&a, OID_TEXT, (size_t)1 << 30);
+  for(size_t i = 0; i < n; i++)
+    if(ext_ids[i] && *ext_ids[i])
+      mon__pgarr_text(&a, ext_ids[i]);
+  mw_status s = a.st;
+  if(!s && a.n > 0) {
+    mw_pg_params p;
+    mw_pgp_init(&p);
+    mw_pgp_i64(&p, model_id);
+    mon__pgarr_finish(&a, &p);
+    s = mw_pg_do(c,
+                 "DELETE FROM mon_quarantine WHERE ext_id = ANY($2::text[]) AND "
+                 "version_id IN (SELECT id FROM model_versions WHERE model_id = "
+                 "$1)",
+                 &p, deleted);
+  }
+  mw_buf_free(&a.b);
   return s;
 }
 
@@ -744,6 +774,7 @@ const struct mon_store mon__store_pg = {
     .quarantine_count = quarantine_count,
     .quarantine_list = quarantine_list,
     .quarantine_cols = quarantine_cols,
+    .quarantine_erase = quarantine_erase,
     .version_find = version_find,
     .version_name = version_name,
     .due_list = due_list,

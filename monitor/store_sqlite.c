@@ -462,8 +462,8 @@ static mw_status quarantine_insert(mw_conn *c, int64_t version_id,
   for(size_t i = 0; i < n && !s; i++) {
     sqlite3_stmt *st =
         mw_stmt(c, "INSERT INTO mon_quarantine(version_id, ts, received_at, idx, "
-                   "row_json, row_bytes, errors, error_count, cols) VALUES "
-                   "(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                   "row_json, row_bytes, errors, error_count, cols, ext_id) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if(st) {
       const mon_qrow *r = &rows[i];
       sqlite3_bind_int64(st, 1, version_id);
@@ -475,6 +475,7 @@ static mw_status quarantine_insert(mw_conn *c, int64_t version_id,
       mw_bind_text(st, 7, r->errors);
       sqlite3_bind_int64(st, 8, r->error_count);
       mw_bind_text(st, 9, r->cols);
+      mw_bind_text(st, 10, r->ext_id);
     }
     s = mw_step_done(c, st);
   }
@@ -515,6 +516,7 @@ static mw_status quarantine_list(mw_conn *c, int64_t version_id, int64_t from,
                   sqlite3_column_int64(st, 1),
                   sqlite3_column_int64(st, 2),
                   sqlite3_column_int64(st, 3),
+                  NULL, /* the id stays inside: erasure's only */
                   sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL
                                                             : mw_col_text(st, 4),
                   sqlite3_column_int64(st, 5),
@@ -525,6 +527,28 @@ static mw_status quarantine_list(mw_conn *c, int64_t version_id, int64_t from,
       sqlite3_reset(st);
       break;
     }
+  }
+  return s;
+}
+
+static mw_status quarantine_erase(mw_conn *c, int64_t model_id,
+                                  const char *const *ext_ids, size_t n,
+                                  int64_t *deleted) {
+  assert(mw_tx_state(c) == 1);
+  *deleted = 0;
+  mw_status s = MW_OK;
+  for(size_t i = 0; i < n && !s; i++) {
+    if(!ext_ids[i] || !*ext_ids[i])
+      continue;
+    sqlite3_stmt *st =
+        mw_stmt(c, "DELETE FROM mon_quarantine WHERE ext_id = ? AND version_id IN "
+                   "(SELECT id FROM model_versions WHERE model_id = ?)");
+    if(st) {
+      mw_bind_text(st, 1, ext_ids[i]);
+      sqlite3_bind_int64(st, 2, model_id);
+    }
+    if(!(s = mw_step_done(c, st)))
+      *deleted += mw_sqlite_changes(c);
   }
   return s;
 }
@@ -670,6 +694,7 @@ const struct mon_store mon__store_sqlite = {
     .quarantine_count = quarantine_count,
     .quarantine_list = quarantine_list,
     .quarantine_cols = quarantine_cols,
+    .quarantine_erase = quarantine_erase,
     .version_find = version_find,
     .version_name = version_name,
     .due_list = due_list,

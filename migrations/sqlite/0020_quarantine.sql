@@ -7,13 +7,17 @@
 -- timestamp, or its time of arrival when the timestamp itself was invalid:
 -- retention deletes by it, and a drift report counts the rows of its window
 -- per column (cols: the schema columns with an invalid value, as
--- ",0,3,") in the quality's invalid_count.
+-- ",0,3,") in the quality's invalid_count. A hashed column's value is
+-- stored hashed and a dropped one not at all (monitor/quarantine.c), as in
+-- the column blocks; ext_id is the row's prediction id when it had a valid
+-- one, for erasure.
 CREATE TABLE mon_quarantine (
   id          INTEGER PRIMARY KEY,
   version_id  INTEGER NOT NULL REFERENCES model_versions(id) ON DELETE CASCADE,
   ts          INTEGER NOT NULL,
   received_at INTEGER NOT NULL,
   idx         INTEGER NOT NULL,
+  ext_id      TEXT,
   row_json    TEXT,
   row_bytes   INTEGER NOT NULL,
   errors      TEXT NOT NULL,
@@ -22,3 +26,6 @@ CREATE TABLE mon_quarantine (
 );
 CREATE INDEX mon_quarantine_window ON mon_quarantine(version_id, ts);
 CREATE INDEX mon_quarantine_ts ON mon_quarantine(ts);
+-- Erasure by prediction id (POST /api/v1/models/{name}/erasure) deletes the
+-- quarantined rows that carried the id too.
+CREATE INDEX mon_quarantine_ids ON mon_quarantine(ext_id);

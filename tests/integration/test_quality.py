@@ -264,5 +264,44 @@ def test_quarantine_ages_out_with_retention():
             later.stop()
 
 
+def test_quarantine_keeps_hashed_and_dropped_columns_private_and_erases_by_id():
+    """A hashed column is stored hashed and a dropped one not at all in the
+    quarantine too; erasure by id deletes the quarantined rows that carried
+    the id."""
+    schema = {"features": [{"name": "age", "type": "numeric"},
+                           {"name": "email", "type": "categorical", "privacy": "hash"},
+                           {"name": "ssn", "type": "numeric", "privacy": "drop"}],
+              "prediction": {"type": "numeric"}}
+    with served() as s:
+        expect(s.post("/api/v1/models", {"name": "pq"}), 201)
+        expect(s.post("/api/v1/models/pq/versions", {"schema": schema}), 201)
+        r = expect(s.post(base("pq") + "/predictions?on_invalid=quarantine", {"predictions": [
+            {"id": "p1", "features": {"age": 30, "email": "bob@example.com", "ssn": 111},
+             "prediction": 1},
+            {"id": "p2", "features": {"age": "x", "email": "alice@example.com", "ssn": 222},
+             "prediction": 1},
+            {"id": "p3", "features": {"age": "y", "email": {"no": 1}, "ssn": 333},
+             "prediction": 1}]}), 200)
+        assert r == {"accepted": 1, "quarantined": 2}, r
+        q = expect(s.get(base("pq") + "/quarantine"), 200)
+        rows = {x["row"]["id"]: x["row"]["features"] for x in q["rows"]}
+        h = rows["p2"]["email"]
+        assert len(h) == 64 and all(c in "0123456789abcdef" for c in h), rows
+        assert rows["p2"]["ssn"] is None and rows["p2"]["age"] == "x", rows
+        assert rows["p3"]["email"] is None and rows["p3"]["ssn"] is None, rows
+        assert "alice" not in q.__repr__() and "alice" not in str(
+            s.sql("SELECT row_json FROM mon_quarantine")), "plain value stored"
+        # The same hash the column blocks hold for that value.
+        expect(s.post(base("pq") + "/predictions", {"predictions": [
+            {"id": "p4", "features": {"age": 1, "email": "alice@example.com", "ssn": 1},
+             "prediction": 1}]}), 200)
+        cats = [v for (v,) in s.sql("SELECT value FROM mon_categories")]
+        assert h in cats, (h, cats)
+        e = expect(s.post("/api/v1/models/pq/erasure", {"ids": ["p2", "p9"]}), 200)
+        assert e["quarantined"] == 1, e
+        q = expect(s.get(base("pq") + "/quarantine"), 200)
+        assert [x["row"]["id"] for x in q["rows"]] == ["p3"], q
+
+
 if __name__ == "__main__":
     run(globals())
