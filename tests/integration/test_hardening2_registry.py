@@ -256,7 +256,7 @@ def round_trips(s):
     full = {"columns": {"amount": {"method": "wasserstein", "threshold": 0.2},
                         "country": {"method": "chi2"}},
             "drift_share": 0.25, "interval_seconds": 60, "window_seconds": 600,
-            "schedule": False}
+            "schedule": False, "correction": "bh", "label_delay_seconds": 120}
     expect(s.put(cfgp, full), 200)
     got = expect(s.get(cfgp), 200)
     assert got == full, got
