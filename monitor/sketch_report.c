@@ -21,6 +21,10 @@
  *    two ranks); no closed bound is claimed for PSI and JS.
  * A column of at most 5 distinct values is summarised exactly (err 0), so
  * its value-count tests are exact.
+ * Its "quality" is the exact path's: missing and invalid counts exact
+ * (the summaries count missing values, the quarantine invalid rows), the
+ * out-of-range count from the summary's ranks of the reference's min and
+ * max, within quality.approximate.out_of_range_count_error (below).
  *
  * Cost: reading B block summaries (at most 3 KiB each) and one radix sort
  * of their items (at most MON_SKETCH_BLOCK_K per block), instead of every
@@ -31,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "monitor/quality.h"
 #include "monitor/settings.h"
 #include "monitor/sketch_block.h"
 #include "monitor/sketch_report.h"
@@ -203,6 +208,43 @@ static int compute(const mon_job *jb, const mon_sketch *s, struct approx *a) {
   return r->status;
 }
 
+/* Values of s outside the reference's [lo, hi]: R^(< lo) + count -
+ * R^(<= hi), each rank within s->err of the truth. A side the exact min or
+ * max rules out (min >= lo, max <= hi) is exactly 0 and adds no error, so
+ * *error is 0, err or 2 err (and 0 for an exact summary). s compressed and
+ * non-empty. */
+static int64_t out_of_range(const mon_sketch *s, double lo, double hi,
+                            int64_t *error) {
+  int64_t n = 0;
+  *error = 0;
+  if(s->min < lo) {
+    n += mon_sketch_rank(s, lo, true);
+    *error += s->err;
+  }
+  if(s->max > hi) {
+    n += s->count - mon_sketch_rank(s, hi, false);
+    *error += s->err;
+  }
+  return n < 0 ? 0 : n > s->count ? s->count : n;
+}
+
+/* The column's "quality" (monitor/quality.h), as the exact path's, plus
+ * "approximate": {"out_of_range_count_error"} when out_of_range_count is
+ * estimated: the exact count is within that many values of it. */
+static void add_quality(cJSON *j, const mon_job *jb, const mon_sketch *s) {
+  const mon_refcol *ref = jb->ref;
+  mon_quality q = {s->count, s->missing, -1, jb->invalid};
+  int64_t error = 0;
+  if(ref->nsorted > 0)
+    q.flagged = s->count > 0 ? out_of_range(s, ref->min, ref->max, &error) : 0;
+  mon__quality_json(j, MON_COLUMN_NUMERIC, &q);
+  if(q.flagged >= 0) {
+    cJSON *ap =
+        cJSON_AddObjectToObject(cJSON_GetObjectItem(j, "quality"), "approximate");
+    cJSON_AddNumberToObject(ap, "out_of_range_count_error", (double)error);
+  }
+}
+
 static cJSON *column_json(mon_job *jb, const mon_sketch *s, struct approx *a, int rc,
                           int64_t exact_rows, size_t nblocks) {
   const mon_drift_result *r = &a->r;
@@ -302,6 +344,7 @@ static cJSON *column_json(mon_job *jb, const mon_sketch *s, struct approx *a, in
     cJSON_AddNumberToObject(ap, "blocks", (double)nblocks);
     cJSON_AddNumberToObject(ap, "exact_rows", (double)exact_rows);
   }
+  add_quality(j, jb, s);
   return j;
 }
 

@@ -4,7 +4,9 @@ window is computed from the blocks' merged summaries (monitor/sketch.c).
 Checked against scipy/numpy on the very rows sent: counts, missing, mean,
 min and max exact; KS D within the stated d_error of scipy's ks_2samp, whose
 p-value lies in the stated p_value_range; Wasserstein within its stated
-error; quantiles within the rank error; categorical counts exact. A window
+error; quantiles within the rank error; quality's missing and invalid
+counts exact and its out-of-range count within the stated error;
+categorical counts exact. A window
 that fits the budget is exact (no "approximate")."""
 import time
 
@@ -64,10 +66,22 @@ def check(rep, sent, ref_rows, approximate):
         assert st["min"] == cur[0] and st["max"] == cur[-1], st
         ks = stats.ks_2samp(ref, cur)
         w = stats.wasserstein_distance(ref, cur)
+        # Quality: missing and invalid exact, out-of-range within its error.
+        q = col["quality"]
+        assert q["missing_count"] == missing and q["invalid_count"] == 0, (name, q)
+        assert abs(q["missing_share"] - missing / (missing + len(cur))) <= 1e-12, q
+        oor = int(((cur < ref.min()) | (cur > ref.max())).sum())
+        oerr = q["approximate"]["out_of_range_count_error"] if approximate else 0
+        if not approximate:
+            assert "approximate" not in q, q
+        assert abs(q["out_of_range_count"] - oor) <= oerr, (name, q, oor)
+        assert abs(q["out_of_range_share"] - oor / len(cur)) <= \
+            oerr / len(cur) + 1e-12, (name, q, oor)
         if not approximate:
             assert "approximate" not in col, col
             assert abs(col["ks"]["d"] - ks.statistic) <= 1e-12, (col["ks"], ks)
             continue
+        assert oerr <= 2 * col["approximate"]["rank_error"] * len(cur) + 0.5, (q, col)
         ap = col["approximate"]
         assert ap["method"] == "merged_quantile_summaries", ap
         eps = ap["rank_error"]
@@ -91,6 +105,8 @@ def check(rep, sent, ref_rows, approximate):
     # Categorical counts exact either way.
     city = column(rep, "city")
     assert "approximate" not in city
+    assert city["quality"]["missing_count"] == 0, city["quality"]
+    assert city["quality"]["unseen_count"] == 0, city["quality"]
     h = city["histogram"]
     for k, c in zip(h["categories"], h["current"]):
         assert c == sum(r["features"]["city"] == k for r in sent), (k, h)

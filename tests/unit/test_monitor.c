@@ -1859,7 +1859,45 @@ static void beyond_budget(struct fix *f, bool summaries) {
   if(!summaries)
     assert_true(fabs(cJSON_GetObjectItem(cs, "psi")->valuedouble -
                      cJSON_GetObjectItem(cb, "psi")->valuedouble) <= 1e-12);
-  /* Categorical columns are exact whatever the budget. */
+  /* Quality as the exact path's: missing and invalid counts exact, the
+   * out-of-range count within the error it states. */
+  const cJSON *qs = cJSON_GetObjectItem(cs, "quality"),
+              *qb = cJSON_GetObjectItem(cb, "quality");
+  assert_non_null(qs);
+  assert_non_null(qb);
+  static const char *const qexact[] = {"missing_count", "missing_share",
+                                       "invalid_count"};
+  for(int k = 0; k < 3; k++) {
+    assert_non_null(cJSON_GetObjectItem(qs, qexact[k]));
+    assert_true(cJSON_GetObjectItem(qs, qexact[k])->valuedouble ==
+                cJSON_GetObjectItem(qb, qexact[k])->valuedouble);
+  }
+  assert_true(cJSON_GetObjectItem(qs, "missing_count")->valuedouble ==
+              total / 1000 / 7);
+  const cJSON *qa = cJSON_GetObjectItem(qs, "approximate");
+  assert_non_null(qa);
+  double oerr = cJSON_GetObjectItem(qa, "out_of_range_count_error")->valuedouble;
+  assert_true(oerr <= 2 * eps * cJSON_GetObjectItem(ss, "count")->valuedouble + 0.5);
+  double os = cJSON_GetObjectItem(qs, "out_of_range_count")->valuedouble;
+  double ob = cJSON_GetObjectItem(qb, "out_of_range_count")->valuedouble;
+  assert_true(ob > 1000); /* the window drifts past the reference's max */
+  assert_true(fabs(os - ob) <= oerr);
+  if(!summaries)
+    assert_true(os == ob && oerr == 0);
+  assert_true(fabs(cJSON_GetObjectItem(qs, "out_of_range_share")->valuedouble -
+                   ob / cJSON_GetObjectItem(sb, "count")->valuedouble) <=
+              oerr / cJSON_GetObjectItem(sb, "count")->valuedouble + 1e-12);
+  /* Categorical columns are exact whatever the budget, quality too. */
+  char *qcs =
+      cJSON_PrintUnformatted(cJSON_GetObjectItem(column(rs, "city"), "quality"));
+  char *qcb =
+      cJSON_PrintUnformatted(cJSON_GetObjectItem(column(rb, "city"), "quality"));
+  assert_non_null(qcs);
+  assert_non_null(qcb);
+  assert_string_equal(qcs, qcb);
+  assert_non_null(strstr(qcs, "unseen_count"));
+  free(qcs);
+  free(qcb);
   assert_null(cJSON_GetObjectItem(column(rs, "city"), "approximate"));
   assert_true(cJSON_GetObjectItem(column(rs, "city"), "psi")->valuedouble ==
               cJSON_GetObjectItem(column(rb, "city"), "psi")->valuedouble);
