@@ -211,18 +211,22 @@ static int compute(const mon_job *jb, const mon_sketch *s, struct approx *a) {
 /* Values of s outside the reference's [lo, hi]: R^(< lo) + count -
  * R^(<= hi), each rank within s->err of the truth. A side the exact min or
  * max rules out (min >= lo, max <= hi) is exactly 0 and adds no error, so
- * *error is 0, err or 2 err (and 0 for an exact summary). s compressed and
- * non-empty. */
+ * *error is 0, err or 2 err (and 0 for an exact summary). A side not
+ * ruled out holds at least one value (the min or max itself), so its
+ * estimate is at least 1: still within err of the truth, and never 0 when
+ * values are known to lie outside. s compressed and non-empty. */
 static int64_t out_of_range(const mon_sketch *s, double lo, double hi,
                             int64_t *error) {
   int64_t n = 0;
   *error = 0;
   if(s->min < lo) {
-    n += mon_sketch_rank(s, lo, true);
+    int64_t below = mon_sketch_rank(s, lo, true);
+    n += below < 1 ? 1 : below; /* the exact min is one of them */
     *error += s->err;
   }
   if(s->max > hi) {
-    n += s->count - mon_sketch_rank(s, hi, false);
+    int64_t above = s->count - mon_sketch_rank(s, hi, false);
+    n += above < 1 ? 1 : above; /* the exact max is one of them */
     *error += s->err;
   }
   return n < 0 ? 0 : n > s->count ? s->count : n;
