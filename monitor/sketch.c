@@ -461,6 +461,9 @@ size_t mon_sketch_serialize(const mon_sketch *s, void *out, size_t cap) {
   return size;
 }
 
+/* The most rows (and missing values) one stored summary may describe. */
+#define X__MAX_ROWS ((int64_t)1 << 40)
+
 int mon_sketch_deserialize(mon_sketch *s, const void *data, size_t len) {
   mon_sketch_init(s);
   const unsigned char *p = data;
@@ -477,8 +480,11 @@ int mon_sketch_deserialize(mon_sketch *s, const void *data, size_t len) {
           err = (int64_t)x__get64(p + 32);
   double mean = x__getd(p + 40), m2 = x__getd(p + 48), mn = x__getd(p + 56),
          mx = x__getd(p + 64);
-  if(count < 0 || missing < 0 || err < 0 || err > count ||
-     (count == 0) != (n == 0) || (counts && err))
+  /* A block holds far fewer rows than X__MAX_ROWS; refusing more keeps
+   * the sums of merges (count, missing, err over up to 2^22 blocks) inside
+   * int64 whatever the stored bytes say (found by fuzz_sketch). */
+  if(count < 0 || missing < 0 || err < 0 || err > count || count > X__MAX_ROWS ||
+     missing > X__MAX_ROWS || (count == 0) != (n == 0) || (counts && err))
     return -1;
   if(count > 0 && !(isfinite(mean) && isfinite(m2) && m2 >= 0 && isfinite(mn) &&
                     isfinite(mx) && mn <= mx))

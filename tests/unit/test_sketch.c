@@ -341,6 +341,15 @@ static void test_serialize(void **state) {
       memcpy(buf2, buf, size);
       memset(buf2 + 32, 0x7f, 8);
       assert_int_equal(mon_sketch_deserialize(&t, buf2, size), -1);
+      /* More missing values than one summary may describe (2^41): merging
+       * two such would overflow. 2^40 itself is taken. */
+      memcpy(buf2, buf, size);
+      memset(buf2 + 24, 0, 8);
+      buf2[29] = 0x02;
+      assert_int_equal(mon_sketch_deserialize(&t, buf2, size), -1);
+      buf2[29] = 0x01;
+      assert_int_equal(mon_sketch_deserialize(&t, buf2, size), 0);
+      mon_sketch_free(&t);
       if(pass > 0) {
         memcpy(buf2, buf, size);
         buf2[72 + 8 * s.n] ^= 1;
