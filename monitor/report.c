@@ -159,7 +159,7 @@ static mw_status read_streamed(struct rep *r, mon_job *jb) {
     rows = (rows + stride - 1) / stride;
     jb->sampled = rows;
   }
-  /* The values and the sort's scratch (none for large columns). */
+  /* The values and the sort's scratch (4 MiB for large columns). */
   jb->reserve = (rows ? rows : 1) + mon_stats_sort_scratch(rows);
   if(r->threads)
     mon__pool_reserve(&r->pool, jb->reserve);

@@ -258,6 +258,35 @@ static void test_sort_matches_qsort(void **state) {
   free(y);
 }
 
+/* Above MON_STATS_SORT_LSD_MAX: the in-place MSD passes, then buckets
+ * handed to the LSD sort. Most values sit in [10, 11) so that buckets stay
+ * larger than the LSD threshold for more than one in-place level; the rest
+ * are spread over signs and exponents, with ties and signed zeros. */
+static void test_sort_large_matches_qsort(void **state) {
+  (void)state;
+  const size_t n = MON_STATS_SORT_LSD_MAX + 123457;
+  double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+  assert_non_null(x);
+  assert_non_null(y);
+  uint64_t s = 0x9E3779B97F4A7C15ULL;
+  for (size_t i = 0; i < n; i++) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    const double u = (double)(s >> 11) / 9007199254740992.0;
+    double v = 10.0 + u;
+    if (i % 5 == 0) v = (u - 0.5) * 1e9;
+    if (i % 17 == 0) v = (double)(i % 3) - 1.0; /* ties: -1, 0, 1 */
+    if (i % 19 == 0) v = -0.0;
+    if (i % 23 == 0) v = u * 1e-310; /* subnormals */
+    x[i] = y[i] = v;
+  }
+  assert_int_equal(mon_stats_sort(x, n), MON_STATS_OK);
+  qsort(y, n, sizeof *y, cmp_double);
+  for (size_t i = 0; i < n; i++) assert_true(x[i] == y[i]);
+  assert_true(mon_stats_sort_scratch(n) > 0 && mon_stats_sort_scratch(n) < n);
+  free(x);
+  free(y);
+}
+
 static void test_filter_finite(void **state) {
   (void)state;
   double x[] = {1.0, NAN, 2.0, INFINITY, -INFINITY, 3.0, NAN};
@@ -630,6 +659,7 @@ int main(void) {
       cmocka_unit_test(test_summary),
       cmocka_unit_test(test_quantile_ties_exact),
       cmocka_unit_test(test_sort_matches_qsort),
+      cmocka_unit_test(test_sort_large_matches_qsort),
       cmocka_unit_test(test_filter_finite),
       cmocka_unit_test(test_bins),
       cmocka_unit_test(test_psi),
