@@ -92,13 +92,20 @@ static cJSON *perf_json(const struct mon_perf *pp) {
   return o;
 }
 
+/* labels_visit's callback: performance needs no ids. */
+static void perf_visit(void *ctx, const char *ext_id, double pred, double label) {
+  (void)ext_id;
+  perf_add(ctx, pred, label);
+}
+
 mw_status mon__performance(mw_conn *c, int64_t version_id, const mon_column *pcol,
                            int64_t from, int64_t to, cJSON **out) {
   *out = NULL;
   struct mon_perf p;
   memset(&p, 0, sizeof p);
   p.categorical = pcol->kind == MON_COLUMN_CATEGORICAL;
-  mw_status st = mon__store(c)->labels_visit(c, version_id, from, to, perf_add, &p);
+  mw_status st =
+      mon__store(c)->labels_visit(c, version_id, from, to, false, perf_visit, &p);
   if(!st && p.oom)
     st = MW_ENOMEM;
   if(!st)

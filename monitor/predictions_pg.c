@@ -644,24 +644,40 @@ mw_status mon__pg_labels_put(mw_conn *c, int64_t model_id, int64_t version_id,
 }
 
 mw_status mon__pg_labels_visit(mw_conn *c, int64_t version_id, int64_t from,
-                               int64_t to, void (*fn)(void *, double, double),
+                               int64_t to, bool with_ids,
+                               void (*fn)(void *, const char *, double, double),
                                void *ctx) {
+  assert(mw_tx_state(c) != 0); /* a cursor lives in a transaction */
+  /* A cursor, a page at a time, as ids_pairs: libpq holds a result whole,
+   * and a window's labels may be millions. Column 0 is the id or NULL. */
   mw_pg_params p;
   mw_pgp_init(&p);
   mw_pgp_i64(&p, version_id);
   mw_pgp_i64(&p, from);
   mw_pgp_i64(&p, to);
-  mw_status s;
-  PGresult *r = mw_pg_run_bin(c,
-                              "SELECT prediction, label FROM labels WHERE "
-                              "version_id = $1 AND ts >= $2 AND ts < $3",
-                              &p, &s);
-  if(!r)
+  mw_status s =
+      mw_pg_do(c,
+               with_ids ? "DECLARE mw_labels NO SCROLL CURSOR FOR SELECT "
+                          "ext_id, prediction, label FROM labels WHERE "
+                          "version_id = $1 AND ts >= $2 AND ts < $3"
+                        : "DECLARE mw_labels NO SCROLL CURSOR FOR SELECT "
+                          "NULL::text, prediction, label FROM labels WHERE "
+                          "version_id = $1 AND ts >= $2 AND ts < $3",
+               &p, NULL);
+  if(s)
     return s;
-  for(int i = 0; i < PQntuples(r); i++)
-    fn(ctx, mw_pg_bin_double(r, i, 0), mw_pg_bin_double(r, i, 1));
-  PQclear(r);
-  return MW_OK;
+  for(int rows = PAIRS_PER_FETCH; rows == PAIRS_PER_FETCH;) {
+    PGresult *r =
+        mw_pg_run_bin(c, "FETCH " STR(PAIRS_PER_FETCH) " FROM mw_labels", NULL, &s);
+    if(!r)
+      return s; /* the transaction is aborted; its end drops the cursor */
+    rows = PQntuples(r);
+    for(int i = 0; i < rows; i++)
+      fn(ctx, PQgetisnull(r, i, 0) ? NULL : PQgetvalue(r, i, 0),
+         mw_pg_bin_double(r, i, 1), mw_pg_bin_double(r, i, 2));
+    PQclear(r);
+  }
+  return mw_pg_do(c, "CLOSE mw_labels", NULL, NULL);
 }
 
 /* -------------------------------------------------------- dictionaries */

@@ -365,10 +365,15 @@ mw_status mon__sqlite_labels_put(mw_conn *c, int64_t model_id, int64_t version_i
 }
 
 mw_status mon__sqlite_labels_visit(mw_conn *c, int64_t version_id, int64_t from,
-                                   int64_t to, void (*fn)(void *, double, double),
+                                   int64_t to, bool with_ids,
+                                   void (*fn)(void *, const char *, double, double),
                                    void *ctx) {
-  sqlite3_stmt *st = mw_stmt(c, "SELECT prediction, label FROM labels WHERE "
-                                "version_id = ? AND ts >= ? AND ts < ?");
+  /* Column 0 is the id or NULL, so one loop serves both. */
+  sqlite3_stmt *st =
+      mw_stmt(c, with_ids ? "SELECT ext_id, prediction, label FROM labels WHERE "
+                            "version_id = ? AND ts >= ? AND ts < ?"
+                          : "SELECT NULL, prediction, label FROM labels WHERE "
+                            "version_id = ? AND ts >= ? AND ts < ?");
   if(!st)
     return MW_EDB;
   sqlite3_bind_int64(st, 1, version_id);
@@ -376,7 +381,8 @@ mw_status mon__sqlite_labels_visit(mw_conn *c, int64_t version_id, int64_t from,
   sqlite3_bind_int64(st, 3, to);
   mw_status s = MW_OK;
   while(mw_step_next(c, st, &s) == 1)
-    fn(ctx, mw_col_double(st, 0), sqlite3_column_double(st, 1));
+    fn(ctx, (const char *)sqlite3_column_text(st, 0), mw_col_double(st, 1),
+       sqlite3_column_double(st, 2));
   return s;
 }
 

@@ -437,8 +437,8 @@ static mw_status segment_performance(struct seg *S, int64_t pfrom, int64_t pto) 
   if(!st) {
     qsort(r.rows, r.n, sizeof *r.rows, x__by_id);
     struct labelpair lp = {r.rows, r.n, perf};
-    st = mon__store(S->c)->labels_visit_ids(S->c, S->v->id, pfrom, pto, pair_label,
-                                            &lp);
+    st = mon__store(S->c)->labels_visit(S->c, S->v->id, pfrom, pto, true, pair_label,
+                                        &lp);
   }
   if(!st && !(S->perf = calloc((size_t)S->ng, sizeof *S->perf)))
     st = MW_ENOMEM;

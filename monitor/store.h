@@ -33,7 +33,7 @@
  *              call on PostgreSQL), ids_pairs (one index range on (version,
  *              ts) and a primary key lookup per id; PostgreSQL: a cursor,
  *              a round trip per 50,000 pairs)
- *  labels:     labels_put (bulk), labels_visit, labels_visit_ids
+ *  labels:     labels_put (bulk), labels_visit
  *  dictionary: categories_list, categories_add
  *  reference:  ref_save, ref_load, refrows_put, refrows_get (one row each)
  *  settings:   dcfg_get, dcfg_put
@@ -302,10 +302,18 @@ struct mon_store {
    * for (ext_ids unique within rows). at: when they arrived. */
   mw_status (*labels_put)(mw_conn *c, int64_t model_id, int64_t version_id,
                           const mon_label_row *rows, size_t n, int64_t at);
-  /* fn(ctx, prediction, label) for every label of version_id whose
-   * prediction time is in [from, to) (prediction NaN when missing). */
+  /* fn(ctx, ext_id, prediction, label) for every label of version_id
+   * whose prediction time is in [from, to) (prediction NaN when missing).
+   * ext_id is the label's id when with_ids (NULL for a label sent inline
+   * without one), always NULL otherwise (performance does not need ids,
+   * segments pair labels with rows by them). Streams: a page at a time on
+   * PostgreSQL (a cursor), one stepped statement on SQLite, so a window of
+   * millions of labels is never held in one result. */
   mw_status (*labels_visit)(mw_conn *c, int64_t version_id, int64_t from, int64_t to,
-                            void (*fn)(void *ctx, double, double), void *ctx);
+                            bool with_ids,
+                            void (*fn)(void *ctx, const char *ext_id,
+                                       double prediction, double label),
+                            void *ctx);
 
   /* ---- categorical dictionaries: value <-> code per version column ---- */
 
@@ -341,14 +349,6 @@ struct mon_store {
    * MW_ENOTFOUND when the reference has none (stored before segments). */
   mw_status (*refrows_get)(mw_conn *c, int64_t version_id, size_t col, double **vals,
                            size_t *n);
-  /* The labels of version_id whose prediction's ts is in [from, to) with
-   * their ids: fn(ctx, ext_id (NULL for a label sent inline without an
-   * id), prediction, label) for each (segments pair them with rows). */
-  mw_status (*labels_visit_ids)(mw_conn *c, int64_t version_id, int64_t from,
-                                int64_t to,
-                                void (*fn)(void *ctx, const char *ext_id,
-                                           double prediction, double label),
-                                void *ctx);
 
   /* ---- drift settings (a JSON document stored as text) ---- */
 

@@ -257,29 +257,6 @@ static mw_status refrows_get(mw_conn *c, int64_t version_id, size_t col,
   return s;
 }
 
-static mw_status labels_visit_ids(mw_conn *c, int64_t version_id, int64_t from,
-                                  int64_t to,
-                                  void (*fn)(void *, const char *, double, double),
-                                  void *ctx) {
-  mw_pg_params p;
-  mw_pgp_init(&p);
-  mw_pgp_i64(&p, version_id);
-  mw_pgp_i64(&p, from);
-  mw_pgp_i64(&p, to);
-  mw_status s;
-  PGresult *r = mw_pg_run_bin(c,
-                              "SELECT ext_id, prediction, label FROM labels WHERE "
-                              "version_id = $1 AND ts >= $2 AND ts < $3",
-                              &p, &s);
-  if(!r)
-    return s;
-  for(int i = 0; i < PQntuples(r); i++)
-    fn(ctx, PQgetisnull(r, i, 0) ? NULL : PQgetvalue(r, i, 0),
-       mw_pg_bin_double(r, i, 1), mw_pg_bin_double(r, i, 2));
-  PQclear(r);
-  return MW_OK;
-}
-
 /* ------------------------------------------------------ drift settings */
 
 static mw_status dcfg_get(mw_conn *c, int64_t version_id, char **json) {
@@ -761,7 +738,6 @@ const struct mon_store mon__store_pg = {
     .ref_load = ref_load,
     .refrows_put = refrows_put,
     .refrows_get = refrows_get,
-    .labels_visit_ids = labels_visit_ids,
     .dcfg_get = dcfg_get,
     .dcfg_put = dcfg_put,
     .eval_insert = eval_insert,

@@ -247,24 +247,6 @@ static mw_status refrows_get(mw_conn *c, int64_t version_id, size_t col,
   return s;
 }
 
-static mw_status labels_visit_ids(mw_conn *c, int64_t version_id, int64_t from,
-                                  int64_t to,
-                                  void (*fn)(void *, const char *, double, double),
-                                  void *ctx) {
-  sqlite3_stmt *st = mw_stmt(c, "SELECT ext_id, prediction, label FROM labels WHERE "
-                                "version_id = ? AND ts >= ? AND ts < ?");
-  if(!st)
-    return MW_EDB;
-  sqlite3_bind_int64(st, 1, version_id);
-  sqlite3_bind_int64(st, 2, from);
-  sqlite3_bind_int64(st, 3, to);
-  mw_status s = MW_OK;
-  while(mw_step_next(c, st, &s) == 1)
-    fn(ctx, (const char *)sqlite3_column_text(st, 0), mw_col_double(st, 1),
-       sqlite3_column_double(st, 2));
-  return s;
-}
-
 /* ------------------------------------------------------ drift settings */
 
 static mw_status dcfg_get(mw_conn *c, int64_t version_id, char **json) {
@@ -681,7 +663,6 @@ const struct mon_store mon__store_sqlite = {
     .ref_load = ref_load,
     .refrows_put = refrows_put,
     .refrows_get = refrows_get,
-    .labels_visit_ids = labels_visit_ids,
     .dcfg_get = dcfg_get,
     .dcfg_put = dcfg_put,
     .eval_insert = eval_insert,

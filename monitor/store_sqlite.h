@@ -43,7 +43,8 @@ mw_status mon__sqlite_ids_delete(mw_conn *c, int64_t model_id, int64_t version_i
 mw_status mon__sqlite_labels_put(mw_conn *c, int64_t model_id, int64_t version_id,
                                  const mon_label_row *rows, size_t n, int64_t at);
 mw_status mon__sqlite_labels_visit(mw_conn *c, int64_t version_id, int64_t from,
-                                   int64_t to, void (*fn)(void *, double, double),
+                                   int64_t to, bool with_ids,
+                                   void (*fn)(void *, const char *, double, double),
                                    void *ctx);
 mw_status mon__sqlite_categories_list(mw_conn *c, int64_t version_id, size_t col,
                                       mw_status (*fn)(void *, int64_t, const char *),
