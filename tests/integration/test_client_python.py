@@ -205,6 +205,18 @@ def test_typed_errors_and_registry_calls():
             "accepted": 1, "quarantined": 1}
         q = c.list_quarantine(M, 1)
         assert [(x["index"], x["errors"][0]["field"]) for x in q] == [(1, "features.age")], q
+        # Privacy: retention of the model's own, erasure by id (admin).
+        r = c.set_retention(M, 7)
+        assert r["retention_days"] == 7 and c.get_model(M)["retention_days"] == 7, r
+        assert c.set_retention(M, None)["retention_days"] is None
+        e = c.erase(M, ["a", "c", "never-sent"])
+        assert (e["predictions"], e["labels"], e["ids"]) == (2, 1, 3), e
+        assert stored_ids(s) == 1  # b is left
+        try:
+            c.erase(M, [])
+            raise AssertionError("no 422")
+        except mw.ValidationError as e:
+            assert e.status == 422, e
         # 401 and 403 (scope).
         try:
             client(s, token="mw_not_a_token").get_model(M)

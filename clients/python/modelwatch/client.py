@@ -560,6 +560,24 @@ class Client:
         return self.request("POST", "/api/v1/models/%s/versions/%s/labels" % (
             _quote(model), _quote(version)), {"labels": ls})
 
+    def erase(self, model, ids):
+        """Erases the predictions and labels with these ids from every
+        version of the model (admin): one request of at most 10,000 ids
+        (strings or integers), all in one transaction, then the database
+        files are scrubbed. Returns the counts {"ids", "versions": [...],
+        "predictions", "labels", "prediction_ids", "categories",
+        "files_scrubbed"}; the ids are never echoed or audited. Safe to
+        repeat: ids already gone are found nowhere."""
+        return self.request("POST", "/api/v1/models/%s/erasure" % _quote(model),
+                            {"ids": list(ids)})
+
+    def set_retention(self, model, days):
+        """The model's own retention of raw predictions, labels and stored
+        evaluations, in days (admin); None goes back to the server's
+        default. Returns {"model", "retention_days", "default_retention_days"}."""
+        return self.request("PUT", "/api/v1/models/%s/retention" % _quote(model),
+                            {"days": days})
+
     # ------------------------------------------------------------ helpers
     def _pages(self, path, key, query):
         out, token = [], None
