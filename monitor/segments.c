@@ -613,9 +613,13 @@ static mw_status group_json(struct seg *S, long g, cJSON **out) {
   long code = S->groups[g].code;
   if(code == MON_SEGMENT_MISSING)
     cJSON_AddNullToObject(o, "value");
-  else if(code == MON_SEGMENT_OTHER)
+  else if(code == MON_SEGMENT_OTHER) {
     cJSON_AddStringToObject(o, "value", S->only ? S->only : "__other__");
-  else
+    /* A category may itself be called "__other__": the flag, not the
+     * name, says which segment is the rest. */
+    if(!S->only)
+      cJSON_AddTrueToObject(o, "other");
+  } else
     cJSON_AddStringToObject(o, "value", S->sd.values[code]);
   cJSON_AddNumberToObject(o, "count", S->groups[g].count);
   cJSON *jr = cJSON_AddObjectToObject(o, "reference");

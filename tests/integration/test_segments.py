@@ -143,6 +143,7 @@ def test_segments_against_reports_and_scipy():
                      key=lambda k: (-counts[k], REGIONS.index(k)))[:20]
         assert [g["value"] for g in segs] == top + ["__other__"], \
             [(g["value"], g["count"]) for g in segs]
+        assert [g.get("other") for g in segs] == [None] * 20 + [True]
         assert [g["count"] for g in segs[:20]] == [counts[k] for k in top]
         assert segs[-1]["count"] == 1500 - sum(counts[k] for k in top)
         assert sum(g["count"] for g in segs) == 1500
@@ -220,6 +221,30 @@ def test_segments_against_reports_and_scipy():
         r = expect(s.get(vpath("m", 1) + "/drift?segment=region"), 409)
         assert "PUT" in r["error"]["message"], r
         expect(s.get(vpath("m", 1) + "/drift"), 200)
+
+
+def test_a_category_named_other():
+    """A category really called "__other__" is a segment of its own, told
+    from the rest of the values by the rest's `other: true`."""
+    with served() as s:
+        expect(s.post("/api/v1/models", {"name": "o"}), 201)
+        expect(s.post("/api/v1/models/o/versions", {"schema": SCHEMA}), 201)
+        values = ["__other__"] * 30 + ["v%02d" % k for k in range(24) for _ in range(2)]
+
+        def batch(n):
+            return [{"features": {"age": 30.0 + i % 7, "region": values[i % len(values)],
+                                  "plan": "basic"}, "prediction": "no"} for i in range(n)]
+        expect(s.put(vpath("o", 1) + "/reference", {"rows": batch(156)}), 200)
+        post(s, "o", 1, batch(78))
+        rep = expect(s.get(vpath("o", 1) + "/drift?segment=region"), 200)
+        segs = rep["segments"]
+        assert len(segs) == 21 and sum(g["count"] for g in segs) == 78, segs
+        real, rest = segs[0], segs[-1]
+        assert (real["value"], real["count"], real["reference"]["count"]) == \
+            ("__other__", 30, 60) and "other" not in real, real
+        assert rest["value"] == "__other__" and rest["other"] is True, rest
+        assert rest["count"] == 78 - 30 - 19 * 2, rest
+        assert [g for g in segs if g.get("other")] == [rest]
 
 
 def test_segments_previous_window_and_missing_values():

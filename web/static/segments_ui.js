@@ -6,8 +6,17 @@
 
 import { h, fill, badge, fmtNum, empty, table } from './dom.js';
 
-// The label of a segment value: null is the rows whose value is missing.
+// A segment's identity on the page: its value, or OTHER for the rest of
+// the values (a category may itself be called "__other__"; the server's
+// `other: true` tells them apart, and no category text holds a NUL).
+const OTHER = '\u0000other';
+function segId(s) {
+  return s.other ? OTHER : s.value;
+}
+
+// The label of a segment identity: null is the rows whose value is missing.
 export function segmentLabel(v) {
+  if (v === OTHER) return '(other values)';
   return v === null ? '(missing)' : v;
 }
 
@@ -21,7 +30,7 @@ function key(v) {
 // itself when no segment is chosen (or it is gone from the report).
 export function segmentView(report, value) {
   if (!report || value === undefined || !Array.isArray(report.segments)) return report;
-  const s = report.segments.find((x) => x.value === value);
+  const s = report.segments.find((x) => segId(x) === value);
   if (!s) return report;
   return Object.assign({}, report, {
     window: Object.assign({}, report.window, { count: s.count }),
@@ -70,10 +79,10 @@ export function segmentControls(onChange) {
     const segs = (report && report.segments) || [];
     cardEl.hidden = !column;
     selValue.disabled = !column || !segs.length;
-    values = segs.map((s) => s.value);
+    values = segs.map(segId);
     if (value !== undefined && !values.some((v) => v === value)) value = undefined;
     fill(selValue, h('option', { value: '' }, 'all rows'),
-      segs.map((s) => h('option', { value: key(s.value), selected: s.value === value }, segmentLabel(s.value) + ' (' + fmtNum(s.count) + ')')));
+      segs.map((s) => h('option', { value: key(segId(s)), selected: segId(s) === value }, segmentLabel(segId(s)) + ' (' + fmtNum(s.count) + ')')));
     if (!column) return;
     if (!segs.length) {
       fill(sbody, empty('No segments: the window has no rows.', 6));
@@ -82,16 +91,16 @@ export function segmentControls(onChange) {
     fill(sbody, segs.map((s) => {
       const d = s.dataset || {};
       const tr = h('tr.clickable', {
-        class: [d.drifted ? 'drifted' : '', s.value === value ? 'selected' : ''].join(' '),
+        class: [d.drifted ? 'drifted' : '', segId(s) === value ? 'selected' : ''].join(' '),
         dataset: { segment: s.value === null ? '' : s.value }, tabindex: 0,
       },
-      h('td', h('strong', segmentLabel(s.value))),
+      h('td', h('strong', segmentLabel(segId(s)))),
       h('td.num', fmtNum(s.count)),
       h('td.num', fmtNum((s.reference || {}).count)),
       h('td.num', fmtNum(d.drift_share, 3)),
       h('td', d.drifted ? badge('drifting', 'bad') : badge('no', 'ok')),
       h('td.num', fmtNum(d.drifted_columns) + ' / ' + fmtNum(d.evaluated_columns)));
-      const pick = () => { value = s.value; onChange({ column, value }); };
+      const pick = () => { value = segId(s); onChange({ column, value }); };
       tr.addEventListener('click', pick);
       tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') pick(); });
       return tr;
