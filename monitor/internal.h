@@ -17,6 +17,7 @@
 #include "monitor/reference.h"
 #include "monitor/report.h"
 #include "monitor/retention.h"
+#include "monitor/rollup.h"
 #include "monitor/schema.h"
 #include "monitor/series.h"
 #include "monitor/settings.h"

@@ -16,6 +16,7 @@
 
 #include "monitor/pack.h"
 #include "monitor/retention.h"
+#include "monitor/rollup.h"
 #include "monitor/sketch_block.h"
 #include "monitor/store.h"
 
@@ -375,6 +376,10 @@ void mon__compaction_pass(mon_ctx *m, mw_conn *c) {
       return;
     }
     if(merged == 0)
-      return;
+      break;
   }
+  /* Buckets compaction is done with get their rollups (monitor/rollup.c);
+   * one it is not done with yet would lose its rollup to the next merge. */
+  if(merged == 0)
+    mon__rollup_pass(m, c);
 }

@@ -44,6 +44,12 @@
  * relative error of about 1 / (2k) = 0.2 %, at most 3 KiB per column. */
 #define MON_SKETCH_BLOCK_K 256
 
+/* Items a closed bucket's rollup keeps (monitor/rollup.c): the merged
+ * summaries of its blocks pruned once more, adding at most floor(W / k)
+ * to the rank error of a bucket of W rows (about 0.05 %), at most 24 KiB
+ * per column. */
+#define MON_SKETCH_ROLLUP_K 2048
+
 /* Format version written by mon_sketch_serialize. */
 #define MON_SKETCH_VERSION 1
 

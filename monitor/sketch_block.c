@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "monitor/rollup.h"
 #include "monitor/sketch_block.h"
 
 mw_status mon__sketch_chunks(size_t ncols, size_t nrows, bool has_ids,
@@ -104,14 +105,14 @@ struct gather {
 #define UNION_MAX ((size_t)1 << 22)
 #define UNION_K ((size_t)1 << 20)
 
-static mw_status bound(mon_sketch *s) {
+mw_status mon__sketch_bound(mon_sketch *s) {
   if(s->n > UNION_MAX && mon_sketch_compress(s, UNION_K))
     return MW_ENOMEM;
   return MW_OK;
 }
 
 static mw_status add_values(void *ctx, const double *v, size_t n) {
-  return mon_sketch_update(ctx, v, n) ? MW_ENOMEM : bound(ctx);
+  return mon_sketch_update(ctx, v, n) ? MW_ENOMEM : mon__sketch_bound(ctx);
 }
 
 static mw_status add_summary(void *ctx, size_t i, const void *data, size_t len) {
@@ -128,27 +129,33 @@ static mw_status add_summary(void *ctx, size_t i, const void *data, size_t len) 
            (long long)g->blocks[i]->id);
     return MW_EINTERNAL;
   }
-  mw_status st = mon_sketch_merge(g->out, &s) ? MW_ENOMEM : bound(g->out);
+  mw_status st =
+      mon_sketch_merge(g->out, &s) ? MW_ENOMEM : mon__sketch_bound(g->out);
   mon_sketch_free(&s);
   return st;
 }
 
 mw_status mon__sketch_window(mw_conn *c, const mon_window *w, size_t col,
-                             bool counts, mon_sketch *out, int64_t *exact_rows) {
+                             bool counts, bool rollups, mon_sketch *out,
+                             mon_sketch_info *info) {
   mon_sketch_init(out);
   out->counts = counts;
-  *exact_rows = 0;
+  memset(info, 0, sizeof *info);
   size_t nb = w->nblocks;
   struct gather g = {w, malloc((nb ? nb : 1) * sizeof *g.blocks),
                      calloc(nb ? nb : 1, 1), malloc((nb ? nb : 1) * sizeof *g.index),
                      out};
   int64_t *ids = malloc((nb ? nb : 1) * sizeof *ids);
-  mw_status st = g.blocks && g.missing && g.index && ids ? MW_OK : MW_ENOMEM;
+  uint8_t *covered = calloc(nb ? nb : 1, 1); /* by a rollup */
+  mw_status st =
+      g.blocks && g.missing && g.index && ids && covered ? MW_OK : MW_ENOMEM;
+  if(!st && rollups)
+    st = mon__rollup_window(c, w, col, counts, out, covered, &info->rollups);
   size_t k = 0;
   bool sketches = w->ncols <= MON_SKETCH_MAX_COLS;
   for(size_t i = 0; !st && i < nb; i++) {
     const mon_wblock *b = &w->blocks[i];
-    if(b->nsel == 0)
+    if(b->nsel == 0 || covered[i])
       continue;
     if(b->mask || !sketches) {
       g.missing[i] = 1;
@@ -179,7 +186,7 @@ mw_status mon__sketch_window(mw_conn *c, const mon_window *w, size_t col,
   for(size_t i = 0; !st && i < nb; i++)
     if(g.missing[i]) {
       rest.blocks[rest.nblocks++] = w->blocks[i];
-      *exact_rows += w->blocks[i].nsel;
+      info->exact_rows += w->blocks[i].nsel;
     }
   if(!st && rest.nblocks)
     st = mon__window_visit(c, &rest, col, add_values, out);
@@ -190,14 +197,15 @@ mw_status mon__sketch_window(mw_conn *c, const mon_window *w, size_t col,
   free(g.missing);
   free(g.index);
   free(ids);
+  free(covered);
   return st;
 }
 
 mw_status mon__sketch_counts(mw_conn *c, const mon_window *w, size_t col,
                              mon_wcol *out) {
   mon_sketch s;
-  int64_t exact_rows;
-  mw_status st = mon__sketch_window(c, w, col, true, &s, &exact_rows);
+  mon_sketch_info info;
+  mw_status st = mon__sketch_window(c, w, col, true, true, &s, &info);
   if(!st)
     out->missing += s.missing;
   for(size_t i = 0; !st && i < s.n; i++) {

@@ -41,14 +41,26 @@ mw_status mon__sketch_chunks(size_t ncols, size_t nrows, bool has_ids,
  * malformed one), read from its header. */
 int mon__sketch_chunk_kind(const void *data, size_t len);
 
-/* The summary of column col over the window w: the blocks' summaries
- * merged, and the rows of blocks that straddle the window's ends or have
- * no summary of col added exactly; compressed (not pruned, unless the
- * union passes 4 M items) into out (initialised here, out->counts set to
- * counts; caller frees, also after a failure). *exact_rows receives the
- * rows read row by row. MW_EINTERNAL (logged) for a damaged chunk. */
+/* Where a window's summary came from. */
+typedef struct mon_sketch_info {
+  int64_t exact_rows; /* rows read row by row */
+  int64_t rollups;    /* closed buckets' rollups merged (monitor/rollup.c) */
+} mon_sketch_info;
+
+/* The summary of column col over the window w: with rollups, the rollups
+ * of the closed buckets w covers whole (monitor/rollup.h), then the other
+ * blocks' summaries merged, and the rows of blocks that straddle the
+ * window's ends or have no summary of col added exactly; compressed (not
+ * pruned, unless the union passes 4 M items) into out (initialised here,
+ * out->counts set to counts; caller frees, also after a failure).
+ * MW_EINTERNAL (logged) for a damaged chunk. */
 mw_status mon__sketch_window(mw_conn *c, const mon_window *w, size_t col,
-                             bool counts, mon_sketch *out, int64_t *exact_rows);
+                             bool counts, bool rollups, mon_sketch *out,
+                             mon_sketch_info *info);
+
+/* Prunes a union that passed 4 M items to 1 M (the pruning's error is
+ * tracked like any other), so that merging is bounded in memory. */
+mw_status mon__sketch_bound(mon_sketch *s);
 
 /* A categorical column's rows by code over w, exact, from the blocks'
  * counts (mon__sketch_window) into out, as mon__wcol_count counts them. */

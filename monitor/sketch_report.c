@@ -250,7 +250,7 @@ static void add_quality(cJSON *j, const mon_job *jb, const mon_sketch *s) {
 }
 
 static cJSON *column_json(mon_job *jb, const mon_sketch *s, struct approx *a, int rc,
-                          int64_t exact_rows, size_t nblocks) {
+                          const mon_sketch_info *info, size_t nblocks) {
   const mon_drift_result *r = &a->r;
   bool has_data = s->count > 0;
   cJSON *j = cJSON_CreateObject();
@@ -346,7 +346,8 @@ static cJSON *column_json(mon_job *jb, const mon_sketch *s, struct approx *a, in
     }
     cJSON_AddNumberToObject(ap, "bin_count_error", 2.0 * (double)s->err);
     cJSON_AddNumberToObject(ap, "blocks", (double)nblocks);
-    cJSON_AddNumberToObject(ap, "exact_rows", (double)exact_rows);
+    cJSON_AddNumberToObject(ap, "exact_rows", (double)info->exact_rows);
+    cJSON_AddNumberToObject(ap, "rollups", (double)info->rollups);
   }
   add_quality(j, jb, s);
   return j;
@@ -355,14 +356,14 @@ static cJSON *column_json(mon_job *jb, const mon_sketch *s, struct approx *a, in
 mw_status mon__sketch_job(mw_conn *c, const mon_window *w, mon_job *jb) {
   assert(jb->column->kind == MON_COLUMN_NUMERIC && !jb->json);
   mon_sketch s;
-  int64_t exact_rows = 0;
-  mw_status st = mon__sketch_window(c, w, jb->col, false, &s, &exact_rows);
+  mon_sketch_info info;
+  mw_status st = mon__sketch_window(c, w, jb->col, false, true, &s, &info);
   if(!st) {
     struct approx *a = malloc(sizeof *a);
     int rc = a ? compute(jb, &s, a) : MON_STATS_ENOMEM;
     if(rc < 0)
       st = rc == MON_STATS_ENOMEM ? MW_ENOMEM : MW_EINTERNAL;
-    else if(!(jb->json = column_json(jb, &s, a, rc, exact_rows, w->nblocks)))
+    else if(!(jb->json = column_json(jb, &s, a, rc, &info, w->nblocks)))
       st = MW_ENOMEM;
     free(a);
   }

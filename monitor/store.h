@@ -43,6 +43,9 @@
  *              quarantine_count,
  *              quarantine_list (by id), quarantine_cols (one index range
  *              on (version, ts)); aged out by aged_delete
+ *  rollups:    rollup_candidate (a scan of the closed buckets' blocks, as
+ *              compaction_candidate), rollup_put, rollups_read (one index
+ *              range on (version, ncols, bucket))
  *  registry:   version_find, version_name, due_list (read only) */
 #ifndef MW_MONITOR_STORE_H
 #define MW_MONITOR_STORE_H
@@ -106,6 +109,16 @@ typedef struct mon_expired {
   mon_block b;
   int64_t model_id;
 } mon_expired;
+
+/* A per-bucket rollup as stored (migration 0022, monitor/rollup.c): the
+ * merged summary of one column over the blocks of (version, bucket,
+ * ncols) with id <= id_max, nblocks blocks of nrows rows in all; data
+ * borrowed, empty when that column has none. */
+typedef struct mon_rollup {
+  int64_t bucket, id_max, nblocks, nrows;
+  const void *data;
+  size_t len;
+} mon_rollup;
 
 /* A prediction id to store: the prediction's time and value (category
  * code for a categorical prediction; NaN when missing). */
@@ -462,6 +475,28 @@ struct mon_store {
   /* Stores it unless one is there already (then nothing changes: the
    * caller reads the one that won). In the caller's write transaction. */
   mw_status (*privacy_key_put)(mw_conn *c, const char *sealed, int64_t now);
+
+  /* ---- per-bucket rollups (migration 0022; monitor/rollup.c) ---- */
+
+  /* A (version, bucket, ncols) below before_bucket, ncols <= max_cols,
+   * with more than one block and no rollup covering its highest block id
+   * (none, or one written before later blocks came): the most recent such
+   * bucket first. *found 0 when there is none. */
+  mw_status (*rollup_candidate)(mw_conn *c, int64_t before_bucket, int64_t max_cols,
+                                int64_t *version_id, int64_t *bucket, int64_t *ncols,
+                                int *found);
+  /* Replaces the rollups of (version_id, r->bucket, ncols) by one row per
+   * column: cols[k] (empty: none of column k), each with r's id_max,
+   * nblocks and nrows. In the caller's write transaction. */
+  mw_status (*rollup_put)(mw_conn *c, int64_t version_id, size_t ncols,
+                          const mon_rollup *r, const mon_chunk *cols, int64_t now);
+  /* The rollups of column col of (version_id, ncols) with bucket in [lo,
+   * hi], by bucket: fn(ctx, r) for each; stops at fn's first non-zero
+   * status. */
+  mw_status (*rollups_read)(mw_conn *c, int64_t version_id, size_t ncols, size_t col,
+                            int64_t lo, int64_t hi,
+                            mw_status (*fn)(void *ctx, const mon_rollup *r),
+                            void *ctx);
 };
 
 extern const struct mon_store mon__store_sqlite;

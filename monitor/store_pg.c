@@ -765,4 +765,7 @@ const struct mon_store mon__store_pg = {
     .erase_scrub = mon__pg_erase_scrub,
     .privacy_key_get = mon__pg_privacy_key_get,
     .privacy_key_put = mon__pg_privacy_key_put,
+    .rollup_candidate = mon__pg_rollup_candidate,
+    .rollup_put = mon__pg_rollup_put,
+    .rollups_read = mon__pg_rollups_read,
 };

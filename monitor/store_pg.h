@@ -105,4 +105,16 @@ mw_status mon__pg_erase_scrub(mw_conn *c, int stage);
 mw_status mon__pg_privacy_key_get(mw_conn *c, char **sealed);
 mw_status mon__pg_privacy_key_put(mw_conn *c, const char *sealed, int64_t now);
 
+/* monitor/rollup_pg.c */
+mw_status mon__pg_rollup_candidate(mw_conn *c, int64_t before_bucket,
+                                   int64_t max_cols, int64_t *version_id,
+                                   int64_t *bucket, int64_t *ncols, int *found);
+mw_status mon__pg_rollup_put(mw_conn *c, int64_t version_id, size_t ncols,
+                             const mon_rollup *r, const mon_chunk *cols,
+                             int64_t now);
+mw_status mon__pg_rollups_read(mw_conn *c, int64_t version_id, size_t ncols,
+                               size_t col, int64_t lo, int64_t hi,
+                               mw_status (*fn)(void *, const mon_rollup *),
+                               void *ctx);
+
 #endif

@@ -690,4 +690,7 @@ const struct mon_store mon__store_sqlite = {
     .erase_scrub = mon__sqlite_erase_scrub,
     .privacy_key_get = mon__sqlite_privacy_key_get,
     .privacy_key_put = mon__sqlite_privacy_key_put,
+    .rollup_candidate = mon__sqlite_rollup_candidate,
+    .rollup_put = mon__sqlite_rollup_put,
+    .rollups_read = mon__sqlite_rollups_read,
 };

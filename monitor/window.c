@@ -116,6 +116,7 @@ mw_status mon__window_open_ids(mw_conn *c, int64_t version_id, size_t ncols,
                                int64_t id_hi, mon_window *w) {
   assert(mw_tx_state(c) != 0); /* one snapshot for the listing and reads */
   memset(w, 0, sizeof *w);
+  w->version_id = version_id;
   w->from = from;
   w->to = to;
   w->ncols = ncols;

@@ -19,6 +19,7 @@ typedef struct mon_wblock {
 } mon_wblock;
 
 typedef struct mon_window {
+  int64_t version_id;
   int64_t from, to;
   size_t ncols;
   size_t nblocks;

@@ -450,6 +450,98 @@ static void test_counts_and_canonical(void **state) {
   free(x);
 }
 
+/* Per-bucket rollups (monitor/rollup.c): buckets of blocks whose
+ * summaries are merged and pruned to MON_SKETCH_ROLLUP_K items (or fewer,
+ * so that the rollup's prune matters), then a window made of the rollups
+ * of the buckets it covers whole, the block summaries of a ragged first
+ * bucket (its first blocks left out) and the exact rows of a last block
+ * cut in the middle. The window's union is within its err of the exact
+ * ranks of exactly those rows, and err is at most the composed bound
+ * N / (2k) + B / 2 + sum of floor(W_r / K) (distinct values), N / k + B +
+ * the same sum in every case; a rollup's err is its blocks' errors plus
+ * at most floor(W / K). */
+static void test_rollup_edges(void **state) {
+  (void)state;
+  enum { BLOCK = 1000, PER_BUCKET = 10, BUCKETS = 10, SKIP = 4, CUT = 700 };
+  size_t n = (size_t)BLOCK * PER_BUCKET * BUCKETS;
+  double *x = malloc(n * sizeof *x), *win = malloc(n * sizeof *win);
+  const size_t ks[] = {MON_SKETCH_ROLLUP_K, 64};
+  for(int kind = 0; kind < 8; kind++) {
+    fill(x, n, kind);
+    for(size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+      mon_sketch u;
+      mon_sketch_init(&u);
+      size_t nwin = 0, nb = 0;
+      double rollup_err = 0;
+      bool all_distinct = true;
+      for(size_t b = 0; b < BUCKETS; b++) {
+        mon_sketch r;
+        mon_sketch_init(&r);
+        int64_t block_err = 0;
+        for(size_t j = 0; j < PER_BUCKET; j++) {
+          const double *v = x + (b * PER_BUCKET + j) * BLOCK;
+          mon_sketch s, e;
+          build(&s, v, BLOCK, MON_SKETCH_BLOCK_K);
+          build(&e, v, BLOCK, 0);
+          all_distinct &= (int64_t)e.n == e.count;
+          mon_sketch_free(&e);
+          if(b == 0 && j >= SKIP) { /* ragged start: block summaries */
+            assert_int_equal(mon_sketch_merge(&u, &s), 0);
+            memcpy(win + nwin, v, BLOCK * sizeof *v);
+            nwin += BLOCK;
+            nb++;
+          } else if(b == BUCKETS - 1 && j == PER_BUCKET - 1) {
+            /* ragged end: a block cut at CUT rows, read exactly */
+            assert_int_equal(mon_sketch_update(&u, v, CUT), 0);
+            memcpy(win + nwin, v, CUT * sizeof *v);
+            nwin += CUT;
+          } else if(b == BUCKETS - 1) {
+            assert_int_equal(mon_sketch_merge(&u, &s), 0);
+            memcpy(win + nwin, v, BLOCK * sizeof *v);
+            nwin += BLOCK;
+            nb++;
+          }
+          block_err += s.err;
+          assert_int_equal(mon_sketch_merge(&r, &s), 0);
+          mon_sketch_free(&s);
+        }
+        int64_t w = r.count;
+        assert_int_equal(mon_sketch_compress(&r, ks[ki]), 0);
+        assert_true(r.n <= ks[ki]);
+        assert_true(r.err - block_err <= w / (int64_t)ks[ki]);
+        check_bound(&r, x + b * PER_BUCKET * BLOCK, PER_BUCKET * BLOCK);
+        if(b > 0 && b < BUCKETS - 1) { /* covered whole: the rollup */
+          /* As stored and read back. */
+          size_t size = mon_sketch_size(&r);
+          unsigned char *bytes = malloc(size);
+          assert_int_equal(mon_sketch_serialize(&r, bytes, size), size);
+          mon_sketch back;
+          assert_int_equal(mon_sketch_deserialize(&back, bytes, size), 0);
+          free(bytes);
+          assert_int_equal(mon_sketch_merge(&u, &back), 0);
+          mon_sketch_free(&back);
+          memcpy(win + nwin, x + b * PER_BUCKET * BLOCK,
+                 PER_BUCKET * BLOCK * sizeof *x);
+          nwin += PER_BUCKET * BLOCK;
+          nb += PER_BUCKET;
+          rollup_err += (double)(w / (int64_t)ks[ki]);
+        }
+        mon_sketch_free(&r);
+      }
+      assert_int_equal(mon_sketch_compress(&u, 0), 0);
+      check_bound(&u, win, nwin);
+      double dk = all_distinct ? 2.0 : 1.0;
+      assert_true((double)u.err <= (double)u.count / (dk * MON_SKETCH_BLOCK_K) +
+                                       (double)nb / dk + rollup_err);
+      if(kind == 4)
+        assert_int_equal(u.err, 0); /* 7 distinct values stay exact */
+      mon_sketch_free(&u);
+    }
+  }
+  free(x);
+  free(win);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exact_small),
@@ -460,6 +552,7 @@ int main(void) {
       cmocka_unit_test(test_serialize),
       cmocka_unit_test(test_ks_wasserstein_bounds),
       cmocka_unit_test(test_counts_and_canonical),
+      cmocka_unit_test(test_rollup_edges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
