@@ -21,6 +21,15 @@ Checked against numpy / scipy on the same data:
     eps * (max - min);
   - quantiles: the returned value's exact rank brackets q * N within err.
 
+The same checks hold for a window merged as a report merges it with
+per-bucket rollups (monitor/rollup.c): buckets of 20 blocks whose
+summaries are merged and pruned again (to 2048 items as compaction does,
+or 64), the window starting 7 blocks into the first bucket (its other
+blocks as summaries) and ending 300 rows into the last block (exact rows),
+the 8 buckets between as rollups; the bound then adds floor(W / rk) per
+rollup of W rows: err <= N / (2k) + B / 2 + N / rk (distinct values),
+N / k + B + N / rk otherwise.
+
 Exits 1 on any violation. Must run with /usr/bin/python3 (Debian's
 python3-scipy / python3-numpy).
 """
@@ -103,11 +112,18 @@ def main():
             for block, k in ((1000, 256), (8192, 256), (1000, 32), (8192, 32)):
                 cid = f"{name}/b{block}/k{k}"
                 commands.append(f"sketch {cid} {' '.join(paths)} {block} {k}")
-                data[cid] = (ref, cur, pr, block, k)
+                data[cid] = (ref, cur, pr, block, k, 0, None)
+            per, skip, cut = 20, 7, 300
+            for k, rk in ((256, 2048), (32, 64)):
+                cid = f"{name}/rollup/k{k}/rk{rk}"
+                commands.append(f"rollup {cid} {' '.join(paths)} 1000 {k} {per} "
+                                f"{rk} {skip} {cut}")
+                win = cur[skip * 1000:len(cur) - 1000 + cut]
+                data[cid] = (ref, win, pr, 1000, k, rk, len(cur) // 1000 // per - 2)
         blocks, rc = run_driver(driver, commands)
         if rc != 0:
             failures.append(f"driver exited with {rc}")
-        for cid, (ref, cur, pr, block, k) in data.items():
+        for cid, (ref, cur, pr, block, k, rk, rollups) in data.items():
             b = blocks.get(cid)
             if b is None:
                 failures.append(f"{cid}: no output")
@@ -115,15 +131,19 @@ def main():
             f = np.sort(cur[np.isfinite(cur)])
             n = len(f)
             err, eps = b["err"], b["eps"]
-            nblocks = -(-len(cur) // block)
+            nblocks = -(-len(cur) // block) + (1 if rk else 0)
+            # A rollup's prune adds at most floor(W / rk), W its rows.
+            extra = n / rk if rk else 0
 
             def fail(msg):
                 failures.append(f"{cid}: {msg}")
             if b["count"] != n:
                 fail(f"count {b['count']} != {n}")
             distinct = len(np.unique(f)) == n
-            if err > (n / (2 * k) + nblocks / 2 if distinct else n / k + nblocks):
+            if err > (n / (2 * k) + nblocks / 2 if distinct else n / k + nblocks) + extra:
                 fail(f"err {err} above the proven bound")
+            if rollups is not None and b.get("rollups") != rollups:
+                fail(f"rollups {b.get('rollups')} != {rollups}")
             le = np.searchsorted(f, pr, side="right")
             lt = np.searchsorted(f, pr, side="left")
             got_le = np.array([b[f"le{i}"] for i in range(len(pr))])
