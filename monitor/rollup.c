@@ -77,8 +77,11 @@
 #include "monitor/sketch_block.h"
 #include "monitor/store.h"
 
-/* Rollups written per pass at most (each its own two transactions). */
+/* Rollups written per pass at most (each its own two transactions), and
+ * the time after which a pass leaves the rest to the next one: the
+ * scheduler's thread also runs the evaluations due. */
 #define ROLLUPS_PER_PASS 64
+#define ROLLUP_PASS_MS 5000
 
 /* The kind of summary of each column of the version's schema (NULL when
  * it cannot be read: the bucket is rolled up as "none" and its blocks are
@@ -242,8 +245,10 @@ mw_status mon__rollup_step(mon_ctx *m, mw_conn *c, int64_t before_bucket,
 }
 
 void mon__rollup_pass(mon_ctx *m, mw_conn *c) {
-  int64_t before = (mw_now_ms() - 60000) / MON_BUCKET_MS;
-  for(int k = 0; k < ROLLUPS_PER_PASS && !mon__stopping(m); k++) {
+  int64_t start = mw_now_ms(), before = (start - 60000) / MON_BUCKET_MS;
+  for(int k = 0; k < ROLLUPS_PER_PASS && !mon__stopping(m) &&
+                 mw_now_ms() - start < ROLLUP_PASS_MS;
+      k++) {
     int built = 0;
     if(mon__rollup_step(m, c, before, &built)) {
       mw_log(MW_LOG_WARN, "monitor", "rollup step failed; retrying later");
