@@ -160,8 +160,8 @@ mw_status mon__pg_erase_scrub(mw_conn *c, int stage) {
   if(stage == 0)
     return MW_OK;
   return mw_pg_do(c,
-                  "VACUUM pred_blocks, pred_chunks, pred_ids, labels, "
-                  "mon_categories",
+                  "VACUUM pred_blocks, pred_chunks, pred_rollups, pred_ids, "
+                  "labels, mon_categories",
                   NULL, NULL);
 }
 
