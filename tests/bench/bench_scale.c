@@ -36,158 +36,36 @@
 #include "core/db_pg.h"
 #include "core/db_sqlite.h"
 #include "monitor/internal.h"
+#include "tests/bench/bench_data.h"
 
-#define NNUM 8
-#define NCAT 2
-#define NCOLS (NNUM + NCAT + 1)
+/* Rows per block, as ingest writes a 1000-row request. */
 #define BLOCK 1000
-
-static const char *SCHEMA =
-    "{\"features\":[{\"name\":\"n0\",\"type\":\"numeric\"},{\"name\":\"n1\","
-    "\"type\":\"numeric\"},{\"name\":\"n2\",\"type\":\"numeric\"},{\"name\":"
-    "\"n3\",\"type\":\"numeric\"},{\"name\":\"n4\",\"type\":\"numeric\"},"
-    "{\"name\":\"n5\",\"type\":\"numeric\"},{\"name\":\"n6\",\"type\":"
-    "\"numeric\"},{\"name\":\"n7\",\"type\":\"numeric\"},{\"name\":\"c0\","
-    "\"type\":\"categorical\"},{\"name\":\"c1\",\"type\":\"categorical\"}],"
-    "\"prediction\":{\"type\":\"numeric\"}}";
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static uint64_t rnd(uint64_t *s) {
-  *s ^= *s >> 12;
-  *s ^= *s << 25;
-  *s ^= *s >> 27;
-  return *s * 2685821657736338717ULL;
-}
-
-static double unif(uint64_t *s) {
-  return ((double)(rnd(s) >> 11) + 0.5) / 9007199254740992.0;
-}
-
-static double normal(uint64_t *s) {
-  return sqrt(-2 * log(unif(s))) * cos(6.283185307179586 * unif(s));
-}
-
-/* Fills column-major values for n rows; shifted moves half the numeric
- * columns and one categorical column. */
-static void gen(uint64_t *s, double *vals, size_t n, int shifted) {
-  for(size_t i = 0; i < n; i++) {
-    for(int c = 0; c < NNUM; c++)
-      vals[c * n + i] = 10 * c + normal(s) * (1 + c) + (shifted && c % 2 ? 0.3 * (1 + c) : 0);
-    for(int c = 0; c < NCAT; c++) {
-      double u = unif(s);
-      double p0 = shifted && c == 1 ? 0.4 : 0.2;
-      vals[(NNUM + c) * n + i] = u < p0 ? 0 : u < 0.6 ? 1 : u < 0.8 ? 2 : u < 0.95 ? 3 : 4;
-    }
-    vals[(NCOLS - 1) * n + i] = vals[0 * n + i] * 0.5 + normal(s);
-  }
-}
-
-/* A batch of BLOCK rows of NCOLS columns without ids. */
-static void batch_init(mon_batch *b) {
-  memset(b, 0, sizeof *b);
-  b->n = BLOCK;
-  b->ncols = NCOLS;
-  b->ts = malloc(BLOCK * sizeof *b->ts);
-  b->vals = malloc(BLOCK * NCOLS * sizeof *b->vals);
-  b->ids = calloc(BLOCK, sizeof *b->ids);
-}
-
-/* Runs sql on whichever backend the database is. */
-static mw_status exec_sql(mw_conn *c, const char *sql) {
-  return mw_conn_kind(c) == MW_DB_SQLITE ? mw_exec(c, sql) : mw_pg_exec(c, sql);
-}
-
-/* DIR/modelwatch.db, or the PostgreSQL database DIR names. */
-static int open_db(const char *dir, mw_db **db) {
-  char path[1024];
-  if(mw_db_target_is_postgres(dir))
-    snprintf(path, sizeof path, "%s", dir);
-  else
-    snprintf(path, sizeof path, "%s/modelwatch.db", dir);
-  if(mw_db_open(path, 0, db) || mw_migrate(mw_db_conn(*db), NULL)) {
-    fprintf(stderr, "cannot open %s\n", mw_db_target_is_postgres(dir) ? "the "
-                    "PostgreSQL database" : path);
-    return 1;
-  }
-  return 0;
-}
-
-/* The registry's rows of model "scale" version 1, the category
- * dictionaries and a 100,000-row reference, precomputed once. */
-static int seed(mw_conn *c, const mon_schema *s, uint64_t *seedv) {
-  char sql[2048];
-  snprintf(sql, sizeof sql,
-           "INSERT INTO models(id, name, created_at, updated_at) VALUES(1, "
-           "'scale', 0, 0); INSERT INTO model_versions(id, model_id, version, "
-           "schema, created_at, created_by) VALUES(1, 1, 1, '%s', 0, 'bench')",
-           SCHEMA);
-  if(exec_sql(c, sql) || mw_tx_begin(c))
-    return 1;
-  /* Category dictionaries: codes 0..4 are "k0".."k4". */
-  for(int k = 0; k < NCAT; k++) {
-    mon_dict d;
-    mon__dict_init(&d);
-    long code;
-    char name[8];
-    for(int j = 0; j < 5; j++) {
-      snprintf(name, sizeof name, "k%d", j);
-      mon__dict_intern(&d, name, &code);
-    }
-    mon__dict_save(c, 1, (size_t)(NNUM + k), &d);
-    mon__dict_free(&d);
-  }
-  size_t nref = 100000;
-  double *rv = malloc(nref * NCOLS * sizeof *rv);
-  gen(seedv, rv, nref, 0);
-  mon_ref ref;
-  memset(&ref, 0, sizeof ref);
-  mw_strlcpy(ref.source, "rows", sizeof ref.source);
-  ref.rows = (int64_t)nref;
-  ref.created_at = mw_now_ms();
-  mw_strlcpy(ref.created_by, "bench", sizeof ref.created_by);
-  ref.ncols = NCOLS;
-  ref.cols = calloc(NCOLS, sizeof *ref.cols);
-  const char *names[NCOLS];
-  for(int k = 0; k < NCOLS; k++) {
-    names[k] = s->cols[k].name;
-    mon__refcol_build(s->cols[k].kind, rv + (size_t)k * nref, nref, &ref.cols[k]);
-  }
-  int rc = mon__store(c)->ref_save(c, 1, &ref, names) || mw_tx_commit(c);
-  mon__ref_free(&ref);
-  free(rv);
-  return rc;
-}
 
 static int populate(const char *dir, size_t rows) {
   mw_db *db;
-  if(open_db(dir, &db))
+  if(bench_open_db(dir, &db))
     return 1;
   mw_conn *c = mw_db_conn(db);
-  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  mon_version v = {1, 1, "scale", 1, BENCH_SCHEMA};
   mon_schema s;
   uint64_t seedv = 42;
-  if(mon__schema_parse(SCHEMA, &v, &s, NULL) || seed(c, &s, &seedv)) {
+  if(mon__schema_parse(BENCH_SCHEMA, &v, &s, NULL) || bench_seed(c, &s, &seedv)) {
     fprintf(stderr, "cannot seed the database\n");
     return 1;
   }
   /* The window: rows spread over the last 50 minutes, in 1000-row blocks,
    * 100 blocks per transaction. */
-  double t0 = now_s();
+  double t0 = bench_now_s();
   int64_t now = mw_now_ms(), span = 50LL * 60 * 1000;
   mon_batch b;
-  batch_init(&b);
+  bench_batch_init(&b, BLOCK);
   size_t nblocks = (rows + BLOCK - 1) / BLOCK;
   for(size_t k = 0; k < nblocks; k++) {
     if(k % 100 == 0)
       mw_tx_begin(c);
     size_t n = rows - k * BLOCK < BLOCK ? rows - k * BLOCK : BLOCK;
     b.n = n;
-    gen(&seedv, b.vals, n, 1);
+    bench_gen(&seedv, b.vals, n, 1);
     int64_t t = now - span + (int64_t)((double)k / (double)nblocks * (double)span);
     for(size_t i = 0; i < n; i++)
       b.ts[i] = t;
@@ -204,7 +82,7 @@ static int populate(const char *dir, size_t rows) {
     mw_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
   printf("populated %zu rows in %zu blocks in %.1f s (%.0f rows/s; database %.0f "
          "MB)\n",
-         rows, nblocks, now_s() - t0, (double)rows / (now_s() - t0),
+         rows, nblocks, bench_now_s() - t0, (double)rows / (bench_now_s() - t0),
          (double)mw_db_size(db) / 1e6);
   mw_db_close(db);
   return 0;
@@ -212,19 +90,19 @@ static int populate(const char *dir, size_t rows) {
 
 static int report(const char *dir, int memory_mb) {
   mw_db *db;
-  if(open_db(dir, &db))
+  if(bench_open_db(dir, &db))
     return 1;
   mon_options o = {0, 3600, 0, memory_mb, 2, 0, NULL};
   mon_ctx *m;
   mon_ctx_new(db, &o, &m);
-  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  mon_version v = {1, 1, "scale", 1, BENCH_SCHEMA};
   cJSON *out = NULL;
   mw_err err = {{0}, NULL};
   int64_t now = mw_now_ms();
-  double t0 = now_s();
+  double t0 = bench_now_s();
   mw_status st = mon_drift_report(m, mw_db_conn(db), &v, now - 3600000, now + 1,
                                   &out, &err);
-  double dt = now_s() - t0;
+  double dt = bench_now_s() - t0;
   if(st) {
     fprintf(stderr, "report failed: %s\n", err.msg[0] ? err.msg : mw_strerror(st));
     return 1;
@@ -270,9 +148,9 @@ static char *report_text(mon_ctx *m, mw_conn *c, const mon_version *v,
                          int64_t from, int64_t to, double *secs) {
   cJSON *out = NULL;
   mw_err err = {{0}, NULL};
-  double t0 = now_s();
+  double t0 = bench_now_s();
   mw_status st = mon_drift_report(m, c, v, from, to, &out, &err);
-  *secs = now_s() - t0;
+  *secs = bench_now_s() - t0;
   if(st) {
     fprintf(stderr, "report failed: %s\n", err.msg[0] ? err.msg : mw_strerror(st));
     return NULL;
@@ -285,16 +163,16 @@ static char *report_text(mon_ctx *m, mw_conn *c, const mon_version *v,
 
 static int slide(const char *dir, int steps, size_t new_rows) {
   mw_db *db;
-  if(open_db(dir, &db))
+  if(bench_open_db(dir, &db))
     return 1;
   mw_conn *c = mw_db_conn(db);
   mon_options on = {0, 3600, 0, 256, 2, 0, NULL}, off = {0, 3600, 0, 256, 2, -1, NULL};
   mon_ctx *mc, *mu;
   mon_ctx_new(db, &on, &mc);
   mon_ctx_new(db, &off, &mu);
-  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  mon_version v = {1, 1, "scale", 1, BENCH_SCHEMA};
   mon_batch b;
-  batch_init(&b);
+  bench_batch_init(&b, BLOCK);
   uint64_t seed = 7;
   int64_t start = mw_now_ms() - 50LL * 60 * 1000;
   double *tc = calloc((size_t)steps, sizeof *tc), *tu = calloc((size_t)steps, sizeof *tu);
@@ -304,7 +182,7 @@ static int slide(const char *dir, int steps, size_t new_rows) {
     mw_tx_begin(c);
     for(size_t done = 0; done < new_rows; done += BLOCK) {
       b.n = new_rows - done < BLOCK ? new_rows - done : BLOCK;
-      gen(&seed, b.vals, b.n, 1);
+      bench_gen(&seed, b.vals, b.n, 1);
       int64_t now = mw_now_ms();
       for(size_t i = 0; i < b.n; i++)
         b.ts[i] = now;
@@ -356,25 +234,25 @@ static int slide(const char *dir, int steps, size_t new_rows) {
 
 static int retention(const char *dir) {
   mw_db *db;
-  if(open_db(dir, &db))
+  if(bench_open_db(dir, &db))
     return 1;
   mw_conn *c = mw_db_conn(db);
   mon_ctx *m;
   mon_ctx_new(db, NULL, &m);
   int64_t cutoff = mw_now_ms() + 3600000, deleted = 0, blocks = 0, steps = 0;
-  double t0 = now_s(), longest = 0;
+  double t0 = bench_now_s(), longest = 0;
   do {
-    double s0 = now_s();
+    double s0 = bench_now_s();
     if(mon_retention_step(m, c, cutoff, 32, &deleted)) {
       fprintf(stderr, "retention step failed\n");
       return 1;
     }
-    double dt = now_s() - s0;
+    double dt = bench_now_s() - s0;
     longest = dt > longest ? dt : longest;
     blocks += deleted;
     steps++;
   } while(deleted > 0);
-  double dt = now_s() - t0;
+  double dt = bench_now_s() - t0;
   printf("retention by row deletes: %lld blocks (~%lld rows) in %.2f s, %lld "
          "transactions of 32 blocks; %.0f rows/s; longest transaction %.1f ms\n",
          (long long)blocks, (long long)blocks * BLOCK, dt, (long long)steps,

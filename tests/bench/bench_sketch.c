@@ -33,155 +33,24 @@
 #include "core/db_pg.h"
 #include "core/db_sqlite.h"
 #include "monitor/internal.h"
-
-#define NNUM 8
-#define NCAT 2
-#define NCOLS (NNUM + NCAT + 1)
-
-static const char *SCHEMA =
-    "{\"features\":[{\"name\":\"n0\",\"type\":\"numeric\"},{\"name\":\"n1\","
-    "\"type\":\"numeric\"},{\"name\":\"n2\",\"type\":\"numeric\"},{\"name\":"
-    "\"n3\",\"type\":\"numeric\"},{\"name\":\"n4\",\"type\":\"numeric\"},"
-    "{\"name\":\"n5\",\"type\":\"numeric\"},{\"name\":\"n6\",\"type\":"
-    "\"numeric\"},{\"name\":\"n7\",\"type\":\"numeric\"},{\"name\":\"c0\","
-    "\"type\":\"categorical\"},{\"name\":\"c1\",\"type\":\"categorical\"}],"
-    "\"prediction\":{\"type\":\"numeric\"}}";
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static uint64_t rnd(uint64_t *s) {
-  *s ^= *s >> 12;
-  *s ^= *s << 25;
-  *s ^= *s >> 27;
-  return *s * 2685821657736338717ULL;
-}
-
-static double unif(uint64_t *s) {
-  return ((double)(rnd(s) >> 11) + 0.5) / 9007199254740992.0;
-}
-
-static double normal(uint64_t *s) {
-  return sqrt(-2 * log(unif(s))) * cos(6.283185307179586 * unif(s));
-}
-
-/* Fills column-major values for n rows; shifted moves half the numeric
- * columns and one categorical column. */
-static void gen(uint64_t *s, double *vals, size_t n, int shifted) {
-  for(size_t i = 0; i < n; i++) {
-    for(int c = 0; c < NNUM; c++)
-      vals[c * n + i] =
-          10 * c + normal(s) * (1 + c) + (shifted && c % 2 ? 0.3 * (1 + c) : 0);
-    for(int c = 0; c < NCAT; c++) {
-      double u = unif(s);
-      double p0 = shifted && c == 1 ? 0.4 : 0.2;
-      vals[(NNUM + c) * n + i] = u < p0     ? 0
-                                 : u < 0.6  ? 1
-                                 : u < 0.8  ? 2
-                                 : u < 0.95 ? 3
-                                            : 4;
-    }
-    vals[(NCOLS - 1) * n + i] = vals[0 * n + i] * 0.5 + normal(s);
-  }
-}
-
-/* A batch of block rows of NCOLS columns without ids. */
-static void batch_init(mon_batch *b, size_t block) {
-  memset(b, 0, sizeof *b);
-  b->n = block;
-  b->ncols = NCOLS;
-  b->ts = malloc(block * sizeof *b->ts);
-  b->vals = malloc(block * NCOLS * sizeof *b->vals);
-  b->ids = calloc(block, sizeof *b->ids);
-}
-
-/* Runs sql on whichever backend the database is. */
-static mw_status exec_sql(mw_conn *c, const char *sql) {
-  return mw_conn_kind(c) == MW_DB_SQLITE ? mw_exec(c, sql) : mw_pg_exec(c, sql);
-}
-
-/* DIR/modelwatch.db, or the PostgreSQL database DIR names. */
-static int open_db(const char *dir, mw_db **db) {
-  char path[1024];
-  if(mw_db_target_is_postgres(dir))
-    snprintf(path, sizeof path, "%s", dir);
-  else
-    snprintf(path, sizeof path, "%s/modelwatch.db", dir);
-  if(mw_db_open(path, 0, db) || mw_migrate(mw_db_conn(*db), NULL)) {
-    fprintf(stderr, "cannot open %s\n",
-            mw_db_target_is_postgres(dir) ? "the "
-                                            "PostgreSQL database"
-                                          : path);
-    return 1;
-  }
-  return 0;
-}
-
-/* The registry's rows of model "scale" version 1, the category
- * dictionaries and a 100,000-row reference, precomputed once. */
-static int seed(mw_conn *c, const mon_schema *s, uint64_t *seedv) {
-  char sql[2048];
-  snprintf(sql, sizeof sql,
-           "INSERT INTO models(id, name, created_at, updated_at) VALUES(1, "
-           "'scale', 0, 0); INSERT INTO model_versions(id, model_id, version, "
-           "schema, created_at, created_by) VALUES(1, 1, 1, '%s', 0, 'bench')",
-           SCHEMA);
-  if(exec_sql(c, sql) || mw_tx_begin(c))
-    return 1;
-  /* Category dictionaries: codes 0..4 are "k0".."k4". */
-  for(int k = 0; k < NCAT; k++) {
-    mon_dict d;
-    mon__dict_init(&d);
-    long code;
-    char name[8];
-    for(int j = 0; j < 5; j++) {
-      snprintf(name, sizeof name, "k%d", j);
-      mon__dict_intern(&d, name, &code);
-    }
-    mon__dict_save(c, 1, (size_t)(NNUM + k), &d);
-    mon__dict_free(&d);
-  }
-  size_t nref = 100000;
-  double *rv = malloc(nref * NCOLS * sizeof *rv);
-  gen(seedv, rv, nref, 0);
-  mon_ref ref;
-  memset(&ref, 0, sizeof ref);
-  mw_strlcpy(ref.source, "rows", sizeof ref.source);
-  ref.rows = (int64_t)nref;
-  ref.created_at = mw_now_ms();
-  mw_strlcpy(ref.created_by, "bench", sizeof ref.created_by);
-  ref.ncols = NCOLS;
-  ref.cols = calloc(NCOLS, sizeof *ref.cols);
-  const char *names[NCOLS];
-  for(int k = 0; k < NCOLS; k++) {
-    names[k] = s->cols[k].name;
-    mon__refcol_build(s->cols[k].kind, rv + (size_t)k * nref, nref, &ref.cols[k]);
-  }
-  int rc = mon__store(c)->ref_save(c, 1, &ref, names) || mw_tx_commit(c);
-  mon__ref_free(&ref);
-  free(rv);
-  return rc;
-}
+#include "tests/bench/bench_data.h"
 
 static int populate(const char *dir, size_t rows, size_t block) {
   mw_db *db;
-  if(open_db(dir, &db))
+  if(bench_open_db(dir, &db))
     return 1;
   mw_conn *c = mw_db_conn(db);
-  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  mon_version v = {1, 1, "scale", 1, BENCH_SCHEMA};
   mon_schema s;
   uint64_t seedv = 42;
-  if(mon__schema_parse(SCHEMA, &v, &s, NULL) || seed(c, &s, &seedv)) {
+  if(mon__schema_parse(BENCH_SCHEMA, &v, &s, NULL) || bench_seed(c, &s, &seedv)) {
     fprintf(stderr, "cannot seed the database\n");
     return 1;
   }
-  double t0 = now_s(), tsk = 0;
+  double t0 = bench_now_s(), tsk = 0;
   int64_t now = mw_now_ms(), span = 50LL * 60 * 1000;
   mon_batch b;
-  batch_init(&b, block);
+  bench_batch_init(&b, block);
   size_t nblocks = (rows + block - 1) / block, sbytes = 0;
   size_t per_tx = 1 + 800000 / block;
   for(size_t k = 0; k < nblocks; k++) {
@@ -189,12 +58,12 @@ static int populate(const char *dir, size_t rows, size_t block) {
       mw_tx_begin(c);
     size_t n = rows - k * block < block ? rows - k * block : block;
     b.n = n;
-    gen(&seedv, b.vals, n, 1);
+    bench_gen(&seedv, b.vals, n, 1);
     int64_t t = now - span + (int64_t)((double)k / (double)nblocks * (double)span);
     for(size_t i = 0; i < n; i++)
       b.ts[i] = t;
     /* The summaries alone, timed apart (ingest builds them the same way). */
-    double t1 = now_s();
+    double t1 = bench_now_s();
     for(int col = 0; col < NCOLS; col++) {
       mon_sketch sk;
       mon_sketch_init(&sk);
@@ -204,7 +73,7 @@ static int populate(const char *dir, size_t rows, size_t block) {
       sbytes += mon_sketch_size(&sk);
       mon_sketch_free(&sk);
     }
-    tsk += now_s() - t1;
+    tsk += bench_now_s() - t1;
     if(mon__block_write_s(c, 1, &s, &b, NULL, n, now)) {
       fprintf(stderr, "store failed\n");
       return 1;
@@ -216,7 +85,7 @@ static int populate(const char *dir, size_t rows, size_t block) {
   mon__schema_free(&s);
   if(mw_conn_kind(c) == MW_DB_SQLITE)
     mw_exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
-  double dt = now_s() - t0;
+  double dt = bench_now_s() - t0;
   printf("populated %zu rows in %zu blocks of %zu in %.1f s (database %.0f MB)\n",
          rows, nblocks, block, dt, (double)mw_db_size(db) / 1e6);
   printf("  summaries: %.2f s to build (%.1f%% of populate, which builds them "
@@ -235,12 +104,12 @@ static cJSON *run_report(mw_db *db, int memory_mb, int64_t from, int64_t to,
   mon_ctx *m;
   if(mon_ctx_new(db, &o, &m))
     return NULL;
-  mon_version v = {1, 1, "scale", 1, SCHEMA};
+  mon_version v = {1, 1, "scale", 1, BENCH_SCHEMA};
   cJSON *out = NULL;
   mw_err err = {{0}, NULL};
-  double t0 = now_s();
+  double t0 = bench_now_s();
   mw_status st = mon_drift_report(m, mw_db_conn(db), &v, from, to, &out, &err);
-  *secs = now_s() - t0;
+  *secs = bench_now_s() - t0;
   mon_ctx_free(m);
   if(st)
     fprintf(stderr, "report failed: %s\n", err.msg[0] ? err.msg : mw_strerror(st));
@@ -335,7 +204,7 @@ static void print_window(const struct win *w, int exact_mb) {
 
 static int report(const char *dir, int exact_mb) {
   mw_db *db;
-  if(open_db(dir, &db))
+  if(bench_open_db(dir, &db))
     return 1;
   mw_conn *c = mw_db_conn(db);
   int64_t lo, hi;
@@ -351,7 +220,7 @@ static int report(const char *dir, int exact_mb) {
   /* The block-summary path first, without rollups (a kept database may
    * hold some from an earlier run: bench-only SQL drops them), cold then
    * warm, so that no other path warms the page cache for it. */
-  if(exec_sql(c, "DELETE FROM pred_rollups")) {
+  if(bench_exec_sql(c, "DELETE FROM pred_rollups")) {
     fprintf(stderr, "cannot drop the rollups\n");
     return 1;
   }
@@ -362,7 +231,7 @@ static int report(const char *dir, int exact_mb) {
   }
   /* Every bucket of the data is closed here: roll them all up, as the
    * leader's compaction pass does. */
-  double t0 = now_s();
+  double t0 = bench_now_s();
   int nroll = 0, built = 0;
   do {
     if(mon__rollup_step(NULL, c, hi / MON_BUCKET_MS + 1, &built)) {
@@ -371,7 +240,7 @@ static int report(const char *dir, int exact_mb) {
     }
     nroll += built == 1;
   } while(built != 0);
-  double tbuild = now_s() - t0;
+  double tbuild = bench_now_s() - t0;
   for(int k = 0; k < 2; k++) {
     cJSON_Delete(run_report(db, 1, ws[k].from, ws[k].to, &ws[k].tr_cold));
     if(!(ws[k].ro = run_report(db, 1, ws[k].from, ws[k].to, &ws[k].tr)))
