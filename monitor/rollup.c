@@ -146,8 +146,8 @@ static mw_status build_column(mw_conn *c, const mon_window *w, size_t col, int k
 }
 
 /* The read half of a step: the candidate and its rollups, in one
- * snapshot. */
-struct built {
+ * snapshot (mon_rollup_built in monitor/rollup.h). */
+struct mon_rollup_built {
   int64_t version_id;
   size_t ncols;
   mon_rollup r;
@@ -156,7 +156,7 @@ struct built {
   size_t *len;
 };
 
-static mw_status build(mw_conn *c, int64_t before_bucket, struct built *b,
+static mw_status build(mw_conn *c, int64_t before_bucket, struct mon_rollup_built *b,
                        int *found) {
   const struct mon_store *store = mon__store(c);
   int64_t version_id = 0, bucket = 0, ncols = 0;
@@ -193,42 +193,50 @@ static mw_status build(mw_conn *c, int64_t before_bucket, struct built *b,
   return st;
 }
 
-static void built_free(struct built *b) {
+static void built_free(struct mon_rollup_built *b) {
+  if(!b)
+    return;
   for(size_t k = 0; b->data && k < b->ncols; k++)
     free(b->data[k]);
   free(b->data);
   free(b->len);
 }
 
-mw_status mon__rollup_step(mon_ctx *m, mw_conn *c, int64_t before_bucket,
-                           int *built) {
-  (void)m;
-  *built = 0;
-  struct built b;
-  memset(&b, 0, sizeof b);
+mw_status mon__rollup_build(mw_conn *c, int64_t before_bucket,
+                            struct mon_rollup_built **out) {
+  *out = NULL;
+  struct mon_rollup_built *b = calloc(1, sizeof *b);
+  if(!b)
+    return MW_ENOMEM;
   int found = 0;
   mw_status st = mon__read_begin(c);
-  if(st)
-    return st;
-  st = build(c, before_bucket, &b, &found);
-  mon__read_end(c);
+  if(!st) {
+    st = build(c, before_bucket, b, &found);
+    mon__read_end(c);
+  }
   if(st || !found) {
-    built_free(&b);
+    built_free(b);
+    free(b);
     return st;
   }
-  mon_chunk *cols = calloc(b.ncols, sizeof *cols);
+  *out = b;
+  return MW_OK;
+}
+
+mw_status mon__rollup_write(mw_conn *c, struct mon_rollup_built *b, int *built) {
+  *built = 0;
+  mon_chunk *cols = calloc(b->ncols ? b->ncols : 1, sizeof *cols);
   mon_epoch now;
-  if(!cols)
-    st = MW_ENOMEM;
-  for(size_t k = 0; cols && k < b.ncols; k++)
-    cols[k] = (mon_chunk){b.data[k] ? (const void *)b.data[k] : "", b.len[k]};
+  mw_status st = cols ? MW_OK : MW_ENOMEM;
+  for(size_t k = 0; cols && k < b->ncols; k++)
+    cols[k] = (mon_chunk){b->data[k] ? (const void *)b->data[k] : "", b->len[k]};
   if(!st)
     st = mw_tx_begin(c);
   if(!st && !(st = mon__store(c)->block_epoch(c, &now))) {
-    if(now.gen != b.epoch.gen || now.n != b.epoch.n) {
+    if(now.gen != b->epoch.gen || now.n != b->epoch.n) {
       *built = -1; /* a block was deleted since: maybe one of these */
     } else {
-      st = mon__store(c)->rollup_put(c, b.version_id, b.ncols, &b.r, cols,
+      st = mon__store(c)->rollup_put(c, b->version_id, b->ncols, &b->r, cols,
                                      mw_now_ms());
       *built = 1;
     }
@@ -240,8 +248,18 @@ mw_status mon__rollup_step(mon_ctx *m, mw_conn *c, int64_t before_bucket,
     *built = 0;
   }
   free(cols);
-  built_free(&b);
+  built_free(b);
+  free(b);
   return st;
+}
+
+mw_status mon__rollup_step(mon_ctx *m, mw_conn *c, int64_t before_bucket,
+                           int *built) {
+  (void)m;
+  *built = 0;
+  struct mon_rollup_built *b;
+  mw_status st = mon__rollup_build(c, before_bucket, &b);
+  return st || !b ? st : mon__rollup_write(c, b, built);
 }
 
 void mon__rollup_pass(mon_ctx *m, mw_conn *c) {

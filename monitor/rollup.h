@@ -25,6 +25,14 @@ void mon__rollup_pass(mon_ctx *m, mw_conn *c);
 mw_status mon__rollup_step(mon_ctx *m, mw_conn *c, int64_t before_bucket,
                            int *built);
 
+/* A step's two halves (tests put a delete between them): the rollups of
+ * the candidate built in a read snapshot (*out NULL when there is none),
+ * then written (*built as mon__rollup_step's; frees b). */
+typedef struct mon_rollup_built mon_rollup_built;
+mw_status mon__rollup_build(mw_conn *c, int64_t before_bucket,
+                            mon_rollup_built **out);
+mw_status mon__rollup_write(mw_conn *c, mon_rollup_built *b, int *built);
+
 /* The rollups of column col that cover blocks of w: each rollup of a
  * bucket whose blocks up to the rollup's id_max are exactly the blocks of
  * w in that bucket up to it, all of them whole in the window, is merged

@@ -335,6 +335,29 @@ static void test_rollup_validity(void **state) {
   assert_int_equal(compare(f, from, to), BUCKETS - 1);
   assert_int_equal(roll_all(f), 1);
   assert_int_equal(compare(f, from, to), BUCKETS);
+  /* A delete between a step's read snapshot and its write (here: a block
+   * of another bucket) drops the rollup it built; the next step builds it
+   * again. */
+  write_block(f, BASE + B + 250000);
+  mon_rollup_built *rb = NULL;
+  assert_int_equal(mon__rollup_build(f->c, BASE / B + BUCKETS, &rb), MW_OK);
+  assert_non_null(rb);
+  snprintf(sql, sizeof sql, "SELECT max(id) FROM pred_blocks WHERE bucket = %lld",
+           (long long)(BASE / B + 3));
+  id = count_rows(f, sql);
+  assert_int_equal(mw_tx_begin(f->c), MW_OK);
+  assert_int_equal(mon__store(f->c)->blocks_delete(f->c, &id, 1), MW_OK);
+  assert_int_equal(mw_tx_commit(f->c), MW_OK);
+  int built = 0;
+  assert_int_equal(mon__rollup_write(f->c, rb, &built), MW_OK);
+  assert_int_equal(built, -1);
+  assert_int_equal(count_rows(f, "SELECT max(nblocks) FROM pred_rollups"),
+                   PER_BUCKET + 1);
+  assert_int_equal(compare(f, from, to), BUCKETS - 1); /* bucket 3: none */
+  assert_int_equal(roll_all(f), 2);                    /* buckets 1 and 3 */
+  assert_int_equal(count_rows(f, "SELECT max(nblocks) FROM pred_rollups"),
+                   PER_BUCKET + 2);
+  assert_int_equal(compare(f, from, to), BUCKETS);
   /* A rollup that does not match the blocks listed is not used. */
   snprintf(sql, sizeof sql,
            "UPDATE pred_rollups SET nrows = nrows + 1 WHERE bucket "
