@@ -509,7 +509,8 @@ static void test_rollup_edges(void **state) {
         assert_int_equal(mon_sketch_compress(&r, ks[ki]), 0);
         assert_true(r.n <= ks[ki]);
         assert_true(r.err - block_err <= w / (int64_t)ks[ki]);
-        check_bound(&r, x + b * PER_BUCKET * BLOCK, PER_BUCKET * BLOCK);
+        if(b == 1) /* one rollup on its own (the window checks them all) */
+          check_bound(&r, x + b * PER_BUCKET * BLOCK, PER_BUCKET * BLOCK);
         if(b > 0 && b < BUCKETS - 1) { /* covered whole: the rollup */
           /* As stored and read back. */
           size_t size = mon_sketch_size(&r);
