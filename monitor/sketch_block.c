@@ -6,11 +6,13 @@
  * pass), at most MON_SKETCH_BLOCK_K items: 8 bytes a value for a block of
  * fewer distinct values (exact), about 2 KiB otherwise (3 KiB with ties).
  *
- * Read side: one chunks_read of the summary slot for the blocks wholly
- * inside the window, then the column's values of the others (straddling
- * an end, or written before summaries existed) through
- * mon__window_visit, added as exact items. Cost: the window's blocks'
- * summaries (B x at most 3 KiB) instead of its rows (8 bytes each). */
+ * Read side: the rollups of the closed buckets the window covers whole
+ * (monitor/rollup.c) when asked, then one chunks_read of the summary slot
+ * for the other blocks wholly inside the window, then the column's values
+ * of the others (straddling an end, or written before summaries existed)
+ * through mon__window_visit, added as exact items. Cost: the window's
+ * blocks' summaries (B x at most 3 KiB) instead of its rows (8 bytes
+ * each). */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>

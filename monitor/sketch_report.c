@@ -28,7 +28,9 @@
  *
  * Cost: reading B block summaries (at most 3 KiB each) and one radix sort
  * of their items (at most MON_SKETCH_BLOCK_K per block), instead of every
- * row. */
+ * row; a closed bucket the window covers whole is one rollup of at most
+ * MON_SKETCH_ROLLUP_K items instead of its blocks' summaries
+ * (monitor/rollup.c), its pruning counted in err. */
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
