@@ -83,29 +83,34 @@
 #define ROLLUPS_PER_PASS 64
 #define ROLLUP_PASS_MS 5000
 
-/* The kind of summary of each column of the version's schema (NULL when
- * it cannot be read: the bucket is rolled up as "none" and its blocks are
- * read as before). */
-static int *column_kinds(mw_conn *c, int64_t version_id, size_t ncols) {
+/* The kind of summary of each column of the version's schema into *kinds
+ * (malloc'd; NULL when there is no such schema any more: the bucket is
+ * rolled up as "none" and its blocks are read as before). */
+static mw_status column_kinds(mw_conn *c, int64_t version_id, size_t ncols,
+                              int **kinds) {
   const struct mon_store *store = mon__store(c);
   char model[256];
   int64_t version = 0, id = 0, model_id = 0;
   char *schema = NULL;
   mon_schema sc;
   memset(&sc, 0, sizeof sc);
-  int *kinds = NULL;
-  if(!store->version_name(c, version_id, model, sizeof model, &version) &&
-     !store->version_find(c, model, version, &id, &model_id, &schema) && schema) {
+  *kinds = NULL;
+  mw_status st = store->version_name(c, version_id, model, sizeof model, &version);
+  if(!st)
+    st = store->version_find(c, model, version, &id, &model_id, &schema);
+  if(!st && schema) {
     mon_version v = {version_id, model_id, model, version, schema};
-    if(!mon__schema_parse(schema, &v, &sc, NULL) && sc.ncols == ncols &&
-       (kinds = malloc(ncols * sizeof *kinds)))
-      for(size_t k = 0; k < ncols; k++)
-        kinds[k] = sc.cols[k].kind == MON_COLUMN_NUMERIC ? MON_SKETCH_QUANTILES
-                                                         : MON_SKETCH_COUNTS;
+    if(!mon__schema_parse(schema, &v, &sc, NULL) && sc.ncols == ncols) {
+      if(!(*kinds = malloc(ncols * sizeof **kinds)))
+        st = MW_ENOMEM;
+      for(size_t k = 0; *kinds && k < ncols; k++)
+        (*kinds)[k] = sc.cols[k].kind == MON_COLUMN_NUMERIC ? MON_SKETCH_QUANTILES
+                                                            : MON_SKETCH_COUNTS;
+    }
   }
   mon__schema_free(&sc);
   free(schema);
-  return kinds;
+  return st == MW_ENOTFOUND ? MW_OK : st;
 }
 
 /* The rollup of column col over every block of w (one closed bucket),
@@ -178,7 +183,9 @@ static mw_status build(mw_conn *c, int64_t before_bucket, struct mon_rollup_buil
     if(w.blocks[i].id > b->r.id_max)
       b->r.id_max = w.blocks[i].id;
   }
-  int *kinds = st ? NULL : column_kinds(c, version_id, (size_t)ncols);
+  int *kinds = NULL;
+  if(!st)
+    st = column_kinds(c, version_id, (size_t)ncols, &kinds);
   b->data = calloc((size_t)ncols, sizeof *b->data);
   b->len = calloc((size_t)ncols, sizeof *b->len);
   if(!st && (!b->data || !b->len))
