@@ -77,8 +77,8 @@ static const struct opt opts[] = {
     {"--drift-cache-mb", "MODELWATCH_DRIFT_CACHE_MB", OPT_INT, OFF(drift_cache_mb),
      0,
      "memory for the sorted values of recently reported windows, so a "
-     "sliding window's next report reads only what changed; 0 = off "
-     "(default 256)"},
+     "sliding window's next report reads only what changed, and for the "
+     "versions' reference columns; 0 = off (default 256)"},
     {"--tls-cert", "MODELWATCH_TLS_CERT", OPT_STR, OFF(tls_cert), SZ(tls_cert),
      "PEM certificate: serve HTTPS"},
     {"--tls-key", "MODELWATCH_TLS_KEY", OPT_STR, OFF(tls_key), SZ(tls_key),

@@ -256,10 +256,11 @@ static mw_status render_cache(mon_ctx *m, mw_buf *out) {
     return MW_OK;
   mon_wcache_stats w;
   mon__wcache_stats(&m->wc, &w);
-  return mw_buf_printf(
+  mw_status st = mw_buf_printf(
       out,
       "# HELP modelwatch_drift_cache_bytes Memory held by the live-window "
-      "cache of drift reports (bounded by --drift-cache-mb).\n"
+      "cache of drift reports, its windows and references (bounded by "
+      "--drift-cache-mb).\n"
       "# TYPE modelwatch_drift_cache_bytes gauge\n"
       "modelwatch_drift_cache_bytes %zu\n"
       "# HELP modelwatch_drift_cache_entries Windows held by the cache.\n"
@@ -277,6 +278,32 @@ static mw_status render_cache(mon_ctx *m, mw_buf *out) {
       "modelwatch_drift_cache_evictions_total %llu\n",
       w.bytes, w.entries, (unsigned long long)w.hits, (unsigned long long)w.misses,
       (unsigned long long)w.evictions);
+  if(st)
+    return st;
+  return mw_buf_printf(
+      out,
+      "# HELP modelwatch_drift_reference_cache_bytes Memory held by the "
+      "references kept for drift reports (part of "
+      "modelwatch_drift_cache_bytes).\n"
+      "# TYPE modelwatch_drift_reference_cache_bytes gauge\n"
+      "modelwatch_drift_reference_cache_bytes %zu\n"
+      "# HELP modelwatch_drift_reference_cache_entries References held, one "
+      "per version.\n"
+      "# TYPE modelwatch_drift_reference_cache_entries gauge\n"
+      "modelwatch_drift_reference_cache_entries %zu\n"
+      "# HELP modelwatch_drift_reference_cache_lookups_total Drift reports "
+      "that used a reference held in memory (hit) or loaded it from the "
+      "database (miss).\n"
+      "# TYPE modelwatch_drift_reference_cache_lookups_total counter\n"
+      "modelwatch_drift_reference_cache_lookups_total{result=\"hit\"} %llu\n"
+      "modelwatch_drift_reference_cache_lookups_total{result=\"miss\"} "
+      "%llu\n"
+      "# HELP modelwatch_drift_reference_cache_evictions_total References "
+      "evicted to stay within the budget or idle.\n"
+      "# TYPE modelwatch_drift_reference_cache_evictions_total counter\n"
+      "modelwatch_drift_reference_cache_evictions_total %llu\n",
+      w.ref_bytes, w.ref_entries, (unsigned long long)w.ref_hits,
+      (unsigned long long)w.ref_misses, (unsigned long long)w.ref_evictions);
 }
 
 mw_status mon_metrics_render(mon_ctx *m, mw_conn *c, mw_buf *out) {

@@ -22,6 +22,7 @@
 #include "monitor/columns.h"
 #include "monitor/context.h"
 #include "monitor/quarantine.h"
+#include "monitor/rcache.h"
 #include "monitor/reference.h"
 #include "monitor/report.h"
 #include "monitor/settings.h"
@@ -81,7 +82,11 @@ struct rep {
   int64_t from, to;
   mon_options opt;
   mon_schema s;
-  mon_ref ref;
+  /* The reference: the cached stored one (borrowed through rent) or, for
+   * a comparison, own_ref built from the baseline's window. */
+  const mon_ref *ref;
+  mon_rentry *rent;
+  mon_ref own_ref;
   mon_dcfg cfg;
   mon_window w; /* the window, when it is streamed (not cached) */
   mon_wplan wp; /* the cached window, when wp.e */
@@ -215,7 +220,7 @@ static mw_status report_column(struct rep *r, size_t col) {
   mon_job *jb = &r->jobs[col];
   jb->col = col;
   jb->column = &r->s.cols[col];
-  jb->ref = &r->ref.cols[col];
+  jb->ref = &r->ref->cols[col];
   jb->opt.method = r->cfg.cols[col].method;
   jb->opt.threshold = r->cfg.cols[col].threshold;
   jb->opt.all_pvalues = true;
@@ -223,7 +228,7 @@ static mw_status report_column(struct rep *r, size_t col) {
   jb->opt.two_sample = r->base != NULL;
   jb->w = r->wp.e ? &r->wp.e->cols[col] : &jb->own;
   jb->baseline = r->base != NULL;
-  jb->baseline_empty = r->base && r->ref.rows == 0;
+  jb->baseline_empty = r->base && r->ref->rows == 0;
   jb->unmatched = r->unmatched ? r->unmatched[col] : NULL;
   jb->invalid = r->invalid[col];
   mw_status st = MW_OK;
@@ -297,17 +302,19 @@ static mw_status compare_reference(struct rep *r, size_t budget) {
   size_t n = r->s.ncols, nnumeric = 0;
   r->dicts = calloc(n, sizeof *r->dicts);
   r->unmatched = calloc(n, sizeof *r->unmatched);
-  r->ref.cols = calloc(n, sizeof *r->ref.cols);
+  r->own_ref.cols = calloc(n, sizeof *r->own_ref.cols);
   long *bcol = malloc(n * sizeof *bcol);
-  mw_status st = r->dicts && r->unmatched && r->ref.cols && bcol ? MW_OK : MW_ENOMEM;
+  r->ref = &r->own_ref;
+  mw_status st =
+      r->dicts && r->unmatched && r->own_ref.cols && bcol ? MW_OK : MW_ENOMEM;
   if(!st)
-    r->ref.ncols = n;
-  mw_strlcpy(r->ref.source, "window", sizeof r->ref.source);
-  r->ref.from = r->bfrom;
-  r->ref.to = r->bto;
+    r->own_ref.ncols = n;
+  mw_strlcpy(r->own_ref.source, "window", sizeof r->own_ref.source);
+  r->own_ref.from = r->bfrom;
+  r->own_ref.to = r->bto;
   for(size_t k = 0; !st && k < n; k++) {
     const mon_column *cc = &r->s.cols[k];
-    r->ref.cols[k].kind = cc->kind;
+    r->own_ref.cols[k].kind = cc->kind;
     long bk = mon__schema_find(&r->bs, cc->name, strlen(cc->name));
     if(bk < 0 || r->bs.cols[bk].kind != cc->kind) {
       if(!(r->unmatched[k] = unmatched_reason(r, bk)))
@@ -323,7 +330,7 @@ static mw_status compare_reference(struct rep *r, size_t budget) {
   memset(&bw, 0, sizeof bw);
   if(!st)
     st = mon__window_open(r->c, r->base->id, r->bs.ncols, r->bfrom, r->bto, &bw);
-  r->ref.rows = bw.count;
+  r->own_ref.rows = bw.count;
   size_t max_rows = budget / 4 / (nnumeric ? nnumeric : 1);
   if(max_rows > MON_MAX_REF_ROWS)
     max_rows = MON_MAX_REF_ROWS;
@@ -347,7 +354,8 @@ static mw_status compare_reference(struct rep *r, size_t budget) {
     }
     if(!st)
       st = mon__refcol_from_window(r->c, &bw, (size_t)bcol[k], r->s.cols[k].kind,
-                                   max_rows, map, nmap, &r->ref.cols[k], &sampled);
+                                   max_rows, map, nmap, &r->own_ref.cols[k],
+                                   &sampled);
     if(sampled > r->ref_sampled)
       r->ref_sampled = sampled;
     free(map);
@@ -364,8 +372,8 @@ static mw_status compare_reference(struct rep *r, size_t budget) {
 static mw_status report_read(struct rep *r, bool use_cache, size_t budget,
                              mw_err *err) {
   mw_status st = r->base ? compare_reference(r, budget)
-                         : mon__store(r->c)->ref_load(r->c, r->v->id, r->s.ncols,
-                                                      true, &r->ref);
+                         : mon__rcache_get(r->m ? &r->m->wc : NULL, r->c, r->v->id,
+                                           r->s.ncols, &r->ref, &r->rent);
   /* The reference first: without one nothing is read or cached (alert
    * rules on such versions ask every evaluation). */
   if(st == MW_ENOTFOUND && !r->base)
@@ -454,20 +462,20 @@ static cJSON *report_json(struct rep *r, int64_t t0) {
     cJSON_AddNumberToObject(jb, "version", (double)r->v->version);
     mw_json_add_time(jb, "from", r->bfrom);
     mw_json_add_time(jb, "to", r->bto);
-    cJSON_AddNumberToObject(jb, "count", (double)r->ref.rows);
+    cJSON_AddNumberToObject(jb, "count", (double)r->ref->rows);
     if(r->ref_sampled)
       cJSON_AddNumberToObject(jb, "sampled", (double)r->ref_sampled);
   } else if(r->base) {
     cJSON *jb = cJSON_AddObjectToObject(o, "baseline");
     cJSON_AddNumberToObject(jb, "version", (double)r->base->version);
-    cJSON_AddNumberToObject(jb, "count", (double)r->ref.rows);
+    cJSON_AddNumberToObject(jb, "count", (double)r->ref->rows);
     if(r->ref_sampled)
       cJSON_AddNumberToObject(jb, "sampled", (double)r->ref_sampled);
   } else {
     cJSON *jr = cJSON_AddObjectToObject(o, "reference");
-    cJSON_AddNumberToObject(jr, "count", (double)r->ref.rows);
-    cJSON_AddStringToObject(jr, "source", r->ref.source);
-    mw_json_add_time(jr, "created_at", r->ref.created_at);
+    cJSON_AddNumberToObject(jr, "count", (double)r->ref->rows);
+    cJSON_AddStringToObject(jr, "source", r->ref->source);
+    mw_json_add_time(jr, "created_at", r->ref->created_at);
   }
   size_t nevaluated = 0, ndrifted = 0;
   for(size_t col = 0; col < r->s.ncols; col++) {
@@ -510,7 +518,8 @@ static void report_free(struct rep *r) {
   cJSON_Delete(r->perf);
   mon__window_free(&r->w);
   mon__dcfg_free(&r->cfg);
-  mon__ref_free(&r->ref);
+  mon__rcache_put(r->m ? &r->m->wc : NULL, r->rent);
+  mon__ref_free(&r->own_ref);
   for(size_t col = 0; col < r->s.ncols; col++) {
     if(r->dicts)
       mon__dict_free(&r->dicts[col]);

@@ -35,7 +35,8 @@
  *              a round trip per 50,000 pairs)
  *  labels:     labels_put (bulk), labels_visit
  *  dictionary: categories_list, categories_add
- *  reference:  ref_save, ref_load, refrows_put, refrows_get (one row each)
+ *  reference:  ref_save, ref_load, ref_gen, refrows_put, refrows_get (one
+ *              row each)
  *  settings:   dcfg_get, dcfg_put
  *  evaluation: eval_insert (with its series points), eval_last_at,
  *              series_visit, series_latest, evals_latest, aged_delete
@@ -352,6 +353,11 @@ struct mon_store {
    * match ncols (stored under another schema). */
   mw_status (*ref_load)(mw_conn *c, int64_t version_id, size_t ncols, bool with_data,
                         mon_ref *out);
+  /* The generation of version_id's reference (reference_sets.gen,
+   * migration 0023: new at every write to the set, its columns or its
+   * rows), for the reference cache (monitor/rcache.c). MW_ENOTFOUND when
+   * there is none. */
+  mw_status (*ref_gen)(mw_conn *c, int64_t version_id, int64_t *gen);
 
   /* The reference's column col in row order (packed float64 bytes,
    * data[0..len)), for segments; inside ref_save's transaction, after it

@@ -222,6 +222,22 @@ static mw_status ref_load(mw_conn *c, int64_t version_id, size_t ncols,
   return s;
 }
 
+static mw_status ref_gen(mw_conn *c, int64_t version_id, int64_t *gen) {
+  mw_pg_params p;
+  mw_pgp_init(&p);
+  mw_pgp_i64(&p, version_id);
+  mw_status s;
+  PGresult *r = mw_pg_run_bin(
+      c, "SELECT gen FROM reference_sets WHERE version_id = $1", &p, &s);
+  if(!r)
+    return s;
+  s = PQntuples(r) ? MW_OK : MW_ENOTFOUND;
+  if(!s)
+    *gen = mw_pg_bin_i64(r, 0, 0, 0);
+  PQclear(r);
+  return s;
+}
+
 static mw_status refrows_put(mw_conn *c, int64_t version_id, size_t col,
                              const void *data, size_t len) {
   assert(mw_tx_state(c) == 1);
@@ -736,6 +752,7 @@ const struct mon_store mon__store_pg = {
     .categories_add = mon__pg_categories_add,
     .ref_save = ref_save,
     .ref_load = ref_load,
+    .ref_gen = ref_gen,
     .refrows_put = refrows_put,
     .refrows_get = refrows_get,
     .dcfg_get = dcfg_get,

@@ -216,6 +216,19 @@ static mw_status ref_load(mw_conn *c, int64_t version_id, size_t ncols,
   return s;
 }
 
+static mw_status ref_gen(mw_conn *c, int64_t version_id, int64_t *gen) {
+  sqlite3_stmt *st =
+      mw_stmt(c, "SELECT gen FROM reference_sets WHERE version_id = ?");
+  if(st)
+    sqlite3_bind_int64(st, 1, version_id);
+  mw_status s = mw_step_one(c, st);
+  if(s)
+    return s;
+  *gen = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return MW_OK;
+}
+
 static mw_status refrows_put(mw_conn *c, int64_t version_id, size_t col,
                              const void *data, size_t len) {
   assert(mw_tx_state(c) == 1);
@@ -661,6 +674,7 @@ const struct mon_store mon__store_sqlite = {
     .categories_add = mon__sqlite_categories_add,
     .ref_save = ref_save,
     .ref_load = ref_load,
+    .ref_gen = ref_gen,
     .refrows_put = refrows_put,
     .refrows_get = refrows_get,
     .dcfg_get = dcfg_get,

@@ -52,13 +52,16 @@
  * while two others write and delete). Entries are used for windows that are
  * computed exactly anyway (not sampled); their memory is bounded by the
  * budget (--drift-cache-mb), least recently used entries are evicted
- * first. */
+ * first. The budget is shared with the versions' references
+ * (monitor/rcache.c): make_room evicts the least recently used entry of
+ * either kind. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
+#include "monitor/rcache.h"
 #include "monitor/schema.h"
 #include "monitor/wcache.h"
 
@@ -94,14 +97,24 @@ static void unlink_free(mon_wcache *wc, mon_wentry *e) {
   entry_free(e);
 }
 
-/* Under wc->mu: evicts idle entries, least recently used first, until need
- * more bytes fit the budget. Returns false when they cannot. */
+/* Under wc->mu: evicts idle entries, windows and references alike, least
+ * recently used first, until need more bytes fit the budget. Returns false
+ * when they cannot. */
 static bool make_room(mon_wcache *wc, size_t need, size_t budget) {
   while(wc->bytes + need > budget) {
     mon_wentry *lru = NULL;
     for(mon_wentry *e = wc->head; e; e = e->next)
       if(!e->busy && (!lru || e->used_ms < lru->used_ms))
         lru = e;
+    mon_rentry *rlru = NULL;
+    for(mon_rentry *e = wc->rhead; e; e = e->next)
+      if(!e->users && (!rlru || e->used_ms < rlru->used_ms))
+        rlru = e;
+    if(rlru && (!lru || rlru->used_ms < lru->used_ms)) {
+      mon__rcache_unlink_free(wc, rlru);
+      wc->revictions++;
+      continue;
+    }
     if(!lru)
       return false;
     unlink_free(wc, lru);
@@ -110,12 +123,18 @@ static bool make_room(mon_wcache *wc, size_t need, size_t budget) {
   return true;
 }
 
+bool mon__wcache_make_room(mon_wcache *wc, size_t need) {
+  return wc->budget_mb >= 0 && need <= ((size_t)wc->budget_mb << 20) &&
+         make_room(wc, need, (size_t)wc->budget_mb << 20);
+}
+
 /* An entry nobody asked for in this long is dropped: the scheduled
  * evaluation's window (every 5 minutes by default) stays, a dashboard
  * closed an hour ago does not keep its window in memory. */
 #define WCACHE_IDLE_MS (15LL * 60 * 1000)
 
-/* Under wc->mu: drops idle entries unused for WCACHE_IDLE_MS. */
+/* Under wc->mu: drops idle entries (windows and references) unused for
+ * WCACHE_IDLE_MS. */
 static void expire(mon_wcache *wc, int64_t now) {
   for(mon_wentry *e = wc->head, *next; e; e = next) {
     next = e->next;
@@ -124,7 +143,16 @@ static void expire(mon_wcache *wc, int64_t now) {
       wc->evictions++;
     }
   }
+  for(mon_rentry *e = wc->rhead, *next; e; e = next) {
+    next = e->next;
+    if(!e->users && now - e->used_ms > WCACHE_IDLE_MS) {
+      mon__rcache_unlink_free(wc, e);
+      wc->revictions++;
+    }
+  }
 }
+
+void mon__wcache_expire(mon_wcache *wc, int64_t now_ms) { expire(wc, now_ms); }
 
 static size_t budget_bytes(const mon_wcache *wc) {
   assert(wc->budget_mb >= 0);
@@ -410,6 +438,10 @@ void mon__wcache_destroy(mon_wcache *wc) {
     assert(!wc->head->busy);
     unlink_free(wc, wc->head);
   }
+  while(wc->rhead) {
+    assert(!wc->rhead->users);
+    mon__rcache_unlink_free(wc, wc->rhead);
+  }
   pthread_mutex_unlock(&wc->mu);
   pthread_mutex_destroy(&wc->mu);
   pthread_cond_destroy(&wc->cv);
@@ -425,6 +457,13 @@ void mon__wcache_stats(mon_wcache *wc, mon_wcache_stats *out) {
   out->hits = wc->hits;
   out->misses = wc->misses;
   out->evictions = wc->evictions;
+  out->ref_entries = 0;
+  for(const mon_rentry *e = wc->rhead; e; e = e->next)
+    out->ref_entries++;
+  out->ref_bytes = wc->rbytes;
+  out->ref_hits = wc->rhits;
+  out->ref_misses = wc->rmisses;
+  out->ref_evictions = wc->revictions;
   pthread_mutex_unlock(&wc->mu);
 }
 

@@ -35,7 +35,11 @@ typedef struct mon_wentry {
   bool empty; /* a placeholder or reset entry: holds no rows yet */
 } mon_wentry;
 
-/* The cache of one monitor context. */
+struct mon_rentry; /* monitor/rcache.h */
+
+/* The cache of one monitor context. The budget is shared by the windows
+ * and the references (monitor/rcache.h): bytes counts both, and the least
+ * recently used entry of either kind is evicted first. */
 typedef struct mon_wcache {
   int budget_mb; /* < 0: off */
   pthread_mutex_t mu;
@@ -43,11 +47,23 @@ typedef struct mon_wcache {
   mon_wentry *head;
   size_t bytes;
   uint64_t hits, misses, evictions;
+  /* The references: their entries, the part of bytes they hold, lookups
+   * and evictions. */
+  struct mon_rentry *rhead;
+  size_t rbytes;
+  uint64_t rhits, rmisses, revictions;
   /* Reports waiting to start that others may join (monitor/flight.c);
    * kept here, with the entries they will use, also when the cache is
    * off. */
   mon_flights flights;
 } mon_wcache;
+
+/* Under wc->mu, for monitor/rcache.c: evicts idle entries of either kind
+ * until need more bytes fit the budget; false when they cannot (or the
+ * cache is off). */
+bool mon__wcache_make_room(mon_wcache *wc, size_t need);
+/* Under wc->mu: drops entries of either kind idle for 15 minutes. */
+void mon__wcache_expire(mon_wcache *wc, int64_t now_ms);
 
 /* budget_mb < 0 turns the cache off. */
 void mon__wcache_init(mon_wcache *wc, int budget_mb);
@@ -55,8 +71,10 @@ void mon__wcache_init(mon_wcache *wc, int budget_mb);
 void mon__wcache_destroy(mon_wcache *wc);
 
 typedef struct mon_wcache_stats {
-  size_t bytes, entries;
+  size_t bytes, entries; /* bytes: windows and references */
   uint64_t hits, misses, evictions;
+  size_t ref_bytes, ref_entries;
+  uint64_t ref_hits, ref_misses, ref_evictions;
 } mon_wcache_stats;
 void mon__wcache_stats(mon_wcache *wc, mon_wcache_stats *out);
 

@@ -21,6 +21,7 @@
 #include "core/db_pg.h"
 #include "core/db_sqlite.h"
 #include "monitor/internal.h"
+#include "monitor/rcache.h"
 
 static const char *SCHEMA = "{\"features\":[{\"name\":\"age\",\"type\":\"numeric\"},"
                             "{\"name\":\"city\",\"type\":\"categorical\"}],"
@@ -2054,6 +2055,128 @@ static void test_window_cache(void **state) {
   mon_ctx_free(mo);
 }
 
+/* The reference cache (monitor/rcache.c) gives the very report a context
+ * without cache gives, and loads the reference again after every write to
+ * it, whoever makes it: a replacement through the API, and changes made
+ * straight in the database as another process would (the set's row, a
+ * column, the rows segments use, the set deleted). */
+static void test_reference_cache(void **state) {
+  struct fix *f = *state;
+  put_small_reference(f);
+  mon_options off = {0, 3600, 0, 64, 2, -1, NULL};
+  mon_ctx *mo;
+  assert_int_equal(mon_ctx_new(f->db, &off, &mo), MW_OK);
+  unsigned seed = 5;
+  int64_t t = mw_now_ms();
+  int64_t ts[200];
+  for(size_t i = 0; i < 200; i++)
+    ts[i] = t - 1000 - (int64_t)i * 250;
+  put_rows(f, ts, 200, &seed);
+  int64_t from = t - 120000, to = t + 1;
+  mon_wcache *wc = &f->m->wc;
+  /* Reports against the same reference share one entry. */
+  char *first = report_text(f->m, f, from, to);
+  for(int k = 0; k < 3; k++) {
+    char *a = report_text(f->m, f, from, to - k);
+    char *b = report_text(mo, f, from, to - k);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+  }
+  assert_int_equal(wc->rmisses, 1);
+  assert_int_equal(wc->rhits, 3);
+  assert_non_null(wc->rhead);
+  assert_null(wc->rhead->next);
+  assert_int_equal(wc->rhead->users, 0);
+  assert_true(wc->rbytes > 0 && wc->rbytes <= wc->bytes);
+  assert_int_equal(mo->wc.rhits + mo->wc.rmisses, 0);
+  assert_null(mo->wc.rhead);
+  /* Replaced through the API: the next report reads the new one. */
+  cJSON *body = parse("{\"rows\":[{\"features\":{\"age\":100,\"city\":\"1\"},"
+                      "\"prediction\":0.5},{\"features\":{\"age\":200,\"city\":"
+                      "\"1\"},\"prediction\":0.4}]}");
+  mw_err err = {{0}, NULL};
+  cJSON *out = NULL;
+  assert_int_equal(mon_reference_put(f->m, f->c, &f->v, body, "t", &out, &err),
+                   MW_OK);
+  cJSON_Delete(body);
+  cJSON_Delete(out);
+  uint64_t misses = wc->rmisses;
+  char *a = report_text(f->m, f, from, to), *b = report_text(mo, f, from, to);
+  assert_string_equal(a, b);
+  assert_string_not_equal(a, first);
+  assert_true(strstr(a, "\"reference\":{\"count\":2,"));
+  assert_int_equal(wc->rmisses, misses + 1);
+  assert_null(wc->rhead->next); /* the older generation went */
+  free(a);
+  free(b);
+  free(first);
+  /* Written in place, as another replica or a later erasure might: each
+   * change is a new generation, and the report follows it. */
+  const char *changes[] = {
+      "UPDATE reference_sets SET created_at = 86400000 WHERE version_id = 7",
+      "UPDATE reference_columns SET max = max WHERE version_id = 7 AND col = 0",
+      "UPDATE reference_rows SET data = data WHERE version_id = 7 AND col = 1",
+      "DELETE FROM reference_rows WHERE version_id = 7 AND col = 2",
+  };
+  for(size_t k = 0; k < sizeof changes / sizeof *changes; k++) {
+    misses = wc->rmisses;
+    uint64_t hits = wc->rhits;
+    assert_int_equal(exec_sql(f, changes[k]), MW_OK);
+    a = report_text(f->m, f, from, to);
+    b = report_text(mo, f, from, to);
+    assert_string_equal(a, b);
+    if(k == 0)
+      assert_true(strstr(a, "\"created_at\":\"1970-01-02T00:00:00"));
+    assert_int_equal(wc->rmisses, misses + 1);
+    free(a);
+    free(b);
+    a = report_text(f->m, f, from, to); /* and then from memory again */
+    free(a);
+    assert_int_equal(wc->rhits, hits + 1);
+  }
+  /* Deleted (its version's delete cascades the same way): no reference,
+   * not a cached one. */
+  assert_int_equal(exec_sql(f, "DELETE FROM reference_sets WHERE version_id = 7"),
+                   MW_OK);
+  cJSON *rep = NULL;
+  err = (mw_err){{0}, NULL};
+  assert_int_equal(mon_drift_report(f->m, f->c, &f->v, from, to, &rep, &err),
+                   MW_ECONFLICT);
+  assert_null(rep);
+  put_small_reference(f);
+  a = report_text(f->m, f, from, to);
+  b = report_text(mo, f, from, to);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
+  /* The budget is shared with the windows: none left, nothing is kept,
+   * and the report is still the same. */
+  int budget = wc->budget_mb;
+  wc->budget_mb = 0;
+  assert_int_equal(exec_sql(f, "UPDATE reference_sets SET created_by = 'x' "
+                               "WHERE version_id = 7"),
+                   MW_OK);
+  a = report_text(f->m, f, from, to);
+  b = report_text(mo, f, from, to);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
+  assert_null(wc->rhead);
+  assert_int_equal(wc->rbytes, 0);
+  wc->budget_mb = budget;
+  /* Idle for 15 minutes: dropped with the windows. */
+  free(report_text(f->m, f, from, to));
+  assert_non_null(wc->rhead);
+  wc->rhead->used_ms -= 16LL * 60 * 1000;
+  uint64_t ev = wc->revictions;
+  misses = wc->rmisses;
+  free(report_text(f->m, f, from, to));
+  assert_int_equal(wc->revictions, ev + 1);
+  assert_int_equal(wc->rmisses, misses + 1);
+  mon_ctx_free(mo);
+}
+
 /* The cache's column merge: removals must be present, both sides may hold
  * non-finite values (counted as missing), duplicates are kept. */
 static void test_wcol_apply(void **state) {
@@ -2343,6 +2466,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_beyond_budget_rows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compaction_summaries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window_cache, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reference_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ids_per_version, setup, teardown),
       cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drift_compare, setup, teardown),
