@@ -2,7 +2,7 @@
 performance, reference sets both ways, drift against scipy, settings,
 history, /metrics gauges through promtool, and scopes; on PostgreSQL also
 replicas writing and deleting while another serves reports from its
-live-window cache."""
+live-window cache, and replacing a reference another keeps in memory."""
 import hashlib
 import json
 import math
@@ -437,6 +437,110 @@ def replicas_cache_run(a, b, c):
     assert compared == 12
     assert metric(b, 'modelwatch_drift_cache_lookups_total{result="hit"}') >= 12
     assert metric(c, "modelwatch_drift_cache_bytes") == 0
+
+
+def test_replicas_see_a_replaced_reference():
+    """Two replicas on one PostgreSQL database: b keeps the version's
+    reference in memory (monitor/rcache.c) while a replaces it through the
+    API, changes it in the database and deletes the model; each time b's
+    next report must use the reference as it now is, equal to the report of
+    a replica without cache (c)."""
+    only_postgres("replicas share one PostgreSQL database")
+    with served() as a:
+        url = database_url(a.data_dir)
+        b = Server(args=["--database", url, "--eval-interval-seconds", "0"])
+        c = Server(args=["--database", url, "--drift-cache-mb", "0",
+                         "--eval-interval-seconds", "0"])
+        try:
+            b.start()
+            c.start()
+            b.token = c.token = a.token
+            reference_replicas_run(a, b, c)
+        finally:
+            b.cleanup()
+            c.cleanup()
+
+
+def reference_replicas_run(a, b, c):
+    hit = 'modelwatch_drift_reference_cache_lookups_total{result="hit"}'
+    miss = 'modelwatch_drift_reference_cache_lookups_total{result="miss"}'
+    rng = np.random.default_rng(17)
+    now = int(time.time() * 1000)
+    window = "/drift?from=%s&to=%s" % (iso_ms(now - 600_000), iso_ms(now + 600_000))
+
+    def setup():
+        make_model(a)
+        expect(a.put(base() + "/reference", {"rows": rows_of(rng, 300)}), 200)
+        expect(a.post(base() + "/predictions",
+                      {"predictions": rows_of(rng, 400, shift=2)}), 200)
+
+    def same(expect_status=200):
+        rb, rc = b.get(base() + window), c.get(base() + window)
+        assert rb.status == expect_status and rc.status == expect_status, \
+            (rb.status, rc.status)
+        if expect_status != 200:
+            return None
+        jb, jc = rb.json, rc.json
+        for j in (jb, jc):
+            j.pop("elapsed_ms")
+        assert json.dumps(jb, sort_keys=True) == json.dumps(jc, sort_keys=True)
+        return jb
+
+    setup()
+    first = same()
+    assert first["reference"]["count"] == 300
+    m0, h0 = metric(b, miss), metric(b, hit)
+    same()
+    same()
+    assert metric(b, hit) == h0 + 2 and metric(b, miss) == m0
+    assert metric(b, "modelwatch_drift_reference_cache_entries") == 1
+    assert metric(b, "modelwatch_drift_reference_cache_bytes") > 0
+    assert metric(c, "modelwatch_drift_reference_cache_bytes") == 0
+
+    # Replaced on another replica: b's very next report uses the new one.
+    expect(a.put(base() + "/reference",
+                 {"rows": rows_of(rng, 250, shift=8)}), 200)
+    rep = same()
+    assert rep["reference"]["count"] == 250
+    assert column(rep, "age")["statistic"] != column(first, "age")["statistic"]
+    assert metric(b, miss) == m0 + 1
+
+    # Changed in the database by another process (as an erasure would).
+    a.sql("UPDATE reference_sets SET created_at = 86400000 WHERE version_id = "
+          "(SELECT v.id FROM model_versions v JOIN models m ON m.id = "
+          "v.model_id WHERE m.name = 'm')")
+    rep = same()
+    assert rep["reference"]["created_at"].startswith("1970-01-02T00:00:00")
+    assert metric(b, miss) == m0 + 2
+
+    # Replacements while b reports: every report is of one of the two
+    # references, and the last is of the last one.
+    counts = set()
+    stop = threading.Event()
+
+    def report():
+        while not stop.is_set():
+            r = b.get(base() + window)
+            assert r.status == 200, r.status
+            counts.add(r.json["reference"]["count"])
+
+    t = threading.Thread(target=report)
+    t.start()
+    try:
+        for k in range(6):
+            n = 200 + 10 * (k % 2)
+            expect(a.put(base() + "/reference", {"rows": rows_of(rng, n)}), 200)
+    finally:
+        stop.set()
+        t.join()
+    assert counts <= {250, 200, 210}, counts
+    assert same()["reference"]["count"] == 210
+
+    # The model deleted: no report; made again: its new reference.
+    expect(a.delete("/api/v1/models/m"), 200)
+    same(404)
+    setup()
+    assert same()["reference"]["count"] == 300
 
 
 def test_scheduled_evaluation_runs_once_per_interval_across_replicas():
