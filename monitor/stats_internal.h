@@ -4,6 +4,7 @@
 #define MW_MONITOR_STATS_INTERNAL_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "monitor/stats.h"
 
@@ -40,6 +41,21 @@ static inline void mon__np_stream_add(mon__np_stream *st, double t) {
   st->leaf[st->fill++] = t;
   if(st->fill == st->ops[st->op])
     mon__np_stream_leaf(st);
+}
+
+/* mon__np_stream_add of t[0..n), in order. */
+static inline void mon__np_stream_add_n(mon__np_stream *st, const double *t,
+                                        size_t n) {
+  while(n > 0) {
+    size_t room = (size_t)(st->ops[st->op] - st->fill);
+    size_t k = n < room ? n : room;
+    memcpy(st->leaf + st->fill, t, k * sizeof *t);
+    st->fill += (int)k;
+    t += k;
+    n -= k;
+    if(st->fill == st->ops[st->op])
+      mon__np_stream_leaf(st);
+  }
 }
 
 /* np.clip(p, 0, 1): NaN passes through (callers decide what NaN means). */

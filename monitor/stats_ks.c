@@ -14,7 +14,9 @@
 #endif
 #include "monitor/stats.h"
 
+#include <assert.h>
 #include <float.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,9 +39,79 @@ static void ks_result_init(mon_ks_result *out) {
   out->method = MON_KS_NONE;
 }
 
-int mon__two_sample_pass(const double *a, size_t na, const double *b, size_t nb,
-                         mon_ks_result *ks, mon__np_stream *w, size_t *n_distinct,
-                         double *vals, double *ca, double *cb, size_t cap) {
+/* The merge of two_sample_pass, a chunk at a time: the merged values
+ * v[0..m) and, after each, how many values of a and of b were taken
+ * (ci, cj); v[m] is the next merged value (INFINITY past the end). */
+#define TS_CHUNK 256
+struct ts_merge {
+  const double *a, *b;
+  size_t na, nb, i, j;
+  double x, y; /* heads: a[i], b[j], INFINITY past the end */
+};
+
+/* One sample much larger than the other: long runs come from one side,
+ * copied by a loop whose loads do not wait for the comparisons (the
+ * branch that ends a run is mispredicted once per run, not per value).
+ * The same order as pass_fused's merge: b's value only when strictly below
+ * a's head. */
+static size_t ts_merge_runs(struct ts_merge *mg, size_t m, double *v, size_t *ci,
+                            size_t *cj) {
+  const double *a = mg->a, *b = mg->b;
+  const size_t na = mg->na, nb = mg->nb;
+  size_t i = mg->i, j = mg->j, t = 0;
+  double x = mg->x, y = mg->y;
+  while(t < m) {
+    if(x <= y) {
+      while(t < m && i < na && a[i] <= y) {
+        v[t] = a[i++];
+        ci[t] = i;
+        cj[t++] = j;
+      }
+      x = i < na ? a[i] : INFINITY;
+    } else {
+      while(t < m && j < nb && b[j] < x) {
+        v[t] = b[j++];
+        ci[t] = i;
+        cj[t++] = j;
+      }
+      y = j < nb ? b[j] : INFINITY;
+    }
+    if(i == na && j == nb)
+      break;
+  }
+  mg->i = i, mg->j = j, mg->x = x, mg->y = y;
+  return t;
+}
+
+/* The KS statistic from the extremes of F_a - F_b over values present in
+ * a and in b (scipy's argmax/argmin: the first index attaining it, a value
+ * of a before one only in b). */
+static void ks_extremes(mon_ks_result *ks, double max_a, double lmax_a, double min_a,
+                        double lmin_a, double max_b, double lmax_b, double min_b,
+                        double lmin_b) {
+  const double max_s = max_a >= max_b ? max_a : max_b;
+  const double loc_max = max_a >= max_b ? lmax_a : lmax_b;
+  const double min_d = min_a <= min_b ? min_a : min_b;
+  const double loc_min = min_a <= min_b ? lmin_a : lmin_b;
+  const double min_s = mon__clip01(-min_d);
+  ks_result_init(ks);
+  if(min_s > max_s) {
+    ks->statistic = min_s;
+    ks->location = loc_min;
+    ks->sign = -1;
+  } else {
+    ks->statistic = max_s;
+    ks->location = loc_max;
+    ks->sign = 1;
+  }
+}
+
+/* Not inlined into mon__two_sample_pass (nor is pass_runs): inlined
+ * together, the fused loop ran 1.2x slower here (GCC 12 -O2). */
+__attribute__((noinline)) static void
+pass_fused(const double *a, size_t na, const double *b, size_t nb, mon_ks_result *ks,
+           mon__np_stream *w, size_t *n_distinct, double *vals, double *ca,
+           double *cb, size_t cap) {
   /* scipy evaluates cdf_a - cdf_b at every element of concat(a, b) and takes
    * argmax/argmin, i.e. the first index attaining the extremum: a value from
    * `a` wins over one only in `b`, and within a part the smallest value wins.
@@ -109,22 +181,104 @@ int mon__two_sample_pass(const double *a, size_t na, const double *b, size_t nb,
   }
   if(n_distinct != NULL)
     *n_distinct = nd;
+  ks_extremes(ks, max_a, lmax_a, min_a, lmin_a, max_b, lmax_b, min_b, lmin_b);
+}
 
-  const double max_s = max_a >= max_b ? max_a : max_b;
-  const double loc_max = max_a >= max_b ? lmax_a : lmax_b;
-  const double min_d = min_a <= min_b ? min_a : min_b;
-  const double loc_min = min_a <= min_b ? lmin_a : lmin_b;
-  const double min_s = mon__clip01(-min_d);
-  ks_result_init(ks);
-  if(min_s > max_s) {
-    ks->statistic = min_s;
-    ks->location = loc_min;
-    ks->sign = -1;
-  } else {
-    ks->statistic = max_s;
-    ks->location = loc_max;
-    ks->sign = 1;
+__attribute__((noinline)) static void pass_runs(const double *a, size_t na,
+                                                const double *b, size_t nb,
+                                                mon_ks_result *ks, mon__np_stream *w,
+                                                size_t *n_distinct, double *vals,
+                                                double *ca, double *cb, size_t cap) {
+  /* As pass_fused, two passes a chunk of TS_CHUNK merged values at a
+   * time: the merge alone, by runs (ts_merge_runs), then the CDFs,
+   * Wasserstein terms and the ends of runs of equal values over the chunk
+   * in loops without the merge's dependency chain. Every value is computed
+   * by the same operations in the same order as pass_fused does: count /
+   * n for the CDF that moved (the other keeps its value), then the
+   * difference, then the term; terms reach numpy's pairwise sum in merge
+   * order. */
+  const size_t n = na + nb;
+  double max_a = -INFINITY, max_b = -INFINITY, min_a = INFINITY, min_b = INFINITY;
+  double lmax_a = 0, lmax_b = 0, lmin_a = 0, lmin_b = 0;
+  size_t i0 = 0, j0 = 0, nd = 0, pi = 0;
+  /* j / fb and i / fa */
+  double q[2] = {0.0, 0.0};
+  const double f[2] = {(double)nb, (double)na};
+  if(w != NULL)
+    mon__np_stream_init(w, n - 1);
+  struct ts_merge mg = {a, b, na, nb, 0, 0, a[0], b[0]};
+  double v[TS_CHUNK + 1], d[TS_CHUNK], term[TS_CHUNK];
+  size_t ci[TS_CHUNK], cj[TS_CHUNK];
+  for(size_t k0 = 0; k0 < n;) {
+    size_t m = n - k0 < TS_CHUNK ? n - k0 : TS_CHUNK;
+    m = ts_merge_runs(&mg, m, v, ci, cj);
+    assert(m > 0);
+    v[m] = mg.x <= mg.y ? mg.x : mg.y; /* the next value (inf at the end) */
+    /* Same rounding as scipy: each CDF is count / n, then the difference.
+     * Only the count that moved is divided again (the other CDF keeps
+     * the very value it had): one division a value, which bounds this
+     * loop. Counts are below 2^53: the signed conversion is exact. */
+    for(size_t t = 0; t < m; t++) {
+      const size_t moved_a = ci[t] != pi;
+      const size_t c = moved_a ? ci[t] : cj[t];
+      q[moved_a] = (double)(int64_t)c / f[moved_a];
+      d[t] = q[1] - q[0];
+      pi = ci[t];
+    }
+    if(w != NULL) {
+      /* Wasserstein: scipy's term k is |F_a - F_b|(all[k]) * (all[k+1] -
+       * all[k]); inside a run of ties the width is 0, so the partial
+       * counts used there do not matter, but the zero terms are kept: they
+       * shape numpy's pairwise summation. No term after the last value. */
+      size_t mt = k0 + m == n ? m - 1 : m;
+      for(size_t t = 0; t < mt; t++)
+        term[t] = fabs(d[t]) * (v[t + 1] - v[t]);
+      mon__np_stream_add_n(w, term, mt);
+    }
+    for(size_t t = 0; t < m; t++) {
+      if(v[t + 1] == v[t])
+        continue; /* inside a run of values equal to v[t] */
+      const double diff = d[t], x = v[t];
+      const int has_a = ci[t] != i0, has_b = cj[t] != j0;
+      /* A new extreme is rare: test it with & so the only branch is a
+       * well-predicted one. */
+      if((diff > max_a) & has_a)
+        max_a = diff, lmax_a = x;
+      if((diff < min_a) & has_a)
+        min_a = diff, lmin_a = x;
+      if((diff > max_b) & has_b)
+        max_b = diff, lmax_b = x;
+      if((diff < min_b) & has_b)
+        min_b = diff, lmin_b = x;
+      if(nd < cap) {
+        vals[nd] = x;
+        ca[nd] = (double)(ci[t] - i0);
+        cb[nd] = (double)(cj[t] - j0);
+      }
+      nd++;
+      i0 = ci[t];
+      j0 = cj[t];
+    }
+    k0 += m;
   }
+  if(n_distinct != NULL)
+    *n_distinct = nd;
+  ks_extremes(ks, max_a, lmax_a, min_a, lmin_a, max_b, lmax_b, min_b, lmin_b);
+}
+
+int mon__two_sample_pass(const double *a, size_t na, const double *b, size_t nb,
+                         mon_ks_result *ks, mon__np_stream *w, size_t *n_distinct,
+                         double *vals, double *ca, double *cb, size_t cap) {
+  /* One sample much larger than the other (a report's window against a
+   * small reference, or the reverse): its long runs are merged without
+   * the per-value dependency chain (measured on 5,000 + 1,400,000 values:
+   * 1.3x for the whole pass, 2x without Wasserstein). Samples of similar
+   * size interleave: there the fused loop is faster (by 1.25x at 100,000 +
+   * 100,000). Both give the same bits. */
+  if(na > 8 * nb || nb > 8 * na)
+    pass_runs(a, na, b, nb, ks, w, n_distinct, vals, ca, cb, cap);
+  else
+    pass_fused(a, na, b, nb, ks, w, n_distinct, vals, ca, cb, cap);
   return MON_STATS_OK;
 }
 

@@ -187,6 +187,16 @@ def numeric_cases(rng):
                                               np.full(200, 5e-324)]),
          np.concatenate([n(0.1, 1, 20000), rng.lognormal(0, 8, 20000)])),
     ]
+    # One sample much larger than the other (monitor/stats_ks.c merges
+    # those by runs): ties within and across the samples, zeros of both
+    # signs, runs longer than a chunk of the merge (256 values).
+    cases += [
+        ("runs_400_60000_ties", np.round(n(0, 1, 400), 1), np.round(n(0.1, 1, 60000), 1)),
+        ("runs_negzero", np.concatenate([np.full(30, -0.0), np.full(30, 0.0), n(0, 1, 40)]),
+         np.concatenate([np.full(3000, 0.0), np.full(3000, -0.0), n(0, 1, 4000)])),
+        ("runs_70000_3", rng.integers(0, 50, 70000) * 0.5, np.array([1.0, 1.0, 7.5])),
+        ("runs_disjoint", n(0, 1, 50), n(100, 1, 5000)),
+    ]
     # Tiny samples, every size pair 1..5 (exact path, including the n1 == n2
     # square formula).
     for a in range(1, 6):
