@@ -469,6 +469,28 @@ void mon__wcache_stats(mon_wcache *wc, mon_wcache_stats *out) {
 
 /* ------------------------------------------------------------ columns */
 
+/* The first index in [lo, n) of the sorted x whose key is >= k (n if
+ * none): steps of 1, 2, 4... from lo, then a binary search in the last
+ * step, so finding m values in order costs O(m log(n / m)). */
+static size_t gallop_key(const double *x, size_t lo, size_t n, uint64_t k) {
+  size_t hi = lo, step = 1;
+  while(hi < n && mon_stats_sort_key(x[hi]) < k) {
+    lo = hi + 1;
+    hi = lo + step;
+    step *= 2;
+  }
+  if(hi > n)
+    hi = n;
+  while(lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if(mon_stats_sort_key(x[mid]) < k)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
 int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
                     size_t nadd) {
   size_t nr = 0, na = 0, mr = 0, ma = 0;
@@ -487,24 +509,31 @@ int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
     w->missing += (int64_t)ma;
     goto out;
   }
-  /* Out: one pass that keeps the values not matched in rem (both sorted,
-   * so each removed value is met in order). Compared by the sort's key, so
-   * -0.0 and +0.0 stay where a full sort puts them. */
-  size_t i = 0, j = 0, o = 0, n0 = w->n;
+  /* Out: each removed value (both sorted, so met in order) is found from
+   * the last one's place by a galloping search, and the values between
+   * two removals move down in one memmove: a sliding window drops a few
+   * seconds of rows from a column of millions, whose values before the
+   * first removal do not move at all. Compared by the sort's key, so -0.0
+   * and +0.0 stay where a full sort puts them. */
+  size_t n0 = w->n, o = n0, i = n0;
   double *x = w->vals;
-  for(; i < n0; i++) {
-    if(j < nr && mon_stats_sort_key(x[i]) == mon_stats_sort_key(rem[j])) {
-      j++;
-      continue;
+  for(size_t j = 0; j < nr; j++) {
+    uint64_t k = mon_stats_sort_key(rem[j]);
+    size_t p = gallop_key(x, j ? i : 0, n0, k);
+    if(p == n0 || mon_stats_sort_key(x[p]) != k) {
+      rc = MW_EINTERNAL; /* a value to remove that the column does not hold */
+      goto out;
     }
-    if(j < nr && mon_stats_sort_key(rem[j]) < mon_stats_sort_key(x[i]))
-      break; /* a value to remove that the column does not hold */
-    x[o++] = x[i];
+    if(j == 0)
+      o = i = p; /* nothing before the first removal moves */
+    if(p > i)
+      memmove(x + o, x + i, (p - i) * sizeof *x);
+    o += p - i;
+    i = p + 1;
   }
-  if(j < nr) {
-    rc = MW_EINTERNAL;
-    goto out;
-  }
+  if(n0 > i)
+    memmove(x + o, x + i, (n0 - i) * sizeof *x);
+  o += n0 - i;
   /* In: grow, then merge from the back so nothing is overwritten early;
    * equal keys keep the column's value first, as a stable full sort of
    * old-then-new would (they are the same bits anyway). */

@@ -2204,6 +2204,42 @@ static void test_wcol_apply(void **state) {
   add = malloc(sizeof *add);
   assert_int_equal(mon__wcol_apply(&w, rem, 1, add, 0), MW_EINTERNAL);
   free(w.vals);
+  /* Random rounds (ties, zeros of both signs, removals anywhere, in runs
+   * and alone): the column is bit for bit the full sort of what it holds. */
+  unsigned seed = 3;
+  size_t cap = 6000, n = 0;
+  double *all = malloc(cap * sizeof *all), *want = malloc(cap * sizeof *want);
+  memset(&w, 0, sizeof w);
+  for(int round = 0; round < 60; round++) {
+    size_t nr = 0, na = 0;
+    rem = malloc((n ? n : 1) * sizeof *rem);
+    add = malloc(200 * sizeof *add);
+    for(size_t i = 0; i < n;) { /* remove some, in runs of the array */
+      seed = seed * 1103515245u + 12345u;
+      size_t run = (seed >> 8) % 40;
+      bool out = (seed >> 20) % 4 == 0;
+      for(size_t k = 0; k < run && i < n; k++, i++)
+        if(out)
+          rem[nr++] = all[i];
+        else
+          all[i - nr] = all[i];
+    }
+    n -= nr;
+    for(; na < 1 + (size_t)round % 7 * 25; na++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned r = seed >> 8;
+      add[na] = r % 5 == 0 ? (r % 2 ? -0.0 : 0.0) : (double)(r % 300) / 4 - 30;
+      all[n++] = add[na];
+    }
+    assert_int_equal(mon__wcol_apply(&w, rem, nr, add, na), MW_OK);
+    memcpy(want, all, n * sizeof *all);
+    mon_stats_sort(want, n);
+    assert_int_equal(w.n, n);
+    assert_memory_equal(w.vals, want, n * sizeof *want);
+  }
+  free(w.vals);
+  free(all);
+  free(want);
 }
 
 /* ----------------------------------------------------------- single-flight */
