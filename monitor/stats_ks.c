@@ -39,47 +39,57 @@ static void ks_result_init(mon_ks_result *out) {
   out->method = MON_KS_NONE;
 }
 
-/* The merge of two_sample_pass, a chunk at a time: the merged values
- * v[0..m) and, after each, how many values of a and of b were taken
- * (ci, cj); v[m] is the next merged value (INFINITY past the end). */
+/* The merge of pass_runs, a chunk at a time: the merged values v[0..m),
+ * after each the CDF difference d and how many values of a and of b were
+ * taken (ci, cj); v[m] is the next merged value (INFINITY past the end). */
 #define TS_CHUNK 256
 struct ts_merge {
   const double *a, *b;
   size_t na, nb, i, j;
-  double x, y; /* heads: a[i], b[j], INFINITY past the end */
+  double x, y;   /* heads: a[i], b[j], INFINITY past the end */
+  double fa, fb; /* na, nb */
+  double qa, qb; /* i / fa and j / fb */
 };
 
 /* One sample much larger than the other: long runs come from one side,
  * copied by a loop whose loads do not wait for the comparisons (the
- * branch that ends a run is mispredicted once per run, not per value).
- * The same order as pass_fused's merge: b's value only when strictly below
- * a's head. */
-static size_t ts_merge_runs(struct ts_merge *mg, size_t m, double *v, size_t *ci,
-                            size_t *cj) {
+ * branch that ends a run is mispredicted once per run, not per value),
+ * with the CDF difference after each value: within a run of a's values
+ * only a's CDF moves (count / n, the same division as pass_fused), b's
+ * keeps its value, and the other way round. The order is pass_fused's: a
+ * on ties, b's value only when strictly below a's head. */
+static size_t ts_merge_runs(struct ts_merge *mg, size_t m, double *v, double *d,
+                            size_t *ci, size_t *cj) {
   const double *a = mg->a, *b = mg->b;
   const size_t na = mg->na, nb = mg->nb;
+  const double fa = mg->fa, fb = mg->fb;
   size_t i = mg->i, j = mg->j, t = 0;
-  double x = mg->x, y = mg->y;
+  double x = mg->x, y = mg->y, qa = mg->qa, qb = mg->qb;
   while(t < m) {
     if(x <= y) {
+      /* Counts are below 2^53: the signed conversion is exact. */
       while(t < m && i < na && a[i] <= y) {
         v[t] = a[i++];
+        d[t] = (double)(int64_t)i / fa - qb;
         ci[t] = i;
         cj[t++] = j;
       }
+      qa = (double)(int64_t)i / fa;
       x = i < na ? a[i] : INFINITY;
     } else {
       while(t < m && j < nb && b[j] < x) {
         v[t] = b[j++];
+        d[t] = qa - (double)(int64_t)j / fb;
         ci[t] = i;
         cj[t++] = j;
       }
+      qb = (double)(int64_t)j / fb;
       y = j < nb ? b[j] : INFINITY;
     }
     if(i == na && j == nb)
       break;
   }
-  mg->i = i, mg->j = j, mg->x = x, mg->y = y;
+  mg->i = i, mg->j = j, mg->x = x, mg->y = y, mg->qa = qa, mg->qb = qb;
   return t;
 }
 
@@ -190,41 +200,28 @@ __attribute__((noinline)) static void pass_runs(const double *a, size_t na,
                                                 size_t *n_distinct, double *vals,
                                                 double *ca, double *cb, size_t cap) {
   /* As pass_fused, two passes a chunk of TS_CHUNK merged values at a
-   * time: the merge alone, by runs (ts_merge_runs), then the CDFs,
-   * Wasserstein terms and the ends of runs of equal values over the chunk
-   * in loops without the merge's dependency chain. Every value is computed
-   * by the same operations in the same order as pass_fused does: count /
-   * n for the CDF that moved (the other keeps its value), then the
+   * time: the merge by runs with the CDF differences (ts_merge_runs), then
+   * the Wasserstein terms and the ends of runs of equal values over the
+   * chunk, in loops without the merge's dependency chain. Every value is
+   * computed by the same operations in the same order as pass_fused does:
+   * count / n for the CDF that moved (the other keeps its value), then the
    * difference, then the term; terms reach numpy's pairwise sum in merge
    * order. */
   const size_t n = na + nb;
   double max_a = -INFINITY, max_b = -INFINITY, min_a = INFINITY, min_b = INFINITY;
   double lmax_a = 0, lmax_b = 0, lmin_a = 0, lmin_b = 0;
-  size_t i0 = 0, j0 = 0, nd = 0, pi = 0;
-  /* j / fb and i / fa */
-  double q[2] = {0.0, 0.0};
-  const double f[2] = {(double)nb, (double)na};
+  size_t i0 = 0, j0 = 0, nd = 0;
   if(w != NULL)
     mon__np_stream_init(w, n - 1);
-  struct ts_merge mg = {a, b, na, nb, 0, 0, a[0], b[0]};
+  struct ts_merge mg = {a,    b,    na,         nb,         0,   0,
+                        a[0], b[0], (double)na, (double)nb, 0.0, 0.0};
   double v[TS_CHUNK + 1], d[TS_CHUNK], term[TS_CHUNK];
   size_t ci[TS_CHUNK], cj[TS_CHUNK];
   for(size_t k0 = 0; k0 < n;) {
     size_t m = n - k0 < TS_CHUNK ? n - k0 : TS_CHUNK;
-    m = ts_merge_runs(&mg, m, v, ci, cj);
+    m = ts_merge_runs(&mg, m, v, d, ci, cj);
     assert(m > 0);
     v[m] = mg.x <= mg.y ? mg.x : mg.y; /* the next value (inf at the end) */
-    /* Same rounding as scipy: each CDF is count / n, then the difference.
-     * Only the count that moved is divided again (the other CDF keeps
-     * the very value it had): one division a value, which bounds this
-     * loop. Counts are below 2^53: the signed conversion is exact. */
-    for(size_t t = 0; t < m; t++) {
-      const size_t moved_a = ci[t] != pi;
-      const size_t c = moved_a ? ci[t] : cj[t];
-      q[moved_a] = (double)(int64_t)c / f[moved_a];
-      d[t] = q[1] - q[0];
-      pi = ci[t];
-    }
     if(w != NULL) {
       /* Wasserstein: scipy's term k is |F_a - F_b|(all[k]) * (all[k+1] -
        * all[k]); inside a run of ties the width is 0, so the partial
@@ -234,6 +231,31 @@ __attribute__((noinline)) static void pass_runs(const double *a, size_t na,
       for(size_t t = 0; t < mt; t++)
         term[t] = fabs(d[t]) * (v[t + 1] - v[t]);
       mon__np_stream_add_n(w, term, mt);
+    }
+    /* The ends of runs of equal values: the KS extremes there, the
+     * distinct values and their counts. A chunk whose differences all lie
+     * within the extremes so far (the usual case once they are found)
+     * changes none of them: then only the run ends are counted, in a loop
+     * the compiler vectorises. */
+    double dmax = d[0], dmin = d[0];
+    for(size_t t = 1; t < m; t++) {
+      dmax = d[t] > dmax ? d[t] : dmax;
+      dmin = d[t] < dmin ? d[t] : dmin;
+    }
+    if(nd >= cap && dmax <= max_a && dmax <= max_b && dmin >= min_a &&
+       dmin >= min_b) {
+      size_t ends = 0;
+      for(size_t t = 0; t < m; t++)
+        ends += v[t + 1] != v[t];
+      nd += ends;
+      for(size_t t = m; ends > 0 && t-- > 0;)
+        if(v[t + 1] != v[t]) {
+          i0 = ci[t];
+          j0 = cj[t];
+          break;
+        }
+      k0 += m;
+      continue;
     }
     for(size_t t = 0; t < m; t++) {
       if(v[t + 1] == v[t])
