@@ -491,6 +491,30 @@ static size_t gallop_key(const double *x, size_t lo, size_t n, uint64_t k) {
   return lo;
 }
 
+/* The first index p <= a of the sorted x such that every key of x[p..a)
+ * is > k: steps of 1, 2, 4... down from a, then a binary search in the
+ * last step. */
+static size_t gallop_back_key(const double *x, size_t a, uint64_t k) {
+  size_t hi = a, lo = 0, step = 1; /* every key of x[hi..a) is > k */
+  while(hi > 0) {
+    size_t probe = hi >= step ? hi - step : 0;
+    if(mon_stats_sort_key(x[probe]) <= k) {
+      lo = probe + 1;
+      break;
+    }
+    hi = probe;
+    step *= 2;
+  }
+  while(lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if(mon_stats_sort_key(x[mid]) > k)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
 int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
                     size_t nadd) {
   size_t nr = 0, na = 0, mr = 0, ma = 0;
@@ -547,12 +571,17 @@ int mon__wcol_apply(mon_wcol *w, double *rem, size_t nrem, double *add,
       goto out;
     }
     x = w->vals = nx;
+    /* Each addition, the largest first, goes above the column's values
+     * of a key not greater (found by galloping down from the last one's
+     * place), which move up past it in one memmove. */
     size_t a = o, b = na, d = n;
     while(b > 0) {
-      if(a > 0 && mon_stats_sort_key(x[a - 1]) > mon_stats_sort_key(add[b - 1]))
-        x[--d] = x[--a];
-      else
-        x[--d] = add[--b];
+      size_t p = gallop_back_key(x, a, mon_stats_sort_key(add[b - 1]));
+      if(p < a)
+        memmove(x + d - (a - p), x + p, (a - p) * sizeof *x);
+      d -= a - p;
+      a = p;
+      x[--d] = add[--b];
     }
   }
   w->n = n;
