@@ -11,15 +11,24 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "web/web_internal.h"
 
+/* The listening sockets' addresses (found by find_listeners): where
+ * web_server_stop knocks to wake CivetWeb's master thread. */
+#define MAX_LISTENERS 8
+
 struct web_server {
   struct mg_context *ctx;
   struct mw_app *app;
+  struct sockaddr_storage listeners[MAX_LISTENERS];
+  socklen_t listener_len[MAX_LISTENERS];
+  int nlisteners;
 };
 
 static void access_log(struct web_req *r, double secs) {
@@ -317,44 +326,64 @@ static int join_pem(const char *cert, const char *key, const char *dir, char *ou
  * handing it to accept() anyway (rounded up to its SYN-ACK retries: 31). */
 #define DEFER_ACCEPT_S 30
 
-/* Keeps connections that send nothing out of the worker pool. CivetWeb
- * gives each accepted connection a worker thread until its headers are
- * in (or the header timeout passes), so a few dozen idle connections
- * would hold every worker. With TCP_DEFER_ACCEPT the kernel completes
- * accept() only when the first bytes of a request arrive, or after
- * DEFER_ACCEPT_S; then the header timeout applies. CivetWeb 1.15 has no
- * option for it and does not expose its listening sockets, so they are
- * found among this process's descriptors by the ports it reports. */
-static void defer_accept(struct mg_context *ctx) {
-  struct mg_server_port ports[8];
-  int nports = mg_get_server_ports(ctx, 8, ports);
+/* Records in s the addresses of CivetWeb's listening sockets. CivetWeb 1.15
+ * does not expose them, so they are found among this process's descriptors
+ * by the ports it reports. Returns their descriptors in fds (at most
+ * MAX_LISTENERS); a wildcard address is recorded as the loopback one of
+ * its family, where a connection from this process reaches it. */
+static int find_listeners(struct web_server *s, int *fds) {
+  struct mg_server_port ports[MAX_LISTENERS];
+  int nports = mg_get_server_ports(s->ctx, MAX_LISTENERS, ports);
   DIR *d = opendir("/proc/self/fd");
-  int done = 0;
-  for(struct dirent *e; d && nports > 0 && (e = readdir(d));) {
+  s->nlisteners = 0;
+  for(struct dirent *e;
+      d && nports > 0 && s->nlisteners < MAX_LISTENERS && (e = readdir(d));) {
     int64_t fd;
     int on = 0;
     socklen_t len = sizeof on;
     if(mw_parse_i64(e->d_name, &fd) || fd == dirfd(d) ||
        getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) || !on)
       continue;
-    struct sockaddr_storage sa;
-    socklen_t salen = sizeof sa;
-    if(getsockname((int)fd, (struct sockaddr *)&sa, &salen))
+    struct sockaddr_storage *sa = &s->listeners[s->nlisteners];
+    socklen_t salen = sizeof *sa;
+    if(getsockname((int)fd, (struct sockaddr *)sa, &salen))
       continue;
-    int port = sa.ss_family == AF_INET6
-                   ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
-                   : ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+    int port =
+        sa->ss_family == AF_INET6 ? ntohs(in6->sin6_port) : ntohs(in4->sin_port);
     for(int i = 0; i < nports; i++) {
-      int secs = DEFER_ACCEPT_S;
-      if(ports[i].port == port &&
-         !setsockopt((int)fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs)) {
-        done++;
-        break;
-      }
+      if(ports[i].port != port)
+        continue;
+      if(sa->ss_family == AF_INET && in4->sin_addr.s_addr == htonl(INADDR_ANY))
+        in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if(sa->ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+        in6->sin6_addr = in6addr_loopback;
+      s->listener_len[s->nlisteners] = salen;
+      fds[s->nlisteners++] = (int)fd;
+      break;
     }
   }
   if(d)
     closedir(d);
+  return s->nlisteners;
+}
+
+/* Keeps connections that send nothing out of the worker pool. CivetWeb
+ * gives each accepted connection a worker thread until its headers are
+ * in (or the header timeout passes), so a few dozen idle connections
+ * would hold every worker. With TCP_DEFER_ACCEPT the kernel completes
+ * accept() only when the first bytes of a request arrive, or after
+ * DEFER_ACCEPT_S; then the header timeout applies. CivetWeb 1.15 has no
+ * option for it: it is set on the sockets find_listeners finds. */
+static void defer_accept(struct web_server *s) {
+  int fds[MAX_LISTENERS];
+  int n = find_listeners(s, fds), done = 0;
+  for(int i = 0; i < n; i++) {
+    int secs = DEFER_ACCEPT_S;
+    if(!setsockopt(fds[i], IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs))
+      done++;
+  }
   if(done)
     mw_log(MW_LOG_DEBUG, "http",
            "accept deferred until a request's first bytes (%d socket%s)", done,
@@ -363,6 +392,37 @@ static void defer_accept(struct mg_context *ctx) {
     mw_log(MW_LOG_WARN, "http",
            "cannot defer accept on the listening socket: idle connections "
            "will hold workers for up to the header timeout");
+}
+
+/* Why web_server_stop knocks: CivetWeb's master thread polls the listening
+ * sockets for up to SOCKET_TIMEOUT_QUANTUM (2 s in 1.15, compiled into
+ * Debian's library) between looks at its stop flag, so mg_stop alone took
+ * up to 2 s (measured: 2.1 s from SIGTERM to exit after a request, 0.1 s
+ * with the knock). A connection that closes at once (its FIN passes
+ * TCP_DEFER_ACCEPT) ends that poll. One made before mg_stop raised the flag
+ * is accepted and read to its end by a worker like any client that hangs
+ * up; so the knocker repeats every KNOCK_MS until mg_stop returns. */
+#define KNOCK_MS 20
+
+struct knocker {
+  const struct web_server *s;
+  atomic_int done;
+};
+
+static void *knock(void *arg) {
+  struct knocker *k = arg;
+  while(!atomic_load(&k->done)) {
+    for(int i = 0; i < k->s->nlisteners; i++) {
+      const struct sockaddr_storage *sa = &k->s->listeners[i];
+      int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if(fd < 0)
+        continue;
+      (void)connect(fd, (const struct sockaddr *)sa, k->s->listener_len[i]);
+      close(fd);
+    }
+    usleep(KNOCK_MS * 1000);
+  }
+  return NULL;
 }
 
 /* CivetWeb's options, as strings, and the buffers they point into. */
@@ -450,7 +510,7 @@ mw_status web_server_start(struct mw_app *app, struct web_server **out) {
     mw_log(MW_LOG_ERROR, "http", "cannot listen on %s", o->ports);
     goto fail;
   }
-  defer_accept(s->ctx);
+  defer_accept(s);
   mw_log(MW_LOG_INFO, "http", "listening on %s://%s (%s threads)",
          o->tls ? "https" : "http", app->cfg.listen, o->threads);
   free(o);
@@ -469,7 +529,15 @@ fail:
 void web_server_stop(struct web_server *s) {
   if(!s)
     return;
+  pthread_t t;
+  struct knocker k = {.s = s};
+  atomic_init(&k.done, 0);
+  int knocking = s->nlisteners > 0 && !pthread_create(&t, NULL, knock, &k);
   mg_stop(s->ctx);
+  if(knocking) {
+    atomic_store(&k.done, 1);
+    pthread_join(t, NULL);
+  }
   web_metrics_free(s->app->metrics);
   s->app->metrics = NULL;
   web_ratelimit_free(s->app->ratelimit);
