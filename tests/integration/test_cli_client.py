@@ -568,12 +568,15 @@ def test_rollout_start_and_wait_promoted():
     with served(args=FAST) as s:
         register(s, f)
         ok(cli(s, "promote", "fraud", "production", 1))
+        # Step 1 holds 4 s: `rollout wait` must start while it runs to
+        # report it (with a 1 s hold, the 409 call below outlasted it under
+        # ASan on a loaded machine, and wait saw step 2 first).
         p = ok(cli(s, "rollout", "start", "fraud", "production", 2, "--mode", "canary",
-                   "--step", "10:1", "--step", "100:1", "--min-predictions", 0))
+                   "--step", "10:4", "--step", "100:1", "--min-predictions", 0))
         rid = int(p.stdout)
         r = expect(s.get("/api/v1/models/fraud/rollouts/%d" % rid), 200)
         assert [(x["weight_percent"], x["hold_seconds"]) for x in r["steps"]] == [
-            (10, 1), (100, 1)], r
+            (10, 4), (100, 1)], r
         assert r["analysis"]["min_predictions"] == 0 and r["mode"] == "canary", r
         # One rollout per alias: 409.
         ok(cli(s, "rollout", "start", "fraud", "production", 2, "--step", "100:1"), 7)
